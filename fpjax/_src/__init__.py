@@ -1,0 +1,1 @@
+"""Private implementation layer of fpjax; the public API re-exports from here."""

@@ -1,0 +1,112 @@
+"""Input validation shared by every public function.
+
+Each check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right kind, wrong value),
+always naming the argument and saying what was expected, e.g.
+``ValueError: x must have shape (n, d) with n >= 1; got shape (0, 3)``.
+
+Checks run on concrete inputs at the Python boundary. Inside ``jit`` the arrays are tracers; the
+shape checks still work (shapes are static) and value checks (NaN/Inf) are skipped, since they
+would need a host round-trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "as_array", "check_finite", "check_ndim", "check_positive", "check_positive_int",
+    "check_choice", "check_key", "check_same_leading", "is_concrete",
+]
+
+
+def is_concrete(x: Any) -> bool:
+    """True when ``x`` holds values (not a tracer inside jit/vmap)."""
+    return not isinstance(x, jax.core.Tracer)
+
+
+def as_array(x: Any, name: str, *, dtype=None) -> jax.Array:
+    """Convert ``x`` to a ``jax.Array`` or raise ``TypeError`` naming ``name``."""
+    if isinstance(x, (str, bytes, dict, set)) or x is None:
+        raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__}")
+    try:
+        arr = jnp.asarray(x, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__} ({err})") from None
+    if not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == jnp.bool_):
+        raise TypeError(f"{name} must hold numbers; got dtype {arr.dtype}")
+    return arr
+
+
+def check_finite(x: Any, name: str) -> None:
+    """Raise ``ValueError`` if a concrete ``x`` contains NaN or Inf; no-op on tracers."""
+    if not is_concrete(x):
+        return
+    arr = np.asarray(x)
+    if arr.size and np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
+        n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {n_bad} NaN/Inf value(s); clean the data first")
+
+
+def check_ndim(x: Any, name: str, ndims: int | Iterable[int], *, nonempty: bool = True,
+               shape_hint: str | None = None) -> None:
+    """Raise ``ValueError`` unless ``x.ndim`` is in ``ndims`` (and ``x`` is non-empty)."""
+    allowed = (ndims,) if isinstance(ndims, int) else tuple(ndims)
+    hint = f" {shape_hint}" if shape_hint else ""
+    if x.ndim not in allowed:
+        raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimension(s){hint}; "
+                         f"got shape {tuple(x.shape)}")
+    if nonempty and x.size == 0:
+        raise ValueError(f"{name} must not be empty{hint}; got shape {tuple(x.shape)}")
+
+
+def check_same_leading(a: Any, a_name: str, b: Any, b_name: str) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same first dimension."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"{a_name} and {b_name} must have the same number of rows; got "
+                         f"{a.shape[0]} and {b.shape[0]} (shapes {tuple(a.shape)}, {tuple(b.shape)})")
+
+
+def check_positive(v: Any, name: str, *, allow_zero: bool = False) -> float:
+    """Return ``float(v)`` or raise: ``TypeError`` if not a real number, ``ValueError`` if ≤ 0."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+        if not (hasattr(v, "shape") and getattr(v, "shape", None) == () and is_concrete(v)):
+            raise TypeError(f"{name} must be a real number; got {type(v).__name__}")
+    f = float(v)
+    if not np.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite; got {v!r}")
+    return f
+
+
+def check_positive_int(v: Any, name: str, *, minimum: int = 1) -> int:
+    """Return ``int(v)`` or raise: ``TypeError`` if not an integer, ``ValueError`` if < minimum."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer; got {type(v).__name__} ({v!r})")
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {v}")
+    return int(v)
+
+
+def check_choice(v: Any, name: str, choices: Iterable[str]) -> str:
+    """Raise ``ValueError`` unless ``v`` is one of ``choices`` (listing them)."""
+    choices = tuple(choices)
+    if not isinstance(v, str):
+        raise TypeError(f"{name} must be a string, one of {choices}; got {type(v).__name__}")
+    if v not in choices:
+        raise ValueError(f"unknown {name} {v!r}; expected one of {', '.join(map(repr, choices))}")
+    return v
+
+
+def check_key(key: Any, name: str = "key") -> None:
+    """Raise ``TypeError`` unless ``key`` is a JAX PRNG key (raw uint32[2] or typed)."""
+    if isinstance(key, jax.Array) or isinstance(key, jax.core.Tracer):
+        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+            return
+        if key.dtype == jnp.uint32 and key.shape[-1:] == (2,):
+            return
+    raise TypeError(f"{name} must be a jax.random key (jax.random.key(seed) or PRNGKey(seed)); "
+                    f"got {type(key).__name__}")
