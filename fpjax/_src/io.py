@@ -1,0 +1,101 @@
+"""Atomic file writes and the result layout shared by experiments and sweeps.
+
+Every file fpjax writes goes through a temporary file in the same directory followed by
+``os.replace``, which is atomic on POSIX: a killed process leaves either the old file or the new
+one, never a torn one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_save_npz", "save_figure", "to_jsonable",
+           "ensure_writable_dir"]
+
+
+def ensure_writable_dir(path: str | os.PathLike, name: str = "out_dir") -> Path:
+    """Create ``path`` if needed and check it is a writable directory; raise ``ValueError`` if not."""
+    p = Path(path)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{name} {str(p)!r} cannot be created: {err.strerror or err}") from None
+    if not p.is_dir():
+        raise ValueError(f"{name} {str(p)!r} exists and is not a directory")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {str(p)!r} is not writable; choose another directory")
+    return p
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy/JAX scalars and arrays, tuples and paths into plain JSON types."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, (str, bool, int)) or obj is None:
+        return obj
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else str(obj)
+    if isinstance(obj, os.PathLike):
+        return str(obj)
+    if hasattr(obj, "__array__"):
+        arr = np.asarray(obj)
+        if arr.dtype == np.bool_:
+            return arr.tolist()
+        if np.issubdtype(arr.dtype, np.integer):
+            return arr.tolist()
+        if np.issubdtype(arr.dtype, np.floating):
+            return to_jsonable(arr.astype(float).tolist()) if arr.ndim else to_jsonable(float(arr))
+        if np.issubdtype(arr.dtype, np.complexfloating):
+            return {"real": to_jsonable(arr.real), "imag": to_jsonable(arr.imag)}
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` (converted by :func:`to_jsonable`) as indented JSON, atomically."""
+    return atomic_write_bytes(path, (json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n").encode())
+
+
+def atomic_save_npz(path: str | os.PathLike, **arrays) -> Path:
+    """``numpy.savez`` to ``path`` atomically."""
+    import io
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import io
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
