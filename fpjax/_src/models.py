@@ -1,0 +1,322 @@
+"""Pure-functional models: MLPs, the LFP two-layer ReLU network and antisymmetric initialization.
+
+Every model is a :class:`Model` — ``init(key, x) -> params``, ``apply(params, x) -> y`` and, where
+neural-tangents has the layers, ``kernel_fn`` for the infinite-width NNGP/NTK (the neural-tangents
+``stax`` triple). Params are plain pytrees (dicts and lists of arrays), so ``jax.vmap(model.init,
+(0, None))(keys, x)`` gives a stacked ensemble and any optax optimizer trains them.
+
+Shapes: ``x`` is ``(n, d)``, ``apply`` returns ``(n, out_dim)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fpjax._src import checks
+
+__all__ = ["Model", "mlp", "two_layer_relu", "asi", "activation_fn", "ACTIVATIONS", "INITS"]
+
+ACTIVATIONS = ("relu", "tanh", "erf", "gaussian", "sine")
+INITS = ("xavier", "standard", "ntk", "raw", "siren")
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+    """A pure model: ``init(key, x) -> params``, ``apply(params, x) -> y``, optional ``kernel_fn``.
+
+    ``kernel_fn(x1, x2=None, get=("nngp", "ntk"))`` is neural-tangents' infinite-width kernel of the
+    same architecture and parameterization, or ``None`` when it has no closed form in
+    neural-tangents (Glorot/SIREN inits, Fourier features, the LFP network). ``config`` records the
+    settings, so experiments can write them to ``config.json``.
+    """
+
+    init: Callable[[jax.Array, jax.Array], Any]
+    apply: Callable[[Any, jax.Array], jax.Array]
+    kernel_fn: Callable | None
+    name: str
+    config: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    def __call__(self, params, x):
+        return self.apply(params, x)
+
+
+def activation_fn(name: str, *, gaussian_s: float = 0.1, sine_omega0: float = 1.0) -> Callable:
+    """Return the elementwise activation ``σ(z)``.
+
+    relu: max(z, 0); tanh; erf; gaussian: exp(−z²/(2s²)); sine: sin(ω₀ z).
+    """
+    checks.check_choice(name, "activation", ACTIVATIONS)
+    if name == "relu":
+        return jax.nn.relu
+    if name == "tanh":
+        return jnp.tanh
+    if name == "erf":
+        return jax.scipy.special.erf
+    if name == "gaussian":
+        s2 = 2.0 * gaussian_s ** 2
+        return lambda z: jnp.exp(-(z * z) / s2)
+    omega0 = sine_omega0
+    return lambda z: jnp.sin(omega0 * z)
+
+
+def _check_x(x, d: int | None, name: str = "x") -> jax.Array:
+    x = checks.as_array(x, name)
+    checks.check_ndim(x, name, 2, shape_hint="(n, d)")
+    if d is not None and x.shape[1] != d:
+        raise ValueError(f"{name} must have {d} feature(s) (shape (n, {d})) as at init; got shape {tuple(x.shape)}")
+    checks.check_finite(x, name)
+    return x
+
+
+def _quiet(fn, *args, **kwargs):
+    """Call ``fn`` silencing neural-tangents' generic numerical-activation warnings (documented here)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Numerical Activation Layer.*")
+        warnings.filterwarnings("ignore", message=".*Using JAX autodiff to compute.*")
+        return fn(*args, **kwargs)
+
+
+def _nt_kernel_fn(widths, activation, init, sigma_w, sigma_b, bias, gaussian_s, sine_omega0):
+    """neural-tangents kernel_fn of the same network, or None when neural-tangents lacks it."""
+    if init not in ("standard", "ntk"):
+        return None  # Glorot/raw/SIREN variances depend on the width in ways no infinite limit keeps.
+    from fpjax._src import nt_compat
+
+    nt = nt_compat.load()
+    if nt is None:
+        def unavailable(*args, **kwargs):
+            nt_compat.require()
+        return unavailable
+    stax = nt.stax
+    act = {
+        "relu": stax.Relu,
+        "erf": stax.Erf,  # a·erf(b·z) + c with a=b=1, c=0
+        "gaussian": lambda: stax.Gaussian(a=1.0, b=-1.0 / (2.0 * gaussian_s ** 2)),
+        "sine": lambda: stax.Sin(a=1.0, b=sine_omega0, c=0.0),
+        # tanh has no closed form: Gauss-Hermite quadrature of E[tanh(u)tanh(v)] and its derivative.
+        "tanh": lambda: _quiet(stax.ElementwiseNumerical, jnp.tanh, deg=32),
+    }[activation]
+    b_std = sigma_b if bias else None
+    layers = []
+    for j, width in enumerate(widths):
+        layers.append(stax.Dense(width, W_std=sigma_w, b_std=b_std, parameterization=init))
+        if j < len(widths) - 1:
+            layers.append(act())
+    _, _, kernel_fn = stax.serial(*layers)
+    return kernel_fn
+
+
+def mlp(widths: Sequence[int], activation: str = "relu", *, init: str = "xavier", sigma_w: float = 1.0,
+        sigma_b: float = 0.0, layer_sigmas: Sequence[float] | float | None = None, bias: bool = True,
+        gaussian_s: float = 0.1, sine_omega0: float = 1.0, fourier_features: int | None = None,
+        fourier_scale: float = 1.0) -> Model:
+    """Fully connected network ``x -> [RFF] -> Dense -> σ -> ... -> Dense``.
+
+    Args:
+      widths: output size of every Dense layer; the last is the output dimension, e.g.
+        ``(200, 100, 100, 50, 1)``. The input dimension is taken from ``x`` at init.
+      activation: ``relu | tanh | erf | gaussian`` (``exp(−z²/(2 s²))``, ``s = gaussian_s``) ``| sine``
+        (``sin(ω₀ z)``, ``ω₀ = sine_omega0``). No activation after the last layer.
+      init: how layer ``j`` with fan-in ``n_j`` is initialised and parameterised
+        (``z_{j+1} = a_j W_j + b_j`` unless stated):
+
+        * ``xavier``: Glorot uniform ``W ~ U(±√(6/(n_j + n_{j+1})))``, ``b = 0``;
+        * ``standard``: ``W ~ N(0, σ_w²/n_j)``, ``b ~ N(0, σ_b²)``;
+        * ``ntk``: ``W, b ~ N(0, 1)`` and ``z_{j+1} = (σ_w/√n_j) a_j W_j + σ_b b_j`` (NTK
+          parameterization: same function at init as ``standard``, different gradient flow);
+        * ``raw``: ``W, b ~ N(0, σ_j²)`` with ``σ_j = layer_sigmas[j]`` (a scalar applies to all layers),
+          the setting of the σ = 10 vs 0.1 experiments;
+        * ``siren``: SIREN (Sitzmann et al. 2020): first layer ``U(±1/n_0)``, later ``U(±√(6/n_j)/ω₀)``,
+          biases like the weights.
+      bias: whether layers have biases.
+      fourier_features: if given, an input layer ``[sin 2πxB, cos 2πxB]`` with ``B ~ N(0, fourier_scale²)``
+        of shape ``(d, fourier_features)``. ``B`` is stored in ``params["ff"]["B"]`` and is not trained
+        (``stop_gradient``); mask it from weight decay.
+
+    Returns:
+      A :class:`Model`; ``params = {"layers": [{"w": (n_j, n_{j+1}), "b": (n_{j+1},)}, ...]}`` (plus
+      ``"ff"``).
+    """
+    if isinstance(widths, (int, np.integer)):
+        raise TypeError(f"widths must be a sequence of layer sizes such as (200, 100, 1); got the int {widths}")
+    widths = tuple(widths)
+    if not widths:
+        raise ValueError("widths must contain at least one layer size (the output dimension)")
+    for j, w in enumerate(widths):
+        checks.check_positive_int(w, f"widths[{j}]")
+    checks.check_choice(activation, "activation", ACTIVATIONS)
+    checks.check_choice(init, "init", INITS)
+    checks.check_positive(sigma_w, "sigma_w")
+    checks.check_positive(sigma_b, "sigma_b", allow_zero=True)
+    checks.check_positive(gaussian_s, "gaussian_s")
+    checks.check_positive(sine_omega0, "sine_omega0")
+    n_layers = len(widths)
+    if init == "raw":
+        if layer_sigmas is None:
+            raise ValueError("init='raw' needs layer_sigmas (a float or one std per layer)")
+        sig = (layer_sigmas,) * n_layers if np.isscalar(layer_sigmas) else tuple(layer_sigmas)
+        if len(sig) != n_layers:
+            raise ValueError(f"layer_sigmas must have one entry per layer ({n_layers}); got {len(sig)}")
+        for j, s in enumerate(sig):
+            checks.check_positive(s, f"layer_sigmas[{j}]")
+        layer_sigmas = tuple(float(s) for s in sig)
+    elif layer_sigmas is not None:
+        raise ValueError(f"layer_sigmas is only used with init='raw'; got init={init!r}")
+    if fourier_features is not None:
+        checks.check_positive_int(fourier_features, "fourier_features")
+        checks.check_positive(fourier_scale, "fourier_scale")
+    sigma = activation_fn(activation, gaussian_s=gaussian_s, sine_omega0=sine_omega0)
+    config = dict(kind="mlp", widths=list(widths), activation=activation, init=init, sigma_w=sigma_w,
+                  sigma_b=sigma_b, layer_sigmas=layer_sigmas, bias=bias, gaussian_s=gaussian_s,
+                  sine_omega0=sine_omega0, fourier_features=fourier_features, fourier_scale=fourier_scale)
+
+    def in_dim(d):
+        return 2 * fourier_features if fourier_features else d
+
+    def init_fn(key, x):
+        checks.check_key(key)
+        x = _check_x(x, None)
+        d = x.shape[1]
+        params = {}
+        if fourier_features:
+            key, sub = jax.random.split(key)
+            params["ff"] = {"B": fourier_scale * jax.random.normal(sub, (d, fourier_features), x.dtype)}
+        dims = (in_dim(d),) + widths
+        layers = []
+        for j, (n_in, n_out) in enumerate(zip(dims[:-1], dims[1:])):
+            key, kw, kb = jax.random.split(key, 3)
+            dt = x.dtype
+            if init == "xavier":
+                lim = math.sqrt(6.0 / (n_in + n_out))
+                w = jax.random.uniform(kw, (n_in, n_out), dt, -lim, lim)
+                b = jnp.zeros((n_out,), dt)
+            elif init == "standard":
+                w = sigma_w / math.sqrt(n_in) * jax.random.normal(kw, (n_in, n_out), dt)
+                b = sigma_b * jax.random.normal(kb, (n_out,), dt)
+            elif init == "ntk":
+                w = jax.random.normal(kw, (n_in, n_out), dt)
+                b = jax.random.normal(kb, (n_out,), dt)
+            elif init == "raw":
+                w = layer_sigmas[j] * jax.random.normal(kw, (n_in, n_out), dt)
+                b = layer_sigmas[j] * jax.random.normal(kb, (n_out,), dt)
+            else:  # siren
+                lim = 1.0 / n_in if j == 0 else math.sqrt(6.0 / n_in) / sine_omega0
+                w = jax.random.uniform(kw, (n_in, n_out), dt, -lim, lim)
+                b = jax.random.uniform(kb, (n_out,), dt, -lim, lim)
+            layers.append({"w": w, "b": b} if bias else {"w": w})
+        params["layers"] = layers
+        return params
+
+    def apply_fn(params, x):
+        layers = params["layers"]
+        d_expected = layers[0]["w"].shape[0] if not fourier_features else params["ff"]["B"].shape[0]
+        x = _check_x(x, d_expected)
+        h = x
+        if fourier_features:
+            proj = 2.0 * jnp.pi * (h @ jax.lax.stop_gradient(params["ff"]["B"]))
+            h = jnp.concatenate([jnp.sin(proj), jnp.cos(proj)], axis=-1)
+        for j, layer in enumerate(layers):
+            w = layer["w"]
+            if init == "ntk":
+                h = (sigma_w / math.sqrt(w.shape[0])) * (h @ w)
+                if bias:
+                    h = h + sigma_b * layer["b"]
+            else:
+                h = h @ w
+                if bias:
+                    h = h + layer["b"]
+            if j < n_layers - 1:
+                h = sigma(h)
+        return h
+
+    use_ff = fourier_features is not None
+    kernel_fn = None if use_ff else _nt_kernel_fn(widths, activation, init, sigma_w, sigma_b, bias,
+                                                  gaussian_s, sine_omega0)
+    return Model(init=init_fn, apply=apply_fn, kernel_fn=kernel_fn,
+                 name=f"mlp-{activation}-{'x'.join(map(str, widths))}", config=config)
+
+
+def two_layer_relu(m: int, *, r_std: float = 1.0, w_std: float = 1.0,
+                   l_range: tuple[float, float] = (-4.0, 4.0)) -> Model:
+    """The LFP network ``h(x) = (1/√m) Σ_{i≤m} w_i ReLU(r_i·(x + l_i))``.
+
+    ``w_i ~ N(0, w_std²)``, ``r_i ~ N(0, r_std² I_d)``, ``l_i ~ U(l_range)^d`` — a box much wider than
+    the data, so the ReLU kinks ``r_i·(x + l_i) = 0`` cover the data region uniformly and the tangent
+    kernel is nearly translation invariant there (SPEC §2.6). The ``1/√m`` scaling makes the tangent
+    kernel a mean over neurons and keeps training lazy as ``m → ∞``.
+
+    params = ``{"w": (m,), "r": (m, d), "l": (m, d)}``; ``apply`` returns ``(n, 1)``. ``kernel_fn`` is
+    None (the uniform offsets ``l`` are not a neural-tangents layer); use ``fpjax.theory.lfp``.
+    """
+    checks.check_positive_int(m, "m")
+    checks.check_positive(r_std, "r_std")
+    checks.check_positive(w_std, "w_std")
+    lo, hi = (float(v) for v in l_range)
+    if not hi > lo:
+        raise ValueError(f"l_range must be (low, high) with high > low; got {l_range}")
+    config = dict(kind="two_layer_relu", m=m, r_std=r_std, w_std=w_std, l_range=[lo, hi])
+
+    def init_fn(key, x):
+        checks.check_key(key)
+        x = _check_x(x, None)
+        d, dt = x.shape[1], x.dtype
+        kw, kr, kl = jax.random.split(key, 3)
+        return {"w": w_std * jax.random.normal(kw, (m,), dt),
+                "r": r_std * jax.random.normal(kr, (m, d), dt),
+                "l": jax.random.uniform(kl, (m, d), dt, lo, hi)}
+
+    def apply_fn(params, x):
+        x = _check_x(x, params["r"].shape[1])
+        # r_i·(x + l_i) = x·r_i + r_i·l_i: one (n, d) @ (d, m) matmul.
+        pre = x @ params["r"].T + jnp.sum(params["r"] * params["l"], axis=1)
+        return (jax.nn.relu(pre) @ params["w"] / math.sqrt(m))[:, None]
+
+    return Model(init=init_fn, apply=apply_fn, kernel_fn=None, name=f"two_layer_relu-{m}", config=config)
+
+
+def asi(model: Model) -> Model:
+    """Antisymmetric initialization: ``h_ASI(x) = (√2/2)(h(x; θ) − h(x; θ'))`` with ``θ'(0) = θ(0)``.
+
+    ``θ`` and ``θ'`` are trained as independent parameters (``params = {"a": θ, "b": θ'}``). At init the
+    output is exactly 0 and the tangent kernel is ``½(K_θ + K_θ') = K_θ``, the base network's: the
+    initial function's bias term of kernel regression vanishes while the dynamics stay the same.
+    ``kernel_fn`` returns the base NTK and a zero NNGP (the output at init is identically zero).
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be an fpjax.models.Model; got {type(model).__name__}")
+    c = math.sqrt(2.0) / 2.0
+
+    def init_fn(key, x):
+        p = model.init(key, x)
+        # A distinct copy, so donated buffers or in-place updates of one never touch the other.
+        return {"a": p, "b": jax.tree_util.tree_map(jnp.array, p)}
+
+    def apply_fn(params, x):
+        return c * (model.apply(params["a"], x) - model.apply(params["b"], x))
+
+    kernel_fn = None
+    if model.kernel_fn is not None:
+        base = model.kernel_fn
+
+        def kernel_fn(x1, x2=None, get=("nngp", "ntk")):
+            names = (get,) if isinstance(get, str) else tuple(get)
+            for g in names:
+                checks.check_choice(g, "get", ("nngp", "ntk"))
+            out = {}
+            if "ntk" in names:
+                out["ntk"] = base(x1, x2, "ntk")
+            if "nngp" in names:
+                x2_ = x1 if x2 is None else x2
+                out["nngp"] = jnp.zeros((x1.shape[0], x2_.shape[0]), x1.dtype)
+            return out[get] if isinstance(get, str) else tuple(out[g] for g in names)
+
+    return Model(init=init_fn, apply=apply_fn, kernel_fn=kernel_fn, name=f"asi({model.name})",
+                 config=dict(model.config, asi=True))

@@ -1,0 +1,8 @@
+"""Pure-functional models (SPEC §2.2): MLPs, the LFP two-layer ReLU network, antisymmetric init.
+
+The CNN zoo lives in :mod:`fpjax.cnn`.
+"""
+
+from fpjax._src.models import ACTIVATIONS, INITS, Model, activation_fn, asi, mlp, two_layer_relu
+
+__all__ = ["Model", "mlp", "two_layer_relu", "asi", "activation_fn", "ACTIVATIONS", "INITS"]
