@@ -120,7 +120,7 @@ def _fingerprint(key_data: np.ndarray, chunk_size: int, tag: str) -> str:
     return h.hexdigest()[:32]
 
 
-def sweep(fn: Callable[[jax.Array], Any], keys: Any, *, chunk_size: int | None = None,
+def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int | None = None,
           checkpoint_dir: str | os.PathLike | None = None, tag: str = "", devices=None,
           progress: bool = False) -> SweepResult:
     """Evaluate ``fn(key)`` for every key: ``vmap`` + sharding over devices + resumable chunks.
@@ -129,6 +129,8 @@ def sweep(fn: Callable[[jax.Array], Any], keys: Any, *, chunk_size: int | None =
       fn: ``fn(key) -> pytree of arrays`` (e.g. a closure calling :func:`fpjax.train.fit`). It must be
         traceable by ``jax.jit``/``jax.vmap``.
       keys: ``jax.random.split(key, n)``: typed keys ``(n,)`` or raw ``uint32`` keys ``(n, 2)``.
+      xs: optional pytree of per-seed inputs, each leaf with leading axis ``n`` (e.g. learning rates or
+        init scales); then ``fn(key, x_i)`` is called. Part of the checkpoint fingerprint.
       chunk_size: seeds per chunk (default: all at once). Rounded up to a multiple of the device
         count; the last chunk is padded with repeated keys whose outputs are dropped.
       checkpoint_dir: if given, each finished chunk is saved atomically there and a rerun with the
@@ -150,6 +152,12 @@ def sweep(fn: Callable[[jax.Array], Any], keys: Any, *, chunk_size: int | None =
     n = key_data.shape[0]
     if n == 0:
         raise ValueError("keys must hold at least one key; got 0")
+    if xs is not None:
+        xs = jax.tree_util.tree_map(np.asarray, xs)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(xs):
+            if leaf.ndim == 0 or leaf.shape[0] != n:
+                raise ValueError(f"xs{jax.tree_util.keystr(path)} must have leading axis n_seeds={n}; "
+                                 f"got shape {leaf.shape}")
     devices = list(jax.devices() if devices is None else devices)
     n_dev = len(devices)
     chunk_size = n if chunk_size is None else checks.check_positive_int(chunk_size, "chunk_size")
@@ -158,16 +166,19 @@ def sweep(fn: Callable[[jax.Array], Any], keys: Any, *, chunk_size: int | None =
     mesh = Mesh(np.array(devices), ("seeds",))
     sharding = NamedSharding(mesh, P("seeds"))
 
-    def body(kd):
+    def body(kd, xs_chunk):
         k = jax.random.wrap_key_data(kd) if typed else kd
-        return jax.vmap(fn)(k)
+        if xs_chunk is None:
+            return jax.vmap(fn)(k)
+        return jax.vmap(fn)(k, xs_chunk)
 
     compiled = jax.jit(body)
 
     ckpt = None
     if checkpoint_dir is not None:
         ckpt = io.ensure_writable_dir(checkpoint_dir, "checkpoint_dir")
-        fp = _fingerprint(key_data, chunk_size, tag)
+        xs_bytes = b"".join(np.ascontiguousarray(a).tobytes() for a in jax.tree_util.tree_leaves(xs))
+        fp = _fingerprint(key_data, chunk_size, tag + hashlib.sha256(xs_bytes).hexdigest())
         manifest = ckpt / _MANIFEST
         if manifest.exists():
             old = json.loads(manifest.read_text())
@@ -178,11 +189,16 @@ def sweep(fn: Callable[[jax.Array], Any], keys: Any, *, chunk_size: int | None =
             io.atomic_write_json(manifest, {"fingerprint": fp, "n_seeds": n, "chunk_size": chunk_size,
                                             "n_chunks": n_chunks, "tag": tag})
 
-    def chunk_keys(c):
+    def chunk_inputs(c):
         idx = np.arange(c * chunk_size, (c + 1) * chunk_size) % n  # pad by wrapping around
-        return key_data[idx]
+        return key_data[idx], (None if xs is None else jax.tree_util.tree_map(lambda a: a[idx], xs))
 
-    out_struct = jax.eval_shape(body, jax.ShapeDtypeStruct((chunk_size,) + key_data.shape[1:], key_data.dtype))
+    def shard(a):
+        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+
+    struct = lambda a: jax.ShapeDtypeStruct((chunk_size,) + a.shape[1:], a.dtype)
+    out_struct = jax.eval_shape(body, struct(key_data),
+                                None if xs is None else jax.tree_util.tree_map(struct, xs))
     treedef = jax.tree_util.tree_structure(out_struct)
 
     chunks, computed, loaded = [], 0, 0
@@ -197,9 +213,8 @@ def sweep(fn: Callable[[jax.Array], Any], keys: Any, *, chunk_size: int | None =
                 leaves = [z[f"leaf_{i}"] for i in range(treedef.num_leaves)]
             loaded += 1
         else:
-            kd = chunk_keys(c)
-            garr = jax.make_array_from_callback(kd.shape, sharding, lambda idx, kd=kd: kd[idx])
-            out = compiled(garr)
+            kd, xc = chunk_inputs(c)
+            out = compiled(shard(kd), None if xc is None else jax.tree_util.tree_map(shard, xc))
             leaves = [_to_host(leaf) for leaf in jax.tree_util.tree_leaves(out)]
             if path is not None:
                 io.atomic_save_npz(path, **{f"leaf_{i}": a for i, a in enumerate(leaves)})
