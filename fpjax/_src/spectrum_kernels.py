@@ -1,0 +1,324 @@
+"""Weight spectra of convolution kernels, the Spectral Suppression Ratio and input-gradient
+statistics (SPEC §2.1, last three items).
+
+Kernel layout is Flax's ``nn.Conv``: ``(kh, kw, c_in, c_out)``; a single ``(kh, kw)`` kernel is also
+accepted. Frequencies of the padded ``P×P`` DFT are integers ``u, v ∈ {-⌊P/2⌋, …, ⌈P/2⌉ - 1}``
+(cycles per ``P`` pixels), centred so that index ``⌊P/2⌋`` is the zero frequency.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fpjax._src.checks import as_array, check_finite, check_positive, check_positive_int
+
+__all__ = [
+    "kernel_power_spectrum", "radial_profile", "high_freq_energy", "ssr", "ssr_accumulation",
+    "conv_kernels", "conv_layer_profiles", "conv_layer_high_freq_energy", "input_gradient_histogram",
+    "GradientHistogram",
+]
+
+
+def _to_float(arr: jax.Array) -> jax.Array:
+    return arr if jnp.issubdtype(arr.dtype, jnp.inexact) else arr.astype(jnp.asarray(0.0).dtype)
+
+
+def _safe_ratio(num, den):
+    # A fraction of a total: an all-zero total has no energy anywhere, so 0/0 := 0.
+    zero = den == 0
+    safe = jnp.where(zero, jnp.ones_like(den), den)
+    return jnp.where(zero, jnp.zeros_like(num), num / safe)
+
+
+def kernel_power_spectrum(w: Any, pad: int = 32) -> jax.Array:
+    """Centred power spectrum ``|Ŵ(u, v)|²`` of conv kernels zero-padded to ``pad × pad``.
+
+    ``Ŵ(u, v) = Σ_{i<kh, j<kw} w[i, j] exp(-2πi (u i + v j)/P)`` (the 2-D DFT of the kernel placed in
+    the corner of a ``P×P`` zero array; the placement only changes the phase, not the power), then
+    ``|Ŵ|²`` averaged over input and output channels, then fftshifted so that ``[..., P//2, P//2]``
+    is ``(u, v) = (0, 0)``. Padding makes the frequency grid fine enough for a meaningful radial
+    profile (a 3×3 kernel alone only has radii {0, 1, √2}).
+
+    Args:
+      w: ``(kh, kw)`` single kernel, or ``(..., kh, kw, c_in, c_out)`` (Flax ``nn.Conv`` layout) with
+        optional leading batch axes (seeds, epochs). A 3-D array is ambiguous and rejected.
+      pad: ``P ≥ max(kh, kw)`` (default 32).
+
+    Returns:
+      ``(P, P)`` or ``(..., P, P)`` real power.
+    """
+    arr = as_array(w, "w")
+    pad = check_positive_int(pad, "pad")
+    if arr.ndim == 2:
+        arr = arr[:, :, None, None]
+    elif arr.ndim < 4:
+        raise ValueError("w must be a (kh, kw) kernel or have shape (..., kh, kw, c_in, c_out) "
+                         f"(Flax conv layout); got shape {tuple(arr.shape)}")
+    if arr.size == 0:
+        raise ValueError(f"w must not be empty; got shape {tuple(arr.shape)}")
+    check_finite(arr, "w")
+    kh, kw = arr.shape[-4], arr.shape[-3]
+    if pad < max(kh, kw):
+        raise ValueError(f"pad must be >= the kernel size max(kh, kw) = {max(kh, kw)}; got {pad}")
+    return _power(_to_float(arr), pad)
+
+
+@functools.partial(jax.jit, static_argnames=("pad",))
+def _power(arr: jax.Array, pad: int) -> jax.Array:
+    # Move the channel axes in front of the spatial ones so the FFT acts on the last two axes.
+    a = jnp.moveaxis(arr, (-2, -1), (-4, -3))                    # (..., c_in, c_out, kh, kw)
+    spec = jnp.fft.fft2(a, s=(pad, pad), axes=(-2, -1))
+    p = jnp.mean(jnp.real(spec) ** 2 + jnp.imag(spec) ** 2, axis=(-4, -3))
+    return jnp.fft.fftshift(p, axes=(-2, -1))
+
+
+@functools.lru_cache(maxsize=32)
+def _radial_bins(p: int, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    u = np.arange(p) - p // 2
+    v = np.arange(q) - q // 2
+    r = np.rint(np.sqrt(u[:, None] ** 2 + v[None, :] ** 2)).astype(np.int64).ravel()
+    # √(integer) is never exactly m + 1/2, so rounding has no ties.
+    radii, inv, counts = np.unique(r, return_inverse=True, return_counts=True)
+    return radii, inv, counts
+
+
+def radial_profile(power: Any):
+    """Discrete radial profile of a centred 2-D power spectrum: mean power per integer radius.
+
+    Bins ``r = round(√(u² + v²))`` over the centred integer frequency grid
+    ``u ∈ {-⌊P/2⌋, …, ⌈P/2⌉-1}`` (same for ``v`` with ``Q``) and averages the power in each bin.
+    Only radii that occur are returned (for ``P = Q = 32``: every ``r = 0, …, 23``).
+
+    Args:
+      power: ``(..., P, Q)`` centred power (as from :func:`kernel_power_spectrum`).
+
+    Returns:
+      ``(radii, profile)``: ``radii`` int ``(R,)``, ``profile`` ``(..., R)``.
+    """
+    pw = as_array(power, "power")
+    if pw.ndim < 2:
+        raise ValueError(f"power must have shape (..., P, Q); got shape {tuple(pw.shape)}")
+    if pw.size == 0:
+        raise ValueError(f"power must not be empty; got shape {tuple(pw.shape)}")
+    check_finite(pw, "power")
+    pw = _to_float(pw)
+    radii, inv, counts = _radial_bins(int(pw.shape[-2]), int(pw.shape[-1]))
+    flat = pw.reshape(pw.shape[:-2] + (-1,))
+    # Bin averaging as a (P·Q, R) matrix product: batched, differentiable, one XLA op.
+    onehot = np.zeros((inv.size, radii.size))
+    onehot[np.arange(inv.size), inv] = 1.0 / counts[inv]
+    return jnp.asarray(radii), flat @ jnp.asarray(onehot, flat.dtype)
+
+
+def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad: int = 32) -> jax.Array:
+    """High-frequency energy ``E_hi = Σ_{r > r_c} P(r) / Σ_r P(r)`` of radial profiles.
+
+    Args:
+      profile: ``(..., R)`` mean power per radius (from :func:`radial_profile`).
+      radii: ``(R,)`` the radii.
+      r_c: cut-off radius; default ``pad/4``.
+      pad: the ``P`` used for the spectrum (only read when ``r_c`` is None). When the profile covers
+        a full centred ``P×P`` grid its largest radius is ``round(√2·⌊P/2⌋)``; a mismatch raises, so a
+        wrong default cut-off cannot pass silently.
+
+    Returns:
+      ``(...)`` values in [0, 1]; an all-zero profile gives 0 (no energy anywhere).
+    """
+    prof = as_array(profile, "profile")
+    rad = np.asarray(as_array(radii, "radii"))
+    if rad.ndim != 1 or rad.size == 0:
+        raise ValueError(f"radii must be a non-empty 1-D array; got shape {rad.shape}")
+    if prof.ndim < 1 or prof.shape[-1] != rad.shape[0]:
+        raise ValueError(f"profile must have shape (..., R) with R = len(radii) = {rad.shape[0]}; "
+                         f"got shape {tuple(prof.shape)}")
+    check_finite(prof, "profile")
+    if r_c is None:
+        pad = check_positive_int(pad, "pad")
+        expected = int(np.rint(np.sqrt(2.0) * (pad // 2)))
+        if int(rad.max()) != expected:
+            raise ValueError(f"radii go up to {int(rad.max())}, but a {pad}x{pad} spectrum goes up to "
+                             f"{expected}: pass the pad used for kernel_power_spectrum, or r_c explicitly")
+        r_c = pad / 4
+    else:
+        r_c = check_positive(r_c, "r_c", allow_zero=True)
+    prof = _to_float(prof)
+    mask = jnp.asarray(rad > r_c, prof.dtype)
+    hi = prof @ mask
+    total = jnp.sum(prof, axis=-1)
+    return _safe_ratio(hi, total)
+
+
+def _ratio(num, den):
+    # A ratio of two measured quantities: x/0 := ±inf (sign of x), 0/0 := NaN (undefined, and
+    # visible as such rather than silently 0 or 1).
+    zero = den == 0
+    safe = jnp.where(zero, jnp.ones_like(den), den)
+    return jnp.where(zero, jnp.where(num == 0, jnp.nan, jnp.sign(num) * jnp.inf), num / safe)
+
+
+def ssr(e_hi_unreg: Any, e_hi_reg: Any) -> jax.Array:
+    """Spectral Suppression Ratio ``SSR = E_hi(unregularized) / E_hi(regularized)`` (broadcast).
+
+    SSR > 1: the regularizer suppresses high frequencies. Zero denominators: x/0 := inf,
+    0/0 := NaN (undefined).
+    """
+    a = _to_float(as_array(e_hi_unreg, "e_hi_unreg"))
+    b = _to_float(as_array(e_hi_reg, "e_hi_reg"))
+    _check_pair(a, "e_hi_unreg", b, "e_hi_reg")
+    return _ratio(a, b)
+
+
+def ssr_accumulation(e0_unreg: Any, eT_unreg: Any, e0_reg: Any, eT_reg: Any) -> jax.Array:
+    """Accumulation form ``SSR_Δ = (E_hi,T − E_hi,0)_unreg / (E_hi,T − E_hi,0)_reg`` (broadcast).
+
+    Measures how much high-frequency energy each run *gained* from initialization to the end of
+    training. Zero denominators: x/0 := ±inf (sign of the numerator), 0/0 := NaN.
+    """
+    arrs = [_to_float(as_array(v, n)) for v, n in ((e0_unreg, "e0_unreg"), (eT_unreg, "eT_unreg"),
+                                                   (e0_reg, "e0_reg"), (eT_reg, "eT_reg"))]
+    names = ("e0_unreg", "eT_unreg", "e0_reg", "eT_reg")
+    for a, n in zip(arrs, names):
+        if a.size == 0:
+            raise ValueError(f"{n} must not be empty")
+        check_finite(a, n)
+    try:
+        np.broadcast_shapes(*(a.shape for a in arrs))
+    except ValueError:
+        raise ValueError("e0_unreg, eT_unreg, e0_reg, eT_reg must broadcast together; got shapes "
+                         f"{[tuple(a.shape) for a in arrs]}") from None
+    return _ratio(arrs[1] - arrs[0], arrs[3] - arrs[2])
+
+
+def _check_pair(a, an, b, bn):
+    for arr, nm in ((a, an), (b, bn)):
+        if arr.size == 0:
+            raise ValueError(f"{nm} must not be empty")
+        check_finite(arr, nm)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{an} and {bn} must broadcast together; got shapes {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}") from None
+
+
+def _path_name(path) -> str:
+    parts = []
+    for k in path:
+        for attr in ("key", "name", "idx"):
+            if hasattr(k, attr):
+                parts.append(str(getattr(k, attr)))
+                break
+        else:
+            parts.append(str(k))
+    return "/".join(parts)
+
+
+def conv_kernels(params: Any, *, batch_ndim: int = 0) -> dict[str, jax.Array]:
+    """All conv kernels in a params pytree, keyed by their path (e.g. ``"params/Conv_0/kernel"``).
+
+    A leaf counts as a conv kernel when it has ``4 + batch_ndim`` dimensions (Flax layout
+    ``(kh, kw, c_in, c_out)`` after ``batch_ndim`` leading axes, e.g. 1 for params recorded over
+    epochs or stacked over seeds). Order follows the pytree flattening order (Flax: layer order by
+    name).
+    """
+    batch_ndim = check_positive_int(batch_ndim, "batch_ndim", minimum=0)
+    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
+    out = {}
+    for path, leaf in leaves:
+        if hasattr(leaf, "ndim") and leaf.ndim == 4 + batch_ndim:
+            out[_path_name(path)] = leaf
+    if not out:
+        raise ValueError(f"params contains no conv kernels with {4 + batch_ndim} dimensions "
+                         f"((kh, kw, c_in, c_out) after {batch_ndim} batch axes)")
+    return out
+
+
+def conv_layer_profiles(params: Any, pad: int = 32, *, batch_ndim: int = 0):
+    """Radial weight-spectrum profiles of every conv layer of a Flax CNN params pytree.
+
+    Returns:
+      ``(radii, profiles)``: ``radii`` ``(R,)``; ``profiles`` a dict path → ``(*batch, R)`` profile
+      (:func:`kernel_power_spectrum` then :func:`radial_profile`).
+    """
+    kernels = conv_kernels(params, batch_ndim=batch_ndim)
+    radii, profiles = None, {}
+    for name, k in kernels.items():
+        radii, profiles[name] = radial_profile(kernel_power_spectrum(k, pad))
+    return radii, profiles
+
+
+def conv_layer_high_freq_energy(params: Any, pad: int = 32, r_c: float | None = None, *,
+                                batch_ndim: int = 0) -> dict[str, jax.Array]:
+    """``E_hi`` (default ``r_c = pad/4``) of every conv layer: dict path → ``(*batch,)`` array."""
+    radii, profiles = conv_layer_profiles(params, pad, batch_ndim=batch_ndim)
+    return {name: high_freq_energy(p, radii, r_c, pad=pad) for name, p in profiles.items()}
+
+
+class GradientHistogram(NamedTuple):
+    """Histogram of input gradients plus summary statistics (a bandwidth proxy)."""
+    counts: jax.Array      # (bins,)
+    edges: jax.Array       # (bins + 1,)
+    std: jax.Array         # std of all gradient entries
+    mean_abs: jax.Array    # mean |g|
+    max_abs: jax.Array     # max |g|
+
+
+def input_gradient_histogram(apply_fn: Callable[[jax.Array], jax.Array], x: Any, bins: Any = 50, *,
+                             range: tuple[float, float] | None = None,  # noqa: A002 (numpy's name)
+                             batch_size: int | None = None) -> GradientHistogram:
+    """Histogram of ``g_i = ∂(mean output of sample i)/∂(input pixels of sample i)`` over a batch.
+
+    ``g = ∇_x Σ_i mean_o f(x)_{i,o}``, which is the per-sample gradient whenever ``apply_fn`` treats
+    samples independently (batch norm in eval mode). Large, widely spread gradients indicate a
+    high-bandwidth function of the input.
+
+    Args:
+      apply_fn: ``x -> outputs`` with outputs ``(n, ...)`` (close over the params).
+      x: ``(n, ...)`` inputs, e.g. ``(n, H, W, C)`` images.
+      bins: number of bins, or an explicit increasing array of edges (use the same edges to
+        compare models).
+      range: ``(lo, hi)`` histogram range; default symmetric ``(-max|g|, max|g|)``.
+      batch_size: evaluate gradients in chunks of this many samples (memory bound); default all.
+
+    Returns:
+      :class:`GradientHistogram` ``(counts, edges, std, mean_abs, max_abs)``.
+    """
+    if not callable(apply_fn):
+        raise TypeError(f"apply_fn must be callable x -> outputs; got {type(apply_fn).__name__}")
+    xx = as_array(x, "x")
+    if xx.ndim < 1 or xx.shape[0] == 0 or xx.size == 0:
+        raise ValueError(f"x must be a non-empty batch (n, ...); got shape {tuple(xx.shape)}")
+    check_finite(xx, "x")
+    xx = _to_float(xx)
+    n = xx.shape[0]
+    bs = n if batch_size is None else min(check_positive_int(batch_size, "batch_size"), n)
+
+    def scalar(xb):
+        out = apply_fn(xb)
+        return jnp.sum(jnp.mean(jnp.reshape(out, (xb.shape[0], -1)), axis=1))
+
+    grad_fn = jax.jit(jax.grad(scalar))
+    grads = jnp.concatenate([grad_fn(xx[i:i + bs]).ravel() for i in np.arange(0, n, bs)])
+    if not bool(jnp.all(jnp.isfinite(grads))):
+        raise ValueError("apply_fn produced NaN/Inf input gradients")
+    max_abs = jnp.max(jnp.abs(grads))
+    if isinstance(bins, (int, np.integer)):
+        check_positive_int(bins, "bins")
+        if range is None:
+            m = float(max_abs) if float(max_abs) > 0 else 1.0
+            range = (-m, m)
+        lo, hi = float(range[0]), float(range[1])
+        if not hi > lo:
+            raise ValueError(f"range must be (lo, hi) with hi > lo; got {range!r}")
+        counts, edges = jnp.histogram(grads, bins=int(bins), range=(lo, hi))
+    else:
+        e = as_array(bins, "bins")
+        if e.ndim != 1 or e.shape[0] < 2 or not bool(jnp.all(jnp.diff(e) > 0)):
+            raise ValueError("bins must be a positive integer or an increasing 1-D array of >= 2 edges")
+        counts, edges = jnp.histogram(grads, bins=e)
+    return GradientHistogram(counts, edges, jnp.std(grads), jnp.mean(jnp.abs(grads)), max_abs)

@@ -1,0 +1,222 @@
+"""Matplotlib figures for spectra (SPEC §2.1). Every function returns a ``matplotlib.figure.Figure``
+built without pyplot (no display, no global figure state, safe under the Agg backend and in
+threads); save it with ``fig.savefig`` or ``fpjax._src.io.save_figure``. Nothing calls ``plt.show``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "plot_spectrum", "plot_relative_error_heatmap", "plot_filter_errors", "plot_radial_profiles",
+    "plot_gradient_histograms",
+]
+
+
+def _figure(figsize):
+    from matplotlib.figure import Figure  # lazy: importing fpjax.spectrum stays light
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _np(x, name):
+    try:
+        arr = np.asarray(x)
+    except Exception as err:  # noqa: BLE001 - report any conversion failure with the name
+        raise TypeError(f"{name} must be array-like; got {type(x).__name__} ({err})") from None
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    return arr
+
+
+def _labels(labels, m, name="labels"):
+    if labels is None:
+        return [None] * m
+    labels = list(labels)
+    if len(labels) != m:
+        raise ValueError(f"{name} must have one entry per curve ({m}); got {len(labels)}")
+    return labels
+
+
+def plot_spectrum(freqs: Any, spectra: Any, *, labels: Sequence[str] | None = None, logy: bool = True,
+                  title: str | None = None, xlabel: str = "frequency ξ", ylabel: str = "|f̂(ξ)|",
+                  marks: Sequence[float] | None = None, figsize=(6, 4)):
+    """Spectrum magnitude against frequency (log y by default).
+
+    Args:
+      freqs: ``(K,)``.
+      spectra: ``(K,)`` or ``(m, K)`` (complex allowed: ``|·|`` is plotted), one curve per row.
+      labels: ``m`` legend entries. marks: frequencies to mark with vertical lines (e.g. target ``k``).
+    """
+    f = _np(freqs, "freqs").ravel()
+    s = np.abs(_np(spectra, "spectra"))
+    s = s[None] if s.ndim == 1 else s.reshape(-1, s.shape[-1])
+    if s.shape[-1] != f.shape[0]:
+        raise ValueError(f"spectra must have shape (..., K) with K = len(freqs) = {f.shape[0]}; "
+                         f"got {s.shape}")
+    fig = _figure(figsize)
+    ax = fig.add_subplot()
+    for row, lab in zip(s, _labels(labels, s.shape[0])):
+        ax.plot(f, np.maximum(row, np.finfo(float).tiny) if logy else row, label=lab)
+    if logy:
+        ax.set_yscale("log")
+    for m in marks or ():
+        ax.axvline(m, color="0.6", lw=0.8, ls="--")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if labels is not None:
+        ax.legend()
+    return fig
+
+
+def plot_relative_error_heatmap(delta_f: Any, steps: Any, freqs: Any, *, title: str | None = None,
+                                vmax: float | None = 1.0, cmap: str = "viridis", figsize=(6, 4)):
+    """Heat map of ``Δ_F(k)`` over training: frequency (y) × step (x).
+
+    Args:
+      delta_f: ``(n_steps, K)`` relative errors (``inf`` is clipped to ``vmax``).
+      steps: ``(n_steps,)``; freqs: ``(K,)``.
+      vmax: colour-scale maximum (default 1: an error of 100% or more saturates).
+    """
+    d = np.asarray(_np(delta_f, "delta_f"), dtype=float)
+    st = _np(steps, "steps").ravel()
+    fr = _np(freqs, "freqs").ravel()
+    if d.shape != (st.shape[0], fr.shape[0]):
+        raise ValueError(f"delta_f must have shape (len(steps), len(freqs)) = ({st.shape[0]}, {fr.shape[0]}); "
+                         f"got {d.shape}")
+    top = vmax if vmax is not None else float(np.nanmax(np.where(np.isfinite(d), d, np.nan)))
+    d = np.where(np.isinf(d), top, d)
+    fig = _figure(figsize)
+    ax = fig.add_subplot()
+    # Cell edges from midpoints so non-uniform step or frequency lists are drawn correctly.
+    im = ax.pcolormesh(_edges(st), _edges(fr), d.T, cmap=cmap, vmin=0.0, vmax=top, shading="flat")
+    fig.colorbar(im, ax=ax, label="Δ_F(k)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("frequency k")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _edges(c):
+    c = np.asarray(c, dtype=float)
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def plot_filter_errors(steps: Any, e_low: Any, e_high: Any, *, labels: Sequence[str] | None = None,
+                       logy: bool = True, title: str | None = None, figsize=(6, 4)):
+    """``e_low`` (solid) and ``e_high`` (dashed) against training step.
+
+    Args:
+      steps: ``(T,)``. e_low, e_high: ``(T,)`` or ``(m, T)`` (e.g. one row per δ, with ``labels``).
+    """
+    st = _np(steps, "steps").ravel()
+    lo = np.atleast_2d(_np(e_low, "e_low"))
+    hi = np.atleast_2d(_np(e_high, "e_high"))
+    if lo.shape != hi.shape or lo.shape[-1] != st.shape[0]:
+        raise ValueError(f"e_low and e_high must have the same shape (..., len(steps)={st.shape[0]}); "
+                         f"got {lo.shape} and {hi.shape}")
+    fig = _figure(figsize)
+    ax = fig.add_subplot()
+    for i, lab in enumerate(_labels(labels, lo.shape[0])):
+        suffix = f" ({lab})" if lab is not None else ""
+        line, = ax.plot(st, lo[i], label="e_low" + suffix)
+        ax.plot(st, hi[i], ls="--", color=line.get_color(), label="e_high" + suffix)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("relative error")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_radial_profiles(profiles: Any, radii: Any, *, epochs: Any = None,
+                         layer_names: Sequence[str] | None = None, log: bool = True, ncols: int = 4,
+                         title: str | None = None, panel_size=(3.0, 2.4)):
+    """Radial weight-spectrum heat maps: one panel per layer, epoch (y) × radius (x).
+
+    Args:
+      profiles: ``(L, E, R)`` array, or a dict layer name → ``(E, R)`` (as from
+        ``conv_layer_profiles`` on params recorded over epochs).
+      radii: ``(R,)``. epochs: ``(E,)`` labels (default ``0..E-1``).
+      log: colour by ``log10`` power (per-panel scale).
+    """
+    if isinstance(profiles, Mapping):
+        names = list(profiles) if layer_names is None else list(layer_names)
+        arr = np.stack([np.asarray(profiles[k], dtype=float) for k in profiles])
+    else:
+        arr = np.asarray(_np(profiles, "profiles"), dtype=float)
+        names = list(layer_names) if layer_names is not None else [f"layer {i}" for i in range(arr.shape[0])]
+    if arr.ndim == 2:
+        arr = arr[:, None, :]
+    r = _np(radii, "radii").ravel()
+    if arr.ndim != 3 or arr.shape[-1] != r.shape[0]:
+        raise ValueError(f"profiles must be (layers, epochs, R) with R = len(radii) = {r.shape[0]}; "
+                         f"got {arr.shape}")
+    if len(names) != arr.shape[0]:
+        raise ValueError(f"layer_names must have one entry per layer ({arr.shape[0]}); got {len(names)}")
+    ep = np.arange(arr.shape[1]) if epochs is None else _np(epochs, "epochs").ravel()
+    if ep.shape[0] != arr.shape[1]:
+        raise ValueError(f"epochs must have length {arr.shape[1]}; got {ep.shape[0]}")
+    n_layers = arr.shape[0]
+    ncols = max(1, min(int(ncols), n_layers))
+    nrows = -(-n_layers // ncols)
+    fig = _figure((panel_size[0] * ncols, panel_size[1] * nrows))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for i, ax in enumerate(axes):
+        if i >= n_layers:
+            ax.set_axis_off()
+            continue
+        z = np.log10(np.maximum(arr[i], np.finfo(float).tiny)) if log else arr[i]
+        im = ax.pcolormesh(_edges(r), _edges(ep), z, shading="flat", cmap="magma")
+        fig.colorbar(im, ax=ax, label="log10 power" if log else "power")
+        ax.set_title(str(names[i]), fontsize=8)
+        ax.set_xlabel("radius r")
+        ax.set_ylabel("epoch")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_gradient_histograms(histograms: Sequence[Any], *, labels: Sequence[str] | None = None,
+                             logy: bool = True, title: str | None = None, figsize=(6, 4)):
+    """Overlay input-gradient histograms (``GradientHistogram`` or ``(counts, edges)`` pairs).
+
+    Counts are normalised to densities so batches of different sizes compare.
+    """
+    if isinstance(histograms, tuple) and hasattr(histograms, "counts"):
+        histograms = [histograms]
+    hs = list(histograms)
+    if not hs:
+        raise ValueError("histograms must not be empty")
+    fig = _figure(figsize)
+    ax = fig.add_subplot()
+    for h, lab in zip(hs, _labels(labels, len(hs))):
+        counts, edges = (h.counts, h.edges) if hasattr(h, "counts") else (h[0], h[1])
+        counts = np.asarray(counts, dtype=float)
+        edges = np.asarray(edges, dtype=float)
+        if edges.shape[0] != counts.shape[0] + 1:
+            raise ValueError(f"each histogram needs len(edges) = len(counts) + 1; got {edges.shape[0]} "
+                             f"and {counts.shape[0]}")
+        dens = counts / max(counts.sum(), 1.0) / np.diff(edges)
+        if lab is not None and hasattr(h, "std"):
+            lab = f"{lab} (std {float(h.std):.3g})"
+        ax.stairs(dens, edges, label=lab)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("∂(mean output)/∂(input pixel)")
+    ax.set_ylabel("density")
+    if labels is not None:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig
