@@ -1,1 +1,29 @@
-"""fpjax."""
+"""fpjax: the frequency principle (spectral bias) of neural networks and how initialization shapes it.
+
+Submodules (imported on first use, so ``import fpjax`` stays light):
+
+* :mod:`fpjax.models` — MLPs, the LFP two-layer ReLU network, antisymmetric initialization;
+* :mod:`fpjax.train` — jitted optax training, diffrax gradient flow, sharded resumable seed sweeps;
+* :mod:`fpjax.spectrum` — grid FFT, NUDFT projection, filtering method, conv-kernel spectra, SSR;
+* :mod:`fpjax.ntk` — empirical and infinite-width tangent kernels, kernel gradient flow;
+* :mod:`fpjax.hessian` — HVPs, Hutchinson trace, Lanczos, spectral density;
+* :mod:`fpjax.theory` — LFP, FP-norm, initialization bias, Theorem 5.1;
+* :mod:`fpjax.cnn`, :mod:`fpjax.data` — CNN zoo, real data loaders.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("models", "train", "spectrum", "ntk", "hessian", "theory", "cnn", "data")
+__all__ = list(_SUBMODULES)
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fpjax.{name}")
+    raise AttributeError(f"module 'fpjax' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_SUBMODULES))
