@@ -72,9 +72,8 @@ def test_gaussian_2d_float64(x64):
 
 def test_gaussian_float32_default():
     # float32 default path: errors are float32 rounding, ε32 ≈ 1.2e-7. FFT of terms summing to 1:
-    # <= ε32 (log2 N + 2) ≈ 1.3e-6; the origin phase 2π ξ a is computed with relative error ε32, an
-    # absolute phase error <= 2π |ξ a| ε32 multiplying |f̂(ξ)| = exp(-πξ²): max over ξ of
-    # 2π·8|ξ|e^{-πξ²}·1.2e-7 ≈ 2.6e-6. atol 1e-5 covers both with margin.
+    # <= ε32 (log2 N + 2) ≈ 1.3e-6; the origin phase is built in float64 and rounded once to
+    # complex64 (error ε32 relative). atol 1e-5 covers both with margin.
     x = (-8 + 0.05 * np.arange(320)).astype(np.float32)
     freqs, coeffs = S.grid_fft(np.exp(-np.pi * x ** 2), x)
     assert coeffs.dtype == jnp.complex64

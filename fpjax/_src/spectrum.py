@@ -188,9 +188,16 @@ def grid_fft(values: Any, x_grid: Any, *, window: Any = None):
     freqs = []
     for i, (a, delta, n) in enumerate(info):
         # Integer k in centred order, ξ_k = k/(NΔ); the phase uses k·a/(NΔ) to keep k exact.
-        k = jnp.asarray(np.fft.fftshift(np.fft.fftfreq(n, 1.0 / n)), dtype=rdtype)
-        xi = k / (n * jnp.asarray(delta, rdtype))
-        phase = delta * jnp.exp(-2j * jnp.pi * (xi * jnp.asarray(a, rdtype)))
+        k_np = np.fft.fftshift(np.fft.fftfreq(n, 1.0 / n))
+        if isinstance(a, float) and isinstance(delta, float):
+            # Concrete grid: build ξ and the phase in float64 and reduce k·a/(NΔ) mod 1 first, so a
+            # float32 result carries no phase error growing with |ξ a|.
+            xi = jnp.asarray(k_np / (n * delta), dtype=rdtype)
+            phase = jnp.asarray(delta * np.exp(-2j * np.pi * np.mod(k_np * (a / (n * delta)), 1.0)))
+        else:
+            k = jnp.asarray(k_np, dtype=rdtype)
+            xi = k / (n * delta)
+            phase = delta * jnp.exp(-2j * jnp.pi * (xi * a))
         shape = [1] * vals.ndim
         shape[fft_axes[i]] = n
         coeffs = coeffs * phase.astype(coeffs.dtype).reshape(shape)
@@ -258,6 +265,11 @@ def periodic_amplitudes(values: Any, x_grid: Any, *, k: Any = None):
     Returns:
       ``(ks, amps)``: ``ks`` int array ``(K,)``, ``amps`` real ``(..., K)``.
     """
+    axes, single = _normalize_grid(x_grid)
+    if not single:
+        if len(axes) != 1:
+            raise ValueError(f"x_grid must be a single 1-D grid for periodic_amplitudes; got {len(axes)} axes")
+        x_grid = axes[0]
     freqs, coeffs = grid_fft(values, x_grid)
     n = freqs.shape[0]
     a, delta, _ = _check_axis(x_grid, "x_grid")
