@@ -102,6 +102,21 @@ def test_box_gives_sinc(x64):
     assert np.all(np.abs(np.asarray(coeffs) - np.sinc(xi)) <= bound)
     assert np.max(np.abs(coeffs.imag)) < 1e-13      # even function about 0: real transform
 
+    # 2-D box on (-1/2, 1/2)²: sinc(ξ)sinc(η). Discrete: D_M(ξ)D_M(η) exactly; since |D|, |sinc| <= 1,
+    # |D D' - s s'| <= |D - s| + |D' - s'| <= b(ξ) + b(η) with b the 1-D bound above. M = 40.
+    m2 = 40
+    g = -2 + (np.arange(4 * m2) + 0.5) / m2
+    box1 = (np.abs(g) < 0.5).astype(np.float64)
+    (fx, fy), c2 = S.grid_fft(box1[:, None] * box1[None, :], (g, g))
+    xi = np.asarray(fx)
+    t = np.pi * xi / m2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d1 = np.where(xi == 0, 1.0, np.sin(np.pi * xi) / (m2 * np.sin(t)))
+    b1 = np.abs(np.pi * xi) / (6 * m2 ** 2 * (1 - t ** 2 / 6))
+    np.testing.assert_allclose(c2, np.outer(d1, d1), rtol=0, atol=1e-13)
+    err = np.abs(np.asarray(c2) - np.outer(np.sinc(xi), np.sinc(xi)))
+    assert np.all(err <= b1[:, None] + b1[None, :] + 1e-13)
+
 
 def test_sine_amplitude_1d(x64):
     # A sin(2πk₀x) on the periodic grid x_j = j/N, N = 64 (period L = 1): the DFT is exact,

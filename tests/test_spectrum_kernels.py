@@ -231,7 +231,6 @@ def test_kernel_input_errors():
 
 
 def test_plots_return_figures():
-    import matplotlib
     from matplotlib.figure import Figure
     import matplotlib.pyplot as plt
 

@@ -16,8 +16,6 @@ Kernel-spectrum and input-gradient tools live in :mod:`fpjax._src.spectrum_kerne
 from __future__ import annotations
 
 import functools
-import math
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
