@@ -1,0 +1,667 @@
+"""Linear Frequency Principle (LFP) dynamics of wide two-layer ReLU networks (SPEC §2.6).
+
+The LFP (Zhang, Luo, Ma, Xu 2021; Luo, Ma, Xu, Zhang 2022) says that a two-layer ReLU network
+``h(x) = (1/√m) Σ_i w_i ReLU(r_i·(x + l_i))`` in the NTK regime, with the offsets ``l_i`` spread
+widely, evolves under gradient flow on the MSE ``(1/2n) Σ_i (h(x_i) − y_i)²`` as
+
+    ∂_t ĥ(ξ, t) = −γ²(ξ) (ĥ_ρ(ξ, t) − f̂_ρ(ξ)),
+    γ²(ξ) = c [ (⟨|r|²⟩ + ⟨w²⟩) / |ξ|^{d+3} + 4π² ⟨|r|² w²⟩ / |ξ|^{d+1} ],
+
+with ``⟨·⟩`` the mean over neurons at initialization and ``ĝ_ρ(ξ) = (1/n) Σ_i g(x_i) e^{−2πiξ·x_i}``
+the transform of ``g`` times the empirical measure ``ρ = (1/n) Σ_i δ_{x_i}``. This is kernel
+gradient flow ``∂_t h(x) = −(1/n) Σ_i K(x, x_i)(h(x_i) − y_i)`` with the translation-invariant kernel
+whose Fourier transform is ``γ²``.
+
+Conventions of this module
+--------------------------
+* **Torus.** Functions live on ``[0, L)^d`` (``L = period``). The LFP state space is the
+  trigonometric polynomials with integer frequency vectors ``k``, ``|k|_∞ ≤ k_max`` (a cube of
+  ``(2 k_max + 1)^d`` frequencies; the sup-norm cube keeps n-D grids FFT-shaped), physical
+  frequency ``ξ = k / L``.
+* **Coefficients** are Fourier-transform normalised, as in SPEC §1:
+  ``ĥ(k) = ∫_{[0,L)^d} h(x) e^{−2πi k·x/L} dx`` and ``h(x) = L^{−d} Σ_k ĥ(k) e^{2πi k·x/L}``
+  (for ``L = 1`` these are the Fourier-series coefficients). A coefficient array has shape
+  ``(..., 2k_max+1, ..., 2k_max+1)`` (``d`` trailing grid axes, index ``k + k_max``), complex.
+* **Kernel.** ``K(x, x') = L^{−d} Σ_k γ²(k/L) e^{2πi k·(x−x')/L}`` -- the periodisation of the
+  kernel on ℝ^d whose transform is ``γ²``. With it the flow of the coefficients is exactly
+  ``∂_t ĥ(k) = −γ²(k/L) (ĥ_ρ(k/L) − f̂_ρ(k/L))``, the SPEC equation sampled at ``ξ = k/L``.
+* **Constant mode** ``k = 0`` (``γ²`` is infinite there). ``constant="free"`` (default): the
+  constant is unpenalised -- in :func:`steady_state` it is free in the minimisation; in
+  :func:`evolve` it is the infinite-rate limit: at ``t = 0+`` the constant jumps so that the mean
+  residual over the data is zero and it keeps it zero for all ``t > 0`` (a singular-perturbation
+  limit: the other modes then follow the flow projected onto mean-zero residuals). A number
+  ``constant = g0 >= 0`` instead gives the constant mode the finite rate ``γ²(0) = g0`` (penalty
+  ``|ĥ(0) − ĥ_ini(0)|² / g0`` in the steady state; ``g0 = 0`` freezes it).
+
+Everything is jit/vmap friendly (shapes static) and runs in float32 or float64.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fpjax._src.checks import (as_array, check_finite, check_ndim, check_positive, check_positive_int,
+                               check_same_leading, is_concrete)
+
+__all__ = [
+    "gamma2", "init_moments", "crossover_frequency", "predict_regime",
+    "frequency_grid", "gamma2_on_grid", "kernel_matrix", "evaluate", "coefficients_from_function",
+    "coefficients_from_values", "evolve", "steady_state", "LFPTrajectory",
+    "relu_ntk_1d", "lfp_constant_1d", "kernel_flow",
+]
+
+_FOUR_PI2 = 4.0 * math.pi ** 2
+_MOMENT_KEYS = ("r2", "w2", "r2w2")
+
+
+# ----------------------------------------------------------------------------------------------
+# γ² and the init moments
+# ----------------------------------------------------------------------------------------------
+
+def _float_dtype():
+    return jnp.result_type(float)
+
+
+def _check_moments(moments: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+    if not isinstance(moments, dict):
+        raise TypeError(f"moments must be a dict with keys {_MOMENT_KEYS} (see init_moments); "
+                        f"got {type(moments).__name__}")
+    missing = [k for k in _MOMENT_KEYS if k not in moments]
+    if missing:
+        raise ValueError(f"moments is missing key(s) {missing}; expected {_MOMENT_KEYS} (see init_moments)")
+    vals = []
+    for k in _MOMENT_KEYS:
+        v = as_array(moments[k], f"moments[{k!r}]")
+        if v.ndim != 0:
+            raise ValueError(f"moments[{k!r}] must be a scalar; got shape {tuple(v.shape)}")
+        check_finite(v, f"moments[{k!r}]")
+        if is_concrete(v) and float(v) < 0:
+            raise ValueError(f"moments[{k!r}] must be >= 0 (a mean of squares); got {float(v)}")
+        vals.append(v.astype(_float_dtype()) if not jnp.issubdtype(v.dtype, jnp.floating) else v)
+    r2, w2, r2w2 = vals
+    if is_concrete(r2) and is_concrete(w2) and float(r2) + float(w2) <= 0:
+        raise ValueError("moments['r2'] + moments['w2'] must be > 0")
+    return r2, w2, r2w2
+
+
+def gamma2(xi: Any, moments: dict, d: int, c: float = 1.0, *, radial: bool | None = None) -> jax.Array:
+    """LFP rate ``γ²(ξ) = c [(⟨|r|²⟩ + ⟨w²⟩)/|ξ|^{d+3} + 4π²⟨|r|²w²⟩/|ξ|^{d+1}]``.
+
+    Args:
+      xi: frequencies. ``radial=None`` (default) reads a 0-d ``xi``, or any ``xi`` when ``d == 1``,
+        elementwise as ξ (output has ``xi``'s shape); otherwise ``xi`` has shape ``(..., d)`` and the
+        output ``(...)``. ``radial=True`` forces elementwise ``|ξ|`` for any ``d``.
+      moments: dict ``{"r2": ⟨|r|²⟩, "w2": ⟨w²⟩, "r2w2": ⟨|r|²w²⟩}`` (see :func:`init_moments`).
+      d: input dimension (sets the exponents ``d+3`` and ``d+1``).
+      c: positive time-scale constant (for :func:`relu_ntk_1d`'s network in 1-D,
+        ``c = 1/(32 π⁴ L_l)``, see :func:`lfp_constant_1d`).
+
+    Returns ``γ²`` (``+inf`` at ``ξ = 0``).
+    """
+    d = check_positive_int(d, "d")
+    c = check_positive(c, "c")
+    r2, w2, r2w2 = _check_moments(moments)
+    xi = as_array(xi, "xi")
+    check_finite(xi, "xi")
+    if radial is None:
+        radial = xi.ndim == 0 or d == 1
+    if radial:
+        s = jnp.abs(xi)
+    else:
+        if xi.ndim == 0 or xi.shape[-1] != d:
+            raise ValueError(f"xi must have shape (..., {d}) (frequency vectors in d={d}) or be "
+                             f"radial; got shape {tuple(xi.shape)}")
+        s = jnp.linalg.norm(xi, axis=-1)
+    dt = jnp.result_type(s.dtype, r2.dtype, float)
+    s = s.astype(dt)
+    safe = jnp.where(s == 0, 1.0, s)
+    out = c * ((r2 + w2) / safe ** (d + 3) + _FOUR_PI2 * r2w2 / safe ** (d + 1))
+    return jnp.where(s == 0, jnp.inf, out)
+
+
+def init_moments(params: dict) -> dict:
+    """Init moments ``⟨|r|²⟩, ⟨w²⟩, ⟨|r|²w²⟩`` (means over neurons) of ``two_layer_relu`` params.
+
+    ``params = {"w": (m,) or (m, 1), "r": (m, d) or (m,), "l": ...}``. For ``asi`` params
+    ``{"a": p, "b": p'}`` the NTK is ``(K_a + K_b)/2``, so the moments are the averages of both
+    halves' moments. Returns ``{"r2", "w2", "r2w2"}`` (0-d arrays).
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a two_layer_relu params dict {{'w','r','l'}}; got {type(params).__name__}")
+    if "a" in params and "b" in params and "w" not in params:
+        ma, mb = init_moments(params["a"]), init_moments(params["b"])
+        return {k: 0.5 * (ma[k] + mb[k]) for k in _MOMENT_KEYS}
+    for k in ("w", "r"):
+        if k not in params:
+            raise ValueError(f"params must have key {k!r} (two_layer_relu params {{'w','r','l'}}); "
+                             f"got keys {sorted(params)}")
+    w = as_array(params["w"], "params['w']")
+    r = as_array(params["r"], "params['r']")
+    check_finite(w, "params['w']")
+    check_finite(r, "params['r']")
+    m = w.shape[0] if w.ndim else 0
+    if w.ndim not in (1, 2) or w.size != m or m == 0:
+        raise ValueError(f"params['w'] must have shape (m,) or (m, 1) with m >= 1; got {tuple(w.shape)}")
+    if r.ndim not in (1, 2) or r.shape[0] != m:
+        raise ValueError(f"params['r'] must have shape (m, d) or (m,) with m = {m}; got {tuple(r.shape)}")
+    w = w.reshape(m)
+    r2_i = jnp.sum(r.reshape(m, -1) ** 2, axis=-1)
+    w2_i = w ** 2
+    return {"r2": jnp.mean(r2_i), "w2": jnp.mean(w2_i), "r2w2": jnp.mean(r2_i * w2_i)}
+
+
+def crossover_frequency(moments: dict) -> jax.Array:
+    """``ξ_c = √((⟨|r|²⟩ + ⟨w²⟩) / (4π² ⟨|r|²w²⟩))``: where the two terms of ``γ²`` are equal.
+
+    Below ``ξ_c`` the ``|ξ|^{−(d+3)}`` (cubic-spline) term dominates, above it the ``|ξ|^{−(d+1)}``
+    (linear-interpolant) term. ``+inf`` when ``⟨|r|²w²⟩ = 0``.
+    """
+    r2, w2, r2w2 = _check_moments(moments)
+    return jnp.where(r2w2 > 0, jnp.sqrt((r2 + w2) / (_FOUR_PI2 * jnp.where(r2w2 > 0, r2w2, 1.0))), jnp.inf)
+
+
+def predict_regime(moments: dict, x: Any, *, period: float | None = None, factor: float = 3.0) -> dict:
+    """Which interpolant the LFP steady state approaches for data ``x``: cubic, linear or mixed.
+
+    ``γ²``'s two terms have the ratio ``(cubic term)/(linear term) = (ξ_c/|ξ|)²``. The interpolant
+    is set by ``γ²`` over the data's frequency band, from the lowest frequency ``ξ_low = 1/L``
+    (``L`` = the period, default the data's extent ``max_a (max x_a − min x_a)``) up to and past the
+    Nyquist frequency ``ξ_Nyq = 1/(2Δ)`` (``Δ = L / n^{1/d}`` with a period, ``L / (n^{1/d} − 1)``
+    without: the mean spacing of ``n^{1/d}`` points per axis). The aliases of a data frequency ``j``
+    above ``ξ_Nyq`` are what shape the interpolant between the samples, so
+
+    * ``"cubic"`` when ``ξ_c ≥ factor · ξ_Nyq``: the cubic term wins by ``factor²`` up to Nyquist;
+    * ``"linear"`` when ``ξ_c ≤ ξ_low / factor``: the linear term wins by ``factor²`` on the whole
+      band (far below Nyquist is not enough: with ``ξ_low < ξ_c < ξ_Nyq`` the smooth part of the
+      data is still fitted cubic-like);
+    * ``"mixed"`` otherwise.
+
+    The default ``factor = 3`` (terms differ ≥ 9×) is calibrated in ``tests/test_lfp.py``: on
+    uniform 1-D data the steady state is then within ~10% (relative to the distance between the
+    two interpolants) of the predicted one.
+
+    Returns a dict with ``regime``, ``xi_c``, ``xi_nyquist``, ``xi_low``, ``ratio_at_nyquist``
+    ``= (ξ_c/ξ_Nyq)²``, ``ratio_at_low = (ξ_c/ξ_low)²``, ``factor`` and ``rule`` (text).
+    """
+    factor = check_positive(factor, "factor")
+    if factor < 1:
+        raise ValueError(f"factor must be >= 1; got {factor}")
+    x = _as_points(x, "x")
+    n, d = x.shape
+    xc = float(crossover_frequency(moments))
+    xn = np.asarray(x, dtype=float)
+    if period is None:
+        extent = float(np.max(xn.max(0) - xn.min(0)))
+        if extent <= 0 or n < 2:
+            raise ValueError("x must hold at least two distinct points to define the data's band "
+                             "(or pass period)")
+        per_axis = n ** (1.0 / d)
+        spacing = extent / max(per_axis - 1.0, 1.0)
+        L = extent
+    else:
+        L = check_positive(period, "period")
+        spacing = L / n ** (1.0 / d)
+    xi_nyq = 1.0 / (2.0 * spacing)
+    xi_low = 1.0 / L
+    if xc >= factor * xi_nyq:
+        regime = "cubic"
+    elif xc <= xi_low / factor:
+        regime = "linear"
+    else:
+        regime = "mixed"
+    return {
+        "regime": regime, "xi_c": xc, "xi_nyquist": xi_nyq, "xi_low": xi_low,
+        "ratio_at_nyquist": (xc / xi_nyq) ** 2, "ratio_at_low": (xc / xi_low) ** 2, "factor": factor,
+        "rule": (f"cubic if xi_c >= {factor:g}*xi_nyquist; linear if xi_c <= xi_low/{factor:g}; "
+                 "else mixed (xi_low = 1/L, xi_nyquist = 1/(2*spacing))"),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Torus machinery
+# ----------------------------------------------------------------------------------------------
+
+def _as_points(x: Any, name: str, d: int | None = None) -> jax.Array:
+    """``x`` as an ``(n, d)`` float array (a 1-D ``x`` is ``n`` points in 1-D)."""
+    x = as_array(x, name)
+    check_ndim(x, name, (1, 2), shape_hint="(n,) or (n, d)")
+    check_finite(x, name)
+    if x.ndim == 1:
+        x = x[:, None]
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(_float_dtype())
+    if d is not None and x.shape[1] != d:
+        raise ValueError(f"{name} must have {d} column(s) (points in d={d}); got shape {tuple(x.shape)}")
+    return x
+
+
+def _as_values(y: Any, name: str, n: int) -> jax.Array:
+    y = as_array(y, name)
+    check_finite(y, name)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) or ({n}, 1) (one value per point); got {tuple(y.shape)}")
+    if not jnp.issubdtype(y.dtype, jnp.floating):
+        y = y.astype(_float_dtype())
+    return y
+
+
+def frequency_grid(k_max: int, d: int) -> jax.Array:
+    """Integer frequency vectors of the cube ``|k|_∞ ≤ k_max``: shape ``(2k_max+1,)*d + (d,)``.
+
+    Entry ``[i_1, ..., i_d]`` is ``k = (i_1 − k_max, ..., i_d − k_max)``; the physical frequency is
+    ``ξ = k / period``.
+    """
+    k_max = check_positive_int(k_max, "k_max", minimum=0)
+    d = check_positive_int(d, "d")
+    ax = jnp.arange(-k_max, k_max + 1)
+    return jnp.stack(jnp.meshgrid(*([ax] * d), indexing="ij"), axis=-1)
+
+
+def _grid_kmax(shape: tuple, d: int, name: str) -> int:
+    if len(shape) < d or any(s != shape[-1] for s in shape[-d:]) or shape[-1] % 2 == 0:
+        raise ValueError(f"{name} must end with {d} equal odd axes (2*k_max+1,)*{d}; got shape {tuple(shape)}")
+    return (shape[-1] - 1) // 2
+
+
+def gamma2_on_grid(gamma2_: Any, d: int, *, k_max: int | None = None, period: float = 1.0) -> jax.Array:
+    """``γ²(k/period)`` on the frequency cube, shape ``(2k_max+1,)*d``, with ``0`` at ``k = 0``.
+
+    ``gamma2_`` is a callable ``ξ (M, d) -> (M,)`` (e.g. ``lambda xi: gamma2(xi, moments, d)``,
+    whose value at ``ξ = 0`` is ignored) or an array of that shape (then ``k_max`` may be omitted).
+    Must be even (``γ²(k) = γ²(−k)``) and ``>= 0`` so the kernel is real and positive semi-definite.
+    The constant mode is handled separately (``constant=`` of :func:`evolve`), hence the zero.
+    """
+    d = check_positive_int(d, "d")
+    if callable(gamma2_):
+        if k_max is None:
+            raise ValueError("k_max is required when gamma2 is a callable")
+        k_max = check_positive_int(k_max, "k_max", minimum=1)
+        period = check_positive(period, "period")
+        ks = frequency_grid(k_max, d)
+        xi = (ks / period).reshape(-1, d).astype(_float_dtype())
+        g = as_array(gamma2_(xi), "gamma2(xi)")
+        if g.size != xi.shape[0]:
+            raise ValueError(f"gamma2 callable must return one value per frequency ({xi.shape[0]}); "
+                             f"got shape {tuple(g.shape)}")
+        g = g.reshape((2 * k_max + 1,) * d)
+    else:
+        g = as_array(gamma2_, "gamma2")
+        if g.ndim != d:
+            raise ValueError(f"gamma2 array must have shape (2*k_max+1,)*{d}; got {tuple(g.shape)}")
+        km = _grid_kmax(g.shape, d, "gamma2")
+        if k_max is not None and check_positive_int(k_max, "k_max", minimum=1) != km:
+            raise ValueError(f"gamma2 array has k_max={km} but k_max={k_max} was given")
+        k_max = km
+        if k_max < 1:
+            raise ValueError("gamma2 array must cover at least k_max = 1")
+    if not jnp.issubdtype(g.dtype, jnp.floating):
+        g = g.astype(_float_dtype())
+    centre = (k_max,) * d
+    g = g.at[centre].set(0.0)
+    if is_concrete(g):
+        gn = np.asarray(g)
+        if not np.all(np.isfinite(gn)):
+            raise ValueError("gamma2 must be finite at every nonzero frequency of the grid")
+        if np.any(gn < 0):
+            raise ValueError("gamma2 must be >= 0 (a kernel spectrum)")
+        if not np.allclose(gn, gn[(slice(None, None, -1),) * d], rtol=1e-5, atol=0):
+            raise ValueError("gamma2 must be even, gamma2(k) == gamma2(-k), for a real kernel")
+    return g
+
+
+def _parse_constant(constant: Any) -> float | None:
+    """``None`` for a free constant mode, else the finite rate ``g0 >= 0``."""
+    if isinstance(constant, str):
+        if constant != "free":
+            raise ValueError(f"constant must be 'free' or a number >= 0; got {constant!r}")
+        return None
+    return check_positive(constant, "constant", allow_zero=True)
+
+
+def _features(x: jax.Array, k_flat: jax.Array, period: float) -> tuple[jax.Array, jax.Array]:
+    """``cos`` and ``sin`` of ``2π k·x / L``: shapes ``(n, F)``."""
+    # Reduce x mod L first so the phase stays accurate in float32 for large k.
+    xr = jnp.mod(x, period) / period
+    ph = 2.0 * jnp.pi * (xr @ k_flat.T.astype(xr.dtype))
+    return jnp.cos(ph), jnp.sin(ph)
+
+
+def _kernel_from_features(c1, s1, c2, s2, g_flat, scale):
+    return scale * ((c1 * g_flat) @ c2.T + (s1 * g_flat) @ s2.T)
+
+
+def kernel_matrix(x1: Any, x2: Any, gamma2_: Any, *, period: float = 1.0, k_max: int | None = None,
+                  constant: Any = "free") -> jax.Array:
+    """Torus kernel ``K(x, x') = L^{−d} Σ_{0<|k|_∞≤k_max} γ²(k/L) cos(2π k·(x − x')/L) + L^{−d} g0``.
+
+    ``x1 (n1, d)``, ``x2 (n2, d)`` → ``(n1, n2)``. With ``constant="free"`` the constant mode has no
+    finite kernel weight and is left out (``g0 = 0``); pass a number for a finite rate.
+    """
+    x1 = _as_points(x1, "x1")
+    d = x1.shape[1]
+    x2 = _as_points(x2, "x2", d)
+    period = check_positive(period, "period")
+    g0 = _parse_constant(constant)
+    g = gamma2_on_grid(gamma2_, d, k_max=k_max, period=period)
+    k_max = _grid_kmax(g.shape, d, "gamma2")
+    k_flat = frequency_grid(k_max, d).reshape(-1, d)
+    g_flat = g.reshape(-1).astype(jnp.result_type(x1.dtype, g.dtype))
+    c1, s1 = _features(x1, k_flat, period)
+    c2, s2 = _features(x2, k_flat, period)
+    K = _kernel_from_features(c1, s1, c2, s2, g_flat, period ** (-d))
+    if g0 is not None:
+        K = K + g0 * period ** (-d)
+    return K
+
+
+def evaluate(coeffs: Any, x: Any, *, period: float = 1.0) -> jax.Array:
+    """``h(x) = Re L^{−d} Σ_k ĥ(k) e^{2πi k·x/L}`` at points ``x (n, d)``.
+
+    ``coeffs`` has shape ``(..., *(2k_max+1,)*d)``; returns ``(..., n)``.
+    """
+    x = _as_points(x, "x")
+    d = x.shape[1]
+    period = check_positive(period, "period")
+    coeffs = as_array(coeffs, "coeffs")
+    k_max = _grid_kmax(coeffs.shape, d, "coeffs")
+    batch = coeffs.shape[: coeffs.ndim - d]
+    cf = coeffs.reshape(batch + (-1,))
+    k_flat = frequency_grid(k_max, d).reshape(-1, d)
+    c, s = _features(x, k_flat, period)
+    re = jnp.real(cf).astype(c.dtype)
+    im = jnp.imag(cf).astype(c.dtype)
+    return (re @ c.T - im @ s.T) * period ** (-d)
+
+
+def coefficients_from_values(values: Any, k_max: int, *, period: float = 1.0) -> jax.Array:
+    """Coefficients ``ĥ(k) ≈ (L/N)^d Σ_j h(x_j) e^{−2πi k·x_j/L}`` from samples on the grid ``x_j = jL/N``.
+
+    ``values`` has shape ``(..., N, ..., N)`` (``d`` = number of trailing equal axes is read from
+    ``k_max``'s cube: all trailing axes of length N count; pass values with batch axes of another
+    length). Exact for trigonometric polynomials of degree ``< N − k_max``; ``N ≥ 2k_max + 1``.
+    """
+    k_max = check_positive_int(k_max, "k_max", minimum=0)
+    period = check_positive(period, "period")
+    values = as_array(values, "values")
+    check_finite(values, "values")
+    if values.ndim == 0:
+        raise ValueError("values must have at least one grid axis")
+    N = values.shape[-1]
+    d = 0
+    for s in reversed(values.shape):
+        if s != N:
+            break
+        d += 1
+    if N < 2 * k_max + 1:
+        raise ValueError(f"values need N >= 2*k_max+1 = {2 * k_max + 1} samples per axis; got N = {N}")
+    axes = tuple(range(values.ndim - d, values.ndim))
+    F = jnp.fft.fftn(values, axes=axes) * (period / N) ** d
+    idx = jnp.arange(-k_max, k_max + 1) % N
+    for ax in axes:
+        F = jnp.take(F, idx, axis=ax)
+    return F
+
+
+def coefficients_from_function(fn: Callable, k_max: int, d: int, *, period: float = 1.0,
+                               n_grid: int | None = None) -> jax.Array:
+    """Project ``fn`` (points ``(M, d) -> (M,)``) on the degree-``k_max`` trigonometric polynomials.
+
+    Samples ``fn`` on the uniform grid of ``n_grid`` points per axis (default ``4 k_max + 4``) and
+    applies :func:`coefficients_from_values`. Returns ``(2k_max+1,)*d`` complex coefficients.
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be callable; got {type(fn).__name__}")
+    k_max = check_positive_int(k_max, "k_max", minimum=0)
+    d = check_positive_int(d, "d")
+    period = check_positive(period, "period")
+    N = 4 * k_max + 4 if n_grid is None else check_positive_int(n_grid, "n_grid")
+    ax = jnp.arange(N) * (period / N)
+    pts = jnp.stack(jnp.meshgrid(*([ax] * d), indexing="ij"), axis=-1).reshape(-1, d).astype(_float_dtype())
+    vals = as_array(fn(pts), "fn(x)").reshape((N,) * d)
+    return coefficients_from_values(vals, k_max, period=period)
+
+
+def _prepare_h0(h0: Any, k_max: int, d: int, period: float, dtype) -> jax.Array:
+    cdt = jnp.result_type(dtype, jnp.complex64)
+    shape = (2 * k_max + 1,) * d
+    if h0 is None:
+        return jnp.zeros(shape, cdt)
+    if callable(h0):
+        return coefficients_from_function(h0, k_max, d, period=period).astype(cdt)
+    h0 = as_array(h0, "h0")
+    check_finite(h0, "h0")
+    if tuple(h0.shape) != shape:
+        raise ValueError(f"h0 coefficients must have the grid shape {shape} (k_max={k_max}, d={d}); "
+                         f"got {tuple(h0.shape)}. Pass a callable to project a function.")
+    return h0.astype(cdt)
+
+
+def _complement_basis(n: int, dtype) -> jax.Array:
+    """Orthonormal basis ``(n, n−1)`` of the mean-zero vectors ``1^⊥``."""
+    M = jnp.concatenate([jnp.ones((n, 1), dtype), jnp.eye(n, dtype=dtype)[:, : n - 1]], axis=1)
+    q, _ = jnp.linalg.qr(M)
+    return q[:, 1:]
+
+
+def kernel_flow(k_xx: Any, r0: Any, t: Any, *, free_constant: bool = False,
+                rcond: float | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Closed-form kernel gradient flow of the residual at the data.
+
+    Solves ``ṙ = −(1/n) K r`` (``K = k_xx``, ``r = h(X) − Y``) via ``K = V Λ Vᵀ``:
+    ``r(t) = V e^{−Λt/n} Vᵀ r0`` and ``a(t) = (1/n)∫_0^t r = V diag((1 − e^{−λt/n})/λ) Vᵀ r0``, so
+    that ``h(x, t) = h(x, 0) − Σ_i K(x, x_i) a_i(t)``. Modes with ``λ ≤ rcond·λ_max`` are treated
+    as the null space (they move nothing). ``t = inf`` gives the steady state.
+
+    ``free_constant=True`` adds an unpenalised constant with infinite rate: the flow runs on
+    ``1^⊥`` (``K`` → ``QᵀKQ``), the mean residual jumps to zero at ``t = 0+``; then
+    ``h(x, t) = h(x, 0) − Σ_i K(x, x_i) a_i(t) + Δc(t)`` with ``Δc(t) = mean(K a(t)) − mean(r0)``
+    for ``t > 0`` (``Δc(0) = 0``).
+
+    Returns ``(a (T, n), r (T, n), Δc (T,))``.
+    """
+    K = as_array(k_xx, "k_xx")
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] == 0:
+        raise ValueError(f"k_xx must be a square (n, n) matrix; got shape {tuple(K.shape)}")
+    n = K.shape[0]
+    r0 = _as_values(r0, "r0", n)
+    t = as_array(t, "t")
+    if t.ndim > 1:
+        raise ValueError(f"t must be a scalar or a 1-D array of times; got shape {tuple(t.shape)}")
+    if is_concrete(t):
+        tn = np.asarray(t, dtype=float)
+        if tn.size == 0 or np.any(np.isnan(tn)) or np.any(tn < 0):
+            raise ValueError("t must hold at least one time, all >= 0 (inf allowed)")
+    t = jnp.atleast_1d(t)
+    dt = jnp.result_type(K.dtype, r0.dtype, float)
+    K = K.astype(dt)
+    r0 = r0.astype(dt)
+    t = t.astype(dt)
+    K = 0.5 * (K + K.T)
+    if free_constant:
+        if n == 1:
+            lam = jnp.zeros((0,), dt)
+            V = jnp.zeros((1, 0), dt)
+        else:
+            Q = _complement_basis(n, dt)
+            lam, W = jnp.linalg.eigh(Q.T @ K @ Q)
+            V = Q @ W
+    else:
+        lam, V = jnp.linalg.eigh(K)
+    if rcond is None:
+        rcond = 10.0 * n * float(jnp.finfo(dt).eps)
+    lam_max = jnp.maximum(jnp.max(jnp.abs(lam), initial=0.0), jnp.finfo(dt).tiny)
+    keep = lam > rcond * lam_max
+    lam_s = jnp.where(keep, lam, 1.0)
+    z = V.T @ r0                                                   # (p,)
+    x = lam_s[None, :] * t[:, None] / n                           # (T, p); inf * 0 never happens (lam_s > 0)
+    decay = jnp.where(keep, jnp.exp(-x), 1.0)
+    integ = jnp.where(keep, -jnp.expm1(-x) / lam_s, 0.0)
+    a = (integ * z) @ V.T                                          # (T, n)
+    r = (decay * z) @ V.T
+    if free_constant:
+        dc = jnp.mean(a @ K, axis=1) - jnp.mean(r0)
+        pos = t > 0
+        dc = jnp.where(pos, dc, 0.0)
+        r = jnp.where(pos[:, None], r, r0[None, :])
+    else:
+        dc = jnp.zeros(t.shape, dt)
+    return a, r, dc
+
+
+class LFPTrajectory(NamedTuple):
+    """Result of :func:`evolve`.
+
+    coeffs: ``(T, *(2k_max+1,)*d)`` complex Fourier coefficients ``ĥ(k, t)`` (FT-normalised).
+    times: ``(T,)``. residual: ``(T, n)`` ``h(x_i, t) − y_i`` from the closed form.
+    period: the torus period ``L`` (evaluate with ``evaluate(coeffs, x, period=period)``).
+    """
+    coeffs: jax.Array
+    times: jax.Array
+    residual: jax.Array
+    period: float
+
+    def __call__(self, x: Any) -> jax.Array:
+        """``h(x, t)`` for every recorded ``t``: ``(T, n)``."""
+        return evaluate(self.coeffs, x, period=self.period)
+
+
+def _setup(X, Y, gamma2_, h0, period, k_max, constant):
+    X = _as_points(X, "X")
+    n, d = X.shape
+    Y = _as_values(Y, "Y", n)
+    period = check_positive(period, "period")
+    g0 = _parse_constant(constant)
+    g = gamma2_on_grid(gamma2_, d, k_max=k_max, period=period)
+    k_max = _grid_kmax(g.shape, d, "gamma2")
+    dt = jnp.result_type(X.dtype, Y.dtype, g.dtype)
+    X, Y = X.astype(dt), Y.astype(dt)
+    g = g.astype(dt)
+    if g0 is not None:
+        g = g.at[(k_max,) * d].set(g0)
+    h0c = _prepare_h0(h0, k_max, d, period, dt)
+    k_flat = frequency_grid(k_max, d).reshape(-1, d)
+    c, s = _features(X, k_flat, period)
+    g_flat = g.reshape(-1)
+    K = _kernel_from_features(c, s, c, s, g_flat, period ** (-d))
+    h0X = (jnp.real(h0c).reshape(-1) @ c.T - jnp.imag(h0c).reshape(-1) @ s.T) * period ** (-d)
+    return X, Y, n, d, k_max, period, g0, g_flat, c, s, K, h0c, h0X
+
+
+def evolve(X: Any, Y: Any, h0: Any, gamma2_: Any, t: Any, *, period: float = 1.0,
+           k_max: int | None = None, constant: Any = "free", rcond: float | None = None) -> LFPTrajectory:
+    """Exact LFP evolution on the torus: ``∂_t ĥ(k) = −γ²(k/L)(ĥ_ρ(k/L) − f̂_ρ(k/L))``.
+
+    Kernel gradient flow with the kernel of :func:`kernel_matrix` (closed form of
+    :func:`kernel_flow`): with ``a(t) = (1/n)∫_0^t r`` and ``r = h(X) − Y``,
+    ``ĥ(k, t) = ĥ(k, 0) − γ²(k/L) Σ_i e^{−2πi k·x_i/L} a_i(t)`` for ``k ≠ 0``; the constant
+    mode follows ``constant`` (module docstring).
+
+    Args:
+      X: data points ``(n, d)`` (or ``(n,)`` in 1-D), read modulo ``period``.
+      Y: targets ``(n,)``.
+      h0: initial function: ``None`` (zero), a coefficient array ``(2k_max+1,)*d``, or a callable
+        ``(M, d) -> (M,)`` projected on the grid by :func:`coefficients_from_function`. The LFP
+        state space is the degree-``k_max`` trigonometric polynomials: ``h0`` is represented by
+        its projection there.
+      gamma2_: ``γ²`` as a callable of ``ξ (M, d)`` or an array on the grid (see
+        :func:`gamma2_on_grid`).
+      t: times ``(T,)`` or a scalar (``inf`` allowed: the steady state).
+      period, k_max, constant, rcond: see the module docstring and :func:`kernel_flow`.
+
+    Returns an :class:`LFPTrajectory`.
+    """
+    X, Y, n, d, k_max, period, g0, g_flat, c, s, K, h0c, h0X = _setup(X, Y, gamma2_, h0, period, k_max, constant)
+    t = as_array(t, "t")
+    a, r, dc = kernel_flow(K, h0X - Y, t, free_constant=g0 is None, rcond=rcond)
+    # Σ_i e^{−2πik·x_i/L} a_i = (C − iS)ᵀ a.
+    corr = (a @ c - 1j * (a @ s)) * g_flat                       # (T, F)
+    coeffs = h0c.reshape(-1)[None, :] - corr
+    if g0 is None:
+        centre = (coeffs.shape[1] - 1) // 2
+        coeffs = coeffs.at[:, centre].add(period ** d * dc)
+    T = a.shape[0]
+    return LFPTrajectory(coeffs.reshape((T,) + (2 * k_max + 1,) * d), jnp.atleast_1d(t).astype(a.dtype), r, period)
+
+
+def steady_state(X: Any, Y: Any, gamma2_: Any, h_ini: Any = None, *, period: float = 1.0,
+                 k_max: int | None = None, constant: Any = "free") -> jax.Array:
+    """``argmin_h Σ_{0<|k|_∞≤k_max} γ²(k/L)^{−1} |ĥ(k) − ĥ_ini(k)|²`` s.t. ``h(X) = Y``.
+
+    Closed form ``h = h_ini + K(·, X) α (+ β)`` with, for ``constant="free"``, the bordered system
+    ``[K 1; 1ᵀ 0][α; β] = [Y − h_ini(X); 0]`` (the constant is unpenalised), and for a finite
+    rate ``g0`` simply ``K α = Y − h_ini(X)`` with ``K`` including ``L^{−d} g0`` (penalty
+    ``|ĥ(0) − ĥ_ini(0)|²/g0``). Solved directly (LU), independently of :func:`evolve`'s
+    eigendecomposition; ``evolve(..., t=inf)`` agrees. Needs at least ``n`` frequencies with
+    ``γ² > 0`` (else the data cannot be interpolated).
+
+    Returns coefficients ``(2k_max+1,)*d`` (complex).
+    """
+    X, Y, n, d, k_max, period, g0, g_flat, c, s, K, hc, hX = _setup(X, Y, gamma2_, h_ini, period, k_max, constant)
+    n_modes = (2 * k_max + 1) ** d - 1 + (1 if g0 is None or g0 > 0 else 0)
+    if n_modes < n:
+        raise ValueError(f"k_max={k_max} gives {n_modes} modes in d={d}, fewer than the n={n} points "
+                         "to interpolate; increase k_max")
+    rhs = Y - hX
+    if g0 is None:
+        one = jnp.ones((n, 1), K.dtype)
+        A = jnp.block([[K, one], [one.T, jnp.zeros((1, 1), K.dtype)]])
+        sol = jnp.linalg.solve(A, jnp.concatenate([rhs, jnp.zeros((1,), K.dtype)]))
+        alpha, beta = sol[:n], sol[n]
+    else:
+        alpha = jnp.linalg.solve(K, rhs)
+        beta = jnp.zeros((), K.dtype)
+    coeffs = hc.reshape(-1) + g_flat * (alpha @ c - 1j * (alpha @ s))
+    if g0 is None:
+        coeffs = coeffs.at[(coeffs.shape[0] - 1) // 2].add(period ** d * beta)
+    return coeffs.reshape((2 * k_max + 1,) * d)
+
+
+# ----------------------------------------------------------------------------------------------
+# The network's own kernel on the line (1-D): where the LFP constant c comes from
+# ----------------------------------------------------------------------------------------------
+
+def lfp_constant_1d(l_half_width: float) -> float:
+    """LFP time constant ``c = 1/(32 π⁴ L_l)`` of ``two_layer_relu`` in 1-D with ``l ~ U(−L_l, L_l)``.
+
+    Derivation (see :func:`relu_ntk_1d`): the infinite-width NTK's translation-invariant part is
+    ``(⟨r²⟩+⟨w²⟩)|δ|³/(24 L_l) − ⟨r²w²⟩|δ|/(4 L_l)``; with ``FT[|x|³] = 3/(4π⁴ξ⁴)`` and
+    ``FT[|x|] = −1/(2π²ξ²)`` its transform is ``(⟨r²⟩+⟨w²⟩)/(32π⁴L_l ξ⁴) + ⟨r²w²⟩/(8π²L_l ξ²)``
+    ``= c [(⟨r²⟩+⟨w²⟩)/ξ⁴ + 4π²⟨r²w²⟩/ξ²]``. Time is gradient-flow time ``t = η · steps``.
+    """
+    L = check_positive(l_half_width, "l_half_width")
+    return 1.0 / (32.0 * math.pi ** 4 * L)
+
+
+def relu_ntk_1d(x1: Any, x2: Any, moments: dict, l_half_width: float) -> jax.Array:
+    """Infinite-width NTK of ``h(x) = (1/√m) Σ w_i ReLU(r_i (x + l_i))`` in 1-D, ``l_i ~ U(−L_l, L_l)``.
+
+    For ``|x|, |x'| ≤ L_l``, ``r`` with a sign symmetric law independent of ``|r|, w`` and ``l``
+    independent of ``(r, w)``, the mean over neurons of ``∇_θ h(x)·∇_θ h(x')`` (w-, r- and
+    l-gradients) is, with ``A = ⟨r²⟩ + ⟨w²⟩``, ``B = ⟨r²w²⟩``, ``δ = |x − x'|``,
+
+        K(x, x') = A L_l²/6 + A x x'/2 + B/2 + (A δ³/24 − B δ/4) / L_l.
+
+    The polynomial part ``A L_l²/6 + B/2 + A x x'/2`` is the ``ξ = 0`` (constant and linear)
+    part of the spectrum; the rest has the LFP transform ``γ²`` with ``c = lfp_constant_1d(L_l)``.
+    ``x1 (n1,)`` or ``(n1, 1)``, ``x2`` likewise → ``(n1, n2)``.
+    """
+    x1 = _as_points(x1, "x1", 1)[:, 0]
+    x2 = _as_points(x2, "x2", 1)[:, 0]
+    L = check_positive(l_half_width, "l_half_width")
+    r2, w2, r2w2 = _check_moments(moments)
+    if is_concrete(x1) and is_concrete(x2):
+        if max(float(jnp.max(jnp.abs(x1))), float(jnp.max(jnp.abs(x2)))) > L * (1 + 1e-6):
+            raise ValueError(f"relu_ntk_1d needs |x| <= l_half_width = {L} (the closed form assumes "
+                             "every kink position range covers the data)")
+    A = r2 + w2
+    delta = jnp.abs(x1[:, None] - x2[None, :])
+    return (A * L ** 2 / 6 + r2w2 / 2 + A * x1[:, None] * x2[None, :] / 2
+            + (A * delta ** 3 / 24 - r2w2 * delta / 4) / L)
