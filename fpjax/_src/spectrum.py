@@ -50,6 +50,12 @@ def _to_inexact(arr: jax.Array) -> jax.Array:
     return arr.astype(_float_dtype(arr))
 
 
+def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Matrix product at full precision: on GPUs XLA would otherwise use TF32 (10-bit mantissa)
+    for float32, which ruins |a|² + |b|² − 2a·b distances and spectra compared with theory."""
+    return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
+
+
 def _safe_ratio(num: jax.Array, den: jax.Array) -> jax.Array:
     """``num/den`` with the rule 0/0 := 0 and x/0 := +inf for x > 0 (num, den >= 0).
 
@@ -314,7 +320,7 @@ def principal_direction(x: Any) -> jax.Array:
 def _principal_direction(pts: jax.Array) -> jax.Array:
     centred = pts - pts.mean(axis=0)
     # d×d covariance eigenproblem: cheap for any n, exact up to rounding.
-    cov = centred.T @ centred
+    cov = _mm(centred.T, centred)
     _, vecs = jnp.linalg.eigh(cov)
     p = vecs[:, -1]
     j = jnp.argmax(jnp.abs(p))
@@ -343,10 +349,10 @@ def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: 
             cs, sn = jnp.cos(theta), jnp.sin(theta)
             if is_complex:
                 yr, yi = jnp.real(yb), jnp.imag(yb)
-                re = cs @ yr + sn @ yi
-                im = cs @ yi - sn @ yr
+                re = _mm(cs, yr) + _mm(sn, yi)
+                im = _mm(cs, yi) - _mm(sn, yr)
             else:
-                re, im = cs @ yb, -(sn @ yb)
+                re, im = _mm(cs, yb), -_mm(sn, yb)
             return (acc[0] + re, acc[1] + im), None
 
         zeros = jnp.zeros((chunk_freqs, c), rdtype)
@@ -406,7 +412,7 @@ def nudft(x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int
             raise ValueError("direction must be a non-zero vector; got all zeros")
         p = p / norm
     rdtype = jnp.result_type(_float_dtype(pts), _float_dtype(_to_inexact(yy)))
-    t = pts.astype(rdtype) @ p.astype(rdtype)
+    t = _mm(pts.astype(rdtype), p.astype(rdtype))
     y2 = _to_inexact(yy)
     y2 = y2.astype(jnp.result_type(y2.dtype, rdtype))
     squeeze = y2.ndim == 1
@@ -501,7 +507,7 @@ def _gaussian_smooth(x: jax.Array, v: jax.Array, deltas: jax.Array, block_size: 
 
     def block(args):
         xr, sqr = args
-        d2 = jnp.maximum(sqr[:, None] + sq[None, :] - 2 * (xr @ x.T), 0.0)   # (B, n)
+        d2 = jnp.maximum(sqr[:, None] + sq[None, :] - 2 * _mm(xr, x.T), 0.0)   # (B, n)
 
         def per_delta(delta):
             logw = -d2 / (2 * delta)
@@ -509,7 +515,7 @@ def _gaussian_smooth(x: jax.Array, v: jax.Array, deltas: jax.Array, block_size: 
             # underflow for tiny δ, even when rounding makes the computed self distance positive.
             logw = logw - jnp.max(logw, axis=1, keepdims=True)
             w = jnp.exp(logw)
-            return (w @ v) / jnp.sum(w, axis=1, keepdims=True)
+            return _mm(w, v) / jnp.sum(w, axis=1, keepdims=True)
 
         return jax.lax.map(per_delta, deltas)          # (m, B, c)
 

@@ -112,7 +112,8 @@ def radial_profile(power: Any):
     # Bin averaging as a (P·Q, R) matrix product: batched, differentiable, one XLA op.
     onehot = np.zeros((inv.size, radii.size))
     onehot[np.arange(inv.size), inv] = 1.0 / counts[inv]
-    return jnp.asarray(radii), flat @ jnp.asarray(onehot, flat.dtype)
+    return jnp.asarray(radii), jnp.matmul(flat, jnp.asarray(onehot, flat.dtype),
+                                                precision=jax.lax.Precision.HIGHEST)
 
 
 def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad: int = 32) -> jax.Array:
@@ -148,7 +149,7 @@ def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad:
         r_c = check_positive(r_c, "r_c", allow_zero=True)
     prof = _to_float(prof)
     mask = jnp.asarray(rad > r_c, prof.dtype)
-    hi = prof @ mask
+    hi = jnp.matmul(prof, mask, precision=jax.lax.Precision.HIGHEST)
     total = jnp.sum(prof, axis=-1)
     return _safe_ratio(hi, total)
 
