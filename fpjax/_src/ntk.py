@@ -1,0 +1,632 @@
+"""Tangent kernels (SPEC §2.4): empirical NTK, infinite-width NTK and the linearized MSE flow.
+
+Empirical NTK
+-------------
+``K_θ(x, x')_{ab} = Σ_p ∂f_a(x)/∂θ_p · ∂f_b(x')/∂θ_p`` for a model ``f(θ, x) ∈ R^c``.
+
+Two routes compute it:
+
+* **neural-tangents** (``nt.empirical_ntk_fn``, implementation 1 = Jacobian contraction or
+  2 = NTK-vector products) for any pure ``apply(params, x)``: MLPs, Flax CNNs (pass
+  ``lambda p, x: module.apply({"params": p, **other_collections}, x)`` so only the trainable
+  collection is differentiated), anything JAX can differentiate. Cost ``O(N²·P)`` for ``P``
+  parameters.
+* a **fast exact path** for :func:`fpjax.models.mlp` (and :func:`~fpjax.models.two_layer_relu`,
+  and :func:`~fpjax.models.asi` of either). With pre-activations
+  ``z_l = s_l a_{l−1} W_l + t_l b_l``, ``a_l = σ(z_l)`` and back-propagated pre-activation
+  gradients ``δ_l = ∂f/∂z_l``, the chain rule gives ``∂f/∂W_l = s_l a_{l−1} ⊗ δ_l`` and
+  ``∂f/∂b_l = t_l δ_l``, so
+
+      ``K(x, x') = Σ_l (s_l² a_{l−1}(x)·a_{l−1}(x') + t_l²) · δ_l(x)·δ_l(x')``
+
+  (``s_l = σ_w/√n_{l−1}``, ``t_l = σ_b`` for ``init="ntk"``; ``s_l = t_l = 1`` otherwise; no
+  ``t_l²`` term without biases; the random-Fourier-feature input layer is not trained and only
+  supplies ``a_0``). Cost ``O(N²·Σ_l n_l)`` instead of ``O(N²·P)``.
+
+Output axes follow neural-tangents' convention: with outputs ``(n, c)``, ``trace_axes=(-1,)``
+(default) returns ``(n1, n2)`` = the **mean** over ``a`` of ``K_{aa}`` (neural-tangents divides
+the trace by ``c``; for scalar outputs this is just ``K``), ``diagonal_axes=(-1,)`` returns
+``(n1, n2, c)`` = ``K_{aa}``, and ``trace_axes=()`` the full ``(n1, n2, c, c)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from fpjax._src import checks
+
+__all__ = ["empirical_ntk", "empirical_ntk_fn", "infinite_ntk", "kernel_flow", "linearized_flow",
+           "FlowResult", "IMPLEMENTATIONS", "fast_path_supported"]
+
+IMPLEMENTATIONS = ("auto", "fast", "nt", 1, 2)
+
+_HI = jax.lax.Precision.HIGHEST  # kernels are theory objects: no TF32/bf16 matmuls on accelerators
+
+
+# ----------------------------------------------------------------------------------------------
+# argument handling
+# ----------------------------------------------------------------------------------------------
+
+def _norm_axes(axes, name: str) -> tuple[int, ...]:
+    if axes is None:
+        return ()
+    if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
+        return (int(axes),)
+    try:
+        out = tuple(int(a) for a in axes)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a sequence of ints (output axes); got {axes!r}") from None
+    return out
+
+
+def _check_implementation(implementation) -> Any:
+    if isinstance(implementation, bool) or implementation not in IMPLEMENTATIONS:
+        if implementation == 3:
+            raise ValueError("implementation=3 (neural-tangents structured derivatives) does not work under "
+                             "the installed JAX; use 'auto', 'fast', 'nt', 1 or 2")
+        raise ValueError(f"unknown implementation {implementation!r}; expected one of "
+                         f"{', '.join(map(repr, IMPLEMENTATIONS))}")
+    return implementation
+
+
+def _check_inputs(x1, x2, *, fast: bool):
+    x1 = checks.as_array(x1, "x1")
+    if x1.ndim < 2:
+        raise ValueError(f"x1 must have shape (n, ...) with a feature axis, e.g. (n, d); got shape {tuple(x1.shape)}")
+    checks.check_ndim(x1, "x1", x1.ndim, shape_hint="(n, ...)")
+    checks.check_finite(x1, "x1")
+    if x2 is not None:
+        x2 = checks.as_array(x2, "x2")
+        if x2.ndim != x1.ndim or x2.shape[1:] != x1.shape[1:]:
+            raise ValueError(f"x2 must have the same per-sample shape as x1 {tuple(x1.shape[1:])}; "
+                             f"got shape {tuple(x2.shape)}")
+        checks.check_ndim(x2, "x2", x2.ndim, shape_hint="(n, ...)")
+        checks.check_finite(x2, "x2")
+    if fast and x1.ndim != 2:
+        raise ValueError(f"x1 must have shape (n, d) for an fpjax MLP; got shape {tuple(x1.shape)}")
+    return x1, x2
+
+
+def _blocks(n: int, size: int | None) -> list[tuple[int, int]]:
+    if size is None or size >= n:
+        return [(0, n)]
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _blocked(fn: Callable, x1, x2, batch_size: int | None):
+    """Evaluate ``fn(x1_block, x2_block)`` over row blocks and assemble the ``(n1, n2, ...)`` result.
+
+    Kernels are pairwise, so blocks are independent; at most two block shapes per axis occur, so at
+    most four compilations of ``fn``.
+    """
+    same = x2 is None
+    x2_ = x1 if same else x2
+    if batch_size is None or (batch_size >= x1.shape[0] and batch_size >= x2_.shape[0]):
+        return fn(x1, None if same else x2)
+    rows = []
+    for i0, i1 in _blocks(x1.shape[0], batch_size):
+        cols = [fn(x1[i0:i1], x2_[j0:j1]) for j0, j1 in _blocks(x2_.shape[0], batch_size)]
+        rows.append(jnp.concatenate(cols, axis=1))
+    return jnp.concatenate(rows, axis=0)
+
+
+# ----------------------------------------------------------------------------------------------
+# fast exact path: fpjax MLPs, the LFP two-layer ReLU network, ASI of either
+# ----------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _MlpSpec:
+    n_layers: int
+    activation: str
+    ntk_param: bool
+    sigma_w: float
+    sigma_b: float
+    bias: bool
+    gaussian_s: float
+    sine_omega0: float
+    fourier: bool
+
+
+def _model_class():
+    from fpjax._src.models import Model
+    return Model
+
+
+def _fast_spec(model) -> tuple[str, Any, bool] | None:
+    """``(kind, spec, asi)`` when the fast path applies to ``model``, else None."""
+    if not isinstance(model, _model_class()):
+        return None
+    cfg = model.config or {}
+    kind = cfg.get("kind")
+    asi = bool(cfg.get("asi", False))
+    if kind == "mlp":
+        spec = _MlpSpec(n_layers=len(cfg["widths"]), activation=cfg["activation"],
+                        ntk_param=cfg["init"] == "ntk", sigma_w=float(cfg["sigma_w"]),
+                        sigma_b=float(cfg["sigma_b"]), bias=bool(cfg["bias"]),
+                        gaussian_s=float(cfg["gaussian_s"]), sine_omega0=float(cfg["sine_omega0"]),
+                        fourier=cfg.get("fourier_features") is not None)
+        return "mlp", spec, asi
+    if kind == "two_layer_relu":
+        return "two_layer_relu", None, asi
+    return None
+
+
+def fast_path_supported(model) -> bool:
+    """True when :func:`empirical_ntk` has an exact fast path for ``model``."""
+    return _fast_spec(model) is not None
+
+
+def _check_mlp_params(spec: _MlpSpec, params, d: int, name: str = "params") -> None:
+    if not isinstance(params, dict) or "layers" not in params:
+        raise TypeError(f"{name} must be the dict {{'layers': [...]}} returned by the model's init; "
+                        f"got {type(params).__name__}")
+    layers = params["layers"]
+    if len(layers) != spec.n_layers:
+        raise ValueError(f"{name}['layers'] must have {spec.n_layers} layers for this model; got {len(layers)}")
+    n_in = 2 * params["ff"]["B"].shape[1] if spec.fourier else d
+    if spec.fourier and params["ff"]["B"].shape[0] != d:
+        raise ValueError(f"x must have {params['ff']['B'].shape[0]} features for this model's Fourier layer; got {d}")
+    for j, layer in enumerate(layers):
+        w = layer["w"]
+        if w.ndim != 2 or w.shape[0] != n_in:
+            raise ValueError(f"{name}['layers'][{j}]['w'] must have shape ({n_in}, n_out); got {tuple(w.shape)}")
+        if spec.bias != ("b" in layer):
+            raise ValueError(f"{name}['layers'][{j}] must {'' if spec.bias else 'not '}have a bias 'b' "
+                             f"(model bias={spec.bias})")
+        n_in = w.shape[1]
+
+
+def _mlp_terms(spec: _MlpSpec, params, x):
+    """Forward and backward pass: per layer ``(s_l a_{l−1}, δ_l)``.
+
+    Returns a list over layers of ``(sa, delta)`` with ``sa: (n, n_{l−1})`` the scaled layer input
+    and ``delta: (n, n_l, c)`` the gradient of the outputs w.r.t. the layer's pre-activations
+    (``None`` for the last layer, where it is the identity).
+    """
+    from fpjax._src.models import activation_fn
+
+    phi = activation_fn(spec.activation, gaussian_s=spec.gaussian_s, sine_omega0=spec.sine_omega0)
+    layers = params["layers"]
+    h = x
+    if spec.fourier:
+        proj = 2.0 * jnp.pi * jnp.matmul(h, jax.lax.stop_gradient(params["ff"]["B"]), precision=_HI)
+        h = jnp.concatenate([jnp.sin(proj), jnp.cos(proj)], axis=-1)
+    scaled_inputs, dphis = [], []
+    for j, layer in enumerate(layers):
+        w = layer["w"]
+        s = spec.sigma_w / math.sqrt(w.shape[0]) if spec.ntk_param else 1.0
+        t = spec.sigma_b if spec.ntk_param else 1.0
+        sa = s * h
+        scaled_inputs.append(sa)
+        z = jnp.matmul(sa, w, precision=_HI)
+        if spec.bias:
+            z = z + t * layer["b"]
+        if j < len(layers) - 1:
+            # σ'(z) exactly as autodiff sees it (elementwise jvp with unit tangent), e.g. relu'(0) = 0.
+            h, dphi = jax.jvp(phi, (z,), (jnp.ones_like(z),))
+            dphis.append(dphi)
+    deltas = [None] * len(layers)
+    # δ_{L−1} = σ'(z_{L−1}) ⊙ (s_L W_L)  (n, n_{L−1}, c); then δ_l = σ'(z_l) ⊙ (s_{l+1} W_{l+1} δ_{l+1}).
+    back = None
+    for j in range(len(layers) - 2, -1, -1):
+        w_next = layers[j + 1]["w"]
+        s_next = spec.sigma_w / math.sqrt(w_next.shape[0]) if spec.ntk_param else 1.0
+        if back is None:
+            back = jnp.broadcast_to((s_next * w_next)[None], (x.shape[0],) + w_next.shape)
+        else:
+            back = jnp.einsum("jk,nkc->njc", s_next * w_next, back, precision=_HI)
+        back = dphis[j][:, :, None] * back
+        deltas[j] = back
+    return list(zip(scaled_inputs, deltas))
+
+
+def _gram(a, b):
+    return jnp.matmul(a, b.T, precision=_HI)
+
+
+def _delta_gram(d1, d2, mode: str):
+    """``Σ_j δ_{j a}(x) δ_{j b}(x')`` reduced per ``mode`` (trace = mean over a = b)."""
+    n1, w, c = d1.shape
+    if mode == "trace":
+        return _gram(d1.reshape(n1, w * c), d2.reshape(d2.shape[0], w * c)) / c
+    if mode == "diagonal":
+        return jnp.einsum("nja,mja->nma", d1, d2, precision=_HI)
+    return jnp.einsum("nja,mjb->nmab", d1, d2, precision=_HI)
+
+
+def _identity_term(g, c: int, mode: str, dtype):
+    """Contribution of the last layer, whose δ is the identity: ``g ⊗ I_c`` reduced per mode."""
+    if mode == "trace":
+        return g
+    if mode == "diagonal":
+        return jnp.broadcast_to(g[:, :, None], g.shape + (c,))
+    return g[:, :, None, None] * jnp.eye(c, dtype=dtype)
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "mode", "same"))
+def _mlp_ntk(spec: _MlpSpec, params, x1, x2, mode: str, same: bool):
+    t1 = _mlp_terms(spec, params, x1)
+    t2 = t1 if same else _mlp_terms(spec, params, x2)
+    c = params["layers"][-1]["w"].shape[1]
+    dtype = t1[0][0].dtype
+    k = None
+    for j, ((sa1, d1), (sa2, d2)) in enumerate(zip(t1, t2)):
+        g = _gram(sa1, sa2)
+        if spec.bias:
+            t = spec.sigma_b if spec.ntk_param else 1.0
+            g = g + t * t
+        if d1 is None:
+            term = _identity_term(g, c, mode, dtype)
+        else:
+            dg = _delta_gram(d1, d2, mode)
+            term = g * dg if mode == "trace" else (g[:, :, None] * dg if mode == "diagonal"
+                                                   else g[:, :, None, None] * dg)
+        k = term if k is None else k + term
+    return k
+
+
+@functools.partial(jax.jit, static_argnames=("same",))
+def _two_layer_relu_ntk(params, x1, x2, same: bool):
+    """Exact NTK of ``h(x) = (1/√m) Σ_i w_i ReLU(r_i·(x + l_i))``.
+
+    With ``u_i(x) = r_i·(x + l_i)`` and ``D_i(x) = w_i 1[u_i(x) > 0]``:
+    ``∂h/∂w_i = ReLU(u_i)/√m``, ``∂h/∂r_i = D_i (x + l_i)/√m``, ``∂h/∂l_i = D_i r_i/√m``, so
+    ``K(x,x') = (1/m) Σ_i [ReLU(u_i)ReLU(u_i') + D_i D_i' ((x+l_i)·(x'+l_i) + |r_i|²)]``, a mean
+    over neurons; expanding ``(x+l_i)·(x'+l_i)`` keeps every term a matrix product.
+    """
+    w, r, l = params["w"], params["r"], params["l"]
+    m = w.shape[0]
+
+    def parts(x):
+        u = jnp.matmul(x, r.T, precision=_HI) + jnp.sum(r * l, axis=1)
+        # 1[u > 0]: the same convention as jax's relu'(0) = 0.
+        dmask = w * (u > 0).astype(x.dtype)
+        return jax.nn.relu(u), dmask, jnp.matmul(x, l.T, precision=_HI)
+
+    a1, d1, xl1 = parts(x1)
+    a2, d2, xl2 = (a1, d1, xl1) if same else parts(x2)
+    x2_ = x1 if same else x2
+    norms = jnp.sum(l * l, axis=1) + jnp.sum(r * r, axis=1)
+    dd = _gram(d1, d2)
+    k = (_gram(a1, a2) + jnp.matmul(x1, x2_.T, precision=_HI) * dd + _gram(d1 * xl1, d2)
+         + _gram(d1, d2 * xl2) + _gram(d1 * norms, d2))
+    return k / m
+
+
+def _check_lfp_params(params, d: int, name: str = "params") -> None:
+    if not isinstance(params, dict) or not {"w", "r", "l"} <= set(params):
+        raise TypeError(f"{name} must be the dict {{'w', 'r', 'l'}} returned by two_layer_relu's init")
+    if params["r"].ndim != 2 or params["r"].shape[1] != d:
+        raise ValueError(f"x must have {params['r'].shape[1]} features as at init; got {d}")
+
+
+def _fast_ntk(kind: str, spec, asi: bool, params, x1, x2, mode: str):
+    if asi:
+        if not isinstance(params, dict) or set(params) != {"a", "b"}:
+            raise TypeError("params of an asi model must be the dict {'a': θ, 'b': θ'} from its init")
+        # h_ASI = (√2/2)(h(θ) − h(θ')) with θ, θ' independent: K = ½ (K_θ + K_θ').
+        ka = _fast_ntk(kind, spec, False, params["a"], x1, x2, mode)
+        kb = _fast_ntk(kind, spec, False, params["b"], x1, x2, mode)
+        return 0.5 * (ka + kb)
+    same = x2 is None
+    x2_ = x1 if same else x2
+    if kind == "mlp":
+        _check_mlp_params(spec, params, x1.shape[1])
+        return _mlp_ntk(spec, params, x1, x2_, mode, same)
+    _check_lfp_params(params, x1.shape[1])
+    k = _two_layer_relu_ntk(params, x1, x2_, same)
+    return _identity_term(k, 1, mode, k.dtype)
+
+
+def _mode(trace_axes, diagonal_axes, out_ndim: int) -> str | None:
+    """Map neural-tangents axes on ``(n, c)`` outputs to the fast path's mode (None: unsupported)."""
+    canon = lambda axes: tuple(sorted(a % out_ndim for a in axes))
+    t, d = canon(trace_axes), canon(diagonal_axes)
+    if t == (1,) and d == ():
+        return "trace"
+    if t == () and d == (1,):
+        return "diagonal"
+    if t == () and d == ():
+        return "full"
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# public API
+# ----------------------------------------------------------------------------------------------
+
+def _resolve(model_or_apply):
+    Model = _model_class()
+    if isinstance(model_or_apply, Model):
+        return model_or_apply.apply, _fast_spec(model_or_apply)
+    if callable(model_or_apply):
+        return model_or_apply, None
+    raise TypeError(f"model_or_apply must be an fpjax.models.Model or a function apply(params, x); "
+                    f"got {type(model_or_apply).__name__}")
+
+
+def _nt_fn(apply, trace_axes, diagonal_axes, vmap_axes, implementation: int):
+    from fpjax._src import nt_compat
+
+    nt = nt_compat.require()
+    return jax.jit(nt.empirical_ntk_fn(apply, trace_axes=trace_axes, diagonal_axes=diagonal_axes,
+                                       vmap_axes=vmap_axes, implementation=implementation))
+
+
+def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trace_axes=(-1,),
+                     diagonal_axes=(), vmap_axes=None) -> Callable:
+    """Return ``ntk(params, x1, x2=None)``, a jittable empirical-NTK function (see :func:`empirical_ntk`).
+
+    Without input validation and blocking: meant for use inside ``jit``/``vmap``/``fit(record=...)``.
+    """
+    implementation = _check_implementation(implementation)
+    trace_axes = _norm_axes(trace_axes, "trace_axes")
+    diagonal_axes = _norm_axes(diagonal_axes, "diagonal_axes")
+    apply, fast = _resolve(model_or_apply)
+    if implementation == "fast" and fast is None:
+        raise ValueError("implementation='fast' needs a Model from fpjax.models.mlp, two_layer_relu or asi of "
+                         f"one; got {getattr(model_or_apply, 'name', type(model_or_apply).__name__)}")
+    use_fast = fast is not None and implementation in ("auto", "fast")
+    if use_fast:
+        mode = _mode(trace_axes, diagonal_axes, 2)
+        if mode is None:
+            raise ValueError(f"the fast path supports trace_axes/diagonal_axes of (), (-1,) on (n, c) outputs; "
+                             f"got trace_axes={trace_axes}, diagonal_axes={diagonal_axes}")
+        kind, spec, asi = fast
+        return lambda params, x1, x2=None: _fast_ntk(kind, spec, asi, params, x1, x2, mode)
+    impl = 1 if implementation in ("auto", "nt") else implementation
+
+    def fn(params, x1, x2=None):
+        f = _ensure_2d_out(apply, params, x1)
+        return _nt_fn(f, trace_axes, diagonal_axes, vmap_axes, impl)(x1, x2, params)
+
+    return fn
+
+
+def _ensure_2d_out(apply, params, x):
+    """Scalar-per-sample outputs ``(n,)`` become ``(n, 1)`` so the output axis is explicit."""
+    out = jax.eval_shape(apply, params, x)
+    if len(out.shape) == 1:
+        return lambda p, xx: apply(p, xx)[:, None]
+    if len(out.shape) == 0:
+        raise ValueError("apply(params, x) must return one output row per sample, shape (n, ...); got a scalar")
+    return apply
+
+
+def empirical_ntk(model_or_apply, params, x1, x2=None, *, implementation: str | int = "auto",
+                  batch_size: int | None = None, trace_axes=(-1,), diagonal_axes=(), vmap_axes=None) -> jax.Array:
+    """Empirical neural tangent kernel ``K_θ(x, x') = ∇_θ f(x) · ∇_θ f(x')``.
+
+    Args:
+      model_or_apply: an :class:`fpjax.models.Model` or any ``apply(params, x) -> (n, c)`` (or ``(n,)``).
+        For Flax modules with extra collections (batch statistics), pass
+        ``lambda p, x: module.apply({"params": p, "batch_stats": bs}, x, train=False)`` and the
+        ``"params"`` collection as ``params``: only ``params`` is differentiated.
+      params: the parameter pytree.
+      x1: ``(n1, ...)`` inputs; ``(n1, d)`` for MLPs. x2: ``(n2, ...)`` or None (``x2 = x1``).
+      implementation: ``"auto"`` (fast exact path for fpjax MLPs / ``two_layer_relu`` / ``asi``
+        of them, else neural-tangents' Jacobian contraction), ``"fast"`` (require the fast path),
+        ``"nt"`` or ``1`` (neural-tangents Jacobian contraction), ``2`` (neural-tangents
+        NTK-vector products). ``3`` does not work under current JAX and is refused.
+      batch_size: compute the kernel in blocks of ``batch_size`` rows of ``x1`` and of ``x2``
+        (memory ``O(batch_size · P)`` for neural-tangents instead of ``O(N · P)``).
+      trace_axes, diagonal_axes: neural-tangents' output-axis convention (see the module doc):
+        default ``(-1,)`` gives ``(n1, n2)``, the mean over outputs of ``K_{aa}``.
+      vmap_axes: passed to neural-tangents (``0`` if ``apply`` treats samples independently, which
+        speeds up implementation 1); ignored by the fast path.
+
+    Returns:
+      ``(n1, n2)`` by default; ``(n1, n2, c)`` with ``diagonal_axes=(-1,), trace_axes=()``;
+      ``(n1, n2, c, c)`` with ``trace_axes=()``.
+    """
+    implementation = _check_implementation(implementation)
+    _, fast = _resolve(model_or_apply)
+    use_fast = fast is not None and implementation in ("auto", "fast")
+    x1, x2 = _check_inputs(x1, x2, fast=use_fast)
+    if batch_size is not None:
+        batch_size = checks.check_positive_int(batch_size, "batch_size")
+    fn = empirical_ntk_fn(model_or_apply, implementation=implementation, trace_axes=trace_axes,
+                          diagonal_axes=diagonal_axes, vmap_axes=vmap_axes)
+    return _blocked(lambda a, b: fn(params, a, b), x1, x2, batch_size)
+
+
+def infinite_ntk(kernel_fn, x1, x2=None, get: str | tuple = "ntk", *, batch_size: int | None = None):
+    """Infinite-width kernel(s) of neural-tangents' analytic ``kernel_fn``.
+
+    Args:
+      kernel_fn: a neural-tangents ``kernel_fn`` (e.g. from ``stax.serial``) or an
+        :class:`fpjax.models.Model` with a ``kernel_fn`` (``init="standard"`` or ``"ntk"``).
+      x1: ``(n1, ...)``; x2: ``(n2, ...)`` or None.
+      get: ``"ntk"``, ``"nngp"`` or a tuple of them (then a tuple is returned).
+      batch_size: evaluate in blocks of rows (the kernels are pairwise, so blocks are exact).
+
+    Returns:
+      ``(n1, n2)`` array (or a tuple of them): the limit of :func:`empirical_ntk` with the default
+      ``trace_axes=(-1,)`` as all widths go to infinity.
+    """
+    Model = _model_class()
+    if isinstance(kernel_fn, Model):
+        if kernel_fn.kernel_fn is None:
+            raise ValueError(f"model {kernel_fn.name} has no infinite-width kernel (neural-tangents lacks its "
+                             "init/layers: use init='standard' or 'ntk' and no Fourier features)")
+        kernel_fn = kernel_fn.kernel_fn
+    if not callable(kernel_fn):
+        raise TypeError(f"kernel_fn must be a neural-tangents kernel_fn or a Model; got {type(kernel_fn).__name__}")
+    names = (get,) if isinstance(get, str) else tuple(get)
+    if not names:
+        raise ValueError("get must name at least one kernel: 'ntk' or 'nngp'")
+    for g in names:
+        checks.check_choice(g, "get", ("ntk", "nngp"))
+    x1, x2 = _check_inputs(x1, x2, fast=False)
+    if batch_size is not None:
+        batch_size = checks.check_positive_int(batch_size, "batch_size")
+    from fpjax._src import nt_compat
+
+    nt_compat.require()  # a clear NeuralTangentsUnavailable instead of an obscure failure inside
+
+    def fn(a, b):
+        out = kernel_fn(a, b, names)
+        return jnp.stack([jnp.asarray(o) for o in out])
+
+    ks = _blocked(lambda a, b: jnp.moveaxis(fn(a, b), 0, -1), x1, x2, batch_size)
+    ks = jnp.moveaxis(ks, -1, 0)
+    return ks[0] if isinstance(get, str) else tuple(ks[i] for i in range(len(names)))
+
+
+# ----------------------------------------------------------------------------------------------
+# linearized (kernel) gradient flow for MSE
+# ----------------------------------------------------------------------------------------------
+
+class FlowResult(NamedTuple):
+    """Predictions of the linearized MSE flow.
+
+    train: ``f_t(X)``, shape ``(*t.shape, n, ...)`` like ``y_train`` with the time axes in front.
+    test: ``f_t(x_test)``, ``(*t.shape, m, ...)``, or None without test inputs.
+    """
+
+    train: jax.Array
+    test: jax.Array | None
+
+
+def _flat_kernel(k, n: int, c: int, name: str):
+    """``(n, n)`` (same kernel per output) or ``(n, n, c, c)`` (full) → matrix and whether it is full."""
+    if k.ndim == 2:
+        return k, False
+    if k.ndim == 4 and k.shape[2:] == (c, c):
+        # (n, n', c, c') -> ((n c), (n' c')) so the flow couples outputs exactly.
+        return jnp.transpose(k, (0, 2, 1, 3)).reshape(k.shape[0] * c, k.shape[1] * c), True
+    raise ValueError(f"{name} must be (n, n') or (n, n', c, c) with c = {c} outputs; got shape {tuple(k.shape)}")
+
+
+def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, f0_test=None,
+                learning_rate: float = 1.0, rcond: float | None = None) -> FlowResult:
+    """Closed-form linearized gradient flow on ``L = (1/2n)‖f(X) − Y‖²`` with the kernel frozen.
+
+    ``f_t(x) = f_0(x) + K(x,X) K(X,X)⁻¹ (I − exp(−η K(X,X) t/n)) (Y − f_0(X))``, so
+    ``f_t(X) = f_0(X) + (I − exp(−ηKt/n))(Y − f_0(X))``.
+
+    Computed through the eigendecomposition ``K = V Λ Vᵀ`` of the symmetrised train kernel, with
+    ``g(λ) = (1 − e^{−aλ})/λ`` (``a = ηt/n``, via ``expm1``):
+    ``K(x,X)K⁻¹(I − e^{−aK}) = K(x,X) V g(Λ) Vᵀ``. Near-singular kernels: eigenvalues
+    ``λ ≤ rcond · λ_max`` (default ``rcond = n·eps``; negative ones are rounding errors of a PSD
+    matrix) are set to 0, where ``g`` takes its exact limit ``g(0) = a`` (finite ``t``: no inverse
+    is needed at all) and ``g = 0`` for ``t = ∞`` (the pseudo-inverse). The result is therefore
+    finite for any PSD kernel and any ``t``.
+
+    Args:
+      k_train_train: ``(n, n)`` kernel applied to every output column, or ``(n, n, c, c)`` full
+        (e.g. :func:`empirical_ntk` with ``trace_axes=()``).
+      y_train: ``(n,)`` or ``(n, c)`` targets.
+      t: time(s) in units of the learning rate (gradient descent step count): scalar or array,
+        may contain ``inf``.
+      f0_train: ``f_0(X)`` like ``y_train`` (default 0). k_test_train: ``(m, n)`` or
+        ``(m, n, c, c)``. f0_test: ``(m, ...)`` (default 0).
+      learning_rate: ``η``.
+
+    Returns:
+      :class:`FlowResult` with ``train (*t.shape, n, ...)`` and ``test (*t.shape, m, ...)``.
+    """
+    k = checks.as_array(k_train_train, "k_train_train")
+    y = checks.as_array(y_train, "y_train")
+    checks.check_ndim(y, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
+    checks.check_finite(k, "k_train_train")
+    checks.check_finite(y, "y_train")
+    n = y.shape[0]
+    c = 1 if y.ndim == 1 else y.shape[1]
+    if k.shape[:2] != (n, n):
+        raise ValueError(f"k_train_train must have shape ({n}, {n}, ...) for {n} training points; got {tuple(k.shape)}")
+    kmat, full = _flat_kernel(k, n, c, "k_train_train")
+    dtype = jnp.result_type(kmat.dtype, y.dtype, jnp.float32)
+    kmat, y = kmat.astype(dtype), y.astype(dtype)
+    lr = checks.check_positive(learning_rate, "learning_rate")
+    t = checks.as_array(t, "t").astype(dtype)
+    if checks.is_concrete(t) and (np.any(np.isnan(np.asarray(t))) or np.any(np.asarray(t) < 0)):
+        raise ValueError("t must be >= 0 (inf allowed); got negative or NaN times")
+    f0 = jnp.zeros_like(y) if f0_train is None else checks.as_array(f0_train, "f0_train").astype(dtype)
+    if f0.shape != y.shape:
+        raise ValueError(f"f0_train must have the shape of y_train {tuple(y.shape)}; got {tuple(f0.shape)}")
+    checks.check_finite(f0, "f0_train")
+    y2 = y.reshape(n, c)
+    r0 = (y2 - f0.reshape(n, c))
+    # Full kernel: the residual is flattened (n c,); otherwise K acts on each of the c columns.
+    r0 = r0.reshape(n * c, 1) if full else r0
+
+    lam, v = jnp.linalg.eigh(0.5 * (kmat + kmat.T))
+    if rcond is None:
+        rcond = kmat.shape[0] * float(jnp.finfo(dtype).eps)
+    cut = rcond * jnp.max(jnp.abs(lam))
+    lam = jnp.where(lam > cut, lam, 0.0)
+    proj = v.T @ r0
+
+    a = lr * t[..., None] / n  # (*T, 1)
+    pos = lam > 0
+    safe = jnp.where(pos, lam, 1.0)
+    finite_t = jnp.isfinite(a)
+    a_f = jnp.where(finite_t, a, 0.0)
+    # λ g(λ) = 1 − e^{−aλ} on the train points; g(λ) for the test points.
+    lam_g = jnp.where(finite_t, -jnp.expm1(-a_f * lam), jnp.where(pos, 1.0, 0.0))
+    g = jnp.where(pos, lam_g / safe, jnp.where(finite_t, a_f, 0.0))
+
+    def apply_coef(coef):  # coef (*T, N) -> V diag(coef) Vᵀ r0 : (*T, N, cols)
+        return jnp.einsum("ij,...j,jk->...ik", v, coef, proj)
+
+    out_shape = y.shape
+    dtrain = apply_coef(lam_g)
+    f_train = (f0.reshape((1,) * t.ndim + (n, c)) + dtrain.reshape(t.shape + (n, c))).reshape(t.shape + out_shape)
+
+    f_test = None
+    if k_test_train is not None:
+        kt = checks.as_array(k_test_train, "k_test_train")
+        checks.check_finite(kt, "k_test_train")
+        if kt.ndim not in (2, 4) or kt.shape[1] != n or (kt.ndim == 4) != full:
+            raise ValueError(f"k_test_train must have shape (m, {n})" + (f" + ({c}, {c})" if full else "")
+                             + f" to match k_train_train; got {tuple(kt.shape)}")
+        m = kt.shape[0]
+        ktm = (jnp.transpose(kt, (0, 2, 1, 3)).reshape(m * c, n * c) if full else kt).astype(dtype)
+        coef = apply_coef(g)  # (*T, N, cols)
+        dtest = jnp.einsum("ij,...jk->...ik", ktm, coef)
+        if f0_test is None:
+            f0t = jnp.zeros((m,) + out_shape[1:], dtype)
+        else:
+            f0t = checks.as_array(f0_test, "f0_test").astype(dtype)
+            if f0t.shape != (m,) + out_shape[1:]:
+                raise ValueError(f"f0_test must have shape {(m,) + out_shape[1:]}; got {tuple(f0t.shape)}")
+            checks.check_finite(f0t, "f0_test")
+        f_test = (f0t.reshape((1,) * t.ndim + (m, c)) + dtest.reshape(t.shape + (m, c))).reshape(
+            t.shape + (m,) + out_shape[1:])
+    return FlowResult(f_train, f_test)
+
+
+def linearized_flow(model_or_apply, params, x_train, y_train, t, *, x_test=None, learning_rate: float = 1.0,
+                    implementation: str | int = "auto", full_outputs: bool | None = None) -> FlowResult:
+    """:func:`kernel_flow` with the empirical NTK and ``f_0`` of a network at ``params``.
+
+    This is the exact gradient flow of the network linearized at ``params`` (the lazy regime).
+    ``full_outputs`` (default: True when the model has more than one output) uses the full
+    ``(n, n, c, c)`` kernel, so outputs are coupled exactly; False uses the output-averaged kernel
+    for every output (neural-tangents' ``trace_axes=(-1,)`` approximation).
+    """
+    apply, _ = _resolve(model_or_apply)
+    x_train, x_test = _check_inputs(x_train, x_test, fast=False)
+    f0 = apply(params, x_train)
+    y = checks.as_array(y_train, "y_train")
+    if y.shape != f0.shape:
+        raise ValueError(f"y_train must have the model's output shape {tuple(f0.shape)}; got {tuple(y.shape)}")
+    c = 1 if f0.ndim == 1 else f0.shape[1]
+    if full_outputs is None:
+        full_outputs = c > 1
+    axes = dict(trace_axes=()) if full_outputs else dict(trace_axes=(-1,))
+    ktt = empirical_ntk(model_or_apply, params, x_train, implementation=implementation, **axes)
+    kst = f0s = None
+    if x_test is not None:
+        kst = empirical_ntk(model_or_apply, params, x_test, x_train, implementation=implementation, **axes)
+        f0s = apply(params, x_test)
+    return kernel_flow(ktt, y, t, f0_train=f0, k_test_train=kst, f0_test=f0s, learning_rate=learning_rate)

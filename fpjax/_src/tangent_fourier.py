@@ -1,0 +1,491 @@
+"""Theorem 5.1 (SPEC §2.5): the Fourier picture of gradient flow through the tangent kernel.
+
+For a model trained by gradient flow ``θ̇ = −∇_θ C`` on the **summed** cost
+``C(θ) = Σ_i c(f(x_i), y_i)``, the chain rule gives, at every input ``x``,
+
+    ``∂_t f(x) = ∇_θ f(x) · θ̇ = −Σ_i K_θ(x, x_i) ∂c/∂f(x_i)``
+
+exactly (``K_θ`` the empirical NTK). Multiplying by the indicator of a compact box ``K`` holding
+the data ("mollifying") and Fourier transforming:
+
+    ``∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``,  ``K̂_θ(ξ, x_i) = ∫_K K_θ(x, x_i) e^{−2πiξ·x} dx``,
+
+and ``K̂_θ(ξ, x_i) → 0`` as ``|ξ| → ∞`` (Riemann–Lebesgue), so the high frequencies of ``f`` move
+slowly: the frequency principle seen through the kernel.
+
+This module evaluates both sides on a uniform grid over the box with the grid transform of SPEC §1
+(:func:`fpjax.spectrum.grid_fft`):
+
+* **predicted**: ``−Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)`` from the empirical NTK between grid and data;
+* **measured** from the model itself, never using the kernel:
+  ``"finite_difference"``: ``(f(θ − εg) − f(θ + εg)) / (2ε)`` on the grid, ``g = ∇_θ C`` (a central
+  difference along a small gradient step; error ``O(ε²)``);
+  ``"ode"``: the diffrax gradient flow :func:`fpjax.train.gradient_flow` of ``C`` to ``t = τ`` and
+  ``2τ``, Richardson-extrapolated ``2·(f(τ) − f(0))/τ − (f(2τ) − f(0))/(2τ)`` (error ``O(τ²)``),
+  then transformed on the grid.
+
+With the mean loss ``L = C/n`` of :mod:`fpjax.train` all time derivatives are ``n`` times smaller;
+here both sides use the sum, so the identity holds with no factor.
+
+It also fits the high-frequency decay of ``|K̂_θ|`` (power law ``|ξ|^{−α}`` or exponential
+``e^{−β|ξ|}``, least squares on ``log|K̂|``; the smaller RMS residual wins).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from fpjax._src import checks
+
+__all__ = ["tangent_fourier", "TangentFourierResult", "kernel_spectrum", "KernelSpectrum", "predicted_dfhat",
+           "measured_dfhat", "fit_decay", "DecayFit", "high_frequency_ratio", "spectral_agreement", "cost_grad",
+           "planck_taper", "gaussian_taper", "LOSSES", "METHODS"]
+
+LOSSES = ("mse", "bce")
+METHODS = ("finite_difference", "ode")
+
+
+def planck_taper(n: int, fraction: float = 1 / 6) -> np.ndarray:
+    """C^∞ Planck taper of length ``n``: 1 in the middle, rising smoothly from 0 over ``fraction``
+    of the box at each end, ``w(t) = 1/(1 + exp(ε/t − ε/(ε − t)))`` for ``0 < t < ε`` (t the
+    distance from the box edge in units of the box length).
+
+    Unlike Tukey/Hann (whose second derivative jumps, capping any transform at ``|ξ|^{−3}``), every
+    derivative of this window vanishes at the edges, so the transform of ``w·K`` decays as fast as
+    ``K``'s own smoothness allows. With the default box (data span ± 25%) and ``fraction = 1/6``
+    the taper lies entirely outside the data.
+    """
+    n = checks.check_positive_int(n, "n")
+    eps = float(fraction)
+    if not 0 < eps <= 0.5:
+        raise ValueError(f"planck fraction must be in (0, 0.5]; got {fraction}")
+    t = np.arange(n) / n
+    t = np.minimum(t, 1.0 - t)  # distance from the nearer edge of [0, 1)
+    w = np.ones(n)
+    mid = (t > 0) & (t < eps)
+    with np.errstate(over="ignore"):
+        w[mid] = 1.0 / (1.0 + np.exp(eps / t[mid] - eps / (eps - t[mid])))
+    w[t <= 0] = 0.0
+    return w
+
+
+def gaussian_taper(n: int, edge_log: float = 25.0) -> np.ndarray:
+    """Gaussian window ``exp(−(x − c)²/(2σ²))`` centred on the box, ``σ = (L/2)/√(2·edge_log)``, so
+    it equals ``e^{−edge_log}`` at the box edges (``1.4e-11`` by default).
+
+    Its transform is a Gaussian, so ``(w·K)^ = ŵ * K̂`` keeps an exponential or power-law decay of
+    ``K̂`` visible down to the truncation level ``e^{−edge_log}``: the window to see how smooth the
+    kernel itself is, instead of the ``|ξ|^{−1}`` that the jump at the edges of a hard box gives.
+    """
+    n = checks.check_positive_int(n, "n")
+    edge_log = checks.check_positive(edge_log, "edge_log")
+    t = np.arange(n) / n - 0.5  # box centre at 0, edges at ±1/2 (in box lengths)
+    sigma = 0.5 / np.sqrt(2 * edge_log)
+    return np.exp(-t ** 2 / (2 * sigma ** 2))
+
+
+_TAPERS = {"planck": (planck_taper, 1 / 6), "gaussian": (gaussian_taper, 25.0)}
+
+
+def _parse_window(window):
+    """``(grid_fft_window, (taper_fn, parameter) or None)``."""
+    if isinstance(window, str) and window in _TAPERS:
+        return None, _TAPERS[window]
+    if isinstance(window, (tuple, list)) and len(window) == 2 and window[0] in _TAPERS:
+        return None, (_TAPERS[window[0]][0], float(window[1]))
+    return window, None
+
+
+def _grid_fft(values, axes, window=None):
+    # SPEC §1 grid transform owned by fpjax.spectrum (Δ·FFT with the origin phase, centred freqs).
+    from fpjax._src.spectrum import grid_fft
+
+    win, taper = _parse_window(window)
+    if taper is not None:
+        fn, param = taper
+        d = len(axes)
+        for k, ax in enumerate(axes):
+            shape = [1] * values.ndim
+            shape[values.ndim - d + k] = len(ax)
+            values = values * jnp.asarray(fn(len(ax), param), values.dtype).reshape(shape)
+    return grid_fft(values, tuple(axes) if len(axes) > 1 else axes[0], window=win)
+
+
+# ----------------------------------------------------------------------------------------------
+# costs
+# ----------------------------------------------------------------------------------------------
+
+def _per_sample_cost(loss) -> Callable:
+    """Per-sample cost ``c(f, y)`` (elementwise) for a loss name or a callable."""
+    if callable(loss):
+        return loss
+    checks.check_choice(loss, "loss", LOSSES)
+    if loss == "mse":
+        return lambda f, y: 0.5 * (f - y) ** 2
+    return lambda f, y: optax.sigmoid_binary_cross_entropy(f, y)  # softplus(f) − y f
+
+
+def cost_grad(f, y, loss="mse") -> jax.Array:
+    """``∂c/∂f(x_i)``: ``f − y`` for ``mse`` (``c = ½(f − y)²``), ``sigmoid(f) − y`` for ``bce``
+    (``c = softplus(f) − y f``, ``f`` a logit); any elementwise callable ``c(f, y)`` via autodiff."""
+    c = _per_sample_cost(loss)
+    return jax.grad(lambda ff: jnp.sum(c(ff, y)))(f)
+
+
+# ----------------------------------------------------------------------------------------------
+# grid and kernel spectrum
+# ----------------------------------------------------------------------------------------------
+
+def _box_and_grid(x, box, grid_size):
+    d = x.shape[1]
+    xn = np.asarray(x, dtype=np.float64)
+    if box is None:
+        lo, hi = xn.min(axis=0), xn.max(axis=0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        lo, hi = lo - 0.25 * span, hi + 0.25 * span
+    else:
+        try:
+            lo, hi = (np.broadcast_to(np.asarray(b, dtype=np.float64), (d,)) for b in box)
+        except (TypeError, ValueError):
+            raise ValueError(f"box must be (low, high) with scalars or length-{d} arrays; got {box!r}") from None
+        if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(hi > lo)):
+            raise ValueError(f"box must have finite low < high on every axis; got low={lo}, high={hi}")
+    sizes = (grid_size,) * d if isinstance(grid_size, (int, np.integer)) else tuple(grid_size)
+    if len(sizes) != d:
+        raise ValueError(f"grid_size must be an int or one size per input dimension ({d}); got {grid_size!r}")
+    for k, s in enumerate(sizes):
+        checks.check_positive_int(s, f"grid_size[{k}]", minimum=4)
+    axes = [lo[k] + (hi[k] - lo[k]) / sizes[k] * np.arange(sizes[k]) for k in range(d)]
+    # The box is [a, a + NΔ): the grid's own cell, so the data must lie inside it.
+    if np.any(xn < lo) or np.any(xn >= hi):
+        raise ValueError(f"the data x must lie inside the box [{lo.tolist()}, {hi.tolist()}); widen box")
+    return lo, hi, tuple(sizes), axes
+
+
+class KernelSpectrum(NamedTuple):
+    """Grid transform of the tangent kernel.
+
+    freqs: ``(N,)`` (1-D) or a tuple of d ``(N_k,)`` centred frequency axes (cycles per unit of x).
+    axes: the grid axes (list of d ``(N_k,)`` numpy arrays); grid point ``(j_1..j_d)``.
+    kernel: ``(n, N_1, …, N_d)`` real, ``K_θ(x_grid, x_i)``.
+    kernel_hat: ``(n, N_1, …, N_d)`` complex, ``K̂_θ(ξ, x_i)``.
+    """
+
+    freqs: Any
+    axes: list
+    kernel: jax.Array
+    kernel_hat: jax.Array
+
+
+def _grid_points(axes, dtype):
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return jnp.asarray(np.stack([m.reshape(-1) for m in mesh], axis=1), dtype=dtype)
+
+
+def kernel_spectrum(model_or_apply, params, x, *, box=None, grid_size: int | Sequence[int] = 256,
+                    window=None, implementation="auto", batch_size: int | None = None) -> KernelSpectrum:
+    """``K̂_θ(ξ, x_i)``: the SPEC §1 grid transform of ``x ↦ K_θ(x, x_i)`` over ``box`` (zero outside).
+
+    Args:
+      model_or_apply, params: as in :func:`fpjax.ntk.empirical_ntk` (scalar output).
+      x: ``(n, d)`` data points ``x_i``.
+      box: ``(low, high)`` (scalars or ``(d,)``); default: the data's bounding box widened by 25% of
+        its span on each side. The grid is ``low + j (high − low)/N``, ``j < N``, per axis.
+      grid_size: ``N`` (int or one per axis). window: ``None`` (default: the hard box of the
+        theorem), a ``grid_fft`` window (``"tukey"``, ``("tukey", α)``, ``"hann"``), or
+        ``"planck"``/``("planck", fraction)`` for the C^∞ :func:`planck_taper`, or
+        ``"gaussian"``/``("gaussian", edge_log)`` for :func:`gaussian_taper`.
+    """
+    from fpjax._src.ntk import empirical_ntk
+
+    x = checks.as_array(x, "x")
+    checks.check_ndim(x, "x", 2, shape_hint="(n, d)")
+    checks.check_finite(x, "x")
+    _, _, sizes, axes = _box_and_grid(x, box, grid_size)
+    pts = _grid_points(axes, x.dtype)
+    k = empirical_ntk(model_or_apply, params, pts, x, implementation=implementation, batch_size=batch_size)
+    k = jnp.moveaxis(k.reshape(sizes + (x.shape[0],)), -1, 0)
+    freqs, khat = _grid_fft(k, [np.asarray(a, np.dtype(x.dtype)) for a in axes], window)
+    return KernelSpectrum(freqs, axes, k, khat)
+
+
+def predicted_dfhat(kernel_hat, dc_df) -> jax.Array:
+    """``∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``; ``kernel_hat (n, N…)``, ``dc_df (n,)`` → ``(N…)``."""
+    kh = checks.as_array(kernel_hat, "kernel_hat")
+    r = checks.as_array(dc_df, "dc_df").reshape(-1)
+    if kh.shape[0] != r.shape[0]:
+        raise ValueError(f"kernel_hat has {kh.shape[0]} data rows but dc_df has {r.shape[0]} entries")
+    return -jnp.tensordot(r.astype(kh.dtype), kh, axes=(0, 0))
+
+
+# ----------------------------------------------------------------------------------------------
+# measured side
+# ----------------------------------------------------------------------------------------------
+
+def _tree_norm(tree):
+    return jnp.sqrt(sum(jnp.sum(jnp.abs(v) ** 2) for v in jax.tree_util.tree_leaves(tree)))
+
+
+def _default_rel_step(dtype) -> float:
+    # Central differences: truncation ∝ h², rounding ∝ eps/h; h ≈ eps^(1/3) balances them
+    # (6e-6 in float64, 5e-3 in float32). 1e-4 in float64 keeps truncation ~1e-8 relative.
+    return 1e-6 if jnp.dtype(dtype) == jnp.float64 else 5e-3
+
+
+def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: str = "finite_difference",
+                   rel_step: float | None = None, window=None, ode_rtol: float | None = None,
+                   ode_atol: float | None = None):
+    """``∂_t f̂(ξ)`` measured from the model under the gradient flow of ``C = Σ_i c(f(x_i), y_i)``.
+
+    ``method="finite_difference"``: ``(f(θ − εg) − f(θ + εg))/(2ε)`` with ``g = ∇_θC`` and
+    ``ε = rel_step·‖θ‖/‖g‖`` (the step moves the parameters by ``rel_step`` of their norm).
+    ``method="ode"``: diffrax flow (:func:`fpjax.train.gradient_flow` with the summed cost) to
+    ``τ`` and ``2τ`` (``τ`` chosen like ``ε``), Richardson-extrapolated to ``O(τ²)``.
+    Returns ``(freqs, dfhat (N…), step)``.
+    """
+    from fpjax._src.models import Model
+    from fpjax._src.train import gradient_flow
+
+    checks.check_choice(method, "method", METHODS)
+    apply = model_or_apply.apply if isinstance(model_or_apply, Model) else model_or_apply
+    c = _per_sample_cost(loss)
+    dtype = x.dtype
+    pts = _grid_points(axes, dtype)
+    sizes = tuple(len(a) for a in axes)
+    np_axes = [np.asarray(a, np.dtype(dtype)) for a in axes]
+    f0_shape = jax.eval_shape(apply, params, x).shape
+    yy = y.reshape(f0_shape)
+
+    def cost(p):
+        return jnp.sum(c(apply(p, x), yy))
+
+    g = jax.grad(cost)(params)
+    gn, pn = _tree_norm(g), _tree_norm(params)
+    if not float(gn) > 0:
+        raise ValueError("the cost gradient is zero at params: ∂_t f = 0 and there is nothing to measure")
+    h = (_default_rel_step(dtype) if rel_step is None else checks.check_positive(rel_step, "rel_step"))
+    step = float(h * pn / gn)
+    on_grid = jax.jit(lambda p: apply(p, pts).reshape(sizes))
+    if method == "finite_difference":
+        shift = lambda s: jax.tree_util.tree_map(lambda a, b: a + s * b, params, g)
+        dfdt = (on_grid(shift(-step)) - on_grid(shift(step))) / (2.0 * step)
+    else:
+        eps = float(jnp.finfo(dtype).eps)
+        rtol = ode_rtol if ode_rtol is not None else max(1e-12, 1e3 * eps)
+        atol = ode_atol if ode_atol is not None else rtol * 1e-2
+        sum_loss = lambda pred, yv: jnp.sum(c(pred, yv))
+        ps = gradient_flow(apply, params, x, yy, jnp.asarray([0.0, step, 2 * step], dtype), loss=sum_loss,
+                           rtol=rtol, atol=atol)
+        p_at = lambda k: jax.tree_util.tree_map(lambda a: a[k], ps)
+        f0, f1, f2 = on_grid(params), on_grid(p_at(1)), on_grid(p_at(2))
+        # D(τ) = ḟ + τ f̈/2 + O(τ²); 2D(τ) − D(2τ) = ḟ + O(τ²).
+        dfdt = 2.0 * (f1 - f0) / step - (f2 - f0) / (2.0 * step)
+    freqs, dfhat = _grid_fft(dfdt, np_axes, window)
+    return freqs, dfhat, step
+
+
+# ----------------------------------------------------------------------------------------------
+# comparison and decay
+# ----------------------------------------------------------------------------------------------
+
+def spectral_agreement(predicted, measured, *, floor: float = 1e-6):
+    """``(rel_l2, ratio)``: ``‖meas − pred‖₂/‖pred‖₂`` over all frequencies, and ``meas/pred`` per
+    frequency (complex; NaN where ``|pred| < floor·max|pred|``, where the ratio is noise/noise)."""
+    p = checks.as_array(predicted, "predicted")
+    m = checks.as_array(measured, "measured")
+    if p.shape != m.shape:
+        raise ValueError(f"predicted and measured must have the same shape; got {p.shape} and {m.shape}")
+    den = jnp.linalg.norm(p.ravel())
+    rel = jnp.linalg.norm((m - p).ravel()) / den
+    big = jnp.abs(p) >= floor * jnp.max(jnp.abs(p))
+    ratio = jnp.where(big, m / jnp.where(big, p, 1.0), jnp.nan + 0j)
+    return float(rel), ratio
+
+
+def _radius(freqs):
+    """``|ξ|`` on the centred grid and the largest radius per axis (for ∞-norm normalisation)."""
+    fs = [np.asarray(freqs)] if not isinstance(freqs, tuple) else [np.asarray(f) for f in freqs]
+    mesh = np.meshgrid(*fs, indexing="ij")
+    rad = np.sqrt(sum(m ** 2 for m in mesh))
+    rel = np.max(np.stack([np.abs(m) / np.max(np.abs(f)) for m, f in zip(mesh, fs)]), axis=0)
+    nyq = min(float(np.max(np.abs(f))) for f in fs)
+    return rad, rel, nyq
+
+
+class DecayFit(NamedTuple):
+    """Least-squares fits of ``log A(ξ)``, ``A`` = RMS over data points of ``|K̂_θ(ξ, x_i)|``.
+
+    power: ``log A ≈ log c − α log|ξ|`` (``alpha``, ``power_rms`` residual);
+    exponential: ``log A ≈ log c − β|ξ|`` (``beta``, ``exp_rms``); ``choice`` is the one with the
+    smaller RMS residual of ``log A`` (natural log). ``band``: the ``(low, high)`` frequencies
+    fitted; ``n_points`` the number of frequencies used.
+    """
+
+    alpha: float
+    power_logc: float
+    power_rms: float
+    beta: float
+    exp_logc: float
+    exp_rms: float
+    choice: str
+    band: tuple
+    n_points: int
+
+
+def _default_floor(dtype) -> float:
+    # Rounding of an FFT of N values leaves ~N·eps relative noise; stay well above it
+    # (1e-10 in float64, 1.2e-3 in float32).
+    return max(1e-10, 1e4 * float(np.finfo(dtype).eps))
+
+
+def fit_decay(freqs, kernel_hat, *, band: tuple[float, float] | None = None, start: float = 1e-2,
+              floor: float | None = None) -> DecayFit:
+    """Fit the high-frequency decay of ``|K̂_θ(ξ, x_i)|`` (see :class:`DecayFit`).
+
+    ``band``: ``(low, high)`` fractions of the Nyquist frequency ``ξ_Nyq = N/(2L)``. ``None``
+    (default) picks it from the data: from the first frequency where ``A`` drops below
+    ``start·peak`` (where the "high-frequency" tail begins) to the first where it reaches
+    ``floor·peak`` (rounding, or a window's truncation), capped at ``0.6 ξ_Nyq`` (above, aliasing of
+    the grid transform folds energy back). Frequencies with ``A ≤ floor·peak`` are never used.
+    """
+    kh = checks.as_array(kernel_hat, "kernel_hat")
+    rad, _, nyq = _radius(freqs)
+    amp = np.sqrt(np.mean(np.abs(np.asarray(kh)) ** 2, axis=0))
+    peak = float(amp.max())
+    floor = _default_floor(np.asarray(kh).real.dtype) if floor is None else checks.check_positive(floor, "floor")
+    if band is None:
+        # Radial profile: the largest A at each distinct |ξ| (in n-D many frequencies share a radius).
+        r_u, inv = np.unique(np.round(rad / (nyq / 1e6)).astype(np.int64), return_inverse=True)
+        prof = np.zeros(r_u.size)
+        np.maximum.at(prof, inv.reshape(-1), amp.reshape(-1))
+        radii = r_u * (nyq / 1e6)
+        below = np.nonzero((radii > 0) & (prof < start * peak))[0]
+        if below.size == 0:
+            raise ValueError(f"|K̂| never drops below start={start} of its peak on this grid: use a finer grid "
+                             "or a larger start")
+        lo = radii[below[0]]
+        gone = np.nonzero((radii > lo) & (prof <= floor * peak))[0]
+        hi = min(0.6 * nyq, radii[gone[0]] if gone.size else np.inf)
+    else:
+        lo_f, hi_f = (float(b) for b in band)
+        if not 0 < lo_f < hi_f <= 1:
+            raise ValueError(f"band must be fractions 0 < low < high <= 1 of the Nyquist frequency; got {band}")
+        lo, hi = lo_f * nyq, hi_f * nyq
+    sel = (rad >= lo) & (rad <= hi) & (amp > floor * peak)
+    if np.count_nonzero(sel) < 3:
+        raise ValueError(f"fewer than 3 frequencies in the fit band [{lo:.4g}, {hi:.4g}] above the floor; "
+                         "use a finer grid (smaller Δ) or a longer box")
+    r, la = rad[sel], np.log(amp[sel])
+
+    def lsq(feat):
+        a = np.stack([np.ones_like(feat), feat], axis=1)
+        coef, *_ = np.linalg.lstsq(a, la, rcond=None)
+        res = la - a @ coef
+        return float(coef[0]), float(-coef[1]), float(np.sqrt(np.mean(res ** 2)))
+
+    pc, alpha, prms = lsq(np.log(r))
+    ec, beta, erms = lsq(r)
+    return DecayFit(alpha, pc, prms, beta, ec, erms, "power" if prms <= erms else "exponential",
+                    (float(lo), float(hi)), int(r.size))
+
+
+def high_frequency_ratio(freqs, kernel_hat, *, top_fraction: float = 0.1) -> float:
+    """``max_i max_{ξ in top} |K̂_θ(ξ, x_i)| / max_ξ |K̂_θ(ξ, x_i)|``.
+
+    "top" is the top ``top_fraction`` of the frequency range: ``max_k |ξ_k|/ξ_{k,max} ≥ 1 − top_fraction``
+    (per-axis normalised ∞-norm; in 1-D simply ``|ξ| ≥ 0.9 max|ξ|`` for the default).
+    """
+    kh = np.abs(np.asarray(checks.as_array(kernel_hat, "kernel_hat")))
+    if not 0 < top_fraction < 1:
+        raise ValueError(f"top_fraction must be in (0, 1); got {top_fraction}")
+    _, rel, _ = _radius(freqs)
+    top = rel >= 1 - top_fraction
+    kh = kh.reshape(kh.shape[0], -1)
+    peak = kh.max(axis=1)
+    hi = kh[:, top.reshape(-1)].max(axis=1)
+    return float(np.max(hi / np.where(peak > 0, peak, 1.0)))
+
+
+# ----------------------------------------------------------------------------------------------
+# everything together
+# ----------------------------------------------------------------------------------------------
+
+class TangentFourierResult(NamedTuple):
+    """Output of :func:`tangent_fourier`.
+
+    freqs, axes, kernel, kernel_hat: see :class:`KernelSpectrum`.
+    dc_df: ``(n,)`` ``∂c/∂f(x_i)``.
+    predicted: ``(N…)`` complex, ``−Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``.
+    measured: ``{method: (N…) complex}``; rel_error: ``{method: float}`` relative L2 error over all
+    frequencies; ratio: ``{method: (N…) complex}`` measured/predicted; step: ``{method: ε or τ}``.
+    decay: :class:`DecayFit`; hf_ratio: :func:`high_frequency_ratio` at ``top_fraction``.
+    """
+
+    freqs: Any
+    axes: list
+    kernel: jax.Array
+    kernel_hat: jax.Array
+    dc_df: jax.Array
+    predicted: jax.Array
+    measured: dict
+    rel_error: dict
+    ratio: dict
+    step: dict
+    decay: DecayFit
+    hf_ratio: float
+
+
+def tangent_fourier(model_or_apply, params, x, y, *, loss="mse", box=None, grid_size: int | Sequence[int] = 256,
+                    methods: str | Sequence[str] = METHODS, rel_step: float | None = None, window=None,
+                    fit_band: tuple[float, float] | None = None, top_fraction: float = 0.1,
+                    implementation="auto", batch_size: int | None = None) -> TangentFourierResult:
+    """Check Theorem 5.1 for a model at ``params`` on data ``(x, y)``; see the module docstring.
+
+    Args:
+      model_or_apply: :class:`fpjax.models.Model` or ``apply(params, x) -> (n, 1)``/``(n,)``.
+      x: ``(n, d)``; y: ``(n,)`` or ``(n, 1)`` targets (``{0, 1}`` labels for ``bce``, whose
+        model output is a logit).
+      loss: ``"mse"`` (``c = ½(f − y)²``), ``"bce"`` or an elementwise ``c(f, y)``.
+      box, grid_size, window: see :func:`kernel_spectrum`. methods: subset of
+        ``("finite_difference", "ode")``. rel_step: step size, see :func:`measured_dfhat`.
+      fit_band: see :func:`fit_decay`. top_fraction: see :func:`high_frequency_ratio`.
+    """
+    from fpjax._src.models import Model
+
+    x = checks.as_array(x, "x")
+    checks.check_ndim(x, "x", 2, shape_hint="(n, d)")
+    checks.check_finite(x, "x")
+    y = checks.as_array(y, "y")
+    checks.check_finite(y, "y")
+    if y.size != x.shape[0] or y.ndim > 2:
+        raise ValueError(f"y must hold one scalar target per sample, shape ({x.shape[0]},) or ({x.shape[0]}, 1); "
+                         f"got {tuple(y.shape)}")
+    methods = (methods,) if isinstance(methods, str) else tuple(methods)
+    for m in methods:
+        checks.check_choice(m, "method", METHODS)
+    apply = model_or_apply.apply if isinstance(model_or_apply, Model) else model_or_apply
+    out = jax.eval_shape(apply, params, x)
+    if math.prod(out.shape) != x.shape[0]:
+        raise ValueError(f"Theorem 5.1 is checked for scalar outputs; the model returns shape {tuple(out.shape)}")
+    spec = kernel_spectrum(model_or_apply, params, x, box=box, grid_size=grid_size, window=window,
+                           implementation=implementation, batch_size=batch_size)
+    f = apply(params, x).reshape(-1)
+    r = cost_grad(f, y.reshape(-1).astype(f.dtype), loss)
+    pred = predicted_dfhat(spec.kernel_hat, r)
+    measured, rel, ratio, step = {}, {}, {}, {}
+    for m in methods:
+        _, meas, s = measured_dfhat(model_or_apply, params, x, y.reshape(-1), spec.axes, loss=loss, method=m,
+                                    rel_step=rel_step, window=window)
+        measured[m], step[m] = meas, s
+        rel[m], ratio[m] = spectral_agreement(pred, meas)
+    decay = fit_decay(spec.freqs, spec.kernel_hat, band=fit_band)
+    hf = high_frequency_ratio(spec.freqs, spec.kernel_hat, top_fraction=top_fraction)
+    return TangentFourierResult(spec.freqs, spec.axes, spec.kernel, spec.kernel_hat, r, pred, measured, rel,
+                                ratio, step, decay, hf)
