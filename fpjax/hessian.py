@@ -10,11 +10,13 @@ See :mod:`fpjax._src.hessian` for the formulas. Typical use::
 
 from fpjax._src.hessian import (
     BatchedLoss,
+    HessianSummary,
     batched_loss,
     dense_eigenvalues,
     dense_hessian,
     density_from_quadrature,
     eigen_density,
+    hessian_summary,
     hutchinson_trace,
     hvp,
     lanczos,
@@ -27,5 +29,5 @@ from fpjax._src.hessian import (
 __all__ = [
     "BatchedLoss", "batched_loss", "hvp", "hutchinson_trace", "lanczos", "top_eigenvalues",
     "slq_quadrature", "density_from_quadrature", "eigen_density", "plot_eigen_density",
-    "dense_hessian", "dense_eigenvalues", "num_params",
+    "dense_hessian", "dense_eigenvalues", "num_params", "hessian_summary", "HessianSummary",
 ]

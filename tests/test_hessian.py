@@ -84,6 +84,27 @@ def test_hutchinson_within_three_standard_errors(tanh_problem):
     np.testing.assert_allclose([float(est2), float(se2)], [est, se], rtol=1e-12)
 
 
+def test_deflated_hutchinson_and_summary(tanh_problem):
+    p = tanh_problem
+    exact = float(np.trace(p["H"]))
+    n_par = p["ev"].size
+    key = jax.random.PRNGKey(11)
+    est, se = fh.hutchinson_trace(p["loss"], p["params"], key, 100, deflate=30)
+    # unbiased given V (tr H = Σα + tr(PHP)); 3 SE of the remainder's estimate
+    assert abs(float(est) - exact) <= 3 * float(se), (float(est), exact, float(se))
+    # deflation removes the outliers: the remainder's sd is below that of plain Hutchinson
+    _, se_plain = fh.hutchinson_trace(p["loss"], p["params"], key, 100)
+    assert float(se) < float(se_plain)
+    s = fh.hessian_summary(p["loss"], p["params"], key, num_probes=100, num_iters=n_par, k=3)
+    np.testing.assert_allclose(np.asarray(s.top_eigenvalues), p["ev"][::-1][:3], atol=1e-6)
+    assert abs(float(s.spectral_norm) - np.max(np.abs(p["ev"]))) < 1e-6
+    # deflating the whole space leaves nothing to estimate: tr H = Σ α exactly
+    assert abs(float(s.trace) - exact) < 1e-9
+    s20 = fh.hessian_summary(p["loss"], p["params"], key, num_probes=100, num_iters=20)
+    assert abs(float(s20.trace) - exact) <= 3 * float(s20.trace_se)
+    assert s20.top_eigenvalues.shape == (1,)
+
+
 def test_top5_match_eigvalsh(tanh_problem):
     p = tanh_problem
     n_par = fh.num_params(p["params"])
@@ -279,6 +300,12 @@ def test_bad_inputs(tanh_problem):
         fh.lanczos(p["loss"], params, key, n_par + 1)
     with pytest.raises(ValueError, match="num_iters must be >= k"):
         fh.top_eigenvalues(p["loss"], params, key, k=5, num_iters=3)
+    with pytest.raises(ValueError, match="k must be <= the number of parameters"):
+        fh.hessian_summary(p["loss"], params, key, k=n_par + 1, num_iters=n_par)
+    with pytest.raises(ValueError, match="deflate"):
+        fh.hutchinson_trace(p["loss"], params, key, 10, deflate=n_par + 1)
+    with pytest.raises(ValueError, match="num_probes"):
+        fh.hessian_summary(p["loss"], params, key, num_probes=0)
     for bad in (0, -3):
         with pytest.raises(ValueError, match="num_probes"):
             fh.hutchinson_trace(p["loss"], params, key, bad)
