@@ -506,6 +506,27 @@ def _flat_kernel(k, n: int, c: int, name: str):
     raise ValueError(f"{name} must be (n, n') or (n, n', c, c) with c = {c} outputs; got shape {tuple(k.shape)}")
 
 
+@jax.jit
+def _flow_core(kmat, r0, t, ktm, lr_over_n, rcond):
+    """Train and test increments of the flow (see :func:`kernel_flow`); one compilation per shape."""
+    lam, v = jnp.linalg.eigh(0.5 * (kmat + kmat.T))
+    cut = rcond * jnp.max(jnp.abs(lam))
+    lam = jnp.where(lam > cut, lam, 0.0)
+    proj = v.T @ r0
+    a = lr_over_n * t[..., None]  # (*T, 1): a = ηt/n
+    pos = lam > 0
+    safe = jnp.where(pos, lam, 1.0)
+    finite_t = jnp.isfinite(a)
+    a_f = jnp.where(finite_t, a, 0.0)
+    # λ g(λ) = 1 − e^{−aλ} on the train points; g(λ) = (1 − e^{−aλ})/λ (→ a as λ → 0) for the test points.
+    lam_g = jnp.where(finite_t, -jnp.expm1(-a_f * lam), jnp.where(pos, 1.0, 0.0))
+    g = jnp.where(pos, lam_g / safe, jnp.where(finite_t, a_f, 0.0))
+    apply_coef = lambda coef: jnp.einsum("ij,...j,jk->...ik", v, coef, proj)  # V diag(coef) Vᵀ r0
+    dtrain = apply_coef(lam_g)
+    dtest = None if ktm is None else jnp.einsum("ij,...jk->...ik", ktm, apply_coef(g))
+    return dtrain, dtest
+
+
 def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, f0_test=None,
                 learning_rate: float = 1.0, rcond: float | None = None) -> FlowResult:
     """Closed-form linearized gradient flow on ``L = (1/2n)‖f(X) − Y‖²`` with the kernel frozen.
@@ -554,35 +575,17 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
     if f0.shape != y.shape:
         raise ValueError(f"f0_train must have the shape of y_train {tuple(y.shape)}; got {tuple(f0.shape)}")
     checks.check_finite(f0, "f0_train")
-    y2 = y.reshape(n, c)
-    r0 = (y2 - f0.reshape(n, c))
+    out_shape = y.shape
+    r0 = y.reshape(n, c) - f0.reshape(n, c)
     # Full kernel: the residual is flattened (n c,); otherwise K acts on each of the c columns.
     r0 = r0.reshape(n * c, 1) if full else r0
 
-    lam, v = jnp.linalg.eigh(0.5 * (kmat + kmat.T))
     if rcond is None:
         rcond = kmat.shape[0] * float(jnp.finfo(dtype).eps)
-    cut = rcond * jnp.max(jnp.abs(lam))
-    lam = jnp.where(lam > cut, lam, 0.0)
-    proj = v.T @ r0
+    rcond = checks.check_positive(rcond, "rcond", allow_zero=True)
 
-    a = lr * t[..., None] / n  # (*T, 1)
-    pos = lam > 0
-    safe = jnp.where(pos, lam, 1.0)
-    finite_t = jnp.isfinite(a)
-    a_f = jnp.where(finite_t, a, 0.0)
-    # λ g(λ) = 1 − e^{−aλ} on the train points; g(λ) for the test points.
-    lam_g = jnp.where(finite_t, -jnp.expm1(-a_f * lam), jnp.where(pos, 1.0, 0.0))
-    g = jnp.where(pos, lam_g / safe, jnp.where(finite_t, a_f, 0.0))
-
-    def apply_coef(coef):  # coef (*T, N) -> V diag(coef) Vᵀ r0 : (*T, N, cols)
-        return jnp.einsum("ij,...j,jk->...ik", v, coef, proj)
-
-    out_shape = y.shape
-    dtrain = apply_coef(lam_g)
-    f_train = (f0.reshape((1,) * t.ndim + (n, c)) + dtrain.reshape(t.shape + (n, c))).reshape(t.shape + out_shape)
-
-    f_test = None
+    ktm = f0t = None
+    m = 0
     if k_test_train is not None:
         kt = checks.as_array(k_test_train, "k_test_train")
         checks.check_finite(kt, "k_test_train")
@@ -591,8 +594,6 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
                              + f" to match k_train_train; got {tuple(kt.shape)}")
         m = kt.shape[0]
         ktm = (jnp.transpose(kt, (0, 2, 1, 3)).reshape(m * c, n * c) if full else kt).astype(dtype)
-        coef = apply_coef(g)  # (*T, N, cols)
-        dtest = jnp.einsum("ij,...jk->...ik", ktm, coef)
         if f0_test is None:
             f0t = jnp.zeros((m,) + out_shape[1:], dtype)
         else:
@@ -600,6 +601,10 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
             if f0t.shape != (m,) + out_shape[1:]:
                 raise ValueError(f"f0_test must have shape {(m,) + out_shape[1:]}; got {tuple(f0t.shape)}")
             checks.check_finite(f0t, "f0_test")
+    dtrain, dtest = _flow_core(kmat, r0, t, ktm, lr / n, rcond)
+    f_train = (f0.reshape((1,) * t.ndim + (n, c)) + dtrain.reshape(t.shape + (n, c))).reshape(t.shape + out_shape)
+    f_test = None
+    if ktm is not None:
         f_test = (f0t.reshape((1,) * t.ndim + (m, c)) + dtest.reshape(t.shape + (m, c))).reshape(
             t.shape + (m,) + out_shape[1:])
     return FlowResult(f_train, f_test)
