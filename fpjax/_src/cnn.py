@@ -1,0 +1,188 @@
+"""Pure-functional CNN model zoo (SPEC §2.2): :func:`get_model` and the :class:`CNN` wrapper.
+
+A :class:`CNN` wraps a Flax linen module (definitions in :mod:`fpjax._src.cnn_models`) behind two
+pure functions, in the style of :class:`fpjax.models.Model` but with batch-norm state:
+
+* ``variables = model.init(key, x)`` → ``{"params": ..., "batch_stats": ...}``
+  (``batch_stats`` is ``{}`` for models without batch norm, e.g. AlexNet);
+* ``logits, batch_stats = model.apply(variables, x, train=..., key=...)``
+  with ``x`` of shape ``(n, H, W, C)`` (NHWC, float) and ``logits`` of shape ``(n, num_classes)``.
+  ``train=True``: batch norm normalises with the batch's statistics and returns the updated running
+  averages, dropout / drop-connect are active and need ``key``; ``train=False``: batch norm uses the
+  running averages (returned unchanged), dropout is off, ``key`` is ignored.
+
+Both are jit/vmap friendly; ``init`` is jitted once per model object (compiling beats eager
+tracing for the large models). ``model.eval_fn(variables)`` returns ``f(params, x) -> logits``
+with batch norm in eval mode and the batch statistics closed over — the ``apply(params, x)`` form
+that :mod:`fpjax.hessian` and :mod:`fpjax.spectrum` take.
+
+Names (``MODEL_NAMES``): ``resnet18``, ``resnet50``, ``vgg11``, ``vgg16``, ``alexnet``,
+``densenet121``, ``senet18``, ``efficientnet_b0``, ``convmixer``, ``cnn_small``. Parameter counts
+at 10 classes (``num_params``): ResNet-18 11,173,962; VGG-16 14,728,266; ResNet-50 23,520,842;
+DenseNet-121 6,956,298; EfficientNet-B0 4,020,358 — the counts of the standard CIFAR versions
+(checked in tests/test_cnn.py, derivations there).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import flax.linen as nn
+
+from fpjax._src import checks
+from fpjax._src import cnn_models as cm
+
+__all__ = ["CNN", "get_model", "MODEL_NAMES", "num_params", "conv_kernels"]
+
+# name -> (constructor(num_classes, dropout, **kw) -> module, architecture's own dropout default)
+_REGISTRY: dict[str, tuple[Callable[..., nn.Module], float]] = {
+    "resnet18": (lambda c, d, **kw: cm.ResNet((2, 2, 2, 2), "basic", c, d, **kw), 0.0),
+    "resnet50": (lambda c, d, **kw: cm.ResNet((3, 4, 6, 3), "bottleneck", c, d, **kw), 0.0),
+    "vgg11": (lambda c, d, **kw: cm.VGG(cm.VGG_CFGS["vgg11"], c, d, **kw), 0.0),
+    "vgg16": (lambda c, d, **kw: cm.VGG(cm.VGG_CFGS["vgg16"], c, d, **kw), 0.0),
+    "alexnet": (lambda c, d, **kw: cm.AlexNet(c, d, **kw), 0.5),
+    "densenet121": (lambda c, d, **kw: cm.DenseNet((6, 12, 24, 16), c, dropout=d, **kw), 0.0),
+    "senet18": (lambda c, d, **kw: cm.SENet((2, 2, 2, 2), c, d, **kw), 0.0),
+    "efficientnet_b0": (lambda c, d, **kw: cm.EfficientNet(c, d, **kw), 0.2),
+    "convmixer": (lambda c, d, **kw: cm.ConvMixer(c, dropout=d, **kw), 0.0),
+    "cnn_small": (lambda c, d, **kw: cm.SmallCNN(c, dropout=d, **kw), 0.0),
+}
+MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CNN:
+    """A CNN as two pure functions (see the module docstring).
+
+    Attributes: ``name`` (registry name), ``module`` (the Flax module), ``config`` (plain-JSON
+    settings: num_classes, dropout, extra keyword arguments), ``stochastic`` (True when
+    ``apply(..., train=True)`` needs a key: dropout or drop-connect rate > 0).
+    """
+
+    name: str
+    module: nn.Module
+    config: dict
+    stochastic: bool
+
+    def __post_init__(self):
+        def _init(key, x):
+            v = self.module.init({"params": key, "dropout": key}, x, train=False)
+            return {"params": v["params"], "batch_stats": v.get("batch_stats", {})}
+        object.__setattr__(self, "_init_jit", jax.jit(_init))
+
+        def _apply(v, x, key, train):
+            if not train:
+                return self.module.apply(v, x, train=False), v.get("batch_stats", {})
+            rngs = {"dropout": key} if key is not None else {}
+            logits, mut = self.module.apply(v, x, train=True, rngs=rngs, mutable=["batch_stats"])
+            return logits, mut.get("batch_stats", {})
+        # Jitted once per model object (eager Flax dispatch is slow); inside a caller's jit/vmap
+        # the inner jit is simply inlined.
+        object.__setattr__(self, "_apply_jit", jax.jit(_apply, static_argnames="train"))
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.config["num_classes"])
+
+    def _check_x(self, x, name="x"):
+        x = checks.as_array(x, name)
+        checks.check_ndim(x, name, 4, shape_hint="(n, height, width, channels) (NHWC)")
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            x = x.astype(jnp.float32)
+        return x
+
+    def init(self, key, x) -> dict:
+        """``variables = {"params", "batch_stats"}`` for inputs shaped like ``x`` (n, H, W, C)."""
+        checks.check_key(key)
+        return self._init_jit(key, self._check_x(x))
+
+    def apply(self, variables: dict, x, *, train: bool = False, key=None):
+        """``(logits (n, num_classes), batch_stats)``; see the module docstring for ``train``."""
+        if not isinstance(variables, dict) or "params" not in variables:
+            raise TypeError("variables must be the dict returned by init (keys 'params', 'batch_stats')")
+        x = self._check_x(x)
+        bs = variables.get("batch_stats", {})
+        v = {"params": variables["params"]}
+        if bs:
+            v["batch_stats"] = bs
+        if not train:
+            return self._apply_jit(v, x, None, False)[0], bs
+        if key is not None:
+            checks.check_key(key)
+        elif self.stochastic:
+            raise ValueError(f"{self.name} has dropout/drop-connect (config {self.config}); "
+                             "apply(..., train=True) needs key=jax.random.key(...)")
+        return self._apply_jit(v, x, key, True)
+
+    def eval_fn(self, variables: dict) -> Callable[[Any, jax.Array], jax.Array]:
+        """``f(params, x) -> logits`` in eval mode with ``variables["batch_stats"]`` frozen."""
+        bs = variables.get("batch_stats", {})
+
+        def f(params, x):
+            v = {"params": params, "batch_stats": bs} if bs else {"params": params}
+            return self.module.apply(v, x, train=False)
+        return f
+
+    def __repr__(self):
+        return f"CNN(name={self.name!r}, config={self.config})"
+
+
+def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None, **kwargs) -> CNN:
+    """Build a CNN by name.
+
+    Args:
+      name: one of ``MODEL_NAMES``.
+      num_classes: output size C.
+      dropout: dropout rate before the classifier (AlexNet: both classifier dropouts). ``None``
+        (default) keeps the architecture's own value: 0.5 for AlexNet, 0.2 for EfficientNet-B0,
+        0 for the others.
+      **kwargs: architecture options, e.g. ``widths=(8, 16, 32)`` for ``cnn_small``,
+        ``drop_connect`` for EfficientNet, ``dim/depth/kernel/patch`` for ConvMixer,
+        ``growth``/``reduction`` for DenseNet, ``hidden`` for AlexNet.
+
+    Raises ValueError for an unknown name (listing the known ones), a non-positive
+    ``num_classes`` or a dropout rate outside [0, 1); TypeError for unknown options.
+    """
+    if not isinstance(name, str) or name.lower() not in _REGISTRY:
+        raise ValueError(f"unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)}")
+    name = name.lower()
+    num_classes = checks.check_positive_int(num_classes, "num_classes")
+    ctor, default_dropout = _REGISTRY[name]
+    if dropout is None:
+        dropout = default_dropout
+    dropout = checks.check_positive(dropout, "dropout", allow_zero=True)
+    if dropout >= 1.0:
+        raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+    try:
+        module = ctor(num_classes, dropout, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"unknown option for {name}: {err}") from None
+    stochastic = dropout > 0 or float(getattr(module, "drop_connect", 0.0)) > 0
+    config = {"num_classes": num_classes, "dropout": dropout,
+              **{k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}}
+    return CNN(name=name, module=module, config=config, stochastic=stochastic)
+
+
+def num_params(tree) -> int:
+    """Number of scalars in a pytree (pass ``variables["params"]`` for the parameter count)."""
+    return int(sum(np.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
+
+
+def conv_kernels(params, *, min_size: int = 2) -> dict[str, jax.Array]:
+    """All convolution kernels of a params tree with spatial size ≥ ``min_size`` (i.e. no 1×1),
+    as ``{"path/to/Conv_0": kernel (kh, kw, c_in, c_out)}`` in traversal order (input to output
+    for the sequential models). Used for the conv weight spectra of fr-ssr."""
+    found = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        keys = [str(getattr(p, "key", p)) for p in path]
+        if keys and keys[-1] == "kernel" and leaf.ndim == 4 and min(leaf.shape[:2]) >= min_size:
+            found.append(("/".join(keys[:-1]), leaf))
+    # Pytree dicts flatten in sorted key order ("Conv_10" < "Conv_2"); Flax numbers submodules in
+    # creation order, so a natural sort restores the input-to-output order.
+    nat = lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+    return dict(sorted(found, key=lambda kv: nat(kv[0])))
