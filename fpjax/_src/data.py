@@ -1,0 +1,589 @@
+"""Real data sets without network access (SPEC §4).
+
+:func:`load_dataset` ``(name, split="train", data_dir=None, ...) -> (x, y)`` with ``x`` float32 and
+``y`` int32 numpy arrays (host memory; move them to a device with ``jnp.asarray``):
+
+===================  ==========================================  ===========================
+name                 x                                           y
+===================  ==========================================  ===========================
+``cifar10``          (n, 32, 32, 3) in [0, 1]                    (n,) in 0..9
+``cifar100``         (n, 32, 32, 3) in [0, 1]                    fine (0..99) or coarse (0..19)
+``tiny_imagenet``    (n, 64, 64, 3) in [0, 1]                    (n,) in 0..199
+``digits``           (n, 8, 8, 1) in [0, 1]  (scikit-learn)      (n,) in 0..9
+``digits32``         (n, 32, 32, 3) in [0, 1]  (upscaled digits) (n,) in 0..9
+``diabetes``         (n, 10), standardized (train mean/std)      (n,) float32 target
+===================  ==========================================  ===========================
+
+Images are NHWC in [0, 1] (``uint8 / 255``); :func:`standardize` makes them zero-mean, unit-std per
+channel with training-set statistics when wanted. Splits: ``"train"``, ``"test"`` (and ``"all"``
+for the scikit-learn sets). Tiny ImageNet's official test set has no labels, so its ``"test"`` is
+the 10,000-image labelled validation set (``"val"`` is accepted too).
+
+**Where the files go.** ``data_dir`` argument, else the environment variable ``FPJAX_DATA``.
+Accepted layouts (the names of the official archives and the folders they unpack to):
+
+* CIFAR-10: ``cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin`` or
+  ``cifar-10-batches-py/{data_batch_1..5,test_batch}`` or either archive
+  ``cifar-10-binary.tar.gz`` / ``cifar-10-python.tar.gz`` (read in place, never extracted);
+* CIFAR-100: ``cifar-100-binary/{train,test}.bin`` or ``cifar-100-python/{train,test}`` or
+  ``cifar-100-binary.tar.gz`` / ``cifar-100-python.tar.gz``;
+* Tiny ImageNet: ``tiny-imagenet-200/`` with ``wnids.txt``, ``train/<wnid>/images/*.JPEG``,
+  ``val/images/*.JPEG``, ``val/val_annotations.txt``, or the archive ``tiny-imagenet-200.zip``.
+
+When nothing usable is found, one :class:`DatasetNotFoundError` says where to put which files.
+
+**Checksums.** Public checksums exist for the official archives (md5, published on the CIFAR page
+and used by torchvision) and, for the python-format CIFAR members, per-file md5s (torchvision's
+table); those are built in (``KNOWN_CHECKSUMS``) and verified whenever such a file is read. No
+checksum of the individual binary ``.bin`` members or of the Tiny-ImageNet files is published and
+none could be computed here (no network), so instead (i) they are verified against the archive when
+read from it, (ii) every ``.bin`` file must have the exact size ``records × record_length`` and
+labels in range, (iii) a ``SHA256SUMS`` file (``sha256sum`` format) in the data folder is verified
+when present — :func:`write_sha256sums` records one after you have checked the archive — and (iv)
+``checksums={relative_path: "md5:<hex>" | "sha256:<hex>"}`` adds or overrides expected values
+(tests use this). ``checksums=False`` turns hash verification off (sizes are still checked).
+
+**Pickles.** The python-format CIFAR batches are pickles; they are decoded by
+:func:`fpjax._src.safe_pickle.safe_unpickle`, which never imports or calls anything (see there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from fpjax._src import checks
+from fpjax._src.safe_pickle import UnsafePickleError, safe_unpickle
+
+__all__ = [
+    "load_dataset", "DATASET_NAMES", "load_cifar10", "load_cifar100", "load_tiny_imagenet",
+    "load_digits", "load_diabetes", "load_sample_photo", "upscale_images", "standardize",
+    "resolve_data_dir", "write_sha256sums", "DatasetNotFoundError", "ChecksumError",
+    "UnsafePickleError", "KNOWN_CHECKSUMS",
+]
+
+DATASET_NAMES = ("cifar10", "cifar100", "tiny_imagenet", "digits", "digits32", "diabetes")
+
+KNOWN_CHECKSUMS: dict[str, str] = {
+    # official archives (md5 published with the data sets)
+    "cifar-10-python.tar.gz": "md5:c58f30108f718f92721af3b95e74349a",
+    "cifar-10-binary.tar.gz": "md5:c32a1d4ab5d03f1284b67883e8d87530",
+    "cifar-100-python.tar.gz": "md5:eb9058c3a382ffc7106e4002c42a8d85",
+    "cifar-100-binary.tar.gz": "md5:03b5dce01913d631647c71ecec9e9cb8",
+    "tiny-imagenet-200.zip": "md5:90528d7ca1a48142e341f4ef8d21d0de",
+    # members of the python-format archives (the per-file md5s torchvision verifies)
+    "cifar-10-batches-py/data_batch_1": "md5:c99cafc152244af753f735de768cd75f",
+    "cifar-10-batches-py/data_batch_2": "md5:d4bba439e000b95fd0a9bffe97cbabec",
+    "cifar-10-batches-py/data_batch_3": "md5:54ebc095f3ab1f0389bbae665268c751",
+    "cifar-10-batches-py/data_batch_4": "md5:634d18415352ddfa80567beed471001a",
+    "cifar-10-batches-py/data_batch_5": "md5:482c414d41f54cd18b22e5b47cb7c3cb",
+    "cifar-10-batches-py/test_batch": "md5:40351d587109b95175f43aff81a1287e",
+    "cifar-100-python/train": "md5:16019d7e3df5f24257cddd939b257f8d",
+    "cifar-100-python/test": "md5:f0ef6b0ae62326f3e7ffdfab6717acfc",
+}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The data set's files are not where fpjax looks; the message says where to put what."""
+
+
+class ChecksumError(ValueError):
+    """A file's checksum or size differs from the expected one."""
+
+
+# ---------------------------------------------------------------------------------------------
+# locations and checksums
+# ---------------------------------------------------------------------------------------------
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
+    """``data_dir`` if given, else ``$FPJAX_DATA``, else ``None``."""
+    if data_dir is None:
+        env = os.environ.get("FPJAX_DATA")
+        return Path(env).expanduser() if env else None
+    if not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"data_dir must be a path (str or os.PathLike); got {type(data_dir).__name__}")
+    return Path(data_dir).expanduser()
+
+
+def _parse_checksum(spec: str, rel: str) -> tuple[str, str]:
+    if not isinstance(spec, str):
+        raise TypeError(f"checksums[{rel!r}] must be a string 'md5:<hex>' or 'sha256:<hex>'")
+    algo, _, hexd = spec.partition(":")
+    if not hexd:  # bare hex: the length says which
+        algo, hexd = {32: "md5", 64: "sha256"}.get(len(spec), ""), spec
+    algo = algo.lower()
+    if algo not in ("md5", "sha256") or len(hexd) != {"md5": 32, "sha256": 64}[algo]:
+        raise ValueError(f"checksums[{rel!r}] = {spec!r}; expected 'md5:<32 hex>' or 'sha256:<64 hex>'")
+    return algo, hexd.lower()
+
+
+class _Verifier:
+    """Expected checksums: built-ins, then a SHA256SUMS manifest, then the user's mapping."""
+
+    def __init__(self, root: Path, checksums: Mapping[str, str] | bool | None):
+        if checksums is not None and not isinstance(checksums, (bool, Mapping)):
+            raise TypeError("checksums must be None, False or a mapping {relative_path: 'md5:…'|'sha256:…'}")
+        self.enabled = checksums is not False
+        self.expected: dict[str, tuple[str, str]] = {}
+        if not self.enabled:
+            return
+        for rel, spec in KNOWN_CHECKSUMS.items():
+            self.expected[rel] = _parse_checksum(spec, rel)
+        self._root = root
+        self._manifests_read: set[Path] = set()
+        self.user = dict(checksums) if isinstance(checksums, Mapping) else {}
+        for rel, spec in self.user.items():
+            self.expected[str(rel).replace(os.sep, "/")] = _parse_checksum(spec, rel)
+
+    def _read_manifest(self, folder: Path):
+        if folder in self._manifests_read:
+            return
+        self._manifests_read.add(folder)
+        man = folder / "SHA256SUMS"
+        if not man.is_file():
+            return
+        prefix = "" if folder == self._root else folder.relative_to(self._root).as_posix() + "/"
+        for line in man.read_text().splitlines():
+            parts = line.strip().split()
+            if len(parts) == 2 and len(parts[0]) == 64:
+                rel = prefix + parts[1].lstrip("*")
+                if rel not in self.user:  # the caller's mapping wins over the manifest
+                    self.expected[rel] = ("sha256", parts[0].lower())
+
+    def check(self, rel: str, data: bytes | Path):
+        """Verify ``data`` (bytes, or a file to hash in chunks) against the expected checksum of
+        ``rel`` (path relative to the data directory) if one is known; True if it was verified."""
+        if not self.enabled:
+            return False
+        path = self._root / rel
+        if path.parent.is_dir() and path.parent != self._root:
+            self._read_manifest(path.parent)
+        self._read_manifest(self._root)
+        if rel not in self.expected:
+            return False
+        algo, want = self.expected[rel]
+        h = hashlib.new(algo)
+        if isinstance(data, Path):
+            with open(data, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):
+                    h.update(chunk)
+        else:
+            h.update(data)
+        got = h.hexdigest()
+        if got != want:
+            raise ChecksumError(f"{algo} checksum of {self._root / rel} is {got}, expected {want}: "
+                                "the file is corrupt or not the official one; replace it, or pass "
+                                "checksums={...} / checksums=False if you changed it on purpose")
+        return True
+
+
+def write_sha256sums(folder: str | os.PathLike) -> Path:
+    """Write ``folder/SHA256SUMS`` (``sha256sum`` format) for the regular files directly in
+    ``folder``; later loads verify them. Do this once, after checking the archive's md5."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder {str(folder)!r} is not a directory")
+    from fpjax._src.io import atomic_write_bytes
+    lines = []
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.name != "SHA256SUMS":
+            h = hashlib.sha256()
+            with open(p, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):
+                    h.update(chunk)
+            lines.append(f"{h.hexdigest()}  {p.name}\n")
+    return atomic_write_bytes(folder / "SHA256SUMS", "".join(lines).encode())
+
+
+def _not_found(dataset: str, root: Path | None, options: list[str], detail: str = "") -> DatasetNotFoundError:
+    where = (f"under {root}" if root is not None else
+             "because no data directory was given (pass data_dir=... or set the environment variable "
+             "FPJAX_DATA)")
+    lines = [f"{dataset} not found {where}. Put ONE of the following in that directory:"]
+    lines += [f"  ({chr(97 + i)}) {o}" for i, o in enumerate(options)]
+    lines.append("The archives are the official downloads; they are read in place (never extracted) "
+                 "and their md5 is verified. fpjax never downloads anything.")
+    if detail:
+        lines.append(detail)
+    return DatasetNotFoundError("\n".join(lines))
+
+
+def _check_split(split: str, allowed=("train", "test")) -> str:
+    return checks.check_choice(split, "split", allowed)
+
+
+# ---------------------------------------------------------------------------------------------
+# CIFAR
+# ---------------------------------------------------------------------------------------------
+
+_CIFAR = {
+    "cifar10": dict(
+        title="CIFAR-10", n_label_bytes=1, n_classes=(10,),
+        bin_dir="cifar-10-batches-bin", py_dir="cifar-10-batches-py",
+        bin_tar="cifar-10-binary.tar.gz", py_tar="cifar-10-python.tar.gz",
+        bin_files={"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]},
+        py_files={"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]},
+        records={"train": 10000, "test": 10000},
+    ),
+    "cifar100": dict(
+        title="CIFAR-100", n_label_bytes=2, n_classes=(20, 100),
+        bin_dir="cifar-100-binary", py_dir="cifar-100-python",
+        bin_tar="cifar-100-binary.tar.gz", py_tar="cifar-100-python.tar.gz",
+        bin_files={"train": ["train.bin"], "test": ["test.bin"]},
+        py_files={"train": ["train"], "test": ["test"]},
+        records={"train": 50000, "test": 10000},
+    ),
+}
+
+
+def _decode_cifar_bin(data: bytes, rel: str, n_label_bytes: int, n_classes: tuple[int, ...],
+                      expected_records: int | None):
+    rec = n_label_bytes + 3072
+    if len(data) == 0 or len(data) % rec:
+        raise ChecksumError(f"{rel}: {len(data)} bytes is not a whole number of {rec}-byte CIFAR "
+                            "records; the file is truncated or not a CIFAR binary batch")
+    n = len(data) // rec
+    if expected_records is not None and n != expected_records:
+        raise ChecksumError(f"{rel}: holds {n} records, the official file holds {expected_records}")
+    arr = np.frombuffer(data, dtype=np.uint8).reshape(n, rec)
+    labels = arr[:, :n_label_bytes].astype(np.int32)
+    for j, c in enumerate(n_classes):
+        if labels[:, j].max() >= c:
+            raise ChecksumError(f"{rel}: label byte {j} has value {labels[:, j].max()} >= {c}")
+    images = arr[:, n_label_bytes:].reshape(n, 3, 32, 32).transpose(0, 2, 3, 1)
+    return images, labels
+
+
+def _decode_cifar_py(data: bytes, rel: str, n_classes: tuple[int, ...], label_keys: tuple[str, ...]):
+    obj = safe_unpickle(data)
+    if not isinstance(obj, dict):
+        raise UnsafePickleError(f"{rel}: expected a dict, found {type(obj).__name__}")
+    d = {(k.decode("latin-1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
+    if "data" not in d or any(k not in d for k in label_keys):
+        raise ValueError(f"{rel}: CIFAR batch must have keys 'data' and {label_keys}; found {sorted(d)}")
+    x = d["data"]
+    if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == 3072):
+        raise ValueError(f"{rel}: 'data' must be a uint8 array (n, 3072); got "
+                         f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+    labels = []
+    for key, c in zip(label_keys, n_classes):
+        lab = d[key]
+        lab = np.asarray(lab.tolist() if isinstance(lab, np.ndarray) else lab)
+        if lab.shape != (x.shape[0],) or not np.issubdtype(lab.dtype, np.integer):
+            raise ValueError(f"{rel}: {key!r} must be {x.shape[0]} integers; got shape {lab.shape}")
+        if lab.min() < 0 or lab.max() >= c:
+            raise ValueError(f"{rel}: {key!r} has values outside 0..{c - 1}")
+        labels.append(lab.astype(np.int32))
+    return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.stack(labels, axis=1)
+
+
+def _tar_reader(path: Path, prefix: str) -> Callable[[str], bytes]:
+    tf = tarfile.open(path, "r:gz")
+    members = {m.name: m for m in tf.getmembers() if m.isfile()}
+
+    def read(name: str) -> bytes:
+        m = members.get(f"{prefix}/{name}")
+        if m is None:
+            raise DatasetNotFoundError(f"{path} has no member {prefix}/{name}; it is not the official archive")
+        return tf.extractfile(m).read()
+    return read
+
+
+def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
+    spec = _CIFAR[which]
+    _check_split(split)
+    root = resolve_data_dir(data_dir)
+    bin_list = ", ".join(spec["bin_files"]["train"] + spec["bin_files"]["test"])
+    py_list = ", ".join(spec["py_files"]["train"] + spec["py_files"]["test"])
+    options = [f"the folder {spec['bin_dir']}/ holding {bin_list} (binary version)",
+               f"the folder {spec['py_dir']}/ holding {py_list} (python version)",
+               f"the archive {spec['bin_tar']} or {spec['py_tar']} itself"]
+    if root is None or not root.is_dir():
+        raise _not_found(spec["title"], root, options)
+    ver = _Verifier(root, checksums)
+    n_classes = spec["n_classes"]
+    label_keys = ("labels",) if which == "cifar10" else ("coarse_labels", "fine_labels")
+
+    def finish(parts):
+        x = np.concatenate([p[0] for p in parts]).astype(np.float32) / np.float32(255.0)
+        y = np.concatenate([p[1] for p in parts])[:, label_index].astype(np.int32)
+        return x, y
+
+    # Official record count of each file of this split. It is checked for files whose hash is not
+    # known (a verified hash already fixes the content); checksums=False skips it too.
+    per_file = spec["records"][split]
+    partial = []
+    for folder, files, kind in ((spec["bin_dir"], spec["bin_files"][split], "bin"),
+                                (spec["py_dir"], spec["py_files"][split], "py")):
+        d = root / folder
+        if not d.is_dir():
+            continue
+        missing = [f for f in files if not (d / f).is_file()]
+        if missing:
+            partial.append(f"{d} exists but lacks {', '.join(missing)}")
+            continue
+        parts = []
+        for f in files:
+            rel = f"{folder}/{f}"
+            verified = ver.check(rel, d / f)
+            data = (d / f).read_bytes()
+            if kind == "bin":
+                parts.append(_decode_cifar_bin(data, rel, spec["n_label_bytes"], n_classes,
+                                               per_file if ver.enabled and not verified else None))
+            else:
+                parts.append(_decode_cifar_py(data, rel, n_classes, label_keys))
+        return finish(parts)
+    for tar_name, folder, files, kind in ((spec["bin_tar"], spec["bin_dir"], spec["bin_files"][split], "bin"),
+                                          (spec["py_tar"], spec["py_dir"], spec["py_files"][split], "py")):
+        p = root / tar_name
+        if not p.is_file():
+            continue
+        tar_verified = ver.check(tar_name, p)
+        read = _tar_reader(p, folder)
+        parts = []
+        for f in files:
+            rel = f"{folder}/{f}"
+            data = read(f)
+            verified = ver.check(rel, data) or tar_verified
+            if kind == "bin":
+                parts.append(_decode_cifar_bin(data, rel, spec["n_label_bytes"], n_classes,
+                                               per_file if ver.enabled and not verified else None))
+            else:
+                parts.append(_decode_cifar_py(data, rel, n_classes, label_keys))
+        return finish(parts)
+    raise _not_found(spec["title"], root, options, "; ".join(partial))
+
+
+def load_cifar10(split: str = "train", data_dir=None, *, checksums=None):
+    """CIFAR-10 ``(x (n, 32, 32, 3) float32 in [0, 1], y (n,) int32)``; train n = 50000, test 10000."""
+    return _load_cifar("cifar10", split, data_dir, checksums, 0)
+
+
+def load_cifar100(split: str = "train", data_dir=None, *, checksums=None, label_mode: str = "fine"):
+    """CIFAR-100 ``(x (n, 32, 32, 3) float32 in [0, 1], y (n,) int32)``; ``label_mode`` ``"fine"``
+    (100 classes, default) or ``"coarse"`` (20 superclasses)."""
+    checks.check_choice(label_mode, "label_mode", ("fine", "coarse"))
+    return _load_cifar("cifar100", split, data_dir, checksums, 1 if label_mode == "fine" else 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tiny ImageNet
+# ---------------------------------------------------------------------------------------------
+
+def _decode_jpeg(data: bytes, name: str) -> np.ndarray:
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as im:
+        im = im.convert("RGB")  # a few Tiny-ImageNet images are greyscale
+        arr = np.asarray(im, dtype=np.uint8)
+    if arr.shape != (64, 64, 3):
+        raise ValueError(f"{name}: Tiny-ImageNet images are 64×64; got {arr.shape[:2]}")
+    return arr
+
+
+def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
+                       max_per_class: int | None = None):
+    """Tiny ImageNet-200 ``(x (n, 64, 64, 3) float32 in [0, 1], y (n,) int32)``.
+
+    Labels are the line numbers of the class ids in ``wnids.txt``. ``"train"``: 500 images per
+    class (100,000); ``"test"``/``"val"``: the labelled 10,000-image validation set.
+    ``max_per_class`` keeps the first images of each class (sorted file names) for quick runs.
+    """
+    split = _check_split(split, ("train", "test", "val"))
+    if max_per_class is not None:
+        max_per_class = checks.check_positive_int(max_per_class, "max_per_class")
+    root = resolve_data_dir(data_dir)
+    options = ["the folder tiny-imagenet-200/ holding wnids.txt, train/<wnid>/images/*.JPEG, "
+               "val/images/*.JPEG and val/val_annotations.txt",
+               "the archive tiny-imagenet-200.zip itself"]
+    if root is None or not root.is_dir():
+        raise _not_found("Tiny ImageNet", root, options)
+    ver = _Verifier(root, checksums)
+    folder = root / "tiny-imagenet-200"
+    if folder.is_dir() and (folder / "wnids.txt").is_file():
+        def read(rel):
+            ver.check(f"tiny-imagenet-200/{rel}", folder / rel)
+            return (folder / rel).read_bytes()
+
+        def listdir(rel):
+            p = folder / rel
+            return sorted(q.name for q in p.iterdir()) if p.is_dir() else []
+    elif (root / "tiny-imagenet-200.zip").is_file():
+        zpath = root / "tiny-imagenet-200.zip"
+        ver.check("tiny-imagenet-200.zip", zpath)
+        zf = zipfile.ZipFile(zpath)
+        names = set(zf.namelist())
+
+        def read(rel):
+            return zf.read(f"tiny-imagenet-200/{rel}")
+
+        def listdir(rel):
+            pre = f"tiny-imagenet-200/{rel}/"
+            return sorted({n[len(pre):].split("/")[0] for n in names if n.startswith(pre) and n != pre})
+    else:
+        raise _not_found("Tiny ImageNet", root, options)
+    wnids = [w.strip() for w in read("wnids.txt").decode().splitlines() if w.strip()]
+    if len(wnids) != 200 or len(set(wnids)) != 200:
+        raise ValueError(f"wnids.txt must list 200 distinct class ids; found {len(set(wnids))}")
+    index = {w: i for i, w in enumerate(wnids)}
+    items: list[tuple[str, int]] = []
+    if split == "train":
+        for w in wnids:
+            files = [f for f in listdir(f"train/{w}/images") if f.endswith(".JPEG")]
+            if not files:
+                raise _not_found("Tiny ImageNet", root, options, f"train/{w}/images has no JPEGs")
+            items += [(f"train/{w}/images/{f}", index[w]) for f in files[:max_per_class]]
+    else:
+        counts: dict[int, int] = {}
+        for line in read("val/val_annotations.txt").decode().splitlines():
+            parts = line.split("\t")
+            if len(parts) < 2:
+                continue
+            if parts[1] not in index:
+                raise ValueError(f"val_annotations.txt names unknown class {parts[1]!r}")
+            c = index[parts[1]]
+            if max_per_class is None or counts.get(c, 0) < max_per_class:
+                counts[c] = counts.get(c, 0) + 1
+                items.append((f"val/images/{parts[0]}", c))
+        if not items:
+            raise _not_found("Tiny ImageNet", root, options, "val/val_annotations.txt lists no images")
+    x = np.empty((len(items), 64, 64, 3), dtype=np.float32)
+    for i, (rel, _) in enumerate(items):
+        x[i] = _decode_jpeg(read(rel), rel) / np.float32(255.0)
+    return x, np.array([c for _, c in items], dtype=np.int32)
+
+
+# ---------------------------------------------------------------------------------------------
+# shipped data: scikit-learn digits and diabetes, a photograph
+# ---------------------------------------------------------------------------------------------
+
+def _sk_split(n: int, split: str) -> np.ndarray:
+    # Deterministic, seed-free 80/20 split: every fifth example is a test example. The digits are
+    # stored writer by writer, so this keeps all ten classes (and writers) in both parts.
+    idx = np.arange(n)
+    if split == "all":
+        return idx
+    return idx[idx % 5 == 4] if split == "test" else idx[idx % 5 != 4]
+
+
+def load_digits(split: str = "train", *, size: int | None = None, channels: int = 1):
+    """scikit-learn's handwritten digits (1797 real 8×8 images shipped with the package).
+
+    Returns ``(x (n, s, s, channels) float32 in [0, 1], y (n,) int32)``: pixel values /16; with
+    ``size`` the images are upscaled by :func:`upscale_images` (e.g. ``size=32, channels=3`` gives
+    CIFAR-shaped inputs). Splits (seed-free): ``"test"`` = every fifth image (359), ``"train"`` =
+    the rest (1438), ``"all"``.
+    """
+    split = _check_split(split, ("train", "test", "all"))
+    from sklearn.datasets import load_digits as _ld
+    d = _ld()
+    idx = _sk_split(len(d.target), split)
+    x = (d.images[idx] / 16.0).astype(np.float32)[..., None]
+    if size is not None or channels != 1:
+        x = upscale_images(x, size=size or 8, channels=channels)
+    return x, d.target[idx].astype(np.int32)
+
+
+def load_diabetes(split: str = "train"):
+    """scikit-learn's diabetes regression set (442 × 10, shipped with the package).
+
+    Returns ``(x (n, 10) float32, y (n,) float32)``: features standardized with the mean and std
+    of the training split (the raw, unscaled features), ``y`` the raw target (disease progression,
+    25..346). Splits as in :func:`load_digits`: test = every fifth row (88), train = 354, all.
+    """
+    split = _check_split(split, ("train", "test", "all"))
+    from sklearn.datasets import load_diabetes as _ld
+    d = _ld(scaled=False)
+    tr = _sk_split(len(d.target), "train")
+    mu, sd = d.data[tr].mean(0), d.data[tr].std(0)
+    idx = _sk_split(len(d.target), split)
+    return ((d.data[idx] - mu) / sd).astype(np.float32), d.target[idx].astype(np.float32)
+
+
+def load_sample_photo(name: str = "china", *, grayscale: bool = True) -> np.ndarray:
+    """A real photograph shipped with scikit-learn (``"china"`` or ``"flower"``, 427 × 640),
+    float32 in [0, 1]: ``(427, 640)`` grey (ITU-R 601 luma) or ``(427, 640, 3)`` RGB."""
+    checks.check_choice(name, "name", ("china", "flower"))
+    from sklearn.datasets import load_sample_image
+    im = load_sample_image(f"{name}.jpg").astype(np.float32) / np.float32(255.0)
+    if grayscale:
+        im = im @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return im
+
+
+def upscale_images(x, *, size: int = 32, channels: int = 3) -> np.ndarray:
+    """Bilinear upscaling ``(n, h, w, c) -> (n, size, size, channels)`` (channels repeated from a
+    single grey channel, or kept). Bilinear interpolation is a convex combination of pixels, so
+    values in [0, 1] stay in [0, 1]."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 4:
+        raise ValueError(f"x must have shape (n, h, w, c); got {x.shape}")
+    size = checks.check_positive_int(size, "size")
+    channels = checks.check_positive_int(channels, "channels")
+    if x.shape[-1] not in (1, channels):
+        raise ValueError(f"cannot make {channels} channels from {x.shape[-1]}")
+    import jax
+    import jax.numpy as jnp
+    out = np.asarray(jax.image.resize(jnp.asarray(x), (x.shape[0], size, size, x.shape[-1]),
+                                      method="linear", antialias=False))
+    out = np.clip(out, 0.0, 1.0)
+    if out.shape[-1] != channels:
+        out = np.repeat(out, channels, axis=-1)
+    return out.astype(np.float32)
+
+
+def standardize(x_train, *others, eps: float = 1e-8):
+    """Per-channel (last axis) standardization with the statistics of ``x_train``:
+    ``(x − μ_train) / (σ_train + eps)``. Returns ``(x_train_std, *others_std)``."""
+    x_train = np.asarray(x_train, dtype=np.float32)
+    if x_train.ndim < 2 or x_train.shape[0] == 0:
+        raise ValueError(f"x_train must have shape (n, ..., c) with n >= 1; got {x_train.shape}")
+    axes = tuple(range(x_train.ndim - 1))
+    mu, sd = x_train.mean(axes), x_train.std(axes)
+    f = lambda a: ((np.asarray(a, dtype=np.float32) - mu) / (sd + eps)).astype(np.float32)
+    return (f(x_train),) + tuple(f(o) for o in others)
+
+
+# ---------------------------------------------------------------------------------------------
+# the dispatcher
+# ---------------------------------------------------------------------------------------------
+
+def load_dataset(name: str, split: str = "train", data_dir=None, *, checksums=None, **options):
+    """Load a data set by name: ``(x, y)`` numpy arrays (see the module docstring for shapes).
+
+    Args:
+      name: one of ``DATASET_NAMES``.
+      split: ``"train"`` or ``"test"`` (``"all"`` for digits/digits32/diabetes, ``"val"`` for
+        Tiny ImageNet).
+      data_dir: directory with the downloaded files (else ``$FPJAX_DATA``); unused by the
+        scikit-learn sets.
+      checksums: ``None`` (built-in + SHA256SUMS), a mapping ``{relative path: "md5:…"|"sha256:…"}``
+        added on top, or ``False`` (no hash verification).
+      **options: ``label_mode`` (cifar100), ``max_per_class`` (tiny_imagenet).
+    Raises ValueError for unknown names/splits, :class:`DatasetNotFoundError` when files are
+    missing, :class:`ChecksumError` on corrupt files, :class:`UnsafePickleError` on pickles that
+    contain anything but data.
+    """
+    if not isinstance(name, str) or name.lower() not in DATASET_NAMES:
+        raise ValueError(f"unknown dataset name {name!r}; expected one of {', '.join(DATASET_NAMES)}")
+    name = name.lower()
+    if name == "cifar10":
+        return load_cifar10(split, data_dir, checksums=checksums, **options)
+    if name == "cifar100":
+        return load_cifar100(split, data_dir, checksums=checksums, **options)
+    if name == "tiny_imagenet":
+        return load_tiny_imagenet(split, data_dir, checksums=checksums, **options)
+    if options:
+        raise TypeError(f"{name} takes no options; got {sorted(options)}")
+    if name == "digits":
+        return load_digits(split)
+    if name == "digits32":
+        return load_digits(split, size=32, channels=3)
+    return load_diabetes(split)
