@@ -80,11 +80,19 @@ def make_sgd(lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0, nes
     if schedule == "cosine":
         if total_steps is None:
             raise ValueError("schedule='cosine' needs total_steps")
-        rate = optax.cosine_decay_schedule(lr, checks.check_positive_int(total_steps, "total_steps"))
-    else:
-        rate = lr
-    parts = [optax.add_decayed_weights(weight_decay)] if weight_decay > 0 else []
-    parts.append(optax.sgd(rate, momentum=momentum or None, nesterov=nesterov))
+        total_steps = checks.check_positive_int(total_steps, "total_steps")
+    return _sgd(lr, momentum, weight_decay, (weight_decay > 0, momentum > 0, bool(nesterov),
+                                             schedule, total_steps))
+
+
+def _sgd(lr, momentum, weight_decay, struct: tuple) -> optax.GradientTransformation:
+    """:func:`make_sgd` without checks, so that ``lr, momentum, weight_decay`` may be traced
+    scalars; ``struct = (use_weight_decay, use_momentum, nesterov, schedule, total_steps)`` fixes
+    the optimizer-state structure (static)."""
+    use_wd, use_mom, nesterov, schedule, total_steps = struct
+    rate = optax.cosine_decay_schedule(lr, total_steps) if schedule == "cosine" else lr
+    parts = [optax.add_decayed_weights(weight_decay)] if use_wd else []
+    parts.append(optax.sgd(rate, momentum=momentum if use_mom else None, nesterov=nesterov))
     return optax.chain(*parts)
 
 
@@ -93,15 +101,16 @@ def _ce(logits, y):
 
 
 @functools.lru_cache(maxsize=64)
-def _epoch_fn(model: CNN, tx_key: tuple, loop: str):
-    """``epoch(params, bs, opt_state, x, y, idx (steps, batch), key) -> (params, bs, opt_state,
-    losses (steps,), accs (steps,))``, jitted as one ``lax.scan`` (``loop="scan"``) or as one
-    jitted step called per minibatch (``loop="step"``). Both apply the same step with the same
-    keys. Cached on (model object, optimizer settings, loop) so repeated calls reuse the compile."""
-    tx = make_sgd(tx_key[0], **dict(tx_key[1:]))
+def _epoch_fn(model: CNN, struct: tuple, loop: str):
+    """``epoch(params, bs, opt_state, hp, x, y, idx (steps, batch), key) -> (params, bs,
+    opt_state, losses (steps,), accs (steps,))`` with ``hp = (lr, momentum, weight_decay)``
+    traced (changing them does not recompile), jitted as one ``lax.scan`` (``loop="scan"``) or as
+    one jitted step called per minibatch (``loop="step"``). Both apply the same step with the
+    same keys. Cached on (model object, optimizer structure, loop)."""
 
-    def step(params, bs, opt_state, x, y, i, k):
+    def step(params, bs, opt_state, hp, x, y, i, k):
         xb, yb = x[i], y[i]
+        tx = _sgd(hp[0], hp[1], hp[2], struct)
 
         def loss_fn(p):
             logits, new_bs = model.apply({"params": p, "batch_stats": bs}, xb, train=True, key=k)
@@ -116,29 +125,29 @@ def _epoch_fn(model: CNN, tx_key: tuple, loop: str):
         return jax.vmap(lambda j: jax.random.fold_in(key, j))(jnp.arange(steps))
 
     if loop == "scan":
-        def epoch(params, bs, opt_state, x, y, idx, key):
+        def epoch(params, bs, opt_state, hp, x, y, idx, key):
             def body(carry, inp):
-                *out, loss, acc = step(*carry, x, y, *inp)
+                *out, loss, acc = step(*carry, hp, x, y, *inp)
                 return tuple(out), (loss, acc)
             carry, (losses, accs) = jax.lax.scan(body, (params, bs, opt_state),
                                                  (idx, step_keys(key, idx.shape[0])))
             return (*carry, losses, accs)
         # Only the optimizer state is donated: the previous params/batch stats stay valid, so a
         # diverged epoch can be rolled back without copying.
-        return jax.jit(epoch, donate_argnums=(2,)), tx
+        return jax.jit(epoch, donate_argnums=(2,))
 
     step_jit = jax.jit(step)
     keys_jit = jax.jit(step_keys, static_argnums=1)
 
-    def epoch_loop(params, bs, opt_state, x, y, idx, key):
+    def epoch_loop(params, bs, opt_state, hp, x, y, idx, key):
         keys = keys_jit(key, idx.shape[0])
         losses, accs = [], []
         for j in range(idx.shape[0]):
-            params, bs, opt_state, loss, acc = step_jit(params, bs, opt_state, x, y, idx[j], keys[j])
+            params, bs, opt_state, loss, acc = step_jit(params, bs, opt_state, hp, x, y, idx[j], keys[j])
             losses.append(loss)
             accs.append(acc)
         return params, bs, opt_state, jnp.stack(losses), jnp.stack(accs)
-    return epoch_loop, tx
+    return epoch_loop
 
 
 @functools.lru_cache(maxsize=64)
@@ -225,14 +234,19 @@ def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size
     if has_test:
         x_test, y_test = _check_xy(model, x_test, y_test, "x_test", "y_test")
     steps = n // batch_size
-    tx_key = (float(lr), ("momentum", float(momentum)), ("weight_decay", float(weight_decay)),
-              ("nesterov", bool(nesterov)), ("schedule", schedule),
-              ("total_steps", steps * max(epochs, 1) if schedule == "cosine" else None))
+    lr = checks.check_positive(lr, "lr")
+    momentum = checks.check_positive(momentum, "momentum", allow_zero=True)
+    weight_decay = checks.check_positive(weight_decay, "weight_decay", allow_zero=True)
+    checks.check_choice(schedule, "schedule", ("constant", "cosine"))
+    struct = (weight_decay > 0, momentum > 0, bool(nesterov), schedule,
+              steps * max(epochs, 1) if schedule == "cosine" else None)
+    hp = jnp.array([lr, momentum, weight_decay], dtype=jnp.float32)
     if loop == "auto":
         # XLA:CPU runs convolutions inside a while loop (lax.scan) several times slower than the
         # same step jitted on its own (measured 3-5× for cnn_small), so CPU loops in Python.
         loop = "step" if jax.default_backend() == "cpu" else "scan"
-    epoch_fn, tx = _epoch_fn(model, tx_key, loop)
+    epoch_fn = _epoch_fn(model, struct, loop)
+    tx = _sgd(lr, momentum, weight_decay, struct)
     params = variables["params"]
     bs = variables.get("batch_stats", {})
     opt_state = tx.init(params)
@@ -248,7 +262,7 @@ def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size
         k_perm, k_drop = jax.random.split(jax.random.fold_in(key, ep))
         idx = jax.random.permutation(k_perm, n)[: steps * batch_size].reshape(steps, batch_size)
         prev = (params, bs)  # kept in case this epoch diverges
-        params, bs, opt_state, losses, accs = epoch_fn(params, bs, opt_state, x, y, idx, k_drop)
+        params, bs, opt_state, losses, accs = epoch_fn(params, bs, opt_state, hp, x, y, idx, k_drop)
         loss = float(jnp.mean(losses))
         if not np.isfinite(loss) or not all(bool(jnp.all(jnp.isfinite(l)))
                                             for l in jax.tree_util.tree_leaves(params)):
