@@ -247,7 +247,8 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
     ``method="finite_difference"``: ``(f(θ − εg) − f(θ + εg))/(2ε)`` with ``g = ∇_θC`` and
     ``ε = rel_step·‖θ‖/‖g‖`` (the step moves the parameters by ``rel_step`` of their norm).
     ``method="ode"``: diffrax flow (:func:`fpjax.train.gradient_flow` with the summed cost) to
-    ``τ`` and ``2τ`` (``τ`` chosen like ``ε``), Richardson-extrapolated to ``O(τ²)``.
+    ``τ`` and ``2τ``, Richardson-extrapolated to ``O(τ²)``, with ``τ = rel_step / max(‖g‖/‖θ‖,
+    ‖Hg‖/‖g‖)`` (small against both the parameter scale and the rate at which the gradient turns).
     Returns ``(freqs, dfhat (N…), step)``.
     """
     from fpjax._src.models import Model
@@ -271,7 +272,16 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
     if not float(gn) > 0:
         raise ValueError("the cost gradient is zero at params: ∂_t f = 0 and there is nothing to measure")
     h = (_default_rel_step(dtype) if rel_step is None else checks.check_positive(rel_step, "rel_step"))
-    step = float(h * pn / gn)
+    if method == "finite_difference":
+        # A fixed direction g: only the size of the parameter move matters.
+        step = float(h * pn / gn)
+    else:
+        # Along the flow g itself turns at the relative rate ‖Hg‖/‖g‖ (dg/dt = −Hg): the time step
+        # must be small against that too, not only against ‖θ‖/‖g‖ (trained nets have small g and
+        # large curvature). One Hessian-vector product (forward over reverse) estimates it.
+        hg = jax.jvp(jax.grad(cost), (params,), (g,))[1]
+        rate = max(float(gn / pn), float(_tree_norm(hg) / gn))
+        step = h / rate
     on_grid = jax.jit(lambda p: apply(p, pts).reshape(sizes))
     if method == "finite_difference":
         shift = lambda s: jax.tree_util.tree_map(lambda a, b: a + s * b, params, g)
@@ -307,6 +317,18 @@ def spectral_agreement(predicted, measured, *, floor: float = 1e-6):
     big = jnp.abs(p) >= floor * jnp.max(jnp.abs(p))
     ratio = jnp.where(big, m / jnp.where(big, p, 1.0), jnp.nan + 0j)
     return float(rel), ratio
+
+
+def _as_numpy(a, name):
+    """Host array in its own precision (no silent float32 cast of float64 numpy input)."""
+    if isinstance(a, (str, bytes, dict)) or a is None:
+        raise TypeError(f"{name} must be an array of Fourier coefficients (n, N...); got {type(a).__name__}")
+    arr = np.asarray(a)
+    if arr.ndim < 2 or arr.size == 0:
+        raise ValueError(f"{name} must have shape (n, N_1, ..., N_d) with n >= 1; got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN/Inf")
+    return arr
 
 
 def _radius(freqs):
@@ -355,11 +377,16 @@ def fit_decay(freqs, kernel_hat, *, band: tuple[float, float] | None = None, sta
     ``floor·peak`` (rounding, or a window's truncation), capped at ``0.6 ξ_Nyq`` (above, aliasing of
     the grid transform folds energy back). Frequencies with ``A ≤ floor·peak`` are never used.
     """
-    kh = checks.as_array(kernel_hat, "kernel_hat")
+    kh = _as_numpy(kernel_hat, "kernel_hat")
     rad, _, nyq = _radius(freqs)
-    amp = np.sqrt(np.mean(np.abs(np.asarray(kh)) ** 2, axis=0))
+    if kh.shape[1:] != rad.shape:
+        raise ValueError(f"kernel_hat must have shape (n, {', '.join(map(str, rad.shape))}) to match freqs; "
+                         f"got {kh.shape}")
+    amp = np.sqrt(np.mean(np.abs(kh) ** 2, axis=0))
     peak = float(amp.max())
-    floor = _default_floor(np.asarray(kh).real.dtype) if floor is None else checks.check_positive(floor, "floor")
+    if not peak > 0:
+        raise ValueError("kernel_hat is identically zero: nothing to fit")
+    floor = _default_floor(kh.real.dtype) if floor is None else checks.check_positive(floor, "floor")
     if band is None:
         # Radial profile: the largest A at each distinct |ξ| (in n-D many frequencies share a radius).
         r_u, inv = np.unique(np.round(rad / (nyq / 1e6)).astype(np.int64), return_inverse=True)
@@ -402,7 +429,7 @@ def high_frequency_ratio(freqs, kernel_hat, *, top_fraction: float = 0.1) -> flo
     "top" is the top ``top_fraction`` of the frequency range: ``max_k |ξ_k|/ξ_{k,max} ≥ 1 − top_fraction``
     (per-axis normalised ∞-norm; in 1-D simply ``|ξ| ≥ 0.9 max|ξ|`` for the default).
     """
-    kh = np.abs(np.asarray(checks.as_array(kernel_hat, "kernel_hat")))
+    kh = np.abs(_as_numpy(kernel_hat, "kernel_hat"))
     if not 0 < top_fraction < 1:
         raise ValueError(f"top_fraction must be in (0, 1); got {top_fraction}")
     _, rel, _ = _radius(freqs)
