@@ -456,11 +456,17 @@ def _mean_se(a: np.ndarray) -> tuple[float, float]:
     return float(np.mean(a)), (float(np.std(a, ddof=1) / math.sqrt(a.size)) if a.size > 1 else float("nan"))
 
 
-def theorem3_stats(lhs_samples: Any, unbiased_samples: Any, bias_samples: Any) -> Theorem3Result:
+def theorem3_stats(lhs_samples: Any, unbiased_samples: Any, bias_samples: Any, *,
+                   fixed_kernel: bool = False) -> Theorem3Result:
     """Theorem 3 statistics from per-init samples (all ``(N,)``; ``unbiased_samples`` may be a scalar).
 
+    ``fixed_kernel=True`` (or a scalar ``unbiased_samples``): ``‖A‖²`` is one deterministic number,
+    so ``unbiased_se = 0`` (per-init copies computed under ``vmap`` differ by rounding only). The
+    paired differences ``D_i`` always use the per-init values as given, so an identity that holds
+    bitwise per init (e.g. ASI: ``lhs_i = ‖A_i‖²``) gives ``diff = 0`` exactly.
     Samples with a NaN/Inf in any of the three are dropped (counted in ``n_diverged``). Needs ≥ 2
-    finite samples. Computed in float64 on the host.
+    finite samples. Computed in float64 on the host. ``z = diff/diff_se``; when ``diff_se = 0``,
+    ``z = 0`` for ``diff = 0`` and ``±inf`` otherwise.
     """
     lhs = np.asarray(lhs_samples, np.float64)
     bias = np.asarray(bias_samples, np.float64)
@@ -477,7 +483,10 @@ def theorem3_stats(lhs_samples: Any, unbiased_samples: Any, bias_samples: Any) -
         raise ValueError(f"fewer than 2 finite samples ({int(ok.sum())} of {lhs.size}); nothing to estimate")
     lhs, unb, bias = lhs[ok], unb[ok], bias[ok]
     m_l, s_l = _mean_se(lhs)
+    # A scalar (fixed kernel) has no spread; np.std of copies of it would show rounding only.
     m_u, s_u = _mean_se(unb)
+    if fixed_kernel or np.ndim(unbiased_samples) == 0:
+        m_u, s_u = (float(unb[0]) if np.ndim(unbiased_samples) == 0 else m_u), 0.0
     m_b, s_b = _mean_se(bias)
     m_r, s_r = _mean_se(unb + bias)
     d = lhs - unb - bias
@@ -665,5 +674,5 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
         warnings.simplefilter("ignore", RuntimeWarning)
         res = sweep(one, jax.random.split(key, n_inits), chunk_size=chunk_size)
     samples = {k: np.asarray(v, np.float64) for k, v in res.outputs.items()}
-    stats = theorem3_stats(samples["lhs"], samples["unbiased"], samples["bias"])
+    stats = theorem3_stats(samples["lhs"], samples["unbiased"], samples["bias"], fixed_kernel=fixed_s is not None)
     return (stats, samples) if return_samples else stats
