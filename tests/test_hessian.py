@@ -205,12 +205,11 @@ def test_minibatch_average_equals_full_batch(tanh_problem):
     # the mean of 4 equal batch means is the full mean, so the Hessians agree to rounding
     np.testing.assert_allclose(np.asarray(h_batch), np.asarray(h_full), rtol=0, atol=1e-12)
     key = jax.random.PRNGKey(9)
-    np.testing.assert_allclose(np.asarray(fh.hutchinson_trace(bl, p["params"], key, 50)),
-                               np.asarray(fh.hutchinson_trace(p["loss"], p["params"], key, 50)), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(fh.hutchinson_trace(bl, p["params"], key, 100)),
+                               np.asarray(fh.hutchinson_trace(p["loss"], p["params"], key, 100)), rtol=1e-10)
     n_par = theta.size
     np.testing.assert_allclose(np.asarray(fh.top_eigenvalues(bl, p["params"], key, 3, num_iters=n_par)),
                                p["ev"][::-1][:3], atol=1e-6)
-    np.testing.assert_allclose(np.asarray(fh.dense_hessian(bl, p["params"])), p["H"], atol=1e-12)
     # explicit equal weights give the same loss; weights are normalized
     bl2 = fh.batched_loss(p["lob"], (x.reshape(4, 8, 2), y.reshape(4, 8, 1)), weights=[3.0, 3.0, 3.0, 3.0])
     np.testing.assert_allclose(float(bl2(p["params"])), float(bl(p["params"])), rtol=1e-13)

@@ -1,0 +1,263 @@
+"""Hessian benchmark (SPEC §5): trace (100 probes) + top eigenvalue on the hys5 MLP, fpjax vs PyHessian.
+
+Model ("hys5 MLP"): ReLU MLP 1-W-W-W-1 (4 Dense layers, Xavier), W = 64 (P = 8,513) and W = 256
+(P = 132,353), trained with Adam 1e-3 for 3000 full-batch steps on 64 equidistant points of
+f(x) = Σ_{i≤4} a_i sin(2πix), a_i ~ U(0,1), x ∈ [0, 1]; loss L = (1/2n) Σ (h(x_i) − y_i)² (fpjax mse).
+The Hessian is taken at the trained weights (the setting of experiment hys5), float32.
+
+fpjax (one jitted call each, compile time reported separately; best of --repeats):
+  * ``hessian_summary``: 20 Lanczos steps (full reorthogonalization) → top eigenvalue, then 100
+    Rademacher probes of the Lanczos-deflated Hutchinson estimator → trace. 120 HVPs.
+  * ``hutchinson_trace`` (plain, 100 probes) + ``top_eigenvalues`` (20 Lanczos steps). 120 HVPs.
+PyTorch peer (benchmarks/torch_hessian.py, torch venv, 2 threads; identical weights and data via a
+temp .npz): PyHessian's double backward (``torch.autograd.grad(g, params, grad_outputs=v,
+retain_graph=True)`` on a ``create_graph=True`` gradient); trace = 100 Rademacher probes; top
+eigenvalue by power iteration with (a) 20 steps, the same count as the Lanczos (same 120 HVPs in
+all), and (b) PyHessian's defaults (at most 100 steps, stop at relative change < 1e-3).
+
+Exact references (float64): W = 64 — the dense Hessian (``dense_hessian``), its trace, and its top
+eigenvalue by ARPACK (``scipy.sparse.linalg.eigsh``, tol=0) on the dense matrix. W = 256 (a dense
+Hessian would need 70 GB) — the trace from the ReLU identity ``tr H = (1/n) Σ_i ‖∇_θ h(x_i)‖²``
+(h is piecewise linear in every single parameter, so the ``r_i ∂²h/∂θ_k²`` terms vanish; this run
+checks it against the dense trace at W = 64), the top eigenvalue by 150 float64 Lanczos steps with
+its residual bound ``|λ − θ| ≤ ‖Hy − θy‖``.
+
+Usage: uv run python benchmarks/hessian.py [--widths 64,256] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+TORCH_PY = HERE / ".torch-venv" / "bin" / "python"
+N_POINTS = 64
+PROBES = 100
+ITERS = 20
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def best_time(fn, repeats):
+    best = float("inf")
+    out = None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def problem(width: int, steps: int):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from fpjax import models, train
+    x = jnp.linspace(0.0, 1.0, N_POINTS)[:, None]
+    a = jax.random.uniform(jax.random.key(1), (4,))
+    y = sum(a[i] * jnp.sin(2 * jnp.pi * (i + 1) * x) for i in range(4))
+    model = models.mlp((width, width, width, 1), "relu", init="xavier")
+    params = model.init(jax.random.key(0), x)
+    res = train.fit(model.apply, params, x, y, optimizer=optax.adam(1e-3), steps=steps)
+    return model, res.params, x, y, float(res.losses[-1])
+
+
+def references(model, params, x, y, width):
+    """Exact trace and top eigenvalue in float64 (see the module docstring)."""
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+
+    from fpjax import hessian as fh
+    from fpjax import train
+    out = {}
+    with jax.enable_x64(True):
+        p64 = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float64), params)
+        x64, y64 = jnp.asarray(x, jnp.float64), jnp.asarray(y, jnp.float64)
+
+        def loss64(p):
+            return train.mse(model.apply(p, x64), y64)
+
+        def per_example_sq(p):
+            g = jax.vmap(lambda xi: ravel_pytree(jax.grad(lambda q: model.apply(q, xi[None])[0, 0])(p))[0])(x64)
+            return jnp.sum(g * g) / x64.shape[0]
+        out["trace_relu_identity"] = float(jax.jit(per_example_sq)(p64))
+        if width <= 64:
+            import scipy.sparse.linalg as sla
+            t = time.perf_counter()
+            h = np.asarray(fh.dense_hessian(loss64, p64))
+            out["trace"] = float(np.trace(h))
+            out["top"] = float(sla.eigsh(h, k=1, which="LA", tol=0)[0][0])
+            out["how"] = "dense float64 Hessian (trace; ARPACK top eigenvalue)"
+            out["seconds"] = time.perf_counter() - t
+            del h
+        else:
+            t = time.perf_counter()
+            m = 150
+            a, b, v = fh.lanczos(loss64, p64, jax.random.key(3), m, return_vectors=True)
+            theta, s = np.linalg.eigh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))
+            yv = np.asarray(v).T @ s[:, -1]
+            unravel = ravel_pytree(p64)[1]
+            hy = np.asarray(ravel_pytree(fh.hvp(loss64, p64, unravel(jnp.asarray(yv))))[0])
+            out["top"] = float(theta[-1])
+            out["top_residual_bound"] = float(np.linalg.norm(hy - theta[-1] * yv))
+            out["trace"] = out["trace_relu_identity"]
+            out["how"] = "ReLU identity trace; float64 Lanczos (150 steps) top eigenvalue with residual bound"
+            out["seconds"] = time.perf_counter() - t
+    return out
+
+
+def fpjax_timings(loss, params, repeats):
+    import jax
+
+    from fpjax import hessian as fh
+    key = jax.random.key(7)
+    res = {}
+
+    def summary():
+        return jax.block_until_ready(fh.hessian_summary(loss, params, key, num_probes=PROBES, num_iters=ITERS))
+
+    def plain():
+        tr = fh.hutchinson_trace(loss, params, key, PROBES)
+        top = fh.top_eigenvalues(loss, params, key, k=1, num_iters=ITERS)
+        return jax.block_until_ready((tr, top))
+
+    for name, fn in (("summary", summary), ("plain", plain)):
+        t = time.perf_counter()
+        fn()
+        first = time.perf_counter() - t
+        best, out = best_time(fn, repeats)
+        if name == "summary":
+            vals = dict(trace=float(out.trace), trace_se=float(out.trace_se), top=float(out.top_eigenvalues[0]))
+        else:
+            (tr, se), top = out
+            vals = dict(trace=float(tr), trace_se=float(se), top=float(top[0]))
+        res[name] = dict(best_s=best, compile_s=first - best, **vals)
+    # one HVP, for the per-product comparison
+    v = params
+
+    def one():
+        return jax.block_until_ready(fh.hvp(loss, params, v))
+    one()
+    res["hvp_s"] = best_time(one, max(repeats, 10))[0]
+    return res
+
+
+def torch_timings(params, x, y, repeats):
+    if not TORCH_PY.exists():
+        print(f"torch venv absent ({TORCH_PY}), skipping the PyTorch peer")
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, outp = Path(tmp) / "in.npz", Path(tmp) / "out.json"
+        w = {}
+        for j, layer in enumerate(params["layers"]):
+            w[f"w{j}"] = np.asarray(layer["w"])
+            w[f"b{j}"] = np.asarray(layer["b"])
+        np.savez(inp, x=np.asarray(x), y=np.asarray(y), activation="relu", num_probes=PROBES,
+                 power=np.array([[ITERS, 0.0], [100, 1e-3]]), repeats=repeats, threads=os.cpu_count() or 2, **w)
+        r = subprocess.run([str(TORCH_PY), str(HERE / "torch_hessian.py"), str(inp), str(outp)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"torch_hessian.py failed:\n{r.stderr}")
+        return json.loads(outp.read_text())
+
+
+def rel(a, b):
+    return abs(a - b) / abs(b)
+
+
+def run_width(width, steps, repeats):
+    import jax.numpy as jnp
+
+    from fpjax import hessian as fh
+    from fpjax import train
+    model, params, x, y, final_loss = problem(width, steps)
+
+    def loss(p):
+        return train.mse(model.apply(p, x), y)
+    n_par = fh.num_params(params)
+    print(f"\n== ReLU 1-{width}-{width}-{width}-1, P = {n_par:,}, {N_POINTS} points, "
+          f"train loss after {steps} Adam steps: {final_loss:.2e}")
+    ref = references(model, params, x, y, width)
+    print(f"exact: trace {ref['trace']:.6g}, top eigenvalue {ref['top']:.6g}  [{ref['how']}, {ref['seconds']:.1f} s]")
+    if width <= 64:
+        print(f"  ReLU identity (1/n)Σ‖∇h(x_i)‖² = {ref['trace_relu_identity']:.10g} vs dense trace "
+              f"{ref['trace']:.10g} (rel. diff {rel(ref['trace_relu_identity'], ref['trace']):.1e})")
+    else:
+        print(f"  top eigenvalue residual bound |λ − θ| ≤ {ref['top_residual_bound']:.2e}")
+    jx = fpjax_timings(loss, params, repeats)
+    th = torch_timings(params, jnp.asarray(x), jnp.asarray(y), repeats)
+
+    rows = []
+    s, p = jx["summary"], jx["plain"]
+    rows.append(("fpjax hessian_summary (20 Lanczos + 100 deflated probes)", s["best_s"], s["trace"], s["top"], 120))
+    rows.append(("fpjax hutchinson_trace(100) + top_eigenvalues(20 Lanczos)", p["best_s"], p["trace"], p["top"], 120))
+    if th is not None:
+        tt = th["trace"]["best_s"]
+        tr_t = th["trace"]["value"][0]
+        for name in th["power_names"]:
+            it_max, tol = name.split("_")[1:]
+            pw = th[name]
+            lam, its = pw["value"]
+            label = (f"torch trace(100) + power iteration ({its} steps"
+                     + (f", stop at rel. change < {tol})" if float(tol) > 0 else ", fixed)"))
+            rows.append((label, tt + pw["best_s"], tr_t, lam, PROBES + its))
+    print(f"\n{'method':<72} {'HVPs':>5} {'time':>9} {'trace err':>10} {'top err':>9}")
+    for label, t, tr, top, n_hvp in rows:
+        print(f"{label:<72} {n_hvp:>5} {t * 1e3:>7.1f}ms {rel(tr, ref['trace']):>10.2e} {rel(top, ref['top']):>9.2e}")
+    print(f"fpjax compile: summary {s['compile_s']:.2f} s, plain {p['compile_s']:.2f} s (first call only)")
+    result = dict(width=width, n_params=n_par, ref=ref, fpjax=jx, torch=th, rows=rows)
+    if th is not None:
+        base = rows[2][1]
+        print(f"speed-up vs torch (same 120 HVPs): summary {base / s['best_s']:.2f}x, plain {base / p['best_s']:.2f}x; "
+              f"vs PyHessian defaults: summary {rows[3][1] / s['best_s']:.2f}x")
+        print(f"one HVP: fpjax {jx['hvp_s'] * 1e3:.2f} ms, torch {tt / PROBES * 1e3:.2f} ms "
+              f"(trace time / 100 probes)")
+        print(f"accuracy targets (trace within 5%, top within 1e-3): fpjax summary "
+              f"{rel(s['trace'], ref['trace']) <= 0.05 and rel(s['top'], ref['top']) <= 1e-3}; "
+              f"plain {rel(p['trace'], ref['trace']) <= 0.05 and rel(p['top'], ref['top']) <= 1e-3}; "
+              f"torch (20 power steps) {rel(tr_t, ref['trace']) <= 0.05 and rel(rows[2][3], ref['top']) <= 1e-3}")
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--widths", default="64,256")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = ap.parse_args()
+    print(f"machine: {machine()}; date {datetime.date.today()}; load average {os.getloadavg()[0]:.2f}")
+    import jax
+    print(f"jax {jax.__version__}, Python {platform.python_version()}")
+    results = [run_width(int(w), args.steps, args.repeats) for w in args.widths.split(",")]
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (timings are best-of-{args.repeats}; "
+          "other processes on the machine inflate them)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
