@@ -1,0 +1,249 @@
+"""fp-highdim: the F-Principle on high-dimensional real data, projection and filtering methods.
+
+Data: scikit-learn's handwritten digits (8×8 = 64 inputs, 1437 training images; shipped), or
+CIFAR-10 (3072 inputs, the first ``n_train`` training images) when ``data_dir`` is given (read by
+:func:`fpjax.data.load_dataset`; nothing is downloaded). Labels are one-hot ``y_i ∈ R^10``. An MLP
+``d → widths → 10`` is trained full-batch on the MSE with Adam; its outputs on the training set are
+recorded every ``record_every`` steps. Seeds are one vmapped :func:`fpjax.train.sweep`.
+
+**Projection method** (:func:`fpjax.spectrum.nudft`): ``ŷ(k) = (1/n) Σ_i y_i e^{−2πik p·x_i}`` along the
+first principal component ``p`` of the inputs, for the label-centred targets ``y_i − ȳ`` (the
+constant ``ȳ`` only adds the characteristic function of ``p·x`` to both ``ŷ`` and ``ĥ``; removing it
+from both leaves ``ĥ − ŷ`` unchanged and makes ``|ŷ(k)|`` the class structure, not the class
+frequencies). ``Δ_F(k) = ‖ĥ(k) − ŷ(k)‖ / ‖ŷ(k)‖`` (norms over the 10 outputs). Digits' projected
+spectrum has one broad peak (at k ≈ 0.3) and no others above the noise level ``‖y − ȳ‖/n`` of
+idiosyncratic labels, so instead of peaks ``n_track`` equally spaced frequencies
+``k_j = j·k_max/n_track`` are followed, ``k_max`` the frequency where ``‖ŷ(k)‖`` has fallen to
+``amp_cut`` of its maximum (beyond it the target spectrum is label noise).
+
+**Filtering method** (:func:`fpjax.spectrum.filter_errors`): ``y_low = G_δ * y`` (Gaussian of variance
+``δ``), ``y_high = y − y_low``, ``e_low``, ``e_high``. ``δ`` is given in units of the median squared
+nearest-neighbour distance of the inputs (``delta_scales``), so the split means the same on any data.
+
+Claims computed: (1) for every ``δ``, ``e_low`` gets below ``threshold`` strictly before ``e_high``
+(never counts as ∞; median over seeds); (2) projection: the steps at which ``Δ_F(k_j)`` first gets
+below ``threshold`` rise with frequency — Spearman rank correlation ≥ 0.8 and the lowest tracked
+frequency strictly before the highest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from experiments import _fp_common as C
+
+NAME = "fp-highdim"
+DESCRIPTION = "F-Principle in high dimension: projection (NUDFT along PC1) and filtering methods on digits / CIFAR-10"
+CLAIM = ("On high-dimensional real data a DNN also fits low frequencies first: e_low converges before e_high "
+         "(filtering method) and Δ_F(k) along the first principal component converges from low to high k "
+         "(projection method)")
+
+QUICK = {
+    "data_dir": None,            # a CIFAR-10 folder switches from digits to CIFAR-10
+    "n_train": None,             # digits: all 1437 training images; CIFAR-10 default 10000
+    "widths": [128, 128],
+    "activation": "relu",
+    "init": "xavier",
+    "lr": 1e-3,
+    "steps": 800,
+    "record_every": 5,
+    "n_seeds": 2,
+    "n_track": 6,
+    "amp_cut": 0.25,
+    "n_freq_grid": 200,
+    "delta_scales": [0.5, 1.0, 2.0],
+    "threshold": 0.2,
+}
+FULL = dict(QUICK, widths=[400, 200, 100], steps=20000, record_every=200, n_seeds=8)
+
+
+def load_data(cfg):
+    """``(x (n, d) float32, labels (n,) int32, name)``: digits, or CIFAR-10 from ``data_dir``."""
+    from fpjax.data import load_dataset
+
+    if cfg.get("data_dir"):
+        x, lab = load_dataset("cifar10", "train", data_dir=cfg["data_dir"])
+        n = int(cfg["n_train"] or 10000)
+        name = "CIFAR-10"
+    else:
+        x, lab = load_dataset("digits", "train")
+        n = int(cfg["n_train"] or x.shape[0])
+        name = "digits"
+    if not 0 < n <= x.shape[0]:
+        raise ValueError(f"n_train must be in 1..{x.shape[0]} for {name}; got {cfg['n_train']}")
+    return np.asarray(x[:n]).reshape(n, -1).astype(np.float32), np.asarray(lab[:n]).astype(np.int32), name
+
+
+def run(config: dict, out_dir: Path) -> dict:
+    import jax.numpy as jnp
+    import optax
+
+    from fpjax.models import mlp
+    from fpjax.spectrum import filter_errors, nudft
+    from fpjax.train import fit, sweep
+
+    cfg = dict(config)
+    x, lab, data_name = load_data(cfg)
+    n = x.shape[0]
+    y = np.eye(10, dtype=np.float32)[lab]
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    model = mlp(tuple(cfg["widths"]) + (10,), cfg["activation"], init=cfg["init"])
+    opt = optax.adam(float(cfg["lr"]))
+
+    def one_seed(key):
+        r = fit(model.apply, model.init(key, xj), xj, yj, optimizer=opt, steps=int(cfg["steps"]),
+                record=lambda p: model.apply(p, xj), record_every=int(cfg["record_every"]))
+        return {"h": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
+
+    res = sweep(one_seed, C.seed_keys(cfg["seed"], cfg["n_seeds"]))
+    ok = res.ok
+    steps = np.asarray(res.outputs["record_steps"][0])
+    h = np.asarray(res.outputs["h"])                                   # (S, R, n, 10)
+    thr = float(cfg["threshold"])
+
+    # ---- projection method -------------------------------------------------------------
+    p = first_principal_direction(x)
+    t = x @ p
+    ybar = y.mean(0)
+    k_grid = np.linspace(0.0, 4.0 / float(np.std(t)), int(cfg["n_freq_grid"])).astype(np.float32)
+    y_amp = np.linalg.norm(np.asarray(nudft(x, y - ybar, k_grid, p)), axis=-1)
+    i_peak = int(np.argmax(y_amp))
+    below = np.nonzero((np.arange(k_grid.size) > i_peak) & (y_amp < float(cfg["amp_cut"]) * y_amp[i_peak]))[0]
+    k_max = float(k_grid[below[0]] if below.size else k_grid[-1])
+    n_track = int(cfg["n_track"])
+    ks = (k_max * np.arange(1, n_track + 1) / n_track).astype(np.float32)
+    kk = np.concatenate([ks, k_grid])                                  # tracked + plotting grid
+    y_hat = np.asarray(nudft(x, y - ybar, kk, p))                      # (K, 10)
+    s_all, r_all = h.shape[:2]
+    hs = (h - ybar).reshape(s_all * r_all, n, 10).transpose(1, 0, 2).reshape(n, -1)
+    h_hat = np.asarray(nudft(x, hs, kk, p)).reshape(kk.size, s_all, r_all, 10).transpose(1, 2, 0, 3)
+    dF_all = np.linalg.norm(h_hat - y_hat, axis=-1) / np.linalg.norm(y_hat, axis=-1)   # (S, R, K)
+    dF, dF_grid = dF_all[..., :n_track], dF_all[..., n_track:]
+    t_proj = C.first_below(np.moveaxis(dF, -1, -2), steps, thr)       # (S, n_track)
+    med_proj = np.median(t_proj[ok], axis=0) if ok.size else np.full(n_track, np.inf)
+    rho = C.spearman(ks, med_proj)
+    held_proj = bool(ok.size) and np.isfinite(rho) and rho >= 0.8 and med_proj[0] < med_proj[-1]
+
+    # ---- filtering method ---------------------------------------------------------------
+    nn = _median_nn_sq_distance(x)
+    deltas = [float(s) * nn for s in cfg["delta_scales"]]
+    fe = filter_errors(x, y, h.reshape((-1,) + h.shape[2:]), deltas)
+    e_low = np.asarray(fe.e_low).reshape(len(deltas), s_all, r_all)
+    e_high = np.asarray(fe.e_high).reshape(len(deltas), s_all, r_all)
+    t_low = C.first_below(e_low, steps, thr)                           # (m, S)
+    t_high = C.first_below(e_high, steps, thr)
+    med_low = np.median(t_low[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
+    med_high = np.median(t_high[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
+    held_filter = bool(ok.size) and bool(np.all(med_low < med_high))
+    from fpjax.spectrum import filter_decompose
+
+    y_low, y_high = filter_decompose(x, y, deltas)
+    low_share = [float(np.sum(np.asarray(a) ** 2) / np.sum(y ** 2)) for a in y_low]
+
+    noise = float(np.linalg.norm(y - ybar) / n)   # E|ŷ(k)| level of labels with no structure along p
+    _figures(cfg, out_dir, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF, dF_grid, t_proj, deltas,
+             cfg["delta_scales"], e_low, e_high, ok, thr)
+    claims = [
+        C.claim("filtering method: e_low gets below the threshold before e_high, for every δ", held_filter, {
+            "data": data_name, "threshold": thr, "delta_scales": cfg["delta_scales"], "deltas": deltas,
+            "median_nn_sq_distance": nn, "low_energy_share": low_share,
+            "median_steps_e_low": C.finite_or_none(med_low), "median_steps_e_high": C.finite_or_none(med_high),
+            "final_e_low_median": np.median(e_low[:, ok, -1], axis=1) if ok.size else None,
+            "final_e_high_median": np.median(e_high[:, ok, -1], axis=1) if ok.size else None}),
+        C.claim("projection method: Δ_F(k) along the first principal component converges from low to high k",
+                held_proj, {
+                    "data": data_name, "threshold": thr, "tracked_freqs": ks, "k_max": k_max,
+                    "median_steps_to_threshold": C.finite_or_none(med_proj),
+                    "steps_to_threshold_per_seed": C.finite_or_none(t_proj[ok]), "spearman_k_vs_steps": rho,
+                    "label_noise_level": noise}),
+    ]
+    losses = np.asarray(res.outputs["losses"])[:, -1]
+    return {"data": data_name, "n_train": int(n), "input_dim": int(x.shape[1]),
+            "final_loss_median": float(np.median(losses[ok])) if ok.size else None,
+            "n_seeds": int(res.n_seeds), "n_diverged": int(res.n_diverged), "claims": claims}
+
+
+def first_principal_direction(x: np.ndarray) -> np.ndarray:
+    """Unit first principal component of ``x (n, d)`` with the sign of :func:`fpjax.spectrum.principal_direction`.
+
+    For ``n ≥ d`` that function's ``d × d`` covariance eigenproblem; for ``n < d`` (few CIFAR images)
+    the thin SVD of the centred ``n × d`` data, which costs ``O(n²d)`` instead of ``O(d³)``.
+    """
+    from fpjax.spectrum import principal_direction
+
+    if x.shape[0] >= x.shape[1]:
+        return np.asarray(principal_direction(x))
+    c = x.astype(np.float64) - x.mean(axis=0, dtype=np.float64)
+    p = np.linalg.svd(c, full_matrices=False)[2][0]
+    p = p * (-1.0 if p[np.argmax(np.abs(p))] < 0 else 1.0)
+    return p.astype(np.float32)
+
+
+def _median_nn_sq_distance(x: np.ndarray, block: int = 2048) -> float:
+    """Median over points of the squared distance to the nearest other point (blocked, exact)."""
+    sq = np.sum(x.astype(np.float64) ** 2, axis=1)
+    out = []
+    for a in range(0, x.shape[0], block):
+        xb = x[a:a + block].astype(np.float64)
+        d2 = sq[a:a + block, None] + sq[None, :] - 2.0 * xb @ x.T.astype(np.float64)
+        d2[np.arange(xb.shape[0]), a + np.arange(xb.shape[0])] = np.inf
+        out.append(np.maximum(d2.min(axis=1), 0.0))
+    return float(np.median(np.concatenate(out)))
+
+
+def _figures(cfg, out_dir, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF, dF_grid, t_proj, deltas, scales,
+             e_low, e_high, ok, thr):
+    from fpjax._src import io
+
+    s0 = int(ok[0]) if ok.size else 0
+    st = C.log_steps(steps)
+
+    # 1. projected target spectrum with the tracked frequencies.
+    fig = C.figure((6.4, 3.8))
+    ax = fig.add_subplot()
+    ax.plot(k_grid, y_amp, color="0.3", label="‖ŷ(k)‖ (labels − mean)")
+    for k in ks:
+        ax.axvline(k, color="C3", lw=0.8, ls="--")
+    ax.axvline(k_max, color="C3", lw=1.5, label=f"tracked frequencies (k_max = {k_max:.2f})")
+    ax.axhline(noise, color="0.5", ls=":", lw=1, label="noise level ‖y − ȳ‖/n")
+    ax.set_xlabel("frequency k along the first principal component")
+    ax.set_ylabel("amplitude")
+    ax.set_title(f"{data_name}: projected spectrum of the labels")
+    ax.legend(fontsize=8)
+    io.save_figure(fig, out_dir / "highdim_projected_spectrum.png")
+
+    # 2. Δ_F heat map on the fine frequency grid (seed 0) and at the tracked frequencies.
+    fig = C.figure((11.0, 3.8))
+    a1, a2 = fig.subplots(1, 2)
+    sel = (k_grid > 0) & (k_grid <= 1.5 * k_max)   # ŷ(0) = 0 for centred labels: Δ_F(0) undefined
+    im = a1.pcolormesh(st, k_grid[sel], np.clip(dF_grid[s0][:, sel].T, 0, 1), cmap="viridis", vmin=0, vmax=1,
+                       shading="nearest")
+    fig.colorbar(im, ax=a1, label="Δ_F(k)")
+    a1.axhline(k_max, color="w", lw=0.8, ls="--")
+    a1.set_xscale("log")
+    a1.set_xlabel("step")
+    a1.set_ylabel("frequency k")
+    a1.set_title("Δ_F(k) over training (seed 0); dashed: k_max")
+    C.error_heatmap(fig, a2, steps, dF[s0].T, [f"k = {k:.2f}" for k in ks], threshold=thr, crossings=t_proj[s0],
+                    label="Δ_F(k)")
+    a2.set_title("tracked frequencies")
+    io.save_figure(fig, out_dir / "highdim_projection_heatmap.png")
+
+    # 3. filtering method: e_low and e_high (median over seeds) per δ.
+    fig = C.figure((6.4, 4.2))
+    ax = fig.add_subplot()
+    for j, (dl, sc) in enumerate(zip(deltas, scales)):
+        lo = np.median(e_low[j, ok], axis=0) if ok.size else e_low[j, 0]
+        hi = np.median(e_high[j, ok], axis=0) if ok.size else e_high[j, 0]
+        ax.plot(st, lo, color=f"C{j}", label=f"e_low, δ = {dl:.3g} ({sc:g}× NN²)")
+        ax.plot(st, hi, color=f"C{j}", ls="--", label=f"e_high, δ = {dl:.3g}")
+    ax.axhline(thr, color="k", ls=":", lw=1, label=f"threshold {thr:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step (step 0 drawn at the left edge)")
+    ax.set_ylabel("relative error")
+    ax.set_title(f"{data_name}: filtering method (median over seeds)")
+    ax.legend(fontsize=7)
+    io.save_figure(fig, out_dir / "highdim_filtering.png")
