@@ -27,7 +27,7 @@ from fpjax.models import mlp
 from fpjax.train import sweep
 
 __all__ = ["uniform_grid", "column", "deep_mlp", "power_spectrum", "high_freq_fraction", "rel_rmse",
-           "crossing_index", "spearman", "decay_rate", "claim", "seed_sweep", "WINDOW"]
+           "crossing_index", "pick_rate", "spearman", "decay_rate", "claim", "seed_sweep", "WINDOW"]
 
 WINDOW = "hann"
 
@@ -91,6 +91,22 @@ def crossing_index(values: Any, threshold: float, *, stay: bool = False) -> np.n
     # One past the last record that is not below (0 if every record is below).
     not_below = ~below
     return np.where(not_below.any(-1), t - np.argmax(not_below[..., ::-1], axis=-1), 0)
+
+
+def pick_rate(rates: Sequence[float], train_rel_rmse: Any, final_loss: Any, tol: float) -> int:
+    """Index of the learning rate to keep from a grid run on the same inits (axes ``(rate, seed)``).
+
+    The smallest rate whose median relative train RMSE is below ``tol`` (closest to the gradient flow
+    of the theory); if none fits, the rate with the lowest median final loss (NaN/Inf counted as
+    ``+inf``). Only training data enter the choice.
+    """
+    rmse = np.asarray(train_rel_rmse, float)
+    loss = np.asarray(final_loss, float)
+    loss = np.median(np.where(np.isfinite(loss), loss, np.inf), axis=1)
+    ok = np.flatnonzero((np.median(np.where(np.isfinite(rmse), rmse, np.inf), axis=1) < tol) & np.isfinite(loss))
+    if ok.size:
+        return int(ok[np.argmin(np.asarray(rates, float)[ok])])
+    return int(np.argmin(loss))
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:

@@ -125,13 +125,10 @@ def run(config: dict, out_dir) -> dict:
         table[act], raw[act], curves[act] = {}, {}, {}
         for depth in depths:
             o = _train_config(cfg, act, depth, x_train, y_train, xg_col)
-            loss = np.where(o["diverged"] | ~np.isfinite(o["loss"]), np.inf, o["loss"])  # (lr, seed)
-            med = np.median(loss, axis=1)
+            loss = np.where(o["diverged"], np.inf, o["loss"])  # (lr, seed)
+            med = np.median(np.where(np.isfinite(loss), loss, np.inf), axis=1)
             train_rmse = np.sqrt(np.mean((o["train_pred"] - yt) ** 2, axis=-1)) / y_rms  # (lr, seed)
-            fits = np.flatnonzero((np.median(train_rmse, axis=1) < cfg["fit_tol"]) & np.isfinite(med))
-            # The smallest rate that fits is the closest to the gradient flow of the theory; if none
-            # fits, the rate with the lowest training loss. Only training data enter the choice.
-            best = int(fits[np.argmin(np.asarray(cfg["lrs"])[fits])]) if fits.size else int(np.argmin(med))
+            best = c1.pick_rate(cfg["lrs"], train_rmse, loss, cfg["fit_tol"])
             hf0 = np.asarray(c1.high_freq_fraction(o["h0"][best], xg, nyquist))
             hf = np.asarray(c1.high_freq_fraction(o["h"][best], xg, nyquist))
             err = c1.rel_rmse(o["h"][:, :, inside], f_grid[inside])  # (lr, seed)
