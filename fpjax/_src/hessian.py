@@ -12,11 +12,16 @@ and the Hessian ``H = ∇²L(θ)`` only through products ``v ↦ Hv``:
   of ``num_probes`` samples ``zᵢᵀHzᵢ``; its standard error is ``std(zᵢᵀHzᵢ, ddof=1)/√num_probes``.
   (``Var zᵀHz = 2(‖H‖_F² − Σᵢ Hᵢᵢ²)`` for Rademacher probes, the lowest of any i.i.d. probe.)
 * **Lanczos** with full reorthogonalization: ``V = [v₁ … v_m]`` orthonormal and ``VᵀHV = T`` tridiagonal
-  (diagonal ``alphas``, off-diagonal ``betas``). Every new vector is Gram-Schmidt-orthogonalized
-  twice against all previous ones ("twice is enough"), so ``T``'s eigenvalues (Ritz values) have no
-  spurious copies; when the Krylov space is exhausted (``β = 0``, e.g. a ReLU net's exactly zero
-  Hessian rows) the iteration restarts from a random vector orthogonal to ``V`` with ``β = 0``. Hence
-  with ``num_iters = P`` the Ritz values are the eigenvalues of ``H`` up to rounding.
+  (diagonal ``alphas``, off-diagonal ``betas``). After the three-term recurrence every new vector is
+  Gram-Schmidt-orthogonalized against all previous ones, a second time when the first pass removed
+  much of it (DGKS criterion), so ``T``'s eigenvalues (Ritz values) have no spurious copies; when
+  the Krylov space is exhausted (``β = 0``, e.g. a ReLU net's exactly zero Hessian rows) the
+  iteration restarts with ``β = 0`` from the coordinate vector least represented in ``span(V)``.
+  Hence with ``num_iters = P`` the Ritz values are the eigenvalues of ``H`` up to rounding.
+* **Deflated trace** (:func:`hessian_summary`, ``hutchinson_trace(..., deflate=d)``):
+  ``tr H = Σⱼ αⱼ + tr(PHP)``, ``P = I − VᵀV``, the second term by Hutchinson on projected probes;
+  trained networks' Hessians have a few outliers carrying most of the trace, which plain
+  Hutchinson estimates with ~√(2/m) relative error and deflation removes.
 * **Spectral density** by stochastic Lanczos quadrature (SLQ, Ubaru-Chen-Saad 2017; PyHessian):
   for probe ``v`` (unit norm) the ``m``-step Lanczos gives Ritz values ``θⱼ`` and eigenvectors ``sⱼ``
   of ``T``; ``vᵀ g(H) v ≈ Σⱼ τⱼ g(θⱼ)`` with ``τⱼ = sⱼ[0]²`` (Gauss quadrature, ``Σⱼ τⱼ = 1``). The density
@@ -72,9 +77,10 @@ __all__ = [
 
 PyTree = Any
 
-# Probes per vmapped chunk. On CPU, XLA runs one HVP's matmuls near the machine's rate already and
-# wide vmaps only add memory traffic (measured: 8 probes/chunk is as fast as any, 100 is 3x slower
-# on a 132k-parameter MLP); on accelerators a larger batch can pay off, so it is a parameter.
+# Probes per vmapped chunk (at most). On CPU one HVP of a small MLP already runs its matmuls at a
+# good rate and wide vmaps mostly add memory traffic: on 2 cores, 4-8 probes per chunk were as fast
+# as any for 8.5k- and 132k-parameter MLPs and 100 per chunk was 3x slower on the larger one. On
+# accelerators a larger batch can pay off, so it is a parameter.
 _DEFAULT_BATCH = 8
 
 
@@ -298,10 +304,7 @@ def _check_loss(loss_fn, params) -> None:
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable params -> scalar (or a BatchedLoss); "
                         f"got {type(loss_fn).__name__}")
-    try:
-        out = jax.eval_shape(loss_fn, params)
-    except Exception as err:  # surface the user's error with context
-        raise type(err)(f"loss_fn(params) failed while checking its output shape: {err}") from err
+    out = jax.eval_shape(loss_fn, params)
     leaves = jax.tree_util.tree_leaves(out)
     if len(leaves) != 1 or not hasattr(leaves[0], "shape"):
         raise ValueError(f"loss_fn(params) must return a single scalar array; got {out}")
