@@ -3,7 +3,8 @@
 Setting: scikit-learn's diabetes regression set (442 × 10; target standardized with the training
 mean/std) and the digits set (8×8 images, 64 features standardized; **regression on one-hot
 targets with MSE**, the loss of the kernel theory, with test accuracy from the argmax reported
-too; pixels in [0, 1] centred by the training mean), both with fpjax's seed-free 80/20 split (``fpjax.data``). ReLU MLPs ``d-w-…-w-c`` in
+too; pixels in [0, 1] centred by the training mean), both with fpjax's seed-free 80/20 split
+(``fpjax.data``). ReLU MLPs ``d-w-…-w-c`` in
 standard parameterization, ``W ~ N(0, s²/fan_in)``, biases 0 at init, for init scales ``s``;
 ``asi(net)`` = ``(√2/2)(h(θ) − h(θ'))`` with ``θ' = θ`` at init. Both are trained from the *same*
 ``θ`` (paired seeds) by full-batch Adam (cosine-decayed learning rate) on
@@ -162,9 +163,9 @@ def run(config: dict, out_dir: Path) -> dict:
             "test_error": "mean over test points of the squared error summed over outputs (digits: one-hot, MSE)",
             "note": ("Without ASI the training residual starts at Y - h_ini(X), so at large scales the plain network "
                      "also fits the training set more slowly within the fixed step budget (see train_*). ASI removes "
-                     "only the bias term: the tangent kernel's shape (the untrained-scale biases enter it unscaled) "
-                     "and the training regime (Adam steps are scale-free, so large-scale networks move relatively "
-                     "less: lazier) still depend on the scale, so the ASI test error need not be exactly flat.")}
+                     "only the bias term: the tangent kernel's shape (the biases start at 0 and their gradients do "
+                     "not scale with s) and the training regime (Adam steps are scale-free, so large-scale networks "
+                     "move relatively less: lazier) still depend on the scale, so the ASI test error need not be exactly flat.")}
 
 
 def _figure(cfg, out_dir, per, scales):
@@ -190,7 +191,7 @@ def _figure(cfg, out_dir, per, scales):
             ax.set_ylabel("test accuracy (argmax)")
             ax.set_ylim(0, 1)
         ax.set_xlabel("init scale s (W ~ N(0, s²/fan_in))")
-        ax.set_title(f"{ds} ({rec['n_train']} train / {rec['n_test']} test, {len(rec['plain_test_per_seed'][0])} seeds)",
-                     fontsize=9)
+        n_seeds = len(rec["plain_test_per_seed"][0])
+        ax.set_title(f"{ds} ({rec['n_train']} train / {rec['n_test']} test, {n_seeds} seeds)", fontsize=9)
     axes[0].legend(fontsize=7)
     save_figure(fig, Path(out_dir) / "test_error_vs_init_scale.png")

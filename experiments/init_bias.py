@@ -29,7 +29,6 @@ kernel); and the ASI network's output at init. Everything in float64.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -53,8 +52,8 @@ QUICK = {
     "dominance": 0.5,
     "chunk_size": None,
 }
-FULL = dict(QUICK, activations=["relu", "tanh", "erf"], width=2048, depth=2, scales=[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0],
-            n_train=32, n_test=1001, n_inits=4096, chunk_size=64)
+FULL = dict(QUICK, activations=["relu", "tanh", "erf"], width=2048, depth=2,
+            scales=[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0], n_train=32, n_test=1001, n_inits=4096, chunk_size=64)
 
 # Activations whose infinite-width kernel neural-tangents computes in closed form.
 _ANALYTIC = ("relu", "erf", "gaussian", "sine")

@@ -42,7 +42,8 @@ With ``A = h_k(·; 0, X, f(X)) − f`` (deterministic) and ``B(h) = h − S h(X)
 ``h_k(·; h_ini, X, f(X)) − f = A + B(h_ini)``, so
 ``E‖A + B‖² = ‖A‖² + 2⟨A, E B⟩ + E‖B‖²`` and ``E B = B(E h_ini) = 0`` for a mean-zero ``h_ini``:
 
-    E‖h_k(·; h_ini, X, f(X)) − f‖² = ‖h_k(·; 0, X, f(X)) − f‖² + E‖h_k(·; 0, X, h_ini(X)) − h_ini‖².
+    E‖h_k(·; h_ini, X, f(X)) − f‖²
+        = ‖h_k(·; 0, X, f(X)) − f‖² + E‖h_k(·; 0, X, h_ini(X)) − h_ini‖².
 
 Norms are **means over the evaluation points** ``T`` (summed over outputs):
 ``‖g‖² ≈ (1/m) Σ_j |g(t_j)|²``, the ``L²`` norm for the uniform probability measure on the
@@ -631,7 +632,8 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
         if kxx.shape[0] != n or mm != m:
             raise ValueError(f"kernel matrices must be ({n}, {n}) and ({m}, {n}) for these inputs; "
                              f"got {tuple(kxx.shape)} and {tuple(ktx.shape)}")
-        fixed_s = interpolation_operator(kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond, jitter=jitter)
+        fixed_s = interpolation_operator(kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond,
+                                         jitter=jitter)
     else:
         checks.check_choice(kernel, "kernel", KERNELS)
         if kernel == "infinite":
