@@ -165,7 +165,8 @@ def run(config: dict, out_dir: Path) -> dict:
                      "also fits the training set more slowly within the fixed step budget (see train_*). ASI removes "
                      "only the bias term: the tangent kernel's shape (the biases start at 0 and their gradients do "
                      "not scale with s) and the training regime (Adam steps are scale-free, so large-scale networks "
-                     "move relatively less: lazier) still depend on the scale, so the ASI test error need not be exactly flat.")}
+                     "move relatively less: lazier) still depend on the scale, so the ASI test error need not be "
+                     "exactly flat.")}
 
 
 def _figure(cfg, out_dir, per, scales):
