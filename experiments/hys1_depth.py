@@ -127,7 +127,7 @@ def run(config: dict, out_dir) -> dict:
             o = _train_config(cfg, act, depth, x_train, y_train, xg_col)
             loss = np.where(o["diverged"], np.inf, o["loss"])  # (lr, seed)
             med = np.median(np.where(np.isfinite(loss), loss, np.inf), axis=1)
-            train_rmse = np.sqrt(np.mean((o["train_pred"] - yt) ** 2, axis=-1)) / y_rms  # (lr, seed)
+            train_rmse = np.sqrt(np.mean((o["train_pred"].astype(np.float64) - yt) ** 2, axis=-1)) / y_rms  # (lr, seed)
             best = c1.pick_rate(cfg["lrs"], train_rmse, loss, cfg["fit_tol"])
             hf0 = np.asarray(c1.high_freq_fraction(o["h0"][best], xg, nyquist))
             hf = np.asarray(c1.high_freq_fraction(o["h"][best], xg, nyquist))

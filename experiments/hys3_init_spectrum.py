@@ -132,7 +132,7 @@ def run(config: dict, out_dir) -> dict:
     res, curves, rates = {}, {}, {}
     for v in VARIANTS:
         o = _run_variant(cfg, v, xg, xt, yt)
-        train_rmse = np.sqrt(np.mean((o["train_pred"] - yt) ** 2, axis=-1)) / y_rms
+        train_rmse = np.sqrt(np.mean((o["train_pred"].astype(np.float64) - yt) ** 2, axis=-1)) / y_rms
         loss = np.where(o["diverged"], np.inf, o["loss"])
         b = c1.pick_rate(cfg["lrs"], train_rmse, loss, cfg["fit_tol"])
         h0, h = o["h0"][b], o["h"][b]

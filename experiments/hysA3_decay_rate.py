@@ -132,7 +132,7 @@ def run(config: dict, out_dir) -> dict:
     res, traces, curves, rates = {}, {}, {}, {}
     for start in STARTS:
         o = _run_start(cfg, start, xt, yt, xg, ks_idx)
-        train_rmse = np.sqrt(np.mean((o["train_pred"] - yt) ** 2, axis=-1)) / y_rms
+        train_rmse = np.sqrt(np.mean((o["train_pred"].astype(np.float64) - yt) ** 2, axis=-1)) / y_rms
         b = c1.pick_rate(cfg["lrs"], train_rmse, np.where(o["diverged"], np.inf, o["loss"]), cfg["fit_tol"])
         t = np.asarray(o["steps"][b, 0], float) * float(cfg["lrs"][b])  # gradient-flow time η·step
         r_hat = o["r_hat"][b]  # (seed, R, K)
