@@ -24,7 +24,7 @@ def data(n, d, seed):
     return jax.random.normal(jax.random.key(seed), (n, d))
 
 
-def check_fast_vs_nt(activation, depth, bias, init, c=1):
+def check_fast_vs_nt(activation, depth, bias, init, c=1, symmetric=True):
     x1, x2 = data(6, 3, 0), data(4, 3, 1)
     model = mlp((8,) * depth + (c,), activation, init=init, sigma_w=1.3, sigma_b=0.4, bias=bias)
     params = model.init(jax.random.key(depth), x1)
@@ -33,6 +33,8 @@ def check_fast_vs_nt(activation, depth, bias, init, c=1):
     ref = ntk.empirical_ntk(model, params, x1, x2, implementation="nt")
     assert fast.shape == ref.shape == (6, 4)
     assert rel_err(fast, ref) < REL, (activation, depth, bias, init)
+    if not symmetric:
+        return
     # x2=None is the symmetric train kernel.
     kxx = ntk.empirical_ntk(model, params, x1)
     assert rel_err(kxx, ntk.empirical_ntk(model, params, x1, implementation=1)) < REL
@@ -57,7 +59,7 @@ def test_fast_path_matches_neural_tangents_all_depths(x64, activation):
     for depth in (1, 2, 3, 4):
         for bias in (True, False):
             for init in ("ntk", "standard"):
-                check_fast_vs_nt(activation, depth, bias, init)
+                check_fast_vs_nt(activation, depth, bias, init, symmetric=False)
 
 
 def test_output_axes_follow_neural_tangents(x64):
@@ -154,11 +156,11 @@ def test_width_convergence_rate(x64):
     for w in (256, 4096):
         model = mlp((w, 1), "relu", init="ntk", sigma_w=math.sqrt(2.0), sigma_b=0.1)
         kinf = ntk.infinite_ntk(model, x)
-        errs = []
-        for s in range(16):
-            params = model.init(jax.random.key(s), x)
-            errs.append(rel_err(ntk.empirical_ntk(model, params, x), kinf))
-        rms[w] = math.sqrt(np.mean(np.square(errs)))
+        keys = jax.random.split(jax.random.key(0), 16)
+        # One compilation for all seeds: vmap the init and the kernel over the keys.
+        ks = jax.jit(jax.vmap(lambda k: ntk.empirical_ntk(model, model.init(k, x), x)))(keys)
+        errs = jnp.linalg.norm((ks - kinf).reshape(16, -1), axis=1) / jnp.linalg.norm(kinf)
+        rms[w] = math.sqrt(float(jnp.mean(errs ** 2)))
     ratio = rms[256] / rms[4096]
     assert 2.6 <= ratio <= 6.1, (rms, ratio)
     # "Close" at width 4096: the rate puts it 4x below the width-256 error.
@@ -189,23 +191,28 @@ def test_width_convergence_two_hidden_layers(x64):
 # closed-form kernel flow
 # ----------------------------------------------------------------------------------------------
 
-def linearized_gd(apply, params, x, y, x_test, lr, steps):
-    """Gradient descent on L = (1/2n)‖f_lin(X) − Y‖² of the model linearized at params."""
+def linearized_gd(apply, params, x, y, x_test):
+    """Gradient descent on L = (1/2n)‖f_lin(X) − Y‖² of the model linearized at params.
+
+    Returns a jitted ``run(lr, steps)``; ``steps`` is traced (fori_loop), so one compilation serves
+    every step count.
+    """
     f0, jvp = jax.linearize(lambda p: apply(p, x), params)
     f0t, jvp_t = jax.linearize(lambda p: apply(p, x_test), params)
     n = x.shape[0]
     zero = jax.tree_util.tree_map(jnp.zeros_like, params)
     loss = lambda d: 0.5 * jnp.sum((f0 + jvp(d) - y) ** 2) / n
 
-    def step(d, _):
-        g = jax.grad(loss)(d)
-        return jax.tree_util.tree_map(lambda a, b: a - lr * b, d, g), None
+    @jax.jit
+    def run(lr, steps):
+        step = lambda _, d: jax.tree_util.tree_map(lambda a, b: a - lr * b, d, jax.grad(loss)(d))
+        d = jax.lax.fori_loop(0, steps, step, zero)
+        return f0 + jvp(d), f0t + jvp_t(d)
 
-    d, _ = jax.lax.scan(step, zero, None, length=steps)
-    return f0 + jvp(d), f0t + jvp_t(d)
+    return run
 
 
-@pytest.mark.parametrize("c", [1, 2])
+@pytest.mark.parametrize("c", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_kernel_flow_equals_linearized_gradient_descent(x64, c):
     """GD with step η on the linearized model vs the closed form at t = η·steps.
 
@@ -231,10 +238,11 @@ def test_kernel_flow_equals_linearized_gradient_descent(x64, c):
     r0 = float(jnp.linalg.norm(y - f0))
     t_total = 3.0 * n / lam_max  # the top mode decays by e^{-3}
     errs = []
+    gd = linearized_gd(model.apply, params, x, y, xs)
     for steps in (300, 600):
         lr = t_total / steps
         x_max = lr * lam_max / n
-        gd_train, gd_test = linearized_gd(model.apply, params, x, y, xs, lr, steps)
+        gd_train, gd_test = gd(lr, steps)
         flow = ntk.kernel_flow(k, y, steps, f0_train=f0, k_test_train=ks, f0_test=f0s, learning_rate=lr)
         e_train = float(jnp.linalg.norm(flow.train - gd_train))
         e_test = float(jnp.linalg.norm(flow.test - gd_test))
