@@ -4,8 +4,9 @@ Setting (lecture, "Impact of initialization"): the two-layer network of the slid
 ``h(x) = Σ_i w_i^{[2]} tanh(w_i^{[1]} x + b_i^{[1]}) + b^{[2]}`` (``fpjax.models.mlp`` with ``widths``,
 ``init="raw"``), every weight and bias drawn ``N(0, σ²)`` with one ``σ`` for all layers
 (``layer_sigmas=σ``). Sparse data: ``n_train`` equispaced points of ``f(x) = sin(πx)`` on ``[−1, 1]``.
-Each ``σ`` in ``sigmas`` is trained full-batch on the MSE with Adam (same learning rate and steps for
-all), seeds as one vmapped :func:`fpjax.train.sweep` per ``σ``.
+Each ``σ`` in ``sigmas`` is trained full-batch on the MSE with Adam, learning rate decaying
+exponentially from ``lr`` to ``lr·lr_decay`` (same schedule and steps for all), seeds as one vmapped
+:func:`fpjax.train.sweep` per ``σ``.
 
 Measured on a dense uniform grid of ``n_test`` points of ``[−1, 1)``:
 
@@ -22,7 +23,10 @@ Settings tried while writing this (4 seeds, 20 points, 3000 steps): tanh 1-200-2
 moves each weight by ≈ lr per step); tanh 1-200-200-1 with Adam 1e-2: σ = 10 fits (loss 0.02-0.17),
 test MSE 440-990 vs 3e-5-1e-3, E_hi 0.45-0.71 vs ≤ 2e-5; relu 1-200-200-1 with Adam 1e-2: test MSE
 7e4-3e5 vs ≈ 2e-5 (one σ = 10 seed failed to fit); tanh 1-500-1 (the slide's two-layer net), Adam 1e-2:
-training loss ≤ 6e-8 vs ≤ 2e-3, test MSE 7.6-43 vs ≤ 2e-3, E_hi 0.26-0.46 vs ≤ 1e-6.
+training loss ≤ 6e-8 vs ≤ 2e-3, test MSE 7.6-43 vs ≤ 2e-3, E_hi 0.26-0.46 vs ≤ 1e-6. With a constant
+rate 1e-2 for 4000 steps, σ = 0.1 stalls at relative training errors up to 0.08 (12 seeds; Adam at a
+fixed rate hovers), close to ``fit_tol``; decaying the rate to 1e-3 brings all 12 below 0.011 and
+σ = 10 below 0.008, hence the schedule.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ QUICK = {
     "n_train": 20,
     "n_test": 1000,
     "lr": 1e-2,
+    "lr_decay": 0.1,         # the rate decays exponentially from lr to lr·lr_decay over the run
     "steps": 4000,
     "n_seeds": 4,
     "fit_tol": 0.1,          # relative training error ‖h(X) − Y‖/‖Y‖ counted as "fits"
@@ -76,7 +81,7 @@ def run(config: dict, out_dir: Path) -> dict:
     y_te = target(x_te)
     xi_c = 1.0 / (2.0 * (x_tr[1] - x_tr[0]))
     xtr, ytr, xte = jnp.asarray(x_tr)[:, None], jnp.asarray(y_tr)[:, None], jnp.asarray(x_te)[:, None]
-    opt = optax.adam(float(cfg["lr"]))
+    opt = optax.adam(optax.exponential_decay(float(cfg["lr"]), int(cfg["steps"]), float(cfg["lr_decay"])))
     keys = C.seed_keys(cfg["seed"], cfg["n_seeds"])
 
     per_sigma, curves = {}, {}
