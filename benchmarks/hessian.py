@@ -1,28 +1,32 @@
 """Hessian benchmark (SPEC §5): trace (100 probes) + top eigenvalue on the hys5 MLP, fpjax vs PyHessian.
 
-Model ("hys5 MLP"): ReLU MLP 1-W-W-W-1 (4 Dense layers, Xavier), W = 64 (P = 8,513) and W = 256
-(P = 132,353), trained with Adam 1e-3 for 3000 full-batch steps on 64 equidistant points of
-f(x) = Σ_{i≤4} a_i sin(2πix), a_i ~ U(0,1), x ∈ [0, 1]; loss L = (1/2n) Σ (h(x_i) − y_i)² (fpjax mse).
-The Hessian is taken at the trained weights (the setting of experiment hys5), float32.
+Models: ReLU MLPs, Xavier init, trained with Adam 1e-3 for 3000 full-batch steps on 64 equidistant
+points of f(x) = Σ_{i≤4} a_i sin(2πix), a_i ~ U(0,1), x ∈ [0, 1]; loss L = (1/2n) Σ (h(x_i) − y_i)²
+(fpjax mse); the Hessian is taken at the trained weights (the setting of experiment hys5), float32.
+  * "hys5 MLP": 1-64-64-64-64-64-1 (5 hidden layers of 64, P = 16,833), the network of
+    experiments/hys5_flat_minima.py;
+  * 1-256-256-256-1 (P = 132,353), the larger size suggested for this benchmark.
 
 fpjax (one jitted call each, compile time reported separately; best of --repeats):
   * ``hessian_summary``: 20 Lanczos steps (full reorthogonalization) → top eigenvalue, then 100
-    Rademacher probes of the Lanczos-deflated Hutchinson estimator → trace. 120 HVPs.
-  * ``hutchinson_trace`` (plain, 100 probes) + ``top_eigenvalues`` (20 Lanczos steps). 120 HVPs.
+    Rademacher probes of the Lanczos-deflated Hutchinson estimator → trace. 120 Hessian products.
+  * ``hutchinson_trace`` (plain, 100 probes) + ``top_eigenvalues`` (20 Lanczos steps).
+  Probes are quadratic forms zᵀHz by forward-over-forward differentiation; Lanczos steps are HVPs.
 PyTorch peer (benchmarks/torch_hessian.py, torch venv, 2 threads; identical weights and data via a
 temp .npz): PyHessian's double backward (``torch.autograd.grad(g, params, grad_outputs=v,
 retain_graph=True)`` on a ``create_graph=True`` gradient); trace = 100 Rademacher probes; top
-eigenvalue by power iteration with (a) 20 steps, the same count as the Lanczos (same 120 HVPs in
-all), and (b) PyHessian's defaults (at most 100 steps, stop at relative change < 1e-3).
+eigenvalue by power iteration with (a) 20 steps, the same count as the Lanczos (120 HVPs in all),
+and (b) PyHessian's defaults (at most 100 steps, stop at relative change < 1e-3).
 
-Exact references (float64): W = 64 — the dense Hessian (``dense_hessian``), its trace, and its top
-eigenvalue by ARPACK (``scipy.sparse.linalg.eigsh``, tol=0) on the dense matrix. W = 256 (a dense
-Hessian would need 70 GB) — the trace from the ReLU identity ``tr H = (1/n) Σ_i ‖∇_θ h(x_i)‖²``
-(h is piecewise linear in every single parameter, so the ``r_i ∂²h/∂θ_k²`` terms vanish; this run
-checks it against the dense trace at W = 64), the top eigenvalue by 150 float64 Lanczos steps with
-its residual bound ``|λ − θ| ≤ ‖Hy − θy‖``.
+Exact references (float64): for P ≤ 20,000 the dense Hessian (``dense_hessian``), its trace, and its
+top eigenvalue by ARPACK (``scipy.sparse.linalg.eigsh``, tol=0) on the dense matrix. For the
+132k-parameter net (a dense Hessian would need 140 GB) the trace from the ReLU identity
+``tr H = (1/n) Σ_i ‖∇_θ h(x_i)‖²`` (h is piecewise linear in every single parameter, so the
+``r_i ∂²h/∂θ_k²`` terms of the MSE Hessian vanish; this run checks it against the dense trace of
+the small net) and the top eigenvalue by 150 float64 Lanczos steps with its residual bound
+``|λ − θ| ≤ ‖Hy − θy‖``.
 
-Usage: uv run python benchmarks/hessian.py [--widths 64,256] [--repeats 5]
+Usage: uv run python benchmarks/hessian.py [--nets 64x5,256x3] [--repeats 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ def best_time(fn, repeats):
     return best, out
 
 
-def problem(width: int, steps: int):
+def problem(width: int, depth: int, steps: int):
     import jax
     import jax.numpy as jnp
     import optax
@@ -78,13 +82,13 @@ def problem(width: int, steps: int):
     x = jnp.linspace(0.0, 1.0, N_POINTS)[:, None]
     a = jax.random.uniform(jax.random.key(1), (4,))
     y = sum(a[i] * jnp.sin(2 * jnp.pi * (i + 1) * x) for i in range(4))
-    model = models.mlp((width, width, width, 1), "relu", init="xavier")
+    model = models.mlp((width,) * depth + (1,), "relu", init="xavier")
     params = model.init(jax.random.key(0), x)
     res = train.fit(model.apply, params, x, y, optimizer=optax.adam(1e-3), steps=steps)
     return model, res.params, x, y, float(res.losses[-1])
 
 
-def references(model, params, x, y, width):
+def references(model, params, x, y, n_par):
     """Exact trace and top eigenvalue in float64 (see the module docstring)."""
     import jax
     import jax.numpy as jnp
@@ -104,10 +108,10 @@ def references(model, params, x, y, width):
             g = jax.vmap(lambda xi: ravel_pytree(jax.grad(lambda q: model.apply(q, xi[None])[0, 0])(p))[0])(x64)
             return jnp.sum(g * g) / x64.shape[0]
         out["trace_relu_identity"] = float(jax.jit(per_example_sq)(p64))
-        if width <= 64:
+        if n_par <= 20_000:
             import scipy.sparse.linalg as sla
             t = time.perf_counter()
-            h = np.asarray(fh.dense_hessian(loss64, p64))
+            h = np.asarray(fh.dense_hessian(loss64, p64, chunk=512))
             out["trace"] = float(np.trace(h))
             out["top"] = float(sla.eigsh(h, k=1, which="LA", tol=0)[0][0])
             out["how"] = "dense float64 Hessian (trace; ARPACK top eigenvalue)"
@@ -188,21 +192,21 @@ def rel(a, b):
     return abs(a - b) / abs(b)
 
 
-def run_width(width, steps, repeats):
+def run_net(width, depth, steps, repeats):
     import jax.numpy as jnp
 
     from fpjax import hessian as fh
     from fpjax import train
-    model, params, x, y, final_loss = problem(width, steps)
+    model, params, x, y, final_loss = problem(width, depth, steps)
 
     def loss(p):
         return train.mse(model.apply(p, x), y)
     n_par = fh.num_params(params)
-    print(f"\n== ReLU 1-{width}-{width}-{width}-1, P = {n_par:,}, {N_POINTS} points, "
+    print(f"\n== ReLU 1-{'-'.join([str(width)] * depth)}-1, P = {n_par:,}, {N_POINTS} points, "
           f"train loss after {steps} Adam steps: {final_loss:.2e}")
-    ref = references(model, params, x, y, width)
+    ref = references(model, params, x, y, n_par)
     print(f"exact: trace {ref['trace']:.6g}, top eigenvalue {ref['top']:.6g}  [{ref['how']}, {ref['seconds']:.1f} s]")
-    if width <= 64:
+    if "top_residual_bound" not in ref:
         print(f"  ReLU identity (1/n)Σ‖∇h(x_i)‖² = {ref['trace_relu_identity']:.10g} vs dense trace "
               f"{ref['trace']:.10g} (rel. diff {rel(ref['trace_relu_identity'], ref['trace']):.1e})")
     else:
@@ -228,7 +232,7 @@ def run_width(width, steps, repeats):
     for label, t, tr, top, n_hvp in rows:
         print(f"{label:<72} {n_hvp:>5} {t * 1e3:>7.1f}ms {rel(tr, ref['trace']):>10.2e} {rel(top, ref['top']):>9.2e}")
     print(f"fpjax compile: summary {s['compile_s']:.2f} s, plain {p['compile_s']:.2f} s (first call only)")
-    result = dict(width=width, n_params=n_par, ref=ref, fpjax=jx, torch=th, rows=rows)
+    result = dict(width=width, depth=depth, n_params=n_par, ref=ref, fpjax=jx, torch=th, rows=rows)
     if th is not None:
         base = rows[2][1]
         print(f"speed-up vs torch (same 120 HVPs): summary {base / s['best_s']:.2f}x, plain {base / p['best_s']:.2f}x; "
@@ -244,7 +248,7 @@ def run_width(width, steps, repeats):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--widths", default="64,256")
+    ap.add_argument("--nets", default="64x5,256x3", help="comma-separated WIDTHxDEPTH (hidden layers)")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--json", default=None, help="also write the results to this JSON file")
@@ -252,7 +256,8 @@ def main():
     print(f"machine: {machine()}; date {datetime.date.today()}; load average {os.getloadavg()[0]:.2f}")
     import jax
     print(f"jax {jax.__version__}, Python {platform.python_version()}")
-    results = [run_width(int(w), args.steps, args.repeats) for w in args.widths.split(",")]
+    nets = [tuple(int(v) for v in spec.split("x")) for spec in args.nets.split(",")]
+    results = [run_net(w, d, args.steps, args.repeats) for w, d in nets]
     print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (timings are best-of-{args.repeats}; "
           "other processes on the machine inflate them)")
     if args.json:

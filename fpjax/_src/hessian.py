@@ -408,21 +408,6 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree) -> PyTree:
 # Hutchinson trace
 # ---------------------------------------------------------------------------------------------
 
-def _batched_map(f, xs, batch: int):
-    """``vmap(f)(xs)`` evaluated ``batch`` rows at a time (``lax.map``), padding with zero rows."""
-    n = xs.shape[0]
-    n_chunks = -(-n // batch)
-    pad = n_chunks * batch - n
-    if pad:
-        xs = jnp.concatenate([xs, jnp.zeros((pad,) + xs.shape[1:], xs.dtype)])
-    if n_chunks == 1:
-        out = jax.vmap(f)(xs)
-    else:
-        out = jax.lax.map(jax.vmap(f), xs.reshape((n_chunks, batch) + xs.shape[1:]))
-        out = jax.tree_util.tree_map(lambda a: a.reshape((n_chunks * batch,) + a.shape[2:]), out)
-    return jax.tree_util.tree_map(lambda a: a[:n], out)
-
-
 def _hutchinson_tree(qf, params, key, num_probes: int, batch: int, V=None):
     """Mean and standard error of ``zᵢ'ᵀ H zᵢ'``, ``z' = (I − VᵀV) z`` (``z' = z`` without ``V``).
 
@@ -870,10 +855,10 @@ def _dense_jit(static, data, params, chunk):
     p = theta.size
     if static[0] is None and chunk >= p:
         return jax.hessian(loss_flat)(theta)
-    # column blocks H e_i for large P / batched losses: memory chunk · (activations) instead of P ·
+    # columns H e_i, chunk at a time, for large P / batched losses: memory chunk · (activations)
+    # instead of P · (activations); the unit vectors are made inside the loop, not as an identity
     mv = factory()
-    eye = jnp.eye(p, dtype=theta.dtype)
-    cols = _batched_map(mv, eye, chunk)
+    cols = _probe_map(lambda i: mv(jax.nn.one_hot(i, p, dtype=theta.dtype)), p, chunk)
     return 0.5 * (cols + cols.T)
 
 
@@ -881,9 +866,11 @@ def dense_hessian(loss_fn: Callable, params: PyTree, *, max_params: int = 20_000
                   chunk: int | None = None) -> jax.Array:
     """The full Hessian ``∇²L(θ)`` of the flattened parameters, ``(P, P)``.
 
-    ``jax.hessian`` of ``θ ↦ L(unravel(θ))`` (``ravel_pytree`` order), for small models; with
-    ``chunk`` (or a :class:`BatchedLoss`) the columns ``H e_i`` are built ``chunk`` at a time by HVPs
-    and the result symmetrized. Refuses ``P > max_params`` (the matrix needs ``P² · itemsize`` bytes).
+    ``jax.hessian`` of ``θ ↦ L(unravel(θ))`` (``ravel_pytree`` order) when ``chunk >= P`` (default
+    for ``P <= 2048``); otherwise (and for a :class:`BatchedLoss`) the columns ``H e_i`` are built
+    ``chunk`` at a time by HVPs (default 256) and the result symmetrized, which bounds the memory of
+    the intermediate activations. Refuses ``P > max_params`` (the matrix needs ``P² · itemsize``
+    bytes).
     """
     p = _prep(loss_fn, params)
     max_params = checks.check_positive_int(max_params, "max_params")
@@ -892,7 +879,7 @@ def dense_hessian(loss_fn: Callable, params: PyTree, *, max_params: int = 20_000
                          f"float64); P={p} exceeds max_params={max_params}. Use hutchinson_trace / "
                          "top_eigenvalues / eigen_density instead, or raise max_params")
     if chunk is None:
-        chunk = p if not isinstance(loss_fn, BatchedLoss) else min(p, 256)
+        chunk = p if (p <= 2048 and not isinstance(loss_fn, BatchedLoss)) else min(p, 256)
     chunk = checks.check_positive_int(chunk, "chunk")
     static, data = _split_loss(loss_fn)
     return _dense_jit(static, data, params, min(chunk, p))
