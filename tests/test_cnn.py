@@ -182,3 +182,31 @@ def test_real_forward_every_model(name):
     le, _ = jax.jit(lambda v, x: m.apply(v, x, train=False))(v, x)
     assert lt.shape == le.shape == (2, 10)
     assert bool(jnp.all(jnp.isfinite(lt))) and bool(jnp.all(jnp.isfinite(le)))
+
+
+@pytest.mark.parametrize("k,stride,pad", [(3, 1, 1), (3, 2, 1), (1, 2, 0), (5, 1, 2), (2, 2, 0)])
+def test_patches_conv_equals_lax_conv(k, stride, pad):
+    from fpjax._src.cnn_models import _conv_patches
+    x = jax.random.normal(jax.random.key(0), (2, 9, 9, 3))
+    w = jax.random.normal(jax.random.key(1), (k, k, 3, 4))
+    ref = jax.lax.conv_general_dilated(x, w, (stride, stride), ((pad, pad), (pad, pad)),
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                       precision=jax.lax.Precision.HIGHEST)
+    got = _conv_patches(x, w, stride, pad)
+    # identical sums of k²·3 products in another order: float32 rounding only (≤ 1e-5 of the scale)
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * float(jnp.abs(ref).max()))
+
+
+def test_conv_impls_share_parameters_and_outputs():
+    x = jax.random.uniform(jax.random.key(0), (2, 32, 32, 3))
+    a = get_model("cnn_small", 10, widths=(4, 8), conv_impl="lax")
+    b = a.with_conv_impl("patches")
+    assert b.config["conv_impl"] == "patches" and a.config["conv_impl"] == "lax"
+    va = a.init(jax.random.key(1), x)
+    vb = b.init(jax.random.key(1), x)
+    assert jax.tree_util.tree_structure(va) == jax.tree_util.tree_structure(vb)
+    la, _ = a.apply(va, x, train=True)
+    lb, _ = b.apply(va, x, train=True)
+    np.testing.assert_allclose(la, lb, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="conv_impl"):
+        get_model("cnn_small", conv_impl="fft")

@@ -128,6 +128,14 @@ class CNN:
             return self.module.apply(v, x, train=False)
         return f
 
+    def with_conv_impl(self, impl: str) -> "CNN":
+        """The same model with another convolution implementation (``"auto" | "lax" |
+        "patches"``); parameters and outputs are identical, so ``variables`` carry over (e.g. train
+        with ``"lax"`` in a per-step loop, take Hessians with ``"patches"`` on CPU)."""
+        checks.check_choice(impl, "impl", cm.CONV_IMPLS)
+        return dataclasses.replace(self, module=self.module.clone(conv_impl=impl),
+                                   config={**self.config, "conv_impl": impl})
+
     def __repr__(self):
         return f"CNN(name={self.name!r}, config={self.config})"
 
@@ -143,7 +151,10 @@ def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None,
         0 for the others.
       **kwargs: architecture options, e.g. ``widths=(8, 16, 32)`` for ``cnn_small``,
         ``drop_connect`` for EfficientNet, ``dim/depth/kernel/patch`` for ConvMixer,
-        ``growth``/``reduction`` for DenseNet, ``hidden`` for AlexNet.
+        ``growth``/``reduction`` for DenseNet, ``hidden`` for AlexNet; and for every model
+        ``conv_impl``: ``"auto"`` (default: im2col + matmul on CPU, ``lax.conv`` elsewhere),
+        ``"lax"`` or ``"patches"`` — same parameters and outputs, see
+        :class:`fpjax._src.cnn_models.Conv` for why CPU needs the im2col form inside loops.
 
     Raises ValueError for an unknown name (listing the known ones), a non-positive
     ``num_classes`` or a dropout rate outside [0, 1); TypeError for unknown options.
@@ -158,6 +169,8 @@ def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None,
     dropout = checks.check_positive(dropout, "dropout", allow_zero=True)
     if dropout >= 1.0:
         raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+    if "conv_impl" in kwargs:
+        checks.check_choice(kwargs["conv_impl"], "conv_impl", cm.CONV_IMPLS)
     try:
         module = ctor(num_classes, dropout, **kwargs)
     except TypeError as err:

@@ -37,12 +37,71 @@ __all__ = [
 
 _conv_init = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
 
+CONV_IMPLS = ("auto", "lax", "patches")
 
-def _conv(features: int, k: int, stride: int = 1, *, bias: bool = False, groups: int = 1,
-          name: str | None = None, padding: int | None = None) -> nn.Conv:
+
+def _conv_patches(x: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.Array:
+    """``y[n, a, b, o] = Σ_{i,j,c} x_pad[n, s·a + i, s·b + j, c] · w[i, j, c, o]`` as one matmul over
+    the k² shifted views ("im2col"). Same result as ``lax.conv_general_dilated``; its gradients are
+    pads, slices and matmuls."""
+    kh, kw, ci, co = w.shape
+    if pad:
+        x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    ho = (x.shape[1] - kh) // stride + 1
+    wo = (x.shape[2] - kw) // stride + 1
+    views = [x[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride, :]
+             for i in range(kh) for j in range(kw)]
+    cols = views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
+    return jnp.matmul(cols, w.reshape(kh * kw * ci, co))
+
+
+class Conv(nn.Module):
+    """2-D convolution with the parameters of ``flax.linen.Conv`` (``kernel (k, k, c_in/groups,
+    c_out)``, optional ``bias``; same names, so parameter paths read ``Conv_0/kernel``) and a choice
+    of implementation:
+
+    * ``"lax"``: ``lax.conv_general_dilated`` (cuDNN on GPU);
+    * ``"patches"``: im2col + matmul (:func:`_conv_patches`), ungrouped convs only;
+    * ``"auto"`` (default): ``"patches"`` on CPU, ``"lax"`` elsewhere.
+
+    Why: XLA:CPU compiles the *input gradient* of a convolution inside a loop (``lax.scan``,
+    ``fori_loop``, ``while``) into a kernel 10-50× slower than the same op outside a loop
+    (measured: a 3×3, 16→32 conv on 256×32×32 inputs, one HVP 0.8 s alone vs 38 s per iteration in
+    a ``fori_loop``; the im2col form takes 1.1 s and 1.5 s). The Hessian routines (Lanczos,
+    Hutchinson, SLQ) and scanned training epochs are such loops, so on CPU the im2col form is the
+    one that makes them usable. Grouped (depthwise) convs always use ``"lax"``.
+    """
+    features: int
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+    use_bias: bool = False
+    groups: int = 1
+    impl: str = "auto"
+
+    @nn.compact
+    def __call__(self, x):
+        ci = x.shape[-1]
+        k = self.param("kernel", _conv_init, (self.kernel, self.kernel, ci // self.groups, self.features))
+        impl = self.impl
+        if impl == "auto":
+            impl = "patches" if jax.default_backend() == "cpu" else "lax"
+        if impl == "patches" and self.groups == 1:
+            y = _conv_patches(x, k.astype(x.dtype), self.stride, self.padding)
+        else:
+            p = self.padding
+            y = jax.lax.conv_general_dilated(x, k.astype(x.dtype), (self.stride, self.stride),
+                                             ((p, p), (p, p)), dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                             feature_group_count=self.groups)
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,)).astype(y.dtype)
+        return y
+
+
+def _conv(features: int, k: int, stride: int = 1, *, impl: str, bias: bool = False, groups: int = 1,
+          name: str | None = None, padding: int | None = None) -> Conv:
     p = k // 2 if padding is None else padding
-    return nn.Conv(features, (k, k), strides=(stride, stride), padding=((p, p), (p, p)),
-                   use_bias=bias, feature_group_count=groups, kernel_init=_conv_init, name=name)
+    return Conv(features, k, stride, p, bias, groups, impl, name=name)
 
 
 def _bn(train: bool, name: str | None = None, eps: float = 1e-5) -> nn.BatchNorm:
@@ -62,14 +121,15 @@ class BasicBlock(nn.Module):
     """Two 3×3 convs with BN; projection shortcut (1×1 conv + BN) when the shape changes."""
     planes: int
     stride: int = 1
+    impl: str = "auto"
     expansion = 1
 
     @nn.compact
     def __call__(self, x, train: bool):
-        out = nn.relu(_bn(train)(_conv(self.planes, 3, self.stride)(x)))
-        out = _bn(train)(_conv(self.planes, 3)(out))
+        out = nn.relu(_bn(train)(_conv(self.planes, 3, self.stride, impl=self.impl)(x)))
+        out = _bn(train)(_conv(self.planes, 3, impl=self.impl)(out))
         if self.stride != 1 or x.shape[-1] != self.planes:
-            x = _bn(train)(_conv(self.planes, 1, self.stride, padding=0)(x))
+            x = _bn(train)(_conv(self.planes, 1, self.stride, padding=0, impl=self.impl)(x))
         return nn.relu(out + x)
 
 
@@ -77,16 +137,17 @@ class Bottleneck(nn.Module):
     """1×1 → 3×3 (stride) → 1×1 (4× planes) with BN; projection shortcut when needed."""
     planes: int
     stride: int = 1
+    impl: str = "auto"
     expansion = 4
 
     @nn.compact
     def __call__(self, x, train: bool):
         out_ch = self.expansion * self.planes
-        out = nn.relu(_bn(train)(_conv(self.planes, 1, padding=0)(x)))
-        out = nn.relu(_bn(train)(_conv(self.planes, 3, self.stride)(out)))
-        out = _bn(train)(_conv(out_ch, 1, padding=0)(out))
+        out = nn.relu(_bn(train)(_conv(self.planes, 1, padding=0, impl=self.impl)(x)))
+        out = nn.relu(_bn(train)(_conv(self.planes, 3, self.stride, impl=self.impl)(out)))
+        out = _bn(train)(_conv(out_ch, 1, padding=0, impl=self.impl)(out))
         if self.stride != 1 or x.shape[-1] != out_ch:
-            x = _bn(train)(_conv(out_ch, 1, self.stride, padding=0)(x))
+            x = _bn(train)(_conv(out_ch, 1, self.stride, padding=0, impl=self.impl)(x))
         return nn.relu(out + x)
 
 
@@ -98,14 +159,15 @@ class ResNet(nn.Module):
     block: str
     num_classes: int
     dropout: float = 0.0
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         blk = BasicBlock if self.block == "basic" else Bottleneck
-        x = nn.relu(_bn(train)(_conv(64, 3)(x)))
+        x = nn.relu(_bn(train)(_conv(64, 3, impl=self.conv_impl)(x)))
         for i, (planes, n) in enumerate(zip((64, 128, 256, 512), self.stages)):
             for j in range(n):
-                x = blk(planes, (1 if i == 0 else 2) if j == 0 else 1)(x, train)
+                x = blk(planes, (1 if i == 0 else 2) if j == 0 else 1, impl=self.conv_impl)(x, train)
         x = _global_pool(x)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)
@@ -129,6 +191,7 @@ class VGG(nn.Module):
     cfg: Sequence[Any]
     num_classes: int
     dropout: float = 0.0
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
@@ -136,7 +199,7 @@ class VGG(nn.Module):
             if v == "M":
                 x = nn.max_pool(x, (2, 2), strides=(2, 2))
             else:
-                x = nn.relu(_bn(train)(_conv(int(v), 3, bias=True)(x)))
+                x = nn.relu(_bn(train)(_conv(int(v), 3, bias=True, impl=self.conv_impl)(x)))
         x = _global_pool(x)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)
@@ -154,14 +217,15 @@ class AlexNet(nn.Module):
     num_classes: int
     dropout: float = 0.5
     hidden: int = 1024
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = nn.max_pool(nn.relu(_conv(64, 5, bias=True)(x)), (2, 2), strides=(2, 2))
-        x = nn.max_pool(nn.relu(_conv(192, 5, bias=True)(x)), (2, 2), strides=(2, 2))
-        x = nn.relu(_conv(384, 3, bias=True)(x))
-        x = nn.relu(_conv(256, 3, bias=True)(x))
-        x = nn.max_pool(nn.relu(_conv(256, 3, bias=True)(x)), (2, 2), strides=(2, 2))
+        x = nn.max_pool(nn.relu(_conv(64, 5, bias=True, impl=self.conv_impl)(x)), (2, 2), strides=(2, 2))
+        x = nn.max_pool(nn.relu(_conv(192, 5, bias=True, impl=self.conv_impl)(x)), (2, 2), strides=(2, 2))
+        x = nn.relu(_conv(384, 3, bias=True, impl=self.conv_impl)(x))
+        x = nn.relu(_conv(256, 3, bias=True, impl=self.conv_impl)(x))
+        x = nn.max_pool(nn.relu(_conv(256, 3, bias=True, impl=self.conv_impl)(x)), (2, 2), strides=(2, 2))
         h = x.shape[1]
         if h != 4:
             # Adaptive average pool to 4×4 (torchvision uses AdaptiveAvgPool2d for the same reason).
@@ -184,11 +248,12 @@ class AlexNet(nn.Module):
 class DenseLayer(nn.Module):
     """BN-ReLU-1×1 conv (4g) - BN-ReLU-3×3 conv (g), concatenated to the input."""
     growth: int
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool):
-        out = _conv(4 * self.growth, 1, padding=0)(nn.relu(_bn(train)(x)))
-        out = _conv(self.growth, 3)(nn.relu(_bn(train)(out)))
+        out = _conv(4 * self.growth, 1, padding=0, impl=self.impl)(nn.relu(_bn(train)(x)))
+        out = _conv(self.growth, 3, impl=self.impl)(nn.relu(_bn(train)(out)))
         return jnp.concatenate([out, x], axis=-1)
 
 
@@ -201,16 +266,17 @@ class DenseNet(nn.Module):
     growth: int = 32
     reduction: float = 0.5
     dropout: float = 0.0
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = _conv(2 * self.growth, 3)(x)
+        x = _conv(2 * self.growth, 3, impl=self.conv_impl)(x)
         for i, n in enumerate(self.blocks):
             for _ in range(n):
-                x = DenseLayer(self.growth)(x, train)
+                x = DenseLayer(self.growth, impl=self.conv_impl)(x, train)
             if i < len(self.blocks) - 1:
                 out_ch = int(x.shape[-1] * self.reduction)
-                x = _conv(out_ch, 1, padding=0)(nn.relu(_bn(train)(x)))
+                x = _conv(out_ch, 1, padding=0, impl=self.conv_impl)(nn.relu(_bn(train)(x)))
                 x = nn.avg_pool(x, (2, 2), strides=(2, 2))
         x = _global_pool(nn.relu(_bn(train)(x)))
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -226,18 +292,19 @@ class SEPreActBlock(nn.Module):
     ``sigmoid(W2 relu(W1 mean_hw(out)))`` (reduction 16) before the addition."""
     planes: int
     stride: int = 1
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool):
         out = nn.relu(_bn(train)(x))
         shortcut = x
         if self.stride != 1 or x.shape[-1] != self.planes:
-            shortcut = _conv(self.planes, 1, self.stride, padding=0)(out)
-        out = _conv(self.planes, 3, self.stride)(out)
-        out = _conv(self.planes, 3)(nn.relu(_bn(train)(out)))
+            shortcut = _conv(self.planes, 1, self.stride, padding=0, impl=self.impl)(out)
+        out = _conv(self.planes, 3, self.stride, impl=self.impl)(out)
+        out = _conv(self.planes, 3, impl=self.impl)(nn.relu(_bn(train)(out)))
         w = jnp.mean(out, axis=(1, 2), keepdims=True)
-        w = nn.relu(_conv(self.planes // 16, 1, bias=True, padding=0)(w))
-        w = nn.sigmoid(_conv(self.planes, 1, bias=True, padding=0)(w))
+        w = nn.relu(_conv(self.planes // 16, 1, bias=True, padding=0, impl=self.impl)(w))
+        w = nn.sigmoid(_conv(self.planes, 1, bias=True, padding=0, impl=self.impl)(w))
         return out * w + shortcut
 
 
@@ -247,13 +314,14 @@ class SENet(nn.Module):
     stages: Sequence[int]
     num_classes: int
     dropout: float = 0.0
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = nn.relu(_bn(train)(_conv(64, 3)(x)))
+        x = nn.relu(_bn(train)(_conv(64, 3, impl=self.conv_impl)(x)))
         for i, (planes, n) in enumerate(zip((64, 128, 256, 512), self.stages)):
             for j in range(n):
-                x = SEPreActBlock(planes, (1 if i == 0 else 2) if j == 0 else 1)(x, train)
+                x = SEPreActBlock(planes, (1 if i == 0 else 2) if j == 0 else 1, impl=self.conv_impl)(x, train)
         x = _global_pool(x)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)
@@ -277,6 +345,7 @@ class MBConv(nn.Module):
     stride: int
     kernel: int
     drop_rate: float
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool):
@@ -284,12 +353,12 @@ class MBConv(nn.Module):
         hidden = c_in * self.expand
         out = x
         if self.expand != 1:
-            out = nn.swish(_bn(train, eps=1e-3)(_conv(hidden, 1, padding=0)(out)))
-        out = nn.swish(_bn(train, eps=1e-3)(_conv(hidden, self.kernel, self.stride, groups=hidden)(out)))
+            out = nn.swish(_bn(train, eps=1e-3)(_conv(hidden, 1, padding=0, impl=self.impl)(out)))
+        out = nn.swish(_bn(train, eps=1e-3)(_conv(hidden, self.kernel, self.stride, groups=hidden, impl=self.impl)(out)))
         s = jnp.mean(out, axis=(1, 2), keepdims=True)
-        s = nn.swish(_conv(max(1, c_in // 4), 1, bias=True, padding=0)(s))
-        out = out * nn.sigmoid(_conv(hidden, 1, bias=True, padding=0)(s))
-        out = _bn(train, eps=1e-3)(_conv(self.out_ch, 1, padding=0)(out))
+        s = nn.swish(_conv(max(1, c_in // 4), 1, bias=True, padding=0, impl=self.impl)(s))
+        out = out * nn.sigmoid(_conv(hidden, 1, bias=True, padding=0, impl=self.impl)(s))
+        out = _bn(train, eps=1e-3)(_conv(self.out_ch, 1, padding=0, impl=self.impl)(out))
         if self.stride == 1 and c_in == self.out_ch:
             if train and self.drop_rate > 0:
                 # Drop the whole residual branch per example, rescale the survivors (stochastic depth).
@@ -307,18 +376,19 @@ class EfficientNet(nn.Module):
     num_classes: int
     dropout: float = 0.2
     drop_connect: float = 0.2
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = nn.swish(_bn(train, eps=1e-3)(_conv(32, 3)(x)))
+        x = nn.swish(_bn(train, eps=1e-3)(_conv(32, 3, impl=self.conv_impl)(x)))
         total = sum(s[2] for s in _B0_STAGES)
         b = 0
         for expand, out_ch, repeats, stride, kernel in _B0_STAGES:
             for j in range(repeats):
                 x = MBConv(expand, out_ch, stride if j == 0 else 1, kernel,
-                           self.drop_connect * b / total)(x, train)
+                           self.drop_connect * b / total, impl=self.conv_impl)(x, train)
                 b += 1
-        x = nn.swish(_bn(train, eps=1e-3)(_conv(1280, 1, padding=0)(x)))
+        x = nn.swish(_bn(train, eps=1e-3)(_conv(1280, 1, padding=0, impl=self.conv_impl)(x)))
         x = _global_pool(x)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)
@@ -338,13 +408,14 @@ class ConvMixer(nn.Module):
     kernel: int = 5
     patch: int = 2
     dropout: float = 0.0
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = _bn(train)(nn.gelu(_conv(self.dim, self.patch, self.patch, bias=True, padding=0)(x)))
+        x = _bn(train)(nn.gelu(_conv(self.dim, self.patch, self.patch, bias=True, padding=0, impl=self.conv_impl)(x)))
         for _ in range(self.depth):
-            x = x + _bn(train)(nn.gelu(_conv(self.dim, self.kernel, bias=True, groups=self.dim)(x)))
-            x = _bn(train)(nn.gelu(_conv(self.dim, 1, bias=True, padding=0)(x)))
+            x = x + _bn(train)(nn.gelu(_conv(self.dim, self.kernel, bias=True, groups=self.dim, impl=self.conv_impl)(x)))
+            x = _bn(train)(nn.gelu(_conv(self.dim, 1, bias=True, padding=0, impl=self.conv_impl)(x)))
         x = _global_pool(x)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)
@@ -360,11 +431,12 @@ class SmallCNN(nn.Module):
     num_classes: int
     widths: Sequence[int] = (16, 32, 64)
     dropout: float = 0.0
+    conv_impl: str = "auto"
 
     @nn.compact
     def __call__(self, x, train: bool = False):
         for w in self.widths:
-            x = nn.relu(_bn(train)(_conv(int(w), 3)(x)))
+            x = nn.relu(_bn(train)(_conv(int(w), 3, impl=self.conv_impl)(x)))
             if x.shape[1] >= 2 and x.shape[2] >= 2:
                 x = nn.max_pool(x, (2, 2), strides=(2, 2))
         x = _global_pool(x)
