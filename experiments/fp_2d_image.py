@@ -14,6 +14,15 @@ band also takes the corners beyond it). The per-band relative error is
 
 Claim computed: the step at which ``E_b`` first gets below ``threshold`` (median over seeds; never →
 ∞) does not decrease from band to band, and the lowest band gets there strictly before the highest.
+The evidence also gives the share of recorded steps at which the band errors rank low < high.
+
+Settings tried (quick: 32×48 pixels, relu 2-128-128-128-1, Adam 1e-3, 2000 steps, 1 seed): with the
+Tukey window (default) the final band errors are 0.025, 0.31, 0.68, 0.95 (low → high) and the bands
+are ordered at every recorded step; with the hard box (``window=None``) the claim **did not hold**:
+the top band (which then carries the leakage of the jump between opposite edges of the
+non-periodic photo, fitted together with the smooth part) ends at 0.60, below the ``[8, 12)`` band
+(0.61). A first probe with 4 hidden layers of 128 and 3000 steps looked the same (bands ``[8, 12)``
+and ``[12, 16)`` at 0.41 and 0.45, ``[20, 30)`` at 0.74).
 """
 
 from __future__ import annotations
