@@ -13,7 +13,9 @@ On a uniform grid over the box ``K`` = data span ± 25% (SPEC §1 transform, zer
   identity holds at every ``θ``, not only at init).
 
 Claims computed: relative L2 agreement over all frequencies ≤ ``agree_tol`` (1%) for every
-activation, loss and method; ``|K̂_θ|`` at the top 10% of frequencies below 1% of its peak; and the
+activation, loss and method (a case whose rounding floor ``eps·|f|/|Δf|`` exceeds ``agree_tol/10`` —
+``∂_t f ≈ 0`` at a converged minimum — cannot test it and is listed, not counted; none may occur at
+init); ``|K̂_θ|`` at the top 10% of frequencies below 1% of its peak; and the
 fitted high-frequency decay (power ``|ξ|^{−α}`` vs exponential ``e^{−β|ξ|}``) per activation, for
 the theorem's hard box and for a Gaussian window that exposes the kernel's own smoothness.
 """
@@ -106,7 +108,8 @@ def run(config: dict, out_dir: Path) -> dict:
                         cases.append({"activation": act, "loss": loss, "stage": stage, "method": m,
                                       "rel_l2_error": r.rel_error[m],
                                       "max_ratio_deviation": float(np.nanmax(np.abs(ratio[big] - 1))),
-                                      "step": r.step[m], "hf_ratio": r.hf_ratio})
+                                      "step": r.step[m], "resolution": r.resolution[m],
+                                      "hf_ratio": r.hf_ratio})
                     if stage == "init":
                         curves[(act, loss)] = (np.asarray(r.freqs), pred,
                                                {m: np.asarray(r.measured[m]) for m in cfg["methods"]})
@@ -120,28 +123,39 @@ def run(config: dict, out_dir: Path) -> dict:
     table = _decay_table(decays)
     _write_table(out_dir, table)
 
-    worst = max(cases, key=lambda c: c["rel_l2_error"])
+    # A measurement whose rounding floor eps·|f|/|Δf| is not 10x below the tolerance cannot test it
+    # (∂_t f ≈ 0 at a converged minimum): such cases are reported, not counted; at init none may be.
+    resolvable = [c for c in cases if c["resolution"] <= cfg["agree_tol"] / 10]
+    unresolved = [c for c in cases if c["resolution"] > cfg["agree_tol"] / 10]
+    worst = max(resolvable or cases, key=lambda c: c["rel_l2_error"])
+    agree_held = (worst["rel_l2_error"] <= cfg["agree_tol"]
+                  and not any(c["stage"] == "init" for c in unresolved))
     where = "at init and after training" if cfg["train_steps"] > 0 else "at init"
     if cfg["train_steps"] > 0 and "ode" in cfg["methods"] and not cfg["ode_after_training"]:
         where = "at init (both measurements) and after training (finite difference)"
     hf = max(c["hf_ratio"] for c in cases)
-    smooth_ok = all(table[a]["gaussian_window"]["choice"] == ("power" if a == "relu" else "exponential")
-                    for a in table)
+    smooth_ok = all(_faster_than_cubic(table[a]["gaussian_window"]) != (a == "relu") for a in table)
+    relu_ok = "relu" not in table or (table["relu"]["gaussian_window"]["choice"] == "power"
+                                      and table["relu"]["gaussian_window"]["alpha"] < 2)
     claims = [
         claim(f"Predicted and measured ∂_t f̂ agree to ≤ {cfg['agree_tol']:.0%} relative L2 error over all "
               f"frequencies, for every activation and loss ({', '.join(cfg['losses'])}), measured by "
               f"{' and '.join(cfg['methods'])} (central difference of a gradient step / diffrax gradient flow), "
               + where,
-              worst["rel_l2_error"] <= cfg["agree_tol"],
-              {"max_rel_l2_error": worst["rel_l2_error"], "worst_case": worst, "n_cases": len(cases)}),
+              agree_held,
+              {"max_rel_l2_error": worst["rel_l2_error"], "worst_case": worst, "n_cases": len(cases),
+               "n_unresolvable": len(unresolved),
+               "unresolvable": [{k: c[k] for k in ("activation", "loss", "stage", "method", "resolution")}
+                                for c in unresolved]}),
         claim(f"|K̂_θ(ξ, x_i)| at the top {cfg['top_fraction']:.0%} of frequencies is below "
               f"{cfg['hf_tol']:.0%} of its peak (every data point, activation and stage)",
               hf <= cfg["hf_tol"], {"max_hf_ratio": hf,
                                     "per_activation": {a: max(c["hf_ratio"] for c in cases if c["activation"] == a)
                                                        for a in cfg["activations"]}}),
-        claim("With a Gaussian window (the kernel's own smoothness), |K̂_θ| decays as a power law for ReLU "
-              "(the finite-width ReLU NTK jumps where relu' does) and exponentially for the smooth activations",
-              smooth_ok, {a: {"choice": table[a]["gaussian_window"]["choice"],
+        claim("With a Gaussian window (the kernel's own smoothness), |K̂_θ| decays as a power law |ξ|^-α with "
+              "α < 2 for ReLU (the finite-width ReLU NTK jumps where relu' does: α = 1), and faster than |ξ|^-3 "
+              "(exponential fit preferred, or a power law steeper than 3) for the smooth activations",
+              smooth_ok and relu_ok, {a: {"choice": table[a]["gaussian_window"]["choice"],
                               "alpha": table[a]["gaussian_window"]["alpha"],
                               "beta": table[a]["gaussian_window"]["beta"]} for a in table}),
     ]
@@ -150,6 +164,10 @@ def run(config: dict, out_dir: Path) -> dict:
                            "its transform ends in a |ξ|^-1 tail once the kernel's own spectrum has died out; "
                            "gaussian_window multiplies by exp(-(x-c)²/2σ²) (e^-25 at the edges) to expose the "
                            "kernel's own decay.")}
+
+
+def _faster_than_cubic(fit: dict) -> bool:
+    return fit["choice"] == "exponential" or fit["alpha"] > 3
 
 
 def _decay_table(decays):

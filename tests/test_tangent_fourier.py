@@ -116,7 +116,8 @@ def test_decay_per_activation(x64):
     the edge tail up to the grid's Nyquist frequency, so only the bound α ≲ 1 at ξ → ∞ applies there.
     Gaussian window: the kernel's own smoothness shows — the finite-width ReLU NTK contains
     relu'(z(x)) step functions (jumps in x), a power law, while tanh/sine/gaussian nets give
-    analytic kernels whose windowed transform falls faster than any power (exponential fits best)."""
+    analytic kernels whose windowed transform falls faster than any power: over the fitted band an
+    exponential fits better or the power law is steeper than |ξ|^{-3} (the jump gives α = 1 < 2)."""
     for act in ACTS:
         model, params, x, _ = setup(act, "mse")
         if act != "gaussian":
@@ -125,7 +126,10 @@ def test_decay_per_activation(x64):
             assert fit.choice == "power" and 0.6 <= fit.alpha <= 1.4, (act, fit)
         win = tf.kernel_spectrum(model, params, x, grid_size=512, window="gaussian")
         fit = tf.fit_decay(win.freqs, win.kernel_hat)
-        assert fit.choice == ("power" if act == "relu" else "exponential"), (act, fit)
+        if act == "relu":
+            assert fit.choice == "power" and fit.alpha < 2, fit
+        else:
+            assert fit.choice == "exponential" or fit.alpha > 3, (act, fit)
 
 
 def test_two_dimensional_inputs(x64):

@@ -105,7 +105,7 @@ def _parse_window(window):
 
 def _grid_fft(values, axes, window=None):
     # SPEC §1 grid transform owned by fpjax.spectrum (Δ·FFT with the origin phase, centred freqs).
-    from fpjax._src.spectrum import grid_fft
+    from fpjax.spectrum import grid_fft
 
     win, taper = _parse_window(window)
     if taper is not None:
@@ -249,7 +249,9 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
     ``method="ode"``: diffrax flow (:func:`fpjax.train.gradient_flow` with the summed cost) to
     ``τ`` and ``2τ``, Richardson-extrapolated to ``O(τ²)``, with ``τ = rel_step / max(‖g‖/‖θ‖,
     ‖Hg‖/‖g‖)`` (small against both the parameter scale and the rate at which the gradient turns).
-    Returns ``(freqs, dfhat (N…), step)``.
+    Returns ``(freqs, dfhat (N…), step, resolution)``; ``resolution = eps·max|f|/max|Δf|`` is the
+    relative rounding floor of the measurement (the agreement cannot be better than that; it
+    approaches 1 when the gradient vanishes, e.g. at a converged minimum, and the check is void).
     """
     from fpjax._src.models import Model
     from fpjax._src.train import gradient_flow
@@ -285,7 +287,9 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
     on_grid = jax.jit(lambda p: apply(p, pts).reshape(sizes))
     if method == "finite_difference":
         shift = lambda s: jax.tree_util.tree_map(lambda a, b: a + s * b, params, g)
-        dfdt = (on_grid(shift(-step)) - on_grid(shift(step))) / (2.0 * step)
+        f0, fm, fp = on_grid(params), on_grid(shift(-step)), on_grid(shift(step))
+        dfdt = (fm - fp) / (2.0 * step)
+        change = fm - fp
     else:
         eps = float(jnp.finfo(dtype).eps)
         rtol = ode_rtol if ode_rtol is not None else max(1e-12, 1e3 * eps)
@@ -297,8 +301,14 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
         f0, f1, f2 = on_grid(params), on_grid(p_at(1)), on_grid(p_at(2))
         # D(τ) = ḟ + τ f̈/2 + O(τ²); 2D(τ) − D(2τ) = ḟ + O(τ²).
         dfdt = 2.0 * (f1 - f0) / step - (f2 - f0) / (2.0 * step)
+        change = f1 - f0
     freqs, dfhat = _grid_fft(dfdt, np_axes, window)
-    return freqs, dfhat, step
+    # Rounding floor of the difference quotient: eps·|f| against the change of f it resolves. When
+    # the gradient is ~0 (a converged net), ∂_t f is below what float arithmetic can measure.
+    eps = float(jnp.finfo(dtype).eps)
+    peak_change = float(jnp.max(jnp.abs(change)))
+    resolution = eps * float(jnp.max(jnp.abs(f0))) / peak_change if peak_change > 0 else float("inf")
+    return freqs, dfhat, step, resolution
 
 
 # ----------------------------------------------------------------------------------------------
@@ -451,7 +461,8 @@ class TangentFourierResult(NamedTuple):
     dc_df: ``(n,)`` ``∂c/∂f(x_i)``.
     predicted: ``(N…)`` complex, ``−Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``.
     measured: ``{method: (N…) complex}``; rel_error: ``{method: float}`` relative L2 error over all
-    frequencies; ratio: ``{method: (N…) complex}`` measured/predicted; step: ``{method: ε or τ}``.
+    frequencies; ratio: ``{method: (N…) complex}`` measured/predicted; step: ``{method: ε or τ}``;
+    resolution: ``{method: float}`` the measurement's rounding floor (see :func:`measured_dfhat`).
     decay: :class:`DecayFit`; hf_ratio: :func:`high_frequency_ratio` at ``top_fraction``.
     """
 
@@ -465,6 +476,7 @@ class TangentFourierResult(NamedTuple):
     rel_error: dict
     ratio: dict
     step: dict
+    resolution: dict
     decay: DecayFit
     hf_ratio: float
 
@@ -506,13 +518,13 @@ def tangent_fourier(model_or_apply, params, x, y, *, loss="mse", box=None, grid_
     f = apply(params, x).reshape(-1)
     r = cost_grad(f, y.reshape(-1).astype(f.dtype), loss)
     pred = predicted_dfhat(spec.kernel_hat, r)
-    measured, rel, ratio, step = {}, {}, {}, {}
+    measured, rel, ratio, step, resolution = {}, {}, {}, {}, {}
     for m in methods:
-        _, meas, s = measured_dfhat(model_or_apply, params, x, y.reshape(-1), spec.axes, loss=loss, method=m,
+        _, meas, s, res = measured_dfhat(model_or_apply, params, x, y.reshape(-1), spec.axes, loss=loss, method=m,
                                     rel_step=rel_step, window=window)
-        measured[m], step[m] = meas, s
+        measured[m], step[m], resolution[m] = meas, s, res
         rel[m], ratio[m] = spectral_agreement(pred, meas)
     decay = fit_decay(spec.freqs, spec.kernel_hat, band=fit_band)
     hf = high_frequency_ratio(spec.freqs, spec.kernel_hat, top_fraction=top_fraction)
     return TangentFourierResult(spec.freqs, spec.axes, spec.kernel, spec.kernel_hat, r, pred, measured, rel,
-                                ratio, step, decay, hf)
+                                ratio, step, resolution, decay, hf)
