@@ -27,7 +27,7 @@ from fpjax.models import mlp
 from fpjax.train import sweep
 
 __all__ = ["uniform_grid", "column", "deep_mlp", "power_spectrum", "high_freq_fraction", "rel_rmse",
-           "crossing_index", "pick_rate", "spearman", "decay_rate", "claim", "seed_sweep", "WINDOW"]
+           "crossing_index", "pick_rate", "spearman", "order_counts", "decay_rate", "claim", "seed_sweep", "WINDOW"]
 
 WINDOW = "hann"
 
@@ -116,6 +116,31 @@ def spearman(a: Sequence[float], b: Sequence[float]) -> float:
         return float("nan")
     # Rounded so that exact rank sums (e.g. ρ = 0.9 for one swap of 5) compare exactly with thresholds.
     return round(float(scipy.stats.spearmanr(a, b).statistic), 12)
+
+
+def order_counts(times: Sequence[float], never: Sequence[bool]) -> tuple[int, int, int]:
+    """Pairwise order of events listed in the expected order (e.g. convergence steps by frequency).
+
+    For each pair ``i < j``: *concordant* if event ``i`` happened strictly first (including ``j`` never
+    happening), *discordant* if ``j`` happened strictly first (including ``i`` never happening), a
+    *tie* if both happened at the same time. Pairs where neither happened carry no information and
+    are skipped, so events censored by the end of training do not count as ties the way they would
+    in a rank correlation. Returns ``(concordant, discordant, ties)``.
+    """
+    t = np.asarray(times, float)
+    nv = np.asarray(never, bool)
+    c = d = ties = 0
+    for i in range(t.size):
+        for j in range(i + 1, t.size):
+            if nv[i] and nv[j]:
+                continue
+            if nv[j] or (not nv[i] and t[i] < t[j]):
+                c += 1
+            elif nv[i] or t[j] < t[i]:
+                d += 1
+            else:
+                ties += 1
+    return c, d, ties
 
 
 def decay_rate(t: Any, amps: Any, floor_ratio: float = 1e-2, min_points: int = 3) -> float:

@@ -1,16 +1,19 @@
 """hys2-spectral-bias: the order in which frequencies converge (source Exp. 2, Fig. 2; SPEC §3).
 
 ReLU, Gaussian and sine MLPs (Xavier init) are trained on ``n_train`` dense samples of
-``y(x) = Σ_{k∈K} sin(2πkx)`` on the period ``[0, 1)``. Every ``record_every`` steps the training loop
-(``fpjax.train.fit(record=...)``) records the grid transform (``fpjax.spectrum.grid_fft``) of the network
-output at the target frequencies, and ``Δ_F(k) = |ĥ(k) − ŷ(k)|/|ŷ(k)|``
+``y(x) = Σ_{k∈K} sin(2πkx)`` on ``x_range`` (whole periods). Every ``record_every`` steps the training
+loop (``fpjax.train.fit(record=...)``) records the grid transform (``fpjax.spectrum.grid_fft``) of the
+network output at the target frequencies, and ``Δ_F(k) = |ĥ(k) − ŷ(k)|/|ŷ(k)|``
 (``fpjax.spectrum.relative_error``) is followed over training. Frequency ``k`` has *converged* at the
-first recorded step at which ``Δ_F(k) < threshold``; a frequency that never gets there is given the step
-one record past the end (ranked last, tied). (The stricter reading "from which it stays below" is
-reported too: Adam's late loss spikes make it noisy.) The Spearman rank correlation
-between ``k`` and the convergence step measures the order: ``+1`` means strictly low to high.
+first recorded step at which ``Δ_F(k) < threshold`` (seed median); a frequency that never gets there
+ranks last. (The stricter reading "from which it stays below" is reported too: Adam's late loss
+spikes make it noisy.) The order is measured by counting pairs of target frequencies: *low-first*
+when the lower one converged strictly earlier, *high-first* when the higher one did; pairs where
+neither converged are uninformative and skipped (:func:`experiments._common_1d.order_counts`). The
+Spearman rank correlation between ``k`` and the step is reported as well (it counts censored
+frequencies as ties).
 
-No window: the target is periodic on ``[0, 1)``, so its grid transform has exact lines at ``k``, and a
+No window: the target is periodic on ``x_range``, so its grid transform has exact lines at ``k``, and a
 network that fits the samples has exactly the target's coefficients there.
 
 Settings the source lost are ours: depth 3, width, Adam (the optimizer of the frequency-principle
@@ -62,6 +65,10 @@ DEVELOPMENT_LOG = [
     "criterion changed to the first crossing (the usual reading of the heat map); 'stays below' kept as a "
     "secondary metric",
     "x in [-1,1), 128 samples, 6000 steps: ReLU first crossings 100/800/2300/~6000/never, rho 1.0; adopted",
+    "seeds 1 and 2: all verdicts held for seed 1; for seed 2 the ReLU claim (then 'Spearman >= 0.9') failed with "
+    "rho 0.894 although no higher frequency converged before a lower one: one seed never converged k >= 5, and "
+    "the censored frequencies tie in the rank correlation. The order claims now count pairs (low-first vs "
+    "high-first, pairs where neither converged skipped); Spearman is still reported",
 ]
 
 FULL = dict(QUICK, n_train=512, width=256, depth=4, steps=20000, record_every=50, n_seeds=8)
@@ -118,8 +125,10 @@ def run(config: dict, out_dir) -> dict:
         # Secondary, stricter reading: the step from which Δ_F(k) stays below the threshold.
         stay_steps = step_of[c1.crossing_index(np.moveaxis(delta, 1, -1), cfg["threshold"], stay=True)]
         med = np.median(conv_steps, axis=0)
+        never_med = med >= step_of[-1]  # the median seed never crossed
         rho = c1.spearman(ks, med)
         rho_seed = [c1.spearman(ks, s) for s in conv_steps]
+        conc, disc, ties = c1.order_counts(med, never_med)
         results[act] = {
             "convergence_step_median": dict(zip(map(str, ks), med.tolist())),
             "convergence_step_per_seed": {str(k): conv_steps[:, i].tolist() for i, k in enumerate(ks)},
@@ -127,6 +136,8 @@ def run(config: dict, out_dir) -> dict:
             "stays_below_step_median": dict(zip(map(str, ks), np.median(stay_steps, axis=0).tolist())),
             "spearman_k_vs_stays_below_step": c1.spearman(ks, np.median(stay_steps, axis=0)),
             "order_low_to_late": [int(k) for k in ks[np.argsort(med, kind="stable")]],
+            "pairs_low_first": conc, "pairs_high_first": disc, "pairs_tied": ties,
+            "order_score": (conc - disc) / max(conc + disc + ties, 1),
             "spearman_k_vs_step": rho, "spearman_per_seed": rho_seed,
             "final_delta_f": dict(zip(map(str, ks), delta[:, -1].mean(0).tolist())),
             "final_loss": float(np.mean(out["loss"])), "n_diverged": int(np.sum(out["diverged"])),
@@ -135,21 +146,23 @@ def run(config: dict, out_dir) -> dict:
 
     _figures(out_dir, cfg, ks, heat)
     claims = []
+    order_ev = lambda a: {k: results[a][k] for k in ("pairs_low_first", "pairs_high_first", "pairs_tied",
+                                                      "order_score", "spearman_k_vs_step")}
     if "relu" in results:
         r = results["relu"]
         claims.append(c1.claim(
-            f"ReLU: low frequencies converge first (Spearman correlation between k and the step at which "
-            f"Δ_F(k) settles below {cfg['threshold']} is ≥ 0.9)",
-            np.isfinite(r["spearman_k_vs_step"]) and r["spearman_k_vs_step"] >= 0.9,
-            {"spearman": r["spearman_k_vs_step"], "convergence_step_median": r["convergence_step_median"],
-             "threshold": cfg["threshold"]}))
-    rhos = {a: results[a]["spearman_k_vs_step"] for a in results}
+            f"ReLU: low frequencies converge first (no pair of target frequencies in which the higher one's "
+            f"Δ_F falls below {cfg['threshold']} strictly earlier, seed-median steps; frequencies that never "
+            "converge rank last)",
+            r["pairs_high_first"] == 0 and r["pairs_low_first"] > 0,
+            order_ev("relu") | {"convergence_step_median": r["convergence_step_median"],
+                                "threshold": cfg["threshold"]}))
     claims.append(c1.claim(
-        "Every network type exhibits spectral bias (Spearman correlation between k and the convergence step "
-        "≥ 0.5 for each activation)",
-        all(np.isfinite(v) and v >= 0.5 for v in rhos.values()),
-        {"spearman": rhos, "order_low_to_late": {a: results[a]["order_low_to_late"] for a in results},
-         "never_converged": {a: results[a]["never_converged"] for a in results}}))
+        "Every network type exhibits spectral bias (order score (low-first − high-first pairs)/informative "
+        "pairs ≥ 0.5 for each activation)",
+        all(results[a]["order_score"] >= 0.5 for a in results),
+        {a: order_ev(a) | {"order_low_to_late": results[a]["order_low_to_late"],
+                           "never_converged": results[a]["never_converged"]} for a in results}))
     first = {a: results[a]["convergence_step_median"][str(ks.max())] for a in results}
     claims.append(c1.claim(
         f"The convergence speed differs across network types (median step at which the highest frequency "

@@ -68,6 +68,15 @@ def test_pick_rate_rule():
     assert c1.pick_rate(rates, rmse, loss_div, tol=1e-4) == 1
 
 
+def test_order_counts_skip_censored_pairs():
+    # Steps of k = 1, 3, 5, 7, 9; the last three never converged (censored at the end).
+    c, d, t = c1.order_counts([100, 800, 6000, 6000, 6000], [False, False, True, True, True])
+    assert (c, d, t) == (7, 0, 0)          # 1 pair among converged + 2·3 converged-before-never; 3 skipped
+    c, d, t = c1.order_counts([100, 50, 50], [False, False, False])
+    assert (c, d, t) == (0, 2, 1)
+    assert c1.order_counts([5, 5], [True, False]) == (0, 1, 0)
+
+
 def test_spearman_exact_values():
     assert c1.spearman([1, 3, 5, 7, 9], [10, 20, 30, 40, 50]) == 1.0
     # One adjacent swap of five: ρ = 1 − 6·2/(5·24) = 0.9 exactly (rounded, so thresholds compare).
