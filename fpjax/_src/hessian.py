@@ -79,11 +79,11 @@ __all__ = [
 
 PyTree = Any
 
-# Probes per vmapped chunk (at most). On CPU one HVP of a small MLP already runs its matmuls at a
-# good rate and wide vmaps mostly add memory traffic: on 2 cores, 4-8 probes per chunk were as fast
-# as any for 8.5k- and 132k-parameter MLPs and 100 per chunk was 3x slower on the larger one. On
-# accelerators a larger batch can pay off, so it is a parameter.
-_DEFAULT_BATCH = 8
+# Probes per vmapped chunk (at most). On CPU a wide vmap mostly adds memory traffic: for 100 probes
+# on 17k- and 132k-parameter MLPs (2 cores) 10 per chunk was fastest, 20 no better, 1 about 25%
+# slower, and 100 per chunk 3x slower on the larger net. On accelerators a larger batch can pay
+# off, so it is a parameter.
+_DEFAULT_BATCH = 10
 
 
 # ---------------------------------------------------------------------------------------------
