@@ -102,6 +102,9 @@ def _nt_kernel_fn(widths, activation, init, sigma_w, sigma_b, bias, gaussian_s, 
         "gaussian": lambda: stax.Gaussian(a=1.0, b=-1.0 / (2.0 * gaussian_s ** 2)),
         "sine": lambda: stax.Sin(a=1.0, b=sine_omega0, c=0.0),
         # tanh has no closed form: Gauss-Hermite quadrature of E[tanh(u)tanh(v)] and its derivative.
+        # Measured (one hidden layer, ntk parameterization, against a 200k-wide empirical NTK): 0.1%
+        # error at sigma_w = 1 but ~10% at sigma_w = 2 and worse beyond; use erf (closed form) or the
+        # empirical NTK for large-scale tanh studies.
         "tanh": lambda: _quiet(stax.ElementwiseNumerical, jnp.tanh, deg=32),
     }[activation]
     b_std = sigma_b if bias else None
