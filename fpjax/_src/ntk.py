@@ -383,22 +383,19 @@ def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trac
         kind, spec, asi = fast
         return lambda params, x1, x2=None: _fast_ntk(kind, spec, asi, params, x1, x2, mode)
     impl = 1 if implementation in ("auto", "nt") else implementation
+    jitted = {}  # one jitted neural-tangents function per output rank, reused across calls and blocks
 
     def fn(params, x1, x2=None):
-        f = _ensure_2d_out(apply, params, x1)
-        return _nt_fn(f, trace_axes, diagonal_axes, vmap_axes, impl)(x1, x2, params)
+        out_ndim = len(jax.eval_shape(apply, params, x1).shape)
+        if out_ndim == 0:
+            raise ValueError("apply(params, x) must return one output row per sample, shape (n, ...); got a scalar")
+        if out_ndim not in jitted:
+            # Scalar-per-sample outputs (n,) become (n, 1) so the output axis is explicit.
+            f = (lambda p, xx: apply(p, xx)[:, None]) if out_ndim == 1 else apply
+            jitted[out_ndim] = _nt_fn(f, trace_axes, diagonal_axes, vmap_axes, impl)
+        return jitted[out_ndim](x1, x2, params)
 
     return fn
-
-
-def _ensure_2d_out(apply, params, x):
-    """Scalar-per-sample outputs ``(n,)`` become ``(n, 1)`` so the output axis is explicit."""
-    out = jax.eval_shape(apply, params, x)
-    if len(out.shape) == 1:
-        return lambda p, xx: apply(p, xx)[:, None]
-    if len(out.shape) == 0:
-        raise ValueError("apply(params, x) must return one output row per sample, shape (n, ...); got a scalar")
-    return apply
 
 
 def empirical_ntk(model_or_apply, params, x1, x2=None, *, implementation: str | int = "auto",
