@@ -38,6 +38,7 @@ Everything is jit/vmap friendly (shapes static) and runs in float32 or float64.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -253,6 +254,12 @@ def _as_values(y: Any, name: str, n: int) -> jax.Array:
     return y
 
 
+@functools.lru_cache(maxsize=64)
+def _kgrid_np(k_max: int, d: int) -> np.ndarray:
+    ax = np.arange(-k_max, k_max + 1)
+    return np.stack(np.meshgrid(*([ax] * d), indexing="ij"), axis=-1)
+
+
 def frequency_grid(k_max: int, d: int) -> jax.Array:
     """Integer frequency vectors of the cube ``|k|_∞ ≤ k_max``: shape ``(2k_max+1,)*d + (d,)``.
 
@@ -261,8 +268,7 @@ def frequency_grid(k_max: int, d: int) -> jax.Array:
     """
     k_max = check_positive_int(k_max, "k_max", minimum=0)
     d = check_positive_int(d, "d")
-    ax = jnp.arange(-k_max, k_max + 1)
-    return jnp.stack(jnp.meshgrid(*([ax] * d), indexing="ij"), axis=-1)
+    return jnp.asarray(_kgrid_np(k_max, d))
 
 
 def _grid_kmax(shape: tuple, d: int, name: str) -> int:
@@ -285,8 +291,7 @@ def gamma2_on_grid(gamma2_: Any, d: int, *, k_max: int | None = None, period: fl
             raise ValueError("k_max is required when gamma2 is a callable")
         k_max = check_positive_int(k_max, "k_max", minimum=1)
         period = check_positive(period, "period")
-        ks = frequency_grid(k_max, d)
-        xi = (ks / period).reshape(-1, d).astype(_float_dtype())
+        xi = jnp.asarray((_kgrid_np(k_max, d) / period).reshape(-1, d), _float_dtype())
         g = as_array(gamma2_(xi), "gamma2(xi)")
         if g.size != xi.shape[0]:
             raise ValueError(f"gamma2 callable must return one value per frequency ({xi.shape[0]}); "
@@ -304,17 +309,22 @@ def gamma2_on_grid(gamma2_: Any, d: int, *, k_max: int | None = None, period: fl
             raise ValueError("gamma2 array must cover at least k_max = 1")
     if not jnp.issubdtype(g.dtype, jnp.floating):
         g = g.astype(_float_dtype())
-    centre = (k_max,) * d
-    g = g.at[centre].set(0.0)
     if is_concrete(g):
-        gn = np.asarray(g)
+        gn = np.array(g)
+        gn[(k_max,) * d] = 0.0
         if not np.all(np.isfinite(gn)):
             raise ValueError("gamma2 must be finite at every nonzero frequency of the grid")
         if np.any(gn < 0):
             raise ValueError("gamma2 must be >= 0 (a kernel spectrum)")
         if not np.allclose(gn, gn[(slice(None, None, -1),) * d], rtol=1e-5, atol=0):
             raise ValueError("gamma2 must be even, gamma2(k) == gamma2(-k), for a real kernel")
-    return g
+        return jnp.asarray(gn, g.dtype)
+    return _zero_centre(g, k_max, d)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _zero_centre(g, k_max, d):
+    return g.at[(k_max,) * d].set(0.0)
 
 
 def _parse_constant(constant: Any) -> float | None:
@@ -326,16 +336,24 @@ def _parse_constant(constant: Any) -> float | None:
     return check_positive(constant, "constant", allow_zero=True)
 
 
-def _features(x: jax.Array, k_flat: jax.Array, period: float) -> tuple[jax.Array, jax.Array]:
-    """``cos`` and ``sin`` of ``2π k·x / L``: shapes ``(n, F)``."""
+def _features(x: jax.Array, k_max: int, d: int, period: float) -> tuple[jax.Array, jax.Array]:
+    """``cos`` and ``sin`` of ``2π k·x / L`` over the flattened frequency cube: shapes ``(n, F)``."""
+    k_flat = jnp.asarray(_kgrid_np(k_max, d).reshape(-1, d), x.dtype)
     # Reduce x mod L first so the phase stays accurate in float32 for large k.
     xr = jnp.mod(x, period) / period
-    ph = 2.0 * jnp.pi * (xr @ k_flat.T.astype(xr.dtype))
+    ph = 2.0 * jnp.pi * (xr @ k_flat.T)
     return jnp.cos(ph), jnp.sin(ph)
 
 
 def _kernel_from_features(c1, s1, c2, s2, g_flat, scale):
     return scale * ((c1 * g_flat) @ c2.T + (s1 * g_flat) @ s2.T)
+
+
+@functools.partial(jax.jit, static_argnames=("k_max", "d", "period"))
+def _kernel_core(x1, x2, g_flat, g0, *, k_max, d, period):
+    c1, s1 = _features(x1, k_max, d, period)
+    c2, s2 = _features(x2, k_max, d, period)
+    return _kernel_from_features(c1, s1, c2, s2, g_flat, period ** (-d)) + g0 * period ** (-d)
 
 
 def kernel_matrix(x1: Any, x2: Any, gamma2_: Any, *, period: float = 1.0, k_max: int | None = None,
@@ -352,14 +370,15 @@ def kernel_matrix(x1: Any, x2: Any, gamma2_: Any, *, period: float = 1.0, k_max:
     g0 = _parse_constant(constant)
     g = gamma2_on_grid(gamma2_, d, k_max=k_max, period=period)
     k_max = _grid_kmax(g.shape, d, "gamma2")
-    k_flat = frequency_grid(k_max, d).reshape(-1, d)
-    g_flat = g.reshape(-1).astype(jnp.result_type(x1.dtype, g.dtype))
-    c1, s1 = _features(x1, k_flat, period)
-    c2, s2 = _features(x2, k_flat, period)
-    K = _kernel_from_features(c1, s1, c2, s2, g_flat, period ** (-d))
-    if g0 is not None:
-        K = K + g0 * period ** (-d)
-    return K
+    dt = jnp.result_type(x1.dtype, x2.dtype, g.dtype)
+    return _kernel_core(x1.astype(dt), x2.astype(dt), g.reshape(-1).astype(dt), jnp.asarray(g0 or 0.0, dt),
+                        k_max=k_max, d=d, period=period)
+
+
+@functools.partial(jax.jit, static_argnames=("k_max", "d", "period"))
+def _evaluate_core(cf, x, *, k_max, d, period):
+    c, s = _features(x, k_max, d, period)
+    return (jnp.real(cf).astype(c.dtype) @ c.T - jnp.imag(cf).astype(c.dtype) @ s.T) * period ** (-d)
 
 
 def evaluate(coeffs: Any, x: Any, *, period: float = 1.0) -> jax.Array:
@@ -373,20 +392,27 @@ def evaluate(coeffs: Any, x: Any, *, period: float = 1.0) -> jax.Array:
     coeffs = as_array(coeffs, "coeffs")
     k_max = _grid_kmax(coeffs.shape, d, "coeffs")
     batch = coeffs.shape[: coeffs.ndim - d]
-    cf = coeffs.reshape(batch + (-1,))
-    k_flat = frequency_grid(k_max, d).reshape(-1, d)
-    c, s = _features(x, k_flat, period)
-    re = jnp.real(cf).astype(c.dtype)
-    im = jnp.imag(cf).astype(c.dtype)
-    return (re @ c.T - im @ s.T) * period ** (-d)
+    x = x.astype(jnp.result_type(x.dtype, jnp.real(coeffs).dtype))
+    return _evaluate_core(coeffs.reshape(batch + (-1,)), x, k_max=k_max, d=d, period=period)
 
 
-def coefficients_from_values(values: Any, k_max: int, *, period: float = 1.0) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("k_max", "d", "period"))
+def _coeffs_from_values_core(values, *, k_max, d, period):
+    N = values.shape[-1]
+    axes = tuple(range(values.ndim - d, values.ndim))
+    F = jnp.fft.fftn(values, axes=axes) * (period / N) ** d
+    idx = jnp.asarray(np.arange(-k_max, k_max + 1) % N)
+    for ax in axes:
+        F = jnp.take(F, idx, axis=ax)
+    return F
+
+
+def coefficients_from_values(values: Any, k_max: int, *, period: float = 1.0, d: int | None = None) -> jax.Array:
     """Coefficients ``ĥ(k) ≈ (L/N)^d Σ_j h(x_j) e^{−2πi k·x_j/L}`` from samples on the grid ``x_j = jL/N``.
 
-    ``values`` has shape ``(..., N, ..., N)`` (``d`` = number of trailing equal axes is read from
-    ``k_max``'s cube: all trailing axes of length N count; pass values with batch axes of another
-    length). Exact for trigonometric polynomials of degree ``< N − k_max``; ``N ≥ 2k_max + 1``.
+    ``values`` has shape ``(..., N, ..., N)`` with ``d`` trailing grid axes (default: all trailing
+    axes of length ``N``). Exact for trigonometric polynomials of degree ``< N − k_max``;
+    needs ``N ≥ 2k_max + 1``. Returns ``(..., *(2k_max+1,)*d)``.
     """
     k_max = check_positive_int(k_max, "k_max", minimum=0)
     period = check_positive(period, "period")
@@ -395,19 +421,21 @@ def coefficients_from_values(values: Any, k_max: int, *, period: float = 1.0) ->
     if values.ndim == 0:
         raise ValueError("values must have at least one grid axis")
     N = values.shape[-1]
-    d = 0
-    for s in reversed(values.shape):
-        if s != N:
-            break
-        d += 1
+    if d is None:
+        d = 0
+        for s in reversed(values.shape):
+            if s != N:
+                break
+            d += 1
+    else:
+        d = check_positive_int(d, "d")
+        if values.ndim < d or any(s != N for s in values.shape[-d:]):
+            raise ValueError(f"values must end with {d} axes of equal length N; got {tuple(values.shape)}")
     if N < 2 * k_max + 1:
         raise ValueError(f"values need N >= 2*k_max+1 = {2 * k_max + 1} samples per axis; got N = {N}")
-    axes = tuple(range(values.ndim - d, values.ndim))
-    F = jnp.fft.fftn(values, axes=axes) * (period / N) ** d
-    idx = jnp.arange(-k_max, k_max + 1) % N
-    for ax in axes:
-        F = jnp.take(F, idx, axis=ax)
-    return F
+    if not jnp.issubdtype(values.dtype, jnp.inexact):
+        values = values.astype(_float_dtype())
+    return _coeffs_from_values_core(values, k_max=k_max, d=d, period=period)
 
 
 def coefficients_from_function(fn: Callable, k_max: int, d: int, *, period: float = 1.0,
@@ -423,10 +451,10 @@ def coefficients_from_function(fn: Callable, k_max: int, d: int, *, period: floa
     d = check_positive_int(d, "d")
     period = check_positive(period, "period")
     N = 4 * k_max + 4 if n_grid is None else check_positive_int(n_grid, "n_grid")
-    ax = jnp.arange(N) * (period / N)
-    pts = jnp.stack(jnp.meshgrid(*([ax] * d), indexing="ij"), axis=-1).reshape(-1, d).astype(_float_dtype())
-    vals = as_array(fn(pts), "fn(x)").reshape((N,) * d)
-    return coefficients_from_values(vals, k_max, period=period)
+    ax = np.arange(N) * (period / N)
+    pts = np.stack(np.meshgrid(*([ax] * d), indexing="ij"), axis=-1).reshape(-1, d)
+    vals = as_array(fn(jnp.asarray(pts, _float_dtype())), "fn(x)").reshape((N,) * d)
+    return coefficients_from_values(vals, k_max, period=period, d=d)
 
 
 def _prepare_h0(h0: Any, k_max: int, d: int, period: float, dtype) -> jax.Array:
@@ -445,50 +473,22 @@ def _prepare_h0(h0: Any, k_max: int, d: int, period: float, dtype) -> jax.Array:
 
 
 def _complement_basis(n: int, dtype) -> jax.Array:
-    """Orthonormal basis ``(n, n−1)`` of the mean-zero vectors ``1^⊥``."""
-    M = jnp.concatenate([jnp.ones((n, 1), dtype), jnp.eye(n, dtype=dtype)[:, : n - 1]], axis=1)
-    q, _ = jnp.linalg.qr(M)
-    return q[:, 1:]
+    """Orthonormal basis ``(n, n−1)`` of the mean-zero vectors ``1^⊥`` (a Helmert basis)."""
+    H = np.zeros((n, n - 1))
+    for j in range(1, n):
+        H[:j, j - 1] = 1.0 / math.sqrt(j * (j + 1))
+        H[j, j - 1] = -j / math.sqrt(j * (j + 1))
+    return jnp.asarray(H, dtype)
 
 
-def kernel_flow(k_xx: Any, r0: Any, t: Any, *, free_constant: bool = False,
-                rcond: float | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Closed-form kernel gradient flow of the residual at the data.
-
-    Solves ``ṙ = −(1/n) K r`` (``K = k_xx``, ``r = h(X) − Y``) via ``K = V Λ Vᵀ``:
-    ``r(t) = V e^{−Λt/n} Vᵀ r0`` and ``a(t) = (1/n)∫_0^t r = V diag((1 − e^{−λt/n})/λ) Vᵀ r0``, so
-    that ``h(x, t) = h(x, 0) − Σ_i K(x, x_i) a_i(t)``. Modes with ``λ ≤ rcond·λ_max`` are treated
-    as the null space (they move nothing). ``t = inf`` gives the steady state.
-
-    ``free_constant=True`` adds an unpenalised constant with infinite rate: the flow runs on
-    ``1^⊥`` (``K`` → ``QᵀKQ``), the mean residual jumps to zero at ``t = 0+``; then
-    ``h(x, t) = h(x, 0) − Σ_i K(x, x_i) a_i(t) + Δc(t)`` with ``Δc(t) = mean(K a(t)) − mean(r0)``
-    for ``t > 0`` (``Δc(0) = 0``).
-
-    Returns ``(a (T, n), r (T, n), Δc (T,))``.
-    """
-    K = as_array(k_xx, "k_xx")
-    if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] == 0:
-        raise ValueError(f"k_xx must be a square (n, n) matrix; got shape {tuple(K.shape)}")
+def _flow_core(K, r0, t, free, rcond):
+    """Traceable body of :func:`kernel_flow` (see there)."""
     n = K.shape[0]
-    r0 = _as_values(r0, "r0", n)
-    t = as_array(t, "t")
-    if t.ndim > 1:
-        raise ValueError(f"t must be a scalar or a 1-D array of times; got shape {tuple(t.shape)}")
-    if is_concrete(t):
-        tn = np.asarray(t, dtype=float)
-        if tn.size == 0 or np.any(np.isnan(tn)) or np.any(tn < 0):
-            raise ValueError("t must hold at least one time, all >= 0 (inf allowed)")
-    t = jnp.atleast_1d(t)
-    dt = jnp.result_type(K.dtype, r0.dtype, float)
-    K = K.astype(dt)
-    r0 = r0.astype(dt)
-    t = t.astype(dt)
+    dt = K.dtype
     K = 0.5 * (K + K.T)
-    if free_constant:
+    if free:
         if n == 1:
-            lam = jnp.zeros((0,), dt)
-            V = jnp.zeros((1, 0), dt)
+            lam, V = jnp.zeros((0,), dt), jnp.zeros((1, 0), dt)
         else:
             Q = _complement_basis(n, dt)
             lam, W = jnp.linalg.eigh(Q.T @ K @ Q)
@@ -501,19 +501,62 @@ def kernel_flow(k_xx: Any, r0: Any, t: Any, *, free_constant: bool = False,
     keep = lam > rcond * lam_max
     lam_s = jnp.where(keep, lam, 1.0)
     z = V.T @ r0                                                   # (p,)
-    x = lam_s[None, :] * t[:, None] / n                           # (T, p); inf * 0 never happens (lam_s > 0)
+    x = lam_s[None, :] * t[:, None] / n                           # (T, p); lam_s > 0, so t = inf is fine
     decay = jnp.where(keep, jnp.exp(-x), 1.0)
     integ = jnp.where(keep, -jnp.expm1(-x) / lam_s, 0.0)
     a = (integ * z) @ V.T                                          # (T, n)
     r = (decay * z) @ V.T
-    if free_constant:
-        dc = jnp.mean(a @ K, axis=1) - jnp.mean(r0)
+    if free:
         pos = t > 0
-        dc = jnp.where(pos, dc, 0.0)
+        dc = jnp.where(pos, jnp.mean(a @ K, axis=1) - jnp.mean(r0), 0.0)
         r = jnp.where(pos[:, None], r, r0[None, :])
     else:
         dc = jnp.zeros(t.shape, dt)
     return a, r, dc
+
+
+_flow_jit = jax.jit(_flow_core, static_argnums=(3, 4))
+
+
+def _check_times(t: Any) -> jax.Array:
+    t = as_array(t, "t")
+    if t.ndim > 1:
+        raise ValueError(f"t must be a scalar or a 1-D array of times; got shape {tuple(t.shape)}")
+    if is_concrete(t):
+        tn = np.asarray(t, dtype=float)
+        if tn.size == 0 or np.any(np.isnan(tn)) or np.any(tn < 0):
+            raise ValueError("t must hold at least one time, all >= 0 (inf allowed)")
+    return jnp.atleast_1d(t)
+
+
+def kernel_flow(k_xx: Any, r0: Any, t: Any, *, free_constant: bool = False,
+                rcond: float | None = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Closed-form kernel gradient flow of the residual at the data.
+
+    Solves ``ṙ = −(1/n) K r`` (``K = k_xx``, ``r = h(X) − Y``) via ``K = V Λ Vᵀ``:
+    ``r(t) = V e^{−Λt/n} Vᵀ r0`` and ``a(t) = (1/n)∫_0^t r = V diag((1 − e^{−λt/n})/λ) Vᵀ r0``, so
+    that ``h(x, t) = h(x, 0) − Σ_i K(x, x_i) a_i(t)``. Modes with ``λ ≤ rcond·λ_max`` (default
+    ``rcond = 10 n ε``) are treated as the null space (they move nothing). ``t = inf`` gives the
+    steady state.
+
+    ``free_constant=True`` adds an unpenalised constant with infinite rate: the flow runs on
+    ``1^⊥`` (``K`` → ``QᵀKQ``), the mean residual jumps to zero at ``t = 0+``; then
+    ``h(x, t) = h(x, 0) − Σ_i K(x, x_i) a_i(t) + Δc(t)`` with ``Δc(t) = mean(K a(t)) − mean(r0)``
+    for ``t > 0`` (``Δc(0) = 0``).
+
+    Returns ``(a (T, n), r (T, n), Δc (T,))``.
+    """
+    K = as_array(k_xx, "k_xx")
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or K.shape[0] == 0:
+        raise ValueError(f"k_xx must be a square (n, n) matrix; got shape {tuple(K.shape)}")
+    check_finite(K, "k_xx")
+    n = K.shape[0]
+    r0 = _as_values(r0, "r0", n)
+    t = _check_times(t)
+    if rcond is not None:
+        rcond = check_positive(rcond, "rcond")
+    dt = jnp.result_type(K.dtype, r0.dtype, float)
+    return _flow_jit(K.astype(dt), r0.astype(dt), t.astype(dt), bool(free_constant), rcond)
 
 
 class LFPTrajectory(NamedTuple):
@@ -534,6 +577,7 @@ class LFPTrajectory(NamedTuple):
 
 
 def _setup(X, Y, gamma2_, h0, period, k_max, constant):
+    """Validate and convert; returns everything the jitted cores need."""
     X = _as_points(X, "X")
     n, d = X.shape
     Y = _as_values(Y, "Y", n)
@@ -542,17 +586,29 @@ def _setup(X, Y, gamma2_, h0, period, k_max, constant):
     g = gamma2_on_grid(gamma2_, d, k_max=k_max, period=period)
     k_max = _grid_kmax(g.shape, d, "gamma2")
     dt = jnp.result_type(X.dtype, Y.dtype, g.dtype)
-    X, Y = X.astype(dt), Y.astype(dt)
-    g = g.astype(dt)
-    if g0 is not None:
-        g = g.at[(k_max,) * d].set(g0)
     h0c = _prepare_h0(h0, k_max, d, period, dt)
-    k_flat = frequency_grid(k_max, d).reshape(-1, d)
-    c, s = _features(X, k_flat, period)
-    g_flat = g.reshape(-1)
-    K = _kernel_from_features(c, s, c, s, g_flat, period ** (-d))
-    h0X = (jnp.real(h0c).reshape(-1) @ c.T - jnp.imag(h0c).reshape(-1) @ s.T) * period ** (-d)
-    return X, Y, n, d, k_max, period, g0, g_flat, c, s, K, h0c, h0X
+    return X.astype(dt), Y.astype(dt), n, d, k_max, period, g0, g.reshape(-1).astype(dt), h0c.reshape(-1)
+
+
+def _data_terms(X, g_flat, g0, h0c, k_max, d, period):
+    """Features at the data, the data kernel (incl. the finite constant rate g0; 0 when free) and h0(X)."""
+    c, s = _features(X, k_max, d, period)
+    centre = (g_flat.shape[0] - 1) // 2
+    g_full = g_flat.at[centre].set(g0)
+    K = _kernel_from_features(c, s, c, s, g_full, period ** (-d))
+    h0X = (jnp.real(h0c) @ c.T - jnp.imag(h0c) @ s.T) * period ** (-d)
+    return c, s, g_full, K, h0X, centre
+
+
+@functools.partial(jax.jit, static_argnames=("k_max", "d", "period", "free", "rcond"))
+def _evolve_core(X, Y, g_flat, h0c, t, g0, *, k_max, d, period, free, rcond):
+    c, s, g_full, K, h0X, centre = _data_terms(X, g_flat, g0, h0c, k_max, d, period)
+    a, r, dc = _flow_core(K, h0X - Y, t, free, rcond)
+    # Σ_i e^{−2πik·x_i/L} a_i = (C − iS)ᵀ a.
+    coeffs = h0c[None, :] - (a @ c - 1j * (a @ s)) * g_full
+    if free:
+        coeffs = coeffs.at[:, centre].add(period ** d * dc)
+    return coeffs, r
 
 
 def evolve(X: Any, Y: Any, h0: Any, gamma2_: Any, t: Any, *, period: float = 1.0,
@@ -576,19 +632,54 @@ def evolve(X: Any, Y: Any, h0: Any, gamma2_: Any, t: Any, *, period: float = 1.0
       t: times ``(T,)`` or a scalar (``inf`` allowed: the steady state).
       period, k_max, constant, rcond: see the module docstring and :func:`kernel_flow`.
 
-    Returns an :class:`LFPTrajectory`.
+    Returns an :class:`LFPTrajectory`. The numerical work is one jitted function, so ``evolve``
+    also works inside ``jax.jit``/``jax.vmap`` over ``X``, ``Y``, ``h0`` coefficients and ``t``.
     """
-    X, Y, n, d, k_max, period, g0, g_flat, c, s, K, h0c, h0X = _setup(X, Y, gamma2_, h0, period, k_max, constant)
-    t = as_array(t, "t")
-    a, r, dc = kernel_flow(K, h0X - Y, t, free_constant=g0 is None, rcond=rcond)
-    # Σ_i e^{−2πik·x_i/L} a_i = (C − iS)ᵀ a.
-    corr = (a @ c - 1j * (a @ s)) * g_flat                       # (T, F)
-    coeffs = h0c.reshape(-1)[None, :] - corr
-    if g0 is None:
-        centre = (coeffs.shape[1] - 1) // 2
-        coeffs = coeffs.at[:, centre].add(period ** d * dc)
-    T = a.shape[0]
-    return LFPTrajectory(coeffs.reshape((T,) + (2 * k_max + 1,) * d), jnp.atleast_1d(t).astype(a.dtype), r, period)
+    X, Y, n, d, k_max, period, g0, g_flat, h0c = _setup(X, Y, gamma2_, h0, period, k_max, constant)
+    t = _check_times(t).astype(X.dtype)
+    if rcond is not None:
+        rcond = check_positive(rcond, "rcond")
+    coeffs, r = _evolve_core(X, Y, g_flat, h0c, t, jnp.asarray(0.0 if g0 is None else g0, X.dtype),
+                             k_max=k_max, d=d, period=period, free=g0 is None, rcond=rcond)
+    T = t.shape[0]
+    return LFPTrajectory(coeffs.reshape((T,) + (2 * k_max + 1,) * d), t, r, period)
+
+
+@functools.partial(jax.jit, static_argnames=("k_max", "d", "period", "free"))
+def _steady_core(X, Y, g_flat, hc, g0, *, k_max, d, period, free):
+    # Least-norm form: with u = G^{-1/2}(ĥ − ĥ_ini) the problem is min ‖u‖ s.t. B u = Y − h_ini(X),
+    # B = L^{-d} Φ G^{1/2} (Φ_ik = e^{2πik·x_i/L}). Solving it by a QR factorisation of Bᴴ works
+    # with cond(B) = cond(K)^{1/2} instead of forming K = BBᴴ: close data points make K nearly
+    # singular, and the kernel-weight route α = K⁻¹(·) then loses the norm to cancellation.
+    c, s = _features(X, k_max, d, period)
+    centre = (g_flat.shape[0] - 1) // 2
+    g_full = g_flat.at[centre].set(g0)
+    n = X.shape[0]
+    hX = (jnp.real(hc) @ c.T - jnp.imag(hc) @ s.T) * period ** (-d)
+    rhs = Y - hX
+    sq = jnp.sqrt(g_full)
+    # Real form (complex LAPACK QR is ~300x slower here): ĥ = a + ib, h(X) = L^{-d}(C a − S b),
+    # so B = L^{-d} [C G^{1/2}, −S G^{1/2}] (n, 2F) and u = G^{-1/2}(a, b).
+    F = g_full.shape[0]
+    B = jnp.concatenate([c * sq, -s * sq], axis=1) * period ** (-d)
+    if free:
+        # Free constant: β absorbs the mean, the rest solves the mean-free (Helmert) projection.
+        Q = _complement_basis(n, X.dtype)
+        Bp, rp = Q.T @ B, Q.T @ rhs
+    else:
+        Bp, rp = B, rhs
+    # Bpᵀ = q r; the min-norm solution is u = q r^{-ᵀ} rp = Bpᵀ r^{-1} r^{-ᵀ} rp. Only r is formed and
+    # the three LAPACK calls form one dependency chain: jaxlib 0.10 runs batched (vmapped) LAPACK
+    # calls on the XLA thread pool, and two *independent* ones (e.g. orgqr for q next to trsm)
+    # can deadlock it for batch >= 64 on a 2-core host.
+    r = jnp.linalg.qr(Bp.T, mode="r")                             # (p, p)
+    z = jax.scipy.linalg.solve_triangular(r.T, rp, lower=True)
+    u = Bp.T @ jax.scipy.linalg.solve_triangular(r, z, lower=False)   # min-norm solution of Bp u = rp
+    coeffs = hc + sq * (u[:F] + 1j * u[F:])
+    if free:
+        beta = jnp.mean(rhs - B @ u)
+        coeffs = coeffs.at[centre].add(period ** d * beta)
+    return coeffs
 
 
 def steady_state(X: Any, Y: Any, gamma2_: Any, h_ini: Any = None, *, period: float = 1.0,
@@ -598,29 +689,22 @@ def steady_state(X: Any, Y: Any, gamma2_: Any, h_ini: Any = None, *, period: flo
     Closed form ``h = h_ini + K(·, X) α (+ β)`` with, for ``constant="free"``, the bordered system
     ``[K 1; 1ᵀ 0][α; β] = [Y − h_ini(X); 0]`` (the constant is unpenalised), and for a finite
     rate ``g0`` simply ``K α = Y − h_ini(X)`` with ``K`` including ``L^{−d} g0`` (penalty
-    ``|ĥ(0) − ĥ_ini(0)|²/g0``). Solved directly (LU), independently of :func:`evolve`'s
+    ``|ĥ(0) − ĥ_ini(0)|²/g0``). Computed as the equivalent least-norm problem
+    ``min ‖u‖ s.t. L^{−d} Φ G^{1/2} u = Y − h_ini(X)`` (``ĥ − ĥ_ini = G^{1/2} u``) by a QR
+    factorisation -- stable for nearly coincident points, and independent of :func:`evolve`'s
     eigendecomposition; ``evolve(..., t=inf)`` agrees. Needs at least ``n`` frequencies with
-    ``γ² > 0`` (else the data cannot be interpolated).
+    ``γ² > 0`` (else the data cannot be interpolated). The minimised quantity is ``L^d`` times the
+    RKHS norm of ``h − h_ini`` for :func:`kernel_matrix`, so both have the same minimiser.
 
     Returns coefficients ``(2k_max+1,)*d`` (complex).
     """
-    X, Y, n, d, k_max, period, g0, g_flat, c, s, K, hc, hX = _setup(X, Y, gamma2_, h_ini, period, k_max, constant)
+    X, Y, n, d, k_max, period, g0, g_flat, hc = _setup(X, Y, gamma2_, h_ini, period, k_max, constant)
     n_modes = (2 * k_max + 1) ** d - 1 + (1 if g0 is None or g0 > 0 else 0)
     if n_modes < n:
         raise ValueError(f"k_max={k_max} gives {n_modes} modes in d={d}, fewer than the n={n} points "
                          "to interpolate; increase k_max")
-    rhs = Y - hX
-    if g0 is None:
-        one = jnp.ones((n, 1), K.dtype)
-        A = jnp.block([[K, one], [one.T, jnp.zeros((1, 1), K.dtype)]])
-        sol = jnp.linalg.solve(A, jnp.concatenate([rhs, jnp.zeros((1,), K.dtype)]))
-        alpha, beta = sol[:n], sol[n]
-    else:
-        alpha = jnp.linalg.solve(K, rhs)
-        beta = jnp.zeros((), K.dtype)
-    coeffs = hc.reshape(-1) + g_flat * (alpha @ c - 1j * (alpha @ s))
-    if g0 is None:
-        coeffs = coeffs.at[(coeffs.shape[0] - 1) // 2].add(period ** d * beta)
+    coeffs = _steady_core(X, Y, g_flat, hc, jnp.asarray(0.0 if g0 is None else g0, X.dtype),
+                          k_max=k_max, d=d, period=period, free=g0 is None)
     return coeffs.reshape((2 * k_max + 1,) * d)
 
 
