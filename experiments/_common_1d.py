@@ -14,6 +14,7 @@ Small, pure helpers only; every experiment keeps its own settings. Conventions:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,7 +28,8 @@ from fpjax.models import mlp
 from fpjax.train import sweep
 
 __all__ = ["uniform_grid", "column", "deep_mlp", "power_spectrum", "high_freq_fraction", "rel_rmse",
-           "crossing_index", "pick_rate", "spearman", "order_counts", "decay_rate", "claim", "seed_sweep", "WINDOW"]
+           "crossing_index", "pick_rate", "spearman", "order_counts", "decay_rate", "claim", "seed_sweep",
+           "WINDOW"]
 
 WINDOW = "hann"
 
@@ -167,15 +169,22 @@ def claim(text: str, held: Any, evidence: dict) -> dict:
     return {"claim": text, "held": bool(held), "evidence": evidence}
 
 
-def seed_sweep(fn: Callable, seed: int, n_seeds: int, xs: Any = None, *, stream: int = 0, tile: int = 1):
+def seed_sweep(fn: Callable, seed: int, n_seeds: int, xs: Any = None, *, stream: int = 0, tile: int = 1,
+               expect_divergence: bool = False):
     """One vmapped ``fpjax.train.sweep`` over ``n_seeds`` keys split from ``fold_in(key(seed), stream)``.
 
     ``stream`` separates independent random streams of one experiment (e.g. the draw of targets vs
     the network inits). ``tile > 1`` repeats the key list ``tile`` times (entry ``i`` uses seed
     ``i % n_seeds``), e.g. to run the same inits at several learning rates given in ``xs``. With
-    ``xs`` (leading axis ``n_seeds·tile``), ``fn(key, x_i)`` is called.
+    ``xs`` (leading axis ``n_seeds·tile``), ``fn(key, x_i)`` is called. ``expect_divergence``
+    silences the sweep's diverged-seeds warning, for learning-rate grids whose largest rates may
+    diverge by design (the caller records the divergence in its metrics).
     """
     keys = jax.random.split(jax.random.fold_in(jax.random.key(int(seed)), int(stream)), int(n_seeds))
     if tile > 1:
         keys = keys[np.tile(np.arange(int(n_seeds)), int(tile))]
-    return sweep(fn, keys, xs)
+    if not expect_divergence:
+        return sweep(fn, keys, xs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="sweep: .* diverged", category=RuntimeWarning)
+        return sweep(fn, keys, xs)

@@ -102,7 +102,8 @@ def _train_config(cfg, act, depth, x_train, y_train, x_grid_col):
                 "train_pred": model.apply(res.params, x_train)[:, 0], "loss": res.losses[-1],
                 "diverged": res.diverged}
 
-    out = c1.seed_sweep(one, cfg["seed"], n_s, np.repeat(lrs, n_s), stream=0, tile=len(lrs))
+    out = c1.seed_sweep(one, cfg["seed"], n_s, np.repeat(lrs, n_s), stream=0, tile=len(lrs),
+                        expect_divergence=True)
     return {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.outputs.items()}
 
 

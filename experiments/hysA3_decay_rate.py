@@ -111,7 +111,8 @@ def _run_start(cfg, start, xt, yt, xg, ks_idx):
 
     p0 = c1.seed_sweep(init, cfg["seed"], n_s).outputs
     xs = {"p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), p0), "lr": np.repeat(lrs, n_s)}
-    out = c1.seed_sweep(train, cfg["seed"], n_s, xs, tile=len(lrs)).outputs
+    out = c1.seed_sweep(train, cfg["seed"], n_s, xs, tile=len(lrs),
+                        expect_divergence=True).outputs
     return {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.items()}
 
 
@@ -155,6 +156,7 @@ def run(config: dict, out_dir) -> dict:
             "n_diverged": int(np.sum(o["diverged"][b])),
         }
         rates[start] = {"lrs": list(cfg["lrs"]), "train_rel_rmse": train_rmse.mean(1).tolist(),
+                        "n_diverged": o["diverged"].sum(axis=1).tolist(),
                         "interp_error": c1.rel_rmse(o["h"][:, :, inside], f_grid[inside]).mean(1).tolist()}
         traces[start] = (t, r_hat.mean(0))
         curves[start] = (o["h0"][b, 0], o["h"][b, 0])
