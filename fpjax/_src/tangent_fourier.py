@@ -33,6 +33,8 @@ It also fits the high-frequency decay of ``|K̂_θ|`` (power law ``|ξ|^{−α}`
 
 from __future__ import annotations
 
+import functools
+
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -122,14 +124,26 @@ def _grid_fft(values, axes, window=None):
 # costs
 # ----------------------------------------------------------------------------------------------
 
+def _mse_cost(f, y):
+    return 0.5 * (f - y) ** 2
+
+
+def _bce_cost(f, y):
+    return optax.sigmoid_binary_cross_entropy(f, y)  # softplus(f) − y f
+
+
+@functools.lru_cache(maxsize=None)
+def _summed(c: Callable) -> Callable:
+    """``C(pred, y) = Σ c(pred, y)``, one function object per ``c`` so jit caches are reused."""
+    return lambda pred, yv: jnp.sum(c(pred, yv))
+
+
 def _per_sample_cost(loss) -> Callable:
     """Per-sample cost ``c(f, y)`` (elementwise) for a loss name or a callable."""
     if callable(loss):
         return loss
     checks.check_choice(loss, "loss", LOSSES)
-    if loss == "mse":
-        return lambda f, y: 0.5 * (f - y) ** 2
-    return lambda f, y: optax.sigmoid_binary_cross_entropy(f, y)  # softplus(f) − y f
+    return _mse_cost if loss == "mse" else _bce_cost
 
 
 def cost_grad(f, y, loss="mse") -> jax.Array:
@@ -294,8 +308,7 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
         eps = float(jnp.finfo(dtype).eps)
         rtol = ode_rtol if ode_rtol is not None else max(1e-12, 1e3 * eps)
         atol = ode_atol if ode_atol is not None else rtol * 1e-2
-        sum_loss = lambda pred, yv: jnp.sum(c(pred, yv))
-        ps = gradient_flow(apply, params, x, yy, jnp.asarray([0.0, step, 2 * step], dtype), loss=sum_loss,
+        ps = gradient_flow(apply, params, x, yy, jnp.asarray([0.0, step, 2 * step], dtype), loss=_summed(c),
                            rtol=rtol, atol=atol)
         p_at = lambda k: jax.tree_util.tree_map(lambda a: a[k], ps)
         f0, f1, f2 = on_grid(params), on_grid(p_at(1)), on_grid(p_at(2))

@@ -210,8 +210,6 @@ def gradient_flow(apply: Callable, params: Any, x: Any, y: Any, times: Any, *, l
     at exact ``t`` (gradient descent with learning rate ``η`` for ``s`` steps approximates ``t = ηs``
     with a global error ``O(η)``).
     """
-    import diffrax
-
     x, y = _validate_data(apply, params, x, y, loss)
     times = checks.as_array(times, "times")
     checks.check_ndim(times, "times", 1)
@@ -222,9 +220,17 @@ def gradient_flow(apply: Callable, params: Any, x: Any, y: Any, times: Any, *, l
             raise ValueError("times must be non-decreasing and >= 0")
     checks.check_positive(rtol, "rtol")
     checks.check_positive(atol, "atol")
-    loss_fn = make_loss(apply, loss)
-    grad = jax.grad(loss_fn)
-    term = diffrax.ODETerm(lambda t, p, args: jax.tree_util.tree_map(jnp.negative, grad(p, x, y)))
+    return _flow_jit(apply, get_loss(loss), solver, float(rtol), float(atol), int(max_steps), params, x, y, times)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5))
+def _flow_jit(apply, loss_fn, solver, rtol, atol, max_steps, params, x, y, times):
+    # Jitted with the model, loss and solver settings static: repeated calls (new params, data or
+    # times of the same shapes) reuse the compiled solver instead of re-tracing diffrax each time.
+    import diffrax
+
+    grad = jax.grad(lambda p: loss_fn(apply(p, x), y))
+    term = diffrax.ODETerm(lambda t, p, args: jax.tree_util.tree_map(jnp.negative, grad(p)))
     times = times.astype(jax.tree_util.tree_leaves(params)[0].dtype)
     sol = diffrax.diffeqsolve(term, solver or diffrax.Tsit5(), t0=0.0, t1=times[-1], dt0=None, y0=params,
                               saveat=diffrax.SaveAt(ts=times),
