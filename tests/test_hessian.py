@@ -100,6 +100,9 @@ def test_deflated_hutchinson_and_summary(tanh_problem):
     assert abs(float(s.spectral_norm) - np.max(np.abs(p["ev"]))) < 1e-6
     # deflating the whole space leaves nothing to estimate: tr H = Σ α exactly
     assert abs(float(s.trace) - exact) < 1e-9
+    # the Lanczos run is one SLQ sample: all eigenvalues, Gauss weights summing to 1
+    np.testing.assert_allclose(np.asarray(s.ritz_values), p["ev"], atol=1e-6)
+    assert abs(float(np.sum(s.ritz_weights)) - 1.0) < 1e-12 and np.all(np.asarray(s.ritz_weights) >= 0)
     s20 = fh.hessian_summary(p["loss"], p["params"], key, num_probes=100, num_iters=20)
     assert abs(float(s20.trace) - exact) <= 3 * float(s20.trace_se)
     assert s20.top_eigenvalues.shape == (1,)

@@ -643,12 +643,18 @@ class HessianSummary(NamedTuple):
     trace, trace_se: deflated Hutchinson estimate of ``tr H`` and its standard error.
     top_eigenvalues: ``(k,)`` largest Ritz values, descending.
     spectral_norm: ``max |θⱼ|`` over the Ritz values (``‖H‖₂`` once both ends have converged).
+    ritz_values, ritz_weights: ``(num_iters,)`` all Ritz values ``θⱼ`` (ascending) and their Gauss
+      quadrature weights ``τⱼ = sⱼ[0]²``. The Lanczos start vector is random signs, so this is one
+      stochastic-Lanczos-quadrature sample of the spectral density: pass
+      ``ritz_values[None], ritz_weights[None]`` to :func:`density_from_quadrature`.
     """
 
     trace: jax.Array
     trace_se: jax.Array
     top_eigenvalues: jax.Array
     spectral_norm: jax.Array
+    ritz_values: jax.Array
+    ritz_weights: jax.Array
 
 
 @partial(jax.jit, static_argnums=(0, 4, 5, 6, 7))
@@ -656,9 +662,9 @@ def _summary_jit(static, data, params, key, num_probes, num_iters, k, batch):
     mv = _tree_matvec(static, data, params)
     k_lz, k_pr = jax.random.split(key)
     alphas, betas, V = _lanczos_params(mv, params, k_lz, num_iters)
-    ritz = jnp.linalg.eigvalsh(_tridiag(alphas, betas))
+    ritz, vecs = jnp.linalg.eigh(_tridiag(alphas, betas))
     est, se = _hutchinson_tree(_tree_quadform(static, data, params), params, k_pr, num_probes, batch, V)
-    return HessianSummary(jnp.sum(alphas) + est, se, ritz[::-1][:k], jnp.max(jnp.abs(ritz)))
+    return HessianSummary(jnp.sum(alphas) + est, se, ritz[::-1][:k], jnp.max(jnp.abs(ritz)), ritz, vecs[0] ** 2)
 
 
 def hessian_summary(loss_fn: Callable, params: PyTree, key: jax.Array, num_probes: int = 100,
