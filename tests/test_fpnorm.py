@@ -133,16 +133,17 @@ DELTA = 0.1
 def test_apriori_bound_holds_over_sample_sets(n):
     """SPEC §2.7 theorem, checked over 200 vmapped sample sets per n.
 
-    Each set: n uniform points, h_n = min_fp_interpolant (k_max = n/2 + 32: F = 2k_max+1 > n + 64
+    Each set: n uniform points, h_n = min_fp_interpolant (k_max = max(n, 32): F = 2k_max+1 > 2n
     frequencies, f's frequencies ≤ 5 included), L(h_n) by the rectangle rule on 4096 points
     (error ~1e-7, negligible). Asserted, with everything recorded:
     * the bound holds in at least a fraction 1 − δ of the sets (the theorem: failure = bug);
     * the two steps of its proof hold in every set: ‖h_n‖_γ ≤ ‖f‖_γ (f is feasible; 1e-6 relative
       slack for the solve) and sup|h_n| ≤ ‖f‖_∞ + 2‖f‖_γ‖γ‖_{ℓ²} (Cauchy-Schwarz);
-    * interpolation: |h_n(x_i) − f(x_i)| ≤ 1e-6 (backward-stable solve; close point pairs make
-      K ill-conditioned, but the interpolation residual stays small).
+    * numerical health: |h_n(x_i) − f(x_i)| ≤ 1e-5 (not a theorem: the closest of 256 uniform
+      points are ~1/n² apart, cond(B) reaches ~1e8, so residuals of ε·cond ~ 1e-8..1e-6 are
+      expected; 1e-5 is 1e-5·max|f| and moves L(h_n) by far less than the margin to the bound).
     """
-    k_max = n // 2 + 32
+    k_max = max(n, 32)
     N = 4096
     fc = f_coeffs(k_max)
     f_sup = float(jnp.max(jnp.abs(fpnorm.evaluate_on_grid(fc, 1 << 16))))
@@ -163,12 +164,13 @@ def test_apriori_bound_holds_over_sample_sets(n):
     L = np.asarray(out["L"])
     held = L <= float(bound["bound"])
     record = {"n": n, "bound": float(bound["bound"]), "L_mean": L.mean(), "L_max": L.max(),
-              "fraction_held": held.mean(), "max_norm_ratio": float(jnp.max(out["norm"])) / F_GAMMA}
+              "fraction_held": held.mean(), "max_norm_ratio": float(jnp.max(out["norm"])) / F_GAMMA,
+              "max_interp_residual": float(jnp.max(out["interp"]))}
     print(record)
     assert held.mean() >= 1 - DELTA, record
     assert float(jnp.max(out["norm"])) <= F_GAMMA * (1 + 1e-6), record
     assert float(jnp.max(out["sup"])) <= float(bound["prefactor"]), record
-    assert float(jnp.max(out["interp"])) <= 1e-6, record
+    assert float(jnp.max(out["interp"])) <= 1e-5, record
 
 
 def test_input_validation():
