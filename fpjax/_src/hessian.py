@@ -47,6 +47,12 @@ deterministic function of the trainable parameters only::
     loss = batched_loss(loss_on_batch, {"x": x.reshape(B, -1, 32, 32, 3), "y": y.reshape(B, -1)})
     tr, se = hutchinson_trace(loss, variables["params"], key)
 
+With :mod:`fpjax.cnn` models ``model.eval_fn(variables)`` is exactly this eval-mode ``f(params, x)``::
+
+    f = model.eval_fn(variables)
+    loss = batched_loss(lambda p, b: fpjax.train.ce(f(p, b[0]), b[1]), (xb, yb))  # xb: (B, n/B, H, W, C)
+    s = hessian_summary(loss, variables["params"], key)   # trace, top eigenvalue, spectral norm
+
 In train mode the loss would depend on the batch composition through the batch statistics and
 ``mutable=["batch_stats"]`` would change state at every call; that is not a fixed function of θ.
 
