@@ -2,9 +2,13 @@
 
 Models: ``get_model(name, num_classes, *, dropout=None, **options) -> CNN`` with
 ``variables = model.init(key, x)`` and ``logits, batch_stats = model.apply(variables, x, train=...,
-key=...)`` on NHWC inputs (32×32 and 64×64). Training: :func:`train_cnn` (SGD + momentum, coupled
-L2 weight decay, per-epoch jitted ``lax.scan``, recording of any function of the params every
-epoch), :func:`evaluate`, :func:`pretrain_shuffled_labels` (high-bandwidth initialisation).
+key=...)`` on NHWC inputs (32×32 and 64×64); ``model.eval_fn(variables)`` gives ``f(params, x)``
+with batch norm in eval mode (for :mod:`fpjax.hessian` / :mod:`fpjax.spectrum`);
+``model.with_conv_impl("patches" | "lax" | "auto")`` switches the convolution implementation
+(same parameters; im2col on CPU keeps convolution gradients inside loops fast).
+Training: :func:`train_cnn` (SGD + momentum, coupled L2 weight decay, jitted step loop or
+per-epoch ``lax.scan``, recording of any function of the params every epoch), :func:`evaluate`,
+:func:`pretrain_shuffled_labels` (high-bandwidth initialisation), :func:`conv_kernels`.
 """
 
 from fpjax._src.cnn import CNN, MODEL_NAMES, conv_kernels, get_model, num_params

@@ -424,3 +424,18 @@ def test_standardize_and_photo():
     np.testing.assert_allclose(sb, (b - a.mean((0, 1, 2))) / (a.std((0, 1, 2)) + 1e-8), rtol=1e-5)
     im = data.load_sample_photo("china")
     assert im.shape == (427, 640) and 0 <= im.min() and im.max() <= 1
+
+
+def test_tiny_imagenet_refuses_path_tricks(tmp_path):
+    root = tmp_path / "tiny-imagenet-200"
+    wnids = _tiny_tree(root)
+    ann = root / "val" / "val_annotations.txt"
+    ann.write_text(f"../../../etc/passwd\t{wnids[0]}\t0\t0\t1\t1\n")
+    with pytest.raises(ValueError, match="plain file name"):
+        load_dataset("tiny_imagenet", "val", tmp_path)
+    ann.write_text(f"missing.JPEG\t{wnids[0]}\t0\t0\t1\t1\n")
+    with pytest.raises(DatasetNotFoundError, match="missing.JPEG"):
+        load_dataset("tiny_imagenet", "val", tmp_path)
+    (root / "wnids.txt").write_text("\n".join(["../x"] + wnids[1:]) + "\n")
+    with pytest.raises(ValueError, match="plain names"):
+        load_dataset("tiny_imagenet", "train", tmp_path)

@@ -285,16 +285,18 @@ def _decode_cifar_py(data: bytes, rel: str, n_classes: tuple[int, ...], label_ke
     return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.stack(labels, axis=1)
 
 
-def _tar_reader(path: Path, prefix: str) -> Callable[[str], bytes]:
-    tf = tarfile.open(path, "r:gz")
-    members = {m.name: m for m in tf.getmembers() if m.isfile()}
-
-    def read(name: str) -> bytes:
-        m = members.get(f"{prefix}/{name}")
-        if m is None:
-            raise DatasetNotFoundError(f"{path} has no member {prefix}/{name}; it is not the official archive")
-        return tf.extractfile(m).read()
-    return read
+def _read_tar_members(path: Path, prefix: str, names: list[str]) -> dict[str, bytes]:
+    """The bytes of the regular-file members ``prefix/name`` of a .tar.gz, read in place (nothing is
+    extracted to disk, so member paths cannot escape; links and other member types are ignored)."""
+    with tarfile.open(path, "r:gz") as tf:
+        members = {m.name: m for m in tf.getmembers() if m.isfile()}
+        out = {}
+        for name in names:
+            m = members.get(f"{prefix}/{name}")
+            if m is None:
+                raise DatasetNotFoundError(f"{path} has no member {prefix}/{name}; it is not the official archive")
+            out[name] = tf.extractfile(m).read()
+    return out
 
 
 def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
@@ -347,11 +349,11 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
         if not p.is_file():
             continue
         tar_verified = ver.check(tar_name, p)
-        read = _tar_reader(p, folder)
+        contents = _read_tar_members(p, folder, files)
         parts = []
         for f in files:
             rel = f"{folder}/{f}"
-            data = read(f)
+            data = contents[f]
             verified = ver.check(rel, data) or tar_verified
             if kind == "bin":
                 parts.append(_decode_cifar_bin(data, rel, spec["n_label_bytes"], n_classes,
@@ -407,8 +409,11 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
         raise _not_found("Tiny ImageNet", root, options)
     ver = _Verifier(root, checksums)
     folder = root / "tiny-imagenet-200"
+    zf = None
     if folder.is_dir() and (folder / "wnids.txt").is_file():
         def read(rel):
+            if not (folder / rel).is_file():
+                raise _not_found("Tiny ImageNet", root, options, f"{folder / rel} is missing")
             ver.check(f"tiny-imagenet-200/{rel}", folder / rel)
             return (folder / rel).read_bytes()
 
@@ -422,23 +427,38 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
         names = set(zf.namelist())
 
         def read(rel):
-            return zf.read(f"tiny-imagenet-200/{rel}")
+            name = f"tiny-imagenet-200/{rel}"
+            if name not in names:
+                raise _not_found("Tiny ImageNet", root, options, f"{zpath} has no member {name}")
+            return zf.read(name)
 
         def listdir(rel):
             pre = f"tiny-imagenet-200/{rel}/"
             return sorted({n[len(pre):].split("/")[0] for n in names if n.startswith(pre) and n != pre})
     else:
         raise _not_found("Tiny ImageNet", root, options)
+    try:
+        return _tiny_imagenet_read(split, read, listdir, max_per_class,
+                                   lambda detail: _not_found("Tiny ImageNet", root, options, detail))
+    finally:
+        if zf is not None:
+            zf.close()
+
+
+def _tiny_imagenet_read(split, read, listdir, max_per_class, not_found):
     wnids = [w.strip() for w in read("wnids.txt").decode().splitlines() if w.strip()]
     if len(wnids) != 200 or len(set(wnids)) != 200:
         raise ValueError(f"wnids.txt must list 200 distinct class ids; found {len(set(wnids))}")
+    bad = [w for w in wnids if not w.replace("_", "").isalnum()]
+    if bad:  # they become path components: refuse anything but plain names
+        raise ValueError(f"wnids.txt holds ids that are not plain names: {bad[:3]}")
     index = {w: i for i, w in enumerate(wnids)}
     items: list[tuple[str, int]] = []
     if split == "train":
         for w in wnids:
             files = [f for f in listdir(f"train/{w}/images") if f.endswith(".JPEG")]
             if not files:
-                raise _not_found("Tiny ImageNet", root, options, f"train/{w}/images has no JPEGs")
+                raise not_found(f"train/{w}/images has no JPEGs")
             items += [(f"train/{w}/images/{f}", index[w]) for f in files[:max_per_class]]
     else:
         counts: dict[int, int] = {}
@@ -448,15 +468,24 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
                 continue
             if parts[1] not in index:
                 raise ValueError(f"val_annotations.txt names unknown class {parts[1]!r}")
+            if "/" in parts[0] or "\\" in parts[0] or parts[0] in (".", ".."):
+                raise ValueError(f"val_annotations.txt names {parts[0]!r}, not a plain file name")
             c = index[parts[1]]
             if max_per_class is None or counts.get(c, 0) < max_per_class:
                 counts[c] = counts.get(c, 0) + 1
                 items.append((f"val/images/{parts[0]}", c))
         if not items:
-            raise _not_found("Tiny ImageNet", root, options, "val/val_annotations.txt lists no images")
+            raise not_found("val/val_annotations.txt lists no images")
     x = np.empty((len(items), 64, 64, 3), dtype=np.float32)
-    for i, (rel, _) in enumerate(items):
-        x[i] = _decode_jpeg(read(rel), rel) / np.float32(255.0)
+    # Read sequentially (one file handle), decode in threads: PIL releases the GIL while decoding.
+    from concurrent.futures import ThreadPoolExecutor
+    chunk = 2048
+    with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
+        for start in range(0, len(items), chunk):
+            part = items[start:start + chunk]
+            blobs = [(read(rel), rel) for rel, _ in part]
+            for i, arr in enumerate(pool.map(lambda br: _decode_jpeg(*br), blobs)):
+                x[start + i] = arr / np.float32(255.0)
     return x, np.array([c for _, c in items], dtype=np.int32)
 
 
