@@ -108,21 +108,20 @@ def down_up(x, factor: int):
     return jax.image.resize(small, (n, h, w, c), "linear", antialias=False)
 
 
-def _train_pair(cfg, data, key):
+def _train_pair(cfg, model, data, key):
     import jax
 
     from fpjax.cnn import train_cnn
 
     xtr, ytr, xte, yte = data
     k_init, k_train = jax.random.split(key)
-    model = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl())
     v0 = model.init(k_init, xtr[:2])
     out = {}
     for regime, wd in (("none", 0.0), ("l2", float(cfg["weight_decay"]))):
         r = train_cnn(model, v0, xtr, ytr, key=k_train, epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]),
                       lr=float(cfg["lr"]), momentum=float(cfg["momentum"]), weight_decay=wd)
         out[regime] = r
-    return model, out
+    return out
 
 
 def run(config: dict, out_dir: Path) -> dict:
@@ -137,9 +136,10 @@ def run(config: dict, out_dir: Path) -> dict:
                    "blur": [float(v) for v in cfg["blur_sigmas"]],
                    "downsample": [int(v) for v in cfg["down_factors"]]}
     acc = {reg: {"clean": [], **{c: [] for c in corruptions}} for reg in ("none", "l2")}
+    model = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl())
     for s in range(int(cfg["n_seeds"])):
         key = jax.random.fold_in(jax.random.key(int(cfg["seed"])), s)
-        model, runs = _train_pair(cfg, data, key)
+        runs = _train_pair(cfg, model, data, key)
         noise = highpass_noise(jax.random.fold_in(key, 99), xte.shape, float(cfg["noise_cutoff"]))
         corrupted = {"noise": [xte + e * noise for e in corruptions["noise"]],
                      "blur": [gaussian_blur(xte, sg) for sg in corruptions["blur"]],

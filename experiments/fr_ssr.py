@@ -63,22 +63,26 @@ FULL = dict(QUICK, dataset="cifar10", model="resnet18", model_options={}, n_trai
 REGIMES = ("none", "l2", "dropout")
 
 
-def _train_regimes(cfg, data, key):
+def _models(cfg):
+    """One model object per regime (built once, so the seeds share compilations)."""
+    plain = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl(), dropout=0.0)
+    drop = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl(),
+                         dropout=float(cfg["dropout"]))
+    return {"none": plain, "l2": plain, "dropout": drop}
+
+
+def _train_regimes(cfg, models, data, key):
     import jax
 
     from fpjax.cnn import train_cnn
 
     xtr, ytr, xte, yte = data
-    pad = int(cfg["pad"])
-    record = C.kernel_profiles_fn(pad)
+    record = C.kernel_profiles_fn(int(cfg["pad"]))
     k_init, k_train = jax.random.split(key)
     out = {}
-    v0 = None
+    v0 = models["none"].init(k_init, xtr[:2])  # the same initialization for all three regimes
     for regime in REGIMES:
-        extra = {"dropout": float(cfg["dropout"]) if regime == "dropout" else 0.0}
-        model = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl(), **extra)
-        if v0 is None:
-            v0 = model.init(k_init, xtr[:2])  # the same initialization for all three regimes
+        model = models[regime]
         r = train_cnn(model, v0, xtr, ytr, key=k_train, epochs=int(cfg["epochs"]),
                       batch_size=int(cfg["batch_size"]), lr=float(cfg["lr"]), momentum=float(cfg["momentum"]),
                       weight_decay=float(cfg["weight_decay"]) if regime == "l2" else 0.0,
@@ -113,9 +117,10 @@ def run(config: dict, out_dir: Path) -> dict:
     pad = int(cfg["pad"])
     radii = C.profile_radii(pad)
     data = C.load_images(cfg["dataset"], cfg)
+    models = _models(cfg)
     seeds = []
     for s in range(int(cfg["n_seeds"])):
-        seeds.append(_train_regimes(cfg, data, jax.random.fold_in(jax.random.key(int(cfg["seed"])), s)))
+        seeds.append(_train_regimes(cfg, models, data, jax.random.fold_in(jax.random.key(int(cfg["seed"])), s)))
     layers = list(seeds[0]["none"]["profiles"])
 
     per_seed = []

@@ -105,13 +105,14 @@ def _grad_hist(model, variables, x, bins=60):
     return input_gradient_histogram(lambda xb: f(variables["params"], xb), x, bins, batch_size=128)
 
 
-def run_one(dataset: str, name: str, data, key, cfg: dict) -> dict:
+def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
+    """One seed of one model: ``model`` for training, ``loss_on_batch`` (same parameters, im2col
+    convolutions on CPU) for the Hessians; both are reused across seeds so nothing recompiles."""
     import jax
 
     from fpjax.cnn import pretrain_shuffled_labels, train_cnn
 
     xtr, ytr, xte, yte = data
-    model = C.build_model(name, dataset, cfg, conv_impl=C.train_conv_impl())
     k_init, k_train, k_pre, k_hess = jax.random.split(key, 4)
     v0 = model.init(k_init, xtr[:2])
     lr = float((cfg.get("lr_overrides") or {}).get(name, cfg["lr"]))
@@ -130,8 +131,6 @@ def run_one(dataset: str, name: str, data, key, cfg: dict) -> dict:
               "high_bw_final": r_hb.variables}
     hists = {k: _grad_hist(model, v, xg, bins=int(cfg["grad_bins"])) for k, v in states.items()}
 
-    # im2col convolutions on CPU ("auto"): the Hessian routines loop over HVPs
-    loss_on_batch = C.make_loss_on_batch(model.with_conv_impl("auto"))
     kh1, kh2 = jax.random.split(k_hess)
     hess = {"random": C.hessian_stats(loss_on_batch, r_rand.variables, xtr, ytr, kh1, cfg),
             "high_bw": C.hessian_stats(loss_on_batch, r_hb.variables, xtr, ytr, kh2, cfg)}
@@ -165,10 +164,13 @@ def run(config: dict, out_dir: Path) -> dict:
         data = C.load_images(dataset, cfg)
         results[dataset] = {}
         for mi, name in enumerate(cfg["models"]):
+            model = C.build_model(name, dataset, cfg, conv_impl=C.train_conv_impl())
+            # im2col convolutions on CPU ("auto"): the Hessian routines loop over HVPs
+            loss_on_batch = C.make_loss_on_batch(model.with_conv_impl("auto"))
             runs = []
             for s in range(int(cfg["n_seeds"])):
                 key = jax.random.fold_in(jax.random.key(int(cfg["seed"])), 1000 * di + 100 * mi + s)
-                runs.append(run_one(dataset, name, data, key, cfg))
+                runs.append(run_one(name, model, loss_on_batch, data, key, cfg))
             tag = f"{dataset}/{name}"
             agg = {
                 "random_train_acc": C.mean([r["random"]["train_acc"] for r in runs]),
