@@ -11,10 +11,15 @@ pure functions, in the style of :class:`fpjax.models.Model` but with batch-norm 
   averages, dropout / drop-connect are active and need ``key``; ``train=False``: batch norm uses the
   running averages (returned unchanged), dropout is off, ``key`` is ignored.
 
-Both are jit/vmap friendly; ``init`` is jitted once per model object (compiling beats eager
-tracing for the large models). ``model.eval_fn(variables)`` returns ``f(params, x) -> logits``
-with batch norm in eval mode and the batch statistics closed over — the ``apply(params, x)`` form
-that :mod:`fpjax.hessian` and :mod:`fpjax.spectrum` take.
+Both are jit/vmap friendly; ``init`` and ``apply`` are jitted once per model object (compiling
+beats eager Flax dispatch; inside a caller's jit/vmap the inner jit is inlined).
+``model.eval_fn(variables)`` returns ``f(params, x) -> logits`` with batch norm in eval mode and the
+batch statistics closed over — the ``apply(params, x)`` form that :mod:`fpjax.hessian` and
+:mod:`fpjax.spectrum` take. ``model.with_conv_impl(impl)`` returns the same model with another
+convolution implementation (``get_model(..., conv_impl=...)``: ``"auto"`` = im2col + matmul on
+CPU, ``lax.conv`` elsewhere; see :class:`fpjax._src.cnn_models.Conv`): XLA:CPU runs convolution
+gradients inside loops (Hessian Lanczos/Hutchinson, scanned epochs) 10-50× slower than alone,
+im2col does not suffer from that; outside loops ``"lax"`` trains about 2× faster on CPU.
 
 Names (``MODEL_NAMES``): ``resnet18``, ``resnet50``, ``vgg11``, ``vgg16``, ``alexnet``,
 ``densenet121``, ``senet18``, ``efficientnet_b0``, ``convmixer``, ``cnn_small``. Parameter counts
