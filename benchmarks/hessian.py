@@ -58,16 +58,7 @@ PROBES = 100
 ITERS = 20
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
+from _common import machine  # noqa: E402  (one CPU description for every benchmark)
 
 
 def best_time(fn, repeats):

@@ -72,18 +72,7 @@ print(float(np.median(times)), torch.__version__)
 '''
 
 
-def machine() -> str:
-    import platform
-
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"
+from _common import machine  # noqa: E402  (one CPU description for every benchmark)
 
 
 def median_time(fn, repeats: int) -> float:
