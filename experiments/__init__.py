@@ -1,17 +1,9 @@
-"""Runnable experiments of SPEC §3, one module each; run them with ``fpjax run NAME``.
+"""Runnable experiments, one module each; run them with ``fpjax run NAME`` (``fpjax list`` lists them).
 
-Contract of an experiment module ``experiments/<name_with_underscores>.py``:
-
-* ``NAME`` (the dashed name of SPEC §3, e.g. ``"hys5-flat-minima"``), ``DESCRIPTION`` (one line),
-  ``CLAIM`` (the source's claim, in words);
-* ``QUICK`` and ``FULL``: dicts of settings (plain JSON types); ``QUICK`` runs on 2 CPU cores in
-  at most ~1-3 minutes, ``FULL`` is the paper scale;
-* ``run(config: dict, out_dir: pathlib.Path) -> dict``: does the work for the merged config (it
-  always has the keys of ``QUICK`` plus ``"seed"``), saves PNG figures into ``out_dir`` with
-  ``fpjax._src.io.save_figure`` and returns the metrics dict. The metrics have a ``"claims"`` list of
-  ``{"claim": str, "held": bool, "evidence": {...numbers...}}`` computed from the data, never written
-  in by hand.
-
-The runner (``fpjax._src.runner.run_experiment``) writes ``config.json`` and ``metrics.json``
-atomically into ``results/<NAME>/``.
+Each public module (name not starting with ``_``) declares ``EXPERIMENT = fpjax.experiment.Experiment(
+name=..., description=..., claim=..., source=..., quick={...}, full={...}, run=run, figures={...})``;
+see :mod:`fpjax.experiment` for the contract and the helpers (seed keys, claims, figures). A module
+that does not is refused by the runner. Helpers shared by several experiments live in ``_common.py``.
+Experiments import only public fpjax and each other relatively (``from . import _common``), so the
+same files run from the repository and from the wheel (where they are ``fpjax._experiments``).
 """

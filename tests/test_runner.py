@@ -1,5 +1,4 @@
 import json
-import types
 from html.parser import HTMLParser
 
 import numpy as np
@@ -7,35 +6,31 @@ import pytest
 from PIL import Image
 
 from fpjax import cli
-from fpjax._src import io, runner
+from fpjax._src import runner
+from fpjax.experiment import Experiment, MalformedExperimentError, claim, new_figure, save_figure
+
+TOY_CLAIM = "the mean of the samples is near 0"
 
 
-def _toy_module():
-    mod = types.ModuleType("toy")
-    mod.NAME, mod.DESCRIPTION, mod.CLAIM = "toy", "a toy experiment", "the mean of the samples is near 0"
-    mod.QUICK, mod.FULL = {"n": 200}, {"n": 20000}
+def _toy_run(config, out_dir):
+    x = np.random.default_rng(config["seed"]).normal(size=config["n"])
+    for name in ("hist", "trace"):
+        fig = new_figure()
+        fig.add_subplot().plot(np.sort(x) if name == "trace" else np.histogram(x)[0])
+        save_figure(fig, out_dir / f"{name}.png")
+    mean, se = float(x.mean()), float(x.std() / np.sqrt(x.size))
+    return {"mean": mean, "claims": [claim(TOY_CLAIM, abs(mean) < 3 * se, {"mean": mean, "se": se})]}
 
-    def run(config, out_dir):
-        import matplotlib.figure
 
-        x = np.random.default_rng(config["seed"]).normal(size=config["n"])
-        for name in ("hist", "trace"):
-            fig = matplotlib.figure.Figure()
-            fig.add_subplot().plot(np.sort(x) if name == "trace" else np.histogram(x)[0])
-            io.save_figure(fig, out_dir / f"{name}.png")
-        mean, se = float(x.mean()), float(x.std() / np.sqrt(x.size))
-        return {"mean": mean, "claims": [{"claim": mod.CLAIM, "held": abs(mean) < 3 * se,
-                                          "evidence": {"mean": mean, "se": se}}]}
-
-    mod.run = run
-    return mod
+TOY = Experiment(name="toy", description="a toy experiment", claim=TOY_CLAIM, source="none (a test)",
+                 quick={"n": 200}, full={"n": 20000}, run=_toy_run,
+                 figures={"hist.png": "histogram of the samples", "trace.png": "sorted samples"})
 
 
 @pytest.fixture
 def toy(monkeypatch):
-    mod = _toy_module()
-    monkeypatch.setattr(runner, "_modules", lambda: {"toy": mod})
-    return mod
+    monkeypatch.setattr(runner, "_modules", lambda: {"toy": TOY})
+    return TOY
 
 
 class _Links(HTMLParser):
@@ -68,6 +63,7 @@ def test_run_writes_config_metrics_and_report(toy, tmp_path):
         with Image.open(tmp_path / src) as im:
             assert im.format == "PNG" and im.size[0] > 10
     assert "the mean of the samples is near 0" in page.read_text()
+    assert "histogram of the samples" in page.read_text()  # the declared caption
 
 
 def test_overrides_and_errors(toy, tmp_path):
@@ -110,9 +106,113 @@ def test_cli(toy, tmp_path, capsys):
 
 def test_real_experiments_follow_the_contract():
     mods = runner._modules()
-    for name, mod in mods.items():
-        assert set(mod.QUICK) == set(mod.FULL), f"{name}: QUICK and FULL must have the same settings"
-        json.dumps(mod.QUICK), json.dumps(mod.FULL)
+    for name, exp in mods.items():
+        assert isinstance(exp, Experiment) and exp.name == name
+        assert set(exp.quick) == set(exp.full), f"{name}: quick and full must have the same settings"
+        json.dumps(dict(exp.quick)), json.dumps(dict(exp.full))
     for name in runner.DEMO:
         if name not in mods:
             pytest.fail(f"demo experiment {name} is missing")
+
+
+def test_malformed_module_is_refused_not_skipped(tmp_path, monkeypatch):
+    import types
+
+    pkg = tmp_path / "pkg_bad"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_helper.py").write_text("X = 1\n")  # private: not an experiment
+    (pkg / "broken.py").write_text("NAME = 'broken'\nDESCRIPTION = 'd'\n")  # no CLAIM, QUICK, FULL, run
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(runner, "experiments_package", lambda: __import__("pkg_bad"))
+    with pytest.raises(MalformedExperimentError, match="broken.py.*missing CLAIM, QUICK, FULL, run"):
+        runner.list_experiments()
+    (pkg / "broken.py").write_text("import nonexistent_module_xyz\n")
+    monkeypatch.delitem(__import__("sys").modules, "pkg_bad.broken", raising=False)
+    with pytest.raises(MalformedExperimentError, match="broken.py cannot be imported"):
+        runner.list_experiments()
+    assert isinstance(types, object)
+
+
+def test_declaration_is_checked():
+    kw = dict(name="x", description="d", claim="c", source="s", quick={"n": 1}, full={"n": 2}, run=_toy_run)
+    Experiment(**kw)
+    for bad, match in [({"name": "has space"}, "name"), ({"full": {"m": 1}}, "same settings"),
+                       ({"quick": {"n": float("nan")}}, "finite"), ({"quick": {"n": object()}}, "JSON"),
+                       ({"run": None}, "callable"), ({"description": ""}, "description"),
+                       ({"quick": {"n": 1, "seed": 0}, "full": {"n": 1, "seed": 0}}, "seed")]:
+        with pytest.raises(MalformedExperimentError, match=match):
+            Experiment(**{**kw, **bad})
+
+
+def test_settings_are_typed_from_the_defaults():
+    exp = Experiment(name="x", description="d", claim="c", source="s", run=_toy_run,
+                     quick={"steps": 10, "lr": 0.1, "flag": False, "widths": [1, 2], "rates": [0.1],
+                            "name": "a", "opt": None, "cut": None},
+                     full={"steps": 100, "lr": 0.01, "flag": True, "widths": [4], "rates": [0.5, 1.0],
+                           "name": "b", "opt": None, "cut": 3})
+    cfg = exp.config("quick", {"steps": 3, "lr": 1, "flag": True, "widths": [7], "rates": [2, 0.5],
+                               "opt": {"any": [1]}, "cut": 5}, seed=2)
+    assert cfg["steps"] == 3 and cfg["lr"] == 1 and cfg["flag"] is True and cfg["seed"] == 2
+    assert exp.config("quick", {"cut": None})["cut"] is None
+    for key, value in [("steps", 2.5), ("steps", True), ("steps", "3"), ("lr", "x"), ("flag", 1),
+                       ("flag", "true"), ("widths", [1.5]), ("widths", 3), ("rates", ["a"]), ("name", 1),
+                       ("cut", 2.5), ("lr", float("inf"))]:
+        with pytest.raises(ValueError, match=f"setting '{key}'"):
+            exp.config("quick", {key: value})
+    with pytest.raises(ValueError, match="unknown setting 'nope'"):
+        exp.config("quick", {"nope": 1})
+
+
+def test_failed_run_keeps_previous_results(toy, tmp_path, monkeypatch):
+    runner.run_experiment("toy", seed=1, out_root=tmp_path)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "toy").iterdir()}
+
+    def boom(config, out_dir):
+        save_figure(new_figure(), out_dir / "hist.png")  # a figure is written, then the run fails
+        raise RuntimeError("boom")
+
+    import dataclasses
+
+    monkeypatch.setattr(runner, "_modules", lambda: {"toy": dataclasses.replace(TOY, run=boom)})
+    with pytest.raises(RuntimeError, match="boom"):
+        runner.run_experiment("toy", seed=2, out_root=tmp_path)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "toy").iterdir()}
+    assert after == before  # config, metrics and figures all from the seed-1 run
+    assert [p.name for p in tmp_path.iterdir()] == ["toy"]  # no staging directory left behind
+
+
+def test_files_follow_the_umask(toy, tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        runner.run_experiment("toy", out_root=tmp_path)
+        runner.build_report(tmp_path)
+    finally:
+        os.umask(old)
+    for p in [tmp_path / "index.html", *(tmp_path / "toy").iterdir()]:
+        assert p.stat().st_mode & 0o777 == 0o640, p
+    assert (tmp_path / "toy").stat().st_mode & 0o777 == 0o750
+
+
+def test_report_escapes_every_value(toy, tmp_path):
+    runner.run_experiment("toy", out_root=tmp_path)
+    m = json.loads((tmp_path / "toy" / "metrics.json").read_text())
+    evil = "<script>alert(1)</script>"
+    m["claims"].append({"claim": evil, "held": evil, "evidence": {evil: evil}})
+    m["runtime_s"] = evil
+    (tmp_path / "toy" / "metrics.json").write_text(json.dumps(m))
+    cfg = json.loads((tmp_path / "toy" / "config.json").read_text())
+    cfg["setting"], cfg["started"], cfg["config"][evil] = evil, evil, evil
+    cfg["platform"]["jax"] = evil
+    (tmp_path / "toy" / "config.json").write_text(json.dumps(cfg))
+    page = runner.build_report(tmp_path).read_text()
+    assert "<script" not in page.lower() and "&lt;script&gt;" in page
+
+
+def test_report_refuses_malformed_metrics(toy, tmp_path):
+    runner.run_experiment("toy", out_root=tmp_path)
+    (tmp_path / "toy" / "metrics.json").write_text("{not json")
+    with pytest.raises(ValueError, match="metrics.json is malformed"):
+        runner.build_report(tmp_path)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_save_npz", "save_figure", "to_jsonable",
+__all__ = ["atomic_write_bytes", "apply_umask", "current_umask", "atomic_write_json", "atomic_save_npz", "save_figure", "to_jsonable",
            "ensure_writable_dir"]
 
 
@@ -33,12 +33,29 @@ def ensure_writable_dir(path: str | os.PathLike, name: str = "out_dir") -> Path:
     return p
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (read without changing it for longer than one call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give ``path`` the mode an ordinary ``open``/``mkdir`` would: ``0o666`` (``0o777`` for a
+    directory) minus the umask. ``tempfile`` creates files 0600 and folders 0700."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, rename)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same directory, fsync, rename).
+
+    The file gets the mode ``0o666 & ~umask`` (0644 typically), as a plain ``open`` would give it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        apply_umask(tmp)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -55,6 +72,8 @@ def to_jsonable(obj: Any) -> Any:
     """Convert numpy/JAX scalars and arrays, tuples and paths into plain JSON types."""
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # a NamedTuple
+        return to_jsonable(obj._asdict())
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v) for v in obj]
     if isinstance(obj, (str, bool, int)) or obj is None:
@@ -92,10 +111,7 @@ def atomic_save_npz(path: str | os.PathLike, **arrays) -> Path:
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
-    import io
-    import matplotlib.pyplot as plt
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    """Save a matplotlib figure as PNG atomically; see :func:`fpjax.experiment.save_figure`."""
+    from fpjax.experiment import save_figure as _save
+
+    return _save(fig, path, dpi=dpi)

@@ -1,132 +1,317 @@
-"""Discover, run and report the experiments of ``experiments/`` (SPEC §3).
+"""Discover, run and report the experiments (see :mod:`fpjax.experiment`).
 
 ``run_experiment(name, setting="quick", seed=0, out_root="results", overrides=None)`` merges the
-experiment's ``QUICK``/``FULL`` settings with the overrides, runs it, and writes
-``<out_root>/<NAME>/config.json`` and ``metrics.json`` atomically (figures are written by the
-experiment itself). ``build_report(out_root)`` writes ``<out_root>/index.html`` with every figure
-and a table of the claims and whether each held.
+experiment's typed ``quick``/``full`` settings with the overrides and runs it in a staging directory
+``<out_root>/.<name>.staging-*``; only when the run has finished (config, figures and metrics all
+written) does the staging directory replace ``<out_root>/<name>``, so config, metrics and figures
+always come from the same run. A failed or interrupted run leaves the previous results untouched.
+``build_report(out_root)`` writes ``<out_root>/index.html`` (see :mod:`fpjax._src.report`).
 """
 
 from __future__ import annotations
 
-import html
 import importlib
+import importlib.util
 import json
+import os
 import pkgutil
 import platform
+import shutil
+import sys
+import tempfile
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from fpjax._src import io
+from fpjax.experiment import Experiment, MalformedExperimentError
 
-__all__ = ["list_experiments", "get_experiment", "run_experiment", "build_report", "DEMO"]
+__all__ = ["list_experiments", "get_experiment", "run_experiment", "build_report", "experiments_package",
+           "DEMO"]
 
 # The README's main command: fast experiments that together show the frequency principle, the
 # initialization bias, and Theorem 5.1 (each has its own quick setting).
 DEMO = ("fp-1d", "hys2-spectral-bias", "init-bias")
 
-_REQUIRED = ("NAME", "DESCRIPTION", "CLAIM", "QUICK", "FULL", "run")
+_CHECKOUT = Path(__file__).resolve().parents[2] / "experiments"
 
 
-def _modules() -> dict[str, ModuleType]:
-    import experiments
+def experiments_package() -> ModuleType:
+    """The package holding the experiment modules.
 
-    found = {}
-    for info in pkgutil.iter_modules(experiments.__path__):
+    From a source checkout, the repository's ``experiments/`` folder (imported as the package
+    ``experiments``); from an installed wheel, ``fpjax._experiments`` (the same files, shipped inside
+    fpjax so that no top-level ``experiments`` package is installed).
+    """
+    if (_CHECKOUT / "__init__.py").is_file():
+        mod = sys.modules.get("experiments")
+        if mod is not None and Path(getattr(mod, "__file__", "") or "").resolve().parent == _CHECKOUT:
+            return mod
+        spec = importlib.util.spec_from_file_location("experiments", _CHECKOUT / "__init__.py",
+                                                      submodule_search_locations=[str(_CHECKOUT)])
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["experiments"] = mod
+        spec.loader.exec_module(mod)
+        return mod
+    return importlib.import_module("fpjax._experiments")
+
+
+def _modules() -> dict[str, Experiment]:
+    """``{name: Experiment}`` of every public module of the experiments package.
+
+    A module whose name does not start with ``_`` must declare an experiment; one that fails to import
+    or is malformed raises :class:`MalformedExperimentError` (it is never skipped silently)."""
+    pkg = experiments_package()
+    found: dict[str, Experiment] = {}
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        mod = importlib.import_module(f"experiments.{info.name}")
-        if all(hasattr(mod, a) for a in _REQUIRED):
-            found[mod.NAME] = mod
+        where = f"{pkg.__name__}/{info.name}.py"
+        try:
+            mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        except Exception as err:  # noqa: BLE001 - any import failure makes the module malformed
+            raise MalformedExperimentError(f"{where} cannot be imported: {type(err).__name__}: {err}") from err
+        exp = Experiment.from_module(mod)
+        if exp.name in found:
+            raise MalformedExperimentError(f"{where}: experiment name {exp.name!r} is declared twice")
+        found[exp.name] = exp
     return dict(sorted(found.items()))
 
 
 def list_experiments() -> dict[str, str]:
-    """``{name: one-line description}`` of every experiment module."""
-    return {name: mod.DESCRIPTION for name, mod in _modules().items()}
+    """``{name: one-line description}`` of every experiment."""
+    return {name: exp.description for name, exp in _modules().items()}
 
 
-def get_experiment(name: str) -> ModuleType:
-    """The experiment module called ``name``; ``ValueError`` listing the known names otherwise."""
-    mods = _modules()
-    if not isinstance(name, str) or name not in mods:
-        raise ValueError(f"unknown experiment {name!r}; known experiments: {', '.join(mods)} "
+def get_experiment(name: str) -> Experiment:
+    """The :class:`~fpjax.experiment.Experiment` called ``name``; ``ValueError`` listing the names otherwise."""
+    exps = _modules()
+    if not isinstance(name, str) or name not in exps:
+        raise ValueError(f"unknown experiment {name!r}; known experiments: {', '.join(exps)} "
                          "(see `fpjax list`)")
-    return mods[name]
+    return exps[name]
+
+
+def _platform() -> dict:
+    import jax
+
+    from fpjax import __version__ as fpjax_version
+
+    devs = jax.devices()
+    return {"python": platform.python_version(), "machine": platform.machine(), "fpjax": fpjax_version,
+            "jax": jax.__version__, "backend": jax.default_backend(), "devices": len(devs),
+            "device_kind": devs[0].device_kind if devs else None, "processes": jax.process_count()}
+
+
+def _check_metrics(name: str, metrics: Any) -> dict:
+    from fpjax.experiment import summarize_claims
+
+    if not isinstance(metrics, dict) or "claims" not in metrics:
+        raise RuntimeError(f"experiment {name} returned no 'claims' list in its metrics")
+    try:
+        summarize_claims(metrics)
+    except ValueError as err:
+        raise RuntimeError(f"experiment {name} returned malformed claims: {err}") from None
+    return dict(metrics)
 
 
 def run_experiment(name: str, setting: str = "quick", *, seed: int = 0, out_root: str | Path = "results",
-                   overrides: dict[str, Any] | None = None) -> dict:
-    """Run one experiment; return its metrics (also written to ``<out_root>/<name>/metrics.json``)."""
-    mod = get_experiment(name)
-    if setting not in ("quick", "full"):
-        raise ValueError(f"setting must be 'quick' or 'full'; got {setting!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed!r}")
-    config = dict(mod.QUICK if setting == "quick" else mod.FULL)
-    for k, v in (overrides or {}).items():
-        if k not in config:
-            raise ValueError(f"unknown setting {k!r} for experiment {name!r}; its settings: {', '.join(config)}")
-        config[k] = v
-    config["seed"] = seed
-    out_dir = io.ensure_writable_dir(Path(out_root) / name, "out")
-    import jax
+                   overrides: dict[str, Any] | None = None, write: bool = True) -> dict:
+    """Run one experiment; return its metrics (also written to ``<out_root>/<name>/metrics.json``).
 
-    record = {"experiment": name, "setting": setting, "config": config,
-              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "platform": {"python": platform.python_version(), "machine": platform.machine(),
-                           "jax": jax.__version__, "backend": jax.default_backend(),
-                           "devices": len(jax.devices())}}
-    io.atomic_write_json(out_dir / "config.json", record)
-    t0 = time.perf_counter()
-    metrics = mod.run(dict(config), out_dir)
-    if not isinstance(metrics, dict) or "claims" not in metrics:
-        raise RuntimeError(f"experiment {name} returned no 'claims' list in its metrics")
-    metrics = dict(metrics)
-    metrics["runtime_s"] = round(time.perf_counter() - t0, 2)
-    io.atomic_write_json(out_dir / "metrics.json", metrics)
-    return metrics
+    The run writes into a staging directory next to ``<out_root>/<name>`` and replaces it only when
+    it has finished. With ``write=False`` (a non-main process of a distributed run) nothing is kept:
+    the figures go to a temporary directory that is removed.
+    """
+    exp = get_experiment(name)
+    config = exp.config(setting, overrides, seed=seed)
+    if write:
+        root = io.ensure_writable_dir(Path(out_root), "out")
+        final = root / name
+        if final.exists() and not final.is_dir():
+            raise ValueError(f"out {str(final)!r} exists and is not a directory")
+        try:
+            stage = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.staging-"))
+        except OSError as err:
+            raise ValueError(f"out {str(root)!r} is not writable: {err.strerror or err}") from None
+    else:
+        stage = Path(tempfile.mkdtemp(prefix=f"fpjax-{name}-"))
+    try:
+        io.apply_umask(stage, directory=True)
+        record = {"experiment": name, "setting": setting, "config": config,
+                  "description": exp.description, "claim": exp.claim, "source": exp.source,
+                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "platform": _platform()}
+        io.atomic_write_json(stage / "config.json", record)
+        t0 = time.perf_counter()
+        metrics = _check_metrics(name, exp.run(json.loads(json.dumps(config)), stage))
+        metrics["runtime_s"] = round(time.perf_counter() - t0, 2)
+        metrics = io.to_jsonable(metrics)
+        io.atomic_write_json(stage / "metrics.json", metrics)
+        if write:
+            _replace_dir(stage, final)
+        return metrics
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
 
 
-def _claims_rows(metrics: dict) -> list[tuple[str, str]]:
-    rows = []
-    for c in metrics.get("claims", []):
-        held = c.get("held")
-        rows.append((str(c.get("claim", "")), "held" if held is True else ("did not hold" if held is False else str(held))))
-    return rows
+def _replace_dir(stage: Path, final: Path) -> None:
+    """Put the finished ``stage`` in place of ``final``: the old results are moved aside first and
+    deleted only after the new ones are in place, so an interruption leaves one complete set."""
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.old-"))
+        os.rmdir(old)
+        os.replace(final, old)
+    try:
+        os.replace(stage, final)
+    except BaseException:
+        if old is not None and not final.exists():
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def build_report(out_root: str | Path = "results") -> Path:
-    """Write ``<out_root>/index.html``: per experiment its claim table, key metrics and every PNG."""
+    """Write ``<out_root>/index.html`` from the finished runs under ``out_root``.
+
+    A self-contained page (inline CSS, no scripts, no network): a summary at the top (claims held per
+    experiment, run dates, versions, devices), then per experiment its claim and source, settings,
+    verdicts with their evidence, and figures with the captions the experiment declares. Every value
+    taken from the result files is HTML-escaped.
+    """
     root = Path(out_root)
     if not root.is_dir():
         raise ValueError(f"out_root {str(root)!r} does not exist; run an experiment first (`fpjax run NAME`)")
-    sections, summary = [], []
-    for exp_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+    try:
+        declared = _modules()
+    except MalformedExperimentError:
+        declared = {}
+    runs = []
+    for exp_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         mfile = exp_dir / "metrics.json"
-        if not mfile.exists():
+        if not mfile.is_file():
             continue
-        metrics = json.loads(mfile.read_text())
-        cfg = json.loads((exp_dir / "config.json").read_text()) if (exp_dir / "config.json").exists() else {}
-        name = exp_dir.name
-        rows = _claims_rows(metrics)
-        for claim, verdict in rows:
-            summary.append(f"<tr><td><a href='#{html.escape(name)}'>{html.escape(name)}</a></td>"
-                           f"<td>{html.escape(claim)}</td><td class='{verdict.replace(' ', '-')}'>{verdict}</td></tr>")
-        figs = "".join(f"<figure><img src='{html.escape(name)}/{html.escape(png.name)}' alt='{html.escape(png.stem)}'>"
-                       f"<figcaption>{html.escape(png.stem)}</figcaption></figure>"
-                       for png in sorted(exp_dir.glob("*.png")))
-        evidence = html.escape(json.dumps([c.get("evidence") for c in metrics.get("claims", [])], indent=1)[:4000])
-        sections.append(f"<section id='{html.escape(name)}'><h2>{html.escape(name)}</h2>"
-                        f"<p>setting: {html.escape(str(cfg.get('setting', '?')))}, runtime "
-                        f"{metrics.get('runtime_s', '?')} s</p><details><summary>evidence</summary><pre>{evidence}</pre>"
-                        f"</details>{figs}</section>")
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>fpjax results</title><style>"
-            "body{font-family:sans-serif;max-width:1200px;margin:auto}img{max-width:560px}"
-            "figure{display:inline-block;margin:4px}td,th{border:1px solid #ccc;padding:4px}"
-            ".held{color:green}.did-not-hold{color:#b00}</style></head><body><h1>fpjax: claims of the sources</h1>"
-            "<table><tr><th>experiment</th><th>claim</th><th>result</th></tr>" + "".join(summary) + "</table>"
-            + "".join(sections) + "</body></html>")
+        metrics = _read_json(mfile)
+        if not isinstance(metrics, dict):
+            raise ValueError(f"{mfile} is malformed: expected a JSON object")
+        cfile = exp_dir / "config.json"
+        cfg = _read_json(cfile) if cfile.is_file() else {}
+        if not isinstance(cfg, dict):
+            raise ValueError(f"{cfile} is malformed: expected a JSON object")
+        runs.append((exp_dir.name, exp_dir, cfg, metrics, declared.get(exp_dir.name)))
+    page = _render(runs)
     return io.atomic_write_bytes(root / "index.html", page.encode())
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is malformed: {err}") from None
+    except OSError as err:
+        raise ValueError(f"{path} cannot be read: {err.strerror or err}") from None
+
+
+def _e(v: Any) -> str:
+    """HTML-escaped text of any value (quotes too, so it is safe in attributes)."""
+    import html
+
+    return html.escape(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str), quote=True)
+
+
+def _claims(metrics: dict) -> list[tuple[str, Any, Any]]:
+    out = []
+    claims = metrics.get("claims")
+    for c in claims if isinstance(claims, list) else []:
+        if isinstance(c, dict):
+            out.append((c.get("claim", ""), c.get("held"), c.get("evidence")))
+        else:
+            out.append((c, None, None))
+    return out
+
+
+def _verdict(held: Any) -> tuple[str, str]:
+    if held is True:
+        return "held", "held"
+    if held is False:
+        return "not-held", "did not hold"
+    return "unknown", f"unknown ({held!r})"
+
+
+_CSS = (
+    "body{font-family:system-ui,sans-serif;max-width:1200px;margin:auto;padding:0 1em;color:#222}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 6px;"
+    "text-align:left;vertical-align:top}th{background:#f3f3f3}.held{color:#060;font-weight:bold}"
+    ".not-held{color:#b00;font-weight:bold}.unknown{color:#a60}figure{display:inline-block;margin:6px;"
+    "max-width:580px;vertical-align:top}figure img{max-width:560px;border:1px solid #ddd}"
+    "figcaption{font-size:.9em;color:#444}pre{white-space:pre-wrap;font-size:.8em;background:#f8f8f8;"
+    "padding:4px}section{border-top:2px solid #ddd;margin-top:1.5em}.meta{color:#555;font-size:.9em}"
+)
+
+
+def _render(runs: list) -> str:
+    import urllib.parse
+
+    now = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    platforms = []
+    for _, _, cfg, _, _ in runs:
+        p = cfg.get("platform") if isinstance(cfg.get("platform"), dict) else {}
+        line = ", ".join(f"{k} {p[k]}" for k in ("fpjax", "jax", "python", "backend", "device_kind", "devices",
+                                                   "machine") if k in p)
+        if line and line not in platforms:
+            platforms.append(line)
+    n_held = sum(1 for *_, m, _ in runs for _, h, _ in _claims(m) if h is True)
+    n_all = sum(len(_claims(m)) for *_, m, _ in runs)
+    summary_rows, claim_rows, sections = [], [], []
+    for name, exp_dir, cfg, metrics, exp in runs:
+        cl = _claims(metrics)
+        held = sum(1 for _, h, _ in cl if h is True)
+        cls = "held" if cl and held == len(cl) else "not-held"
+        anchor = "exp-" + urllib.parse.quote(name, safe="")
+        summary_rows.append(
+            f"<tr><td><a href='#{_e(anchor)}'>{_e(name)}</a></td><td class='{cls}'>{held} / {len(cl)}</td>"
+            f"<td>{_e(cfg.get('setting', '?'))}</td><td>{_e((cfg.get('config') or {}).get('seed', '?'))}</td>"
+            f"<td>{_e(cfg.get('started', '?'))}</td><td>{_e(metrics.get('runtime_s', '?'))}</td></tr>")
+        for text, h, _ in cl:
+            c, word = _verdict(h)
+            claim_rows.append(f"<tr><td><a href='#{_e(anchor)}'>{_e(name)}</a></td><td>{_e(text)}</td>"
+                              f"<td class='{c}'>{_e(word)}</td></tr>")
+        settings = cfg.get("config") if isinstance(cfg.get("config"), dict) else {}
+        set_rows = "".join(f"<tr><td>{_e(k)}</td><td><code>{_e(v)}</code></td></tr>" for k, v in settings.items())
+        verdicts = "".join(
+            f"<tr><td>{_e(text)}</td><td class='{_verdict(h)[0]}'>{_e(_verdict(h)[1])}</td><td><details>"
+            f"<summary>evidence</summary><pre>{_e(json.dumps(ev, indent=1, ensure_ascii=False)[:20000])}</pre>"
+            "</details></td></tr>" for text, h, ev in cl)
+        captions = dict(exp.figures) if exp is not None else {}
+        figs = []
+        for png in sorted(exp_dir.glob("*.png")):
+            src = urllib.parse.quote(f"{exp_dir.name}/{png.name}")
+            cap = captions.get(png.name) or png.stem.replace("_", " ")
+            figs.append(f"<figure><img src='{_e(src)}' alt='{_e(png.stem)}' loading='lazy'>"
+                        f"<figcaption><b>{_e(png.name)}</b>: {_e(cap)}</figcaption></figure>")
+        desc = exp.description if exp is not None else cfg.get("description", "")
+        claim_text = exp.claim if exp is not None else cfg.get("claim", "")
+        source = exp.source if exp is not None else cfg.get("source", "")
+        sections.append(
+            f"<section id='{_e(anchor)}'><h2>{_e(name)}</h2><p>{_e(desc)}</p>"
+            f"<p><b>Claim of the source:</b> {_e(claim_text)}</p><p class='meta'><b>Source:</b> {_e(source)}</p>"
+            f"<p class='meta'>setting {_e(cfg.get('setting', '?'))}, started {_e(cfg.get('started', '?'))}, "
+            f"runtime {_e(metrics.get('runtime_s', '?'))} s</p>"
+            f"<h3>Verdicts</h3><table><tr><th>claim</th><th>result</th><th>evidence</th></tr>{verdicts}</table>"
+            f"<details><summary>settings</summary><table><tr><th>setting</th><th>value</th></tr>{set_rows}"
+            f"</table></details><h3>Figures</h3>{''.join(figs) or '<p>no figures</p>'}</section>")
+    plat = "".join(f"<li>{_e(p)}</li>" for p in platforms) or "<li>unknown</li>"
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"script-src 'none'; object-src 'none'\"><meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>fpjax results</title><style>{_CSS}</style></head><body>"
+        "<h1>fpjax: do the claims of the sources hold?</h1>"
+        f"<p><b>{n_held} of {n_all}</b> claims held in {len(runs)} experiment(s). Page written {_e(now)}.</p>"
+        f"<p class='meta'>Versions and devices of the runs:</p><ul class='meta'>{plat}</ul>"
+        "<h2>Summary</h2><table id='summary'><tr><th>experiment</th><th>claims held</th><th>setting</th>"
+        f"<th>seed</th><th>run started</th><th>runtime (s)</th></tr>{''.join(summary_rows)}</table>"
+        "<h2>Claims</h2><table id='claims'><tr><th>experiment</th><th>claim</th><th>result</th></tr>"
+        f"{''.join(claim_rows)}</table>{''.join(sections)}</body></html>")
