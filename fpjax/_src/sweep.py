@@ -65,9 +65,9 @@ def diverged_mask(outputs: Any) -> np.ndarray:
             bad = np.zeros(n, bool)
         name = str(path[-1]) if path else ""
         if a.dtype == np.bool_ and "diverged" in name:
-            bad |= a.reshape(n, -1).any(axis=1)
+            bad |= a.reshape(n, int(np.prod(a.shape[1:]))).any(axis=1)
         elif np.issubdtype(a.dtype, np.inexact):
-            bad |= ~np.isfinite(a.reshape(n, -1)).all(axis=1)
+            bad |= ~np.isfinite(a.reshape(n, int(np.prod(a.shape[1:])))).all(axis=1)
     return bad if bad is not None else np.zeros(0, bool)
 
 
@@ -549,8 +549,8 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
     seed_index = seed_index[valid]
     stacked = [np.concatenate([ch[i] for ch in chunks], axis=0)[valid] for i in range(treedef.num_leaves)]
     outputs = jax.tree_util.tree_unflatten(treedef, stacked)
-    div = diverged_mask(outputs) if treedef.num_leaves else np.zeros(seed_index.shape[0], bool)
-    if div.size != seed_index.size:
+    div = diverged_mask(outputs)
+    if div.size != seed_index.size:  # no array leaves
         div = np.zeros(seed_index.shape[0], bool)
     if div.any() and (main or gather == "none"):
         warnings.warn(f"sweep: {int(div.sum())} of {n} seeds diverged (NaN/Inf) and are excluded from "
