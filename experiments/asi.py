@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fpjax.experiment import Experiment, claim, new_figure, save_figure
+
 NAME = "asi"
 DESCRIPTION = "Test error vs init scale with and without antisymmetric initialization (diabetes, digits)"
 CLAIM = ("With antisymmetric initialization (output exactly 0 at init, same NTK) the test error does not grow "
@@ -86,7 +88,6 @@ def run(config: dict, out_dir: Path) -> dict:
     import jax.numpy as jnp
     import optax
 
-    from experiments._fp_common import claim
     from fpjax.models import asi, mlp
     from fpjax.train import fit, sweep
 
@@ -158,7 +159,7 @@ def run(config: dict, out_dir: Path) -> dict:
     claims.append(claim("ASI networks output exactly 0 at init (every dataset, scale and seed)",
                         all(per[d]["asi_output_at_init_max_abs"] == 0.0 for d in per),
                         {d: per[d]["asi_output_at_init_max_abs"] for d in per}))
-    _figure(cfg, out_dir, per, scales)
+    _figure(cfg, out_dir, per=per, scales=scales)
     return {"claims": claims, "results": per,
             "test_error": "mean over test points of the squared error summed over outputs (digits: one-hot, MSE)",
             "note": ("Without ASI the training residual starts at Y - h_ini(X), so at large scales the plain network "
@@ -169,12 +170,9 @@ def run(config: dict, out_dir: Path) -> dict:
                      "exactly flat.")}
 
 
-def _figure(cfg, out_dir, per, scales):
-    from experiments._fp_common import figure
-    from fpjax._src.io import save_figure
-
+def _figure(cfg, out_dir, *, per, scales):
     panels = [(ds, "test") for ds in per] + ([("digits", "acc")] if "digits" in per else [])
-    fig = figure((3.5 * len(panels), 3.2))
+    fig = new_figure((3.5 * len(panels), 3.2))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     sc = np.asarray(scales)
     for ax, (ds, q) in zip(axes, panels):
@@ -196,3 +194,18 @@ def _figure(cfg, out_dir, per, scales):
         ax.set_title(f"{ds} ({rec['n_train']} train / {rec['n_test']} test, {n_seeds} seeds)", fontsize=9)
     axes[0].legend(fontsize=7)
     save_figure(fig, Path(out_dir) / "test_error_vs_init_scale.png")
+
+
+SOURCE = (
+    'Zhang, Xu, Luo, Ma, "A type of generalization error induced by initialization in deep neural '
+    'networks", arXiv:1905.07777'
+)
+FIGURES = {
+    'test_error_vs_init_scale.png': (
+        'test error against the init scale s, with and without ASI, per data set: without ASI the error grows'
+        ' with s, with ASI it stays flat'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

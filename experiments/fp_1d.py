@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _fp_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
+
+from . import _common as C
 
 NAME = "fp-1d"
 DESCRIPTION = "F-Principle in 1-D: tanh 1-200-100-100-50-1 fits a multi-frequency target low frequencies first"
@@ -81,7 +83,7 @@ def _train(cfg, x, y):
                 record=lambda p: model.apply(p, xj)[:, 0], record_every=int(cfg["record_every"]))
         return {"outputs": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
 
-    return sweep(one_seed, C.seed_keys(cfg["seed"], cfg["n_seeds"]))
+    return sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
 
 
 def run(config: dict, out_dir: Path) -> dict:
@@ -111,7 +113,8 @@ def run(config: dict, out_dir: Path) -> dict:
     frac = float(in_order.mean()) if ok.size else 0.0
     held = bool(ok.size) and C.strictly_increasing(med) and frac >= float(cfg["order_fraction"])
 
-    _figures(cfg, out_dir, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_conv, ok, thr)
+    _figures(cfg, out_dir, x=x, y=y, h=h, freqs=freqs, y_hat=y_hat, h_hat=h_hat, ks=ks, steps=steps, delta=delta,
+             t_conv=t_conv, ok=ok, thr=thr)
     final_loss = np.asarray(out["losses"])[:, -1]
     evidence = {
         "freqs": ks, "threshold": thr, "median_steps_to_threshold": C.finite_or_none(med),
@@ -124,7 +127,7 @@ def run(config: dict, out_dir: Path) -> dict:
         "delta_F_final_median": np.median(delta[ok, -1], axis=0) if ok.size else None,
         "final_loss_median": float(np.median(final_loss[ok])) if ok.size else None,
         "n_seeds": int(res.n_seeds), "n_diverged": int(res.n_diverged),
-        "claims": [C.claim(CLAIM, held, evidence)],
+        "claims": [claim(CLAIM, held, evidence)],
     }
 
 
@@ -138,9 +141,7 @@ def _snapshot_indices(steps, t_conv, ok):
     return idx
 
 
-def _figures(cfg, out_dir, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_conv, ok, thr):
-    from fpjax._src import io
-
+def _figures(cfg, out_dir, *, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_conv, ok, thr):
     s0 = int(ok[0]) if ok.size else 0
     n = x.size
     period = 2.0 * float(cfg["half_width"])
@@ -151,7 +152,7 @@ def _figures(cfg, out_dir, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_con
 
     # 1. function (top) and spectrum (bottom) at init and when each peak has converged.
     idx = _snapshot_indices(steps, t_conv, ok)
-    fig = C.figure((3.1 * len(idx), 5.6))
+    fig = new_figure((3.1 * len(idx), 5.6))
     axes = fig.subplots(2, len(idx), sharey="row")
     xd = np.linspace(x[0], x[0] + period, 400)
     yd = sum(float(cfg["amplitude"]) * np.sin(2 * np.pi * k * (xd - x[0]) / period) for k in ks)
@@ -175,18 +176,18 @@ def _figures(cfg, out_dir, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_con
     axes[1, 0].legend(fontsize=7, loc="upper right")
     fig.suptitle(f"{cfg['activation']} MLP 1-{'-'.join(map(str, cfg['widths']))}-1 on {n} samples: "
                  "low frequencies are fitted first (seed 0)")
-    io.save_figure(fig, out_dir / "fp1d_function_and_spectrum.png")
+    save_figure(fig, out_dir / "fp1d_function_and_spectrum.png")
 
     # 2. Δ_F heat map (seed 0) with the threshold crossings.
-    fig = C.figure((6.4, 3.4))
+    fig = new_figure((6.4, 3.4))
     ax = fig.add_subplot()
     C.error_heatmap(fig, ax, steps, delta[s0].T, [f"k = {k}" for k in ks], threshold=thr, crossings=t_conv[s0],
                     label="Δ_F(k)")
     ax.set_title("relative error Δ_F(k) of the main peaks over training (seed 0)")
-    io.save_figure(fig, out_dir / "fp1d_delta_heatmap.png")
+    save_figure(fig, out_dir / "fp1d_delta_heatmap.png")
 
     # 3. Δ_F(k) curves: median over seeds with the min-max band.
-    fig = C.figure((6.4, 4.2))
+    fig = new_figure((6.4, 4.2))
     ax = fig.add_subplot()
     d = delta[ok] if ok.size else delta
     st = C.log_steps(steps)
@@ -200,4 +201,24 @@ def _figures(cfg, out_dir, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_con
     ax.set_ylabel("Δ_F(k)")
     ax.set_title(f"relative error per peak, median and range over {d.shape[0]} seeds")
     ax.legend(fontsize=8)
-    io.save_figure(fig, out_dir / "fp1d_delta_curves.png")
+    save_figure(fig, out_dir / "fp1d_delta_curves.png")
+
+
+SOURCE = (
+    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"'
+)
+FIGURES = {
+    'fp1d_function_and_spectrum.png': (
+        'network output and its spectrum at a few steps: the low-frequency peaks are matched first'
+    ),
+    'fp1d_delta_heatmap.png': (
+        'relative error Δ_F(k) per peak over training; markers show where each peak gets below the threshold,'
+        ' earlier for lower k'
+    ),
+    'fp1d_delta_curves.png': 'Δ_F(k) per peak (median and range over seeds): lower k drops first',
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

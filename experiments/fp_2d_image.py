@@ -31,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _fp_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
+
+from . import _common as C
 
 NAME = "fp-2d-image"
 DESCRIPTION = "F-Principle in 2-D: an MLP fits a real grayscale photograph from blurry to detailed"
@@ -108,7 +110,7 @@ def run(config: dict, out_dir: Path) -> dict:
                 record=lambda p: model.apply(p, xj)[:, 0].reshape(hgt, wid), record_every=int(cfg["record_every"]))
         return {"images": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
 
-    res = sweep(one_seed, C.seed_keys(cfg["seed"], cfg["n_seeds"]))
+    res = sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
     ok = res.ok
     steps = np.asarray(res.outputs["record_steps"][0])
     imgs = np.asarray(res.outputs["images"])                          # (S, R, H, W)
@@ -130,7 +132,7 @@ def run(config: dict, out_dir: Path) -> dict:
     # Share of recorded steps (after init) at which the band errors already rank low < high.
     ordered = np.mean([[C.non_decreasing(errs[i, r]) for r in range(1, len(steps))] for i in ok]) if ok.size else 0.0
 
-    _figures(cfg, out_dir, img, imgs, steps, errs, edges, t_conv, ok, thr)
+    _figures(cfg, out_dir, img=img, imgs=imgs, steps=steps, errs=errs, edges=edges, t_conv=t_conv, ok=ok, thr=thr)
     band_labels = [f"[{lo:.0f}, {hi:.0f})" if np.isfinite(hi) else f"[{lo:.0f}, ∞)" for lo, hi in
                    zip(edges[:-1], edges[1:])]
     snap = np.unique(np.linspace(0, len(steps) - 1, 6).round().astype(int))
@@ -151,13 +153,11 @@ def run(config: dict, out_dir: Path) -> dict:
         "final_band_error_median": np.median(errs[ok, -1], axis=0) if ok.size else None,
         "final_loss_median": float(np.median(losses[ok])) if ok.size else None,
         "n_seeds": int(res.n_seeds), "n_diverged": int(res.n_diverged),
-        "claims": [C.claim(CLAIM, held, evidence)],
+        "claims": [claim(CLAIM, held, evidence)],
     }
 
 
-def _figures(cfg, out_dir, img, imgs, steps, errs, edges, t_conv, ok, thr):
-    from fpjax._src import io
-
+def _figures(cfg, out_dir, *, img, imgs, steps, errs, edges, t_conv, ok, thr):
     s0 = int(ok[0]) if ok.size else 0
     nb = errs.shape[-1]
     labels = [f"|ξ| ∈ [{lo:.0f}, {hi:.0f})" if np.isfinite(hi) else f"|ξ| ≥ {lo:.0f}"
@@ -167,7 +167,7 @@ def _figures(cfg, out_dir, img, imgs, steps, errs, edges, t_conv, ok, thr):
     n_snap = 5
     want = np.geomspace(max(float(steps[1]), 1.0), float(steps[-1]), n_snap) if steps.size > 1 else [0.0]
     idx = sorted({int(np.argmin(np.abs(steps - w))) for w in want})
-    fig = C.figure((2.6 * (len(idx) + 1), 2.6 * img.shape[0] / img.shape[1] + 0.6))
+    fig = new_figure((2.6 * (len(idx) + 1), 2.6 * img.shape[0] / img.shape[1] + 0.6))
     axes = fig.subplots(1, len(idx) + 1)
     axes[0].imshow(img, cmap="gray", vmin=0, vmax=1)
     axes[0].set_title("target I(x)", fontsize=9)
@@ -177,10 +177,10 @@ def _figures(cfg, out_dir, img, imgs, steps, errs, edges, t_conv, ok, thr):
     for a in axes:
         a.set_axis_off()
     fig.suptitle("MLP output over training (low frequencies first: blurry → detailed)", fontsize=10)
-    io.save_figure(fig, out_dir / "fp2d_outputs.png")
+    save_figure(fig, out_dir / "fp2d_outputs.png")
 
     # 2. per-band relative error against step.
-    fig = C.figure((6.4, 4.2))
+    fig = new_figure((6.4, 4.2))
     ax = fig.add_subplot()
     e = errs[ok] if ok.size else errs
     from matplotlib import colormaps
@@ -199,11 +199,26 @@ def _figures(cfg, out_dir, img, imgs, steps, errs, edges, t_conv, ok, thr):
     ax.set_ylabel("relative error of the band E_b")
     ax.set_title("radially binned relative error of the 2-D spectrum")
     ax.legend(fontsize=7)
-    io.save_figure(fig, out_dir / "fp2d_band_errors.png")
+    save_figure(fig, out_dir / "fp2d_band_errors.png")
 
     # 3. heat map band x step (seed 0).
-    fig = C.figure((6.4, 3.6))
+    fig = new_figure((6.4, 3.6))
     ax = fig.add_subplot()
     C.error_heatmap(fig, ax, steps, errs[s0].T, labels, threshold=thr, crossings=t_conv[s0], label="E_b")
     ax.set_title("per-band relative error over training (seed 0)")
-    io.save_figure(fig, out_dir / "fp2d_band_heatmap.png")
+    save_figure(fig, out_dir / "fp2d_band_heatmap.png")
+
+
+SOURCE = (
+    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"'
+)
+FIGURES = {
+    'fp2d_outputs.png': "the MLP's image over training: blurry (low frequencies) first, details later",
+    'fp2d_band_errors.png': 'relative error of each radial frequency band over training: low bands converge first',
+    'fp2d_band_heatmap.png': 'the band errors of seed 0 as a heat map (band × step)',
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -32,7 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _fp_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
+
+from . import _common as C
 
 NAME = "fp-highdim"
 DESCRIPTION = "F-Principle in high dimension: projection (NUDFT along PC1) and filtering methods on digits / CIFAR-10"
@@ -97,7 +99,7 @@ def run(config: dict, out_dir: Path) -> dict:
                 record=lambda p: model.apply(p, xj), record_every=int(cfg["record_every"]))
         return {"h": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
 
-    res = sweep(one_seed, C.seed_keys(cfg["seed"], cfg["n_seeds"]))
+    res = sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
     ok = res.ok
     steps = np.asarray(res.outputs["record_steps"][0])
     h = np.asarray(res.outputs["h"])                                   # (S, R, n, 10)
@@ -143,16 +145,17 @@ def run(config: dict, out_dir: Path) -> dict:
     low_share = [float(np.sum(np.asarray(a) ** 2) / np.sum(y ** 2)) for a in y_low]
 
     noise = float(np.linalg.norm(y - ybar) / n)   # E|ŷ(k)| level of labels with no structure along p
-    _figures(cfg, out_dir, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF, dF_grid, t_proj, deltas,
-             cfg["delta_scales"], e_low, e_high, ok, thr)
+    _figures(cfg, out_dir, data_name=data_name, steps=steps, k_grid=k_grid, y_amp=y_amp, noise=noise, ks=ks,
+             k_max=k_max, dF=dF, dF_grid=dF_grid, t_proj=t_proj, deltas=deltas, scales=cfg["delta_scales"],
+             e_low=e_low, e_high=e_high, ok=ok, thr=thr)
     claims = [
-        C.claim("filtering method: e_low gets below the threshold before e_high, for every δ", held_filter, {
+        claim("filtering method: e_low gets below the threshold before e_high, for every δ", held_filter, {
             "data": data_name, "threshold": thr, "delta_scales": cfg["delta_scales"], "deltas": deltas,
             "median_nn_sq_distance": nn, "low_energy_share": low_share,
             "median_steps_e_low": C.finite_or_none(med_low), "median_steps_e_high": C.finite_or_none(med_high),
             "final_e_low_median": np.median(e_low[:, ok, -1], axis=1) if ok.size else None,
             "final_e_high_median": np.median(e_high[:, ok, -1], axis=1) if ok.size else None}),
-        C.claim("projection method: Δ_F(k) along the first principal component converges from low to high k",
+        claim("projection method: Δ_F(k) along the first principal component converges from low to high k",
                 held_proj, {
                     "data": data_name, "threshold": thr, "tracked_freqs": ks, "k_max": k_max,
                     "median_steps_to_threshold": C.finite_or_none(med_proj),
@@ -193,15 +196,13 @@ def _median_nn_sq_distance(x: np.ndarray, block: int = 2048) -> float:
     return float(np.median(np.concatenate(out)))
 
 
-def _figures(cfg, out_dir, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF, dF_grid, t_proj, deltas, scales,
-             e_low, e_high, ok, thr):
-    from fpjax._src import io
-
+def _figures(cfg, out_dir, *, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF, dF_grid, t_proj, deltas,
+             scales, e_low, e_high, ok, thr):
     s0 = int(ok[0]) if ok.size else 0
     st = C.log_steps(steps)
 
     # 1. projected target spectrum with the tracked frequencies.
-    fig = C.figure((6.4, 3.8))
+    fig = new_figure((6.4, 3.8))
     ax = fig.add_subplot()
     ax.plot(k_grid, y_amp, color="0.3", label="‖ŷ(k)‖ (labels − mean)")
     for k in ks:
@@ -212,10 +213,10 @@ def _figures(cfg, out_dir, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF
     ax.set_ylabel("amplitude")
     ax.set_title(f"{data_name}: projected spectrum of the labels")
     ax.legend(fontsize=8)
-    io.save_figure(fig, out_dir / "highdim_projected_spectrum.png")
+    save_figure(fig, out_dir / "highdim_projected_spectrum.png")
 
     # 2. Δ_F heat map on the fine frequency grid (seed 0) and at the tracked frequencies.
-    fig = C.figure((11.0, 3.8))
+    fig = new_figure((11.0, 3.8))
     a1, a2 = fig.subplots(1, 2)
     sel = (k_grid > 0) & (k_grid <= 1.5 * k_max)   # ŷ(0) = 0 for centred labels: Δ_F(0) undefined
     im = a1.pcolormesh(st, k_grid[sel], np.clip(dF_grid[s0][:, sel].T, 0, 1), cmap="viridis", vmin=0, vmax=1,
@@ -229,10 +230,10 @@ def _figures(cfg, out_dir, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF
     C.error_heatmap(fig, a2, steps, dF[s0].T, [f"k = {k:.2f}" for k in ks], threshold=thr, crossings=t_proj[s0],
                     label="Δ_F(k)")
     a2.set_title("tracked frequencies")
-    io.save_figure(fig, out_dir / "highdim_projection_heatmap.png")
+    save_figure(fig, out_dir / "highdim_projection_heatmap.png")
 
     # 3. filtering method: e_low and e_high (median over seeds) per δ.
-    fig = C.figure((6.4, 4.2))
+    fig = new_figure((6.4, 4.2))
     ax = fig.add_subplot()
     for j, (dl, sc) in enumerate(zip(deltas, scales)):
         lo = np.median(e_low[j, ok], axis=0) if ok.size else e_low[j, 0]
@@ -246,4 +247,21 @@ def _figures(cfg, out_dir, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF
     ax.set_ylabel("relative error")
     ax.set_title(f"{data_name}: filtering method (median over seeds)")
     ax.legend(fontsize=7)
-    io.save_figure(fig, out_dir / "highdim_filtering.png")
+    save_figure(fig, out_dir / "highdim_filtering.png")
+
+
+SOURCE = (
+    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"'
+)
+FIGURES = {
+    'highdim_projected_spectrum.png': (
+        'spectrum of the labels along the first principal component and the tracked frequencies'
+    ),
+    'highdim_projection_heatmap.png': 'projection method: Δ_F(k) over training; low k converge first',
+    'highdim_filtering.png': 'filtering method: e_low falls below the threshold before e_high for every δ',
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _fp_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
 
 NAME = "fp-init-scale"
 DESCRIPTION = "Initialization scale: σ=10 fits sparse 1-D data with high-frequency wiggles, σ=0.1 fits it smoothly"
@@ -82,7 +82,7 @@ def run(config: dict, out_dir: Path) -> dict:
     xi_c = 1.0 / (2.0 * (x_tr[1] - x_tr[0]))
     xtr, ytr, xte = jnp.asarray(x_tr)[:, None], jnp.asarray(y_tr)[:, None], jnp.asarray(x_te)[:, None]
     opt = optax.adam(optax.exponential_decay(float(cfg["lr"]), int(cfg["steps"]), float(cfg["lr_decay"])))
-    keys = C.seed_keys(cfg["seed"], cfg["n_seeds"])
+    keys = seed_keys(cfg["seed"], cfg["n_seeds"])
 
     per_sigma, curves = {}, {}
     for s in sigmas:
@@ -118,13 +118,13 @@ def run(config: dict, out_dir: Path) -> dict:
     ev_common = {"sigma_large": max(sigmas), "sigma_small": min(sigmas), "fit_tol": tol,
                  "train_rel_error_large": B["train_rel_error"], "train_rel_error_small": S["train_rel_error"]}
     claims = [
-        C.claim(f"both fit the sparse data, and σ = {big} generalizes worse than σ = {small} (every seed)", sep_test,
+        claim(f"both fit the sparse data, and σ = {big} generalizes worse than σ = {small} (every seed)", sep_test,
                 dict(ev_common, test_mse_large=B["test_mse"], test_mse_small=S["test_mse"])),
-        C.claim(f"σ = {big} learns a function with more energy above the data's Nyquist frequency than σ = {small}",
+        claim(f"σ = {big} learns a function with more energy above the data's Nyquist frequency than σ = {small}",
                 sep_hi, dict(ev_common, xi_c=float(xi_c), high_freq_energy_large=B["high_freq_energy"],
                              high_freq_energy_small=S["high_freq_energy"])),
     ]
-    _figures(cfg, out_dir, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c)
+    _figures(cfg, out_dir, sigmas=sigmas, curves=curves, x_tr=x_tr, y_tr=y_tr, x_te=x_te, y_te=y_te, xi_c=xi_c)
     return {"xi_c": float(xi_c), "per_sigma": per_sigma,
             "test_mse_median": {k: float(np.median(v["test_mse"])) for k, v in per_sigma.items() if v["test_mse"].size},
             "high_freq_energy_median": {k: float(np.median(v["high_freq_energy"])) for k, v in per_sigma.items()
@@ -132,11 +132,9 @@ def run(config: dict, out_dir: Path) -> dict:
             "claims": claims}
 
 
-def _figures(cfg, out_dir, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c):
-    from fpjax._src import io
-
+def _figures(cfg, out_dir, *, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c):
     show = [max(sigmas), min(sigmas)]
-    fig = C.figure((10.0, 3.8))
+    fig = new_figure((10.0, 3.8))
     axes = fig.subplots(1, 2)
     for ax, s in zip(axes, show):
         h, h0, _, _ = curves[s]
@@ -152,9 +150,9 @@ def _figures(cfg, out_dir, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c):
         ax.set_xlabel("x")
     axes[0].legend(fontsize=7, loc="lower left")
     fig.suptitle(f"{cfg['activation']} 1-{'-'.join(map(str, cfg['widths']))}-1, every weight and bias N(0, σ²)")
-    io.save_figure(fig, out_dir / "init_scale_functions.png")
+    save_figure(fig, out_dir / "init_scale_functions.png")
 
-    fig = C.figure((6.4, 4.0))
+    fig = new_figure((6.4, 4.0))
     ax = fig.add_subplot()
     for j, s in enumerate(sigmas):
         _, _, freqs, power = curves[s]
@@ -168,4 +166,23 @@ def _figures(cfg, out_dir, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c):
     ax.set_ylabel("|ĥ(ξ)| of the trained network (median over seeds)")
     ax.set_title("spectrum of the learned function")
     ax.legend(fontsize=8)
-    io.save_figure(fig, out_dir / "init_scale_spectra.png")
+    save_figure(fig, out_dir / "init_scale_spectra.png")
+
+
+SOURCE = (
+    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"'
+)
+FIGURES = {
+    'init_scale_functions.png': (
+        'learned functions for σ = 10 and σ = 0.1 on the sparse data: the large init oscillates between '
+        'samples'
+    ),
+    'init_scale_spectra.png': (
+        "spectra of the learned functions: σ = 10 keeps more energy above the data's Nyquist frequency"
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

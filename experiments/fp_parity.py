@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _fp_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
 
 NAME = "fp-parity"
 DESCRIPTION = "10-bit parity: 100% training accuracy, chance test accuracy; parity's energy is at the top frequency"
@@ -120,7 +120,7 @@ def _train(cfg, x, y, tr, key_seed):
         return {"acc": r.records, "h_all": model.apply(r.params, xall)[:, 0], "record_steps": r.record_steps,
                 "final_loss": r.losses[-1], "diverged": r.diverged}
 
-    return sweep(one_seed, C.seed_keys(key_seed, cfg["n_seeds"])), te.size
+    return sweep(one_seed, seed_keys(key_seed, cfg["n_seeds"])), te.size
 
 
 def run(config: dict, out_dir: Path) -> dict:
@@ -166,11 +166,11 @@ def run(config: dict, out_dir: Path) -> dict:
             "energy_degrees_le_half": low, "energy_top_degree": float(e_med[d]),
             "final_loss": np.asarray(out["final_loss"])[ok], "n_diverged": int(res.n_diverged),
         }
-        claims.append(C.claim(
+        claims.append(claim(
             f"[train fraction {key}] training accuracy → 100% while test accuracy ≈ 50% (chance)", held1,
             {"n_train": n_tr, "n_test": int(n_te), "train_acc_per_seed": train_acc, "test_acc_per_seed": test_acc,
              "test_acc_mean": tmean, "allowed_deviation_3sigma": 3 * sigma}))
-        claims.append(C.claim(
+        claims.append(claim(
             f"[train fraction {key}] F-Principle explanation: parity's Walsh energy is all at the top degree d, "
             "the trained network's is mostly at low degrees (≤ d/2)", held2,
             {"target_energy_top_degree": float(e_target[d]), "target_projected_peak_frequency": k_peak_target,
@@ -179,17 +179,15 @@ def run(config: dict, out_dir: Path) -> dict:
              "network_energy_by_degree_median": e_med}))
         curves[key] = (np.asarray(out["record_steps"][0]), acc[ok], e_med, h_proj)
 
-    _figures(cfg, out_dir, d, freqs, y_proj, e_target, curves)
+    _figures(cfg, out_dir, d=d, freqs=freqs, y_proj=y_proj, e_target=e_target, curves=curves)
     return {"n_bits": d, "target_energy_by_degree": e_target, "target_projected_peak_frequency": k_peak_target,
             "per_train_fraction": per_frac, "claims": claims}
 
 
-def _figures(cfg, out_dir, d, freqs, y_proj, e_target, curves):
-    from fpjax._src import io
-
+def _figures(cfg, out_dir, *, d, freqs, y_proj, e_target, curves):
     keys = list(curves)
     # 1. accuracy over training.
-    fig = C.figure((6.4, 4.0))
+    fig = new_figure((6.4, 4.0))
     ax = fig.add_subplot()
     for j, k in enumerate(keys):
         steps, acc, _, _ = curves[k]
@@ -203,10 +201,10 @@ def _figures(cfg, out_dir, d, freqs, y_proj, e_target, curves):
     ax.set_ylabel("accuracy (mean over seeds)")
     ax.set_title(f"{d}-bit parity, {cfg['activation']} MLP {'-'.join(map(str, cfg['widths']))}")
     ax.legend(fontsize=7)
-    io.save_figure(fig, out_dir / "parity_accuracy.png")
+    save_figure(fig, out_dir / "parity_accuracy.png")
 
     # 2. Walsh energy per degree: target vs trained networks.
-    fig = C.figure((6.4, 4.0))
+    fig = new_figure((6.4, 4.0))
     ax = fig.add_subplot()
     deg = np.arange(d + 1)
     w = 0.8 / (len(keys) + 1)
@@ -218,10 +216,10 @@ def _figures(cfg, out_dir, d, freqs, y_proj, e_target, curves):
     ax.set_ylabel("fraction of Walsh energy")
     ax.set_title("spectrum on the whole cube after training (median over seeds)")
     ax.legend(fontsize=7)
-    io.save_figure(fig, out_dir / "parity_walsh_spectrum.png")
+    save_figure(fig, out_dir / "parity_walsh_spectrum.png")
 
     # 3. projected spectrum along (1,…,1)/√d.
-    fig = C.figure((6.4, 4.0))
+    fig = new_figure((6.4, 4.0))
     ax = fig.add_subplot()
     ax.plot(freqs, y_proj, color="0.3", lw=2, label="parity (target)")
     for j, k in enumerate(keys):
@@ -233,4 +231,19 @@ def _figures(cfg, out_dir, d, freqs, y_proj, e_target, curves):
     ax.set_ylabel("|NUDFT| on the whole cube")
     ax.set_title("projection method: parity lives at the highest frequency")
     ax.legend(fontsize=7)
-    io.save_figure(fig, out_dir / "parity_projected_spectrum.png")
+    save_figure(fig, out_dir / "parity_projected_spectrum.png")
+
+
+SOURCE = (
+    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"'
+)
+FIGURES = {
+    'parity_accuracy.png': 'train and test accuracy over training: test stays near or below chance',
+    'parity_walsh_spectrum.png': "Walsh energy by degree after training vs the target's (all at the top degree)",
+    'parity_projected_spectrum.png': "projection method: parity's energy sits at the highest frequency",
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

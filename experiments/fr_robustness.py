@@ -30,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _cnn_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure
+
+from . import _common as C
 
 NAME = "fr-robustness"
 DESCRIPTION = "Accuracy under high-pass noise, Gaussian blur and down-then-up sampling: L2 vs no regularization"
@@ -157,32 +159,26 @@ def run(config: dict, out_dir: Path) -> dict:
             curve = np.mean(np.asarray(acc[reg][c], dtype=float), axis=0)
             summary[reg][c] = {"levels": corruptions[c], "acc": curve.tolist(), "drop": clean - float(curve.mean())}
     d = {c: (summary["none"][c]["drop"], summary["l2"][c]["drop"]) for c in corruptions}
-    _figure(summary, corruptions, out_dir)
+    _figure(cfg, out_dir, summary=summary, corruptions=corruptions)
     ev = lambda c: {"drop_none": d[c][0], "drop_l2": d[c][1], "levels": corruptions[c],
                     "acc_none": summary["none"][c]["acc"], "acc_l2": summary["l2"][c]["acc"],
                     "clean_none": summary["none"]["clean_acc"], "clean_l2": summary["l2"]["clean_acc"],
                     "n_seeds": cfg["n_seeds"], "weight_decay": cfg["weight_decay"]}
     claims = [
-        C.claim("The L2 model is more sensitive to high-pass-filtered noise (larger mean accuracy drop)",
+        claim("The L2 model is more sensitive to high-pass-filtered noise (larger mean accuracy drop)",
                 d["noise"][1] > d["noise"][0], ev("noise")),
-        C.claim("The L2 model is more robust to Gaussian blur (smaller mean accuracy drop)",
+        claim("The L2 model is more robust to Gaussian blur (smaller mean accuracy drop)",
                 d["blur"][1] < d["blur"][0], ev("blur")),
-        C.claim("The L2 model is more robust to low-resolution (down-then-up sampled) inputs",
+        claim("The L2 model is more robust to low-resolution (down-then-up sampled) inputs",
                 d["downsample"][1] < d["downsample"][0], ev("downsample")),
     ]
     return {"summary": summary, "accuracies": acc, "claims": claims}
 
 
-def _figure(summary, corruptions, out_dir: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from fpjax._src.io import save_figure
-
+def _figure(cfg, out_dir, *, summary, corruptions):
     titles = {"noise": "high-pass noise strength ε", "blur": "blur σ (pixels)", "downsample": "down-up factor"}
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    fig = new_figure((11, 3.2), layout=None)
+    axes = fig.subplots(1, 3)
     for ax, c in zip(axes, corruptions):
         zero = 1 if c == "downsample" else 0.0
         for reg in ("none", "l2"):
@@ -192,3 +188,18 @@ def _figure(summary, corruptions, out_dir: Path):
         ax.set_ylim(0, 1.02)
         ax.legend()
     save_figure(fig, out_dir / "robustness.png")
+
+
+SOURCE = (
+    'J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", '
+    'arXiv:2512.22192'
+)
+FIGURES = {
+    'robustness.png': (
+        'test accuracy of the unregularized and the L2 model under high-pass noise, blur and down-up '
+        'sampling, per strength: compare the drops'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

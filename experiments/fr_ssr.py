@@ -33,7 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _cnn_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure
+
+from . import _common as C
 
 NAME = "fr-ssr"
 DESCRIPTION = "Conv weight spectra over training with none / L2 / dropout; Spectral Suppression Ratio"
@@ -110,7 +112,6 @@ def _ratio(num, den):
 def run(config: dict, out_dir: Path) -> dict:
     import jax
 
-    from fpjax._src.io import save_figure
     from fpjax.spectrum import plot_radial_profiles
 
     cfg = dict(config)
@@ -164,7 +165,7 @@ def run(config: dict, out_dir: Path) -> dict:
         save_figure(plot_radial_profiles({k: prof[k] for k in layers}, radii, epochs=np.arange(prof[layers[0]].shape[0]),
                                          title=f"radial weight spectra, {regime} ({cfg['model']})"),
                     out_dir / f"heatmap_{regime}.png")
-    _energy_figure(per_seed[0], out_dir)
+    _energy_figure(cfg, out_dir, q=per_seed[0])
 
     l2 = summary["l2"]
     held_E = l2["delta_E_none"] > 0 and l2["delta_E_reg"] < l2["delta_E_none"] / 3
@@ -173,19 +174,19 @@ def run(config: dict, out_dir: Path) -> dict:
                  "test_acc_dropout": summary["dropout"]["test_acc_reg"], "weight_decay": cfg["weight_decay"],
                  "epochs": cfg["epochs"], "n_seeds": cfg["n_seeds"]}
     claims = [
-        C.claim("L2 suppresses the accumulation of high-frequency weight energy E_hi (SPEC: fraction above r_c) by "
+        claim("L2 suppresses the accumulation of high-frequency weight energy E_hi (fraction above r_c) by "
                 "more than 3x: dE_none > 0 and dE_l2 < dE_none/3", held_E,
                 {"delta_E_none": l2["delta_E_none"], "delta_E_l2": l2["delta_E_reg"],
                  "ssr_accumulation_overall": l2["ssr_accumulation_overall"],
                  "ssr_accumulation_per_layer": l2["ssr_accumulation_per_layer"],
                  "dropout_ssr_accumulation_overall": summary["dropout"]["ssr_accumulation_overall"], **ev_common}),
-        C.claim("L2 suppresses the accumulation of absolute high-frequency weight power by more than 3x "
+        claim("L2 suppresses the accumulation of absolute high-frequency weight power by more than 3x "
                 "(relative to init): da_none > 0 and da_l2 < da_none/3", held_a,
                 {"delta_a_none": l2["delta_a_none"], "delta_a_l2": l2["delta_a_reg"],
                  "ssr_abs_accumulation_overall": l2["ssr_abs_accumulation_overall"],
                  "ssr_abs_overall": l2["ssr_abs_overall"],
                  "dropout_delta_a": summary["dropout"]["delta_a_reg"], **ev_common}),
-        C.claim("L2 acts as a low-pass filter on the conv weights: SSR = E_hi(none)/E_hi(L2) > 1 at the end of training",
+        claim("L2 acts as a low-pass filter on the conv weights: SSR = E_hi(none)/E_hi(L2) > 1 at the end of training",
                 l2["ssr_overall"] > 1, {"ssr_overall": l2["ssr_overall"], "ssr_per_layer": l2["ssr_per_layer"],
                                         "dropout_ssr_overall": summary["dropout"]["ssr_overall"], **ev_common}),
     ]
@@ -195,15 +196,9 @@ def run(config: dict, out_dir: Path) -> dict:
             "any_diverged": any(r[g]["diverged"] for r in seeds for g in REGIMES), "claims": claims}
 
 
-def _energy_figure(q: dict, out_dir: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from fpjax._src.io import save_figure
-
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+def _energy_figure(cfg, out_dir, *, q: dict):
+    fig = new_figure((9, 3.4), layout=None)
+    axes = fig.subplots(1, 2)
     for reg in REGIMES:
         axes[0].plot(q[reg]["E_bar"], label=reg)
         axes[1].plot(q[reg]["a_bar"], label=reg)
@@ -213,3 +208,20 @@ def _energy_figure(q: dict, out_dir: Path):
         ax.set_xlabel("epoch")
         ax.legend()
     save_figure(fig, out_dir / "high_freq_energy.png")
+
+
+SOURCE = (
+    'J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", '
+    'arXiv:2512.22192'
+)
+FIGURES = {
+    'heatmap_none.png': 'radial weight spectra of every conv layer over epochs, no regularizer',
+    'heatmap_l2.png': 'radial weight spectra over epochs with L2: less high-radius power',
+    'heatmap_dropout.png': 'radial weight spectra over epochs with dropout',
+    'high_freq_energy.png': (
+        'mean high-frequency energy E_hi and high-radius power over epochs per regularizer: L2 lowest'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -29,9 +29,10 @@ import jax
 import numpy as np
 import optax
 
-from experiments import _common_1d as c1
-from fpjax._src import io
+from fpjax.experiment import Experiment, claim, save_figure
 from fpjax.train import fit
+
+from . import _common as c1
 
 NAME = "hys1-depth"
 DESCRIPTION = "ReLU/Gaussian/sine MLPs of growing depth on sparse 1-D samples: initial spectrum vs interpolation"
@@ -159,7 +160,8 @@ def run(config: dict, out_dir) -> dict:
                 row.append(float(np.mean(np.asarray(c1.high_freq_fraction(vals, xg, nyquist)))))
             probe[str(float(om))] = dict(zip(map(str, depths), row))
 
-    _figures(cfg, out_dir, acts, depths, table, curves, xg, xt, yt, f_grid, nyquist)
+    _figures(cfg, out_dir, acts=acts, depths=depths, table=table, curves=curves, xg=xg, xt=xt, yt=yt,
+             f_grid=f_grid, nyquist=nyquist)
     claims = _claims(acts, depths, table, cfg["fit_tol"])
     return {"nyquist": nyquist, "sample_spacing": spacing, "width": cfg["width"],
             "results": {a: {str(d): v for d, v in t.items()} for a, t in table.items()},
@@ -172,7 +174,7 @@ def _claims(acts, depths, table, fit_tol):
     the interpolation error of a network that did not fit says nothing about its interpolant."""
     get = lambda a, d, k: table[a][d][k]
     fitted = {a: [d for d in depths if get(a, d, "train_rel_rmse") < fit_tol] for a in acts}
-    claims = [c1.claim(
+    claims = [claim(
         f"Every network fits its training samples (relative train RMSE < {fit_tol})",
         all(len(fitted[a]) == len(depths) for a in acts),
         {"train_rel_rmse": {a: {str(d): get(a, d, "train_rel_rmse") for d in depths} for a in acts},
@@ -183,7 +185,7 @@ def _claims(acts, depths, table, fit_tol):
     hf0 = {a: {d: get(a, d, "init_hf_fraction") for d in depths} for a in acts}
     grows = {a: hf0[a][dmax] > hf0[a][dmin] for a in ("gaussian", "sine")}
     relu_max = max(hf0["relu"].values())
-    claims.append(c1.claim(
+    claims.append(claim(
         f"With depth ({dmin} → {dmax}) Gaussian and sine networks put more initial power above the samples' "
         "Nyquist frequency, while ReLU networks' initial power above it stays below 1% at every depth",
         grows["gaussian"] and grows["sine"] and relu_max < 0.01,
@@ -196,7 +198,7 @@ def _claims(acts, depths, table, fit_tol):
     relu_smooth = (len(fitted["relu"]) == len(depths)
                    and max(err["relu"].values()) < 0.1
                    and max(get("relu", d, "final_hf_fraction") for d in depths) < 0.01)
-    claims.append(c1.claim(
+    claims.append(claim(
         "Among networks that fit their samples, going from the shallowest to the deepest fitted depth worsens "
         "the interpolation error of Gaussian and sine networks, while ReLU networks fit at every depth with "
         "interpolation error < 0.1 and < 1% of their final power above Nyquist",
@@ -208,14 +210,14 @@ def _claims(acts, depths, table, fit_tol):
 
     pairs = [(get(a, d, "init_hf_fraction"), get(a, d, "interp_error")) for a in acts for d in fitted[a]]
     rho = c1.spearman([p[0] for p in pairs], [p[1] for p in pairs])
-    claims.append(c1.claim(
+    claims.append(claim(
         "Across all fitted (activation, depth) networks, more initial power above Nyquist goes with a larger "
         "interpolation error (Spearman rank correlation ≥ 0.5)",
         bool(np.isfinite(rho) and rho >= 0.5), {"spearman_init_hf_vs_interp_error": rho, "n_networks": len(pairs)}))
     return claims
 
 
-def _figures(cfg, out_dir, acts, depths, table, curves, xg, xt, yt, f_grid, nyquist):
+def _figures(cfg, out_dir, *, acts, depths, table, curves, xg, xt, yt, f_grid, nyquist):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 3.2 * len(acts)), layout="constrained")
@@ -242,7 +244,7 @@ def _figures(cfg, out_dir, acts, depths, table, curves, xg, xt, yt, f_grid, nyqu
             ax.set_xlim(0, 8 * nyquist)
             ax.set_xlabel("frequency ξ (cycles/unit)")
         ax_f.legend(fontsize=7)
-    io.save_figure(fig, out_dir / "functions_and_spectra.png")
+    save_figure(fig, out_dir / "functions_and_spectra.png")
 
     fig = Figure(figsize=(10, 3.5), layout="constrained")
     ax0, ax1 = fig.subplots(1, 2)
@@ -255,10 +257,26 @@ def _figures(cfg, out_dir, acts, depths, table, curves, xg, xt, yt, f_grid, nyqu
     for ax in (ax0, ax1):
         ax.set_xlabel("depth (hidden layers)")
         ax.legend()
-    io.save_figure(fig, out_dir / "depth_summary.png")
+    save_figure(fig, out_dir / "depth_summary.png")
 
 
 def _cmap(n):
     from matplotlib import colormaps
     cm = colormaps["viridis"]
     return [cm(i / max(n - 1, 1) * 0.9) for i in range(n)]
+
+
+SOURCE = (
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
+    'arXiv:2206.08558'
+)
+FIGURES = {
+    'functions_and_spectra.png': (
+        'learned functions and initial/final power spectra per activation and depth (Nyquist of the samples '
+        'marked)'
+    ),
+    'depth_summary.png': 'initial power above Nyquist and interpolation error against depth: they rise together',
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

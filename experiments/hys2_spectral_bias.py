@@ -9,7 +9,7 @@ first recorded step at which ``Δ_F(k) < threshold`` (seed median); a frequency 
 ranks last. (The stricter reading "from which it stays below" is reported too: Adam's late loss
 spikes make it noisy.) The order is measured by counting pairs of target frequencies: *low-first*
 when the lower one converged strictly earlier, *high-first* when the higher one did; pairs where
-neither converged are uninformative and skipped (:func:`experiments._common_1d.order_counts`). The
+neither converged are uninformative and skipped (:func:`experiments._common.order_counts`). The
 Spearman rank correlation between ``k`` and the step is reported as well (it counts censored
 frequencies as ties).
 
@@ -28,10 +28,11 @@ from __future__ import annotations
 import numpy as np
 import optax
 
-from experiments import _common_1d as c1
 from fpjax import spectrum
-from fpjax._src import io
+from fpjax.experiment import Experiment, claim, save_figure
 from fpjax.train import fit
+
+from . import _common as c1
 
 NAME = "hys2-spectral-bias"
 DESCRIPTION = "Δ_F(k) heat maps over training for ReLU/Gaussian/sine nets on Σ sin(2πkx), k = 1,3,5,7,9"
@@ -144,27 +145,27 @@ def run(config: dict, out_dir) -> dict:
         }
         heat[act] = (steps, delta.mean(0))
 
-    _figures(out_dir, cfg, ks, heat)
+    _figures(cfg, out_dir, ks=ks, heat=heat)
     claims = []
     order_ev = lambda a: {k: results[a][k] for k in ("pairs_low_first", "pairs_high_first", "pairs_tied",
                                                       "order_score", "spearman_k_vs_step")}
     if "relu" in results:
         r = results["relu"]
-        claims.append(c1.claim(
+        claims.append(claim(
             f"ReLU: low frequencies converge first (no pair of target frequencies in which the higher one's "
             f"Δ_F falls below {cfg['threshold']} strictly earlier, seed-median steps; frequencies that never "
             "converge rank last)",
             r["pairs_high_first"] == 0 and r["pairs_low_first"] > 0,
             order_ev("relu") | {"convergence_step_median": r["convergence_step_median"],
                                 "threshold": cfg["threshold"]}))
-    claims.append(c1.claim(
+    claims.append(claim(
         "Every network type exhibits spectral bias (order score (low-first − high-first pairs)/informative "
         "pairs ≥ 0.5 for each activation)",
         all(results[a]["order_score"] >= 0.5 for a in results),
         {a: order_ev(a) | {"order_low_to_late": results[a]["order_low_to_late"],
                            "never_converged": results[a]["never_converged"]} for a in results}))
     first = {a: results[a]["convergence_step_median"][str(ks.max())] for a in results}
-    claims.append(c1.claim(
+    claims.append(claim(
         f"The convergence speed differs across network types (median step at which the highest frequency "
         f"k={ks.max()} converges differs by more than 2x between the fastest and the slowest type)",
         max(first.values()) > 2 * min(first.values()),
@@ -173,7 +174,7 @@ def run(config: dict, out_dir) -> dict:
     return {"target_freqs": ks.tolist(), "results": results, "development_log": DEVELOPMENT_LOG, "claims": claims}
 
 
-def _figures(out_dir, cfg, ks, heat):
+def _figures(cfg, out_dir, *, ks, heat):
     from matplotlib.figure import Figure
 
     acts = list(heat)
@@ -189,7 +190,7 @@ def _figures(out_dir, cfg, ks, heat):
         ax.set_ylabel("frequency k")
         ax.set_title(f"{act}: Δ_F(k) (mean over seeds)")
     fig.colorbar(im, ax=list(axes), label="Δ_F(k) (clipped at 1)")
-    io.save_figure(fig, out_dir / "delta_f_heatmaps.png")
+    save_figure(fig, out_dir / "delta_f_heatmaps.png")
 
     fig = Figure(figsize=(4.2 * len(acts), 3.2), layout="constrained")
     axes = fig.subplots(1, len(acts), squeeze=False, sharey=True)[0]
@@ -203,10 +204,26 @@ def _figures(out_dir, cfg, ks, heat):
         ax.set_xlabel("step")
     axes[0].set_ylabel("Δ_F(k)")
     axes[-1].legend(fontsize=7)
-    io.save_figure(fig, out_dir / "delta_f_curves.png")
+    save_figure(fig, out_dir / "delta_f_curves.png")
 
 
 def _edges(c):
     c = np.asarray(c, float)
     mid = 0.5 * (c[1:] + c[:-1])
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+SOURCE = (
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
+    'arXiv:2206.08558'
+)
+FIGURES = {
+    'delta_f_heatmaps.png': (
+        'Δ_F(k) over training per activation: lower k reach small error first (ReLU); sine/Gaussian less '
+        'ordered'
+    ),
+    'delta_f_curves.png': 'Δ_F(k) curves per activation (seed 0)',
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -10,7 +10,7 @@ samples' Nyquist frequency is ``ξ_N = 1/(2Δ)`` and, since ``k0 < ξ_N``, the l
 * **3d** Gaussian MLP, raw init ``N(0, σ²)`` with small ``σ`` (no power above ``ξ_N``).
 
 Each is then trained on the samples by full-batch SGD (rate picked per start from ``lrs`` by
-:func:`experiments._common_1d.pick_rate`: the smallest that fits). Measured on a dense grid: initial
+:func:`experiments._common.pick_rate`: the smallest that fits). Measured on a dense grid: initial
 and final Hann-windowed power spectra, the power fraction above ``ξ_N``, the error
 ``‖h − h_BL‖/‖h_BL‖`` against the band-limited interpolant ``h_BL = sin(2πk0x)`` between the samples,
 and (3b) how much of the pre-trained spike at ``k_hi`` survives (``|ĥ(k_hi)|`` after / before).
@@ -22,10 +22,11 @@ import jax
 import numpy as np
 import optax
 
-from experiments import _common_1d as c1
 from fpjax import spectrum
-from fpjax._src import io
+from fpjax.experiment import Experiment, claim, save_figure
 from fpjax.train import fit
+
+from . import _common as c1
 
 NAME = "hys3-init-spectrum"
 DESCRIPTION = "ReLU/Gaussian nets with low vs high initial bandwidth fitted to samples of a low-frequency sine"
@@ -158,7 +159,7 @@ def run(config: dict, out_dir) -> dict:
                     "error_vs_bandlimited": c1.rel_rmse(o["h"][:, :, inside], h_bl[inside]).mean(1).tolist()}
         curves[v] = (h0[0], h[0])
 
-    _figures(out_dir, cfg, res, curves, xg, xt, yt, h_bl, nyq)
+    _figures(cfg, out_dir, res=res, curves=curves, xg=xg, xt=xt, yt=yt, h_bl=h_bl, nyq=nyq)
     return {"nyquist": nyq, "n_train": n_train, "results": res, "all_learning_rates": rates,
             "development_log": DEVELOPMENT_LOG, "claims": _claims(res, cfg["fit_tol"])}
 
@@ -166,22 +167,22 @@ def run(config: dict, out_dir) -> dict:
 def _claims(res, tol):
     g = lambda v, k: res[v][k]
     low, high = ("3a", "3d"), ("3b", "3c")
-    claims = [c1.claim(
+    claims = [claim(
         f"Every start fits the samples (relative train RMSE < {tol})",
         all(g(v, "train_rel_rmse") < tol for v in res), {v: g(v, "train_rel_rmse") for v in res})]
-    claims.append(c1.claim(
+    claims.append(claim(
         "The starts differ as designed: 3a/3d have less initial power above Nyquist than 3b/3c",
         max(g(v, "init_hf_fraction") for v in low) < min(g(v, "init_hf_fraction") for v in high),
         {v: g(v, "init_hf_fraction") for v in res}))
-    claims.append(c1.claim(
+    claims.append(claim(
         "After training, 3a/3d keep less power above Nyquist than 3b/3c",
         max(g(v, "final_hf_fraction") for v in low) < min(g(v, "final_hf_fraction") for v in high),
         {v: g(v, "final_hf_fraction") for v in res}))
-    claims.append(c1.claim(
+    claims.append(claim(
         "3a/3d end closer to the lowest-frequency (band-limited) interpolant than 3b/3c",
         max(g(v, "error_vs_bandlimited") for v in low) < min(g(v, "error_vs_bandlimited") for v in high),
         {v: g(v, "error_vs_bandlimited") for v in res}))
-    claims.append(c1.claim(
+    claims.append(claim(
         "3b adds the low-frequency spike (|ĥ(k0)| within 20% of the interpolant's) but leaves the "
         "pre-trained high-frequency spike (at least half of |ĥ(k_hi)| survives)",
         g("3b", "k0_coeff_rel_error") < 0.2 and g("3b", "k_hi_spike_kept") >= 0.5,
@@ -190,7 +191,7 @@ def _claims(res, tol):
     return claims
 
 
-def _figures(out_dir, cfg, res, curves, xg, xt, yt, h_bl, nyq):
+def _figures(cfg, out_dir, *, res, curves, xg, xt, yt, h_bl, nyq):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(12, 2.9 * len(res)), layout="constrained")
@@ -217,4 +218,19 @@ def _figures(out_dir, cfg, res, curves, xg, xt, yt, h_bl, nyq):
         if i == 0:
             ax_f.legend(fontsize=7)
             ax_s.legend(fontsize=7)
-    io.save_figure(fig, out_dir / "interpolants_and_spectra.png")
+    save_figure(fig, out_dir / "interpolants_and_spectra.png")
+
+
+SOURCE = (
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
+    'arXiv:2206.08558'
+)
+FIGURES = {
+    'interpolants_and_spectra.png': (
+        'learned interpolants and power spectra of the four initializations (3a–3d): more initial high-'
+        'frequency power, worse interpolant'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -36,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _cnn_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure
+
+from . import _common as C
 
 NAME = "hys4-cnn-bandwidth"
 DESCRIPTION = "CNNs: random init vs high-bandwidth init (pre-trained on shuffled labels): accuracy, input gradients, Hessian"
@@ -153,7 +155,6 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
 def run(config: dict, out_dir: Path) -> dict:
     import jax
 
-    from fpjax._src.io import save_figure
     from fpjax.hessian import plot_eigen_density
     from fpjax.spectrum import plot_gradient_histograms
 
@@ -216,27 +217,20 @@ def run(config: dict, out_dir: Path) -> dict:
             fig.axes[0].set_title(f"Hessian eigenvalue density, {tag}")
             fig.axes[0].legend()
             save_figure(fig, out_dir / f"hessian_density_{dataset}_{name}.png")
-    _accuracy_figure(results, out_dir)
+    _accuracy_figure(cfg, out_dir, results=results)
     claims = [
-        C.claim("High-bandwidth initialization (pre-training on shuffled labels) gives lower test accuracy than "
+        claim("High-bandwidth initialization (pre-training on shuffled labels) gives lower test accuracy than "
                 "random initialization, for every data set and model", all(v["held"] for v in claims_gen.values()),
                 claims_gen),
-        C.claim("Pre-training on shuffled labels raises the bandwidth: input-gradient std at the high-B/W init "
+        claim("Pre-training on shuffled labels raises the bandwidth: input-gradient std at the high-B/W init "
                 "exceeds that at the random init", all(v["held"] for v in claims_bw.values()), claims_bw),
-        C.claim("The high-B/W solution sits in a sharper minimum (larger Hessian trace) than the random-init one",
+        claim("The high-B/W solution sits in a sharper minimum (larger Hessian trace) than the random-init one",
                 all(v["held"] for v in claims_flat.values()), claims_flat),
     ]
     return {"results": results, "claims": claims}
 
 
-def _accuracy_figure(results: dict, out_dir: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from fpjax._src.io import save_figure
-
+def _accuracy_figure(cfg, out_dir, *, results: dict):
     tags, vals = [], []
     for ds, models in results.items():
         for name, r in models.items():
@@ -244,7 +238,8 @@ def _accuracy_figure(results: dict, out_dir: Path):
             tags.append(f"{ds}\n{name}")
             vals.append((s["random_train_acc"], s["random_test_acc"], s["high_bw_train_acc"], s["high_bw_test_acc"]))
     vals = np.asarray(vals)
-    fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(tags)), 3.5))
+    fig = new_figure((max(4, 1.6 * len(tags)), 3.5), layout=None)
+    ax = fig.subplots()
     xs = np.arange(len(tags))
     labels = ["train, random init", "test, random init", "train, high-B/W init", "test, high-B/W init"]
     for j in range(4):
@@ -254,3 +249,18 @@ def _accuracy_figure(results: dict, out_dir: Path):
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=7, loc="lower left")
     save_figure(fig, out_dir / "accuracy.png")
+
+
+SOURCE = (
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
+    'arXiv:2206.08558'
+)
+FIGURES = {
+    'accuracy.png': (
+        'train and test accuracy, random vs high-bandwidth init, per data set and model: high bandwidth '
+        'generalizes worse'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -65,7 +65,7 @@ import scipy.stats
 
 from fpjax import hessian as fh
 from fpjax import models, train
-from fpjax._src import io
+from fpjax.experiment import Experiment, new_figure, save_figure
 
 NAME = "hys5-flat-minima"
 DESCRIPTION = "Hessian trace / spectral norm at convergence vs test error, ReLU and Gaussian MLPs, low vs high bandwidth init"
@@ -247,18 +247,18 @@ def run(config: dict, out_dir) -> dict:
     claims.append({"claim": "the low-bandwidth init generalized better for every architecture",
                    "held": bool(all(low_better.values())), "evidence": {"low_init_better": low_better}})
 
-    _figures(cfg, out_dir, raw, xg, f_test, xt, np.asarray(y_train)[:, 0])
+    _figures(cfg, out_dir, raw=raw, xg=xg, f_test=f_test, xt=xt, yt=np.asarray(y_train)[:, 0])
     return {"target_coeffs": a, "nyquist": nyquist, "per_activation": per_act, "claims": claims}
 
 
-def _figures(cfg, out_dir, raw, xg, f_test, xt, yt):
+def _figures(cfg, out_dir, *, raw, xg, f_test, xt, yt):
     import matplotlib
-    import matplotlib.pyplot as plt
     import matplotlib.ticker
 
     acts = list(raw)
     colors = {"low": "tab:blue", "high": "tab:red"}
-    fig, axes = plt.subplots(1, len(acts), figsize=(4.5 * len(acts), 3.6), squeeze=False)
+    fig = new_figure((4.5 * len(acts), 3.6), layout=None)
+    axes = fig.subplots(1, len(acts), squeeze=False)
     for ax, act in zip(axes[0], acts):
         o, err, init, ok = raw[act]
         for name in ("low", "high"):
@@ -273,9 +273,10 @@ def _figures(cfg, out_dir, raw, xg, f_test, xt, yt):
         ax.set_ylabel("test error ‖h − f‖/‖f‖")
         ax.set_title(act)
         ax.legend(fontsize=8)
-    io.save_figure(fig, out_dir / "trace_vs_test_error.png")
+    save_figure(fig, out_dir / "trace_vs_test_error.png")
 
-    fig, axes = plt.subplots(1, len(acts), figsize=(4.5 * len(acts), 3.6), squeeze=False)
+    fig = new_figure((4.5 * len(acts), 3.6), layout=None)
+    axes = fig.subplots(1, len(acts), squeeze=False)
     for ax, act in zip(axes[0], acts):
         o, err, init, ok = raw[act]
         nodes, weights = o["nodes"], o["weights"]
@@ -288,9 +289,10 @@ def _figures(cfg, out_dir, raw, xg, f_test, xt, yt):
             d = fh.density_from_quadrature(nodes[sel], weights[sel], grid, sigma)
             fh.plot_eigen_density(grid, np.asarray(d), ax=ax, label=f"{name} B/W", color=colors[name])
         ax.set_title(f"{act}: Hessian eigenvalue density (SLQ)")
-    io.save_figure(fig, out_dir / "hessian_density.png")
+    save_figure(fig, out_dir / "hessian_density.png")
 
-    fig, axes = plt.subplots(1, len(acts), figsize=(4.5 * len(acts), 3.4), squeeze=False)
+    fig = new_figure((4.5 * len(acts), 3.4), layout=None)
+    axes = fig.subplots(1, len(acts), squeeze=False)
     for ax, act in zip(axes[0], acts):
         o, err, init, ok = raw[act]
         ax.plot(xg, f_test, "k", lw=1.5, label="target")
@@ -300,4 +302,21 @@ def _figures(cfg, out_dir, raw, xg, f_test, xt, yt):
         ax.plot(xt, yt, "ko", ms=3)
         ax.set_title(act)
         ax.legend(fontsize=8)
-    io.save_figure(fig, out_dir / "fits.png")
+    save_figure(fig, out_dir / "fits.png")
+
+
+SOURCE = (
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
+    'arXiv:2206.08558'
+)
+FIGURES = {
+    'trace_vs_test_error.png': (
+        'Hessian trace at convergence against test error per activation: flatness does not order '
+        'generalization'
+    ),
+    'hessian_density.png': 'Hessian eigenvalue densities (SLQ) of low- and high-bandwidth solutions',
+    'fits.png': 'learned functions on the test grid against the target',
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -24,9 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from experiments import _common_1d as c1
-from fpjax._src import io
+from fpjax.experiment import Experiment, claim, save_figure
 from fpjax.train import fit
+
+from . import _common as c1
 
 NAME = "hysA2-bandwidth-init"
 DESCRIPTION = "4-layer ReLU net trained on white-noise targets with MSE / thresholded BCE / 4-bin CE: bandwidth"
@@ -125,14 +126,14 @@ def run(config: dict, out_dir) -> dict:
         }
         spectra[loss] = (freqs, np.mean(out["p0"], 0), np.mean(out["p1"], 0), steps, metric.mean(0))
 
-    _figures(out_dir, cfg, spectra, cut, nyq)
-    claims = [c1.claim(
+    _figures(cfg, out_dir, spectra=spectra, cut=cut, nyq=nyq)
+    claims = [claim(
         f"Each of MSE / BCE / 4-bin CE training on white noise leaves a larger power fraction above {cut} "
         "cycles/unit than the same network's random init, in every seed",
         all(min(res[k]["hf_ratio_per_seed"]) > 1 for k in LOSSES),
         {k: {"init": res[k]["init_hf_fraction"], "trained": res[k]["trained_hf_fraction"],
              "ratio_per_seed": res[k]["hf_ratio_per_seed"]} for k in LOSSES}),
-        c1.claim("Each network fits its random targets (accuracy 1 for BCE/CE, relative RMSE < 0.1 for MSE)",
+        claim("Each network fits its random targets (accuracy 1 for BCE/CE, relative RMSE < 0.1 for MSE)",
                  all(all(s is not None for s in res[k]["first_step_fitted"]) for k in LOSSES),
                  {k: {"final_train_metric": res[k]["final_train_metric"], "first_step_fitted":
                       res[k]["first_step_fitted"]} for k in LOSSES})]
@@ -140,7 +141,7 @@ def run(config: dict, out_dir) -> dict:
             "claims": claims}
 
 
-def _figures(out_dir, cfg, spectra, cut, nyq):
+def _figures(cfg, out_dir, *, spectra, cut, nyq):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(11, 3.6), layout="constrained")
@@ -162,4 +163,18 @@ def _figures(out_dir, cfg, spectra, cut, nyq):
     ax1.set_xlabel("step")
     ax1.set_title("training fit")
     ax1.legend(fontsize=7)
-    io.save_figure(fig, out_dir / "bandwidth_spectra.png")
+    save_figure(fig, out_dir / "bandwidth_spectra.png")
+
+
+SOURCE = (
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
+    'arXiv:2206.08558'
+)
+FIGURES = {
+    'bandwidth_spectra.png': (
+        'spectra before and after fitting random targets, per loss: fitting raises the power above the cutoff'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

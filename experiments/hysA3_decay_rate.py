@@ -10,13 +10,13 @@ Both are trained by full-batch SGD on ``n_train`` equispaced samples on ``[−1,
 lowest-frequency interpolant). Every ``record_every`` steps the residual at the samples,
 ``r_i = h(x_i) − y_i``, is transformed on the sample grid (``fpjax.spectrum.grid_fft``) and
 ``|r̂(k)|`` is followed for ``k ∈ K``. Its exponential rate ``λ_k`` is fitted by least squares on
-``log |r̂(k, t)|`` over the first two decades of decay (:func:`experiments._common_1d.decay_rate`).
+``log |r̂(k, t)|`` over the first two decades of decay (:func:`experiments._common.decay_rate`).
 The profile ``λ_k`` is summarised by the slope ``β`` of ``log λ_k`` against ``log k`` (``β < 0``:
 high frequencies converge more slowly, i.e. spectral bias; ``β`` nearer 0: a flatter profile, high
 frequencies move before low ones have converged). Generalization: ``‖h − y‖/‖y‖`` on a dense grid
 between the samples, and the final power fraction above Nyquist.
 
-The SGD rate is picked per start from ``lrs`` by :func:`experiments._common_1d.pick_rate` (smallest rate
+The SGD rate is picked per start from ``lrs`` by :func:`experiments._common.pick_rate` (smallest rate
 that fits); ``β`` does not depend on the time scale, so starts trained at different rates compare.
 """
 
@@ -26,10 +26,11 @@ import jax
 import numpy as np
 import optax
 
-from experiments import _common_1d as c1
 from fpjax import spectrum
-from fpjax._src import io
+from fpjax.experiment import Experiment, claim, save_figure
 from fpjax.train import fit
+
+from . import _common as c1
 
 NAME = "hysA3-decay-rate"
 DESCRIPTION = "Gaussian net, small-σ init vs pre-trained on a constant: per-frequency residual decay rates"
@@ -161,7 +162,7 @@ def run(config: dict, out_dir) -> dict:
         traces[start] = (t, r_hat.mean(0))
         curves[start] = (o["h0"][b, 0], o["h"][b, 0])
 
-    _figures(out_dir, ks, res, traces, curves, xg, xt, yt, f_grid)
+    _figures(cfg, out_dir, ks=ks, res=res, traces=traces, curves=curves, xg=xg, xt=xt, yt=yt, f_grid=f_grid)
     return {"nyquist": nyq, "results": res, "all_learning_rates": rates, "development_log": DEVELOPMENT_LOG,
             "claims": _claims(res)}
 
@@ -169,19 +170,19 @@ def run(config: dict, out_dir) -> dict:
 def _claims(res):
     a, b = STARTS
     g = lambda s, k: res[s][k]
-    claims = [c1.claim(
+    claims = [claim(
         "Both starts have low bandwidth: their power above the samples' Nyquist frequency is < 1% of the "
         "target's total power",
         all(g(s, "init_hf_power_over_target_power") < 0.01 for s in STARTS),
         {s: g(s, "init_hf_power_over_target_power") for s in STARTS})]
     ea, eb = np.asarray(g(a, "interp_error_per_seed")), np.asarray(g(b, "interp_error_per_seed"))
-    claims.append(c1.claim(
+    claims.append(claim(
         "The two starts generalize differently (every seed of one start has a larger interpolation error "
         "than every seed of the other)",
         ea.min() > eb.max() or eb.min() > ea.max(), {s: g(s, "interp_error_per_seed") for s in STARTS}))
     flatter = a if g(a, "decay_profile_slope") > g(b, "decay_profile_slope") else b
     worse = a if g(a, "interp_error") > g(b, "interp_error") else b
-    claims.append(c1.claim(
+    claims.append(claim(
         "The start whose decay rates fall off less with frequency (slope of log λ_k vs log k nearer 0) "
         "interpolates worse",
         flatter == worse,
@@ -190,7 +191,7 @@ def _claims(res):
     return claims
 
 
-def _figures(out_dir, ks, res, traces, curves, xg, xt, yt, f_grid):
+def _figures(cfg, out_dir, *, ks, res, traces, curves, xg, xt, yt, f_grid):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(13, 3.4 * len(STARTS)), layout="constrained")
@@ -214,4 +215,19 @@ def _figures(out_dir, ks, res, traces, curves, xg, xt, yt, f_grid):
         ax_l.loglog(ks, lam, "o-")
         ax_l.set_xlabel("k")
         ax_l.set_title(f"{s}: decay rate λ_k, slope {res[s]['decay_profile_slope']:.2f}")
-    io.save_figure(fig, out_dir / "decay_rates.png")
+    save_figure(fig, out_dir / "decay_rates.png")
+
+
+SOURCE = (
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
+    'arXiv:2206.08558'
+)
+FIGURES = {
+    'decay_rates.png': (
+        'interpolation, residual spectra over time and per-frequency decay rates λ_k of the two inits: faster'
+        ' decay of high k, better generalization'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -21,7 +21,7 @@ Scale sweep without recompiling: with ``σ_w = σ_b = s`` every layer is ``s·((
 :func:`fpjax.train.sweep` over (scale, seed) pairs, with the same seeds at every scale.
 
 Computed: Theorem 2 per (activation, scale) against an independent code path
-(:func:`fpjax.ntk.linearized_flow` / :func:`fpjax.ntk.kernel_flow` at ``t = ∞``); Theorem 3 by
+(:func:`fpjax.ntk.predict_linearized` / :func:`fpjax.ntk.kernel_flow` at ``t = ∞``); Theorem 3 by
 Monte Carlo (paired differences ``D_i = 2⟨A_i, B_i⟩``, Bonferroni-corrected z over all
 configurations); the closed-form GP bias error (NNGP, exact for one hidden layer with a fixed
 kernel); and the ASI network's output at init. Everything in float64.
@@ -32,6 +32,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from fpjax.experiment import Experiment, claim, new_figure, save_figure
 
 NAME = "init-bias"
 DESCRIPTION = "Theorems 2/3: kernel-regression limit = unbiased fit + bias from h_ini; bias grows with init scale"
@@ -92,7 +94,6 @@ def _run(cfg, out_dir):
     import jax.numpy as jnp
     from scipy.stats import norm
 
-    from experiments._fp_common import claim
     from fpjax import ntk
     from fpjax.models import asi
     from fpjax.theory import init_bias as ib
@@ -136,7 +137,7 @@ def _run(cfg, out_dir):
             p = _scaled(base.init(k, x), xs["scale"])
             h = base.apply(p, x_all)[:, 0]
             ht, hx = h[:m], h[m:]
-            kk = ntk_fn(p, x_all, x)
+            kk = ntk_fn(x_all, x, p)
             ops = {"empirical": ib.interpolation_operator(kk[m:], kk[:m])}
             ops.update({name: fixed[name][xs["idx"]] for name in kernels if name != "empirical"})
             out = {name: ib.theorem3_terms(op, fx, ft, hx, ht) for name, op in ops.items()}
@@ -164,7 +165,7 @@ def _run(cfg, out_dir):
             ps = _scaled(p0, s)
             dec = ib.network_decomposition(base, ps, x, fx, t, kernel="empirical")
             kxx = ntk.empirical_ntk(base, ps, x)
-            flow = ntk.linearized_flow(base, ps, x, fx[:, None], jnp.inf, x_test=t).test[:, 0]
+            flow = ntk.predict_linearized(base, ps, x, fx[:, None], jnp.inf, t).test[:, 0]
             thm2.append(_thm2_row(act, "empirical", s, dec, flow, kxx, n, eps))
             examples[(act, s)] = (np.asarray(base.apply(ps, t)[:, 0]), dec)
             if "infinite" in kernels:
@@ -183,7 +184,7 @@ def _run(cfg, out_dir):
                                float(jnp.max(jnp.abs(model_s.apply(p0, t) - base.apply(_scaled(p0, s), t)))
                                      / jnp.max(jnp.abs(model_s.apply(p0, t)))))
 
-    _figures(cfg, out_dir, results, examples, gp, x, fx, t, ft, scales)
+    _figures(cfg, out_dir, results=results, examples=examples, gp=gp, x=x, fx=fx, t=t, ft=ft, scales=scales)
 
     # ---- claims ------------------------------------------------------------------------------
     configs = list(results)
@@ -206,7 +207,7 @@ def _run(cfg, out_dir):
     dominates = all(d["bias_share_largest_scale"] > cfg["dominance"] for d in dominance.values())
     claims = [
         claim("Theorem 2: h_k(·;h_ini,X,Y) = h_k(·;0,X,Y) + [h_ini − h_k(·;0,X,h_ini(X))], checked against an "
-              "independent solve (linearized_flow / kernel_flow at t=∞) for the empirical and infinite-width NTK: "
+              "independent solve (predict_linearized / kernel_flow at t=∞) for the empirical and infinite-width NTK: "
               "relative residual ≤ max(1e-10, n·cond(K)·eps) in float64 for every activation and init scale",
               thm2_ok, {"max_rel_residual": max(r["rel_residual"] for r in thm2), "worst": worst2,
                         "n_checked": len(thm2),
@@ -248,15 +249,12 @@ def _thm2_row(act, kernel, s, dec, flow, kxx, n, eps):
             "tolerance": max(1e-10, n * kappa * eps)}
 
 
-def _figures(cfg, out_dir, results, examples, gp, x, fx, t, ft, scales):
-    from experiments._fp_common import figure
-    from fpjax._src.io import save_figure
-
+def _figures(cfg, out_dir, *, results, examples, gp, x, fx, t, ft, scales):
     acts = cfg["activations"]
     sc = np.asarray(scales)
     # 1. error decomposition vs init scale: rows = per-init NTK and a fixed kernel (the infinite-width
     # NTK where it has a closed form, else the reference-init NTK), columns = activations.
-    fig = figure((3.6 * len(acts), 3.0 * 2))
+    fig = new_figure((3.6 * len(acts), 3.0 * 2))
     axes = fig.subplots(2, len(acts), squeeze=False, sharex=True)
     for i in range(2):
         for j, act in enumerate(acts):
@@ -284,7 +282,7 @@ def _figures(cfg, out_dir, results, examples, gp, x, fx, t, ft, scales):
     # 2. Theorem 2 pictures: smallest and largest scale, per activation (empirical NTK, init 0).
     xs = np.asarray(x[:, 0])
     ts = np.asarray(t[:, 0])
-    fig = figure((3.6 * 2, 2.6 * len(acts)))
+    fig = new_figure((3.6 * 2, 2.6 * len(acts)))
     axes = fig.subplots(len(acts), 2, squeeze=False)
     for i, act in enumerate(acts):
         for j, s in enumerate((scales[0], scales[-1])):
@@ -303,7 +301,7 @@ def _figures(cfg, out_dir, results, examples, gp, x, fx, t, ft, scales):
     save_figure(fig, out_dir / "theorem2_decomposition.png")
 
     # 3. Theorem 3: LHS vs RHS for every configuration.
-    fig = figure((4.6, 4.2))
+    fig = new_figure((4.6, 4.2))
     ax = fig.subplots()
     marks = {"empirical": "o", "reference": "s", "infinite": "^"}
     for ci, act in enumerate(acts):
@@ -324,3 +322,24 @@ def _figures(cfg, out_dir, results, examples, gp, x, fx, t, ft, scales):
     ax.set_title(f"Theorem 3, {cfg['n_inits']} inits per point (±2 SE)", fontsize=9)
     ax.legend(fontsize=6.5)
     save_figure(fig, out_dir / "theorem3_lhs_vs_rhs.png")
+
+
+SOURCE = (
+    'Zhang, Xu, Luo, Ma, "A type of generalization error induced by initialization in deep neural '
+    'networks", arXiv:1905.07777'
+)
+FIGURES = {
+    'error_vs_init_scale.png': (
+        'test error against the init scale per activation and kernel: it grows with the scale (the '
+        'initialization bias)'
+    ),
+    'theorem2_decomposition.png': (
+        'Theorem 2: the trained function equals the kernel interpolant plus the propagated initial function'
+    ),
+    'theorem3_lhs_vs_rhs.png': (
+        'Theorem 3: both sides of the identity across init scales lie on the diagonal (±2 SE)'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments import _fp_common as C
+from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
 
 NAME = "lfp-vs-nn"
 DESCRIPTION = ("Wide two-layer ReLU net vs the Linear Frequency Principle: trajectory, spectrum, and the "
@@ -239,7 +239,7 @@ def run(config: dict, out_dir: Path) -> dict:
     ms = [int(v) for v in (cfg["m"] if isinstance(cfg["m"], (list, tuple)) else [cfg["m"]] * 2)]
     if len(ms) != 2 or min(ms) < 1:
         raise ValueError(f"m must be a positive width or a list of two (one per init std); got {cfg['m']}")
-    keys = C.seed_keys(cfg["seed"], 2)
+    keys = seed_keys(cfg["seed"], 2)
     with jax.enable_x64(True):
         sims = [simulate(s, cfg, keys[i], m=ms[i]) for i, s in enumerate(stds)]
     small, large = sims
@@ -255,28 +255,27 @@ def run(config: dict, out_dir: Path) -> dict:
                                   "lfp_gap_to_limit_at_end", "train_rel_error")} | {"regime": s["regime"]["regime"]}
 
     claims = [
-        C.claim(f"the network follows the LFP prediction from its own init moments (max_t sup|h_NN − h_LFP| "
+        claim(f"the network follows the LFP prediction from its own init moments (max_t sup|h_NN − h_LFP| "
                 f"≤ {cfg['follow_tol']}·max|y| for both inits; c = 1/(32π⁴L_l) derived, not fitted)", follow,
                 {"discrepancy_max": [s["discrepancy_max"] for s in sims], "time_scale_fit": [s["time_scale_fit"] for s in sims],
                  "ntk_rel_error_init": [s["ntk_rel_error_init"] for s in sims],
                  "rel_param_change": [s["rel_param_change"] for s in sims], "m": [s["m"] for s in sims]}),
-        C.claim(f"small init → cubic spline limit, large init → linear interpolant (RMS distance ≤ {tol} of "
+        claim(f"small init → cubic spline limit, large init → linear interpolant (RMS distance ≤ {tol} of "
                 "the RMS gap between s₃ and s₁, and closer than to the other interpolant)", small_cubic and large_linear,
                 {"small": ev(small), "large": ev(large)}),
-        C.claim("the lecture slide's pairing (small init → linear interpolant, large init → cubic spline) holds",
+        claim("the lecture slide's pairing (small init → linear interpolant, large init → cubic spline) holds",
                 slide_pairing, {"small_d_linear": small["final_nn"]["d_linear"],
                                 "large_d_cubic": large["final_nn"]["d_cubic"], "tol": tol}),
     ]
-    _figures(out_dir, sims)
+    _figures(cfg, out_dir, sims=sims)
     public = [{k: v for k, v in s.items() if not k.startswith("_")} for s in sims]
     return {"per_init": {f"{s['std']:g}": p for s, p in zip(sims, public)}, "claims": claims}
 
 
-def _figures(out_dir, sims):
-    from fpjax._src import io
+def _figures(cfg, out_dir, *, sims):
     from fpjax.spectrum import grid_fft
 
-    fig = C.figure((11.0, 7.5))
+    fig = new_figure((11.0, 7.5))
     axes = fig.subplots(2, 3)
     for row, s in zip(axes, sims):
         x, y, grid, t = s["_x"], s["_y"], s["_grid"], s["_t"]
@@ -310,4 +309,19 @@ def _figures(out_dir, sims):
         reg = s["regime"]
         ax.text(0.02, 0.96, f"ξ_c = {s['xi_c']:.3g} → {reg['regime']}\nd_cubic = {s['final_nn']['d_cubic']:.3f}, "
                 f"d_linear = {s['final_nn']['d_linear']:.3f} (RMS)", transform=ax.transAxes, fontsize=7, va="top")
-    io.save_figure(fig, Path(out_dir) / "lfp_vs_nn.png")
+    save_figure(fig, Path(out_dir) / "lfp_vs_nn.png")
+
+
+SOURCE = (
+    'Zhang, Xu, Luo, Ma, "Explicitizing an implicit bias of the frequency principle in two-layer neural '
+    'networks", arXiv:1905.10264; Luo, Ma, Xu, Zhang, arXiv:2010.08153'
+)
+FIGURES = {
+    'lfp_vs_nn.png': (
+        'network vs LFP prediction for a small and a large init: trajectories, spectra over time and the sup-'
+        'distance against time'
+    ),
+}
+
+EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
+                        run=run, figures=FIGURES)

@@ -64,6 +64,7 @@ __all__ = [
     "seed_keys",
     "new_figure",
     "save_figure",
+    "save_text",
     "to_jsonable",
 ]
 
@@ -280,6 +281,21 @@ def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
 
         plt.close(fig)
     return io.atomic_write_bytes(path, buf.getvalue())
+
+
+def save_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, e.g. a CSV table beside the figures.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> save_text("a,b\\n1,2\\n", pathlib.Path(tempfile.mkdtemp()) / "t.csv").read_text()
+        'a,b\\n1,2\\n'
+    """
+    from fpjax._src import io
+
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
+    return io.atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments import _fp_common as C
+from experiments import _common as C
 from experiments import fp_2d_image, fp_highdim, fp_parity
 from fpjax._src import runner
 
@@ -171,10 +171,10 @@ def test_first_principal_direction_both_branches():
 def test_every_fp_experiment_honours_the_contract(tmp_path):
     mods = runner._modules()
     for name in FP_EXPERIMENTS:
-        mod = mods[name]
-        assert set(mod.QUICK) == set(mod.FULL), name
-        json.dumps(mod.QUICK), json.dumps(mod.FULL)
-        assert "seed" not in mod.QUICK
+        exp = mods[name]
+        assert set(exp.quick) == set(exp.full), name
+        json.dumps(dict(exp.quick)), json.dumps(dict(exp.full))
+        assert "seed" not in exp.quick and exp.figures.keys() >= FP_EXPERIMENTS[name]
     with pytest.raises(ValueError, match="unknown setting"):
         runner.run_experiment("fp-1d", out_root=tmp_path, overrides={"nope": 1})
 

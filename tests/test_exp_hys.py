@@ -4,7 +4,7 @@ hys3-init-spectrum, hysA2-bandwidth-init, hysA3-decay-rate) and their shared hel
 Slow tests run each QUICK setting (seed 0) through the runner and check the contract: metrics.json
 with a claims list whose verdicts are booleans computed from finite evidence, the numbers each claim
 needs, PNG figures, and bitwise determinism for a fixed seed. Fast tests check the helpers of
-``experiments/_common_1d.py`` against exact answers.
+``experiments/_common.py`` against exact answers.
 """
 
 import json
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments import _common_1d as c1
+from experiments import _common as c1
 from fpjax._src import runner
 
 
