@@ -1,11 +1,13 @@
-"""Execute every notebook of ``notebooks/`` with nbclient; any cell error fails the test.
+"""The notebooks of ``notebooks/``: reviewable jupytext scripts paired with ``.ipynb`` files stored with
+their outputs, and every one of them executes.
 
-The kernel is this test's own interpreter (the project venv): a ``python3`` kernelspec whose argv is
-``sys.executable`` is written to a temporary directory that ``JUPYTER_PATH`` puts first, and an
-injected first cell checks ``sys.executable`` inside the kernel.
+``notebooks/NAME.py`` (jupytext percent format) is the source; ``notebooks/NAME.ipynb`` holds the same
+cells and the outputs of the last ``uv run --frozen python notebooks/refresh.py``. The slow test runs
+each script in a kernel that is this test's own interpreter (the project venv) and checks it with an
+injected first cell.
 """
 
-import json
+import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -13,66 +15,79 @@ from pathlib import Path
 import pytest
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 
 
-def test_notebooks_exist_and_are_stored_without_outputs():
+def _refresh_module():
+    spec = importlib.util.spec_from_file_location("nb_refresh", NB_DIR / "refresh.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+refresh = _refresh_module()
+SCRIPTS = refresh.scripts()
+
+
+def test_every_notebook_is_a_script_paired_with_an_ipynb():
+    assert len(SCRIPTS) >= 6, [p.name for p in SCRIPTS]
+    ipynbs = {p.stem for p in NB_DIR.glob("*.ipynb")}
+    assert ipynbs == {p.stem for p in SCRIPTS}, "every .ipynb needs its .py script and vice versa"
+    assert not (NB_DIR / "make_notebooks.py").exists()
+    stale = [p.name for p in SCRIPTS if not refresh.in_sync(p)]
+    assert not stale, f"stored notebooks differ from their scripts; run notebooks/refresh.py {' '.join(stale)}"
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_notebook_is_stored_with_outputs_and_no_errors(path):
     import nbformat
 
-    assert len(NOTEBOOKS) >= 3
-    for path in NOTEBOOKS:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-        code = [c for c in nb.cells if c.cell_type == "code"]
-        assert code, path.name
-        for c in code:
-            assert c.outputs == [] and c.execution_count is None, f"{path.name} is stored with outputs"
+    nb = nbformat.read(path.with_suffix(".ipynb"), as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.execution_count is not None for c in code), f"{path.name}: stored without outputs"
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"{path.name}: cells not executed in order: {counts}"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{path.name}: stored outputs contain errors"
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert images, f"{path.name}: no figure in the stored outputs"
 
 
-def test_notebooks_match_their_generator():
-    # notebooks/make_notebooks.py is the source of the notebooks; the stored files must be its output.
-    import importlib.util
-
-    import nbformat
-
-    spec = importlib.util.spec_from_file_location("make_notebooks", NB_DIR / "make_notebooks.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
-    assert set(gen.NOTEBOOKS) == {p.name for p in NOTEBOOKS}
-    for name, cells in gen.NOTEBOOKS.items():
-        stored = nbformat.read(NB_DIR / name, as_version=4)
-        assert [c.source for c in stored.cells] == [c.source for c in cells], f"regenerate {name}"
+def test_notebooks_use_the_library_plot_helpers():
+    for path in SCRIPTS:
+        assert "plot_" in path.read_text(encoding="utf-8"), f"{path.name} uses no fpjax plot helper"
 
 
-@pytest.fixture(scope="module")
-def venv_kernel(tmp_path_factory):
-    """A ``python3`` kernelspec running ``sys.executable``, first on ``JUPYTER_PATH``."""
-    root = tmp_path_factory.mktemp("jupyter")
-    spec_dir = root / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (fpjax venv)", "language": "python"}))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JUPYTER_PATH", str(root))
-    mp.setenv("MPLBACKEND", "Agg")
-    yield "python3"
-    mp.undo()
+def test_refresh_check_reports_a_stale_pair(tmp_path, monkeypatch):
+    # --check must fail when a script changed after its outputs were stored
+    src = SCRIPTS[0]
+    (tmp_path / src.name).write_text(src.read_text(encoding="utf-8") + "\n# %%\nprint('new cell')\n",
+                                     encoding="utf-8")
+    (tmp_path / src.with_suffix(".ipynb").name).write_bytes(src.with_suffix(".ipynb").read_bytes())
+    monkeypatch.setattr(refresh, "HERE", tmp_path)
+    assert refresh.main(["--check"]) == 1
+    (tmp_path / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    assert refresh.main(["--check"]) == 0
+
+
+def test_nbconvert_runs_from_the_environment():
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "nbconvert", "--version"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip()[:1].isdigit(), out.stderr
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, venv_kernel):
+@pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
+def test_notebook_executes(path, monkeypatch):
     import nbformat
-    from nbclient import NotebookClient
 
-    nb = nbformat.read(path, as_version=4)
-    check = nbformat.v4.new_code_cell("import sys; print(sys.executable)")
-    nb.cells.insert(0, check)
-    client = NotebookClient(nb, kernel_name=venv_kernel, timeout=300, allow_errors=False,
-                            resources={"metadata": {"path": str(NB_DIR)}})
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = refresh.read_script(path)
+    nb.cells.insert(0, nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
     t0 = time.perf_counter()
-    client.execute()   # raises CellExecutionError on the first failing cell
+    refresh.execute(nb)   # raises CellExecutionError on the first failing cell
     elapsed = time.perf_counter() - t0
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs).strip()
     assert Path(printed).resolve() == Path(sys.executable).resolve()
