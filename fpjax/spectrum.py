@@ -1,7 +1,12 @@
-"""fpjax.spectrum — measuring frequencies (SPEC §1 conventions, §2.1).
+"""fpjax.spectrum — measuring frequencies (conventions: ``docs/conventions.md``, "Transforms and
+frequencies").
 
 * Grid transforms in continuous-transform units: :func:`grid_fft`, :func:`coeffs_at`,
-  :func:`periodic_amplitudes`, :func:`window_weights`.
+  :func:`window_weights`.
+* Fourier-series coefficients at physical frequencies (cycles per unit length) on a grid of whole
+  periods: :func:`fourier_coeffs`, :func:`peak_relative_error`, :func:`periodic_amplitudes`.
+* Convergence times per frequency (first crossing, stays below; seed statistics):
+  :func:`convergence_times`, :func:`crossing_steps`, :func:`plot_convergence_times`.
 * Scattered data, projection method: :func:`nudft`, :func:`principal_direction`.
 * Convergence per frequency: :func:`relative_error`.
 * Filtering method: :func:`filter_decompose`, :func:`filter_errors`.
@@ -12,13 +17,19 @@
 * Figures (``matplotlib.figure.Figure``, never shown): ``plot_*``.
 """
 
+from fpjax._src.convergence import ConvergenceTimes, convergence_times, crossing_steps
 from fpjax._src.spectrum import (
+    Amplitudes,
+    FilterDecomposition,
     FilterErrors,
+    GridSpectrum,
     coeffs_at,
     filter_decompose,
     filter_errors,
+    fourier_coeffs,
     grid_fft,
     nudft,
+    peak_relative_error,
     periodic_amplitudes,
     principal_direction,
     relative_error,
@@ -26,6 +37,8 @@ from fpjax._src.spectrum import (
 )
 from fpjax._src.spectrum_kernels import (
     GradientHistogram,
+    LayerProfiles,
+    RadialProfile,
     conv_kernels,
     conv_layer_high_freq_energy,
     conv_layer_profiles,
@@ -37,6 +50,7 @@ from fpjax._src.spectrum_kernels import (
     ssr_accumulation,
 )
 from fpjax._src.spectrum_plots import (
+    plot_convergence_times,
     plot_filter_errors,
     plot_gradient_histograms,
     plot_radial_profiles,
@@ -45,12 +59,14 @@ from fpjax._src.spectrum_plots import (
 )
 
 __all__ = [
-    "grid_fft", "coeffs_at", "periodic_amplitudes", "window_weights",
+    "grid_fft", "GridSpectrum", "coeffs_at", "window_weights",
+    "fourier_coeffs", "peak_relative_error", "periodic_amplitudes", "Amplitudes",
+    "convergence_times", "crossing_steps", "ConvergenceTimes",
     "nudft", "principal_direction", "relative_error",
-    "filter_decompose", "filter_errors", "FilterErrors",
-    "kernel_power_spectrum", "radial_profile", "high_freq_energy", "ssr", "ssr_accumulation",
-    "conv_kernels", "conv_layer_profiles", "conv_layer_high_freq_energy",
+    "filter_decompose", "FilterDecomposition", "filter_errors", "FilterErrors",
+    "kernel_power_spectrum", "radial_profile", "RadialProfile", "high_freq_energy", "ssr", "ssr_accumulation",
+    "conv_kernels", "conv_layer_profiles", "LayerProfiles", "conv_layer_high_freq_energy",
     "input_gradient_histogram", "GradientHistogram",
     "plot_spectrum", "plot_relative_error_heatmap", "plot_filter_errors", "plot_radial_profiles",
-    "plot_gradient_histograms",
+    "plot_gradient_histograms", "plot_convergence_times",
 ]

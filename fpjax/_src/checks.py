@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = [
     "as_array", "check_finite", "check_ndim", "check_positive", "check_positive_int",
-    "check_choice", "check_key", "check_same_leading", "is_concrete",
+    "check_choice", "check_key", "check_same_leading", "is_concrete", "as_points", "safe_ratio",
+    "check_memory", "available_memory",
 ]
 
 
@@ -110,3 +111,73 @@ def check_key(key: Any, name: str = "key") -> None:
             return
     raise TypeError(f"{name} must be a jax.random key (jax.random.key(seed) or PRNGKey(seed)); "
                     f"got {type(key).__name__}")
+
+
+def as_points(x: Any, name: str = "x", d: int | None = None) -> jax.Array:
+    """``x`` as an inexact ``(n, d)`` array of points; ``(n,)`` is read as ``d = 1``.
+
+    Raises ``ValueError`` naming ``name`` for another rank, an empty array, NaN/Inf (when concrete)
+    or, when ``d`` is given, a different number of columns. Integer input becomes the default float.
+    """
+    arr = as_array(x, name)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    check_ndim(arr, name, 2, shape_hint="(n, d) (or (n,) for d = 1)")
+    if d is not None and arr.shape[1] != d:
+        raise ValueError(f"{name} must have shape (n, {d}); got shape {tuple(arr.shape)}")
+    check_finite(arr, name)
+    if not jnp.issubdtype(arr.dtype, jnp.inexact):
+        arr = arr.astype(jnp.asarray(0.0).dtype)
+    return arr
+
+
+def safe_ratio(num: Any, den: Any) -> jax.Array:
+    """``num / den`` for ``num, den >= 0`` with the rule ``0/0 := 0`` and ``x/0 := +inf`` (``x > 0``).
+
+    Used wherever a non-negative error or energy is divided by a non-negative reference: matching a
+    zero reference exactly is no error (and an all-zero total holds no energy), any miss of a zero
+    reference is an unbounded relative error. Broadcasts; jit- and grad-safe (no division by 0 is
+    evaluated).
+
+    Examples:
+      >>> safe_ratio(jnp.array([1.0, 0.0, 2.0]), jnp.array([2.0, 0.0, 0.0])).tolist()
+      [0.5, 0.0, inf]
+    """
+    num = jnp.asarray(num)
+    den = jnp.asarray(den)
+    zero = den == 0
+    safe = jnp.where(zero, jnp.ones_like(den), den)
+    return jnp.where(zero, jnp.where(num == 0, jnp.zeros_like(num), jnp.inf), num / safe)
+
+
+def available_memory() -> int:
+    """Bytes of memory this process may still allocate on the host, best effort.
+
+    ``MemAvailable`` from ``/proc/meminfo`` on Linux, else the physical memory size from ``sysconf``,
+    else ``2**63 - 1`` (unknown: no limit enforced).
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import os
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return 2 ** 63 - 1
+
+
+def check_memory(nbytes: int | float, name: str, what: str, *, fraction: float = 0.5) -> None:
+    """Raise ``ValueError`` naming ``name`` before allocating ``nbytes`` if that exceeds ``fraction``
+    of :func:`available_memory` (default half: room for the inputs and one temporary copy).
+
+    ``what`` describes the allocation, e.g. ``"the (P, P) power spectrum of 3 kernels"``.
+    """
+    limit = fraction * available_memory()
+    if nbytes > limit:
+        raise ValueError(f"{name} too large: {what} needs {nbytes / 2 ** 30:.3g} GiB, more than "
+                         f"{fraction:.0%} of the {available_memory() / 2 ** 30:.3g} GiB of memory available; "
+                         f"reduce {name}")

@@ -1,13 +1,20 @@
-"""Measuring frequencies: grid FFTs in continuous-transform units, the projected NUDFT, the
-per-frequency relative error and the Gaussian filtering method (SPEC §1 and §2.1).
+"""Measuring frequencies: grid FFTs in continuous-transform units, Fourier-series coefficients at
+physical frequencies, the projected NUDFT, the per-frequency relative error and the Gaussian
+filtering method of the frequency principle (Xu et al., arXiv:1901.06523; Xu, Zhang & Luo,
+arXiv:1807.01251).
 
-Conventions (SPEC §1)
----------------------
+Conventions
+-----------
 * Fourier transform ``f̂(ξ) = ∫ f(x) exp(-2πi ξ·x) dx``; frequencies in cycles per unit of ``x``.
 * A function sampled on the uniform grid ``x_j = a + jΔ`` (``j < N``) over the box ``[a, a + NΔ)`` has
   ``f̂(ξ_k) ≈ Δ Σ_j f(x_j) exp(-2πi ξ_k x_j)`` with ``ξ_k = k/(NΔ)``: an FFT times ``Δ`` times the
   origin phase ``exp(-2πi ξ_k a)``. Values outside the box count as zero. Same per axis in n-D.
 * Scattered data use the NUDFT ``ŷ(k) = (1/n) Σ_i y_i exp(-2πi k·x_i)`` (note ``1/n``, not ``Δ``).
+* A grid holding one period ``[a, a + L)`` of a periodic function (``x_j = a + jL/N``, endpoint
+  excluded, e.g. ``linspace(a, a + L, N, endpoint=False)``) has Fourier-series coefficients
+  ``c(ξ) = (1/N) Σ_j f(x_j) exp(-2πi ξ x_j)`` at the frequencies ``ξ = m/L`` (``m`` whole cycles per
+  period): :func:`fourier_coeffs`, :func:`peak_relative_error`, :func:`periodic_amplitudes`. These
+  refuse a grid that includes the period's endpoint and frequencies that are not multiples of ``1/L``.
 
 Kernel-spectrum and input-gradient tools live in :mod:`fpjax._src.spectrum_kernels`, plots in
 :mod:`fpjax._src.spectrum_plots`.
@@ -22,13 +29,42 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fpjax._src.checks import as_array, check_finite, check_ndim, check_positive, check_positive_int, \
-    is_concrete
+from fpjax._src.checks import as_array, as_points, check_finite, check_ndim, check_positive, \
+    check_positive_int, is_concrete, safe_ratio
 
 __all__ = [
-    "grid_fft", "coeffs_at", "periodic_amplitudes", "window_weights", "principal_direction", "nudft",
-    "relative_error", "filter_decompose", "filter_errors", "FilterErrors",
+    "grid_fft", "GridSpectrum", "coeffs_at", "fourier_coeffs", "peak_relative_error", "periodic_amplitudes",
+    "Amplitudes", "window_weights", "principal_direction", "nudft", "relative_error", "filter_decompose",
+    "FilterDecomposition", "filter_errors", "FilterErrors",
 ]
+
+
+class GridSpectrum(NamedTuple):
+    """Result of :func:`grid_fft`.
+
+    Attributes:
+      freqs: ``(N,)`` frequencies in cycles per unit of ``x`` (a tuple of d such arrays for a d-D grid).
+      coeffs: complex transform values with the shape of ``values``.
+    """
+    freqs: Any
+    coeffs: jax.Array
+
+
+class Amplitudes(NamedTuple):
+    """Result of :func:`periodic_amplitudes`.
+
+    Attributes:
+      k: int ``(K,)`` cycles per period of each amplitude (frequency ``k / L``).
+      amps: real ``(..., K)`` one-sided amplitudes ``|c_k|``.
+    """
+    k: jax.Array
+    amps: jax.Array
+
+
+class FilterDecomposition(NamedTuple):
+    """Result of :func:`filter_decompose`: ``y = y_low + y_high``."""
+    y_low: jax.Array
+    y_high: jax.Array
 
 
 # ----------------------------------------------------------------------------------------------
@@ -56,17 +92,6 @@ def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
     return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
 
 
-def _safe_ratio(num: jax.Array, den: jax.Array) -> jax.Array:
-    """``num/den`` with the rule 0/0 := 0 and x/0 := +inf for x > 0 (num, den >= 0).
-
-    Matching a zero target exactly is zero error; any miss of a zero target is an unbounded relative
-    error. Both are documented wherever this is used.
-    """
-    zero = den == 0
-    safe = jnp.where(zero, jnp.ones_like(den), den)
-    return jnp.where(zero, jnp.where(num == 0, jnp.zeros_like(num), jnp.inf), num / safe)
-
-
 def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
     """Validate one uniform grid axis; return ``(a, Δ, N)`` (Python floats when concrete)."""
     arr = as_array(axis, name)
@@ -79,7 +104,13 @@ def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
         arr = _to_inexact(arr)
         return arr[0], (arr[-1] - arr[0]) / (n - 1), n
     check_finite(arr, name)
-    pts = np.asarray(arr, dtype=np.float64)
+    # Read a host (NumPy/list) grid at its own precision: a float64 NumPy grid stays float64 even when
+    # JAX runs in float32 (the phases are built in float64 from a and Δ).
+    host = np.asarray(arr) if isinstance(axis, jax.Array) else np.asarray(axis)
+    if host.dtype.kind not in "fiu":
+        host = np.asarray(arr)
+    grid_dtype = host.dtype if host.dtype.kind == "f" else np.dtype(_float_dtype(arr))
+    pts = host.astype(np.float64)
     diffs = np.diff(pts)
     delta = (pts[-1] - pts[0]) / (n - 1)
     if not delta > 0:
@@ -88,7 +119,7 @@ def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
     # Each stored point is off by at most half an ulp of max|x| in its own dtype, so a truly
     # uniform grid has |diff - Δ| <= 2 ulp(max|x|) = 2 eps max|x|; allow 8 eps max|x| plus a tiny
     # relative slack. Anything beyond is a non-uniform grid, which the FFT would silently misread.
-    eps = float(np.finfo(np.dtype(_float_dtype(arr))).eps)
+    eps = float(np.finfo(grid_dtype).eps)
     tol = 8 * eps * float(np.max(np.abs(pts))) + 1e-9 * delta
     worst = float(np.max(np.abs(diffs - delta)))
     if worst > tol:
@@ -96,6 +127,16 @@ def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
         raise ValueError(f"{name} must be a uniform grid: spacing x[{j + 1}] - x[{j}] = {diffs[j]!r} "
                          f"differs from the mean spacing {delta!r} by {worst:.3g} (> tolerance {tol:.3g}); "
                          f"use nudft for scattered points")
+    # The transform places point j at a + jΔ; a point stored ``dev`` away shifts the phase at the
+    # Nyquist frequency 1/(2Δ) by π·dev/Δ. Where the dtype cannot resolve the spacing (e.g. float32
+    # points near 1e6 spaced 0.01 apart: ulp 0.0625) the diffs pass the rounding test above but the
+    # grid is not uniform at all; refuse any point more than Δ/100 (a Nyquist phase error of 0.03 rad).
+    dev = float(np.max(np.abs(pts - (pts[0] + delta * np.arange(n)))))
+    if dev > 1e-2 * delta:
+        raise ValueError(f"{name} is not a uniform grid in {grid_dtype.name}: its points deviate "
+                         f"from a + jΔ (Δ = {delta:.6g}) by up to {dev:.3g} > Δ/100, since the dtype resolves only "
+                         f"about {eps * float(np.max(np.abs(pts))):.3g} at |x| = {float(np.max(np.abs(pts))):.6g}; "
+                         f"use float64 points or a grid centred nearer 0")
     return float(pts[0]), float(delta), n
 
 
@@ -145,8 +186,8 @@ def window_weights(n: int, window: Any = None, dtype=None) -> jax.Array:
 # grid transforms
 # ----------------------------------------------------------------------------------------------
 
-def grid_fft(values: Any, x_grid: Any, *, window: Any = None):
-    """Continuous Fourier transform of samples on a uniform grid (SPEC §1), centred frequencies.
+def grid_fft(values: Any, x_grid: Any, *, window: Any = None) -> GridSpectrum:
+    """Continuous Fourier transform of samples on a uniform grid, centred frequencies.
 
     Implements, per axis, ``f̂(ξ_k) ≈ Δ Σ_j w_j f(x_j) exp(-2πi ξ_k x_j)`` with ``x_j = a + jΔ``,
     ``ξ_k = k/(NΔ)`` for ``k = -⌊N/2⌋, …, ⌈N/2⌉ - 1`` (fftshift order, ascending), i.e.
@@ -162,8 +203,20 @@ def grid_fft(values: Any, x_grid: Any, *, window: Any = None):
       window: ``None`` (default), ``"tukey"``, ``("tukey", α)`` or ``"hann"``; see :func:`window_weights`.
 
     Returns:
-      ``(freqs, coeffs)``: ``freqs`` is an ``(N,)`` array when ``x_grid`` was a single array, else a
-      tuple of d arrays ``(N_i,)``; ``coeffs`` is complex with the shape of ``values``.
+      :class:`GridSpectrum` ``(freqs, coeffs)``: ``freqs`` is an ``(N,)`` array when ``x_grid`` was a
+      single array, else a tuple of d arrays ``(N_i,)``; ``coeffs`` is complex with the shape of
+      ``values``.
+
+    Examples:
+      >>> import numpy as np
+      >>> x = -8 + 0.05 * np.arange(320)                  # box [-8, 8), Δ = 0.05
+      >>> freqs, coeffs = grid_fft(np.exp(-np.pi * x ** 2), x)
+      >>> float(freqs[160]), round(float(abs(coeffs[160])), 5)     # f̂(0) = ∫ exp(-πx²) dx = 1
+      (0.0, 1.0)
+
+    References:
+      J. W. Cooley and J. W. Tukey, "An algorithm for the machine calculation of complex Fourier
+      series", Math. Comp. 19 (1965), doi:10.1090/S0025-5718-1965-0178586-1.
     """
     axes, single = _normalize_grid(x_grid)
     d = len(axes)
@@ -206,7 +259,7 @@ def grid_fft(values: Any, x_grid: Any, *, window: Any = None):
         shape[fft_axes[i]] = n
         coeffs = coeffs * phase.astype(coeffs.dtype).reshape(shape)
         freqs.append(xi)
-    return (freqs[0] if single else tuple(freqs)), coeffs
+    return GridSpectrum(freqs[0] if single else tuple(freqs), coeffs)
 
 
 def coeffs_at(coeffs: Any, k: Any, *, ndim: int = 1) -> jax.Array:
@@ -251,57 +304,263 @@ def coeffs_at(coeffs: Any, k: Any, *, ndim: int = 1) -> jax.Array:
     return c[(Ellipsis, *idx)]
 
 
-def periodic_amplitudes(values: Any, x_grid: Any, *, k: Any = None):
-    """One-sided Fourier-series amplitudes ``|c_k|``, ``k = 0, 1, …, ⌊N/2⌋``, of a periodic 1-D signal.
+_ROUND_DENOMINATORS = (1, 2, 3, 4, 5, 6, 8, 10, 12)
 
-    ``c_k = (1/N) Σ_j f(x_j) exp(-2πi k (x_j - a)/(NΔ))`` are the Fourier-series coefficients on the
-    period ``L = NΔ`` (= ``grid_fft`` coefficients divided by ``L``, up to the origin phase), so
-    ``A sin(2πk₀x/L + φ)`` gives ``|c_{±k₀}| = A/2`` and 0 elsewhere. For real signals
-    ``|c_{-k}| = |c_k|``, so ``k ≥ 0`` is the whole story; the amplitude ``A`` of a sinusoid is
-    ``2|c_k|`` (``k > 0``). The grid must cover exactly one period, endpoint excluded
-    (``x_j = a + jL/N``).
+
+def _is_round(v: float, tol: float) -> bool:
+    """Whether ``v > 0`` is ``p/q`` or ``p/q·π`` for integers ``p >= 1`` and ``q`` in
+    ``_ROUND_DENOMINATORS`` (lengths people type: 1, 2, 0.5, 2π, π/2, ...), within ``tol``."""
+    for c in (1.0, np.pi):
+        for q in _ROUND_DENOMINATORS:
+            r = v * q / c
+            if round(r) >= 1 and abs(r - round(r)) <= tol * q / c:
+                return True
+    return False
+
+
+class _PeriodGrid(NamedTuple):
+    a: float
+    delta: float
+    n: int
+    length: float           # L = NΔ
+    resolution: float       # absolute rounding resolution of the stored points, eps·max|x|
+
+
+def _period_grid(x: Any, period: Any, name: str = "x") -> _PeriodGrid:
+    """Validate a 1-D grid meant to hold whole periods, endpoint excluded (see the module doc).
+
+    ``x`` is ``(N,)`` or ``(N, 1)``. With ``period`` given, ``N·Δ`` must be a whole multiple of it
+    (a grid ``linspace(a, a + period, N)`` that includes the endpoint is named as such). Without it,
+    a grid whose span ``(N-1)Δ`` is a round number (``1``, ``2π``, ``π/2``, ...) while its length
+    ``N·Δ`` is not is refused as ``linspace(a, b, N)`` with the endpoint ``b`` included: pass
+    ``period=N·Δ`` to confirm such a grid.
+    """
+    arr = as_array(x, name)
+    if not is_concrete(arr):
+        raise TypeError(f"{name} must be concrete (not traced inside jit): the grid is checked on the host")
+    host = np.asarray(arr) if isinstance(x, jax.Array) else np.asarray(x)
+    if host.dtype.kind not in "fiu":
+        host = np.asarray(arr)
+    if host.ndim == 2 and host.shape[1] == 1:
+        host = host[:, 0]
+    if host.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D grid of shape (N,) or (N, 1); got shape {tuple(host.shape)}")
+    a, delta, n = _check_axis(host, name)
+    pts_max = float(np.max(np.abs(host.astype(np.float64))))
+    eps = float(np.finfo(host.dtype if host.dtype.kind == "f" else np.dtype(_float_dtype(arr))).eps)
+    res = eps * pts_max
+    length, span = n * delta, (n - 1) * delta
+    # The grid determines N·Δ to about 2 eps·max|x| (its two end points); allow 8.
+    tol = 8 * res + 1e-12 * length
+    hint = (f"one period with the endpoint excluded: {name} = linspace(a, a + L, N, endpoint=False)")
+    if period is None:
+        if _is_round(span, tol) and not _is_round(length, tol):
+            raise ValueError(
+                f"{name} looks like linspace(a, b, N) with the endpoint b included: its span (N-1)·Δ = "
+                f"{span:.10g} is a round number but its length N·Δ = {length:.10g} is not. Fourier-series "
+                f"helpers need {hint}. If N·Δ = {length:.10g} really is the period, pass period={length:.10g}")
+        return _PeriodGrid(a, delta, n, length, res)
+    period = check_positive(period, "period")
+    m = length / period
+    if abs(m - round(m)) * period > tol or round(m) < 1:
+        m_end = span / period
+        if round(m_end) >= 1 and abs(m_end - round(m_end)) * period <= tol:
+            raise ValueError(f"{name} includes the period's endpoint: its span (N-1)·Δ = {span:.10g} is "
+                             f"{round(m_end)} period(s) of {period:.10g}, so the first and last points are the same "
+                             f"point of the periodic function; use {hint}")
+        raise ValueError(f"{name} does not hold a whole number of periods: its length N·Δ = {length:.10g} is "
+                         f"{m:.6g} periods of {period:.10g}; use {hint}")
+    return _PeriodGrid(a, delta, n, length, res)
+
+
+def _grid_cycles(grid: _PeriodGrid, freqs: Any, cycles: Any, name: str = "x") -> np.ndarray:
+    """Integer cycles per grid length ``m = ξ·L`` for each requested frequency; ``(K,)`` int64."""
+    if (freqs is None) == (cycles is None):
+        raise TypeError("pass exactly one of freqs (cycles per unit length) and cycles (whole cycles per "
+                        f"period L = N·Δ); got {'both' if freqs is not None else 'neither'}")
+    if cycles is not None:
+        cc = np.atleast_1d(np.asarray(cycles))
+        if cc.ndim != 1 or cc.size == 0:
+            raise ValueError(f"cycles must be a non-empty 1-D sequence of integers; got shape {cc.shape}")
+        if not np.issubdtype(cc.dtype, np.integer):
+            if not (np.issubdtype(cc.dtype, np.floating) and np.all(cc == np.round(cc))):
+                raise TypeError(f"cycles must hold whole numbers of cycles per period; got {cc.tolist()}")
+        m = cc.astype(np.int64)
+    else:
+        as_array(freqs, "freqs")                        # type check only: keep float64 precision below
+        ff = np.atleast_1d(np.asarray(freqs, dtype=np.float64))
+        if ff.ndim != 1 or ff.size == 0:
+            raise ValueError(f"freqs must be a non-empty 1-D sequence of frequencies; got shape {ff.shape}")
+        if not np.all(np.isfinite(ff)):
+            raise ValueError("freqs contains NaN/Inf")
+        mf = ff * grid.length
+        # ξ·L is known to |ξ|·δL with δL ≈ 2·resolution·N/(N-1) from the grid's end points.
+        tol = 1e-6 * np.maximum(1.0, np.abs(mf)) + np.abs(ff) * 8 * grid.resolution
+        off = np.abs(mf - np.round(mf)) > tol
+        if np.any(off):
+            i = int(np.flatnonzero(off)[0])
+            raise ValueError(
+                f"freqs[{i}] = {ff[i]:.10g} is not a frequency of the grid {name}: ξ·L = {mf[i]:.6g} cycles per "
+                f"grid length L = N·Δ = {grid.length:.10g} is not a whole number (the grid resolves multiples of "
+                f"1/L = {1 / grid.length:.6g}). Use a grid covering a whole number of periods of every frequency")
+        m = np.round(mf).astype(np.int64)
+    n = grid.n
+    if np.any(np.abs(m) > n // 2):
+        j = int(np.argmax(np.abs(m)))
+        raise ValueError(f"frequency {m[j] / grid.length:.6g} ({m[j]} cycles per period) is above the Nyquist "
+                         f"frequency N/(2L) = {n / (2 * grid.length):.6g} of {name} ({n} points): it would alias; "
+                         f"use at least {2 * int(np.max(np.abs(m))) + 1} points")
+    return m
+
+
+def _grid_values(values: Any, n: int, name: str) -> jax.Array:
+    vals = as_array(values, name)
+    if vals.ndim >= 2 and vals.shape[-1] == 1 and vals.shape[-2] == n:
+        vals = vals[..., 0]              # a network's output column (..., N, 1)
+    if vals.ndim < 1 or vals.shape[-1] != n:
+        raise ValueError(f"{name} must have shape (..., N) or (..., N, 1) with N = {n} grid points; "
+                         f"got shape {tuple(vals.shape)}")
+    if vals.size == 0:
+        raise ValueError(f"{name} must not be empty; got shape {tuple(vals.shape)}")
+    check_finite(vals, name)
+    return _to_inexact(vals)
+
+
+def _series_coeffs(vals: jax.Array, grid: _PeriodGrid, m: np.ndarray) -> jax.Array:
+    """``(1/N) Σ_j f(x_j) exp(-2πi m x_j / L)`` for each integer ``m``: one FFT plus the origin phase."""
+    n = grid.n
+    fft = jnp.fft.fft(vals, axis=-1)[..., jnp.asarray(np.mod(m, n))]
+    # exp(-2πi m a/L), built in float64 with m·a/L reduced mod 1 (no phase error growing with |m a|).
+    phase = np.exp(-2j * np.pi * np.mod(m * (grid.a / grid.length), 1.0)) / n
+    return fft * jnp.asarray(phase).astype(fft.dtype)
+
+
+def fourier_coeffs(values: Any, x: Any, freqs: Any = None, *, cycles: Any = None,
+                   period: float | None = None) -> jax.Array:
+    """Fourier-series coefficients ``c(ξ) = (1/N) Σ_j f(x_j) exp(-2πi ξ x_j)`` at physical frequencies.
+
+    ``x`` holds whole periods of the function, endpoint excluded: ``x_j = a + jΔ``, ``L = NΔ``
+    (``linspace(a, a + L, N, endpoint=False)``). Then ``c(ξ)`` at ``ξ = m/L`` is the exact
+    Fourier-series coefficient of any trigonometric polynomial of degree ``< N/2`` with period ``L``:
+    ``A sin(2πξ₀x)`` gives ``c(±ξ₀) = ∓iA/2``, independent of where the period starts. ``c = grid_fft / L``
+    and equals :func:`nudft` of the grid.
 
     Args:
-      values: ``(..., N)`` samples, leading axes are batch axes.
-      x_grid: ``(N,)`` uniform grid.
-      k: optional integer indices ``0 ≤ k ≤ ⌊N/2⌋`` to return (default all).
+      values: ``(..., N)`` samples (or ``(..., N, 1)``, a network's output column); leading axes are
+        batch axes (seeds, recorded steps).
+      x: ``(N,)`` or ``(N, 1)`` uniform grid (see above).
+      freqs: ``(K,)`` frequencies in cycles per unit of ``x``, each a multiple of ``1/L`` (else
+        ``ValueError``): ``sin 3x`` on ``[-π, π)`` is ``freqs=[3/(2π)]``.
+      cycles: instead of ``freqs``, ``(K,)`` whole numbers of cycles per grid length (``ξ = cycles/L``).
+      period: the period, if known: ``N·Δ`` must be a whole multiple of it. Without it, a grid that
+        looks like ``linspace(a, b, N)`` with the endpoint included (span ``(N-1)Δ`` round, ``NΔ`` not)
+        is refused; passing ``period=N·Δ`` confirms such a grid.
 
     Returns:
-      ``(ks, amps)``: ``ks`` int array ``(K,)``, ``amps`` real ``(..., K)``.
+      complex ``(..., K)``.
+
+    Raises:
+      ValueError: a grid that is not uniform or includes the endpoint, a frequency that is not a
+        multiple of ``1/L`` or above the Nyquist frequency ``N/(2L)``.
+
+    Examples:
+      >>> import numpy as np
+      >>> x = np.linspace(-np.pi, np.pi, 64, endpoint=False)
+      >>> c = fourier_coeffs(np.sin(3 * x), x, freqs=[3 / (2 * np.pi)])
+      >>> round(float(c[0].imag), 6)
+      -0.5
+      >>> fourier_coeffs(np.sin(3 * x), x, cycles=[3]).shape
+      (1,)
     """
-    axes, single = _normalize_grid(x_grid)
-    if not single:
-        if len(axes) != 1:
-            raise ValueError(f"x_grid must be a single 1-D grid for periodic_amplitudes; got {len(axes)} axes")
-        x_grid = axes[0]
-    freqs, coeffs = grid_fft(values, x_grid)
-    n = freqs.shape[0]
-    a, delta, _ = _check_axis(x_grid, "x_grid")
-    period = n * delta
-    ks = np.arange(n // 2 + 1) if k is None else np.atleast_1d(np.asarray(k))
-    if ks.size == 0:
-        raise ValueError("k must not be empty")
+    grid = _period_grid(x, period)
+    m = _grid_cycles(grid, freqs, cycles)
+    vals = _grid_values(values, grid.n, "values")
+    return _series_coeffs(vals, grid, m)
+
+
+def peak_relative_error(values: Any, target: Any, x: Any, freqs: Any = None, *, cycles: Any = None,
+                        floor: float = 0.0, period: float | None = None) -> jax.Array:
+    """Relative error ``Δ_F(ξ) = |c_f(ξ) − c_y(ξ)| / max(|c_y(ξ)|, floor)`` at the target's peaks, one call.
+
+    ``c`` are the Fourier-series coefficients of :func:`fourier_coeffs` of ``values`` (the network)
+    and ``target`` on the grid ``x``; the division rule is :func:`relative_error`'s.
+
+    Args:
+      values: ``(..., N)`` or ``(..., N, 1)``, e.g. ``(steps, N)`` or ``(seeds, steps, N)``.
+      target: ``(N,)`` (or anything broadcasting against ``values``).
+      x: ``(N,)`` or ``(N, 1)`` grid of whole periods, endpoint excluded.
+      freqs / cycles / period: as in :func:`fourier_coeffs`.
+      floor: absolute lower bound of the denominator (default 0).
+
+    Returns:
+      real ``(..., K)``.
+
+    Examples:
+      >>> import numpy as np
+      >>> x = np.linspace(0, 1, 32, endpoint=False)
+      >>> y = np.sin(2 * np.pi * x) + 0.5 * np.sin(6 * np.pi * x)
+      >>> f = np.sin(2 * np.pi * x) + 0.25 * np.sin(6 * np.pi * x)
+      >>> np.round(np.asarray(peak_relative_error(f, y, x, [1.0, 3.0])), 6).tolist()
+      [0.0, 0.5]
+    """
+    grid = _period_grid(x, period)
+    m = _grid_cycles(grid, freqs, cycles)
+    cf = _series_coeffs(_grid_values(values, grid.n, "values"), grid, m)
+    cy = _series_coeffs(_grid_values(target, grid.n, "target"), grid, m)
+    return relative_error(cf, cy, floor=floor)
+
+
+def periodic_amplitudes(values: Any, x: Any, *, k: Any = None, freqs: Any = None,
+                        period: float | None = None) -> Amplitudes:
+    """One-sided Fourier-series amplitudes ``|c_k|``, ``k = 0, 1, …, ⌊N/2⌋``, of a periodic 1-D signal.
+
+    ``c_k = (1/N) Σ_j f(x_j) exp(-2πi k x_j/L)`` are the Fourier-series coefficients on the period
+    ``L = NΔ`` (= ``grid_fft`` coefficients divided by ``L``), so ``A sin(2πk₀x/L + φ)`` gives
+    ``|c_{±k₀}| = A/2`` and 0 elsewhere. For real signals ``|c_{-k}| = |c_k|``, so ``k ≥ 0`` is the
+    whole story; the amplitude ``A`` of a sinusoid is ``2|c_k|`` (``k > 0``). The grid must cover
+    exactly one period, endpoint excluded (``x_j = a + jL/N``): a grid that looks like
+    ``linspace(a, b, N)`` with the endpoint included is refused (see :func:`fourier_coeffs`).
+
+    Args:
+      values: ``(..., N)`` samples (or ``(..., N, 1)``), leading axes are batch axes.
+      x: ``(N,)`` or ``(N, 1)`` uniform grid of one period.
+      k: optional integer cycles per period ``0 ≤ k ≤ ⌊N/2⌋`` to return (default all).
+      freqs: instead of ``k``, non-negative frequencies in cycles per unit of ``x`` (``k = ξL``).
+      period: the period, if known (``N·Δ`` must equal it); confirms a grid that looks like one with
+        the endpoint included.
+
+    Returns:
+      :class:`Amplitudes` ``(k, amps)``: ``k`` int ``(K,)``, ``amps`` real ``(..., K)``.
+
+    Examples:
+      >>> import numpy as np
+      >>> x = np.arange(16) / 16
+      >>> ks, amps = periodic_amplitudes(3 * np.sin(2 * np.pi * 5 * x), x)
+      >>> int(ks[5]), round(float(amps[5]), 5)
+      (5, 1.5)
+    """
+    grid = _period_grid(x, period)
+    n = grid.n
+    if k is not None and freqs is not None:
+        raise TypeError("pass at most one of k and freqs")
+    if freqs is not None:
+        ks = _grid_cycles(grid, freqs, None)
+    else:
+        ks = np.arange(n // 2 + 1) if k is None else np.atleast_1d(np.asarray(k))
+        if ks.size == 0:
+            raise ValueError("k must not be empty")
+        if not np.issubdtype(ks.dtype, np.integer):
+            raise TypeError(f"k must hold integer cycles per period; got dtype {ks.dtype}")
     if np.any(ks < 0) or np.any(ks > n // 2):
         raise ValueError(f"k must lie in [0, {n // 2}] for N={n} grid points; got {ks.tolist()}")
-    # The one-sided list reads k ≥ 0; the +N/2 bin (even N) is stored at -N/2 in centred order and
-    # has the same modulus for any signal (it is the same DFT bin).
-    ks_read = np.where(ks == n - n // 2, -ks, ks) if n % 2 == 0 else ks
-    amps = jnp.abs(coeffs_at(coeffs, ks_read)) / period
-    return jnp.asarray(ks), amps
+    vals = _grid_values(values, n, "values")
+    amps = jnp.abs(_series_coeffs(vals, grid, ks))
+    return Amplitudes(jnp.asarray(ks), amps)
 
 
 # ----------------------------------------------------------------------------------------------
 # projected NUDFT
 # ----------------------------------------------------------------------------------------------
-
-def _as_points(x: Any, name: str = "x") -> jax.Array:
-    arr = as_array(x, name)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    check_ndim(arr, name, 2, shape_hint="(n, d) (or (n,) for d = 1)")
-    check_finite(arr, name)
-    return _to_inexact(arr)
-
 
 def principal_direction(x: Any) -> jax.Array:
     """First principal component of the points ``x`` ``(n, d)`` as a unit vector ``(d,)``.
@@ -310,7 +569,7 @@ def principal_direction(x: Any) -> jax.Array:
     deterministically: the component of largest magnitude is made positive (the first such one on
     ties), so the same data always give the same ``p``. With ``n = 1`` (no spread) ``p = e_1``.
     """
-    pts = _as_points(x)
+    pts = as_points(x)
     if pts.shape[0] < 2:
         return jnp.zeros((pts.shape[1],), pts.dtype).at[0].set(1.0)
     return _principal_direction(pts)
@@ -365,7 +624,7 @@ def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: 
 
 def nudft(x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int = 256,
           chunk_points: int = 4096) -> jax.Array:
-    """Projected non-uniform DFT of scattered data (SPEC §1, §2.1, projection method).
+    """Projected non-uniform DFT of scattered data (the projection method of arXiv:1901.06523).
 
     ``ŷ(k) = (1/n) Σ_i y_i exp(-2πi k (p·x_i))`` for each scalar frequency ``k`` in ``freqs``: the 1-D
     NUDFT of the data projected onto the unit vector ``p``. The normalisation is ``1/n`` (a mean over
@@ -385,8 +644,19 @@ def nudft(x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int
 
     Returns:
       complex ``(K,)`` if ``y`` is 1-D, else ``(K, c)``.
+
+    Examples:
+      >>> import numpy as np
+      >>> x = np.arange(8.0)[:, None] / 8
+      >>> c = nudft(x, np.cos(2 * np.pi * 2 * x[:, 0]), [0.0, 2.0])
+      >>> np.round(np.abs(np.asarray(c)), 6).tolist()
+      [0.0, 0.5]
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds
+      light on deep neural networks", arXiv:1901.06523.
     """
-    pts = _as_points(x)
+    pts = as_points(x)
     yy = as_array(y, "y")
     check_ndim(yy, "y", (1, 2), shape_hint="(n,) or (n, c)")
     if yy.shape[0] != pts.shape[0]:
@@ -428,7 +698,7 @@ def nudft(x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int
 # ----------------------------------------------------------------------------------------------
 
 def relative_error(h_hat: Any, y_hat: Any, *, floor: float = 0.0) -> jax.Array:
-    """Per-frequency relative error ``Δ_F(k) = |ĥ(k) − ŷ(k)| / |ŷ(k)|`` (SPEC §2.1).
+    """Per-frequency relative error ``Δ_F(k) = |ĥ(k) − ŷ(k)| / |ŷ(k)|`` (arXiv:1901.06523).
 
     Batched by broadcasting: e.g. ``h_hat`` ``(steps, K)`` or ``(seeds, steps, K, c)`` against
     ``y_hat`` ``(K,)`` or ``(K, c)``.
@@ -440,6 +710,10 @@ def relative_error(h_hat: Any, y_hat: Any, *, floor: float = 0.0) -> jax.Array:
 
     Returns:
       real array of the broadcast shape.
+
+    Examples:
+      >>> relative_error([1.0, 0.5, 0.0], [2.0, 0.5, 0.0]).tolist()
+      [0.5, 0.0, 0.0]
     """
     h = as_array(h_hat, "h_hat")
     yv = as_array(y_hat, "y_hat")
@@ -455,7 +729,7 @@ def relative_error(h_hat: Any, y_hat: Any, *, floor: float = 0.0) -> jax.Array:
     floor = check_positive(floor, "floor", allow_zero=True)
     num = jnp.abs(h - yv)
     den = jnp.maximum(jnp.abs(yv), floor).astype(num.dtype)
-    return _safe_ratio(num, jnp.broadcast_to(den, num.shape))
+    return safe_ratio(num, jnp.broadcast_to(den, num.shape))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -525,7 +799,7 @@ def _gaussian_smooth(x: jax.Array, v: jax.Array, deltas: jax.Array, block_size: 
 
 
 def _prepare_filter_inputs(x, y, block_size):
-    pts = _as_points(x)
+    pts = as_points(x)
     yy = as_array(y, "y")
     check_ndim(yy, "y", (1, 2), shape_hint="(n,) or (n, c)")
     if yy.shape[0] != pts.shape[0]:
@@ -540,7 +814,7 @@ def _prepare_filter_inputs(x, y, block_size):
 
 
 def filter_decompose(x: Any, y: Any, delta: Any, *, block_size: int | None = None):
-    """Split ``y`` into low and high frequencies with a normalised Gaussian filter (SPEC §2.1).
+    """Split ``y`` into low and high frequencies with a normalised Gaussian filter (arXiv:1807.01251).
 
     ``y_low = G_δ * y`` with ``(G_δ * y)_i = Σ_j y_j g_δ(x_i − x_j) / Σ_j g_δ(x_i − x_j)``,
     ``g_δ(z) = exp(−|z|²/(2δ))`` (δ is a **variance**: the filter width is ``√δ``), and
@@ -558,7 +832,19 @@ def filter_decompose(x: Any, y: Any, delta: Any, *, block_size: int | None = Non
       block_size: rows per block (default: about 2²²/n).
 
     Returns:
-      ``(y_low, y_high)`` with the shape of ``y``, or ``(m, *y.shape)`` for ``m`` deltas.
+      :class:`FilterDecomposition` ``(y_low, y_high)`` with the shape of ``y``, or ``(m, *y.shape)``
+      for ``m`` deltas.
+
+    Examples:
+      >>> import numpy as np
+      >>> x = np.linspace(0, 1, 50)[:, None]
+      >>> low, high = filter_decompose(x, np.ones(50), 0.01)
+      >>> bool(np.allclose(low, 1.0)), bool(np.allclose(high, 0.0, atol=1e-6))
+      (True, True)
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, Y. Xiao, "Training behavior of deep neural network in frequency domain",
+      arXiv:1807.01251.
     """
     deltas, scalar = _as_deltas(delta)
     pts, yy, bs = _prepare_filter_inputs(x, y, block_size)
@@ -568,12 +854,12 @@ def filter_decompose(x: Any, y: Any, delta: Any, *, block_size: int | None = Non
     low = low.reshape((deltas.shape[0],) + yy.shape)
     high = yy.astype(rdtype)[None] - low
     if scalar:
-        return low[0], high[0]
-    return low, high
+        return FilterDecomposition(low[0], high[0])
+    return FilterDecomposition(low, high)
 
 
 def filter_errors(x: Any, y: Any, h: Any, delta: Any, *, block_size: int | None = None) -> FilterErrors:
-    """Low- and high-frequency relative errors of a prediction ``h`` against ``y`` (SPEC §2.1).
+    """Low- and high-frequency relative errors of a prediction ``h`` against ``y`` (arXiv:1807.01251).
 
     ``e_low = ‖y_low − h_low‖/‖y_low‖`` and ``e_high = ‖y_high − h_high‖/‖y_high‖`` with the
     decomposition of :func:`filter_decompose`; norms are Frobenius norms over all samples and
@@ -590,6 +876,14 @@ def filter_errors(x: Any, y: Any, h: Any, delta: Any, *, block_size: int | None 
     Returns:
       :class:`FilterErrors` ``(e_low, e_high)``, each of shape ``h.shape[:-y.ndim]`` for a scalar
       δ, or ``(m, *h.shape[:-y.ndim])`` for a sequence.
+
+    Examples:
+      >>> import numpy as np
+      >>> x = np.linspace(0, 1, 40)[:, None]
+      >>> y = np.sin(2 * np.pi * x[:, 0])
+      >>> e = filter_errors(x, y, 0.5 * y, 0.01)          # h = y/2: both errors are 1/2
+      >>> round(float(e.e_low), 4), round(float(e.e_high), 4)
+      (0.5, 0.5)
     """
     deltas, scalar = _as_deltas(delta)
     pts, yy, bs = _prepare_filter_inputs(x, y, block_size)
@@ -620,8 +914,8 @@ def filter_errors(x: Any, y: Any, h: Any, delta: Any, *, block_size: int | None 
     num_high = jnp.sqrt(jnp.sum(d_high ** 2, axis=(1, 3)))
     den_low = jnp.sqrt(jnp.sum(y_low ** 2, axis=(1, 2)))[:, None]           # (m, 1)
     den_high = jnp.sqrt(jnp.sum(y_high ** 2, axis=(1, 2)))[:, None]
-    e_low = _safe_ratio(num_low, jnp.broadcast_to(den_low, num_low.shape)).reshape((m,) + batch)
-    e_high = _safe_ratio(num_high, jnp.broadcast_to(den_high, num_high.shape)).reshape((m,) + batch)
+    e_low = safe_ratio(num_low, jnp.broadcast_to(den_low, num_low.shape)).reshape((m,) + batch)
+    e_high = safe_ratio(num_high, jnp.broadcast_to(den_high, num_high.shape)).reshape((m,) + batch)
     if scalar:
         return FilterErrors(e_low[0], e_high[0])
     return FilterErrors(e_low, e_high)

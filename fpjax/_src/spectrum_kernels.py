@@ -1,5 +1,5 @@
 """Weight spectra of convolution kernels, the Spectral Suppression Ratio and input-gradient
-statistics (SPEC §2.1, last three items).
+statistics (measures of how much high-frequency content a CNN's weights and function carry).
 
 Kernel layout is Flax's ``nn.Conv``: ``(kh, kw, c_in, c_out)``; a single ``(kh, kw)`` kernel is also
 accepted. Frequencies of the padded ``P×P`` DFT are integers ``u, v ∈ {-⌊P/2⌋, …, ⌈P/2⌉ - 1}``
@@ -15,24 +15,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fpjax._src.checks import as_array, check_finite, check_positive, check_positive_int
+from fpjax._src.checks import as_array, check_finite, check_memory, check_positive, check_positive_int, \
+    safe_ratio
 
 __all__ = [
-    "kernel_power_spectrum", "radial_profile", "high_freq_energy", "ssr", "ssr_accumulation",
-    "conv_kernels", "conv_layer_profiles", "conv_layer_high_freq_energy", "input_gradient_histogram",
-    "GradientHistogram",
+    "kernel_power_spectrum", "radial_profile", "RadialProfile", "high_freq_energy", "ssr", "ssr_accumulation",
+    "conv_kernels", "conv_layer_profiles", "LayerProfiles", "conv_layer_high_freq_energy",
+    "input_gradient_histogram", "GradientHistogram",
 ]
+
+
+class RadialProfile(NamedTuple):
+    """Result of :func:`radial_profile`: ``radii`` int ``(R,)`` and ``profile`` ``(..., R)``."""
+    radii: jax.Array
+    profile: jax.Array
+
+
+class LayerProfiles(NamedTuple):
+    """Result of :func:`conv_layer_profiles`: ``radii`` ``(R,)`` and ``profiles``, a dict layer path →
+    ``(*batch, R)`` radial profile (one entry per conv layer, in pytree order)."""
+    radii: jax.Array
+    profiles: dict
 
 
 def _to_float(arr: jax.Array) -> jax.Array:
     return arr if jnp.issubdtype(arr.dtype, jnp.inexact) else arr.astype(jnp.asarray(0.0).dtype)
-
-
-def _safe_ratio(num, den):
-    # A fraction of a total: an all-zero total has no energy anywhere, so 0/0 := 0.
-    zero = den == 0
-    safe = jnp.where(zero, jnp.ones_like(den), den)
-    return jnp.where(zero, jnp.zeros_like(num), num / safe)
 
 
 def kernel_power_spectrum(w: Any, pad: int = 32) -> jax.Array:
@@ -44,6 +51,12 @@ def kernel_power_spectrum(w: Any, pad: int = 32) -> jax.Array:
     is ``(u, v) = (0, 0)``. Padding makes the frequency grid fine enough for a meaningful radial
     profile (a 3×3 kernel alone only has radii {0, 1, √2}).
 
+    Computed without the ``(c_in, c_out, P, P)`` array of per-channel spectra (2 GiB for a 512×512
+    layer at ``P = 32``): by Wiener–Khinchin, the channel mean of ``|Ŵ|²`` is the DFT of the channel
+    mean of the kernel's spatial autocorrelation ``A[i, j, k, l] = mean_{ab} w[i,j,a,b] w[k,l,a,b]``,
+    ``|Ŵ(u, v)|² = Σ_{ijkl} A[i,j,k,l] e^{-2πi(u(i-k) + v(j-l))/P}``, which needs ``(kh·kw)²`` numbers
+    per kernel. The ``(..., P, P)`` result is checked against the available memory first.
+
     Args:
       w: ``(kh, kw)`` single kernel, or ``(..., kh, kw, c_in, c_out)`` (Flax ``nn.Conv`` layout) with
         optional leading batch axes (seeds, epochs). A 3-D array is ambiguous and rejected.
@@ -51,6 +64,12 @@ def kernel_power_spectrum(w: Any, pad: int = 32) -> jax.Array:
 
     Returns:
       ``(P, P)`` or ``(..., P, P)`` real power.
+
+    Examples:
+      >>> import numpy as np
+      >>> p = kernel_power_spectrum(np.ones((3, 3)), pad=8)
+      >>> p.shape, round(float(p[4, 4]), 4)            # zero frequency: (Σ w)² = 81
+      ((8, 8), 81.0)
     """
     arr = as_array(w, "w")
     pad = check_positive_int(pad, "pad")
@@ -65,16 +84,31 @@ def kernel_power_spectrum(w: Any, pad: int = 32) -> jax.Array:
     kh, kw = arr.shape[-4], arr.shape[-3]
     if pad < max(kh, kw):
         raise ValueError(f"pad must be >= the kernel size max(kh, kw) = {max(kh, kw)}; got {pad}")
-    return _power(_to_float(arr), pad)
+    arr = _to_float(arr)
+    batch = int(np.prod(arr.shape[:-4], dtype=np.int64)) if arr.ndim > 4 else 1
+    itemsize = np.dtype(arr.dtype).itemsize
+    # Output plus the (P, kw, kw) complex and (P, P) temporaries per kernel.
+    nbytes = batch * itemsize * (3 * pad * pad + 4 * pad * kw * kw + (kh * kw) ** 2)
+    check_memory(nbytes, "pad", f"the ({pad}, {pad}) power spectra of {batch} kernel(s)")
+    return _power(arr, pad)
 
 
 @functools.partial(jax.jit, static_argnames=("pad",))
 def _power(arr: jax.Array, pad: int) -> jax.Array:
-    # Move the channel axes in front of the spatial ones so the FFT acts on the last two axes.
-    a = jnp.moveaxis(arr, (-2, -1), (-4, -3))                    # (..., c_in, c_out, kh, kw)
-    spec = jnp.fft.fft2(a, s=(pad, pad), axes=(-2, -1))
-    p = jnp.mean(jnp.real(spec) ** 2 + jnp.imag(spec) ** 2, axis=(-4, -3))
-    return jnp.fft.fftshift(p, axes=(-2, -1))
+    hp = jax.lax.Precision.HIGHEST
+    kh, kw, c_in, c_out = arr.shape[-4:]
+    # Channel-mean spatial autocorrelation A[..., i, j, k, l] (Wiener–Khinchin, see the docstring).
+    a = jnp.einsum("...ijab,...klab->...ijkl", arr, arr, precision=hp) / (c_in * c_out)
+    u = np.arange(pad) - pad // 2
+    th_i = 2 * np.pi * np.outer(u, np.arange(kh)) / pad                             # (P, kh)
+    th_j = 2 * np.pi * np.outer(u, np.arange(kw)) / pad                             # (P, kw)
+    ei = jnp.asarray(np.exp(-1j * th_i), jnp.result_type(arr.dtype, jnp.complex64))
+    ej = jnp.asarray(np.exp(-1j * th_j), ei.dtype)
+    ac = a.astype(ei.dtype)
+    # B[u, j, l] = Σ_ik e_i(u) A[i,j,k,l] conj(e_k(u)); P[u, v] = Σ_jl e_j(v) B[u,j,l] conj(e_l(v)).
+    b = jnp.einsum("ui,...ijkl,uk->...ujl", ei, ac, jnp.conj(ei), precision=hp)
+    p = jnp.einsum("vj,...ujl,vl->...uv", ej, b, jnp.conj(ej), precision=hp)
+    return jnp.real(p)
 
 
 @functools.lru_cache(maxsize=32)
@@ -87,7 +121,7 @@ def _radial_bins(p: int, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return radii, inv, counts
 
 
-def radial_profile(power: Any):
+def radial_profile(power: Any) -> RadialProfile:
     """Discrete radial profile of a centred 2-D power spectrum: mean power per integer radius.
 
     Bins ``r = round(√(u² + v²))`` over the centred integer frequency grid
@@ -98,7 +132,13 @@ def radial_profile(power: Any):
       power: ``(..., P, Q)`` centred power (as from :func:`kernel_power_spectrum`).
 
     Returns:
-      ``(radii, profile)``: ``radii`` int ``(R,)``, ``profile`` ``(..., R)``.
+      :class:`RadialProfile` ``(radii, profile)``: ``radii`` int ``(R,)``, ``profile`` ``(..., R)``.
+
+    Examples:
+      >>> import numpy as np
+      >>> radii, prof = radial_profile(np.ones((8, 8)))
+      >>> radii.tolist()[:3], float(prof[0])
+      ([0, 1, 2], 1.0)
     """
     pw = as_array(power, "power")
     if pw.ndim < 2:
@@ -112,8 +152,8 @@ def radial_profile(power: Any):
     # Bin averaging as a (P·Q, R) matrix product: batched, differentiable, one XLA op.
     onehot = np.zeros((inv.size, radii.size))
     onehot[np.arange(inv.size), inv] = 1.0 / counts[inv]
-    return jnp.asarray(radii), jnp.matmul(flat, jnp.asarray(onehot, flat.dtype),
-                                                precision=jax.lax.Precision.HIGHEST)
+    return RadialProfile(jnp.asarray(radii), jnp.matmul(flat, jnp.asarray(onehot, flat.dtype),
+                                                        precision=jax.lax.Precision.HIGHEST))
 
 
 def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad: int = 32) -> jax.Array:
@@ -151,7 +191,8 @@ def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad:
     mask = jnp.asarray(rad > r_c, prof.dtype)
     hi = jnp.matmul(prof, mask, precision=jax.lax.Precision.HIGHEST)
     total = jnp.sum(prof, axis=-1)
-    return _safe_ratio(hi, total)
+    # A fraction of a total (hi <= total): an all-zero total has no energy anywhere, 0/0 := 0.
+    return safe_ratio(hi, total)
 
 
 def _ratio(num, den):
@@ -239,18 +280,18 @@ def conv_kernels(params: Any, *, batch_ndim: int = 0) -> dict[str, jax.Array]:
     return out
 
 
-def conv_layer_profiles(params: Any, pad: int = 32, *, batch_ndim: int = 0):
+def conv_layer_profiles(params: Any, pad: int = 32, *, batch_ndim: int = 0) -> LayerProfiles:
     """Radial weight-spectrum profiles of every conv layer of a Flax CNN params pytree.
 
     Returns:
-      ``(radii, profiles)``: ``radii`` ``(R,)``; ``profiles`` a dict path → ``(*batch, R)`` profile
-      (:func:`kernel_power_spectrum` then :func:`radial_profile`).
+      :class:`LayerProfiles` ``(radii, profiles)``: ``radii`` ``(R,)``; ``profiles`` a dict path →
+      ``(*batch, R)`` profile (:func:`kernel_power_spectrum` then :func:`radial_profile`).
     """
     kernels = conv_kernels(params, batch_ndim=batch_ndim)
     radii, profiles = None, {}
     for name, k in kernels.items():
         radii, profiles[name] = radial_profile(kernel_power_spectrum(k, pad))
-    return radii, profiles
+    return LayerProfiles(radii, profiles)
 
 
 def conv_layer_high_freq_energy(params: Any, pad: int = 32, r_c: float | None = None, *,

@@ -1,4 +1,4 @@
-"""Matplotlib figures for spectra (SPEC §2.1). Every function returns a ``matplotlib.figure.Figure``
+"""Matplotlib figures for spectra and convergence per frequency. Every function returns a ``matplotlib.figure.Figure``
 built without pyplot (no display, no global figure state, safe under the Agg backend and in
 threads); save it with ``fig.savefig`` or ``fpjax._src.io.save_figure``. Nothing calls ``plt.show``.
 """
@@ -12,7 +12,7 @@ import numpy as np
 
 __all__ = [
     "plot_spectrum", "plot_relative_error_heatmap", "plot_filter_errors", "plot_radial_profiles",
-    "plot_gradient_histograms",
+    "plot_gradient_histograms", "plot_convergence_times",
 ]
 
 
@@ -217,6 +217,74 @@ def plot_gradient_histograms(histograms: Sequence[Any], *, labels: Sequence[str]
     ax.set_ylabel("density")
     if labels is not None:
         ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_convergence_times(times: Any, *, rule: str = "both", title: str | None = None,
+                           xlabel: str = "frequency ξ", figsize=(6, 4)):
+    """Convergence step per frequency: each seed as a dot, the seed mean with its confidence interval.
+
+    Censored seeds (never below the threshold within the run) are drawn as open triangles at the
+    last recorded step, seeds already below at step 0 as crosses; a mean that counts censored seeds
+    (a lower bound) is drawn with an open marker.
+
+    Args:
+      times: a :class:`~fpjax._src.convergence.ConvergenceTimes` (from ``convergence_times``).
+      rule: ``"first"``, ``"stays"`` or ``"both"`` (side by side, slightly offset).
+
+    Returns:
+      ``matplotlib.figure.Figure``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from fpjax._src.convergence import convergence_times
+      >>> err = np.linspace(1, 0, 5)[None, :, None] * np.array([1.0, 2.0, 4.0])   # (1, T, K)
+      >>> fig = plot_convergence_times(convergence_times(np.repeat(err, 3, 0), 0.5))
+      >>> len(fig.axes)
+      1
+    """
+    if not hasattr(times, "first_step") or not hasattr(times, "stays_step"):
+        raise TypeError(f"times must be a ConvergenceTimes (from convergence_times); got {type(times).__name__}")
+    if rule not in ("first", "stays", "both"):
+        raise ValueError(f"unknown rule {rule!r}; expected 'first', 'stays' or 'both'")
+    rules = ("first", "stays") if rule == "both" else (rule,)
+    fr = np.asarray(times.freqs, dtype=float)
+    steps = np.asarray(times.steps, dtype=float)
+    spacing = np.min(np.diff(np.unique(fr))) if np.unique(fr).size > 1 else 1.0
+    fig = _figure(figsize)
+    ax = fig.add_subplot()
+    for i, r in enumerate(rules):
+        t = np.asarray(getattr(times, f"{r}_step"), dtype=float)
+        cens = np.asarray(getattr(times, f"{r}_censored"))
+        summ = getattr(times, r)
+        lower = np.asarray(getattr(times, f"{r}_lower_bound"))
+        off = (i - (len(rules) - 1) / 2) * 0.15 * spacing
+        color = f"C{i}"
+        n_seeds = t.shape[0]
+        jit = (np.arange(n_seeds) - (n_seeds - 1) / 2) * 0.02 * spacing
+        xs = fr[None, :] + off + jit[:, None]
+        ok = ~cens
+        ax.scatter(xs[ok], t[ok], s=10, color=color, alpha=0.4)
+        if cens.any():
+            ax.scatter(xs[cens], np.full(int(cens.sum()), steps[-1]), s=24, marker="^", facecolors="none",
+                       edgecolors=color, label=f"{r}: censored (never below)")
+        at0 = np.asarray(times.at_step0) & ok
+        if at0.any():
+            ax.scatter(xs[at0], t[at0], s=28, marker="x", color=color, label=f"{r}: below at step 0")
+        mean = np.asarray(summ.mean, dtype=float)
+        lo, hi = np.asarray(summ.ci_low, dtype=float), np.asarray(summ.ci_high, dtype=float)
+        yerr = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
+        ax.errorbar(fr + off, mean, yerr=yerr, fmt="none", ecolor=color, capsize=3)
+        ax.scatter(fr[~lower] + off, mean[~lower], s=40, color=color, marker="o",
+                   label=f"{r}: mean ± CI (n = {summ.n})")
+        if lower.any():
+            ax.scatter(fr[lower] + off, mean[lower], s=40, marker="o", facecolors="none", edgecolors=color,
+                       label=f"{r}: mean, lower bound")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"step with error < {times.threshold:g}")
+    ax.legend(fontsize=7)
     if title:
         ax.set_title(title)
     return fig
