@@ -344,26 +344,25 @@ def _activation_coefficients(d: int, ell_max: int, order: int) -> np.ndarray:
     cd = _c_d(d)
     lam = np.zeros(ell_max + 1)
 
-    def djg0(j, beta):
+    def term(ell, j):
+        # c_d R_ℓ D^j g_ℓ(0) in log space (the factors overflow separately for large ℓ)
         if j % 2:
             return 0.0
-        m = j // 2
+        m, beta = j // 2, ell + (d - 3) / 2
+        log_r = math.lgamma((d - 1) / 2) - ell * math.log(2) - math.lgamma(ell + (d - 1) / 2)
         log_binom = math.lgamma(beta + 1) - math.lgamma(m + 1) - math.lgamma(beta - m + 1)
-        return (-1) ** m * math.exp(math.lgamma(j + 1) + log_binom)
-
-    def r(ell):
-        return math.exp(math.lgamma((d - 1) / 2) - ell * math.log(2) - math.lgamma(ell + (d - 1) / 2))
+        return (-1) ** m * cd * math.exp(log_r + math.lgamma(j + 1) + log_binom)
 
     if order == 0:
         lam[0] = 0.5
         for ell in range(1, ell_max + 1):
-            lam[ell] = cd * (-1) ** (ell + 1) * r(ell) * djg0(ell - 1, ell + (d - 3) / 2)
+            lam[ell] = (-1) ** (ell + 1) * term(ell, ell - 1)
     else:
         lam[0] = cd / (d - 1)
         if ell_max >= 1:
             lam[1] = 1.0 / (2 * d)
         for ell in range(2, ell_max + 1):
-            lam[ell] = cd * (-1) ** ell * r(ell) * djg0(ell - 2, ell + (d - 3) / 2)
+            lam[ell] = (-1) ** ell * term(ell, ell - 2)
     return lam
 
 
