@@ -366,9 +366,9 @@ def hessian_stats(loss_on_batch, variables, x, y, key, cfg: dict) -> dict:
     loss = hessian.batched_loss(loss_on_batch, batches)
     params = variables["params"]
     k1, k2 = jax.random.split(key)
-    s = hessian.hessian_summary(loss, params, k1, num_probes=int(cfg["hessian_probes"]),
+    s = hessian.hessian_summary(loss, params, key=k1, num_probes=int(cfg["hessian_probes"]),
                                 num_iters=int(cfg["lanczos_iters"]), k=int(cfg.get("top_k", 3)))
-    grid, dens = hessian.eigen_density(loss, params, k2, num_probes=int(cfg["density_probes"]),
+    grid, dens = hessian.eigen_density(loss, params, key=k2, num_probes=int(cfg["density_probes"]),
                                        num_iters=int(cfg["density_iters"]), grid=400)
     return {"trace": float(s.trace), "trace_se": float(s.trace_se),
             "top_eigenvalues": np.asarray(s.top_eigenvalues).tolist(),

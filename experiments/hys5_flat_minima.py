@@ -157,7 +157,7 @@ def _sweep(cfg, act, x_train, y_train, x_test):
 
         def loss(p):
             return train.mse(model.apply(p, x_train), y_train)
-        s = fh.hessian_summary(loss, res.params, jax.random.fold_in(hkey, 0),
+        s = fh.hessian_summary(loss, res.params, key=jax.random.fold_in(hkey, 0),
                                num_probes=int(cfg["hessian_probes"]), num_iters=int(cfg["hessian_iters"]))
         return {"h0": model.apply(params0, x_test)[:, 0], "h": model.apply(res.params, x_test)[:, 0],
                 "train_loss": loss(res.params), "diverged": res.diverged,

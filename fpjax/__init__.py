@@ -6,7 +6,8 @@ Submodules (imported on first use, so ``import fpjax`` stays light):
 * :mod:`fpjax.train` — jitted optax training, diffrax gradient flow, sharded resumable seed sweeps;
 * :mod:`fpjax.spectrum` — grid FFT, NUDFT projection, filtering method, conv-kernel spectra, SSR;
 * :mod:`fpjax.ntk` — empirical and infinite-width tangent kernels, kernel gradient flow;
-* :mod:`fpjax.hessian` — HVPs, Hutchinson trace, Lanczos, spectral density;
+* :mod:`fpjax.hessian` — Hessian / Gauss-Newton / Fisher products, trace, Lanczos, densities, per layer;
+* :mod:`fpjax.landscape` — loss-landscape slices, filter-normalised directions, trajectory PCA;
 * :mod:`fpjax.theory` — LFP, FP-norm, initialization bias, Theorem 5.1;
 * :mod:`fpjax.cnn`, :mod:`fpjax.data` — CNN zoo, real data loaders.
 """
@@ -15,7 +16,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("models", "train", "spectrum", "ntk", "hessian", "theory", "cnn", "data")
+_SUBMODULES = ("models", "train", "spectrum", "ntk", "hessian", "landscape", "theory", "cnn", "data")
 __all__ = list(_SUBMODULES)
 
 

@@ -70,7 +70,7 @@ def test_hutchinson_within_three_standard_errors(tanh_problem):
     p = tanh_problem
     exact = float(np.trace(p["H"]))
     m = 400
-    est, se = fh.hutchinson_trace(p["loss"], p["params"], jax.random.PRNGKey(1), m, batch=64)
+    est, se = fh.hutchinson_trace(p["loss"], p["params"], key=jax.random.PRNGKey(1), num_probes=m, batch=64)
     est, se = float(est), float(se)
     assert np.isfinite(se) and se > 0
     assert abs(est - exact) <= 3 * se, (est, exact, se)
@@ -80,7 +80,7 @@ def test_hutchinson_within_three_standard_errors(tanh_problem):
     sd_true = np.sqrt(2 * (np.sum(p["H"] ** 2) - np.sum(np.diag(p["H"]) ** 2)) / m)
     assert 0.5 < se / sd_true < 2.0, (se, sd_true)
     # batching does not change the probes: same key, same estimate
-    est2, se2 = fh.hutchinson_trace(p["loss"], p["params"], jax.random.PRNGKey(1), m, batch=400)
+    est2, se2 = fh.hutchinson_trace(p["loss"], p["params"], key=jax.random.PRNGKey(1), num_probes=m, batch=400)
     np.testing.assert_allclose([float(est2), float(se2)], [est, se], rtol=1e-12)
 
 
@@ -89,13 +89,13 @@ def test_deflated_hutchinson_and_summary(tanh_problem):
     exact = float(np.trace(p["H"]))
     n_par = p["ev"].size
     key = jax.random.PRNGKey(11)
-    est, se = fh.hutchinson_trace(p["loss"], p["params"], key, 100, deflate=30)
+    est, se = fh.hutchinson_trace(p["loss"], p["params"], key=key, num_probes=100, deflate=30)
     # unbiased given V (tr H = Σα + tr(PHP)); 3 SE of the remainder's estimate
     assert abs(float(est) - exact) <= 3 * float(se), (float(est), exact, float(se))
     # deflation removes the outliers: the remainder's sd is below that of plain Hutchinson
-    _, se_plain = fh.hutchinson_trace(p["loss"], p["params"], key, 100)
+    _, se_plain = fh.hutchinson_trace(p["loss"], p["params"], key=key, num_probes=100)
     assert float(se) < float(se_plain)
-    s = fh.hessian_summary(p["loss"], p["params"], key, num_probes=100, num_iters=n_par, k=3)
+    s = fh.hessian_summary(p["loss"], p["params"], key=key, num_probes=100, num_iters=n_par, k=3)
     np.testing.assert_allclose(np.asarray(s.top_eigenvalues), p["ev"][::-1][:3], atol=1e-6)
     assert abs(float(s.spectral_norm) - np.max(np.abs(p["ev"]))) < 1e-6
     # deflating the whole space leaves nothing to estimate: tr H = Σ α exactly
@@ -103,7 +103,7 @@ def test_deflated_hutchinson_and_summary(tanh_problem):
     # the Lanczos run is one SLQ sample: all eigenvalues, Gauss weights summing to 1
     np.testing.assert_allclose(np.asarray(s.ritz_values), p["ev"], atol=1e-6)
     assert abs(float(np.sum(s.ritz_weights)) - 1.0) < 1e-12 and np.all(np.asarray(s.ritz_weights) >= 0)
-    s20 = fh.hessian_summary(p["loss"], p["params"], key, num_probes=100, num_iters=20)
+    s20 = fh.hessian_summary(p["loss"], p["params"], key=key, num_probes=100, num_iters=20)
     assert abs(float(s20.trace) - exact) <= 3 * float(s20.trace_se)
     assert s20.top_eigenvalues.shape == (1,)
 
@@ -111,14 +111,14 @@ def test_deflated_hutchinson_and_summary(tanh_problem):
 def test_top5_match_eigvalsh(tanh_problem):
     p = tanh_problem
     n_par = fh.num_params(p["params"])
-    top = np.asarray(fh.top_eigenvalues(p["loss"], p["params"], jax.random.PRNGKey(2), k=5, num_iters=n_par))
+    top = np.asarray(fh.top_eigenvalues(p["loss"], p["params"], key=jax.random.PRNGKey(2), k=5, num_iters=n_par))
     np.testing.assert_allclose(top, p["ev"][::-1][:5], rtol=0, atol=1e-6)
     # the whole tridiagonal spectrum equals the Hessian's: full reorthogonalization leaves no ghosts
-    a, b = fh.lanczos(p["loss"], p["params"], jax.random.PRNGKey(2), n_par)
+    a, b, _ = fh.lanczos(p["loss"], p["params"], key=jax.random.PRNGKey(2), num_iters=n_par)
     ritz = np.linalg.eigvalsh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))
     np.testing.assert_allclose(ritz, p["ev"], rtol=0, atol=1e-6)
     # largest magnitude (spectral norm)
-    lm = fh.top_eigenvalues(p["loss"], p["params"], jax.random.PRNGKey(2), k=1, num_iters=n_par, which="LM")
+    lm = fh.top_eigenvalues(p["loss"], p["params"], key=jax.random.PRNGKey(2), k=1, num_iters=n_par, which="LM")
     assert abs(abs(float(lm[0])) - np.max(np.abs(p["ev"]))) < 1e-6
 
 
@@ -126,14 +126,14 @@ def test_lanczos_few_iterations_gets_the_top_eigenvalue(tanh_problem):
     p = tanh_problem
     # 40 steps of P≈100: the extreme Ritz value has converged far below 1e-6 here, and it can never
     # exceed λ_max (Cauchy interlacing), so this checks both convergence and the sign of the error.
-    top = float(fh.top_eigenvalues(p["loss"], p["params"], jax.random.PRNGKey(5), k=1, num_iters=40)[0])
+    top = float(fh.top_eigenvalues(p["loss"], p["params"], key=jax.random.PRNGKey(5), k=1, num_iters=40)[0])
     assert top <= p["ev"][-1] + 1e-10
     assert p["ev"][-1] - top < 1e-6
 
 
 def test_lanczos_basis_is_orthonormal_and_tridiagonalizes(tanh_problem):
     p = tanh_problem
-    a, b, V = fh.lanczos(p["loss"], p["params"], jax.random.PRNGKey(4), 30, return_vectors=True)
+    a, b, V = fh.lanczos(p["loss"], p["params"], key=jax.random.PRNGKey(4), num_iters=30, return_vectors=True)
     V = np.asarray(V)
     np.testing.assert_allclose(V @ V.T, np.eye(30), atol=1e-12)
     T = np.diag(a) + np.diag(b, 1) + np.diag(b, -1)
@@ -147,11 +147,11 @@ def test_relu_breakdown_is_exact():
     ev = np.linalg.eigvalsh(np.asarray(fh.dense_hessian(loss, params)))
     n_par = fh.num_params(params)
     assert np.sum(np.abs(ev) < 1e-12) > 5  # the premise: many exact zero eigenvalues
-    a, b = fh.lanczos(loss, params, jax.random.PRNGKey(0), n_par)
+    a, b, _ = fh.lanczos(loss, params, key=jax.random.PRNGKey(0), num_iters=n_par)
     assert np.sum(np.asarray(b) == 0) > 0
     ritz = np.linalg.eigvalsh(np.diag(a) + np.diag(b, 1) + np.diag(b, -1))
     np.testing.assert_allclose(ritz, ev, atol=1e-6)
-    top = fh.top_eigenvalues(loss, params, jax.random.PRNGKey(0), 5, num_iters=n_par)
+    top = fh.top_eigenvalues(loss, params, key=jax.random.PRNGKey(0), k=5, num_iters=n_par)
     np.testing.assert_allclose(np.asarray(top), ev[::-1][:5], atol=1e-6)
 
 
@@ -160,7 +160,7 @@ def test_density_integrates_to_one_and_matches_exact_spectrum(tanh_problem):
     ev = p["ev"]
     n_par = ev.size
     n_v, sigma = 50, 0.02
-    grid, dens = fh.eigen_density(p["loss"], p["params"], jax.random.PRNGKey(6), num_probes=n_v,
+    grid, dens = fh.eigen_density(p["loss"], p["params"], key=jax.random.PRNGKey(6), num_probes=n_v,
                                   num_iters=n_par, grid=4000, sigma=sigma)
     grid, dens = np.asarray(grid), np.asarray(dens)
     assert np.all(dens >= 0)
@@ -208,10 +208,10 @@ def test_minibatch_average_equals_full_batch(tanh_problem):
     # the mean of 4 equal batch means is the full mean, so the Hessians agree to rounding
     np.testing.assert_allclose(np.asarray(h_batch), np.asarray(h_full), rtol=0, atol=1e-12)
     key = jax.random.PRNGKey(9)
-    np.testing.assert_allclose(np.asarray(fh.hutchinson_trace(bl, p["params"], key, 100)),
-                               np.asarray(fh.hutchinson_trace(p["loss"], p["params"], key, 100)), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(fh.hutchinson_trace(bl, p["params"], key=key, num_probes=100)),
+                               np.asarray(fh.hutchinson_trace(p["loss"], p["params"], key=key, num_probes=100)), rtol=1e-10)
     n_par = theta.size
-    np.testing.assert_allclose(np.asarray(fh.top_eigenvalues(bl, p["params"], key, 3, num_iters=n_par)),
+    np.testing.assert_allclose(np.asarray(fh.top_eigenvalues(bl, p["params"], key=key, k=3, num_iters=n_par)),
                                p["ev"][::-1][:3], atol=1e-6)
     # explicit equal weights give the same loss; weights are normalized
     bl2 = fh.batched_loss(p["lob"], (x.reshape(4, 8, 2), y.reshape(4, 8, 1)), weights=[3.0, 3.0, 3.0, 3.0])
@@ -266,8 +266,8 @@ def test_cnn_small_minibatch_hessian_equals_full_batch():
         def lob(p, b):
             return train.ce(f(p, b[0]), b[1])
         mini = fh.batched_loss(lob, (x.reshape(4, 4, 32, 32, 3), y.reshape(4, 4)))
-        s_mini = fh.hessian_summary(mini, variables["params"], key, num_probes=8, num_iters=8)
-        s_full = fh.hessian_summary(lambda p: lob(p, (x, y)), variables["params"], key, num_probes=8, num_iters=8)
+        s_mini = fh.hessian_summary(mini, variables["params"], key=key, num_probes=8, num_iters=8)
+        s_full = fh.hessian_summary(lambda p: lob(p, (x, y)), variables["params"], key=key, num_probes=8, num_iters=8)
         # float32 sums in a different order: relative rounding ~1e-6 per product, amplified by the
         # 8-step recurrence; 1e-3 relative is far below any real difference between the losses
         np.testing.assert_allclose(float(s_mini.trace), float(s_full.trace), rtol=1e-3)
@@ -286,12 +286,12 @@ def test_vmap_over_params_and_float32():
         def loss(p):
             return 0.5 * jnp.mean((model.apply(p, x) - y) ** 2)
         k = jax.random.PRNGKey(1)
-        tr_v = jax.vmap(lambda p: fh.hutchinson_trace(loss, p, k, 20)[0])(ens)
-        top_v = jax.vmap(lambda p: fh.top_eigenvalues(loss, p, k, 2, num_iters=20))(ens)
+        tr_v = jax.vmap(lambda p: fh.hutchinson_trace(loss, p, key=k, num_probes=20).estimate)(ens)
+        top_v = jax.vmap(lambda p: fh.top_eigenvalues(loss, p, key=k, k=2, num_iters=20))(ens)
         assert tr_v.dtype == jnp.float32 and top_v.shape == (3, 2)
         for i in range(3):
             p_i = jax.tree_util.tree_map(lambda a: a[i], ens)
-            np.testing.assert_allclose(float(tr_v[i]), float(fh.hutchinson_trace(loss, p_i, k, 20)[0]), rtol=1e-5)
+            np.testing.assert_allclose(float(tr_v[i]), float(fh.hutchinson_trace(loss, p_i, key=k, num_probes=20).estimate), rtol=1e-5)
             ev = np.linalg.eigvalsh(np.asarray(fh.dense_hessian(loss, p_i), dtype=np.float64))
             # float32 Lanczos with 20 of P=25 steps: rounding ~1e-6·‖H‖
             np.testing.assert_allclose(np.asarray(top_v[i]), ev[::-1][:2], rtol=1e-3, atol=1e-4 * abs(ev).max())
@@ -314,47 +314,47 @@ def test_bad_inputs(tanh_problem):
     n_par = fh.num_params(params)
     vec_loss = lambda q: jnp.zeros(3) + p["loss"](q)  # noqa: E731
     with pytest.raises(ValueError, match="scalar"):
-        fh.hutchinson_trace(vec_loss, params, key)
+        fh.hutchinson_trace(vec_loss, params, key=key)
     with pytest.raises(ValueError, match="scalar"):
         fh.hvp(vec_loss, params, params)
     with pytest.raises(ValueError, match="scalar"):
-        fh.top_eigenvalues(vec_loss, params, key)
+        fh.top_eigenvalues(vec_loss, params, key=key)
     with pytest.raises(TypeError, match="floating"):
         fh.hvp(lambda q: jnp.sum(jnp.zeros(2, jnp.int32)), params, params)
     with pytest.raises(ValueError, match="k must be <= the number of parameters"):
-        fh.top_eigenvalues(p["loss"], params, key, k=n_par + 1)
+        fh.top_eigenvalues(p["loss"], params, key=key, k=n_par + 1)
     with pytest.raises(ValueError, match="num_iters must be <="):
-        fh.lanczos(p["loss"], params, key, n_par + 1)
+        fh.lanczos(p["loss"], params, key=key, num_iters=n_par + 1)
     with pytest.raises(ValueError, match="num_iters must be >= k"):
-        fh.top_eigenvalues(p["loss"], params, key, k=5, num_iters=3)
+        fh.top_eigenvalues(p["loss"], params, key=key, k=5, num_iters=3)
     with pytest.raises(ValueError, match="k must be <= the number of parameters"):
-        fh.hessian_summary(p["loss"], params, key, k=n_par + 1, num_iters=n_par)
+        fh.hessian_summary(p["loss"], params, key=key, k=n_par + 1, num_iters=n_par)
     with pytest.raises(ValueError, match="deflate"):
-        fh.hutchinson_trace(p["loss"], params, key, 10, deflate=n_par + 1)
+        fh.hutchinson_trace(p["loss"], params, key=key, num_probes=10, deflate=n_par + 1)
     with pytest.raises(ValueError, match="num_probes"):
-        fh.hessian_summary(p["loss"], params, key, num_probes=0)
+        fh.hessian_summary(p["loss"], params, key=key, num_probes=0)
     for bad in (0, -3):
         with pytest.raises(ValueError, match="num_probes"):
-            fh.hutchinson_trace(p["loss"], params, key, bad)
+            fh.hutchinson_trace(p["loss"], params, key=key, num_probes=bad)
         with pytest.raises(ValueError, match="num_probes"):
-            fh.eigen_density(p["loss"], params, key, num_probes=bad)
+            fh.eigen_density(p["loss"], params, key=key, num_probes=bad)
     with pytest.raises(TypeError, match="num_probes"):
-        fh.hutchinson_trace(p["loss"], params, key, 2.5)
+        fh.hutchinson_trace(p["loss"], params, key=key, num_probes=2.5)
     with pytest.raises(TypeError, match="key"):
-        fh.hutchinson_trace(p["loss"], params, 0)
+        fh.hutchinson_trace(p["loss"], params, key=0)
     with pytest.raises(ValueError, match="sigma"):
-        fh.eigen_density(p["loss"], params, key, sigma=0.0)
+        fh.eigen_density(p["loss"], params, key=key, sigma=0.0)
     with pytest.raises(ValueError, match="same pytree structure"):
         fh.hvp(p["loss"], params, params["layers"])
     with pytest.raises(TypeError, match="floating-point"):
         fh.hvp(lambda q: jnp.sum(q).astype(float), jnp.arange(3), jnp.arange(3))
     nan_params = jax.tree_util.tree_map(lambda a: a.at[0].set(jnp.nan), params)
     with pytest.raises(ValueError, match="NaN"):
-        fh.hutchinson_trace(p["loss"], nan_params, key)
+        fh.hutchinson_trace(p["loss"], nan_params, key=key)
     with pytest.raises(ValueError, match="max_params"):
         fh.dense_hessian(p["loss"], params, max_params=10)
     with pytest.raises(TypeError, match="callable"):
-        fh.hutchinson_trace("loss", params, key)
+        fh.hutchinson_trace("loss", params, key=key)
     with pytest.raises(ValueError, match="leading"):
         fh.batched_loss(p["lob"], (jnp.zeros((4, 2)), jnp.zeros((3, 2))))
     with pytest.raises(ValueError, match="weights"):

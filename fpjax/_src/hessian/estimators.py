@@ -1,0 +1,714 @@
+"""Estimators on a curvature matrix ``C`` (Hessian, Gauss-Newton, Fisher) seen through products.
+
+* **Trace** by Hutchinson: ``tr C = E[zᵀCz]`` for Rademacher ``z``; standard error
+  ``std(zᵢᵀCzᵢ, ddof=1)/√m``; ``Var zᵀCz = 2(‖C‖_F² − Σᵢ Cᵢᵢ²)``, the lowest of any i.i.d. probe
+  (Hutchinson 1990, doi:10.1080/03610919008812866). With ``deflate = d``: ``tr C = Σⱼ αⱼ + tr(PCP)``,
+  ``P = I − VᵀV`` from ``d`` Lanczos steps, the remainder by Hutchinson (in the spirit of Hutch++,
+  Meyer et al. 2021, arXiv:2010.09649).
+* **Extreme eigenvalues** by Lanczos (:func:`~fpjax.hessian.lanczos_tridiag`): Ritz values of
+  ``T = V C Vᵀ``; ``num_iters = P`` is exact.
+* **Spectral density** by stochastic Lanczos quadrature (Ubaru, Chen, Saad 2017,
+  doi:10.1137/16M1104974; Ghorbani, Krishnan, Xiao 2019, arXiv:1901.10159): per normalized
+  Rademacher probe, Ritz values ``θⱼ`` and weights ``τⱼ = sⱼ[0]²``, ``(1/P) tr g(C) ≈ mean Σⱼ τⱼ g(θⱼ)``;
+  ``φ_σ(t) = (1/n_v) Σ Σⱼ τⱼ N(t; θⱼ, σ²)``.
+* **Dense** ``C`` for small models, the exact reference.
+
+All estimators take ``loss_fn`` (a callable ``params -> scalar``, a
+:class:`~fpjax.hessian.BatchedLoss` or a :class:`~fpjax.hessian.ModelLoss`), ``params`` (any pytree
+of float arrays, seen as one flat vector ``θ ∈ ℝ^P`` in ``ravel_pytree`` order), the keyword-only
+PRNG ``key`` and ``curvature = "hessian" | "ggn" | "fisher" | "empirical_fisher"`` (the last three
+need a ``ModelLoss``). Plain callables are static arguments of ``jax.jit``: reuse the same function
+object to hit the compilation cache. All work under ``jax.vmap`` over ``params`` and in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from fpjax._src import checks
+from fpjax._src.hessian import krylov, operators, problems
+from fpjax._src.hessian.krylov import LanczosResult, tridiag
+
+PyTree = Any
+
+
+def _batch(batch, num):
+    return krylov.default_batch(num) if batch is None else min(checks.check_positive_int(batch, "batch"), num)
+
+
+def _check_iters(num_iters, p, k=None, name="num_iters"):
+    num_iters = checks.check_positive_int(num_iters, name)
+    if num_iters > p:
+        raise ValueError(f"{name} must be <= the number of parameters ({p}); got {num_iters}")
+    if k is not None and num_iters < k:
+        raise ValueError(f"{name} must be >= k ({k}) to give k Ritz values; got {num_iters}")
+    return num_iters
+
+
+# ---------------------------------------------------------------------------------------------
+# Products
+# ---------------------------------------------------------------------------------------------
+
+@partial(jax.jit, static_argnums=(0, 4))
+def _cvp_jit(static, data, params, v, curvature):
+    if static[0] == "plain":
+        return jax.jvp(jax.grad(static[1]), (params,), (v,))[1]
+    return operators.tree_matvec(static, data, params, curvature)(v)
+
+
+def hvp(loss_fn: Callable, params: PyTree, v: PyTree, *, curvature: str = "hessian") -> PyTree:
+    """Curvature-vector product ``C v``, by default the Hessian's ``∇²L(θ) v`` (jitted).
+
+    Hessian: forward-over-reverse ``jax.jvp(jax.grad(L), (θ,), (v,))[1]``; Gauss-Newton / Fisher:
+    ``Jᵀ Λ J v`` (see :func:`ggn_vp`). For a batched loss the minibatch products are accumulated in
+    a ``lax.scan``, ``Cv = Σ_b w_b C_b v``. Input checks are static (tree structure, shapes, dtypes;
+    the loss's output shape is checked when the product is first traced), so a call costs what the
+    jitted product costs.
+
+    Args:
+      loss_fn: ``params -> scalar``, a :class:`BatchedLoss` or a :class:`ModelLoss`.
+      params: pytree of float arrays (θ).
+      v: pytree with the structure and leaf shapes of ``params``.
+      curvature: ``"hessian" | "ggn" | "fisher" | "empirical_fisher"``.
+
+    Returns:
+      ``Cv``, a pytree like ``params``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.hessian import hvp
+      >>> hvp(lambda p: jnp.sum(p ** 3) / 6, jnp.array([1.0, 2.0]), jnp.array([1.0, 1.0]))
+      Array([1., 2.], dtype=float32)
+    """
+    problems.check_problem(loss_fn, params, curvature)
+    s_p, s_v = jax.tree_util.tree_structure(params), jax.tree_util.tree_structure(v)
+    if s_p != s_v:
+        raise ValueError(f"v must have the same pytree structure as params; got {s_v} vs {s_p}")
+    lp, lv = jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(v)
+    if any(jnp.shape(a) != jnp.shape(b) for a, b in zip(lp, lv)):
+        bad = next((jnp.shape(b), jnp.shape(a)) for a, b in zip(lp, lv) if jnp.shape(a) != jnp.shape(b))
+        raise ValueError(f"v must have the same leaf shapes as params; got {bad[0]} where params has {bad[1]}")
+    if any(getattr(b, "dtype", None) != a.dtype for a, b in zip(lp, lv)):
+        v = jax.tree_util.tree_map(lambda p, t: jnp.asarray(t, dtype=p.dtype), params, v)
+    static, data = problems.split_loss(loss_fn)
+    return _cvp_jit(static, data, params, v, curvature)
+
+
+def ggn_vp(loss_fn: problems.ModelLoss, params: PyTree, v: PyTree) -> PyTree:
+    """Gauss-Newton-vector product ``G v = Jᵀ H_out J v`` (Schraudolph 2002).
+
+    ``J = ∂f/∂θ`` of the model outputs, ``H_out = ∂²L/∂f²`` of the loss on the outputs. ``G ⪰ 0`` for
+    convex losses (mse, bce, ce) and equals the Hessian minus ``Σ (∂L/∂f)·∂²f/∂θ²``.
+
+    Args:
+      loss_fn: a :class:`ModelLoss` (:func:`model_loss`).
+      params, v: as in :func:`hvp`.
+
+    Returns:
+      ``Gv``, a pytree like ``params``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.hessian import ggn_vp, model_loss
+      >>> x = jnp.array([[1.0], [2.0]])
+      >>> L = model_loss(lambda p, x: x * p, x, jnp.zeros((2, 1)))   # G = mean(x²) = 2.5
+      >>> ggn_vp(L, jnp.array(1.0), jnp.array(1.0))
+      Array(2.5, dtype=float32)
+
+    References:
+      Schraudolph 2002, doi:10.1162/08997660260028683; Martens 2020, arXiv:1412.1193.
+    """
+    return hvp(loss_fn, params, v, curvature="ggn")
+
+
+def fisher_vp(loss_fn: problems.ModelLoss, params: PyTree, v: PyTree, *, empirical: bool = False) -> PyTree:
+    """Fisher-vector product: true ``F v = Jᵀ Λ J v`` or empirical ``F̂ v = (1/n) Σᵢ gᵢ gᵢᵀ v``.
+
+    True Fisher: ``Λ`` the covariance of the output score under the model's own predictive
+    distribution (closed form for mse/bce/ce; equal to the Gauss-Newton matrix for these losses).
+    Empirical Fisher: per-sample gradients ``gᵢ = ∇_θ ℓ(f(θ, xᵢ), yᵢ)`` at the observed labels
+    (not a curvature approximation in general, Kunstner et al. 2019).
+
+    Args:
+      loss_fn: a :class:`ModelLoss` (``loss`` a name for the true Fisher).
+      params, v: as in :func:`hvp`.
+      empirical: the empirical instead of the true Fisher.
+
+    Returns:
+      ``Fv``, a pytree like ``params``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.hessian import fisher_vp, model_loss
+      >>> x = jnp.array([[1.0], [2.0]])
+      >>> L = model_loss(lambda p, x: x * p, x, jnp.zeros((2, 1)))
+      >>> fisher_vp(L, jnp.array(1.0), jnp.array(1.0))             # = G for mse
+      Array(2.5, dtype=float32)
+      >>> fisher_vp(L, jnp.array(1.0), jnp.array(1.0), empirical=True)   # mean((x·x)²) = 8.5
+      Array(8.5, dtype=float32)
+
+    References:
+      Amari 1998, doi:10.1162/089976698300017746; Kunstner, Balles, Hennig 2019, arXiv:1905.12558.
+    """
+    return hvp(loss_fn, params, v, curvature="empirical_fisher" if empirical else "fisher")
+
+
+# ---------------------------------------------------------------------------------------------
+# Hutchinson trace
+# ---------------------------------------------------------------------------------------------
+
+class TraceEstimate(NamedTuple):
+    """Output of :func:`hutchinson_trace`: ``estimate`` and its ``standard_error`` (scalars)."""
+
+    estimate: jax.Array
+    standard_error: jax.Array
+
+
+def hutchinson_tree(qf, like, key, num_probes: int, batch: int, V=None):
+    """Mean and standard error of ``zᵢ'ᵀ C zᵢ'``, ``z' = (I − VᵀV) z`` (``z' = z`` without ``V``).
+
+    Probe ``i`` is drawn from ``fold_in(key, i)``, so the values do not depend on ``batch``.
+    """
+    theta, unravel = ravel_pytree(like)
+
+    def sample(i):
+        z = krylov.rademacher(jax.random.fold_in(key, i), theta.size, theta.dtype)
+        if V is not None:
+            z = z - V.T @ (V @ z)
+        return qf(unravel(z))
+    samples = krylov.probe_map(sample, num_probes, batch)
+    est = jnp.mean(samples)
+    se = jnp.std(samples, ddof=1) / math.sqrt(num_probes) if num_probes > 1 else jnp.array(jnp.nan, samples.dtype)
+    return est, se
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6, 7))
+def _hutchinson_jit(static, data, params, key, num_probes, batch, deflate, curvature):
+    params = problems.params_finite(params)
+    qf = operators.tree_quadform(static, data, params, curvature)
+    if deflate == 0:
+        return TraceEstimate(*hutchinson_tree(qf, params, key, num_probes, batch))
+    k_lz, k_pr = jax.random.split(key)
+    alphas, _, V = krylov.lanczos_tree(operators.tree_matvec(static, data, params, curvature), params, k_lz, deflate)
+    est, se = hutchinson_tree(qf, params, k_pr, num_probes, batch, V)
+    return TraceEstimate(jnp.sum(alphas) + est, se)
+
+
+def hutchinson_trace(loss_fn: Callable, params: PyTree, *, key: jax.Array, num_probes: int = 100,
+                     curvature: str = "hessian", batch: int | None = None, deflate: int = 0) -> TraceEstimate:
+    """Hutchinson estimate of ``tr C`` (default ``C = ∇²L(θ)``) with Rademacher probes.
+
+    ``tr C ≈ (1/m) Σᵢ zᵢᵀ C zᵢ``, ``zᵢ ∈ {−1, +1}^P`` i.i.d. uniform; standard error
+    ``std(zᵢᵀCzᵢ, ddof=1)/√m`` (NaN when ``m = 1``). When a few outlier eigenvalues carry most of
+    the trace the relative error is about ``√(2/m)``. With ``deflate = d > 0``: ``d`` Lanczos steps
+    give an orthonormal ``V`` (``d × P``); ``tr C = Σⱼ αⱼ + tr(PCP)``, ``P = I − VᵀV``, the remainder
+    estimated on projected probes (unbiased given ``V``; the standard error is the remainder's).
+    Cost: ``d`` products plus ``m`` quadratic forms.
+
+    Args:
+      loss_fn: ``params -> scalar``, a :class:`BatchedLoss` or a :class:`ModelLoss`.
+      params: pytree of float arrays.
+      key: PRNG key for the probes (and the Lanczos start vector when deflating).
+      num_probes: number of probes ``m >= 1``.
+      curvature: ``"hessian" | "ggn" | "fisher" | "empirical_fisher"``.
+      batch: probes per vmapped chunk (default: the largest divisor of ``num_probes`` up to 10;
+        chunks run sequentially in one jitted ``lax.map``, memory ∝ ``batch``). The estimate does
+        not depend on ``batch``.
+      deflate: Lanczos steps to deflate, ``0 <= deflate <= P`` (0: plain Hutchinson).
+
+    Returns:
+      :class:`TraceEstimate` ``(estimate, standard_error)``, scalars in the params' dtype.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import hutchinson_trace
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)     # H = diag(1, 2, 3, 4)
+      >>> float(hutchinson_trace(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=3).estimate)
+      10.0
+
+    References:
+      Hutchinson 1990, doi:10.1080/03610919008812866; Meyer et al. 2021, arXiv:2010.09649.
+    """
+    p = problems.check_problem(loss_fn, params, curvature)
+    checks.check_key(key)
+    num_probes = checks.check_positive_int(num_probes, "num_probes")
+    batch = _batch(batch, num_probes)
+    deflate = checks.check_positive_int(deflate, "deflate", minimum=0)
+    if deflate > p:
+        raise ValueError(f"deflate must be <= the number of parameters ({p}); got {deflate}")
+    static, data = problems.split_loss(loss_fn)
+    return _hutchinson_jit(static, data, params, key, num_probes, batch, deflate, curvature)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lanczos on a loss, top eigenvalues / eigenpairs
+# ---------------------------------------------------------------------------------------------
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _lanczos_jit(static, data, params, key, num_iters, return_vectors, curvature):
+    params = problems.params_finite(params)
+    a, b, V = krylov.lanczos_tree(operators.tree_matvec(static, data, params, curvature), params, key, num_iters)
+    return LanczosResult(a, b, V if return_vectors else None)
+
+
+def lanczos(loss_fn: Callable, params: PyTree, *, key: jax.Array, num_iters: int, curvature: str = "hessian",
+            return_vectors: bool = False) -> LanczosResult:
+    """``num_iters``-step Lanczos tridiagonalization of ``C`` (default ``∇²L(θ)``).
+
+    :func:`lanczos_tridiag` on the flat parameter space with a random-sign start vector from
+    ``key``: ``T = tridiag(betas, alphas, betas) = V C Vᵀ`` with orthonormal rows ``V``; its
+    eigenvalues approximate the extreme eigenvalues of ``C`` first and equal all of them when
+    ``num_iters = P``.
+
+    Args:
+      loss_fn: ``params -> scalar``, a :class:`BatchedLoss` or a :class:`ModelLoss`.
+      params: pytree of float arrays, ``P`` scalars in total.
+      key: PRNG key for the start vector.
+      num_iters: ``1 <= num_iters <= P``.
+      curvature: ``"hessian" | "ggn" | "fisher" | "empirical_fisher"``.
+      return_vectors: fill the ``vectors`` field with the basis ``V`` ``(num_iters, P)`` (flat; map
+        back with ``ravel_pytree(params)[1]``); ``None`` otherwise.
+
+    Returns:
+      :class:`LanczosResult` ``(alphas, betas, vectors)``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import lanczos
+      >>> r = lanczos(lambda p: jnp.sum(p ** 2), jnp.ones(3), key=jax.random.key(0), num_iters=1)
+      >>> float(r.alphas[0]), r.vectors is None
+      (2.0, True)
+    """
+    p = problems.check_problem(loss_fn, params, curvature)
+    checks.check_key(key)
+    num_iters = _check_iters(num_iters, p)
+    static, data = problems.split_loss(loss_fn)
+    return _lanczos_jit(static, data, params, key, num_iters, bool(return_vectors), curvature)
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6, 7))
+def _top_jit(static, data, params, key, k, num_iters, which, curvature):
+    params = problems.params_finite(params)
+    a, b, _ = krylov.lanczos_tree(operators.tree_matvec(static, data, params, curvature), params, key, num_iters)
+    ritz = jnp.linalg.eigvalsh(tridiag(a, b))
+    if which == "LM":
+        return ritz[jnp.argsort(-jnp.abs(ritz))[:k]]
+    return ritz[::-1][:k]
+
+
+def _top_args(loss_fn, params, key, k, num_iters, curvature):
+    p = problems.check_problem(loss_fn, params, curvature)
+    checks.check_key(key)
+    k = checks.check_positive_int(k, "k")
+    if k > p:
+        raise ValueError(f"k must be <= the number of parameters ({p}); got k={k}")
+    if num_iters is None:
+        num_iters = min(p, max(4 * k, 40))
+    return k, _check_iters(num_iters, p, k)
+
+
+def top_eigenvalues(loss_fn: Callable, params: PyTree, *, key: jax.Array, k: int = 5,
+                    num_iters: int | None = None, curvature: str = "hessian", which: str = "LA") -> jax.Array:
+    """The ``k`` largest eigenvalues of ``C`` (default ``∇²L(θ)``) by Lanczos.
+
+    Ritz values of the ``num_iters``-step tridiagonal ``T`` (see :func:`lanczos`). Extreme
+    eigenvalues converge first (error ∝ a Chebyshev polynomial of the gap), so a few tens of
+    iterations suffice for well-separated top eigenvalues; ``num_iters = P`` is exact.
+
+    Args:
+      loss_fn, params, key, curvature: as in :func:`lanczos`.
+      k: number of eigenvalues, ``1 <= k <= P``.
+      num_iters: Lanczos steps, ``k <= num_iters <= P``; default ``min(P, max(4k, 40))``.
+      which: ``"LA"`` largest algebraic (default) or ``"LM"`` largest magnitude.
+
+    Returns:
+      ``(k,)`` eigenvalues, descending (``"LA"``) or by descending magnitude (``"LM"``).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import top_eigenvalues
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)
+      >>> [round(float(e), 4) for e in top_eigenvalues(loss, jnp.zeros(4), key=jax.random.key(0), k=2)]
+      [4.0, 3.0]
+    """
+    which = checks.check_choice(which, "which", ("LA", "LM"))
+    k, num_iters = _top_args(loss_fn, params, key, k, num_iters, curvature)
+    static, data = problems.split_loss(loss_fn)
+    return _top_jit(static, data, params, key, k, num_iters, which, curvature)
+
+
+class Eigenpairs(NamedTuple):
+    """Output of :func:`top_eigenpairs`.
+
+    values: ``(k,)`` Ritz values, descending.
+    vectors: pytree like ``params`` with a leading axis ``k``: unit Ritz vectors (``ravel_pytree``
+      norm 1), ``vectors[i]`` belonging to ``values[i]``.
+    residuals: ``(k,)`` ``‖C yᵢ − θᵢ yᵢ‖``, a bound on the distance of ``θᵢ`` to an eigenvalue of ``C``.
+    """
+
+    values: jax.Array
+    vectors: PyTree
+    residuals: jax.Array
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6))
+def _pairs_jit(static, data, params, key, k, num_iters, curvature):
+    params = problems.params_finite(params)
+    mv = operators.tree_matvec(static, data, params, curvature)
+    a, b, V = krylov.lanczos_tree(mv, params, key, num_iters)
+    theta, s = jnp.linalg.eigh(tridiag(a, b))
+    theta, s = theta[::-1][:k], s[:, ::-1][:, :k]
+    Y = (V.T @ s).T                                           # (k, P)
+    Y = Y / jnp.linalg.norm(Y, axis=1, keepdims=True)
+    _, unravel = ravel_pytree(params)
+    CY = jax.vmap(lambda y: ravel_pytree(mv(unravel(y)))[0])(Y)
+    res = jnp.linalg.norm(CY - theta[:, None] * Y, axis=1)
+    return Eigenpairs(theta, jax.vmap(unravel)(Y), res)
+
+
+def top_eigenpairs(loss_fn: Callable, params: PyTree, *, key: jax.Array, k: int = 1, num_iters: int | None = None,
+                   curvature: str = "hessian") -> Eigenpairs:
+    """The ``k`` largest eigenvalues of ``C`` and their eigenvectors (Ritz pairs of Lanczos).
+
+    Ritz vectors ``yᵢ = Vᵀsᵢ`` from the eigenvectors ``sᵢ`` of ``T``; the residual
+    ``‖C yᵢ − θᵢ yᵢ‖`` (``k`` more products) bounds ``min_λ |λ − θᵢ|`` (Parlett 1998, Thm 4.5.1).
+
+    Args:
+      loss_fn, params, key, curvature, k, num_iters: as in :func:`top_eigenvalues`.
+
+    Returns:
+      :class:`Eigenpairs` ``(values (k,), vectors (pytree, leading k), residuals (k,))``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import top_eigenpairs
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)
+      >>> e = top_eigenpairs(loss, jnp.zeros(4), key=jax.random.key(0), k=1, num_iters=4)
+      >>> round(float(e.values[0]), 4), [round(abs(float(c)), 3) for c in e.vectors[0]]
+      (4.0, [0.0, 0.0, 0.0, 1.0])
+    """
+    k, num_iters = _top_args(loss_fn, params, key, k, num_iters, curvature)
+    static, data = problems.split_loss(loss_fn)
+    return _pairs_jit(static, data, params, key, k, num_iters, curvature)
+
+
+# ---------------------------------------------------------------------------------------------
+# Summary: one Lanczos run + deflated probes
+# ---------------------------------------------------------------------------------------------
+
+class HessianSummary(NamedTuple):
+    """Output of :func:`hessian_summary` (scalars / ``(k,)`` / ``(num_iters,)`` in the params' dtype).
+
+    trace, trace_se: deflated Hutchinson estimate of ``tr C`` and its standard error.
+    top_eigenvalues: ``(k,)`` largest Ritz values, descending.
+    spectral_norm: ``max |θⱼ|`` over the Ritz values (``‖C‖₂`` once both ends have converged).
+    ritz_values, ritz_weights: ``(num_iters,)`` all Ritz values ``θⱼ`` (ascending) and their Gauss
+      quadrature weights ``τⱼ = sⱼ[0]²``: one stochastic-Lanczos-quadrature sample of the spectral
+      density (pass ``ritz_values[None], ritz_weights[None]`` to :func:`density_from_quadrature`).
+    """
+
+    trace: jax.Array
+    trace_se: jax.Array
+    top_eigenvalues: jax.Array
+    spectral_norm: jax.Array
+    ritz_values: jax.Array
+    ritz_weights: jax.Array
+
+
+def summary_tree(mv, qf, like, key, num_probes, num_iters, k, batch):
+    """:class:`HessianSummary` of the operator ``(mv, qf)`` on the flat space of ``like``."""
+    k_lz, k_pr = jax.random.split(key)
+    alphas, betas, V = krylov.lanczos_tree(mv, like, k_lz, num_iters)
+    ritz, vecs = jnp.linalg.eigh(tridiag(alphas, betas))
+    est, se = hutchinson_tree(qf, like, k_pr, num_probes, batch, V)
+    return HessianSummary(jnp.sum(alphas) + est, se, ritz[::-1][:k], jnp.max(jnp.abs(ritz)), ritz, vecs[0] ** 2)
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6, 7, 8))
+def _summary_jit(static, data, params, key, num_probes, num_iters, k, batch, curvature):
+    params = problems.params_finite(params)
+    return summary_tree(operators.tree_matvec(static, data, params, curvature),
+                        operators.tree_quadform(static, data, params, curvature),
+                        params, key, num_probes, num_iters, k, batch)
+
+
+def hessian_summary(loss_fn: Callable, params: PyTree, *, key: jax.Array, num_probes: int = 100,
+                    num_iters: int = 20, k: int = 1, curvature: str = "hessian",
+                    batch: int | None = None) -> HessianSummary:
+    """Trace, top eigenvalues and spectral norm of ``C`` from one Lanczos run plus probes.
+
+    ``num_iters`` Lanczos steps give the Ritz values (top ``k`` and the spectral norm) and the basis
+    ``V`` that deflates the Hutchinson estimate of the trace (see :func:`hutchinson_trace`):
+    ``tr C ≈ Σⱼ αⱼ + mean_i (Pzᵢ)ᵀC(Pzᵢ)``. Cost: ``num_iters`` products and ``num_probes``
+    quadratic forms, the budget of a PyHessian ``trace()`` plus ``eigenvalues()``.
+
+    Args:
+      loss_fn, params, key, curvature: as in :func:`hutchinson_trace`.
+      num_probes: Hutchinson probes ``>= 1``.
+      num_iters: Lanczos steps, ``max(k, 1) <= num_iters <= P``.
+      k: number of top eigenvalues.
+      batch: probes per vmapped chunk (default as in :func:`hutchinson_trace`).
+
+    Returns:
+      :class:`HessianSummary`.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import hessian_summary
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)
+      >>> s = hessian_summary(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=4, num_iters=4)
+      >>> round(float(s.trace), 4), round(float(s.top_eigenvalues[0]), 4)
+      (10.0, 4.0)
+    """
+    p = problems.check_problem(loss_fn, params, curvature)
+    checks.check_key(key)
+    num_probes = checks.check_positive_int(num_probes, "num_probes")
+    k = checks.check_positive_int(k, "k")
+    if k > p:
+        raise ValueError(f"k must be <= the number of parameters ({p}); got k={k}")
+    num_iters = _check_iters(num_iters, p, k)
+    batch = _batch(batch, num_probes)
+    static, data = problems.split_loss(loss_fn)
+    return _summary_jit(static, data, params, key, num_probes, num_iters, k, batch, curvature)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stochastic Lanczos quadrature and densities
+# ---------------------------------------------------------------------------------------------
+
+class Quadrature(NamedTuple):
+    """Output of :func:`slq_quadrature`: ``nodes`` and ``weights``, both ``(num_probes, num_iters)``."""
+
+    nodes: jax.Array
+    weights: jax.Array
+
+
+def slq_tree(mv, like, key, num_probes, num_iters, batch):
+    """SLQ nodes and weights of the operator ``mv`` on the flat space of ``like``."""
+    def one(i):
+        # Rademacher start vector, normalized: E[v vᵀ] = I/P, so E[vᵀ g(C) v] = tr g(C) / P.
+        a, b, _ = krylov.lanczos_tree(mv, like, jax.random.fold_in(key, i), num_iters)
+        theta_j, s = jnp.linalg.eigh(tridiag(a, b))
+        return theta_j, s[0] ** 2
+    return Quadrature(*krylov.probe_map(one, num_probes, batch))
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5, 6, 7))
+def _slq_jit(static, data, params, key, num_probes, num_iters, batch, curvature):
+    params = problems.params_finite(params)
+    return slq_tree(operators.tree_matvec(static, data, params, curvature), params, key, num_probes, num_iters, batch)
+
+
+def slq_quadrature(loss_fn: Callable, params: PyTree, *, key: jax.Array, num_probes: int = 10,
+                   num_iters: int = 80, curvature: str = "hessian", batch: int | None = None) -> Quadrature:
+    """Stochastic Lanczos quadrature nodes and weights of the spectral measure of ``C``.
+
+    For each of ``num_probes`` Rademacher probes ``v`` (normalized), ``num_iters`` Lanczos steps give
+    ``T = S diag(θ) Sᵀ``; nodes ``θⱼ`` and weights ``τⱼ = S[0, j]²`` (``Σⱼ τⱼ = 1``) so that
+    ``(1/P) tr g(C) ≈ mean_probes Σⱼ τⱼ g(θⱼ)``. Probes are vmapped ``batch`` at a time
+    (default: the largest divisor of ``num_probes`` up to 10; memory ``batch · num_iters · P``).
+
+    Args:
+      loss_fn, params, key, curvature: as in :func:`lanczos`.
+      num_probes: ``n_v >= 1``.
+      num_iters: ``1 <= m <= P``.
+      batch: probes per vmapped chunk.
+
+    Returns:
+      :class:`Quadrature` ``(nodes, weights)``, both ``(num_probes, num_iters)``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import slq_quadrature
+      >>> q = slq_quadrature(lambda p: jnp.sum(p ** 2), jnp.zeros(3), key=jax.random.key(0),
+      ...                    num_probes=2, num_iters=1)
+      >>> q.nodes.tolist(), q.weights.tolist()
+      ([[2.0], [2.0]], [[1.0], [1.0]])
+
+    References:
+      Ubaru, Chen, Saad 2017, doi:10.1137/16M1104974; Yao et al. 2020 (PyHessian), arXiv:1912.07145.
+    """
+    p = problems.check_problem(loss_fn, params, curvature)
+    checks.check_key(key)
+    num_probes = checks.check_positive_int(num_probes, "num_probes")
+    num_iters = _check_iters(num_iters, p)
+    batch = _batch(batch, num_probes)
+    static, data = problems.split_loss(loss_fn)
+    return _slq_jit(static, data, params, key, num_probes, num_iters, batch, curvature)
+
+
+@jax.jit
+def _density_jit(nodes, weights, grid, sigma):
+    z = (grid[:, None, None] - nodes[None]) / sigma
+    g = jnp.exp(-0.5 * z * z) / (sigma * math.sqrt(2 * math.pi))
+    return jnp.sum(g * weights[None], axis=(1, 2)) / nodes.shape[0]
+
+
+def density_from_quadrature(nodes, weights, grid, sigma: float) -> jax.Array:
+    """Gaussian-broadened density ``φ_σ(t) = (1/n_v) Σ_probes Σⱼ τⱼ N(t; θⱼ, σ²)`` on ``grid``.
+
+    Args:
+      nodes, weights: ``(n_v, m)`` from :func:`slq_quadrature` (or exact eigenvalues ``(1, P)``
+        with weights ``1/P``).
+      grid: ``(G,)`` evaluation points.
+      sigma: broadening ``σ > 0`` in eigenvalue units.
+
+    Returns:
+      ``(G,)`` density values; ``∫φ_σ = Σ τ / n_v = 1`` over ℝ.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.hessian import density_from_quadrature
+      >>> d = density_from_quadrature(jnp.zeros((1, 1)), jnp.ones((1, 1)), jnp.array([0.0]), 1.0)
+      >>> round(float(d[0]), 4)        # 1/√(2π)
+      0.3989
+    """
+    nodes = checks.as_array(nodes, "nodes")
+    weights = checks.as_array(weights, "weights")
+    checks.check_ndim(nodes, "nodes", 2, shape_hint="(num_probes, num_iters)")
+    if weights.shape != nodes.shape:
+        raise ValueError(f"weights must have the shape of nodes {tuple(nodes.shape)}; got {tuple(weights.shape)}")
+    grid = checks.as_array(grid, "grid")
+    checks.check_ndim(grid, "grid", 1, shape_hint="(G,)")
+    checks.check_finite(grid, "grid")
+    sigma = checks.check_positive(sigma, "sigma")
+    dt = jnp.result_type(nodes.dtype, grid.dtype, jnp.float32)
+    return _density_jit(nodes.astype(dt), weights.astype(dt), grid.astype(dt), jnp.asarray(sigma, dt))
+
+
+class Density(NamedTuple):
+    """Output of :func:`eigen_density`: ``grid (G,)`` and ``density (G,)``."""
+
+    grid: jax.Array
+    density: jax.Array
+
+
+def density_on_grid(nodes, weights, n_grid: int, sigma=None):
+    """Density on an automatic grid spanning all nodes ``± 6σ`` (σ default: 1% of the node span)."""
+    lo, hi = jnp.min(nodes), jnp.max(nodes)
+    if sigma is None:
+        span = hi - lo
+        sigma_v = jnp.where(span > 0, 0.01 * span, 1e-3).astype(nodes.dtype)
+    else:
+        sigma_v = jnp.asarray(sigma, nodes.dtype)
+    grid = jnp.linspace(lo - 6 * sigma_v, hi + 6 * sigma_v, n_grid, dtype=nodes.dtype)
+    return Density(grid, _density_jit(nodes, weights, grid, sigma_v))
+
+
+def eigen_density(loss_fn: Callable, params: PyTree, *, key: jax.Array, num_probes: int = 10,
+                  num_iters: int = 80, grid: int | Any = 1000, sigma: float | None = None,
+                  curvature: str = "hessian", batch: int | None = None) -> Density:
+    """Eigenvalue density of ``C`` (default ``∇²L(θ)``) by SLQ, Gaussian-broadened.
+
+    ``φ_σ(t) = (1/n_v) Σ_probes Σⱼ τⱼ exp(−(t−θⱼ)²/(2σ²))/(σ√(2π))`` (see :func:`slq_quadrature`).
+
+    Args:
+      loss_fn, params, key, curvature: as in :func:`lanczos`.
+      num_probes: SLQ probes ``n_v >= 1``.
+      num_iters: Lanczos steps per probe (capped at ``P``).
+      grid: number of grid points (the grid spans ``[min θ − 6σ, max θ + 6σ]``, so the density
+        integrates to 1 up to tails < 1e-8 and the trapezoid error), or a ``(G,)`` array of points.
+      sigma: Gaussian broadening; default 1% of the Ritz-value span (1e-3 if the span is 0).
+      batch: probes per vmapped chunk.
+
+    Returns:
+      :class:`Density` ``(grid (G,), density (G,))``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import eigen_density
+      >>> d = eigen_density(lambda p: jnp.sum(p ** 2), jnp.zeros(3), key=jax.random.key(0),
+      ...                   num_probes=2, num_iters=3, grid=5)
+      >>> d.grid.shape, d.density.shape
+      ((5,), (5,))
+    """
+    p = problems.check_problem(loss_fn, params, curvature)
+    num_iters = min(checks.check_positive_int(num_iters, "num_iters"), p)
+    if sigma is not None:
+        sigma = checks.check_positive(sigma, "sigma")
+    if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
+        n_grid = checks.check_positive_int(grid, "grid", minimum=2)
+        grid_arr = None
+    else:
+        grid_arr = checks.as_array(grid, "grid")
+        checks.check_ndim(grid_arr, "grid", 1, shape_hint="(G,) or an int number of points")
+        checks.check_finite(grid_arr, "grid")
+    nodes, weights = slq_quadrature(loss_fn, params, key=key, num_probes=num_probes, num_iters=num_iters,
+                                    curvature=curvature, batch=batch)
+    if grid_arr is None:
+        return density_on_grid(nodes, weights, n_grid, sigma)
+    span = jnp.max(nodes) - jnp.min(nodes)
+    sigma_v = jnp.where(span > 0, 0.01 * span, 1e-3) if sigma is None else jnp.asarray(sigma)
+    dt = jnp.result_type(nodes.dtype, grid_arr.dtype)
+    return Density(grid_arr, _density_jit(nodes.astype(dt), weights.astype(dt), grid_arr.astype(dt), sigma_v.astype(dt)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dense matrices (small models)
+# ---------------------------------------------------------------------------------------------
+
+@partial(jax.jit, static_argnums=(0, 3, 4))
+def _dense_jit(static, data, params, chunk, curvature):
+    theta, unravel = ravel_pytree(params)
+    p = theta.size
+    if static[0] == "plain" and chunk >= p:
+        return jax.hessian(lambda t: static[1](unravel(t)))(theta)
+    # columns C e_i, chunk at a time: memory chunk · (activations) instead of P · (activations)
+    mv = operators.tree_matvec(static, data, params, curvature)
+    cols = krylov.probe_map(lambda i: ravel_pytree(mv(unravel(jax.nn.one_hot(i, p, dtype=theta.dtype))))[0], p, chunk)
+    return 0.5 * (cols + cols.T)
+
+
+def dense_hessian(loss_fn: Callable, params: PyTree, *, curvature: str = "hessian", max_params: int = 20_000,
+                  chunk: int | None = None) -> jax.Array:
+    """The full matrix ``C`` (default ``∇²L(θ)``) of the flattened parameters, ``(P, P)``.
+
+    Hessian of a plain loss: ``jax.hessian`` of ``θ ↦ L(unravel(θ))`` when ``chunk >= P`` (default
+    for ``P <= 2048``); otherwise the columns ``C e_i`` are built ``chunk`` at a time by products
+    (default 256) and symmetrized. Refuses ``P > max_params`` (the matrix needs ``P² · itemsize``).
+
+    Args:
+      loss_fn, params, curvature: as in :func:`hvp`.
+      max_params: largest ``P`` accepted.
+      chunk: columns per vmapped chunk.
+
+    Returns:
+      ``(P, P)`` symmetric matrix in ``ravel_pytree`` order.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.hessian import dense_hessian
+      >>> dense_hessian(lambda p: p[0] * p[1], jnp.zeros(2)).tolist()
+      [[0.0, 1.0], [1.0, 0.0]]
+    """
+    p = problems.check_problem(loss_fn, params, curvature)
+    max_params = checks.check_positive_int(max_params, "max_params")
+    if p > max_params:
+        raise ValueError(f"dense_hessian needs a {p}x{p} matrix ({p * p * 8 / 2**30:.1f} GiB in "
+                         f"float64); P={p} exceeds max_params={max_params}. Use hutchinson_trace / "
+                         "top_eigenvalues / eigen_density instead, or raise max_params")
+    if chunk is None:
+        chunk = p if (p <= 2048 and not isinstance(loss_fn, (problems.BatchedLoss, problems.ModelLoss))) else min(p, 256)
+    chunk = checks.check_positive_int(chunk, "chunk")
+    static, data = problems.split_loss(loss_fn)
+    return _dense_jit(static, data, params, min(chunk, p), curvature)
+
+
+def dense_eigenvalues(loss_fn: Callable, params: PyTree, **kwargs) -> jax.Array:
+    """All eigenvalues of :func:`dense_hessian`, ascending, ``(P,)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.hessian import dense_eigenvalues
+      >>> dense_eigenvalues(lambda p: p[0] * p[1], jnp.zeros(2)).tolist()
+      [-1.0, 1.0]
+    """
+    return jnp.linalg.eigvalsh(dense_hessian(loss_fn, params, **kwargs))
