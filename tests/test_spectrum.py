@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from fpjax import spectrum as S
+from fpjax.testing import assert_spectra_close
 
 
 @pytest.fixture
@@ -130,6 +131,12 @@ def test_sine_amplitude_1d(x64):
     assert np.max(np.abs(np.delete(np.asarray(amps), k0))) < 1e-13
     freqs, coeffs = S.grid_fft(f, x)       # continuous units: L·A/2 with L = 1, phase ∓i
     np.testing.assert_allclose(S.coeffs_at(coeffs, [k0, -k0]), [amp / 2j, -amp / 2j], atol=1e-13)
+    # Every frequency of the grid against the exact spectrum (A/(2i) at ±k₀, 0 elsewhere): the
+    # expected function is the same sine, so the default rounding tolerances apply.
+    all_freqs = np.arange(-(n // 2), n // 2 + 1)           # cycles per unit = per period (L = 1)
+    assert_spectra_close(f, amp * np.sin(2 * np.pi * k0 * x), x, all_freqs)
+    with pytest.raises(AssertionError, match=r"differ at 2 of 65 frequencies"):
+        assert_spectra_close(f, 0.9 * amp * np.sin(2 * np.pi * k0 * x), x, all_freqs, rtol=0.05)
     np.testing.assert_allclose(S.coeffs_at(freqs, [k0, -k0]), [k0, -k0], atol=1e-13)
     # Same sine on a longer period [0, 2) at index 2k₀: grid_fft gives L·A/2 = A, periodic gives A/2.
     x2 = 2 * np.arange(2 * n) / (2 * n)
@@ -390,3 +397,102 @@ def test_helpers_input_errors():
         S.relative_error(np.array([1.0, np.nan]), np.ones(2))
     with pytest.raises(ValueError, match=r"y_hat must not be empty"):
         S.relative_error(np.ones(3), np.ones(0))
+
+
+# ----------------------------------------------------------------------------------------------
+# Fourier-series coefficients at physical frequencies
+# ----------------------------------------------------------------------------------------------
+
+def test_fourier_coeffs_physical_frequencies(x64):
+    # sin(3x) on [-π, π) (L = 2π): c(±3/(2π)) = ∓i/2 exactly (trigonometric polynomial of degree
+    # < N/2 on a whole period: the DFT is exact), same with cycles=, and independent of the grid's
+    # origin (a shifted whole period gives the same c, since ξ·L is an integer).
+    n = 64
+    x = np.linspace(-np.pi, np.pi, n, endpoint=False)
+    c = S.fourier_coeffs(np.sin(3 * x) + 2.0, x, freqs=[3 / (2 * np.pi), -3 / (2 * np.pi), 0.0])
+    np.testing.assert_allclose(c, [-0.5j, 0.5j, 2.0], atol=1e-14)
+    np.testing.assert_allclose(S.fourier_coeffs(np.sin(3 * x), x, cycles=[3]), [-0.5j], atol=1e-14)
+    x2 = x + 0.37
+    np.testing.assert_allclose(S.fourier_coeffs(np.sin(3 * x2), x2, freqs=[3 / (2 * np.pi)]), [-0.5j], atol=1e-14)
+    # = grid_fft / L and = nudft on the grid; (N, 1) network columns accepted.
+    freqs, coeffs = S.grid_fft(np.cos(5 * x), x)
+    ref = np.asarray(S.coeffs_at(coeffs, 5)) / (2 * np.pi)
+    np.testing.assert_allclose(S.fourier_coeffs(np.cos(5 * x)[:, None], x[:, None], cycles=[5]), [ref], atol=1e-14)
+    np.testing.assert_allclose(S.fourier_coeffs(np.cos(5 * x), x, cycles=[5]),
+                               S.nudft(x, np.cos(5 * x), [5 / (2 * np.pi)]), atol=1e-14)
+    # The same comparison with fpjax.testing at the default (rounding) tolerance.
+    assert_spectra_close(np.sin(x) + np.sin(3 * x), np.sin(3 * x) + np.sin(x), x, np.array([1, 3]) / (2 * np.pi))
+
+
+def test_peak_relative_error_one_call(x64):
+    # Target sin x + 0.5 sin 3x, prediction with the sin 3x amplitude 0.4 over a batch of 2 steps:
+    # Δ_F(1/2π) = 0, Δ_F(3/2π) = 0.1/0.5 = 0.2 exactly (to rounding).
+    x = np.linspace(-np.pi, np.pi, 32, endpoint=False)
+    y = np.sin(x) + 0.5 * np.sin(3 * x)
+    h = np.stack([y, np.sin(x) + 0.4 * np.sin(3 * x)])
+    d = S.peak_relative_error(h, y, x, np.array([1, 3]) / (2 * np.pi))
+    assert d.shape == (2, 2)
+    np.testing.assert_allclose(d, [[0, 0], [0, 0.2]], atol=1e-13)
+
+
+def test_endpoint_grids_refused(x64):
+    # linspace(-π, π, 64) includes the endpoint: sin 3x then leaks (not a whole period of N·Δ), which
+    # the Fourier-series helpers refuse by name; passing period = 2π names the endpoint explicitly.
+    xe = np.linspace(-np.pi, np.pi, 64)
+    msg = r"x looks like linspace\(a, b, N\) with the endpoint b included"
+    with pytest.raises(ValueError, match=msg):
+        S.periodic_amplitudes(np.sin(3 * xe), xe)
+    with pytest.raises(ValueError, match=msg):
+        S.fourier_coeffs(np.sin(3 * xe), xe, cycles=[3])
+    with pytest.raises(ValueError, match=msg):
+        S.peak_relative_error(np.sin(3 * xe), np.sin(3 * xe), xe, [3 / (2 * np.pi)])
+    with pytest.raises(ValueError, match=r"x includes the period's endpoint"):
+        S.periodic_amplitudes(np.sin(3 * xe), xe, period=2 * np.pi)
+    with pytest.raises(ValueError, match=r"is 1.5 periods of 2"):
+        S.fourier_coeffs(np.ones(12), np.arange(12) / 4, cycles=[1], period=2.0)
+    # The same in float32 and for linspace(0, 1, n): caught; endpoint=False grids pass.
+    with pytest.raises(ValueError, match=msg):
+        S.periodic_amplitudes(np.ones(100, np.float32), np.linspace(0, 1, 100, dtype=np.float32))
+    S.periodic_amplitudes(np.ones(100), np.linspace(0, 1, 100, endpoint=False, dtype=np.float32))
+    # period= confirms a grid whose N·Δ really is the period; a grid of two periods is fine too.
+    x = np.linspace(0, 2, 64, endpoint=False)
+    S.periodic_amplitudes(np.sin(np.pi * x), x, period=1.0)
+    ks, amps = S.periodic_amplitudes(np.sin(2 * np.pi * x), x, freqs=[1.0])     # 1 cycle/unit = 2 per L
+    assert ks.tolist() == [2]
+    np.testing.assert_allclose(amps, [0.5], atol=1e-14)
+
+
+def test_frequency_checks(x64):
+    x = np.linspace(-np.pi, np.pi, 16, endpoint=False)
+    with pytest.raises(ValueError, match=r"freqs\[1\] = 0.3 is not a frequency of the grid x: ξ·L = 1.88496"):
+        S.fourier_coeffs(np.ones(16), x, freqs=[1 / (2 * np.pi), 0.3])
+    with pytest.raises(ValueError, match=r"above the Nyquist frequency"):
+        S.fourier_coeffs(np.ones(16), x, cycles=[9])
+    with pytest.raises(TypeError, match=r"exactly one of freqs .* and cycles"):
+        S.fourier_coeffs(np.ones(16), x)
+    with pytest.raises(TypeError, match=r"cycles must hold whole numbers"):
+        S.fourier_coeffs(np.ones(16), x, cycles=[1.5])
+    with pytest.raises(ValueError, match=r"values must have shape \(\.\.\., N\) or \(\.\.\., N, 1\) with N = 16"):
+        S.fourier_coeffs(np.ones(15), x, cycles=[1])
+    with pytest.raises(ValueError, match=r"x must be a 1-D grid"):
+        S.fourier_coeffs(np.ones(16), np.ones((16, 2)), cycles=[1])
+
+
+def test_float32_grid_with_unrepresentable_spacing_refused():
+    # float32 points near 1e6 spaced 0.01 apart: the ulp there is 0.0625, so the stored points are
+    # 1e6, 1e6, ..., 1e6 + 0.0625: diffs pass a rounding test, but the grid is not uniform.
+    x = (1e6 + 0.01 * np.arange(50)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"x_grid is not a uniform grid in float32"):
+        S.grid_fft(np.ones(50), x)
+    # The same grid near 0 is fine.
+    S.grid_fft(np.ones(50), (0.01 * np.arange(50)).astype(np.float32))
+
+
+def test_named_results():
+    x = np.arange(8) / 8
+    r = S.grid_fft(np.ones(8), x)
+    assert isinstance(r, S.GridSpectrum) and r.coeffs.shape == (8,)
+    a = S.periodic_amplitudes(np.ones(8), x)
+    assert isinstance(a, S.Amplitudes) and a.k.tolist() == [0, 1, 2, 3, 4]
+    d = S.filter_decompose(x[:, None], np.ones(8), 0.1)
+    assert isinstance(d, S.FilterDecomposition) and d.y_low.shape == (8,)

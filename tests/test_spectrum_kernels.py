@@ -263,3 +263,20 @@ def test_plots_return_figures():
         S.plot_spectrum(np.arange(3.0), np.ones(4))
     with pytest.raises(ValueError, match=r"delta_f must have shape"):
         S.plot_relative_error_heatmap(np.ones((2, 3)), [0, 1], [1, 2])
+
+
+def test_power_spectrum_size_checked_before_allocating():
+    # pad = 10⁶ would need 3·10¹²·4 bytes: refused by name before any allocation (no OOM).
+    with pytest.raises(ValueError, match=r"pad too large: the \(1000000, 1000000\) power spectra of 1 kernel"):
+        S.kernel_power_spectrum(np.ones((3, 3)), pad=10 ** 6)
+
+
+def test_power_spectrum_wide_layer_float32():
+    # A 3×3 layer with 64×64 channels: the autocorrelation route never builds (64, 64, P, P); float32
+    # result within float32 rounding of the float64 direct DFT (relative to the peak, 81 terms:
+    # ≈ 81 ε32 ≈ 1e-5; rtol/atol 1e-4 · peak).
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(3, 3, 64, 64)).astype(np.float32)
+    p = np.asarray(S.kernel_power_spectrum(w, 16))
+    ref = _direct_power(w, 16)
+    np.testing.assert_allclose(p, ref, rtol=1e-4, atol=1e-4 * ref.max())
