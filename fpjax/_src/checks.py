@@ -120,11 +120,11 @@ def as_points(x: Any, name: str = "x", d: int | None = None) -> jax.Array:
     or, when ``d`` is given, a different number of columns. Integer input becomes the default float.
     """
     arr = as_array(x, name)
+    check_ndim(arr, name, (1, 2), shape_hint="(n,) or (n, d)")
     if arr.ndim == 1:
         arr = arr[:, None]
-    check_ndim(arr, name, 2, shape_hint="(n, d) (or (n,) for d = 1)")
     if d is not None and arr.shape[1] != d:
-        raise ValueError(f"{name} must have shape (n, {d}); got shape {tuple(arr.shape)}")
+        raise ValueError(f"{name} must have {d} column(s) (points in d={d}); got shape {tuple(arr.shape)}")
     check_finite(arr, name)
     if not jnp.issubdtype(arr.dtype, jnp.inexact):
         arr = arr.astype(jnp.asarray(0.0).dtype)
