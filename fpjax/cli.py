@@ -118,11 +118,16 @@ def _run(args) -> int:
         for k in overrides:
             if not any(k in runner.get_experiment(n).quick for n in names):
                 raise ValueError(f"unknown setting {k!r}: none of the experiments {', '.join(names)} has it")
+    if main_process:
+        from fpjax._src.io import ensure_writable_dir
+
+        ensure_writable_dir(args.out, "out")
     from tqdm.auto import tqdm
 
     from fpjax.experiment import summarize_claims
 
-    bar = tqdm(names, desc="experiments", unit="exp", disable=not main_process)
+    # A progress bar on a terminal only (disable=None), so logs and pipes get plain lines.
+    bar = tqdm(names, desc="experiments", unit="exp", disable=None if main_process else True)
     for name in bar:
         bar.set_postfix_str(name)
         exp = runner.get_experiment(name)

@@ -193,8 +193,8 @@ def seed_key(seed: int, *streams: int):
     import jax
 
     for name, v in [("seed", seed)] + [(f"streams[{i}]", s) for i, s in enumerate(streams)]:
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{name} must be a non-negative int; got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < 2**63:
+            raise ValueError(f"{name} must be an int in [0, 2**63); got {v!r}")
     key = jax.random.key(int(seed))
     for s in streams:
         key = jax.random.fold_in(key, int(s))
@@ -461,8 +461,8 @@ class Experiment:
         """The settings of a run: ``quick`` or ``full``, then ``overrides`` (type-checked), then ``seed``."""
         if setting not in ("quick", "full"):
             raise ValueError(f"setting must be 'quick' or 'full'; got {setting!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int; got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise ValueError(f"seed must be an int in [0, 2**63); got {seed!r}")
         cfg = json.loads(json.dumps(dict(self.quick if setting == "quick" else self.full)))
         for k, v in (overrides or {}).items():
             cfg[k] = self.check_setting(k, v)
