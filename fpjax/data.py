@@ -1,6 +1,6 @@
-"""Real data sets read from local files, never downloaded (SPEC §4).
+"""Real data sets read from local files, never downloaded.
 
-``load_dataset(name, split="train", data_dir=None, *, checksums=None, **options) -> (x, y)``
+``load_dataset(name, split="train", data_dir=None, *, checksums=None, **options) -> Dataset(x, y)``
 for ``cifar10``, ``cifar100``, ``tiny_imagenet`` (files under ``data_dir`` or ``$FPJAX_DATA``) and
 the data shipped with scikit-learn: ``digits`` (8×8), ``digits32`` (upscaled to 32×32×3),
 ``diabetes``. Images are float32 NHWC in [0, 1]. See :mod:`fpjax._src.data` for file layouts,
@@ -8,7 +8,8 @@ checksum policy and the pickle-free CIFAR reader.
 """
 
 from fpjax._src.data import (
-    DATASET_NAMES, KNOWN_CHECKSUMS, ChecksumError, DatasetNotFoundError, UnsafePickleError,
+    DATASET_NAMES, KNOWN_CHECKSUMS, MAX_IMAGE_PIXELS, ChecksumError, Dataset, DatasetNotFoundError,
+    UnsafePathError, UnsafePickleError,
     load_cifar10, load_cifar100, load_dataset, load_diabetes, load_digits, load_sample_photo,
     load_tiny_imagenet, resolve_data_dir, standardize, upscale_images, write_sha256sums,
 )
@@ -18,5 +19,5 @@ __all__ = [
     "load_dataset", "DATASET_NAMES", "load_cifar10", "load_cifar100", "load_tiny_imagenet",
     "load_digits", "load_diabetes", "load_sample_photo", "upscale_images", "standardize",
     "resolve_data_dir", "write_sha256sums", "safe_unpickle", "DatasetNotFoundError",
-    "ChecksumError", "UnsafePickleError", "KNOWN_CHECKSUMS",
+    "ChecksumError", "UnsafePickleError", "UnsafePathError", "KNOWN_CHECKSUMS", "Dataset", "MAX_IMAGE_PIXELS",
 ]

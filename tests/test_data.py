@@ -439,3 +439,138 @@ def test_tiny_imagenet_refuses_path_tricks(tmp_path):
     (root / "wnids.txt").write_text("\n".join(["../x"] + wnids[1:]) + "\n")
     with pytest.raises(ValueError, match="plain names"):
         load_dataset("tiny_imagenet", "train", tmp_path)
+
+
+# ----------------------------------------------------------------------------------------------
+# data that cannot be swapped or bombed
+# ----------------------------------------------------------------------------------------------
+
+def test_sha256sums_in_the_data_folder_cannot_replace_builtin_checksums(tmp_path):
+    rng = np.random.default_rng(11)
+    for f in ("test_batch",):
+        _write(tmp_path / "cifar-10-batches-py" / f, pickle.dumps(_py_batch(rng, 3), protocol=2))
+    # a swapped file plus a SHA256SUMS that vouches for it: the built-in md5 still applies
+    data.write_sha256sums(tmp_path / "cifar-10-batches-py")
+    with pytest.raises(ChecksumError, match=r"md5 checksum of .*test_batch .*built-in"):
+        load_dataset("cifar10", "test", tmp_path)
+    # SHA256SUMS may add entries for files without a built-in checksum ...
+    sums, truth = _cifar10_bin(tmp_path, rng)
+    data.write_sha256sums(tmp_path / "cifar-10-batches-bin")
+    x, y = load_dataset("cifar10", "test", tmp_path)
+    np.testing.assert_array_equal(y, truth["test"][1])
+    # ... and two checksum lists that disagree about one file are an error naming both
+    (tmp_path / "SHA256SUMS").write_text("0" * 64 + "  cifar-10-batches-bin/test_batch.bin\n")
+    with pytest.raises(ChecksumError, match=r"conflicting sha256 entries for cifar-10-batches-bin/test_batch\.bin"):
+        load_dataset("cifar10", "test", tmp_path)
+    (tmp_path / "SHA256SUMS").write_text("0" * 64 + "  ../outside.bin\n")
+    with pytest.raises(ChecksumError, match="inside its folder"):
+        load_dataset("cifar10", "test", tmp_path)
+
+
+def test_links_out_of_the_data_directory_are_not_followed(tmp_path):
+    rng = np.random.default_rng(12)
+    outside, root = tmp_path / "outside", tmp_path / "root"
+    sums, _ = _cifar10_bin(outside, rng)
+    root.mkdir()
+    (root / "cifar-10-batches-bin").symlink_to(outside / "cifar-10-batches-bin", target_is_directory=True)
+    with pytest.raises(data.UnsafePathError, match="outside the data directory"):
+        load_dataset("cifar10", "test", root, checksums=sums)
+    # one file linked out
+    (root / "cifar-10-batches-bin").unlink()
+    _cifar10_bin(root, rng)
+    p = root / "cifar-10-batches-bin" / "test_batch.bin"
+    p.unlink()
+    p.symlink_to(outside / "cifar-10-batches-bin" / "test_batch.bin")
+    with pytest.raises(data.UnsafePathError, match="test_batch.bin resolves to"):
+        load_dataset("cifar10", "test", root, checksums=False)
+    # a link that stays inside the data directory is fine
+    p.unlink()
+    p.symlink_to(root / "cifar-10-batches-bin" / "data_batch_1.bin")
+    assert load_dataset("cifar10", "test", root, checksums=False).x.shape == (3, 32, 32, 3)
+
+
+def test_tiny_imagenet_links_bad_jpegs_and_sizes(tmp_path):
+    import warnings
+    root = tmp_path / "root"
+    wnids = _tiny_tree(root / "tiny-imagenet-200")
+    val = root / "tiny-imagenet-200" / "val" / "images"
+    secret = _write(tmp_path / "secret.JPEG", _jpeg((1, 2, 3)))
+    (val / "val_0.JPEG").unlink()
+    (val / "val_0.JPEG").symlink_to(tmp_path / "secret.JPEG")
+    with pytest.raises(data.UnsafePathError, match="val_0.JPEG resolves to"):
+        load_dataset("tiny_imagenet", "val", root)
+    # a class folder linked out of the data directory
+    imgs = root / "tiny-imagenet-200" / "train" / wnids[7] / "images"
+    for q in imgs.iterdir():
+        q.unlink()
+    imgs.rmdir()
+    imgs.symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(data.UnsafePathError, match="outside the data directory"):
+        load_dataset("tiny_imagenet", "train", root)
+    good = _jpeg((5, 6, 7))
+    (val / "val_0.JPEG").unlink()
+    # corrupt, truncated and oversized JPEGs: errors naming the file
+    for payload, match in ((b"\x00garbage" * 20, "val_0.JPEG: not a JPEG image"),
+                           (good[: len(good) // 2], "val_0.JPEG: the JPEG data is corrupt or truncated")):
+        _write(val / "val_0.JPEG", payload)
+        with pytest.raises(ValueError, match=match):
+            load_dataset("tiny_imagenet", "val", root)
+    # a header declaring 12000×12000 pixels is refused before any pixel is decoded
+    i = good.index(b"\xff\xc0")  # SOF0: length(2) precision(1) height(2) width(2)
+    big = good[:i + 5] + struct.pack(">HH", 12000, 12000) + good[i + 9:]
+    _write(val / "val_0.JPEG", big)
+    import time
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"val_0.JPEG: .*declares 12000×12000 \(refused before decoding\)"):
+            load_dataset("tiny_imagenet", "val", root)
+    assert time.perf_counter() - t < 5
+    assert secret  # (the file outside was never read: the link was refused first)
+
+
+def test_corrupt_archives_are_named(tmp_path):
+    (tmp_path / "cifar-10-binary.tar.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 50)
+    with pytest.raises(ChecksumError, match=r"cifar-10-binary\.tar\.gz is not a readable"):
+        load_dataset("cifar10", "test", tmp_path, checksums=False)
+    (tmp_path / "tiny-imagenet-200.zip").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ChecksumError, match=r"tiny-imagenet-200\.zip is not a readable zip"):
+        load_dataset("tiny_imagenet", "val", tmp_path, checksums=False)
+
+
+def _shared_memo_bomb(breadth=26, levels=7):
+    """A pickle of at most 419 bytes whose object graph is small but would expand to
+    breadth**levels (8e9) nodes if shared memo references were copied: level k is a list holding
+    `breadth` references to level k-1 (memo GETs)."""
+    out = bytearray(b"\x80\x02}q\x00U\x04dataq\x01")  # PROTO 2, {b"data": ...}; memo 0, 1
+    out += b"]q\x020"  # level 0: an empty list in memo 2 (then POP it off the stack)
+    for k in range(1, levels + 1):
+        out += b"(" + (b"h" + bytes([k + 1])) * breadth + b"l" + b"q" + bytes([k + 2])
+        out += b"0" if k < levels else b""
+    out += b"s."  # SETITEM, STOP
+    return bytes(out)
+
+
+def test_safe_unpickle_shares_memo_references_in_bounded_time():
+    import time
+    bomb = _shared_memo_bomb()
+    assert len(bomb) <= 419 and 26 ** 7 > 8e9
+    t = time.perf_counter()
+    obj = safe_unpickle(bomb)
+    assert time.perf_counter() - t < 2.0
+    top = obj[b"data"]
+    assert len(top) == 26 and all(child is top[0] for child in top)  # shared, not copied
+    # the same graph through the CIFAR reader: refused quickly, naming the file
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match="data_batch_1"):
+        from fpjax._src.data import _decode_cifar_py
+        _decode_cifar_py(bomb, "cifar-10-batches-py/data_batch_1", (10,), ("labels",))
+    assert time.perf_counter() - t < 2.0
+    from fpjax._src.data import _decode_cifar_py
+    # labels as a list of shared lists are refused without materialising them
+    lab = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [[1] * 4] * 2}, protocol=2)
+    with pytest.raises(ValueError, match="flat list of integers"):
+        _decode_cifar_py(lab, "x", (10,), ("labels",))
+    # a container that holds itself is refused
+    with pytest.raises(UnsafePickleError, match="cyclic"):
+        safe_unpickle(b"\x80\x02]q\x00h\x00a.")

@@ -157,7 +157,7 @@ def worker(tmp_path_factory):
 def reference(worker, tmp_path_factory):
     """The same sweep in ONE process with two CPU devices (the same per-device programs)."""
     out = tmp_path_factory.mktemp("ref")
-    r = subprocess.run([sys.executable, worker, out, "-", 4, 0, "all"], cwd=ROOT, capture_output=True, text=True,
+    r = subprocess.run([sys.executable, str(worker), str(out), "-", "4", "0", "all"], cwd=ROOT, capture_output=True, text=True,
                        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"),
                        timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -217,7 +217,7 @@ def test_two_processes_without_checkpoints_keep_shards_local(worker, reference, 
 def test_killing_one_process_then_restarting_recomputes_only_unfinished_chunks(worker, reference, tmp_path):
     ckpt = tmp_path / "ckpt"
     port = distributed.free_port()
-    procs = [subprocess.Popen([sys.executable, worker, tmp_path, ckpt, 2, 3.0, "all"], cwd=ROOT,
+    procs = [subprocess.Popen([sys.executable, str(worker), str(tmp_path), str(ckpt), "2", "3.0", "all"], cwd=ROOT,
                               env=_env(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
                                        JAX_PROCESS_ID=str(i), JAX_PLATFORMS="cpu"),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(2)]

@@ -1,4 +1,4 @@
-"""Real data sets without network access (SPEC §4).
+"""Real data sets without network access.
 
 :func:`load_dataset` ``(name, split="train", data_dir=None, ...) -> (x, y)`` with ``x`` float32 and
 ``y`` int32 numpy arrays (host memory; move them to a device with ``jnp.asarray``):
@@ -39,9 +39,19 @@ checksum of the individual binary ``.bin`` members or of the Tiny-ImageNet files
 none could be computed here (no network), so instead (i) they are verified against the archive when
 read from it, (ii) every ``.bin`` file must have the exact size ``records × record_length`` and
 labels in range, (iii) a ``SHA256SUMS`` file (``sha256sum`` format) in the data folder is verified
-when present — :func:`write_sha256sums` records one after you have checked the archive — and (iv)
-``checksums={relative_path: "md5:<hex>" | "sha256:<hex>"}`` adds or overrides expected values
-(tests use this). ``checksums=False`` turns hash verification off (sizes are still checked).
+when present — :func:`write_sha256sums` records one after you have checked the archive. Such a
+file can only ADD checks: for a file with a built-in checksum both are verified (a swapped file
+with a matching ``SHA256SUMS`` is still refused), and two ``SHA256SUMS`` entries that disagree are
+an error. (iv) ``checksums={relative_path: "md5:<hex>" | "sha256:<hex>"}``, an explicit decision
+in code, adds or replaces expected values (tests use this). ``checksums=False`` turns hash
+verification off (sizes are still checked).
+
+**Hostile files.** Every file is opened through its resolved path and refused
+(:class:`UnsafePathError`) if a symbolic link leads outside the data directory; archives are read
+in place; single files and archive members larger than any official file are refused before they
+are read; Tiny-ImageNet JPEGs are opened lazily and their declared size checked (64×64,
+``MAX_IMAGE_PIXELS``) before any pixel is decoded; corrupt or truncated files raise errors that
+name the file.
 
 **Pickles.** The python-format CIFAR batches are pickles; they are decoded by
 :func:`fpjax._src.safe_pickle.safe_unpickle`, which never imports or calls anything (see there).
@@ -54,9 +64,10 @@ import io
 import os
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -67,7 +78,7 @@ __all__ = [
     "load_dataset", "DATASET_NAMES", "load_cifar10", "load_cifar100", "load_tiny_imagenet",
     "load_digits", "load_diabetes", "load_sample_photo", "upscale_images", "standardize",
     "resolve_data_dir", "write_sha256sums", "DatasetNotFoundError", "ChecksumError",
-    "UnsafePickleError", "KNOWN_CHECKSUMS",
+    "UnsafePickleError", "KNOWN_CHECKSUMS", "Dataset", "UnsafePathError", "MAX_IMAGE_PIXELS",
 ]
 
 DATASET_NAMES = ("cifar10", "cifar100", "tiny_imagenet", "digits", "digits32", "diabetes")
@@ -89,6 +100,18 @@ KNOWN_CHECKSUMS: dict[str, str] = {
     "cifar-100-python/train": "md5:16019d7e3df5f24257cddd939b257f8d",
     "cifar-100-python/test": "md5:f0ef6b0ae62326f3e7ffdfab6717acfc",
 }
+
+
+class Dataset(NamedTuple):
+    """A data set split, as returned by :func:`load_dataset` (unpacks as ``x, y = ...``).
+
+    Attributes:
+      x: inputs, float32 (images NHWC in [0, 1]).
+      y: targets, ``(n,)`` int32 class labels (float32 for ``diabetes``).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -125,23 +148,60 @@ def _parse_checksum(spec: str, rel: str) -> tuple[str, str]:
     return algo, hexd.lower()
 
 
+_MAX_FILE_BYTES = 512 << 20   # larger than any file of the supported data sets (CIFAR-100 train: 155 MB)
+_MAX_MANIFEST_BYTES = 4 << 20
+
+
+class UnsafePathError(ValueError):
+    """A data file resolves (through a symbolic link) to a place outside the data directory."""
+
+
+def _inside(root: Path, p: Path) -> Path:
+    """``p`` with links resolved, refused unless it lies inside ``root`` (already resolved)."""
+    r = p.resolve()
+    if r != root and root not in r.parents:
+        raise UnsafePathError(f"{p} resolves to {r}, outside the data directory {root}; fpjax does not "
+                              "follow links out of the data directory (point data_dir at the real "
+                              "location instead)")
+    return r
+
+
+def _read_file(root: Path, p: Path) -> bytes:
+    r = _inside(root, p)
+    size = r.stat().st_size
+    if size > _MAX_FILE_BYTES:
+        raise ChecksumError(f"{p} has {size} bytes, more than any file of the supported data sets "
+                            f"({_MAX_FILE_BYTES} bytes); it is not an official file")
+    return r.read_bytes()
+
+
 class _Verifier:
-    """Expected checksums: built-ins, then a SHA256SUMS manifest, then the user's mapping."""
+    """Expected checksums of files under the data directory ``root`` (resolved).
+
+    Sources: the built-in table (``KNOWN_CHECKSUMS``), ``SHA256SUMS`` files in the data folders, and
+    the caller's ``checksums=`` mapping. A ``SHA256SUMS`` entry for a file with a built-in checksum
+    is checked IN ADDITION to the built-in one (it can add a constraint, never replace one); two
+    ``SHA256SUMS`` entries for the same file that disagree are an error. The caller's mapping is an
+    explicit decision in code and replaces the other sources for the files it names.
+    """
 
     def __init__(self, root: Path, checksums: Mapping[str, str] | bool | None):
         if checksums is not None and not isinstance(checksums, (bool, Mapping)):
             raise TypeError("checksums must be None, False or a mapping {relative_path: 'md5:…'|'sha256:…'}")
+        if checksums is True:
+            checksums = None
         self.enabled = checksums is not False
-        self.expected: dict[str, tuple[str, str]] = {}
+        self.builtin: dict[str, tuple[str, str]] = {}
+        self.manifest: dict[str, tuple[str, Path]] = {}
+        self.user: dict[str, tuple[str, str]] = {}
+        self._root = root
+        self._manifests_read: set[Path] = set()
         if not self.enabled:
             return
         for rel, spec in KNOWN_CHECKSUMS.items():
-            self.expected[rel] = _parse_checksum(spec, rel)
-        self._root = root
-        self._manifests_read: set[Path] = set()
-        self.user = dict(checksums) if isinstance(checksums, Mapping) else {}
-        for rel, spec in self.user.items():
-            self.expected[str(rel).replace(os.sep, "/")] = _parse_checksum(spec, rel)
+            self.builtin[rel] = _parse_checksum(spec, rel)
+        for rel, spec in (dict(checksums) if isinstance(checksums, Mapping) else {}).items():
+            self.user[str(rel).replace(os.sep, "/")] = _parse_checksum(spec, rel)
 
     def _read_manifest(self, folder: Path):
         if folder in self._manifests_read:
@@ -150,38 +210,64 @@ class _Verifier:
         man = folder / "SHA256SUMS"
         if not man.is_file():
             return
+        real = _inside(self._root, man)
+        if real.stat().st_size > _MAX_MANIFEST_BYTES:
+            raise ChecksumError(f"{man} is larger than {_MAX_MANIFEST_BYTES} bytes; not a checksum list")
         prefix = "" if folder == self._root else folder.relative_to(self._root).as_posix() + "/"
-        for line in man.read_text().splitlines():
+        try:
+            text = real.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ChecksumError(f"{man} is not a text file in sha256sum format") from None
+        for line in text.splitlines():
             parts = line.strip().split()
             if len(parts) == 2 and len(parts[0]) == 64:
-                rel = prefix + parts[1].lstrip("*")
-                if rel not in self.user:  # the caller's mapping wins over the manifest
-                    self.expected[rel] = ("sha256", parts[0].lower())
+                name = parts[1].lstrip("*")
+                if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/"):
+                    raise ChecksumError(f"{man} names {name!r}; entries must be paths inside its folder")
+                rel, digest = prefix + name, parts[0].lower()
+                if rel in self.manifest and self.manifest[rel][0] != digest:
+                    raise ChecksumError(f"conflicting sha256 entries for {rel}: {self.manifest[rel][1]} says "
+                                        f"{self.manifest[rel][0]}, {man} says {digest}")
+                self.manifest[rel] = (digest, man)
 
     def check(self, rel: str, data: bytes | Path):
-        """Verify ``data`` (bytes, or a file to hash in chunks) against the expected checksum of
-        ``rel`` (path relative to the data directory) if one is known; True if it was verified."""
+        """Verify ``data`` (bytes, or a file to hash in chunks) against every expected checksum of
+        ``rel`` (path relative to the data directory); True if at least one was verified."""
         if not self.enabled:
             return False
         path = self._root / rel
         if path.parent.is_dir() and path.parent != self._root:
             self._read_manifest(path.parent)
         self._read_manifest(self._root)
-        if rel not in self.expected:
-            return False
-        algo, want = self.expected[rel]
-        h = hashlib.new(algo)
-        if isinstance(data, Path):
-            with open(data, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 22), b""):
-                    h.update(chunk)
+        if rel in self.user:
+            wanted = [(*self.user[rel], "the checksums= argument")]
         else:
-            h.update(data)
-        got = h.hexdigest()
-        if got != want:
-            raise ChecksumError(f"{algo} checksum of {self._root / rel} is {got}, expected {want}: "
-                                "the file is corrupt or not the official one; replace it, or pass "
-                                "checksums={...} / checksums=False if you changed it on purpose")
+            wanted = []
+            if rel in self.builtin:
+                wanted.append((*self.builtin[rel], "the built-in checksum of the official file"))
+            if rel in self.manifest:
+                wanted.append(("sha256", self.manifest[rel][0], str(self.manifest[rel][1])))
+        if not wanted:
+            return False
+        hashers = {algo: hashlib.new(algo) for algo, _, _ in wanted}
+        if isinstance(data, Path):
+            with open(_inside(self._root, data), "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 22), b""):
+                    for h in hashers.values():
+                        h.update(chunk)
+        else:
+            for h in hashers.values():
+                h.update(data)
+        for algo, want, source in wanted:
+            got = hashers[algo].hexdigest()
+            if got != want:
+                extra = ("" if not (rel in self.builtin and source.endswith("SHA256SUMS")) else
+                         " (the file matches its built-in checksum but this SHA256SUMS entry disagrees: "
+                         "a checksum list in the data folder cannot replace a built-in one)")
+                raise ChecksumError(f"{algo} checksum of {self._root / rel} is {got}, expected {want} "
+                                    f"(from {source}){extra}: the file is corrupt or not the official one; "
+                                    "replace it, or pass checksums={...} / checksums=False if you changed "
+                                    "it on purpose")
         return True
 
 
@@ -194,7 +280,7 @@ def write_sha256sums(folder: str | os.PathLike) -> Path:
     from fpjax._src.io import atomic_write_bytes
     lines = []
     for p in sorted(folder.iterdir()):
-        if p.is_file() and p.name != "SHA256SUMS":
+        if p.is_file() and not p.is_symlink() and p.name != "SHA256SUMS":
             h = hashlib.sha256()
             with open(p, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 22), b""):
@@ -268,7 +354,8 @@ def _decode_cifar_py(data: bytes, rel: str, n_classes: tuple[int, ...], label_ke
         raise UnsafePickleError(f"{rel}: expected a dict, found {type(obj).__name__}")
     d = {(k.decode("latin-1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
     if "data" not in d or any(k not in d for k in label_keys):
-        raise ValueError(f"{rel}: CIFAR batch must have keys 'data' and {label_keys}; found {sorted(d)}")
+        raise ValueError(f"{rel}: CIFAR batch must have keys 'data' and {label_keys}; found "
+                         f"{sorted(map(str, d))[:10]}")
     x = d["data"]
     if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == 3072):
         raise ValueError(f"{rel}: 'data' must be a uint8 array (n, 3072); got "
@@ -276,6 +363,10 @@ def _decode_cifar_py(data: bytes, rel: str, n_classes: tuple[int, ...], label_ke
     labels = []
     for key, c in zip(label_keys, n_classes):
         lab = d[key]
+        if isinstance(lab, list) and not all(type(v) is int for v in lab):  # (flat: never expand nesting)
+            raise ValueError(f"{rel}: {key!r} must be a flat list of integers")
+        if not isinstance(lab, (list, np.ndarray)):
+            raise ValueError(f"{rel}: {key!r} must be a list or array of integers; got {type(lab).__name__}")
         lab = np.asarray(lab.tolist() if isinstance(lab, np.ndarray) else lab)
         if lab.shape != (x.shape[0],) or not np.issubdtype(lab.dtype, np.integer):
             raise ValueError(f"{rel}: {key!r} must be {x.shape[0]} integers; got shape {lab.shape}")
@@ -288,14 +379,22 @@ def _decode_cifar_py(data: bytes, rel: str, n_classes: tuple[int, ...], label_ke
 def _read_tar_members(path: Path, prefix: str, names: list[str]) -> dict[str, bytes]:
     """The bytes of the regular-file members ``prefix/name`` of a .tar.gz, read in place (nothing is
     extracted to disk, so member paths cannot escape; links and other member types are ignored)."""
-    with tarfile.open(path, "r:gz") as tf:
-        members = {m.name: m for m in tf.getmembers() if m.isfile()}
-        out = {}
-        for name in names:
-            m = members.get(f"{prefix}/{name}")
-            if m is None:
-                raise DatasetNotFoundError(f"{path} has no member {prefix}/{name}; it is not the official archive")
-            out[name] = tf.extractfile(m).read()
+    try:
+        with tarfile.open(path, "r:gz") as tf:
+            members = {m.name: m for m in tf.getmembers() if m.isfile()}
+            out = {}
+            for name in names:
+                m = members.get(f"{prefix}/{name}")
+                if m is None:
+                    raise DatasetNotFoundError(f"{path} has no member {prefix}/{name}; it is not the official archive")
+                if m.size > _MAX_FILE_BYTES:
+                    raise ChecksumError(f"{path}: member {m.name} claims {m.size} bytes; not an official archive")
+                out[name] = tf.extractfile(m).read()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        if isinstance(err, DatasetNotFoundError):
+            raise
+        raise ChecksumError(f"{path} is not a readable .tar.gz archive ({type(err).__name__}: {err}); the "
+                            "file is corrupt or truncated") from None
     return out
 
 
@@ -310,6 +409,7 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
                f"the archive {spec['bin_tar']} or {spec['py_tar']} itself"]
     if root is None or not root.is_dir():
         raise _not_found(spec["title"], root, options)
+    root = root.resolve()
     ver = _Verifier(root, checksums)
     n_classes = spec["n_classes"]
     label_keys = ("labels",) if which == "cifar10" else ("coarse_labels", "fine_labels")
@@ -317,7 +417,7 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
     def finish(parts):
         x = np.concatenate([p[0] for p in parts]).astype(np.float32) / np.float32(255.0)
         y = np.concatenate([p[1] for p in parts])[:, label_index].astype(np.int32)
-        return x, y
+        return Dataset(x, y)
 
     # Official record count of each file of this split. It is checked for files whose hash is not
     # known (a verified hash already fixes the content); checksums=False skips it too.
@@ -335,8 +435,8 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
         parts = []
         for f in files:
             rel = f"{folder}/{f}"
-            verified = ver.check(rel, d / f)
-            data = (d / f).read_bytes()
+            data = _read_file(root, d / f)
+            verified = ver.check(rel, data)
             if kind == "bin":
                 parts.append(_decode_cifar_bin(data, rel, spec["n_label_bytes"], n_classes,
                                                per_file if ver.enabled and not verified else None))
@@ -348,6 +448,7 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
         p = root / tar_name
         if not p.is_file():
             continue
+        _inside(root, p)
         tar_verified = ver.check(tar_name, p)
         contents = _read_tar_members(p, folder, files)
         parts = []
@@ -380,13 +481,36 @@ def load_cifar100(split: str = "train", data_dir=None, *, checksums=None, label_
 # Tiny ImageNet
 # ---------------------------------------------------------------------------------------------
 
+_TINY_SIZE = (64, 64)
+MAX_IMAGE_PIXELS = 64 * 64  # Tiny-ImageNet images; any larger header is refused before decoding
+
+
+def _text(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{name} is not UTF-8 text ({err.reason} at byte {err.start}); the file is "
+                         "corrupt or not the official one") from None
+
+
 def _decode_jpeg(data: bytes, name: str) -> np.ndarray:
-    from PIL import Image
-    with Image.open(io.BytesIO(data)) as im:
-        im = im.convert("RGB")  # a few Tiny-ImageNet images are greyscale
-        arr = np.asarray(im, dtype=np.uint8)
+    """Decode one Tiny-ImageNet JPEG ``name`` (shown in errors). The header is read first (PIL opens
+    lazily) and the size checked against 64×64 before any pixel is decoded."""
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(io.BytesIO(data), formats=("JPEG",)) as im:
+            w, h = im.size
+            if (w, h) != _TINY_SIZE or w * h > MAX_IMAGE_PIXELS:
+                raise ValueError(f"{name}: Tiny-ImageNet images are 64×64; this one declares {w}×{h} "
+                                 "(refused before decoding)")
+            im = im.convert("RGB")  # decodes; a few Tiny-ImageNet images are greyscale
+            arr = np.asarray(im, dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise ValueError(f"{name}: not a JPEG image (corrupt, truncated or another format)") from None
+    except (OSError, SyntaxError, EOFError, Image.DecompressionBombError) as err:
+        raise ValueError(f"{name}: the JPEG data is corrupt or truncated ({type(err).__name__}: {err})") from None
     if arr.shape != (64, 64, 3):
-        raise ValueError(f"{name}: Tiny-ImageNet images are 64×64; got {arr.shape[:2]}")
+        raise ValueError(f"{name}: Tiny-ImageNet images are 64×64×3; got {arr.shape}")
     return arr
 
 
@@ -407,6 +531,7 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
                "the archive tiny-imagenet-200.zip itself"]
     if root is None or not root.is_dir():
         raise _not_found("Tiny ImageNet", root, options)
+    root = root.resolve()
     ver = _Verifier(root, checksums)
     folder = root / "tiny-imagenet-200"
     zf = None
@@ -414,23 +539,39 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
         def read(rel):
             if not (folder / rel).is_file():
                 raise _not_found("Tiny ImageNet", root, options, f"{folder / rel} is missing")
-            ver.check(f"tiny-imagenet-200/{rel}", folder / rel)
-            return (folder / rel).read_bytes()
+            data = _read_file(root, folder / rel)
+            ver.check(f"tiny-imagenet-200/{rel}", data)
+            return data, str(folder / rel)
 
         def listdir(rel):
             p = folder / rel
-            return sorted(q.name for q in p.iterdir()) if p.is_dir() else []
+            if not p.is_dir():
+                return []
+            _inside(root, p)
+            return sorted(q.name for q in p.iterdir())
     elif (root / "tiny-imagenet-200.zip").is_file():
         zpath = root / "tiny-imagenet-200.zip"
+        _inside(root, zpath)
         ver.check("tiny-imagenet-200.zip", zpath)
-        zf = zipfile.ZipFile(zpath)
-        names = set(zf.namelist())
+        try:
+            zf = zipfile.ZipFile(zpath)
+        except (zipfile.BadZipFile, OSError, EOFError) as err:
+            raise ChecksumError(f"{zpath} is not a readable zip archive ({type(err).__name__}: {err}); the "
+                                "file is corrupt or truncated") from None
+        infos = {i.filename: i for i in zf.infolist()}
+        names = set(infos)
 
         def read(rel):
             name = f"tiny-imagenet-200/{rel}"
             if name not in names:
                 raise _not_found("Tiny ImageNet", root, options, f"{zpath} has no member {name}")
-            return zf.read(name)
+            if infos[name].file_size > _MAX_FILE_BYTES:
+                raise ChecksumError(f"{zpath}: member {name} claims {infos[name].file_size} bytes; not the "
+                                    "official archive")
+            try:
+                return zf.read(name), f"{zpath}:{name}"
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as err:
+                raise ChecksumError(f"{zpath}: member {name} is corrupt ({type(err).__name__}: {err})") from None
 
         def listdir(rel):
             pre = f"tiny-imagenet-200/{rel}/"
@@ -446,7 +587,7 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
 
 
 def _tiny_imagenet_read(split, read, listdir, max_per_class, not_found):
-    wnids = [w.strip() for w in read("wnids.txt").decode().splitlines() if w.strip()]
+    wnids = [w.strip() for w in _text(*read("wnids.txt")).splitlines() if w.strip()]
     if len(wnids) != 200 or len(set(wnids)) != 200:
         raise ValueError(f"wnids.txt must list 200 distinct class ids; found {len(set(wnids))}")
     bad = [w for w in wnids if not w.replace("_", "").isalnum()]
@@ -462,7 +603,7 @@ def _tiny_imagenet_read(split, read, listdir, max_per_class, not_found):
             items += [(f"train/{w}/images/{f}", index[w]) for f in files[:max_per_class]]
     else:
         counts: dict[int, int] = {}
-        for line in read("val/val_annotations.txt").decode().splitlines():
+        for line in _text(*read("val/val_annotations.txt")).splitlines():
             parts = line.split("\t")
             if len(parts) < 2:
                 continue
@@ -483,10 +624,10 @@ def _tiny_imagenet_read(split, read, listdir, max_per_class, not_found):
     with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
         for start in range(0, len(items), chunk):
             part = items[start:start + chunk]
-            blobs = [(read(rel), rel) for rel, _ in part]
+            blobs = [read(rel) for rel, _ in part]
             for i, arr in enumerate(pool.map(lambda br: _decode_jpeg(*br), blobs)):
                 x[start + i] = arr / np.float32(255.0)
-    return x, np.array([c for _, c in items], dtype=np.int32)
+    return Dataset(x, np.array([c for _, c in items], dtype=np.int32))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,7 +658,7 @@ def load_digits(split: str = "train", *, size: int | None = None, channels: int 
     x = (d.images[idx] / 16.0).astype(np.float32)[..., None]
     if size is not None or channels != 1:
         x = upscale_images(x, size=size or 8, channels=channels)
-    return x, d.target[idx].astype(np.int32)
+    return Dataset(x, d.target[idx].astype(np.int32))
 
 
 def load_diabetes(split: str = "train"):
@@ -533,7 +674,7 @@ def load_diabetes(split: str = "train"):
     tr = _sk_split(len(d.target), "train")
     mu, sd = d.data[tr].mean(0), d.data[tr].std(0)
     idx = _sk_split(len(d.target), split)
-    return ((d.data[idx] - mu) / sd).astype(np.float32), d.target[idx].astype(np.float32)
+    return Dataset(((d.data[idx] - mu) / sd).astype(np.float32), d.target[idx].astype(np.float32))
 
 
 def load_sample_photo(name: str = "china", *, grayscale: bool = True) -> np.ndarray:

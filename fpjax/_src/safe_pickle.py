@@ -25,6 +25,7 @@ Allowed globals: ``numpy.core.multiarray._reconstruct`` / ``numpy._core.multiarr
 
 from __future__ import annotations
 
+import math
 import pickletools
 from typing import Any
 
@@ -87,6 +88,21 @@ def _fail(msg: str):
                             "dict of byte strings, lists of ints and one uint8 numpy array")
 
 
+def _brief(v: Any) -> str:
+    """A bounded description of ``v`` for error messages (``repr`` of a structure of shared
+    references could take exponential time)."""
+    if isinstance(v, (bool, int, float)) or v is None:
+        r = repr(v)
+        return r if len(r) <= 40 else r[:37] + "..."
+    if isinstance(v, (str, bytes)):
+        return repr(v[:40]) + ("..." if len(v) > 40 else "")
+    if isinstance(v, (tuple, list, dict)):
+        return f"{type(v).__name__} of length {len(v)}"
+    if isinstance(v, _Token):
+        return repr(v)
+    return type(v).__name__
+
+
 def _as_bytes(v: Any) -> bytes:
     return v if isinstance(v, bytes) else _fail(f"expected a byte string, got {type(v).__name__}")
 
@@ -102,20 +118,20 @@ def _reduce(func: Any, args: Any) -> Any:
         if (len(args) == 3 and args[0] is _NDARRAY and isinstance(args[1], tuple)
                 and all(_is_int(s) for s in args[1]) and isinstance(args[2], (bytes, str))):
             return _ArrayStub()
-        _fail(f"unexpected numpy _reconstruct arguments {args!r:.80}")
+        _fail(f"unexpected numpy _reconstruct arguments {_brief(args)}")
     if func is _FROMBUFFER:
         # protocol 5: _frombuffer(buffer, dtype, shape, order)
         if (len(args) == 4 and isinstance(args[0], bytes) and isinstance(args[1], _DtypeStub)
                 and isinstance(args[2], tuple) and args[3] in ("C", "F")):
             return _make_array(args[0], args[1], args[2], args[3] == "F")
-        _fail(f"unexpected numpy _frombuffer arguments {args!r:.80}")
+        _fail(f"unexpected numpy _frombuffer arguments {_brief(args)}")
     if func is _DTYPE:
         if (len(args) == 3 and isinstance(args[0], (str, bytes)) and all(a in (0, 1) for a in args[1:])):
             code = args[0].decode("ascii", "replace") if isinstance(args[0], bytes) else args[0]
             if code not in _ALLOWED_DTYPES:
-                _fail(f"numpy dtype {code!r} is not a plain numeric type")
+                _fail(f"numpy dtype {_brief(code)} is not a plain numeric type")
             return _DtypeStub(code)
-        _fail(f"unexpected numpy dtype arguments {args!r:.80}")
+        _fail(f"unexpected numpy dtype arguments {_brief(args)}")
     if func is _ENCODE:
         if len(args) == 2 and isinstance(args[0], str) and args[1] in ("latin1", "latin-1"):
             return args[0].encode("latin-1")
@@ -124,7 +140,7 @@ def _reduce(func: Any, args: Any) -> Any:
         if args == ():
             return b""
         _fail("bytes(...) is only accepted without arguments")
-    _fail(f"REDUCE of {func!r:.60} (only numpy arrays/dtypes and latin-1 bytes are allowed)")
+    _fail(f"REDUCE of {_brief(func)} (only numpy arrays/dtypes and latin-1 bytes are allowed)")
 
 
 def _build(obj: Any, state: Any) -> Any:
@@ -136,7 +152,7 @@ def _build(obj: Any, state: Any) -> Any:
         if not (isinstance(state, tuple) and len(state) in (8, 9) and state[0] in (3, 4)
                 and state[1] in ("<", ">", "|", "=") and state[2] is None and state[3] is None
                 and state[4] is None):
-            _fail(f"unexpected numpy dtype state {state!r:.80}")
+            _fail(f"unexpected numpy dtype state {_brief(state)}")
         obj.order = state[1]
         return obj
     if isinstance(obj, _ArrayStub):
@@ -144,7 +160,7 @@ def _build(obj: Any, state: Any) -> Any:
         if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1
                 and isinstance(state[1], tuple) and all(_is_int(s) and s >= 0 for s in state[1])
                 and isinstance(state[2], _DtypeStub) and state[3] in (0, 1)):
-            _fail(f"unexpected numpy array state {state!r:.80}")
+            _fail(f"unexpected numpy array state {_brief(state)}")
         raw = state[4]
         if isinstance(raw, str):  # Python-2 pickles read as text: the bytes are latin-1 code points
             raw = raw.encode("latin-1")
@@ -154,30 +170,47 @@ def _build(obj: Any, state: Any) -> Any:
 
 def _make_array(raw: bytes, dtype: "_DtypeStub", shape: tuple, fortran: bool) -> np.ndarray:
     if not all(_is_int(s) and s >= 0 for s in shape):
-        _fail(f"array shape {shape!r:.60} is not a tuple of non-negative ints")
+        _fail(f"array shape {_brief(shape)} is not a tuple of non-negative ints")
     dt = np.dtype(dtype.code)
     if dtype.order in ("<", ">"):
         dt = dt.newbyteorder(dtype.order)
-    need = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    need = math.prod(shape) * dt.itemsize  # exact (numpy's int64 product could wrap around)
     if need != len(raw):
         _fail(f"array data has {len(raw)} bytes, shape {shape} of {dt} needs {need}")
     arr = np.frombuffer(raw, dtype=dt).reshape(shape, order="F" if fortran else "C")
     return arr.astype(dt.newbyteorder("="), copy=True)
 
 
-def _finish(obj: Any, depth: int = 0) -> Any:
-    """Check that only plain data is left (no tokens or unfinished stubs)."""
-    if depth > 8:
-        _fail("nesting deeper than a CIFAR batch")
-    if isinstance(obj, dict):
-        return {_finish(k, depth + 1): _finish(v, depth + 1) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finish(v, depth + 1) for v in obj]
-    if isinstance(obj, tuple):
-        return tuple(_finish(v, depth + 1) for v in obj)
-    if obj is None or isinstance(obj, (bool, int, float, str, bytes, np.ndarray)):
-        return obj
-    _fail(f"unfinished object {obj!r:.60}")
+def _finish(root: Any) -> Any:
+    """Check that only plain data is left (no tokens, unfinished stubs or cycles) and return it.
+
+    Containers are checked in place, each once (a memo reference shared by many containers is one
+    object, not a copy), so the time is linear in the number of distinct objects, which is bounded
+    by the number of opcodes."""
+    done: set[int] = set()
+    active: set[int] = set()
+    stack: list[tuple[Any, int, bool]] = [(root, 0, False)]
+    while stack:
+        obj, depth, leaving = stack.pop()
+        if leaving:
+            active.discard(id(obj))
+            done.add(id(obj))
+            continue
+        if obj is None or isinstance(obj, (bool, int, float, str, bytes, np.ndarray)):
+            continue
+        if not isinstance(obj, (dict, list, tuple)):
+            _fail(f"unfinished object {_brief(obj)}")
+        if id(obj) in active:
+            _fail("a container holds itself (cyclic references)")
+        if id(obj) in done:
+            continue
+        if depth > 8:
+            _fail("nesting deeper than a CIFAR batch")
+        active.add(id(obj))
+        stack.append((obj, depth, True))
+        items = (list(obj.keys()) + list(obj.values())) if isinstance(obj, dict) else obj
+        stack.extend((v, depth + 1, False) for v in items)
+    return root
 
 
 def safe_unpickle(data: bytes) -> Any:
