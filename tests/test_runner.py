@@ -216,3 +216,34 @@ def test_report_refuses_malformed_metrics(toy, tmp_path):
     (tmp_path / "toy" / "metrics.json").write_text("{not json")
     with pytest.raises(ValueError, match="metrics.json is malformed"):
         runner.build_report(tmp_path)
+
+
+@pytest.mark.slow
+def test_wheel_ships_experiments_inside_fpjax(tmp_path):
+    """The wheel installs no top-level ``experiments`` package; installed, the runner finds the experiments
+    in ``fpjax._experiments``."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed: cannot build the wheel")
+    root = Path(runner.__file__).resolve().parents[2]
+    subprocess.run([uv, "build", "--wheel", "-o", str(tmp_path / "dist"), str(root)], check=True,
+                   capture_output=True, timeout=600)
+    (wheel,) = (tmp_path / "dist").glob("fpjax-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {"fpjax", wheel.name.split("-py")[0] + ".dist-info"}
+    shipped = {Path(n).name for n in names if n.startswith("fpjax/_experiments/")}
+    assert shipped == {p.name for p in (root / "experiments").glob("*.py")}
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    code = ("from fpjax._src import runner; import sys; p = runner.experiments_package(); "
+            "print(p.__name__, sorted(runner.list_experiments()) == sorted(sys.argv[1].split(',')))")
+    out = subprocess.run([sys.executable, "-c", code, ",".join(runner.list_experiments())], cwd=tmp_path,
+                         env=dict(os.environ, PYTHONPATH=str(tmp_path / "site")), capture_output=True,
+                         text=True, timeout=600)
+    assert out.stdout.split() == ["fpjax._experiments", "True"], out.stderr[-2000:]

@@ -34,7 +34,8 @@ __all__ = ["list_experiments", "get_experiment", "run_experiment", "build_report
 # initialization bias, and Theorem 5.1 (each has its own quick setting).
 DEMO = ("fp-1d", "hys2-spectral-bias", "init-bias")
 
-_CHECKOUT = Path(__file__).resolve().parents[2] / "experiments"
+_ROOT = Path(__file__).resolve().parents[2]
+_CHECKOUT = _ROOT / "experiments"
 
 
 def experiments_package() -> ModuleType:
@@ -44,7 +45,7 @@ def experiments_package() -> ModuleType:
     ``experiments``); from an installed wheel, ``fpjax._experiments`` (the same files, shipped inside
     fpjax so that no top-level ``experiments`` package is installed).
     """
-    if (_CHECKOUT / "__init__.py").is_file():
+    if (_ROOT / "pyproject.toml").is_file() and (_CHECKOUT / "__init__.py").is_file():
         mod = sys.modules.get("experiments")
         if mod is not None and Path(getattr(mod, "__file__", "") or "").resolve().parent == _CHECKOUT:
             return mod
