@@ -1,0 +1,8 @@
+"""``python -m fpjax ...``: the ``fpjax`` command line (see :mod:`fpjax.cli`)."""
+
+import sys
+
+from fpjax.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
