@@ -5,7 +5,7 @@
   each rendered by mkdocstrings from the docstrings;
 * ``experiments.md``: the experiment catalogue, from the experiment registry (``fpjax.experiment``
   when it exists, else the runner's ``list_experiments``/``get_experiment``), with the verdicts and
-  figures of the committed quick run under ``docs/results/<name>/`` where there is one;
+  figures of the committed quick run under ``docs/quick-runs/<name>/`` where there is one;
 * ``notebooks/*.ipynb``: the notebooks of ``notebooks/`` (stored with their outputs), rendered by
   mkdocs-jupyter, and ``notebooks/index.md`` listing them.
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "fpjax"
 NOTEBOOKS = ROOT / "notebooks"
 DOCS = ROOT / "docs"
-RESULTS = DOCS / "results"
+RESULTS = DOCS / "quick-runs"
 EXCLUDED_MODULES = {"fpjax.cli"}   # the `fpjax` command, documented on the home page
 
 log = logging.getLogger("mkdocs.hooks.fpjax")
@@ -167,7 +167,7 @@ def _registry():
 
 def _field(exp, *names, default=None):
     for n in names:
-        for obj in (exp, getattr(exp, "spec", None), getattr(exp, "SPEC", None)):
+        for obj in (exp, getattr(exp, "EXPERIMENT", None), getattr(exp, "spec", None)):
             if obj is None:
                 continue
             v = obj.get(n) if isinstance(obj, dict) else getattr(obj, n, None)
@@ -212,7 +212,7 @@ def _settings_table(quick: dict, full: dict) -> str:
     return "| setting | quick | full |\n|---|---|---|\n" + "\n".join(rows)
 
 
-def _committed_run(name: str) -> str:
+def _committed_run(name: str, captions: dict | None = None) -> str:
     d = RESULTS / name
     mfile = d / "metrics.json"
     if not mfile.exists():
@@ -223,7 +223,7 @@ def _committed_run(name: str) -> str:
     if (d / "config.json").exists():
         cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
     plat = cfg.get("platform", {})
-    lines = [f"Committed quick run (`docs/results/{name}/`): started {cfg.get('started', '?')}, "
+    lines = [f"Committed quick run (`docs/quick-runs/{name}/`): started {cfg.get('started', '?')}, "
              f"jax {plat.get('jax', '?')} on {plat.get('backend', '?')}, runtime {metrics.get('runtime_s', '?')} s.", "",
              "| claim | verdict |", "|---|---|"]
     for c in metrics.get("claims", []):
@@ -232,7 +232,8 @@ def _committed_run(name: str) -> str:
         lines.append(f"| {clean(str(c.get('claim', ''))).replace('|', '/')} | {verdict} |")
     lines.append("")
     for png in sorted(d.glob("*.png")):
-        lines += [f"![{png.stem}](results/{name}/{png.name})", "", f"*{png.stem}*", ""]
+        caption = clean(str((captions or {}).get(png.name) or png.stem))
+        lines += [f"![{png.stem}](quick-runs/{name}/{png.name})", "", f"*{caption}*", ""]
     return "\n".join(lines)
 
 
@@ -260,7 +261,7 @@ def catalogue() -> str:
                  f"**Claim.** {clean(str(_field(exp, 'claim', default='—')))}", "",
                  f"**Source.** {_source(exp)}", "",
                  _settings_table(quick, full), "",
-                 _committed_run(name), ""]
+                 _committed_run(name, dict(_field(exp, "figures", default={}) or {})), ""]
     return "\n".join(head + [""] + body)
 
 
