@@ -3,11 +3,10 @@
 Theory-vs-theory checks run in float64 (``jax.enable_x64``); tolerances are derived in comments.
 """
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from fpjax import spectrum as S
 from fpjax.testing import assert_spectra_close
@@ -108,7 +107,7 @@ def test_box_gives_sinc(x64):
     m2 = 40
     g = -2 + (np.arange(4 * m2) + 0.5) / m2
     box1 = (np.abs(g) < 0.5).astype(np.float64)
-    (fx, fy), c2 = S.grid_fft(box1[:, None] * box1[None, :], (g, g))
+    (fx, _fy), c2 = S.grid_fft(box1[:, None] * box1[None, :], (g, g))
     xi = np.asarray(fx)
     t = np.pi * xi / m2
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -151,11 +150,11 @@ def test_periodic_amplitudes_nyquist_and_batch(x64):
     n = 16
     x = np.arange(n) / n
     vals = np.stack([(-1.0) ** np.arange(n), 2 + np.cos(2 * np.pi * 3 * x)])    # batch of 2
-    ks, amps = S.periodic_amplitudes(vals, x)
+    _ks, amps = S.periodic_amplitudes(vals, x)
     assert amps.shape == (2, n // 2 + 1)
     np.testing.assert_allclose(amps[0, n // 2], 1.0, atol=1e-14)
     np.testing.assert_allclose(amps[1, [0, 3]], [2.0, 0.5], atol=1e-14)
-    ks2, sub = S.periodic_amplitudes(vals, x, k=[3, 0])
+    _ks2, sub = S.periodic_amplitudes(vals, x, k=[3, 0])
     np.testing.assert_allclose(sub[1], [0.5, 2.0], atol=1e-14)
 
 
@@ -200,7 +199,7 @@ def test_batched_equals_individual_and_jit(x64):
         for j in range(2):
             np.testing.assert_allclose(c[i, j], S.grid_fft(vals[i, j], x)[1], rtol=0, atol=1e-14)
     # Inside jit the grid is traced: spacing and origin come from its end points.
-    f_jit, c_jit = jax.jit(lambda v, g: S.grid_fft(v, g))(vals, x)
+    _f_jit, c_jit = jax.jit(lambda v, g: S.grid_fft(v, g))(vals, x)
     np.testing.assert_allclose(c_jit, c, rtol=0, atol=1e-13)
     # vmap over a batch axis as well.
     c_vmap = jax.vmap(lambda v: S.grid_fft(v, x)[1])(vals)
@@ -415,7 +414,7 @@ def test_fourier_coeffs_physical_frequencies(x64):
     x2 = x + 0.37
     np.testing.assert_allclose(S.fourier_coeffs(np.sin(3 * x2), x2, freqs=[3 / (2 * np.pi)]), [-0.5j], atol=1e-14)
     # = grid_fft / L and = nudft on the grid; (N, 1) network columns accepted.
-    freqs, coeffs = S.grid_fft(np.cos(5 * x), x)
+    _freqs, coeffs = S.grid_fft(np.cos(5 * x), x)
     ref = np.asarray(S.coeffs_at(coeffs, 5)) / (2 * np.pi)
     np.testing.assert_allclose(S.fourier_coeffs(np.cos(5 * x)[:, None], x[:, None], cycles=[5]), [ref], atol=1e-14)
     np.testing.assert_allclose(S.fourier_coeffs(np.cos(5 * x), x, cycles=[5]),

@@ -2,11 +2,10 @@
 
 import time
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from fpjax import spectrum as S
 
@@ -42,7 +41,7 @@ def test_matches_dense_formula_and_blocking(x64):
     low, high = S.filter_decompose(x, y, 0.3)
     np.testing.assert_allclose(np.asarray(low) + np.asarray(high), y, atol=1e-15)
     # 1-D x and 1-D y shapes.
-    low1, high1 = S.filter_decompose(x[:, 0], y[:, 0], 0.1, block_size=5)
+    low1, _high1 = S.filter_decompose(x[:, 0], y[:, 0], 0.1, block_size=5)
     assert low1.shape == (53,)
     np.testing.assert_allclose(low1, _dense_reference(x[:, 0], y[:, 0], 0.1), atol=1e-12)
 
@@ -74,7 +73,7 @@ def test_small_delta_float32_is_stable():
     rng = np.random.default_rng(2)
     x = (rng.normal(size=(500, 4)) * 3).astype(np.float32)
     y = rng.normal(size=(500, 2)).astype(np.float32)
-    low, high = S.filter_decompose(x, y, 1e-12)
+    low, _high = S.filter_decompose(x, y, 1e-12)
     assert np.all(np.isfinite(np.asarray(low)))
     np.testing.assert_array_equal(np.asarray(low), y)
 
@@ -133,17 +132,20 @@ def test_ten_thousand_points_ten_outputs():
     n = 10_000
     x = jax.random.normal(key1, (n, 8))
     y = jax.random.normal(key2, (n, 10)).at[:, 0].set(1.0)
-    t0 = time.perf_counter()
-    low, high = S.filter_decompose(x, y, 1.0)
+    # CPU time of this process, not wall time: other processes on a loaded machine do not count.
+    t0 = time.process_time()
+    low, _high = S.filter_decompose(x, y, 1.0)
     low.block_until_ready()
     errs = S.filter_errors(x, y, 0.5 * y, [0.5, 2.0])
-    elapsed = time.perf_counter() - t0
+    jax.block_until_ready(errs)
+    elapsed = time.process_time() - t0
     assert low.shape == (n, 10) and bool(jnp.all(jnp.isfinite(low)))
     np.testing.assert_allclose(low[:, 0], 1.0, atol=1e-5)
     # h = y/2: both parts are off by exactly half: e_low = e_high = 1/2 (float32 rounding ~1e-6).
     np.testing.assert_allclose(errs.e_low, [0.5, 0.5], rtol=1e-4)
     np.testing.assert_allclose(errs.e_high, [0.5, 0.5], rtol=1e-4)
-    assert elapsed < 30, f"filtering 10^4 x 10 took {elapsed:.1f}s"
+    # About 3 s of CPU (compilation included) unloaded; 60 s allows two XLA threads at 10x that.
+    assert elapsed < 60, f"filtering 10^4 x 10 took {elapsed:.1f} s of CPU time"
 
 
 def test_filter_input_errors():

@@ -2,11 +2,10 @@
 
 import io
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from fpjax import spectrum as S
 
@@ -36,7 +35,7 @@ def _direct_profile(power):
     bins = {}
     for i in range(p):
         for j in range(q):
-            bins.setdefault(int(round(np.hypot(u[i], v[j]))), []).append(power[i, j])
+            bins.setdefault(round(np.hypot(u[i], v[j])), []).append(power[i, j])
     radii = sorted(bins)
     return np.array(radii), np.array([np.mean(bins[r]) for r in radii])
 
@@ -123,7 +122,7 @@ def test_profile_rotation_invariance(x64):
     # Each power value is a sum of (kh·kw)² = 625 products bounded by the peak power (Σ g)², so
     # rounding is <= 625 ε peak ≈ 1.4e-13 peak in absolute terms (the smallest values, ~1e-6 of the
     # peak, carry that absolute error, not a relative one). atol 1e-12 · peak.
-    tol = dict(rtol=1e-12, atol=1e-12 * pw.max())
+    tol = {"rtol": 1e-12, "atol": 1e-12 * pw.max()}
     np.testing.assert_allclose(pw, pw.T, **tol)
     np.testing.assert_allclose(pw[1:, :], pw[1:, :][::-1, :], **tol)
     _, pg = S.radial_profile(pw)
@@ -236,8 +235,8 @@ def test_kernel_input_errors():
 
 
 def test_plots_return_figures():
-    from matplotlib.figure import Figure
     import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     n_before = len(plt.get_fignums())
     rng = np.random.default_rng(5)

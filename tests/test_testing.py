@@ -5,11 +5,10 @@ and both values; the pytest plugin's fixtures and marker; the how-to's example."
 import re
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from fpjax.testing import (
     assert_decay_rate,
@@ -203,7 +202,7 @@ def test_decay_rate_fit_pass_and_fail():
     msg = str(exc.value)
     assert "differs from the expected 3" in msg and "tol 0.3" in msg and "R² = " in msg
     # Table rows: frequency, measured magnitude, expected C_p ξ^-3, ratio.
-    first = [ln for ln in msg.splitlines() if ln.split()[:1] == ["1"]][0].split()
+    first = next(ln for ln in msg.splitlines() if ln.split()[:1] == ["1"]).split()
     assert _num(first[1]) == pytest.approx(mags[0], rel=1e-5)
     c3 = np.exp(np.mean(np.log(mags) + 3 * np.log(xi)))
     assert _num(first[2]) == pytest.approx(c3, rel=1e-5)
@@ -302,7 +301,7 @@ def test_plugin_fixtures_in_a_fresh_session(pytester):
 
 def test_howto_example_runs():
     doc = Path(__file__).resolve().parents[1] / "docs" / "howto" / "spectral-tests.md"
-    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.DOTALL)
     assert blocks, "docs/howto/spectral-tests.md must hold a python example"
     ns = {}
     exec(compile(blocks[0], str(doc), "exec"), ns)          # noqa: S102 - our own documentation

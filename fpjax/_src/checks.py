@@ -19,9 +19,19 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
-    "as_array", "check_finite", "check_ndim", "check_positive", "check_positive_int",
-    "check_choice", "check_key", "check_same_leading", "is_concrete", "as_points", "safe_ratio",
-    "check_memory", "available_memory",
+    "as_array",
+    "as_points",
+    "available_memory",
+    "check_choice",
+    "check_finite",
+    "check_key",
+    "check_memory",
+    "check_ndim",
+    "check_positive",
+    "check_positive_int",
+    "check_same_leading",
+    "is_concrete",
+    "safe_ratio",
 ]
 
 
@@ -74,9 +84,9 @@ def check_same_leading(a: Any, a_name: str, b: Any, b_name: str) -> None:
 
 def check_positive(v: Any, name: str, *, allow_zero: bool = False) -> float:
     """Return ``float(v)`` or raise: ``TypeError`` if not a real number, ``ValueError`` if ≤ 0."""
-    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-        if not (hasattr(v, "shape") and getattr(v, "shape", None) == () and is_concrete(v)):
-            raise TypeError(f"{name} must be a real number; got {type(v).__name__}")
+    not_number = isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))
+    if not_number and not (hasattr(v, "shape") and getattr(v, "shape", None) == () and is_concrete(v)):
+        raise TypeError(f"{name} must be a real number; got {type(v).__name__}")
     f = float(v)
     if not np.isfinite(f) or f < 0 or (f == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'} and finite; got {v!r}")
@@ -104,7 +114,7 @@ def check_choice(v: Any, name: str, choices: Iterable[str]) -> str:
 
 def check_key(key: Any, name: str = "key") -> None:
     """Raise ``TypeError`` unless ``key`` is a JAX PRNG key (raw uint32[2] or typed)."""
-    if isinstance(key, jax.Array) or isinstance(key, jax.core.Tracer):
+    if isinstance(key, (jax.Array, jax.core.Tracer)):
         if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
             return
         if key.dtype == jnp.uint32 and key.shape[-1:] == (2,):
@@ -170,7 +180,7 @@ def available_memory() -> int:
         return 2 ** 63 - 1
 
 
-def check_memory(nbytes: int | float, name: str, what: str, *, fraction: float = 0.5) -> None:
+def check_memory(nbytes: float, name: str, what: str, *, fraction: float = 0.5) -> None:
     """Raise ``ValueError`` naming ``name`` before allocating ``nbytes`` if that exceeds ``fraction``
     of :func:`available_memory` (default half: room for the inputs and one temporary copy).
 

@@ -29,13 +29,33 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fpjax._src.checks import as_array, as_points, check_finite, check_ndim, check_positive, \
-    check_positive_int, is_concrete, safe_ratio
+from fpjax._src.checks import (
+    as_array,
+    as_points,
+    check_finite,
+    check_ndim,
+    check_positive,
+    check_positive_int,
+    is_concrete,
+    safe_ratio,
+)
 
 __all__ = [
-    "grid_fft", "GridSpectrum", "coeffs_at", "fourier_coeffs", "peak_relative_error", "periodic_amplitudes",
-    "Amplitudes", "window_weights", "principal_direction", "nudft", "relative_error", "filter_decompose",
-    "FilterDecomposition", "filter_errors", "FilterErrors",
+    "Amplitudes",
+    "FilterDecomposition",
+    "FilterErrors",
+    "GridSpectrum",
+    "coeffs_at",
+    "filter_decompose",
+    "filter_errors",
+    "fourier_coeffs",
+    "grid_fft",
+    "nudft",
+    "peak_relative_error",
+    "periodic_amplitudes",
+    "principal_direction",
+    "relative_error",
+    "window_weights",
 ]
 
 
@@ -382,9 +402,9 @@ def _grid_cycles(grid: _PeriodGrid, freqs: Any, cycles: Any, name: str = "x") ->
         cc = np.atleast_1d(np.asarray(cycles))
         if cc.ndim != 1 or cc.size == 0:
             raise ValueError(f"cycles must be a non-empty 1-D sequence of integers; got shape {cc.shape}")
-        if not np.issubdtype(cc.dtype, np.integer):
-            if not (np.issubdtype(cc.dtype, np.floating) and np.all(cc == np.round(cc))):
-                raise TypeError(f"cycles must hold whole numbers of cycles per period; got {cc.tolist()}")
+        if not np.issubdtype(cc.dtype, np.integer) and not (
+                np.issubdtype(cc.dtype, np.floating) and np.all(cc == np.round(cc))):
+            raise TypeError(f"cycles must hold whole numbers of cycles per period; got {cc.tolist()}")
         m = cc.astype(np.int64)
     else:
         as_array(freqs, "freqs")                        # type check only: keep float64 precision below

@@ -9,19 +9,35 @@ accepted. Frequencies of the padded ``P×P`` DFT are integers ``u, v ∈ {-⌊P/
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fpjax._src.checks import as_array, check_finite, check_memory, check_positive, check_positive_int, \
-    safe_ratio
+from fpjax._src.checks import (
+    as_array,
+    check_finite,
+    check_memory,
+    check_positive,
+    check_positive_int,
+    safe_ratio,
+)
 
 __all__ = [
-    "kernel_power_spectrum", "radial_profile", "RadialProfile", "high_freq_energy", "ssr", "ssr_accumulation",
-    "conv_kernels", "conv_layer_profiles", "LayerProfiles", "conv_layer_high_freq_energy",
-    "input_gradient_histogram", "GradientHistogram",
+    "GradientHistogram",
+    "LayerProfiles",
+    "RadialProfile",
+    "conv_kernels",
+    "conv_layer_high_freq_energy",
+    "conv_layer_profiles",
+    "high_freq_energy",
+    "input_gradient_histogram",
+    "kernel_power_spectrum",
+    "radial_profile",
+    "ssr",
+    "ssr_accumulation",
 ]
 
 
@@ -311,7 +327,7 @@ class GradientHistogram(NamedTuple):
 
 
 def input_gradient_histogram(apply_fn: Callable[[jax.Array], jax.Array], x: Any, bins: Any = 50, *,
-                             range: tuple[float, float] | None = None,  # noqa: A002 (numpy's name)
+                             range: tuple[float, float] | None = None,
                              batch_size: int | None = None) -> GradientHistogram:
     """Histogram of ``g_i = ∂(mean output of sample i)/∂(input pixels of sample i)`` over a batch.
 

@@ -11,8 +11,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "plot_spectrum", "plot_relative_error_heatmap", "plot_filter_errors", "plot_radial_profiles",
-    "plot_gradient_histograms", "plot_convergence_times",
+    "plot_convergence_times",
+    "plot_filter_errors",
+    "plot_gradient_histograms",
+    "plot_radial_profiles",
+    "plot_relative_error_heatmap",
+    "plot_spectrum",
 ]
 
 

@@ -21,8 +21,13 @@ key, seed ``--fpjax-seed``, default 0), ``keys`` (``keys(n)``: ``n`` fixed keys)
 import importlib
 
 __all__ = [
-    "assert_spectra_close", "assert_frequency_order", "assert_kernel_close", "assert_decay_rate",
-    "DecayFit", "assert_seed_fraction", "assert_seed_mean",
+    "DecayFit",
+    "assert_decay_rate",
+    "assert_frequency_order",
+    "assert_kernel_close",
+    "assert_seed_fraction",
+    "assert_seed_mean",
+    "assert_spectra_close",
 ]
 
 

@@ -12,8 +12,13 @@ from fpjax._src.spectrum import _grid_cycles, _grid_values, _period_grid, _serie
 from fpjax._src.stats import seed_summary
 
 __all__ = [
-    "assert_spectra_close", "assert_frequency_order", "assert_kernel_close", "assert_decay_rate",
-    "DecayFit", "assert_seed_fraction", "assert_seed_mean",
+    "DecayFit",
+    "assert_decay_rate",
+    "assert_frequency_order",
+    "assert_kernel_close",
+    "assert_seed_fraction",
+    "assert_seed_mean",
+    "assert_spectra_close",
 ]
 
 _MAX_ROWS = 12
@@ -274,9 +279,9 @@ def assert_frequency_order(errors: Any, freqs: Any, *, threshold: float, rule: s
                              f"frequencies not yet converged at step {_fmt(st[0])} (threshold {threshold:g})")
     if informative - len(failing) >= frac * informative - 1e-12:
         return
-    lines = [f"frequency order violated in {len(failing)} of {informative} informative seeds (rule {rule!r}, "
-             f"threshold {threshold:g}; required to hold in >= {frac:.3g} of them). Low frequencies must "
-             f"converge no later than higher ones:"]
+    lines = [(f"frequency order violated in {len(failing)} of {informative} informative seeds (rule {rule!r}, "
+              f"threshold {threshold:g}; required to hold in >= {frac:.3g} of them). Low frequencies must "
+              "converge no later than higher ones:")]
     for s, t, allowed, viol, info in failing[:3]:
         lines.append(f"  seed {s}:")
         for i in np.flatnonzero(viol):
