@@ -34,9 +34,13 @@ def torch_python() -> Path | None:
     return None
 
 
-def run_torch(script: Path, *args) -> str:
-    """Run a PyTorch peer script in the torch venv and return its stdout."""
-    out = subprocess.run([str(TORCH_PY), str(script), *map(str, args)], capture_output=True, text=True)
+def run_torch(script: Path, *args, taskset: bool = False) -> str:
+    """Run a PyTorch peer script in the torch venv and return its stdout (``taskset``: pinned to one core)."""
+    cmd = [str(TORCH_PY), str(script), *map(str, args)]
+    if taskset:
+        cmd = ["taskset", "-c", str(sorted(os.sched_getaffinity(0))[-1]), *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1") if taskset
+                         else None)
     if out.returncode != 0:
         raise RuntimeError(f"{script.name} failed:\n{out.stderr}")
     return out.stdout
@@ -56,6 +60,38 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
         f(a).block_until_ready()
         best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best / 1e9
+
+
+def stream_gbs(mbytes: int = 64, repeats: int = 5) -> float:
+    """Measured memory bandwidth of ``a + b`` on float32 arrays of ``mbytes`` each (2 reads + 1 write), GB/s."""
+    import jax
+    import jax.numpy as jnp
+
+    n = mbytes * 2 ** 20 // 4
+    a = jnp.ones((n,), jnp.float32)
+    b = jnp.ones((n,), jnp.float32)
+    f = jax.jit(lambda a, b: a + b)
+    f(a, b).block_until_ready()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f(a, b).block_until_ready()
+        best = min(best, time.perf_counter() - t)
+    return 3 * 4 * n / best / 1e9
+
+
+PINNED_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def pinned_rates() -> dict:
+    """``matmul_gflops`` and ``stream_gbs`` with one thread pinned to one core (a subprocess)."""
+    env = dict(os.environ, XLA_FLAGS=PINNED_XLA_FLAGS, FPJAX_NO_HOST_DEVICES="1")
+    code = ("import json, _common; print(json.dumps({'matmul_gflops': _common.matmul_gflops(1024), "
+            "'stream_gbs': _common.stream_gbs()}))")
+    out = subprocess.run(["taskset", "-c", str(sorted(os.sched_getaffinity(0))[-1]), sys.executable, "-c", code],
+                         env=env, cwd=HERE, capture_output=True, text=True, check=True)
+    import json
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def timeit(fn, repeats: int = 3) -> float:

@@ -1,7 +1,7 @@
 """PyTorch peers of benchmarks/sweep.py (run in the torch venv): sequential loop and torch.func ensemble.
 
-Usage: python torch_sweep.py N_SEEDS_LOOP N_SEEDS_VMAP STEPS
-Prints one line per peer: `<name> <seconds> <n_seeds> <final mean loss>`.
+Usage: python torch_sweep.py N_SEEDS_LOOP N_SEEDS_VMAP STEPS [THREADS]
+Prints one line per peer: `<name> <cpu seconds> <wall seconds> <n_seeds> <final mean loss>`.
 """
 
 import sys
@@ -10,7 +10,6 @@ import time
 import torch
 from torch.func import functional_call, grad, stack_module_state, vmap
 
-torch.set_num_threads(2)
 WIDTHS = [1, 200, 100, 100, 50, 1]
 
 
@@ -32,7 +31,7 @@ def data():
 def loop(n_seeds, steps):
     x, y = data()
     losses = []
-    t = time.perf_counter()
+    c, t = time.process_time(), time.perf_counter()
     for s in range(n_seeds):
         torch.manual_seed(s)
         net = make_net()
@@ -43,7 +42,7 @@ def loop(n_seeds, steps):
             loss.backward()
             opt.step()
         losses.append(loss.item())
-    return time.perf_counter() - t, sum(losses) / len(losses)
+    return time.process_time() - c, time.perf_counter() - t, sum(losses) / len(losses)
 
 
 def ensemble(n_seeds, steps):
@@ -62,21 +61,23 @@ def ensemble(n_seeds, steps):
     leaves = [v.detach().requires_grad_(False) for v in params.values()]
     opt = torch.optim.Adam(leaves, lr=1e-3)  # elementwise, so one Adam over stacked params = one per model
     names = list(params.keys())
-    t = time.perf_counter()
+    c, t = time.process_time(), time.perf_counter()
     for _ in range(steps):
         grads = g(dict(zip(names, leaves)), buffers)
         for leaf, name in zip(leaves, names):
             leaf.grad = grads[name]
         opt.step()
     final = vloss(dict(zip(names, leaves)), buffers).mean().item()
-    return time.perf_counter() - t, final
+    return time.process_time() - c, time.perf_counter() - t, final
 
 
 if __name__ == "__main__":
     n_loop, n_vmap, steps = map(int, sys.argv[1:4])
+    threads = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+    torch.set_num_threads(threads)
     loop(1, 20)
-    dt, l = loop(n_loop, steps)
-    print(f"loop {dt:.4f} {n_loop} {l:.3e}")
+    c, w, l = loop(n_loop, steps)
+    print(f"loop {c:.4f} {w:.4f} {n_loop} {l:.3e}")
     ensemble(n_vmap, 20)
-    dt, l = ensemble(n_vmap, steps)
-    print(f"torch.func {dt:.4f} {n_vmap} {l:.3e}")
+    c, w, l = ensemble(n_vmap, steps)
+    print(f"torch.func {c:.4f} {w:.4f} {n_vmap} {l:.3e}")

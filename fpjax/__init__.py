@@ -14,6 +14,12 @@ Submodules (imported on first use, so ``import fpjax`` stays light):
 
 import importlib
 
+from fpjax._src.devices import configure_host_devices as _configure_host_devices
+
+# One XLA CPU device per core (before JAX starts its backends), so sweeps use every core; opt out
+# with FPJAX_NO_HOST_DEVICES=1. See fpjax._src.devices.
+_configure_host_devices()
+
 __version__ = "0.1.0"
 
 _SUBMODULES = ("models", "train", "spectrum", "ntk", "hessian", "landscape", "theory", "cnn", "data")

@@ -106,7 +106,8 @@ def _all_finite(tree) -> jax.Array:
 
 def fit(apply: Callable, params: Any, x: Any, y: Any, *, optimizer: optax.GradientTransformation,
         steps: int, loss: str | Callable = "mse", batch_size: int | None = None, key: jax.Array | None = None,
-        record: Callable[[Any], Any] | None = None, record_every: int = 1) -> FitResult:
+        record: Callable[[Any], Any] | None = None, record_every: int = 1,
+        check_every: int = 10) -> FitResult:
     """Train ``params`` of ``apply`` on ``(x, y)`` for ``steps`` optimizer updates.
 
     The loop is one jitted ``lax.scan``: ``θ_{s+1} = θ_s + optimizer.update(∇L(θ_s; batch_s))``.
@@ -135,6 +136,7 @@ def fit(apply: Callable, params: Any, x: Any, y: Any, *, optimizer: optax.Gradie
                         f"got {type(optimizer).__name__}")
     steps = checks.check_positive_int(steps, "steps")
     record_every = checks.check_positive_int(record_every, "record_every")
+    check_every = checks.check_positive_int(check_every, "check_every")
     loss_fn = get_loss(loss)
     x, y = _validate_data(apply, params, x, y, loss)
     n = x.shape[0]
@@ -145,11 +147,13 @@ def fit(apply: Callable, params: Any, x: Any, y: Any, *, optimizer: optax.Gradie
         if key is None:
             raise ValueError("key is needed with batch_size (it draws the minibatch permutations)")
         checks.check_key(key)
-    return _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, params, x, y, key)
+    return _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, check_every, params, x, y,
+                    key)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5, 6))
-def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, params, x, y, key):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5, 6, 7))
+def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, check_every, params, x, y,
+             key):
     n = x.shape[0]
     value_and_grad = jax.value_and_grad(lambda p, xb, yb: loss_fn(apply(p, xb), yb))
     n_batches = n // batch_size if batch_size else 1
@@ -163,28 +167,49 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
         return x[idx], y[idx]
 
     def one_step(carry, step):
-        p, opt_state, diverged, div_step = carry
+        # The plain optimizer step: no per-step check or select, so the loop body is exactly the
+        # one a hand-written jit(vmap(scan)) would run.
+        p, opt_state = carry
         xb, yb = batch(step)
         value, grads = value_and_grad(p, xb, yb)
-        updates, new_opt_state = optimizer.update(grads, opt_state, p)
-        new_p = optax.apply_updates(p, updates)
-        ok = jnp.isfinite(value) & _all_finite(new_p) & ~diverged
-        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
-        now_diverged = diverged | ~ok
-        div_step = jnp.where(~diverged & ~ok, step, div_step)
-        value = jnp.where(diverged, jnp.nan, value)
-        return (keep(new_p, p), keep(new_opt_state, opt_state), now_diverged, div_step), value
+        updates, opt_state = optimizer.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state), value
+
+    def block(carry, start, length):
+        # `length` plain steps, then the divergence guard once: one pass over the parameters and
+        # one select of (params, opt_state) per block instead of per step.
+        p, opt_state, diverged, div_step = carry
+        steps_b = start + jnp.arange(length, dtype=jnp.int32)
+        (new_p, new_state), values = jax.lax.scan(one_step, (p, opt_state), steps_b)
+        bad_loss = ~jnp.isfinite(values)
+        ok = ~jnp.any(bad_loss) & _all_finite(new_p)
+        first_bad = jnp.where(jnp.any(bad_loss), steps_b[jnp.argmax(bad_loss)], steps_b[-1])
+        div_step = jnp.where(~diverged & ~ok, first_bad, div_step)
+        accept = ok & ~diverged
+        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, old)
+        return (keep(new_p, p), keep(new_state, opt_state), diverged | ~ok, div_step), values
+
+    def run(carry, start, length):
+        # `length` steps from `start` (static length, traced start) as blocks of `check_every`.
+        k = min(check_every, length)
+        n_blocks, tail = divmod(length, k)
+        carry, values = jax.lax.scan(lambda c, b: block(c, b, k), carry,
+                                     start + jnp.arange(n_blocks, dtype=jnp.int32) * k)
+        values = values.reshape(-1)
+        if tail:
+            carry, tail_values = block(carry, start + n_blocks * k, tail)
+            values = jnp.concatenate([values, tail_values])
+        return carry, values
 
     carry = (params, optimizer.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
-    all_steps = jnp.arange(steps, dtype=jnp.int32)
     if record is None:
-        carry, losses = jax.lax.scan(one_step, carry, all_steps)
+        carry, losses = run(carry, jnp.int32(0), steps)
         records, record_steps = None, jnp.zeros((0,), jnp.int32)
     else:
         n_rec = steps // record_every
 
         def chunk(c, start):
-            c, ls = jax.lax.scan(one_step, c, start + jnp.arange(record_every, dtype=jnp.int32))
+            c, ls = run(c, start, record_every)
             return c, (ls, record(c[0]))
 
         first = record(params)
@@ -192,11 +217,14 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
         losses = ls.reshape(-1)
         tail = steps - n_rec * record_every
         if tail:
-            carry, tail_losses = jax.lax.scan(one_step, carry, n_rec * record_every + jnp.arange(tail, dtype=jnp.int32))
+            carry, tail_losses = run(carry, jnp.int32(n_rec * record_every), tail)
             losses = jnp.concatenate([losses, tail_losses])
         records = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
         record_steps = jnp.arange(n_rec + 1, dtype=jnp.int32) * record_every
     p, _, diverged, div_step = carry
+    # Losses after the first non-finite step are NaN (the later blocks restarted from the frozen
+    # parameters; their values describe nothing the result holds).
+    losses = jnp.where(diverged & (jnp.arange(steps) > div_step), jnp.nan, losses)
     return FitResult(p, losses, records, record_steps, diverged, div_step)
 
 
