@@ -144,7 +144,8 @@ def test_ten_thousand_points_ten_outputs():
     # h = y/2: both parts are off by exactly half: e_low = e_high = 1/2 (float32 rounding ~1e-6).
     np.testing.assert_allclose(errs.e_low, [0.5, 0.5], rtol=1e-4)
     np.testing.assert_allclose(errs.e_high, [0.5, 0.5], rtol=1e-4)
-    # About 3 s of CPU (compilation included) unloaded; 60 s allows two XLA threads at 10x that.
+    # Measured 4.7 s of CPU (compilation included; 29 s wall on a loaded 2-core machine); 60 s
+    # allows a much slower machine and still fails on an O(n²)-memory or unblocked regression.
     assert elapsed < 60, f"filtering 10^4 x 10 took {elapsed:.1f} s of CPU time"
 
 

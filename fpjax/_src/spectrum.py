@@ -179,6 +179,10 @@ def window_weights(n: int, window: Any = None, dtype=None) -> jax.Array:
     ``window`` is ``None``, ``"tukey"`` (α = 0.25), ``("tukey", α)`` with 0 ≤ α ≤ 1, or ``"hann"``
     (= Tukey with α = 1). The symmetric Tukey window on ``t = j/(n-1)`` is 1 for
     ``α/2 ≤ t ≤ 1 - α/2`` and ``(1 - cos(2πt/α))/2`` on the two tapers of width ``α/2``.
+
+    Examples:
+      >>> window_weights(5, "hann").tolist()
+      [0.0, 0.5, 1.0, 0.5, 0.0]
     """
     n = check_positive_int(n, "n")
     if window is None:
@@ -296,6 +300,13 @@ def coeffs_at(coeffs: Any, k: Any, *, ndim: int = 1) -> jax.Array:
     Returns:
       ``(..., *S)``: the batch axes of ``coeffs`` followed by the shape of ``k`` (less its last axis
       when ``ndim > 1``).
+
+    Examples:
+      >>> import numpy as np
+      >>> x = np.arange(8) / 8                             # one period L = 1
+      >>> freqs, coeffs = grid_fft(np.cos(2 * np.pi * 3 * x), x)
+      >>> float(coeffs_at(freqs, 3)), round(float(coeffs_at(coeffs, 3).real), 6)
+      (3.0, 0.5)
     """
     ndim = check_positive_int(ndim, "ndim")
     c = as_array(coeffs, "coeffs")
@@ -588,6 +599,12 @@ def principal_direction(x: Any) -> jax.Array:
     Computed as the top right-singular vector of the centred ``x``. The sign is fixed
     deterministically: the component of largest magnitude is made positive (the first such one on
     ties), so the same data always give the same ``p``. With ``n = 1`` (no spread) ``p = e_1``.
+
+    Examples:
+      >>> import numpy as np
+      >>> t = np.linspace(-1, 1, 11)
+      >>> [round(float(v), 6) for v in principal_direction(np.stack([-3 * t, 4 * t], 1))]
+      [-0.6, 0.8]
     """
     pts = as_points(x)
     if pts.shape[0] < 2:

@@ -185,6 +185,12 @@ def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad:
 
     Returns:
       ``(...)`` values in [0, 1]; an all-zero profile gives 0 (no energy anywhere).
+
+    Examples:
+      >>> import numpy as np
+      >>> radii, prof = radial_profile(kernel_power_spectrum(np.ones((3, 3)), pad=32))
+      >>> bool(high_freq_energy(prof, radii) < 0.0625)     # a constant kernel is low-pass
+      True
     """
     prof = as_array(profile, "profile")
     rad = np.asarray(as_array(radii, "radii"))
@@ -224,6 +230,10 @@ def ssr(e_hi_unreg: Any, e_hi_reg: Any) -> jax.Array:
 
     SSR > 1: the regularizer suppresses high frequencies. Zero denominators: x/0 := inf,
     0/0 := NaN (undefined).
+
+    Examples:
+      >>> ssr([0.3, 0.2], 0.1).tolist()
+      [3.0, 2.0]
     """
     a = _to_float(as_array(e_hi_unreg, "e_hi_unreg"))
     b = _to_float(as_array(e_hi_reg, "e_hi_reg"))
@@ -283,6 +293,11 @@ def conv_kernels(params: Any, *, batch_ndim: int = 0) -> dict[str, jax.Array]:
     ``(kh, kw, c_in, c_out)`` after ``batch_ndim`` leading axes, e.g. 1 for params recorded over
     epochs or stacked over seeds). Order follows the pytree flattening order (Flax: layer order by
     name).
+
+    Examples:
+      >>> import numpy as np
+      >>> list(conv_kernels({"params": {"Conv_0": {"kernel": np.ones((3, 3, 1, 4)), "bias": np.ones(4)}}}))
+      ['params/Conv_0/kernel']
     """
     batch_ndim = check_positive_int(batch_ndim, "batch_ndim", minimum=0)
     leaves = jax.tree_util.tree_flatten_with_path(params)[0]
