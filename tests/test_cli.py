@@ -164,3 +164,20 @@ def test_sigint_exits_130_and_keeps_previous_results(tmp_path):
     after = {p.name: p.read_bytes() for p in (out / "slow").iterdir()}
     assert after == before  # config, metrics and figure of the seed-1 run, untouched
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "slow"]  # no staging directory left
+
+
+@pytest.mark.slow
+def test_launch_local_two_processes_one_writer(tmp_path):
+    """``fpjax launch --local 2 run fp-1d --distributed``: both processes join one JAX job (the config
+    records 2 processes) and only process 0 writes the results and the report."""
+    out = tmp_path / "results"
+    argv = ["launch", "--local", "2", "run", "fp-1d", "--distributed", "--out", str(out),
+            "--set", "steps=60", "--set", "n_seeds=2", "--set", "record_every=20"]
+    done = subprocess.run([sys.executable, "-m", "fpjax", *argv], capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == ["fp-1d", "index.html"]  # no staging leftovers
+    cfg = json.loads((out / "fp-1d" / "config.json").read_text())
+    assert cfg["platform"]["processes"] == 2 and cfg["config"]["steps"] == 60
+    assert json.loads((out / "fp-1d" / "metrics.json").read_text())["claims"]
+    assert done.stdout.count("results in ") == 1  # one process reported
