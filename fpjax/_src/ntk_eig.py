@@ -177,7 +177,7 @@ def lanczos_eigh(matvec: Callable, n: int, k: int, *, key: jax.Array, n_iter: in
     if not k <= m <= n:
         raise ValueError(f"need k <= n_iter <= n; got k={k}, n_iter={m}, n={n}")
     dtype = jnp.zeros(()).dtype if dtype is None else jnp.dtype(dtype)
-    return _lanczos(matvec, n, k, m, key, dtype)
+    return jax.jit(lambda kk: _lanczos(matvec, n, k, m, kk, dtype))(key)
 
 
 def _orth(q, w):
