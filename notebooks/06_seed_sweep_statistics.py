@@ -27,11 +27,11 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 import optax
-import matplotlib.pyplot as plt
 
 from fpjax.models import mlp
 from fpjax.train import fit, sweep
-from fpjax.spectrum import grid_fft, coeffs_at, relative_error, plot_relative_error_heatmap
+from fpjax.spectrum import (grid_fft, coeffs_at, relative_error, convergence_times, plot_convergence_times,
+                            plot_relative_error_heatmap)
 
 n = 61
 x = -np.pi + 2 * np.pi * np.arange(n) / n            # one period, endpoint excluded
@@ -68,69 +68,50 @@ plot_relative_error_heatmap(np.median(delta, 0), steps, ks, title="Δ_F(k), medi
 # %% [markdown]
 # ## Convergence times
 #
-# Two definitions, which can differ a lot: the first record at which Δ_F(k) ≤ threshold
-# ("first below"), and the first record after which it stays below until the end ("stays below").
-# A seed that never gets there is *censored* (time = ∞); a seed already below at step 0 is flagged.
+# Two definitions, which can differ a lot: the first record at which Δ_F(k) < threshold
+# ("first below"), and the first record from which it stays below until the end ("stays below").
+# `fpjax.spectrum.convergence_times` computes both per seed and frequency, flags seeds that never get
+# there (*censored*) or are already below at step 0, and summarizes over seeds with a Student-t
+# confidence interval; `plot_convergence_times` draws every seed and the mean.
 
 # %%
 thr = 0.05
-below = delta <= thr                                                  # (seeds, records, 3)
-first = np.where(below.any(1), steps[np.argmax(below, axis=1)], np.inf)
-stays_idx = below.shape[1] - np.argmax(~below[:, ::-1], axis=1)       # first index of the final run of True
-stays = np.where(below[:, -1], steps[np.minimum(stays_idx, len(steps) - 1)], np.inf)
-stays = np.where(below.all(1), steps[0], stays)
-at_zero = below[:, 0]
-print("already below at step 0 (seed, k):", np.argwhere(at_zero).tolist())
-print("censored (never below):", int(np.isinf(first).sum()))
-
-
-def summary(t, conf_z=2.365):   # Student t, 7 degrees of freedom, 95 %
-    mean, sd = t.mean(0), t.std(0, ddof=1)
-    half = conf_z * sd / np.sqrt(t.shape[0])
-    return mean, sd, mean - half, mean + half
-
-
-for name, t in (("first below", first), ("stays below", stays)):
-    mean, sd, lo, hi = summary(t)
+ct = convergence_times(delta, thr, steps=steps, freqs=ks)
+print("already below at step 0 (seed, k):", np.argwhere(ct.at_step0).tolist())
+print("censored (never below):", int(ct.first_censored.sum()))
+for name, summ in (("first below", ct.first), ("stays below", ct.stays)):
     for j, k in enumerate(ks):
-        print(f"{name:>11}, k = {k}: {mean[j]:7.1f} ± {sd[j]:6.1f} steps   95% CI [{lo[j]:.0f}, {hi[j]:.0f}]")
-
-fig, ax = plt.subplots(figsize=(6, 3.4))
-for j, k in enumerate(ks):
-    ax.plot(first[:, j], np.full(first.shape[0], k) - 0.12, "o", color=f"C{j}", ms=4)
-    ax.plot(stays[:, j], np.full(stays.shape[0], k) + 0.12, "s", mfc="none", color=f"C{j}", ms=4)
-ax.set(xlabel="step", ylabel="frequency k", yticks=ks, title="per seed: first below (●), stays below (□)");
+        print(f"{name:>11}, k = {k}: {summ.mean[j]:7.1f} ± {summ.std[j]:6.1f} steps   "
+              f"95% CI [{summ.ci_low[j]:.0f}, {summ.ci_high[j]:.0f}]")
+plot_convergence_times(ct, xlabel="frequency k (cycles per period)")
 
 # %% [markdown]
 # ## Your own spectral test
 #
-# A test of the frequency principle asserts something that could fail: for every seed, each higher
-# peak must first get below the threshold strictly later than the lower one. Written as a plain
-# pytest function, it runs here and in `tests/`. A perturbed case — the peaks swapped — must make it
-# fail, with a message naming the frequency and both values.
+# A test of the frequency principle asserts something that could fail. `fpjax.testing` has the
+# assertions, each raising an `AssertionError` with a table of frequency, measured and expected
+# values: here, for every seed, no higher peak may converge before a lower one. Written as a plain
+# pytest function it runs here and in `tests/` (the how-to "Compare spectra in a pytest test" has
+# more). A perturbed case — the frequencies swapped — must make it fail.
 
 # %%
-def assert_frequency_order(times, ks, *, frac=1.0):
-    """Low frequencies converge first: times (seeds, K) strictly increase along K for ≥ frac of seeds."""
-    times = np.asarray(times, float)
-    ordered = np.all(np.diff(times, axis=1) > 0, axis=1)
-    if ordered.mean() < frac:
-        bad = int(np.argmin(ordered))
-        j = int(np.argmin(np.diff(times[bad])) + 1)
-        raise AssertionError(f"seed {bad}: k = {ks[j]} converged at step {times[bad, j]:.0f}, "
-                             f"not after k = {ks[j - 1]} (step {times[bad, j - 1]:.0f}); "
-                             f"{ordered.sum()}/{len(ordered)} seeds in order")
+from fpjax.testing import assert_frequency_order, assert_seed_fraction
 
 
 def test_low_frequencies_first():
-    assert_frequency_order(first, ks)
+    assert_frequency_order(delta, ks, threshold=thr, rule="first", steps=steps)
+
+
+def test_k1_converges_within_200_steps_in_most_seeds():
+    assert_seed_fraction(ct.first_step[:, 0] <= 200, fraction=0.75, claim="k = 1 below 0.05 by step 200")
 
 
 test_low_frequencies_first()
+test_k1_converges_within_200_steps_in_most_seeds()
 print("passed: every seed fits k = 1, 3, 5 in this order")
 try:
-    assert_frequency_order(first[:, ::-1], ks[::-1])
+    assert_frequency_order(delta[..., ::-1], ks, threshold=thr, rule="first", steps=steps)
 except AssertionError as err:
-    print("perturbed case fails as it should:", err)
+    print("perturbed case fails as it should:\n", str(err)[:900])
 else:
     raise RuntimeError("the swapped order was not detected")
