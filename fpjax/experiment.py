@@ -56,6 +56,8 @@ import numpy as np
 __all__ = [
     "Experiment",
     "MalformedExperimentError",
+    "list_experiments",
+    "get_experiment",
     "Claim",
     "ClaimSummary",
     "claim",
@@ -74,6 +76,38 @@ _JSON_SCALARS = (bool, int, float, str, type(None))
 
 class MalformedExperimentError(ValueError):
     """An experiment declaration (or module) that does not follow the contract of :class:`Experiment`."""
+
+
+# --------------------------------------------------------------------------------------------------
+# the registry
+
+
+def list_experiments() -> tuple[str, ...]:
+    """Names of every experiment (sorted), from the repository's ``experiments/`` folder or, installed,
+    from ``fpjax._experiments``.
+
+    Raises:
+        MalformedExperimentError: a module of the folder is not a valid experiment (never skipped).
+
+    Examples:
+        >>> "fp-1d" in list_experiments()
+        True
+    """
+    from fpjax._src import runner
+
+    return tuple(runner.list_experiments())
+
+
+def get_experiment(name: str) -> Experiment:
+    """The :class:`Experiment` called ``name``; ``ValueError`` listing the known names otherwise.
+
+    Examples:
+        >>> get_experiment("fp-1d").quick["activation"]
+        'tanh'
+    """
+    from fpjax._src import runner
+
+    return runner.get_experiment(name)
 
 
 # --------------------------------------------------------------------------------------------------
