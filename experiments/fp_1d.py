@@ -1,6 +1,6 @@
 """fp-1d: the F-Principle in one dimension (lecture "Frequency Principle", tanh 200-100-100-50).
 
-Setting (SPEC §3, §5): ``n_points`` equispaced samples ``x_j = a + jL/n`` of one period ``[a, a+L)``
+Setting: ``n_points`` equispaced samples ``x_j = a + jL/n`` of one period ``[a, a+L)``
 (``a = −w``, ``L = 2w``, ``w = half_width``) of the equal-amplitude target
 ``y(x) = Σ_k A sin(2πk(x − a)/L)``, ``k ∈ freqs`` (the lecture's "synthetic curve with equal
 amplitude": no peak is favoured by its size). Default ``w = π``, ``freqs = (1, 3, 5)``:

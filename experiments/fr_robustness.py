@@ -1,5 +1,5 @@
 """fr-robustness: accuracy of an unregularized and an L2-regularized CNN under high-pass-filtered
-noise, Gaussian blur and down-then-up sampling (SPEC §3; source 000).
+noise, Gaussian blur and down-then-up sampling (Lu, arXiv:2512.22192).
 
 Both models start from the same initialization and see the same minibatches (matched seeds);
 ``l2`` adds coupled weight decay λ. Each test image ``x`` (NHWC) is corrupted by:

@@ -1,5 +1,5 @@
 """fr-ssr: weight spectra of every conv layer during training with no regularizer, L2 (weight decay)
-and dropout, and the Spectral Suppression Ratio (SPEC §2.1 last items, §3; source 000).
+and dropout, and the Spectral Suppression Ratio (Lu, arXiv:2512.22192).
 
 The same initialization and minibatch order (matched seeds) are trained three times: ``none``,
 ``l2`` (coupled weight decay λ, :func:`fpjax.cnn.train_cnn`) and ``dropout`` (rate p before the
@@ -9,7 +9,7 @@ heat maps layer × epoch × radius.
 
 Quantities (l = layer, t = epoch, T = last epoch, r_c = P/4):
 
-* ``E_hi(l, t) = Σ_{r>r_c} P(r) / Σ_r P(r)`` (SPEC), overall ``Ē(t) = mean_l E_hi(l, t)``;
+* ``E_hi(l, t) = Σ_{r>r_c} P(r) / Σ_r P(r)`` (the source's definition), overall ``Ē(t) = mean_l E_hi(l, t)``;
 * ``SSR = E_hi,T(none) / E_hi,T(reg)`` per layer and overall (``Ē``);
 * accumulation form ``SSR_Δ = (E_T − E_0)_none / (E_T − E_0)_reg`` per layer and overall;
 * absolute variant (not normalized by the layer's total power, which is what "energy
@@ -20,7 +20,7 @@ Quantities (l = layer, t = epoch, T = last epoch, r_c = P/4):
 Claims computed (means over seeds): "L2 suppresses high-frequency energy accumulation by more
 than 3×" is held when the unregularized run accumulates (``ΔĒ_none > 0``) and L2's accumulation
 is below a third of it (``ΔĒ_l2 < ΔĒ_none / 3``; this includes L2 *removing* energy, where the
-ratio is negative), checked for ``E_hi`` (SPEC form) and for the absolute variant; and "L2 is a
+ratio is negative), checked for ``E_hi`` (fraction form) and for the absolute variant; and "L2 is a
 low-pass filter": ``SSR > 1``.
 
 Quick: ``cnn_small`` on 512 real digits upscaled to 32×32×3, 15 epochs, λ = 2e-3 (4× the usual
@@ -96,7 +96,7 @@ def _train_regimes(cfg, models, data, key):
 
 
 def _energies(profiles: dict, radii: np.ndarray, pad: int):
-    """Per layer: E_hi (t,) (SPEC fraction) and A (t,) (absolute high-radius power)."""
+    """Per layer: E_hi (t,) (fraction) and A (t,) (absolute high-radius power)."""
     from fpjax.spectrum import high_freq_energy
 
     r_c = pad / 4

@@ -1,4 +1,4 @@
-"""hys1-depth: depth, initial spectrum and interpolation of sparse 1-D samples (source Fig. 1, SPEC §3).
+"""hys1-depth: depth, initial spectrum and interpolation of sparse 1-D samples (arXiv:2206.08558, Fig. 1).
 
 MLPs with ReLU, Gaussian (``exp(−z²/(2s²))``) and sine (``sin(ω₀z)``) activations, Xavier init,
 several depths, are trained by full-batch SGD on ``n_train`` equispaced samples of the smooth target
@@ -13,7 +13,7 @@ Settings the source lost (learning rate, width, ω₀ of the sine network, the t
   the smallest rate whose median relative train RMSE is below ``fit_tol`` (closest to the gradient
   flow of the theory), or the one with the lowest training loss if none fits. Only training data
   enter the choice; every rate's training loss and interpolation error are in the metrics;
-* ``sine_omega0 = 3``: the source does not give ω₀. With the SPEC's default ω₀ = 1 a Xavier sine net is
+* ``sine_omega0 = 3``: the source does not give ω₀. With the usual default ω₀ = 1 a Xavier sine net is
   almost linear at every depth (no power above Nyquist at init), so the sine part of the claim cannot
   show; with ω₀ = 10 (or 5) a depth-5 sine net is so chaotic that full-batch SGD fits the samples at
   none of the rates tried. ω₀ = 3 was the value, among those tried during development (listed in

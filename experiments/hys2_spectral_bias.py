@@ -1,4 +1,4 @@
-"""hys2-spectral-bias: the order in which frequencies converge (source Exp. 2, Fig. 2; SPEC §3).
+"""hys2-spectral-bias: the order in which frequencies converge (arXiv:2206.08558, Exp. 2, Fig. 2).
 
 ReLU, Gaussian and sine MLPs (Xavier init) are trained on ``n_train`` dense samples of
 ``y(x) = Σ_{k∈K} sin(2πkx)`` on ``x_range`` (whole periods). Every ``record_every`` steps the training

@@ -1,4 +1,4 @@
-"""hys3-init-spectrum: the initial spectrum decides the learned interpolant (source Exp. 3a–3d, Fig. 3).
+"""hys3-init-spectrum: the initial spectrum decides the learned interpolant (arXiv:2206.08558, Exp. 3a–3d, Fig. 3).
 
 Training data: ``y = sin(2π k0 x)`` sampled every ``Δ`` on ``[−1, 1)`` (``n_train = 2/Δ`` points), so the
 samples' Nyquist frequency is ``ξ_N = 1/(2Δ)`` and, since ``k0 < ξ_N``, the lowest-frequency

@@ -1,4 +1,4 @@
-"""hys4-cnn-bandwidth: CNNs from a random vs a high-bandwidth initialization (SPEC §3, source §7 + A.2,
+"""hys4-cnn-bandwidth: CNNs from a random vs a high-bandwidth initialization (arXiv:2206.08558, §7 + A.2,
 A.4).
 
 For each data set and model of the config and each seed:
@@ -10,11 +10,11 @@ For each data set and model of the config and each seed:
    ``pretrain_epochs``), then train from there on the true labels with the same settings and
    minibatch key as in 2 (the optimizer state is reset);
 4. report train accuracy (eval mode, whole training set) and test accuracy of both;
-5. bandwidth proxy (source A.2): histogram of ``∂(mean logit)/∂(input pixels)`` over
+5. bandwidth proxy (App. A.2): histogram of ``∂(mean logit)/∂(input pixels)`` over
    ``grad_samples`` training images (:func:`fpjax.spectrum.input_gradient_histogram`, batch norm
    in eval mode) at the random init, at the high-B/W init, and for both trained models, with
    common bin edges;
-6. flatness (source A.4): Hessian trace (deflated Hutchinson), top eigenvalues (Lanczos) and
+6. flatness (App. A.4): Hessian trace (deflated Hutchinson), top eigenvalues (Lanczos) and
    eigenvalue density (SLQ) of the training cross-entropy of both trained models, batch norm in
    eval mode (``fpjax.hessian``).
 

@@ -1,4 +1,4 @@
-"""hysA2-bandwidth-init: raising a network's bandwidth by training on random targets (source App. A.2, Fig. 5).
+"""hysA2-bandwidth-init: raising a network's bandwidth by training on random targets (arXiv:2206.08558, App. A.2, Fig. 5).
 
 A 4-hidden-layer ReLU MLP (Xavier) is trained on ``n_points`` equispaced inputs on ``[−1, 1)`` whose
 targets are white Gaussian noise ``z_i ~ N(0, 1)`` (drawn per seed), in three ways:

@@ -1,4 +1,4 @@
-"""hysA3-decay-rate: per-frequency convergence rates and generalization (source App. A.3, Fig. 7).
+"""hysA3-decay-rate: per-frequency convergence rates and generalization (arXiv:2206.08558, App. A.3, Fig. 7).
 
 Two low-bandwidth starts of the same Gaussian MLP (``exp(−z²/(2s²))``):
 

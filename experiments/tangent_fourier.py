@@ -4,7 +4,7 @@ transform applied to the loss gradient, and that transform decays at high freque
 Setting: 1-D data ``x_i`` equispaced in ``[-1, 1]``, target ``sin(2πx)`` (MSE) or its sign as
 ``{0, 1}`` labels (BCE); MLPs ``1-w-w-1`` with ``relu``, ``tanh``, ``gaussian`` (s = 0.1) and
 ``sine`` activations (``standard`` init with biases, so no kink of a ReLU net sits on a grid point).
-On a uniform grid over the box ``K`` = data span ± 25% (SPEC §1 transform, zero outside ``K``):
+On a uniform grid over the box ``K`` = data span ± 25% (forward-normalised transform, zero outside ``K``):
 
 * predicted ``∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)`` from the empirical NTK (fast exact path);
 * measured from the model: central difference over a small gradient step, and the diffrax gradient
@@ -85,7 +85,7 @@ def run(config: dict, out_dir: Path) -> dict:
     from fpjax.theory import tangent_fourier as tf
 
     cfg = dict(config)
-    with jax.enable_x64(True):  # theory vs theory: float64 throughout (SPEC §1)
+    with jax.enable_x64(True):  # theory vs theory: float64 throughout
         key = jax.random.key(int(cfg["seed"]))
         cases, curves, decays = [], {}, {}
         for a, act in enumerate(cfg["activations"]):

@@ -1,4 +1,4 @@
-"""Experiments init-bias and asi (SPEC §3) through the runner, at their quick settings."""
+"""Experiments init-bias and asi through the runner, at their quick settings."""
 
 import json
 
