@@ -87,11 +87,26 @@ def clean(text: str) -> str:
     return _INTERNAL_REF.sub("", text)
 
 
+def _source_path(name: str) -> Path:
+    path = ROOT.joinpath(*name.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def _lazy(name: str) -> bool:
+    """Whether the module resolves its public names in a module-level ``__getattr__`` (lazy imports)."""
+    tree = ast.parse(_source_path(name).read_text(encoding="utf-8"))
+    return any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in tree.body)
+
+
 def api_page(name: str) -> str:
     subpackage = (ROOT.joinpath(*name.split(".")) / "__init__.py").exists()
     options = ["      show_root_heading: false", "      show_submodules: false"]
-    if subpackage:   # a package page lists its submodules; each has its own page
+    names = module_all(name) or []
+    own = [n for n in names if f"{name}.{n}" not in public_modules()]
+    if subpackage and not own:   # a package of submodules: list them; each has its own page
         options.append("      members: false")
+    if own and _lazy(name):      # names imported on first access: griffe must import the module to see them
+        options.append("      force_inspection: true")
     lines = [f"# `{name}`", "", f"::: {name}", "    options:", *options, ""]
     if subpackage:
         subs = [m for m in public_modules() if m.startswith(name + ".") and m.count(".") == name.count(".") + 1]

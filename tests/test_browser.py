@@ -284,15 +284,10 @@ def test_results_report_in_the_browser(browser, tmp_path):
 # ------------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    import sys
+def site():
+    from test_docs import built_site   # one strict build per test process, shared with test_docs.py
 
-    out = tmp_path_factory.mktemp("site") / "site"
-    res = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=900,
-                         env={**os.environ, "MPLBACKEND": "Agg", "NO_MKDOCS_2_WARNING": "1"})
-    assert res.returncode == 0, res.stderr[-6000:]
-    return out
+    return built_site()
 
 
 @pytest.mark.slow

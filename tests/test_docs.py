@@ -6,11 +6,16 @@ The full build is slow (about 25 s of CPU) and runs once per test session; the b
 cross-reference is shown on a tiny separate site.
 """
 
+import atexit
+import functools
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -40,12 +45,22 @@ def _env():
                                                                          "OPENBLAS_NUM_THREADS": "1"}
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site") / "site"
+@functools.lru_cache(maxsize=1)
+def built_site() -> Path:
+    """The real site, built once per test process (``tests/test_browser.py`` reuses it)."""
+    tmp = tempfile.mkdtemp(prefix="fpjax-site-")
+    atexit.register(shutil.rmtree, tmp, True)
+    out = Path(tmp) / "site"
+    t0 = time.perf_counter()
     res = mkdocs_build(ROOT / "mkdocs.yml", out)
     assert res.returncode == 0, f"mkdocs build --strict failed:\n{res.stdout[-4000:]}\n{res.stderr[-8000:]}"
+    print(f"site built in {time.perf_counter() - t0:.1f} s")
     return out
+
+
+@pytest.fixture(scope="module")
+def site():
+    return built_site()
 
 
 # ------------------------------------------------------------------------------------------------
