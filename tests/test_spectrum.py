@@ -419,6 +419,10 @@ def test_fourier_coeffs_physical_frequencies(x64):
     np.testing.assert_allclose(S.fourier_coeffs(np.cos(5 * x)[:, None], x[:, None], cycles=[5]), [ref], atol=1e-14)
     np.testing.assert_allclose(S.fourier_coeffs(np.cos(5 * x), x, cycles=[5]),
                                S.nudft(x, np.cos(5 * x), [5 / (2 * np.pi)]), atol=1e-14)
+    # Values may be traced (jit, vmap over seeds); the grid is checked on the host.
+    vals = np.stack([np.sin(3 * x), 2 * np.sin(3 * x)])
+    got = jax.jit(jax.vmap(lambda v: S.fourier_coeffs(v, x, cycles=[3])))(vals)
+    np.testing.assert_allclose(got, [[-0.5j], [-1.0j]], atol=1e-14)
     # The same comparison with fpjax.testing at the default (rounding) tolerance.
     assert_spectra_close(np.sin(x) + np.sin(3 * x), np.sin(3 * x) + np.sin(x), x, np.array([1, 3]) / (2 * np.pi))
 

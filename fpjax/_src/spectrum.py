@@ -114,7 +114,8 @@ def _mm(a: jax.Array, b: jax.Array) -> jax.Array:
 
 def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
     """Validate one uniform grid axis; return ``(a, Δ, N)`` (Python floats when concrete)."""
-    arr = as_array(axis, name)
+    # A NumPy grid stays on the host (concrete even inside jit, where jnp.asarray may trace it).
+    arr = axis if isinstance(axis, np.ndarray) and axis.dtype.kind in "fiu" else as_array(axis, name)
     check_ndim(arr, name, 1, shape_hint="(a 1-D array of grid points)")
     n = arr.shape[0]
     if n < 2:
@@ -366,19 +367,24 @@ def _period_grid(x: Any, period: Any, name: str = "x") -> _PeriodGrid:
     ``N·Δ`` is not is refused as ``linspace(a, b, N)`` with the endpoint ``b`` included: pass
     ``period=N·Δ`` to confirm such a grid.
     """
-    arr = as_array(x, name)
-    if not is_concrete(arr):
-        raise TypeError(f"{name} must be concrete (not traced inside jit): the grid is checked on the host")
-    host = np.asarray(arr) if isinstance(x, jax.Array) else np.asarray(x)
+    if isinstance(x, jax.core.Tracer):
+        raise TypeError(f"{name} must be concrete (not traced inside jit): the grid is checked on the host; "
+                        f"close over a NumPy grid instead of passing it as a jit argument")
+    if isinstance(x, (str, bytes, dict, set)) or x is None:
+        raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__}")
+    try:
+        host = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__} ({err})") from None
     if host.dtype.kind not in "fiu":
-        host = np.asarray(arr)
+        raise TypeError(f"{name} must hold real numbers; got dtype {host.dtype}")
     if host.ndim == 2 and host.shape[1] == 1:
         host = host[:, 0]
     if host.ndim != 1:
         raise ValueError(f"{name} must be a 1-D grid of shape (N,) or (N, 1); got shape {tuple(host.shape)}")
     a, delta, n = _check_axis(host, name)
     pts_max = float(np.max(np.abs(host.astype(np.float64))))
-    eps = float(np.finfo(host.dtype if host.dtype.kind == "f" else np.dtype(_float_dtype(arr))).eps)
+    eps = float(np.finfo(host.dtype if host.dtype.kind == "f" else np.float64).eps)
     res = eps * pts_max
     length, span = n * delta, (n - 1) * delta
     # The grid determines N·Δ to about 2 eps·max|x| (its two end points); allow 8.
