@@ -148,13 +148,14 @@ def test_sweep_survives_sigkill_and_resumes(tmp_path):
     proc.wait()
     done_before = sorted(p.name for p in ckpt.glob("chunk_*.npz"))
     assert 1 <= len(done_before) < 4, done_before
-    assert not list(ckpt.glob(".*.tmp")) or True  # a torn temp file may remain; it is never read
+    (ckpt / ".chunk_00003.npz.killed.tmp").write_bytes(b"torn")  # as a write killed mid-way leaves
     mtimes = {n: (ckpt / n).stat().st_mtime_ns for n in done_before}
     res = _run([ckpt, tmp_path / "resumed.npz", steps, chunk])
     assert res.returncode == 0, res.stderr
     info = json.loads(res.stdout.strip().splitlines()[-1])
     assert info["loaded"] == len(done_before) and info["computed"] == 4 - len(done_before)
     assert {n: (ckpt / n).stat().st_mtime_ns for n in done_before} == mtimes  # not recomputed
+    assert not list(ckpt.glob(".*.tmp"))  # stale temp files removed on resume
     a, b = np.load(tmp_path / "ref.npz"), np.load(tmp_path / "resumed.npz")
     np.testing.assert_array_equal(a["pred"], b["pred"])
     np.testing.assert_array_equal(a["loss"], b["loss"])

@@ -187,7 +187,8 @@ def launch_local(n: int, argv: Sequence[str], *, command: Sequence[str] | None =
 
     Process ``i`` runs ``command + argv`` (default ``command``: ``python -m fpjax``) with
     ``JAX_COORDINATOR_ADDRESS=127.0.0.1:<free port>``, ``JAX_NUM_PROCESSES=n`` and
-    ``JAX_PROCESS_ID=i`` set, so :func:`initialize` in each process joins the job. Output goes to
+    ``JAX_PROCESS_ID=i`` set, so :func:`initialize` in each process joins the job; on CPU each
+    process gets ``cores // n`` CPU devices (``FPJAX_HOST_DEVICES``, unless set). Output goes to
     this process's stdout/stderr. If a process fails, the others get ``grace_s`` seconds to end
     and are then terminated (a job with a dead member cannot finish).
 
@@ -224,6 +225,13 @@ def launch_local(n: int, argv: Sequence[str], *, command: Sequence[str] | None =
     base.update(env or {})
     if platform is not None:
         base["JAX_PLATFORMS"] = platform
+    if (platform or "").split(",")[0] == "cpu" and "FPJAX_HOST_DEVICES" not in base:
+        # share the cores: each process gets its part as CPU devices (see fpjax._src.devices)
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):  # pragma: no cover - non-Linux
+            cores = os.cpu_count() or 1
+        base["FPJAX_HOST_DEVICES"] = str(max(1, cores // n))
     for v in _SLURM_VARS + _TPU_VARS:  # a local job must not join an outer cluster's
         base.pop(v, None)
     for i in range(n):
