@@ -164,12 +164,11 @@ def claim(text: str, held: Any, evidence: Mapping[str, Any]) -> dict:
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"text must be a non-empty string; got {text!r}")
-    if not isinstance(held, (bool, np.bool_)) and not (isinstance(held, np.ndarray) and held.shape == ()
-                                                        and held.dtype == np.bool_):
-        if hasattr(held, "dtype") and getattr(held, "shape", None) == () and str(held.dtype) == "bool":
-            held = bool(held)
-        else:
+    if not isinstance(held, (bool, np.bool_)):
+        # numpy / JAX boolean arrays holding one value are accepted (e.g. ``jnp.all(...)``)
+        if str(getattr(held, "dtype", "")) != "bool" or int(np.size(held)) != 1:
             raise TypeError(f"held must be a boolean computed from the data; got {type(held).__name__} {held!r}")
+        held = bool(np.asarray(held).reshape(()))
     if not isinstance(evidence, Mapping):
         raise TypeError(f"evidence must be a mapping of the numbers the verdict rests on; got {type(evidence).__name__}")
     return {"claim": text, "held": bool(held), "evidence": to_jsonable(dict(evidence))}

@@ -1,5 +1,7 @@
 import json
+import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -7,7 +9,13 @@ from PIL import Image
 
 from fpjax import cli
 from fpjax._src import runner
-from fpjax.experiment import Experiment, MalformedExperimentError, claim, new_figure, save_figure
+from fpjax.experiment import (
+    Experiment,
+    MalformedExperimentError,
+    claim,
+    new_figure,
+    save_figure,
+)
 
 TOY_CLAIM = "the mean of the samples is near 0"
 
@@ -110,6 +118,13 @@ def test_real_experiments_follow_the_contract():
         assert isinstance(exp, Experiment) and exp.name == name
         assert set(exp.quick) == set(exp.full), f"{name}: quick and full must have the same settings"
         json.dumps(dict(exp.quick)), json.dumps(dict(exp.full))
+        assert re.search(r"arXiv:\d{4}\.\d{4,5}|10\.\d{4,9}/", exp.source), f"{name}: cite the paper"
+        assert exp.figures, f"{name}: declare a caption for each figure"
+    # Experiments use only the public API (the same files ship in the wheel as fpjax._experiments).
+    pkg = Path(runner.experiments_package().__file__).parent
+    for f in pkg.glob("*.py"):
+        text = f.read_text()
+        assert "fpjax._src" not in text and "from experiments" not in text, f.name
     for name in runner.DEMO:
         if name not in mods:
             pytest.fail(f"demo experiment {name} is missing")
@@ -247,3 +262,38 @@ def test_wheel_ships_experiments_inside_fpjax(tmp_path):
                          env=dict(os.environ, PYTHONPATH=str(tmp_path / "site")), capture_output=True,
                          text=True, timeout=600)
     assert out.stdout.split() == ["fpjax._experiments", "True"], out.stderr[-2000:]
+
+
+def test_claim_helper():
+    import jax.numpy as jnp
+
+    from fpjax.experiment import summarize_claims
+
+    c = claim("x", jnp.all(jnp.arange(3) < 5), {"v": np.arange(2), "t": (1.5, np.inf)})
+    assert c == {"claim": "x", "held": True, "evidence": {"v": [0, 1], "t": [1.5, "inf"]}}
+    assert claim("y", np.float64(1) > 2, {})["held"] is False
+    for bad in (1, 0.5, None, "yes", np.array([True, False])):
+        with pytest.raises(TypeError, match="held must be a boolean"):
+            claim("z", bad, {})
+    with pytest.raises(ValueError, match="text"):
+        claim("", True, {})
+    assert summarize_claims({"claims": [c, claim("y", False, {})]}) == (1, 2, False)
+    with pytest.raises(ValueError, match=r"claims\[0\]"):
+        summarize_claims([{"claim": "x", "held": "yes"}])
+
+
+def test_seed_keys_are_the_documented_derivation():
+    import jax
+
+    from fpjax.experiment import seed_key, seed_keys
+
+    data = jax.random.key_data
+    assert (data(seed_keys(3, 4)) == data(jax.random.split(jax.random.key(3), 4))).all()
+    want = jax.random.split(jax.random.fold_in(jax.random.fold_in(jax.random.key(3), 2), 7), 5)
+    assert (data(seed_keys(3, 5, 2, 7)) == data(want)).all()
+    assert (data(seed_key(3)) == data(jax.random.key(3))).all()
+    for bad in (-1, 1.0, True, 2**63):
+        with pytest.raises(ValueError, match="seed"):
+            seed_key(bad)
+    with pytest.raises(ValueError, match="n must be"):
+        seed_keys(0, 0)
