@@ -291,7 +291,7 @@ def _render(runs: list) -> str:
         for png in sorted(exp_dir.glob("*.png")):
             src = urllib.parse.quote(f"{exp_dir.name}/{png.name}")
             cap = captions.get(png.name) or png.stem.replace("_", " ")
-            figs.append(f"<figure><img src='{_e(src)}' alt='{_e(png.stem)}' loading='lazy'>"
+            figs.append(f"<figure><img src='{_e(src)}' alt='{_e(png.stem)}'>"
                         f"<figcaption><b>{_e(png.name)}</b>: {_e(cap)}</figcaption></figure>")
         desc = exp.description if exp is not None else cfg.get("description", "")
         claim_text = exp.claim if exp is not None else cfg.get("claim", "")
