@@ -1,6 +1,6 @@
 """Initialization bias of kernel regression: Theorems 2 and 3 for ReLU/tanh networks over init scales.
 
-Setting (SPEC §2.8): 1-D target ``f(x) = sin(πx) + 0.3 sin(3πx)`` sampled at ``n_train`` equispaced
+Setting (arXiv:1905.07777): 1-D target ``f(x) = sin(πx) + 0.3 sin(3πx)`` sampled at ``n_train`` equispaced
 points of ``[−1, 1]``; a test grid of ``n_test`` points on ``[−1, 1]`` (norms are means over it:
 ``‖g‖² = (1/m) Σ_j g(t_j)²``). Networks ``1-w-…-w-1`` in NTK parameterization with
 ``σ_w = σ_b = s`` (the *init scale*), ``h_ini`` = the network at init. The limit of lazy training
@@ -85,7 +85,7 @@ def run(config: dict, out_dir: Path) -> dict:
     import jax
 
     cfg = dict(config)
-    with jax.enable_x64(True):  # theory vs theory: float64 throughout (SPEC §1)
+    with jax.enable_x64(True):  # theory vs theory: float64 throughout
         return _run(cfg, Path(out_dir))
 
 
@@ -117,11 +117,11 @@ def _run(cfg, out_dir):
         kernels = ["empirical", "reference"] + (["infinite"] if act in _ANALYTIC else [])
         fixed = {"reference": [], "infinite": []}
         for s in scales:
-            kxx, ktx = ib.network_kernels(base, x, t, kernel="empirical", params=_scaled(ref_params, s))
+            kxx, ktx = ib.network_kernels(base, _scaled(ref_params, s), x, t, kernel="empirical")
             fixed["reference"].append(ib.interpolation_operator(kxx, ktx))
             if "infinite" in kernels:
                 model_s = _model(cfg, act, s)
-                kxx, ktx = ib.network_kernels(model_s, x, t, kernel="infinite")
+                kxx, ktx = ib.network_kernels(model_s, None, x, t, kernel="infinite")
                 s_inf = ib.interpolation_operator(kxx, ktx)
                 fixed["infinite"].append(s_inf)
                 nngp = ntk.infinite_ntk(model_s, x_all, get="nngp")
@@ -155,7 +155,7 @@ def _run(cfg, out_dir):
         for name in kernels:
             for j, s in enumerate(scales):
                 sl = slice(j * n_i, (j + 1) * n_i)
-                r = ib.theorem3_stats(out[name]["lhs"][sl], out[name]["unbiased"][sl], out[name]["bias"][sl],
+                r = ib.theorem3_stats(out[name].lhs[sl], out[name].unbiased[sl], out[name].bias[sl],
                                       fixed_kernel=name != "empirical")
                 results[(act, name, s)] = r
 
@@ -170,7 +170,7 @@ def _run(cfg, out_dir):
             examples[(act, s)] = (np.asarray(base.apply(ps, t)[:, 0]), dec)
             if "infinite" in kernels:
                 model_s = _model(cfg, act, s)
-                kxx, ktx = ib.network_kernels(model_s, x, t, kernel="infinite")
+                kxx, ktx = ib.network_kernels(model_s, None, x, t, kernel="infinite")
                 h0x, h0t = model_s.apply(p0, x)[:, 0], model_s.apply(p0, t)[:, 0]
                 dec_i = ib.decompose(kxx, ktx, fx, h0x, h0t)
                 flow_i = ntk.kernel_flow(kxx, fx, jnp.inf, f0_train=h0x, k_test_train=ktx, f0_test=h0t).test
