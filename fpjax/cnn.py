@@ -1,4 +1,4 @@
-"""CNN model zoo and CNN training (SPEC §2.2 CNNs, §3 hys4 / fr-ssr / fr-robustness).
+"""CNN model zoo and CNN training (the hys4-cnn-bandwidth, fr-ssr and fr-robustness experiments).
 
 Models: ``get_model(name, num_classes, *, dropout=None, **options) -> CNN`` with
 ``variables = model.init(key, x)`` and ``logits, batch_stats = model.apply(variables, x, train=...,

@@ -1,4 +1,4 @@
-"""Pure-functional models (SPEC §2.2): MLPs, the LFP two-layer ReLU network, antisymmetric init.
+"""Pure-functional models: MLPs, the LFP two-layer ReLU network, antisymmetric init.
 
 The CNN zoo lives in :mod:`fpjax.cnn`.
 """

@@ -1,4 +1,4 @@
-"""Training (SPEC §2.3): jitted optax loops, diffrax gradient flow, sharded resumable seed sweeps."""
+"""Training: jitted optax loops, diffrax gradient flow, sharded resumable seed sweeps."""
 
 from fpjax._src.sweep import CheckpointError, SeedStats, SweepResult, diverged_mask, sweep
 from fpjax._src.train import LOSSES, FitResult, bce, ce, fit, get_loss, gradient_flow, make_loss, mse

@@ -22,7 +22,7 @@
   variables and ``diverged=True`` (never NaN silently).
 
 The same code runs on CPU and GPU; for a fixed key and machine results are reproducible.
-:func:`pretrain_shuffled_labels` is the high-bandwidth initialisation of SPEC §3 (hys4):
+:func:`pretrain_shuffled_labels` is the high-bandwidth initialisation of the hys4 experiment:
 training on the same images with randomly permuted labels.
 """
 
@@ -311,7 +311,7 @@ def shuffle_labels(key, y) -> jax.Array:
 
 def pretrain_shuffled_labels(model: CNN, variables: dict, x, y, *, key, epochs: int,
                              **train_kwargs) -> CNNTrainResult:
-    """High-bandwidth initialisation (SPEC §3 hys4): train on ``(x, shuffle_labels(y))``.
+    """High-bandwidth initialisation (the hys4-cnn-bandwidth experiment): train on ``(x, shuffle_labels(y))``.
 
     Fitting randomly permuted labels forces the network to separate neighbouring images with
     unrelated labels, i.e. to become a high-frequency function of its input; the returned

@@ -253,7 +253,7 @@ def two_layer_relu(m: int, *, r_std: float = 1.0, w_std: float = 1.0,
 
     ``w_i ~ N(0, w_std²)``, ``r_i ~ N(0, r_std² I_d)``, ``l_i ~ U(l_range)^d`` — a box much wider than
     the data, so the ReLU kinks ``r_i·(x + l_i) = 0`` cover the data region uniformly and the tangent
-    kernel is nearly translation invariant there (SPEC §2.6). The ``1/√m`` scaling makes the tangent
+    kernel is nearly translation invariant there (the LFP setting). The ``1/√m`` scaling makes the tangent
     kernel a mean over neurons and keeps training lazy as ``m → ∞``.
 
     params = ``{"w": (m,), "r": (m, d), "l": (m, d)}``; ``apply`` returns ``(n, 1)``. ``kernel_fn`` is
