@@ -181,3 +181,19 @@ def test_launch_local_two_processes_one_writer(tmp_path):
     assert cfg["platform"]["processes"] == 2 and cfg["config"]["steps"] == 60
     assert json.loads((out / "fp-1d" / "metrics.json").read_text())["claims"]
     assert done.stdout.count("results in ") == 1  # one process reported
+
+
+def test_settings_of_several_experiments(monkeypatch, tmp_path, capsys):
+    import dataclasses
+
+    other = dataclasses.replace(TOY, name="other", quick={"m": 1}, full={"m": 2},
+                                run=lambda c, d: {"claims": [claim("m", c["m"] == 3, {"m": c["m"]})]})
+    monkeypatch.setattr(runner, "_modules", lambda: {"toy": TOY, "other": other})
+    assert cli.main(["run", "all", "--out", str(tmp_path), "--set", "m=3", "--set", "n=7"]) == 0
+    assert json.loads((tmp_path / "other" / "config.json").read_text())["config"] == {"m": 3, "seed": 0}
+    assert json.loads((tmp_path / "toy" / "config.json").read_text())["config"]["n"] == 7
+    capsys.readouterr()
+    assert cli.main(["run", "all", "--out", str(tmp_path), "--set", "zz=1"]) == 2
+    assert "none of the experiments" in _err_line(capsys)
+    assert cli.main(["run", "toy", "other", "--out", str(tmp_path), "--set", "m=1.5"]) == 2
+    assert "'m' of experiment 'other' must be an int" in _err_line(capsys)
