@@ -124,6 +124,7 @@ def test_filter_errors(x64):
     assert e4.e_low.shape == (3,)
 
 
+@pytest.mark.slow
 def test_ten_thousand_points_ten_outputs():
     # 10⁴ points × 10 outputs in float32 on CPU (about a second). A constant column must be
     # preserved exactly up to float32 rounding (the filter is normalised: Σ_j w_ij / Σ_j w_ij = 1,
