@@ -34,7 +34,18 @@ def ensure_writable_dir(path: str | os.PathLike, name: str = "out_dir") -> Path:
 
 
 def current_umask() -> int:
-    """The process's file-creation mask (read without changing it for longer than one call)."""
+    """The process's file-creation mask.
+
+    Read from ``/proc/self/status`` where it exists (Linux), which leaves the mask untouched; else
+    set and restored at once with ``os.umask``.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
