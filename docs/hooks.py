@@ -105,9 +105,24 @@ def api_page(name: str) -> str:
     own = [n for n in names if f"{name}.{n}" not in public_modules()]
     if subpackage and not own:   # a package of submodules: list them; each has its own page
         options.append("      members: false")
-    if own and _lazy(name):      # names imported on first access: griffe must import the module to see them
-        options.append("      force_inspection: true")
+    lazy = bool(own) and _lazy(name)
+    if lazy:                     # names imported on first access (module __getattr__): griffe cannot see
+        options.append("      members: false")   # them, so each is rendered from where it is defined
     lines = [f"# `{name}`", "", f"::: {name}", "    options:", *options, ""]
+    if lazy:
+        import importlib   # noqa: PLC0415
+
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        mod = importlib.import_module(name)
+        for n in own:
+            obj = getattr(mod, n)
+            where = getattr(obj, "__module__", None)
+            if where is None or not hasattr(obj, "__qualname__"):
+                continue
+            # an autorefs anchor under the public path, then the object from its defining module
+            lines += [f"[](){{#{name}.{n}}}", "", f"::: {where}.{obj.__qualname__}", "    options:",
+                      "      show_root_heading: true", "      show_root_full_path: false", ""]
     if subpackage:
         subs = [m for m in public_modules() if m.startswith(name + ".") and m.count(".") == name.count(".") + 1]
         if subs:
@@ -258,7 +273,9 @@ def catalogue() -> str:
             "its claim, the source it reproduces, its quick (CPU minutes) and full (paper scale, GPU) settings,",
             "and the verdicts and figures of a committed quick run where there is one. Run one with",
             "`uv run --frozen fpjax run NAME --quick` (or `--full`); see "
-            "[reproduce an experiment on a GPU](howto/gpu.md) and [read the results report](howto/results-report.md).", ""]
+            "[reproduce an experiment on a GPU](howto/gpu.md) and [read the results report](howto/results-report.md)."
+            + (" To write one, see [add your own experiment](howto/add-experiment.md)."
+               if (DOCS / "howto" / "add-experiment.md").exists() else ""), ""]
     try:
         entries = _registry()
     except Exception as exc:   # noqa: BLE001 - the catalogue must say why it is empty, not break the site

@@ -198,3 +198,10 @@ def test_theory_guide_and_howtos_are_in_the_site(site):
     assert theory.count("arXiv:") >= 6
     for page in ("seed-sweep", "gpu", "neural-tangents", "results-report"):
         assert (site / "howto" / f"{page}.html").exists()
+
+
+@pytest.mark.slow
+def test_site_cites_papers_not_planning_documents(site):
+    offenders = [p.relative_to(site).as_posix() for p in site.rglob("*.html")
+                 if re.search(r"SPEC\s*§", p.read_text(encoding="utf-8"))]
+    assert not offenders, f"pages citing a document outside the repository: {offenders}"
