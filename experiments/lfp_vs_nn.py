@@ -1,4 +1,4 @@
-"""lfp-vs-nn: a wide two-layer ReLU network against the Linear Frequency Principle (SPEC §2.6).
+"""lfp-vs-nn: a wide two-layer ReLU network against the Linear Frequency Principle (arXiv:1905.10264).
 
 Network: ``h(x) = (1/√m) Σ_i w_i ReLU(r_i (x + l_i))`` (:func:`fpjax.models.two_layer_relu`),
 ``w_i, r_i ~ N(0, σ²)``, ``l_i ~ U(−L_l, L_l)``; by default wrapped in :func:`fpjax.models.asi` so the
@@ -13,7 +13,7 @@ kernel of this network is (``lfp.relu_ntk_1d``, derived there; ``A = ⟨r²⟩+�
 ``K = A L_l²/6 + A x x'/2 + B/2 + (A|δ|³/24 − B|δ|/4)/L_l``, whose ``ξ ≠ 0`` spectrum is exactly the
 LFP ``γ²(ξ) = c[A/ξ⁴ + 4π²B/ξ²]`` with ``c = 1/(32π⁴L_l)``; the polynomial part is the ``ξ = 0``
 (constant and linear) content. The prediction is the closed-form kernel gradient flow
-``h(·, t) = h_0 − K(·, X) a(t)`` (``lfp.kernel_flow``). As a check of the derived ``c`` a single
+``h(·, t) = h_0 − K(·, X) a(t)`` (``lfp.residual_flow``). As a check of the derived ``c`` a single
 time-scale factor ``s`` is also fitted by least squares on the trajectory (``c_fit = s·c``), and the
 empirical NTK at init is compared with ``K``.
 
@@ -51,7 +51,7 @@ DESCRIPTION = ("Wide two-layer ReLU net vs the Linear Frequency Principle: traje
                "cubic-spline vs linear-interpolant limit set by the init scale")
 CLAIM = ("A wide two-layer ReLU network trained by gradient descent follows the LFP dynamics computed from its "
          "own init moments, and the init scale sets the limit: small init (σ = 0.01) gives the cubic spline, "
-         "large init (σ = 10) the piecewise-linear interpolant (SPEC §2.6; the lecture slide pairs them the "
+         "large init (σ = 10) the piecewise-linear interpolant (the LFP limits; the lecture slide pairs them the "
          "other way round)")
 
 QUICK = {
@@ -163,9 +163,8 @@ def simulate(std: float, cfg: dict, key, *, m: int | None = None, steps: int | N
     # LFP prediction and the step count it needs to converge.
     s3, s1 = _interpolants(x, y, grid)
     D = float(np.max(np.abs(s3 - s1)))
-    r0 = h0X - y
     ks = np.unique(np.round(np.logspace(0, math.log10(float(cfg["max_steps"])), 200)).astype(int))
-    a, _, _ = lfp.kernel_flow(K, r0, np.append(ks * eta, np.inf))
+    a = lfp.residual_flow(K, y, np.append(ks * eta, np.inf), f0_train=h0X).weights
     H = h0G[None, :] - np.asarray(a) @ KG.T
     gap = np.max(np.abs(H[:-1] - H[-1]), axis=1)
     ok = gap <= float(cfg["conv_tol"]) * D
@@ -182,7 +181,7 @@ def simulate(std: float, cfg: dict, key, *, m: int | None = None, steps: int | N
     t = rec_steps * eta
 
     def lfp_at(times):
-        aa, _, _ = lfp.kernel_flow(K, r0, np.asarray(times, float))
+        aa = lfp.residual_flow(K, y, np.asarray(times, float), f0_train=h0X).weights
         return h0G[None, :] - np.asarray(aa) @ KG.T
 
     h_lfp = lfp_at(t)
@@ -211,9 +210,9 @@ def simulate(std: float, cfg: dict, key, *, m: int | None = None, steps: int | N
                 "d_cubic_sup": float(np.max(np.abs(h - s3)) / D), "d_linear_sup": float(np.max(np.abs(h - s1)) / D)}
 
     return {
-        "std": float(std), "m": m, "moments": {k: float(v) for k, v in mom.items()},
+        "std": float(std), "m": m, "moments": {k: float(v) for k, v in mom._asdict().items()},
         "xi_c": float(lfp.crossover_frequency(mom)),
-        "regime": lfp.predict_regime(mom, x),
+        "regime": lfp.predict_regime(mom, x)._asdict(),
         "c_derived": lfp.lfp_constant_1d(L), "time_scale_fit": s_fit, "c_fit": s_fit * lfp.lfp_constant_1d(L),
         "ntk_rel_error_init": float(np.linalg.norm(K_emp - K) / np.linalg.norm(K)),
         "eta": eta, "steps": int(steps), "k_conv_predicted": k_conv, "kernel_condition": float(lam[-1] / lam[0]),

@@ -1,4 +1,4 @@
-"""Tests of fpjax.theory.fpnorm (SPEC §2.7). Theory-vs-theory checks run in float64."""
+"""Tests of fpjax.theory.fpnorm. Theory-vs-theory checks run in float64."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_min_fp_interpolant_interpolates_and_is_minimal():
     X = rng.uniform(0, 1, 12)
     Y = np.asarray(f_fn(jnp.asarray(X)[:, None]))
     c = fpnorm.min_fp_interpolant(X, Y, g4, 64)
-    np.testing.assert_allclose(fpnorm.evaluate(c, X[:, None]), Y, atol=1e-9)
+    np.testing.assert_allclose(fpnorm.evaluate_series(c, X[:, None]), Y, atol=1e-9)
     np.testing.assert_allclose(np.asarray(c), np.asarray(lfp.steady_state(X, Y, g4, k_max=64)), atol=1e-12)
     # f itself interpolates, so the minimiser's norm is at most ‖f‖_γ (and it is a different function).
     assert float(fpnorm.fp_norm(c, g4)) <= F_GAMMA
@@ -93,11 +93,11 @@ def test_min_fp_interpolant_interpolates_and_is_minimal():
 
 def test_apriori_bound_terms():
     out = fpnorm.apriori_bound(2.0, 3.0, 0.5, 16, 0.1)
-    assert float(out["prefactor"]) == pytest.approx(2.0 + 2 * 3.0 * 0.5)
-    assert float(out["complexity_term"]) == pytest.approx(0.5)
-    assert float(out["confidence_term"]) == pytest.approx(4 * math.sqrt(2 * math.log(40) / 16))
-    assert float(out["bound"]) == pytest.approx(5.0 * (0.5 + 4 * math.sqrt(2 * math.log(40) / 16)))
-    vec = fpnorm.apriori_bound(2.0, 3.0, 0.5, jnp.array([16, 64]), 0.1)["bound"]
+    assert float(out.prefactor) == pytest.approx(2.0 + 2 * 3.0 * 0.5)
+    assert float(out.complexity_term) == pytest.approx(0.5)
+    assert float(out.confidence_term) == pytest.approx(4 * math.sqrt(2 * math.log(40) / 16))
+    assert float(out.bound) == pytest.approx(5.0 * (0.5 + 4 * math.sqrt(2 * math.log(40) / 16)))
+    vec = fpnorm.apriori_bound(2.0, 3.0, 0.5, jnp.array([16, 64]), 0.1).bound
     assert float(vec[0]) == pytest.approx(2 * float(vec[1]))        # ∝ 1/√n
     with pytest.raises(ValueError, match="delta must be in"):
         fpnorm.apriori_bound(1.0, 1.0, 1.0, 10, 1.5)
@@ -118,7 +118,7 @@ def test_l1_error_quadrature_and_monte_carlo():
     c = jnp.zeros(5, complex).at[3].set(0.5).at[1].set(0.5)
     assert float(fpnorm.l1_error(jnp.zeros(5, complex), c)) == pytest.approx(2 / math.pi, abs=1e-6)
     # Monte Carlo: std|cos| = sqrt(1/2 − 4/π²) ≈ 0.308, so 5 standard errors at 10⁵ samples ≈ 0.0049.
-    mc = float(fpnorm.l1_error(zero, cos, key=jax.random.key(0), n_samples=100_000))
+    mc = float(fpnorm.l1_error(zero, cos, method="monte_carlo", key=jax.random.key(0), n_samples=100_000))
     assert abs(mc - 2 / math.pi) < 5 * 0.308 / math.sqrt(100_000)
     # 2-D grid: E|cos 2πx · cos 2πy| = (2/π)²; error ≈ 2 · (2/π) · 2.1 h² = 2.5e-6 at N = 1024.
     cc = lambda x: jnp.cos(2 * jnp.pi * x[:, 0]) * jnp.cos(2 * jnp.pi * x[:, 1])
@@ -131,7 +131,7 @@ DELTA = 0.1
 
 @pytest.mark.parametrize("n", [8, 16, 32, 64, 128, 256])
 def test_apriori_bound_holds_over_sample_sets(n):
-    """SPEC §2.7 theorem, checked over 200 vmapped sample sets per n.
+    """The a-priori bound theorem (arXiv:1905.10264), checked over 200 vmapped sample sets per n.
 
     Each set: n uniform points, h_n = min_fp_interpolant (k_max = max(n, 32): F = 2k_max+1 > 2n
     frequencies, f's frequencies ≤ 5 included), L(h_n) by the rectangle rule on 4096 points
@@ -157,30 +157,36 @@ def test_apriori_bound_holds_over_sample_sets(n):
         hv = fpnorm.evaluate_on_grid(c, N)
         fv = fpnorm.evaluate_on_grid(fc, N)
         return {"L": jnp.mean(jnp.abs(hv - fv)), "norm": fpnorm.fp_norm(c, g), "sup": jnp.max(jnp.abs(hv)),
-                "interp": jnp.max(jnp.abs(fpnorm.evaluate(c, X) - Y))}
+                "interp": jnp.max(jnp.abs(fpnorm.evaluate_series(c, X) - Y))}
 
     keys = jax.random.split(jax.random.key(n), N_SETS)
     out = jax.jit(jax.vmap(one))(keys)
     L = np.asarray(out["L"])
-    held = L <= float(bound["bound"])
-    record = {"n": n, "bound": float(bound["bound"]), "L_mean": L.mean(), "L_max": L.max(),
+    held = L <= float(bound.bound)
+    record = {"n": n, "bound": float(bound.bound), "L_mean": L.mean(), "L_max": L.max(),
               "fraction_held": held.mean(), "max_norm_ratio": float(jnp.max(out["norm"])) / F_GAMMA,
               "max_interp_residual": float(jnp.max(out["interp"]))}
     print(record)
     assert held.mean() >= 1 - DELTA, record
     assert float(jnp.max(out["norm"])) <= F_GAMMA * (1 + 1e-6), record
-    assert float(jnp.max(out["sup"])) <= float(bound["prefactor"]), record
+    assert float(jnp.max(out["sup"])) <= float(bound.prefactor), record
     assert float(jnp.max(out["interp"])) <= 1e-5, record
 
 
 def test_input_validation():
     with pytest.raises(ValueError, match="coeffs must end with"):
         fpnorm.fp_norm(jnp.zeros(4), g4)
-    with pytest.raises(ValueError, match="X and|Y must have shape"):
+    with pytest.raises(ValueError, match="y_train must have shape"):
         fpnorm.min_fp_interpolant(jnp.zeros(4), jnp.zeros(3), g4, 8)
     with pytest.raises(ValueError, match="n_grid must be >="):
         fpnorm.evaluate_on_grid(jnp.zeros(17), 8)
     with pytest.raises(TypeError, match="key must be a jax.random key"):
-        fpnorm.l1_error(g4, g4, key=3)
+        fpnorm.l1_error(g4, g4, method="monte_carlo", key=3)
+    with pytest.raises(ValueError, match="needs key"):
+        fpnorm.l1_error(g4, g4, method="monte_carlo")
+    with pytest.raises(ValueError, match="key is only used"):
+        fpnorm.l1_error(g4, g4, key=jax.random.key(0))
+    with pytest.raises(ValueError, match="method must be one of"):
+        fpnorm.l1_error(g4, g4, method="mc")
     with pytest.raises(ValueError, match="k_max is required"):
         fpnorm.min_fp_interpolant(jnp.zeros(4), jnp.zeros(4), g4)

@@ -1,10 +1,10 @@
-"""Tests of fpjax.theory.init_bias (SPEC §2.8): Theorems 2 and 3, the GP bias error and ASI.
+"""Tests of fpjax.theory.init_bias: Theorems 2 and 3, the GP bias error and ASI.
 
 Theory-vs-theory checks run in float64.
 
 Tolerances for Theorem 2. Theorem 2 is an algebraic identity (linearity of ``v ↦ S v``), so what a
 test can measure is floating-point rounding. The references are computed by *other* code paths
-(:func:`fpjax.ntk.linearized_flow` / :func:`fpjax.ntk.kernel_flow` at ``t = ∞``: their own kernel
+(:func:`fpjax.ntk.predict_linearized` / :func:`fpjax.ntk.kernel_flow` at ``t = ∞``: their own kernel
 call, eigendecomposition and ``g(λ)`` formula). Two backward-stable solves with a matrix of
 condition number ``κ`` agree to a relative error ``≲ n·κ·eps``; each test asserts ``κ ≤ 1e4`` for
 its kernel, so with ``n ≤ 16`` and ``eps = 2.2e-16`` the bound is ``≤ 3.5e-11 < 1e-10``.
@@ -58,21 +58,21 @@ def cond(k):
 # Theorem 2
 # ----------------------------------------------------------------------------------------------
 
-def test_theorem2_empirical_ntk_matches_linearized_flow():
-    """h_k(·; h_ini) from linearized_flow(t=∞) = unbiased + bias from decompose, to 1e-10."""
+def test_theorem2_empirical_ntk_matches_predict_linearized():
+    """h_k(·; f0) from predict_linearized(t=∞) = unbiased + bias from decompose, to 1e-10."""
     x, t = data_1d()
     model = mlp((64, 64, 1), "relu", init="ntk", sigma_w=2.0, sigma_b=1.0)
     params = model.init(jax.random.key(0), x)
     y = target(x)
-    kxx, ktx = ib.network_kernels(model, x, t, kernel="empirical", params=params)
+    kxx, ktx = ib.network_kernels(model, params, x, t, kernel="empirical")
     assert cond(kxx) <= 1e4
     dec = ib.network_decomposition(model, params, x, y, t, kernel="empirical")
-    flow = ntk.linearized_flow(model, params, x, y[:, None], jnp.inf, x_test=t).test[:, 0]
+    flow = ntk.predict_linearized(model, params, x, y[:, None], jnp.inf, t).test[:, 0]
     assert rel_max(dec.unbiased + dec.bias, flow) <= 1e-10
     assert rel_max(dec.total, flow) <= 1e-10
-    # The bias term is a real contribution here (not a vacuous 0 + 0 check): h_ini ≠ 0.
+    # The bias term is a real contribution here (not a vacuous 0 + 0 check): f0 ≠ 0.
     assert float(ib.grid_sq_norm(dec.bias)) > 1e-3 * float(ib.grid_sq_norm(dec.total))
-    # Interpolation: h_k(X; h_ini, X, Y) = Y.
+    # Interpolation: h_k(X; f0, X, Y) = Y.
     h0x = model.apply(params, x)[:, 0]
     fit_x = ib.kernel_interpolate(kxx, None, y, h0x, h0x)
     assert rel_max(fit_x, y) <= 1e-10
@@ -83,7 +83,7 @@ def test_theorem2_infinite_ntk_matches_kernel_flow():
     model = relu_net(width=128, depth=2, scale=1.5)
     params = model.init(jax.random.key(3), x)
     y = target(x)
-    kxx, ktx = ib.network_kernels(model, x, t, kernel="infinite")
+    kxx, ktx = ib.network_kernels(model, None, x, t, kernel="infinite")
     assert cond(kxx) <= 1e4
     h0x, h0t = model.apply(params, x)[:, 0], model.apply(params, t)[:, 0]
     dec = ib.decompose(kxx, ktx, y, h0x, h0t)
@@ -92,7 +92,7 @@ def test_theorem2_infinite_ntk_matches_kernel_flow():
     # The same through the kernel-function and model entry points.
     dec2 = ib.network_decomposition(model, params, x, y, t, kernel=lambda a, b: ntk.infinite_ntk(model, a, b))
     assert rel_max(dec2.unbiased + dec2.bias, flow) <= 1e-10
-    # Unbiased fit = kernel_flow from f0 = 0; bias = h_ini − kernel_flow of h_ini(X) from 0.
+    # Unbiased fit = kernel_flow from f0 = 0; bias = f0 − kernel_flow of f0(X) from 0.
     flow0 = ntk.kernel_flow(kxx, y, jnp.inf, k_test_train=ktx).test
     assert rel_max(dec.unbiased, flow0) <= 1e-10
     flow_h = ntk.kernel_flow(kxx, h0x, jnp.inf, k_test_train=ktx).test
@@ -102,7 +102,7 @@ def test_theorem2_infinite_ntk_matches_kernel_flow():
 def test_solvers_agree_and_jitter_keeps_theorem2():
     x, t = data_1d()
     model = relu_net(scale=2.0)
-    kxx, ktx = ib.network_kernels(model, x, t, kernel="infinite")
+    kxx, ktx = ib.network_kernels(model, None, x, t, kernel="infinite")
     assert cond(kxx) <= 1e4
     h = model.apply(model.init(jax.random.key(1), x), jnp.concatenate([t, x]))[:, 0]
     ht, hx = h[:101], h[101:]
@@ -120,8 +120,8 @@ def test_solvers_agree_and_jitter_keeps_theorem2():
     assert rel_max(fit_x, y) > 1e-4
 
 
-def test_full_output_kernel_matches_linearized_flow():
-    """(n, n, c, c) kernels couple the outputs; decompose agrees with linearized_flow(full_outputs)."""
+def test_full_output_kernel_matches_predict_linearized():
+    """(n, n, c, c) kernels couple the outputs; decompose agrees with predict_linearized(full_outputs)."""
     x, t = data_1d(n=8, m=33)
     model = mlp((32, 2), "relu", init="ntk", sigma_w=1.5, sigma_b=1.0)
     params = model.init(jax.random.key(2), x)
@@ -132,14 +132,14 @@ def test_full_output_kernel_matches_linearized_flow():
     assert cond(kxx.transpose(0, 2, 1, 3).reshape(16, 16)) <= 1e4
     dec = ib.decompose(kxx, ktx, y, model.apply(params, x), model.apply(params, t))
     assert dec.total.shape == (33, 2)
-    flow = ntk.linearized_flow(model, params, x, y, jnp.inf, x_test=t, full_outputs=True).test
+    flow = ntk.predict_linearized(model, params, x, y, jnp.inf, t, full_outputs=True).test
     assert rel_max(dec.unbiased + dec.bias, flow) <= 1e-10
 
 
-def test_batched_h_ini_equals_one_by_one():
+def test_batched_f0_equals_one_by_one():
     x, t = data_1d()
     model = relu_net()
-    kxx, ktx = ib.network_kernels(model, x, t, kernel="infinite")
+    kxx, ktx = ib.network_kernels(model, None, x, t, kernel="infinite")
     keys = jax.random.split(jax.random.key(5), 3)
     hx = jnp.stack([model.apply(model.init(k, x), x)[:, 0] for k in keys])
     ht = jnp.stack([model.apply(model.init(k, x), t)[:, 0] for k in keys])
@@ -175,15 +175,15 @@ def mc_setup():
     with jax.enable_x64(True):
         x, t = data_1d(n=12, m=101)
         model = relu_net(width=128, depth=1, scale=2.0)
-        res, smp = ib.theorem3_monte_carlo(model, jax.random.key(11), x, target(x), t, target(t), n_inits=N_INITS,
-                                           kernel="infinite", return_samples=True)
-        return x, t, model, res, smp
+        res = ib.theorem3_monte_carlo(model, x, target(x), t, target(t), key=jax.random.key(11), n_inits=N_INITS,
+                                      kernel="infinite", return_samples=True)
+        return x, t, model, res, res.samples
 
 
 def test_theorem3_fixed_infinite_kernel(mc_setup):
-    """E‖h_k(h_ini) − f‖² = ‖h_k(0) − f‖² + E‖B(h_ini)‖² within 3 standard errors (256 inits).
+    """E‖h_k(f0) − f‖² = ‖h_k(0) − f‖² + E‖B(f0)‖² within 3 standard errors (256 inits).
 
-    The paired difference D_i = 2⟨A, B_i⟩ has mean 0 exactly (mean-zero h_ini, fixed kernel);
+    The paired difference D_i = 2⟨A, B_i⟩ has mean 0 exactly (mean-zero f0, fixed kernel);
     |mean D| ≤ 3 SE fails with probability ≈ 0.3% for a correct implementation.
     """
     _, _, _, res, smp = mc_setup
@@ -194,8 +194,8 @@ def test_theorem3_fixed_infinite_kernel(mc_setup):
     # Non-vacuous: both RHS terms matter at this scale.
     assert res.bias > 0.05 * res.unbiased and res.unbiased > 0.05 * res.bias, res
     # D_i really is 2⟨A, B_i⟩ per init (same numbers, three formulas): float64 rounding.
-    d = smp["lhs"] - smp["unbiased"] - smp["bias"]
-    assert np.all(np.abs(d) <= 1e-8 * smp["lhs"] + 2 * np.sqrt(smp["unbiased"] * smp["bias"]) + 1e-15)
+    d = smp.lhs - smp.unbiased - smp.bias
+    assert np.all(np.abs(d) <= 1e-8 * smp.lhs + 2 * np.sqrt(smp.unbiased * smp.bias) + 1e-15)
 
 
 def test_theorem3_detects_a_biased_init(mc_setup):
@@ -205,7 +205,7 @@ def test_theorem3_detects_a_biased_init(mc_setup):
     from |z| ≤ 3 to ≥ 7, and the check must then fail (z > 3).
     """
     x, t, model, res, _ = mc_setup
-    kxx, ktx = ib.network_kernels(model, x, t, kernel="infinite")
+    kxx, ktx = ib.network_kernels(model, None, x, t, kernel="infinite")
     s = ib.interpolation_operator(kxx, ktx)
     a = s @ target(x) - target(t)
     a_norm = math.sqrt(float(ib.grid_sq_norm(a)))
@@ -216,23 +216,23 @@ def test_theorem3_detects_a_biased_init(mc_setup):
         return ib.theorem3_terms(s, target(x), target(t), model.apply(p, x)[:, 0], model.apply(p, t)[:, 0] + c * a)
 
     out = jax.vmap(one)(jax.random.split(jax.random.key(11), N_INITS))
-    shifted = ib.theorem3_stats(out["lhs"], out["unbiased"], out["bias"])
+    shifted = ib.theorem3_stats(out.lhs, out.unbiased, out.bias)
     assert shifted.z > 3.0, shifted
     # The unshifted samples reproduce the sweep's statistics (same keys, same formulas).
     out0 = jax.vmap(lambda k: ib.theorem3_terms(s, target(x), target(t), model.apply(model.init(k, x), x)[:, 0],
                                                 model.apply(model.init(k, x), t)[:, 0]))(
         jax.random.split(jax.random.key(11), N_INITS))
-    assert ib.theorem3_stats(out0["lhs"], out0["unbiased"], out0["bias"]).lhs == pytest.approx(res.lhs, rel=1e-12)
+    assert ib.theorem3_stats(out0.lhs, out0.unbiased, out0.bias).lhs == pytest.approx(res.lhs, rel=1e-12)
 
 
 def test_gp_bias_error_is_exact_for_one_hidden_layer(mc_setup):
-    """One hidden layer: Cov(h_ini) is the NNGP kernel at any width, so E‖B‖² = gp_bias_error exactly.
+    """One hidden layer: Cov(f0) is the NNGP kernel at any width, so E‖B‖² = gp_bias_error exactly.
 
     The Monte Carlo mean of ‖B_i‖² must be within 3 SE of it. (A 10% error in the covariance -- e.g.
     a wrong NNGP normalisation -- moves the prediction by ~30 SE here: SE/mean ≈ 1/√256·cv ≈ 4%.)
     """
     x, t, model, res, _ = mc_setup
-    kxx, ktx = ib.network_kernels(model, x, t, kernel="infinite")
+    kxx, ktx = ib.network_kernels(model, None, x, t, kernel="infinite")
     s = ib.interpolation_operator(kxx, ktx)
     xa = jnp.concatenate([t, x])
     nngp = ntk.infinite_ntk(model, xa, get="nngp")
@@ -246,7 +246,7 @@ def test_theorem3_empirical_kernels(kernel):
     """Per-init NTK (exact in expectation by the last-layer sign symmetry) and a reference-init NTK."""
     x, t = data_1d(n=12, m=101)
     model = relu_net(width=64, depth=1, scale=2.0)
-    res = ib.theorem3_monte_carlo(model, jax.random.key(7), x, target(x), t, target(t), n_inits=N_INITS,
+    res = ib.theorem3_monte_carlo(model, x, target(x), t, target(t), key=jax.random.key(7), n_inits=N_INITS,
                                   kernel=kernel)
     assert abs(res.z) <= 3.0, res
     assert (res.unbiased_se > 0) == (kernel == "empirical")
@@ -293,7 +293,7 @@ def test_asi_zero_output_same_ntk_zero_bias():
     assert rel_max(dec.unbiased, dec_base.unbiased) <= 1e-10
     assert float(ib.grid_sq_norm(dec_base.bias)) > 0  # the base network has a bias term
     # Theorem 3 for ASI: every init has bias 0 and lhs = unbiased exactly.
-    r = ib.theorem3_monte_carlo(asi(relu_net(width=32)), jax.random.key(0), x, y, t, target(t), n_inits=8,
+    r = ib.theorem3_monte_carlo(asi(relu_net(width=32)), x, y, t, target(t), key=jax.random.key(0), n_inits=8,
                                 kernel="infinite")
     assert r.bias == 0.0 and r.lhs == r.unbiased and r.diff == 0.0
 
@@ -305,7 +305,7 @@ def test_asi_zero_output_same_ntk_zero_bias():
 def test_bad_inputs_raise_clear_errors():
     x, t = data_1d(n=6, m=9)
     model = relu_net(width=8)
-    kxx, ktx = ib.network_kernels(model, x, t, kernel="infinite")
+    kxx, ktx = ib.network_kernels(model, None, x, t, kernel="infinite")
     y = target(x)
     h = jnp.zeros(6)
     ht = jnp.zeros(9)
@@ -315,9 +315,9 @@ def test_bad_inputs_raise_clear_errors():
         ib.decompose(kxx, ktx[:, :5], y, h, ht)
     with pytest.raises(ValueError, match="y_train must have 6 rows"):
         ib.decompose(kxx, ktx, y[:5], h, ht)
-    with pytest.raises(ValueError, match="h_ini_train must have shape"):
+    with pytest.raises(ValueError, match="f0_train must have shape"):
         ib.decompose(kxx, ktx, y, jnp.zeros(5), ht)
-    with pytest.raises(ValueError, match="h_ini_test must have shape"):
+    with pytest.raises(ValueError, match="f0_test must have shape"):
         ib.decompose(kxx, ktx, y, h, jnp.zeros(8))
     with pytest.raises(ValueError, match="leading \\(batch\\) shape"):
         ib.decompose(kxx, ktx, y, jnp.zeros((2, 6)), jnp.zeros((3, 9)))
@@ -333,7 +333,7 @@ def test_bad_inputs_raise_clear_errors():
         ib.interpolation_operator(kxx, ktx, solver="cholesky", jitter=-1.0)
     with pytest.raises(ValueError, match="not positive definite"):
         ib.interpolation_operator(-kxx, ktx, solver="cholesky")
-    with pytest.raises(ValueError, match="both h_ini_train and h_ini_test"):
+    with pytest.raises(ValueError, match="both f0_train and f0_test"):
         ib.kernel_interpolate(kxx, ktx, y, h)
     with pytest.raises(TypeError, match="kernel must be a callable"):
         ib.kernel_matrices("rbf", x, t)
@@ -342,23 +342,23 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="x_test must have 1 features"):
         ib.kernel_matrices(lambda a, b: a @ b.T, x, jnp.ones((3, 2)))
     with pytest.raises(ValueError, match="unknown kernel"):
-        ib.network_kernels(model, x, t, kernel="nngp")
+        ib.network_kernels(model, None, x, t, kernel="nngp")
     with pytest.raises(ValueError, match="needs params"):
-        ib.network_kernels(model, x, t, kernel="empirical")
+        ib.network_kernels(model, None, x, t, kernel="empirical")
     with pytest.raises(TypeError, match="fpjax.models.Model"):
-        ib.theorem3_monte_carlo(lambda p, z: z, jax.random.key(0), x, y, t, target(t))
+        ib.theorem3_monte_carlo(lambda p, z: z, x, y, t, target(t), key=jax.random.key(0))
     with pytest.raises(ValueError, match="n_inits must be >= 2"):
-        ib.theorem3_monte_carlo(model, jax.random.key(0), x, y, t, target(t), n_inits=1)
-    with pytest.raises(ValueError, match="f_test must have shape"):
-        ib.theorem3_monte_carlo(model, jax.random.key(0), x, y, t, target(t)[:4])
+        ib.theorem3_monte_carlo(model, x, y, t, target(t), key=jax.random.key(0), n_inits=1)
+    with pytest.raises(ValueError, match="y_test must have shape"):
+        ib.theorem3_monte_carlo(model, x, y, t, target(t)[:4], key=jax.random.key(0))
     with pytest.raises(ValueError, match="no|infinite-width kernel_fn"):
-        ib.theorem3_monte_carlo(mlp((8, 1), "relu"), jax.random.key(0), x, y, t, target(t))  # xavier init
+        ib.theorem3_monte_carlo(mlp((8, 1), "relu"), x, y, t, target(t), key=jax.random.key(0))  # xavier init
     with pytest.raises(ValueError, match="unknown kernel"):
-        ib.theorem3_monte_carlo(model, jax.random.key(0), x, y, t, target(t), kernel="ntk")
-    with pytest.raises(ValueError, match="f_train \\(n,\\) needs a model with one output"):
-        ib.theorem3_monte_carlo(relu_net(width=8, out=2), jax.random.key(0), x, y, t, target(t))
+        ib.theorem3_monte_carlo(model, x, y, t, target(t), key=jax.random.key(0), kernel="ntk")
+    with pytest.raises(ValueError, match="y_train \\(n,\\) needs a model with one output"):
+        ib.theorem3_monte_carlo(relu_net(width=8, out=2), x, y, t, target(t), key=jax.random.key(0))
     with pytest.raises(TypeError, match="key"):
-        ib.theorem3_monte_carlo(model, 0, x, y, t, target(t))
+        ib.theorem3_monte_carlo(model, x, y, t, target(t), key=0)
     with pytest.raises(ValueError, match="lhs_samples must be 1-D"):
         ib.theorem3_stats([1.0], [0.5], [0.5])
     with pytest.raises(ValueError, match="unbiased_samples must be a scalar"):

@@ -178,21 +178,21 @@ def test_predict_gradient_descent_mse_matches_kernel_flow(x64, nt):
     ts = jnp.array([0.0, 0.5, 3.0, 40.0])
     predict = nt.predict.gradient_descent_mse(k, y, learning_rate=0.7)
     nt_train, nt_test = predict(ts, f0, f0s, ks)
-    ours = ntk.kernel_flow(k, y, ts, f0_train=f0, k_test_train=ks, f0_test=f0s, learning_rate=0.7)
+    ours = ntk.kernel_flow(k, y, 0.7 * ts, f0_train=f0, k_test_train=ks, f0_test=f0s)  # t = η·steps
     np.testing.assert_allclose(ours.train, nt_train, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(ours.test, nt_test, rtol=1e-9, atol=1e-12)
     # Infinite-width ensemble mean (f0 has mean 0): K_*X K⁻¹ (I − e^{−ηKt/n}) Y with the analytic NTK.
     ens = nt.predict.gradient_descent_mse_ensemble(model.kernel_fn, x, y, learning_rate=0.7)
     mean = ens(ts, xs, get="ntk")
     kinf, kinf_s = ntk.infinite_ntk(model, x), ntk.infinite_ntk(model, xs, x)
-    ours = ntk.kernel_flow(kinf, y, ts, k_test_train=kinf_s, learning_rate=0.7)
+    ours = ntk.kernel_flow(kinf, y, 0.7 * ts, k_test_train=kinf_s)
     np.testing.assert_allclose(ours.test, mean, rtol=1e-9, atol=1e-12)
 
 
 def test_status_reports_patches():
     st = nt_compat.status()
-    assert st["available"] and st["reason"] is None
-    assert isinstance(st["patched"], list)
+    assert st.available and st.reason is None
+    assert isinstance(st.patched, list)
 
 
 def test_broken_shim_keeps_fpjax_importable_in_process(monkeypatch):
@@ -230,7 +230,7 @@ def test_broken_jax_names_in_a_fresh_process():
         model = fpjax.models.mlp((4, 1), "relu", init="ntk")  # tries neural-tangents for kernel_fn
         sc.Jaxpr = ec.Jaxpr = saved  # let JAX itself work again; the failed load stays recorded
         from fpjax._src import nt_compat
-        assert not nt_compat.status()["available"]
+        assert not nt_compat.status().available
         import jax, jax.numpy as jnp
         x = jnp.ones((3, 2))
         p = model.init(jax.random.key(0), x)
@@ -250,3 +250,27 @@ def test_broken_jax_names_in_a_fresh_process():
     assert lines[0] == "fast (3, 3)"
     assert len(lines) == 4 and all(line.startswith("raised:") for line in lines[1:]), out.stdout
     assert all("Jaxpr" in line and "neural-tangents" in line for line in lines[1:])
+
+
+def test_public_neural_tangents_in_a_fresh_process():
+    """``import fpjax; fpjax.ntk.neural_tangents()`` gives the patched module; then a plain
+    ``import neural_tangents`` works and stax's analytic NTK of a ReLU net matches the closed form."""
+    code = textwrap.dedent("""
+        import fpjax
+        nt = fpjax.ntk.neural_tangents()
+        import neural_tangents
+        from neural_tangents import stax
+        assert neural_tangents is nt
+        import jax.numpy as jnp
+        _, _, kernel_fn = stax.serial(stax.Dense(1, W_std=1.0, b_std=0.0), stax.Relu(),
+                                      stax.Dense(1, W_std=1.0, b_std=0.0))
+        x = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+        print(float(kernel_fn(x, None, "ntk")[0, 1]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    # Orthogonal unit inputs in d = 2 (θ = π/2), NTK parametrization, no bias: Σ0(x, x') = x·x'/d,
+    # so q = Σ0(x, x) = 1/2 and Σ0(x, x') = 0; the arc-cosine kernel gives the NNGP
+    # Σ1 = q (sin θ + (π − θ) cos θ)/(2π) = 1/(4π), Σ̇1 = (π − θ)/(2π) = 1/4, and
+    # NTK = Σ1 + Σ0 · Σ̇1 = 1/(4π).
+    assert abs(float(out.stdout.strip().splitlines()[-1]) - 1 / (4 * 3.141592653589793)) < 1e-6

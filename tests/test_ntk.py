@@ -134,7 +134,7 @@ def test_plain_apply_and_vector_output():
     fn = jax.jit(ntk.empirical_ntk_fn(mlp((8, 1), "relu")))  # jittable for fit(record=...)
     m = mlp((8, 1), "relu")
     p = m.init(jax.random.key(0), x)
-    np.testing.assert_allclose(fn(p, x), ntk.empirical_ntk(m, p, x), rtol=1e-6)
+    np.testing.assert_allclose(fn(x, None, p), ntk.empirical_ntk(m, p, x), rtol=1e-6)
 
 
 def test_width_convergence_rate(x64):
@@ -243,7 +243,7 @@ def test_kernel_flow_equals_linearized_gradient_descent(x64, c):
         lr = t_total / steps
         x_max = lr * lam_max / n
         gd_train, gd_test = gd(lr, steps)
-        flow = ntk.kernel_flow(k, y, steps, f0_train=f0, k_test_train=ks, f0_test=f0s, learning_rate=lr)
+        flow = ntk.kernel_flow(k, y, lr * steps, f0_train=f0, k_test_train=ks, f0_test=f0s)  # t = η·steps
         e_train = float(jnp.linalg.norm(flow.train - gd_train))
         e_test = float(jnp.linalg.norm(flow.test - gd_test))
         assert e_train <= steps * x_max ** 2 / 2 * r0 + 1e-12
@@ -252,8 +252,8 @@ def test_kernel_flow_equals_linearized_gradient_descent(x64, c):
         errs.append((e_train, e_test))
         if c > 1 or steps > 300:
             continue
-        # The same through linearized_flow (empirical NTK + f0 computed inside).
-        lf = ntk.linearized_flow(model, params, x, y, steps, x_test=xs, learning_rate=lr)
+        # The same through predict_linearized (empirical NTK + f0 computed inside).
+        lf = ntk.predict_linearized(model, params, x, y, lr * steps, xs)
         np.testing.assert_allclose(lf.train, flow.train, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(lf.test, flow.test, rtol=1e-10, atol=1e-12)
     for a, b in zip(errs[0], errs[1]):
@@ -323,7 +323,7 @@ def test_input_validation():
         ntk.kernel_flow(k, jnp.ones(3), -1.0)
     with pytest.raises(ValueError, match="k_train_train"):
         ntk.kernel_flow(jnp.eye(4), jnp.ones(3), 1.0)
-    with pytest.raises(ValueError, match="learning_rate"):
-        ntk.kernel_flow(k, jnp.ones(3), 1.0, learning_rate=0.0)
+    with pytest.raises(ValueError, match="rcond"):
+        ntk.kernel_flow(k, jnp.ones(3), 1.0, rcond=-1.0)
     with pytest.raises(ValueError, match="f0_train"):
         ntk.kernel_flow(k, jnp.ones(3), 1.0, f0_train=jnp.ones(4))

@@ -12,8 +12,8 @@ ACTS = ("relu", "tanh", "gaussian", "sine")
 
 # Agreement tolerance. The identity ∂_t f(x_j) = −Σ_i K(x_j, x_i) ∂c/∂f(x_i) is exact at every grid
 # point where f is differentiable, and the grid transform is linear, so only the measurement errs:
-# central differences with a parameter step h = 1e-6·‖θ‖ have truncation O(h²) ≈ 1e-12 and
-# rounding O(eps/h) ≈ 1e-10 (relative); for ReLU a kink that crosses a grid point within the step
+# central differences with the float64 default step h = 0.2·eps^{1/3}·‖θ‖ = 1.2e-6·‖θ‖ have
+# truncation O(h²) ≈ 1.5e-12 and rounding O(eps/h) ≈ 2e-10 (relative); for ReLU a kink that crosses a grid point within the step
 # spoils that point, a fraction O(h) ≈ 1e-6 of them. Richardson-extrapolated ODE solutions add the
 # solver's error relative to the increment, rtol·‖θ‖/(τ‖θ̇‖) ≈ 1e-12/1e-6 = 1e-6. So 1e-4 bounds
 # every case with a margin of 100 and is far inside the 1% the theorem check asks for.
@@ -169,3 +169,26 @@ def test_input_validation(x64):
         tf.tangent_fourier(two, two.init(jax.random.key(0), x), x, y)
     with pytest.raises(ValueError, match="NaN"):
         tf.tangent_fourier(model, params, x.at[0, 0].set(jnp.nan), y)
+
+
+@pytest.mark.slow
+def test_default_step_adapts_to_float32_and_is_reported():
+    """float32 sine net (ω0 = 10): the default step 0.2·eps^{1/3} = 9.8e-4 is reported as ``rel_step``.
+    The finite-difference error is truncation ∝ rel_step² plus rounding ∝ eps·|f|/|Δf| (the reported
+    ``resolution``, ~1e-7 here): going from 5e-3 (the former float32 default) to 9.8e-4 divides the
+    truncation by (5e-3/9.8e-4)² = 26, so the error must drop by more than 10 (margin for the O(h⁴)
+    term) when the coarse error is truncation dominated."""
+    with jax.enable_x64(False):
+        x = jnp.linspace(-1.0, 1.0, 12)[:, None]
+        y = jnp.sin(2 * jnp.pi * x[:, 0])
+        model = mlp((32, 32, 1), "sine", init="standard", sigma_b=0.3, sine_omega0=10.0)
+        params = model.init(jax.random.key(0), x)
+        kw = dict(grid_size=256, methods="finite_difference", fit_band=(0.3, 0.6))
+        r = tf.tangent_fourier(model, params, x, y, **kw)
+        assert r.rel_step == tf.default_rel_step(jnp.float32) == pytest.approx(9.84e-4, rel=1e-3)
+        coarse = tf.tangent_fourier(model, params, x, y, rel_step=5e-3, **kw)
+        assert coarse.rel_step == 5e-3
+        e_def, e_coarse = r.rel_error["finite_difference"], coarse.rel_error["finite_difference"]
+        assert coarse.resolution["finite_difference"] < 1e-3 * e_coarse  # truncation dominated
+        assert e_def < e_coarse / 10, (e_def, e_coarse)
+    assert tf.default_rel_step(jnp.float64) == pytest.approx(1.211e-6, rel=1e-3)

@@ -1,4 +1,4 @@
-"""FP-norm, minimum-FP-norm interpolation and the a-priori generalization bound (SPEC §2.7).
+"""FP-norm, minimum-FP-norm interpolation and the a-priori generalization bound.
 
 On ``Ω = [0, 1]^d`` (period 1, integer frequencies ``k``) with Fourier-series coefficients
 ``ĥ(k) = ∫_Ω h(x) e^{−2πi k·x} dx``:
@@ -7,7 +7,7 @@ On ``Ω = [0, 1]^d`` (period 1, integer frequencies ``k``) with Fourier-series c
   The sum leaves out ``k = 0``, so ``‖·‖_γ`` does not see constants.
 * ``h_n = argmin ‖h‖_γ s.t. h(X) = Y`` over the frequencies ``0 < |k|_∞ ≤ k_max``, **constant mode
   free** (default; it is not in the norm) -- the kernel interpolant of :func:`fpjax.theory.lfp.steady_state`
-  with ``h_ini = 0`` and period 1. ``constant=g0`` penalises it by ``|ĥ(0)|²/g0`` instead.
+  with ``f0 = 0`` and period 1. ``constant=g0`` penalises it by ``|ĥ(0)|²/g0`` instead.
 * Theorem (Luo, Ma, Xu, Zhang 2022): for ``f ∈ F_γ`` and ``n`` i.i.d. uniform samples, with
   probability at least ``1 − δ``,
   ``L(h_n) ≤ (‖f‖_∞ + 2‖f‖_γ‖γ‖_{ℓ²}) (2/√n + 4√(2 log(4/δ)/n))``, ``L(h) = E_x |h(x) − f(x)|``,
@@ -17,13 +17,22 @@ On ``Ω = [0, 1]^d`` (period 1, integer frequencies ``k``) with Fourier-series c
   ``sup|h_n| ≤ ‖f‖_∞ + 2‖f‖_γ‖γ‖_{ℓ²}`` -- the prefactor of the bound. Truncating the frequencies
   keeps both steps (when ``f``'s frequencies are within ``k_max``), so the bound holds for the
   truncated interpolant as well.
+
+Evaluate coefficients at points with :func:`evaluate_series` (the same function as
+:func:`fpjax.theory.lfp.evaluate_series`, period 1 here) or on a grid with :func:`evaluate_on_grid`.
+
+References:
+  Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "Explicitizing an implicit bias of the frequency principle in
+  two-layer neural networks", arXiv:1905.10264.
+  T. Luo, Z. Ma, Z.-Q. J. Xu, Y. Zhang, "On the exact computation of linear frequency principle
+  dynamics and its generalization", SIAM J. Math. Data Sci. (2022), arXiv:2010.08153.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,8 +41,12 @@ import numpy as np
 from fpjax._src import lfp as _lfp
 from fpjax._src.checks import as_array, check_finite, check_positive, check_positive_int, check_key, is_concrete
 
-__all__ = ["fp_norm", "min_fp_interpolant", "apriori_bound", "l1_error", "gamma_l2_norm", "evaluate",
-           "evaluate_on_grid"]
+__all__ = ["fp_norm", "min_fp_interpolant", "apriori_bound", "AprioriBound", "l1_error", "gamma_l2_norm",
+           "evaluate_series", "evaluate_on_grid", "L1_METHODS"]
+
+L1_METHODS = ("grid", "monte_carlo")
+
+evaluate_series = _lfp.evaluate_series
 
 
 def fp_norm(coeffs: Any, gamma2: Any, *, d: int | None = None) -> jax.Array:
@@ -73,17 +86,31 @@ def fp_norm(coeffs: Any, gamma2: Any, *, d: int | None = None) -> jax.Array:
     return jnp.sqrt(jnp.sum(terms, axis=axes))
 
 
-def min_fp_interpolant(X: Any, Y: Any, gamma2_fn: Any, k_max: int | None = None, *,
+def min_fp_interpolant(x_train: Any, y_train: Any, gamma2: Any, k_max: int | None = None, *,
                        constant: Any = "free") -> jax.Array:
     """``argmin ‖h‖_γ s.t. h(X) = Y`` over ``0 < |k|_∞ ≤ k_max`` (+ the constant), on ``[0,1]^d``.
 
-    ``X (n, d)`` in ``[0,1)^d`` (read mod 1), ``Y (n,)``, ``gamma2_fn`` a callable ``k (M, d) -> (M,)``
-    or a grid array. ``constant="free"`` (default; the norm leaves ``k = 0`` out) or a finite rate
-    ``g0``. Closed form ``h = K(·,X)α + β``, ``[K 1; 1ᵀ 0][α; β] = [Y; 0]`` with
-    ``K(x,x') = Σ_{k≠0} γ²(k) cos(2πk·(x−x'))``. Returns coefficients ``(2k_max+1,)*d``.
-    jit/vmap friendly.
+    Closed form ``h = K(·,X)α + β``, ``[K 1; 1ᵀ 0][α; β] = [Y; 0]`` with
+    ``K(x,x') = Σ_{k≠0} γ²(k) cos(2πk·(x−x'))`` (least-norm least squares when the data conflict:
+    :func:`fpjax.theory.lfp.steady_state` with period 1). jit/vmap friendly.
+
+    Args:
+      x_train: ``(n, d)`` or ``(n,)`` in ``[0,1)^d`` (read mod 1). y_train: ``(n,)``.
+      gamma2: a callable ``k (M, d) -> (M,)`` or a grid array ``(2k_max+1,)*d``.
+      k_max: frequencies per sign (needed with a callable).
+      constant: ``"free"`` (default; the norm leaves ``k = 0`` out) or a finite rate ``g0``.
+
+    Returns:
+      coefficients ``(2k_max+1,)*d`` (complex).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> x = jnp.array([0.1, 0.5, 0.8])
+      >>> c = min_fp_interpolant(x, jnp.array([1.0, -1.0, 0.0]), lambda k: 1.0 / jnp.abs(k[:, 0]) ** 4, 8)
+      >>> evaluate_series(c, x).round(6).tolist()
+      [1.0, -1.0, 0.0]
     """
-    return _lfp.steady_state(X, Y, gamma2_fn, None, period=1.0, k_max=k_max, constant=constant)
+    return _lfp.steady_state(x_train, y_train, gamma2, period=1.0, k_max=k_max, constant=constant)
 
 
 def gamma_l2_norm(gamma2: Any, d: int, k_max: int | None = None) -> jax.Array:
@@ -97,13 +124,44 @@ def gamma_l2_norm(gamma2: Any, d: int, k_max: int | None = None) -> jax.Array:
     return jnp.sqrt(jnp.sum(g))
 
 
-def apriori_bound(f_sup: Any, f_gamma_norm: Any, gamma_l2: Any, n: Any, delta: Any) -> dict:
+class AprioriBound(NamedTuple):
+    """The terms of :func:`apriori_bound` (arrays, broadcast over the inputs).
+
+    Attributes:
+      bound: ``prefactor · rate``.
+      prefactor: ``‖f‖_∞ + 2‖f‖_γ‖γ‖_{ℓ²}``.
+      complexity_term: ``2/√n``.
+      confidence_term: ``4√(2 log(4/δ)/n)``.
+      rate: ``complexity_term + confidence_term``.
+      f_sup, f_gamma_norm, gamma_l2, n, delta: the inputs.
+    """
+
+    bound: jax.Array
+    prefactor: jax.Array
+    complexity_term: jax.Array
+    confidence_term: jax.Array
+    rate: jax.Array
+    f_sup: jax.Array
+    f_gamma_norm: jax.Array
+    gamma_l2: jax.Array
+    n: jax.Array
+    delta: jax.Array
+
+
+def apriori_bound(f_sup: Any, f_gamma_norm: Any, gamma_l2: Any, n: Any, delta: Any) -> AprioriBound:
     """A-priori bound ``(‖f‖_∞ + 2‖f‖_γ‖γ‖_{ℓ²}) (2/√n + 4√(2 log(4/δ)/n))`` with every term.
 
-    All arguments broadcast (e.g. an array of ``n``). Returns a dict of arrays:
-    ``prefactor = ‖f‖_∞ + 2‖f‖_γ‖γ‖_{ℓ²}``, ``complexity_term = 2/√n``,
-    ``confidence_term = 4√(2 log(4/δ)/n)``, ``rate`` = their sum, ``bound = prefactor · rate``, and
-    the inputs.
+    Args:
+      f_sup: ``‖f‖_∞``. f_gamma_norm: ``‖f‖_γ``. gamma_l2: ``‖γ‖_{ℓ²}``. n: number of samples.
+      delta: failure probability in ``(0, 1)``. All broadcast (e.g. an array of ``n``).
+
+    Returns:
+      :class:`AprioriBound`.
+
+    Examples:
+      >>> b = apriori_bound(1.0, 1.0, 0.5, 100, 0.1)
+      >>> round(float(b.prefactor), 3), round(float(b.complexity_term), 3)
+      (2.0, 0.2)
     """
     vals = {}
     for name, v in (("f_sup", f_sup), ("f_gamma_norm", f_gamma_norm), ("gamma_l2", gamma_l2), ("n", n),
@@ -124,13 +182,8 @@ def apriori_bound(f_sup: Any, f_gamma_norm: Any, gamma_l2: Any, n: Any, delta: A
     complexity = 2.0 / jnp.sqrt(nn)
     confidence = 4.0 * jnp.sqrt(2.0 * jnp.log(4.0 / dl) / nn)
     rate = complexity + confidence
-    return {"bound": prefactor * rate, "prefactor": prefactor, "complexity_term": complexity,
-            "confidence_term": confidence, "rate": rate, **vals}
-
-
-def evaluate(coeffs: Any, x: Any) -> jax.Array:
-    """``h(x) = Re Σ_k ĥ(k) e^{2πi k·x}`` at points ``x (n, d)`` (period 1)."""
-    return _lfp.evaluate(coeffs, x, period=1.0)
+    return AprioriBound(bound=prefactor * rate, prefactor=prefactor, complexity_term=complexity,
+                        confidence_term=confidence, rate=rate, **vals)
 
 
 def evaluate_on_grid(coeffs: Any, n_grid: int, d: int = 1) -> jax.Array:
@@ -160,22 +213,42 @@ def _values(h: Any, name: str, d: int, n_grid: int, pts: jax.Array | None) -> ja
     h = as_array(h, name)
     if pts is None:
         return evaluate_on_grid(h, n_grid, d).reshape(-1)
-    return evaluate(h, pts).reshape(-1)
+    return evaluate_series(h, pts).reshape(-1)
 
 
-def l1_error(h: Any, f: Any, *, d: int = 1, n_grid: int = 4096, key: Any = None,
+def l1_error(h: Any, f: Any, *, d: int = 1, method: str = "grid", n_grid: int = 4096, key: Any = None,
              n_samples: int = 100_000) -> jax.Array:
     """``L(h) = E_{x~U[0,1]^d} |h(x) − f(x)|``.
 
-    ``h`` and ``f`` are callables ``x (M, d) -> (M,)`` or coefficient grids. Default quadrature:
-    the periodic rectangle rule on ``x_j = j/n_grid`` per axis (``n_grid^d`` points; for periodic
-    ``|h − f|``, smooth except for kinks where ``h = f``, its error is ``≈ (Δ²/12) Σ_j |J_j|`` in 1-D,
-    ``Δ = 1/n_grid``, ``J_j`` the derivative jumps at the kinks -- Euler-Maclaurin per smooth piece).
-    With ``key`` given: Monte Carlo over ``n_samples`` uniform points (standard error
-    ``≈ std|h − f| / √n_samples``).
+    ``method="grid"`` (default): the periodic rectangle rule on ``x_j = j/n_grid`` per axis
+    (``n_grid^d`` points; for periodic ``|h − f|``, smooth except for kinks where ``h = f``, its error
+    is ``≈ (Δ²/12) Σ_j |J_j|`` in 1-D, ``Δ = 1/n_grid``, ``J_j`` the derivative jumps at the kinks --
+    Euler-Maclaurin per smooth piece). ``method="monte_carlo"``: the mean over ``n_samples`` uniform
+    points drawn with ``key`` (required then; standard error ``≈ std|h − f| / √n_samples``).
+
+    Args:
+      h, f: callables ``x (M, d) -> (M,)`` or coefficient grids ``(2k_max+1,)*d``.
+      d: input dimension. method: ``"grid"`` or ``"monte_carlo"``.
+      n_grid: grid points per axis (``"grid"``). key: PRNG key (``"monte_carlo"`` only).
+      n_samples: Monte Carlo points.
+
+    Returns:
+      0-d array.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> zero = lambda x: jnp.zeros(x.shape[0])
+      >>> round(float(l1_error(zero, lambda x: jnp.cos(2 * jnp.pi * x[:, 0]), n_grid=1024)), 4)  # 2/π
+      0.6366
     """
     d = check_positive_int(d, "d")
-    if key is None:
+    if method not in L1_METHODS:
+        raise ValueError(f"method must be one of {L1_METHODS}; got {method!r}")
+    if method == "grid" and key is not None:
+        raise ValueError("key is only used by method='monte_carlo'; the grid rule is deterministic")
+    if method == "monte_carlo" and key is None:
+        raise ValueError("method='monte_carlo' needs key (a PRNG key for the sample points)")
+    if method == "grid":
         N = check_positive_int(n_grid, "n_grid")
         if callable(h) or callable(f):
             ax = jnp.arange(N) / N

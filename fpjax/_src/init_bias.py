@@ -1,14 +1,13 @@
-"""Initialization bias of kernel regression (SPEC §2.8): Theorems 2 and 3 and the ASI trick.
+"""Initialization bias of kernel regression: Theorems 2 and 3 and the ASI trick.
 
 Kernel interpolation from an initial function
 ---------------------------------------------
-For a kernel ``K``, training inputs ``X`` (n points), targets ``Y`` and an initial function
-``h_ini``,
+For a kernel ``K``, training inputs ``X`` (n points), targets ``Y`` and an initial function ``f0``,
 
-    h_k(·; h_ini, X, Y) = h_ini + K(·, X) K(X, X)⁻¹ (Y − h_ini(X)),
+    h_k(·; f0, X, Y) = f0 + K(·, X) K(X, X)⁻¹ (Y − f0(X)),
 
 the ``t → ∞`` limit of the linearized MSE flow of :func:`fpjax.ntk.kernel_flow` (with the NTK of
-a network and ``h_ini`` the network at init, the function that lazy training converges to).
+a network and ``f0`` the network at init, the function that lazy training converges to).
 Everything here works on values at points: the kernel enters only through ``K(X, X)`` and
 ``K(T, X)`` for evaluation points ``T`` (e.g. a test grid), so any kernel works -- an empirical NTK
 (:func:`fpjax.ntk.empirical_ntk`), the infinite-width NTK (:func:`fpjax.ntk.infinite_ntk`), or any
@@ -18,9 +17,10 @@ function ``kernel(x1, x2) -> (n1, n2)`` (:func:`kernel_matrices`). The map
 Solvers (``solver=``):
 
 * ``"eigh"`` (default): ``K(X,X) = V Λ Vᵀ`` of the symmetrised matrix, and ``K⁻¹`` is the
-  pseudo-inverse that drops eigenvalues ``λ ≤ rcond · λ_max`` (default ``rcond = n · eps``, the
-  same rule as :func:`fpjax.ntk.kernel_flow`, so ``total`` equals ``kernel_flow(..., t=inf)`` up
-  to rounding). Works for any PSD kernel, singular ones included.
+  pseudo-inverse that drops eigenvalues ``λ ≤ rcond · λ_max`` (default ``rcond = n · eps``): the
+  kernel linear-algebra core shared with :func:`fpjax.ntk.kernel_flow` and the LFP, so ``total``
+  equals ``kernel_flow(..., t=inf)`` up to rounding and conflicting targets at a repeated point
+  give their least-squares average. Works for any PSD kernel, singular ones included.
 * ``"cholesky"``: ``K(X,X) + jitter · (tr K / n) · I = L Lᵀ``. ``jitter = 0`` (default) is exact
   interpolation and needs a positive definite ``K``; a non-finite factor raises ``ValueError``
   (use ``jitter > 0`` or ``"eigh"``). ``jitter > 0`` is kernel ridge regression with ridge
@@ -31,19 +31,19 @@ hold exactly for either solver and any ``rcond``/``jitter``.
 
 Theorem 2 (decomposition)
 -------------------------
-``h_k(·; h_ini, X, Y) = h_k(·; 0, X, Y) + [h_ini − h_k(·; 0, X, h_ini(X))]``: the *unbiased fit*
-``S Y`` plus the *bias* ``h_ini − S h_ini(X)`` -- the part of ``h_ini`` the kernel cannot see from
+``h_k(·; f0, X, Y) = h_k(·; 0, X, Y) + [f0 − h_k(·; 0, X, f0(X))]``: the *unbiased fit*
+``S Y`` plus the *bias* ``f0 − S f0(X)`` -- the part of ``f0`` the kernel cannot see from
 its values at ``X`` (mostly its high frequencies). :func:`decompose` returns the three terms, each
 computed from its own formula (so their agreement is a numerical check, not a tautology of code).
 
 Theorem 3 (generalization error)
 --------------------------------
 With ``A = h_k(·; 0, X, f(X)) − f`` (deterministic) and ``B(h) = h − S h(X)`` (linear in ``h``),
-``h_k(·; h_ini, X, f(X)) − f = A + B(h_ini)``, so
-``E‖A + B‖² = ‖A‖² + 2⟨A, E B⟩ + E‖B‖²`` and ``E B = B(E h_ini) = 0`` for a mean-zero ``h_ini``:
+``h_k(·; f0, X, f(X)) − f = A + B(f0)``, so
+``E‖A + B‖² = ‖A‖² + 2⟨A, E B⟩ + E‖B‖²`` and ``E B = B(E f0) = 0`` for a mean-zero ``f0``:
 
-    E‖h_k(·; h_ini, X, f(X)) − f‖²
-        = ‖h_k(·; 0, X, f(X)) − f‖² + E‖h_k(·; 0, X, h_ini(X)) − h_ini‖².
+    E‖h_k(·; f0, X, f(X)) − f‖²
+        = ‖h_k(·; 0, X, f(X)) − f‖² + E‖h_k(·; 0, X, f0(X)) − f0‖².
 
 Norms are **means over the evaluation points** ``T`` (summed over outputs):
 ``‖g‖² ≈ (1/m) Σ_j |g(t_j)|²``, the ``L²`` norm for the uniform probability measure on the
@@ -54,7 +54,7 @@ Which kernel (``kernel=`` of :func:`theorem3_monte_carlo`), and what is then exa
 * ``"infinite"`` -- the infinite-width NTK of the architecture (``model.kernel_fn``), or
   ``"reference"`` -- the empirical NTK of one reference init drawn independently of the
   Monte Carlo inits, or fixed ``(K(X,X), K(T,X))`` matrices: a fixed kernel, independent of
-  ``h_ini``. The identity holds exactly in expectation.
+  ``f0``. The identity holds exactly in expectation.
 * ``"empirical"`` -- each init's own empirical NTK ``K_θ``. Then ``A = A_θ`` and ``S = S_θ`` are
   random too and the identity reads ``E_θ‖h_k − f‖² = E_θ‖A_θ‖² + E_θ‖B_θ(h_θ)‖²``. It is still
   *exact* in expectation for the fpjax MLPs: flipping the sign of the last layer's weights and bias
@@ -66,11 +66,11 @@ The Monte Carlo check uses the *paired* per-init difference
 ``D_i = ‖h_k,i − f‖² − ‖A_i‖² − ‖B_i‖² = 2⟨A_i, B_i⟩``: Theorem 3 says ``E D = 0``, and
 ``mean(D)`` is compared with its standard error (:func:`theorem3_stats`).
 
-For a Gaussian process ``h_ini ~ GP(0, Σ)`` (the infinite-width network at init, ``Σ`` its NNGP
+For a Gaussian process ``f0 ~ GP(0, Σ)`` (the infinite-width network at init, ``Σ`` its NNGP
 kernel) the bias term has the closed form ``E‖B‖² = (1/m) tr(P Σ Pᵀ)``, ``P = [I_m, −S]``
 (:func:`gp_bias_error`). A one-hidden-layer network at *any* width has exactly the NNGP
 covariance at init (the last layer averages i.i.d. first-layer features), and ``E‖B‖²`` depends on
-``h_ini`` only through its covariance, so for those networks the formula is exact.
+``f0`` only through its covariance, so for those networks the formula is exact.
 
 ASI
 ---
@@ -89,11 +89,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fpjax._src import checks
+from fpjax._src import checks, kernel_linalg
 
 __all__ = ["SOLVERS", "KERNELS", "Decomposition", "interpolation_operator", "kernel_interpolate", "decompose",
-           "grid_sq_norm", "kernel_matrices", "network_kernels", "network_decomposition", "Theorem3Result",
-           "theorem3_stats", "theorem3_terms", "theorem3_monte_carlo", "gp_bias_error"]
+           "grid_sq_norm", "kernel_matrices", "KernelMatrices", "network_kernels", "network_decomposition",
+           "Theorem3Result", "Theorem3Terms", "theorem3_stats", "theorem3_terms", "theorem3_monte_carlo",
+           "gp_bias_error"]
 
 SOLVERS = ("eigh", "cholesky")
 KERNELS = ("infinite", "empirical", "reference")
@@ -104,9 +105,9 @@ _HI = jax.lax.Precision.HIGHEST  # theory objects: no TF32/bf16 matmuls on accel
 class Decomposition(NamedTuple):
     """Theorem 2 at the evaluation points ``T`` (each ``batch + (m, *out)``).
 
-    total: ``h_k(T; h_ini, X, Y) = h_ini(T) + S (Y − h_ini(X))``.
+    total: ``h_k(T; f0, X, Y) = f0(T) + S (Y − f0(X))``.
     unbiased: ``h_k(T; 0, X, Y) = S Y``.
-    bias: ``h_ini(T) − h_k(T; 0, X, h_ini(X)) = h_ini(T) − S h_ini(X)``.
+    bias: ``f0(T) − h_k(T; 0, X, f0(X)) = f0(T) − S f0(X)``.
     Theorem 2: ``total = unbiased + bias``.
     """
 
@@ -130,10 +131,9 @@ def _operator_core(kxx, ktx, solver: str, rcond, jitter):
     ksym = 0.5 * (kxx + kxx.T)  # exact symmetry: rounding in a kernel code is not information
     n = ksym.shape[0]
     if solver == "eigh":
-        lam, v = jnp.linalg.eigh(ksym)
-        keep = lam > rcond * jnp.max(jnp.abs(lam))
-        inv = jnp.where(keep, 1.0 / jnp.where(keep, lam, 1.0), 0.0)
-        return jnp.matmul(jnp.matmul(ktx, v, precision=_HI) * inv, v.T, precision=_HI)
+        # S = K_tx K⁺ = (K⁺ K_xt)ᵀ with the kernel core's pseudo-inverse (K symmetric).
+        eig = kernel_linalg.eigh_psd(ksym, rcond=rcond)
+        return kernel_linalg.pinv_apply(eig, ktx.T).T
     ridge = jitter * jnp.trace(ksym) / n
     chol = jnp.linalg.cholesky(ksym + ridge * jnp.eye(n, dtype=ksym.dtype))
     # S = K_tx K⁻¹  ⇔  K Sᵀ = K_txᵀ  (K symmetric): two triangular solves.
@@ -144,7 +144,7 @@ def _operator_core(kxx, ktx, solver: str, rcond, jitter):
 def _check_solver(solver, rcond, jitter, n: int, dtype):
     checks.check_choice(solver, "solver", SOLVERS)
     if rcond is None:
-        rcond = n * float(jnp.finfo(dtype).eps)
+        rcond = kernel_linalg.default_rcond(n, dtype)
     rcond = checks.check_positive(rcond, "rcond", allow_zero=True)
     jitter = checks.check_positive(jitter, "jitter", allow_zero=True)
     if solver == "eigh" and jitter != 0:
@@ -228,7 +228,7 @@ def _check_values(v, name: str, batch_and_shape_hint: str, point_shape: tuple[in
                          f"got {tuple(v.shape)}")
     b = tuple(v.shape[:v.ndim - len(tail)])
     if batch is not None and b != batch:
-        raise ValueError(f"{name} must have the leading (batch) shape {batch} of h_ini_train; got {b}")
+        raise ValueError(f"{name} must have the leading (batch) shape {batch} of f0_train; got {b}")
     return v, b
 
 
@@ -246,17 +246,17 @@ def _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter):
     return s, y, n, m, c is not None
 
 
-def kernel_interpolate(k_train_train: Any, k_test_train: Any, y_train: Any, h_ini_train: Any = None,
-                       h_ini_test: Any = None, *, solver: str = "eigh", rcond: float | None = None,
+def kernel_interpolate(k_train_train: Any, k_test_train: Any, y_train: Any, f0_train: Any = None,
+                       f0_test: Any = None, *, solver: str = "eigh", rcond: float | None = None,
                        jitter: float = 0.0) -> jax.Array:
-    """``h_k(T; h_ini, X, Y) = h_ini(T) + K(T,X) K(X,X)⁻¹ (Y − h_ini(X))``.
+    """``h_k(T; f0, X, Y) = f0(T) + K(T,X) K(X,X)⁻¹ (Y − f0(X))``.
 
     Args:
       k_train_train: ``(n, n)`` or ``(n, n, c, c)``. k_test_train: ``(m, n)`` / ``(m, n, c, c)``,
         or None for ``T = X``.
       y_train: ``(n,)`` or ``(n, c)``.
-      h_ini_train, h_ini_test: ``h_ini(X)`` ``batch + y.shape`` and ``h_ini(T)``
-        ``batch + (m, *y.shape[1:])`` (both or neither; None: ``h_ini = 0``). A leading batch shape
+      f0_train, f0_test: ``f0(X)`` ``batch + y.shape`` and ``f0(T)``
+        ``batch + (m, *y.shape[1:])`` (both or neither; None: ``f0 = 0``). A leading batch shape
         (e.g. many inits) is broadcast.
       solver, rcond, jitter: see :func:`interpolation_operator`.
 
@@ -266,33 +266,33 @@ def kernel_interpolate(k_train_train: Any, k_test_train: Any, y_train: Any, h_in
     s, y, n, m, full = _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter)
     dtype = s.dtype
     out = y.shape[1:]
-    if (h_ini_train is None) != (h_ini_test is None):
-        raise ValueError("give both h_ini_train and h_ini_test (h_ini at X and at T) or neither (h_ini = 0)")
-    if h_ini_train is None:
+    if (f0_train is None) != (f0_test is None):
+        raise ValueError("give both f0_train and f0_test (f0 at X and at T) or neither (f0 = 0)")
+    if f0_train is None:
         return _apply_op(s, y.astype(dtype), len(out), full)
-    hx, batch = _check_values(h_ini_train, "h_ini_train", "batch + y_train.shape", (n,), out)
-    ht, _ = _check_values(h_ini_test, "h_ini_test", "batch + (m, *y_train.shape[1:])", (m,), out, batch)
+    hx, batch = _check_values(f0_train, "f0_train", "batch + y_train.shape", (n,), out)
+    ht, _ = _check_values(f0_test, "f0_test", "batch + (m, *y_train.shape[1:])", (m,), out, batch)
     hx, ht = hx.astype(dtype), ht.astype(dtype)
     return ht + _apply_op(s, y.astype(dtype) - hx, len(out), full)
 
 
-def decompose(k_train_train: Any, k_test_train: Any, y_train: Any, h_ini_train: Any, h_ini_test: Any, *,
+def decompose(k_train_train: Any, k_test_train: Any, y_train: Any, f0_train: Any, f0_test: Any, *,
               solver: str = "eigh", rcond: float | None = None, jitter: float = 0.0) -> Decomposition:
-    """Theorem 2: the kernel interpolant from ``h_ini`` split into unbiased fit and bias term.
+    """Theorem 2: the kernel interpolant from ``f0`` split into unbiased fit and bias term.
 
-    ``total = h_ini(T) + S (Y − h_ini(X))``, ``unbiased = S Y``, ``bias = h_ini(T) − S h_ini(X)``
+    ``total = f0(T) + S (Y − f0(X))``, ``unbiased = S Y``, ``bias = f0(T) − S f0(X)``
     with ``S = K(T,X) K(X,X)⁻¹`` (each from its own formula; Theorem 2: ``total = unbiased + bias``).
 
-    Args: as :func:`kernel_interpolate` (``h_ini_train``/``h_ini_test`` required, batchable).
+    Args: as :func:`kernel_interpolate` (``f0_train``/``f0_test`` required, batchable).
 
     Returns:
       :class:`Decomposition`, each field ``batch + (m, *y.shape[1:])`` (``unbiased`` has no batch
-      axes: it does not depend on ``h_ini``).
+      axes: it does not depend on ``f0``).
     """
     s, y, n, m, full = _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter)
     out = y.shape[1:]
-    hx, batch = _check_values(h_ini_train, "h_ini_train", "batch + y_train.shape", (n,), out)
-    ht, _ = _check_values(h_ini_test, "h_ini_test", "batch + (m, *y_train.shape[1:])", (m,), out, batch)
+    hx, batch = _check_values(f0_train, "f0_train", "batch + y_train.shape", (n,), out)
+    ht, _ = _check_values(f0_test, "f0_test", "batch + (m, *y_train.shape[1:])", (m,), out, batch)
     return _decompose_core(s, y.astype(s.dtype), hx.astype(s.dtype), ht.astype(s.dtype), full)
 
 
@@ -328,7 +328,14 @@ def _sq_norm(v, out_ndim: int):
 # kernels of networks and of kernel functions
 # ----------------------------------------------------------------------------------------------
 
-def kernel_matrices(kernel: Callable, x_train: Any, x_test: Any = None) -> tuple[jax.Array, jax.Array]:
+class KernelMatrices(NamedTuple):
+    """A kernel's train and test matrices: ``k_train_train = K(X, X)``, ``k_test_train = K(T, X)``."""
+
+    k_train_train: jax.Array
+    k_test_train: jax.Array
+
+
+def kernel_matrices(kernel: Callable, x_train: Any, x_test: Any = None) -> KernelMatrices:
     """``(K(X, X), K(T, X))`` from a kernel function ``kernel(x1, x2) -> (n1, n2)`` (or ``(n1, n2, c, c)``).
 
     E.g. ``kernel = functools.partial(fpjax.ntk.empirical_ntk, model, params)`` or
@@ -344,7 +351,7 @@ def kernel_matrices(kernel: Callable, x_train: Any, x_test: Any = None) -> tuple
     if x_test is None:
         k = jnp.asarray(kernel(x, x))
         _check_kernel_out(k, n, n)
-        return k, k
+        return KernelMatrices(k, k)
     t = checks.as_array(x_test, "x_test")
     checks.check_ndim(t, "x_test", (2,), shape_hint="(m, d)")
     checks.check_finite(t, "x_test")
@@ -353,7 +360,7 @@ def kernel_matrices(kernel: Callable, x_train: Any, x_test: Any = None) -> tuple
     m = t.shape[0]
     k = jnp.asarray(kernel(jnp.concatenate([t, x.astype(t.dtype)]), x))
     _check_kernel_out(k, m + n, n)
-    return k[m:], k[:m]
+    return KernelMatrices(k[m:], k[:m])
 
 
 def _check_kernel_out(k, n1, n2):
@@ -366,13 +373,22 @@ def _model_cls():
     return Model
 
 
-def network_kernels(model, x_train: Any, x_test: Any = None, *, kernel: str = "empirical", params: Any = None,
-                    implementation: str | int = "auto") -> tuple[jax.Array, jax.Array]:
+def network_kernels(model, params: Any, x_train: Any, x_test: Any = None, *, kernel: str = "empirical",
+                    implementation: str | int = "auto") -> KernelMatrices:
     """``(K(X,X), K(T,X))`` of a network: its empirical NTK at ``params`` or its infinite-width NTK.
 
-    ``kernel="empirical"`` needs ``params`` (output-averaged kernel, ``trace_axes=(-1,)``);
-    ``kernel="infinite"`` uses ``model.kernel_fn`` (``init="standard"`` or ``"ntk"``; the infinite
-    limit of the empirical NTK exists for ``init="ntk"``).
+    Args:
+      model: an :class:`fpjax.models.Model`.
+      params: its parameters (needed for ``kernel="empirical"``; ignored, may be None, for
+        ``"infinite"``).
+      x_train: ``(n, d)``. x_test: ``(m, d)`` or None (``T = X``).
+      kernel: ``"empirical"`` (output-averaged empirical NTK at ``params``, ``trace_axes=(-1,)``) or
+        ``"infinite"`` (``model.kernel_fn``; ``init="standard"`` or ``"ntk"``, the infinite limit
+        of the empirical NTK exists for ``init="ntk"``).
+      implementation: of :func:`fpjax.ntk.empirical_ntk`.
+
+    Returns:
+      :class:`KernelMatrices` ``(k_train_train (n, n), k_test_train (m, n))``.
     """
     if not isinstance(model, _model_cls()):
         raise TypeError(f"model must be an fpjax.models.Model; got {type(model).__name__}")
@@ -389,7 +405,7 @@ def network_kernels(model, x_train: Any, x_test: Any = None, *, kernel: str = "e
 
 def network_decomposition(model, params: Any, x_train: Any, y_train: Any, x_test: Any, *, kernel: Any = "empirical",
                           solver: str = "eigh", rcond: float | None = None, jitter: float = 0.0) -> Decomposition:
-    """Theorem 2 for a network at init: ``h_ini = model.apply(params, ·)``.
+    """Theorem 2 for a network at init: ``f0 = model.apply(params, ·)``.
 
     Args:
       model, params: an :class:`fpjax.models.Model` and its parameters at init.
@@ -405,7 +421,7 @@ def network_decomposition(model, params: Any, x_train: Any, y_train: Any, x_test
             raise ValueError("kernel as a tuple must be (K(X,X), K(T,X))")
         kxx, ktx = kernel
     elif isinstance(kernel, str):
-        kxx, ktx = network_kernels(model, x, t, kernel=kernel, params=params)
+        kxx, ktx = network_kernels(model, params, x, t, kernel=kernel)
     elif callable(kernel):
         kxx, ktx = kernel_matrices(kernel, x, t)
     else:
@@ -433,6 +449,8 @@ class Theorem3Result(NamedTuple):
     diff: ``mean_i D_i``, ``D_i = lhs_i − ‖A_i‖² − ‖B_i‖² = 2⟨A_i, B_i⟩`` (Theorem 3: ``E D = 0``);
       diff_se its standard error; z = diff / diff_se (0 when both are 0).
     n: inits used (finite ones); n_diverged: inits dropped for NaN/Inf.
+    samples: the per-init :class:`Theorem3Terms` (float64 arrays ``(n_inits,)``) when
+      :func:`theorem3_monte_carlo` was asked for them (``return_samples=True``), else None.
     """
 
     lhs: float
@@ -448,9 +466,12 @@ class Theorem3Result(NamedTuple):
     z: float
     n: int
     n_diverged: int
+    samples: Theorem3Terms | None = None
 
     def as_dict(self) -> dict:
-        return {k: (int(v) if k in ("n", "n_diverged") else float(v)) for k, v in self._asdict().items()}
+        """The statistics as plain numbers (``samples`` left out)."""
+        return {k: (int(v) if k in ("n", "n_diverged") else float(v)) for k, v in self._asdict().items()
+                if k != "samples"}
 
 
 def _mean_se(a: np.ndarray) -> tuple[float, float]:
@@ -496,42 +517,70 @@ def theorem3_stats(lhs_samples: Any, unbiased_samples: Any, bias_samples: Any, *
     return Theorem3Result(m_l, s_l, m_u, s_u, m_b, s_b, m_r, s_r, m_d, s_d, z, int(ok.sum()), int(ok.size - ok.sum()))
 
 
+class Theorem3Terms(NamedTuple):
+    """Per-init terms of Theorem 3 (each ``batch`` shaped; norms of :func:`grid_sq_norm` over ``T``).
+
+    Attributes:
+      lhs: ``‖f0(T) + S(f(X) − f0(X)) − f(T)‖²``.
+      unbiased: ``‖A‖² = ‖S f(X) − f(T)‖²``.
+      bias: ``‖B‖² = ‖f0(T) − S f0(X)‖²``.
+    """
+
+    lhs: jax.Array
+    unbiased: jax.Array
+    bias: jax.Array
+
+
 def _terms_core(s, fx, ft, hx, ht):
     out_ndim = fx.ndim - 1
     dec = _decompose_core(s, fx, hx, ht, False)
-    return {"lhs": _sq_norm(dec.total - ft, out_ndim), "unbiased": _sq_norm(dec.unbiased - ft, out_ndim),
-            "bias": _sq_norm(dec.bias, out_ndim)}
+    return Theorem3Terms(lhs=_sq_norm(dec.total - ft, out_ndim), unbiased=_sq_norm(dec.unbiased - ft, out_ndim),
+                         bias=_sq_norm(dec.bias, out_ndim))
 
 
-def theorem3_terms(operator: Any, f_train: Any, f_test: Any, h_ini_train: Any, h_ini_test: Any) -> dict:
+def theorem3_terms(operator: Any, y_train: Any, y_test: Any, f0_train: Any, f0_test: Any) -> Theorem3Terms:
     """Per-init terms of Theorem 3 for one operator ``S`` (jit/vmap friendly: use it in custom sweeps).
 
-    Returns ``{"lhs": ‖h_ini(T) + S(f(X) − h_ini(X)) − f(T)‖², "unbiased": ‖S f(X) − f(T)‖²,
-    "bias": ‖h_ini(T) − S h_ini(X)‖²}`` (norms of :func:`grid_sq_norm`), each ``batch`` shaped.
+    With the target ``f`` (``y_train = f(X)``, ``y_test = f(T)``) and the initial function ``f0``:
+    ``lhs = ‖f0(T) + S(f(X) − f0(X)) − f(T)‖²``, ``unbiased = ‖S f(X) − f(T)‖²``,
+    ``bias = ‖f0(T) − S f0(X)‖²``; Theorem 3 says ``E lhs = unbiased + E bias`` for mean-zero ``f0``.
 
     Args:
       operator: ``S`` ``(m, n)`` from :func:`interpolation_operator` (per-output kernel).
-      f_train ``(n,)``/``(n, c)``, f_test ``(m, ...)``; h_ini_train ``batch + f_train.shape``,
-      h_ini_test ``batch + f_test.shape``.
+      y_train: ``(n,)`` or ``(n, c)``. y_test: ``(m, ...)``.
+      f0_train: ``batch + y_train.shape``. f0_test: ``batch + y_test.shape``.
+
+    Returns:
+      :class:`Theorem3Terms` ``(lhs, unbiased, bias)``, each ``batch`` shaped.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> terms = theorem3_terms(jnp.eye(2), jnp.ones(2), jnp.ones(2), jnp.zeros(2), jnp.zeros(2))
+      >>> [float(v) for v in terms]
+      [0.0, 0.0, 0.0]
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
     s = checks.as_array(operator, "operator")
     checks.check_ndim(s, "operator", 2, shape_hint="(m, n)")
     m, n = s.shape
-    fx = checks.as_array(f_train, "f_train")
-    checks.check_ndim(fx, "f_train", (1, 2), shape_hint="(n,) or (n, c)")
+    fx = checks.as_array(y_train, "y_train")
+    checks.check_ndim(fx, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
     if fx.shape[0] != n:
-        raise ValueError(f"f_train must have {n} rows for operator {tuple(s.shape)}; got {tuple(fx.shape)}")
+        raise ValueError(f"y_train must have {n} rows for operator {tuple(s.shape)}; got {tuple(fx.shape)}")
     out = fx.shape[1:]
-    ft, _ = _check_values(f_test, "f_test", "(m, *f_train.shape[1:])", (m,), out, ())
-    hx, batch = _check_values(h_ini_train, "h_ini_train", "batch + f_train.shape", (n,), out)
-    ht, _ = _check_values(h_ini_test, "h_ini_test", "batch + f_test.shape", (m,), out, batch)
+    ft, _ = _check_values(y_test, "y_test", "(m, *y_train.shape[1:])", (m,), out, ())
+    hx, batch = _check_values(f0_train, "f0_train", "batch + y_train.shape", (n,), out)
+    ht, _ = _check_values(f0_test, "f0_test", "batch + y_test.shape", (m,), out, batch)
     dt = jnp.result_type(s.dtype, fx.dtype, hx.dtype, jnp.float32)
     return _terms_core(s.astype(dt), fx.astype(dt), ft.astype(dt), hx.astype(dt), ht.astype(dt))
 
 
 def gp_bias_error(operator: Any, cov_test_test: Any, cov_test_train: Any, cov_train_train: Any, *,
                   n_outputs: int = 1) -> jax.Array:
-    """``E‖h_ini − S h_ini(X)‖²`` for ``h_ini ~ GP(0, Σ)`` (independent outputs, each with covariance ``Σ``).
+    """``E‖f0 − S f0(X)‖²`` for ``f0 ~ GP(0, Σ)`` (independent outputs, each with covariance ``Σ``).
 
     ``= (c/m) [tr Σ_TT − 2 tr(S Σ_XT) + tr(S Σ_XX Sᵀ)]`` with ``c = n_outputs`` and the norm of
     :func:`grid_sq_norm`. For a network at init, ``Σ`` is its NNGP kernel
@@ -563,10 +612,10 @@ def gp_bias_error(operator: Any, cov_test_test: Any, cov_test_train: Any, cov_tr
     return c * tr / m
 
 
-def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: Any, f_test: Any, *,
+def theorem3_monte_carlo(model, x_train: Any, y_train: Any, x_test: Any, y_test: Any, *, key: Any,
                          n_inits: int = 256, kernel: Any = "infinite", reference_key: Any = None,
                          solver: str = "eigh", rcond: float | None = None, jitter: float = 0.0,
-                         chunk_size: int | None = None, return_samples: bool = False):
+                         chunk_size: int | None = None, return_samples: bool = False) -> Theorem3Result:
     """Check Theorem 3 by Monte Carlo over ``n_inits`` network inits (a vmapped :func:`fpjax.train.sweep`).
 
     For each init ``θ_i`` (keys ``jax.random.split(key, n_inits)``): ``h_i = model.apply(θ_i, ·)``
@@ -576,8 +625,9 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
 
     Args:
       model: an :class:`fpjax.models.Model` (e.g. an MLP; any init whose output is mean-zero).
-      key: PRNG key. x_train ``(n, d)``, f_train ``(n,)`` or ``(n, c)`` (= ``f(X)``), x_test
-        ``(m, d)`` (a grid on the domain), f_test = ``f(T)``.
+      x_train: ``(n, d)``. y_train: ``(n,)`` or ``(n, c)``, the target ``f(X)``.
+      x_test: ``(m, d)`` (a grid on the domain). y_test: ``f(T)``.
+      key: PRNG key (keyword-only).
       n_inits: number of inits (≥ 2).
       kernel: ``"infinite"`` (``model.kernel_fn``, fixed), ``"reference"`` (empirical NTK of the
         init drawn from ``reference_key``, default ``fold_in(key, 1_000_003)``; independent of the
@@ -585,10 +635,23 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
         the sign symmetry, see the module doc) or a tuple ``(K(X,X), K(T,X))`` (fixed).
       solver, rcond, jitter: see :func:`interpolation_operator`.
       chunk_size: seeds per vmapped chunk of the sweep (memory).
-      return_samples: also return the per-init samples ``{"lhs", "unbiased", "bias"}``.
+      return_samples: fill :attr:`Theorem3Result.samples` with the per-init terms.
 
     Returns:
-      :class:`Theorem3Result` (and the samples dict if ``return_samples``).
+      :class:`Theorem3Result` (its ``samples`` field None unless ``return_samples``).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> x, t = jnp.linspace(-1, 1, 4)[:, None], jnp.linspace(-1, 1, 9)[:, None]
+      >>> r = theorem3_monte_carlo(mlp((16, 1), "relu", init="ntk"), x, jnp.sin(x[:, 0]), t, jnp.sin(t[:, 0]),
+      ...                          key=jax.random.key(0), n_inits=8)
+      >>> r.n, r.samples is None
+      (8, True)
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
     if not isinstance(model, _model_cls()):
         raise TypeError(f"model must be an fpjax.models.Model; got {type(model).__name__}")
@@ -602,14 +665,14 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
     checks.check_finite(t, "x_test")
     if t.shape[1] != x.shape[1]:
         raise ValueError(f"x_test must have {x.shape[1]} features like x_train; got shape {tuple(t.shape)}")
-    fx = checks.as_array(f_train, "f_train")
-    checks.check_ndim(fx, "f_train", (1, 2), shape_hint="(n,) or (n, c)")
-    checks.check_finite(fx, "f_train")
-    checks.check_same_leading(x, "x_train", fx, "f_train")
-    ft = checks.as_array(f_test, "f_test")
-    checks.check_finite(ft, "f_test")
+    fx = checks.as_array(y_train, "y_train")
+    checks.check_ndim(fx, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
+    checks.check_finite(fx, "y_train")
+    checks.check_same_leading(x, "x_train", fx, "y_train")
+    ft = checks.as_array(y_test, "y_test")
+    checks.check_finite(ft, "y_test")
     if ft.shape != (t.shape[0],) + fx.shape[1:]:
-        raise ValueError(f"f_test must have shape {(t.shape[0],) + fx.shape[1:]} (f at x_test); got {tuple(ft.shape)}")
+        raise ValueError(f"y_test must have shape {(t.shape[0],) + fx.shape[1:]} (f at x_test); got {tuple(ft.shape)}")
     n, m = x.shape[0], t.shape[0]
     dtype = jnp.result_type(x.dtype, fx.dtype, jnp.float32)
     x, t, fx, ft = x.astype(dtype), t.astype(dtype), fx.astype(dtype), ft.astype(dtype)
@@ -617,9 +680,9 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
     out_shape = jax.eval_shape(model.apply, model.init(key, x), x).shape
     squeeze = fx.ndim == 1
     if squeeze and out_shape[1:] != (1,):
-        raise ValueError(f"f_train (n,) needs a model with one output; the model returns {out_shape[1:]} per point")
+        raise ValueError(f"y_train (n,) needs a model with one output; the model returns {out_shape[1:]} per point")
     if not squeeze and out_shape[1:] != fx.shape[1:]:
-        raise ValueError(f"f_train must have the model's output shape (n, {out_shape[1]}); got {tuple(fx.shape)}")
+        raise ValueError(f"y_train must have the model's output shape (n, {out_shape[1]}); got {tuple(fx.shape)}")
     x_all = jnp.concatenate([t, x])
 
     fixed_s = None
@@ -640,11 +703,11 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
             if model.kernel_fn is None:
                 raise ValueError(f"kernel='infinite' needs a model with an infinite-width kernel_fn; {model.name} has "
                                  "none (use init='standard' or 'ntk'), or use kernel='reference'/'empirical'")
-            kxx, ktx = network_kernels(model, x, t, kernel="infinite")
+            kxx, ktx = network_kernels(model, None, x, t, kernel="infinite")
         elif kernel == "reference":
             rkey = jax.random.fold_in(key, 1_000_003) if reference_key is None else reference_key
             checks.check_key(rkey, "reference_key")
-            kxx, ktx = network_kernels(model, x, t, kernel="empirical", params=model.init(rkey, x))
+            kxx, ktx = network_kernels(model, model.init(rkey, x), x, t, kernel="empirical")
         if kernel in ("infinite", "reference"):
             fixed_s = interpolation_operator(kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond,
                                              jitter=jitter)
@@ -662,7 +725,7 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
             h = h[:, 0]
         ht, hx = h[:m], h[m:]
         if fixed_s is None:
-            kk = ntk_fn(p, x_all, x)
+            kk = ntk_fn(x_all, x, p)
             s = _operator_core(kk[m:], kk[:m], solver, rcond, jitter)
         else:
             s = fixed_s
@@ -675,6 +738,6 @@ def theorem3_monte_carlo(model, key: Any, x_train: Any, f_train: Any, x_test: An
         # diverged inits are counted in Theorem3Result.n_diverged, so the sweep's warning is redundant
         warnings.simplefilter("ignore", RuntimeWarning)
         res = sweep(one, jax.random.split(key, n_inits), chunk_size=chunk_size)
-    samples = {k: np.asarray(v, np.float64) for k, v in res.outputs.items()}
-    stats = theorem3_stats(samples["lhs"], samples["unbiased"], samples["bias"], fixed_kernel=fixed_s is not None)
-    return (stats, samples) if return_samples else stats
+    samples = Theorem3Terms(*(np.asarray(v, np.float64) for v in res.outputs))
+    stats = theorem3_stats(samples.lhs, samples.unbiased, samples.bias, fixed_kernel=fixed_s is not None)
+    return stats._replace(samples=samples) if return_samples else stats

@@ -25,8 +25,9 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+from typing import NamedTuple
 
-__all__ = ["load", "require", "NeuralTangentsUnavailable", "status"]
+__all__ = ["load", "require", "neural_tangents", "NeuralTangentsUnavailable", "status", "NTStatus"]
 
 
 class NeuralTangentsUnavailable(ImportError):
@@ -122,11 +123,19 @@ def load():
     return _STATE["module"]
 
 
-def status() -> dict:
-    """``{'available': bool, 'reason': str | None, 'patched': [names]}`` after trying :func:`load`."""
+class NTStatus(NamedTuple):
+    """Outcome of :func:`load`: ``available``, the ``reason`` it is not (or None), the ``patched`` names."""
+
+    available: bool
+    reason: str | None
+    patched: list
+
+
+def status() -> NTStatus:
+    """:class:`NTStatus` after trying :func:`load`."""
     load()
-    return {"available": _STATE["module"] is not None, "reason": _STATE["reason"],
-            "patched": list(_STATE["patched"])}
+    return NTStatus(available=_STATE["module"] is not None, reason=_STATE["reason"],
+                    patched=list(_STATE["patched"]))
 
 
 def require():
@@ -135,6 +144,29 @@ def require():
     if nt is None:
         raise NeuralTangentsUnavailable(_STATE["reason"])
     return nt
+
+
+def neural_tangents():
+    """The ``neural_tangents`` module, imported with fpjax's compatibility patches for current JAX.
+
+    After this call ``import neural_tangents`` (and ``from neural_tangents import stax``) also work
+    directly in the same process. Public as :func:`fpjax.ntk.neural_tangents`.
+
+    Returns:
+      the ``neural_tangents`` module.
+
+    Raises:
+      NeuralTangentsUnavailable: the patches could not make it import (the message says why).
+
+    Examples:
+      >>> from fpjax.ntk import neural_tangents
+      >>> nt = neural_tangents()
+      >>> _, _, kernel_fn = nt.stax.serial(nt.stax.Dense(8), nt.stax.Relu(), nt.stax.Dense(1))
+      >>> import jax.numpy as jnp
+      >>> kernel_fn(jnp.ones((2, 3)), None, "ntk").shape
+      (2, 2)
+    """
+    return require()
 
 
 def _reset_for_tests() -> None:

@@ -1,4 +1,4 @@
-"""Tangent kernels (SPEC §2.4): empirical NTK, infinite-width NTK and the linearized MSE flow.
+"""Tangent kernels: empirical NTK, infinite-width NTK and the linearized MSE flow.
 
 Empirical NTK
 -------------
@@ -41,9 +41,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fpjax._src import checks
+from fpjax._src import checks, kernel_linalg
 
-__all__ = ["empirical_ntk", "empirical_ntk_fn", "infinite_ntk", "kernel_flow", "linearized_flow",
+__all__ = ["empirical_ntk", "empirical_ntk_fn", "infinite_ntk", "kernel_flow", "predict_linearized",
            "FlowResult", "IMPLEMENTATIONS", "fast_path_supported"]
 
 IMPLEMENTATIONS = ("auto", "fast", "nt", 1, 2)
@@ -363,9 +363,19 @@ def _nt_fn(apply, trace_axes, diagonal_axes, vmap_axes, implementation: int):
 
 def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trace_axes=(-1,),
                      diagonal_axes=(), vmap_axes=None) -> Callable:
-    """Return ``ntk(params, x1, x2=None)``, a jittable empirical-NTK function (see :func:`empirical_ntk`).
+    """Return ``ntk(x1, x2, params)``, a jittable empirical-NTK function (see :func:`empirical_ntk`).
 
-    Without input validation and blocking: meant for use inside ``jit``/``vmap``/``fit(record=...)``.
+    The argument order is neural-tangents' (``x2 = None`` means ``x2 = x1``). Without input validation
+    and blocking: meant for use inside ``jit``/``vmap``/``fit(record=...)``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((8, 1), "relu")
+      >>> x = jnp.ones((3, 2))
+      >>> ntk = empirical_ntk_fn(model)
+      >>> ntk(x, None, model.init(jax.random.key(0), x)).shape
+      (3, 3)
     """
     implementation = _check_implementation(implementation)
     trace_axes = _norm_axes(trace_axes, "trace_axes")
@@ -381,11 +391,11 @@ def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trac
             raise ValueError(f"the fast path supports trace_axes/diagonal_axes of (), (-1,) on (n, c) outputs; "
                              f"got trace_axes={trace_axes}, diagonal_axes={diagonal_axes}")
         kind, spec, asi = fast
-        return lambda params, x1, x2=None: _fast_ntk(kind, spec, asi, params, x1, x2, mode)
+        return lambda x1, x2, params: _fast_ntk(kind, spec, asi, params, x1, x2, mode)
     impl = 1 if implementation in ("auto", "nt") else implementation
     jitted = {}  # one jitted neural-tangents function per output rank, reused across calls and blocks
 
-    def fn(params, x1, x2=None):
+    def fn(x1, x2, params):
         out_ndim = len(jax.eval_shape(apply, params, x1).shape)
         if out_ndim == 0:
             raise ValueError("apply(params, x) must return one output row per sample, shape (n, ...); got a scalar")
@@ -432,7 +442,7 @@ def empirical_ntk(model_or_apply, params, x1, x2=None, *, implementation: str | 
         batch_size = checks.check_positive_int(batch_size, "batch_size")
     fn = empirical_ntk_fn(model_or_apply, implementation=implementation, trace_axes=trace_axes,
                           diagonal_axes=diagonal_axes, vmap_axes=vmap_axes)
-    return _blocked(lambda a, b: fn(params, a, b), x1, x2, batch_size)
+    return _blocked(lambda a, b: fn(a, b, params), x1, x2, batch_size)
 
 
 def infinite_ntk(kernel_fn, x1, x2=None, get: str | tuple = "ntk", *, batch_size: int | None = None):
@@ -504,53 +514,52 @@ def _flat_kernel(k, n: int, c: int, name: str):
 
 
 @jax.jit
-def _flow_core(kmat, r0, t, ktm, lr_over_n, rcond):
-    """Train and test increments of the flow (see :func:`kernel_flow`); one compilation per shape."""
-    lam, v = jnp.linalg.eigh(0.5 * (kmat + kmat.T))
-    cut = rcond * jnp.max(jnp.abs(lam))
-    lam = jnp.where(lam > cut, lam, 0.0)
-    proj = v.T @ r0
-    a = lr_over_n * t[..., None]  # (*T, 1): a = ηt/n
-    pos = lam > 0
-    safe = jnp.where(pos, lam, 1.0)
-    finite_t = jnp.isfinite(a)
-    a_f = jnp.where(finite_t, a, 0.0)
-    # λ g(λ) = 1 − e^{−aλ} on the train points; g(λ) = (1 − e^{−aλ})/λ (→ a as λ → 0) for the test points.
-    lam_g = jnp.where(finite_t, -jnp.expm1(-a_f * lam), jnp.where(pos, 1.0, 0.0))
-    g = jnp.where(pos, lam_g / safe, jnp.where(finite_t, a_f, 0.0))
-    apply_coef = lambda coef: jnp.einsum("ij,...j,jk->...ik", v, coef, proj)  # V diag(coef) Vᵀ r0
-    dtrain = apply_coef(lam_g)
-    dtest = None if ktm is None else jnp.einsum("ij,...jk->...ik", ktm, apply_coef(g))
-    return dtrain, dtest
+def _flow_core(kmat, r0, t, ktm, rcond):
+    """Train residual and test increment of the flow (see :func:`kernel_flow`); one compilation per shape."""
+    eig = kernel_linalg.eigh_psd(kmat, rcond=rcond)
+    a, r = kernel_linalg.residual_flow(eig, r0, t)
+    dtest = None if ktm is None else -jnp.einsum("mn,...nc->...mc", ktm, a, precision=_HI)
+    return r, dtest
 
 
 def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, f0_test=None,
-                learning_rate: float = 1.0, rcond: float | None = None) -> FlowResult:
+                rcond: float | None = None) -> FlowResult:
     """Closed-form linearized gradient flow on ``L = (1/2n)‖f(X) − Y‖²`` with the kernel frozen.
 
-    ``f_t(x) = f_0(x) + K(x,X) K(X,X)⁻¹ (I − exp(−η K(X,X) t/n)) (Y − f_0(X))``, so
-    ``f_t(X) = f_0(X) + (I − exp(−ηKt/n))(Y − f_0(X))``.
+    Gradient flow ``θ̇ = −∇L`` with a frozen tangent kernel ``K`` gives ``ḟ(X) = −(K/n)(f(X) − Y)``:
 
-    Computed through the eigendecomposition ``K = V Λ Vᵀ`` of the symmetrised train kernel, with
-    ``g(λ) = (1 − e^{−aλ})/λ`` (``a = ηt/n``, via ``expm1``):
-    ``K(x,X)K⁻¹(I − e^{−aK}) = K(x,X) V g(Λ) Vᵀ``. Near-singular kernels: eigenvalues
-    ``λ ≤ rcond · λ_max`` (default ``rcond = n·eps``; negative ones are rounding errors of a PSD
-    matrix) are set to 0, where ``g`` takes its exact limit ``g(0) = a`` (finite ``t``: no inverse
-    is needed at all) and ``g = 0`` for ``t = ∞`` (the pseudo-inverse). The result is therefore
-    finite for any PSD kernel and any ``t``.
+        f_t(X) = Y + exp(−t K/n) (f_0(X) − Y),
+        f_t(x) = f_0(x) + K(x, X) K⁺ (I − exp(−t K/n)) (Y − f_0(X)),
+
+    with ``t = η · steps`` the gradient-flow time of gradient descent with step size ``η`` (the
+    linearized network trained for ``steps`` steps of size ``η`` is close to ``f_t`` when ``η`` is
+    small). Computed by :mod:`fpjax._src.kernel_linalg` (eigendecomposition of the symmetrised
+    kernel; eigenvalues ``≤ rcond · λ_max``, default ``rcond = n·eps``, are zero: nothing moves
+    there, and ``t = inf`` is the least-norm least-squares steady state).
 
     Args:
       k_train_train: ``(n, n)`` kernel applied to every output column, or ``(n, n, c, c)`` full
         (e.g. :func:`empirical_ntk` with ``trace_axes=()``).
       y_train: ``(n,)`` or ``(n, c)`` targets.
-      t: time(s) in units of the learning rate (gradient descent step count): scalar or array,
-        may contain ``inf``.
-      f0_train: ``f_0(X)`` like ``y_train`` (default 0). k_test_train: ``(m, n)`` or
-        ``(m, n, c, c)``. f0_test: ``(m, ...)`` (default 0).
-      learning_rate: ``η``.
+      t: gradient-flow time(s) ``η · steps``: scalar or array, may contain ``inf``.
+      f0_train: ``f_0(X)`` like ``y_train`` (default 0).
+      k_test_train: ``(m, n)`` or ``(m, n, c, c)``.
+      f0_test: ``f_0(x_test)``, ``(m, ...)`` (default 0).
+      rcond: relative eigenvalue cut-off (see above).
 
     Returns:
       :class:`FlowResult` with ``train (*t.shape, n, ...)`` and ``test (*t.shape, m, ...)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> k = jnp.array([[2.0, 1.0], [1.0, 2.0]])
+      >>> res = kernel_flow(k, jnp.array([1.0, -1.0]), jnp.array([0.0, jnp.inf]))
+      >>> res.train.round(6).tolist()
+      [[0.0, 0.0], [1.0, -1.0]]
+
+    References:
+      J. Lee et al., "Wide neural networks of any depth evolve as linear models under gradient
+      descent", NeurIPS 2019, arXiv:1902.06720.
     """
     k = checks.as_array(k_train_train, "k_train_train")
     y = checks.as_array(y_train, "y_train")
@@ -564,7 +573,6 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
     kmat, full = _flat_kernel(k, n, c, "k_train_train")
     dtype = jnp.result_type(kmat.dtype, y.dtype, jnp.float32)
     kmat, y = kmat.astype(dtype), y.astype(dtype)
-    lr = checks.check_positive(learning_rate, "learning_rate")
     t = checks.as_array(t, "t").astype(dtype)
     if checks.is_concrete(t) and (np.any(np.isnan(np.asarray(t))) or np.any(np.asarray(t) < 0)):
         raise ValueError("t must be >= 0 (inf allowed); got negative or NaN times")
@@ -573,12 +581,12 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
         raise ValueError(f"f0_train must have the shape of y_train {tuple(y.shape)}; got {tuple(f0.shape)}")
     checks.check_finite(f0, "f0_train")
     out_shape = y.shape
-    r0 = y.reshape(n, c) - f0.reshape(n, c)
+    r0 = f0.reshape(n, c) - y.reshape(n, c)
     # Full kernel: the residual is flattened (n c,); otherwise K acts on each of the c columns.
     r0 = r0.reshape(n * c, 1) if full else r0
 
     if rcond is None:
-        rcond = kmat.shape[0] * float(jnp.finfo(dtype).eps)
+        rcond = kernel_linalg.default_rcond(kmat.shape[0], dtype)
     rcond = checks.check_positive(rcond, "rcond", allow_zero=True)
 
     ktm = f0t = None
@@ -598,8 +606,9 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
             if f0t.shape != (m,) + out_shape[1:]:
                 raise ValueError(f"f0_test must have shape {(m,) + out_shape[1:]}; got {tuple(f0t.shape)}")
             checks.check_finite(f0t, "f0_test")
-    dtrain, dtest = _flow_core(kmat, r0, t, ktm, lr / n, rcond)
-    f_train = (f0.reshape((1,) * t.ndim + (n, c)) + dtrain.reshape(t.shape + (n, c))).reshape(t.shape + out_shape)
+    # MSE with 1/(2n): the core's time is t/n.
+    r, dtest = _flow_core(kmat / n, r0, t, None if ktm is None else ktm / n, rcond)
+    f_train = (y.reshape((1,) * t.ndim + (n, c)) + r.reshape(t.shape + (n, c))).reshape(t.shape + out_shape)
     f_test = None
     if ktm is not None:
         f_test = (f0t.reshape((1,) * t.ndim + (m, c)) + dtest.reshape(t.shape + (m, c))).reshape(
@@ -607,14 +616,46 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
     return FlowResult(f_train, f_test)
 
 
-def linearized_flow(model_or_apply, params, x_train, y_train, t, *, x_test=None, learning_rate: float = 1.0,
-                    implementation: str | int = "auto", full_outputs: bool | None = None) -> FlowResult:
-    """:func:`kernel_flow` with the empirical NTK and ``f_0`` of a network at ``params``.
+def predict_linearized(model_or_apply, params, x_train, y_train, t, x_test=None, *, rcond: float | None = None,
+                       implementation: str | int = "auto", full_outputs: bool | None = None) -> FlowResult:
+    """Prediction of the network linearized at ``params`` and trained by gradient flow on the MSE.
 
-    This is the exact gradient flow of the network linearized at ``params`` (the lazy regime).
-    ``full_outputs`` (default: True when the model has more than one output) uses the full
-    ``(n, n, c, c)`` kernel, so outputs are coupled exactly; False uses the output-averaged kernel
-    for every output (neural-tangents' ``trace_axes=(-1,)`` approximation).
+    One call: the empirical NTK ``K_θ`` at ``params`` (:func:`empirical_ntk`) and the initial
+    function ``f_0 = apply(params, ·)`` go into :func:`kernel_flow`,
+
+        f_t(x) = f_0(x) + K_θ(x, X) K_θ⁺ (I − exp(−t K_θ/n)) (Y − f_0(X)),
+
+    the exact gradient flow of ``f_lin(θ', x) = f(θ, x) + ∇_θ f(θ, x)·(θ' − θ)`` on
+    ``L = (1/2n)‖f(X) − Y‖²`` (the lazy / NTK regime of a wide network). Time is gradient-flow time
+    ``t = η · steps`` (``η`` the step size of gradient descent).
+
+    Args:
+      model_or_apply: an :class:`fpjax.models.Model` or ``apply(params, x) -> (n,)`` / ``(n, c)``.
+      params: the parameters to linearize at (usually the initialization).
+      x_train: ``(n, ...)``. y_train: the model's output shape at ``x_train``.
+      t: gradient-flow time(s), scalar or array, ``inf`` allowed (the steady state).
+      x_test: ``(m, ...)`` or None.
+      rcond: eigenvalue cut-off of :func:`kernel_flow`.
+      implementation: of :func:`empirical_ntk`.
+      full_outputs: use the full ``(n, n, c, c)`` kernel (default when the model has ``c > 1``
+        outputs), coupling outputs exactly; False uses the output-averaged kernel for every output.
+
+    Returns:
+      :class:`FlowResult` ``(train (*t.shape, n, ...), test (*t.shape, m, ...) or None)``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((32, 1), "tanh")
+      >>> x = jnp.linspace(-1, 1, 5)[:, None]
+      >>> params = model.init(jax.random.key(0), x)
+      >>> res = predict_linearized(model, params, x, jnp.sin(3 * x), jnp.inf, jnp.zeros((2, 1)))
+      >>> res.test.shape, bool(jnp.allclose(res.train, jnp.sin(3 * x), atol=1e-4))
+      ((2, 1), True)
+
+    References:
+      J. Lee et al., "Wide neural networks of any depth evolve as linear models under gradient
+      descent", NeurIPS 2019, arXiv:1902.06720.
     """
     apply, _ = _resolve(model_or_apply)
     x_train, x_test = _check_inputs(x_train, x_test, fast=False)
@@ -631,4 +672,4 @@ def linearized_flow(model_or_apply, params, x_train, y_train, t, *, x_test=None,
     if x_test is not None:
         kst = empirical_ntk(model_or_apply, params, x_test, x_train, implementation=implementation, **axes)
         f0s = apply(params, x_test)
-    return kernel_flow(ktt, y, t, f0_train=f0, k_test_train=kst, f0_test=f0s, learning_rate=learning_rate)
+    return kernel_flow(ktt, y, t, f0_train=f0, k_test_train=kst, f0_test=f0s, rcond=rcond)
