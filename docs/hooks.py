@@ -110,7 +110,7 @@ def api_page(name: str) -> str:
         options.append("      members: false")   # them, so each is rendered from where it is defined
     lines = [f"# `{name}`", "", f"::: {name}", "    options:", *options, ""]
     if lazy:
-        import importlib   # noqa: PLC0415
+        import importlib
 
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
@@ -147,7 +147,7 @@ def notebook_titles() -> list[tuple[str, str]]:
             for c in cells:
                 if c["cell_type"] == "markdown":
                     src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                    m = re.search(r"^#\s+(.+)$", src, re.M)
+                    m = re.search(r"^#\s+(.+)$", src, re.MULTILINE)
                     if m:
                         title = m.group(1).strip()
                         break
@@ -183,14 +183,14 @@ def _registry():
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     try:   # the public framework, when present
-        import fpjax.experiment as fe   # noqa: PLC0415
+        import fpjax.experiment as fe
         lister = getattr(fe, "list_experiments", None)
         getter = getattr(fe, "get_experiment", None)
         if lister is not None and getter is not None:
             return [(n, getter(n)) for n in lister()]
     except ImportError:
         pass
-    from fpjax._src import runner   # noqa: PLC0415
+    from fpjax._src import runner
 
     return [(n, runner.get_experiment(n)) for n in runner.list_experiments()]
 
@@ -208,7 +208,7 @@ def _field(exp, *names, default=None):
     return default
 
 
-_ARXIV = re.compile(r"arXiv[:\s]*(\d{4}\.\d{4,5})", re.I)
+_ARXIV = re.compile(r"arXiv[:\s]*(\d{4}\.\d{4,5})", re.IGNORECASE)
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s,;)]+)")
 
 
@@ -253,8 +253,8 @@ def _committed_run(name: str, captions: dict | None = None) -> str:
     if (d / "config.json").exists():
         cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
     plat = cfg.get("platform", {})
-    lines = [f"Committed quick run (`docs/quick-runs/{name}/`): started {cfg.get('started', '?')}, "
-             f"jax {plat.get('jax', '?')} on {plat.get('backend', '?')}, runtime {metrics.get('runtime_s', '?')} s.", "",
+    lines = [(f"Committed quick run (`docs/quick-runs/{name}/`): started {cfg.get('started', '?')}, "
+              f"jax {plat.get('jax', '?')} on {plat.get('backend', '?')}, runtime {metrics.get('runtime_s', '?')} s."), "",
              "| claim | verdict |", "|---|---|"]
     for c in metrics.get("claims", []):
         held = c.get("held")
@@ -333,10 +333,11 @@ def on_config(config, **kwargs):
     nbs = [{"Overview": "notebooks/index.md"}] + [{t: f"notebooks/{n}"} for n, t in notebook_titles()]
     nav = []
     for item in config["nav"] or []:
-        if isinstance(item, dict) and list(item.values())[0] == "api/index.md":
-            nav.append({list(item)[0]: api})
-        elif isinstance(item, dict) and list(item.values())[0] == "notebooks/index.md":
-            nav.append({list(item)[0]: nbs})
+        (title, value), = item.items() if isinstance(item, dict) and len(item) == 1 else ((None, item),)
+        if value == "api/index.md":
+            nav.append({title: api})
+        elif value == "notebooks/index.md":
+            nav.append({title: nbs})
         else:
             nav.append(item)
     existing = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*") if p.is_file()}
@@ -361,9 +362,9 @@ def on_files(files: Files, config, **kwargs):
 
 # nbconvert's templates load MathJax and mermaid from a CDN; the site is offline and the notebooks'
 # formulas are Unicode, so both loaders are removed from the rendered notebook pages.
-_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
 _MERMAID = re.compile(r"<script type=\"module\">\s*document\.addEventListener\(\"DOMContentLoaded\", async \(\) => \{"
-                      r"\s*const diagrams = document\.querySelectorAll\(\"\.jp-Mermaid.*?</script>", re.S)
+                      r"\s*const diagrams = document\.querySelectorAll\(\"\.jp-Mermaid.*?</script>", re.DOTALL)
 
 
 def on_post_page(output: str, page, config, **kwargs):

@@ -285,7 +285,9 @@ def test_results_report_in_the_browser(browser, tmp_path):
 
 @pytest.fixture(scope="module")
 def site():
-    from test_docs import built_site   # one strict build per test process, shared with test_docs.py
+    from test_docs import (
+        built_site,  # one strict build per test process, shared with test_docs.py
+    )
 
     return built_site()
 

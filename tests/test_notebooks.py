@@ -74,7 +74,7 @@ def test_nbconvert_runs_from_the_environment():
     import subprocess
 
     out = subprocess.run([sys.executable, "-m", "nbconvert", "--version"], capture_output=True, text=True,
-                         timeout=120)
+                         check=False, timeout=120)
     assert out.returncode == 0 and out.stdout.strip()[:1].isdigit(), out.stderr
 
 
