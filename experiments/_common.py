@@ -320,12 +320,12 @@ def train_conv_impl() -> str:
 
 def kernel_profiles_fn(pad: int):
     """``params -> {layer: (R,) radial profile}`` for every k×k (k ≥ 2) conv kernel (jittable)."""
-    from fpjax.cnn import conv_kernels
+    from fpjax.cnn import spatial_kernels
     from fpjax.spectrum import kernel_power_spectrum, radial_profile
 
     def record(params):
         return {name: radial_profile(kernel_power_spectrum(k, pad))[1]
-                for name, k in conv_kernels(params).items()}
+                for name, k in spatial_kernels(params).items()}
     return record
 
 

@@ -7,16 +7,16 @@ with batch norm in eval mode (for :mod:`fpjax.hessian` / :mod:`fpjax.spectrum`);
 ``model.with_conv_impl("patches" | "lax" | "auto")`` switches the convolution implementation
 (same parameters; im2col on CPU keeps convolution gradients inside loops fast).
 Training: :func:`train_cnn` (SGD + momentum, coupled L2 weight decay, jitted step loop or
-per-epoch ``lax.scan``, recording of any function of the params every epoch), :func:`evaluate`,
-:func:`pretrain_shuffled_labels` (high-bandwidth initialisation), :func:`conv_kernels`.
+per-epoch ``lax.scan``, recording of any function of the params every epoch), :func:`evaluate_cnn`,
+:func:`pretrain_shuffled_labels` (high-bandwidth initialisation), :func:`spatial_kernels`.
 """
 
-from fpjax._src.cnn import CNN, MODEL_NAMES, conv_kernels, get_model, num_params
-from fpjax._src.cnn_train import (CNNTrainResult, evaluate, make_sgd, pretrain_shuffled_labels,
+from fpjax._src.cnn import CNN, MODEL_NAMES, get_model, num_params, spatial_kernels
+from fpjax._src.cnn_train import (CNNTrainResult, evaluate_cnn, make_sgd, pretrain_shuffled_labels,
                                   shuffle_labels, train_cnn)
 
 __all__ = [
-    "CNN", "MODEL_NAMES", "get_model", "num_params", "conv_kernels",
-    "CNNTrainResult", "train_cnn", "evaluate", "make_sgd", "pretrain_shuffled_labels",
+    "CNN", "MODEL_NAMES", "get_model", "num_params", "spatial_kernels",
+    "CNNTrainResult", "train_cnn", "evaluate_cnn", "make_sgd", "pretrain_shuffled_labels",
     "shuffle_labels",
 ]

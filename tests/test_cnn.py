@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from fpjax.cnn import MODEL_NAMES, conv_kernels, get_model, num_params
+from fpjax.cnn import MODEL_NAMES, get_model, num_params, spatial_kernels
 
 ALL = [n for n in MODEL_NAMES]
 
@@ -129,17 +129,17 @@ def test_cnn_small_real_run():
     assert bool(jnp.all(v["batch_stats"]["BatchNorm_0"]["mean"] == 0))
 
 
-def test_conv_kernels_in_layer_order():
+def test_spatial_kernels_in_layer_order():
     m = get_model("cnn_small", 10, widths=(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12))  # > 10 layers
     v = jax.eval_shape(m.init, jax.random.key(0), jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
-    ks = conv_kernels(v["params"])
+    ks = spatial_kernels(v["params"])
     assert [k.shape[-1] for k in ks.values()] == list(range(2, 13))
     # ResNet-18: 17 3×3 convs (stem + 16 in blocks); 1×1 projection shortcuts are excluded
     v = jax.eval_shape(get_model("resnet18").init, jax.random.key(0),
                        jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
-    ks = conv_kernels(v["params"])
+    ks = spatial_kernels(v["params"])
     assert len(ks) == 17 and all(k.shape[:2] == (3, 3) for k in ks.values())
-    assert len(conv_kernels(v["params"], min_size=1)) == 20
+    assert len(spatial_kernels(v["params"], min_size=1)) == 20
 
 
 def test_vmap_over_init_keys():
@@ -224,3 +224,16 @@ def test_conv_impls_share_parameters_and_outputs():
     np.testing.assert_allclose(la, lb, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="conv_impl"):
         get_model("cnn_small", conv_impl="fft")
+
+
+@pytest.mark.parametrize("name, opts", [("cnn_small", dict(widths=(4, 8))),
+                                        pytest.param("alexnet", dict(hidden=8), marks=pytest.mark.slow)])
+def test_nonfinite_images_give_nan_logits(name, opts):
+    # relu(-inf) = 0 and pooling can turn a bad image into finite logits; the zoo must answer NaN
+    m = get_model(name, 3, **opts)
+    x = jax.random.normal(jax.random.key(0), (4, 32, 32, 3))
+    x = x.at[0].set(jnp.nan).at[1].set(jnp.inf).at[2].set(-jnp.inf)
+    v = m.init(jax.random.key(1), x[3:])
+    logits, _ = m.apply(v, x)
+    assert np.all(np.isnan(logits[:3])) and np.all(np.isfinite(logits[3]))
+    assert np.all(np.isnan(m.eval_fn(v)(v["params"], x)[:3]))

@@ -6,8 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from fpjax.cnn import (conv_kernels, evaluate, get_model, make_sgd, pretrain_shuffled_labels,
-                       shuffle_labels, train_cnn)
+from fpjax.cnn import (evaluate_cnn, get_model, make_sgd, pretrain_shuffled_labels,
+                       shuffle_labels, spatial_kernels, train_cnn)
 from fpjax.data import load_dataset
 
 
@@ -25,7 +25,7 @@ def model_and_vars(digits):
 
 
 def _sq_norms(params):
-    return {k: jnp.sum(w ** 2) for k, w in conv_kernels(params).items()}
+    return {k: jnp.sum(w ** 2) for k, w in spatial_kernels(params).items()}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_training_learns_and_records(digits, model_and_vars, trained):
     np.testing.assert_allclose(r.records["Conv_1"][-1], float(_sq_norms(r.variables["params"])["Conv_1"]),
                                rtol=1e-6)
     # the reported final test accuracy is evaluate() on the final variables
-    acc, loss = evaluate(m, r.variables, digits[2], digits[3])
+    acc, loss = evaluate_cnn(m, r.variables, digits[2], digits[3])
     assert acc == h["final_test_acc"] and loss == pytest.approx(h["final_test_loss"])
     # the caller's variables are untouched
     assert bool(jnp.all(v["params"]["Conv_0"]["kernel"] == m.init(jax.random.key(0), digits[0][:2])["params"]["Conv_0"]["kernel"]))
@@ -124,7 +124,7 @@ def test_divergence_is_reported(digits, model_and_vars):
 def test_evaluate_matches_full_batch(digits, model_and_vars, trained):
     m, _ = model_and_vars
     x, y = digits[2][:37], digits[3][:37]
-    acc, loss = evaluate(m, trained.variables, x, y, batch_size=10)  # 4 batches, last padded
+    acc, loss = evaluate_cnn(m, trained.variables, x, y, batch_size=10)  # 4 batches, last padded
     logits, _ = m.apply(trained.variables, x, train=False)
     ref_correct = int(jnp.sum(jnp.argmax(logits, -1) == y))
     ref_loss = float(jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y)))
@@ -136,14 +136,14 @@ def test_pretrain_shuffled_labels(digits, model_and_vars):
     m, v = model_and_vars
     x, y = digits[0][:128], digits[1][:128]
     key = jax.random.key(3)
-    y_rand = shuffle_labels(jax.random.split(key)[0], y)
+    y_rand = shuffle_labels(y, key=jax.random.split(key)[0])
     assert sorted(np.asarray(y_rand).tolist()) == sorted(np.asarray(y).tolist())
     assert float(jnp.mean(y_rand == y)) < 0.5
     r = pretrain_shuffled_labels(m, v, x, y, key=key, epochs=2, batch_size=32, lr=0.1,
                                  stop_at_train_acc=0.0)
     assert r.epochs_run == 1  # stop_at_train_acc=0 stops after the first epoch
     # its reported accuracy is on the shuffled labels
-    acc, _ = evaluate(m, r.variables, x, y_rand)
+    acc, _ = evaluate_cnn(m, r.variables, x, y_rand)
     assert r.history["final_train_acc"] == acc
 
 

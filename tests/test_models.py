@@ -127,3 +127,26 @@ def test_bad_inputs_to_init_and_apply():
         two_layer_relu(0)
     with pytest.raises(TypeError, match="model"):
         asi(lambda p, x: x)
+
+
+def test_overflowing_init_scales_are_refused():
+    x = jnp.zeros((3, 1))
+    with pytest.raises(ValueError, match="sigma_w must be at most"):
+        mlp((4, 1), "tanh", init="standard", sigma_w=1e300)
+    with pytest.raises(ValueError, match="layer_sigmas\\[1\\] must be at most"):
+        mlp((4, 1), "tanh", init="raw", layer_sigmas=(1.0, 1e39))
+    # representable scale, but the product overflows float32 on a wide layer: caught on the weights
+    m = mlp((4, 1), "tanh", init="raw", layer_sigmas=3e38)
+    with pytest.raises(ValueError, match="non-finite initial parameters"):
+        for seed in range(20):  # |N(0,1)| > 1.14 (needed to pass float32 max) is near-certain in 5 weights x 20
+            m.init(jax.random.key(seed), x)
+    with pytest.raises(ValueError, match="l_range must be finite"):
+        two_layer_relu(4, l_range=(-np.inf, 1.0))
+
+
+def test_num_params_is_one_function():
+    import fpjax.cnn
+    import fpjax.models
+    assert fpjax.cnn.num_params is fpjax.models.num_params
+    p = mlp((5, 2), "relu").init(jax.random.key(0), jnp.zeros((1, 3)))
+    assert fpjax.models.num_params(p) == 3 * 5 + 5 + 5 * 2 + 2

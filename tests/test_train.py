@@ -141,3 +141,97 @@ def test_gradient_flow_bad_times():
     p = MODEL.init(jax.random.key(0), X)
     with pytest.raises(ValueError, match="times"):
         gradient_flow(MODEL.apply, p, X, Y, jnp.array([1.0, 0.5]))
+
+
+# ------------------------------------------------ the divergence guard against a reference loop
+
+def _reference_fit(apply, params, x, y, opt, steps, record, record_every):
+    """The straightforward loop fit ran before: guard and select after every step, one lax.scan."""
+    vg = jax.value_and_grad(lambda p: 0.5 * jnp.sum((apply(p, x) - y) ** 2) / x.shape[0])
+
+    def one_step(c, step):
+        p, s, d, ds = c
+        v, g = vg(p)
+        u, ns = opt.update(g, s, p)
+        np_ = optax.apply_updates(p, u)
+        ok = jnp.isfinite(v) & jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(np_)]))
+        ok = ok & ~d
+        keep = lambda a, b: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), a, b)
+        return (keep(np_, p), keep(ns, s), d | ~ok, jnp.where(~d & ~ok, step, ds)), jnp.where(d, jnp.nan, v)
+
+    @jax.jit
+    def run(params):
+        c = (params, opt.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
+        recs, losses = [record(params)], []
+        for start in range(0, steps, record_every):
+            n = min(record_every, steps - start)
+            c, ls = jax.lax.scan(one_step, c, start + jnp.arange(n, dtype=jnp.int32))
+            losses.append(ls)
+            if n == record_every:
+                recs.append(record(c[0]))
+        return c, jnp.concatenate(losses), jnp.stack(recs)
+    return run(params)
+
+
+def test_fit_matches_per_step_guard_reference_bitwise():
+    # 23 steps, records every 5 (a tail of 3 steps): same losses, records and params, bit for bit.
+    p = MODEL.init(jax.random.key(3), X)
+    rec = lambda q: MODEL.apply(q, X)[:, 0]
+    opt = optax.adam(1e-2)
+    r = fit(MODEL.apply, p, X, Y, optimizer=opt, steps=23, record=rec, record_every=5)
+    (p_ref, _, d_ref, _), l_ref, rec_ref = _reference_fit(MODEL.apply, p, X, Y, opt, 23, rec, 5)
+    assert not bool(d_ref) and not bool(r.diverged) and int(r.diverged_step) == -1
+    np.testing.assert_array_equal(r.losses, l_ref)
+    np.testing.assert_array_equal(r.records, rec_ref)
+    for a, b in zip(jax.tree_util.tree_leaves(r.params), jax.tree_util.tree_leaves(p_ref)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_guard_detects_divergence_like_the_reference():
+    p = MODEL.init(jax.random.key(0), X)
+    opt = optax.sgd(1e3)
+    r = fit(MODEL.apply, p, X, 1e3 * Y, optimizer=opt, steps=50)
+    (_, _, d_ref, s_ref), l_ref, _ = _reference_fit(MODEL.apply, p, X, 1e3 * Y, opt, 50, lambda q: 0.0, 50)
+    assert bool(d_ref) and bool(r.diverged)
+    s = int(r.diverged_step)
+    assert s == int(s_ref)
+    np.testing.assert_array_equal(r.losses, l_ref)  # finite up to s, NaN after
+    assert np.all(np.isnan(r.losses[s + 1:]))
+    assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(r.params))
+
+
+# ------------------------------------------------------------------------------- loss validation
+
+def test_losses_refuse_broadcasting_and_bad_labels():
+    from fpjax.train import bce, ce, mse
+    with pytest.raises(ValueError, match="mse: y must have exactly the shape of pred"):
+        mse(jnp.zeros((4, 1)), jnp.arange(4.0))
+    logits = jnp.zeros((3, 2))
+    for bad in ([0, -1, 1], [0.0, 1.7, 1.0], [0, 2, 1]):
+        with pytest.raises(ValueError, match="ce: y must hold integer class labels in 0..1"):
+            ce(logits, jnp.array(bad))
+    with pytest.raises(ValueError, match="ce: y must have exactly the shape of logits"):
+        ce(logits, jnp.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"bce: y must hold targets in \[0, 1\]"):
+        bce(jnp.zeros(3), jnp.array([0.0, 1.5, 1.0]))
+    with pytest.raises(ValueError, match="bce: y must have exactly the shape of logits"):
+        bce(jnp.zeros((3, 1)), jnp.zeros(3))
+    # traced labels cannot be checked on the host: invalid ones make the loss NaN instead
+    assert np.isnan(jax.jit(ce)(logits, jnp.array([0, 2, 1])))
+    assert np.isnan(jax.jit(bce)(jnp.zeros(3), jnp.array([0.0, 1.5, 1.0])))
+    # valid labels: the usual values (log 2 for two equal logits), float labels holding whole numbers ok
+    np.testing.assert_allclose(ce(logits, jnp.array([0, 1, 1])), np.log(2.0), rtol=1e-6)
+    np.testing.assert_allclose(ce(logits, jnp.array([0.0, 1.0, 1.0])), np.log(2.0), rtol=1e-6)
+    # NaN/Inf inputs give NaN, never a finite number
+    assert np.isnan(mse(jnp.array([[jnp.nan]]), jnp.zeros((1, 1))))
+    assert np.isnan(ce(jnp.array([[jnp.nan, 0.0]]), jnp.array([0])))
+    assert np.isnan(ce(jnp.array([[jnp.inf, 0.0]]), jnp.array([1])))
+    assert np.isnan(bce(jnp.array([jnp.nan]), jnp.array([1.0])))
+
+
+def test_fit_refuses_bad_labels():
+    x = jax.random.normal(jax.random.key(0), (8, 2))
+    m = mlp((4, 2), "relu")
+    p = m.init(jax.random.key(1), x)
+    with pytest.raises(ValueError, match="ce: y must hold integer class labels"):
+        fit(m.apply, p, x, jnp.array([0, 1, 2, 0, 1, 0, 1, 0]), optimizer=optax.sgd(0.1), steps=2, loss="ce")

@@ -1,4 +1,4 @@
-"""Pure-functional CNN model zoo (SPEC §2.2): :func:`get_model` and the :class:`CNN` wrapper.
+"""Pure-functional CNN model zoo: :func:`get_model` and the :class:`CNN` wrapper.
 
 A :class:`CNN` wraps a Flax linen module (definitions in :mod:`fpjax._src.cnn_models`) behind two
 pure functions, in the style of :class:`fpjax.models.Model` but with batch-norm state:
@@ -41,8 +41,9 @@ import flax.linen as nn
 
 from fpjax._src import checks
 from fpjax._src import cnn_models as cm
+from fpjax._src.models import num_params
 
-__all__ = ["CNN", "get_model", "MODEL_NAMES", "num_params", "conv_kernels"]
+__all__ = ["CNN", "get_model", "MODEL_NAMES", "num_params", "spatial_kernels"]
 
 # name -> (constructor(num_classes, dropout, **kw) -> module, architecture's own dropout default)
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], float]] = {
@@ -82,10 +83,10 @@ class CNN:
 
         def _apply(v, x, key, train):
             if not train:
-                return self.module.apply(v, x, train=False), v.get("batch_stats", {})
+                return cm.propagate_nonfinite(x, self.module.apply(v, x, train=False)), v.get("batch_stats", {})
             rngs = {"dropout": key} if key is not None else {}
             logits, mut = self.module.apply(v, x, train=True, rngs=rngs, mutable=["batch_stats"])
-            return logits, mut.get("batch_stats", {})
+            return cm.propagate_nonfinite(x, logits), mut.get("batch_stats", {})
         # Jitted once per model object (eager Flax dispatch is slow); inside a caller's jit/vmap
         # the inner jit is simply inlined.
         object.__setattr__(self, "_apply_jit", jax.jit(_apply, static_argnames="train"))
@@ -130,7 +131,7 @@ class CNN:
 
         def f(params, x):
             v = {"params": params, "batch_stats": bs} if bs else {"params": params}
-            return self.module.apply(v, x, train=False)
+            return cm.propagate_nonfinite(x, self.module.apply(v, x, train=False))
         return f
 
     def with_conv_impl(self, impl: str) -> "CNN":
@@ -186,12 +187,7 @@ def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None,
     return CNN(name=name, module=module, config=config, stochastic=stochastic)
 
 
-def num_params(tree) -> int:
-    """Number of scalars in a pytree (pass ``variables["params"]`` for the parameter count)."""
-    return int(sum(np.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
-
-
-def conv_kernels(params, *, min_size: int = 2) -> dict[str, jax.Array]:
+def spatial_kernels(params, *, min_size: int = 2) -> dict[str, jax.Array]:
     """All convolution kernels of a params tree with spatial size ≥ ``min_size`` (i.e. no 1×1),
     as ``{"path/to/Conv_0": kernel (kh, kw, c_in, c_out)}`` in traversal order (input to output
     for the sequential models). Used for the conv weight spectra of fr-ssr."""

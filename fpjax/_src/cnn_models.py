@@ -1,4 +1,4 @@
-"""Flax (linen) definitions of the CNN model zoo of SPEC §2.2.
+"""Flax (linen) definitions of the CNN model zoo (ResNet, VGG, AlexNet, DenseNet, SENet, EfficientNet, ConvMixer, a small CNN).
 
 The architectures follow the CIFAR-size variants that the source paper's PyTorch experiments use
 (the widely used "pytorch-cifar" family): a 3×3, stride-1 stem instead of the ImageNet 7×7/stride-2
@@ -106,6 +106,16 @@ def _conv(features: int, k: int, stride: int = 1, *, impl: str, bias: bool = Fal
 
 def _bn(train: bool, name: str | None = None, eps: float = 1e-5) -> nn.BatchNorm:
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=eps, name=name)
+
+
+def propagate_nonfinite(x: jax.Array, logits: jax.Array) -> jax.Array:
+    """``logits`` with the rows of images that hold any NaN/Inf pixel set to NaN.
+
+    A network can map a non-finite input to finite logits (``relu(−∞) = 0``, ``sigmoid(−∞) = 0``,
+    pooling or batch statistics that hide a NaN), which would make bad data look like a
+    prediction; one pass over the input makes "NaN in, NaN out" hold for every model."""
+    bad = ~jnp.all(jnp.isfinite(x), axis=tuple(range(1, x.ndim)))
+    return jnp.where(bad.reshape((-1,) + (1,) * (logits.ndim - 1)), jnp.nan, logits)
 
 
 def _global_pool(x: jax.Array) -> jax.Array:

@@ -12,7 +12,7 @@
   regularizer" of fr-ssr;
 * **dropout** is a model option (``get_model(..., dropout=p)``); each step gets its own dropout key
   ``fold_in(epoch_key, step)``;
-* **evaluation** (:func:`evaluate`) runs in eval mode (running batch-norm statistics, no
+* **evaluation** (:func:`evaluate_cnn`) runs in eval mode (running batch-norm statistics, no
   dropout) in fixed-size batches (the last one padded and masked), after every ``eval_every``
   epochs and at the end;
 * **recording**: ``record(params)`` (any jittable function returning a pytree, e.g. the radial
@@ -39,8 +39,9 @@ import optax
 
 from fpjax._src import checks
 from fpjax._src.cnn import CNN
+from fpjax._src.train import ce
 
-__all__ = ["CNNTrainResult", "train_cnn", "evaluate", "make_sgd", "pretrain_shuffled_labels",
+__all__ = ["CNNTrainResult", "train_cnn", "evaluate_cnn", "make_sgd", "pretrain_shuffled_labels",
            "shuffle_labels"]
 
 
@@ -66,6 +67,28 @@ class CNNTrainResult(NamedTuple):
     record_epochs: np.ndarray
     diverged: bool
     epochs_run: int
+
+    # The fields of :class:`fpjax.train.FitResult` under the same names, so code reading a training
+    # result works with both (a step of fit is an epoch here).
+    @property
+    def params(self) -> Any:
+        """``variables["params"]`` (FitResult's ``params``)."""
+        return self.variables["params"]
+
+    @property
+    def losses(self) -> np.ndarray:
+        """Mean training loss per epoch run (FitResult's ``losses``, per epoch)."""
+        return self.history["train_loss"]
+
+    @property
+    def record_steps(self) -> np.ndarray:
+        """The epoch of each record (FitResult's ``record_steps``)."""
+        return self.record_epochs
+
+    @property
+    def diverged_step(self) -> int:
+        """The epoch that diverged, ``-1`` if none (FitResult's ``diverged_step``)."""
+        return self.epochs_run if self.diverged else -1
 
 
 def make_sgd(lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0, nesterov: bool = False,
@@ -96,10 +119,6 @@ def _sgd(lr, momentum, weight_decay, struct: tuple) -> optax.GradientTransformat
     return optax.chain(*parts)
 
 
-def _ce(logits, y):
-    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y))
-
-
 @functools.lru_cache(maxsize=64)
 def _epoch_fn(model: CNN, struct: tuple, loop: str):
     """``epoch(params, bs, opt_state, hp, x, y, idx (steps, batch), key) -> (params, bs,
@@ -114,7 +133,7 @@ def _epoch_fn(model: CNN, struct: tuple, loop: str):
 
         def loss_fn(p):
             logits, new_bs = model.apply({"params": p, "batch_stats": bs}, xb, train=True, key=k)
-            return _ce(logits, yb), (new_bs, logits)
+            return ce(logits, yb), (new_bs, logits)
 
         (loss, (new_bs, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
@@ -178,7 +197,7 @@ def _check_xy(model: CNN, x, y, xname="x", yname="y"):
     return x, y.astype(jnp.int32)
 
 
-def evaluate(model: CNN, variables: dict, x, y, *, batch_size: int = 500) -> tuple[float, float]:
+def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) -> tuple[float, float]:
     """``(accuracy, mean cross-entropy)`` of ``model`` in eval mode over all of ``(x, y)``,
     computed in batches of ``batch_size`` (the last one zero-padded and masked out)."""
     x, y = _check_xy(model, x, y)
@@ -274,7 +293,7 @@ def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size
         hist["train_acc_running"].append(float(jnp.mean(accs)))
         if has_test:
             if (ep + 1) % eval_every == 0 or ep + 1 == epochs:
-                ta, tl = evaluate(model, {"params": params, "batch_stats": bs}, x_test, y_test,
+                ta, tl = evaluate_cnn(model, {"params": params, "batch_stats": bs}, x_test, y_test,
                                   batch_size=eval_batch_size)
             else:
                 ta, tl = float("nan"), float("nan")
@@ -292,17 +311,23 @@ def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size
             break
     final = {"params": params, "batch_stats": bs}
     history = {k: np.asarray(v, dtype=np.float64) for k, v in hist.items()}
-    history["final_train_acc"], history["final_train_loss"] = evaluate(
+    history["final_train_acc"], history["final_train_loss"] = evaluate_cnn(
         model, final, x, y, batch_size=eval_batch_size)
     if has_test:
-        history["final_test_acc"], history["final_test_loss"] = evaluate(
+        history["final_test_acc"], history["final_test_loss"] = evaluate_cnn(
             model, final, x_test, y_test, batch_size=eval_batch_size)
     stacked = (jax.tree_util.tree_map(lambda *a: np.stack(a), *records) if records else None)
     return CNNTrainResult(final, history, stacked, np.arange(len(records)), diverged, done)
 
 
-def shuffle_labels(key, y) -> jax.Array:
-    """A uniformly random permutation of the labels ``y`` (class frequencies are kept)."""
+def shuffle_labels(y, *, key) -> jax.Array:
+    """A uniformly random permutation of the labels ``y`` (class frequencies are kept).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> sorted(shuffle_labels(jnp.array([0, 1, 1, 2]), key=jax.random.key(0)).tolist())
+      [0, 1, 1, 2]
+    """
     checks.check_key(key)
     y = checks.as_array(y, "y")
     checks.check_ndim(y, "y", 1)
@@ -322,5 +347,5 @@ def pretrain_shuffled_labels(model: CNN, variables: dict, x, y, *, key, epochs: 
     """
     checks.check_key(key)
     k_shuffle, k_train = jax.random.split(key)
-    y_rand = shuffle_labels(k_shuffle, y)
+    y_rand = shuffle_labels(y, key=k_shuffle)
     return train_cnn(model, variables, x, y_rand, key=k_train, epochs=epochs, **train_kwargs)

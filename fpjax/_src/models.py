@@ -21,7 +21,7 @@ import numpy as np
 
 from fpjax._src import checks
 
-__all__ = ["Model", "mlp", "two_layer_relu", "asi", "activation_fn", "ACTIVATIONS", "INITS"]
+__all__ = ["Model", "mlp", "two_layer_relu", "asi", "activation_fn", "num_params", "ACTIVATIONS", "INITS"]
 
 ACTIVATIONS = ("relu", "tanh", "erf", "gaussian", "sine")
 INITS = ("xavier", "standard", "ntk", "raw", "siren")
@@ -45,6 +45,34 @@ class Model:
 
     def __call__(self, params, x):
         return self.apply(params, x)
+
+
+def num_params(tree: Any) -> int:
+    """Number of scalars in a pytree (pass ``variables["params"]`` of a CNN for its parameter count).
+
+    Examples:
+      >>> import numpy as np
+      >>> num_params({"w": np.zeros((3, 4)), "b": np.zeros(4)})
+      16
+    """
+    return int(sum(np.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
+
+
+def _check_init_finite(params: Any, setting: str) -> Any:
+    """Raise ``ValueError`` if a concrete initial parameter overflowed to ±Inf/NaN (e.g. ``sigma_w=1e300``
+    in float32); no-op under tracing (the settings were checked finite already)."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        if checks.is_concrete(leaf) and not bool(jnp.all(jnp.isfinite(leaf))):
+            raise ValueError(f"{setting} gives non-finite initial parameters at params"
+                             f"{jax.tree_util.keystr(path)} (overflow in {jnp.asarray(leaf).dtype}); use a smaller value")
+    return params
+
+
+def _check_scale(v: float, name: str, dtype=np.float32) -> None:
+    """``v`` must be finite and representable: a scale beyond the float32 range overflows every weight."""
+    if abs(float(v)) > float(np.finfo(dtype).max):
+        raise ValueError(f"{name} must be at most {float(np.finfo(dtype).max):.3g} in absolute value "
+                         f"(float32 weights overflow to Inf); got {v!r}")
 
 
 def activation_fn(name: str, *, gaussian_s: float = 0.1, sine_omega0: float = 1.0) -> Callable:
@@ -159,6 +187,8 @@ def mlp(widths: Sequence[int], activation: str = "relu", *, init: str = "xavier"
     checks.check_choice(init, "init", INITS)
     checks.check_positive(sigma_w, "sigma_w")
     checks.check_positive(sigma_b, "sigma_b", allow_zero=True)
+    _check_scale(sigma_w, "sigma_w")
+    _check_scale(sigma_b, "sigma_b")
     checks.check_positive(gaussian_s, "gaussian_s")
     checks.check_positive(sine_omega0, "sine_omega0")
     n_layers = len(widths)
@@ -170,6 +200,7 @@ def mlp(widths: Sequence[int], activation: str = "relu", *, init: str = "xavier"
             raise ValueError(f"layer_sigmas must have one entry per layer ({n_layers}); got {len(sig)}")
         for j, s in enumerate(sig):
             checks.check_positive(s, f"layer_sigmas[{j}]")
+            _check_scale(s, f"layer_sigmas[{j}]")
         layer_sigmas = tuple(float(s) for s in sig)
     elif layer_sigmas is not None:
         raise ValueError(f"layer_sigmas is only used with init='raw'; got init={init!r}")
@@ -216,7 +247,7 @@ def mlp(widths: Sequence[int], activation: str = "relu", *, init: str = "xavier"
                 b = jax.random.uniform(kb, (n_out,), dt, -lim, lim)
             layers.append({"w": w, "b": b} if bias else {"w": w})
         params["layers"] = layers
-        return params
+        return _check_init_finite(params, "the init settings (sigma_w, sigma_b, layer_sigmas, fourier_scale)")
 
     def apply_fn(params, x):
         layers = params["layers"]
@@ -263,6 +294,10 @@ def two_layer_relu(m: int, *, r_std: float = 1.0, w_std: float = 1.0,
     checks.check_positive(r_std, "r_std")
     checks.check_positive(w_std, "w_std")
     lo, hi = (float(v) for v in l_range)
+    _check_scale(r_std, "r_std")
+    _check_scale(w_std, "w_std")
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError(f"l_range must be finite; got {l_range}")
     if not hi > lo:
         raise ValueError(f"l_range must be (low, high) with high > low; got {l_range}")
     config = dict(kind="two_layer_relu", m=m, r_std=r_std, w_std=w_std, l_range=[lo, hi])
@@ -272,9 +307,10 @@ def two_layer_relu(m: int, *, r_std: float = 1.0, w_std: float = 1.0,
         x = _check_x(x, None)
         d, dt = x.shape[1], x.dtype
         kw, kr, kl = jax.random.split(key, 3)
-        return {"w": w_std * jax.random.normal(kw, (m,), dt),
-                "r": r_std * jax.random.normal(kr, (m, d), dt),
-                "l": jax.random.uniform(kl, (m, d), dt, lo, hi)}
+        return _check_init_finite({"w": w_std * jax.random.normal(kw, (m,), dt),
+                                   "r": r_std * jax.random.normal(kr, (m, d), dt),
+                                   "l": jax.random.uniform(kl, (m, d), dt, lo, hi)},
+                                  "the init settings (w_std, r_std, l_range)")
 
     def apply_fn(params, x):
         x = _check_x(x, params["r"].shape[1])

@@ -20,21 +20,98 @@ from fpjax._src import checks
 __all__ = ["mse", "bce", "ce", "get_loss", "LOSSES", "FitResult", "fit", "gradient_flow", "make_loss"]
 
 
+def _same_shape(pred, y, loss: str, pred_name: str) -> None:
+    if tuple(jnp.shape(pred)) != tuple(jnp.shape(y)):
+        raise ValueError(f"{loss}: y must have exactly the shape of {pred_name} {tuple(jnp.shape(pred))} (no "
+                         f"broadcasting); got y of shape {tuple(jnp.shape(y))}")
+
+
 def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
-    """``L = (1/(2n)) Σ_i ‖f(x_i) − y_i‖²``; ``pred, y``: ``(n, c)`` (or ``(n,)``)."""
+    """Half mean squared error ``L = (1/(2n)) Σ_i ‖f(x_i) − y_i‖²``.
+
+    Args:
+      pred: ``(n, c)`` (or ``(n,)``) predictions.
+      y: targets of exactly the same shape (no broadcasting: ``(n, 1)`` against ``(n,)`` is an error).
+
+    Returns:
+      Scalar; NaN when an input holds NaN/Inf.
+
+    Raises:
+      ValueError: if the shapes differ.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> float(mse(jnp.zeros((2, 1)), jnp.ones((2, 1))))
+      0.5
+    """
+    _same_shape(pred, y, "mse", "pred")
     return 0.5 * jnp.sum((pred - y) ** 2) / pred.shape[0]
 
 
 def bce(logits: jax.Array, y: jax.Array) -> jax.Array:
-    """Mean binary cross-entropy with logits; ``y ∈ {0, 1}`` with the shape of ``logits``."""
-    return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y))
+    """Mean binary cross-entropy with logits, ``−mean[y log σ(z) + (1 − y) log(1 − σ(z))]``.
+
+    Args:
+      logits: ``z``, any shape.
+      y: targets in ``[0, 1]`` with exactly the shape of ``logits``.
+
+    Returns:
+      Scalar. Targets outside ``[0, 1]`` raise ``ValueError`` when concrete; under ``jit`` (traced
+      targets) they make the loss NaN instead (no host copy). NaN/Inf inputs give NaN.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> round(float(bce(jnp.zeros(2), jnp.array([0.0, 1.0]))), 4)
+      0.6931
+    """
+    _same_shape(logits, y, "bce", "logits")
+    y = jnp.asarray(y)
+    if checks.is_concrete(y):
+        yn = np.asarray(y)
+        if yn.size and not np.all((yn >= 0) & (yn <= 1)):  # NaN fails too
+            raise ValueError(f"bce: y must hold targets in [0, 1]; got values in [{np.nanmin(yn)}, {np.nanmax(yn)}]"
+                             f"{' and NaN' if np.isnan(yn).any() else ''}")
+    valid = jnp.all((y >= 0) & (y <= 1))
+    return jnp.where(valid, jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y)), jnp.nan)
 
 
 def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy; ``logits (n, C)``; ``y`` integer labels ``(n,)`` or one-hot ``(n, C)``."""
-    if y.ndim == logits.ndim - 1:
-        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32)))
-    return jnp.mean(optax.softmax_cross_entropy(logits, y))
+    """Mean softmax cross-entropy ``−mean_i log softmax(z_i)[y_i]``.
+
+    Args:
+      logits: ``(n, C)``.
+      y: integer class labels ``(n,)`` in ``0..C−1`` (integer dtype, or floats holding whole numbers),
+        or targets ``(n, C)`` (e.g. one-hot) of exactly the logits' shape.
+
+    Returns:
+      Scalar. Labels that are negative, ≥ C or not whole numbers raise ``ValueError`` when concrete;
+      under ``jit`` (traced labels) they make the loss NaN instead (no host copy). NaN/Inf logits
+      give NaN.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> round(float(ce(jnp.zeros((2, 3)), jnp.array([0, 2]))), 4)
+      1.0986
+    """
+    logits = jnp.asarray(logits)
+    y = jnp.asarray(y)
+    if y.ndim != logits.ndim - 1:
+        _same_shape(logits, y, "ce", "logits")
+        return jnp.mean(optax.softmax_cross_entropy(logits, y))
+    if tuple(y.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(f"ce: integer labels y must have shape {tuple(logits.shape[:-1])} for logits of shape "
+                         f"{tuple(logits.shape)}; got y of shape {tuple(y.shape)}")
+    n_classes = logits.shape[-1]
+    if not (jnp.issubdtype(y.dtype, jnp.integer) or jnp.issubdtype(y.dtype, jnp.floating)):
+        raise TypeError(f"ce: y must hold integer class labels; got dtype {y.dtype}")
+    if checks.is_concrete(y):
+        yn = np.asarray(y)
+        bad = ~np.isfinite(yn) | (yn != np.round(yn)) | (yn < 0) | (yn >= n_classes) if yn.size else yn
+        if yn.size and np.any(bad):
+            raise ValueError(f"ce: y must hold integer class labels in 0..{n_classes - 1}; got {yn[bad][:5].tolist()}")
+    valid = jnp.all((y >= 0) & (y < n_classes) & (y == jnp.round(y)))
+    per_example = optax.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32))
+    return jnp.where(valid, jnp.mean(per_example), jnp.nan)
 
 
 LOSSES = {"mse": mse, "bce": bce, "ce": ce}
@@ -70,6 +147,8 @@ def _validate_data(apply, params, x, y, loss):
     out = jax.eval_shape(apply, params, x)
     if isinstance(loss, str):
         _check_targets(out.shape, y, loss)
+        if loss in ("ce", "bce"):  # label/target values (concrete y): one evaluation on zero logits
+            LOSSES[loss](jnp.zeros(out.shape, out.dtype), y)
     return x, y
 
 
@@ -106,8 +185,7 @@ def _all_finite(tree) -> jax.Array:
 
 def fit(apply: Callable, params: Any, x: Any, y: Any, *, optimizer: optax.GradientTransformation,
         steps: int, loss: str | Callable = "mse", batch_size: int | None = None, key: jax.Array | None = None,
-        record: Callable[[Any], Any] | None = None, record_every: int = 1,
-        check_every: int = 10) -> FitResult:
+        record: Callable[[Any], Any] | None = None, record_every: int = 1) -> FitResult:
     """Train ``params`` of ``apply`` on ``(x, y)`` for ``steps`` optimizer updates.
 
     The loop is one jitted ``lax.scan``: ``θ_{s+1} = θ_s + optimizer.update(∇L(θ_s; batch_s))``.
@@ -136,7 +214,6 @@ def fit(apply: Callable, params: Any, x: Any, y: Any, *, optimizer: optax.Gradie
                         f"got {type(optimizer).__name__}")
     steps = checks.check_positive_int(steps, "steps")
     record_every = checks.check_positive_int(record_every, "record_every")
-    check_every = checks.check_positive_int(check_every, "check_every")
     loss_fn = get_loss(loss)
     x, y = _validate_data(apply, params, x, y, loss)
     n = x.shape[0]
@@ -147,13 +224,11 @@ def fit(apply: Callable, params: Any, x: Any, y: Any, *, optimizer: optax.Gradie
         if key is None:
             raise ValueError("key is needed with batch_size (it draws the minibatch permutations)")
         checks.check_key(key)
-    return _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, check_every, params, x, y,
-                    key)
+    return _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, params, x, y, key)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5, 6, 7))
-def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, check_every, params, x, y,
-             key):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5, 6))
+def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, params, x, y, key):
     n = x.shape[0]
     value_and_grad = jax.value_and_grad(lambda p, xb, yb: loss_fn(apply(p, xb), yb))
     n_batches = n // batch_size if batch_size else 1
@@ -167,49 +242,28 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
         return x[idx], y[idx]
 
     def one_step(carry, step):
-        # The plain optimizer step: no per-step check or select, so the loop body is exactly the
-        # one a hand-written jit(vmap(scan)) would run.
-        p, opt_state = carry
+        p, opt_state, diverged, div_step = carry
         xb, yb = batch(step)
         value, grads = value_and_grad(p, xb, yb)
-        updates, opt_state = optimizer.update(grads, opt_state, p)
-        return (optax.apply_updates(p, updates), opt_state), value
-
-    def block(carry, start, length):
-        # `length` plain steps, then the divergence guard once: one pass over the parameters and
-        # one select of (params, opt_state) per block instead of per step.
-        p, opt_state, diverged, div_step = carry
-        steps_b = start + jnp.arange(length, dtype=jnp.int32)
-        (new_p, new_state), values = jax.lax.scan(one_step, (p, opt_state), steps_b)
-        bad_loss = ~jnp.isfinite(values)
-        ok = ~jnp.any(bad_loss) & _all_finite(new_p)
-        first_bad = jnp.where(jnp.any(bad_loss), steps_b[jnp.argmax(bad_loss)], steps_b[-1])
-        div_step = jnp.where(~diverged & ~ok, first_bad, div_step)
-        accept = ok & ~diverged
-        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(accept, a, b), new, old)
-        return (keep(new_p, p), keep(new_state, opt_state), diverged | ~ok, div_step), values
-
-    def run(carry, start, length):
-        # `length` steps from `start` (static length, traced start) as blocks of `check_every`.
-        k = min(check_every, length)
-        n_blocks, tail = divmod(length, k)
-        carry, values = jax.lax.scan(lambda c, b: block(c, b, k), carry,
-                                     start + jnp.arange(n_blocks, dtype=jnp.int32) * k)
-        values = values.reshape(-1)
-        if tail:
-            carry, tail_values = block(carry, start + n_blocks * k, tail)
-            values = jnp.concatenate([values, tail_values])
-        return carry, values
+        updates, new_opt_state = optimizer.update(grads, opt_state, p)
+        new_p = optax.apply_updates(p, updates)
+        ok = jnp.isfinite(value) & _all_finite(new_p) & ~diverged
+        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)
+        now_diverged = diverged | ~ok
+        div_step = jnp.where(~diverged & ~ok, step, div_step)
+        value = jnp.where(diverged, jnp.nan, value)
+        return (keep(new_p, p), keep(new_opt_state, opt_state), now_diverged, div_step), value
 
     carry = (params, optimizer.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
+    all_steps = jnp.arange(steps, dtype=jnp.int32)
     if record is None:
-        carry, losses = run(carry, jnp.int32(0), steps)
+        carry, losses = jax.lax.scan(one_step, carry, all_steps)
         records, record_steps = None, jnp.zeros((0,), jnp.int32)
     else:
         n_rec = steps // record_every
 
         def chunk(c, start):
-            c, ls = run(c, start, record_every)
+            c, ls = jax.lax.scan(one_step, c, start + jnp.arange(record_every, dtype=jnp.int32))
             return c, (ls, record(c[0]))
 
         first = record(params)
@@ -217,14 +271,11 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
         losses = ls.reshape(-1)
         tail = steps - n_rec * record_every
         if tail:
-            carry, tail_losses = run(carry, jnp.int32(n_rec * record_every), tail)
+            carry, tail_losses = jax.lax.scan(one_step, carry, n_rec * record_every + jnp.arange(tail, dtype=jnp.int32))
             losses = jnp.concatenate([losses, tail_losses])
         records = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
         record_steps = jnp.arange(n_rec + 1, dtype=jnp.int32) * record_every
     p, _, diverged, div_step = carry
-    # Losses after the first non-finite step are NaN (the later blocks restarted from the frozen
-    # parameters; their values describe nothing the result holds).
-    losses = jnp.where(diverged & (jnp.arange(steps) > div_step), jnp.nan, losses)
     return FitResult(p, losses, records, record_steps, diverged, div_step)
 
 

@@ -1,0 +1,73 @@
+"""fpjax's default of one XLA CPU device per core (fpjax._src.devices), checked in subprocesses."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+SCRIPT = r"""
+import json, sys
+import fpjax, jax, jax.numpy as jnp, optax
+from fpjax.models import mlp
+from fpjax.train import fit, sweep
+x = jnp.linspace(-1, 1, 16)[:, None]
+y = jnp.sin(3 * x)
+m = mlp((16, 16, 1), "tanh")
+def fn(key):
+    r = fit(m.apply, m.init(key, x), x, y, optimizer=optax.adam(1e-2), steps=30,
+            record=lambda p: m.apply(p, x)[:, 0], record_every=10)
+    return {"losses": r.losses, "records": r.records}
+res = sweep(fn, jax.random.split(jax.random.key(0), 6))
+print(json.dumps({"devices": len(jax.devices()), "n_devices": res.n_devices,
+                  "losses": res.outputs["losses"].tolist(), "records": res.outputs["records"].tolist()}))
+"""
+
+
+def _run(code, **env_changes):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FPJAX_NO_HOST_DEVICES", "FPJAX_HOST_DEVICES", "XLA_FLAGS", "JAX_PLATFORMS")}
+    env.update(env_changes, JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+@pytest.mark.slow
+def test_default_multi_device_gives_the_numbers_of_one_device():
+    # FPJAX_HOST_DEVICES=2 exercises the same code path as the default on a 1-core machine too.
+    many = json.loads(_run(SCRIPT, FPJAX_HOST_DEVICES="2").stdout.splitlines()[-1])
+    default = json.loads(_run(SCRIPT).stdout.splitlines()[-1])
+    one = json.loads(_run(SCRIPT, FPJAX_NO_HOST_DEVICES="1").stdout.splitlines()[-1])
+    assert many["devices"] == 2 and many["n_devices"] == 2
+    assert default["devices"] == len(os.sched_getaffinity(0))
+    assert one["devices"] == 1
+    for r in (many, default):
+        np.testing.assert_array_equal(np.array(r["losses"]), np.array(one["losses"]))
+        np.testing.assert_array_equal(np.array(r["records"]), np.array(one["records"]))
+
+
+def test_warns_when_jax_was_initialised_first():
+    code = "import warnings, jax; jax.devices()\nwith warnings.catch_warnings(record=True) as w:\n" \
+           "    warnings.simplefilter('always'); import fpjax\nprint(len(jax.devices()), [str(x.message) for x in w])"
+    out = _run(code, FPJAX_HOST_DEVICES="2").stdout
+    assert out.startswith("1 ") and "JAX was initialised before fpjax was imported" in out
+
+
+def test_bad_device_count_is_refused():
+    from fpjax._src import devices
+    old = os.environ.get("FPJAX_HOST_DEVICES")
+    try:
+        for bad in ("zero", "0", "-3"):
+            os.environ["FPJAX_HOST_DEVICES"] = bad
+            with pytest.raises(ValueError, match="FPJAX_HOST_DEVICES"):
+                devices.host_device_count()
+        os.environ["FPJAX_HOST_DEVICES"] = "3"
+        assert devices.host_device_count() == 3
+    finally:
+        if old is None:
+            os.environ.pop("FPJAX_HOST_DEVICES", None)
+        else:
+            os.environ["FPJAX_HOST_DEVICES"] = old
