@@ -15,6 +15,7 @@ from fpjax._src.sphere import (
     QUADRATURES,
     DegreeEnergy,
     KernelSpectrum,
+    Quadrature,
     arccos_eigenvalues,
     arccos_kernel,
     degree_energy,
@@ -32,4 +33,4 @@ from fpjax._src.sphere import (
 
 __all__ = ["multiplicity", "legendre", "KernelSpectrum", "funk_hecke", "dot_product_kernel", "model_eigenvalues",
            "arccos_kernel", "arccos_eigenvalues", "relu_ntk", "relu_ntk_eigenvalues", "DegreeEnergy",
-           "degree_energy", "real_sph_harm", "sphere_quadrature", "sample_sphere", "QUADRATURES"]
+           "degree_energy", "real_sph_harm", "Quadrature", "sphere_quadrature", "sample_sphere", "QUADRATURES"]

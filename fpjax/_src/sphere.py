@@ -46,7 +46,7 @@ import scipy.special as sps
 
 __all__ = ["multiplicity", "legendre", "KernelSpectrum", "funk_hecke", "dot_product_kernel", "model_eigenvalues",
            "arccos_kernel", "arccos_eigenvalues", "relu_ntk", "relu_ntk_eigenvalues", "DegreeEnergy",
-           "degree_energy", "real_sph_harm", "sphere_quadrature", "sample_sphere"]
+           "degree_energy", "real_sph_harm", "Quadrature", "sphere_quadrature", "sample_sphere"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -490,7 +490,17 @@ def sample_sphere(n: int, d: int, *, key) -> Any:
     return g / jnp.linalg.norm(g, axis=1, keepdims=True)
 
 
-def sphere_quadrature(degree: int, d: int = 3) -> tuple[np.ndarray, np.ndarray]:
+class Quadrature(NamedTuple):
+    """A quadrature rule on the sphere (:func:`sphere_quadrature`).
+
+    x: ``(n, d)`` unit vectors. weights: ``(n,)``, summing to 1 (σ is a probability measure).
+    """
+
+    x: np.ndarray
+    weights: np.ndarray
+
+
+def sphere_quadrature(degree: int, d: int = 3) -> Quadrature:
     """Product quadrature on S¹ or S², exact for polynomials of degree ``≤ degree`` under σ.
 
     ``d = 2``: ``m = degree + 1`` equispaced angles, weights ``1/m`` (exact up to degree ``m − 1``).
@@ -504,7 +514,7 @@ def sphere_quadrature(degree: int, d: int = 3) -> tuple[np.ndarray, np.ndarray]:
       d: ``2`` or ``3``.
 
     Returns:
-      ``(x, weights)``: float64 ``(n, d)`` unit vectors and ``(n,)`` weights.
+      :class:`Quadrature` ``(x, weights)``: float64 ``(n, d)`` unit vectors and ``(n,)`` weights.
 
     Examples:
       >>> from fpjax.sphere import sphere_quadrature
@@ -519,7 +529,7 @@ def sphere_quadrature(degree: int, d: int = 3) -> tuple[np.ndarray, np.ndarray]:
     m = degree + 1
     if d == 2:
         phi = 2 * np.pi * np.arange(m) / m
-        return np.stack([np.cos(phi), np.sin(phi)], axis=1), np.full(m, 1.0 / m)
+        return Quadrature(np.stack([np.cos(phi), np.sin(phi)], axis=1), np.full(m, 1.0 / m))
     nz = degree // 2 + 1
     z, wz = np.polynomial.legendre.leggauss(nz)
     phi = 2 * np.pi * np.arange(m) / m
@@ -527,7 +537,7 @@ def sphere_quadrature(degree: int, d: int = 3) -> tuple[np.ndarray, np.ndarray]:
     s = np.sqrt(1 - zz ** 2)
     x = np.stack([s * np.cos(pp), s * np.sin(pp), zz], axis=-1).reshape(-1, 3)
     w = (wz[:, None] / 2 / m * np.ones((1, m))).reshape(-1)
-    return x, w
+    return Quadrature(x, w)
 
 
 def real_sph_harm(ell: int, x: Any) -> np.ndarray:
