@@ -36,7 +36,7 @@ def build(weights, activation):
     if activation == "relu":
         act = torch.relu
     elif activation == "gaussian":
-        act = lambda z: torch.exp(-(z * z) / (2 * 0.1 ** 2))  # noqa: E731  (fpjax default s = 0.1)
+        act = lambda z: torch.exp(-(z * z) / (2 * 0.1**2))  # noqa: E731  (fpjax default s = 0.1)
     elif activation == "tanh":
         act = torch.tanh
     else:
@@ -50,6 +50,7 @@ def build(weights, activation):
             if j < n_layers - 1:
                 h = act(h)
         return h
+
     return params, forward
 
 

@@ -47,10 +47,14 @@ from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_ke
 
 NAME = "edge-of-stability"
 DESCRIPTION = "full-batch GD on fp-1d at several η: sharpness rises to 2/η and hovers; frequencies before/after"
-CLAIM = ("under full-batch gradient descent the top Hessian eigenvalue rises to about 2/η and hovers there "
-         "(edge of stability); low frequencies converge before it reaches 2/η; larger η ends flatter")
-SOURCE = ("Cohen, Kaur, Li, Kolter, Talwalkar, \"Gradient Descent on Neural Networks Typically Occurs at the "
-          "Edge of Stability\", arXiv:2103.00065; Xu et al., arXiv:1901.06523")
+CLAIM = (
+    "under full-batch gradient descent the top Hessian eigenvalue rises to about 2/η and hovers there "
+    "(edge of stability); low frequencies converge before it reaches 2/η; larger η ends flatter"
+)
+SOURCE = (
+    'Cohen, Kaur, Li, Kolter, Talwalkar, "Gradient Descent on Neural Networks Typically Occurs at the '
+    'Edge of Stability", arXiv:2103.00065; Xu et al., arXiv:1901.06523'
+)
 
 QUICK = {
     "n_points": 61,
@@ -63,19 +67,27 @@ QUICK = {
     "record_every": 50,
     "lanczos_steps": 15,
     "num_probes": 4,
-    "threshold": 0.1,           # Δ_F level counted as converged
-    "onset_fraction": 0.9,      # λ_max ≥ 0.9 · 2/η marks the onset of the edge of stability
-    "ratio_tolerance": 0.15,    # |mean(η λ_max / 2) − 1| allowed in the hovering phase
-    "spread_tolerance": 0.1,    # std of η λ_max / 2 allowed in the hovering phase
-    "hf_cutoff": 4,             # "high frequency": k >= 4 cycles per period
+    "threshold": 0.1,  # Δ_F level counted as converged
+    "onset_fraction": 0.9,  # λ_max ≥ 0.9 · 2/η marks the onset of the edge of stability
+    "ratio_tolerance": 0.15,  # |mean(η λ_max / 2) − 1| allowed in the hovering phase
+    "spread_tolerance": 0.1,  # std of η λ_max / 2 allowed in the hovering phase
+    "hf_cutoff": 4,  # "high frequency": k >= 4 cycles per period
 }
-FULL = dict(QUICK, widths=[200, 100, 100, 50], learning_rates=[0.02, 0.05, 0.1, 0.2], steps=20000,
-            record_every=100, lanczos_steps=30, num_probes=10)
+FULL = dict(
+    QUICK,
+    widths=[200, 100, 100, 50],
+    learning_rates=[0.02, 0.05, 0.1, 0.2],
+    steps=20000,
+    record_every=100,
+    lanczos_steps=30,
+    num_probes=10,
+)
 
 FIGURES = {
     "eos_sharpness.png": "top Hessian eigenvalue vs step for each η, with 2/η dashed: it rises and then hovers at 2/η",
-    "eos_curvature_and_frequencies.png": ("sharpness and trace (left) next to the relative error per target "
-                                          "frequency (right) for the middle η"),
+    "eos_curvature_and_frequencies.png": (
+        "sharpness and trace (left) next to the relative error per target frequency (right) for the middle η"
+    ),
     "eos_final_spectra.png": "spectrum of the learned function at the end for each η, with the target's peaks",
 }
 
@@ -101,9 +113,14 @@ def _train(cfg, x, y):
 
     def loss(p):
         return mse(model.apply(p, xj), yj)
-    rec = curvature_recorder(loss, key=seed_key(int(cfg["seed"]), 1), lanczos_steps=int(cfg["lanczos_steps"]),
-                             num_probes=int(cfg["num_probes"]))
-    every, n_rec = int(cfg["record_every"]), int(cfg["steps"]) // int(cfg["record_every"])
+
+    rec = curvature_recorder(
+        loss,
+        key=seed_key(int(cfg["seed"]), 1),
+        lanczos_steps=int(cfg["lanczos_steps"]),
+        num_probes=int(cfg["num_probes"]),
+    )
+    every, n_rec = (int(cfg["record_every"]), int(cfg["steps"]) // int(cfg["record_every"]))
 
     def observe(p):
         return rec(p), model.apply(p, xj)[:, 0], loss(p)
@@ -116,13 +133,19 @@ def _train(cfg, x, y):
         def chunk(p, _):
             p, _ = jax.lax.scan(step, p, None, length=every)
             return p, observe(p)
+
         first = observe(p0)
         _, recs = jax.lax.scan(chunk, p0, None, length=n_rec)
         return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
 
     (curv, outputs, losses) = jax.jit(jax.vmap(run_one))(jnp.asarray(cfg["learning_rates"], jnp.float32))
     steps = np.arange(n_rec + 1) * every
-    return steps, {k: np.asarray(v, float) for k, v in curv._asdict().items()}, np.asarray(outputs), np.asarray(losses)
+    return (
+        steps,
+        {k: np.asarray(v, float) for k, v in curv._asdict().items()},
+        np.asarray(outputs),
+        np.asarray(losses),
+    )
 
 
 def _spectra(x, values):
@@ -139,11 +162,11 @@ def run(config: dict, out_dir: Path) -> dict:
     ks = np.asarray(cfg["freqs"], int)
     x, y = _target(cfg)
     steps, curv, outputs, losses = _train(cfg, x, y)
-    sharp = curv["top_eigenvalue"]                                      # (E, R)
-    limit = 2.0 / etas                                                  # (E,)
+    sharp = curv["top_eigenvalue"]  # (E, R)
+    limit = 2.0 / etas  # (E,)
     y_hat = _spectra(x, y)
-    f_hat = _spectra(x, outputs)                                        # (E, R, n//2+1)
-    delta = np.abs(f_hat[..., ks] - y_hat[ks]) / np.abs(y_hat[ks])     # (E, R, K)
+    f_hat = _spectra(x, outputs)  # (E, R, n//2+1)
+    delta = np.abs(f_hat[..., ks] - y_hat[ks]) / np.abs(y_hat[ks])  # (E, R, K)
     diverged = ~np.all(np.isfinite(losses), axis=1) | ~np.all(np.isfinite(sharp), axis=1)
     half = sharp.shape[1] // 2
     thr = float(cfg["threshold"])
@@ -152,13 +175,23 @@ def run(config: dict, out_dir: Path) -> dict:
     per_eta, ok1, rose = [], True, False
     for e, eta in enumerate(etas):
         ratio = sharp[e, half:] / limit[e]
-        row = {"learning_rate": eta, "two_over_eta": limit[e], "initial_sharpness": sharp[e, 0],
-               "diverged": bool(diverged[e])}
+        row = {
+            "learning_rate": eta,
+            "two_over_eta": limit[e],
+            "initial_sharpness": sharp[e, 0],
+            "diverged": bool(diverged[e]),
+        }
         if not diverged[e]:
-            row.update(ratio_mean=float(ratio.mean()), ratio_std=float(ratio.std()), ratio_min=float(ratio.min()),
-                       ratio_max=float(ratio.max()), max_sharpness=float(sharp[e].max()))
-            ok1 &= abs(row["ratio_mean"] - 1) <= float(cfg["ratio_tolerance"]) and \
-                row["ratio_std"] <= float(cfg["spread_tolerance"])
+            row.update(
+                ratio_mean=float(ratio.mean()),
+                ratio_std=float(ratio.std()),
+                ratio_min=float(ratio.min()),
+                ratio_max=float(ratio.max()),
+                max_sharpness=float(sharp[e].max()),
+            )
+            ok1 &= abs(row["ratio_mean"] - 1) <= float(cfg["ratio_tolerance"]) and row["ratio_std"] <= float(
+                cfg["spread_tolerance"]
+            )
             rose |= bool(sharp[e, 0] < limit[e])
         per_eta.append(row)
     held1 = bool(ok1 and rose and not diverged.all())
@@ -176,13 +209,20 @@ def run(config: dict, out_dir: Path) -> dict:
         n_prog += 1
         i = int(above[0])
         d_on, d_end = delta[e, i], delta[e, -1]
-        onset_rows.append({"learning_rate": eta, "onset_step": int(steps[i]), "delta_F_at_onset": d_on,
-                           "delta_F_at_end": d_end, "delta_F_at_init": delta[e, 0]})
+        onset_rows.append(
+            {
+                "learning_rate": eta,
+                "onset_step": int(steps[i]),
+                "delta_F_at_onset": d_on,
+                "delta_F_at_end": d_end,
+                "delta_F_at_init": delta[e, 0],
+            }
+        )
         ok2 &= bool(d_on[0] < thr and d_on[-1] >= thr and d_end[-1] <= 0.5 * d_on[-1])
     held2 = bool(ok2 and n_prog > 0)
 
     # 3. flatter for larger η, and high-frequency content
-    power = np.abs(f_hat[:, -1, 1:]) ** 2                               # (E, n//2) at the end, k >= 1
+    power = np.abs(f_hat[:, -1, 1:]) ** 2  # (E, n//2) at the end, k >= 1
     kk = np.arange(1, power.shape[1] + 1)
     hf = power[:, kk >= int(cfg["hf_cutoff"])].sum(axis=1) / power.sum(axis=1)
     final_sharp = sharp[:, half:].mean(axis=1)
@@ -191,28 +231,65 @@ def run(config: dict, out_dir: Path) -> dict:
     dec_hf = bool(live.sum() >= 2 and np.all(np.diff(hf[live]) < 0))
     held3 = dec_sharp and dec_hf
 
-    _figures(cfg, out_dir, steps=steps, etas=etas, sharp=sharp, trace=curv["trace"], delta=delta, ks=ks,
-             losses=losses, f_hat=f_hat, y_hat=y_hat, diverged=diverged)
+    _figures(
+        cfg,
+        out_dir,
+        steps=steps,
+        etas=etas,
+        sharp=sharp,
+        trace=curv["trace"],
+        delta=delta,
+        ks=ks,
+        losses=losses,
+        f_hat=f_hat,
+        y_hat=y_hat,
+        diverged=diverged,
+    )
     claims = [
-        claim("the top Hessian eigenvalue rises to about 2/η and hovers there (Cohen et al. 2021): "
-              "η·λ_max/2 over the second half of training is within tolerance of 1", held1,
-              {"per_learning_rate": per_eta, "ratio_tolerance": cfg["ratio_tolerance"],
-               "spread_tolerance": cfg["spread_tolerance"], "sharpness_rose_for_some_rate": rose}),
-        claim("low frequencies converge before the sharpness reaches 2/η, the highest target frequency "
-              "converges during the edge of stability", held2,
-              {"freqs": ks, "threshold": thr, "per_learning_rate": onset_rows}),
-        claim("the larger η ends at a flatter minimum, and with lower high-frequency content", held3,
-              {"learning_rates": etas, "final_sharpness": final_sharp, "sharpness_decreases_with_eta": dec_sharp,
-               "high_freq_energy_fraction": hf, "hf_cutoff": int(cfg["hf_cutoff"]),
-               "high_freq_decreases_with_eta": dec_hf, "final_loss": losses[:, -1],
-               "gradient_flow_time": etas * int(cfg["steps"])}),
+        claim(
+            "the top Hessian eigenvalue rises to about 2/η and hovers there (Cohen et al. 2021): "
+            "η·λ_max/2 over the second half of training is within tolerance of 1",
+            held1,
+            {
+                "per_learning_rate": per_eta,
+                "ratio_tolerance": cfg["ratio_tolerance"],
+                "spread_tolerance": cfg["spread_tolerance"],
+                "sharpness_rose_for_some_rate": rose,
+            },
+        ),
+        claim(
+            "low frequencies converge before the sharpness reaches 2/η, the highest target frequency "
+            "converges during the edge of stability",
+            held2,
+            {"freqs": ks, "threshold": thr, "per_learning_rate": onset_rows},
+        ),
+        claim(
+            "the larger η ends at a flatter minimum, and with lower high-frequency content",
+            held3,
+            {
+                "learning_rates": etas,
+                "final_sharpness": final_sharp,
+                "sharpness_decreases_with_eta": dec_sharp,
+                "high_freq_energy_fraction": hf,
+                "hf_cutoff": int(cfg["hf_cutoff"]),
+                "high_freq_decreases_with_eta": dec_hf,
+                "final_loss": losses[:, -1],
+                "gradient_flow_time": etas * int(cfg["steps"]),
+            },
+        ),
     ]
-    return {"learning_rates": etas, "record_steps": [int(steps[0]), int(steps[-1]), int(cfg["record_every"])],
-            "final_loss": np.where(live, losses[:, -1], np.nan).tolist(), "diverged": diverged,
-            "sharpness_ratio_mean": [r.get("ratio_mean") for r in per_eta],
-            "sharpness_ratio_std": [r.get("ratio_std") for r in per_eta],
-            "final_sharpness": final_sharp.tolist(), "high_freq_energy_fraction": hf.tolist(),
-            "final_trace": curv["trace"][:, -1].tolist(), "claims": claims}
+    return {
+        "learning_rates": etas,
+        "record_steps": [int(steps[0]), int(steps[-1]), int(cfg["record_every"])],
+        "final_loss": np.where(live, losses[:, -1], np.nan).tolist(),
+        "diverged": diverged,
+        "sharpness_ratio_mean": [r.get("ratio_mean") for r in per_eta],
+        "sharpness_ratio_std": [r.get("ratio_std") for r in per_eta],
+        "final_sharpness": final_sharp.tolist(),
+        "high_freq_energy_fraction": hf.tolist(),
+        "final_trace": curv["trace"][:, -1].tolist(),
+        "claims": claims,
+    }
 
 
 def _figures(cfg, out_dir, *, steps, etas, sharp, trace, delta, ks, losses, f_hat, y_hat, diverged):
@@ -233,8 +310,9 @@ def _figures(cfg, out_dir, *, steps, etas, sharp, trace, delta, ks, losses, f_ha
 
     live = np.nonzero(~diverged)[0]
     e = int(live[len(live) // 2]) if live.size else 0
-    fig = plot_curvature_training(steps, sharp[e], delta[e], ks, trace=trace[e], learning_rate=float(etas[e]),
-                                  loss=losses[e], loss_steps=steps)
+    fig = plot_curvature_training(
+        steps, sharp[e], delta[e], ks, trace=trace[e], learning_rate=float(etas[e]), loss=losses[e], loss_steps=steps
+    )
     fig.axes[0].set_title(f"η = {etas[e]:g}")
     save_figure(fig, out_dir / "eos_curvature_and_frequencies.png")
 
@@ -251,5 +329,6 @@ def _figures(cfg, out_dir, *, steps, etas, sharp, trace, delta, ks, losses, f_ha
     save_figure(fig, out_dir / "eos_final_spectra.png")
 
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

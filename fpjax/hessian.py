@@ -27,5 +27,5 @@ Fisher); Kunstner et al. 2019, arXiv:1905.12558 (empirical Fisher); Cohen et al.
 arXiv:2103.00065 (sharpness during training).
 """
 
-from fpjax._src.hessian import *  # noqa: F403
+from fpjax._src.hessian import *
 from fpjax._src.hessian import __all__  # noqa: F401

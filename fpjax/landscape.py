@@ -28,6 +28,16 @@ from fpjax._src.landscape import (
 )
 
 __all__ = [
-    "random_direction", "slice_1d", "Slice1D", "slice_2d", "Slice2D", "eigen_directions", "EigenDirections",
-    "trajectory_pca", "TrajectoryPCA", "plot_landscape_1d", "plot_landscape_contour", "plot_landscape_surface",
+    "EigenDirections",
+    "Slice1D",
+    "Slice2D",
+    "TrajectoryPCA",
+    "eigen_directions",
+    "plot_landscape_1d",
+    "plot_landscape_contour",
+    "plot_landscape_surface",
+    "random_direction",
+    "slice_1d",
+    "slice_2d",
+    "trajectory_pca",
 ]

@@ -23,8 +23,11 @@ def test_edge_of_stability_quick(tmp_path):
             assert np.isfinite(r["ratio_mean"]) and r["ratio_std"] >= 0
             assert r["ratio_min"] <= r["ratio_mean"] <= r["ratio_max"]
             # the verdict follows from the reported numbers
-    ok = all(abs(r["ratio_mean"] - 1) <= cfg["ratio_tolerance"] and r["ratio_std"] <= cfg["spread_tolerance"]
-             for r in per if not r["diverged"])
+    ok = all(
+        abs(r["ratio_mean"] - 1) <= cfg["ratio_tolerance"] and r["ratio_std"] <= cfg["spread_tolerance"]
+        for r in per
+        if not r["diverged"]
+    )
     assert m["claims"][0]["held"] == (ok and m["claims"][0]["evidence"]["sharpness_rose_for_some_rate"])
     fs = np.asarray(m["final_sharpness"], float)
     assert fs.shape == etas.shape and np.all(np.isfinite(fs))

@@ -45,7 +45,7 @@ def _jac(model, params, x):
 
 def _reference(loss, model, params, x, y):
     """Dense GGN, true Fisher and empirical Fisher from their definitions."""
-    J = _jac(model, params, x)                                    # (N, c, P)
+    J = _jac(model, params, x)  # (N, c, P)
     out = model.apply(params, x)
     c = out.shape[1]
     lfn = train.LOSSES[loss]
@@ -56,13 +56,13 @@ def _reference(loss, model, params, x, y):
     # true Fisher: per-sample covariance of the output score under the model, by enumerating labels
     lam = np.zeros((N, c, c))
     for i in range(N):
-        if loss == "mse":                       # y ~ N(f, I): E[(f − y)(f − y)ᵀ] = I; ℓ = ½‖f − y‖²
+        if loss == "mse":  # y ~ N(f, I): E[(f − y)(f − y)ᵀ] = I; ℓ = ½‖f − y‖²
             lam[i] = np.eye(c) / N
-        elif loss == "bce":                     # independent Bernoulli per output, loss mean over N·c
+        elif loss == "bce":  # independent Bernoulli per output, loss mean over N·c
             s = 1 / (1 + np.exp(-o[i]))
             for j in range(c):
                 lam[i, j, j] = sum(pr * ((s[j] - yy) / c) ** 2 for yy, pr in ((1, s[j]), (0, 1 - s[j]))) * c / N
-        else:                                   # categorical: Σ_k p_k (p − e_k)(p − e_k)ᵀ
+        else:  # categorical: Σ_k p_k (p − e_k)(p − e_k)ᵀ
             p = np.exp(o[i] - o[i].max())
             p /= p.sum()
             lam[i] = sum(p[k] * np.outer(p - np.eye(c)[k], p - np.eye(c)[k]) for k in range(c)) / N
@@ -71,7 +71,8 @@ def _reference(loss, model, params, x, y):
     theta, unravel = ravel_pytree(params)
 
     def per_sample(t, i):
-        return N * lfn(model.apply(unravel(t), x[i:i + 1]), y[i:i + 1]) / N
+        return N * lfn(model.apply(unravel(t), x[i : i + 1]), y[i : i + 1]) / N
+
     G = np.stack([np.asarray(jax.grad(per_sample)(theta, i)) for i in range(N)])
     emp = G.T @ G / N
     return ggn, fisher, emp
@@ -91,7 +92,7 @@ def test_dense_ggn_fisher_empirical_fisher(loss):
             np.testing.assert_allclose(d, ref, rtol=0, atol=1e-12 * max(scale, np.abs(ref).max()), err_msg=curv)
     # the true Fisher of these canonical-link losses is the Gauss-Newton matrix (Martens 2020, §9.2)
     np.testing.assert_allclose(fisher, ggn, rtol=0, atol=1e-12 * scale)
-    assert np.linalg.eigvalsh(ggn).min() > -1e-12 * scale                       # G ⪰ 0
+    assert np.linalg.eigvalsh(ggn).min() > -1e-12 * scale  # G ⪰ 0
     # products and quadratic-form estimators agree with the dense matrix
     theta, unravel = ravel_pytree(params)
     v = jax.random.normal(jax.random.PRNGKey(5), theta.shape, theta.dtype)
@@ -102,8 +103,9 @@ def test_dense_ggn_fisher_empirical_fisher(loss):
     ev = np.linalg.eigvalsh(ggn)
     top = fh.top_eigenvalues(L, params, key=jax.random.PRNGKey(1), k=2, num_iters=p_, curvature="ggn")
     np.testing.assert_allclose(np.asarray(top), ev[::-1][:2], atol=1e-8 * ev.max())
-    tr = fh.hutchinson_trace(L, params, key=jax.random.PRNGKey(2), num_probes=50, curvature="empirical_fisher",
-                             deflate=p_)
+    tr = fh.hutchinson_trace(
+        L, params, key=jax.random.PRNGKey(2), num_probes=50, curvature="empirical_fisher", deflate=p_
+    )
     # deflating the whole space leaves tr = Σ α exactly
     np.testing.assert_allclose(float(tr.estimate), np.trace(emp), rtol=1e-9)
 
@@ -127,11 +129,12 @@ def test_layer_curvature_blocks_match_dense():
     offs = np.cumsum([0] + sizes)
     for curv in ("hessian", "ggn"):
         full = np.asarray(fh.dense_hessian(L, params, curvature=curv))
-        r = fh.layer_curvature(L, params, key=jax.random.PRNGKey(3), curvature=curv, num_probes=4,
-                               num_iters=max(sizes), density_probes=1)
+        r = fh.layer_curvature(
+            L, params, key=jax.random.PRNGKey(3), curvature=curv, num_probes=4, num_iters=max(sizes), density_probes=1
+        )
         assert list(r.num_params) == sizes and r.nodes.shape == (2, 2, max(sizes))
         for i in range(2):
-            blk = full[offs[i]:offs[i + 1], offs[i]:offs[i + 1]]
+            blk = full[offs[i] : offs[i + 1], offs[i] : offs[i + 1]]
             ev = np.linalg.eigvalsh(blk)
             # num_iters >= P_ℓ: Lanczos spans the block, the deflated trace is Σα exactly
             np.testing.assert_allclose(float(r.trace[i]), np.trace(blk), rtol=1e-9, atol=1e-12)
@@ -143,12 +146,14 @@ def test_layer_curvature_blocks_match_dense():
         np.testing.assert_allclose(float(np.sum(r.trace)), np.trace(full), rtol=1e-9)
     assert "layer" in r.table()
     import matplotlib
+
     matplotlib.use("Agg")
     assert len(r.plot().axes) == 2
 
 
 def test_curvature_recorder_exact_and_inside_fit():
     import optax
+
     model, params, x, y = _setup("mse")
     L = fh.model_loss(model.apply, x, y)
     p_ = fh.num_params(params)
@@ -157,8 +162,9 @@ def test_curvature_recorder_exact_and_inside_fit():
     ev = np.linalg.eigvalsh(np.asarray(fh.dense_hessian(L, params)))
     np.testing.assert_allclose(float(r.top_eigenvalue), ev[-1], rtol=1e-8)
     np.testing.assert_allclose(float(r.trace), ev.sum(), rtol=1e-8)
-    rec5 = fh.curvature_recorder(lambda q: train.mse(model.apply(q, x), y), key=jax.random.PRNGKey(0),
-                                 lanczos_steps=5, num_probes=4)
+    rec5 = fh.curvature_recorder(
+        lambda q: train.mse(model.apply(q, x), y), key=jax.random.PRNGKey(0), lanczos_steps=5, num_probes=4
+    )
     res = train.fit(model.apply, params, x, y, optimizer=optax.sgd(0.1), steps=6, record=rec5, record_every=3)
     assert res.records.top_eigenvalue.shape == (3,) and res.records.trace.shape == (3,)
     # record 0 is taken at the initial parameters; 5 Lanczos steps bound λ_max from below

@@ -34,14 +34,15 @@ def _problem(activation="tanh", widths=(8, 8, 1), n=32, seed=0, bias_shift=0.5):
 
     def loss(p):
         return loss_on_batch(p, (x, y))
+
     return model, params, x, y, loss, loss_on_batch
 
 
 @pytest.fixture(scope="module")
 def tanh_problem():
-    model, params, x, y, loss, lob = _problem()
+    _, params, x, y, loss, lob = _problem()
     hd = np.asarray(fh.dense_hessian(loss, params))
-    return dict(params=params, x=x, y=y, loss=loss, lob=lob, H=hd, ev=np.linalg.eigvalsh(hd))
+    return {"params": params, "x": x, "y": y, "loss": loss, "lob": lob, "H": hd, "ev": np.linalg.eigvalsh(hd)}
 
 
 def test_dense_hessian_is_symmetric_and_matches_jax_hessian(tanh_problem):
@@ -160,8 +161,9 @@ def test_density_integrates_to_one_and_matches_exact_spectrum(tanh_problem):
     ev = p["ev"]
     n_par = ev.size
     n_v, sigma = 50, 0.02
-    grid, dens = fh.eigen_density(p["loss"], p["params"], key=jax.random.PRNGKey(6), num_probes=n_v,
-                                  num_iters=n_par, grid=4000, sigma=sigma)
+    grid, dens = fh.eigen_density(
+        p["loss"], p["params"], key=jax.random.PRNGKey(6), num_probes=n_v, num_iters=n_par, grid=4000, sigma=sigma
+    )
     grid, dens = np.asarray(grid), np.asarray(dens)
     assert np.all(dens >= 0)
     # auto grid spans all nodes ± 6σ: missing tail mass < 2e-9; trapezoid error with ~200 points per σ
@@ -176,7 +178,7 @@ def test_density_integrates_to_one_and_matches_exact_spectrum(tanh_problem):
     ts = np.quantile(ev, [0.1, 0.3, 0.5, 0.7, 0.9]) + 0.5 * sigma
     for t in ts:
         phi = norm.cdf((t - lam) / sigma)
-        var = 2 * (np.sum(phi ** 2) - np.sum(((U ** 2) @ phi) ** 2)) / n_par ** 2
+        var = 2 * (np.sum(phi**2) - np.sum(((U**2) @ phi) ** 2)) / n_par**2
         tol_probe = 5 * np.sqrt(var / n_v)
         f_hat = np.interp(t, grid, cdf)
         f_sigma = np.mean(phi)
@@ -208,11 +210,15 @@ def test_minibatch_average_equals_full_batch(tanh_problem):
     # the mean of 4 equal batch means is the full mean, so the Hessians agree to rounding
     np.testing.assert_allclose(np.asarray(h_batch), np.asarray(h_full), rtol=0, atol=1e-12)
     key = jax.random.PRNGKey(9)
-    np.testing.assert_allclose(np.asarray(fh.hutchinson_trace(bl, p["params"], key=key, num_probes=100)),
-                               np.asarray(fh.hutchinson_trace(p["loss"], p["params"], key=key, num_probes=100)), rtol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(fh.hutchinson_trace(bl, p["params"], key=key, num_probes=100)),
+        np.asarray(fh.hutchinson_trace(p["loss"], p["params"], key=key, num_probes=100)),
+        rtol=1e-10,
+    )
     n_par = theta.size
-    np.testing.assert_allclose(np.asarray(fh.top_eigenvalues(bl, p["params"], key=key, k=3, num_iters=n_par)),
-                               p["ev"][::-1][:3], atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(fh.top_eigenvalues(bl, p["params"], key=key, k=3, num_iters=n_par)), p["ev"][::-1][:3], atol=1e-6
+    )
     # explicit equal weights give the same loss; weights are normalized
     bl2 = fh.batched_loss(p["lob"], (x.reshape(4, 8, 2), y.reshape(4, 8, 1)), weights=[3.0, 3.0, 3.0, 3.0])
     np.testing.assert_allclose(float(bl2(p["params"])), float(bl(p["params"])), rtol=1e-13)
@@ -246,8 +252,11 @@ def test_flax_batchnorm_eval_mode_minibatch_hvp():
     full = fh.batched_loss(loss_on_batch, (x[None], y[None]))
     mini = fh.batched_loss(loss_on_batch, (x.reshape(3, 8, 3), y.reshape(3, 8, 1)))
     v = jax.tree_util.tree_map(jnp.ones_like, params)
-    np.testing.assert_allclose(np.asarray(ravel_pytree(fh.hvp(mini, params, v))[0]),
-                               np.asarray(ravel_pytree(fh.hvp(full, params, v))[0]), atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(ravel_pytree(fh.hvp(mini, params, v))[0]),
+        np.asarray(ravel_pytree(fh.hvp(full, params, v))[0]),
+        atol=1e-12,
+    )
 
 
 @pytest.mark.slow
@@ -255,6 +264,7 @@ def test_cnn_small_minibatch_hessian_equals_full_batch():
     # fpjax.cnn model with batch norm, eval mode (running statistics frozen): the minibatch-averaged
     # loss is the full-batch loss, so the same probes give the same trace and Ritz values.
     from fpjax import cnn, train
+
     with jax.enable_x64(False):
         model = cnn.get_model("cnn_small", 10)
         key = jax.random.PRNGKey(0)
@@ -265,14 +275,19 @@ def test_cnn_small_minibatch_hessian_equals_full_batch():
 
         def lob(p, b):
             return train.ce(f(p, b[0]), b[1])
+
         mini = fh.batched_loss(lob, (x.reshape(4, 4, 32, 32, 3), y.reshape(4, 4)))
         s_mini = fh.hessian_summary(mini, variables["params"], key=key, num_probes=8, num_iters=8)
         s_full = fh.hessian_summary(lambda p: lob(p, (x, y)), variables["params"], key=key, num_probes=8, num_iters=8)
         # float32 sums in a different order: relative rounding ~1e-6 per product, amplified by the
         # 8-step recurrence; 1e-3 relative is far below any real difference between the losses
         np.testing.assert_allclose(float(s_mini.trace), float(s_full.trace), rtol=1e-3)
-        np.testing.assert_allclose(np.asarray(s_mini.ritz_values), np.asarray(s_full.ritz_values),
-                                   rtol=1e-3, atol=1e-3 * float(s_full.spectral_norm))
+        np.testing.assert_allclose(
+            np.asarray(s_mini.ritz_values),
+            np.asarray(s_full.ritz_values),
+            rtol=1e-3,
+            atol=1e-3 * float(s_full.spectral_norm),
+        )
 
 
 def test_vmap_over_params_and_float32():
@@ -285,13 +300,16 @@ def test_vmap_over_params_and_float32():
 
         def loss(p):
             return 0.5 * jnp.mean((model.apply(p, x) - y) ** 2)
+
         k = jax.random.PRNGKey(1)
         tr_v = jax.vmap(lambda p: fh.hutchinson_trace(loss, p, key=k, num_probes=20).estimate)(ens)
         top_v = jax.vmap(lambda p: fh.top_eigenvalues(loss, p, key=k, k=2, num_iters=20))(ens)
         assert tr_v.dtype == jnp.float32 and top_v.shape == (3, 2)
         for i in range(3):
-            p_i = jax.tree_util.tree_map(lambda a: a[i], ens)
-            np.testing.assert_allclose(float(tr_v[i]), float(fh.hutchinson_trace(loss, p_i, key=k, num_probes=20).estimate), rtol=1e-5)
+            p_i = jax.tree_util.tree_map(lambda a, i=i: a[i], ens)
+            np.testing.assert_allclose(
+                float(tr_v[i]), float(fh.hutchinson_trace(loss, p_i, key=k, num_probes=20).estimate), rtol=1e-5
+            )
             ev = np.linalg.eigvalsh(np.asarray(fh.dense_hessian(loss, p_i), dtype=np.float64))
             # float32 Lanczos with 20 of P=25 steps: rounding ~1e-6·‖H‖
             np.testing.assert_allclose(np.asarray(top_v[i]), ev[::-1][:2], rtol=1e-3, atol=1e-4 * abs(ev).max())
@@ -299,12 +317,15 @@ def test_vmap_over_params_and_float32():
 
 def test_plot_returns_figure(tanh_problem):
     import matplotlib
+
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+
     g = np.linspace(-1, 1, 50)
-    fig = fh.plot_eigen_density(g, np.exp(-g ** 2), label="x")
+    fig = fh.plot_eigen_density(g, np.exp(-(g**2)), label="x")
     assert isinstance(fig, Figure)
     import matplotlib.pyplot as plt
+
     plt.close(fig)
 
 
@@ -312,7 +333,7 @@ def test_bad_inputs(tanh_problem):
     p = tanh_problem
     params, key = p["params"], jax.random.PRNGKey(0)
     n_par = fh.num_params(params)
-    vec_loss = lambda q: jnp.zeros(3) + p["loss"](q)  # noqa: E731
+    vec_loss = lambda q: jnp.zeros(3) + p["loss"](q)
     with pytest.raises(ValueError, match="scalar"):
         fh.hutchinson_trace(vec_loss, params, key=key)
     with pytest.raises(ValueError, match="scalar"):

@@ -29,16 +29,16 @@ def test_slices_equal_direct_loss(problem):
         d1 = ls.random_direction(params, key=jax.random.PRNGKey(1))
         d2 = ls.random_direction(params, key=jax.random.PRNGKey(2))
         alphas = jnp.array([-1.0, -0.3, 0.0, 0.5, 2.0])
-        s1 = ls.slice_1d(loss, params, d1, alphas=alphas, chunk=2)     # 3 chunks, one padded
+        s1 = ls.slice_1d(loss, params, d1, alphas=alphas, chunk=2)  # 3 chunks, one padded
 
         def direct(a, b=0.0):
             p = jax.tree_util.tree_map(lambda t, u, v: t + a * u + b * v, params, d1, d2)
             return float(train.mse(model.apply(p, x), y))
+
         # float64: the same sums, the batched loss averages two half-batch means (rounding ~1e-16)
         np.testing.assert_allclose(np.asarray(s1.losses), [direct(float(a)) for a in alphas], rtol=1e-13)
         betas = jnp.array([-0.5, 0.25])
-        s2 = ls.slice_2d(lambda p: train.mse(model.apply(p, x), y), params, d1, d2, alphas=alphas, betas=betas,
-                         chunk=4)
+        s2 = ls.slice_2d(lambda p: train.mse(model.apply(p, x), y), params, d1, d2, alphas=alphas, betas=betas, chunk=4)
         assert s2.losses.shape == (5, 2)
         ref = [[direct(float(a), float(b)) for b in betas] for a in alphas]
         np.testing.assert_allclose(np.asarray(s2.losses), ref, rtol=1e-13)
@@ -49,9 +49,10 @@ def test_filter_normalisation_and_determinism(problem):
     d = ls.random_direction(params, key=jax.random.PRNGKey(3))
     for dl, pl in zip(d["layers"], params["layers"]):
         # each filter (output unit: a column of w) has the norm of the parameters' filter
-        np.testing.assert_allclose(np.linalg.norm(np.asarray(dl["w"]), axis=0),
-                                   np.linalg.norm(np.asarray(pl["w"]), axis=0), rtol=1e-12)
-        assert np.all(np.asarray(dl["b"]) == 0)                        # biases ignored, as in Li et al.
+        np.testing.assert_allclose(
+            np.linalg.norm(np.asarray(dl["w"]), axis=0), np.linalg.norm(np.asarray(pl["w"]), axis=0), rtol=1e-12
+        )
+        assert np.all(np.asarray(dl["b"]) == 0)  # biases ignored, as in Li et al.
     d_again = ls.random_direction(params, key=jax.random.PRNGKey(3))
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(d), jax.tree_util.tree_leaves(d_again)))
     d_layer = ls.random_direction(params, key=jax.random.PRNGKey(3), normalization="layer", ignore_bias=False)
@@ -63,8 +64,10 @@ def test_filter_normalisation_and_determinism(problem):
 def test_eigen_direction_curvature(problem):
     model, params, x, y = problem
     with jax.enable_x64(True):
+
         def loss(p):
             return train.mse(model.apply(p, x), y)
+
         p_ = fh.num_params(params)
         e = ls.eigen_directions(loss, params, key=jax.random.PRNGKey(0), num_iters=p_)
         ev = np.linalg.eigvalsh(np.asarray(fh.dense_hessian(loss, params)))
@@ -73,7 +76,7 @@ def test_eigen_direction_curvature(problem):
         # second difference of the slice along d1: d²/dα² L(θ + α d1) = d1ᵀ H d1 = λ₁ (+ O(h²))
         h = 1e-3
         s = ls.slice_1d(loss, params, e.d1, alphas=jnp.array([-h, 0.0, h]))
-        curv = (float(s.losses[0]) - 2 * float(s.losses[1]) + float(s.losses[2])) / h ** 2
+        curv = (float(s.losses[0]) - 2 * float(s.losses[1]) + float(s.losses[2])) / h**2
         np.testing.assert_allclose(curv, ev[-1], rtol=1e-4)
 
 
@@ -81,11 +84,17 @@ def test_trajectory_pca_recovers_a_plane():
     rng = np.random.default_rng(0)
     u, v = np.linalg.qr(rng.normal(size=(7, 2)))[0].T
     t = np.linspace(0, 1, 9)
-    traj = {"a": jnp.asarray(np.outer(3 * (1 - t), u[:4]) + np.outer(np.sin(4 * t), v[:4])),
-            "b": jnp.asarray(np.outer(3 * (1 - t), u[4:]) + np.outer(np.sin(4 * t), v[4:]))}
+    traj = {
+        "a": jnp.asarray(np.outer(3 * (1 - t), u[:4]) + np.outer(np.sin(4 * t), v[:4])),
+        "b": jnp.asarray(np.outer(3 * (1 - t), u[4:]) + np.outer(np.sin(4 * t), v[4:])),
+    }
     r = ls.trajectory_pca(traj)
-    d = np.stack([np.concatenate([np.asarray(r.d1["a"]), np.asarray(r.d1["b"])]),
-                  np.concatenate([np.asarray(r.d2["a"]), np.asarray(r.d2["b"])])])
+    d = np.stack(
+        [
+            np.concatenate([np.asarray(r.d1["a"]), np.asarray(r.d1["b"])]),
+            np.concatenate([np.asarray(r.d2["a"]), np.asarray(r.d2["b"])]),
+        ]
+    )
     # the trajectory lies in span(u, v): the two principal directions span the same plane
     proj = d @ np.stack([u, v]).T
     np.testing.assert_allclose(np.abs(np.linalg.det(proj)), 1.0, atol=1e-10)
@@ -95,9 +104,10 @@ def test_trajectory_pca_recovers_a_plane():
 
 def test_plots_and_errors(problem):
     import matplotlib
+
     matplotlib.use("Agg")
     _, params, _, _ = problem
-    loss = lambda p: jnp.sum(ravel_pytree(p)[0] ** 2)  # noqa: E731
+    loss = lambda p: jnp.sum(ravel_pytree(p)[0] ** 2)
     d1 = ls.random_direction(params, key=jax.random.PRNGKey(1))
     d2 = ls.random_direction(params, key=jax.random.PRNGKey(2))
     s2 = ls.slice_2d(loss, params, d1, d2, alphas=jnp.linspace(-1, 1, 5), betas=jnp.linspace(-1, 1, 4))

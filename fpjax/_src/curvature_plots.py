@@ -12,6 +12,7 @@ import numpy as np
 
 def _figure(figsize, ncols=1, nrows=1, **kw):
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=figsize, layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
@@ -22,13 +23,15 @@ def _axes(ax, figsize):
         fig, axes = _figure(figsize)
         return fig, axes[0, 0]
     import matplotlib.axes
+
     if not isinstance(ax, matplotlib.axes.Axes):
         raise TypeError(f"ax must be a matplotlib Axes; got {type(ax).__name__}")
     return ax.figure, ax
 
 
-def plot_eigen_density(grid, density, *, ax=None, log: bool = True, label: str | None = None,
-                       floor: float = 1e-8, **plot_kwargs):
+def plot_eigen_density(
+    grid, density, *, ax=None, log: bool = True, label: str | None = None, floor: float = 1e-8, **plot_kwargs
+):
     """Plot an eigenvalue density (e.g. from :func:`fpjax.hessian.eigen_density`); return the ``Figure``.
 
     Args:
@@ -104,8 +107,17 @@ def plot_layer_curvature(result: Any, *, n_grid: int = 400, sigma: float | None 
     return fig
 
 
-def plot_curvature_training(steps, top_eigenvalue, freq_errors, freqs, *, trace=None,
-                            learning_rate: float | None = None, loss=None, loss_steps=None):
+def plot_curvature_training(
+    steps,
+    top_eigenvalue,
+    freq_errors,
+    freqs,
+    *,
+    trace=None,
+    learning_rate: float | None = None,
+    loss=None,
+    loss_steps=None,
+):
     """Curvature next to the per-frequency errors of one training run.
 
     Left: the top Hessian eigenvalue (sharpness) against the step, with ``2/η`` when
@@ -136,8 +148,10 @@ def plot_curvature_training(steps, top_eigenvalue, freq_errors, freqs, *, trace=
     top = np.asarray(top_eigenvalue, float)
     err = np.asarray(freq_errors, float)
     if top.shape != steps.shape or err.ndim != 2 or err.shape[0] != steps.shape[0]:
-        raise ValueError(f"top_eigenvalue must be (R,) and freq_errors (R, K) with R = len(steps) = "
-                         f"{steps.shape[0]}; got {top.shape} and {err.shape}")
+        raise ValueError(
+            f"top_eigenvalue must be (R,) and freq_errors (R, K) with R = len(steps) = "
+            f"{steps.shape[0]}; got {top.shape} and {err.shape}"
+        )
     fig, axes = _figure((11, 3.8), ncols=2)
     ax = axes[0, 0]
     ax.plot(steps, top, color="C0", label="top eigenvalue")
@@ -197,6 +211,7 @@ def plot_landscape_contour(result: Any, *, ax=None, levels: int = 30, log: bool 
 def plot_landscape_surface(result: Any, *, log: bool = False):
     """3-D surface plot of a 2-D slice (:class:`~fpjax.landscape.Slice2D`); return the ``Figure``."""
     from matplotlib.figure import Figure
+
     fig = Figure(figsize=(5.5, 4.5), layout="constrained")
     ax = fig.add_subplot(projection="3d")
     a, b = np.meshgrid(np.asarray(result.alphas), np.asarray(result.betas), indexing="ij")

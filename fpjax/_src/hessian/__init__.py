@@ -7,7 +7,11 @@ eigenvectors, spectral density, dense matrices), :mod:`.layers` (per-layer block
 recorders). Figures are in :mod:`fpjax._src.curvature_plots`.
 """
 
-from fpjax._src.curvature_plots import plot_curvature_training, plot_eigen_density, plot_layer_curvature
+from fpjax._src.curvature_plots import (
+    plot_curvature_training,
+    plot_eigen_density,
+    plot_layer_curvature,
+)
 from fpjax._src.hessian.estimators import (
     Density,
     Eigenpairs,
@@ -36,7 +40,13 @@ from fpjax._src.hessian.layers import (
     layer_curvature,
     layer_groups,
 )
-from fpjax._src.hessian.problems import CURVATURES, BatchedLoss, ModelLoss, batched_loss, model_loss
+from fpjax._src.hessian.problems import (
+    CURVATURES,
+    BatchedLoss,
+    ModelLoss,
+    batched_loss,
+    model_loss,
+)
 
 try:  # one definition of the parameter count, in fpjax.models
     from fpjax._src.models import num_params
@@ -44,12 +54,38 @@ except ImportError:  # pragma: no cover - until the move lands
     from fpjax._src.cnn import num_params
 
 __all__ = [
-    "CURVATURES", "BatchedLoss", "batched_loss", "ModelLoss", "model_loss",
-    "hvp", "ggn_vp", "fisher_vp",
-    "lanczos_tridiag", "LanczosResult", "lanczos",
-    "hutchinson_trace", "TraceEstimate", "top_eigenvalues", "top_eigenpairs", "Eigenpairs",
-    "hessian_summary", "HessianSummary", "slq_quadrature", "Quadrature", "density_from_quadrature",
-    "eigen_density", "Density", "dense_hessian", "dense_eigenvalues",
-    "layer_groups", "layer_curvature", "LayerCurvature", "curvature_recorder", "CurvatureRecord",
-    "plot_eigen_density", "plot_layer_curvature", "plot_curvature_training", "num_params",
+    "CURVATURES",
+    "BatchedLoss",
+    "CurvatureRecord",
+    "Density",
+    "Eigenpairs",
+    "HessianSummary",
+    "LanczosResult",
+    "LayerCurvature",
+    "ModelLoss",
+    "Quadrature",
+    "TraceEstimate",
+    "batched_loss",
+    "curvature_recorder",
+    "dense_eigenvalues",
+    "dense_hessian",
+    "density_from_quadrature",
+    "eigen_density",
+    "fisher_vp",
+    "ggn_vp",
+    "hessian_summary",
+    "hutchinson_trace",
+    "hvp",
+    "lanczos",
+    "lanczos_tridiag",
+    "layer_curvature",
+    "layer_groups",
+    "model_loss",
+    "num_params",
+    "plot_curvature_training",
+    "plot_eigen_density",
+    "plot_layer_curvature",
+    "slq_quadrature",
+    "top_eigenpairs",
+    "top_eigenvalues",
 ]

@@ -76,15 +76,16 @@ def _lanczos(mv, v0, num_iters: int):
         vnext = jax.lax.cond(broke, lambda: restart(V, colsq), lambda: w / jnp.where(broke, 1, beta))
         beta = jnp.where(broke, 0, beta)
         V = V.at[j + 1].set(vnext)
-        return V, alphas.at[j].set(alpha), betas.at[j].set(beta), hnorm, colsq + vnext * vnext
+        return (V, alphas.at[j].set(alpha), betas.at[j].set(beta), hnorm, colsq + vnext * vnext)
 
     state = (V, jnp.zeros((m,), dt), jnp.zeros((m,), dt), jnp.zeros((), dt), v0 * v0)
     V, alphas, betas, _, _ = jax.lax.fori_loop(0, m, body, state)
     return alphas, betas[: m - 1], V[:m]
 
 
-def lanczos_tridiag(matvec: Callable[[jax.Array], jax.Array], v0: jax.Array, num_iters: int, *,
-                    return_vectors: bool = False) -> LanczosResult:
+def lanczos_tridiag(
+    matvec: Callable[[jax.Array], jax.Array], v0: jax.Array, num_iters: int, *, return_vectors: bool = False
+) -> LanczosResult:
     """``num_iters``-step Lanczos of any symmetric operator, with full reorthogonalization.
 
     Builds orthonormal ``V = [v₁ … v_m]`` (``v₁ = v0/‖v0‖``) and ``T = V A Vᵀ`` tridiagonal:

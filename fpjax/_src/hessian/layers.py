@@ -82,6 +82,7 @@ def _block(mv, qf, params, idx):
     def extract(t):
         ls = jax.tree_util.tree_leaves(t)
         return [ls[i] for i in idx]
+
     return (lambda q: extract(mv(embed(q)))), (lambda z: qf(embed(z))), like
 
 
@@ -113,14 +114,17 @@ class LayerCurvature(NamedTuple):
         w = max(5, max(len(n) for n in self.names))
         rows = [f"{'layer':<{w}} {'params':>8} {'trace':>12} {'± se':>10} {'top eigenvalue':>15}"]
         for i, n in enumerate(self.names):
-            rows.append(f"{n:<{w}} {int(self.num_params[i]):>8d} {float(self.trace[i]):>12.5g} "
-                        f"{float(self.trace_se[i]):>10.2g} {float(self.top_eigenvalue[i]):>15.5g}")
+            rows.append(
+                f"{n:<{w}} {int(self.num_params[i]):>8d} {float(self.trace[i]):>12.5g} "
+                f"{float(self.trace_se[i]):>10.2g} {float(self.top_eigenvalue[i]):>15.5g}"
+            )
         return "\n".join(rows)
 
     def plot(self, **kwargs):
         """Figure: trace and top eigenvalue per layer, and each layer's density (see
         :func:`fpjax.hessian.plot_layer_curvature`)."""
         from fpjax._src.curvature_plots import plot_layer_curvature
+
         return plot_layer_curvature(self, **kwargs)
 
 
@@ -138,9 +142,10 @@ def _layers_jit(static, data, params, key, groups, num_probes, num_iters, densit
         s = estimators.summary_tree(mv_l, qf_l, like, kj, num_probes, m, 1, krylov.default_batch(num_probes))
         nodes, weights = s.ritz_values[None], s.ritz_weights[None]
         if density_probes:
-            q = estimators.slq_tree(mv_l, like, jax.random.fold_in(kj, 1), density_probes, m,
-                                    krylov.default_batch(density_probes))
-            nodes, weights = jnp.concatenate([nodes, q.nodes]), jnp.concatenate([weights, q.weights])
+            q = estimators.slq_tree(
+                mv_l, like, jax.random.fold_in(kj, 1), density_probes, m, krylov.default_batch(density_probes)
+            )
+            nodes, weights = (jnp.concatenate([nodes, q.nodes]), jnp.concatenate([weights, q.weights]))
         pad = num_iters - m
         if pad:
             nodes = jnp.pad(nodes, ((0, 0), (0, pad)), mode="edge")
@@ -149,9 +154,17 @@ def _layers_jit(static, data, params, key, groups, num_probes, num_iters, densit
     return tuple(jnp.stack(c) for c in zip(*rows))
 
 
-def layer_curvature(loss_fn: Callable, params: PyTree, *, key: jax.Array, curvature: str = "hessian",
-                    num_probes: int = 20, num_iters: int = 20, density_probes: int = 0,
-                    group_by: Callable | None = None) -> LayerCurvature:
+def layer_curvature(
+    loss_fn: Callable,
+    params: PyTree,
+    *,
+    key: jax.Array,
+    curvature: str = "hessian",
+    num_probes: int = 20,
+    num_iters: int = 20,
+    density_probes: int = 0,
+    group_by: Callable | None = None,
+) -> LayerCurvature:
     """Trace, top eigenvalue and spectral density of every layer's diagonal block of ``C``.
 
     For each layer ``ℓ`` (see :func:`layer_groups`) one jitted call runs
@@ -195,8 +208,9 @@ def layer_curvature(loss_fn: Callable, params: PyTree, *, key: jax.Array, curvat
     sizes = np.array([sum(int(np.prod(np.shape(leaves[i]))) for i in idx) for _, idx in groups])
     keep = [g for g, s in zip(groups, sizes) if s > 0]
     static, data = problems.split_loss(loss_fn)
-    tr, se, top, nodes, weights = _layers_jit(static, data, params, key, tuple(keep), num_probes, num_iters,
-                                              density_probes, curvature)
+    tr, se, top, nodes, weights = _layers_jit(
+        static, data, params, key, tuple(keep), num_probes, num_iters, density_probes, curvature
+    )
     return LayerCurvature(tuple(n for n, _ in keep), sizes[sizes > 0], tr, se, top, nodes, weights, curvature)
 
 
@@ -213,8 +227,9 @@ class CurvatureRecord(NamedTuple):
     trace_se: jax.Array
 
 
-def curvature_recorder(loss_fn: Callable, *, key: jax.Array, lanczos_steps: int = 10, num_probes: int = 10,
-                       curvature: str = "hessian") -> Callable[[PyTree], CurvatureRecord]:
+def curvature_recorder(
+    loss_fn: Callable, *, key: jax.Array, lanczos_steps: int = 10, num_probes: int = 10, curvature: str = "hessian"
+) -> Callable[[PyTree], CurvatureRecord]:
     """A ``record(params) -> CurvatureRecord`` for ``fpjax.train.fit(record=..., record_every=k)``.
 
     Each call runs ``lanczos_steps`` Lanczos steps (top eigenvalue) and ``num_probes`` quadratic forms
@@ -264,4 +279,5 @@ def curvature_recorder(loss_fn: Callable, *, key: jax.Array, lanczos_steps: int 
         qf = operators.tree_quadform(static, data, params, curvature)
         s = estimators.summary_tree(mv, qf, params, key, num_probes, lanczos_steps, 1, batch)
         return CurvatureRecord(s.top_eigenvalues[0], s.trace, s.trace_se)
+
     return record

@@ -46,10 +46,12 @@ def _batch_sum(fn, batches, weights, like):
 
     ``like``: a pytree (or ``ShapeDtypeStruct`` tree) with the structure of ``fn``'s output.
     """
+
     def body(acc, bw):
         batch, w = bw
         out = fn(batch)
         return jax.tree_util.tree_map(lambda a, o: a + w.astype(o.dtype) * o, acc, out), None
+
     zero = jax.tree_util.tree_map(lambda a: jnp.zeros(jnp.shape(a), a.dtype), like)
     return jax.lax.scan(body, zero, (batches, weights))[0]
 
@@ -58,6 +60,7 @@ def _batch_sum(fn, batches, weights, like):
 # Output-space curvature of the loss: u ↦ Λ u, shape of the outputs
 # ----------------------------------------------------------------------------------------------
 
+
 def _out_matvec(kind, loss, out, y, u):
     """``Λ u`` for ``kind`` in ``ggn | fisher | empirical_fisher`` (``out, u``: model outputs)."""
     lfn = problems._loss_fn(loss)
@@ -65,7 +68,7 @@ def _out_matvec(kind, loss, out, y, u):
         return jax.jvp(jax.grad(lambda o: lfn(o, y)), (out,), (u,))[1]
     n = out.shape[0]
     if kind == "empirical_fisher":
-        r = n * jax.grad(lambda o: lfn(o, y))(out)                 # per-sample output gradients rᵢ
+        r = n * jax.grad(lambda o: lfn(o, y))(out)  # per-sample output gradients rᵢ
         axes = tuple(range(1, r.ndim))
         s = jnp.sum(r * u, axis=axes, keepdims=True)
         return r * s / n
@@ -103,6 +106,7 @@ def _hess_quadform(f, params, z):
 # Operators on pytrees: (static, data, params, curvature) -> v ↦ Cv and z ↦ zᵀCz
 # ----------------------------------------------------------------------------------------------
 
+
 def tree_matvec(static, data, params, curvature: str = "hessian"):
     """``v ↦ Cv`` on pytrees shaped like ``params`` for ``C`` named by ``curvature``.
 
@@ -118,13 +122,16 @@ def tree_matvec(static, data, params, curvature: str = "hessian"):
         fb = problems.batch_loss_fn(static)
 
         def mv(v):
-            return _batch_sum(lambda b: jax.jvp(jax.grad(lambda q: fb(q, b)), (params,), (v,))[1],
-                              batches, weights, params)
+            return _batch_sum(
+                lambda b: jax.jvp(jax.grad(lambda q: fb(q, b)), (params,), (v,))[1], batches, weights, params
+            )
+
         return mv
     _, apply, loss = static
 
     def mv_gn(v):
         return _batch_sum(lambda b: _gn_batch_matvec(curvature, apply, loss, params, b, v), batches, weights, params)
+
     return mv_gn
 
 
@@ -141,5 +148,6 @@ def tree_quadform(static, data, params, curvature: str = "hessian"):
         return lambda z: _batch_sum(lambda b: _hess_quadform(lambda q: fb(q, b), params, z), batches, weights, like)
     _, apply, loss = static
     like = jax.eval_shape(problems.batch_loss_fn(static), params, first)
-    return lambda z: _batch_sum(lambda b: _gn_batch_quadform(curvature, apply, loss, params, b, z),
-                                batches, weights, like)
+    return lambda z: _batch_sum(
+        lambda b: _gn_batch_quadform(curvature, apply, loss, params, b, z), batches, weights, like
+    )

@@ -49,7 +49,7 @@ class BatchedLoss:
     (which would store every batch's activations).
     """
 
-    loss_on_batch: Callable = dataclasses.field(metadata=dict(static=True))
+    loss_on_batch: Callable = dataclasses.field(metadata={"static": True})
     batches: PyTree
     weights: jax.Array
 
@@ -74,8 +74,8 @@ class ModelLoss:
     loss is; in addition ``curvature="ggn" | "fisher" | "empirical_fisher"`` need it.
     """
 
-    apply: Callable = dataclasses.field(metadata=dict(static=True))
-    loss: Any = dataclasses.field(metadata=dict(static=True))
+    apply: Callable = dataclasses.field(metadata={"static": True})
+    loss: Any = dataclasses.field(metadata={"static": True})
     x: jax.Array
     y: jax.Array
     weights: jax.Array
@@ -90,6 +90,7 @@ class ModelLoss:
 
 def _loss_fn(loss):
     from fpjax._src.train import LOSSES
+
     return LOSSES[loss] if isinstance(loss, str) else loss
 
 
@@ -102,6 +103,7 @@ def _scan_loss(loss_on_batch, batches, weights, params):
     def body(acc, bw):
         batch, w = bw
         return acc + w * loss_on_batch(params, batch), None
+
     first = jax.tree_util.tree_map(lambda a: a[0], batches)
     out = jax.eval_shape(loss_on_batch, params, first)
     total, _ = jax.lax.scan(body, jnp.zeros(out.shape, out.dtype), (batches, weights.astype(out.dtype)))
@@ -145,16 +147,17 @@ def batched_loss(loss_on_batch: Callable, batches: PyTree, weights=None) -> Batc
       True
     """
     if not callable(loss_on_batch):
-        raise TypeError(f"loss_on_batch must be callable (params, batch) -> scalar; "
-                        f"got {type(loss_on_batch).__name__}")
+        raise TypeError(f"loss_on_batch must be callable (params, batch) -> scalar; got {type(loss_on_batch).__name__}")
     leaves = jax.tree_util.tree_leaves(batches)
     if not leaves:
         raise ValueError("batches must be a non-empty pytree of arrays with a leading batch axis")
     leaves = [checks.as_array(a, "batches leaf") for a in leaves]
     sizes = {a.shape[0] if a.ndim else None for a in leaves}
     if None in sizes or len(sizes) != 1:
-        raise ValueError("every leaf of batches must have the same leading (batch) axis; got leading "
-                         f"sizes {sorted(str(s) for s in sizes)}")
+        raise ValueError(
+            "every leaf of batches must have the same leading (batch) axis; got leading "
+            f"sizes {sorted(str(s) for s in sizes)}"
+        )
     n_b = sizes.pop()
     if n_b == 0:
         raise ValueError("batches must hold at least one minibatch; got a leading axis of size 0")
@@ -163,8 +166,9 @@ def batched_loss(loss_on_batch: Callable, batches: PyTree, weights=None) -> Batc
     return BatchedLoss(loss_on_batch, jax.tree_util.tree_map(jnp.asarray, batches), _weights(weights, n_b))
 
 
-def model_loss(apply: Callable, x_train: Any, y_train: Any, *, loss: str | Callable = "mse",
-               num_batches: int = 1, weights=None) -> ModelLoss:
+def model_loss(
+    apply: Callable, x_train: Any, y_train: Any, *, loss: str | Callable = "mse", num_batches: int = 1, weights=None
+) -> ModelLoss:
     """The training loss of a model, ``L(θ) = loss(apply(θ, x_train), y_train)``, kept in parts.
 
     Split into ``num_batches`` equal consecutive minibatches (``n`` must be divisible), the loss is
@@ -218,6 +222,7 @@ def model_loss(apply: Callable, x_train: Any, y_train: Any, *, loss: str | Calla
 # Static description for jit: (kind, functions...) static, data traced
 # ---------------------------------------------------------------------------------------------
 
+
 def split_loss(loss_fn):
     """``(static, data)``: jit keys on the functions and traces the data."""
     if isinstance(loss_fn, ModelLoss):
@@ -225,6 +230,16 @@ def split_loss(loss_fn):
     if isinstance(loss_fn, BatchedLoss):
         return ("batched", loss_fn.loss_on_batch), (loss_fn.batches, loss_fn.weights)
     return ("plain", loss_fn), None
+
+
+def rebuild_loss(static, data):
+    """The loss callable from :func:`split_loss`'s parts (inside jitted functions)."""
+    if static[0] == "plain":
+        return static[1]
+    if static[0] == "batched":
+        return BatchedLoss(static[1], *data)
+    (x, y), w = data
+    return ModelLoss(static[1], static[2], x, y, w)
 
 
 def batch_loss_fn(static):
@@ -246,8 +261,9 @@ def check_params(params, name: str = "params") -> int:
             leaf = checks.as_array(leaf, name)
             dt = leaf.dtype
         if not jnp.issubdtype(dt, jnp.floating):
-            raise TypeError(f"{name} leaves must be floating-point arrays (curvature is taken with "
-                            f"respect to them); got dtype {dt}")
+            raise TypeError(
+                f"{name} leaves must be floating-point arrays (curvature is taken with respect to them); got dtype {dt}"
+            )
         n += int(np.prod(leaf.shape))
     if n == 0:
         raise ValueError(f"{name} must contain at least one parameter; got only empty arrays")
@@ -261,55 +277,71 @@ def check_loss_output(out) -> None:
         raise ValueError(f"loss_fn(params) must return a single scalar array; got {out}")
     o = leaves[0]
     if o.shape != ():
-        raise ValueError(f"loss_fn(params) must return a scalar (shape ()); got shape {tuple(o.shape)}. "
-                         "Reduce it first, e.g. with .mean() over the samples")
+        raise ValueError(
+            f"loss_fn(params) must return a scalar (shape ()); got shape {tuple(o.shape)}. "
+            "Reduce it first, e.g. with .mean() over the samples"
+        )
     if not jnp.issubdtype(o.dtype, jnp.floating):
         raise TypeError(f"loss_fn(params) must return a floating-point scalar; got dtype {o.dtype}")
 
 
-def check_problem(loss_fn, params, curvature: str = "hessian") -> int:
+def leaf_signature(leaves) -> tuple:
+    """``((shape, dtype), …)`` of array leaves (cheap attribute reads; a fallback for scalars)."""
+    try:
+        return tuple((a.shape, a.dtype) for a in leaves)
+    except AttributeError:
+        return tuple((tuple(jnp.shape(a)), jnp.result_type(a)) for a in leaves)
+
+
+def check_problem(loss_fn, params, curvature: str = "hessian", *, flat=None) -> int:
     """Entry-point checks of every estimator; return ``P``.
 
-    The scalar-output check traces ``loss_fn`` abstractly (``jax.eval_shape``); it is memoised per
-    (loss, parameter shapes), so repeated calls cost a dictionary lookup.
+    Static only: the parameters' dtypes and sizes, the curvature's requirements and the loss's
+    output (traced abstractly with ``jax.eval_shape``). The result is memoised per (loss, curvature,
+    parameter and data shapes), so a repeated call costs one flatten and a dictionary lookup.
+    ``flat``: ``tree_flatten(params)`` when the caller has it already.
     """
     if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable params -> scalar (or a BatchedLoss / ModelLoss); "
-                        f"got {type(loss_fn).__name__}")
+        raise TypeError(
+            f"loss_fn must be callable params -> scalar (or a BatchedLoss / ModelLoss); got {type(loss_fn).__name__}"
+        )
+    static, data = split_loss(loss_fn)
+    leaves, treedef = jax.tree_util.tree_flatten(params) if flat is None else flat
+    if data is None:
+        sig = (static, curvature, treedef, leaf_signature(leaves))
+    else:
+        data_leaves, data_def = jax.tree_util.tree_flatten(data)
+        sig = (static, curvature, treedef, leaf_signature(leaves), data_def, leaf_signature(data_leaves))
+    try:
+        hit = _CHECKED.get(sig)
+    except TypeError:  # unhashable static part: check every time
+        hit, sig = None, None
+    if hit is not None:
+        return hit
     p = check_params(params)
     curvature = checks.check_choice(curvature, "curvature", CURVATURES)
     if curvature != "hessian":
         if not isinstance(loss_fn, ModelLoss):
-            raise TypeError(f"curvature={curvature!r} needs the model and the output loss separately: pass "
-                            "loss_fn=fpjax.hessian.model_loss(apply, x_train, y_train, loss=...); got "
-                            f"{type(loss_fn).__name__}")
+            raise TypeError(
+                f"curvature={curvature!r} needs the model and the output loss separately: pass "
+                "loss_fn=fpjax.hessian.model_loss(apply, x_train, y_train, loss=...); got "
+                f"{type(loss_fn).__name__}"
+            )
         if curvature == "fisher" and not isinstance(loss_fn.loss, str):
-            raise ValueError("curvature='fisher' (the true Fisher) needs the model's predictive distribution: "
-                             f"loss must be one of {FISHER_LOSSES}; got a callable (use 'ggn' or "
-                             "'empirical_fisher')")
-    static, data = split_loss(loss_fn)
-    sig = _signature(static, data, params)
-    try:
-        hit = sig in _CHECKED
-    except TypeError:  # unhashable static part: check every time
-        hit, sig = False, None
-    if not hit:
-        check_loss_output(jax.eval_shape(loss_fn, params))
-        if sig is not None:
-            if len(_CHECKED) > 1024:
-                _CHECKED.clear()
-            _CHECKED.add(sig)
+            raise ValueError(
+                "curvature='fisher' (the true Fisher) needs the model's predictive distribution: "
+                f"loss must be one of {FISHER_LOSSES}; got a callable (use 'ggn' or "
+                "'empirical_fisher')"
+            )
+    check_loss_output(jax.eval_shape(loss_fn, params))
+    if sig is not None:
+        if len(_CHECKED) > 1024:
+            _CHECKED.clear()
+        _CHECKED[sig] = p
     return p
 
 
-_CHECKED: set = set()
-
-
-def _signature(static, data, params):
-    def shapes(t):
-        return tuple((tuple(jnp.shape(a)), str(jnp.result_type(a))) for a in jax.tree_util.tree_leaves(t))
-    return (static, jax.tree_util.tree_structure(params), shapes(params), jax.tree_util.tree_structure(data),
-            shapes(data))
+_CHECKED: dict = {}
 
 
 def params_finite(params, what: str = "params"):
