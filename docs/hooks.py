@@ -367,7 +367,14 @@ _MERMAID = re.compile(r"<script type=\"module\">\s*document\.addEventListener\(\
                       r"\s*const diagrams = document\.querySelectorAll\(\"\.jp-Mermaid.*?</script>", re.DOTALL)
 
 
+# Docstrings name objects with Sphinx roles (:func:`name`); Markdown renders the role as text before
+# the code span, so the role prefix is dropped from the API pages.
+_ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|obj|exc):(<code>)")
+
+
 def on_post_page(output: str, page, config, **kwargs):
     if page.file.src_uri.endswith(".ipynb"):
         output = _MERMAID.sub("", _MATHJAX.sub("", output))
+    if page.file.src_uri.startswith("api/"):
+        output = _ROLE.sub(r"\1", output)
     return output

@@ -17,14 +17,17 @@
 #
 # The Linear Frequency Principle (Zhang, Xu, Luo, Ma 2019, arXiv:1905.10264; Luo, Ma, Xu, Zhang 2020,
 # arXiv:2010.08153) says that a wide two-layer ReLU network
-# h(x) = (1/√m) Σ_i w_i ReLU(r_i (x + l_i)) trained by gradient descent from a small initialization
+# h(x) = (1/√m) Σ_i w_i ReLU(r_i (x + l_i)) trained by gradient descent in the lazy (NTK) regime
 # evolves in Fourier space as
 #
 # > ∂_t ĥ(ξ, t) = −γ²(ξ) (ĥ_p(ξ, t) − ĝ_p(ξ)),   γ²(ξ) = c [⟨r²⟩+⟨w²⟩] / ξ⁴ + c 4π² ⟨r²w²⟩ / ξ²,
 #
 # where h_p and g_p are the network and the target seen only at the data points, and the moments
 # ⟨·⟩ are those of the initial parameters. Low frequencies (large γ²) converge first; the steady
-# state is a cubic spline when ⟨r²⟩ + ⟨w²⟩ dominates.
+# state is a cubic spline when ⟨r²⟩ + ⟨w²⟩ dominates (small r, w) and the piecewise-linear
+# interpolant when ⟨r²w²⟩ does (large r, w). Here r, w ~ N(0, 1): the crossover frequency
+# ξ_c = √((⟨r²⟩ + ⟨w²⟩) / (4π²⟨r²w²⟩)) ≈ 0.23 is far below the data's Nyquist frequency (3.5), so
+# the limit is close to the piecewise-linear interpolant.
 #
 # This notebook trains such a network by gradient descent and compares it, over the whole
 # trajectory, with `fpjax.theory.lfp.predict`: one call that takes the network's own initial moments

@@ -138,6 +138,7 @@ def test_every_public_name_is_in_the_api_reference(site):
         page = site / "api" / f"{mod}.html"
         assert page.exists(), f"no API page for {mod}"
         html = page.read_text(encoding="utf-8")
+        assert ":func:<code>" not in html and ":class:<code>" not in html, f"{mod}: Sphinx roles shown as text"
         names = hooks.module_all(mod)
         if names is None:
             continue
