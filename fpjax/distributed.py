@@ -7,6 +7,12 @@ trial on one machine. :func:`fpjax.train.sweep` then shards every chunk over the
 processes; see ``docs/howto/distributed.md``.
 """
 
-from fpjax._src.distributed import ProcessInfo, free_port, initialize, is_main_process, launch_local
+from fpjax._src.distributed import (
+    ProcessInfo,
+    free_port,
+    initialize,
+    is_main_process,
+    launch_local,
+)
 
-__all__ = ["initialize", "is_main_process", "launch_local", "ProcessInfo", "free_port"]
+__all__ = ["ProcessInfo", "free_port", "initialize", "is_main_process", "launch_local"]

@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 
 from fpjax import data
-from fpjax.data import (ChecksumError, DatasetNotFoundError, UnsafePickleError, load_dataset,
-                        safe_unpickle)
+from fpjax.data import (
+    ChecksumError,
+    DatasetNotFoundError,
+    UnsafePickleError,
+    load_dataset,
+    safe_unpickle,
+)
 
 
 def sha256(b: bytes) -> str:

@@ -32,6 +32,7 @@ def clean_env(monkeypatch):
 def fake_init(clean_env):
     """Record the arguments jax.distributed.initialize would get, without starting anything."""
     import jax
+
     import fpjax._src.distributed as d
     calls = []
     clean_env.setattr(jax.distributed, "initialize", lambda *a, **k: calls.append((a, k)))
@@ -256,7 +257,7 @@ def test_killing_one_process_then_restarting_recomputes_only_unfinished_chunks(w
 @pytest.mark.slow
 def test_howto_local_example_runs(tmp_path):
     text = (ROOT / "docs" / "howto" / "distributed.md").read_text()
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     script = next(b for b in blocks if "launch_local" in b and "sweep(" in b)
     (tmp_path / "two_processes.py").write_text(script)
     r = subprocess.run([sys.executable, "two_processes.py"], cwd=tmp_path, capture_output=True, text=True,

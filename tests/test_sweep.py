@@ -40,7 +40,8 @@ def test_sweep_equals_separate_fits_and_is_bitwise_repeatable():
         np.testing.assert_array_equal(a.outputs[k], b.outputs[k])
     # Chunking with padding (3 chunks of 3 for 8 seeds) computes the same seeds.
     c = sweep(run_one, keys, chunk_size=3)
-    assert c.chunks_computed == 3
+    per_chunk = -(-3 // c.n_devices) * c.n_devices  # rounded up to a multiple of the device count
+    assert c.chunks_computed == -(-8 // per_chunk)
     np.testing.assert_allclose(c.outputs["pred"], a.outputs["pred"], rtol=1e-5, atol=1e-7)
 
 
@@ -172,99 +173,105 @@ def _noise(scale=1.0, size=3):
 KEYS8 = jax.random.split(jax.random.key(0), 8)
 
 
+def sweep1(*args, **kw):
+    """sweep on one device, so that chunk counts do not depend on the machine's device count."""
+    return sweep(*args, devices=jax.devices()[:1], **kw)
+
+
 def test_checkpoint_resume_reads_back_exactly(tmp_path):
     d = tmp_path / "c"
-    a = sweep(_noise(), KEYS8, chunk_size=2, checkpoint_dir=d, tag="t")
+    a = sweep1(_noise(), KEYS8, chunk_size=2, checkpoint_dir=d, tag="t")
     assert (a.chunks_computed, a.chunks_loaded) == (4, 0)
-    b = sweep(_noise(), KEYS8, chunk_size=2, checkpoint_dir=d, tag="t")
+    b = sweep1(_noise(), KEYS8, chunk_size=2, checkpoint_dir=d, tag="t")
     assert (b.chunks_computed, b.chunks_loaded) == (0, 4)
     np.testing.assert_array_equal(a.outputs, b.outputs)
     np.testing.assert_array_equal(b.seed_index, np.arange(8))
     # a chunk deleted: only that one is recomputed
     (d / "chunk_00002.npz").unlink()
-    c = sweep(_noise(), KEYS8, chunk_size=2, checkpoint_dir=d, tag="t")
+    c = sweep1(_noise(), KEYS8, chunk_size=2, checkpoint_dir=d, tag="t")
     assert (c.chunks_computed, c.chunks_loaded) == (1, 3)
     np.testing.assert_array_equal(a.outputs, c.outputs)
 
 
 def test_checkpoint_refuses_foreign_chunks(tmp_path):
-    from fpjax._src.sweep import CheckpointError
     import shutil
+
+    from fpjax._src.sweep import CheckpointError
     mine, other = tmp_path / "mine", tmp_path / "other"
-    sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=mine)
-    sweep(_noise(), jax.random.split(jax.random.key(1), 8), chunk_size=4, checkpoint_dir=other)
+    sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=mine)
+    sweep1(_noise(), jax.random.split(jax.random.key(1), 8), chunk_size=4, checkpoint_dir=other)
     # (1) a chunk copied in from another sweep's directory
     shutil.copy(other / "chunk_00001.npz", mine / "chunk_00001.npz")
     with pytest.raises(CheckpointError, match=r"chunk_00001\.npz belongs to a different sweep: the keys differ"):
-        sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=mine)
+        sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=mine)
     # (2) sweep.json deleted and the sweep rerun with other keys
     (other / "sweep.json").unlink()
     with pytest.raises(CheckpointError, match=r"chunk_00000\.npz belongs to a different sweep: the keys"):
-        sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=other)
+        sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=other)
     # (3) a chunk renamed to another index of the same sweep
     d = tmp_path / "renamed"
-    sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+    sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     (d / "chunk_00000.npz").unlink()
     (d / "chunk_00001.npz").rename(d / "chunk_00000.npz")
     with pytest.raises(CheckpointError, match=r"chunk_00000\.npz holds chunk 1, not chunk 0"):
-        sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+        sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
 
 
 def test_checkpoint_detects_changed_fn_with_same_tag(tmp_path):
     from fpjax._src.sweep import CheckpointError
     d = tmp_path / "c"
-    sweep(_noise(1.0, 3), KEYS8, checkpoint_dir=d, tag="cfg")
+    sweep1(_noise(1.0, 3), KEYS8, checkpoint_dir=d, tag="cfg")
     (d / "sweep.json").unlink()  # the chunk alone must prove it belongs
     with pytest.raises(CheckpointError, match=r"chunk_00000\.npz.*the output structure .*float32\[3\].*float32\[5\]"):
-        sweep(_noise(1.0, 5), KEYS8, checkpoint_dir=d, tag="cfg")
+        sweep1(_noise(1.0, 5), KEYS8, checkpoint_dir=d, tag="cfg")
     with pytest.raises(CheckpointError, match=r"chunk_00000\.npz.*fn \(its jaxpr or constants\) differs"):
-        sweep(_noise(2.0, 3), KEYS8, checkpoint_dir=d, tag="cfg")
+        sweep1(_noise(2.0, 3), KEYS8, checkpoint_dir=d, tag="cfg")
     with pytest.raises(CheckpointError, match=r"tag \('cfg' there, 'other' now\)"):
-        sweep(_noise(1.0, 3), KEYS8, checkpoint_dir=d, tag="other")
+        sweep1(_noise(1.0, 3), KEYS8, checkpoint_dir=d, tag="other")
     with pytest.raises(CheckpointError, match=r"different sweep: xs, fn"):
-        sweep(lambda k, s: s * jax.random.normal(k, (3,)), KEYS8, np.ones(8, np.float32), checkpoint_dir=d,
+        sweep1(lambda k, s: s * jax.random.normal(k, (3,)), KEYS8, np.ones(8, np.float32), checkpoint_dir=d,
               tag="cfg")
     with pytest.raises(CheckpointError, match=r"the chunking"):
-        sweep(_noise(1.0, 3), KEYS8, chunk_size=4, checkpoint_dir=d, tag="cfg")
+        sweep1(_noise(1.0, 3), KEYS8, chunk_size=4, checkpoint_dir=d, tag="cfg")
     # a closed-over array is a constant of the jaxpr: changing its values changes the fingerprint
     w = np.ones(3, np.float32)
     e = tmp_path / "e"
-    sweep(lambda k: w * jax.random.normal(k, (3,)), KEYS8, checkpoint_dir=e)
+    sweep1(lambda k: w * jax.random.normal(k, (3,)), KEYS8, checkpoint_dir=e)
     w2 = w.copy()
     w2[1] = 2.0
     with pytest.raises(CheckpointError, match="fn"):
-        sweep(lambda k: w2 * jax.random.normal(k, (3,)), KEYS8, checkpoint_dir=e)
+        sweep1(lambda k: w2 * jax.random.normal(k, (3,)), KEYS8, checkpoint_dir=e)
     # the explicit option starts afresh, never mixing old chunks in
-    r = sweep(_noise(2.0, 3), KEYS8, checkpoint_dir=d, tag="cfg", on_mismatch="restart")
+    r = sweep1(_noise(2.0, 3), KEYS8, checkpoint_dir=d, tag="cfg", on_mismatch="restart")
     assert (r.chunks_computed, r.chunks_loaded) == (1, 0)
-    np.testing.assert_array_equal(r.outputs, sweep(_noise(2.0, 3), KEYS8).outputs)
-    again = sweep(_noise(2.0, 3), KEYS8, checkpoint_dir=d, tag="cfg")
+    np.testing.assert_array_equal(r.outputs, sweep1(_noise(2.0, 3), KEYS8).outputs)
+    again = sweep1(_noise(2.0, 3), KEYS8, checkpoint_dir=d, tag="cfg")
     assert again.chunks_loaded == 1
 
 
 def test_checkpoint_corrupt_files_are_named_and_temp_files_removed(tmp_path):
     from fpjax._src.sweep import CheckpointError
     d = tmp_path / "c"
-    sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+    sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     p = d / "chunk_00001.npz"
     good = p.read_bytes()
     p.write_bytes(good[: len(good) // 2])  # truncated
     with pytest.raises(CheckpointError, match=r"chunk_00001\.npz is corrupt or truncated"):
-        sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+        sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     bad = bytearray(good)
     i = good.index(b"leaf_0.npy") + 200  # inside the stored array data: CRC error on read
     bad[i] ^= 0xFF
     p.write_bytes(bytes(bad))
     with pytest.raises(CheckpointError, match=r"chunk_00001\.npz is corrupt"):
-        sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+        sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     (d / "sweep.json").write_text("{not json")
     with pytest.raises(CheckpointError, match=r"sweep\.json is corrupt"):
-        sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+        sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     # a temp file left by a killed write is removed on resume; a missing chunk is recomputed
     (d / "sweep.json").unlink()
     p.unlink()
     (d / ".chunk_00001.npz.abc123.tmp").write_bytes(b"torn")
-    r = sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+    r = sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     assert (r.chunks_computed, r.chunks_loaded) == (1, 1)
     assert not list(d.glob(".*.tmp")) and (d / "sweep.json").exists()
 
@@ -272,28 +279,29 @@ def test_checkpoint_corrupt_files_are_named_and_temp_files_removed(tmp_path):
 def test_finished_sweep_in_read_only_directory_can_be_read(tmp_path, monkeypatch):
     import fpjax._src.sweep as sw
     d = tmp_path / "c"
-    a = sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+    a = sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     real_access = os.access
     monkeypatch.setattr(sw.os, "access", lambda p, mode, *a, **k: False if Path(p) == d else real_access(p, mode))
     os.chmod(d, 0o555)
     try:
         before = sorted((q.name, q.stat().st_mtime_ns) for q in d.iterdir())
-        b = sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+        b = sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
         assert (b.chunks_computed, b.chunks_loaded) == (0, 2)
         np.testing.assert_array_equal(a.outputs, b.outputs)
         assert sorted((q.name, q.stat().st_mtime_ns) for q in d.iterdir()) == before
         with pytest.raises(ValueError, match="not writable; cannot restart there"):
-            sweep(_noise(), KEYS8, chunk_size=3, checkpoint_dir=d, on_mismatch="restart")
+            sweep1(_noise(), KEYS8, chunk_size=2, checkpoint_dir=d, on_mismatch="restart")
         os.chmod(d, 0o755)
         (d / "chunk_00001.npz").unlink()
         with pytest.raises(ValueError, match="not writable and 1 of 2 chunks are missing"):
-            sweep(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
+            sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     finally:
         os.chmod(d, 0o755)
 
 
 def test_sweep_result_is_a_frozen_result_type():
     import dataclasses
+
     from fpjax._src.sweep import SeedStats
     r = sweep(_noise(), KEYS8[:4])
     with pytest.raises(dataclasses.FrozenInstanceError):

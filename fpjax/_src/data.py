@@ -67,7 +67,7 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -75,10 +75,25 @@ from fpjax._src import checks
 from fpjax._src.safe_pickle import UnsafePickleError, safe_unpickle
 
 __all__ = [
-    "load_dataset", "DATASET_NAMES", "load_cifar10", "load_cifar100", "load_tiny_imagenet",
-    "load_digits", "load_diabetes", "load_sample_photo", "upscale_images", "standardize",
-    "resolve_data_dir", "write_sha256sums", "DatasetNotFoundError", "ChecksumError",
-    "UnsafePickleError", "KNOWN_CHECKSUMS", "Dataset", "UnsafePathError", "MAX_IMAGE_PIXELS",
+    "DATASET_NAMES",
+    "KNOWN_CHECKSUMS",
+    "MAX_IMAGE_PIXELS",
+    "ChecksumError",
+    "Dataset",
+    "DatasetNotFoundError",
+    "UnsafePathError",
+    "UnsafePickleError",
+    "load_cifar10",
+    "load_cifar100",
+    "load_dataset",
+    "load_diabetes",
+    "load_digits",
+    "load_sample_photo",
+    "load_tiny_imagenet",
+    "resolve_data_dir",
+    "standardize",
+    "upscale_images",
+    "write_sha256sums",
 ]
 
 DATASET_NAMES = ("cifar10", "cifar100", "tiny_imagenet", "digits", "digits32", "diabetes")

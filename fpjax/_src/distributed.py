@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from typing import NamedTuple
 
-__all__ = ["initialize", "is_main_process", "launch_local", "ProcessInfo", "free_port"]
+__all__ = ["ProcessInfo", "free_port", "initialize", "is_main_process", "launch_local"]
 
 _SLURM_VARS = ("SLURM_JOB_ID", "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID")
 _TPU_VARS = ("TPU_WORKER_HOSTNAMES", "TPU_PROCESS_ADDRESSES")

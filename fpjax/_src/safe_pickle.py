@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["safe_unpickle", "UnsafePickleError"]
+__all__ = ["UnsafePickleError", "safe_unpickle"]
 
 
 class UnsafePickleError(ValueError):
@@ -168,7 +168,7 @@ def _build(obj: Any, state: Any) -> Any:
     _fail(f"BUILD on {type(obj).__name__}")
 
 
-def _make_array(raw: bytes, dtype: "_DtypeStub", shape: tuple, fortran: bool) -> np.ndarray:
+def _make_array(raw: bytes, dtype: _DtypeStub, shape: tuple, fortran: bool) -> np.ndarray:
     if not all(_is_int(s) and s >= 0 for s in shape):
         _fail(f"array shape {_brief(shape)} is not a tuple of non-negative ints")
     dt = np.dtype(dtype.code)
@@ -254,9 +254,7 @@ def safe_unpickle(data: bytes) -> Any:
                 metastack.append(stack)
                 stack = []
             elif name in ("BININT", "BININT1", "BININT2", "LONG1", "LONG4", "LONG", "BINFLOAT",
-                          "FLOAT"):
-                stack.append(arg)
-            elif name == "INT":  # protocol 0: INT 01/00 encode True/False
+                          "FLOAT") or name == "INT":
                 stack.append(arg)
             elif name == "NONE":
                 stack.append(None)

@@ -35,11 +35,12 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from fpjax._src import checks, io
 
-__all__ = ["sweep", "SweepResult", "SeedStats", "diverged_mask", "CheckpointError"]
+__all__ = ["CheckpointError", "SeedStats", "SweepResult", "diverged_mask", "sweep"]
 
 _MANIFEST = "sweep.json"
 _FORMAT = 2
