@@ -1027,8 +1027,8 @@ def predict(model: Any, params: Any, x_train: Any, y_train: Any, t: Any, x_test:
       >>> x = jnp.linspace(-0.5, 0.5, 8)[:, None]
       >>> params = model.init(jax.random.key(0), x)
       >>> res = predict(model, params, x, jnp.sin(2 * jnp.pi * x), jnp.array([0.0, 1e3, jnp.inf]))
-      >>> res.f_train.shape, res.period, res.k_max
-      ((3, 8), 8.0, 1024)
+      >>> res.f_train.shape, res.f_test, res.period
+      ((3, 8), None, 8.0)
 
     References:
       Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, arXiv:1905.10264; T. Luo, Z. Ma, Z.-Q. J. Xu, Y. Zhang,

@@ -165,6 +165,9 @@ def cost_grad(f, y, loss="mse") -> jax.Array:
     """``∂c/∂f(x_i)``: ``f − y`` for ``mse`` (``c = ½(f − y)²``), ``sigmoid(f) − y`` for ``bce``
     (``c = softplus(f) − y f``, ``f`` a logit); any elementwise callable ``c(f, y)`` via autodiff."""
     c = _per_sample_cost(loss)
+    f, y = checks.as_array(f, "f"), checks.as_array(y, "y")
+    if f.shape != y.shape:
+        raise ValueError(f"f and y must have the same shape; got f {tuple(f.shape)} and y {tuple(y.shape)}")
     return jax.grad(lambda ff: jnp.sum(c(ff, y)))(f)
 
 
@@ -186,11 +189,16 @@ def _box_and_grid(x, box, grid_size):
             raise ValueError(f"box must be (low, high) with scalars or length-{d} arrays; got {box!r}") from None
         if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(hi > lo)):
             raise ValueError(f"box must have finite low < high on every axis; got low={lo}, high={hi}")
+    if isinstance(grid_size, (bool, str, float)) or not isinstance(grid_size, (int, np.integer, tuple, list)):
+        raise TypeError(f"grid_size must be an int or a sequence of ints; got {type(grid_size).__name__}")
     sizes = (grid_size,) * d if isinstance(grid_size, (int, np.integer)) else tuple(grid_size)
     if len(sizes) != d:
         raise ValueError(f"grid_size must be an int or one size per input dimension ({d}); got {grid_size!r}")
     for k, s in enumerate(sizes):
         checks.check_positive_int(s, f"grid_size[{k}]", minimum=4)
+    # the grid (N, d), the kernel against the data (N, n) and its complex transform (n, N)
+    checks.check_memory(float(np.prod(sizes, dtype=np.float64)) * (d + 3 * x.shape[0]) * np.dtype(x.dtype).itemsize,
+                        "grid_size", f"the kernel on a grid of {sizes} points against {x.shape[0]} data points")
     axes = [lo[k] + (hi[k] - lo[k]) / sizes[k] * np.arange(sizes[k]) for k in range(d)]
     # The box is [a, a + NΔ): the grid's own cell, so the data must lie inside it.
     if np.any(xn < lo) or np.any(xn >= hi):
@@ -575,7 +583,8 @@ def tangent_fourier(model_or_apply, params, x, y, *, loss="mse", box=None, grid_
       >>> model = mlp((16, 1), "tanh")
       >>> x = jnp.linspace(-1, 1, 6)[:, None]
       >>> params = model.init(jax.random.key(0), x)
-      >>> res = tangent_fourier(model, params, x, jnp.sin(3 * x), grid_size=64, methods="finite_difference")
+      >>> res = tangent_fourier(model, params, x, jnp.sin(3 * x), grid_size=128, methods="finite_difference",
+      ...                       fit_band=(0.2, 0.5))
       >>> res.rel_error["finite_difference"] < 1e-2, res.rel_step == default_rel_step("float32")
       (True, True)
     """
