@@ -50,3 +50,18 @@ def test_sphere_spectral_bias_quick(tmp_path):
     # linear theory: t_ℓ = ln(10)/(2 μ_ℓ); wide but finite-width/finite-n tolerance
     assert all(0.5 < r < 2.0 for r in ev["ratio_measured_over_predicted"])
     assert all(math.isfinite(v) for v in _finite_numbers(metrics["claims"]))
+
+
+@pytest.mark.slow
+def test_ntk_drift_quick(tmp_path):
+    metrics = run_experiment("ntk-drift", "quick", out_root=tmp_path)
+    _check_contract(tmp_path / "ntk-drift", metrics, ["ntk_drift.png", "ntk_drift_eigenvalues.png"])
+    assert len(metrics["claims"]) == 3
+    for run in metrics["runs"]:
+        assert not run["diverged"]
+        assert run["kernel_change_final"] > 0
+        assert all(0 <= v <= 1 + 1e-5 for v in run["target_fraction"] + run["low_degree_share"])
+    # kernel change ∝ 1/α (lazy training) and ∝ 1/√m (NTK parameterisation): robust, must hold
+    assert metrics["claims"][0]["held"], metrics["claims"][0]
+    assert metrics["claims"][1]["held"], metrics["claims"][1]
+    assert all(math.isfinite(v) for v in _finite_numbers(metrics["claims"]))
