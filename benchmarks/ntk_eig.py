@@ -67,7 +67,7 @@ def run_child(method, n, k, m, b, timeout):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "2"))
     try:
         out = subprocess.run([sys.executable, "-c", CHILD, method, str(n), str(k), str(m), str(b)],
-                             capture_output=True, text=True, timeout=timeout, env=env)
+                             capture_output=True, text=True, timeout=timeout, env=env, check=False)
     except subprocess.TimeoutExpired:
         return {"method": method, "n": n, "error": f"timeout {timeout}s"}
     if out.returncode != 0:

@@ -76,7 +76,6 @@ FIGURES = {
 
 def _one_run(cfg, x, y, b_low, width, alpha, key):
     import jax
-    import jax.numpy as jnp
     import optax
 
     from fpjax.models import mlp

@@ -102,7 +102,12 @@ def run(config: dict, out_dir: Path) -> dict:
     import scipy.stats
 
     from fpjax.models import mlp
-    from fpjax.sphere import degree_energy, model_eigenvalues, sample_sphere, sphere_quadrature
+    from fpjax.sphere import (
+        degree_energy,
+        model_eigenvalues,
+        sample_sphere,
+        sphere_quadrature,
+    )
     from fpjax.train import fit
 
     cfg = dict(config)

@@ -31,6 +31,22 @@ from fpjax._src.sphere import (
     sphere_quadrature,
 )
 
-__all__ = ["multiplicity", "legendre", "KernelSpectrum", "funk_hecke", "dot_product_kernel", "model_eigenvalues",
-           "arccos_kernel", "arccos_eigenvalues", "relu_ntk", "relu_ntk_eigenvalues", "DegreeEnergy",
-           "degree_energy", "real_sph_harm", "Quadrature", "sphere_quadrature", "sample_sphere", "QUADRATURES"]
+__all__ = [
+    "QUADRATURES",
+    "DegreeEnergy",
+    "KernelSpectrum",
+    "Quadrature",
+    "arccos_eigenvalues",
+    "arccos_kernel",
+    "degree_energy",
+    "dot_product_kernel",
+    "funk_hecke",
+    "legendre",
+    "model_eigenvalues",
+    "multiplicity",
+    "real_sph_harm",
+    "relu_ntk",
+    "relu_ntk_eigenvalues",
+    "sample_sphere",
+    "sphere_quadrature",
+]

@@ -9,7 +9,14 @@ import pytest
 import scipy.linalg
 
 from fpjax.models import mlp
-from fpjax.ntk import empirical_ntk, frobenius_norm, lanczos_eigh, ntk_eigh, ntk_matvec, ntk_record
+from fpjax.ntk import (
+    empirical_ntk,
+    frobenius_norm,
+    lanczos_eigh,
+    ntk_eigh,
+    ntk_matvec,
+    ntk_record,
+)
 from fpjax.train import fit
 
 

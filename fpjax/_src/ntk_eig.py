@@ -36,7 +36,7 @@ import jax.numpy as jnp
 
 from fpjax._src import checks
 
-__all__ = ["ntk_matvec", "lanczos_eigh", "ntk_eigh", "EigResult", "frobenius_norm", "NTKRecord", "ntk_record"]
+__all__ = ["EigResult", "NTKRecord", "frobenius_norm", "lanczos_eigh", "ntk_eigh", "ntk_matvec", "ntk_record"]
 
 
 def _resolve_apply(model_or_apply):

@@ -44,9 +44,24 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.special as sps
 
-__all__ = ["multiplicity", "legendre", "KernelSpectrum", "funk_hecke", "dot_product_kernel", "model_eigenvalues",
-           "arccos_kernel", "arccos_eigenvalues", "relu_ntk", "relu_ntk_eigenvalues", "DegreeEnergy",
-           "degree_energy", "real_sph_harm", "Quadrature", "sphere_quadrature", "sample_sphere"]
+__all__ = [
+    "DegreeEnergy",
+    "KernelSpectrum",
+    "Quadrature",
+    "arccos_eigenvalues",
+    "arccos_kernel",
+    "degree_energy",
+    "dot_product_kernel",
+    "funk_hecke",
+    "legendre",
+    "model_eigenvalues",
+    "multiplicity",
+    "real_sph_harm",
+    "relu_ntk",
+    "relu_ntk_eigenvalues",
+    "sample_sphere",
+    "sphere_quadrature",
+]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -567,7 +582,7 @@ def real_sph_harm(ell: int, x: Any) -> np.ndarray:
     phi = np.arctan2(x[:, 1], x[:, 0])
     out = np.empty((x.shape[0], 2 * ell + 1))
     c = math.sqrt(4 * math.pi)
-    for m in range(0, ell + 1):
+    for m in range(ell + 1):
         y = sps.sph_harm_y(ell, m, theta, phi)
         if m == 0:
             out[:, ell] = c * y.real
@@ -631,9 +646,13 @@ def degree_energy(x: Any, f: Any, ell_max: int, *, weights: Any = None, batch_si
       Atkinson & Han (2012), doi:10.1007/978-3-642-25983-8, Thm 2.9 (addition theorem).
     """
     ell_max = _check_ell_max(ell_max)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"x must have shape (n, d); got {x.shape}")
+    try:
+        x = np.asarray(x, dtype=np.float64)
+        f = np.asarray(f, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"x and f must be arrays of real numbers; got {type(x).__name__} and {type(f).__name__}") from None
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise ValueError(f"x must have shape (n, d) with n >= 1; got {x.shape}")
     n, d = x.shape
     _check_d(d)
     if not np.all(np.isfinite(x)):
