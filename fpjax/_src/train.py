@@ -26,6 +26,12 @@ def _same_shape(pred, y, loss: str, pred_name: str) -> None:
                          f"broadcasting); got y of shape {tuple(jnp.shape(y))}")
 
 
+def _nan_if_nonfinite(a) -> jax.Array:
+    """0 if every entry of ``a`` is finite, NaN otherwise (``0 · Σa``: a loss of ±Inf inputs is NaN, not ±Inf
+    or a finite number; zero gradient)."""
+    return 0.0 * jnp.sum(a)
+
+
 def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
     """Half mean squared error ``L = (1/(2n)) Σ_i ‖f(x_i) − y_i‖²``.
 
@@ -45,7 +51,7 @@ def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
       0.5
     """
     _same_shape(pred, y, "mse", "pred")
-    return 0.5 * jnp.sum((pred - y) ** 2) / pred.shape[0]
+    return 0.5 * jnp.sum((pred - y) ** 2) / pred.shape[0] + _nan_if_nonfinite(pred)
 
 
 def bce(logits: jax.Array, y: jax.Array) -> jax.Array:
@@ -72,7 +78,8 @@ def bce(logits: jax.Array, y: jax.Array) -> jax.Array:
             raise ValueError(f"bce: y must hold targets in [0, 1]; got values in [{np.nanmin(yn)}, {np.nanmax(yn)}]"
                              f"{' and NaN' if np.isnan(yn).any() else ''}")
     valid = jnp.all((y >= 0) & (y <= 1))
-    return jnp.where(valid, jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y)), jnp.nan)
+    loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
+    return jnp.where(valid, loss, jnp.nan)
 
 
 def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
@@ -93,11 +100,11 @@ def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
       >>> round(float(ce(jnp.zeros((2, 3)), jnp.array([0, 2]))), 4)
       1.0986
     """
-    logits = jnp.asarray(logits)
-    y = jnp.asarray(y)
+    logits = checks.as_array(logits, "logits")
+    y = checks.as_array(y, "y")
     if y.ndim != logits.ndim - 1:
         _same_shape(logits, y, "ce", "logits")
-        return jnp.mean(optax.softmax_cross_entropy(logits, y))
+        return jnp.mean(optax.softmax_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
     if tuple(y.shape) != tuple(logits.shape[:-1]):
         raise ValueError(f"ce: integer labels y must have shape {tuple(logits.shape[:-1])} for logits of shape "
                          f"{tuple(logits.shape)}; got y of shape {tuple(y.shape)}")
@@ -111,7 +118,7 @@ def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
             raise ValueError(f"ce: y must hold integer class labels in 0..{n_classes - 1}; got {yn[bad][:5].tolist()}")
     valid = jnp.all((y >= 0) & (y < n_classes) & (y == jnp.round(y)))
     per_example = optax.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32))
-    return jnp.where(valid, jnp.mean(per_example), jnp.nan)
+    return jnp.where(valid, jnp.mean(per_example) + _nan_if_nonfinite(logits), jnp.nan)
 
 
 LOSSES = {"mse": mse, "bce": bce, "ce": ce}
@@ -299,6 +306,7 @@ def gradient_flow(apply: Callable, params: Any, x: Any, y: Any, times: Any, *, l
             raise ValueError("times must be non-decreasing and >= 0")
     checks.check_positive(rtol, "rtol")
     checks.check_positive(atol, "atol")
+    checks.check_positive_int(max_steps, "max_steps")
     return _flow_jit(apply, get_loss(loss), solver, float(rtol), float(atol), int(max_steps), params, x, y, times)
 
 
