@@ -21,6 +21,7 @@ Seeds whose outputs contain NaN/Inf are reported as diverged and excluded by
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -163,6 +164,18 @@ class SweepResult:
 # ---------------------------------------------------------------------------------------------
 # keys and fingerprints
 # ---------------------------------------------------------------------------------------------
+
+def _one_seed(kd, x, fn, impl):
+    key = jax.random.wrap_key_data(kd, impl=impl) if impl is not None else kd
+    return fn(key) if x is None else fn(key, x)
+
+
+@functools.partial(jax.jit, static_argnames=("fn", "impl"))
+def _vmapped_chunk(kd, xs_chunk, *, fn, impl):
+    if xs_chunk is None:
+        return jax.vmap(lambda k: _one_seed(k, None, fn, impl))(kd)
+    return jax.vmap(lambda k, x: _one_seed(k, x, fn, impl))(kd, xs_chunk)
+
 
 def _key_data(keys) -> tuple[np.ndarray, Any]:
     """Raw ``uint32`` key data ``(n, ...)`` and the key implementation (``None`` for raw keys)."""
@@ -437,18 +450,13 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
     n_proc, pid = jax.process_count(), jax.process_index()
     main = pid == 0
 
-    def wrap(kd):
-        return jax.random.wrap_key_data(kd, impl=impl) if impl is not None else kd
-
     def one(kd, x):
-        return fn(wrap(kd)) if x is None else fn(wrap(kd), x)
+        return _one_seed(kd, x, fn, impl)
 
-    def body(kd, xs_chunk):
-        if xs_chunk is None:
-            return jax.vmap(lambda k: one(k, None))(kd)
-        return jax.vmap(one)(kd, xs_chunk)
-
-    compiled = jax.jit(body)
+    # One module-level jitted program keyed on (fn, key impl): a second sweep of the same function
+    # reuses the compiled chunk instead of tracing and compiling it again (compilation, not the
+    # steps, was most of the first-call cost of a sweep).
+    compiled = functools.partial(_vmapped_chunk, fn=fn, impl=impl)
     single = lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
     x1 = None if xs is None else jax.tree_util.tree_map(single, xs)
     if checkpoint_dir is not None:
