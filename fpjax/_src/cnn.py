@@ -36,7 +36,6 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import flax.linen as nn
 
 from fpjax._src import checks
