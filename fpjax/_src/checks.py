@@ -113,11 +113,14 @@ def check_choice(v: Any, name: str, choices: Iterable[str]) -> str:
 
 
 def check_key(key: Any, name: str = "key") -> None:
-    """Raise ``TypeError`` unless ``key`` is a JAX PRNG key (raw uint32[2] or typed)."""
+    """Raise ``TypeError`` unless ``key`` is one JAX PRNG key (raw uint32[2] or typed); a batch of
+    keys is a ``ValueError``."""
     if isinstance(key, (jax.Array, jax.core.Tracer)):
-        if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-            return
-        if key.dtype == jnp.uint32 and key.shape[-1:] == (2,):
+        typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+        if typed or (key.dtype == jnp.uint32 and key.shape[-1:] == (2,)):
+            if key.shape != (() if typed else (2,)):
+                raise ValueError(f"{name} must be a single jax.random key; got a batch of keys of shape "
+                                 f"{tuple(key.shape)} (split it and vmap, or use fpjax.train.sweep)")
             return
     raise TypeError(f"{name} must be a jax.random key (jax.random.key(seed) or PRNGKey(seed)); "
                     f"got {type(key).__name__}")

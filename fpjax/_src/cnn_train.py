@@ -204,6 +204,8 @@ def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) ->
     batch_size = min(checks.check_positive_int(batch_size, "batch_size"), x.shape[0])
     n = x.shape[0]
     run = _eval_fn(model)
+    if not isinstance(variables, dict) or "params" not in variables:
+        raise TypeError("variables must be the dict returned by init (keys 'params', 'batch_stats')")
     params, bs = variables["params"], variables.get("batch_stats", {})
     loss_sum, correct = 0.0, 0
     # A Python loop over fixed-size batches (one compile; the last batch is zero-padded and

@@ -97,6 +97,10 @@ def activation_fn(name: str, *, gaussian_s: float = 0.1, sine_omega0: float = 1.
 def _check_x(x, d: int | None, name: str = "x") -> jax.Array:
     x = checks.as_array(x, name)
     checks.check_ndim(x, name, 2, shape_hint="(n, d)")
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(f"{name} must hold real numbers; got dtype {x.dtype}")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.asarray(0.0).dtype)
     if d is not None and x.shape[1] != d:
         raise ValueError(f"{name} must have {d} feature(s) (shape (n, {d})) as at init; got shape {tuple(x.shape)}")
     checks.check_finite(x, name)

@@ -61,10 +61,26 @@ def _norm_axes(axes, name: str) -> tuple[int, ...]:
     if isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
         return (int(axes),)
     try:
+        if isinstance(axes, (str, bytes)) or any(isinstance(a, (bool, str, float)) for a in axes):
+            raise TypeError
         out = tuple(int(a) for a in axes)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"{name} must be an int or a sequence of ints (output axes); got {axes!r}") from None
     return out
+
+
+def _check_out_axes(trace_axes, diagonal_axes, out_ndim: int) -> None:
+    """Axes index the per-sample outputs ``(n, c, ...)``: each must be one of ``1..out_ndim-1``
+    (or negative) and name no axis twice; the batch axis 0 cannot be traced or diagonalised."""
+    for name, axes in (("trace_axes", trace_axes), ("diagonal_axes", diagonal_axes)):
+        for a in axes:
+            if not -out_ndim < a < out_ndim or a % out_ndim == 0:
+                raise ValueError(f"{name} must be output axes in 1..{out_ndim - 1} (or -{out_ndim - 1}..-1) of "
+                                 f"outputs of rank {out_ndim} (axis 0 is the batch); got {name}={axes}")
+    canon = [a % out_ndim for a in (*trace_axes, *diagonal_axes)]
+    if len(set(canon)) != len(canon):
+        raise ValueError(f"trace_axes and diagonal_axes must name distinct axes; got trace_axes={trace_axes}, "
+                         f"diagonal_axes={diagonal_axes}")
 
 
 def _check_implementation(implementation) -> Any:
@@ -386,6 +402,7 @@ def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trac
                          f"one; got {getattr(model_or_apply, 'name', type(model_or_apply).__name__)}")
     use_fast = fast is not None and implementation in ("auto", "fast")
     if use_fast:
+        _check_out_axes(trace_axes, diagonal_axes, 2)
         mode = _mode(trace_axes, diagonal_axes, 2)
         if mode is None:
             raise ValueError(f"the fast path supports trace_axes/diagonal_axes of (), (-1,) on (n, c) outputs; "
@@ -399,6 +416,7 @@ def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trac
         out_ndim = len(jax.eval_shape(apply, params, x1).shape)
         if out_ndim == 0:
             raise ValueError("apply(params, x) must return one output row per sample, shape (n, ...); got a scalar")
+        _check_out_axes(trace_axes, diagonal_axes, max(out_ndim, 2))
         if out_ndim not in jitted:
             # Scalar-per-sample outputs (n,) become (n, 1) so the output axis is explicit.
             f = (lambda p, xx: apply(p, xx)[:, None]) if out_ndim == 1 else apply
