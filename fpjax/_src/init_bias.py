@@ -485,7 +485,7 @@ def theorem3_stats(lhs_samples: Any, unbiased_samples: Any, bias_samples: Any, *
     ``fixed_kernel=True`` (or a scalar ``unbiased_samples``): ``‖A‖²`` is one deterministic number,
     so ``unbiased_se = 0`` (per-init copies computed under ``vmap`` differ by rounding only). The
     paired differences ``D_i`` always use the per-init values as given, so an identity that holds
-    bitwise per init (e.g. ASI: ``lhs_i = ‖A_i‖²``) gives ``diff = 0`` exactly.
+    per init (e.g. ASI: ``lhs_i = ‖A_i‖²``) gives ``diff = 0`` up to the last bit of rounding.
     Samples with a NaN/Inf in any of the three are dropped (counted in ``n_diverged``). Needs ≥ 2
     finite samples. Computed in float64 on the host. ``z = diff/diff_se``; when ``diff_se = 0``,
     ``z = 0`` for ``diff = 0`` and ``±inf`` otherwise.
