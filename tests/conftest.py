@@ -10,16 +10,4 @@ os.environ.setdefault("FPJAX_NO_HOST_DEVICES", "1")
 # small QR took 480 ms instead of 0.75 ms. One thread per test process is faster here (set before numpy loads).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import jax  # noqa: E402
-import pytest  # noqa: E402
-
-
-@pytest.fixture
-def x64():
-    """Enable float64 for one test and restore the previous setting afterwards."""
-    old = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    try:
-        yield
-    finally:
-        jax.config.update("jax_enable_x64", old)
+# The x64 fixture (and the x64 marker, key, keys) come from the pytest plugin fpjax.testing.plugin.

@@ -1,0 +1,133 @@
+"""Mechanical checks of docs/conventions.md over every public module's ``__all__``."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import typing
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ["models", "train", "spectrum", "ntk", "hessian", "landscape", "sphere", "testing", "experiment",
+           "distributed", "cnn", "data", "theory.lfp", "theory.fpnorm", "theory.init_bias",
+           "theory.tangent_fourier"]
+BANNED = {"h0", "h_ini", "h_ini_train", "r0", "k_xx", "gamma2_", "times", "X"}
+
+# Allow-lists: (module, name) -> why the rule does not apply.
+SAME_NAME_OK = {
+    # Result types of different functions that share a descriptive name; each module documents its
+    # own fields. Renaming them is an API change left to the owners of those modules.
+    "KernelSpectrum": "sphere.KernelSpectrum (Funk-Hecke eigenvalues) vs tangent_fourier.KernelSpectrum "
+                      "(grid transform of the NTK): two different results",
+    "DecayFit": "testing.DecayFit (assertion result) vs tangent_fourier.DecayFit (fit of K̂ decay)",
+    "METHODS": "module-level option tuples of different functions",
+    "Quadrature": "hessian.Quadrature (Lanczos nodes/weights of a spectral density) vs sphere.Quadrature "
+                  "(points/weights on the sphere)",
+}
+RETURN_OK = {
+    ("spectrum", "conv_kernels"): "a mapping layer path -> kernel (variable keys), not a record",
+    ("spectrum", "conv_layer_high_freq_energy"): "a mapping layer path -> energy (variable keys)",
+    ("cnn", "spatial_kernels"): "a mapping layer path -> kernel (variable keys)",
+    ("experiment", "claim"): "the JSON record written to metrics.json (see fpjax.experiment.Claim)",
+    ("cnn", "evaluate_cnn"): "(accuracy, loss) pair kept for callers; to become a NamedTuple (open)",
+}
+BANNED_OK = {
+    ("spectrum", "plot_convergence_times", "times"): "a ConvergenceTimes result, not gradient-flow time",
+    ("train", "gradient_flow", "times"): "gradient-flow time; rename to t is open (issue 13)",
+}
+SPEC_OK = {"docs/hooks.py": "the filter that strips such citations from rendered docstrings"}
+
+
+def _public():
+    for m in MODULES:
+        mod = importlib.import_module(f"fpjax.{m}")
+        for name in mod.__all__:
+            yield m, name, getattr(mod, name)
+
+
+PUBLIC = list(_public())
+FUNCS = [(m, n, o) for m, n, o in PUBLIC if inspect.isfunction(o)]
+
+
+def test_every_all_name_exists_and_modules_are_listed():
+    import fpjax
+    for sub in ("testing", "landscape", "sphere", "experiment", "distributed"):
+        assert sub in fpjax._SUBMODULES, sub
+    assert len(PUBLIC) > 200
+
+
+def test_no_public_name_bound_to_two_objects():
+    seen: dict[str, tuple[str, object]] = {}
+    bad = []
+    for m, name, obj in PUBLIC:
+        if name in seen and seen[name][1] is not obj and name not in SAME_NAME_OK:
+            bad.append(f"{name}: fpjax.{seen[name][0]} and fpjax.{m}")
+        seen.setdefault(name, (m, obj))
+    assert not bad, bad
+
+
+@pytest.mark.parametrize(("m", "name", "fn"), FUNCS, ids=[f"{m}.{n}" for m, n, _ in FUNCS])
+def test_key_is_keyword_only(m, name, fn):
+    p = inspect.signature(fn).parameters.get("key")
+    if p is not None:
+        assert p.kind is inspect.Parameter.KEYWORD_ONLY, f"fpjax.{m}.{name}: key must be keyword-only"
+
+
+def _bad_return(ann) -> bool:
+    if ann is dict or ann is tuple:
+        return True
+    origin = typing.get_origin(ann)
+    if origin is dict:
+        return True
+    if origin is tuple:
+        args = typing.get_args(ann)
+        return not (len(args) == 2 and args[1] is Ellipsis)   # tuple[X, ...] is a collection
+    return False
+
+
+@pytest.mark.parametrize(("m", "name", "fn"), FUNCS, ids=[f"{m}.{n}" for m, n, _ in FUNCS])
+def test_no_dict_or_bare_tuple_return(m, name, fn):
+    try:
+        ann = typing.get_type_hints(fn).get("return")
+    except Exception:  # annotations naming objects not importable at runtime: read the string
+        ann = inspect.signature(fn).return_annotation
+        if isinstance(ann, str):
+            ann = {"dict": dict, "tuple": tuple}.get(ann.split("[")[0], None) if re.match(r"(dict|tuple)\b", ann) \
+                and not ann.endswith(", ...]") else None
+    if (m, name) in RETURN_OK:
+        return
+    assert not _bad_return(ann), f"fpjax.{m}.{name} returns {ann}: use a NamedTuple"
+
+
+def test_results_are_namedtuples_or_dataclasses():
+    import dataclasses
+    bad = [f"{m}.{n}" for m, n, o in PUBLIC if inspect.isclass(o) and n[0].isupper() and not issubclass(o, BaseException)
+           and not (issubclass(o, tuple) and hasattr(o, "_fields")) and not dataclasses.is_dataclass(o)]
+    # Model/CNN/Experiment are objects with behaviour, not results.
+    allowed = {"models.Model", "cnn.CNN", "experiment.Experiment", "hessian.BatchedLoss", "hessian.ModelLoss",
+               "hessian.LayerCurvature", "train.SweepResult"}
+    assert not [b for b in bad if b not in allowed], bad
+
+
+@pytest.mark.parametrize(("m", "name", "fn"), FUNCS, ids=[f"{m}.{n}" for m, n, _ in FUNCS])
+def test_no_banned_synonyms_in_signatures(m, name, fn):
+    for p in inspect.signature(fn).parameters:
+        if p in BANNED:
+            assert (m, name, p) in BANNED_OK, f"fpjax.{m}.{name} has parameter {p!r} (see docs/conventions.md)"
+
+
+def test_no_spec_citations():
+    hits = []
+    for top in ("fpjax", "experiments", "docs", "notebooks"):
+        for path in (ROOT / top).rglob("*"):
+            if path.suffix not in {".py", ".md", ".ipynb", ".txt", ".json", ".yml", ".html"} or not path.is_file():
+                continue
+            rel = path.relative_to(ROOT).as_posix()
+            if rel in SPEC_OK:
+                continue
+            if re.search(r"\bSPEC\b", path.read_text(encoding="utf-8", errors="replace")):
+                hits.append(rel)
+    assert not hits, hits
