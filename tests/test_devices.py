@@ -44,9 +44,12 @@ def test_default_multi_device_gives_the_numbers_of_one_device():
     assert many["devices"] == 2 and many["n_devices"] == 2
     assert default["devices"] == len(os.sched_getaffinity(0))
     assert one["devices"] == 1
+    # Same numbers up to float32 rounding: each device runs a smaller batch of seeds (3 instead of 6),
+    # and XLA's batched matmuls may round the last bit differently for another batch size (measured
+    # max relative difference 4e-7 after 30 Adam steps); the tolerances of tests/test_sweep.py.
     for r in (many, default):
-        np.testing.assert_array_equal(np.array(r["losses"]), np.array(one["losses"]))
-        np.testing.assert_array_equal(np.array(r["records"]), np.array(one["records"]))
+        np.testing.assert_allclose(np.array(r["losses"]), np.array(one["losses"]), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(np.array(r["records"]), np.array(one["records"]), rtol=1e-4, atol=1e-6)
 
 
 def test_warns_when_jax_was_initialised_first():
