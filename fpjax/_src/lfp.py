@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import kernel_linalg
-from fpjax._src.checks import (as_array, check_finite, check_ndim, check_positive, check_positive_int,
+from fpjax._src.checks import (as_array, as_points, check_finite, check_ndim, check_positive, check_positive_int,
                                check_same_leading, is_concrete)
 
 __all__ = [
@@ -304,18 +304,7 @@ def predict_regime(moments: InitMoments, x: Any, *, period: float | None = None,
 # Torus machinery
 # ----------------------------------------------------------------------------------------------
 
-def _as_points(x: Any, name: str, d: int | None = None) -> jax.Array:
-    """``x`` as an ``(n, d)`` float array (a 1-D ``x`` is ``n`` points in 1-D)."""
-    x = as_array(x, name)
-    check_ndim(x, name, (1, 2), shape_hint="(n,) or (n, d)")
-    check_finite(x, name)
-    if x.ndim == 1:
-        x = x[:, None]
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(_float_dtype())
-    if d is not None and x.shape[1] != d:
-        raise ValueError(f"{name} must have {d} column(s) (points in d={d}); got shape {tuple(x.shape)}")
-    return x
+_as_points = as_points  # the one definition, in fpjax._src.checks
 
 
 def _as_values(y: Any, name: str, n: int) -> jax.Array:
