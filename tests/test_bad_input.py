@@ -458,12 +458,9 @@ NAN_OUT = [
     ("cnn-train-nan-image", lambda v: CNN.apply(CNN_VARS, _nan_img(v), train=True)[0][0]),
     ("mlp-apply", lambda v: MLP.apply(PARAMS, X1.at[0, 0].set(v))[0]),
     ("mse", lambda v: ftrain.mse(Y1.at[0, 0].set(v), Y1)),
-    ("bce-logits", lambda v: ftrain.bce(Y1.at[0, 0].set(v), jnp.ones_like(Y1) * 0.5) if v != v
-     else ftrain.bce(Y1.at[0, 0].set(v), jnp.zeros_like(Y1))),
-    ("ce-logits", lambda v: ftrain.ce(jnp.zeros((2, 3)).at[0, 0].set(v), jnp.array([1, 2])) if v != v
-     else ftrain.ce(jnp.zeros((2, 3)).at[0, 0].set(v), jnp.array([1, 2]))),
-    ("grid_fft", lambda v: fspec.grid_fft(VG.at[0].set(v), XG).coeffs if hasattr(fspec.grid_fft(VG, XG), "coeffs")
-     else fspec.grid_fft(VG.at[0].set(v), XG)),
+    ("bce-logits", lambda v: ftrain.bce(Y1.at[0, 0].set(v), jnp.zeros_like(Y1))),
+    ("ce-logits", lambda v: ftrain.ce(jnp.zeros((2, 3)).at[0, 0].set(v), jnp.array([1, 2]))),
+    ("grid_fft", lambda v: fspec.grid_fft(VG.at[0].set(v), XG).coeffs),
     ("nudft", lambda v: fspec.nudft(X1, Y1[:, 0].at[0].set(v), jnp.array([0.5]))),
     ("kernel_flow-f0", lambda v: fntk.kernel_flow(K6, Y1, 1.0, f0_train=Y1.at[0, 0].set(v))),
     ("empirical_ntk-params", lambda v: fntk.empirical_ntk(
