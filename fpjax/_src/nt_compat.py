@@ -89,6 +89,9 @@ def _stub_experimental() -> None:
     stub.__doc__ = "Stub installed by fpjax: the TensorFlow-based experimental API is not available."
 
     def __getattr__(attr):
+        if attr.startswith("__") and attr.endswith("__"):
+            # module protocol: introspection (getattr(m, "__file__", None), e.g. by hypothesis) expects AttributeError
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
         raise NeuralTangentsUnavailable(
             f"neural_tangents.experimental.{attr} needs TensorFlow and tf2jax, which fpjax does not "
             "install; use neural_tangents.empirical_ntk_fn on a JAX function instead.")
