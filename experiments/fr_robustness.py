@@ -147,9 +147,9 @@ def run(config: dict, out_dir: Path) -> dict:
                      "blur": [gaussian_blur(xte, sg) for sg in corruptions["blur"]],
                      "downsample": [down_up(xte, f) for f in corruptions["downsample"]]}
         for reg, r in runs.items():
-            acc[reg]["clean"].append(evaluate_cnn(model, r.variables, xte, yte)[0])
+            acc[reg]["clean"].append(evaluate_cnn(model, r.variables, xte, yte).accuracy)
             for c, xs in corrupted.items():
-                acc[reg][c].append([evaluate_cnn(model, r.variables, xc, yte)[0] for xc in xs])
+                acc[reg][c].append([evaluate_cnn(model, r.variables, xc, yte).accuracy for xc in xs])
 
     summary = {}
     for reg in ("none", "l2"):

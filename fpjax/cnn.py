@@ -12,11 +12,18 @@ per-epoch ``lax.scan``, recording of any function of the params every epoch), :f
 """
 
 from fpjax._src.cnn import CNN, MODEL_NAMES, get_model, num_params, spatial_kernels
-from fpjax._src.cnn_train import (CNNTrainResult, evaluate_cnn, make_sgd, pretrain_shuffled_labels,
-                                  shuffle_labels, train_cnn)
+from fpjax._src.cnn_train import (
+    CNNEvaluation,
+    CNNTrainResult,
+    evaluate_cnn,
+    make_sgd,
+    pretrain_shuffled_labels,
+    shuffle_labels,
+    train_cnn,
+)
 
 __all__ = [
     "CNN", "MODEL_NAMES", "get_model", "num_params", "spatial_kernels",
-    "CNNTrainResult", "train_cnn", "evaluate_cnn", "make_sgd", "pretrain_shuffled_labels",
+    "CNNTrainResult", "CNNEvaluation", "train_cnn", "evaluate_cnn", "make_sgd", "pretrain_shuffled_labels",
     "shuffle_labels",
 ]

@@ -14,8 +14,8 @@
 from fpjax._src.sphere import (
     QUADRATURES,
     DegreeEnergy,
-    KernelSpectrum,
-    Quadrature,
+    SphereKernelSpectrum,
+    SphereQuadrature,
     arccos_eigenvalues,
     arccos_kernel,
     degree_energy,
@@ -34,8 +34,8 @@ from fpjax._src.sphere import (
 __all__ = [
     "QUADRATURES",
     "DegreeEnergy",
-    "KernelSpectrum",
-    "Quadrature",
+    "SphereKernelSpectrum",
+    "SphereQuadrature",
     "arccos_eigenvalues",
     "arccos_kernel",
     "degree_energy",

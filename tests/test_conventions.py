@@ -17,26 +17,17 @@ MODULES = ["models", "train", "spectrum", "ntk", "hessian", "landscape", "sphere
 BANNED = {"h0", "h_ini", "h_ini_train", "r0", "k_xx", "gamma2_", "times", "X"}
 
 # Allow-lists: (module, name) -> why the rule does not apply.
-SAME_NAME_OK = {
-    # Result types of different functions that share a descriptive name; each module documents its
-    # own fields. Renaming them is an API change left to the owners of those modules.
-    "KernelSpectrum": "sphere.KernelSpectrum (Funk-Hecke eigenvalues) vs tangent_fourier.KernelSpectrum "
-                      "(grid transform of the NTK): two different results",
-    "DecayFit": "testing.DecayFit (assertion result) vs tangent_fourier.DecayFit (fit of K̂ decay)",
-    "METHODS": "module-level option tuples of different functions",
-    "Quadrature": "hessian.Quadrature (Lanczos nodes/weights of a spectral density) vs sphere.Quadrature "
-                  "(points/weights on the sphere)",
+SAME_NAME_OK: dict[str, str] = {
+    # (empty: every public name has one meaning; see changelog.d/conventions.md for the renames)
 }
 RETURN_OK = {
     ("spectrum", "conv_kernels"): "a mapping layer path -> kernel (variable keys), not a record",
     ("spectrum", "conv_layer_high_freq_energy"): "a mapping layer path -> energy (variable keys)",
     ("cnn", "spatial_kernels"): "a mapping layer path -> kernel (variable keys)",
     ("experiment", "claim"): "the JSON record written to metrics.json (see fpjax.experiment.Claim)",
-    ("cnn", "evaluate_cnn"): "(accuracy, loss) pair kept for callers; to become a NamedTuple (open)",
 }
 BANNED_OK = {
     ("spectrum", "plot_convergence_times", "times"): "a ConvergenceTimes result, not gradient-flow time",
-    ("train", "gradient_flow", "times"): "gradient-flow time; rename to t is open (issue 13)",
 }
 SPEC_OK = {"docs/hooks.py": "the filter that strips such citations from rendered docstrings"}
 

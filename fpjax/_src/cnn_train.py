@@ -41,8 +41,20 @@ from fpjax._src import checks
 from fpjax._src.cnn import CNN
 from fpjax._src.train import ce
 
-__all__ = ["CNNTrainResult", "train_cnn", "evaluate_cnn", "make_sgd", "pretrain_shuffled_labels",
+__all__ = ["CNNTrainResult", "CNNEvaluation", "train_cnn", "evaluate_cnn", "make_sgd", "pretrain_shuffled_labels",
            "shuffle_labels"]
+
+
+class CNNEvaluation(NamedTuple):
+    """Result of :func:`evaluate_cnn` (eval mode, over all the examples given).
+
+    Attributes:
+      accuracy: fraction of examples whose arg-max logit is the label, in ``[0, 1]``.
+      loss: mean cross-entropy ``−(1/n) Σ_i log softmax(f(x_i))_{y_i}``.
+    """
+
+    accuracy: float
+    loss: float
 
 
 class CNNTrainResult(NamedTuple):
@@ -197,8 +209,8 @@ def _check_xy(model: CNN, x, y, xname="x", yname="y"):
     return x, y.astype(jnp.int32)
 
 
-def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) -> tuple[float, float]:
-    """``(accuracy, mean cross-entropy)`` of ``model`` in eval mode over all of ``(x, y)``,
+def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) -> CNNEvaluation:
+    """:class:`CNNEvaluation` ``(accuracy, loss)`` (mean cross-entropy) of ``model`` in eval mode over all of ``(x, y)``,
     computed in batches of ``batch_size`` (the last one zero-padded and masked out)."""
     x, y = _check_xy(model, x, y)
     batch_size = min(checks.check_positive_int(batch_size, "batch_size"), x.shape[0])
@@ -218,7 +230,7 @@ def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) ->
             yb = jnp.concatenate([yb, jnp.zeros((batch_size - m,), y.dtype)])
         l, c = run(params, bs, xb, yb, m)
         loss_sum, correct = loss_sum + l, correct + c
-    return float(correct) / n, float(loss_sum) / n
+    return CNNEvaluation(float(correct) / n, float(loss_sum) / n)
 
 
 def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size: int = 128,

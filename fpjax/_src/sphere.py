@@ -46,8 +46,8 @@ import scipy.special as sps
 
 __all__ = [
     "DegreeEnergy",
-    "KernelSpectrum",
-    "Quadrature",
+    "SphereKernelSpectrum",
+    "SphereQuadrature",
     "arccos_eigenvalues",
     "arccos_kernel",
     "degree_energy",
@@ -156,7 +156,7 @@ def legendre(d: int, ell_max: int, t: Any) -> np.ndarray:
 # Funk–Hecke eigenvalues of dot-product kernels
 # ----------------------------------------------------------------------------------------------
 
-class KernelSpectrum(NamedTuple):
+class SphereKernelSpectrum(NamedTuple):
     """Eigenvalues of a dot-product kernel on S^{d−1} (:func:`funk_hecke`).
 
     degrees: ``(L+1,)`` int, ``0 … ell_max``.
@@ -187,7 +187,7 @@ def _quadrature_nodes(d: int, n_quad: int, quadrature: str):
 
 
 def funk_hecke(kernel: Callable[[np.ndarray], Any], d: int, ell_max: int, *, n_quad: int | None = None,
-               quadrature: str = "theta") -> KernelSpectrum:
+               quadrature: str = "theta") -> SphereKernelSpectrum:
     """Eigenvalues ``μ_ℓ`` of a dot-product kernel ``k(x·y)`` on S^{d−1} by the Funk–Hecke formula.
 
     ``μ_ℓ = c_d ∫_{−1}^{1} k(t) P_ℓ(t) (1 − t²)^{(d−3)/2} dt``, ``c_d = Γ(d/2)/(√π Γ((d−1)/2))``:
@@ -206,7 +206,7 @@ def funk_hecke(kernel: Callable[[np.ndarray], Any], d: int, ell_max: int, *, n_q
         ``< 2·n_quad − ell_max``).
 
     Returns:
-      :class:`KernelSpectrum` ``(degrees, eigenvalues, multiplicities)``, each ``(ell_max + 1,)``.
+      :class:`SphereKernelSpectrum` ``(degrees, eigenvalues, multiplicities)``, each ``(ell_max + 1,)``.
 
     Examples:
       >>> import numpy as np
@@ -237,7 +237,7 @@ def funk_hecke(kernel: Callable[[np.ndarray], Any], d: int, ell_max: int, *, n_q
         raise ValueError("kernel(t) returned non-finite values on [-1, 1]")
     mu = legendre(d, ell_max, t) @ (w * k)
     degrees = np.arange(ell_max + 1)
-    return KernelSpectrum(degrees, mu, multiplicity(d, degrees))
+    return SphereKernelSpectrum(degrees, mu, multiplicity(d, degrees))
 
 
 def dot_product_kernel(kernel_fn, d: int, get: str = "ntk") -> Callable[[np.ndarray], np.ndarray]:
@@ -287,7 +287,7 @@ def dot_product_kernel(kernel_fn, d: int, get: str = "ntk") -> Callable[[np.ndar
 
 
 def model_eigenvalues(kernel_fn, d: int, ell_max: int, *, get: str = "ntk", n_quad: int | None = None
-                      ) -> KernelSpectrum:
+                      ) -> SphereKernelSpectrum:
     """Funk–Hecke eigenvalues of a network's infinite-width NTK or NNGP on S^{d−1}.
 
     ``funk_hecke(dot_product_kernel(kernel_fn, d, get), d, ell_max)`` (θ-quadrature).
@@ -298,7 +298,7 @@ def model_eigenvalues(kernel_fn, d: int, ell_max: int, *, get: str = "ntk", n_qu
       n_quad: quadrature nodes (see :func:`funk_hecke`).
 
     Returns:
-      :class:`KernelSpectrum`.
+      :class:`SphereKernelSpectrum`.
 
     Examples:
       >>> import numpy as np
@@ -505,7 +505,7 @@ def sample_sphere(n: int, d: int, *, key) -> Any:
     return g / jnp.linalg.norm(g, axis=1, keepdims=True)
 
 
-class Quadrature(NamedTuple):
+class SphereQuadrature(NamedTuple):
     """A quadrature rule on the sphere (:func:`sphere_quadrature`).
 
     x: ``(n, d)`` unit vectors. weights: ``(n,)``, summing to 1 (σ is a probability measure).
@@ -515,7 +515,7 @@ class Quadrature(NamedTuple):
     weights: np.ndarray
 
 
-def sphere_quadrature(degree: int, d: int = 3) -> Quadrature:
+def sphere_quadrature(degree: int, d: int = 3) -> SphereQuadrature:
     """Product quadrature on S¹ or S², exact for polynomials of degree ``≤ degree`` under σ.
 
     ``d = 2``: ``m = degree + 1`` equispaced angles, weights ``1/m`` (exact up to degree ``m − 1``).
@@ -529,7 +529,7 @@ def sphere_quadrature(degree: int, d: int = 3) -> Quadrature:
       d: ``2`` or ``3``.
 
     Returns:
-      :class:`Quadrature` ``(x, weights)``: float64 ``(n, d)`` unit vectors and ``(n,)`` weights.
+      :class:`SphereQuadrature` ``(x, weights)``: float64 ``(n, d)`` unit vectors and ``(n,)`` weights.
 
     Examples:
       >>> from fpjax.sphere import sphere_quadrature
@@ -544,7 +544,7 @@ def sphere_quadrature(degree: int, d: int = 3) -> Quadrature:
     m = degree + 1
     if d == 2:
         phi = 2 * np.pi * np.arange(m) / m
-        return Quadrature(np.stack([np.cos(phi), np.sin(phi)], axis=1), np.full(m, 1.0 / m))
+        return SphereQuadrature(np.stack([np.cos(phi), np.sin(phi)], axis=1), np.full(m, 1.0 / m))
     nz = degree // 2 + 1
     z, wz = np.polynomial.legendre.leggauss(nz)
     phi = 2 * np.pi * np.arange(m) / m
@@ -552,7 +552,7 @@ def sphere_quadrature(degree: int, d: int = 3) -> Quadrature:
     s = np.sqrt(1 - zz ** 2)
     x = np.stack([s * np.cos(pp), s * np.sin(pp), zz], axis=-1).reshape(-1, 3)
     w = (wz[:, None] / 2 / m * np.ones((1, m))).reshape(-1)
-    return Quadrature(x, w)
+    return SphereQuadrature(x, w)
 
 
 def real_sph_harm(ell: int, x: Any) -> np.ndarray:

@@ -286,28 +286,28 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
     return FitResult(p, losses, records, record_steps, diverged, div_step)
 
 
-def gradient_flow(apply: Callable, params: Any, x: Any, y: Any, times: Any, *, loss: str | Callable = "mse",
+def gradient_flow(apply: Callable, params: Any, x: Any, y: Any, t: Any, *, loss: str | Callable = "mse",
                   rtol: float = 1e-6, atol: float = 1e-8, max_steps: int = 100_000, solver=None):
     """Solve the gradient flow ``θ̇ = −∇_θ L(θ)`` from ``θ(0) = params`` with diffrax.
 
-    Returns the parameters at each of ``times`` (pytree with a leading ``len(times)`` axis).
-    ``times`` must be non-decreasing and ≥ 0. Default solver: ``diffrax.Tsit5`` (5th order,
+    Returns the parameters at each gradient-flow time in ``t`` (pytree with a leading ``len(t)``
+    axis). ``t`` (``(k,)``, the same ``t = η·steps`` as everywhere in fpjax) must be non-decreasing and ≥ 0. Default solver: ``diffrax.Tsit5`` (5th order,
     adaptive step by a PID controller with ``rtol``/``atol``). Use it to compare theory with training
     at exact ``t`` (gradient descent with learning rate ``η`` for ``s`` steps approximates ``t = ηs``
     with a global error ``O(η)``).
     """
     x, y = _validate_data(apply, params, x, y, loss)
-    times = checks.as_array(times, "times")
-    checks.check_ndim(times, "times", 1)
-    checks.check_finite(times, "times")
-    if checks.is_concrete(times):
-        t = np.asarray(times)
-        if t[0] < 0 or np.any(np.diff(t) < 0):
-            raise ValueError("times must be non-decreasing and >= 0")
+    t = checks.as_array(t, "t")
+    checks.check_ndim(t, "t", 1)
+    checks.check_finite(t, "t")
+    if checks.is_concrete(t):
+        t_np = np.asarray(t)
+        if t_np[0] < 0 or np.any(np.diff(t_np) < 0):
+            raise ValueError("t must be non-decreasing and >= 0")
     checks.check_positive(rtol, "rtol")
     checks.check_positive(atol, "atol")
     checks.check_positive_int(max_steps, "max_steps")
-    return _flow_jit(apply, get_loss(loss), solver, float(rtol), float(atol), int(max_steps), params, x, y, times)
+    return _flow_jit(apply, get_loss(loss), solver, float(rtol), float(atol), int(max_steps), params, x, y, t)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4, 5))

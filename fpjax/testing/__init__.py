@@ -21,7 +21,7 @@ key, seed ``--fpjax-seed``, default 0), ``keys`` (``keys(n)``: ``n`` fixed keys)
 import importlib
 
 __all__ = [
-    "DecayFit",
+    "PowerLawFit",
     "assert_decay_rate",
     "assert_frequency_order",
     "assert_kernel_close",

@@ -12,7 +12,7 @@ from fpjax._src.spectrum import _grid_cycles, _grid_values, _period_grid, _serie
 from fpjax._src.stats import seed_summary
 
 __all__ = [
-    "DecayFit",
+    "PowerLawFit",
     "assert_decay_rate",
     "assert_frequency_order",
     "assert_kernel_close",
@@ -389,7 +389,7 @@ def assert_kernel_close(empirical: Any, expected: Any, *, width: int, rtol: floa
 # decay rates
 # ----------------------------------------------------------------------------------------------
 
-class DecayFit(NamedTuple):
+class PowerLawFit(NamedTuple):
     """Least-squares power-law fit ``|m(ξ)| ≈ C ξ^{-p}`` on log-log axes (per seed for 2-D input).
 
     Attributes:
@@ -404,7 +404,7 @@ class DecayFit(NamedTuple):
     r2: np.ndarray
 
 
-def _fit_power_law(lx: np.ndarray, ly: np.ndarray) -> DecayFit:
+def _fit_power_law(lx: np.ndarray, ly: np.ndarray) -> PowerLawFit:
     """Fit ``ly = c − p lx`` for each row of ``ly`` ``(S, K)``."""
     k = lx.size
     xm = lx.mean()
@@ -418,11 +418,11 @@ def _fit_power_law(lx: np.ndarray, ly: np.ndarray) -> DecayFit:
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(ss_res / (k - 2) / sxx) if k > 2 else np.full_like(slope, np.nan)
         r2 = np.where(ss_tot > 0, 1 - ss_res / np.where(ss_tot > 0, ss_tot, 1), 1.0)
-    return DecayFit(-slope, se, np.exp(intercept), r2)
+    return PowerLawFit(-slope, se, np.exp(intercept), r2)
 
 
 def assert_decay_rate(freqs: Any, magnitudes: Any, exponent: float, *, tol: float | None = None,
-                      fraction: float = 1.0) -> DecayFit:
+                      fraction: float = 1.0) -> PowerLawFit:
     """Assert that ``magnitudes`` decay like ``ξ^{-exponent}``; return the power-law fit.
 
     Fits ``log|m(ξ)| = log C − p log ξ`` by least squares (one fit per seed for 2-D input) and requires
@@ -437,7 +437,7 @@ def assert_decay_rate(freqs: Any, magnitudes: Any, exponent: float, *, tol: floa
       fraction: for ``(S, K)`` input, the fraction of seeds whose fit must pass.
 
     Returns:
-      :class:`DecayFit` (fields ``(S,)`` for 2-D input, scalars for 1-D).
+      :class:`PowerLawFit` (fields ``(S,)`` for 2-D input, scalars for 1-D).
 
     Raises:
       AssertionError: with the fit report and a table of frequency, measured magnitude, expected
@@ -482,7 +482,7 @@ def assert_decay_rate(freqs: Any, magnitudes: Any, exponent: float, *, tol: floa
     fit = _fit_power_law(lx, ly)
     dev = np.abs(fit.exponent - float(exponent))
     ok = dev <= tol_v
-    out = fit if not single else DecayFit(*(np.asarray(v)[0] for v in fit))
+    out = fit if not single else PowerLawFit(*(np.asarray(v)[0] for v in fit))
     if ok.mean() >= frac - 1e-12:
         return out
     s = int(np.argmax(np.where(ok, -np.inf, dev)))
