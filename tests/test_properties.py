@@ -4,7 +4,7 @@
 * kernels: symmetry and positive semi-definiteness of every kernel fpjax computes (empirical NTK,
   infinite NTK/NNGP, the LFP kernel, sphere dot-product kernels, init-bias kernel matrices);
 * curvature: symmetry of Hessian- and Gauss-Newton-vector products, ``vᵀHw = wᵀHv``;
-* sweeps: ``sweep`` = separate fits, for random chunkings.
+* sweeps: ``sweep`` = separate fits, for random chunkings (``slow``: one compile per chunk size).
 
 Everything runs in float64 (``@pytest.mark.x64``, ε = 2.2e-16) so the tolerances are set by float64
 rounding: an FFT/NUDFT of N points carries a relative error ~ ε·log₂N·‖f‖, a sum of N products
@@ -63,7 +63,8 @@ def _close(a, b, scale):
 # transforms
 # --------------------------------------------------------------------------------------------
 
-grid = st.tuples(st.integers(4, 64), st.floats(-3.0, 3.0), st.floats(0.01, 2.0), seeds)
+N_GRID = 33                          # odd: the centred frequencies are not symmetric about 0
+grid = st.tuples(st.just(N_GRID), st.floats(-3.0, 3.0), st.floats(0.01, 2.0), seeds)
 
 
 @SETTINGS
@@ -102,7 +103,7 @@ def test_grid_fft_shift_theorem(g, m):
     _close(shifted.coeffs, expected, delta * np.sum(np.abs(f)))
 
 
-points = st.tuples(st.integers(2, 40), st.integers(1, 8), seeds)
+points = st.tuples(st.just(20), st.just(5), seeds)   # 20 points, 5 frequencies
 
 
 @SETTINGS
