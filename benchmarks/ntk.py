@@ -1,4 +1,4 @@
-"""Empirical-NTK benchmark (SPEC §5): ReLU MLP 8-512-512-1, N = 512 inputs, float32.
+"""Empirical-NTK benchmark: ReLU MLP 8-512-512-1, N = 512 inputs, float32.
 
 Same weights and data for every contestant (written once to a temporary .npz):
   * fpjax fast exact path: ``fpjax.ntk.empirical_ntk(model, params, x)`` (per-layer
