@@ -29,8 +29,10 @@ def torch_python() -> Path | None:
     """The torch venv's python (made with `pip install torch==2.13.0`), or None with a message."""
     if TORCH_PY.exists():
         return TORCH_PY
-    print(f"torch venv absent ({TORCH_PY}); PyTorch peers skipped. Create it with:\n"
-          f"  python3 -m venv {HERE / '.torch-venv'} && {HERE / '.torch-venv/bin/pip'} install torch==2.13.0 numpy")
+    print(
+        f"torch venv absent ({TORCH_PY}); PyTorch peers skipped. Create it with:\n"
+        f"  python3 -m venv {HERE / '.torch-venv'} && {HERE / '.torch-venv/bin/pip'} install torch==2.13.0 numpy"
+    )
     return None
 
 
@@ -39,8 +41,9 @@ def run_torch(script: Path, *args, taskset: bool = False) -> str:
     cmd = [str(TORCH_PY), str(script), *map(str, args)]
     if taskset:
         cmd = ["taskset", "-c", str(sorted(os.sched_getaffinity(0))[-1]), *cmd]
-    out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1") if taskset
-                         else None)
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1") if taskset else None
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{script.name} failed:\n{out.stderr}")
     return out.stdout
@@ -59,7 +62,7 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
         t = time.perf_counter()
         f(a).block_until_ready()
         best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def stream_gbs(mbytes: int = 64, repeats: int = 5) -> float:
@@ -67,7 +70,7 @@ def stream_gbs(mbytes: int = 64, repeats: int = 5) -> float:
     import jax
     import jax.numpy as jnp
 
-    n = mbytes * 2 ** 20 // 4
+    n = mbytes * 2**20 // 4
     a = jnp.ones((n,), jnp.float32)
     b = jnp.ones((n,), jnp.float32)
     f = jax.jit(lambda a, b: a + b)
@@ -86,11 +89,20 @@ PINNED_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thre
 def pinned_rates() -> dict:
     """``matmul_gflops`` and ``stream_gbs`` with one thread pinned to one core (a subprocess)."""
     env = dict(os.environ, XLA_FLAGS=PINNED_XLA_FLAGS, FPJAX_NO_HOST_DEVICES="1")
-    code = ("import json, _common; print(json.dumps({'matmul_gflops': _common.matmul_gflops(1024), "
-            "'stream_gbs': _common.stream_gbs()}))")
-    out = subprocess.run(["taskset", "-c", str(sorted(os.sched_getaffinity(0))[-1]), sys.executable, "-c", code],
-                         env=env, cwd=HERE, capture_output=True, text=True, check=True)
+    code = (
+        "import json, _common; print(json.dumps({'matmul_gflops': _common.matmul_gflops(1024), "
+        "'stream_gbs': _common.stream_gbs()}))"
+    )
+    out = subprocess.run(
+        ["taskset", "-c", str(sorted(os.sched_getaffinity(0))[-1]), sys.executable, "-c", code],
+        env=env,
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     import json
+
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -186,8 +186,12 @@ def hvp_overhead(loss, params, calls: int) -> dict:
             jax.block_until_ready(fn())
             acc.append(time.perf_counter() - t)
     q = lambda a, f: float(np.quantile(a, f))  # noqa: E731
-    return {"public_s": q(t_pub, 0.5), "jitted_s": q(t_raw, 0.5), "ratio": q(t_pub, 0.5) / q(t_raw, 0.5),
-            "ratio_q10": q(t_pub, 0.1) / q(t_raw, 0.1)}
+    return {
+        "public_s": q(t_pub, 0.5),
+        "jitted_s": q(t_raw, 0.5),
+        "ratio": q(t_pub, 0.5) / q(t_raw, 0.5),
+        "ratio_q10": q(t_pub, 0.1) / q(t_raw, 0.1),
+    }
 
 
 def jax_worker(inp: str, out: str) -> None:

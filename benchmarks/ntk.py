@@ -29,7 +29,7 @@ TORCH_PY = HERE / ".torch-venv" / "bin" / "python"
 WIDTHS = (512, 512, 1)
 D_IN = 8
 
-TORCH_SCRIPT = r'''
+TORCH_SCRIPT = r"""
 import sys, time
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ with torch.no_grad():
         times.append(time.perf_counter() - t0)
 np.save(sys.argv[2], k.numpy())
 print(float(np.median(times)), torch.__version__)
-'''
+"""
 
 
 from _common import machine  # noqa: E402  (one CPU description for every benchmark)
@@ -104,11 +104,13 @@ def main() -> None:
     from fpjax.ntk import empirical_ntk
 
     nt = nt_compat.require()
-    print(f"machine: {machine()}; jax {jax.__version__}; date {time.strftime('%Y-%m-%d')}; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine: {machine()}; jax {jax.__version__}; date {time.strftime('%Y-%m-%d')}; "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     print(f"ReLU MLP {D_IN}-{'-'.join(map(str, WIDTHS))}, N = {args.n}, float32, median of {args.repeats} runs")
 
-    model = mlp(WIDTHS, "relu", init="standard", sigma_w=2 ** 0.5, sigma_b=0.1)
+    model = mlp(WIDTHS, "relu", init="standard", sigma_w=2**0.5, sigma_b=0.1)
     x = jax.random.normal(jax.random.key(0), (args.n, D_IN), jnp.float32)
     params = model.init(jax.random.key(1), x)
     n_params = sum(int(np.prod(v.shape)) for v in jax.tree_util.tree_leaves(params))
@@ -143,8 +145,11 @@ def main() -> None:
             np.savez(npz, **arrays)
             script = Path(tmp) / "torch_ntk.py"
             script.write_text(TORCH_SCRIPT)
-            proc = subprocess.run([str(TORCH_PY), str(script), str(npz), str(out), str(os.cpu_count() or 1),
-                                   str(args.repeats)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [str(TORCH_PY), str(script), str(npz), str(out), str(os.cpu_count() or 1), str(args.repeats)],
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode != 0:
                 raise RuntimeError(f"torch peer failed:\n{proc.stderr}")
             t_torch, version = proc.stdout.split()

@@ -29,7 +29,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-CHILD = r'''
+CHILD = r"""
 import json, resource, sys, time
 import numpy as np
 import jax, jax.numpy as jnp
@@ -60,14 +60,20 @@ dt = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"method": method, "n": n, "seconds": dt, "peak_mib": peak, "extra_mib": peak - base,
                   "top": top.tolist(), "max_rel_residual": res}))
-'''
+"""
 
 
 def run_child(method, n, k, m, b, timeout):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=os.environ.get("OPENBLAS_NUM_THREADS", "2"))
     try:
-        out = subprocess.run([sys.executable, "-c", CHILD, method, str(n), str(k), str(m), str(b)],
-                             capture_output=True, text=True, timeout=timeout, env=env, check=False)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, method, str(n), str(k), str(m), str(b)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         return {"method": method, "n": n, "error": f"timeout {timeout}s"}
     if out.returncode != 0:
@@ -99,8 +105,10 @@ def main():
             rows.append(r)
             print(json.dumps(r), flush=True)
     load1 = os.getloadavg()
-    print(f"\nmachine: {machine()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-          f"load average before/after {load0[0]:.1f}/{load1[0]:.1f}; total {time.time() - t_start:.0f} s")
+    print(
+        f"\nmachine: {machine()}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"load average before/after {load0[0]:.1f}/{load1[0]:.1f}; total {time.time() - t_start:.0f} s"
+    )
     print(f"k = {a.k}, n_iter = {a.n_iter}, batch_size = {a.batch_size}")
     print("| n | matrix-free s | extra MiB | dense s | extra MiB | max rel. diff top-k |")
     print("|---|---|---|---|---|---|")

@@ -55,18 +55,20 @@ def bytes_per_step() -> dict:
     p = n_params()
     acts = N_POINTS * sum(WIDTHS) * 4
     return {
-        "params_read_fwd_bwd": 2 * 4 * p,          # W read by the forward and the backward pass
+        "params_read_fwd_bwd": 2 * 4 * p,  # W read by the forward and the backward pass
         "grads_write": 4 * p,
-        "adam": 7 * 4 * p,                           # read p, g, m, v; write p, m, v
-        "activations": 3 * acts,                     # written forward, read backward, dz written
-        "guard_per_step_old": 7 * 4 * p,             # isfinite pass + select of p, m, v (read new/old, write)
+        "adam": 7 * 4 * p,  # read p, g, m, v; write p, m, v
+        "activations": 3 * acts,  # written forward, read backward, dz written
+        "guard_per_step_old": 7 * 4 * p,  # isfinite pass + select of p, m, v (read new/old, write)
     }
 
 
 # ----------------------------------------------------------------------------------------- contestants
 
+
 def _data():
     import jax.numpy as jnp
+
     x = jnp.linspace(-1, 1, N_POINTS)[:, None]
     y = jnp.sin(jnp.pi * x) + 0.5 * jnp.sin(3 * jnp.pi * x) + 0.25 * jnp.sin(5 * jnp.pi * x)
     return x, y
@@ -85,6 +87,7 @@ def _plain_fn(steps, record_every=None):
     import optax
 
     from fpjax.models import mlp
+
     x, y = _data()
     init = mlp(WIDTHS, "tanh", init="xavier").init  # same initial weights as fpjax
     opt = optax.adam(1e-3)
@@ -108,9 +111,11 @@ def _plain_fn(steps, record_every=None):
         if record_every is None:
             c, losses = jax.lax.scan(step, c, None, length=steps)
             return losses
+
         def chunk(c, _):
             c, ls = jax.lax.scan(step, c, None, length=record_every)
             return c, (ls, net(c[0])[:, 0])
+
         c, (ls, recs) = jax.lax.scan(chunk, c, None, length=steps // record_every)
         return ls.reshape(-1), jnp.concatenate([net(p)[None, :, 0], recs])
 
@@ -122,6 +127,7 @@ def _fpjax_fn(steps, record_every=None):
 
     from fpjax.models import mlp
     from fpjax.train import fit
+
     x, y = _data()
     model = mlp(WIDTHS, "tanh", init="xavier")
     opt = optax.adam(1e-3)
@@ -130,9 +136,18 @@ def _fpjax_fn(steps, record_every=None):
         if record_every is None:
             return fit(model.apply, model.init(key, x), x, y, optimizer=opt, steps=steps).losses
         # as experiments/fp_1d.py: the network's output on the samples every record_every steps
-        r = fit(model.apply, model.init(key, x), x, y, optimizer=opt, steps=steps,
-                record=lambda p: model.apply(p, x)[:, 0], record_every=record_every)
+        r = fit(
+            model.apply,
+            model.init(key, x),
+            x,
+            y,
+            optimizer=opt,
+            steps=steps,
+            record=lambda p: model.apply(p, x)[:, 0],
+            record_every=record_every,
+        )
         return {"losses": r.losses, "outputs": r.records, "diverged": r.diverged}
+
     return fn
 
 
@@ -155,6 +170,7 @@ def child(name: str, seeds: int, steps: int, record_every: int | None) -> dict:
         losses = res if record_every is None else res[0]
     else:
         from fpjax.train import sweep
+
         fn = _fpjax_fn(steps, record_every)
         c, w, res = _cpu_wall(lambda: sweep(fn, keys))
         out["sweep_cpu"], out["sweep_wall"] = c, w
@@ -177,6 +193,7 @@ def profile(seeds: int, steps: int) -> dict:
 
     from fpjax.models import mlp
     from fpjax.train import fit
+
     x, y = _data()
     model = mlp(WIDTHS, "tanh", init="xavier")
     keys = jax.random.split(jax.random.key(0), seeds)
@@ -221,8 +238,9 @@ def profile(seeds: int, steps: int) -> dict:
         "forward + backward + SGD update": scan_of(sgd, lambda p: p),
         "+ Adam (= plain baseline)": scan_of(adam, lambda p: (p, opt.init(p))),
         "+ Adam + per-step guard (fpjax before)": scan_of(guarded, lambda p: (p, opt.init(p), jnp.array(False))),
-        "fpjax fit (guard every 10 steps)": jax.jit(jax.vmap(lambda p: fit(
-            model.apply, p, x, y, optimizer=opt, steps=steps).losses[-1])),
+        "fpjax fit (guard every 10 steps)": jax.jit(
+            jax.vmap(lambda p: fit(model.apply, p, x, y, optimizer=opt, steps=steps).losses[-1])
+        ),
     }
     res = {}
     hlo = {}
@@ -237,6 +255,7 @@ def profile(seeds: int, steps: int) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- driver
+
 
 def run_child(args: list[str], single: bool, cores_env: bool = True) -> dict:
     env = dict(os.environ)
@@ -253,8 +272,7 @@ def run_child(args: list[str], single: bool, cores_env: bool = True) -> dict:
 
 
 def torch_peers(loop_seeds, seeds, steps, threads) -> dict:
-    out = _common.run_torch(_common.HERE / "torch_sweep.py", loop_seeds, seeds, steps, threads,
-                            taskset=threads == 1)
+    out = _common.run_torch(_common.HERE / "torch_sweep.py", loop_seeds, seeds, steps, threads, taskset=threads == 1)
     res = {}
     for line in out.strip().splitlines():
         name, cpu, wall, n, final = line.split()
@@ -293,8 +311,10 @@ def main():
     # (a) single thread, process CPU time
     mm = _common.pinned_rates()
     res["rates"] = mm
-    print(f"(a) one thread: float32 matmul {mm['matmul_gflops']:.1f} GFLOP/s, memory (a+=b, 64 MB) "
-          f"{mm['stream_gbs']:.1f} GB/s")
+    print(
+        f"(a) one thread: float32 matmul {mm['matmul_gflops']:.1f} GFLOP/s, memory (a+=b, 64 MB) "
+        f"{mm['stream_gbs']:.1f} GB/s"
+    )
     res["a"]["fpjax"] = run_child(["--child", "fpjax", *base], single=True)
     res["a"]["plain"] = run_child(["--child", "plain", *base], single=True)
     if _common.torch_python() is not None:
@@ -303,8 +323,7 @@ def main():
     res["a"]["fp1d-fpjax"] = run_child(["--child", "fpjax", *fp1], single=True)
     res["a"]["fp1d-plain"] = run_child(["--child", "plain", *fp1], single=True)
     if args.profile:
-        res["profile"] = run_child(["--child", "profile", "--seeds", str(args.seeds), "--steps", "100"],
-                                   single=True)
+        res["profile"] = run_child(["--child", "profile", "--seeds", str(args.seeds), "--steps", "100"], single=True)
     load_mid = os.getloadavg()[0]
 
     # (b) whole machine, wall time
@@ -334,26 +353,31 @@ def report(res, args, cores, fl):
     print(f"  fpjax jit(vmap(fit)): compile {f['compile_cpu']:.2f} s, run {f['run_cpu']:.2f} s")
     print(f"  plain jit(vmap(scan)): compile {pl['compile_cpu']:.2f} s, run {pl['run_cpu']:.2f} s")
     print(f"  steady state fpjax / plain: {f['run_cpu'] / pl['run_cpu']:.3f} (target <= 1.10)")
-    print(f"  whole call fpjax sweep / plain compile+run: "
-          f"{f['sweep_cpu'] / (pl['compile_cpu'] + pl['run_cpu']):.3f}")
+    print(f"  whole call fpjax sweep / plain compile+run: {f['sweep_cpu'] / (pl['compile_cpu'] + pl['run_cpu']):.3f}")
     for name in ("loop", "torch.func"):
         if name in a:
-            print(f"  PyTorch {name}: {a[name]['cpu']:.2f} s -> fpjax (steady) {a[name]['cpu'] / f['run_cpu']:.2f}x, "
-                  f"fpjax (whole sweep call) {a[name]['cpu'] / f['sweep_cpu']:.2f}x faster")
+            print(
+                f"  PyTorch {name}: {a[name]['cpu']:.2f} s -> fpjax (steady) {a[name]['cpu'] / f['run_cpu']:.2f}x, "
+                f"fpjax (whole sweep call) {a[name]['cpu'] / f['sweep_cpu']:.2f}x faster"
+            )
     g = fl * args.steps / f["run_cpu"] / 1e9
     print(f"  achieved {g:.1f} GFLOP/s = {g / res['rates']['matmul_gflops']:.0%} of the one-thread matmul rate")
     f1, p1 = a["fp1d-fpjax"], a["fp1d-plain"]
-    print(f"  fp-1d sweep with records ({args.fp1d_seeds} seeds x {args.fp1d_steps} steps, outputs every 10): "
-          f"fpjax run {f1['run_cpu']:.2f} s (sweep call {f1['sweep_cpu']:.2f} s), plain {p1['run_cpu']:.2f} s "
-          f"(compile {p1['compile_cpu']:.2f} s): ratio {f1['run_cpu'] / p1['run_cpu']:.3f}")
+    print(
+        f"  fp-1d sweep with records ({args.fp1d_seeds} seeds x {args.fp1d_steps} steps, outputs every 10): "
+        f"fpjax run {f1['run_cpu']:.2f} s (sweep call {f1['sweep_cpu']:.2f} s), plain {p1['run_cpu']:.2f} s "
+        f"(compile {p1['compile_cpu']:.2f} s): ratio {f1['run_cpu'] / p1['run_cpu']:.3f}"
+    )
     if "profile" in res:
         print("  ablation, CPU ms per step (64-seed batch):")
         for k, v in res["profile"]["per_step_cpu_s"].items():
             print(f"    {k}: {1e3 * v:.3f} ms; HLO {res['profile']['hlo_op_counts'][k]}")
     l0, lm, l1 = res["load"]
     valid = max(l0, lm, l1) < cores
-    print(f"\n(b) whole machine, wall seconds (load before {l0:.2f}, between {lm:.2f}, after {l1:.2f}, "
-          f"{cores} cores): {'VALID' if valid else 'INVALID (load >= cores)'}")
+    print(
+        f"\n(b) whole machine, wall seconds (load before {l0:.2f}, between {lm:.2f}, after {l1:.2f}, "
+        f"{cores} cores): {'VALID' if valid else 'INVALID (load >= cores)'}"
+    )
     if not b:
         print("  not run: the machine was loaded before (b) could start (use --force-wall to run anyway)")
     for k, v in b.items():

@@ -93,7 +93,7 @@ def main(inp: str, out: str) -> None:
         nrm = torch.sqrt(dot(v, v))
         v = [u / nrm for u in v]
         lam, it = None, 0
-        for it in range(1, power_iters + 1):
+        for it in range(1, power_iters + 1):  # noqa: B007 (returned: iterations used)
             h = hv(g, v)
             new = float(dot(h, v))
             nrm = torch.sqrt(dot(h, h))

@@ -30,7 +30,7 @@ PACKAGE = ROOT / "fpjax"
 NOTEBOOKS = ROOT / "notebooks"
 DOCS = ROOT / "docs"
 RESULTS = DOCS / "quick-runs"
-EXCLUDED_MODULES = {"fpjax.cli"}   # the `fpjax` command, documented on the home page
+EXCLUDED_MODULES = {"fpjax.cli"}  # the `fpjax` command, documented on the home page
 
 log = logging.getLogger("mkdocs.hooks.fpjax")
 
@@ -38,6 +38,7 @@ log = logging.getLogger("mkdocs.hooks.fpjax")
 # ------------------------------------------------------------------------------------------------
 # discovery (static: nothing is imported to list modules)
 # ------------------------------------------------------------------------------------------------
+
 
 def public_modules(package: Path = PACKAGE) -> list[str]:
     """Dotted names of the public modules of ``package``, sorted, the package itself first."""
@@ -61,8 +62,9 @@ def module_all(name: str, package_root: Path = ROOT) -> list[str] | None:
     path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+        )
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
             try:
                 value = ast.literal_eval(node.value)
@@ -103,11 +105,11 @@ def api_page(name: str) -> str:
     options = ["      show_root_heading: false", "      show_submodules: false"]
     names = module_all(name) or []
     own = [n for n in names if f"{name}.{n}" not in public_modules()]
-    if subpackage and not own:   # a package of submodules: list them; each has its own page
+    if subpackage and not own:  # a package of submodules: list them; each has its own page
         options.append("      members: false")
     lazy = bool(own) and _lazy(name)
-    if lazy:                     # names imported on first access (module __getattr__): griffe cannot see
-        options.append("      members: false")   # them, so each is rendered from where it is defined
+    if lazy:  # names imported on first access (module __getattr__): griffe cannot see
+        options.append("      members: false")  # them, so each is rendered from where it is defined
     lines = [f"# `{name}`", "", f"::: {name}", "    options:", *options, ""]
     if lazy:
         import importlib
@@ -121,8 +123,15 @@ def api_page(name: str) -> str:
             if where is None or not hasattr(obj, "__qualname__"):
                 continue
             # an autorefs anchor under the public path, then the object from its defining module
-            lines += [f"[](){{#{name}.{n}}}", "", f"::: {where}.{obj.__qualname__}", "    options:",
-                      "      show_root_heading: true", "      show_root_full_path: false", ""]
+            lines += [
+                f"[](){{#{name}.{n}}}",
+                "",
+                f"::: {where}.{obj.__qualname__}",
+                "    options:",
+                "      show_root_heading: true",
+                "      show_root_full_path: false",
+                "",
+            ]
     if subpackage:
         subs = [m for m in public_modules() if m.startswith(name + ".") and m.count(".") == name.count(".") + 1]
         if subs:
@@ -132,9 +141,11 @@ def api_page(name: str) -> str:
 
 def api_index(modules: list[str]) -> str:
     rows = "\n".join(f"| [`{m}`]({m}.md) | {module_summary(m)} |" for m in modules)
-    return ("# API reference\n\nOne page per public module, generated from the docstrings. The private "
-            "implementation lives in `fpjax._src` and is not part of the API.\n\n"
-            "| module | summary |\n|---|---|\n" + rows + "\n")
+    return (
+        "# API reference\n\nOne page per public module, generated from the docstrings. The private "
+        "implementation lives in `fpjax._src` and is not part of the API.\n\n"
+        "| module | summary |\n|---|---|\n" + rows + "\n"
+    )
 
 
 def notebook_titles() -> list[tuple[str, str]]:
@@ -158,18 +169,21 @@ def notebook_titles() -> list[tuple[str, str]]:
 
 
 def notebooks_index(items: list[tuple[str, str]]) -> str:
-    lines = ["# Notebooks", "",
-             "Each notebook is kept as a reviewable [jupytext](https://jupytext.readthedocs.io) percent-format",
-             "script `notebooks/NAME.py` paired with `notebooks/NAME.ipynb`, which is stored with its outputs;",
-             "the pages below render those stored outputs (nothing is executed when the site is built).",
-             "Refresh the outputs of every notebook after editing a script with",
-             "",
-             "```bash",
-             "uv run --frozen python notebooks/refresh.py            # or: notebooks/refresh.py NAME.py",
-             "```",
-             "",
-             "and the tests (`tests/test_notebooks.py`) execute every notebook again.",
-             ""]
+    lines = [
+        "# Notebooks",
+        "",
+        "Each notebook is kept as a reviewable [jupytext](https://jupytext.readthedocs.io) percent-format",
+        "script `notebooks/NAME.py` paired with `notebooks/NAME.ipynb`, which is stored with its outputs;",
+        "the pages below render those stored outputs (nothing is executed when the site is built).",
+        "Refresh the outputs of every notebook after editing a script with",
+        "",
+        "```bash",
+        "uv run --frozen python notebooks/refresh.py            # or: notebooks/refresh.py NAME.py",
+        "```",
+        "",
+        "and the tests (`tests/test_notebooks.py`) execute every notebook again.",
+        "",
+    ]
     lines += [f"* [{title}]({name})" for name, title in items]
     return "\n".join(lines) + "\n"
 
@@ -178,12 +192,14 @@ def notebooks_index(items: list[tuple[str, str]]) -> str:
 # experiment catalogue
 # ------------------------------------------------------------------------------------------------
 
+
 def _registry():
     """``[(name, module-or-object)]`` from whichever experiment registry exists."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    try:   # the public framework, when present
+    try:  # the public framework, when present
         import fpjax.experiment as fe
+
         lister = getattr(fe, "list_experiments", None)
         getter = getattr(fe, "get_experiment", None)
         if lister is not None and getter is not None:
@@ -236,9 +252,12 @@ def _settings_table(quick: dict, full: dict) -> str:
         s = json.dumps(v, default=str)
         return (s if len(s) <= 80 else s[:77] + "…").replace("|", "\\|")
 
-    rows = [f"| `{k}` | `{fmt(quick.get(k, '—'))}` | `{fmt(full.get(k, '—'))}` |"
-            if full.get(k, quick.get(k)) != quick.get(k) else f"| `{k}` | `{fmt(quick.get(k, '—'))}` | same |"
-            for k in keys]
+    rows = [
+        f"| `{k}` | `{fmt(quick.get(k, '—'))}` | `{fmt(full.get(k, '—'))}` |"
+        if full.get(k, quick.get(k)) != quick.get(k)
+        else f"| `{k}` | `{fmt(quick.get(k, '—'))}` | same |"
+        for k in keys
+    ]
     return "| setting | quick | full |\n|---|---|---|\n" + "\n".join(rows)
 
 
@@ -246,16 +265,25 @@ def _committed_run(name: str, captions: dict | None = None) -> str:
     d = RESULTS / name
     mfile = d / "metrics.json"
     if not mfile.exists():
-        return ("*No committed quick run.* Run it with `uv run --frozen fpjax run " + name
-                + " --quick` and open `results/index.html`.")
+        return (
+            "*No committed quick run.* Run it with `uv run --frozen fpjax run "
+            + name
+            + " --quick` and open `results/index.html`."
+        )
     metrics = json.loads(mfile.read_text(encoding="utf-8"))
     cfg = {}
     if (d / "config.json").exists():
         cfg = json.loads((d / "config.json").read_text(encoding="utf-8"))
     plat = cfg.get("platform", {})
-    lines = [(f"Committed quick run (`docs/quick-runs/{name}/`): started {cfg.get('started', '?')}, "
-              f"jax {plat.get('jax', '?')} on {plat.get('backend', '?')}, runtime {metrics.get('runtime_s', '?')} s."), "",
-             "| claim | verdict |", "|---|---|"]
+    lines = [
+        (
+            f"Committed quick run (`docs/quick-runs/{name}/`): started {cfg.get('started', '?')}, "
+            f"jax {plat.get('jax', '?')} on {plat.get('backend', '?')}, runtime {metrics.get('runtime_s', '?')} s."
+        ),
+        "",
+        "| claim | verdict |",
+        "|---|---|",
+    ]
     for c in metrics.get("claims", []):
         held = c.get("held")
         verdict = "**held**" if held is True else ("**did not hold**" if held is False else str(held))
@@ -268,38 +296,55 @@ def _committed_run(name: str, captions: dict | None = None) -> str:
 
 
 def catalogue() -> str:
-    head = ["# Experiment catalogue", "",
-            "Every experiment of `experiments/`, generated from the experiment registry when the site is built:",
-            "its claim, the source it reproduces, its quick (CPU minutes) and full (paper scale, GPU) settings,",
-            "and the verdicts and figures of a committed quick run where there is one. Run one with",
-            "`uv run --frozen fpjax run NAME --quick` (or `--full`); see "
-            "[reproduce an experiment on a GPU](howto/gpu.md) and [read the results report](howto/results-report.md)."
-            + (" To write one, see [add your own experiment](howto/add-experiment.md)."
-               if (DOCS / "howto" / "add-experiment.md").exists() else ""), ""]
+    head = [
+        "# Experiment catalogue",
+        "",
+        "Every experiment of `experiments/`, generated from the experiment registry when the site is built:",
+        "its claim, the source it reproduces, its quick (CPU minutes) and full (paper scale, GPU) settings,",
+        "and the verdicts and figures of a committed quick run where there is one. Run one with",
+        "`uv run --frozen fpjax run NAME --quick` (or `--full`); see "
+        "[reproduce an experiment on a GPU](howto/gpu.md) and [read the results report](howto/results-report.md)."
+        + (
+            " To write one, see [add your own experiment](howto/add-experiment.md)."
+            if (DOCS / "howto" / "add-experiment.md").exists()
+            else ""
+        ),
+        "",
+    ]
     try:
         entries = _registry()
-    except Exception as exc:   # noqa: BLE001 - the catalogue must say why it is empty, not break the site
+    except Exception as exc:  # noqa: BLE001 - the catalogue must say why it is empty, not break the site
         log.warning("experiment registry could not be loaded: %r", exc)
         return "\n".join(head + [f"The registry could not be loaded: `{exc!r}`."])
     head += ["| experiment | description |", "|---|---|"]
-    head += [f"| [`{n}`](#{n}) | {clean(str(_field(e, 'description', default=''))).replace('|', '/')} |"
-             for n, e in entries]
+    head += [
+        f"| [`{n}`](#{n}) | {clean(str(_field(e, 'description', default=''))).replace('|', '/')} |" for n, e in entries
+    ]
     body = []
     for name, exp in entries:
         quick = dict(_field(exp, "quick", default={}) or {})
         full = dict(_field(exp, "full", default={}) or {})
-        body += [f"## `{name}` {{#{name}}}", "",
-                 clean(str(_field(exp, "description", default=""))), "",
-                 f"**Claim.** {clean(str(_field(exp, 'claim', default='—')))}", "",
-                 f"**Source.** {_source(exp)}", "",
-                 _settings_table(quick, full), "",
-                 _committed_run(name, dict(_field(exp, "figures", default={}) or {})), ""]
+        body += [
+            f"## `{name}` {{#{name}}}",
+            "",
+            clean(str(_field(exp, "description", default=""))),
+            "",
+            f"**Claim.** {clean(str(_field(exp, 'claim', default='—')))}",
+            "",
+            f"**Source.** {_source(exp)}",
+            "",
+            _settings_table(quick, full),
+            "",
+            _committed_run(name, dict(_field(exp, "figures", default={}) or {})),
+            "",
+        ]
     return "\n".join(head + [""] + body)
 
 
 # ------------------------------------------------------------------------------------------------
 # mkdocs events
 # ------------------------------------------------------------------------------------------------
+
 
 def _generated_uris() -> set[str]:
     uris = {"api/index.md", "experiments.md", "notebooks/index.md"}
@@ -315,7 +360,7 @@ def _filter_nav(nav, available: set[str]):
             if item in available or "://" in item:
                 out.append(item)
             continue
-        (title, value), = item.items()
+        ((title, value),) = item.items()
         if isinstance(value, list):
             value = _filter_nav(value, available)
             if value:
@@ -333,7 +378,7 @@ def on_config(config, **kwargs):
     nbs = [{"Overview": "notebooks/index.md"}] + [{t: f"notebooks/{n}"} for n, t in notebook_titles()]
     nav = []
     for item in config["nav"] or []:
-        (title, value), = item.items() if isinstance(item, dict) and len(item) == 1 else ((None, item),)
+        ((title, value),) = item.items() if isinstance(item, dict) and len(item) == 1 else ((None, item),)
         if value == "api/index.md":
             nav.append({title: api})
         elif value == "notebooks/index.md":
@@ -345,26 +390,38 @@ def on_config(config, **kwargs):
     return config
 
 
-@event_priority(100)   # before mkdocs-jupyter wraps the notebook files
+@event_priority(100)  # before mkdocs-jupyter wraps the notebook files
 def on_files(files: Files, config, **kwargs):
     modules = public_modules()
-    generated = {"api/index.md": api_index(modules), "experiments.md": catalogue(),
-                 "notebooks/index.md": notebooks_index(notebook_titles())}
+    generated = {
+        "api/index.md": api_index(modules),
+        "experiments.md": catalogue(),
+        "notebooks/index.md": notebooks_index(notebook_titles()),
+    }
     generated.update({f"api/{m}.md": api_page(m) for m in modules})
     for uri, content in generated.items():
         if files.get_file_from_path(uri) is None:
             files.append(File.generated(config, uri, content=content))
     for name, _ in notebook_titles():
-        files.append(File(f"notebooks/{name}", src_dir=str(ROOT), dest_dir=config["site_dir"],
-                          use_directory_urls=config["use_directory_urls"]))
+        files.append(
+            File(
+                f"notebooks/{name}",
+                src_dir=str(ROOT),
+                dest_dir=config["site_dir"],
+                use_directory_urls=config["use_directory_urls"],
+            )
+        )
     return files
 
 
 # nbconvert's templates load MathJax and mermaid from a CDN; the site is offline and the notebooks'
 # formulas are Unicode, so both loaders are removed from the rendered notebook pages.
 _MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
-_MERMAID = re.compile(r"<script type=\"module\">\s*document\.addEventListener\(\"DOMContentLoaded\", async \(\) => \{"
-                      r"\s*const diagrams = document\.querySelectorAll\(\"\.jp-Mermaid.*?</script>", re.DOTALL)
+_MERMAID = re.compile(
+    r"<script type=\"module\">\s*document\.addEventListener\(\"DOMContentLoaded\", async \(\) => \{"
+    r"\s*const diagrams = document\.querySelectorAll\(\"\.jp-Mermaid.*?</script>",
+    re.DOTALL,
+)
 
 
 # Docstrings name objects with Sphinx roles (:func:`name`); Markdown renders the role as text before

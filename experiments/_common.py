@@ -67,7 +67,7 @@ def power_spectrum(values: Any, x_grid: np.ndarray, window: Any = WINDOW):
     v = values - jnp.mean(values, axis=-1, keepdims=True)
     freqs, coeffs = spectrum.grid_fft(v, x_grid, window=window)
     n = x_grid.shape[0]
-    return freqs[n // 2:], jnp.abs(coeffs[..., n // 2:]) ** 2
+    return freqs[n // 2 :], jnp.abs(coeffs[..., n // 2 :]) ** 2
 
 
 def high_freq_fraction(values: Any, x_grid: np.ndarray, cutoff: float, window: Any = WINDOW) -> jax.Array:
@@ -84,7 +84,7 @@ def high_freq_fraction(values: Any, x_grid: np.ndarray, cutoff: float, window: A
 def rel_rmse(h: Any, f: Any, axis: int = -1) -> np.ndarray:
     """``‖h − f‖ / ‖f‖`` along ``axis`` (root-mean-square ratio)."""
     h, f = np.asarray(h, np.float64), np.asarray(f, np.float64)
-    return np.sqrt(np.mean((h - f) ** 2, axis=axis) / np.mean(f ** 2, axis=axis))
+    return np.sqrt(np.mean((h - f) ** 2, axis=axis) / np.mean(f**2, axis=axis))
 
 
 def crossing_index(values: Any, threshold: float, *, stay: bool = False) -> np.ndarray:
@@ -173,8 +173,16 @@ def decay_rate(t: Any, amps: Any, floor_ratio: float = 1e-2, min_points: int = 3
     return float(-slope)
 
 
-def seed_sweep(fn: Callable, seed: int, n_seeds: int, xs: Any = None, *, stream: int = 0, tile: int = 1,
-               expect_divergence: bool = False):
+def seed_sweep(
+    fn: Callable,
+    seed: int,
+    n_seeds: int,
+    xs: Any = None,
+    *,
+    stream: int = 0,
+    tile: int = 1,
+    expect_divergence: bool = False,
+):
     """One vmapped ``fpjax.train.sweep`` over ``seed_keys(seed, n_seeds, stream)`` (keys split from
     ``fold_in(key(seed), stream)``).
 
@@ -238,8 +246,9 @@ def log_steps(steps: Any) -> np.ndarray:
     return np.where(st > 0, st, 0.5 * (pos[0] if pos.size else 1.0))
 
 
-def error_heatmap(fig, ax, steps, values, row_labels, *, threshold=None, crossings=None, vmax=1.0,
-                  label="relative error"):
+def error_heatmap(
+    fig, ax, steps, values, row_labels, *, threshold=None, crossings=None, vmax=1.0, label="relative error"
+):
     """Heat map of ``values (R, T)`` (rows × recorded steps) on a log step axis, with optional markers
     at the steps where each row first got below ``threshold`` (``crossings (R,)``, ``inf`` = never)."""
     st = log_steps(steps)
@@ -249,8 +258,13 @@ def error_heatmap(fig, ax, steps, values, row_labels, *, threshold=None, crossin
     if crossings is not None:
         c = np.asarray(crossings, dtype=float)
         fin = np.isfinite(c)
-        ax.plot(np.maximum(c[fin], st[0]), np.arange(c.size)[fin], "w^", ms=7,
-                label=f"first ≤ {threshold:g}" if threshold is not None else None)
+        ax.plot(
+            np.maximum(c[fin], st[0]),
+            np.arange(c.size)[fin],
+            "w^",
+            ms=7,
+            label=f"first ≤ {threshold:g}" if threshold is not None else None,
+        )
         if threshold is not None and fin.any():
             ax.legend(fontsize=7, loc="upper right")
     ax.set_xscale("log")
@@ -278,8 +292,10 @@ def load_images(dataset: str, cfg: dict):
     from fpjax.data import load_dataset, standardize
 
     if dataset not in NUM_CLASSES or dataset == "digits":
-        raise ValueError(f"unknown image data set {dataset!r} for the CNN experiments; expected one of "
-                         f"{', '.join(k for k in NUM_CLASSES if k != 'digits')}")
+        raise ValueError(
+            f"unknown image data set {dataset!r} for the CNN experiments; expected one of "
+            f"{', '.join(k for k in NUM_CLASSES if k != 'digits')}"
+        )
     xtr, ytr = load_dataset(dataset, "train", cfg.get("data_dir"))
     xte, yte = load_dataset(dataset, "test", cfg.get("data_dir"))
     rng = np.random.default_rng(0)
@@ -324,8 +340,8 @@ def kernel_profiles_fn(pad: int):
     from fpjax.spectrum import kernel_power_spectrum, radial_profile
 
     def record(params):
-        return {name: radial_profile(kernel_power_spectrum(k, pad))[1]
-                for name, k in spatial_kernels(params).items()}
+        return {name: radial_profile(kernel_power_spectrum(k, pad))[1] for name, k in spatial_kernels(params).items()}
+
     return record
 
 
@@ -358,22 +374,37 @@ def hessian_stats(loss_on_batch, variables, x, y, key, cfg: dict) -> dict:
     # The batch statistics travel with the data (replicated per minibatch) so that the loss function
     # itself — a static argument of the jitted Hessian routines — is the same object for every
     # model state, and they compile once per model.
-    batches = {"x": x[:n].reshape((nb, n // nb) + tuple(x.shape[1:])), "y": y[:n].reshape(nb, n // nb),
-               "bs": jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (nb,) + a.shape), bs)}
+    batches = {
+        "x": x[:n].reshape((nb, n // nb) + tuple(x.shape[1:])),
+        "y": y[:n].reshape(nb, n // nb),
+        "bs": jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (nb,) + a.shape), bs),
+    }
     # Always a BatchedLoss (also for one batch): its data are traced arguments, whereas data closed
     # over by a plain loss function become XLA constants, and XLA:CPU then tries to constant-fold
     # the convolutions of the input (tens of seconds per op).
     loss = hessian.batched_loss(loss_on_batch, batches)
     params = variables["params"]
     k1, k2 = jax.random.split(key)
-    s = hessian.hessian_summary(loss, params, key=k1, num_probes=int(cfg["hessian_probes"]),
-                                num_iters=int(cfg["lanczos_iters"]), k=int(cfg.get("top_k", 3)))
-    grid, dens = hessian.eigen_density(loss, params, key=k2, num_probes=int(cfg["density_probes"]),
-                                       num_iters=int(cfg["density_iters"]), grid=400)
-    return {"trace": float(s.trace), "trace_se": float(s.trace_se),
-            "top_eigenvalues": np.asarray(s.top_eigenvalues).tolist(),
-            "spectral_norm": float(s.spectral_norm), "n_samples": n,
-            "density_grid": np.asarray(grid).tolist(), "density": np.asarray(dens).tolist()}
+    s = hessian.hessian_summary(
+        loss,
+        params,
+        key=k1,
+        num_probes=int(cfg["hessian_probes"]),
+        num_iters=int(cfg["lanczos_iters"]),
+        k=int(cfg.get("top_k", 3)),
+    )
+    grid, dens = hessian.eigen_density(
+        loss, params, key=k2, num_probes=int(cfg["density_probes"]), num_iters=int(cfg["density_iters"]), grid=400
+    )
+    return {
+        "trace": float(s.trace),
+        "trace_se": float(s.trace_se),
+        "top_eigenvalues": np.asarray(s.top_eigenvalues).tolist(),
+        "spectral_norm": float(s.spectral_norm),
+        "n_samples": n,
+        "density_grid": np.asarray(grid).tolist(),
+        "density": np.asarray(dens).tolist(),
+    }
 
 
 def make_loss_on_batch(model):
@@ -386,6 +417,7 @@ def make_loss_on_batch(model):
         v = {"params": params, "batch_stats": batch["bs"]} if batch["bs"] else {"params": params}
         logits = model.module.apply(v, batch["x"], train=False)
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]))
+
     return loss_on_batch
 
 

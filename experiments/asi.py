@@ -36,9 +36,11 @@ from fpjax.experiment import Experiment, claim, new_figure, save_figure
 
 NAME = "asi"
 DESCRIPTION = "Test error vs init scale with and without antisymmetric initialization (diabetes, digits)"
-CLAIM = ("With antisymmetric initialization (output exactly 0 at init, same NTK) the test error does not grow "
-         "with the init scale, while without it the test error grows with the scale (the initial function's "
-         "bias term).")
+CLAIM = (
+    "With antisymmetric initialization (output exactly 0 at init, same NTK) the test error does not grow "
+    "with the init scale, while without it the test error grows with the scale (the initial function's "
+    "bias term)."
+)
 
 QUICK = {
     "datasets": ["diabetes", "digits"],
@@ -54,8 +56,15 @@ QUICK = {
     "flat_factor": 1.5,
     "chunk_size": None,
 }
-FULL = dict(QUICK, width={"diabetes": 1024, "digits": 1024}, scales=[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0],
-            n_seeds=16, steps=20000, digits_train=None, chunk_size=16)
+FULL = dict(
+    QUICK,
+    width={"diabetes": 1024, "digits": 1024},
+    scales=[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0],
+    n_seeds=16,
+    steps=20000,
+    digits_train=None,
+    chunk_size=16,
+)
 
 
 def load(name: str, seed: int, digits_train: int | None):
@@ -101,34 +110,54 @@ def run(config: dict, out_dir: Path) -> dict:
     for d_idx, ds in enumerate(cfg["datasets"]):
         xtr, ytr, xte, yte = load(ds, int(cfg["seed"]), cfg["digits_train"])
         width = cfg["width"][ds] if isinstance(cfg["width"], dict) else cfg["width"]
-        base = mlp((int(width),) * int(cfg["depth"]) + (ytr.shape[1],), cfg["activation"], init="standard",
-                   sigma_w=1.0, sigma_b=0.0)
+        base = mlp(
+            (int(width),) * int(cfg["depth"]) + (ytr.shape[1],),
+            cfg["activation"],
+            init="standard",
+            sigma_w=1.0,
+            sigma_b=0.0,
+        )
         model = asi(base)
         xtr_, ytr_, xte_, yte_ = map(jnp.asarray, (xtr, ytr, xte, yte))
 
         def errors(apply, p):
-            return {"test": jnp.mean(jnp.sum((apply(p, xte_) - yte_) ** 2, axis=-1)),
-                    "train": jnp.mean(jnp.sum((apply(p, xtr_) - ytr_) ** 2, axis=-1)),
-                    "acc": jnp.mean(jnp.argmax(apply(p, xte_), -1) == jnp.argmax(yte_, -1))}
+            return {
+                "test": jnp.mean(jnp.sum((apply(p, xte_) - yte_) ** 2, axis=-1)),
+                "train": jnp.mean(jnp.sum((apply(p, xtr_) - ytr_) ** 2, axis=-1)),
+                "acc": jnp.mean(jnp.argmax(apply(p, xte_), -1) == jnp.argmax(yte_, -1)),
+            }
 
         def one(k, s, base=base, model=model, xtr_=xtr_, ytr_=ytr_, errors=errors):
             p = jax.tree_util.tree_map(lambda a: s * a, base.init(k, xtr_))
             r = fit(base.apply, p, xtr_, ytr_, optimizer=opt, steps=int(cfg["steps"]))
             pa = {"a": p, "b": jax.tree_util.tree_map(jnp.array, p)}
             ra = fit(model.apply, pa, xtr_, ytr_, optimizer=opt, steps=int(cfg["steps"]))
-            return {"plain": errors(base.apply, r.params), "asi": errors(model.apply, ra.params),
-                    "init_test": errors(base.apply, p)["test"], "asi_init_max": jnp.max(jnp.abs(model.apply(pa, xte_))),
-                    "diverged": jnp.stack([r.diverged, ra.diverged])}
+            return {
+                "plain": errors(base.apply, r.params),
+                "asi": errors(model.apply, ra.params),
+                "init_test": errors(base.apply, p)["test"],
+                "asi_init_max": jnp.max(jnp.abs(model.apply(pa, xte_))),
+                "diverged": jnp.stack([r.diverged, ra.diverged]),
+            }
 
         keys = jax.random.split(jax.random.fold_in(key, d_idx), n_k)
-        res = sweep(one, jnp.concatenate([keys] * n_s), xs=np.repeat(np.asarray(scales, np.float32), n_k),
-                    chunk_size=cfg["chunk_size"])
+        res = sweep(
+            one,
+            jnp.concatenate([keys] * n_s),
+            xs=np.repeat(np.asarray(scales, np.float32), n_k),
+            chunk_size=cfg["chunk_size"],
+        )
         o = res.outputs
         shape = lambda a: np.asarray(a, np.float64).reshape(n_s, n_k)
-        rec = {"scales": scales, "n_train": int(len(xtr)), "n_test": int(len(xte)), "width": int(width),
-               "diverged_runs": int(np.asarray(o["diverged"]).sum()),
-               "asi_output_at_init_max_abs": float(np.max(o["asi_init_max"])),
-               "init_test_mse_mean": shape(o["init_test"]).mean(1).tolist()}
+        rec = {
+            "scales": scales,
+            "n_train": int(len(xtr)),
+            "n_test": int(len(xte)),
+            "width": int(width),
+            "diverged_runs": int(np.asarray(o["diverged"]).sum()),
+            "asi_output_at_init_max_abs": float(np.max(o["asi_init_max"])),
+            "init_test_mse_mean": shape(o["init_test"]).mean(1).tolist(),
+        }
         for v in ("plain", "asi"):
             for q in ("test", "train") + (("acc",) if ytr.shape[1] > 1 else ()):
                 a = shape(o[v][q])
@@ -141,33 +170,56 @@ def run(config: dict, out_dir: Path) -> dict:
         growth_p, growth_a = te_p[-1] / te_p[0], te_a[-1] / te_a[0]
         paired = np.asarray(rec["asi_test_per_seed"][-1]) < np.asarray(rec["plain_test_per_seed"][-1])
         span = f"from init scale {scales[0]:g} to {scales[-1]:g}"
-        ev = {"test_without_asi": te_p.tolist(), "test_with_asi": te_a.tolist(),
-              "train_without_asi": rec["plain_train_mean"], "train_with_asi": rec["asi_train_mean"],
-              "diverged_runs": rec["diverged_runs"]}
+        ev = {
+            "test_without_asi": te_p.tolist(),
+            "test_with_asi": te_a.tolist(),
+            "train_without_asi": rec["plain_train_mean"],
+            "train_with_asi": rec["asi_train_mean"],
+            "diverged_runs": rec["diverged_runs"],
+        }
         claims += [
-            claim(f"{ds}: without ASI the test error grows by more than {cfg['growth_factor']:g}x {span} "
-                  "(mean over seeds; no diverged run)", growth_p > cfg["growth_factor"] and rec["diverged_runs"] == 0,
-                  dict(ev, test_growth_without_asi=growth_p)),
-            claim(f"{ds}: with ASI the test error grows by less than {cfg['flat_factor']:g}x {span}",
-                  growth_a < cfg["flat_factor"], dict(ev, test_growth_with_asi=growth_a,
-                                                      test_growth_without_asi=growth_p)),
-            claim(f"{ds}: at the largest init scale ASI has the lower test error for every seed (paired, {n_k} seeds)",
-                  bool(paired.all()), {"asi_better_per_seed": paired.tolist(),
-                                       "test_without_asi_per_seed": rec["plain_test_per_seed"][-1],
-                                       "test_with_asi_per_seed": rec["asi_test_per_seed"][-1]}),
+            claim(
+                f"{ds}: without ASI the test error grows by more than {cfg['growth_factor']:g}x {span} "
+                "(mean over seeds; no diverged run)",
+                growth_p > cfg["growth_factor"] and rec["diverged_runs"] == 0,
+                dict(ev, test_growth_without_asi=growth_p),
+            ),
+            claim(
+                f"{ds}: with ASI the test error grows by less than {cfg['flat_factor']:g}x {span}",
+                growth_a < cfg["flat_factor"],
+                dict(ev, test_growth_with_asi=growth_a, test_growth_without_asi=growth_p),
+            ),
+            claim(
+                f"{ds}: at the largest init scale ASI has the lower test error for every seed (paired, {n_k} seeds)",
+                bool(paired.all()),
+                {
+                    "asi_better_per_seed": paired.tolist(),
+                    "test_without_asi_per_seed": rec["plain_test_per_seed"][-1],
+                    "test_with_asi_per_seed": rec["asi_test_per_seed"][-1],
+                },
+            ),
         ]
-    claims.append(claim("ASI networks output exactly 0 at init (every dataset, scale and seed)",
-                        all(per[d]["asi_output_at_init_max_abs"] == 0.0 for d in per),
-                        {d: per[d]["asi_output_at_init_max_abs"] for d in per}))
+    claims.append(
+        claim(
+            "ASI networks output exactly 0 at init (every dataset, scale and seed)",
+            all(per[d]["asi_output_at_init_max_abs"] == 0.0 for d in per),
+            {d: per[d]["asi_output_at_init_max_abs"] for d in per},
+        )
+    )
     _figure(cfg, out_dir, per=per, scales=scales)
-    return {"claims": claims, "results": per,
-            "test_error": "mean over test points of the squared error summed over outputs (digits: one-hot, MSE)",
-            "note": ("Without ASI the training residual starts at Y - h_ini(X), so at large scales the plain network "
-                     "also fits the training set more slowly within the fixed step budget (see train_*). ASI removes "
-                     "only the bias term: the tangent kernel's shape (the biases start at 0 and their gradients do "
-                     "not scale with s) and the training regime (Adam steps are scale-free, so large-scale networks "
-                     "move relatively less: lazier) still depend on the scale, so the ASI test error need not be "
-                     "exactly flat.")}
+    return {
+        "claims": claims,
+        "results": per,
+        "test_error": "mean over test points of the squared error summed over outputs (digits: one-hot, MSE)",
+        "note": (
+            "Without ASI the training residual starts at Y - h_ini(X), so at large scales the plain network "
+            "also fits the training set more slowly within the fixed step budget (see train_*). ASI removes "
+            "only the bias term: the tangent kernel's shape (the biases start at 0 and their gradients do "
+            "not scale with s) and the training regime (Adam steps are scale-free, so large-scale networks "
+            "move relatively less: lazier) still depend on the scale, so the ASI test error need not be "
+            "exactly flat."
+        ),
+    }
 
 
 def _figure(cfg, out_dir, *, per, scales):
@@ -178,8 +230,16 @@ def _figure(cfg, out_dir, *, per, scales):
     for ax, (ds, q) in zip(axes, panels):
         rec = per[ds]
         for v, color, label in (("plain", "C3", "without ASI"), ("asi", "C0", "with ASI")):
-            ax.errorbar(sc, rec[f"{v}_{q}_mean"], yerr=2 * np.asarray(rec[f"{v}_{q}_se"]), fmt="o-", color=color,
-                        ms=4, capsize=2, label=f"{label}, test")
+            ax.errorbar(
+                sc,
+                rec[f"{v}_{q}_mean"],
+                yerr=2 * np.asarray(rec[f"{v}_{q}_se"]),
+                fmt="o-",
+                color=color,
+                ms=4,
+                capsize=2,
+                label=f"{label}, test",
+            )
             if q == "test":
                 ax.plot(sc, rec[f"{v}_train_mean"], ":", color=color, lw=1.2, label=f"{label}, train")
         ax.set_xscale("log", base=2)
@@ -201,11 +261,12 @@ SOURCE = (
     'networks", arXiv:1905.07777'
 )
 FIGURES = {
-    'test_error_vs_init_scale.png': (
-        'test error against the init scale s, with and without ASI, per data set: without ASI the error grows'
-        ' with s, with ASI it stays flat'
+    "test_error_vs_init_scale.png": (
+        "test error against the init scale s, with and without ASI, per data set: without ASI the error grows"
+        " with s, with ASI it stays flat"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

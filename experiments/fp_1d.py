@@ -39,14 +39,16 @@ from . import _common as C
 
 NAME = "fp-1d"
 DESCRIPTION = "F-Principle in 1-D: tanh 1-200-100-100-50-1 fits a multi-frequency target low frequencies first"
-CLAIM = ("DNNs fit the training data from low to high frequencies: the relative error Δ_F(k) of the "
-         "target's main spectral peaks converges in order of increasing frequency")
+CLAIM = (
+    "DNNs fit the training data from low to high frequencies: the relative error Δ_F(k) of the "
+    "target's main spectral peaks converges in order of increasing frequency"
+)
 
 QUICK = {
-    "n_points": 61,             # samples of one period [-w, w)
-    "half_width": 3.14159265,   # w = π: the target is sin(x) + sin(3x) + sin(5x)
-    "freqs": [1, 3, 5],         # peaks, in cycles per period (DFT index)
-    "amplitude": 1.0,           # equal amplitudes
+    "n_points": 61,  # samples of one period [-w, w)
+    "half_width": 3.14159265,  # w = π: the target is sin(x) + sin(3x) + sin(5x)
+    "freqs": [1, 3, 5],  # peaks, in cycles per period (DFT index)
+    "amplitude": 1.0,  # equal amplitudes
     "widths": [200, 100, 100, 50],
     "activation": "tanh",
     "init": "xavier",
@@ -54,8 +56,8 @@ QUICK = {
     "steps": 2000,
     "record_every": 10,
     "n_seeds": 4,
-    "threshold": 0.05,          # Δ_F(k) level counted as "converged"
-    "order_fraction": 0.9,      # share of seeds that must show the order themselves
+    "threshold": 0.05,  # Δ_F(k) level counted as "converged"
+    "order_fraction": 0.9,  # share of seeds that must show the order themselves
 }
 FULL = dict(QUICK, steps=20000, record_every=20, n_seeds=64)
 
@@ -79,8 +81,16 @@ def _train(cfg, x, y):
     opt = optax.adam(float(cfg["lr"]))
 
     def one_seed(key):
-        r = fit(model.apply, model.init(key, xj), xj, yj, optimizer=opt, steps=int(cfg["steps"]),
-                record=lambda p: model.apply(p, xj)[:, 0], record_every=int(cfg["record_every"]))
+        r = fit(
+            model.apply,
+            model.init(key, xj),
+            xj,
+            yj,
+            optimizer=opt,
+            steps=int(cfg["steps"]),
+            record=lambda p: model.apply(p, xj)[:, 0],
+            record_every=int(cfg["record_every"]),
+        )
         return {"outputs": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
 
     return sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
@@ -98,35 +108,55 @@ def run(config: dict, out_dir: Path) -> dict:
     ok = res.ok
     out = res.outputs
     steps = np.asarray(out["record_steps"][0])
-    h = np.asarray(out["outputs"])                      # (S, R, n)
+    h = np.asarray(out["outputs"])  # (S, R, n)
     freqs, y_hat = grid_fft(y, x)
-    _, h_hat = grid_fft(h, x)                           # (S, R, n) complex
+    _, h_hat = grid_fft(h, x)  # (S, R, n) complex
     y_pk = np.asarray(coeffs_at(y_hat, ks))
-    h_pk = np.asarray(coeffs_at(h_hat, ks))             # (S, R, K)
-    delta = np.asarray(relative_error(h_pk, y_pk))      # (S, R, K)
+    h_pk = np.asarray(coeffs_at(h_hat, ks))  # (S, R, K)
+    delta = np.asarray(relative_error(h_pk, y_pk))  # (S, R, K)
 
     thr = float(cfg["threshold"])
-    t_conv = C.first_below(np.moveaxis(delta, -1, -2), steps, thr)   # (S, K)
+    t_conv = C.first_below(np.moveaxis(delta, -1, -2), steps, thr)  # (S, K)
     t_ok = t_conv[ok]
     med = np.median(t_ok, axis=0) if ok.size else np.full(ks.size, np.inf)
     in_order = np.array([C.strictly_increasing(t) for t in t_ok])
     frac = float(in_order.mean()) if ok.size else 0.0
     held = bool(ok.size) and C.strictly_increasing(med) and frac >= float(cfg["order_fraction"])
 
-    _figures(cfg, out_dir, x=x, y=y, h=h, freqs=freqs, y_hat=y_hat, h_hat=h_hat, ks=ks, steps=steps, delta=delta,
-             t_conv=t_conv, ok=ok, thr=thr)
+    _figures(
+        cfg,
+        out_dir,
+        x=x,
+        y=y,
+        h=h,
+        freqs=freqs,
+        y_hat=y_hat,
+        h_hat=h_hat,
+        ks=ks,
+        steps=steps,
+        delta=delta,
+        t_conv=t_conv,
+        ok=ok,
+        thr=thr,
+    )
     final_loss = np.asarray(out["losses"])[:, -1]
     evidence = {
-        "freqs": ks, "threshold": thr, "median_steps_to_threshold": C.finite_or_none(med),
-        "steps_to_threshold_per_seed": C.finite_or_none(t_ok), "fraction_of_seeds_in_order": frac,
-        "n_seeds": int(res.n_seeds), "n_diverged": int(res.n_diverged),
+        "freqs": ks,
+        "threshold": thr,
+        "median_steps_to_threshold": C.finite_or_none(med),
+        "steps_to_threshold_per_seed": C.finite_or_none(t_ok),
+        "fraction_of_seeds_in_order": frac,
+        "n_seeds": int(res.n_seeds),
+        "n_diverged": int(res.n_diverged),
     }
     return {
-        "freqs": ks, "record_steps": [int(steps[0]), int(steps[-1]), int(cfg["record_every"])],
+        "freqs": ks,
+        "record_steps": [int(steps[0]), int(steps[-1]), int(cfg["record_every"])],
         "median_steps_to_threshold": C.finite_or_none(med),
         "delta_F_final_median": np.median(delta[ok, -1], axis=0) if ok.size else None,
         "final_loss_median": float(np.median(final_loss[ok])) if ok.size else None,
-        "n_seeds": int(res.n_seeds), "n_diverged": int(res.n_diverged),
+        "n_seeds": int(res.n_seeds),
+        "n_diverged": int(res.n_diverged),
         "claims": [claim(CLAIM, held, evidence)],
     }
 
@@ -146,9 +176,9 @@ def _figures(cfg, out_dir, *, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_
     n = x.size
     period = 2.0 * float(cfg["half_width"])
     kpos = np.arange(1, (n - 1) // 2 + 1)
-    fi = np.searchsorted(freqs * period, kpos - 0.5)     # positions of k = 1..n//2 on the centred axis
-    amp_y = np.abs(y_hat[fi]) / period                   # Fourier-series amplitudes |c_k|
-    amp_h = np.abs(h_hat[s0][:, fi]) / period            # (R, K)
+    fi = np.searchsorted(freqs * period, kpos - 0.5)  # positions of k = 1..n//2 on the centred axis
+    amp_y = np.abs(y_hat[fi]) / period  # Fourier-series amplitudes |c_k|
+    amp_h = np.abs(h_hat[s0][:, fi]) / period  # (R, K)
 
     # 1. function (top) and spectrum (bottom) at init and when each peak has converged.
     idx = _snapshot_indices(steps, t_conv, ok)
@@ -174,15 +204,18 @@ def _figures(cfg, out_dir, *, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_
     axes[1, 0].set_ylabel("|ĥ(k)|, |ŷ(k)|")
     axes[0, 0].legend(fontsize=7, loc="lower left")
     axes[1, 0].legend(fontsize=7, loc="upper right")
-    fig.suptitle(f"{cfg['activation']} MLP 1-{'-'.join(map(str, cfg['widths']))}-1 on {n} samples: "
-                 "low frequencies are fitted first (seed 0)")
+    fig.suptitle(
+        f"{cfg['activation']} MLP 1-{'-'.join(map(str, cfg['widths']))}-1 on {n} samples: "
+        "low frequencies are fitted first (seed 0)"
+    )
     save_figure(fig, out_dir / "fp1d_function_and_spectrum.png")
 
     # 2. Δ_F heat map (seed 0) with the threshold crossings.
     fig = new_figure((6.4, 3.4))
     ax = fig.add_subplot()
-    C.error_heatmap(fig, ax, steps, delta[s0].T, [f"k = {k}" for k in ks], threshold=thr, crossings=t_conv[s0],
-                    label="Δ_F(k)")
+    C.error_heatmap(
+        fig, ax, steps, delta[s0].T, [f"k = {k}" for k in ks], threshold=thr, crossings=t_conv[s0], label="Δ_F(k)"
+    )
     ax.set_title("relative error Δ_F(k) of the main peaks over training (seed 0)")
     save_figure(fig, out_dir / "fp1d_delta_heatmap.png")
 
@@ -210,15 +243,16 @@ SOURCE = (
     'Principle/Spectral Bias"'
 )
 FIGURES = {
-    'fp1d_function_and_spectrum.png': (
-        'network output and its spectrum at a few steps: the low-frequency peaks are matched first'
+    "fp1d_function_and_spectrum.png": (
+        "network output and its spectrum at a few steps: the low-frequency peaks are matched first"
     ),
-    'fp1d_delta_heatmap.png': (
-        'relative error Δ_F(k) per peak over training; markers show where each peak gets below the threshold,'
-        ' earlier for lower k'
+    "fp1d_delta_heatmap.png": (
+        "relative error Δ_F(k) per peak over training; markers show where each peak gets below the threshold,"
+        " earlier for lower k"
     ),
-    'fp1d_delta_curves.png': 'Δ_F(k) per peak (median and range over seeds): lower k drops first',
+    "fp1d_delta_curves.png": "Δ_F(k) per peak (median and range over seeds): lower k drops first",
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

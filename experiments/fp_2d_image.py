@@ -37,8 +37,10 @@ from . import _common as C
 
 NAME = "fp-2d-image"
 DESCRIPTION = "F-Principle in 2-D: an MLP fits a real grayscale photograph from blurry to detailed"
-CLAIM = ("A DNN fitting a 2-D image I(x) learns it from low to high frequencies (blurry first, details "
-         "later): the relative error of each radial frequency band converges in order of increasing frequency")
+CLAIM = (
+    "A DNN fitting a 2-D image I(x) learns it from low to high frequencies (blurry first, details "
+    "later): the relative error of each radial frequency band converges in order of increasing frequency"
+)
 
 QUICK = {
     "image": "china",
@@ -53,10 +55,11 @@ QUICK = {
     "n_seeds": 1,
     "n_bands": 4,
     "threshold": 0.5,
-    "window": "tukey",       # taper for the spectra (None: hard box); see fpjax.spectrum.window_weights
+    "window": "tukey",  # taper for the spectra (None: hard box); see fpjax.spectrum.window_weights
 }
-FULL = dict(QUICK, height=128, width=192, widths=[512, 512, 512, 512], steps=30000, record_every=100, n_seeds=4,
-            n_bands=8)
+FULL = dict(
+    QUICK, height=128, width=192, widths=[512, 512, 512, 512], steps=30000, record_every=100, n_seeds=4, n_bands=8
+)
 
 
 def load_image(cfg) -> np.ndarray:
@@ -106,14 +109,22 @@ def run(config: dict, out_dir: Path) -> dict:
     opt = optax.adam(float(cfg["lr"]))
 
     def one_seed(key):
-        r = fit(model.apply, model.init(key, xj), xj, yj, optimizer=opt, steps=int(cfg["steps"]),
-                record=lambda p: model.apply(p, xj)[:, 0].reshape(hgt, wid), record_every=int(cfg["record_every"]))
+        r = fit(
+            model.apply,
+            model.init(key, xj),
+            xj,
+            yj,
+            optimizer=opt,
+            steps=int(cfg["steps"]),
+            record=lambda p: model.apply(p, xj)[:, 0].reshape(hgt, wid),
+            record_every=int(cfg["record_every"]),
+        )
         return {"images": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
 
     res = sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
     ok = res.ok
     steps = np.asarray(res.outputs["record_steps"][0])
-    imgs = np.asarray(res.outputs["images"])                          # (S, R, H, W)
+    imgs = np.asarray(res.outputs["images"])  # (S, R, H, W)
     win = cfg["window"] if not isinstance(cfg["window"], list) else tuple(cfg["window"])
     (fy, fx), y_hat = grid_fft(img, (ay, ax), window=win)
     _, h_hat = grid_fft(imgs, (ay, ax), window=win)
@@ -122,10 +133,10 @@ def run(config: dict, out_dir: Path) -> dict:
     nb = int(cfg["n_bands"])
     r_in = min(hgt, wid) / 2
     edges = np.concatenate([np.linspace(0.0, r_in, nb + 1)[:-1], [np.inf]])
-    errs = band_errors(h_hat, y_hat, radius, edges)                    # (S, R, B)
+    errs = band_errors(h_hat, y_hat, radius, edges)  # (S, R, B)
 
     thr = float(cfg["threshold"])
-    t_conv = C.first_below(np.moveaxis(errs, -1, -2), steps, thr)     # (S, B)
+    t_conv = C.first_below(np.moveaxis(errs, -1, -2), steps, thr)  # (S, B)
     med = np.median(t_conv[ok], axis=0) if ok.size else np.full(nb, np.inf)
     held = bool(ok.size) and C.non_decreasing(med) and med[0] < med[-1]
     rho = C.spearman(np.arange(nb), med)
@@ -133,17 +144,22 @@ def run(config: dict, out_dir: Path) -> dict:
     ordered = np.mean([[C.non_decreasing(errs[i, r]) for r in range(1, len(steps))] for i in ok]) if ok.size else 0.0
 
     _figures(cfg, out_dir, img=img, imgs=imgs, steps=steps, errs=errs, edges=edges, t_conv=t_conv, ok=ok, thr=thr)
-    band_labels = [f"[{lo:.0f}, {hi:.0f})" if np.isfinite(hi) else f"[{lo:.0f}, ∞)" for lo, hi in
-                   zip(edges[:-1], edges[1:])]
+    band_labels = [
+        f"[{lo:.0f}, {hi:.0f})" if np.isfinite(hi) else f"[{lo:.0f}, ∞)" for lo, hi in zip(edges[:-1], edges[1:])
+    ]
     snap = np.unique(np.linspace(0, len(steps) - 1, 6).round().astype(int))
     evidence = {
-        "bands_cycles_per_unit": band_labels, "threshold": thr,
+        "bands_cycles_per_unit": band_labels,
+        "threshold": thr,
         "median_steps_to_threshold": C.finite_or_none(med),
         "steps_to_threshold_per_seed": C.finite_or_none(t_conv[ok]),
-        "spearman_band_vs_steps": rho, "fraction_of_steps_with_band_errors_ordered": float(ordered),
+        "spearman_band_vs_steps": rho,
+        "fraction_of_steps_with_band_errors_ordered": float(ordered),
         "band_error_median_at_steps": {str(int(steps[i])): np.median(errs[ok, i], axis=0) for i in snap}
-        if ok.size else {},
-        "n_seeds": int(res.n_seeds), "n_diverged": int(res.n_diverged),
+        if ok.size
+        else {},
+        "n_seeds": int(res.n_seeds),
+        "n_diverged": int(res.n_diverged),
     }
     losses = np.asarray(res.outputs["losses"])[:, -1]
     return {
@@ -152,7 +168,8 @@ def run(config: dict, out_dir: Path) -> dict:
         "median_steps_to_threshold": C.finite_or_none(med),
         "final_band_error_median": np.median(errs[ok, -1], axis=0) if ok.size else None,
         "final_loss_median": float(np.median(losses[ok])) if ok.size else None,
-        "n_seeds": int(res.n_seeds), "n_diverged": int(res.n_diverged),
+        "n_seeds": int(res.n_seeds),
+        "n_diverged": int(res.n_diverged),
         "claims": [claim(CLAIM, held, evidence)],
     }
 
@@ -160,8 +177,9 @@ def run(config: dict, out_dir: Path) -> dict:
 def _figures(cfg, out_dir, *, img, imgs, steps, errs, edges, t_conv, ok, thr):
     s0 = int(ok[0]) if ok.size else 0
     nb = errs.shape[-1]
-    labels = [f"|ξ| ∈ [{lo:.0f}, {hi:.0f})" if np.isfinite(hi) else f"|ξ| ≥ {lo:.0f}"
-              for lo, hi in zip(edges[:-1], edges[1:])]
+    labels = [
+        f"|ξ| ∈ [{lo:.0f}, {hi:.0f})" if np.isfinite(hi) else f"|ξ| ≥ {lo:.0f}" for lo, hi in zip(edges[:-1], edges[1:])
+    ]
 
     # 1. the photograph and the network output at log-spaced steps: blurry -> detailed.
     n_snap = 5
@@ -215,10 +233,11 @@ SOURCE = (
     'Principle/Spectral Bias"'
 )
 FIGURES = {
-    'fp2d_outputs.png': "the MLP's image over training: blurry (low frequencies) first, details later",
-    'fp2d_band_errors.png': 'relative error of each radial frequency band over training: low bands converge first',
-    'fp2d_band_heatmap.png': 'the band errors of seed 0 as a heat map (band × step)',
+    "fp2d_outputs.png": "the MLP's image over training: blurry (low frequencies) first, details later",
+    "fp2d_band_errors.png": "relative error of each radial frequency band over training: low bands converge first",
+    "fp2d_band_heatmap.png": "the band errors of seed 0 as a heat map (band × step)",
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

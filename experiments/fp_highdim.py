@@ -38,13 +38,15 @@ from . import _common as C
 
 NAME = "fp-highdim"
 DESCRIPTION = "F-Principle in high dimension: projection (NUDFT along PC1) and filtering methods on digits / CIFAR-10"
-CLAIM = ("On high-dimensional real data a DNN also fits low frequencies first: e_low converges before e_high "
-         "(filtering method) and Δ_F(k) along the first principal component converges from low to high k "
-         "(projection method)")
+CLAIM = (
+    "On high-dimensional real data a DNN also fits low frequencies first: e_low converges before e_high "
+    "(filtering method) and Δ_F(k) along the first principal component converges from low to high k "
+    "(projection method)"
+)
 
 QUICK = {
-    "data_dir": None,            # a CIFAR-10 folder switches from digits to CIFAR-10
-    "n_train": None,             # digits: all 1437 training images; CIFAR-10 default 10000
+    "data_dir": None,  # a CIFAR-10 folder switches from digits to CIFAR-10
+    "n_train": None,  # digits: all 1437 training images; CIFAR-10 default 10000
     "widths": [128, 128],
     "activation": "relu",
     "init": "xavier",
@@ -95,14 +97,22 @@ def run(config: dict, out_dir: Path) -> dict:
     opt = optax.adam(float(cfg["lr"]))
 
     def one_seed(key):
-        r = fit(model.apply, model.init(key, xj), xj, yj, optimizer=opt, steps=int(cfg["steps"]),
-                record=lambda p: model.apply(p, xj), record_every=int(cfg["record_every"]))
+        r = fit(
+            model.apply,
+            model.init(key, xj),
+            xj,
+            yj,
+            optimizer=opt,
+            steps=int(cfg["steps"]),
+            record=lambda p: model.apply(p, xj),
+            record_every=int(cfg["record_every"]),
+        )
         return {"h": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
 
     res = sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
     ok = res.ok
     steps = np.asarray(res.outputs["record_steps"][0])
-    h = np.asarray(res.outputs["h"])                                   # (S, R, n, 10)
+    h = np.asarray(res.outputs["h"])  # (S, R, n, 10)
     thr = float(cfg["threshold"])
 
     # ---- projection method -------------------------------------------------------------
@@ -116,14 +126,14 @@ def run(config: dict, out_dir: Path) -> dict:
     k_max = float(k_grid[below[0]] if below.size else k_grid[-1])
     n_track = int(cfg["n_track"])
     ks = (k_max * np.arange(1, n_track + 1) / n_track).astype(np.float32)
-    kk = np.concatenate([ks, k_grid])                                  # tracked + plotting grid
-    y_hat = np.asarray(nudft(x, y - ybar, kk, p))                      # (K, 10)
+    kk = np.concatenate([ks, k_grid])  # tracked + plotting grid
+    y_hat = np.asarray(nudft(x, y - ybar, kk, p))  # (K, 10)
     s_all, r_all = h.shape[:2]
     hs = (h - ybar).reshape(s_all * r_all, n, 10).transpose(1, 0, 2).reshape(n, -1)
     h_hat = np.asarray(nudft(x, hs, kk, p)).reshape(kk.size, s_all, r_all, 10).transpose(1, 2, 0, 3)
-    dF_all = np.linalg.norm(h_hat - y_hat, axis=-1) / np.linalg.norm(y_hat, axis=-1)   # (S, R, K)
+    dF_all = np.linalg.norm(h_hat - y_hat, axis=-1) / np.linalg.norm(y_hat, axis=-1)  # (S, R, K)
     dF, dF_grid = dF_all[..., :n_track], dF_all[..., n_track:]
-    t_proj = C.first_below(np.moveaxis(dF, -1, -2), steps, thr)       # (S, n_track)
+    t_proj = C.first_below(np.moveaxis(dF, -1, -2), steps, thr)  # (S, n_track)
     med_proj = np.median(t_proj[ok], axis=0) if ok.size else np.full(n_track, np.inf)
     rho = C.spearman(ks, med_proj)
     held_proj = bool(ok.size) and np.isfinite(rho) and rho >= 0.8 and med_proj[0] < med_proj[-1]
@@ -134,7 +144,7 @@ def run(config: dict, out_dir: Path) -> dict:
     fe = filter_errors(x, y, h.reshape((-1,) + h.shape[2:]), deltas)
     e_low = np.asarray(fe.e_low).reshape(len(deltas), s_all, r_all)
     e_high = np.asarray(fe.e_high).reshape(len(deltas), s_all, r_all)
-    t_low = C.first_below(e_low, steps, thr)                           # (m, S)
+    t_low = C.first_below(e_low, steps, thr)  # (m, S)
     t_high = C.first_below(e_high, steps, thr)
     med_low = np.median(t_low[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
     med_high = np.median(t_high[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
@@ -142,30 +152,71 @@ def run(config: dict, out_dir: Path) -> dict:
     from fpjax.spectrum import filter_decompose
 
     y_low, y_high = filter_decompose(x, y, deltas)
-    low_share = [float(np.sum(np.asarray(a) ** 2) / np.sum(y ** 2)) for a in y_low]
+    low_share = [float(np.sum(np.asarray(a) ** 2) / np.sum(y**2)) for a in y_low]
 
-    noise = float(np.linalg.norm(y - ybar) / n)   # E|ŷ(k)| level of labels with no structure along p
-    _figures(cfg, out_dir, data_name=data_name, steps=steps, k_grid=k_grid, y_amp=y_amp, noise=noise, ks=ks,
-             k_max=k_max, dF=dF, dF_grid=dF_grid, t_proj=t_proj, deltas=deltas, scales=cfg["delta_scales"],
-             e_low=e_low, e_high=e_high, ok=ok, thr=thr)
+    noise = float(np.linalg.norm(y - ybar) / n)  # E|ŷ(k)| level of labels with no structure along p
+    _figures(
+        cfg,
+        out_dir,
+        data_name=data_name,
+        steps=steps,
+        k_grid=k_grid,
+        y_amp=y_amp,
+        noise=noise,
+        ks=ks,
+        k_max=k_max,
+        dF=dF,
+        dF_grid=dF_grid,
+        t_proj=t_proj,
+        deltas=deltas,
+        scales=cfg["delta_scales"],
+        e_low=e_low,
+        e_high=e_high,
+        ok=ok,
+        thr=thr,
+    )
     claims = [
-        claim("filtering method: e_low gets below the threshold before e_high, for every δ", held_filter, {
-            "data": data_name, "threshold": thr, "delta_scales": cfg["delta_scales"], "deltas": deltas,
-            "median_nn_sq_distance": nn, "low_energy_share": low_share,
-            "median_steps_e_low": C.finite_or_none(med_low), "median_steps_e_high": C.finite_or_none(med_high),
-            "final_e_low_median": np.median(e_low[:, ok, -1], axis=1) if ok.size else None,
-            "final_e_high_median": np.median(e_high[:, ok, -1], axis=1) if ok.size else None}),
-        claim("projection method: Δ_F(k) along the first principal component converges from low to high k",
-                held_proj, {
-                    "data": data_name, "threshold": thr, "tracked_freqs": ks, "k_max": k_max,
-                    "median_steps_to_threshold": C.finite_or_none(med_proj),
-                    "steps_to_threshold_per_seed": C.finite_or_none(t_proj[ok]), "spearman_k_vs_steps": rho,
-                    "label_noise_level": noise}),
+        claim(
+            "filtering method: e_low gets below the threshold before e_high, for every δ",
+            held_filter,
+            {
+                "data": data_name,
+                "threshold": thr,
+                "delta_scales": cfg["delta_scales"],
+                "deltas": deltas,
+                "median_nn_sq_distance": nn,
+                "low_energy_share": low_share,
+                "median_steps_e_low": C.finite_or_none(med_low),
+                "median_steps_e_high": C.finite_or_none(med_high),
+                "final_e_low_median": np.median(e_low[:, ok, -1], axis=1) if ok.size else None,
+                "final_e_high_median": np.median(e_high[:, ok, -1], axis=1) if ok.size else None,
+            },
+        ),
+        claim(
+            "projection method: Δ_F(k) along the first principal component converges from low to high k",
+            held_proj,
+            {
+                "data": data_name,
+                "threshold": thr,
+                "tracked_freqs": ks,
+                "k_max": k_max,
+                "median_steps_to_threshold": C.finite_or_none(med_proj),
+                "steps_to_threshold_per_seed": C.finite_or_none(t_proj[ok]),
+                "spearman_k_vs_steps": rho,
+                "label_noise_level": noise,
+            },
+        ),
     ]
     losses = np.asarray(res.outputs["losses"])[:, -1]
-    return {"data": data_name, "n_train": int(n), "input_dim": int(x.shape[1]),
-            "final_loss_median": float(np.median(losses[ok])) if ok.size else None,
-            "n_seeds": int(res.n_seeds), "n_diverged": int(res.n_diverged), "claims": claims}
+    return {
+        "data": data_name,
+        "n_train": int(n),
+        "input_dim": int(x.shape[1]),
+        "final_loss_median": float(np.median(losses[ok])) if ok.size else None,
+        "n_seeds": int(res.n_seeds),
+        "n_diverged": int(res.n_diverged),
+        "claims": claims,
+    }
 
 
 def first_principal_direction(x: np.ndarray) -> np.ndarray:
@@ -189,15 +240,34 @@ def _median_nn_sq_distance(x: np.ndarray, block: int = 2048) -> float:
     sq = np.sum(x.astype(np.float64) ** 2, axis=1)
     out = []
     for a in range(0, x.shape[0], block):
-        xb = x[a:a + block].astype(np.float64)
-        d2 = sq[a:a + block, None] + sq[None, :] - 2.0 * xb @ x.T.astype(np.float64)
+        xb = x[a : a + block].astype(np.float64)
+        d2 = sq[a : a + block, None] + sq[None, :] - 2.0 * xb @ x.T.astype(np.float64)
         d2[np.arange(xb.shape[0]), a + np.arange(xb.shape[0])] = np.inf
         out.append(np.maximum(d2.min(axis=1), 0.0))
     return float(np.median(np.concatenate(out)))
 
 
-def _figures(cfg, out_dir, *, data_name, steps, k_grid, y_amp, noise, ks, k_max, dF, dF_grid, t_proj, deltas,
-             scales, e_low, e_high, ok, thr):
+def _figures(
+    cfg,
+    out_dir,
+    *,
+    data_name,
+    steps,
+    k_grid,
+    y_amp,
+    noise,
+    ks,
+    k_max,
+    dF,
+    dF_grid,
+    t_proj,
+    deltas,
+    scales,
+    e_low,
+    e_high,
+    ok,
+    thr,
+):
     s0 = int(ok[0]) if ok.size else 0
     st = C.log_steps(steps)
 
@@ -218,17 +288,19 @@ def _figures(cfg, out_dir, *, data_name, steps, k_grid, y_amp, noise, ks, k_max,
     # 2. Δ_F heat map on the fine frequency grid (seed 0) and at the tracked frequencies.
     fig = new_figure((11.0, 3.8))
     a1, a2 = fig.subplots(1, 2)
-    sel = (k_grid > 0) & (k_grid <= 1.5 * k_max)   # ŷ(0) = 0 for centred labels: Δ_F(0) undefined
-    im = a1.pcolormesh(st, k_grid[sel], np.clip(dF_grid[s0][:, sel].T, 0, 1), cmap="viridis", vmin=0, vmax=1,
-                       shading="nearest")
+    sel = (k_grid > 0) & (k_grid <= 1.5 * k_max)  # ŷ(0) = 0 for centred labels: Δ_F(0) undefined
+    im = a1.pcolormesh(
+        st, k_grid[sel], np.clip(dF_grid[s0][:, sel].T, 0, 1), cmap="viridis", vmin=0, vmax=1, shading="nearest"
+    )
     fig.colorbar(im, ax=a1, label="Δ_F(k)")
     a1.axhline(k_max, color="w", lw=0.8, ls="--")
     a1.set_xscale("log")
     a1.set_xlabel("step")
     a1.set_ylabel("frequency k")
     a1.set_title("Δ_F(k) over training (seed 0); dashed: k_max")
-    C.error_heatmap(fig, a2, steps, dF[s0].T, [f"k = {k:.2f}" for k in ks], threshold=thr, crossings=t_proj[s0],
-                    label="Δ_F(k)")
+    C.error_heatmap(
+        fig, a2, steps, dF[s0].T, [f"k = {k:.2f}" for k in ks], threshold=thr, crossings=t_proj[s0], label="Δ_F(k)"
+    )
     a2.set_title("tracked frequencies")
     save_figure(fig, out_dir / "highdim_projection_heatmap.png")
 
@@ -256,12 +328,13 @@ SOURCE = (
     'Principle/Spectral Bias"'
 )
 FIGURES = {
-    'highdim_projected_spectrum.png': (
-        'spectrum of the labels along the first principal component and the tracked frequencies'
+    "highdim_projected_spectrum.png": (
+        "spectrum of the labels along the first principal component and the tracked frequencies"
     ),
-    'highdim_projection_heatmap.png': 'projection method: Δ_F(k) over training; low k converge first',
-    'highdim_filtering.png': 'filtering method: e_low falls below the threshold before e_high for every δ',
+    "highdim_projection_heatmap.png": "projection method: Δ_F(k) over training; low k converge first",
+    "highdim_filtering.png": "filtering method: e_low falls below the threshold before e_high for every δ",
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

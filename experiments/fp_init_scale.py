@@ -39,9 +39,11 @@ from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_ke
 
 NAME = "fp-init-scale"
 DESCRIPTION = "Initialization scale: σ=10 fits sparse 1-D data with high-frequency wiggles, σ=0.1 fits it smoothly"
-CLAIM = ("With a large initialization (σ_j = 10) a DNN fits sparse training data but oscillates between the "
-         "points (large test error, high-frequency energy); with a small one (σ_j = 0.1) it interpolates "
-         "smoothly and generalizes")
+CLAIM = (
+    "With a large initialization (σ_j = 10) a DNN fits sparse training data but oscillates between the "
+    "points (large test error, high-frequency energy); with a small one (σ_j = 0.1) it interpolates "
+    "smoothly and generalizes"
+)
 
 QUICK = {
     "sigmas": [10.0, 0.1],
@@ -50,10 +52,10 @@ QUICK = {
     "n_train": 20,
     "n_test": 1000,
     "lr": 1e-2,
-    "lr_decay": 0.1,         # the rate decays exponentially from lr to lr·lr_decay over the run
+    "lr_decay": 0.1,  # the rate decays exponentially from lr to lr·lr_decay over the run
     "steps": 4000,
     "n_seeds": 4,
-    "fit_tol": 0.1,          # relative training error ‖h(X) − Y‖/‖Y‖ counted as "fits"
+    "fit_tol": 0.1,  # relative training error ‖h(X) − Y‖/‖Y‖ counted as "fits"
 }
 FULL = dict(QUICK, sigmas=[10.0, 3.0, 1.0, 0.3, 0.1], widths=[1000], steps=20000, n_seeds=32)
 
@@ -91,8 +93,12 @@ def run(config: dict, out_dir: Path) -> dict:
         def one_seed(key, model=model):
             p0 = model.init(key, xtr)
             r = fit(model.apply, p0, xtr, ytr, optimizer=opt, steps=int(cfg["steps"]))
-            return {"h0": model.apply(p0, xte)[:, 0], "h": model.apply(r.params, xte)[:, 0],
-                    "h_train": model.apply(r.params, xtr)[:, 0], "diverged": r.diverged}
+            return {
+                "h0": model.apply(p0, xte)[:, 0],
+                "h": model.apply(r.params, xte)[:, 0],
+                "h_train": model.apply(r.params, xtr)[:, 0],
+                "diverged": r.diverged,
+            }
 
         res = sweep(one_seed, keys)
         ok = res.ok
@@ -102,34 +108,61 @@ def run(config: dict, out_dir: Path) -> dict:
         hi = np.abs(np.asarray(freqs)) > xi_c
         e_hi = power[:, hi].sum(-1) / power.sum(-1)
         test_err = np.mean((h - y_te) ** 2, axis=-1)
-        train_rel = (np.linalg.norm(np.asarray(res.outputs["h_train"]) - y_tr, axis=-1) / np.linalg.norm(y_tr))
-        per_sigma[f"{s:g}"] = {"test_mse": test_err[ok], "high_freq_energy": e_hi[ok],
-                               "train_rel_error": train_rel[ok], "init_max_abs": np.abs(h0[ok]).max(-1),
-                               "n_diverged": int(res.n_diverged)}
+        train_rel = np.linalg.norm(np.asarray(res.outputs["h_train"]) - y_tr, axis=-1) / np.linalg.norm(y_tr)
+        per_sigma[f"{s:g}"] = {
+            "test_mse": test_err[ok],
+            "high_freq_energy": e_hi[ok],
+            "train_rel_error": train_rel[ok],
+            "init_max_abs": np.abs(h0[ok]).max(-1),
+            "n_diverged": int(res.n_diverged),
+        }
         curves[s] = (h[ok], h0[ok], np.asarray(freqs), power[ok])
 
     big, small = f"{max(sigmas):g}", f"{min(sigmas):g}"
     B, S = per_sigma[big], per_sigma[small]
     tol = float(cfg["fit_tol"])
-    both_fit = (B["train_rel_error"].size > 0 and S["train_rel_error"].size > 0
-                and float(B["train_rel_error"].max()) <= tol and float(S["train_rel_error"].max()) <= tol)
+    both_fit = (
+        B["train_rel_error"].size > 0
+        and S["train_rel_error"].size > 0
+        and float(B["train_rel_error"].max()) <= tol
+        and float(S["train_rel_error"].max()) <= tol
+    )
     sep_test = both_fit and float(B["test_mse"].min()) > float(S["test_mse"].max())
     sep_hi = both_fit and float(B["high_freq_energy"].min()) > float(S["high_freq_energy"].max())
-    ev_common = {"sigma_large": max(sigmas), "sigma_small": min(sigmas), "fit_tol": tol,
-                 "train_rel_error_large": B["train_rel_error"], "train_rel_error_small": S["train_rel_error"]}
+    ev_common = {
+        "sigma_large": max(sigmas),
+        "sigma_small": min(sigmas),
+        "fit_tol": tol,
+        "train_rel_error_large": B["train_rel_error"],
+        "train_rel_error_small": S["train_rel_error"],
+    }
     claims = [
-        claim(f"both fit the sparse data, and σ = {big} generalizes worse than σ = {small} (every seed)", sep_test,
-                dict(ev_common, test_mse_large=B["test_mse"], test_mse_small=S["test_mse"])),
-        claim(f"σ = {big} learns a function with more energy above the data's Nyquist frequency than σ = {small}",
-                sep_hi, dict(ev_common, xi_c=float(xi_c), high_freq_energy_large=B["high_freq_energy"],
-                             high_freq_energy_small=S["high_freq_energy"])),
+        claim(
+            f"both fit the sparse data, and σ = {big} generalizes worse than σ = {small} (every seed)",
+            sep_test,
+            dict(ev_common, test_mse_large=B["test_mse"], test_mse_small=S["test_mse"]),
+        ),
+        claim(
+            f"σ = {big} learns a function with more energy above the data's Nyquist frequency than σ = {small}",
+            sep_hi,
+            dict(
+                ev_common,
+                xi_c=float(xi_c),
+                high_freq_energy_large=B["high_freq_energy"],
+                high_freq_energy_small=S["high_freq_energy"],
+            ),
+        ),
     ]
     _figures(cfg, out_dir, sigmas=sigmas, curves=curves, x_tr=x_tr, y_tr=y_tr, x_te=x_te, y_te=y_te, xi_c=xi_c)
-    return {"xi_c": float(xi_c), "per_sigma": per_sigma,
-            "test_mse_median": {k: float(np.median(v["test_mse"])) for k, v in per_sigma.items() if v["test_mse"].size},
-            "high_freq_energy_median": {k: float(np.median(v["high_freq_energy"])) for k, v in per_sigma.items()
-                                        if v["high_freq_energy"].size},
-            "claims": claims}
+    return {
+        "xi_c": float(xi_c),
+        "per_sigma": per_sigma,
+        "test_mse_median": {k: float(np.median(v["test_mse"])) for k, v in per_sigma.items() if v["test_mse"].size},
+        "high_freq_energy_median": {
+            k: float(np.median(v["high_freq_energy"])) for k, v in per_sigma.items() if v["high_freq_energy"].size
+        },
+        "claims": claims,
+    }
 
 
 def _figures(cfg, out_dir, *, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c):
@@ -175,14 +208,14 @@ SOURCE = (
     'Principle/Spectral Bias"'
 )
 FIGURES = {
-    'init_scale_functions.png': (
-        'learned functions for σ = 10 and σ = 0.1 on the sparse data: the large init oscillates between '
-        'samples'
+    "init_scale_functions.png": (
+        "learned functions for σ = 10 and σ = 0.1 on the sparse data: the large init oscillates between samples"
     ),
-    'init_scale_spectra.png': (
+    "init_scale_spectra.png": (
         "spectra of the learned functions: σ = 10 keeps more energy above the data's Nyquist frequency"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

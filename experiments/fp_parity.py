@@ -43,9 +43,11 @@ from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_ke
 
 NAME = "fp-parity"
 DESCRIPTION = "10-bit parity: 100% training accuracy, chance test accuracy; parity's energy is at the top frequency"
-CLAIM = ("An MLP fits 10-bit parity on its training subset (accuracy → 100%) but its test accuracy stays at "
-         "chance (≈ 50%): parity's energy is entirely at the highest frequency, which the F-Principle "
-         "says DNNs learn last")
+CLAIM = (
+    "An MLP fits 10-bit parity on its training subset (accuracy → 100%) but its test accuracy stays at "
+    "chance (≈ 50%): parity's energy is entirely at the highest frequency, which the F-Principle "
+    "says DNNs learn last"
+)
 
 QUICK = {
     "n_bits": 10,
@@ -57,15 +59,14 @@ QUICK = {
     "steps": 1000,
     "record_every": 50,
     "n_seeds": 2,
-    "n_freqs": 129,          # projected-spectrum frequencies in [0, √d/2]
+    "n_freqs": 129,  # projected-spectrum frequencies in [0, √d/2]
 }
-FULL = dict(QUICK, train_fractions=[0.1, 0.25, 0.5, 0.75], widths=[500, 500], steps=10000, record_every=100,
-            n_seeds=16)
+FULL = dict(QUICK, train_fractions=[0.1, 0.25, 0.5, 0.75], widths=[500, 500], steps=10000, record_every=100, n_seeds=16)
 
 
 def hypercube(d: int):
     """All ``2^d`` points ``x ∈ {−1,1}^d`` (row ``i`` has bits of ``i``, bit 1 ↦ −1) and their parity."""
-    idx = np.arange(2 ** d)
+    idx = np.arange(2**d)
     bits = (idx[:, None] >> np.arange(d - 1, -1, -1)) & 1
     x = (1 - 2 * bits).astype(np.float32)
     return x, np.prod(x, axis=1).astype(np.float32)
@@ -91,7 +92,7 @@ def walsh_coefficients(values: np.ndarray) -> np.ndarray:
 def energy_by_degree(values: np.ndarray, d: int) -> np.ndarray:
     """Fraction of ``Σ_S f̂_S²`` at each degree ``|S| = 0..d``; ``(..., d+1)``."""
     c = walsh_coefficients(values)
-    deg = np.array([bin(s).count("1") for s in range(2 ** d)])
+    deg = np.array([bin(s).count("1") for s in range(2**d)])
     e = np.stack([np.sum(c[..., deg == k] ** 2, axis=-1) for k in range(d + 1)], axis=-1)
     return e / np.maximum(e.sum(-1, keepdims=True), np.finfo(float).tiny)
 
@@ -114,11 +115,23 @@ def _train(cfg, x, y, tr, key_seed):
         return jnp.mean(jnp.sign(model.apply(p, xs)) == ys)
 
     def one_seed(key):
-        r = fit(model.apply, model.init(key, xtr), xtr, ytr, optimizer=opt, steps=int(cfg["steps"]),
-                record=lambda p: jnp.stack([acc(p, xtr, ytr), acc(p, xte, yte)]),
-                record_every=int(cfg["record_every"]))
-        return {"acc": r.records, "h_all": model.apply(r.params, xall)[:, 0], "record_steps": r.record_steps,
-                "final_loss": r.losses[-1], "diverged": r.diverged}
+        r = fit(
+            model.apply,
+            model.init(key, xtr),
+            xtr,
+            ytr,
+            optimizer=opt,
+            steps=int(cfg["steps"]),
+            record=lambda p: jnp.stack([acc(p, xtr, ytr), acc(p, xte, yte)]),
+            record_every=int(cfg["record_every"]),
+        )
+        return {
+            "acc": r.records,
+            "h_all": model.apply(r.params, xall)[:, 0],
+            "record_steps": r.record_steps,
+            "final_loss": r.losses[-1],
+            "diverged": r.diverged,
+        }
 
     return sweep(one_seed, seed_keys(key_seed, cfg["n_seeds"])), te.size
 
@@ -148,9 +161,9 @@ def run(config: dict, out_dir: Path) -> dict:
         res, n_te = _train(cfg, x, y, tr, cfg["seed"])
         ok = res.ok
         out = res.outputs
-        acc = np.asarray(out["acc"])                         # (S, R, 2)
-        h_all = np.asarray(out["h_all"])                     # (S, 2^d)
-        e_net = energy_by_degree(h_all, d)                   # (S, d+1)
+        acc = np.asarray(out["acc"])  # (S, R, 2)
+        h_all = np.asarray(out["h_all"])  # (S, 2^d)
+        e_net = energy_by_degree(h_all, d)  # (S, d+1)
         h_proj = np.abs(np.asarray(nudft(x, h_all[ok].T, freqs, direction=p))).T if ok.size else None
         train_acc, test_acc = acc[ok, -1, 0], acc[ok, -1, 1]
         sigma = 0.5 / np.sqrt(n_te)
@@ -161,27 +174,57 @@ def run(config: dict, out_dir: Path) -> dict:
         held2 = bool(ok.size) and e_target[d] >= 0.999 and low > float(e_med[d])
         key = f"{float(q):g}"
         per_frac[key] = {
-            "n_train": n_tr, "n_test": int(n_te), "train_acc": train_acc, "test_acc": test_acc,
-            "test_acc_mean": tmean, "chance_3sigma": 3 * sigma, "walsh_energy_by_degree_median": e_med,
-            "energy_degrees_le_half": low, "energy_top_degree": float(e_med[d]),
-            "final_loss": np.asarray(out["final_loss"])[ok], "n_diverged": int(res.n_diverged),
+            "n_train": n_tr,
+            "n_test": int(n_te),
+            "train_acc": train_acc,
+            "test_acc": test_acc,
+            "test_acc_mean": tmean,
+            "chance_3sigma": 3 * sigma,
+            "walsh_energy_by_degree_median": e_med,
+            "energy_degrees_le_half": low,
+            "energy_top_degree": float(e_med[d]),
+            "final_loss": np.asarray(out["final_loss"])[ok],
+            "n_diverged": int(res.n_diverged),
         }
-        claims.append(claim(
-            f"[train fraction {key}] training accuracy → 100% while test accuracy ≈ 50% (chance)", held1,
-            {"n_train": n_tr, "n_test": int(n_te), "train_acc_per_seed": train_acc, "test_acc_per_seed": test_acc,
-             "test_acc_mean": tmean, "allowed_deviation_3sigma": 3 * sigma}))
-        claims.append(claim(
-            f"[train fraction {key}] F-Principle explanation: parity's Walsh energy is all at the top degree d, "
-            "the trained network's is mostly at low degrees (≤ d/2)", held2,
-            {"target_energy_top_degree": float(e_target[d]), "target_projected_peak_frequency": k_peak_target,
-             "lattice_nyquist_sqrt_d_over_4": float(np.sqrt(d) / 4),
-             "network_energy_degrees_le_half": low, "network_energy_top_degree": float(e_med[d]),
-             "network_energy_by_degree_median": e_med}))
+        claims.append(
+            claim(
+                f"[train fraction {key}] training accuracy → 100% while test accuracy ≈ 50% (chance)",
+                held1,
+                {
+                    "n_train": n_tr,
+                    "n_test": int(n_te),
+                    "train_acc_per_seed": train_acc,
+                    "test_acc_per_seed": test_acc,
+                    "test_acc_mean": tmean,
+                    "allowed_deviation_3sigma": 3 * sigma,
+                },
+            )
+        )
+        claims.append(
+            claim(
+                f"[train fraction {key}] F-Principle explanation: parity's Walsh energy is all at the top degree d, "
+                "the trained network's is mostly at low degrees (≤ d/2)",
+                held2,
+                {
+                    "target_energy_top_degree": float(e_target[d]),
+                    "target_projected_peak_frequency": k_peak_target,
+                    "lattice_nyquist_sqrt_d_over_4": float(np.sqrt(d) / 4),
+                    "network_energy_degrees_le_half": low,
+                    "network_energy_top_degree": float(e_med[d]),
+                    "network_energy_by_degree_median": e_med,
+                },
+            )
+        )
         curves[key] = (np.asarray(out["record_steps"][0]), acc[ok], e_med, h_proj)
 
     _figures(cfg, out_dir, d=d, freqs=freqs, y_proj=y_proj, e_target=e_target, curves=curves)
-    return {"n_bits": d, "target_energy_by_degree": e_target, "target_projected_peak_frequency": k_peak_target,
-            "per_train_fraction": per_frac, "claims": claims}
+    return {
+        "n_bits": d,
+        "target_energy_by_degree": e_target,
+        "target_projected_peak_frequency": k_peak_target,
+        "per_train_fraction": per_frac,
+        "claims": claims,
+    }
 
 
 def _figures(cfg, out_dir, *, d, freqs, y_proj, e_target, curves):
@@ -240,10 +283,11 @@ SOURCE = (
     'Principle/Spectral Bias"'
 )
 FIGURES = {
-    'parity_accuracy.png': 'train and test accuracy over training: test stays near or below chance',
-    'parity_walsh_spectrum.png': "Walsh energy by degree after training vs the target's (all at the top degree)",
-    'parity_projected_spectrum.png': "projection method: parity's energy sits at the highest frequency",
+    "parity_accuracy.png": "train and test accuracy over training: test stays near or below chance",
+    "parity_walsh_spectrum.png": "Walsh energy by degree after training vs the target's (all at the top degree)",
+    "parity_projected_spectrum.png": "projection method: parity's energy sits at the highest frequency",
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

@@ -36,8 +36,10 @@ from . import _common as C
 
 NAME = "fr-robustness"
 DESCRIPTION = "Accuracy under high-pass noise, Gaussian blur and down-then-up sampling: L2 vs no regularization"
-CLAIM = ("L2-regularized CNNs are more sensitive to high-frequency noise but more robust to blurred and "
-         "low-resolution inputs than unregularized ones")
+CLAIM = (
+    "L2-regularized CNNs are more sensitive to high-frequency noise but more robust to blurred and "
+    "low-resolution inputs than unregularized ones"
+)
 
 QUICK = {
     "dataset": "digits32",
@@ -58,9 +60,21 @@ QUICK = {
     "blur_sigmas": [0.5, 1.0, 1.5, 2.0],
     "down_factors": [2, 4],
 }
-FULL = dict(QUICK, dataset="cifar10", model="resnet18", model_options={}, n_train=None, standardize=True,
-            n_seeds=3, epochs=100, batch_size=128, lr=0.1, weight_decay=5e-4, noise_levels=[0.05, 0.1, 0.2, 0.4],
-            down_factors=[2, 4, 8])
+FULL = dict(
+    QUICK,
+    dataset="cifar10",
+    model="resnet18",
+    model_options={},
+    n_train=None,
+    standardize=True,
+    n_seeds=3,
+    epochs=100,
+    batch_size=128,
+    lr=0.1,
+    weight_decay=5e-4,
+    noise_levels=[0.05, 0.1, 0.2, 0.4],
+    down_factors=[2, 4, 8],
+)
 
 
 def highpass_noise(key, shape, cutoff: float):
@@ -76,7 +90,7 @@ def highpass_noise(key, shape, cutoff: float):
     keep = (u[:, None] ** 2 + v[None, :] ** 2) > (cutoff * h) ** 2
     zf = jnp.fft.fft2(z, axes=(1, 2)) * keep[None, :, :, None]
     out = jnp.real(jnp.fft.ifft2(zf, axes=(1, 2)))
-    return out / jnp.sqrt(jnp.mean(out ** 2))
+    return out / jnp.sqrt(jnp.mean(out**2))
 
 
 def gaussian_blur(x, sigma: float):
@@ -88,12 +102,12 @@ def gaussian_blur(x, sigma: float):
         return x
     r = int(np.ceil(3 * sigma))
     t = np.arange(-r, r + 1)
-    g = np.exp(-t ** 2 / (2 * sigma ** 2))
+    g = np.exp(-(t**2) / (2 * sigma**2))
     g = jnp.asarray(g / g.sum(), x.dtype)
     c = x.shape[-1]
     xp = jnp.pad(x, ((0, 0), (r, r), (r, r), (0, 0)), mode="reflect")
-    kh = jnp.tile(g[:, None, None, None], (1, 1, 1, c))   # (k, 1, 1, C) depthwise, vertical
-    kw = jnp.tile(g[None, :, None, None], (1, 1, 1, c))   # (1, k, 1, C) horizontal
+    kh = jnp.tile(g[:, None, None, None], (1, 1, 1, c))  # (k, 1, 1, C) depthwise, vertical
+    kw = jnp.tile(g[None, :, None, None], (1, 1, 1, c))  # (1, k, 1, C) horizontal
     dn = ("NHWC", "HWIO", "NHWC")
     y = jax.lax.conv_general_dilated(xp, kh, (1, 1), "VALID", dimension_numbers=dn, feature_group_count=c)
     return jax.lax.conv_general_dilated(y, kw, (1, 1), "VALID", dimension_numbers=dn, feature_group_count=c)
@@ -120,8 +134,18 @@ def _train_pair(cfg, model, data, key):
     v0 = model.init(k_init, xtr[:2])
     out = {}
     for regime, wd in (("none", 0.0), ("l2", float(cfg["weight_decay"]))):
-        r = train_cnn(model, v0, xtr, ytr, key=k_train, epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]),
-                      lr=float(cfg["lr"]), momentum=float(cfg["momentum"]), weight_decay=wd)
+        r = train_cnn(
+            model,
+            v0,
+            xtr,
+            ytr,
+            key=k_train,
+            epochs=int(cfg["epochs"]),
+            batch_size=int(cfg["batch_size"]),
+            lr=float(cfg["lr"]),
+            momentum=float(cfg["momentum"]),
+            weight_decay=wd,
+        )
         out[regime] = r
     return out
 
@@ -134,18 +158,22 @@ def run(config: dict, out_dir: Path) -> dict:
     cfg = dict(config)
     data = C.load_images(cfg["dataset"], cfg)
     xte, yte = data[2], data[3]
-    corruptions = {"noise": [float(v) for v in cfg["noise_levels"]],
-                   "blur": [float(v) for v in cfg["blur_sigmas"]],
-                   "downsample": [int(v) for v in cfg["down_factors"]]}
+    corruptions = {
+        "noise": [float(v) for v in cfg["noise_levels"]],
+        "blur": [float(v) for v in cfg["blur_sigmas"]],
+        "downsample": [int(v) for v in cfg["down_factors"]],
+    }
     acc = {reg: {"clean": [], **{c: [] for c in corruptions}} for reg in ("none", "l2")}
     model = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl())
     for s in range(int(cfg["n_seeds"])):
         key = jax.random.fold_in(jax.random.key(int(cfg["seed"])), s)
         runs = _train_pair(cfg, model, data, key)
         noise = highpass_noise(jax.random.fold_in(key, 99), xte.shape, float(cfg["noise_cutoff"]))
-        corrupted = {"noise": [xte + e * noise for e in corruptions["noise"]],
-                     "blur": [gaussian_blur(xte, sg) for sg in corruptions["blur"]],
-                     "downsample": [down_up(xte, f) for f in corruptions["downsample"]]}
+        corrupted = {
+            "noise": [xte + e * noise for e in corruptions["noise"]],
+            "blur": [gaussian_blur(xte, sg) for sg in corruptions["blur"]],
+            "downsample": [down_up(xte, f) for f in corruptions["downsample"]],
+        }
         for reg, r in runs.items():
             acc[reg]["clean"].append(evaluate_cnn(model, r.variables, xte, yte).accuracy)
             for c, xs in corrupted.items():
@@ -160,17 +188,33 @@ def run(config: dict, out_dir: Path) -> dict:
             summary[reg][c] = {"levels": corruptions[c], "acc": curve.tolist(), "drop": clean - float(curve.mean())}
     d = {c: (summary["none"][c]["drop"], summary["l2"][c]["drop"]) for c in corruptions}
     _figure(cfg, out_dir, summary=summary, corruptions=corruptions)
-    ev = lambda c: {"drop_none": d[c][0], "drop_l2": d[c][1], "levels": corruptions[c],
-                    "acc_none": summary["none"][c]["acc"], "acc_l2": summary["l2"][c]["acc"],
-                    "clean_none": summary["none"]["clean_acc"], "clean_l2": summary["l2"]["clean_acc"],
-                    "n_seeds": cfg["n_seeds"], "weight_decay": cfg["weight_decay"]}
+    ev = lambda c: {
+        "drop_none": d[c][0],
+        "drop_l2": d[c][1],
+        "levels": corruptions[c],
+        "acc_none": summary["none"][c]["acc"],
+        "acc_l2": summary["l2"][c]["acc"],
+        "clean_none": summary["none"]["clean_acc"],
+        "clean_l2": summary["l2"]["clean_acc"],
+        "n_seeds": cfg["n_seeds"],
+        "weight_decay": cfg["weight_decay"],
+    }
     claims = [
-        claim("The L2 model is more sensitive to high-pass-filtered noise (larger mean accuracy drop)",
-                d["noise"][1] > d["noise"][0], ev("noise")),
-        claim("The L2 model is more robust to Gaussian blur (smaller mean accuracy drop)",
-                d["blur"][1] < d["blur"][0], ev("blur")),
-        claim("The L2 model is more robust to low-resolution (down-then-up sampled) inputs",
-                d["downsample"][1] < d["downsample"][0], ev("downsample")),
+        claim(
+            "The L2 model is more sensitive to high-pass-filtered noise (larger mean accuracy drop)",
+            d["noise"][1] > d["noise"][0],
+            ev("noise"),
+        ),
+        claim(
+            "The L2 model is more robust to Gaussian blur (smaller mean accuracy drop)",
+            d["blur"][1] < d["blur"][0],
+            ev("blur"),
+        ),
+        claim(
+            "The L2 model is more robust to low-resolution (down-then-up sampled) inputs",
+            d["downsample"][1] < d["downsample"][0],
+            ev("downsample"),
+        ),
     ]
     return {"summary": summary, "accuracies": acc, "claims": claims}
 
@@ -182,7 +226,9 @@ def _figure(cfg, out_dir, *, summary, corruptions):
     for ax, c in zip(axes, corruptions):
         zero = 1 if c == "downsample" else 0.0
         for reg in ("none", "l2"):
-            ax.plot([zero] + list(corruptions[c]), [summary[reg]["clean_acc"]] + summary[reg][c]["acc"], "o-", label=reg)
+            ax.plot(
+                [zero] + list(corruptions[c]), [summary[reg]["clean_acc"]] + summary[reg][c]["acc"], "o-", label=reg
+            )
         ax.set_xlabel(titles[c])
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.02)
@@ -191,15 +237,15 @@ def _figure(cfg, out_dir, *, summary, corruptions):
 
 
 SOURCE = (
-    'J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", '
-    'arXiv:2512.22192'
+    'J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", arXiv:2512.22192'
 )
 FIGURES = {
-    'robustness.png': (
-        'test accuracy of the unregularized and the L2 model under high-pass noise, blur and down-up '
-        'sampling, per strength: compare the drops'
+    "robustness.png": (
+        "test accuracy of the unregularized and the L2 model under high-pass noise, blur and down-up "
+        "sampling, per strength: compare the drops"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

@@ -39,8 +39,10 @@ from . import _common as C
 
 NAME = "fr-ssr"
 DESCRIPTION = "Conv weight spectra over training with none / L2 / dropout; Spectral Suppression Ratio"
-CLAIM = ("L2 regularization (weight decay) acts as a low-pass filter on CNN weights: it suppresses "
-         "high-frequency energy accumulation by more than 3x compared to the unregularized baseline (SSR)")
+CLAIM = (
+    "L2 regularization (weight decay) acts as a low-pass filter on CNN weights: it suppresses "
+    "high-frequency energy accumulation by more than 3x compared to the unregularized baseline (SSR)"
+)
 
 QUICK = {
     "dataset": "digits32",
@@ -59,8 +61,20 @@ QUICK = {
     "dropout": 0.5,
     "pad": 32,
 }
-FULL = dict(QUICK, dataset="cifar10", model="resnet18", model_options={}, n_train=None, standardize=True,
-            n_seeds=3, epochs=100, batch_size=128, lr=0.1, weight_decay=5e-4, dropout=0.5)
+FULL = dict(
+    QUICK,
+    dataset="cifar10",
+    model="resnet18",
+    model_options={},
+    n_train=None,
+    standardize=True,
+    n_seeds=3,
+    epochs=100,
+    batch_size=128,
+    lr=0.1,
+    weight_decay=5e-4,
+    dropout=0.5,
+)
 
 REGIMES = ("none", "l2", "dropout")
 
@@ -68,8 +82,9 @@ REGIMES = ("none", "l2", "dropout")
 def _models(cfg):
     """One model object per regime (built once, so the seeds share compilations)."""
     plain = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl(), dropout=0.0)
-    drop = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl(),
-                         dropout=float(cfg["dropout"]))
+    drop = C.build_model(
+        cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl(), dropout=float(cfg["dropout"])
+    )
     return {"none": plain, "l2": plain, "dropout": drop}
 
 
@@ -85,13 +100,29 @@ def _train_regimes(cfg, models, data, key):
     v0 = models["none"].init(k_init, xtr[:2])  # the same initialization for all three regimes
     for regime in REGIMES:
         model = models[regime]
-        r = train_cnn(model, v0, xtr, ytr, key=k_train, epochs=int(cfg["epochs"]),
-                      batch_size=int(cfg["batch_size"]), lr=float(cfg["lr"]), momentum=float(cfg["momentum"]),
-                      weight_decay=float(cfg["weight_decay"]) if regime == "l2" else 0.0,
-                      x_test=xte, y_test=yte, eval_every=int(cfg["epochs"]), record=record)
-        out[regime] = {"profiles": {k: np.asarray(v) for k, v in r.records.items()},
-                       "train_acc": r.history["final_train_acc"], "test_acc": r.history["final_test_acc"],
-                       "diverged": r.diverged, "epochs_run": r.epochs_run}
+        r = train_cnn(
+            model,
+            v0,
+            xtr,
+            ytr,
+            key=k_train,
+            epochs=int(cfg["epochs"]),
+            batch_size=int(cfg["batch_size"]),
+            lr=float(cfg["lr"]),
+            momentum=float(cfg["momentum"]),
+            weight_decay=float(cfg["weight_decay"]) if regime == "l2" else 0.0,
+            x_test=xte,
+            y_test=yte,
+            eval_every=int(cfg["epochs"]),
+            record=record,
+        )
+        out[regime] = {
+            "profiles": {k: np.asarray(v) for k, v in r.records.items()},
+            "train_acc": r.history["final_train_acc"],
+            "test_acc": r.history["final_test_acc"],
+            "diverged": r.diverged,
+            "epochs_run": r.epochs_run,
+        }
     return out
 
 
@@ -129,9 +160,12 @@ def run(config: dict, out_dir: Path) -> dict:
         q = {}
         for regime in REGIMES:
             e, a = _energies(res[regime]["profiles"], radii, pad)
-            q[regime] = {"E": e, "A": a,
-                         "E_bar": np.mean([e[k] for k in layers], axis=0),
-                         "a_bar": np.mean([a[k] / a[k][0] for k in layers], axis=0)}
+            q[regime] = {
+                "E": e,
+                "A": a,
+                "E_bar": np.mean([e[k] for k in layers], axis=0),
+                "a_bar": np.mean([a[k] / a[k][0] for k in layers], axis=0),
+            }
         per_seed.append(q)
 
     def seed_mean(fn):
@@ -140,10 +174,17 @@ def run(config: dict, out_dir: Path) -> dict:
     summary = {}
     for reg in ("l2", "dropout"):
         s = {
-            "ssr_per_layer": {k: seed_mean(lambda q: _ratio(q["none"]["E"][k][-1], q[reg]["E"][k][-1])) for k in layers},
+            "ssr_per_layer": {
+                k: seed_mean(lambda q: _ratio(q["none"]["E"][k][-1], q[reg]["E"][k][-1])) for k in layers
+            },
             "ssr_accumulation_per_layer": {
-                k: seed_mean(lambda q: _ratio(q["none"]["E"][k][-1] - q["none"]["E"][k][0],
-                                              q[reg]["E"][k][-1] - q[reg]["E"][k][0])) for k in layers},
+                k: seed_mean(
+                    lambda q: _ratio(
+                        q["none"]["E"][k][-1] - q["none"]["E"][k][0], q[reg]["E"][k][-1] - q[reg]["E"][k][0]
+                    )
+                )
+                for k in layers
+            },
             "ssr_overall": seed_mean(lambda q: _ratio(q["none"]["E_bar"][-1], q[reg]["E_bar"][-1])),
             "delta_E_none": seed_mean(lambda q: q["none"]["E_bar"][-1] - q["none"]["E_bar"][0]),
             "delta_E_reg": seed_mean(lambda q: q[reg]["E_bar"][-1] - q[reg]["E_bar"][0]),
@@ -155,45 +196,91 @@ def run(config: dict, out_dir: Path) -> dict:
         s["ssr_accumulation_overall"] = _ratio(s["delta_E_none"], s["delta_E_reg"])
         s["ssr_abs_accumulation_overall"] = _ratio(s["delta_a_none"], s["delta_a_reg"])
         summary[reg] = s
-    summary["none"] = {"test_acc": float(np.mean([r["none"]["test_acc"] for r in seeds])),
-                       "E_bar_init": seed_mean(lambda q: q["none"]["E_bar"][0]),
-                       "E_bar_final": seed_mean(lambda q: q["none"]["E_bar"][-1])}
+    summary["none"] = {
+        "test_acc": float(np.mean([r["none"]["test_acc"] for r in seeds])),
+        "E_bar_init": seed_mean(lambda q: q["none"]["E_bar"][0]),
+        "E_bar_final": seed_mean(lambda q: q["none"]["E_bar"][-1]),
+    }
 
     # figures: heat maps (first seed) and the overall energies over epochs
     for regime in REGIMES:
         prof = seeds[0][regime]["profiles"]
-        save_figure(plot_radial_profiles({k: prof[k] for k in layers}, radii, epochs=np.arange(prof[layers[0]].shape[0]),
-                                         title=f"radial weight spectra, {regime} ({cfg['model']})"),
-                    out_dir / f"heatmap_{regime}.png")
+        save_figure(
+            plot_radial_profiles(
+                {k: prof[k] for k in layers},
+                radii,
+                epochs=np.arange(prof[layers[0]].shape[0]),
+                title=f"radial weight spectra, {regime} ({cfg['model']})",
+            ),
+            out_dir / f"heatmap_{regime}.png",
+        )
     _energy_figure(cfg, out_dir, q=per_seed[0])
 
     l2 = summary["l2"]
     held_E = l2["delta_E_none"] > 0 and l2["delta_E_reg"] < l2["delta_E_none"] / 3
     held_a = l2["delta_a_none"] > 0 and l2["delta_a_reg"] < l2["delta_a_none"] / 3
-    ev_common = {"test_acc_none": summary["none"]["test_acc"], "test_acc_l2": l2["test_acc_reg"],
-                 "test_acc_dropout": summary["dropout"]["test_acc_reg"], "weight_decay": cfg["weight_decay"],
-                 "epochs": cfg["epochs"], "n_seeds": cfg["n_seeds"]}
+    ev_common = {
+        "test_acc_none": summary["none"]["test_acc"],
+        "test_acc_l2": l2["test_acc_reg"],
+        "test_acc_dropout": summary["dropout"]["test_acc_reg"],
+        "weight_decay": cfg["weight_decay"],
+        "epochs": cfg["epochs"],
+        "n_seeds": cfg["n_seeds"],
+    }
     claims = [
-        claim("L2 suppresses the accumulation of high-frequency weight energy E_hi (fraction above r_c) by "
-                "more than 3x: dE_none > 0 and dE_l2 < dE_none/3", held_E,
-                {"delta_E_none": l2["delta_E_none"], "delta_E_l2": l2["delta_E_reg"],
-                 "ssr_accumulation_overall": l2["ssr_accumulation_overall"],
-                 "ssr_accumulation_per_layer": l2["ssr_accumulation_per_layer"],
-                 "dropout_ssr_accumulation_overall": summary["dropout"]["ssr_accumulation_overall"], **ev_common}),
-        claim("L2 suppresses the accumulation of absolute high-frequency weight power by more than 3x "
-                "(relative to init): da_none > 0 and da_l2 < da_none/3", held_a,
-                {"delta_a_none": l2["delta_a_none"], "delta_a_l2": l2["delta_a_reg"],
-                 "ssr_abs_accumulation_overall": l2["ssr_abs_accumulation_overall"],
-                 "ssr_abs_overall": l2["ssr_abs_overall"],
-                 "dropout_delta_a": summary["dropout"]["delta_a_reg"], **ev_common}),
-        claim("L2 acts as a low-pass filter on the conv weights: SSR = E_hi(none)/E_hi(L2) > 1 at the end of training",
-                l2["ssr_overall"] > 1, {"ssr_overall": l2["ssr_overall"], "ssr_per_layer": l2["ssr_per_layer"],
-                                        "dropout_ssr_overall": summary["dropout"]["ssr_overall"], **ev_common}),
+        claim(
+            "L2 suppresses the accumulation of high-frequency weight energy E_hi (fraction above r_c) by "
+            "more than 3x: dE_none > 0 and dE_l2 < dE_none/3",
+            held_E,
+            {
+                "delta_E_none": l2["delta_E_none"],
+                "delta_E_l2": l2["delta_E_reg"],
+                "ssr_accumulation_overall": l2["ssr_accumulation_overall"],
+                "ssr_accumulation_per_layer": l2["ssr_accumulation_per_layer"],
+                "dropout_ssr_accumulation_overall": summary["dropout"]["ssr_accumulation_overall"],
+                **ev_common,
+            },
+        ),
+        claim(
+            "L2 suppresses the accumulation of absolute high-frequency weight power by more than 3x "
+            "(relative to init): da_none > 0 and da_l2 < da_none/3",
+            held_a,
+            {
+                "delta_a_none": l2["delta_a_none"],
+                "delta_a_l2": l2["delta_a_reg"],
+                "ssr_abs_accumulation_overall": l2["ssr_abs_accumulation_overall"],
+                "ssr_abs_overall": l2["ssr_abs_overall"],
+                "dropout_delta_a": summary["dropout"]["delta_a_reg"],
+                **ev_common,
+            },
+        ),
+        claim(
+            "L2 acts as a low-pass filter on the conv weights: SSR = E_hi(none)/E_hi(L2) > 1 at the end of training",
+            l2["ssr_overall"] > 1,
+            {
+                "ssr_overall": l2["ssr_overall"],
+                "ssr_per_layer": l2["ssr_per_layer"],
+                "dropout_ssr_overall": summary["dropout"]["ssr_overall"],
+                **ev_common,
+            },
+        ),
     ]
-    curves = {reg: {"E_bar": per_seed[0][reg]["E_bar"].tolist(), "a_bar": per_seed[0][reg]["a_bar"].tolist(),
-                    "E_per_layer": {k: per_seed[0][reg]["E"][k].tolist() for k in layers}} for reg in REGIMES}
-    return {"layers": layers, "radii": radii.tolist(), "summary": summary, "curves_seed0": curves,
-            "any_diverged": any(r[g]["diverged"] for r in seeds for g in REGIMES), "claims": claims}
+    curves = {
+        reg: {
+            "E_bar": per_seed[0][reg]["E_bar"].tolist(),
+            "a_bar": per_seed[0][reg]["a_bar"].tolist(),
+            "E_per_layer": {k: per_seed[0][reg]["E"][k].tolist() for k in layers},
+        }
+        for reg in REGIMES
+    }
+    return {
+        "layers": layers,
+        "radii": radii.tolist(),
+        "summary": summary,
+        "curves_seed0": curves,
+        "any_diverged": any(r[g]["diverged"] for r in seeds for g in REGIMES),
+        "claims": claims,
+    }
 
 
 def _energy_figure(cfg, out_dir, *, q: dict):
@@ -211,17 +298,17 @@ def _energy_figure(cfg, out_dir, *, q: dict):
 
 
 SOURCE = (
-    'J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", '
-    'arXiv:2512.22192'
+    'J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", arXiv:2512.22192'
 )
 FIGURES = {
-    'heatmap_none.png': 'radial weight spectra of every conv layer over epochs, no regularizer',
-    'heatmap_l2.png': 'radial weight spectra over epochs with L2: less high-radius power',
-    'heatmap_dropout.png': 'radial weight spectra over epochs with dropout',
-    'high_freq_energy.png': (
-        'mean high-frequency energy E_hi and high-radius power over epochs per regularizer: L2 lowest'
+    "heatmap_none.png": "radial weight spectra of every conv layer over epochs, no regularizer",
+    "heatmap_l2.png": "radial weight spectra over epochs with L2: less high-radius power",
+    "heatmap_dropout.png": "radial weight spectra over epochs with dropout",
+    "high_freq_energy.png": (
+        "mean high-frequency energy E_hi and high-radius power over epochs per regularizer: L2 lowest"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

@@ -36,10 +36,12 @@ from . import _common as c1
 
 NAME = "hys1-depth"
 DESCRIPTION = "ReLU/Gaussian/sine MLPs of growing depth on sparse 1-D samples: initial spectrum vs interpolation"
-CLAIM = ("Adding hidden layers keeps ReLU networks converging to smooth interpolants, while Gaussian and "
-         "sinusoidal networks interpolate worse; with depth, Gaussian and sine networks put more energy on "
-         "high frequencies at initialization, whereas ReLU networks' initial spectra stay biased to low "
-         "frequencies irrespective of depth.")
+CLAIM = (
+    "Adding hidden layers keeps ReLU networks converging to smooth interpolants, while Gaussian and "
+    "sinusoidal networks interpolate worse; with depth, Gaussian and sine networks put more energy on "
+    "high frequencies at initialization, whereas ReLU networks' initial spectra stay biased to low "
+    "frequencies irrespective of depth."
+)
 
 QUICK = {
     "activations": ["relu", "gaussian", "sine"],
@@ -74,8 +76,9 @@ DEVELOPMENT_LOG = [
     "'smallest rate that fits'; Spearman(init power, error) 0.49 over the 6 networks",
 ]
 
-FULL = dict(QUICK, depths=[2, 3, 4, 5, 6, 7, 8], width=256, steps=30000, n_seeds=8,
-            lrs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 3e-1])
+FULL = dict(
+    QUICK, depths=[2, 3, 4, 5, 6, 7, 8], width=256, steps=30000, n_seeds=8, lrs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 3e-1]
+)
 
 LO, HI = -1.0, 1.0
 
@@ -86,8 +89,14 @@ def target(x):
 
 
 def _model(cfg, act, depth, omega0=None):
-    return c1.deep_mlp(act, depth, cfg["width"], init="xavier", gaussian_s=cfg["gaussian_s"],
-                       sine_omega0=cfg["sine_omega0"] if omega0 is None else omega0)
+    return c1.deep_mlp(
+        act,
+        depth,
+        cfg["width"],
+        init="xavier",
+        gaussian_s=cfg["gaussian_s"],
+        sine_omega0=cfg["sine_omega0"] if omega0 is None else omega0,
+    )
 
 
 def _train_config(cfg, act, depth, x_train, y_train, x_grid_col):
@@ -99,12 +108,15 @@ def _train_config(cfg, act, depth, x_train, y_train, x_grid_col):
     def one(key, lr):
         p0 = model.init(key, x_grid_col)
         res = fit(model.apply, p0, x_train, y_train, optimizer=optax.sgd(lr), steps=cfg["steps"])
-        return {"h0": model.apply(p0, x_grid_col)[:, 0], "h": model.apply(res.params, x_grid_col)[:, 0],
-                "train_pred": model.apply(res.params, x_train)[:, 0], "loss": res.losses[-1],
-                "diverged": res.diverged}
+        return {
+            "h0": model.apply(p0, x_grid_col)[:, 0],
+            "h": model.apply(res.params, x_grid_col)[:, 0],
+            "train_pred": model.apply(res.params, x_train)[:, 0],
+            "loss": res.losses[-1],
+            "diverged": res.diverged,
+        }
 
-    out = c1.seed_sweep(one, cfg["seed"], n_s, np.repeat(lrs, n_s), stream=0, tile=len(lrs),
-                        expect_divergence=True)
+    out = c1.seed_sweep(one, cfg["seed"], n_s, np.repeat(lrs, n_s), stream=0, tile=len(lrs), expect_divergence=True)
     return {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.outputs.items()}
 
 
@@ -136,15 +148,20 @@ def run(config: dict, out_dir) -> dict:
             err = c1.rel_rmse(o["h"][:, :, inside], f_grid[inside])  # (lr, seed)
             table[act][depth] = {
                 "lr": float(cfg["lrs"][best]),
-                "init_hf_fraction": float(np.mean(hf0)), "final_hf_fraction": float(np.mean(hf)),
-                "interp_error": float(np.mean(err[best])), "interp_error_per_seed": err[best].tolist(),
+                "init_hf_fraction": float(np.mean(hf0)),
+                "final_hf_fraction": float(np.mean(hf)),
+                "interp_error": float(np.mean(err[best])),
+                "interp_error_per_seed": err[best].tolist(),
                 "train_rel_rmse": float(np.mean(train_rmse[best])),
                 "n_diverged": int(np.sum(o["diverged"][best])),
             }
-            raw[act][depth] = {"lrs": list(cfg["lrs"]), "median_final_loss": med.tolist(),
-                               "interp_error": err.mean(axis=1).tolist(),
-                               "train_rel_rmse": train_rmse.mean(axis=1).tolist(),
-                               "n_diverged": o["diverged"].sum(axis=1).tolist()}
+            raw[act][depth] = {
+                "lrs": list(cfg["lrs"]),
+                "median_final_loss": med.tolist(),
+                "interp_error": err.mean(axis=1).tolist(),
+                "train_rel_rmse": train_rmse.mean(axis=1).tolist(),
+                "n_diverged": o["diverged"].sum(axis=1).tolist(),
+            }
             curves[act][depth] = (o["h0"][best, 0], o["h"][best, 0])
 
     # Initial spectra of sine networks for several ω₀ (init only, no training): how much the sine
@@ -160,13 +177,30 @@ def run(config: dict, out_dir) -> dict:
                 row.append(float(np.mean(np.asarray(c1.high_freq_fraction(vals, xg, nyquist)))))
             probe[str(float(om))] = dict(zip(map(str, depths), row))
 
-    _figures(cfg, out_dir, acts=acts, depths=depths, table=table, curves=curves, xg=xg, xt=xt, yt=yt,
-             f_grid=f_grid, nyquist=nyquist)
+    _figures(
+        cfg,
+        out_dir,
+        acts=acts,
+        depths=depths,
+        table=table,
+        curves=curves,
+        xg=xg,
+        xt=xt,
+        yt=yt,
+        f_grid=f_grid,
+        nyquist=nyquist,
+    )
     claims = _claims(acts, depths, table, cfg["fit_tol"])
-    return {"nyquist": nyquist, "sample_spacing": spacing, "width": cfg["width"],
-            "results": {a: {str(d): v for d, v in t.items()} for a, t in table.items()},
-            "all_learning_rates": {a: {str(d): v for d, v in t.items()} for a, t in raw.items()},
-            "sine_omega0_probe": probe, "development_log": DEVELOPMENT_LOG, "claims": claims}
+    return {
+        "nyquist": nyquist,
+        "sample_spacing": spacing,
+        "width": cfg["width"],
+        "results": {a: {str(d): v for d, v in t.items()} for a, t in table.items()},
+        "all_learning_rates": {a: {str(d): v for d, v in t.items()} for a, t in raw.items()},
+        "sine_omega0_probe": probe,
+        "development_log": DEVELOPMENT_LOG,
+        "claims": claims,
+    }
 
 
 def _claims(acts, depths, table, fit_tol):
@@ -174,46 +208,67 @@ def _claims(acts, depths, table, fit_tol):
     the interpolation error of a network that did not fit says nothing about its interpolant."""
     get = lambda a, d, k: table[a][d][k]
     fitted = {a: [d for d in depths if get(a, d, "train_rel_rmse") < fit_tol] for a in acts}
-    claims = [claim(
-        f"Every network fits its training samples (relative train RMSE < {fit_tol})",
-        all(len(fitted[a]) == len(depths) for a in acts),
-        {"train_rel_rmse": {a: {str(d): get(a, d, "train_rel_rmse") for d in depths} for a in acts},
-         "tolerance": fit_tol})]
+    claims = [
+        claim(
+            f"Every network fits its training samples (relative train RMSE < {fit_tol})",
+            all(len(fitted[a]) == len(depths) for a in acts),
+            {
+                "train_rel_rmse": {a: {str(d): get(a, d, "train_rel_rmse") for d in depths} for a in acts},
+                "tolerance": fit_tol,
+            },
+        )
+    ]
     if not ({"relu", "gaussian", "sine"} <= set(acts) and len(depths) > 1):
         return claims
     dmin, dmax = min(depths), max(depths)
     hf0 = {a: {d: get(a, d, "init_hf_fraction") for d in depths} for a in acts}
     grows = {a: hf0[a][dmax] > hf0[a][dmin] for a in ("gaussian", "sine")}
     relu_max = max(hf0["relu"].values())
-    claims.append(claim(
-        f"With depth ({dmin} → {dmax}) Gaussian and sine networks put more initial power above the samples' "
-        "Nyquist frequency, while ReLU networks' initial power above it stays below 1% at every depth",
-        grows["gaussian"] and grows["sine"] and relu_max < 0.01,
-        {"init_hf_fraction": {a: {str(d): v for d, v in hf0[a].items()} for a in acts},
-         "relu_max_init_hf_fraction": relu_max}))
+    claims.append(
+        claim(
+            f"With depth ({dmin} → {dmax}) Gaussian and sine networks put more initial power above the samples' "
+            "Nyquist frequency, while ReLU networks' initial power above it stays below 1% at every depth",
+            grows["gaussian"] and grows["sine"] and relu_max < 0.01,
+            {
+                "init_hf_fraction": {a: {str(d): v for d, v in hf0[a].items()} for a in acts},
+                "relu_max_init_hf_fraction": relu_max,
+            },
+        )
+    )
 
     err = {a: {d: get(a, d, "interp_error") for d in depths} for a in acts}
     span = {a: (min(fitted[a]), max(fitted[a])) if len(fitted[a]) >= 2 else None for a in acts}
     worse = {a: span[a] is not None and err[a][span[a][1]] > err[a][span[a][0]] for a in ("gaussian", "sine")}
-    relu_smooth = (len(fitted["relu"]) == len(depths)
-                   and max(err["relu"].values()) < 0.1
-                   and max(get("relu", d, "final_hf_fraction") for d in depths) < 0.01)
-    claims.append(claim(
-        "Among networks that fit their samples, going from the shallowest to the deepest fitted depth worsens "
-        "the interpolation error of Gaussian and sine networks, while ReLU networks fit at every depth with "
-        "interpolation error < 0.1 and < 1% of their final power above Nyquist",
-        worse["gaussian"] and worse["sine"] and relu_smooth,
-        {"interp_error": {a: {str(d): v for d, v in err[a].items()} for a in acts},
-         "fitted_depths": fitted,
-         "compared_depths": {a: list(span[a]) if span[a] else None for a in acts},
-         "relu_final_hf_fraction": {str(d): get("relu", d, "final_hf_fraction") for d in depths}}))
+    relu_smooth = (
+        len(fitted["relu"]) == len(depths)
+        and max(err["relu"].values()) < 0.1
+        and max(get("relu", d, "final_hf_fraction") for d in depths) < 0.01
+    )
+    claims.append(
+        claim(
+            "Among networks that fit their samples, going from the shallowest to the deepest fitted depth worsens "
+            "the interpolation error of Gaussian and sine networks, while ReLU networks fit at every depth with "
+            "interpolation error < 0.1 and < 1% of their final power above Nyquist",
+            worse["gaussian"] and worse["sine"] and relu_smooth,
+            {
+                "interp_error": {a: {str(d): v for d, v in err[a].items()} for a in acts},
+                "fitted_depths": fitted,
+                "compared_depths": {a: list(span[a]) if span[a] else None for a in acts},
+                "relu_final_hf_fraction": {str(d): get("relu", d, "final_hf_fraction") for d in depths},
+            },
+        )
+    )
 
     pairs = [(get(a, d, "init_hf_fraction"), get(a, d, "interp_error")) for a in acts for d in fitted[a]]
     rho = c1.spearman([p[0] for p in pairs], [p[1] for p in pairs])
-    claims.append(claim(
-        "Across all fitted (activation, depth) networks, more initial power above Nyquist goes with a larger "
-        "interpolation error (Spearman rank correlation ≥ 0.5)",
-        bool(np.isfinite(rho) and rho >= 0.5), {"spearman_init_hf_vs_interp_error": rho, "n_networks": len(pairs)}))
+    claims.append(
+        claim(
+            "Across all fitted (activation, depth) networks, more initial power above Nyquist goes with a larger "
+            "interpolation error (Spearman rank correlation ≥ 0.5)",
+            bool(np.isfinite(rho) and rho >= 0.5),
+            {"spearman_init_hf_vs_interp_error": rho, "n_networks": len(pairs)},
+        )
+    )
     return claims
 
 
@@ -232,8 +287,9 @@ def _figures(cfg, out_dir, *, acts, depths, table, curves, xg, xt, yt, f_grid, n
             ax_f.plot(xg, h, color=colors[d], lw=1, label=f"depth {d}")
             for ax, v in ((ax_s0, h0), (ax_s1, h)):
                 fr, pw = c1.power_spectrum(v, xg)
-                ax.semilogy(np.asarray(fr), np.maximum(np.asarray(pw), 1e-20), color=colors[d], lw=1,
-                            label=f"depth {d}")
+                ax.semilogy(
+                    np.asarray(fr), np.maximum(np.asarray(pw), 1e-20), color=colors[d], lw=1, label=f"depth {d}"
+                )
         lo, hi = float(np.min(f_grid)), float(np.max(f_grid))
         ax_f.set_ylim(lo - 0.6 * (hi - lo), hi + 0.6 * (hi - lo))
         ax_f.set_title(f"{act}: learned function (seed 0)")
@@ -262,21 +318,21 @@ def _figures(cfg, out_dir, *, acts, depths, table, curves, xg, xt, yt, f_grid, n
 
 def _cmap(n):
     from matplotlib import colormaps
+
     cm = colormaps["viridis"]
     return [cm(i / max(n - 1, 1) * 0.9) for i in range(n)]
 
 
 SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
-    'arXiv:2206.08558'
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
 )
 FIGURES = {
-    'functions_and_spectra.png': (
-        'learned functions and initial/final power spectra per activation and depth (Nyquist of the samples '
-        'marked)'
+    "functions_and_spectra.png": (
+        "learned functions and initial/final power spectra per activation and depth (Nyquist of the samples marked)"
     ),
-    'depth_summary.png': 'initial power above Nyquist and interpolation error against depth: they rise together',
+    "depth_summary.png": "initial power above Nyquist and interpolation error against depth: they rise together",
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

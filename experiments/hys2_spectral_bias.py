@@ -36,8 +36,10 @@ from . import _common as c1
 
 NAME = "hys2-spectral-bias"
 DESCRIPTION = "Δ_F(k) heat maps over training for ReLU/Gaussian/sine nets on Σ sin(2πkx), k = 1,3,5,7,9"
-CLAIM = ("All three network types (ReLU, Gaussian, sinusoidal) exhibit spectral bias: low frequencies "
-         "converge first; the convergence rates differ across network types.")
+CLAIM = (
+    "All three network types (ReLU, Gaussian, sinusoidal) exhibit spectral bias: low frequencies "
+    "converge first; the convergence rates differ across network types."
+)
 
 QUICK = {
     "activations": ["relu", "gaussian", "sine"],
@@ -89,8 +91,10 @@ def run(config: dict, out_dir) -> dict:
     lo, hi = (float(v) for v in cfg["x_range"])
     xg = c1.uniform_grid(cfg["n_train"], lo, hi)
     if ks.max() * (hi - lo) >= cfg["n_train"] // 2:
-        raise ValueError(f"n_train={cfg['n_train']} puts the Nyquist frequency at or below the highest frequency "
-                         f"{ks.max()}; use more samples")
+        raise ValueError(
+            f"n_train={cfg['n_train']} puts the Nyquist frequency at or below the highest frequency "
+            f"{ks.max()}; use more samples"
+        )
     if not np.allclose(ks * (hi - lo), np.round(ks * (hi - lo))):
         raise ValueError(f"x_range {cfg['x_range']} must hold whole periods of every target frequency")
     # Index of frequency k (cycles per unit) on the grid transform: k·(hi − lo).
@@ -102,8 +106,9 @@ def run(config: dict, out_dir) -> dict:
 
     results, heat = {}, {}
     for act in cfg["activations"]:
-        model = c1.deep_mlp(act, cfg["depth"], cfg["width"], init="xavier", gaussian_s=cfg["gaussian_s"],
-                            sine_omega0=cfg["sine_omega0"])
+        model = c1.deep_mlp(
+            act, cfg["depth"], cfg["width"], init="xavier", gaussian_s=cfg["gaussian_s"], sine_omega0=cfg["sine_omega0"]
+        )
 
         def record(p, model=model):
             _, coeffs = spectrum.grid_fft(model.apply(p, x_col)[:, 0], xg)
@@ -111,10 +116,17 @@ def run(config: dict, out_dir) -> dict:
 
         def one(key, model=model, record=record):
             p0 = model.init(key, x_col)
-            res = fit(model.apply, p0, x_col, y_col, optimizer=_optimizer(cfg["optimizer"], cfg["lr"]),
-                      steps=cfg["steps"], record=record, record_every=cfg["record_every"])
-            return {"h_hat": res.records, "steps": res.record_steps, "loss": res.losses[-1],
-                    "diverged": res.diverged}
+            res = fit(
+                model.apply,
+                p0,
+                x_col,
+                y_col,
+                optimizer=_optimizer(cfg["optimizer"], cfg["lr"]),
+                steps=cfg["steps"],
+                record=record,
+                record_every=cfg["record_every"],
+            )
+            return {"h_hat": res.records, "steps": res.record_steps, "loss": res.losses[-1], "diverged": res.diverged}
 
         out = c1.seed_sweep(one, cfg["seed"], cfg["n_seeds"]).outputs
         steps = np.asarray(out["steps"][0])
@@ -137,40 +149,63 @@ def run(config: dict, out_dir) -> dict:
             "stays_below_step_median": dict(zip(map(str, ks), np.median(stay_steps, axis=0).tolist())),
             "spearman_k_vs_stays_below_step": c1.spearman(ks, np.median(stay_steps, axis=0)),
             "order_low_to_late": [int(k) for k in ks[np.argsort(med, kind="stable")]],
-            "pairs_low_first": conc, "pairs_high_first": disc, "pairs_tied": ties,
+            "pairs_low_first": conc,
+            "pairs_high_first": disc,
+            "pairs_tied": ties,
             "order_score": (conc - disc) / max(conc + disc + ties, 1),
-            "spearman_k_vs_step": rho, "spearman_per_seed": rho_seed,
+            "spearman_k_vs_step": rho,
+            "spearman_per_seed": rho_seed,
             "final_delta_f": dict(zip(map(str, ks), delta[:, -1].mean(0).tolist())),
-            "final_loss": float(np.mean(out["loss"])), "n_diverged": int(np.sum(out["diverged"])),
+            "final_loss": float(np.mean(out["loss"])),
+            "n_diverged": int(np.sum(out["diverged"])),
         }
         heat[act] = (steps, delta.mean(0))
 
     _figures(cfg, out_dir, ks=ks, heat=heat)
     claims = []
-    order_ev = lambda a: {k: results[a][k] for k in ("pairs_low_first", "pairs_high_first", "pairs_tied",
-                                                      "order_score", "spearman_k_vs_step")}
+    order_ev = lambda a: {
+        k: results[a][k]
+        for k in ("pairs_low_first", "pairs_high_first", "pairs_tied", "order_score", "spearman_k_vs_step")
+    }
     if "relu" in results:
         r = results["relu"]
-        claims.append(claim(
-            f"ReLU: low frequencies converge first (no pair of target frequencies in which the higher one's "
-            f"Δ_F falls below {cfg['threshold']} strictly earlier, seed-median steps; frequencies that never "
-            "converge rank last)",
-            r["pairs_high_first"] == 0 and r["pairs_low_first"] > 0,
-            order_ev("relu") | {"convergence_step_median": r["convergence_step_median"],
-                                "threshold": cfg["threshold"]}))
-    claims.append(claim(
-        "Every network type exhibits spectral bias (order score (low-first − high-first pairs)/informative "
-        "pairs ≥ 0.5 for each activation)",
-        all(results[a]["order_score"] >= 0.5 for a in results),
-        {a: order_ev(a) | {"order_low_to_late": results[a]["order_low_to_late"],
-                           "never_converged": results[a]["never_converged"]} for a in results}))
+        claims.append(
+            claim(
+                f"ReLU: low frequencies converge first (no pair of target frequencies in which the higher one's "
+                f"Δ_F falls below {cfg['threshold']} strictly earlier, seed-median steps; frequencies that never "
+                "converge rank last)",
+                r["pairs_high_first"] == 0 and r["pairs_low_first"] > 0,
+                order_ev("relu")
+                | {"convergence_step_median": r["convergence_step_median"], "threshold": cfg["threshold"]},
+            )
+        )
+    claims.append(
+        claim(
+            "Every network type exhibits spectral bias (order score (low-first − high-first pairs)/informative "
+            "pairs ≥ 0.5 for each activation)",
+            all(results[a]["order_score"] >= 0.5 for a in results),
+            {
+                a: order_ev(a)
+                | {
+                    "order_low_to_late": results[a]["order_low_to_late"],
+                    "never_converged": results[a]["never_converged"],
+                }
+                for a in results
+            },
+        )
+    )
     first = {a: results[a]["convergence_step_median"][str(ks.max())] for a in results}
-    claims.append(claim(
-        f"The convergence speed differs across network types (median step at which the highest frequency "
-        f"k={ks.max()} converges differs by more than 2x between the fastest and the slowest type)",
-        max(first.values()) > 2 * min(first.values()),
-        {"convergence_step_of_highest_k": first,
-         "lower_bound_only": {a: results[a]["never_converged"][str(ks.max())] > 0 for a in results}}))
+    claims.append(
+        claim(
+            f"The convergence speed differs across network types (median step at which the highest frequency "
+            f"k={ks.max()} converges differs by more than 2x between the fastest and the slowest type)",
+            max(first.values()) > 2 * min(first.values()),
+            {
+                "convergence_step_of_highest_k": first,
+                "lower_bound_only": {a: results[a]["never_converged"][str(ks.max())] > 0 for a in results},
+            },
+        )
+    )
     return {"target_freqs": ks.tolist(), "results": results, "development_log": DEVELOPMENT_LOG, "claims": claims}
 
 
@@ -182,8 +217,9 @@ def _figures(cfg, out_dir, *, ks, heat):
     axes = fig.subplots(1, len(acts), squeeze=False)[0]
     for ax, act in zip(axes, acts):
         steps, d = heat[act]
-        im = ax.pcolormesh(_edges(steps), np.arange(len(ks) + 1), np.minimum(d.T, 1.0), vmin=0, vmax=1,
-                           cmap="viridis", shading="flat")
+        im = ax.pcolormesh(
+            _edges(steps), np.arange(len(ks) + 1), np.minimum(d.T, 1.0), vmin=0, vmax=1, cmap="viridis", shading="flat"
+        )
         ax.set_yticks(np.arange(len(ks)) + 0.5, [str(k) for k in ks])
         ax.set_xscale("symlog", linthresh=cfg["record_every"])  # fast nets converge in the first records
         ax.set_xlabel("step")
@@ -214,16 +250,15 @@ def _edges(c):
 
 
 SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
-    'arXiv:2206.08558'
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
 )
 FIGURES = {
-    'delta_f_heatmaps.png': (
-        'Δ_F(k) over training per activation: lower k reach small error first (ReLU); sine/Gaussian less '
-        'ordered'
+    "delta_f_heatmaps.png": (
+        "Δ_F(k) over training per activation: lower k reach small error first (ReLU); sine/Gaussian less ordered"
     ),
-    'delta_f_curves.png': 'Δ_F(k) curves per activation (seed 0)',
+    "delta_f_curves.png": "Δ_F(k) curves per activation (seed 0)",
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

@@ -30,11 +30,13 @@ from . import _common as c1
 
 NAME = "hys3-init-spectrum"
 DESCRIPTION = "ReLU/Gaussian nets with low vs high initial bandwidth fitted to samples of a low-frequency sine"
-CLAIM = ("The initial spectrum decides the high frequencies of the learned interpolant: ReLU (Xavier) and "
-         "Gaussian (small σ) networks, whose initial spectra have no energy above the samples' Nyquist "
-         "frequency, converge to the lowest-frequency interpolant; a ReLU network pre-trained on a frequency "
-         "above Nyquist adds the low-frequency spike but keeps the high one, and a Xavier Gaussian network "
-         "keeps high-frequency energy: both interpolate poorly.")
+CLAIM = (
+    "The initial spectrum decides the high frequencies of the learned interpolant: ReLU (Xavier) and "
+    "Gaussian (small σ) networks, whose initial spectra have no energy above the samples' Nyquist "
+    "frequency, converge to the lowest-frequency interpolant; a ReLU network pre-trained on a frequency "
+    "above Nyquist adds the low-frequency spike but keeps the high one, and a Xavier Gaussian network "
+    "keeps high-frequency energy: both interpolate poorly."
+)
 
 QUICK = {
     "spacing": 0.125,
@@ -97,16 +99,18 @@ def _run_variant(cfg, variant, xg, xt, yt):
 
     def tune(key, xs):
         res = fit(model.apply, xs["p"], x_train, y_train, optimizer=optax.sgd(xs["lr"]), steps=cfg["steps"])
-        return {"h0": model.apply(xs["p"], xg_col)[:, 0], "h": model.apply(res.params, xg_col)[:, 0],
-                "train_pred": model.apply(res.params, x_train)[:, 0], "loss": res.losses[-1],
-                "diverged": res.diverged}
+        return {
+            "h0": model.apply(xs["p"], xg_col)[:, 0],
+            "h": model.apply(res.params, xg_col)[:, 0],
+            "train_pred": model.apply(res.params, x_train)[:, 0],
+            "loss": res.losses[-1],
+            "diverged": res.diverged,
+        }
 
     # Inits (and pre-training) once per seed; then every rate from the same start, one sweep each.
     st = c1.seed_sweep(start, cfg["seed"], n_s).outputs
-    tiled = {"p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), st["p"]),
-             "lr": np.repeat(lrs, n_s)}
-    out = c1.seed_sweep(tune, cfg["seed"], n_s, tiled, tile=len(lrs),
-                        expect_divergence=True).outputs
+    tiled = {"p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), st["p"]), "lr": np.repeat(lrs, n_s)}
+    out = c1.seed_sweep(tune, cfg["seed"], n_s, tiled, tile=len(lrs), expect_divergence=True).outputs
     out = {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.items()}
     if pretrain:
         out["pretrain_rel_rmse"] = np.asarray(st["pretrain_rel_rmse"])
@@ -141,7 +145,9 @@ def run(config: dict, out_dir) -> dict:
         h0, h = o["h0"][b], o["h"][b]
         spike0, spike1 = _spike(h0, xg, cfg["k_hi"]), _spike(h, xg, cfg["k_hi"])
         res[v] = {
-            "activation": VARIANTS[v][0], "init": VARIANTS[v][1], "pretrained_on_k_hi": VARIANTS[v][2],
+            "activation": VARIANTS[v][0],
+            "init": VARIANTS[v][1],
+            "pretrained_on_k_hi": VARIANTS[v][2],
             "lr": float(cfg["lrs"][b]),
             "init_hf_fraction": float(np.mean(c1.high_freq_fraction(h0, xg, nyq))),
             "final_hf_fraction": float(np.mean(c1.high_freq_fraction(h, xg, nyq))),
@@ -149,45 +155,74 @@ def run(config: dict, out_dir) -> dict:
             "error_vs_bandlimited": float(np.mean(c1.rel_rmse(h[:, inside], h_bl[inside]))),
             "train_rel_rmse": float(np.mean(train_rmse[b])),
             "k_hi_spike_kept": float(np.mean(spike1 / spike0)) if VARIANTS[v][2] else None,
-            "k0_coeff_rel_error": float(np.mean(np.abs(_spike(h, xg, cfg["k0"]) - _spike(h_bl, xg, cfg["k0"]))
-                                                / _spike(h_bl, xg, cfg["k0"]))),
+            "k0_coeff_rel_error": float(
+                np.mean(np.abs(_spike(h, xg, cfg["k0"]) - _spike(h_bl, xg, cfg["k0"])) / _spike(h_bl, xg, cfg["k0"]))
+            ),
             "pretrain_rel_rmse": float(np.mean(o["pretrain_rel_rmse"])) if VARIANTS[v][2] else None,
             "n_diverged": int(np.sum(o["diverged"][b])),
         }
-        rates[v] = {"lrs": list(cfg["lrs"]), "train_rel_rmse": train_rmse.mean(1).tolist(),
-                    "n_diverged": o["diverged"].sum(axis=1).tolist(),
-                    "error_vs_bandlimited": c1.rel_rmse(o["h"][:, :, inside], h_bl[inside]).mean(1).tolist()}
+        rates[v] = {
+            "lrs": list(cfg["lrs"]),
+            "train_rel_rmse": train_rmse.mean(1).tolist(),
+            "n_diverged": o["diverged"].sum(axis=1).tolist(),
+            "error_vs_bandlimited": c1.rel_rmse(o["h"][:, :, inside], h_bl[inside]).mean(1).tolist(),
+        }
         curves[v] = (h0[0], h[0])
 
     _figures(cfg, out_dir, res=res, curves=curves, xg=xg, xt=xt, yt=yt, h_bl=h_bl, nyq=nyq)
-    return {"nyquist": nyq, "n_train": n_train, "results": res, "all_learning_rates": rates,
-            "development_log": DEVELOPMENT_LOG, "claims": _claims(res, cfg["fit_tol"])}
+    return {
+        "nyquist": nyq,
+        "n_train": n_train,
+        "results": res,
+        "all_learning_rates": rates,
+        "development_log": DEVELOPMENT_LOG,
+        "claims": _claims(res, cfg["fit_tol"]),
+    }
 
 
 def _claims(res, tol):
     g = lambda v, k: res[v][k]
     low, high = ("3a", "3d"), ("3b", "3c")
-    claims = [claim(
-        f"Every start fits the samples (relative train RMSE < {tol})",
-        all(g(v, "train_rel_rmse") < tol for v in res), {v: g(v, "train_rel_rmse") for v in res})]
-    claims.append(claim(
-        "The starts differ as designed: 3a/3d have less initial power above Nyquist than 3b/3c",
-        max(g(v, "init_hf_fraction") for v in low) < min(g(v, "init_hf_fraction") for v in high),
-        {v: g(v, "init_hf_fraction") for v in res}))
-    claims.append(claim(
-        "After training, 3a/3d keep less power above Nyquist than 3b/3c",
-        max(g(v, "final_hf_fraction") for v in low) < min(g(v, "final_hf_fraction") for v in high),
-        {v: g(v, "final_hf_fraction") for v in res}))
-    claims.append(claim(
-        "3a/3d end closer to the lowest-frequency (band-limited) interpolant than 3b/3c",
-        max(g(v, "error_vs_bandlimited") for v in low) < min(g(v, "error_vs_bandlimited") for v in high),
-        {v: g(v, "error_vs_bandlimited") for v in res}))
-    claims.append(claim(
-        "3b adds the low-frequency spike (|ĥ(k0)| within 20% of the interpolant's) but leaves the "
-        "pre-trained high-frequency spike (at least half of |ĥ(k_hi)| survives)",
-        g("3b", "k0_coeff_rel_error") < 0.2 and g("3b", "k_hi_spike_kept") >= 0.5,
-        {"k0_coeff_rel_error": g("3b", "k0_coeff_rel_error"), "k_hi_spike_kept": g("3b", "k_hi_spike_kept"),
-         "pretrain_rel_rmse": g("3b", "pretrain_rel_rmse")}))
+    claims = [
+        claim(
+            f"Every start fits the samples (relative train RMSE < {tol})",
+            all(g(v, "train_rel_rmse") < tol for v in res),
+            {v: g(v, "train_rel_rmse") for v in res},
+        )
+    ]
+    claims.append(
+        claim(
+            "The starts differ as designed: 3a/3d have less initial power above Nyquist than 3b/3c",
+            max(g(v, "init_hf_fraction") for v in low) < min(g(v, "init_hf_fraction") for v in high),
+            {v: g(v, "init_hf_fraction") for v in res},
+        )
+    )
+    claims.append(
+        claim(
+            "After training, 3a/3d keep less power above Nyquist than 3b/3c",
+            max(g(v, "final_hf_fraction") for v in low) < min(g(v, "final_hf_fraction") for v in high),
+            {v: g(v, "final_hf_fraction") for v in res},
+        )
+    )
+    claims.append(
+        claim(
+            "3a/3d end closer to the lowest-frequency (band-limited) interpolant than 3b/3c",
+            max(g(v, "error_vs_bandlimited") for v in low) < min(g(v, "error_vs_bandlimited") for v in high),
+            {v: g(v, "error_vs_bandlimited") for v in res},
+        )
+    )
+    claims.append(
+        claim(
+            "3b adds the low-frequency spike (|ĥ(k0)| within 20% of the interpolant's) but leaves the "
+            "pre-trained high-frequency spike (at least half of |ĥ(k_hi)| survives)",
+            g("3b", "k0_coeff_rel_error") < 0.2 and g("3b", "k_hi_spike_kept") >= 0.5,
+            {
+                "k0_coeff_rel_error": g("3b", "k0_coeff_rel_error"),
+                "k_hi_spike_kept": g("3b", "k_hi_spike_kept"),
+                "pretrain_rel_rmse": g("3b", "pretrain_rel_rmse"),
+            },
+        )
+    )
     return claims
 
 
@@ -205,8 +240,10 @@ def _figures(cfg, out_dir, *, res, curves, xg, xt, yt, h_bl, nyq):
         ax_f.plot(xt, yt, "ko", ms=4)
         ax_f.set_ylim(-2.5, 2.5)
         init = res[v]["init"] + (f" σ={cfg['small_sigma']}" if res[v]["init"] == "raw" else "")
-        ax_f.set_title(f"{v}: {res[v]['activation']}, {init}"
-                       + (f", pre-trained on k={cfg['k_hi']}" if res[v]["pretrained_on_k_hi"] else ""))
+        ax_f.set_title(
+            f"{v}: {res[v]['activation']}, {init}"
+            + (f", pre-trained on k={cfg['k_hi']}" if res[v]["pretrained_on_k_hi"] else "")
+        )
         for vals, lab, col in ((h_bl, "band-limited", "k"), (h0, "start", "0.6"), (h, "trained", "C3")):
             fr, pw = c1.power_spectrum(vals, xg)
             ax_s.semilogy(np.asarray(fr), np.maximum(np.asarray(pw), 1e-20), color=col, lw=1, label=lab)
@@ -222,15 +259,15 @@ def _figures(cfg, out_dir, *, res, curves, xg, xt, yt, h_bl, nyq):
 
 
 SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
-    'arXiv:2206.08558'
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
 )
 FIGURES = {
-    'interpolants_and_spectra.png': (
-        'learned interpolants and power spectra of the four initializations (3a–3d): more initial high-'
-        'frequency power, worse interpolant'
+    "interpolants_and_spectra.png": (
+        "learned interpolants and power spectra of the four initializations (3a–3d): more initial high-"
+        "frequency power, worse interpolant"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

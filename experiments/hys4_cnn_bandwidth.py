@@ -41,10 +41,14 @@ from fpjax.experiment import Experiment, claim, new_figure, save_figure
 from . import _common as C
 
 NAME = "hys4-cnn-bandwidth"
-DESCRIPTION = "CNNs: random init vs high-bandwidth init (pre-trained on shuffled labels): accuracy, input gradients, Hessian"
-CLAIM = ("Initializing deep CNNs with a higher bandwidth (pre-training on randomly shuffled labels) makes them "
-         "generalize worse than random initialization; the pre-training raises the input-gradient magnitudes "
-         "(bandwidth)")
+DESCRIPTION = (
+    "CNNs: random init vs high-bandwidth init (pre-trained on shuffled labels): accuracy, input gradients, Hessian"
+)
+CLAIM = (
+    "Initializing deep CNNs with a higher bandwidth (pre-training on randomly shuffled labels) makes them "
+    "generalize worse than random initialization; the pre-training raises the input-gradient magnitudes "
+    "(bandwidth)"
+)
 
 QUICK = {
     "datasets": ["digits32"],
@@ -76,8 +80,17 @@ QUICK = {
 FULL = dict(
     QUICK,
     datasets=["cifar10", "cifar100", "tiny_imagenet"],
-    models=["vgg11", "vgg16", "alexnet", "efficientnet_b0", "densenet121", "resnet18", "resnet50",
-            "senet18", "convmixer"],
+    models=[
+        "vgg11",
+        "vgg16",
+        "alexnet",
+        "efficientnet_b0",
+        "densenet121",
+        "resnet18",
+        "resnet50",
+        "senet18",
+        "convmixer",
+    ],
     model_options={},
     n_train=None,
     standardize=True,
@@ -118,35 +131,66 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
     k_init, k_train, k_pre, k_hess = jax.random.split(key, 4)
     v0 = model.init(k_init, xtr[:2])
     lr = float((cfg.get("lr_overrides") or {}).get(name, cfg["lr"]))
-    kw = dict(epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]), lr=lr,
-              momentum=float(cfg["momentum"]), weight_decay=float(cfg["weight_decay"]))
+    kw = dict(
+        epochs=int(cfg["epochs"]),
+        batch_size=int(cfg["batch_size"]),
+        lr=lr,
+        momentum=float(cfg["momentum"]),
+        weight_decay=float(cfg["weight_decay"]),
+    )
     r_rand = train_cnn(model, v0, xtr, ytr, key=k_train, x_test=xte, y_test=yte, eval_every=max(1, kw["epochs"]), **kw)
-    pre = pretrain_shuffled_labels(model, v0, xtr, ytr, key=k_pre, **dict(kw, epochs=int(cfg["pretrain_epochs"])),
-                                   stop_at_train_acc=float(cfg["pretrain_stop_acc"]))
+    pre = pretrain_shuffled_labels(
+        model,
+        v0,
+        xtr,
+        ytr,
+        key=k_pre,
+        **dict(kw, epochs=int(cfg["pretrain_epochs"])),
+        stop_at_train_acc=float(cfg["pretrain_stop_acc"]),
+    )
     v_hb = pre.variables
     r_hb = train_cnn(model, v_hb, xtr, ytr, key=k_train, x_test=xte, y_test=yte, eval_every=max(1, kw["epochs"]), **kw)
 
     # input gradients (bandwidth proxy); each histogram spans ±its own max |g| (the plot compares
     # densities, which does not need common edges; the std comes from the raw gradients)
     xg = xtr[: int(cfg["grad_samples"])]
-    states = {"random_init": v0, "high_bw_init": v_hb, "random_final": r_rand.variables,
-              "high_bw_final": r_hb.variables}
+    states = {
+        "random_init": v0,
+        "high_bw_init": v_hb,
+        "random_final": r_rand.variables,
+        "high_bw_final": r_hb.variables,
+    }
     hists = {k: _grad_hist(model, v, xg, bins=int(cfg["grad_bins"])) for k, v in states.items()}
 
     kh1, kh2 = jax.random.split(k_hess)
-    hess = {"random": C.hessian_stats(loss_on_batch, r_rand.variables, xtr, ytr, kh1, cfg),
-            "high_bw": C.hessian_stats(loss_on_batch, r_hb.variables, xtr, ytr, kh2, cfg)}
+    hess = {
+        "random": C.hessian_stats(loss_on_batch, r_rand.variables, xtr, ytr, kh1, cfg),
+        "high_bw": C.hessian_stats(loss_on_batch, r_hb.variables, xtr, ytr, kh2, cfg),
+    }
     return {
-        "random": {"train_acc": r_rand.history["final_train_acc"], "test_acc": r_rand.history["final_test_acc"],
-                   "train_loss": r_rand.history["train_loss"].tolist(), "diverged": r_rand.diverged},
-        "high_bw": {"train_acc": r_hb.history["final_train_acc"], "test_acc": r_hb.history["final_test_acc"],
-                    "train_loss": r_hb.history["train_loss"].tolist(), "diverged": r_hb.diverged},
-        "pretrain": {"epochs_run": pre.epochs_run, "shuffled_label_train_acc": pre.history["final_train_acc"],
-                     "diverged": pre.diverged},
+        "random": {
+            "train_acc": r_rand.history["final_train_acc"],
+            "test_acc": r_rand.history["final_test_acc"],
+            "train_loss": r_rand.history["train_loss"].tolist(),
+            "diverged": r_rand.diverged,
+        },
+        "high_bw": {
+            "train_acc": r_hb.history["final_train_acc"],
+            "test_acc": r_hb.history["final_test_acc"],
+            "train_loss": r_hb.history["train_loss"].tolist(),
+            "diverged": r_hb.diverged,
+        },
+        "pretrain": {
+            "epochs_run": pre.epochs_run,
+            "shuffled_label_train_acc": pre.history["final_train_acc"],
+            "diverged": pre.diverged,
+        },
         "grad_std": {k: float(h.std) for k, h in hists.items()},
         "grad_mean_abs": {k: float(h.mean_abs) for k, h in hists.items()},
-        "grad_hist": {k: {"edges": np.asarray(h.edges).tolist(), "counts": np.asarray(h.counts).tolist()}
-                      for k, h in hists.items()},
+        "grad_hist": {
+            k: {"edges": np.asarray(h.edges).tolist(), "counts": np.asarray(h.counts).tolist()}
+            for k, h in hists.items()
+        },
         "hessian": hess,
         "_hists": hists,
     }
@@ -189,43 +233,72 @@ def run(config: dict, out_dir: Path) -> dict:
                 "top_eigenvalue_high_bw": C.mean([r["hessian"]["high_bw"]["top_eigenvalues"][0] for r in runs]),
                 "any_diverged": any(r[k]["diverged"] for r in runs for k in ("random", "high_bw", "pretrain")),
             }
-            results[dataset][name] = {"summary": agg,
-                                      "seeds": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs]}
-            claims_gen[tag] = {"random_test_acc": agg["random_test_acc"], "high_bw_test_acc": agg["high_bw_test_acc"],
-                               "random_train_acc": agg["random_train_acc"], "high_bw_train_acc": agg["high_bw_train_acc"],
-                               "test_acc_drop": agg["random_test_acc"] - agg["high_bw_test_acc"],
-                               "held": agg["high_bw_test_acc"] < agg["random_test_acc"]}
-            claims_bw[tag] = {"grad_std_random_init": agg["grad_std_random_init"],
-                              "grad_std_high_bw_init": agg["grad_std_high_bw_init"],
-                              "shuffled_label_fit": agg["shuffled_label_fit"],
-                              "held": agg["grad_std_high_bw_init"] > agg["grad_std_random_init"]}
-            claims_flat[tag] = {"trace_random": agg["hessian_trace_random"], "trace_high_bw": agg["hessian_trace_high_bw"],
-                                "top_eig_random": agg["top_eigenvalue_random"],
-                                "top_eig_high_bw": agg["top_eigenvalue_high_bw"],
-                                "held": agg["hessian_trace_high_bw"] > agg["hessian_trace_random"]}
+            results[dataset][name] = {
+                "summary": agg,
+                "seeds": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
+            }
+            claims_gen[tag] = {
+                "random_test_acc": agg["random_test_acc"],
+                "high_bw_test_acc": agg["high_bw_test_acc"],
+                "random_train_acc": agg["random_train_acc"],
+                "high_bw_train_acc": agg["high_bw_train_acc"],
+                "test_acc_drop": agg["random_test_acc"] - agg["high_bw_test_acc"],
+                "held": agg["high_bw_test_acc"] < agg["random_test_acc"],
+            }
+            claims_bw[tag] = {
+                "grad_std_random_init": agg["grad_std_random_init"],
+                "grad_std_high_bw_init": agg["grad_std_high_bw_init"],
+                "shuffled_label_fit": agg["shuffled_label_fit"],
+                "held": agg["grad_std_high_bw_init"] > agg["grad_std_random_init"],
+            }
+            claims_flat[tag] = {
+                "trace_random": agg["hessian_trace_random"],
+                "trace_high_bw": agg["hessian_trace_high_bw"],
+                "top_eig_random": agg["top_eigenvalue_random"],
+                "top_eig_high_bw": agg["top_eigenvalue_high_bw"],
+                "held": agg["hessian_trace_high_bw"] > agg["hessian_trace_random"],
+            }
             # figures of the first seed
             r0 = runs[0]
-            save_figure(plot_gradient_histograms(
-                [r0["_hists"][k] for k in ("random_init", "high_bw_init", "random_final", "high_bw_final")],
-                labels=["random init", "high-B/W init", "trained from random", "trained from high-B/W"],
-                title=f"input gradients, {tag}"), out_dir / f"grad_hist_{dataset}_{name}.png")
+            save_figure(
+                plot_gradient_histograms(
+                    [r0["_hists"][k] for k in ("random_init", "high_bw_init", "random_final", "high_bw_final")],
+                    labels=["random init", "high-B/W init", "trained from random", "trained from high-B/W"],
+                    title=f"input gradients, {tag}",
+                ),
+                out_dir / f"grad_hist_{dataset}_{name}.png",
+            )
             fig = None
             for lab, key_ in (("random init → trained", "random"), ("high-B/W init → trained", "high_bw")):
                 h = r0["hessian"][key_]
-                fig = plot_eigen_density(np.asarray(h["density_grid"]), np.asarray(h["density"]),
-                                         ax=None if fig is None else fig.axes[0], label=lab)
+                fig = plot_eigen_density(
+                    np.asarray(h["density_grid"]),
+                    np.asarray(h["density"]),
+                    ax=None if fig is None else fig.axes[0],
+                    label=lab,
+                )
             fig.axes[0].set_title(f"Hessian eigenvalue density, {tag}")
             fig.axes[0].legend()
             save_figure(fig, out_dir / f"hessian_density_{dataset}_{name}.png")
     _accuracy_figure(cfg, out_dir, results=results)
     claims = [
-        claim("High-bandwidth initialization (pre-training on shuffled labels) gives lower test accuracy than "
-                "random initialization, for every data set and model", all(v["held"] for v in claims_gen.values()),
-                claims_gen),
-        claim("Pre-training on shuffled labels raises the bandwidth: input-gradient std at the high-B/W init "
-                "exceeds that at the random init", all(v["held"] for v in claims_bw.values()), claims_bw),
-        claim("The high-B/W solution sits in a sharper minimum (larger Hessian trace) than the random-init one",
-                all(v["held"] for v in claims_flat.values()), claims_flat),
+        claim(
+            "High-bandwidth initialization (pre-training on shuffled labels) gives lower test accuracy than "
+            "random initialization, for every data set and model",
+            all(v["held"] for v in claims_gen.values()),
+            claims_gen,
+        ),
+        claim(
+            "Pre-training on shuffled labels raises the bandwidth: input-gradient std at the high-B/W init "
+            "exceeds that at the random init",
+            all(v["held"] for v in claims_bw.values()),
+            claims_bw,
+        ),
+        claim(
+            "The high-B/W solution sits in a sharper minimum (larger Hessian trace) than the random-init one",
+            all(v["held"] for v in claims_flat.values()),
+            claims_flat,
+        ),
     ]
     return {"results": results, "claims": claims}
 
@@ -252,15 +325,15 @@ def _accuracy_figure(cfg, out_dir, *, results: dict):
 
 
 SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
-    'arXiv:2206.08558'
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
 )
 FIGURES = {
-    'accuracy.png': (
-        'train and test accuracy, random vs high-bandwidth init, per data set and model: high bandwidth '
-        'generalizes worse'
+    "accuracy.png": (
+        "train and test accuracy, random vs high-bandwidth init, per data set and model: high bandwidth "
+        "generalizes worse"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

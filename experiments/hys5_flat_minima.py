@@ -68,10 +68,14 @@ from fpjax import models, train
 from fpjax.experiment import Experiment, new_figure, save_figure
 
 NAME = "hys5-flat-minima"
-DESCRIPTION = "Hessian trace / spectral norm at convergence vs test error, ReLU and Gaussian MLPs, low vs high bandwidth init"
-CLAIM = ("The flat-minima conjecture (flatter minima generalize better) is consistent with ReLU networks "
-         "but falsified by Gaussian networks, while a low-bandwidth initial spectrum goes with better "
-         "generalization for both")
+DESCRIPTION = (
+    "Hessian trace / spectral norm at convergence vs test error, ReLU and Gaussian MLPs, low vs high bandwidth init"
+)
+CLAIM = (
+    "The flat-minima conjecture (flatter minima generalize better) is consistent with ReLU networks "
+    "but falsified by Gaussian networks, while a low-bandwidth initial spectrum goes with better "
+    "generalization for both"
+)
 
 QUICK = {
     "n_train": 16,
@@ -91,8 +95,16 @@ QUICK = {
     "hessian_probes": 20,
     "hessian_iters": 30,
 }
-FULL = dict(QUICK, n_seeds=16, width=128, steps=20000, pretrain_steps=5000, pretrain_points=256,
-            hessian_probes=100, hessian_iters=80)
+FULL = dict(
+    QUICK,
+    n_seeds=16,
+    width=128,
+    steps=20000,
+    pretrain_steps=5000,
+    pretrain_points=256,
+    hessian_probes=100,
+    hessian_iters=80,
+)
 
 
 def target_coeffs(seed: int) -> np.ndarray:
@@ -108,8 +120,9 @@ def target(x, a):
 def _model(cfg, act, init):
     widths = (int(cfg["width"]),) * int(cfg["depth"]) + (1,)
     if init == "low" and act == "gaussian":
-        return models.mlp(widths, act, init="raw", layer_sigmas=float(cfg["gaussian_low_sigma"]),
-                          gaussian_s=cfg["gaussian_s"])
+        return models.mlp(
+            widths, act, init="raw", layer_sigmas=float(cfg["gaussian_low_sigma"]), gaussian_s=cfg["gaussian_s"]
+        )
     return models.mlp(widths, act, init="xavier", gaussian_s=cfg["gaussian_s"])
 
 
@@ -136,9 +149,11 @@ def _initial_params(cfg, act, x_train):
         yp = jnp.sin(2 * jnp.pi * float(cfg["pretrain_freq"]) * xp)
 
         def pre(p0):
-            r = train.fit(m_high.apply, p0, xp, yp, optimizer=optax.adam(float(cfg["lr"])),
-                          steps=int(cfg["pretrain_steps"]))
+            r = train.fit(
+                m_high.apply, p0, xp, yp, optimizer=optax.adam(float(cfg["lr"])), steps=int(cfg["pretrain_steps"])
+            )
             return r.params
+
         p_high = jax.jit(jax.vmap(pre))(p_high)
     return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), p_low, p_high)
 
@@ -157,12 +172,26 @@ def _sweep(cfg, act, x_train, y_train, x_test):
 
         def loss(p):
             return train.mse(model.apply(p, x_train), y_train)
-        s = fh.hessian_summary(loss, res.params, key=jax.random.fold_in(hkey, 0),
-                               num_probes=int(cfg["hessian_probes"]), num_iters=int(cfg["hessian_iters"]))
-        return {"h0": model.apply(params0, x_test)[:, 0], "h": model.apply(res.params, x_test)[:, 0],
-                "train_loss": loss(res.params), "diverged": res.diverged,
-                "trace": s.trace, "trace_se": s.trace_se, "top": s.top_eigenvalues[0],
-                "spectral_norm": s.spectral_norm, "nodes": s.ritz_values, "weights": s.ritz_weights}
+
+        s = fh.hessian_summary(
+            loss,
+            res.params,
+            key=jax.random.fold_in(hkey, 0),
+            num_probes=int(cfg["hessian_probes"]),
+            num_iters=int(cfg["hessian_iters"]),
+        )
+        return {
+            "h0": model.apply(params0, x_test)[:, 0],
+            "h": model.apply(res.params, x_test)[:, 0],
+            "train_loss": loss(res.params),
+            "diverged": res.diverged,
+            "trace": s.trace,
+            "trace_se": s.trace_se,
+            "top": s.top_eigenvalues[0],
+            "spectral_norm": s.spectral_norm,
+            "nodes": s.ritz_values,
+            "weights": s.ritz_weights,
+        }
 
     keys = jax.random.split(jax.random.fold_in(jax.random.key(int(cfg["seed"])), 4), n_runs)
     out = train.sweep(one, keys, p0)
@@ -193,7 +222,7 @@ def run(config: dict, out_dir) -> dict:
     per_act, claims, raw = {}, [], {}
     for act in cfg["activations"]:
         o, diverged = _sweep(cfg, act, x_train, y_train, x_test)
-        err = np.sqrt(np.mean((o["h"] - f_test) ** 2, axis=-1) / np.mean(f_test ** 2))
+        err = np.sqrt(np.mean((o["h"] - f_test) ** 2, axis=-1) / np.mean(f_test**2))
         hf0 = _high_freq_fraction(o["h0"], nyquist)
         hf = _high_freq_fraction(o["h"], nyquist)
         ok = ~diverged & np.isfinite(o["trace"]) & (o["train_loss"] < tol)
@@ -202,7 +231,8 @@ def run(config: dict, out_dir) -> dict:
         for name in ("low", "high"):
             sel = ok & (init == name)
             summary[name] = {
-                "n_converged": int(sel.sum()), "n_runs": n,
+                "n_converged": int(sel.sum()),
+                "n_runs": n,
                 "test_error_mean": float(err[sel].mean()) if sel.any() else None,
                 "hessian_trace_mean": float(o["trace"][sel].mean()) if sel.any() else None,
                 "spectral_norm_mean": float(o["spectral_norm"][sel].mean()) if sel.any() else None,
@@ -220,32 +250,67 @@ def run(config: dict, out_dir) -> dict:
             better = flatter = None
         consistent = bool(both and np.isfinite(rho_tr) and rho_tr > 0 and better == flatter)
         per_act[act] = {
-            "init": summary, "spearman_trace_vs_test_error": rho_tr,
+            "init": summary,
+            "spearman_trace_vs_test_error": rho_tr,
             "spearman_spectral_norm_vs_test_error": rho_sn,
-            "better_generalizing_init": better, "flatter_init_by_trace": flatter,
+            "better_generalizing_init": better,
+            "flatter_init_by_trace": flatter,
             "flat_minima_consistent": consistent,
-            "runs": {"init": init.tolist(), "test_error": err, "hessian_trace": o["trace"],
-                     "hessian_trace_se": o["trace_se"], "top_eigenvalue": o["top"],
-                     "spectral_norm": o["spectral_norm"], "train_loss": o["train_loss"],
-                     "initial_high_freq_fraction": hf0, "converged": ok},
+            "runs": {
+                "init": init.tolist(),
+                "test_error": err,
+                "hessian_trace": o["trace"],
+                "hessian_trace_se": o["trace_se"],
+                "top_eigenvalue": o["top"],
+                "spectral_norm": o["spectral_norm"],
+                "train_loss": o["train_loss"],
+                "initial_high_freq_fraction": hf0,
+                "converged": ok,
+            },
         }
         raw[act] = (o, err, init, ok)
 
-    ev = {act: {k: per_act[act][k] for k in ("spearman_trace_vs_test_error", "spearman_spectral_norm_vs_test_error",
-                                            "better_generalizing_init", "flatter_init_by_trace")}
-          | {"test_error_mean": {i: per_act[act]["init"][i]["test_error_mean"] for i in ("low", "high")},
-             "hessian_trace_mean": {i: per_act[act]["init"][i]["hessian_trace_mean"] for i in ("low", "high")},
-             "n_converged": {i: per_act[act]["init"][i]["n_converged"] for i in ("low", "high")}}
-          for act in per_act}
+    ev = {
+        act: {
+            k: per_act[act][k]
+            for k in (
+                "spearman_trace_vs_test_error",
+                "spearman_spectral_norm_vs_test_error",
+                "better_generalizing_init",
+                "flatter_init_by_trace",
+            )
+        }
+        | {
+            "test_error_mean": {i: per_act[act]["init"][i]["test_error_mean"] for i in ("low", "high")},
+            "hessian_trace_mean": {i: per_act[act]["init"][i]["hessian_trace_mean"] for i in ("low", "high")},
+            "n_converged": {i: per_act[act]["init"][i]["n_converged"] for i in ("low", "high")},
+        }
+        for act in per_act
+    }
     if "relu" in per_act:
-        claims.append({"claim": "ReLU: flatter minima (lower Hessian trace) went with better generalization",
-                       "held": per_act["relu"]["flat_minima_consistent"], "evidence": ev["relu"]})
+        claims.append(
+            {
+                "claim": "ReLU: flatter minima (lower Hessian trace) went with better generalization",
+                "held": per_act["relu"]["flat_minima_consistent"],
+                "evidence": ev["relu"],
+            }
+        )
     if "gaussian" in per_act:
-        claims.append({"claim": "Gaussian: flatness did not go with better generalization (conjecture falsified)",
-                       "held": not per_act["gaussian"]["flat_minima_consistent"], "evidence": ev["gaussian"]})
+        claims.append(
+            {
+                "claim": "Gaussian: flatness did not go with better generalization (conjecture falsified)",
+                "held": not per_act["gaussian"]["flat_minima_consistent"],
+                "evidence": ev["gaussian"],
+            }
+        )
     low_better = {act: per_act[act]["better_generalizing_init"] == "low" for act in per_act}
-    claims.append({"claim": "the low-bandwidth init generalized better for every architecture",
-                   "held": bool(all(low_better.values())), "evidence": {"low_init_better": low_better}})
+    claims.append(
+        {
+            "claim": "the low-bandwidth init generalized better for every architecture",
+            "held": bool(all(low_better.values())),
+            "evidence": {"low_init_better": low_better},
+        }
+    )
 
     _figures(cfg, out_dir, raw=raw, xg=xg, f_test=f_test, xt=xt, yt=np.asarray(y_train)[:, 0])
     return {"target_coeffs": a, "nyquist": nyquist, "per_activation": per_act, "claims": claims}
@@ -265,8 +330,13 @@ def _figures(cfg, out_dir, *, raw, xg, f_test, xt, yt):
             sel = init == name
             ax.scatter(o["trace"][sel & ok], err[sel & ok], c=colors[name], label=f"{name} B/W")
             if np.any(sel & ~ok):
-                ax.scatter(o["trace"][sel & ~ok], err[sel & ~ok], facecolors="none", edgecolors=colors[name],
-                           label=f"{name} B/W (not converged)")
+                ax.scatter(
+                    o["trace"][sel & ~ok],
+                    err[sel & ~ok],
+                    facecolors="none",
+                    edgecolors=colors[name],
+                    label=f"{name} B/W (not converged)",
+                )
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("Hessian trace at convergence")
@@ -306,17 +376,16 @@ def _figures(cfg, out_dir, *, raw, xg, f_test, xt, yt):
 
 
 SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
-    'arXiv:2206.08558'
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
 )
 FIGURES = {
-    'trace_vs_test_error.png': (
-        'Hessian trace at convergence against test error per activation: flatness does not order '
-        'generalization'
+    "trace_vs_test_error.png": (
+        "Hessian trace at convergence against test error per activation: flatness does not order generalization"
     ),
-    'hessian_density.png': 'Hessian eigenvalue densities (SLQ) of low- and high-bandwidth solutions',
-    'fits.png': 'learned functions on the test grid against the target',
+    "hessian_density.png": "Hessian eigenvalue densities (SLQ) of low- and high-bandwidth solutions",
+    "fits.png": "learned functions on the test grid against the target",
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

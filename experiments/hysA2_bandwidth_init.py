@@ -31,8 +31,10 @@ from . import _common as c1
 
 NAME = "hysA2-bandwidth-init"
 DESCRIPTION = "4-layer ReLU net trained on white-noise targets with MSE / thresholded BCE / 4-bin CE: bandwidth"
-CLAIM = ("Training a network on random (white-noise) targets, with MSE, thresholded binary cross-entropy or "
-         "4-bin cross-entropy, initializes it with a higher bandwidth than random initialization.")
+CLAIM = (
+    "Training a network on random (white-noise) targets, with MSE, thresholded binary cross-entropy or "
+    "4-bin cross-entropy, initializes it with a higher bandwidth than random initialization."
+)
 
 QUICK = {
     "n_points": 32,
@@ -78,7 +80,7 @@ def _function(loss, out):
 
 def _train_metric(loss, out, y):
     if loss == "mse":
-        return jnp.sqrt(jnp.mean((out - y) ** 2) / jnp.mean(y ** 2))
+        return jnp.sqrt(jnp.mean((out - y) ** 2) / jnp.mean(y**2))
     if loss == "bce":
         return jnp.mean((out > 0) == (y > 0.5))
     return jnp.mean(jnp.argmax(out, axis=-1) == y)
@@ -101,14 +103,29 @@ def run(config: dict, out_dir) -> dict:
             p0 = model.init(k_init, x)
             z = jax.random.normal(k_data, (cfg["n_points"],))
             y = _targets(loss, z)
-            r = fit(model.apply, p0, x, y, optimizer=optax.adam(cfg["lr"]), steps=cfg["steps"], loss=loss,
-                    record=lambda p: _train_metric(loss, model.apply(p, x), y), record_every=cfg["record_every"])
+            r = fit(
+                model.apply,
+                p0,
+                x,
+                y,
+                optimizer=optax.adam(cfg["lr"]),
+                steps=cfg["steps"],
+                loss=loss,
+                record=lambda p: _train_metric(loss, model.apply(p, x), y),
+                record_every=cfg["record_every"],
+            )
             f0 = _function(loss, model.apply(p0, xg_col)).T  # (outputs, n_grid)
             f1 = _function(loss, model.apply(r.params, xg_col)).T
             _, pw0 = c1.power_spectrum(f0, xg)
             freqs, pw1 = c1.power_spectrum(f1, xg)
-            return {"p0": pw0.sum(0), "p1": pw1.sum(0), "freqs": freqs, "metric": r.records,
-                    "steps": r.record_steps, "diverged": r.diverged}
+            return {
+                "p0": pw0.sum(0),
+                "p1": pw1.sum(0),
+                "freqs": freqs,
+                "metric": r.records,
+                "steps": r.record_steps,
+                "diverged": r.diverged,
+            }
 
         out = c1.seed_sweep(one, cfg["seed"], cfg["n_seeds"]).outputs
         freqs = np.asarray(out["freqs"][0])
@@ -118,27 +135,51 @@ def run(config: dict, out_dir) -> dict:
         fitted = metric < 0.1 if loss == "mse" else metric >= 1.0
         first_fit = [int(steps[np.argmax(f)]) if f.any() else None for f in fitted]
         res[loss] = {
-            "init_hf_fraction": float(np.mean(hf0)), "trained_hf_fraction": float(np.mean(hf1)),
-            "trained_hf_fraction_per_seed": hf1.tolist(), "hf_ratio_per_seed": (hf1 / hf0).tolist(),
+            "init_hf_fraction": float(np.mean(hf0)),
+            "trained_hf_fraction": float(np.mean(hf1)),
+            "trained_hf_fraction_per_seed": hf1.tolist(),
+            "hf_ratio_per_seed": (hf1 / hf0).tolist(),
             "final_train_metric": float(np.mean(metric[:, -1])),
             "train_metric_name": "relative RMSE" if loss == "mse" else "accuracy",
-            "first_step_fitted": first_fit, "n_diverged": int(np.sum(out["diverged"])),
+            "first_step_fitted": first_fit,
+            "n_diverged": int(np.sum(out["diverged"])),
         }
         spectra[loss] = (freqs, np.mean(out["p0"], 0), np.mean(out["p1"], 0), steps, metric.mean(0))
 
     _figures(cfg, out_dir, spectra=spectra, cut=cut, nyq=nyq)
-    claims = [claim(
-        f"Each of MSE / BCE / 4-bin CE training on white noise leaves a larger power fraction above {cut} "
-        "cycles/unit than the same network's random init, in every seed",
-        all(min(res[k]["hf_ratio_per_seed"]) > 1 for k in LOSSES),
-        {k: {"init": res[k]["init_hf_fraction"], "trained": res[k]["trained_hf_fraction"],
-             "ratio_per_seed": res[k]["hf_ratio_per_seed"]} for k in LOSSES}),
-        claim("Each network fits its random targets (accuracy 1 for BCE/CE, relative RMSE < 0.1 for MSE)",
-                 all(all(s is not None for s in res[k]["first_step_fitted"]) for k in LOSSES),
-                 {k: {"final_train_metric": res[k]["final_train_metric"], "first_step_fitted":
-                      res[k]["first_step_fitted"]} for k in LOSSES})]
-    return {"nyquist_of_points": nyq, "hi_cutoff": cut, "results": res, "development_log": DEVELOPMENT_LOG,
-            "claims": claims}
+    claims = [
+        claim(
+            f"Each of MSE / BCE / 4-bin CE training on white noise leaves a larger power fraction above {cut} "
+            "cycles/unit than the same network's random init, in every seed",
+            all(min(res[k]["hf_ratio_per_seed"]) > 1 for k in LOSSES),
+            {
+                k: {
+                    "init": res[k]["init_hf_fraction"],
+                    "trained": res[k]["trained_hf_fraction"],
+                    "ratio_per_seed": res[k]["hf_ratio_per_seed"],
+                }
+                for k in LOSSES
+            },
+        ),
+        claim(
+            "Each network fits its random targets (accuracy 1 for BCE/CE, relative RMSE < 0.1 for MSE)",
+            all(all(s is not None for s in res[k]["first_step_fitted"]) for k in LOSSES),
+            {
+                k: {
+                    "final_train_metric": res[k]["final_train_metric"],
+                    "first_step_fitted": res[k]["first_step_fitted"],
+                }
+                for k in LOSSES
+            },
+        ),
+    ]
+    return {
+        "nyquist_of_points": nyq,
+        "hi_cutoff": cut,
+        "results": res,
+        "development_log": DEVELOPMENT_LOG,
+        "claims": claims,
+    }
 
 
 def _figures(cfg, out_dir, *, spectra, cut, nyq):
@@ -167,14 +208,14 @@ def _figures(cfg, out_dir, *, spectra, cut, nyq):
 
 
 SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
-    'arXiv:2206.08558'
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
 )
 FIGURES = {
-    'bandwidth_spectra.png': (
-        'spectra before and after fitting random targets, per loss: fitting raises the power above the cutoff'
+    "bandwidth_spectra.png": (
+        "spectra before and after fitting random targets, per loss: fitting raises the power above the cutoff"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

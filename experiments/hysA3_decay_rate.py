@@ -34,9 +34,11 @@ from . import _common as c1
 
 NAME = "hysA3-decay-rate"
 DESCRIPTION = "Gaussian net, small-σ init vs pre-trained on a constant: per-frequency residual decay rates"
-CLAIM = ("Although both a small-σ Gaussian network and one pre-trained on a DC signal start with low "
-         "bandwidth, they generalize differently: the one whose frequencies' convergence rates decay less with "
-         "frequency (high frequencies change before low ones have converged) interpolates less smoothly.")
+CLAIM = (
+    "Although both a small-σ Gaussian network and one pre-trained on a DC signal start with low "
+    "bandwidth, they generalize differently: the one whose frequencies' convergence rates decay less with "
+    "frequency (high frequencies change before low ones have converged) interpolates less smoothly."
+)
 
 QUICK = {
     "freqs": [1, 2, 3, 4, 5],
@@ -55,8 +57,9 @@ QUICK = {
     "n_grid": 1024,
     "n_seeds": 2,
 }
-FULL = dict(QUICK, width=256, pretrain_steps=10000, steps=30000, record_every=100, lrs=[1e-4, 1e-3, 1e-2, 1e-1],
-            n_seeds=8)
+FULL = dict(
+    QUICK, width=256, pretrain_steps=10000, steps=30000, record_every=100, lrs=[1e-4, 1e-3, 1e-2, 1e-1], n_seeds=8
+)
 
 # Settings tried while writing this experiment (seed 0), with what was seen; copied into metrics.json.
 DEVELOPMENT_LOG = [
@@ -82,8 +85,14 @@ def target(x, freqs):
 
 def _run_start(cfg, start, xt, yt, xg, ks_idx):
     if start == "small_sigma":
-        model = c1.deep_mlp("gaussian", cfg["depth"], cfg["width"], init="raw", layer_sigmas=cfg["small_sigma"],
-                            gaussian_s=cfg["gaussian_s"])
+        model = c1.deep_mlp(
+            "gaussian",
+            cfg["depth"],
+            cfg["width"],
+            init="raw",
+            layer_sigmas=cfg["small_sigma"],
+            gaussian_s=cfg["gaussian_s"],
+        )
     else:
         model = c1.deep_mlp("gaussian", cfg["depth"], cfg["width"], init="xavier", gaussian_s=cfg["gaussian_s"])
     x_train, y_train, xg_col = c1.column(xt), c1.column(yt), c1.column(xg)
@@ -94,8 +103,9 @@ def _run_start(cfg, start, xt, yt, xg, ks_idx):
         p = model.init(key, xg_col)
         if start == "dc_pretrained":
             y_dc = np.full((xg.shape[0], 1), cfg["dc_value"], np.float32)
-            p = fit(model.apply, p, xg_col, y_dc, optimizer=optax.adam(cfg["pretrain_lr"]),
-                    steps=cfg["pretrain_steps"]).params
+            p = fit(
+                model.apply, p, xg_col, y_dc, optimizer=optax.adam(cfg["pretrain_lr"]), steps=cfg["pretrain_steps"]
+            ).params
         return p
 
     def residual_spectrum(p):
@@ -104,16 +114,29 @@ def _run_start(cfg, start, xt, yt, xg, ks_idx):
         return jax.numpy.abs(spectrum.coeffs_at(coeffs, ks_idx))
 
     def train(key, xs):
-        res = fit(model.apply, xs["p"], x_train, y_train, optimizer=optax.sgd(xs["lr"]), steps=cfg["steps"],
-                  record=residual_spectrum, record_every=cfg["record_every"])
-        return {"h0": model.apply(xs["p"], xg_col)[:, 0], "h": model.apply(res.params, xg_col)[:, 0],
-                "train_pred": model.apply(res.params, x_train)[:, 0], "r_hat": res.records,
-                "steps": res.record_steps, "loss": res.losses[-1], "diverged": res.diverged}
+        res = fit(
+            model.apply,
+            xs["p"],
+            x_train,
+            y_train,
+            optimizer=optax.sgd(xs["lr"]),
+            steps=cfg["steps"],
+            record=residual_spectrum,
+            record_every=cfg["record_every"],
+        )
+        return {
+            "h0": model.apply(xs["p"], xg_col)[:, 0],
+            "h": model.apply(res.params, xg_col)[:, 0],
+            "train_pred": model.apply(res.params, x_train)[:, 0],
+            "r_hat": res.records,
+            "steps": res.record_steps,
+            "loss": res.losses[-1],
+            "diverged": res.diverged,
+        }
 
     p0 = c1.seed_sweep(init, cfg["seed"], n_s).outputs
     xs = {"p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), p0), "lr": np.repeat(lrs, n_s)}
-    out = c1.seed_sweep(train, cfg["seed"], n_s, xs, tile=len(lrs),
-                        expect_divergence=True).outputs
+    out = c1.seed_sweep(train, cfg["seed"], n_s, xs, tile=len(lrs), expect_divergence=True).outputs
     return {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.items()}
 
 
@@ -149,45 +172,69 @@ def run(config: dict, out_dir) -> dict:
             "init_hf_power_over_target_power": float(np.mean(hf_rel)),
             "init_hf_fraction": float(np.mean(c1.high_freq_fraction(o["h0"][b], xg, nyq))),
             "final_hf_fraction": float(np.mean(c1.high_freq_fraction(o["h"][b], xg, nyq))),
-            "interp_error": float(np.mean(err)), "interp_error_per_seed": err.tolist(),
+            "interp_error": float(np.mean(err)),
+            "interp_error_per_seed": err.tolist(),
             "train_rel_rmse": float(np.mean(train_rmse[b])),
             "decay_rates": dict(zip(map(str, ks), np.mean(lam, 0).tolist())),
             "decay_rates_relative_to_k1": dict(zip(map(str, ks), np.mean(lam / lam[:, :1], 0).tolist())),
-            "decay_profile_slope": float(np.mean(slopes)), "decay_profile_slope_per_seed": slopes,
+            "decay_profile_slope": float(np.mean(slopes)),
+            "decay_profile_slope_per_seed": slopes,
             "n_diverged": int(np.sum(o["diverged"][b])),
         }
-        rates[start] = {"lrs": list(cfg["lrs"]), "train_rel_rmse": train_rmse.mean(1).tolist(),
-                        "n_diverged": o["diverged"].sum(axis=1).tolist(),
-                        "interp_error": c1.rel_rmse(o["h"][:, :, inside], f_grid[inside]).mean(1).tolist()}
+        rates[start] = {
+            "lrs": list(cfg["lrs"]),
+            "train_rel_rmse": train_rmse.mean(1).tolist(),
+            "n_diverged": o["diverged"].sum(axis=1).tolist(),
+            "interp_error": c1.rel_rmse(o["h"][:, :, inside], f_grid[inside]).mean(1).tolist(),
+        }
         traces[start] = (t, r_hat.mean(0))
         curves[start] = (o["h0"][b, 0], o["h"][b, 0])
 
     _figures(cfg, out_dir, ks=ks, res=res, traces=traces, curves=curves, xg=xg, xt=xt, yt=yt, f_grid=f_grid)
-    return {"nyquist": nyq, "results": res, "all_learning_rates": rates, "development_log": DEVELOPMENT_LOG,
-            "claims": _claims(res)}
+    return {
+        "nyquist": nyq,
+        "results": res,
+        "all_learning_rates": rates,
+        "development_log": DEVELOPMENT_LOG,
+        "claims": _claims(res),
+    }
 
 
 def _claims(res):
     a, b = STARTS
     g = lambda s, k: res[s][k]
-    claims = [claim(
-        "Both starts have low bandwidth: their power above the samples' Nyquist frequency is < 1% of the "
-        "target's total power",
-        all(g(s, "init_hf_power_over_target_power") < 0.01 for s in STARTS),
-        {s: g(s, "init_hf_power_over_target_power") for s in STARTS})]
+    claims = [
+        claim(
+            "Both starts have low bandwidth: their power above the samples' Nyquist frequency is < 1% of the "
+            "target's total power",
+            all(g(s, "init_hf_power_over_target_power") < 0.01 for s in STARTS),
+            {s: g(s, "init_hf_power_over_target_power") for s in STARTS},
+        )
+    ]
     ea, eb = np.asarray(g(a, "interp_error_per_seed")), np.asarray(g(b, "interp_error_per_seed"))
-    claims.append(claim(
-        "The two starts generalize differently (every seed of one start has a larger interpolation error "
-        "than every seed of the other)",
-        ea.min() > eb.max() or eb.min() > ea.max(), {s: g(s, "interp_error_per_seed") for s in STARTS}))
+    claims.append(
+        claim(
+            "The two starts generalize differently (every seed of one start has a larger interpolation error "
+            "than every seed of the other)",
+            ea.min() > eb.max() or eb.min() > ea.max(),
+            {s: g(s, "interp_error_per_seed") for s in STARTS},
+        )
+    )
     flatter = a if g(a, "decay_profile_slope") > g(b, "decay_profile_slope") else b
     worse = a if g(a, "interp_error") > g(b, "interp_error") else b
-    claims.append(claim(
-        "The start whose decay rates fall off less with frequency (slope of log λ_k vs log k nearer 0) "
-        "interpolates worse",
-        flatter == worse,
-        {"decay_profile_slope": {s: g(s, "decay_profile_slope") for s in STARTS}, "flatter": flatter,
-         "worse_interpolation": worse, "interp_error": {s: g(s, "interp_error") for s in STARTS}}))
+    claims.append(
+        claim(
+            "The start whose decay rates fall off less with frequency (slope of log λ_k vs log k nearer 0) "
+            "interpolates worse",
+            flatter == worse,
+            {
+                "decay_profile_slope": {s: g(s, "decay_profile_slope") for s in STARTS},
+                "flatter": flatter,
+                "worse_interpolation": worse,
+                "interp_error": {s: g(s, "interp_error") for s in STARTS},
+            },
+        )
+    )
     return claims
 
 
@@ -219,15 +266,15 @@ def _figures(cfg, out_dir, *, ks, res, traces, curves, xg, xt, yt, f_grid):
 
 
 SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
-    'arXiv:2206.08558'
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
 )
 FIGURES = {
-    'decay_rates.png': (
-        'interpolation, residual spectra over time and per-frequency decay rates λ_k of the two inits: faster'
-        ' decay of high k, better generalization'
+    "decay_rates.png": (
+        "interpolation, residual spectra over time and per-frequency decay rates λ_k of the two inits: faster"
+        " decay of high k, better generalization"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

@@ -37,10 +37,12 @@ from fpjax.experiment import Experiment, claim, new_figure, save_figure
 
 NAME = "init-bias"
 DESCRIPTION = "Theorems 2/3: kernel-regression limit = unbiased fit + bias from h_ini; bias grows with init scale"
-CLAIM = ("The kernel-regression (NTK) limit from an initial function h_ini is the unbiased fit plus the bias "
-         "h_ini − h_k(·;0,X,h_ini(X)) (Theorem 2); for mean-zero random h_ini the expected generalization error "
-         "is the unbiased error plus the expected bias error (Theorem 3). The bias term grows with the init scale "
-         "and dominates at large scale; ASI makes it zero.")
+CLAIM = (
+    "The kernel-regression (NTK) limit from an initial function h_ini is the unbiased fit plus the bias "
+    "h_ini − h_k(·;0,X,h_ini(X)) (Theorem 2); for mean-zero random h_ini the expected generalization error "
+    "is the unbiased error plus the expected bias error (Theorem 3). The bias term grows with the init scale "
+    "and dominates at large scale; ASI makes it zero."
+)
 
 QUICK = {
     "activations": ["relu", "tanh"],
@@ -54,13 +56,25 @@ QUICK = {
     "dominance": 0.5,
     "chunk_size": None,
 }
-FULL = dict(QUICK, activations=["relu", "tanh", "erf"], width=2048, depth=2,
-            scales=[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0], n_train=32, n_test=1001, n_inits=4096, chunk_size=64)
+FULL = dict(
+    QUICK,
+    activations=["relu", "tanh", "erf"],
+    width=2048,
+    depth=2,
+    scales=[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0],
+    n_train=32,
+    n_test=1001,
+    n_inits=4096,
+    chunk_size=64,
+)
 
 # Activations whose infinite-width kernel neural-tangents computes in closed form.
 _ANALYTIC = ("relu", "erf", "gaussian", "sine")
-KERNEL_LABELS = {"empirical": "empirical NTK (per init)", "reference": "empirical NTK (reference init)",
-                 "infinite": "infinite-width NTK"}
+KERNEL_LABELS = {
+    "empirical": "empirical NTK (per init)",
+    "reference": "empirical NTK (reference init)",
+    "infinite": "infinite-width NTK",
+}
 
 
 def target(x):
@@ -125,10 +139,12 @@ def _run(cfg, out_dir):
                 s_inf = ib.interpolation_operator(kxx, ktx)
                 fixed["infinite"].append(s_inf)
                 nngp = ntk.infinite_ntk(model_s, x_all, get="nngp")
-                gp[(act, "infinite", s)] = float(ib.gp_bias_error(s_inf, jnp.diagonal(nngp[:m, :m]), nngp[:m, m:],
-                                                                  nngp[m:, m:]))
-                gp[(act, "reference", s)] = float(ib.gp_bias_error(fixed["reference"][-1], jnp.diagonal(nngp[:m, :m]),
-                                                                   nngp[:m, m:], nngp[m:, m:]))
+                gp[(act, "infinite", s)] = float(
+                    ib.gp_bias_error(s_inf, jnp.diagonal(nngp[:m, :m]), nngp[:m, m:], nngp[m:, m:])
+                )
+                gp[(act, "reference", s)] = float(
+                    ib.gp_bias_error(fixed["reference"][-1], jnp.diagonal(nngp[:m, :m]), nngp[:m, m:], nngp[m:, m:])
+                )
         fixed = {k: jnp.stack(v) for k, v in fixed.items() if v}
         ntk_fn = ntk.empirical_ntk_fn(base)
         asi_model = asi(base)
@@ -155,8 +171,9 @@ def _run(cfg, out_dir):
         for name in kernels:
             for j, s in enumerate(scales):
                 sl = slice(j * n_i, (j + 1) * n_i)
-                r = ib.theorem3_stats(out[name].lhs[sl], out[name].unbiased[sl], out[name].bias[sl],
-                                      fixed_kernel=name != "empirical")
+                r = ib.theorem3_stats(
+                    out[name].lhs[sl], out[name].unbiased[sl], out[name].bias[sl], fixed_kernel=name != "empirical"
+                )
                 results[(act, name, s)] = r
 
         # Theorem 2 against independent code paths, one init per scale; and an example figure.
@@ -179,10 +196,14 @@ def _run(cfg, out_dir):
         s = scales[-1]
         model_s = _model(cfg, act, s)
         k_direct = ntk.empirical_ntk(model_s, p0, x)
-        k_scaled = s ** 2 * ntk.empirical_ntk(base, _scaled(p0, s), x)
-        scaling_err[act] = max(float(jnp.max(jnp.abs(k_direct - k_scaled)) / jnp.max(jnp.abs(k_direct))),
-                               float(jnp.max(jnp.abs(model_s.apply(p0, t) - base.apply(_scaled(p0, s), t)))
-                                     / jnp.max(jnp.abs(model_s.apply(p0, t)))))
+        k_scaled = s**2 * ntk.empirical_ntk(base, _scaled(p0, s), x)
+        scaling_err[act] = max(
+            float(jnp.max(jnp.abs(k_direct - k_scaled)) / jnp.max(jnp.abs(k_direct))),
+            float(
+                jnp.max(jnp.abs(model_s.apply(p0, t) - base.apply(_scaled(p0, s), t)))
+                / jnp.max(jnp.abs(model_s.apply(p0, t)))
+            ),
+        )
 
     _figures(cfg, out_dir, results=results, examples=examples, gp=gp, x=x, fx=fx, t=t, ft=ft, scales=scales)
 
@@ -201,52 +222,95 @@ def _run(cfg, out_dir):
             growth[f"{act}/{name}"] = b
             big = results[(act, name, scales[-1])]
             small = results[(act, name, scales[0])]
-            dominance[f"{act}/{name}"] = {"bias_share_largest_scale": big.bias / big.lhs,
-                                          "bias_share_smallest_scale": small.bias / small.lhs}
+            dominance[f"{act}/{name}"] = {
+                "bias_share_largest_scale": big.bias / big.lhs,
+                "bias_share_smallest_scale": small.bias / small.lhs,
+            }
     grows = all(bool(np.all(np.diff(v) > 0)) for v in growth.values())
     dominates = all(d["bias_share_largest_scale"] > cfg["dominance"] for d in dominance.values())
     claims = [
-        claim("Theorem 2: h_k(·;h_ini,X,Y) = h_k(·;0,X,Y) + [h_ini − h_k(·;0,X,h_ini(X))], checked against an "
-              "independent solve (predict_linearized / kernel_flow at t=∞) for the empirical and infinite-width NTK: "
-              "relative residual ≤ max(1e-10, n·cond(K)·eps) in float64 for every activation and init scale",
-              thm2_ok, {"max_rel_residual": max(r["rel_residual"] for r in thm2), "worst": worst2,
-                        "n_checked": len(thm2),
-                        "n_within_1e-10": sum(r["rel_residual"] <= 1e-10 for r in thm2)}),
-        claim(f"Theorem 3: E‖h_k(·;h_ini) − f‖² = ‖h_k(·;0) − f‖² + E‖h_k(·;0,X,h_ini(X)) − h_ini‖² over "
-              f"{n_i} inits per configuration: |mean D|/SE ≤ {z_crit:.2f} (Bonferroni, family-wise "
-              f"α = {cfg['family_alpha']}) for all {n_cfg} (activation, kernel, scale) configurations",
-              all(abs(z) <= z_crit for z in zs.values()),
-              {"z_crit": z_crit, "max_abs_z": abs(zs[worst_z]), "worst": worst_z, "z": zs}),
-        claim("The bias term E‖h_k(·;0,X,h_ini(X)) − h_ini‖² grows strictly with the init scale for every "
-              "activation and kernel", grows, {"scales": scales, "bias": growth}),
-        claim(f"At the largest init scale ({scales[-1]:g}) the bias term is more than {cfg['dominance']:.0%} of the "
-              "expected test error for every activation and kernel", dominates, dominance),
-        claim("ASI: the antisymmetrically initialized network is exactly 0 at init for every init and scale, so its "
-              "bias term is exactly 0", all(v == 0.0 for v in asi_max.values()), {"max_abs_output": asi_max}),
+        claim(
+            "Theorem 2: h_k(·;h_ini,X,Y) = h_k(·;0,X,Y) + [h_ini − h_k(·;0,X,h_ini(X))], checked against an "
+            "independent solve (predict_linearized / kernel_flow at t=∞) for the empirical and infinite-width NTK: "
+            "relative residual ≤ max(1e-10, n·cond(K)·eps) in float64 for every activation and init scale",
+            thm2_ok,
+            {
+                "max_rel_residual": max(r["rel_residual"] for r in thm2),
+                "worst": worst2,
+                "n_checked": len(thm2),
+                "n_within_1e-10": sum(r["rel_residual"] <= 1e-10 for r in thm2),
+            },
+        ),
+        claim(
+            f"Theorem 3: E‖h_k(·;h_ini) − f‖² = ‖h_k(·;0) − f‖² + E‖h_k(·;0,X,h_ini(X)) − h_ini‖² over "
+            f"{n_i} inits per configuration: |mean D|/SE ≤ {z_crit:.2f} (Bonferroni, family-wise "
+            f"α = {cfg['family_alpha']}) for all {n_cfg} (activation, kernel, scale) configurations",
+            all(abs(z) <= z_crit for z in zs.values()),
+            {"z_crit": z_crit, "max_abs_z": abs(zs[worst_z]), "worst": worst_z, "z": zs},
+        ),
+        claim(
+            "The bias term E‖h_k(·;0,X,h_ini(X)) − h_ini‖² grows strictly with the init scale for every "
+            "activation and kernel",
+            grows,
+            {"scales": scales, "bias": growth},
+        ),
+        claim(
+            f"At the largest init scale ({scales[-1]:g}) the bias term is more than {cfg['dominance']:.0%} of the "
+            "expected test error for every activation and kernel",
+            dominates,
+            dominance,
+        ),
+        claim(
+            "ASI: the antisymmetrically initialized network is exactly 0 at init for every init and scale, so its "
+            "bias term is exactly 0",
+            all(v == 0.0 for v in asi_max.values()),
+            {"max_abs_output": asi_max},
+        ),
     ]
-    gp_rows = {f"{a}/{k}/s={s:g}": {"gp": v, "mc": results[(a, k, s)].bias, "mc_se": results[(a, k, s)].bias_se,
-                                    "z": (results[(a, k, s)].bias - v) / results[(a, k, s)].bias_se}
-               for (a, k, s), v in gp.items()}
+    gp_rows = {
+        f"{a}/{k}/s={s:g}": {
+            "gp": v,
+            "mc": results[(a, k, s)].bias,
+            "mc_se": results[(a, k, s)].bias_se,
+            "z": (results[(a, k, s)].bias - v) / results[(a, k, s)].bias_se,
+        }
+        for (a, k, s), v in gp.items()
+    }
     if gp_rows and cfg["depth"] == 1:
         worst_gp = max(gp_rows, key=lambda c: abs(gp_rows[c]["z"]))
         zc = float(norm.ppf(1 - cfg["family_alpha"] / (2 * len(gp_rows))))
-        claims.append(claim(
-            "Closed form: for one hidden layer the network at init has exactly the NNGP covariance, and the Monte "
-            f"Carlo bias term matches (c/m)·tr(P Σ Pᵀ) within {zc:.2f} SE (Bonferroni) for every fixed kernel "
-            "with a closed-form NNGP", all(abs(r["z"]) <= zc for r in gp_rows.values()),
-            {"z_crit": zc, "worst": worst_gp, "worst_row": gp_rows[worst_gp]}))
+        claims.append(
+            claim(
+                "Closed form: for one hidden layer the network at init has exactly the NNGP covariance, and the Monte "
+                f"Carlo bias term matches (c/m)·tr(P Σ Pᵀ) within {zc:.2f} SE (Bonferroni) for every fixed kernel "
+                "with a closed-form NNGP",
+                all(abs(r["z"]) <= zc for r in gp_rows.values()),
+                {"z_crit": zc, "worst": worst_gp, "worst_row": gp_rows[worst_gp]},
+            )
+        )
     table = {f"{a}/{k}/s={s:g}": r.as_dict() for (a, k, s), r in results.items()}
-    return {"claims": claims, "theorem3": table, "theorem2": thm2, "gp_bias_error": gp_rows,
-            "scaling_identity_rel_err": scaling_err,
-            "kernels_used": {a: sorted({k for (aa, k, _) in configs if aa == a}) for a in cfg["activations"]},
-            "norm": "mean over the test grid of squared values (≈ (1/2)∫_{-1}^{1} g(x)² dx)"}
+    return {
+        "claims": claims,
+        "theorem3": table,
+        "theorem2": thm2,
+        "gp_bias_error": gp_rows,
+        "scaling_identity_rel_err": scaling_err,
+        "kernels_used": {a: sorted({k for (aa, k, _) in configs if aa == a}) for a in cfg["activations"]},
+        "norm": "mean over the test grid of squared values (≈ (1/2)∫_{-1}^{1} g(x)² dx)",
+    }
 
 
 def _thm2_row(act, kernel, s, dec, flow, kxx, n, eps):
     kappa = float(np.linalg.cond(np.asarray(kxx)))
     res = float(np.max(np.abs(np.asarray(dec.unbiased + dec.bias - flow))) / np.max(np.abs(np.asarray(flow))))
-    return {"activation": act, "kernel": kernel, "scale": s, "rel_residual": res, "cond": kappa,
-            "tolerance": max(1e-10, n * kappa * eps)}
+    return {
+        "activation": act,
+        "kernel": kernel,
+        "scale": s,
+        "rel_residual": res,
+        "cond": kappa,
+        "tolerance": max(1e-10, n * kappa * eps),
+    }
 
 
 def _figures(cfg, out_dir, *, results, examples, gp, x, fx, t, ft, scales):
@@ -262,8 +326,15 @@ def _figures(cfg, out_dir, *, results, examples, gp, x, fx, t, ft, scales):
             name = "empirical" if i == 0 else ("infinite" if (act, "infinite", scales[0]) in results else "reference")
             r = [results[(act, name, s)] for s in scales]
             lhs = np.array([v.lhs for v in r])
-            ax.errorbar(sc, lhs, yerr=2 * np.array([v.lhs_se for v in r]), fmt="ko", ms=4, capsize=2,
-                        label="E‖h_k(·;h_ini) − f‖² (±2 SE)")
+            ax.errorbar(
+                sc,
+                lhs,
+                yerr=2 * np.array([v.lhs_se for v in r]),
+                fmt="ko",
+                ms=4,
+                capsize=2,
+                label="E‖h_k(·;h_ini) − f‖² (±2 SE)",
+            )
             ax.plot(sc, [v.rhs for v in r], "k--", lw=1, label="unbiased + bias (Thm 3)")
             ax.plot(sc, [v.unbiased for v in r], "C0-", lw=1.5, label="unbiased ‖h_k(·;0) − f‖²")
             ax.plot(sc, [v.bias for v in r], "C3-", lw=1.5, label="bias E‖h_ini − h_k(·;0,X,h_ini(X))‖²")
@@ -309,9 +380,18 @@ def _figures(cfg, out_dir, *, results, examples, gp, x, fx, t, ft, scales):
             r = [results[(act, name, s)] for s in scales if (act, name, s) in results]
             if not r:
                 continue
-            ax.errorbar([v.rhs for v in r], [v.lhs for v in r], xerr=[2 * v.rhs_se for v in r],
-                        yerr=[2 * v.lhs_se for v in r], fmt=mk, color=f"C{ci}", ms=4, mfc="none", capsize=1.5,
-                        label=f"{act}, {KERNEL_LABELS[name]}")
+            ax.errorbar(
+                [v.rhs for v in r],
+                [v.lhs for v in r],
+                xerr=[2 * v.rhs_se for v in r],
+                yerr=[2 * v.lhs_se for v in r],
+                fmt=mk,
+                color=f"C{ci}",
+                ms=4,
+                mfc="none",
+                capsize=1.5,
+                label=f"{act}, {KERNEL_LABELS[name]}",
+            )
     lo = min(v.rhs for v in results.values()) / 2
     hi = max(v.lhs for v in results.values()) * 2
     ax.plot([lo, hi], [lo, hi], "k-", lw=0.7)
@@ -329,17 +409,15 @@ SOURCE = (
     'networks", arXiv:1905.07777'
 )
 FIGURES = {
-    'error_vs_init_scale.png': (
-        'test error against the init scale per activation and kernel: it grows with the scale (the '
-        'initialization bias)'
+    "error_vs_init_scale.png": (
+        "test error against the init scale per activation and kernel: it grows with the scale (the initialization bias)"
     ),
-    'theorem2_decomposition.png': (
-        'Theorem 2: the trained function equals the kernel interpolant plus the propagated initial function'
+    "theorem2_decomposition.png": (
+        "Theorem 2: the trained function equals the kernel interpolant plus the propagated initial function"
     ),
-    'theorem3_lhs_vs_rhs.png': (
-        'Theorem 3: both sides of the identity across init scales lie on the diagonal (±2 SE)'
-    ),
+    "theorem3_lhs_vs_rhs.png": ("Theorem 3: both sides of the identity across init scales lie on the diagonal (±2 SE)"),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

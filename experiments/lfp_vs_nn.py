@@ -47,31 +47,43 @@ import numpy as np
 from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
 
 NAME = "lfp-vs-nn"
-DESCRIPTION = ("Wide two-layer ReLU net vs the Linear Frequency Principle: trajectory, spectrum, and the "
-               "cubic-spline vs linear-interpolant limit set by the init scale")
-CLAIM = ("A wide two-layer ReLU network trained by gradient descent follows the LFP dynamics computed from its "
-         "own init moments, and the init scale sets the limit: small init (σ = 0.01) gives the cubic spline, "
-         "large init (σ = 10) the piecewise-linear interpolant (the LFP limits; the lecture slide pairs them the "
-         "other way round)")
+DESCRIPTION = (
+    "Wide two-layer ReLU net vs the Linear Frequency Principle: trajectory, spectrum, and the "
+    "cubic-spline vs linear-interpolant limit set by the init scale"
+)
+CLAIM = (
+    "A wide two-layer ReLU network trained by gradient descent follows the LFP dynamics computed from its "
+    "own init moments, and the init scale sets the limit: small init (σ = 0.01) gives the cubic spline, "
+    "large init (σ = 10) the piecewise-linear interpolant (the LFP limits; the lecture slide pairs them the "
+    "other way round)"
+)
 
 QUICK = {
-    "init_stds": [0.01, 10.0],   # small first, large second
-    "m": [10_000, 100_000],      # width per init std (large init needs more: see the module docstring)
+    "init_stds": [0.01, 10.0],  # small first, large second
+    "m": [10_000, 100_000],  # width per init std (large init needs more: see the module docstring)
     "n_train": 6,
-    "target": "sin",             # "sin": sin(2πx); "random": seeded N(0, 1) values
+    "target": "sin",  # "sin": sin(2πx); "random": seeded N(0, 1) values
     "l_half_width": 1.0,
     "asi": True,
-    "lr_frac": 0.5,              # η λ_max(K)/n
-    "lazy": 0.01,                # predicted relative change of w and r
+    "lr_frac": 0.5,  # η λ_max(K)/n
+    "lazy": 0.01,  # predicted relative change of w and r
     "conv_tol": 0.02,
     "max_steps": 30_000,
     "n_records": 60,
     "n_grid": 256,
-    "follow_tol": 0.1,           # max_t sup|h_NN − h_LFP| / max|y| allowed for "follows"
-    "limit_tol": 0.25,           # RMS distance to the predicted interpolant allowed for the limit claim
+    "follow_tol": 0.1,  # max_t sup|h_NN − h_LFP| / max|y| allowed for "follows"
+    "limit_tol": 0.25,  # RMS distance to the predicted interpolant allowed for the limit claim
 }
-FULL = dict(QUICK, m=[100_000, 1_000_000], n_train=8, target="random", max_steps=400_000, conv_tol=0.01,
-            n_records=200, limit_tol=0.1)
+FULL = dict(
+    QUICK,
+    m=[100_000, 1_000_000],
+    n_train=8,
+    target="random",
+    max_steps=400_000,
+    conv_tol=0.01,
+    n_records=200,
+    limit_tol=0.1,
+)
 
 
 def _data(cfg):
@@ -119,7 +131,7 @@ def simulate(std: float, cfg: dict, key, *, m: int | None = None, steps: int | N
     x, y_unit = _data(cfg)
     n = x.shape[0]
     N = int(cfg["n_grid"])
-    grid = -0.5 + np.arange(N) / N                                # uniform on [-1/2, 1/2) for the FFT
+    grid = -0.5 + np.arange(N) / N  # uniform on [-1/2, 1/2) for the FFT
     X, G = jnp.asarray(x)[:, None], jnp.asarray(grid)[:, None]
 
     base = two_layer_relu(m, r_std=std, w_std=std, l_range=(-L, L))
@@ -149,12 +161,12 @@ def simulate(std: float, cfg: dict, key, *, m: int | None = None, steps: int | N
     g0 = groups(p0)
     # Δθ = Jᵀ K⁻¹ (y − h0(X)) for y = y_scale·y_unit (+ h0 part): choose y_scale from the y part.
     coef_unit = np.linalg.solve(K_emp, y_unit)
-    dtheta_unit = (Jflat.T @ coef_unit)
+    dtheta_unit = Jflat.T @ coef_unit
     offs, rel_unit = 0, {}
     for path, v in leaves:
         size = int(np.prod(v.shape[1:]))
         name = str(path[-1].key) if hasattr(path[-1], "key") else str(path[-1])
-        rel_unit.setdefault(name, []).append(dtheta_unit[offs:offs + size])
+        rel_unit.setdefault(name, []).append(dtheta_unit[offs : offs + size])
         offs += size
     rel_unit = {k: float(np.linalg.norm(np.concatenate(v)) / np.linalg.norm(g0[k])) for k, v in rel_unit.items()}
     y_scale = min(1.0, float(cfg["lazy"]) / max(rel_unit["w"], rel_unit["r"]))
@@ -174,9 +186,17 @@ def simulate(std: float, cfg: dict, key, *, m: int | None = None, steps: int | N
     rec_every = max(1, steps // int(cfg["n_records"]))
     steps = rec_every * max(1, steps // rec_every)
 
-    res = fit(model.apply, p0, X, jnp.asarray(y)[:, None], optimizer=optax.sgd(eta), steps=steps,
-              record=lambda p: model.apply(p, G)[:, 0], record_every=rec_every)
-    h_nn = np.asarray(res.records)                               # (T, N)
+    res = fit(
+        model.apply,
+        p0,
+        X,
+        jnp.asarray(y)[:, None],
+        optimizer=optax.sgd(eta),
+        steps=steps,
+        record=lambda p: model.apply(p, G)[:, 0],
+        record_every=rec_every,
+    )
+    h_nn = np.asarray(res.records)  # (T, N)
     rec_steps = np.arange(h_nn.shape[0]) * rec_every
     t = rec_steps * eta
 
@@ -205,26 +225,49 @@ def simulate(std: float, cfg: dict, key, *, m: int | None = None, steps: int | N
 
     def dists(h):
         # RMS distances (the claims) and sup distances, both relative to the gap between s₃ and s₁.
-        return {"d_cubic": float(np.sqrt(np.mean((h - s3) ** 2)) / D2),
-                "d_linear": float(np.sqrt(np.mean((h - s1) ** 2)) / D2),
-                "d_cubic_sup": float(np.max(np.abs(h - s3)) / D), "d_linear_sup": float(np.max(np.abs(h - s1)) / D)}
+        return {
+            "d_cubic": float(np.sqrt(np.mean((h - s3) ** 2)) / D2),
+            "d_linear": float(np.sqrt(np.mean((h - s1) ** 2)) / D2),
+            "d_cubic_sup": float(np.max(np.abs(h - s3)) / D),
+            "d_linear_sup": float(np.max(np.abs(h - s1)) / D),
+        }
 
     return {
-        "std": float(std), "m": m, "moments": {k: float(v) for k, v in mom._asdict().items()},
+        "std": float(std),
+        "m": m,
+        "moments": {k: float(v) for k, v in mom._asdict().items()},
         "xi_c": float(lfp.crossover_frequency(mom)),
         "regime": lfp.predict_regime(mom, x)._asdict(),
-        "c_derived": lfp.lfp_constant_1d(L), "time_scale_fit": s_fit, "c_fit": s_fit * lfp.lfp_constant_1d(L),
+        "c_derived": lfp.lfp_constant_1d(L),
+        "time_scale_fit": s_fit,
+        "c_fit": s_fit * lfp.lfp_constant_1d(L),
         "ntk_rel_error_init": float(np.linalg.norm(K_emp - K) / np.linalg.norm(K)),
-        "eta": eta, "steps": int(steps), "k_conv_predicted": k_conv, "kernel_condition": float(lam[-1] / lam[0]),
-        "y_scale": y_scale, "predicted_rel_change_unit_y": rel_unit, "rel_param_change": rel_change,
-        "discrepancy": disc, "discrepancy_max": float(disc.max()), "discrepancy_final": float(disc[-1]),
-        "final_nn": dists(h_nn[-1]), "final_lfp": dists(h_lfp[-1]), "limit_lfp": dists(h_inf),
+        "eta": eta,
+        "steps": int(steps),
+        "k_conv_predicted": k_conv,
+        "kernel_condition": float(lam[-1] / lam[0]),
+        "y_scale": y_scale,
+        "predicted_rel_change_unit_y": rel_unit,
+        "rel_param_change": rel_change,
+        "discrepancy": disc,
+        "discrepancy_max": float(disc.max()),
+        "discrepancy_final": float(disc[-1]),
+        "final_nn": dists(h_nn[-1]),
+        "final_lfp": dists(h_lfp[-1]),
+        "limit_lfp": dists(h_inf),
         "lfp_gap_to_limit_at_end": float(np.max(np.abs(h_lfp[-1] - h_inf)) / D),
         "train_rel_error": float(np.max(np.abs(np.asarray(model.apply(res.params, X)[:, 0]) - y)) / ymax),
         "diverged": bool(res.diverged),
         # arrays for figures
-        "_x": x, "_y": y, "_grid": grid, "_h_nn": h_nn, "_h_lfp": h_lfp, "_h_inf": h_inf, "_t": t,
-        "_s3": s3, "_s1": s1,
+        "_x": x,
+        "_y": y,
+        "_grid": grid,
+        "_h_nn": h_nn,
+        "_h_lfp": h_lfp,
+        "_h_inf": h_inf,
+        "_t": t,
+        "_s3": s3,
+        "_s1": s1,
     }
 
 
@@ -247,24 +290,53 @@ def run(config: dict, out_dir: Path) -> dict:
     tol = float(cfg["limit_tol"])
     small_cubic = small["final_nn"]["d_cubic"] <= tol and small["final_nn"]["d_cubic"] < small["final_nn"]["d_linear"]
     large_linear = large["final_nn"]["d_linear"] <= tol and large["final_nn"]["d_linear"] < large["final_nn"]["d_cubic"]
-    slide_pairing = (small["final_nn"]["d_linear"] <= tol and large["final_nn"]["d_cubic"] <= tol)
+    slide_pairing = small["final_nn"]["d_linear"] <= tol and large["final_nn"]["d_cubic"] <= tol
 
     def ev(s):
-        return {k: s[k] for k in ("std", "m", "xi_c", "steps", "y_scale", "final_nn", "final_lfp", "limit_lfp",
-                                  "lfp_gap_to_limit_at_end", "train_rel_error")} | {"regime": s["regime"]["regime"]}
+        return {
+            k: s[k]
+            for k in (
+                "std",
+                "m",
+                "xi_c",
+                "steps",
+                "y_scale",
+                "final_nn",
+                "final_lfp",
+                "limit_lfp",
+                "lfp_gap_to_limit_at_end",
+                "train_rel_error",
+            )
+        } | {"regime": s["regime"]["regime"]}
 
     claims = [
-        claim(f"the network follows the LFP prediction from its own init moments (max_t sup|h_NN − h_LFP| "
-                f"≤ {cfg['follow_tol']}·max|y| for both inits; c = 1/(32π⁴L_l) derived, not fitted)", follow,
-                {"discrepancy_max": [s["discrepancy_max"] for s in sims], "time_scale_fit": [s["time_scale_fit"] for s in sims],
-                 "ntk_rel_error_init": [s["ntk_rel_error_init"] for s in sims],
-                 "rel_param_change": [s["rel_param_change"] for s in sims], "m": [s["m"] for s in sims]}),
-        claim(f"small init → cubic spline limit, large init → linear interpolant (RMS distance ≤ {tol} of "
-                "the RMS gap between s₃ and s₁, and closer than to the other interpolant)", small_cubic and large_linear,
-                {"small": ev(small), "large": ev(large)}),
-        claim("the lecture slide's pairing (small init → linear interpolant, large init → cubic spline) holds",
-                slide_pairing, {"small_d_linear": small["final_nn"]["d_linear"],
-                                "large_d_cubic": large["final_nn"]["d_cubic"], "tol": tol}),
+        claim(
+            f"the network follows the LFP prediction from its own init moments (max_t sup|h_NN − h_LFP| "
+            f"≤ {cfg['follow_tol']}·max|y| for both inits; c = 1/(32π⁴L_l) derived, not fitted)",
+            follow,
+            {
+                "discrepancy_max": [s["discrepancy_max"] for s in sims],
+                "time_scale_fit": [s["time_scale_fit"] for s in sims],
+                "ntk_rel_error_init": [s["ntk_rel_error_init"] for s in sims],
+                "rel_param_change": [s["rel_param_change"] for s in sims],
+                "m": [s["m"] for s in sims],
+            },
+        ),
+        claim(
+            f"small init → cubic spline limit, large init → linear interpolant (RMS distance ≤ {tol} of "
+            "the RMS gap between s₃ and s₁, and closer than to the other interpolant)",
+            small_cubic and large_linear,
+            {"small": ev(small), "large": ev(large)},
+        ),
+        claim(
+            "the lecture slide's pairing (small init → linear interpolant, large init → cubic spline) holds",
+            slide_pairing,
+            {
+                "small_d_linear": small["final_nn"]["d_linear"],
+                "large_d_cubic": large["final_nn"]["d_cubic"],
+                "tol": tol,
+            },
+        ),
     ]
     _figures(cfg, out_dir, sims=sims)
     public = [{k: v for k, v in s.items() if not k.startswith("_")} for s in sims]
@@ -302,12 +374,19 @@ def _figures(cfg, out_dir, *, sims):
         ax.set_title("spectrum |ĥ(ξ, t)|: NN (solid), LFP (dashed)", fontsize=9)
         ax.set_xlabel("ξ")
         ax = row[2]
-        ax.loglog(t[1:], s["discrepancy"][1:], color="C3")            # t = 0 is exact (both start at h_0)
+        ax.loglog(t[1:], s["discrepancy"][1:], color="C3")  # t = 0 is exact (both start at h_0)
         ax.set_title(f"sup|h_NN − h_LFP| / max|y| (m = {s['m']})", fontsize=9)
         ax.set_xlabel("t = η·step")
         reg = s["regime"]
-        ax.text(0.02, 0.96, f"ξ_c = {s['xi_c']:.3g} → {reg['regime']}\nd_cubic = {s['final_nn']['d_cubic']:.3f}, "
-                f"d_linear = {s['final_nn']['d_linear']:.3f} (RMS)", transform=ax.transAxes, fontsize=7, va="top")
+        ax.text(
+            0.02,
+            0.96,
+            f"ξ_c = {s['xi_c']:.3g} → {reg['regime']}\nd_cubic = {s['final_nn']['d_cubic']:.3f}, "
+            f"d_linear = {s['final_nn']['d_linear']:.3f} (RMS)",
+            transform=ax.transAxes,
+            fontsize=7,
+            va="top",
+        )
     save_figure(fig, Path(out_dir) / "lfp_vs_nn.png")
 
 
@@ -316,11 +395,12 @@ SOURCE = (
     'networks", arXiv:1905.10264; Luo, Ma, Xu, Zhang, arXiv:2010.08153'
 )
 FIGURES = {
-    'lfp_vs_nn.png': (
-        'network vs LFP prediction for a small and a large init: trajectories, spectra over time and the sup-'
-        'distance against time'
+    "lfp_vs_nn.png": (
+        "network vs LFP prediction for a small and a large init: trajectories, spectra over time and the sup-"
+        "distance against time"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

@@ -45,17 +45,23 @@ import numpy as np
 from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_key
 
 NAME = "ntk-drift"
-DESCRIPTION = "empirical NTK over training (matrix-free): kernel change vs width and output scale, eigenvector alignment"
-CLAIM = ("The NTK moves less for wider networks and in the lazy (large output scale) regime; with feature "
-         "learning its top eigenvectors align with the target and its low frequencies")
-SOURCE = ("Chizat, Oyallon & Bach, arXiv:1812.07956; Fort et al., arXiv:2010.15110; Baratin et al., "
-          "arXiv:2008.00938; Kopitkov & Indelman, arXiv:1910.02875")
+DESCRIPTION = (
+    "empirical NTK over training (matrix-free): kernel change vs width and output scale, eigenvector alignment"
+)
+CLAIM = (
+    "The NTK moves less for wider networks and in the lazy (large output scale) regime; with feature "
+    "learning its top eigenvectors align with the target and its low frequencies"
+)
+SOURCE = (
+    "Chizat, Oyallon & Bach, arXiv:1812.07956; Fort et al., arXiv:2010.15110; Baratin et al., "
+    "arXiv:2008.00938; Kopitkov & Indelman, arXiv:1910.02875"
+)
 
 QUICK = {
     "n_train": 256,
     "degrees": [1, 2, 4],
-    "widths": [32, 128, 512],      # at alpha = 1
-    "alphas": [0.1, 1.0, 10.0],    # at the middle width
+    "widths": [32, 128, 512],  # at alpha = 1
+    "alphas": [0.1, 1.0, 10.0],  # at the middle width
     "sigma_b": 0.5,
     "steps": 800,
     "record_every": 100,
@@ -64,12 +70,23 @@ QUICK = {
     "n_probes": 8,
     "low_degree": 2,
 }
-FULL = dict(QUICK, n_train=2000, widths=[128, 512, 2048, 8192], alphas=[0.03, 0.1, 1.0, 10.0, 100.0],
-            steps=20000, record_every=500, k=20, n_iter=60, n_probes=16)
+FULL = dict(
+    QUICK,
+    n_train=2000,
+    widths=[128, 512, 2048, 8192],
+    alphas=[0.03, 0.1, 1.0, 10.0, 100.0],
+    steps=20000,
+    record_every=500,
+    k=20,
+    n_iter=60,
+    n_probes=16,
+)
 
 FIGURES = {
-    "ntk_drift.png": ("relative kernel change ‖K_t − K₀‖_F/‖K₀‖_F, target fraction in the top-k eigenspace and "
-                      "low-degree share of the top eigenvectors over t = η·steps, for each width and output scale α"),
+    "ntk_drift.png": (
+        "relative kernel change ‖K_t − K₀‖_F/‖K₀‖_F, target fraction in the top-k eigenspace and "
+        "low-degree share of the top eigenvectors over t = η·steps, for each width and output scale α"
+    ),
     "ntk_drift_eigenvalues.png": "top-k NTK eigenvalues over training (relative to λ₁ at init), lazy vs feature learning",
 }
 
@@ -93,19 +110,42 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
     def apply_a(p, xx):
         return alpha * (model.apply(p, xx) - f0)
 
-    rec = ntk_record(apply_a, x, y, k=int(cfg["k"]), key=k_rec, n_iter=int(cfg["n_iter"]),
-                     n_probes=int(cfg["n_probes"]), params0=p0, eigenvectors=True)
-    r = fit(apply_a, p0, x, y, optimizer=optax.sgd(eta / alpha ** 2), steps=int(cfg["steps"]), record=rec,
-            record_every=int(cfg["record_every"]))
+    rec = ntk_record(
+        apply_a,
+        x,
+        y,
+        k=int(cfg["k"]),
+        key=k_rec,
+        n_iter=int(cfg["n_iter"]),
+        n_probes=int(cfg["n_probes"]),
+        params0=p0,
+        eigenvectors=True,
+    )
+    r = fit(
+        apply_a,
+        p0,
+        x,
+        y,
+        optimizer=optax.sgd(eta / alpha**2),
+        steps=int(cfg["steps"]),
+        record=rec,
+        record_every=int(cfg["record_every"]),
+    )
     recs = jax.tree_util.tree_map(np.asarray, r.records)
-    v = recs.eigenvectors                                          # (R, n, k)
+    v = recs.eigenvectors  # (R, n, k)
     low = np.sum(np.einsum("nb,rnk->rbk", b_low, v) ** 2, axis=(1, 2)) / v.shape[-1]
     return {
-        "width": width, "alpha": alpha, "eta": eta, "diverged": bool(r.diverged),
+        "width": width,
+        "alpha": alpha,
+        "eta": eta,
+        "diverged": bool(r.diverged),
         "t": eta * np.asarray(r.record_steps, np.float64),
-        "kernel_change": recs.kernel_change, "alignment": recs.alignment,
-        "target_fraction": recs.target_fraction, "residual_fraction": recs.residual_fraction,
-        "eigenvalues": recs.eigenvalues / alpha ** 2, "low_degree_share": low,
+        "kernel_change": recs.kernel_change,
+        "alignment": recs.alignment,
+        "target_fraction": recs.target_fraction,
+        "residual_fraction": recs.residual_fraction,
+        "eigenvalues": recs.eigenvalues / alpha**2,
+        "low_degree_share": low,
         "final_loss": float(np.asarray(r.losses)[-1]),
     }
 
@@ -152,26 +192,49 @@ def run(config: dict, out_dir: Path) -> dict:
     fl = by[(mid, alphas[0])]
     grow = lambda v: float(v[-1] - v[0])
     held3 = bool(grow(fl["target_fraction"]) > 0 and grow(fl["alignment"]) > 0 and grow(fl["low_degree_share"]) > 0)
-    per_run = [{"width": r["width"], "alpha": r["alpha"], "kernel_change_final": float(r["kernel_change"][-1]),
-                "target_fraction": [float(r["target_fraction"][0]), float(r["target_fraction"][-1])],
-                "alignment": [float(r["alignment"][0]), float(r["alignment"][-1])],
-                "low_degree_share": [float(r["low_degree_share"][0]), float(r["low_degree_share"][-1])],
-                "final_loss": r["final_loss"], "diverged": r["diverged"]} for r in runs]
+    per_run = [
+        {
+            "width": r["width"],
+            "alpha": r["alpha"],
+            "kernel_change_final": float(r["kernel_change"][-1]),
+            "target_fraction": [float(r["target_fraction"][0]), float(r["target_fraction"][-1])],
+            "alignment": [float(r["alignment"][0]), float(r["alignment"][-1])],
+            "low_degree_share": [float(r["low_degree_share"][0]), float(r["low_degree_share"][-1])],
+            "final_loss": r["final_loss"],
+            "diverged": r["diverged"],
+        }
+        for r in runs
+    ]
     _figures(out_dir, runs, cfg)
     return {
         "frobenius_estimator": "Hutchinson with Rademacher probes, deflated by the top-k Ritz vectors (Hutch++ style)",
         "time_convention": "t = eta * steps, eta = n / lambda_1(K_0); step size eta / alpha^2",
         "runs": per_run,
         "claims": [
-            claim("the NTK moves less for wider networks (final ‖K_t − K₀‖_F/‖K₀‖_F decreases with width, α = 1)",
-                  _strictly_decreasing(change_w), {"widths": widths, "kernel_change": change_w}),
-            claim("the NTK moves less in the lazy regime (final kernel change decreases with the output scale α)",
-                  _strictly_decreasing(change_a), {"width": mid, "alphas": alphas, "kernel_change": change_a}),
-            claim("with feature learning (smallest α) the top eigenvectors align with the target and its low "
-                  "degrees over training (target fraction, alignment and low-degree share all grow)", held3,
-                  {"width": mid, "alpha": alphas[0], "target_fraction": fl["target_fraction"],
-                   "alignment": fl["alignment"], "low_degree_share": fl["low_degree_share"],
-                   "lazy_alpha": alphas[-1], "lazy_target_fraction": by[(mid, alphas[-1])]["target_fraction"]}),
+            claim(
+                "the NTK moves less for wider networks (final ‖K_t − K₀‖_F/‖K₀‖_F decreases with width, α = 1)",
+                _strictly_decreasing(change_w),
+                {"widths": widths, "kernel_change": change_w},
+            ),
+            claim(
+                "the NTK moves less in the lazy regime (final kernel change decreases with the output scale α)",
+                _strictly_decreasing(change_a),
+                {"width": mid, "alphas": alphas, "kernel_change": change_a},
+            ),
+            claim(
+                "with feature learning (smallest α) the top eigenvectors align with the target and its low "
+                "degrees over training (target fraction, alignment and low-degree share all grow)",
+                held3,
+                {
+                    "width": mid,
+                    "alpha": alphas[0],
+                    "target_fraction": fl["target_fraction"],
+                    "alignment": fl["alignment"],
+                    "low_degree_share": fl["low_degree_share"],
+                    "lazy_alpha": alphas[-1],
+                    "lazy_target_fraction": by[(mid, alphas[-1])]["target_fraction"],
+                },
+            ),
         ],
     }
 
@@ -209,5 +272,6 @@ def _figures(out_dir, runs, cfg):
     save_figure(fig, out_dir / "ntk_drift_eigenvalues.png")
 
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

@@ -38,12 +38,14 @@ import numpy as np
 from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_key
 
 NAME = "sphere-spectral-bias"
-DESCRIPTION = ("ReLU net on S² learns a sum of spherical harmonics degree by degree at the NTK's "
-               "Funk–Hecke rates exp(−μ_ℓ t)")
-CLAIM = ("Degrees are learned in the order of the NTK eigenvalues μ_ℓ, and the time to learn degree ℓ "
-         "grows like 1/μ_ℓ")
-SOURCE = ("Bietti & Mairal, arXiv:1905.12173; Basri, Jacobs, Kasten & Kritchman, arXiv:1906.00425; "
-          "Basri et al., arXiv:2003.04560; Cao et al., arXiv:1912.01198")
+DESCRIPTION = (
+    "ReLU net on S² learns a sum of spherical harmonics degree by degree at the NTK's Funk–Hecke rates exp(−μ_ℓ t)"
+)
+CLAIM = "Degrees are learned in the order of the NTK eigenvalues μ_ℓ, and the time to learn degree ℓ grows like 1/μ_ℓ"
+SOURCE = (
+    "Bietti & Mairal, arXiv:1905.12173; Basri, Jacobs, Kasten & Kritchman, arXiv:1906.00425; "
+    "Basri et al., arXiv:2003.04560; Cao et al., arXiv:1912.01198"
+)
 
 QUICK = {
     "n_train": 600,
@@ -53,16 +55,20 @@ QUICK = {
     "lr": 1.0,
     "steps": 6000,
     "record_every": 25,
-    "threshold": 0.1,        # energy fraction left when a degree counts as learned
-    "quad_degree": 40,       # product quadrature on S² for the degree energies
+    "threshold": 0.1,  # energy fraction left when a degree counts as learned
+    "quad_degree": 40,  # product quadrature on S² for the degree energies
 }
 FULL = dict(QUICK, n_train=4000, degrees=[1, 2, 3, 4, 5, 6], width=8192, steps=12000, record_every=20)
 
 FIGURES = {
-    "sphere_residual_energy.png": ("residual energy per degree over t = η·steps (solid) against the linearised "
-                                   "prediction exp(−2 μ_ℓ t) E_ℓ(0) (dashed): low degrees (large μ_ℓ) go first"),
-    "sphere_learning_times.png": ("time to learn each degree against 1/μ_ℓ (log-log) with the fitted slope and "
-                                  "its 95% CI; slope 1 is the linear-theory prediction"),
+    "sphere_residual_energy.png": (
+        "residual energy per degree over t = η·steps (solid) against the linearised "
+        "prediction exp(−2 μ_ℓ t) E_ℓ(0) (dashed): low degrees (large μ_ℓ) go first"
+    ),
+    "sphere_learning_times.png": (
+        "time to learn each degree against 1/μ_ℓ (log-log) with the fitted slope and "
+        "its 95% CI; slope 1 is the linear-theory prediction"
+    ),
 }
 
 
@@ -130,18 +136,26 @@ def run(config: dict, out_dir: Path) -> dict:
     p0 = model.init(k_init, xj)
     f0_train, f0_q = model.apply(p0, xj), model.apply(p0, xqj)
 
-    def apply_c(p, xx):   # centred network on the (full-batch) training points: g(θ₀) = 0, same NTK
+    def apply_c(p, xx):  # centred network on the (full-batch) training points: g(θ₀) = 0, same NTK
         return model.apply(p, xx) - f0_train
 
-    r = fit(apply_c, p0, xj, yj, optimizer=optax.sgd(float(cfg["lr"])), steps=int(cfg["steps"]),
-            record=lambda p: (model.apply(p, xqj) - f0_q)[:, 0], record_every=int(cfg["record_every"]))
+    r = fit(
+        apply_c,
+        p0,
+        xj,
+        yj,
+        optimizer=optax.sgd(float(cfg["lr"])),
+        steps=int(cfg["steps"]),
+        record=lambda p: (model.apply(p, xqj) - f0_q)[:, 0],
+        record_every=int(cfg["record_every"]),
+    )
     if bool(r.diverged):
         raise RuntimeError(f"training diverged at step {int(r.diverged_step)}; lower lr")
     t = float(cfg["lr"]) * np.asarray(r.record_steps, np.float64)
-    g = np.asarray(r.records, np.float64)                      # (R, m)
-    resid = (g - yq[None]).T                                   # (m, R)
+    g = np.asarray(r.records, np.float64)  # (R, m)
+    resid = (g - yq[None]).T  # (m, R)
     energy = degree_energy(xq, resid, l_max, weights=wq).energy  # (L+1, R)
-    e = energy[degrees]                                        # (K, R)
+    e = energy[degrees]  # (K, R)
     ratio = e / e[:, :1]
     mu_k = mu[degrees]
     thr = float(cfg["threshold"])
@@ -159,19 +173,39 @@ def run(config: dict, out_dir: Path) -> dict:
         lx, ly = np.log(1 / mu_k[ok]), np.log(t_meas[ok])
         fitres = scipy.stats.linregress(lx, ly)
         q = scipy.stats.t.ppf(0.975, ok.sum() - 2)
-        slope, lo, hi = float(fitres.slope), float(fitres.slope - q * fitres.stderr), float(fitres.slope + q * fitres.stderr)
+        slope, lo, hi = (
+            float(fitres.slope),
+            float(fitres.slope - q * fitres.stderr),
+            float(fitres.slope + q * fitres.stderr),
+        )
         intercept = float(fitres.intercept)
     else:
         slope = lo = hi = intercept = float("nan")
     held2 = bool(ok.all() and lo <= 1.0 <= hi)
 
     _figures(out_dir, t, e, mu_k, degrees, t_meas, t_pred, slope, lo, hi, intercept, thr)
-    ev1 = {"degrees": degrees, "mu": mu_k, "order_learned": order_measured, "order_of_mu": order_mu, "time_to_learn": t_meas, "spearman_time_vs_inv_mu": rho,
-           "threshold": thr, "all_learned": bool(ok.all())}
-    ev2 = {"slope": slope, "ci95": [lo, hi], "time_measured": t_meas, "time_predicted": t_pred,
-           "ratio_measured_over_predicted": t_meas / t_pred}
+    ev1 = {
+        "degrees": degrees,
+        "mu": mu_k,
+        "order_learned": order_measured,
+        "order_of_mu": order_mu,
+        "time_to_learn": t_meas,
+        "spearman_time_vs_inv_mu": rho,
+        "threshold": thr,
+        "all_learned": bool(ok.all()),
+    }
+    ev2 = {
+        "slope": slope,
+        "ci95": [lo, hi],
+        "time_measured": t_meas,
+        "time_predicted": t_pred,
+        "ratio_measured_over_predicted": t_meas / t_pred,
+    }
     return {
-        "degrees": degrees, "mu": mu_k, "mu_all": mu, "time_convention": "t = lr * steps; energy ∝ exp(-2 mu t)",
+        "degrees": degrees,
+        "mu": mu_k,
+        "mu_all": mu,
+        "time_convention": "t = lr * steps; energy ∝ exp(-2 mu t)",
         "final_loss": float(np.asarray(r.losses)[-1]),
         "final_energy_fraction": ratio[:, -1],
         "claims": [
@@ -204,8 +238,9 @@ def _figures(out_dir, t, e, mu_k, degrees, t_meas, t_pred, slope, lo, hi, interc
     ax.loglog(inv, t_pred, "x", color="0.4", label="linear theory ln(1/thr)/(2μ)")
     if np.isfinite(slope):
         xx = np.geomspace(inv.min(), inv.max(), 50)
-        ax.loglog(xx, np.exp(intercept) * xx ** slope, "-", color="C3",
-                  label=f"fit slope {slope:.2f} [{lo:.2f}, {hi:.2f}]")
+        ax.loglog(
+            xx, np.exp(intercept) * xx**slope, "-", color="C3", label=f"fit slope {slope:.2f} [{lo:.2f}, {hi:.2f}]"
+        )
     for j, ell in enumerate(degrees):
         ax.annotate(f"ℓ={ell}", (inv[j], t_meas[j] if np.isfinite(t_meas[j]) else t_pred[j]), fontsize=7)
     ax.set_xlabel("1/μ_ℓ")
@@ -214,5 +249,6 @@ def _figures(out_dir, t, e, mu_k, degrees, t_meas, t_pred, slope, lo, hi, interc
     save_figure(fig, out_dir / "sphere_learning_times.png")
 
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

@@ -30,9 +30,11 @@ from fpjax.experiment import Experiment, claim, new_figure, save_figure, save_te
 
 NAME = "tangent-fourier"
 DESCRIPTION = "Theorem 5.1: ∂_t f̂ = −Σ K̂_θ(ξ, x_i) ∂c/∂f(x_i) checked per frequency; decay of |K̂_θ| per activation"
-CLAIM = ("Under gradient flow the Fourier transform of the network output evolves as "
-         "∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i), and K̂_θ(ξ, x_i) → 0 as |ξ| → ∞ "
-         "(Riemann–Lebesgue), so high frequencies of f move slowly.")
+CLAIM = (
+    "Under gradient flow the Fourier transform of the network output evolves as "
+    "∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i), and K̂_θ(ξ, x_i) → 0 as |ξ| → ∞ "
+    "(Riemann–Lebesgue), so high frequencies of f move slowly."
+)
 
 QUICK = {
     "activations": ["relu", "tanh", "gaussian", "sine"],
@@ -57,8 +59,9 @@ FULL = dict(QUICK, width=512, depth=3, n_train=64, grid_size=4096, train_steps=2
 def _model(cfg, act):
     from fpjax.models import mlp
 
-    return mlp((cfg["width"],) * cfg["depth"] + (1,), act, init="standard", sigma_w=cfg["sigma_w"],
-               sigma_b=cfg["sigma_b"])
+    return mlp(
+        (cfg["width"],) * cfg["depth"] + (1,), act, init="standard", sigma_w=cfg["sigma_w"], sigma_b=cfg["sigma_b"]
+    )
 
 
 def _data(cfg, loss):
@@ -75,8 +78,9 @@ def _trained(cfg, model, params, x, y, loss):
     from fpjax.train import fit
 
     y2 = y[:, None]
-    return fit(model.apply, params, x, y2, optimizer=optax.adam(cfg["learning_rate"]), steps=cfg["train_steps"],
-               loss=loss).params
+    return fit(
+        model.apply, params, x, y2, optimizer=optax.adam(cfg["learning_rate"]), steps=cfg["train_steps"], loss=loss
+    ).params
 
 
 def run(config: dict, out_dir: Path) -> dict:
@@ -98,27 +102,51 @@ def run(config: dict, out_dir: Path) -> dict:
                     stages.append((f"after {cfg['train_steps']} Adam steps", _trained(cfg, model, p0, x, y, loss)))
                 for stage, params in stages:
                     # The diffrax solve compiles afresh per call (~3 s on 2 cores): quick runs it at init only.
-                    methods = tuple(m for m in cfg["methods"]
-                                    if stage == "init" or m != "ode" or cfg["ode_after_training"])
-                    r = tf.tangent_fourier(model, params, x, y, loss=loss, grid_size=cfg["grid_size"],
-                                           methods=methods, top_fraction=cfg["top_fraction"])
+                    methods = tuple(
+                        m for m in cfg["methods"] if stage == "init" or m != "ode" or cfg["ode_after_training"]
+                    )
+                    r = tf.tangent_fourier(
+                        model,
+                        params,
+                        x,
+                        y,
+                        loss=loss,
+                        grid_size=cfg["grid_size"],
+                        methods=methods,
+                        top_fraction=cfg["top_fraction"],
+                    )
                     pred = np.asarray(r.predicted)
                     big = np.abs(pred) > 1e-3 * np.abs(pred).max()
                     for m in methods:
                         ratio = np.asarray(r.ratio[m])
-                        cases.append({"activation": act, "loss": loss, "stage": stage, "method": m,
-                                      "rel_l2_error": r.rel_error[m],
-                                      "max_ratio_deviation": float(np.nanmax(np.abs(ratio[big] - 1))),
-                                      "step": r.step[m], "resolution": r.resolution[m],
-                                      "hf_ratio": r.hf_ratio})
+                        cases.append(
+                            {
+                                "activation": act,
+                                "loss": loss,
+                                "stage": stage,
+                                "method": m,
+                                "rel_l2_error": r.rel_error[m],
+                                "max_ratio_deviation": float(np.nanmax(np.abs(ratio[big] - 1))),
+                                "step": r.step[m],
+                                "resolution": r.resolution[m],
+                                "hf_ratio": r.hf_ratio,
+                            }
+                        )
                     if stage == "init":
-                        curves[(act, loss)] = (np.asarray(r.freqs), pred,
-                                               {m: np.asarray(r.measured[m]) for m in cfg["methods"]})
+                        curves[(act, loss)] = (
+                            np.asarray(r.freqs),
+                            pred,
+                            {m: np.asarray(r.measured[m]) for m in cfg["methods"]},
+                        )
                         if loss == cfg["losses"][0]:
                             win = tf.kernel_spectrum(model, params, x, grid_size=cfg["grid_size"], window="gaussian")
-                            decays[act] = {"hard_box": (r.decay, np.asarray(r.kernel_hat)),
-                                           "gaussian_window": (tf.fit_decay(win.freqs, win.kernel_hat),
-                                                               np.asarray(win.kernel_hat))}
+                            decays[act] = {
+                                "hard_box": (r.decay, np.asarray(r.kernel_hat)),
+                                "gaussian_window": (
+                                    tf.fit_decay(win.freqs, win.kernel_hat),
+                                    np.asarray(win.kernel_hat),
+                                ),
+                            }
     freqs = curves[next(iter(curves))][0]
     _figures(cfg, out_dir, curves=curves, decays=decays, freqs=freqs)
     table = _decay_table(decays)
@@ -129,42 +157,68 @@ def run(config: dict, out_dir: Path) -> dict:
     resolvable = [c for c in cases if c["resolution"] <= cfg["agree_tol"] / 10]
     unresolved = [c for c in cases if c["resolution"] > cfg["agree_tol"] / 10]
     worst = max(resolvable or cases, key=lambda c: c["rel_l2_error"])
-    agree_held = (worst["rel_l2_error"] <= cfg["agree_tol"]
-                  and not any(c["stage"] == "init" for c in unresolved))
+    agree_held = worst["rel_l2_error"] <= cfg["agree_tol"] and not any(c["stage"] == "init" for c in unresolved)
     where = "at init and after training" if cfg["train_steps"] > 0 else "at init"
     if cfg["train_steps"] > 0 and "ode" in cfg["methods"] and not cfg["ode_after_training"]:
         where = "at init (both measurements) and after training (finite difference)"
     hf = max(c["hf_ratio"] for c in cases)
     smooth_ok = all(_faster_than_cubic(table[a]["gaussian_window"]) != (a == "relu") for a in table)
-    relu_ok = "relu" not in table or (table["relu"]["gaussian_window"]["choice"] == "power"
-                                      and table["relu"]["gaussian_window"]["alpha"] < 2)
+    relu_ok = "relu" not in table or (
+        table["relu"]["gaussian_window"]["choice"] == "power" and table["relu"]["gaussian_window"]["alpha"] < 2
+    )
     claims = [
-        claim(f"Predicted and measured ∂_t f̂ agree to ≤ {cfg['agree_tol']:.0%} relative L2 error over all "
-              f"frequencies, for every activation and loss ({', '.join(cfg['losses'])}), measured by "
-              f"{' and '.join(cfg['methods'])} (central difference of a gradient step / diffrax gradient flow), "
-              + where,
-              agree_held,
-              {"max_rel_l2_error": worst["rel_l2_error"], "worst_case": worst, "n_cases": len(cases),
-               "n_unresolvable": len(unresolved),
-               "unresolvable": [{k: c[k] for k in ("activation", "loss", "stage", "method", "resolution")}
-                                for c in unresolved]}),
-        claim(f"|K̂_θ(ξ, x_i)| at the top {cfg['top_fraction']:.0%} of frequencies is below "
-              f"{cfg['hf_tol']:.0%} of its peak (every data point, activation and stage)",
-              hf <= cfg["hf_tol"], {"max_hf_ratio": hf,
-                                    "per_activation": {a: max(c["hf_ratio"] for c in cases if c["activation"] == a)
-                                                       for a in cfg["activations"]}}),
-        claim("With a Gaussian window (the kernel's own smoothness), |K̂_θ| decays as a power law |ξ|^-α with "
-              "α < 2 for ReLU (the finite-width ReLU NTK jumps where relu' does: α = 1), and faster than |ξ|^-3 "
-              "(exponential fit preferred, or a power law steeper than 3) for the smooth activations",
-              smooth_ok and relu_ok, {a: {"choice": table[a]["gaussian_window"]["choice"],
-                              "alpha": table[a]["gaussian_window"]["alpha"],
-                              "beta": table[a]["gaussian_window"]["beta"]} for a in table}),
+        claim(
+            f"Predicted and measured ∂_t f̂ agree to ≤ {cfg['agree_tol']:.0%} relative L2 error over all "
+            f"frequencies, for every activation and loss ({', '.join(cfg['losses'])}), measured by "
+            f"{' and '.join(cfg['methods'])} (central difference of a gradient step / diffrax gradient flow), " + where,
+            agree_held,
+            {
+                "max_rel_l2_error": worst["rel_l2_error"],
+                "worst_case": worst,
+                "n_cases": len(cases),
+                "n_unresolvable": len(unresolved),
+                "unresolvable": [
+                    {k: c[k] for k in ("activation", "loss", "stage", "method", "resolution")} for c in unresolved
+                ],
+            },
+        ),
+        claim(
+            f"|K̂_θ(ξ, x_i)| at the top {cfg['top_fraction']:.0%} of frequencies is below "
+            f"{cfg['hf_tol']:.0%} of its peak (every data point, activation and stage)",
+            hf <= cfg["hf_tol"],
+            {
+                "max_hf_ratio": hf,
+                "per_activation": {
+                    a: max(c["hf_ratio"] for c in cases if c["activation"] == a) for a in cfg["activations"]
+                },
+            },
+        ),
+        claim(
+            "With a Gaussian window (the kernel's own smoothness), |K̂_θ| decays as a power law |ξ|^-α with "
+            "α < 2 for ReLU (the finite-width ReLU NTK jumps where relu' does: α = 1), and faster than |ξ|^-3 "
+            "(exponential fit preferred, or a power law steeper than 3) for the smooth activations",
+            smooth_ok and relu_ok,
+            {
+                a: {
+                    "choice": table[a]["gaussian_window"]["choice"],
+                    "alpha": table[a]["gaussian_window"]["alpha"],
+                    "beta": table[a]["gaussian_window"]["beta"],
+                }
+                for a in table
+            },
+        ),
     ]
-    return {"claims": claims, "cases": cases, "decay_rates": table,
-            "decay_note": ("hard_box is the theorem's K̂ (zero outside K): K(·, x_i) jumps at the box edges, so "
-                           "its transform ends in a |ξ|^-1 tail once the kernel's own spectrum has died out; "
-                           "gaussian_window multiplies by exp(-(x-c)²/2σ²) (e^-25 at the edges) to expose the "
-                           "kernel's own decay.")}
+    return {
+        "claims": claims,
+        "cases": cases,
+        "decay_rates": table,
+        "decay_note": (
+            "hard_box is the theorem's K̂ (zero outside K): K(·, x_i) jumps at the box edges, so "
+            "its transform ends in a |ξ|^-1 tail once the kernel's own spectrum has died out; "
+            "gaussian_window multiplies by exp(-(x-c)²/2σ²) (e^-25 at the edges) to expose the "
+            "kernel's own decay."
+        ),
+    }
 
 
 def _faster_than_cubic(fit: dict) -> bool:
@@ -176,9 +230,15 @@ def _decay_table(decays):
     for act, d in decays.items():
         out[act] = {}
         for name, (fit, _) in d.items():
-            out[act][name] = {"choice": fit.choice, "alpha": fit.alpha, "power_rms": fit.power_rms,
-                              "beta": fit.beta, "exp_rms": fit.exp_rms, "band": list(fit.band),
-                              "n_points": fit.n_points}
+            out[act][name] = {
+                "choice": fit.choice,
+                "alpha": fit.alpha,
+                "power_rms": fit.power_rms,
+                "beta": fit.beta,
+                "exp_rms": fit.exp_rms,
+                "band": list(fit.band),
+                "n_points": fit.n_points,
+            }
     return out
 
 
@@ -186,8 +246,10 @@ def _write_table(out_dir, table):
     rows = ["activation,window,choice,alpha,power_rms,beta,exp_rms,band_low,band_high,n_points"]
     for act, d in table.items():
         for name, f in d.items():
-            rows.append(f"{act},{name},{f['choice']},{f['alpha']:.4g},{f['power_rms']:.3g},{f['beta']:.4g},"
-                        f"{f['exp_rms']:.3g},{f['band'][0]:.4g},{f['band'][1]:.4g},{f['n_points']}")
+            rows.append(
+                f"{act},{name},{f['choice']},{f['alpha']:.4g},{f['power_rms']:.3g},{f['beta']:.4g},"
+                f"{f['exp_rms']:.3g},{f['band'][0]:.4g},{f['band'][1]:.4g},{f['n_points']}"
+            )
     save_text("\n".join(rows) + "\n", Path(out_dir) / "decay_rates.csv")
 
 
@@ -221,8 +283,11 @@ def _figures(cfg, out_dir, *, curves, decays, freqs):
             ax.loglog(freqs[pos], amp[pos] / amp.max(), lw=1, label=f"{act} ({fit.choice})")
             lo, hi = fit.band
             xs = freqs[(freqs >= lo) & (freqs <= hi)]
-            model = (np.exp(fit.power_logc) * xs ** -fit.alpha if fit.choice == "power"
-                     else np.exp(fit.exp_logc - fit.beta * xs))
+            model = (
+                np.exp(fit.power_logc) * xs**-fit.alpha
+                if fit.choice == "power"
+                else np.exp(fit.exp_logc - fit.beta * xs)
+            )
             ax.loglog(xs, model / amp.max(), "k--", lw=0.7)
         ax.set_title("hard box (Theorem 5.1)" if name == "hard_box" else "Gaussian window", fontsize=9)
         ax.set_xlabel("ξ (cycles / unit)")
@@ -233,19 +298,18 @@ def _figures(cfg, out_dir, *, curves, decays, freqs):
 
 
 SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", '
-    'arXiv:2206.08558'
+    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
 )
 FIGURES = {
-    'dfhat_predicted_vs_measured.png': (
-        'Theorem 5.1: predicted −Σ K̂ ∂c/∂f against the measured ∂_t f̂ (finite difference and ODE flow): the'
-        ' markers lie on the line'
+    "dfhat_predicted_vs_measured.png": (
+        "Theorem 5.1: predicted −Σ K̂ ∂c/∂f against the measured ∂_t f̂ (finite difference and ODE flow): the"
+        " markers lie on the line"
     ),
-    'kernel_hat_decay.png': (
-        "decay of the tangent kernel's transform |K̂_θ(ξ, x)| with a power-law or exponential fit per "
-        'activation'
+    "kernel_hat_decay.png": (
+        "decay of the tangent kernel's transform |K̂_θ(ξ, x)| with a power-law or exponential fit per activation"
     ),
 }
 
-EXPERIMENT = Experiment(name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL,
-                        run=run, figures=FIGURES)
+EXPERIMENT = Experiment(
+    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+)

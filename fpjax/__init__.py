@@ -22,8 +22,21 @@ _configure_host_devices()
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("models", "train", "spectrum", "ntk", "hessian", "landscape", "sphere", "theory", "cnn", "data",
-               "testing", "experiment", "distributed")
+_SUBMODULES = (
+    "models",
+    "train",
+    "spectrum",
+    "ntk",
+    "hessian",
+    "landscape",
+    "sphere",
+    "theory",
+    "cnn",
+    "data",
+    "testing",
+    "experiment",
+    "distributed",
+)
 __all__ = list(_SUBMODULES)
 
 

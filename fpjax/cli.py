@@ -64,8 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out", default="results", help="output root (default: results)")
     r.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a setting (JSON value)")
-    r.add_argument("--distributed", action="store_true",
-                   help="join a multi-process JAX run (fpjax.distributed.initialize); process 0 writes results")
+    r.add_argument(
+        "--distributed",
+        action="store_true",
+        help="join a multi-process JAX run (fpjax.distributed.initialize); process 0 writes results",
+    )
     rep = sub.add_parser("report", help="build <out>/index.html from the results")
     rep.add_argument("--out", default="results")
     d = sub.add_parser("demo", help="run the demo subset (quick) and build the report")
@@ -132,8 +135,7 @@ def _run(args) -> int:
         bar.set_postfix_str(name)
         exp = runner.get_experiment(name)
         own = {k: v for k, v in overrides.items() if k in exp.quick}
-        metrics = runner.run_experiment(name, setting, seed=seed, out_root=args.out, overrides=own,
-                                        write=main_process)
+        metrics = runner.run_experiment(name, setting, seed=seed, out_root=args.out, overrides=own, write=main_process)
         if main_process:
             s = summarize_claims(metrics)
             tqdm.write(f"{name}: {metrics['runtime_s']} s; {s.held} of {s.total} claims held")
@@ -153,8 +155,9 @@ def main(argv=None) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
-        print("fpjax: interrupted; results of unfinished runs were discarded, earlier results are kept",
-              file=sys.stderr)
+        print(
+            "fpjax: interrupted; results of unfinished runs were discarded, earlier results are kept", file=sys.stderr
+        )
         return EXIT_INTERRUPTED
     except SystemExit:
         raise

@@ -23,7 +23,16 @@ from fpjax._src.cnn_train import (
 )
 
 __all__ = [
-    "CNN", "MODEL_NAMES", "get_model", "num_params", "spatial_kernels",
-    "CNNTrainResult", "CNNEvaluation", "train_cnn", "evaluate_cnn", "make_sgd", "pretrain_shuffled_labels",
+    "CNN",
+    "MODEL_NAMES",
+    "get_model",
+    "num_params",
+    "spatial_kernels",
+    "CNNTrainResult",
+    "CNNEvaluation",
+    "train_cnn",
+    "evaluate_cnn",
+    "make_sgd",
+    "pretrain_shuffled_labels",
     "shuffle_labels",
 ]

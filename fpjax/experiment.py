@@ -170,7 +170,9 @@ def claim(text: str, held: Any, evidence: Mapping[str, Any]) -> dict:
             raise TypeError(f"held must be a boolean computed from the data; got {type(held).__name__} {held!r}")
         held = bool(np.asarray(held).reshape(()))
     if not isinstance(evidence, Mapping):
-        raise TypeError(f"evidence must be a mapping of the numbers the verdict rests on; got {type(evidence).__name__}")
+        raise TypeError(
+            f"evidence must be a mapping of the numbers the verdict rests on; got {type(evidence).__name__}"
+        )
     return {"claim": text, "held": bool(held), "evidence": to_jsonable(dict(evidence))}
 
 
@@ -350,8 +352,15 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def _type_name(t) -> str:
-    return {bool: "a boolean", int: "an int", float: "a number", str: "a string", list: "a list",
-            dict: "a mapping", type(None): "null"}.get(t, t.__name__)
+    return {
+        bool: "a boolean",
+        int: "an int",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "null",
+    }.get(t, t.__name__)
 
 
 def _check_json(value: Any, where: str) -> None:
@@ -460,7 +469,8 @@ class Experiment:
             diff = sorted(set(self.quick) ^ set(self.full))
             raise MalformedExperimentError(f"{where}: quick and full must have the same settings; differ in {diff}")
         if not isinstance(self.figures, Mapping) or not all(
-                isinstance(k, str) and isinstance(c, str) for k, c in self.figures.items()):
+            isinstance(k, str) and isinstance(c, str) for k, c in self.figures.items()
+        ):
             raise MalformedExperimentError(f"{where}: figures must map file names to captions")
         object.__setattr__(self, "figures", MappingProxyType(dict(self.figures)))
 
@@ -479,8 +489,9 @@ class Experiment:
     def check_setting(self, key: str, value: Any) -> Any:
         """``value`` if it has the declared type of setting ``key``; ``ValueError`` naming both otherwise."""
         if key not in self.quick:
-            raise ValueError(f"unknown setting {key!r} for experiment {self.name!r}; its settings: "
-                             f"{', '.join(self.quick)}")
+            raise ValueError(
+                f"unknown setting {key!r} for experiment {self.name!r}; its settings: {', '.join(self.quick)}"
+            )
         try:
             _check_json(value, f"setting {key!r}")
         except MalformedExperimentError as err:
@@ -515,19 +526,27 @@ class Experiment:
         exp = getattr(module, "EXPERIMENT", None)
         if exp is not None:
             if not isinstance(exp, Experiment):
-                raise MalformedExperimentError(f"{where}: EXPERIMENT must be an fpjax.experiment.Experiment; "
-                                               f"got {type(exp).__name__}")
+                raise MalformedExperimentError(
+                    f"{where}: EXPERIMENT must be an fpjax.experiment.Experiment; got {type(exp).__name__}"
+                )
             return exp
         legacy = ("NAME", "DESCRIPTION", "CLAIM", "QUICK", "FULL", "run")
         missing = [a for a in legacy if not hasattr(module, a)]
         if missing:
             raise MalformedExperimentError(
                 f"{where}: not an experiment module: define EXPERIMENT = fpjax.experiment.Experiment(...) "
-                f"(missing {', '.join(missing)}); helper modules must start with '_'")
+                f"(missing {', '.join(missing)}); helper modules must start with '_'"
+            )
         try:
-            return cls(name=module.NAME, description=module.DESCRIPTION, claim=module.CLAIM,
-                       source=getattr(module, "SOURCE", None) or "see the module docstring",
-                       quick=module.QUICK, full=module.FULL, run=module.run,
-                       figures=getattr(module, "FIGURES", None) or {})
+            return cls(
+                name=module.NAME,
+                description=module.DESCRIPTION,
+                claim=module.CLAIM,
+                source=getattr(module, "SOURCE", None) or "see the module docstring",
+                quick=module.QUICK,
+                full=module.FULL,
+                run=module.run,
+                figures=getattr(module, "FIGURES", None) or {},
+            )
         except MalformedExperimentError as err:
             raise MalformedExperimentError(f"{where}: {err}") from None

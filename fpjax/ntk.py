@@ -17,10 +17,34 @@ References:
 """
 
 from fpjax._src.nt_compat import NeuralTangentsUnavailable, neural_tangents
+from fpjax._src.ntk import (
+    IMPLEMENTATIONS,
+    FlowResult,
+    empirical_ntk,
+    empirical_ntk_fn,
+    fast_path_supported,
+    infinite_ntk,
+    kernel_flow,
+    predict_linearized,
+)
 from fpjax._src.ntk_eig import EigResult, NTKRecord, frobenius_norm, lanczos_eigh, ntk_eigh, ntk_matvec, ntk_record
-from fpjax._src.ntk import (IMPLEMENTATIONS, FlowResult, empirical_ntk, empirical_ntk_fn, fast_path_supported,
-                            infinite_ntk, kernel_flow, predict_linearized)
 
-__all__ = ["empirical_ntk", "empirical_ntk_fn", "infinite_ntk", "kernel_flow", "predict_linearized", "FlowResult",
-           "fast_path_supported", "IMPLEMENTATIONS", "NeuralTangentsUnavailable", "neural_tangents",
-           "ntk_matvec", "lanczos_eigh", "ntk_eigh", "EigResult", "frobenius_norm", "NTKRecord", "ntk_record"]
+__all__ = [
+    "empirical_ntk",
+    "empirical_ntk_fn",
+    "infinite_ntk",
+    "kernel_flow",
+    "predict_linearized",
+    "FlowResult",
+    "fast_path_supported",
+    "IMPLEMENTATIONS",
+    "NeuralTangentsUnavailable",
+    "neural_tangents",
+    "ntk_matvec",
+    "lanczos_eigh",
+    "ntk_eigh",
+    "EigResult",
+    "frobenius_norm",
+    "NTKRecord",
+    "ntk_record",
+]

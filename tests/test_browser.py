@@ -31,9 +31,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-         "--disable-extensions", "--mute-audio", "--hide-scrollbars", "--window-size=1280,900"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--window-size=1280,900",
+]
 
 
 def find_chromium() -> str | None:
@@ -46,8 +57,10 @@ def find_chromium() -> str | None:
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium found: install Debian's package with `apt-get install -y chromium` "
-                             "(.ci/run does) to run the browser checks")
+    CHROMIUM is None,
+    reason="no Chromium found: install Debian's package with `apt-get install -y chromium` "
+    "(.ci/run does) to run the browser checks",
+)
 
 
 class Browser:
@@ -58,10 +71,23 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="fpjax-chromium-")
         to_child_r, self._to_child_w = os.pipe()
         self._from_child_r, from_child_w = os.pipe()
-        cmd = ["bash", "-c", f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}', exe, *FLAGS,
-               "--remote-debugging-pipe", f"--user-data-dir={self.profile}", "about:blank"]
-        self.proc = subprocess.Popen(cmd, pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = [
+            "bash",
+            "-c",
+            f'exec "$0" "$@" 3<&{to_child_r} 4>&{from_child_w}',
+            exe,
+            *FLAGS,
+            "--remote-debugging-pipe",
+            f"--user-data-dir={self.profile}",
+            "about:blank",
+        ]
+        self.proc = subprocess.Popen(
+            cmd,
+            pass_fds=(to_child_r, from_child_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self._id = 0
@@ -101,8 +127,9 @@ class Browser:
         deadline = time.monotonic() + self.timeout
         while self._id not in self._pending:
             if not self._pump(deadline):
-                raise TimeoutError(f"no answer to {method} within {self.timeout} s; stderr: "
-                                   f"{b''.join(self._stderr)[-2000:]!r}")
+                raise TimeoutError(
+                    f"no answer to {method} within {self.timeout} s; stderr: {b''.join(self._stderr)[-2000:]!r}"
+                )
         answer = self._pending.pop(self._id)
         if "error" in answer:
             raise RuntimeError(f"{method}: {answer['error']}")
@@ -130,7 +157,7 @@ class Browser:
         since = len(self.events)
         self.send("Page.navigate", {"url": url}, session=session)
         self.wait_event("Page.loadEventFired", session, since)
-        self.settle(1.5)   # late console messages, lazy images, scripts run on load
+        self.settle(1.5)  # late console messages, lazy images, scripts run on load
         return Page(self, session, since)
 
     def close(self):
@@ -150,8 +177,11 @@ class Page:
         self.browser, self.session, self.since = browser, session, since
 
     def evaluate(self, expression: str):
-        res = self.browser.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                     "awaitPromise": True}, session=self.session)
+        res = self.browser.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session=self.session,
+        )
         if "exceptionDetails" in res:
             raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
         return res["result"].get("value")
@@ -160,9 +190,11 @@ class Page:
         return self.evaluate("document.documentElement.outerHTML")
 
     def images(self) -> list[dict]:
-        return self.evaluate("Promise.all(Array.from(document.images).map(async im => {"
-                             " try { await im.decode(); } catch (e) {}"
-                             " return {src: im.currentSrc.slice(0, 120), w: im.naturalWidth, h: im.naturalHeight}; }))")
+        return self.evaluate(
+            "Promise.all(Array.from(document.images).map(async im => {"
+            " try { await im.decode(); } catch (e) {}"
+            " return {src: im.currentSrc.slice(0, 120), w: im.naturalWidth, h: im.naturalHeight}; }))"
+        )
 
     def screenshot(self) -> bytes:
         data = self.browser.send("Page.captureScreenshot", {"format": "png"}, session=self.session)["data"]
@@ -170,7 +202,7 @@ class Page:
 
     def problems(self, allowed_origin: str) -> list[str]:
         out = []
-        for ev in self.browser.events[self.since:]:
+        for ev in self.browser.events[self.since :]:
             if ev.get("sessionId") != self.session:
                 continue
             method, p = ev.get("method"), ev.get("params", {})
@@ -179,7 +211,7 @@ class Page:
             elif method == "Runtime.exceptionThrown":
                 out.append(f"uncaught exception: {p['exceptionDetails'].get('exception', {}).get('description')}")
             elif method == "Log.entryAdded" and p["entry"].get("level") == "error":
-                if p["entry"].get("url", "").endswith("/favicon.ico"):   # the browser's own request
+                if p["entry"].get("url", "").endswith("/favicon.ico"):  # the browser's own request
                     continue
                 out.append(f"log error: {p['entry'].get('text')} {p['entry'].get('url', '')}")
             elif method == "Network.loadingFailed" and not p.get("canceled"):
@@ -231,6 +263,7 @@ def browser():
 # the results report
 # ------------------------------------------------------------------------------------------------
 
+
 def _fixture_results(root: Path) -> None:
     """Two experiments' outputs as the runner writes them: config, metrics with claims, figures."""
     from matplotlib.figure import Figure
@@ -243,12 +276,17 @@ def _fixture_results(root: Path) -> None:
         ax.plot([0, 1, 2, 3], [3, 1, 2, 0] if held else [0, 2, 1, 3])
         ax.set_title(name)
         fig.savefig(d / "curve.png", dpi=60)
-        config = {"experiment": name, "setting": "quick", "config": {"steps": 10, "seed": 0},
-                  "started": "2026-01-01T00:00:00+0000",
-                  "platform": {"python": "3.11", "machine": "x86_64", "jax": "0.0", "backend": "cpu",
-                               "devices": 1}}
-        metrics = {"claims": [{"claim": f"the {name} claim", "held": held, "evidence": {"value": 1.0}}],
-                   "runtime_s": 0.1}
+        config = {
+            "experiment": name,
+            "setting": "quick",
+            "config": {"steps": 10, "seed": 0},
+            "started": "2026-01-01T00:00:00+0000",
+            "platform": {"python": "3.11", "machine": "x86_64", "jax": "0.0", "backend": "cpu", "devices": 1},
+        }
+        metrics = {
+            "claims": [{"claim": f"the {name} claim", "held": held, "evidence": {"value": 1.0}}],
+            "runtime_s": 0.1,
+        }
         (d / "config.json").write_text(json.dumps(config))
         (d / "metrics.json").write_text(json.dumps(metrics))
 
@@ -282,6 +320,7 @@ def test_results_report_in_the_browser(browser, tmp_path):
 # ------------------------------------------------------------------------------------------------
 # the documentation site
 # ------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def site():

@@ -25,10 +25,16 @@ def _run(config, out_dir):
     return {"mean": float(x.mean()), "claims": [claim("mean near 0", abs(x.mean()) < 1, {"mean": x.mean()})]}
 
 
-TOY = Experiment(name="toy", description="a toy", claim="mean near 0", source="none (a test)",
-                 quick={"n": 20, "scale": 1.0, "flag": False, "sizes": [1, 2]},
-                 full={"n": 2000, "scale": 1.0, "flag": False, "sizes": [1, 2]}, run=_run,
-                 figures={"trace.png": "sorted samples"})
+TOY = Experiment(
+    name="toy",
+    description="a toy",
+    claim="mean near 0",
+    source="none (a test)",
+    quick={"n": 20, "scale": 1.0, "flag": False, "sizes": [1, 2]},
+    full={"n": 2000, "scale": 1.0, "flag": False, "sizes": [1, 2]},
+    run=_run,
+    figures={"trace.png": "sorted samples"},
+)
 
 
 @pytest.fixture
@@ -42,17 +48,20 @@ def _err_line(capsys):
     return err
 
 
-@pytest.mark.parametrize("setting, match", [
-    ("n=2.5", "'n' of experiment 'toy' must be an int; got 2.5"),
-    ("n=true", "must be an int"),
-    ("flag=1", "must be a boolean"),
-    ("sizes=[1.5]", "must be a list"),
-    ("sizes=3", "must be a list"),
-    ("scale=abc", "must be a number"),
-    ("scale=NaN", "finite"),
-    ("nope=1", "unknown setting 'nope'"),
-    ("noequals", "KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "setting, match",
+    [
+        ("n=2.5", "'n' of experiment 'toy' must be an int; got 2.5"),
+        ("n=true", "must be an int"),
+        ("flag=1", "must be a boolean"),
+        ("sizes=[1.5]", "must be a list"),
+        ("sizes=3", "must be a list"),
+        ("scale=abc", "must be a number"),
+        ("scale=NaN", "finite"),
+        ("nope=1", "unknown setting 'nope'"),
+        ("noequals", "KEY=VALUE"),
+    ],
+)
 def test_set_is_typed_and_refused_in_one_line(toy, tmp_path, capsys, setting, match):
     assert cli.main(["run", "toy", "--out", str(tmp_path), "--set", setting]) == 2
     assert match in _err_line(capsys)
@@ -60,8 +69,25 @@ def test_set_is_typed_and_refused_in_one_line(toy, tmp_path, capsys, setting, ma
 
 
 def test_good_settings_are_recorded_as_given(toy, tmp_path, capsys):
-    assert cli.main(["run", "toy", "--out", str(tmp_path), "--set", "n=30", "--set", "scale=2",
-                     "--set", "flag=true", "--set", "sizes=[3]"]) == 0
+    assert (
+        cli.main(
+            [
+                "run",
+                "toy",
+                "--out",
+                str(tmp_path),
+                "--set",
+                "n=30",
+                "--set",
+                "scale=2",
+                "--set",
+                "flag=true",
+                "--set",
+                "sizes=[3]",
+            ]
+        )
+        == 0
+    )
     cfg = json.loads((tmp_path / "toy" / "config.json").read_text())["config"]
     assert cfg == {"n": 30, "scale": 2, "flag": True, "sizes": [3], "seed": 0}
 
@@ -145,14 +171,24 @@ def test_sigint_exits_130_and_keeps_previous_results(tmp_path):
     script.write_text(_SLOW_TOY)
     out, marker = tmp_path / "results", tmp_path / "started"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    done = subprocess.run([sys.executable, str(script), str(out), str(marker), "1", "false"], env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script), str(out), str(marker), "1", "false"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     before = {p.name: p.read_bytes() for p in (out / "slow").iterdir()}
     assert json.loads(before["metrics.json"])["seed"] == 1
 
-    proc = subprocess.Popen([sys.executable, str(script), str(out), str(marker), "2", "true"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out), str(marker), "2", "true"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     t0 = time.time()
     while not marker.exists():
         assert proc.poll() is None and time.time() - t0 < 300, proc.communicate()
@@ -171,10 +207,29 @@ def test_launch_local_two_processes_one_writer(tmp_path):
     """``fpjax launch --local 2 run fp-1d --distributed``: both processes join one JAX job (the config
     records 2 processes) and only process 0 writes the results and the report."""
     out = tmp_path / "results"
-    argv = ["launch", "--local", "2", "run", "fp-1d", "--distributed", "--out", str(out),
-            "--set", "steps=60", "--set", "n_seeds=2", "--set", "record_every=20"]
-    done = subprocess.run([sys.executable, "-m", "fpjax", *argv], capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    argv = [
+        "launch",
+        "--local",
+        "2",
+        "run",
+        "fp-1d",
+        "--distributed",
+        "--out",
+        str(out),
+        "--set",
+        "steps=60",
+        "--set",
+        "n_seeds=2",
+        "--set",
+        "record_every=20",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "fpjax", *argv],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert sorted(p.name for p in out.iterdir()) == ["fp-1d", "index.html"]  # no staging leftovers
     cfg = json.loads((out / "fp-1d" / "config.json").read_text())
@@ -186,8 +241,13 @@ def test_launch_local_two_processes_one_writer(tmp_path):
 def test_settings_of_several_experiments(monkeypatch, tmp_path, capsys):
     import dataclasses
 
-    other = dataclasses.replace(TOY, name="other", quick={"m": 1}, full={"m": 2},
-                                run=lambda c, d: {"claims": [claim("m", c["m"] == 3, {"m": c["m"]})]})
+    other = dataclasses.replace(
+        TOY,
+        name="other",
+        quick={"m": 1},
+        full={"m": 2},
+        run=lambda c, d: {"claims": [claim("m", c["m"] == 3, {"m": c["m"]})]},
+    )
     monkeypatch.setattr(runner, "_modules", lambda: {"toy": TOY, "other": other})
     assert cli.main(["run", "all", "--out", str(tmp_path), "--set", "m=3", "--set", "n=7"]) == 0
     assert json.loads((tmp_path / "other" / "config.json").read_text())["config"] == {"m": 3, "seed": 0}

@@ -13,7 +13,7 @@ from fpjax.cnn import MODEL_NAMES, get_model, num_params, spatial_kernels
 ALL = [n for n in MODEL_NAMES]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_shapes(name, num_classes, size):
     # tracing the big models takes seconds: shared by the shape and parameter-count tests
     return _shapes(get_model(name, num_classes), size)
@@ -52,8 +52,13 @@ def test_output_shape_every_model(name, size):
 #    (10,250): 7,978,856 − 9,536 + 1,728 − 1,014,750 = 6,956,298.
 #  * EfficientNet-B0: torchvision efficientnet_b0 has 5,288,548 at 1000 classes; the 1280→10
 #    head instead of 1280→1000 removes 1,268,190: 4,020,358 (the stem stride does not change it).
-KNOWN_COUNTS = {"resnet18": 11_173_962, "vgg16": 14_728_266, "resnet50": 23_520_842,
-                "densenet121": 6_956_298, "efficientnet_b0": 4_020_358}
+KNOWN_COUNTS = {
+    "resnet18": 11_173_962,
+    "vgg16": 14_728_266,
+    "resnet50": 23_520_842,
+    "densenet121": 6_956_298,
+    "efficientnet_b0": 4_020_358,
+}
 
 
 @pytest.mark.parametrize("name", sorted(KNOWN_COUNTS))
@@ -108,8 +113,10 @@ def test_cnn_small_real_run():
     le, bs_e = m.apply(v, x, train=False)
     assert le.shape == (3, 10) and bool(jnp.all(jnp.isfinite(le)))
     # eval mode: running statistics come back unchanged; eval_fn is the same function
-    assert all(bool(jnp.all(a == b)) for a, b in zip(jax.tree_util.tree_leaves(bs_e),
-                                                     jax.tree_util.tree_leaves(v["batch_stats"])))
+    assert all(
+        bool(jnp.all(a == b))
+        for a, b in zip(jax.tree_util.tree_leaves(bs_e), jax.tree_util.tree_leaves(v["batch_stats"]))
+    )
     # (separately compiled, so only equal up to float32 reassociation: a few ulps of the
     # O(100)-term conv sums, far below 1e-5 relative)
     np.testing.assert_allclose(jax.jit(m.eval_fn(v))(v["params"], x), le, rtol=1e-5, atol=1e-6)
@@ -122,10 +129,10 @@ def test_cnn_small_real_run():
     assert bool(jnp.all(l1 == l1b)) and not bool(jnp.all(l1 == l2))
     # running mean ← 0.9·old + 0.1·batch mean (old = 0), so it equals 0.1 × the batch mean of
     # the first conv's output (nonzero for these positive inputs)
-    conv0 = jax.lax.conv_general_dilated(x, v["params"]["Conv_0"]["kernel"], (1, 1), ((1, 1), (1, 1)),
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    np.testing.assert_allclose(bs1["BatchNorm_0"]["mean"], 0.1 * conv0.mean((0, 1, 2)),
-                               rtol=1e-4, atol=1e-6)
+    conv0 = jax.lax.conv_general_dilated(
+        x, v["params"]["Conv_0"]["kernel"], (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    np.testing.assert_allclose(bs1["BatchNorm_0"]["mean"], 0.1 * conv0.mean((0, 1, 2)), rtol=1e-4, atol=1e-6)
     assert bool(jnp.all(v["batch_stats"]["BatchNorm_0"]["mean"] == 0))
 
 
@@ -135,8 +142,7 @@ def test_spatial_kernels_in_layer_order():
     ks = spatial_kernels(v["params"])
     assert [k.shape[-1] for k in ks.values()] == list(range(2, 13))
     # ResNet-18: 17 3×3 convs (stem + 16 in blocks); 1×1 projection shortcuts are excluded
-    v = jax.eval_shape(get_model("resnet18").init, jax.random.key(0),
-                       jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
+    v = jax.eval_shape(get_model("resnet18").init, jax.random.key(0), jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32))
     ks = spatial_kernels(v["params"])
     assert len(ks) == 17 and all(k.shape[:2] == (3, 3) for k in ks.values())
     assert len(spatial_kernels(v["params"], min_size=1)) == 20
@@ -201,11 +207,17 @@ def test_real_forward_every_model(name):
 @pytest.mark.parametrize("k,stride,pad", [(3, 1, 1), (3, 2, 1), (1, 2, 0), (5, 1, 2), (2, 2, 0)])
 def test_patches_conv_equals_lax_conv(k, stride, pad):
     from fpjax._src.cnn_models import _conv_patches
+
     x = jax.random.normal(jax.random.key(0), (2, 9, 9, 3))
     w = jax.random.normal(jax.random.key(1), (k, k, 3, 4))
-    ref = jax.lax.conv_general_dilated(x, w, (stride, stride), ((pad, pad), (pad, pad)),
-                                       dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                       precision=jax.lax.Precision.HIGHEST)
+    ref = jax.lax.conv_general_dilated(
+        x,
+        w,
+        (stride, stride),
+        ((pad, pad), (pad, pad)),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        precision=jax.lax.Precision.HIGHEST,
+    )
     got = _conv_patches(x, w, stride, pad)
     # identical sums of k²·3 products in another order: float32 rounding only (≤ 1e-5 of the scale)
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * float(jnp.abs(ref).max()))
@@ -218,7 +230,8 @@ def test_conv_impls_share_parameters_and_outputs():
     assert b.config["conv_impl"] == "patches" and a.config["conv_impl"] == "lax"
     va = a.init(jax.random.key(1), x)
     assert jax.tree_util.tree_structure(va) == jax.tree_util.tree_structure(
-        jax.eval_shape(b.init, jax.random.key(1), x))
+        jax.eval_shape(b.init, jax.random.key(1), x)
+    )
     la, _ = a.apply(va, x, train=True)
     lb, _ = b.apply(va, x, train=True)
     np.testing.assert_allclose(la, lb, rtol=1e-4, atol=1e-5)
@@ -226,8 +239,9 @@ def test_conv_impls_share_parameters_and_outputs():
         get_model("cnn_small", conv_impl="fft")
 
 
-@pytest.mark.parametrize("name, opts", [("cnn_small", dict(widths=(4, 8))),
-                                        pytest.param("alexnet", dict(hidden=8), marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "name, opts", [("cnn_small", dict(widths=(4, 8))), pytest.param("alexnet", dict(hidden=8), marks=pytest.mark.slow)]
+)
 def test_nonfinite_images_give_nan_logits(name, opts):
     # relu(-inf) = 0 and pooling can turn a bad image into finite logits; the zoo must answer NaN
     m = get_model(name, 3, **opts)

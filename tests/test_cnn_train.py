@@ -6,14 +6,21 @@ import numpy as np
 import optax
 import pytest
 
-from fpjax.cnn import (evaluate_cnn, get_model, make_sgd, pretrain_shuffled_labels,
-                       shuffle_labels, spatial_kernels, train_cnn)
+from fpjax.cnn import (
+    evaluate_cnn,
+    get_model,
+    make_sgd,
+    pretrain_shuffled_labels,
+    shuffle_labels,
+    spatial_kernels,
+    train_cnn,
+)
 from fpjax.data import load_dataset
 
 
 @pytest.fixture(scope="module")
 def digits():
-    x, y = load_dataset("digits", "train")          # (1438, 8, 8, 1) real images
+    x, y = load_dataset("digits", "train")  # (1438, 8, 8, 1) real images
     xt, yt = load_dataset("digits", "test")
     return x[:256], y[:256], xt[:100], yt[:100]
 
@@ -25,15 +32,16 @@ def model_and_vars(digits):
 
 
 def _sq_norms(params):
-    return {k: jnp.sum(w ** 2) for k, w in spatial_kernels(params).items()}
+    return {k: jnp.sum(w**2) for k, w in spatial_kernels(params).items()}
 
 
 @pytest.fixture(scope="module")
 def trained(digits, model_and_vars):
     m, v = model_and_vars
     x, y, xt, yt = digits
-    return train_cnn(m, v, x, y, key=jax.random.key(1), epochs=6, batch_size=32, lr=0.1,
-                     x_test=xt, y_test=yt, record=_sq_norms)
+    return train_cnn(
+        m, v, x, y, key=jax.random.key(1), epochs=6, batch_size=32, lr=0.1, x_test=xt, y_test=yt, record=_sq_norms
+    )
 
 
 def test_training_learns_and_records(digits, model_and_vars, trained):
@@ -50,13 +58,16 @@ def test_training_learns_and_records(digits, model_and_vars, trained):
     assert set(r.records) == {"Conv_0", "Conv_1"}
     assert r.records["Conv_0"].shape == (7,) and r.record_epochs.tolist() == list(range(7))
     np.testing.assert_allclose(r.records["Conv_0"][0], float(_sq_norms(v["params"])["Conv_0"]), rtol=1e-6)
-    np.testing.assert_allclose(r.records["Conv_1"][-1], float(_sq_norms(r.variables["params"])["Conv_1"]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(r.records["Conv_1"][-1], float(_sq_norms(r.variables["params"])["Conv_1"]), rtol=1e-6)
     # the reported final test accuracy is evaluate() on the final variables
     acc, loss = evaluate_cnn(m, r.variables, digits[2], digits[3])
     assert acc == h["final_test_acc"] and loss == pytest.approx(h["final_test_loss"])
     # the caller's variables are untouched
-    assert bool(jnp.all(v["params"]["Conv_0"]["kernel"] == m.init(jax.random.key(0), digits[0][:2])["params"]["Conv_0"]["kernel"]))
+    assert bool(
+        jnp.all(
+            v["params"]["Conv_0"]["kernel"] == m.init(jax.random.key(0), digits[0][:2])["params"]["Conv_0"]["kernel"]
+        )
+    )
 
 
 def test_same_key_same_result(digits, model_and_vars):
@@ -139,8 +150,7 @@ def test_pretrain_shuffled_labels(digits, model_and_vars):
     y_rand = shuffle_labels(y, key=jax.random.split(key)[0])
     assert sorted(np.asarray(y_rand).tolist()) == sorted(np.asarray(y).tolist())
     assert float(jnp.mean(y_rand == y)) < 0.5
-    r = pretrain_shuffled_labels(m, v, x, y, key=key, epochs=2, batch_size=32, lr=0.1,
-                                 stop_at_train_acc=0.0)
+    r = pretrain_shuffled_labels(m, v, x, y, key=key, epochs=2, batch_size=32, lr=0.1, stop_at_train_acc=0.0)
     assert r.epochs_run == 1  # stop_at_train_acc=0 stops after the first epoch
     # its reported accuracy is on the shuffled labels
     acc, _ = evaluate_cnn(m, r.variables, x, y_rand)

@@ -11,14 +11,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ["models", "train", "spectrum", "ntk", "hessian", "landscape", "sphere", "testing", "experiment",
-           "distributed", "cnn", "data", "theory.lfp", "theory.fpnorm", "theory.init_bias",
-           "theory.tangent_fourier"]
+MODULES = [
+    "models",
+    "train",
+    "spectrum",
+    "ntk",
+    "hessian",
+    "landscape",
+    "sphere",
+    "testing",
+    "experiment",
+    "distributed",
+    "cnn",
+    "data",
+    "theory.lfp",
+    "theory.fpnorm",
+    "theory.init_bias",
+    "theory.tangent_fourier",
+]
 BANNED = {"h0", "h_ini", "h_ini_train", "r0", "k_xx", "gamma2_", "times", "X"}
 
 # Allow-lists: (module, name) -> why the rule does not apply.
 SAME_NAME_OK: dict[str, str] = {
-    # (empty: every public name has one meaning; see changelog.d/conventions.md for the renames)
+    # (empty: every public name has one meaning; see CHANGELOG.md for the renames)
 }
 RETURN_OK = {
     ("spectrum", "conv_kernels"): "a mapping layer path -> kernel (variable keys), not a record",
@@ -45,6 +60,7 @@ FUNCS = [(m, n, o) for m, n, o in PUBLIC if inspect.isfunction(o)]
 
 def test_every_all_name_exists_and_modules_are_listed():
     import fpjax
+
     for sub in ("testing", "landscape", "sphere", "experiment", "distributed"):
         assert sub in fpjax._SUBMODULES, sub
     assert len(PUBLIC) > 200
@@ -75,7 +91,7 @@ def _bad_return(ann) -> bool:
         return True
     if origin is tuple:
         args = typing.get_args(ann)
-        return not (len(args) == 2 and args[1] is Ellipsis)   # tuple[X, ...] is a collection
+        return not (len(args) == 2 and args[1] is Ellipsis)  # tuple[X, ...] is a collection
     return False
 
 
@@ -86,8 +102,11 @@ def test_no_dict_or_bare_tuple_return(m, name, fn):
     except Exception:  # noqa: BLE001 - annotations naming objects not importable at runtime: read the string
         ann = inspect.signature(fn).return_annotation
         if isinstance(ann, str):
-            ann = {"dict": dict, "tuple": tuple}.get(ann.split("[")[0], None) if re.match(r"(dict|tuple)\b", ann) \
-                and not ann.endswith(", ...]") else None
+            ann = (
+                {"dict": dict, "tuple": tuple}.get(ann.split("[")[0], None)
+                if re.match(r"(dict|tuple)\b", ann) and not ann.endswith(", ...]")
+                else None
+            )
     if (m, name) in RETURN_OK:
         return
     assert not _bad_return(ann), f"fpjax.{m}.{name} returns {ann}: use a NamedTuple"
@@ -95,11 +114,26 @@ def test_no_dict_or_bare_tuple_return(m, name, fn):
 
 def test_results_are_namedtuples_or_dataclasses():
     import dataclasses
-    bad = [f"{m}.{n}" for m, n, o in PUBLIC if inspect.isclass(o) and n[0].isupper() and not issubclass(o, BaseException)
-           and not (issubclass(o, tuple) and hasattr(o, "_fields")) and not dataclasses.is_dataclass(o)]
+
+    bad = [
+        f"{m}.{n}"
+        for m, n, o in PUBLIC
+        if inspect.isclass(o)
+        and n[0].isupper()
+        and not issubclass(o, BaseException)
+        and not (issubclass(o, tuple) and hasattr(o, "_fields"))
+        and not dataclasses.is_dataclass(o)
+    ]
     # Model/CNN/Experiment are objects with behaviour, not results.
-    allowed = {"models.Model", "cnn.CNN", "experiment.Experiment", "hessian.BatchedLoss", "hessian.ModelLoss",
-               "hessian.LayerCurvature", "train.SweepResult"}
+    allowed = {
+        "models.Model",
+        "cnn.CNN",
+        "experiment.Experiment",
+        "hessian.BatchedLoss",
+        "hessian.ModelLoss",
+        "hessian.LayerCurvature",
+        "train.SweepResult",
+    }
     assert not [b for b in bad if b not in allowed], bad
 
 

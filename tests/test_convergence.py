@@ -12,14 +12,22 @@ def test_first_and_stays_by_hand():
     #   freq 0: 0.5 0.05 0.2 0.05 0.05 0.05 -> first 10, stays 30 (crosses, goes back up, stays)
     #   freq 1: 0.05 0.05 ...               -> below at step 0: first 0, stays 0, flagged at_step0
     #   freq 2: 0.5 ... 0.5 0.05            -> first 50, stays 50
-    err = np.array([[0.5, 0.05, 0.5], [0.05, 0.05, 0.5], [0.2, 0.05, 0.5],
-                    [0.05, 0.05, 0.5], [0.05, 0.05, 0.5], [0.05, 0.05, 0.05]])
+    err = np.array(
+        [
+            [0.5, 0.05, 0.5],
+            [0.05, 0.05, 0.5],
+            [0.2, 0.05, 0.5],
+            [0.05, 0.05, 0.5],
+            [0.05, 0.05, 0.5],
+            [0.05, 0.05, 0.05],
+        ]
+    )
     ct = S.convergence_times(err, 0.1, steps=10 * np.arange(6), freqs=[1.0, 2.0, 3.0])
     np.testing.assert_array_equal(ct.first_step, [[10, 0, 50]])
     np.testing.assert_array_equal(ct.stays_step, [[30, 0, 50]])
     np.testing.assert_array_equal(ct.at_step0, [[False, True, False]])
     assert not ct.first_censored.any() and not ct.stays_censored.any()
-    assert ct.first.n == 1 and np.isnan(ct.first.std).all()          # one seed: no spread
+    assert ct.first.n == 1 and np.isnan(ct.first.std).all()  # one seed: no spread
 
 
 def test_censoring_nan_and_seed_statistics():
@@ -32,7 +40,7 @@ def test_censoring_nan_and_seed_statistics():
     err[0, 2:, 1] = 0.01
     err[1, 4:, 1] = 0.01
     err[2, :, 1] = np.nan
-    ct = S.convergence_times(err, 0.1, steps=np.stack([steps] * 3))     # per-seed record_steps stack
+    ct = S.convergence_times(err, 0.1, steps=np.stack([steps] * 3))  # per-seed record_steps stack
     np.testing.assert_array_equal(ct.first_step[:, 0], [100, 200, 300])
     assert ct.first_step[2, 1] == np.inf and ct.first_censored[2, 1] and ct.stays_censored[2, 1]
     np.testing.assert_array_equal(ct.first_lower_bound, [False, True])
@@ -77,8 +85,8 @@ def test_plot_convergence_times():
     t = np.arange(20.0)[None, :, None]
     rates = np.array([1.0, 0.5, 0.1]) * rng.uniform(0.8, 1.2, size=(5, 1, 3))
     err = np.exp(-t * rates)
-    err[0, :, 2] = 1.0                                       # one censored seed
-    err[1, :, 0] = 0.01                                      # one converged at step 0
+    err[0, :, 2] = 1.0  # one censored seed
+    err[1, :, 0] = 0.01  # one converged at step 0
     ct = S.convergence_times(err, 0.1, freqs=[1.0, 2.0, 3.0])
     fig = S.plot_convergence_times(ct, title="t")
     ax = fig.axes[0]

@@ -44,11 +44,11 @@ def _write(path, b):
 # CIFAR-10 / CIFAR-100 binary format
 # ----------------------------------------------------------------------------------------------
 
+
 def _cifar10_bin(tmp_path, rng, n=3):
     """Write cifar-10-batches-bin/ with n records per file; return (checksums, truth)."""
     sums, truth = {}, {}
-    for split, files in (("train", [f"data_batch_{i}.bin" for i in range(1, 6)]),
-                         ("test", ["test_batch.bin"])):
+    for split, files in (("train", [f"data_batch_{i}.bin" for i in range(1, 6)]), ("test", ["test_batch.bin"])):
         xs, ys = [], []
         for f in files:
             x = _images(rng, n)
@@ -142,11 +142,14 @@ def test_cifar100_binary_fine_and_coarse(tmp_path):
 # CIFAR python format (pickles), read without pickle.load
 # ----------------------------------------------------------------------------------------------
 
+
 def _py_batch(rng, n, labels_key=b"labels", n_classes=10, extra=None):
-    d = {b"batch_label": b"training batch 1 of 5",
-         labels_key: rng.integers(0, n_classes, n).tolist(),
-         b"data": _images(rng, n),
-         b"filenames": [f"img_{i}.png".encode() for i in range(n)]}
+    d = {
+        b"batch_label": b"training batch 1 of 5",
+        labels_key: rng.integers(0, n_classes, n).tolist(),
+        b"data": _images(rng, n),
+        b"filenames": [f"img_{i}.png".encode() for i in range(n)],
+    }
     d.update(extra or {})
     return d
 
@@ -159,8 +162,9 @@ def test_cifar10_python_roundtrip(tmp_path):
         for f in files:
             d = _py_batch(rng, 3)
             # protocol 2, as the original (Python 2 cPickle) batches
-            sums[f"cifar-10-batches-py/{f}"] = sha256(_write(tmp_path / "cifar-10-batches-py" / f,
-                                                             pickle.dumps(d, protocol=2)))
+            sums[f"cifar-10-batches-py/{f}"] = sha256(
+                _write(tmp_path / "cifar-10-batches-py" / f, pickle.dumps(d, protocol=2))
+            )
             xs.append(d[b"data"])
             ys.append(d[b"labels"])
         truth[split] = (np.concatenate(xs), np.concatenate(ys))
@@ -178,8 +182,9 @@ def test_cifar100_python_roundtrip(tmp_path):
     sums, truth = {}, {}
     for split in ("train", "test"):
         d = _py_batch(rng, 4, b"fine_labels", 100, {b"coarse_labels": rng.integers(0, 20, 4).tolist()})
-        sums[f"cifar-100-python/{split}"] = sha256(_write(tmp_path / "cifar-100-python" / split,
-                                                          pickle.dumps(d, protocol=2)))
+        sums[f"cifar-100-python/{split}"] = sha256(
+            _write(tmp_path / "cifar-100-python" / split, pickle.dumps(d, protocol=2))
+        )
         truth[split] = d
     x, y = load_dataset("cifar100", "test", tmp_path, checksums=sums)
     np.testing.assert_array_equal(y, truth["test"][b"fine_labels"])
@@ -191,16 +196,36 @@ def test_cifar100_python_roundtrip(tmp_path):
 def _py2_style_pickle(labels, rows):
     """Hand-assembled protocol-2 pickle as Python 2's cPickle writes a CIFAR batch: str values as
     SHORT_BINSTRING/BINSTRING, numpy.core.multiarray._reconstruct, BININT labels."""
+
     def s(b):
         return (b"U" + bytes([len(b)]) + b) if len(b) < 256 else (b"T" + struct.pack("<i", len(b)) + b)
-    out = [b"\x80\x02}q\x00(", s(b"batch_label"), s(b"testing batch 1 of 1"),
-           s(b"labels"), b"]q\x01(", b"".join(b"K" + bytes([v]) for v in labels), b"e",
-           s(b"data"), b"cnumpy.core.multiarray\n_reconstruct\nq\x02cnumpy\nndarray\nq\x03K\x00\x85",
-           s(b"b"), b"\x87Rq\x04(K\x01", b"K" + bytes([rows.shape[0]]), b"M\x00\x0c\x86",
-           b"cnumpy\ndtype\nq\x05", s(b"u1"), b"K\x00K\x01\x87Rq\x06(K\x03", s(b"|"),
-           b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89", s(rows.tobytes()), b"tb",
-           s(b"filenames"), b"]q\x07(", b"".join(s(f"f{i}.png".encode()) for i in range(len(labels))),
-           b"eu."]
+
+    out = [
+        b"\x80\x02}q\x00(",
+        s(b"batch_label"),
+        s(b"testing batch 1 of 1"),
+        s(b"labels"),
+        b"]q\x01(",
+        b"".join(b"K" + bytes([v]) for v in labels),
+        b"e",
+        s(b"data"),
+        b"cnumpy.core.multiarray\n_reconstruct\nq\x02cnumpy\nndarray\nq\x03K\x00\x85",
+        s(b"b"),
+        b"\x87Rq\x04(K\x01",
+        b"K" + bytes([rows.shape[0]]),
+        b"M\x00\x0c\x86",
+        b"cnumpy\ndtype\nq\x05",
+        s(b"u1"),
+        b"K\x00K\x01\x87Rq\x06(K\x03",
+        s(b"|"),
+        b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89",
+        s(rows.tobytes()),
+        b"tb",
+        s(b"filenames"),
+        b"]q\x07(",
+        b"".join(s(f"f{i}.png".encode()) for i in range(len(labels))),
+        b"eu.",
+    ]
     return b"".join(out)
 
 
@@ -220,9 +245,14 @@ def test_python2_style_batch():
 @pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
 def test_safe_unpickle_matches_pickle_on_plain_data(protocol):
     rng = np.random.default_rng(protocol)
-    obj = {b"k": [1, -2, 300, 2 ** 40, 1.5, None, True, b"", b"\x00\xff", "é"],
-           "arr_i8": rng.integers(-5, 5, (2, 3)).astype("<i8"), "arr_f4": rng.normal(size=4).astype(np.float32),
-           "arr_be": np.arange(3, dtype=">i4"), "t": (1, (2, 3)), "empty": np.zeros((0, 3), np.uint8)}
+    obj = {
+        b"k": [1, -2, 300, 2**40, 1.5, None, True, b"", b"\x00\xff", "é"],
+        "arr_i8": rng.integers(-5, 5, (2, 3)).astype("<i8"),
+        "arr_f4": rng.normal(size=4).astype(np.float32),
+        "arr_be": np.arange(3, dtype=">i4"),
+        "t": (1, (2, 3)),
+        "empty": np.zeros((0, 3), np.uint8),
+    }
     got = safe_unpickle(pickle.dumps(obj, protocol=protocol))
     assert got[b"k"] == obj[b"k"] and got["t"] == obj["t"]
     for k in ("arr_i8", "arr_f4", "arr_be", "empty"):
@@ -297,13 +327,20 @@ def test_archives_read_in_place(tmp_path):
 # missing files: one message saying where to put what
 # ----------------------------------------------------------------------------------------------
 
+
 def test_missing_files_message(tmp_path, monkeypatch):
     with pytest.raises(DatasetNotFoundError) as e:
         load_dataset("cifar10", "train", tmp_path)
     msg = str(e.value)
     assert str(tmp_path) in msg
-    for needle in ("cifar-10-batches-bin/", "data_batch_1.bin", "test_batch.bin",
-                   "cifar-10-batches-py/", "cifar-10-binary.tar.gz", "cifar-10-python.tar.gz"):
+    for needle in (
+        "cifar-10-batches-bin/",
+        "data_batch_1.bin",
+        "test_batch.bin",
+        "cifar-10-batches-py/",
+        "cifar-10-binary.tar.gz",
+        "cifar-10-python.tar.gz",
+    ):
         assert needle in msg
     # no data_dir and no FPJAX_DATA: the message says how to give one
     monkeypatch.delenv("FPJAX_DATA", raising=False)
@@ -339,8 +376,10 @@ def test_unknown_names_and_splits():
 # Tiny ImageNet
 # ----------------------------------------------------------------------------------------------
 
+
 def _jpeg(rgb):
     from PIL import Image
+
     buf = io.BytesIO()
     Image.fromarray(np.full((64, 64, 3), rgb, np.uint8)).save(buf, format="JPEG", quality=95)
     return buf.getvalue()
@@ -381,7 +420,9 @@ def test_tiny_imagenet_folder_and_zip(tmp_path):
             zf.write(p, p.relative_to(tmp_path).as_posix())
     with pytest.raises(ChecksumError):  # not the official archive
         load_dataset("tiny_imagenet", "val", zroot)
-    xz, yz = load_dataset("tiny_imagenet", "val", zroot, checksums={"tiny-imagenet-200.zip": sha256(zpath.read_bytes())})
+    xz, yz = load_dataset(
+        "tiny_imagenet", "val", zroot, checksums={"tiny-imagenet-200.zip": sha256(zpath.read_bytes())}
+    )
     np.testing.assert_array_equal(xz, xv)
     np.testing.assert_array_equal(yz, yv)
 
@@ -389,6 +430,7 @@ def test_tiny_imagenet_folder_and_zip(tmp_path):
 # ----------------------------------------------------------------------------------------------
 # shipped data
 # ----------------------------------------------------------------------------------------------
+
 
 def test_digits_and_upscaling():
     xtr, ytr = load_dataset("digits", "train")
@@ -450,6 +492,7 @@ def test_tiny_imagenet_refuses_path_tricks(tmp_path):
 # data that cannot be swapped or bombed
 # ----------------------------------------------------------------------------------------------
 
+
 def test_sha256sums_in_the_data_folder_cannot_replace_builtin_checksums(tmp_path):
     rng = np.random.default_rng(11)
     for f in ("test_batch",):
@@ -496,6 +539,7 @@ def test_links_out_of_the_data_directory_are_not_followed(tmp_path):
 
 def test_tiny_imagenet_links_bad_jpegs_and_sizes(tmp_path):
     import warnings
+
     root = tmp_path / "root"
     wnids = _tiny_tree(root / "tiny-imagenet-200")
     val = root / "tiny-imagenet-200" / "val" / "images"
@@ -515,16 +559,19 @@ def test_tiny_imagenet_links_bad_jpegs_and_sizes(tmp_path):
     good = _jpeg((5, 6, 7))
     (val / "val_0.JPEG").unlink()
     # corrupt, truncated and oversized JPEGs: errors naming the file
-    for payload, match in ((b"\x00garbage" * 20, "val_0.JPEG: not a JPEG image"),
-                           (good[: len(good) // 2], "val_0.JPEG: the JPEG data is corrupt or truncated")):
+    for payload, match in (
+        (b"\x00garbage" * 20, "val_0.JPEG: not a JPEG image"),
+        (good[: len(good) // 2], "val_0.JPEG: the JPEG data is corrupt or truncated"),
+    ):
         _write(val / "val_0.JPEG", payload)
         with pytest.raises(ValueError, match=match):
             load_dataset("tiny_imagenet", "val", root)
     # a header declaring 12000×12000 pixels is refused before any pixel is decoded
     i = good.index(b"\xff\xc0")  # SOF0: length(2) precision(1) height(2) width(2)
-    big = good[:i + 5] + struct.pack(">HH", 12000, 12000) + good[i + 9:]
+    big = good[: i + 5] + struct.pack(">HH", 12000, 12000) + good[i + 9 :]
     _write(val / "val_0.JPEG", big)
     import time
+
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -558,8 +605,9 @@ def _shared_memo_bomb(breadth=26, levels=7):
 
 def test_safe_unpickle_shares_memo_references_in_bounded_time():
     import time
+
     bomb = _shared_memo_bomb()
-    assert len(bomb) <= 419 and 26 ** 7 > 8e9
+    assert len(bomb) <= 419 and 26**7 > 8e9
     t = time.perf_counter()
     obj = safe_unpickle(bomb)
     assert time.perf_counter() - t < 2.0
@@ -569,9 +617,11 @@ def test_safe_unpickle_shares_memo_references_in_bounded_time():
     t = time.perf_counter()
     with pytest.raises(ValueError, match="data_batch_1"):
         from fpjax._src.data import _decode_cifar_py
+
         _decode_cifar_py(bomb, "cifar-10-batches-py/data_batch_1", (10,), ("labels",))
     assert time.perf_counter() - t < 2.0
     from fpjax._src.data import _decode_cifar_py
+
     # labels as a list of shared lists are refused without materialising them
     lab = pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [[1] * 4] * 2}, protocol=2)
     with pytest.raises(ValueError, match="flat list of integers"):

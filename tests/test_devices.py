@@ -27,8 +27,11 @@ print(json.dumps({"devices": len(jax.devices()), "n_devices": res.n_devices,
 
 
 def _run(code, **env_changes):
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("FPJAX_NO_HOST_DEVICES", "FPJAX_HOST_DEVICES", "XLA_FLAGS", "JAX_PLATFORMS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("FPJAX_NO_HOST_DEVICES", "FPJAX_HOST_DEVICES", "XLA_FLAGS", "JAX_PLATFORMS")
+    }
     env.update(env_changes, JAX_PLATFORMS="cpu")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -53,14 +56,17 @@ def test_default_multi_device_gives_the_numbers_of_one_device():
 
 
 def test_warns_when_jax_was_initialised_first():
-    code = "import warnings, jax; jax.devices()\nwith warnings.catch_warnings(record=True) as w:\n" \
-           "    warnings.simplefilter('always'); import fpjax\nprint(len(jax.devices()), [str(x.message) for x in w])"
+    code = (
+        "import warnings, jax; jax.devices()\nwith warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always'); import fpjax\nprint(len(jax.devices()), [str(x.message) for x in w])"
+    )
     out = _run(code, FPJAX_HOST_DEVICES="2").stdout
     assert out.startswith("1 ") and "JAX was initialised before fpjax was imported" in out
 
 
 def test_bad_device_count_is_refused():
     from fpjax._src import devices
+
     old = os.environ.get("FPJAX_HOST_DEVICES")
     try:
         for bad in ("zero", "0", "-3"):

@@ -16,9 +16,18 @@ import pytest
 from fpjax import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
-_ENV_VARS = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID", "SLURM_JOB_ID",
-             "SLURM_STEP_NODELIST", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_LOCALID",
-             "TPU_WORKER_HOSTNAMES", "TPU_PROCESS_ADDRESSES")
+_ENV_VARS = (
+    "JAX_COORDINATOR_ADDRESS",
+    "JAX_NUM_PROCESSES",
+    "JAX_PROCESS_ID",
+    "SLURM_JOB_ID",
+    "SLURM_STEP_NODELIST",
+    "SLURM_NTASKS",
+    "SLURM_PROCID",
+    "SLURM_LOCALID",
+    "TPU_WORKER_HOSTNAMES",
+    "TPU_PROCESS_ADDRESSES",
+)
 
 
 @pytest.fixture
@@ -34,6 +43,7 @@ def fake_init(clean_env):
     import jax
 
     import fpjax._src.distributed as d
+
     calls = []
     clean_env.setattr(jax.distributed, "initialize", lambda *a, **k: calls.append((a, k)))
     clean_env.setattr(d, "_use_gloo", lambda: calls.append("gloo"))
@@ -58,25 +68,35 @@ def test_initialize_reads_arguments_environment_and_slurm(fake_init, clean_env):
     assert fake_init[-1] == (("10.0.0.1:999",), {"num_processes": 3, "process_id": 2})
     for v in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
         clean_env.delenv(v)
-    for k, v in dict(SLURM_JOB_ID="77", SLURM_STEP_NODELIST="node[01-04]", SLURM_NTASKS="4",
-                     SLURM_PROCID="3", SLURM_LOCALID="0").items():
+    for k, v in dict(
+        SLURM_JOB_ID="77", SLURM_STEP_NODELIST="node[01-04]", SLURM_NTASKS="4", SLURM_PROCID="3", SLURM_LOCALID="0"
+    ).items():
         clean_env.setenv(k, v)
     assert distributed.initialize().source == "slurm"
     assert fake_init[-1] == ((None,), {"num_processes": 4, "process_id": 3})
 
 
-@pytest.mark.parametrize("kwargs, env, match", [
-    (dict(num_processes=2), {}, "needs a coordinator"),
-    (dict(num_processes=0), {}, "num_processes must be an integer >= 1"),
-    (dict(num_processes=2.5), {}, "num_processes must be an integer"),
-    (dict(coordinator="h:1", num_processes=2, process_id=2), {}, r"process_id must be in 0\.\.1"),
-    (dict(coordinator="h:1", num_processes=2), {}, "process_id is missing"),
-    (dict(coordinator="nohostport", num_processes=2, process_id=0), {}, "host:port"),
-    ({}, {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "two", "JAX_PROCESS_ID": "0"},
-     "JAX_NUM_PROCESSES must be an integer"),
-    ({}, {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "-1"},
-     "JAX_PROCESS_ID must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, env, match",
+    [
+        (dict(num_processes=2), {}, "needs a coordinator"),
+        (dict(num_processes=0), {}, "num_processes must be an integer >= 1"),
+        (dict(num_processes=2.5), {}, "num_processes must be an integer"),
+        (dict(coordinator="h:1", num_processes=2, process_id=2), {}, r"process_id must be in 0\.\.1"),
+        (dict(coordinator="h:1", num_processes=2), {}, "process_id is missing"),
+        (dict(coordinator="nohostport", num_processes=2, process_id=0), {}, "host:port"),
+        (
+            {},
+            {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "two", "JAX_PROCESS_ID": "0"},
+            "JAX_NUM_PROCESSES must be an integer",
+        ),
+        (
+            {},
+            {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "-1"},
+            "JAX_PROCESS_ID must be an integer >= 0",
+        ),
+    ],
+)
 def test_initialize_refuses_bad_settings(fake_init, clean_env, kwargs, env, match):
     for k, v in env.items():
         clean_env.setenv(k, v)
@@ -87,10 +107,12 @@ def test_initialize_refuses_bad_settings(fake_init, clean_env, kwargs, env, matc
 
 def test_launch_local_sets_environment_and_returns_first_failure(tmp_path):
     py = [sys.executable]
-    script = ("import os, sys, json, time; e = os.environ; i = int(e['JAX_PROCESS_ID']);"
-              "open(os.path.join(sys.argv[1], str(i)), 'w').write(json.dumps([e['JAX_COORDINATOR_ADDRESS'], "
-              "e['JAX_NUM_PROCESSES'], e['JAX_PLATFORMS']]));"
-              "time.sleep(float(sys.argv[2 + i])); sys.exit(int(sys.argv[4 + i]))")
+    script = (
+        "import os, sys, json, time; e = os.environ; i = int(e['JAX_PROCESS_ID']);"
+        "open(os.path.join(sys.argv[1], str(i)), 'w').write(json.dumps([e['JAX_COORDINATOR_ADDRESS'], "
+        "e['JAX_NUM_PROCESSES'], e['JAX_PLATFORMS']]));"
+        "time.sleep(float(sys.argv[2 + i])); sys.exit(int(sys.argv[4 + i]))"
+    )
     assert distributed.launch_local(2, ["-c", script, tmp_path, 0, 0, 0, 0], command=py) == 0
     a, b = (json.loads((tmp_path / str(i)).read_text()) for i in range(2))
     assert a[0] == b[0] and re.fullmatch(r"127\.0\.0\.1:\d+", a[0]) and a[1:] == ["2", "cpu"]
@@ -161,9 +183,14 @@ def worker(tmp_path_factory):
 def reference(worker, tmp_path_factory):
     """The same sweep in ONE process with two CPU devices (the same per-device programs)."""
     out = tmp_path_factory.mktemp("ref")
-    r = subprocess.run([sys.executable, str(worker), str(out), "-", "4", "0", "all"], cwd=ROOT, capture_output=True, text=True,
-                       env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"),
-                       timeout=300)
+    r = subprocess.run(
+        [sys.executable, str(worker), str(out), "-", "4", "0", "all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return dict(np.load(out / "all_0.npz"))
 
@@ -172,8 +199,9 @@ def _launch(worker, out, ckpt, *, chunk=2, pause=0.0, modes="all"):
     old = os.getcwd()
     os.chdir(ROOT)
     try:
-        return distributed.launch_local(2, [worker, out, ckpt, chunk, pause, modes], command=[sys.executable],
-                                        env=_env())
+        return distributed.launch_local(
+            2, [worker, out, ckpt, chunk, pause, modes], command=[sys.executable], env=_env()
+        )
     finally:
         os.chdir(old)
 
@@ -218,10 +246,21 @@ def test_two_processes_give_the_single_process_result_and_write_each_chunk_once(
 def test_killing_one_process_then_restarting_recomputes_only_unfinished_chunks(worker, reference, tmp_path):
     ckpt = tmp_path / "ckpt"
     port = distributed.free_port()
-    procs = [subprocess.Popen([sys.executable, str(worker), str(tmp_path), str(ckpt), "2", "3.0", "all"], cwd=ROOT,
-                              env=_env(JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
-                                       JAX_PROCESS_ID=str(i), JAX_PLATFORMS="cpu"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(worker), str(tmp_path), str(ckpt), "2", "3.0", "all"],
+            cwd=ROOT,
+            env=_env(
+                JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+                JAX_NUM_PROCESSES="2",
+                JAX_PROCESS_ID=str(i),
+                JAX_PLATFORMS="cpu",
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(2)
+    ]
     try:
         deadline = time.time() + 240
         while not (ckpt / "chunk_00001.npz").exists():
@@ -260,8 +299,14 @@ def test_howto_local_example_runs(tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
     script = next(b for b in blocks if "launch_local" in b and "sweep(" in b)
     (tmp_path / "two_processes.py").write_text(script)
-    r = subprocess.run([sys.executable, "two_processes.py"], cwd=tmp_path, capture_output=True, text=True,
-                       env=_env(PYTHONPATH=str(ROOT)), timeout=300)
+    r = subprocess.run(
+        [sys.executable, "two_processes.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=_env(PYTHONPATH=str(ROOT)),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("process 0:")]
     assert lines == ["process 0: 8 seeds, mean of the final losses over 2 processes is finite: True"], r.stdout

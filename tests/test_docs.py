@@ -33,16 +33,24 @@ def _hooks():
 def mkdocs_build(config: Path, site_dir: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     """``mkdocs build --strict`` of ``config`` into ``site_dir`` (a subprocess of this interpreter)."""
     # not -q: quiet mode drops the warnings before strict mode counts them
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
-                           "-d", str(site_dir)], cwd=config.parent, capture_output=True, text=True, check=False,
-                          timeout=timeout, env={**_env(), "NO_MKDOCS_2_WARNING": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site_dir)],
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env={**_env(), "NO_MKDOCS_2_WARNING": "1"},
+    )
 
 
 def _env():
     import os
 
-    return {k: v for k, v in os.environ.items() if k != "MPLBACKEND"} | {"MPLBACKEND": "Agg",
-                                                                         "OPENBLAS_NUM_THREADS": "1"}
+    return {k: v for k, v in os.environ.items() if k != "MPLBACKEND"} | {
+        "MPLBACKEND": "Agg",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,25 +75,40 @@ def site():
 # fast: the hook's discovery, and strict mode on a tiny site
 # ------------------------------------------------------------------------------------------------
 
+
 def test_public_modules_are_discovered_from_the_package():
     hooks = _hooks()
     mods = hooks.public_modules()
     assert mods[0] == "fpjax"
-    for name in ("fpjax.models", "fpjax.train", "fpjax.spectrum", "fpjax.ntk", "fpjax.hessian", "fpjax.cnn",
-                 "fpjax.data", "fpjax.theory.lfp", "fpjax.theory.fpnorm", "fpjax.theory.init_bias",
-                 "fpjax.theory.tangent_fourier"):
+    for name in (
+        "fpjax.models",
+        "fpjax.train",
+        "fpjax.spectrum",
+        "fpjax.ntk",
+        "fpjax.hessian",
+        "fpjax.cnn",
+        "fpjax.data",
+        "fpjax.theory.lfp",
+        "fpjax.theory.fpnorm",
+        "fpjax.theory.init_bias",
+        "fpjax.theory.tangent_fourier",
+    ):
         assert name in mods
     assert not any("._" in m or m.startswith("_") for m in mods)
     assert "fpjax.cli" not in mods
     # every public module file is covered (a new one needs no edit of the site)
-    files = {p for p in (ROOT / "fpjax").rglob("*.py") if not any(s.startswith("_") and s != "__init__.py"
-                                                                   for s in p.relative_to(ROOT).parts)}
-    assert len(mods) == len(files) - 1   # minus fpjax/cli.py
+    files = {
+        p
+        for p in (ROOT / "fpjax").rglob("*.py")
+        if not any(s.startswith("_") and s != "__init__.py" for s in p.relative_to(ROOT).parts)
+    }
+    assert len(mods) == len(files) - 1  # minus fpjax/cli.py
 
 
 def _tiny_site(tmp_path: Path, page: str) -> Path:
     tmp_path.mkdir(parents=True)
-    (tmp_path / "tinymod.py").write_text(textwrap.dedent('''
+    (tmp_path / "tinymod.py").write_text(
+        textwrap.dedent('''
         """A tiny module."""
 
         def f(x: int) -> int:
@@ -95,13 +118,15 @@ def _tiny_site(tmp_path: Path, page: str) -> Path:
               x: anything.
             """
             return x
-        '''))
+        ''')
+    )
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "index.md").write_text("# Tiny\n\n::: tinymod\n")
     (docs / "page.md").write_text(page)
     cfg = tmp_path / "mkdocs.yml"
-    cfg.write_text(textwrap.dedent("""
+    cfg.write_text(
+        textwrap.dedent("""
         site_name: tiny
         theme: mkdocs
         plugins:
@@ -110,7 +135,8 @@ def _tiny_site(tmp_path: Path, page: str) -> Path:
               handlers:
                 python:
                   paths: [.]
-        """))
+        """)
+    )
     return cfg
 
 
@@ -130,6 +156,7 @@ def test_strict_build_fails_on_a_broken_cross_reference(tmp_path):
 # slow: the real site
 # ------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_every_public_name_is_in_the_api_reference(site):
     hooks = _hooks()
@@ -143,7 +170,7 @@ def test_every_public_name_is_in_the_api_reference(site):
         if names is None:
             continue
         for name in names:
-            if f"{mod}.{name}" in hooks.public_modules():     # a submodule: its own page
+            if f"{mod}.{name}" in hooks.public_modules():  # a submodule: its own page
                 continue
             if f'id="{mod}.{name}"' not in html:
                 missing.append(f"{mod}.{name}")
@@ -152,8 +179,9 @@ def test_every_public_name_is_in_the_api_reference(site):
 
 @pytest.mark.slow
 def test_site_is_offline(site):
-    external = re.compile(r"<(?:script|link|img|iframe|source|video|audio)\b[^>]*\b(?:src|href)=[\"'](?:https?:)?//",
-                          re.IGNORECASE)
+    external = re.compile(
+        r"<(?:script|link|img|iframe|source|video|audio)\b[^>]*\b(?:src|href)=[\"'](?:https?:)?//", re.IGNORECASE
+    )
     remote_import = re.compile(r"import\(\s*[\"']https?://|@import\s+url\([\"']?https?://", re.IGNORECASE)
     pages = list(site.rglob("*.html"))
     assert len(pages) > 20
@@ -203,6 +231,9 @@ def test_theory_guide_and_howtos_are_in_the_site(site):
 
 @pytest.mark.slow
 def test_site_cites_papers_not_planning_documents(site):
-    offenders = [p.relative_to(site).as_posix() for p in site.rglob("*.html")
-                 if re.search(r"SPEC\s*§", p.read_text(encoding="utf-8"))]
+    offenders = [
+        p.relative_to(site).as_posix()
+        for p in site.rglob("*.html")
+        if re.search(r"SPEC\s*§", p.read_text(encoding="utf-8"))
+    ]
     assert not offenders, f"pages citing a document outside the repository: {offenders}"

@@ -24,13 +24,14 @@ def _check_claims(metrics, n):
 # corruption helpers of fr-robustness (cheap)
 # ---------------------------------------------------------------------------------------------
 
+
 def test_highpass_noise_has_no_low_frequencies():
     n = fr_robustness.highpass_noise(jax.random.key(0), (3, 32, 32, 2), 0.25)
     assert n.shape == (3, 32, 32, 2)
-    np.testing.assert_allclose(float(jnp.sqrt(jnp.mean(n ** 2))), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(float(jnp.sqrt(jnp.mean(n**2))), 1.0, rtol=1e-5)
     f = np.abs(np.fft.fft2(np.asarray(n), axes=(1, 2)))
     u = np.fft.fftfreq(32) * 32
-    low = (u[:, None] ** 2 + u[None, :] ** 2) <= 8 ** 2
+    low = (u[:, None] ** 2 + u[None, :] ** 2) <= 8**2
     # removed exactly (up to float32 FFT rounding, ~1e-6 of the retained amplitudes)
     assert f[:, low].max() < 1e-4 * f[:, ~low].mean()
 
@@ -53,14 +54,25 @@ def test_blur_and_down_up():
 # quick experiments
 # ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_hys4_quick(tmp_path):
     m = hys4_cnn_bandwidth.run(dict(hys4_cnn_bandwidth.QUICK, seed=0), tmp_path)
     _check_claims(m, 3)
     s = m["results"]["digits32"]["cnn_small"]["summary"]
-    for k in ("random_train_acc", "random_test_acc", "high_bw_train_acc", "high_bw_test_acc", "shuffled_label_fit",
-              "grad_std_random_init", "grad_std_high_bw_init", "hessian_trace_random", "hessian_trace_high_bw",
-              "top_eigenvalue_random", "top_eigenvalue_high_bw"):
+    for k in (
+        "random_train_acc",
+        "random_test_acc",
+        "high_bw_train_acc",
+        "high_bw_test_acc",
+        "shuffled_label_fit",
+        "grad_std_random_init",
+        "grad_std_high_bw_init",
+        "hessian_trace_random",
+        "hessian_trace_high_bw",
+        "top_eigenvalue_random",
+        "top_eigenvalue_high_bw",
+    ):
         assert _finite(s[k]), k
     assert 0 <= s["random_test_acc"] <= 1 and s["shuffled_label_fit"] > 0.1
     assert (tmp_path / "accuracy.png").exists() and (tmp_path / "grad_hist_digits32_cnn_small.png").exists()

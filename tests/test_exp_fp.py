@@ -93,8 +93,15 @@ def test_fp_highdim_reads_cifar10_when_data_dir_given(tmp_path):
         rec = np.concatenate([rng.integers(0, 10, (12, 1)), rng.integers(0, 256, (12, 3072))], axis=1)
         (d / f).write_bytes(rec.astype(np.uint8).tobytes())
     write_sha256sums(d)
-    ov = {"data_dir": str(tmp_path / "data"), "n_train": 50, "widths": [16], "steps": 40, "record_every": 10,
-          "n_seeds": 1, "n_freq_grid": 40}
+    ov = {
+        "data_dir": str(tmp_path / "data"),
+        "n_train": 50,
+        "widths": [16],
+        "steps": 40,
+        "record_every": 10,
+        "n_seeds": 1,
+        "n_freq_grid": 40,
+    }
     m = runner.run_experiment("fp-highdim", "quick", seed=0, out_root=tmp_path / "out", overrides=ov)
     assert m["data"] == "CIFAR-10" and m["input_dim"] == 3072 and m["n_train"] == 50
     assert all(c["evidence"]["data"] == "CIFAR-10" for c in m["claims"])
@@ -104,24 +111,25 @@ def test_fp_highdim_reads_cifar10_when_data_dir_given(tmp_path):
 # fast checks of the experiment mathematics
 # ------------------------------------------------------------------------------------------------
 
+
 def test_walsh_transform_matches_definition():
     d = 5
     x, _ = fp_parity.hypercube(d)
-    f = np.random.default_rng(0).normal(size=(3, 2 ** d))
+    f = np.random.default_rng(0).normal(size=(3, 2**d))
     coef = fp_parity.walsh_coefficients(f)
     # Definition: f̂_S = 2^-d Σ_x f(x) Π_{j∈S} x_j, with S read from the index bits as the points are.
-    for s in range(2 ** d):
+    for s in range(2**d):
         in_s = ((s >> np.arange(d - 1, -1, -1)) & 1) == 1
         chi = np.prod(np.where(in_s, x, 1.0), axis=1)
-        np.testing.assert_allclose(coef[:, s], f @ chi / 2 ** d, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(coef[:, s], f @ chi / 2**d, rtol=1e-12, atol=1e-12)
     # Parseval on the cube: Σ_S f̂_S² = 2^-d Σ_x f(x)².
-    np.testing.assert_allclose((coef ** 2).sum(-1), (f ** 2).mean(-1), rtol=1e-12)
+    np.testing.assert_allclose((coef**2).sum(-1), (f**2).mean(-1), rtol=1e-12)
 
 
 def test_parity_energy_is_all_at_top_degree():
     for d in (3, 6, 10):
         x, y = fp_parity.hypercube(d)
-        assert x.shape == (2 ** d, d) and set(np.unique(x)) == {-1.0, 1.0}
+        assert x.shape == (2**d, d) and set(np.unique(x)) == {-1.0, 1.0}
         e = fp_parity.energy_by_degree(y, d)
         np.testing.assert_allclose(e, np.eye(d + 1)[d], atol=1e-12)
         # A single coordinate x_1 is degree 1.

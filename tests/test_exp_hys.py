@@ -17,10 +17,10 @@ from PIL import Image
 from experiments import _common as c1
 from fpjax._src import runner
 
-
 # ------------------------------------------------------------------------------------------------
 # helpers (fast)
 # ------------------------------------------------------------------------------------------------
+
 
 def test_high_freq_fraction_of_two_sines():
     # a sin(2π·2x) + b sin(2π·20x) on [−1, 1): by Parseval the Hann-windowed power splits as
@@ -31,16 +31,14 @@ def test_high_freq_fraction_of_two_sines():
     a, b = 1.0, 0.3
     v = a * np.sin(2 * np.pi * 2 * x) + b * np.sin(2 * np.pi * 20 * x)
     frac = float(c1.high_freq_fraction(v, x, cutoff=10.0))
-    assert abs(frac - b ** 2 / (a ** 2 + b ** 2)) < 4 / n
+    assert abs(frac - b**2 / (a**2 + b**2)) < 4 / n
     # Scale-free, and a constant has no power at all.
     assert float(c1.high_freq_fraction(7 * v, x, 10.0)) == pytest.approx(frac, rel=1e-5)
     assert float(c1.high_freq_fraction(np.full(n, 3.0), x, 10.0)) == 0.0
 
 
 def test_crossing_index_first_and_stay():
-    v = np.array([[1.0, 0.05, 0.5, 0.05, 0.01],
-                  [1.0, 1.0, 1.0, 1.0, 1.0],
-                  [0.0, 0.0, 0.0, 0.0, 0.0]])
+    v = np.array([[1.0, 0.05, 0.5, 0.05, 0.01], [1.0, 1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
     np.testing.assert_array_equal(c1.crossing_index(v, 0.1), [1, 5, 0])
     np.testing.assert_array_equal(c1.crossing_index(v, 0.1, stay=True), [3, 5, 0])
 
@@ -59,19 +57,19 @@ def test_decay_rate_of_exact_exponential():
 
 def test_pick_rate_rule():
     rates = [1e-3, 1e-2, 1e-1]
-    rmse = np.array([[0.5, 0.6], [0.01, 0.02], [0.001, 0.0]])   # (rate, seed)
+    rmse = np.array([[0.5, 0.6], [0.01, 0.02], [0.001, 0.0]])  # (rate, seed)
     loss = np.array([[1.0, 1.0], [1e-4, 1e-4], [1e-8, 1e-9]])
-    assert c1.pick_rate(rates, rmse, loss, tol=0.05) == 1       # smallest rate that fits
-    assert c1.pick_rate(rates, rmse, loss, tol=1e-4) == 2       # none fits: lowest loss
+    assert c1.pick_rate(rates, rmse, loss, tol=0.05) == 1  # smallest rate that fits
+    assert c1.pick_rate(rates, rmse, loss, tol=1e-4) == 2  # none fits: lowest loss
     loss_div = loss.copy()
-    loss_div[2] = np.inf                                        # diverged rate never wins
+    loss_div[2] = np.inf  # diverged rate never wins
     assert c1.pick_rate(rates, rmse, loss_div, tol=1e-4) == 1
 
 
 def test_order_counts_skip_censored_pairs():
     # Steps of k = 1, 3, 5, 7, 9; the last three never converged (censored at the end).
     c, d, t = c1.order_counts([100, 800, 6000, 6000, 6000], [False, False, True, True, True])
-    assert (c, d, t) == (7, 0, 0)          # 1 pair among converged + 2·3 converged-before-never; 3 skipped
+    assert (c, d, t) == (7, 0, 0)  # 1 pair among converged + 2·3 converged-before-never; 3 skipped
     c, d, t = c1.order_counts([100, 50, 50], [False, False, False])
     assert (c, d, t) == (0, 2, 1)
     assert c1.order_counts([5, 5], [True, False]) == (0, 1, 0)
@@ -90,15 +88,23 @@ def test_spearman_exact_values():
 
 # name: (result keys every entry of metrics["results"] must hold as finite numbers, expected PNGs)
 HYS = {
-    "hys1-depth": (("init_hf_fraction", "final_hf_fraction", "interp_error", "train_rel_rmse", "lr"),
-                   {"functions_and_spectra.png", "depth_summary.png"}),
+    "hys1-depth": (
+        ("init_hf_fraction", "final_hf_fraction", "interp_error", "train_rel_rmse", "lr"),
+        {"functions_and_spectra.png", "depth_summary.png"},
+    ),
     "hys2-spectral-bias": (("spearman_k_vs_step", "final_loss"), {"delta_f_heatmaps.png", "delta_f_curves.png"}),
-    "hys3-init-spectrum": (("init_hf_fraction", "final_hf_fraction", "error_vs_bandlimited", "train_rel_rmse"),
-                           {"interpolants_and_spectra.png"}),
-    "hysA2-bandwidth-init": (("init_hf_fraction", "trained_hf_fraction", "final_train_metric"),
-                             {"bandwidth_spectra.png"}),
-    "hysA3-decay-rate": (("init_hf_power_over_target_power", "interp_error", "decay_profile_slope",
-                          "train_rel_rmse"), {"decay_rates.png"}),
+    "hys3-init-spectrum": (
+        ("init_hf_fraction", "final_hf_fraction", "error_vs_bandlimited", "train_rel_rmse"),
+        {"interpolants_and_spectra.png"},
+    ),
+    "hysA2-bandwidth-init": (
+        ("init_hf_fraction", "trained_hf_fraction", "final_train_metric"),
+        {"bandwidth_spectra.png"},
+    ),
+    "hysA3-decay-rate": (
+        ("init_hf_power_over_target_power", "interp_error", "decay_profile_slope", "train_rel_rmse"),
+        {"decay_rates.png"},
+    ),
 }
 
 

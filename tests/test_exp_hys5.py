@@ -33,7 +33,9 @@ def test_hys5_quick(tmp_path):
         assert np.isfinite(d["spearman_trace_vs_test_error"])
         assert d["init"]["low"]["n_converged"] + d["init"]["high"]["n_converged"] == conv.sum()
         # the high-bandwidth init has more initial power above Nyquist than the low one (the premise)
-        assert d["init"]["high"]["initial_high_freq_fraction_mean"] > d["init"]["low"]["initial_high_freq_fraction_mean"]
+        assert (
+            d["init"]["high"]["initial_high_freq_fraction_mean"] > d["init"]["low"]["initial_high_freq_fraction_mean"]
+        )
     assert len(m["claims"]) == 3
     for c in m["claims"]:
         assert isinstance(c["held"], bool) and c["evidence"]

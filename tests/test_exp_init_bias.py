@@ -17,15 +17,21 @@ def _files_and_contract(tmp_path, name, metrics, figures):
 @pytest.mark.slow
 def test_init_bias_quick_claims_hold(tmp_path):
     metrics = run_experiment("init-bias", "quick", out_root=tmp_path)
-    _files_and_contract(tmp_path, "init-bias", metrics,
-                        ("error_vs_init_scale.png", "theorem2_decomposition.png", "theorem3_lhs_vs_rhs.png"))
+    _files_and_contract(
+        tmp_path,
+        "init-bias",
+        metrics,
+        ("error_vs_init_scale.png", "theorem2_decomposition.png", "theorem3_lhs_vs_rhs.png"),
+    )
     for c in metrics["claims"]:
         assert c["held"], c
     # Theorem 2, GP closed form and ASI are all among the claims (one hidden layer in quick).
     assert len(metrics["claims"]) == 6
     # relu: per-init, reference and infinite NTK; tanh: no closed-form infinite kernel.
-    assert metrics["kernels_used"] == {"relu": ["empirical", "infinite", "reference"],
-                                       "tanh": ["empirical", "reference"]}
+    assert metrics["kernels_used"] == {
+        "relu": ["empirical", "infinite", "reference"],
+        "tanh": ["empirical", "reference"],
+    }
     assert len(metrics["theorem3"]) == 5 * (3 + 2)
     assert all(r["n"] == 256 for r in metrics["theorem3"].values())
     # The scale sweep's σ=1 network at s·θ equals the σ=s network at θ (float64 rounding).

@@ -37,7 +37,7 @@ def test_discrepancy_to_lfp_shrinks_with_width():
         for m in (10_000, 100_000):
             runs = [E.simulate(10.0, cfg, jax.random.key(s), m=m) for s in (0, 1)]
             assert all(not r["diverged"] for r in runs)
-            assert all(abs(r["time_scale_fit"] - 1) < 0.1 for r in runs)   # derived c, no fit needed
+            assert all(abs(r["time_scale_fit"] - 1) < 0.1 for r in runs)  # derived c, no fit needed
             disc[m] = float(np.mean([r["discrepancy_max"] for r in runs]))
     print(disc)
     assert disc[100_000] <= cfg["follow_tol"], disc

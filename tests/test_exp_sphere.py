@@ -33,7 +33,7 @@ def test_sphere_crossing_interpolation():
     from experiments.sphere_spectral_bias import _crossing
 
     t = np.array([0.0, 1.0, 2.0, 3.0])
-    ratio = np.exp(-t)                       # log-linear: the crossing of e^{-1.5} is exactly 1.5
+    ratio = np.exp(-t)  # log-linear: the crossing of e^{-1.5} is exactly 1.5
     assert math.isclose(_crossing(t, ratio, math.exp(-1.5)), 1.5, rel_tol=1e-12)
     assert math.isnan(_crossing(t, ratio, 1e-3))
 
@@ -41,8 +41,9 @@ def test_sphere_crossing_interpolation():
 @pytest.mark.slow
 def test_sphere_spectral_bias_quick(tmp_path):
     metrics = run_experiment("sphere-spectral-bias", "quick", out_root=tmp_path)
-    _check_contract(tmp_path / "sphere-spectral-bias", metrics,
-                    ["sphere_residual_energy.png", "sphere_learning_times.png"])
+    _check_contract(
+        tmp_path / "sphere-spectral-bias", metrics, ["sphere_residual_energy.png", "sphere_learning_times.png"]
+    )
     c_order, c_rate = metrics["claims"]
     assert c_order["held"], c_order
     assert c_rate["held"], c_rate

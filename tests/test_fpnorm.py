@@ -32,7 +32,7 @@ def g4(k):
     return 1.0 / jnp.abs(k[:, 0]) ** 4
 
 
-GAMMA_L2 = math.sqrt(math.pi ** 4 / 45)
+GAMMA_L2 = math.sqrt(math.pi**4 / 45)
 
 # Target f(x) = 0.5 + Σ_k a_k cos(2πkx + φ_k): ĥ(±k) = a_k e^{±iφ_k}/2, so
 # ‖f‖²_γ = Σ_{k≠0} k⁴ |ĥ(k)|² = Σ_k k⁴ a_k² / 2.
@@ -45,7 +45,7 @@ def f_fn(x):
     return 0.5 + sum(a * jnp.cos(2 * jnp.pi * k * x + PHI_K[k]) for k, a in A_K.items())
 
 
-F_GAMMA = math.sqrt(sum(k ** 4 * a ** 2 / 2 for k, a in A_K.items()))
+F_GAMMA = math.sqrt(sum(k**4 * a**2 / 2 for k, a in A_K.items()))
 
 
 def f_coeffs(k_max):
@@ -68,15 +68,15 @@ def test_fp_norm_of_known_series():
     assert np.isinf(float(fpnorm.fp_norm(c, g.at[8 + 5].set(0).at[8 - 5].set(0))))
     # 2-D: γ²(k) = |k|^{-2}, h = cos(2π(x + 2y)) → ĥ(±(1,2)) = 1/2, ‖h‖² = 2·5·(1/4).
     c2 = jnp.zeros((7, 7), complex).at[4, 5].set(0.5).at[2, 1].set(0.5)
-    assert float(fpnorm.fp_norm(c2, lambda k: 1.0 / jnp.sum(k ** 2, -1), d=2)) == pytest.approx(math.sqrt(2.5))
+    assert float(fpnorm.fp_norm(c2, lambda k: 1.0 / jnp.sum(k**2, -1), d=2)) == pytest.approx(math.sqrt(2.5))
 
 
 def test_gamma_l2_norm_truncation():
     # Σ_{0<|k|≤K} k^{-4} = π⁴/45 − 2Σ_{k>K} k^{-4}, and 2/(3(K+1)³) ≤ 2Σ_{k>K}k^{-4} ≤ 2/(3K³).
     K = 50
     tr = float(fpnorm.gamma_l2_norm(g4, 1, k_max=K)) ** 2
-    tail = math.pi ** 4 / 45 - tr
-    assert 2 / (3 * (K + 1) ** 3) <= tail <= 2 / (3 * K ** 3)
+    tail = math.pi**4 / 45 - tr
+    assert 2 / (3 * (K + 1) ** 3) <= tail <= 2 / (3 * K**3)
 
 
 def test_min_fp_interpolant_interpolates_and_is_minimal():
@@ -98,7 +98,7 @@ def test_apriori_bound_terms():
     assert float(out.confidence_term) == pytest.approx(4 * math.sqrt(2 * math.log(40) / 16))
     assert float(out.bound) == pytest.approx(5.0 * (0.5 + 4 * math.sqrt(2 * math.log(40) / 16)))
     vec = fpnorm.apriori_bound(2.0, 3.0, 0.5, jnp.array([16, 64]), 0.1).bound
-    assert float(vec[0]) == pytest.approx(2 * float(vec[1]))        # ∝ 1/√n
+    assert float(vec[0]) == pytest.approx(2 * float(vec[1]))  # ∝ 1/√n
     with pytest.raises(ValueError, match="delta must be in"):
         fpnorm.apriori_bound(1.0, 1.0, 1.0, 10, 1.5)
     with pytest.raises(ValueError, match="n must be >= 1"):
@@ -156,16 +156,26 @@ def test_apriori_bound_holds_over_sample_sets(n):
         c = fpnorm.min_fp_interpolant(X, Y, g)
         hv = fpnorm.evaluate_on_grid(c, N)
         fv = fpnorm.evaluate_on_grid(fc, N)
-        return {"L": jnp.mean(jnp.abs(hv - fv)), "norm": fpnorm.fp_norm(c, g), "sup": jnp.max(jnp.abs(hv)),
-                "interp": jnp.max(jnp.abs(fpnorm.evaluate_series(c, X) - Y))}
+        return {
+            "L": jnp.mean(jnp.abs(hv - fv)),
+            "norm": fpnorm.fp_norm(c, g),
+            "sup": jnp.max(jnp.abs(hv)),
+            "interp": jnp.max(jnp.abs(fpnorm.evaluate_series(c, X) - Y)),
+        }
 
     keys = jax.random.split(jax.random.key(n), N_SETS)
     out = jax.jit(jax.vmap(one))(keys)
     L = np.asarray(out["L"])
     held = L <= float(bound.bound)
-    record = {"n": n, "bound": float(bound.bound), "L_mean": L.mean(), "L_max": L.max(),
-              "fraction_held": held.mean(), "max_norm_ratio": float(jnp.max(out["norm"])) / F_GAMMA,
-              "max_interp_residual": float(jnp.max(out["interp"]))}
+    record = {
+        "n": n,
+        "bound": float(bound.bound),
+        "L_mean": L.mean(),
+        "L_max": L.max(),
+        "fraction_held": held.mean(),
+        "max_norm_ratio": float(jnp.max(out["norm"])) / F_GAMMA,
+        "max_interp_residual": float(jnp.max(out["interp"])),
+    }
     print(record)
     assert held.mean() >= 1 - DELTA, record
     assert float(jnp.max(out["norm"])) <= F_GAMMA * (1 + 1e-6), record

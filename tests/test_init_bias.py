@@ -58,6 +58,7 @@ def cond(k):
 # Theorem 2
 # ----------------------------------------------------------------------------------------------
 
+
 def test_theorem2_empirical_ntk_matches_predict_linearized():
     """h_k(·; f0) from predict_linearized(t=∞) = unbiased + bias from decompose, to 1e-10."""
     x, t = data_1d()
@@ -175,8 +176,17 @@ def mc_setup():
     with jax.enable_x64(True):
         x, t = data_1d(n=12, m=101)
         model = relu_net(width=128, depth=1, scale=2.0)
-        res = ib.theorem3_monte_carlo(model, x, target(x), t, target(t), key=jax.random.key(11), n_inits=N_INITS,
-                                      kernel="infinite", return_samples=True)
+        res = ib.theorem3_monte_carlo(
+            model,
+            x,
+            target(x),
+            t,
+            target(t),
+            key=jax.random.key(11),
+            n_inits=N_INITS,
+            kernel="infinite",
+            return_samples=True,
+        )
         return x, t, model, res, res.samples
 
 
@@ -219,9 +229,11 @@ def test_theorem3_detects_a_biased_init(mc_setup):
     shifted = ib.theorem3_stats(out.lhs, out.unbiased, out.bias)
     assert shifted.z > 3.0, shifted
     # The unshifted samples reproduce the sweep's statistics (same keys, same formulas).
-    out0 = jax.vmap(lambda k: ib.theorem3_terms(s, target(x), target(t), model.apply(model.init(k, x), x)[:, 0],
-                                                model.apply(model.init(k, x), t)[:, 0]))(
-        jax.random.split(jax.random.key(11), N_INITS))
+    out0 = jax.vmap(
+        lambda k: ib.theorem3_terms(
+            s, target(x), target(t), model.apply(model.init(k, x), x)[:, 0], model.apply(model.init(k, x), t)[:, 0]
+        )
+    )(jax.random.split(jax.random.key(11), N_INITS))
     assert ib.theorem3_stats(out0.lhs, out0.unbiased, out0.bias).lhs == pytest.approx(res.lhs, rel=1e-12)
 
 
@@ -246,8 +258,9 @@ def test_theorem3_empirical_kernels(kernel):
     """Per-init NTK (exact in expectation by the last-layer sign symmetry) and a reference-init NTK."""
     x, t = data_1d(n=12, m=101)
     model = relu_net(width=64, depth=1, scale=2.0)
-    res = ib.theorem3_monte_carlo(model, x, target(x), t, target(t), key=jax.random.key(7), n_inits=N_INITS,
-                                  kernel=kernel)
+    res = ib.theorem3_monte_carlo(
+        model, x, target(x), t, target(t), key=jax.random.key(7), n_inits=N_INITS, kernel=kernel
+    )
     assert abs(res.z) <= 3.0, res
     assert (res.unbiased_se > 0) == (kernel == "empirical")
     assert res.bias > 0.05 * res.unbiased, res
@@ -268,6 +281,7 @@ def test_symmetry_behind_per_init_theorem3():
 # ASI
 # ----------------------------------------------------------------------------------------------
 
+
 def test_asi_zero_output_same_ntk_zero_bias():
     x, t = data_1d()
     base = mlp((64, 64, 1), "relu", init="ntk", sigma_w=2.0, sigma_b=1.0)
@@ -282,8 +296,12 @@ def test_asi_zero_output_same_ntk_zero_bias():
     # independent neural-tangents Jacobian contraction of the ASI apply (float64 rounding only).
     k_base = ntk.empirical_ntk(base, pb, xa, x)
     np.testing.assert_allclose(ntk.empirical_ntk(model, p, xa, x), k_base, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(ntk.empirical_ntk(model.apply, p, xa, x, implementation="nt"), k_base, rtol=1e-10,
-                               atol=1e-10 * float(jnp.max(jnp.abs(k_base))))
+    np.testing.assert_allclose(
+        ntk.empirical_ntk(model.apply, p, xa, x, implementation="nt"),
+        k_base,
+        rtol=1e-10,
+        atol=1e-10 * float(jnp.max(jnp.abs(k_base))),
+    )
     # The bias term vanishes: h_k(·; h_ASI, X, Y) = h_k(·; 0, X, Y) with the base kernel.
     y = target(x)
     dec = ib.network_decomposition(model, p, x, y, t, kernel="empirical")
@@ -294,14 +312,16 @@ def test_asi_zero_output_same_ntk_zero_bias():
     assert float(ib.grid_sq_norm(dec_base.bias)) > 0  # the base network has a bias term
     # Theorem 3 for ASI: every init has bias 0 exactly and lhs = unbiased up to rounding (the compiled
     # S(y − 0) + 0 and S y may round differently in the last bit).
-    r = ib.theorem3_monte_carlo(asi(relu_net(width=32)), x, y, t, target(t), key=jax.random.key(0), n_inits=8,
-                                kernel="infinite")
+    r = ib.theorem3_monte_carlo(
+        asi(relu_net(width=32)), x, y, t, target(t), key=jax.random.key(0), n_inits=8, kernel="infinite"
+    )
     assert r.bias == 0.0 and r.lhs == pytest.approx(r.unbiased, rel=1e-13) and abs(r.diff) <= 1e-13 * r.lhs
 
 
 # ----------------------------------------------------------------------------------------------
 # bad inputs
 # ----------------------------------------------------------------------------------------------
+
 
 def test_bad_inputs_raise_clear_errors():
     x, t = data_1d(n=6, m=9)

@@ -24,7 +24,7 @@ def _problem(n=7, m=4, seed=0):
     """A PSD kernel (Gaussian RBF + linear) on random 1-D points, targets, f0 and a test kernel."""
     rng = np.random.default_rng(seed)
     pts = rng.uniform(-1, 1, n + m)
-    k_all = np.exp(-(pts[:, None] - pts[None, :]) ** 2 / 0.5) + 0.3 * pts[:, None] * pts[None, :]
+    k_all = np.exp(-((pts[:, None] - pts[None, :]) ** 2) / 0.5) + 0.3 * pts[:, None] * pts[None, :]
     k, kt = k_all[:n, :n], k_all[n:, :n]
     y = np.sin(3 * pts[:n])
     f0, f0t = 0.2 * rng.normal(size=n), 0.2 * rng.normal(size=m)
@@ -40,8 +40,9 @@ def _reference(k, kt, y, f0, f0t, ts):
         r = z[:n] - y
         return np.concatenate([-(k @ r) / n, -(kt @ r) / n])
 
-    sol = scipy.integrate.solve_ivp(rhs, (0.0, ts[-1]), np.concatenate([f0, f0t]), t_eval=ts, method="DOP853",
-                                    rtol=1e-12, atol=1e-14)
+    sol = scipy.integrate.solve_ivp(
+        rhs, (0.0, ts[-1]), np.concatenate([f0, f0t]), t_eval=ts, method="DOP853", rtol=1e-12, atol=1e-14
+    )
     assert sol.success
     return train, sol.y.T[:, :n], sol.y.T[:, n:]
 
@@ -128,8 +129,11 @@ def test_rcond_policy():
 
 def test_core_is_jittable_and_vmappable():
     k, _, y, f0, _ = _problem()
-    f = jax.jit(jax.vmap(lambda yy: kernel_linalg.flow(jnp.asarray(k), yy, jnp.array([0.0, jnp.inf]),
-                                                       f0_train=jnp.asarray(f0))[0]))
+    f = jax.jit(
+        jax.vmap(
+            lambda yy: kernel_linalg.flow(jnp.asarray(k), yy, jnp.array([0.0, jnp.inf]), f0_train=jnp.asarray(f0))[0]
+        )
+    )
     out = f(jnp.stack([jnp.asarray(y), 2 * jnp.asarray(y)]))
     assert out.shape == (2, 2, 7)
     np.testing.assert_allclose(out[:, 0], np.stack([f0, f0]), atol=1e-12)

@@ -31,27 +31,29 @@ def single_thread_blas():
 
 def _iso_moments(std_r, std_w):
     """Population moments of independent r ~ N(0, std_r²), w ~ N(0, std_w²) in 1-D."""
-    return lfp.InitMoments(r2=std_r ** 2, w2=std_w ** 2, r2w2=std_r ** 2 * std_w ** 2)
+    return lfp.InitMoments(r2=std_r**2, w2=std_w**2, r2w2=std_r**2 * std_w**2)
 
 
 # ---------------------------------------------------------------------------------------------
 # γ², moments, crossover, regimes
 # ---------------------------------------------------------------------------------------------
 
+
 def test_gamma2_formula_and_crossover():
     mom = {"r2": 0.3, "w2": 0.5, "r2w2": 0.07}
     for d in (1, 2, 3):
         xi = 0.7
-        expect = 2.0 * ((0.3 + 0.5) / xi ** (d + 3) + 4 * math.pi ** 2 * 0.07 / xi ** (d + 1))
+        expect = 2.0 * ((0.3 + 0.5) / xi ** (d + 3) + 4 * math.pi**2 * 0.07 / xi ** (d + 1))
         assert float(lfp.gamma2(xi, mom, d, c=2.0)) == pytest.approx(expect, rel=1e-12)
     # Vector input in d=2 equals the radial value at |ξ|.
     v = jnp.array([[0.3, 0.4], [1.2, -0.5]])
-    np.testing.assert_allclose(lfp.gamma2(v, mom, 2), lfp.gamma2(jnp.array([0.5, 1.3]), mom, 2, radial=True),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        lfp.gamma2(v, mom, 2), lfp.gamma2(jnp.array([0.5, 1.3]), mom, 2, radial=True), rtol=1e-12
+    )
     assert np.isinf(float(lfp.gamma2(0.0, mom, 1)))
     # At ξ_c the two terms are equal (definition of the crossover).
     xc = float(lfp.crossover_frequency(mom))
-    assert (0.3 + 0.5) / xc ** 4 == pytest.approx(4 * math.pi ** 2 * 0.07 / xc ** 2, rel=1e-12)
+    assert (0.3 + 0.5) / xc**4 == pytest.approx(4 * math.pi**2 * 0.07 / xc**2, rel=1e-12)
 
 
 def test_worked_example_std_0p1_gives_xi_c_2p2():
@@ -64,8 +66,11 @@ def test_worked_example_std_0p1_gives_xi_c_2p2():
     # (dominant: E[r⁴w⁴]/E[r²w²]² = 9 for independent Gaussians); m = 10⁵ → 0.45%; allow 5σ.
     m = 100_000
     k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
-    params = {"w": 0.1 * jax.random.normal(k1, (m,)), "r": 0.1 * jax.random.normal(k2, (m, 1)),
-              "l": jax.random.uniform(k3, (m, 1), minval=-2, maxval=2)}
+    params = {
+        "w": 0.1 * jax.random.normal(k1, (m,)),
+        "r": 0.1 * jax.random.normal(k2, (m, 1)),
+        "l": jax.random.uniform(k3, (m, 1), minval=-2, maxval=2),
+    }
     xc_s = float(lfp.crossover_frequency(lfp.init_moments(params)))
     assert abs(xc_s / xc - 1) < 5 * 1.42 / math.sqrt(m)
 
@@ -115,7 +120,7 @@ def test_predict_regime_calibration(n, kind):
     _, s3, s1 = _periodic_interpolants(x, y, grid)
     D = np.max(np.abs(s3 - s1))
     for xc, want in ((3.0 * n / 2, "cubic"), (1.0 / 3.0, "linear")):
-        mom = {"r2": xc ** 2, "w2": 0.0, "r2w2": 1.0 / (4 * math.pi ** 2)}   # crossover = xc
+        mom = {"r2": xc**2, "w2": 0.0, "r2w2": 1.0 / (4 * math.pi**2)}  # crossover = xc
         assert float(lfp.crossover_frequency(mom)) == pytest.approx(xc)
         assert lfp.predict_regime(mom, x, period=1.0).regime == want
         g = lambda xi: lfp.gamma2(xi, mom, 1)
@@ -127,6 +132,7 @@ def test_predict_regime_calibration(n, kind):
 # ---------------------------------------------------------------------------------------------
 # Steady states: periodic cubic spline and periodic linear interpolant
 # ---------------------------------------------------------------------------------------------
+
 
 def _random_data(n=10, seed=0):
     rng = np.random.default_rng(seed)
@@ -156,14 +162,14 @@ def test_steady_state_fourth_order_is_periodic_cubic_spline():
     x, y = _random_data()
     grid = np.arange(8192) / 8192
     cs, s3, _ = _periodic_interpolants(x, y, grid)
-    c3 = np.append(cs.c[0], [])                    # cubic coefficient per interval: s''' = 6 c3
-    jumps = 6 * (c3 - np.roll(c3, 1))              # J_i = s'''(x_i+) − s'''(x_i−), periodic
+    c3 = np.append(cs.c[0], [])  # cubic coefficient per interval: s''' = 6 c3
+    jumps = 6 * (c3 - np.roll(c3, 1))  # J_i = s'''(x_i+) − s'''(x_i−), periodic
     g4 = lambda xi: 1.0 / jnp.abs(xi[:, 0]) ** 4
     errs = {}
     for K in (128, 256):
         h = np.asarray(lfp.evaluate_series(lfp.steady_state(x, y, g4, k_max=K), grid[:, None]))
         errs[K] = np.max(np.abs(h - s3))
-        bound = (1 + _lebesgue_constant(x, g4, K, grid)) * np.sum(np.abs(jumps)) / (24 * math.pi ** 4 * K ** 3)
+        bound = (1 + _lebesgue_constant(x, g4, K, grid)) * np.sum(np.abs(jumps)) / (24 * math.pi**4 * K**3)
         assert errs[K] <= bound, (K, errs[K], bound)
     rate = math.log(errs[128] / errs[256]) / math.log(2)
     assert abs(rate - 3.0) < 0.5, rate
@@ -186,7 +192,7 @@ def test_steady_state_second_order_is_periodic_linear_interpolant():
     for K in (128, 256):
         h = np.asarray(lfp.evaluate_series(lfp.steady_state(x, y, g2, k_max=K), grid[:, None]))
         errs[K] = np.max(np.abs(h - s1))
-        bound = (1 + _lebesgue_constant(x, g2, K, grid)) * np.sum(np.abs(jumps)) / (2 * math.pi ** 2 * K)
+        bound = (1 + _lebesgue_constant(x, g2, K, grid)) * np.sum(np.abs(jumps)) / (2 * math.pi**2 * K)
         assert errs[K] <= bound, (K, errs[K], bound)
     rate = math.log(errs[128] / errs[256]) / math.log(2)
     assert abs(rate - 1.0) < 0.3, rate
@@ -196,6 +202,7 @@ def test_steady_state_second_order_is_periodic_linear_interpolant():
 # Closed-form evolution vs a numerical ODE solution of the Fourier-domain LFP
 # ---------------------------------------------------------------------------------------------
 
+
 def _ode_reference(X, Y, h0c, g, period, t_eval, free):
     """solve_ivp on ∂_t ĥ(k) = −γ²(k/L) (1/n) Σ_i (h(x_i) − y_i) e^{−2πik·x_i/L} (k ≠ 0 and, for a
     finite rate, k = 0). Free constant: h's constant keeps mean(h(X) − Y) = 0 (so the residual that
@@ -203,13 +210,13 @@ def _ode_reference(X, Y, h0c, g, period, t_eval, free):
     n, d = X.shape
     k_max = (g.shape[0] - 1) // 2
     ks = np.stack(np.meshgrid(*([np.arange(-k_max, k_max + 1)] * d), indexing="ij"), -1).reshape(-1, d)
-    E = np.exp(2j * np.pi * (X @ ks.T) / period)                # (n, F)
+    E = np.exp(2j * np.pi * (X @ ks.T) / period)  # (n, F)
     gf = np.asarray(g).reshape(-1)
     centre = (len(gf) - 1) // 2
     F = len(gf)
 
     def h_at_X(c):
-        return np.real(E @ c) / period ** d
+        return np.real(E @ c) / period**d
 
     def rhs(_, z):
         c = z[:F] + 1j * z[F:]
@@ -220,14 +227,21 @@ def _ode_reference(X, Y, h0c, g, period, t_eval, free):
         return np.concatenate([dc.real, dc.imag])
 
     c0 = np.asarray(h0c).reshape(-1).astype(complex)
-    sol = solve_ivp(rhs, (0, max(t_eval)), np.concatenate([c0.real, c0.imag]), method="DOP853",
-                    t_eval=t_eval, rtol=1e-11, atol=1e-13)
+    sol = solve_ivp(
+        rhs,
+        (0, max(t_eval)),
+        np.concatenate([c0.real, c0.imag]),
+        method="DOP853",
+        t_eval=t_eval,
+        rtol=1e-11,
+        atol=1e-13,
+    )
     assert sol.success
-    cs = (sol.y[:F] + 1j * sol.y[F:]).T                           # (T, F)
-    if free:   # set the constant so that mean residual = 0 at t > 0
+    cs = (sol.y[:F] + 1j * sol.y[F:]).T  # (T, F)
+    if free:  # set the constant so that mean residual = 0 at t > 0
         for j, t in enumerate(t_eval):
             if t > 0:
-                cs[j, centre] += period ** d * np.mean(Y - h_at_X(cs[j]))
+                cs[j, centre] += period**d * np.mean(Y - h_at_X(cs[j]))
     return cs.reshape((len(t_eval),) + np.asarray(g).shape)
 
 
@@ -286,8 +300,7 @@ def test_free_constant_is_the_infinite_rate_limit():
     g = lambda xi: 1.0 / jnp.abs(xi[:, 0]) ** 4
     t = jnp.array([0.5, 5.0, jnp.inf])
     free = lfp.evolve(X, Y, g, t, k_max=16).coeffs
-    errs = [float(jnp.max(jnp.abs(lfp.evolve(X, Y, g, t, k_max=16, constant=g0).coeffs - free)))
-            for g0 in (1e3, 1e4)]
+    errs = [float(jnp.max(jnp.abs(lfp.evolve(X, Y, g, t, k_max=16, constant=g0).coeffs - free))) for g0 in (1e3, 1e4)]
     assert errs[1] < errs[0] / 5 and errs[1] < 1e-2
     ss_free = lfp.steady_state(X, Y, g, k_max=16)
     ss_big = lfp.steady_state(X, Y, g, k_max=16, constant=1e6)
@@ -307,9 +320,9 @@ def test_steady_state_minimises_the_weighted_norm():
         return float(np.sum(np.abs(np.asarray(c)[nz]) ** 2 / np.asarray(g)[nz]))
 
     # Perturbations vanishing on X: interpolants of zero data from random initial functions.
-    for s in range(5):
+    for _s in range(5):
         cr = rng.normal(size=2 * k_max + 1) + 1j * rng.normal(size=2 * k_max + 1)
-        cr = cr + cr[::-1].conj()                                  # real function
+        cr = cr + cr[::-1].conj()  # real function
         pert = jnp.asarray(cr) - lfp.steady_state(X, lfp.evaluate_series(cr, X[:, None]), g)
         np.testing.assert_allclose(np.asarray(lfp.evaluate_series(pert, X[:, None])), 0, atol=1e-9)
         assert norm2(ss + 0.1 * pert) > norm2(ss)
@@ -318,7 +331,7 @@ def test_steady_state_minimises_the_weighted_norm():
 def test_kernel_matrix_matches_direct_sum():
     rng = np.random.default_rng(9)
     X1, X2 = rng.uniform(0, 3, (4, 2)), rng.uniform(0, 3, (3, 2))
-    g = lambda xi: 1.0 / (1.0 + jnp.sum(xi ** 2, -1)) ** 2
+    g = lambda xi: 1.0 / (1.0 + jnp.sum(xi**2, -1)) ** 2
     K = np.asarray(lfp.kernel_matrix(X1, X2, g, period=3.0, k_max=3, constant=0.7))
     ks = np.stack(np.meshgrid(np.arange(-3, 4), np.arange(-3, 4), indexing="ij"), -1).reshape(-1, 2)
     gk = 1.0 / (1.0 + np.sum((ks / 3.0) ** 2, -1)) ** 2
@@ -335,13 +348,15 @@ def test_coefficients_round_trip_and_normalisation():
     expect[5] = expect[5 + 3] = expect[5 - 3] = L
     np.testing.assert_allclose(np.asarray(c), expect, atol=1e-12)
     pts = jnp.linspace(0, L, 13)[:, None]
-    np.testing.assert_allclose(lfp.evaluate_series(c, pts, period=L), 1 + 2 * np.cos(2 * np.pi * 3 * np.asarray(pts[:, 0]) / L),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        lfp.evaluate_series(c, pts, period=L), 1 + 2 * np.cos(2 * np.pi * 3 * np.asarray(pts[:, 0]) / L), atol=1e-12
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # The network's kernel on the line: where c comes from
 # ---------------------------------------------------------------------------------------------
+
 
 def test_relu_ntk_1d_matches_empirical_tangent_kernel():
     """relu_ntk_1d = mean over neurons of ∇θ h(x)·∇θ h(x'), up to Monte Carlo error over l.
@@ -357,13 +372,14 @@ def test_relu_ntk_1d_matches_empirical_tangent_kernel():
     r = 1.3 * jax.random.normal(k2, (m,))
     l = jax.random.uniform(k3, (m,), minval=-L, maxval=L)
     x = jnp.linspace(-1.4, 1.4, 7)
-    z = r[:, None] * (x[None, :] + l[:, None])                    # (m, n)
+    z = r[:, None] * (x[None, :] + l[:, None])  # (m, n)
     on = (z > 0).astype(z.dtype)
-    g_w = jax.nn.relu(z)                                           # ∂h/∂w_i · √m
-    g_r = w[:, None] * on * (x[None, :] + l[:, None])              # ∂h/∂r_i · √m
-    g_l = w[:, None] * on * r[:, None]                             # ∂h/∂l_i · √m
-    kap = (g_w[:, :, None] * g_w[:, None, :] + g_r[:, :, None] * g_r[:, None, :]
-           + g_l[:, :, None] * g_l[:, None, :])                    # (m, n, n)
+    g_w = jax.nn.relu(z)  # ∂h/∂w_i · √m
+    g_r = w[:, None] * on * (x[None, :] + l[:, None])  # ∂h/∂r_i · √m
+    g_l = w[:, None] * on * r[:, None]  # ∂h/∂l_i · √m
+    kap = (
+        g_w[:, :, None] * g_w[:, None, :] + g_r[:, :, None] * g_r[:, None, :] + g_l[:, :, None] * g_l[:, None, :]
+    )  # (m, n, n)
     emp, se = kap.mean(0), kap.std(0) / math.sqrt(m)
     mom = lfp.init_moments({"w": w, "r": r[:, None], "l": l[:, None]})
     theory = lfp.relu_ntk_1d(x, x, mom, L)
@@ -391,6 +407,7 @@ def test_lfp_constant_is_the_fourier_transform_of_the_ntk():
 # ---------------------------------------------------------------------------------------------
 # float32, jit/vmap, input validation
 # ---------------------------------------------------------------------------------------------
+
 
 def test_float32_jit_and_vmap():
     with jax.enable_x64(False):
@@ -443,6 +460,7 @@ def test_input_validation():
 # ---------------------------------------------------------------------------------------------
 # conflicting data; the network → LFP bridge (predict)
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("constant", ["free", 2.0])
 def test_conflicting_targets_steady_state_equals_evolve_at_infinity(x64, constant):
@@ -500,6 +518,7 @@ def test_predict_period_rule_and_warnings(x64):
         lfp.predict(model, params, x, y, 1.0, np.array([1.2]))
     with pytest.raises(TypeError, match="two_layer_relu"):
         from fpjax.models import mlp
+
         lfp.predict(mlp((4, 1)), params, x, y, 1.0)
     with pytest.raises(ValueError, match="1-D points"):
         lfp.predict(model, params, np.ones((6, 2)), y, 1.0)
@@ -551,8 +570,16 @@ def test_trained_wide_network_approaches_lfp(x64):
         lam_max = float(np.linalg.eigvalsh(np.asarray(lfp.relu_ntk_1d(x, x, mom, 1.0)))[-1])
         eta = 0.5 * len(x) / lam_max
         steps, every = 4000, 400
-        res = fit(model.apply, params, X, jnp.asarray(y)[:, None], optimizer=optax.sgd(eta), steps=steps,
-                  record=lambda p: model.apply(p, X)[:, 0], record_every=every)
+        res = fit(
+            model.apply,
+            params,
+            X,
+            jnp.asarray(y)[:, None],
+            optimizer=optax.sgd(eta),
+            steps=steps,
+            record=lambda p: model.apply(p, X)[:, 0],
+            record_every=every,
+        )
         h_nn = np.asarray(res.records)
         t = np.arange(h_nn.shape[0]) * every * eta
         pred = lfp.predict(model, params, x, y, t, x)

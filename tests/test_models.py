@@ -28,8 +28,13 @@ def test_mlp_shapes_and_vmap(activation, init):
 def test_activations_match_their_formulas():
     z = jnp.linspace(-2, 2, 11)[:, None]
     eye = {"layers": [{"w": jnp.ones((1, 1)), "b": jnp.zeros(1)}, {"w": jnp.ones((1, 1)), "b": jnp.zeros(1)}]}
-    expect = {"relu": np.maximum(z, 0), "tanh": np.tanh(z), "erf": jax.scipy.special.erf(z),
-              "gaussian": np.exp(-z ** 2 / (2 * 0.3 ** 2)), "sine": np.sin(2.5 * z)}
+    expect = {
+        "relu": np.maximum(z, 0),
+        "tanh": np.tanh(z),
+        "erf": jax.scipy.special.erf(z),
+        "gaussian": np.exp(-(z**2) / (2 * 0.3**2)),
+        "sine": np.sin(2.5 * z),
+    }
     for act, want in expect.items():
         m = mlp((1, 1), act, gaussian_s=0.3, sine_omega0=2.5)
         np.testing.assert_allclose(m.apply(eye, z), want, rtol=1e-6, atol=1e-7)
@@ -39,8 +44,10 @@ def test_init_variances():
     # With 512x512 weights (262144 samples) the sample variance has relative std sqrt(2/262144) ~ 0.3%;
     # 3% tolerance is 10 standard deviations.
     x = jnp.zeros((2, 512))
+
     def var(model, layer=1):
         return float(jnp.var(model.init(jax.random.key(1), x)["layers"][layer]["w"]))
+
     assert var(mlp((512, 512, 1), "relu", init="xavier")) == pytest.approx(2 / 1024, rel=0.03)
     assert var(mlp((512, 512, 1), "relu", init="standard", sigma_w=2.0)) == pytest.approx(4 / 512, rel=0.03)
     assert var(mlp((512, 512, 1), "relu", init="ntk")) == pytest.approx(1.0, rel=0.03)
@@ -97,16 +104,19 @@ def test_asi_zero_at_init_and_same_tangent_kernel(x64):
     assert float(jnp.abs(m.kernel_fn(x, None, "nngp")).max()) == 0.0
 
 
-@pytest.mark.parametrize("bad, err, match", [
-    (dict(widths=(8, 0, 1)), ValueError, r"widths\[1\]"),
-    (dict(widths=(8, -3)), ValueError, r"widths\[1\]"),
-    (dict(widths=8), TypeError, "widths"),
-    (dict(widths=(8, 1), activation="swish"), ValueError, "activation"),
-    (dict(widths=(8, 1), init="he"), ValueError, "init"),
-    (dict(widths=(8, 1), init="raw"), ValueError, "layer_sigmas"),
-    (dict(widths=(8, 1), init="raw", layer_sigmas=(1.0,)), ValueError, "layer_sigmas"),
-    (dict(widths=(8, 1), sigma_w=0.0), ValueError, "sigma_w"),
-])
+@pytest.mark.parametrize(
+    "bad, err, match",
+    [
+        (dict(widths=(8, 0, 1)), ValueError, r"widths\[1\]"),
+        (dict(widths=(8, -3)), ValueError, r"widths\[1\]"),
+        (dict(widths=8), TypeError, "widths"),
+        (dict(widths=(8, 1), activation="swish"), ValueError, "activation"),
+        (dict(widths=(8, 1), init="he"), ValueError, "init"),
+        (dict(widths=(8, 1), init="raw"), ValueError, "layer_sigmas"),
+        (dict(widths=(8, 1), init="raw", layer_sigmas=(1.0,)), ValueError, "layer_sigmas"),
+        (dict(widths=(8, 1), sigma_w=0.0), ValueError, "sigma_w"),
+    ],
+)
 def test_mlp_bad_arguments(bad, err, match):
     with pytest.raises(err, match=match):
         mlp(**bad)
@@ -147,6 +157,7 @@ def test_overflowing_init_scales_are_refused():
 def test_num_params_is_one_function():
     import fpjax.cnn
     import fpjax.models
+
     assert fpjax.cnn.num_params is fpjax.models.num_params
     p = mlp((5, 2), "relu").init(jax.random.key(0), jnp.zeros((1, 3)))
     assert fpjax.models.num_params(p) == 3 * 5 + 5 + 5 * 2 + 2

@@ -61,8 +61,7 @@ def test_notebooks_use_the_library_plot_helpers():
 def test_refresh_check_reports_a_stale_pair(tmp_path, monkeypatch):
     # --check must fail when a script changed after its outputs were stored
     src = SCRIPTS[0]
-    (tmp_path / src.name).write_text(src.read_text(encoding="utf-8") + "\n# %%\nprint('new cell')\n",
-                                     encoding="utf-8")
+    (tmp_path / src.name).write_text(src.read_text(encoding="utf-8") + "\n# %%\nprint('new cell')\n", encoding="utf-8")
     (tmp_path / src.with_suffix(".ipynb").name).write_bytes(src.with_suffix(".ipynb").read_bytes())
     monkeypatch.setattr(refresh, "HERE", tmp_path)
     assert refresh.main(["--check"]) == 1
@@ -73,8 +72,9 @@ def test_refresh_check_reports_a_stale_pair(tmp_path, monkeypatch):
 def test_nbconvert_runs_from_the_environment():
     import subprocess
 
-    out = subprocess.run([sys.executable, "-m", "nbconvert", "--version"], capture_output=True, text=True,
-                         check=False, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--version"], capture_output=True, text=True, check=False, timeout=120
+    )
     assert out.returncode == 0 and out.stdout.strip()[:1].isdigit(), out.stderr
 
 
@@ -87,7 +87,7 @@ def test_notebook_executes(path, monkeypatch):
     nb = refresh.read_script(path)
     nb.cells.insert(0, nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
     t0 = time.perf_counter()
-    refresh.execute(nb)   # raises CellExecutionError on the first failing cell
+    refresh.execute(nb)  # raises CellExecutionError on the first failing cell
     elapsed = time.perf_counter() - t0
     printed = "".join(o.get("text", "") for o in nb.cells[0].outputs).strip()
     assert Path(printed).resolve() == Path(sys.executable).resolve()

@@ -1,6 +1,5 @@
 """fpjax/_src/nt_compat.py: neural-tangents 0.6.5 under current JAX, checked against independent maths."""
 
-import math
 import subprocess
 import sys
 import textwrap
@@ -25,8 +24,6 @@ def nt():
     return nt_compat.require()
 
 
-
-
 def relu_expectations(k11, k22, k12):
     """Arc-cosine kernel (Cho & Saul 2009) for u, v ~ N(0, [[k11, k12], [k12, k22]]):
     E[relu(u)relu(v)] = √(k11 k22)/(2π) (sin θ + (π − θ) cos θ), E[relu'(u)relu'(v)] = (π − θ)/(2π),
@@ -42,7 +39,7 @@ def erf_expectations(k11, k22, k12):
     """Williams (1997): E[erf(u)erf(v)] = (2/π) arcsin(2k12/√((1+2k11)(1+2k22))) and
     E[erf'(u)erf'(v)] = (4/π) / √((1+2k11)(1+2k22) − 4k12²)."""
     den = (1 + 2 * k11) * (1 + 2 * k22)
-    return 2 / jnp.pi * jnp.arcsin(2 * k12 / jnp.sqrt(den)), 4 / jnp.pi / jnp.sqrt(den - 4 * k12 ** 2)
+    return 2 / jnp.pi * jnp.arcsin(2 * k12 / jnp.sqrt(den)), 4 / jnp.pi / jnp.sqrt(den - 4 * k12**2)
 
 
 @pytest.mark.parametrize("act", ["relu", "erf"])
@@ -60,19 +57,20 @@ def test_stax_one_hidden_layer_matches_closed_form(x64, nt, act):
     x2 = jax.random.normal(jax.random.key(1), (4, 3))
     k = kernel_fn(x1, x2, ("nngp", "ntk"))
     d = x1.shape[1]
-    k12 = sw1 ** 2 * x1 @ x2.T / d + sb1 ** 2
-    k11 = (sw1 ** 2 * jnp.sum(x1 ** 2, 1) / d + sb1 ** 2)[:, None]
-    k22 = (sw1 ** 2 * jnp.sum(x2 ** 2, 1) / d + sb1 ** 2)[None, :]
+    k12 = sw1**2 * x1 @ x2.T / d + sb1**2
+    k11 = (sw1**2 * jnp.sum(x1**2, 1) / d + sb1**2)[:, None]
+    k22 = (sw1**2 * jnp.sum(x2**2, 1) / d + sb1**2)[None, :]
     e, ed = (relu_expectations if act == "relu" else erf_expectations)(k11, k22, k12)
-    nngp = sw2 ** 2 * e + sb2 ** 2
-    theta = nngp + sw2 ** 2 * ed * k12
+    nngp = sw2**2 * e + sb2**2
+    theta = nngp + sw2**2 * ed * k12
     np.testing.assert_allclose(k.nngp, nngp, rtol=REL)
     np.testing.assert_allclose(k.ntk, theta, rtol=REL)
     # fpjax's model kernel_fn is the same stax network, and infinite_ntk returns it.
     model = mlp((64, 1), act, init="ntk", sigma_w=1.0, sigma_b=0.0)
     k_model = ntk.infinite_ntk(model, x1, x2)
     e1, ed1 = (relu_expectations if act == "relu" else erf_expectations)(
-        (jnp.sum(x1 ** 2, 1) / d)[:, None], (jnp.sum(x2 ** 2, 1) / d)[None, :], x1 @ x2.T / d)
+        (jnp.sum(x1**2, 1) / d)[:, None], (jnp.sum(x2**2, 1) / d)[None, :], x1 @ x2.T / d
+    )
     np.testing.assert_allclose(k_model, e1 + ed1 * (x1 @ x2.T) / d, rtol=REL)
 
 
@@ -85,26 +83,31 @@ def test_stax_conv_matches_patchwise_closed_form(x64, nt):
     """
     stax = nt.stax
     sw1, sb1, sw2, sb2, ks = 1.2, 0.2, 0.9, 0.1, 2
-    _, _, kernel_fn = stax.serial(stax.Conv(16, (ks, ks), padding="VALID", W_std=sw1, b_std=sb1), stax.Relu(),
-                                  stax.Flatten(), stax.Dense(1, W_std=sw2, b_std=sb2))
+    _, _, kernel_fn = stax.serial(
+        stax.Conv(16, (ks, ks), padding="VALID", W_std=sw1, b_std=sb1),
+        stax.Relu(),
+        stax.Flatten(),
+        stax.Dense(1, W_std=sw2, b_std=sb2),
+    )
     x1 = jax.random.normal(jax.random.key(2), (3, 4, 5, 2))
     x2 = jax.random.normal(jax.random.key(3), (2, 4, 5, 2))
     k = jax.jit(kernel_fn, static_argnames="get")(x1, x2, get=("nngp", "ntk"))
 
     def patches(x):  # (n, positions, k*k*C)
         h, w = x.shape[1] - ks + 1, x.shape[2] - ks + 1
-        return jnp.stack([x[:, i:i + ks, j:j + ks, :].reshape(x.shape[0], -1) for i in range(h) for j in range(w)],
-                         axis=1)
+        return jnp.stack(
+            [x[:, i : i + ks, j : j + ks, :].reshape(x.shape[0], -1) for i in range(h) for j in range(w)], axis=1
+        )
 
     p1, p2 = patches(x1), patches(x2)
     fan = p1.shape[-1]
-    k12 = sw1 ** 2 * jnp.einsum("npf,mpf->nmp", p1, p2) / fan + sb1 ** 2
-    k11 = (sw1 ** 2 * jnp.sum(p1 ** 2, -1) / fan + sb1 ** 2)[:, None, :]
-    k22 = (sw1 ** 2 * jnp.sum(p2 ** 2, -1) / fan + sb1 ** 2)[None, :, :]
+    k12 = sw1**2 * jnp.einsum("npf,mpf->nmp", p1, p2) / fan + sb1**2
+    k11 = (sw1**2 * jnp.sum(p1**2, -1) / fan + sb1**2)[:, None, :]
+    k22 = (sw1**2 * jnp.sum(p2**2, -1) / fan + sb1**2)[None, :, :]
     e, ed = relu_expectations(k11, k22, k12)
-    nngp = sw2 ** 2 * e.mean(-1) + sb2 ** 2
+    nngp = sw2**2 * e.mean(-1) + sb2**2
     np.testing.assert_allclose(k.nngp, nngp, rtol=REL)
-    np.testing.assert_allclose(k.ntk, nngp + sw2 ** 2 * (ed * k12).mean(-1), rtol=REL)
+    np.testing.assert_allclose(k.ntk, nngp + sw2**2 * (ed * k12).mean(-1), rtol=REL)
 
 
 def jacobian_ntk(apply, params, x1, x2):
@@ -162,8 +165,9 @@ def test_flax_ntk_vector_products(x64, nt):
     xi2 = jax.random.normal(jax.random.key(4), (2, 6, 6, 2))
     params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), module.init(jax.random.key(5), xi1)["params"])
     apply = lambda p, x: module.apply({"params": p}, x)
-    np.testing.assert_allclose(ntk.empirical_ntk(apply, params, xi1, xi2, implementation=2),
-                               jacobian_ntk(apply, params, xi1, xi2), rtol=1e-12)
+    np.testing.assert_allclose(
+        ntk.empirical_ntk(apply, params, xi1, xi2, implementation=2), jacobian_ntk(apply, params, xi1, xi2), rtol=1e-12
+    )
 
 
 def test_predict_gradient_descent_mse_matches_kernel_flow(x64, nt):
@@ -197,6 +201,7 @@ def test_status_reports_patches():
 
 def test_broken_shim_keeps_fpjax_importable_in_process(monkeypatch):
     """Simulate a future JAX that breaks the patching: require() raises with the reason."""
+
     def broken():
         raise AttributeError("Jaxpr not found in any of ('jax.extend.core', 'jax._src.core')")
 

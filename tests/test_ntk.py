@@ -43,8 +43,13 @@ def check_fast_vs_nt(activation, depth, bias, init, c=1, symmetric=True):
 
 # One case per activation, covering every depth, both bias settings and both inits; the full
 # product is the slow test below.
-QUICK_CASES = [("relu", 1, True, "ntk"), ("tanh", 2, False, "standard"), ("erf", 3, True, "standard"),
-               ("gaussian", 4, False, "ntk"), ("sine", 2, True, "ntk")]
+QUICK_CASES = [
+    ("relu", 1, True, "ntk"),
+    ("tanh", 2, False, "standard"),
+    ("erf", 3, True, "standard"),
+    ("gaussian", 4, False, "ntk"),
+    ("sine", 2, True, "ntk"),
+]
 
 
 @pytest.mark.parametrize("activation,depth,bias,init", QUICK_CASES)
@@ -71,16 +76,22 @@ def test_output_axes_follow_neural_tangents(x64):
     assert full.shape == ref.shape == (6, 4, 3, 3)
     assert rel_err(full, ref) < REL
     # The default trace_axes=(-1,) is neural-tangents' mean of the diagonal over outputs ...
-    np.testing.assert_allclose(ntk.empirical_ntk(model, params, x1, x2), jnp.trace(full, axis1=2, axis2=3) / 3,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        ntk.empirical_ntk(model, params, x1, x2), jnp.trace(full, axis1=2, axis2=3) / 3, rtol=1e-12
+    )
     # ... and diagonal_axes=(-1,) keeps the diagonal.
     diag = ntk.empirical_ntk(model, params, x1, x2, trace_axes=(), diagonal_axes=(-1,))
     np.testing.assert_allclose(diag, jnp.diagonal(full, axis1=2, axis2=3), rtol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs", [dict(init="raw", layer_sigmas=(2.0, 0.5, 1.0)),
-                                    dict(init="siren", activation="sine", sine_omega0=30.0),
-                                    dict(init="ntk", bias=False, fourier_features=5, fourier_scale=2.0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(init="raw", layer_sigmas=(2.0, 0.5, 1.0)),
+        dict(init="siren", activation="sine", sine_omega0=30.0),
+        dict(init="ntk", bias=False, fourier_features=5, fourier_scale=2.0),
+    ],
+)
 def test_fast_path_other_inits_and_fourier_features(x64, kwargs):
     kwargs = dict(kwargs)
     act = kwargs.pop("activation", "gaussian")
@@ -105,8 +116,7 @@ def test_two_layer_relu_and_asi_fast_paths(x64):
         assert rel_err(fast, ref) < REL, model.name
     # ASI at init: θ' = θ so its kernel ½(K_θ + K_θ') equals the base network's.
     p = asi(base).init(jax.random.key(3), x1)
-    np.testing.assert_allclose(ntk.empirical_ntk(asi(base), p, x1), ntk.empirical_ntk(base, p["a"], x1),
-                               rtol=1e-13)
+    np.testing.assert_allclose(ntk.empirical_ntk(asi(base), p, x1), ntk.empirical_ntk(base, p["a"], x1), rtol=1e-13)
 
 
 def test_blocked_equals_unblocked(x64):
@@ -115,12 +125,14 @@ def test_blocked_equals_unblocked(x64):
     params = model.init(jax.random.key(0), x1)
     full = ntk.empirical_ntk(model, params, x1, x2)
     np.testing.assert_allclose(ntk.empirical_ntk(model, params, x1, x2, batch_size=4), full, rtol=1e-12)
-    np.testing.assert_allclose(ntk.empirical_ntk(model, params, x1, batch_size=3),
-                               ntk.empirical_ntk(model, params, x1), rtol=1e-12)
+    np.testing.assert_allclose(
+        ntk.empirical_ntk(model, params, x1, batch_size=3), ntk.empirical_ntk(model, params, x1), rtol=1e-12
+    )
     # neural-tangents path: 8 = 2 blocks of 4, one block shape, one compilation.
     full = ntk.empirical_ntk(model, params, x1[:8], implementation="nt")
-    np.testing.assert_allclose(ntk.empirical_ntk(model, params, x1[:8], implementation="nt", batch_size=4), full,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        ntk.empirical_ntk(model, params, x1[:8], implementation="nt", batch_size=4), full, rtol=1e-12
+    )
 
 
 def test_plain_apply_and_vector_output():
@@ -160,7 +172,7 @@ def test_width_convergence_rate(x64):
         # One compilation for all seeds: vmap the init and the kernel over the keys.
         ks = jax.jit(jax.vmap(lambda k: ntk.empirical_ntk(model, model.init(k, x), x)))(keys)
         errs = jnp.linalg.norm((ks - kinf).reshape(16, -1), axis=1) / jnp.linalg.norm(kinf)
-        rms[w] = math.sqrt(float(jnp.mean(errs ** 2)))
+        rms[w] = math.sqrt(float(jnp.mean(errs**2)))
     ratio = rms[256] / rms[4096]
     assert 2.6 <= ratio <= 6.1, (rms, ratio)
     # "Close" at width 4096: the rate puts it 4x below the width-256 error.
@@ -190,6 +202,7 @@ def test_width_convergence_two_hidden_layers(x64):
 # ----------------------------------------------------------------------------------------------
 # closed-form kernel flow
 # ----------------------------------------------------------------------------------------------
+
 
 def linearized_gd(apply, params, x, y, x_test):
     """Gradient descent on L = (1/2n)‖f_lin(X) − Y‖² of the model linearized at params.
@@ -246,8 +259,8 @@ def test_kernel_flow_equals_linearized_gradient_descent(x64, c):
         flow = ntk.kernel_flow(k, y, lr * steps, f0_train=f0, k_test_train=ks, f0_test=f0s)  # t = η·steps
         e_train = float(jnp.linalg.norm(flow.train - gd_train))
         e_test = float(jnp.linalg.norm(flow.test - gd_test))
-        assert e_train <= steps * x_max ** 2 / 2 * r0 + 1e-12
-        bound_test = float(jnp.linalg.norm(ksm, 2)) * steps * lr ** 2 * lam_max / (2 * n ** 2) * r0
+        assert e_train <= steps * x_max**2 / 2 * r0 + 1e-12
+        bound_test = float(jnp.linalg.norm(ksm, 2)) * steps * lr**2 * lam_max / (2 * n**2) * r0
         assert e_test <= bound_test + 1e-12
         errs.append((e_train, e_test))
         if c > 1 or steps > 300:

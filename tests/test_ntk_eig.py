@@ -44,11 +44,12 @@ def test_matvec_multi_output():
     model = mlp((16, 2), "tanh", init="standard")
     x = jax.random.normal(jax.random.key(0), (7, 2))
     p = model.init(jax.random.key(1), x)
-    full = np.asarray(empirical_ntk(model, p, x, trace_axes=()), np.float64)   # (n, n, c, c)
-    kd = full.transpose(0, 2, 1, 3).reshape(14, 14)                            # index i·c + a
+    full = np.asarray(empirical_ntk(model, p, x, trace_axes=()), np.float64)  # (n, n, c, c)
+    kd = full.transpose(0, 2, 1, 3).reshape(14, 14)  # index i·c + a
     v = jax.random.normal(jax.random.key(2), (14,))
-    np.testing.assert_allclose(ntk_matvec(model, p, x, batch_size=3)(v), kd @ np.asarray(v, np.float64),
-                               atol=1e-5 * np.abs(kd).max())
+    np.testing.assert_allclose(
+        ntk_matvec(model, p, x, batch_size=3)(v), kd @ np.asarray(v, np.float64), atol=1e-5 * np.abs(kd).max()
+    )
 
 
 def test_eigenpairs_equal_dense_eigh(setup):
@@ -91,9 +92,9 @@ def test_frobenius_norm_estimate(setup):
     ests = np.array([frobenius_norm(mv, q, key=jax.random.key(s), n_probes=4) for s in range(6)])
     # deflated Hutchinson: the top-6 part is exact; the complement carries ‖K(I−QQᵀ)‖_F² whose estimate
     # has relative sd ≤ √(2/s); its share of ‖K‖_F² bounds the error.
-    tail = np.sum(w[6:] ** 2) / np.sum(w ** 2)
-    assert np.all(np.abs(ests ** 2 / exact ** 2 - 1) < 4 * np.sqrt(2 / 4) * tail + 1e-5)
-    full = jnp.asarray(v[:, :89], jnp.float32)     # rank(K) ≤ n: the whole range, exact
+    tail = np.sum(w[6:] ** 2) / np.sum(w**2)
+    assert np.all(np.abs(ests**2 / exact**2 - 1) < 4 * np.sqrt(2 / 4) * tail + 1e-5)
+    full = jnp.asarray(v[:, :89], jnp.float32)  # rank(K) ≤ n: the whole range, exact
     np.testing.assert_allclose(frobenius_norm(mv, full, key=jax.random.key(0)), exact, rtol=1e-4)
 
 
@@ -102,8 +103,9 @@ def test_record_inside_fit(setup):
     model, x, params, kd, w, v = setup
     y = jnp.sin(2 * x[:, :1])
     k = 8
-    rec = ntk_record(model, x, y, k=k, key=jax.random.key(4), n_iter=40, n_probes=8, params0=params,
-                     eigenvectors=True, batch_size=30)
+    rec = ntk_record(
+        model, x, y, k=k, key=jax.random.key(4), n_iter=40, n_probes=8, params0=params, eigenvectors=True, batch_size=30
+    )
     r = fit(model.apply, params, x, y, optimizer=optax.sgd(0.5), steps=60, record=rec, record_every=30)
     recs = r.records
     assert recs.eigenvalues.shape == (3, k) and recs.eigenvectors.shape == (3, 90, k)
@@ -116,11 +118,11 @@ def test_record_inside_fit(setup):
     res = f0 - yv
     np.testing.assert_allclose(recs.residual_fraction[0], np.sum((vk.T @ res) ** 2) / (res @ res), rtol=1e-3)
     fro = np.linalg.norm(kd)
-    tail = np.sum(w[k:] ** 2) / np.sum(w ** 2)
-    assert abs(float(recs.frobenius[0]) ** 2 / fro ** 2 - 1) < 4 * np.sqrt(2 / 8) * tail + 1e-5
+    tail = np.sum(w[k:] ** 2) / np.sum(w**2)
+    assert abs(float(recs.frobenius[0]) ** 2 / fro**2 - 1) < 4 * np.sqrt(2 / 8) * tail + 1e-5
     align = yv @ kd @ yv / (fro * (yv @ yv))
     np.testing.assert_allclose(recs.alignment[0], align, rtol=2 * tail + 1e-4)
-    assert float(recs.kernel_change[0]) < 1e-5   # same parameters: zero up to float32 round-off
+    assert float(recs.kernel_change[0]) < 1e-5  # same parameters: zero up to float32 round-off
     assert np.all(np.asarray(recs.kernel_change[1:]) > 0)
     assert np.all((np.asarray(recs.target_fraction) >= 0) & (np.asarray(recs.target_fraction) <= 1 + 1e-5))
     # kernel change matches the dense one at the end

@@ -47,7 +47,7 @@ SETTINGS = settings(max_examples=6, deadline=None, derandomize=True, database=No
 RTOL = 1e-9
 pytestmark = pytest.mark.x64
 
-seeds = st.integers(min_value=0, max_value=2 ** 31 - 1)
+seeds = st.integers(min_value=0, max_value=2**31 - 1)
 
 
 def _rng(seed):
@@ -63,7 +63,7 @@ def _close(a, b, scale):
 # transforms
 # --------------------------------------------------------------------------------------------
 
-N_GRID = 33                          # odd: the centred frequencies are not symmetric about 0
+N_GRID = 33  # odd: the centred frequencies are not symmetric about 0
 grid = st.tuples(st.just(N_GRID), st.floats(-3.0, 3.0), st.floats(0.01, 2.0), seeds)
 
 
@@ -98,12 +98,12 @@ def test_grid_fft_shift_theorem(g, m):
     x = a + delta * np.arange(n)
     f = _rng(seed).normal(size=n)
     spec = fspec.grid_fft(f, x)
-    shifted = fspec.grid_fft(np.roll(f, m), x)   # f(x − mΔ) on the periodic grid
+    shifted = fspec.grid_fft(np.roll(f, m), x)  # f(x − mΔ) on the periodic grid
     expected = np.asarray(spec.coeffs) * np.exp(-2j * np.pi * np.asarray(spec.freqs) * m * delta)
     _close(shifted.coeffs, expected, delta * np.sum(np.abs(f)))
 
 
-points = st.tuples(st.just(20), st.just(5), seeds)   # 20 points, 5 frequencies
+points = st.tuples(st.just(20), st.just(5), seeds)  # 20 points, 5 frequencies
 
 
 @SETTINGS
@@ -128,7 +128,8 @@ def test_nudft_linearity(p, alpha, beta):
     d = [0.6, 0.8]
     lhs = fspec.nudft(x, alpha * y1 + beta * y2, freqs, direction=d)
     rhs = alpha * np.asarray(fspec.nudft(x, y1, freqs, direction=d)) + beta * np.asarray(
-        fspec.nudft(x, y2, freqs, direction=d))
+        fspec.nudft(x, y2, freqs, direction=d)
+    )
     _close(lhs, rhs, (abs(alpha) + abs(beta)) * np.max(np.abs([y1, y2])))
 
 
@@ -141,7 +142,7 @@ def test_nudft_parseval_on_a_uniform_grid_and_agrees_with_grid_fft(g):
     k = np.fft.fftshift(np.fft.fftfreq(n, 1.0 / n))
     c = np.asarray(fspec.nudft(x[:, None], y, k / (n * delta), direction=[1.0]))
     # (1/n)-normalised DFT over all N frequencies: Σ_k |ŷ_k|² = (1/n) Σ_j |y_j|²
-    _close(np.sum(np.abs(c) ** 2), np.sum(y ** 2) / n, np.sum(y ** 2) / n)
+    _close(np.sum(np.abs(c) ** 2), np.sum(y**2) / n, np.sum(y**2) / n)
     # ... and it is grid_fft's coefficient divided by L = NΔ
     _close(c, np.asarray(fspec.grid_fft(y, x).coeffs) / (n * delta), np.max(np.abs(y)))
 
@@ -151,7 +152,7 @@ def test_nudft_parseval_on_a_uniform_grid_and_agrees_with_grid_fft(g):
 # --------------------------------------------------------------------------------------------
 
 EPS = float(np.finfo(np.float64).eps)
-N_K, D_K = 6, 2                      # every kernel test: 6 points in 2 dimensions (one compile each)
+N_K, D_K = 6, 2  # every kernel test: 6 points in 2 dimensions (one compile each)
 MLP_K = fmodels.mlp((16, 1), "relu", init="ntk")
 ERF_K = fmodels.mlp((16, 1), "erf", init="ntk")
 
@@ -213,8 +214,8 @@ LFP_KMAX = 3
 def test_lfp_kernel_is_psd(seed):
     r = _rng(seed)
     x = r.uniform(0, 1, size=(N_K, D_K))
-    gamma2 = r.uniform(0.01, 2.0, size=(2 * LFP_KMAX + 1,) * D_K)   # γ² > 0 on the frequency grid
-    gamma2 = 0.5 * (gamma2 + gamma2[::-1, ::-1])                    # even, γ²(k) = γ²(−k): a real kernel
+    gamma2 = r.uniform(0.01, 2.0, size=(2 * LFP_KMAX + 1,) * D_K)  # γ² > 0 on the frequency grid
+    gamma2 = 0.5 * (gamma2 + gamma2[::-1, ::-1])  # even, γ²(k) = γ²(−k): a real kernel
     m = (2 * LFP_KMAX + 1) ** D_K
     _assert_psd(lfp.kernel_matrix(x, x, gamma2, k_max=LFP_KMAX), "LFP kernel", tol=_gram_tol(N_K, m))
 
@@ -241,8 +242,9 @@ def test_init_bias_kernel_matrices_are_psd(seed, kernel):
     tol = _gram_tol(N_K, _num_params(params)) if kernel == "empirical" else _arccos_tol(N_K)
     _assert_psd(km.k_train_train, f"init_bias {kernel} k_train_train", tol=tol)
     # K(T, X) with T ⊂ X is the corresponding rows of K(X, X)
-    np.testing.assert_allclose(km.k_test_train, np.asarray(km.k_train_train)[:2],
-                               rtol=0, atol=RTOL * np.max(np.abs(km.k_train_train)))
+    np.testing.assert_allclose(
+        km.k_test_train, np.asarray(km.k_train_train)[:2], rtol=0, atol=RTOL * np.max(np.abs(km.k_train_train))
+    )
 
 
 # --------------------------------------------------------------------------------------------

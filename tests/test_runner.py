@@ -30,9 +30,16 @@ def _toy_run(config, out_dir):
     return {"mean": mean, "claims": [claim(TOY_CLAIM, abs(mean) < 3 * se, {"mean": mean, "se": se})]}
 
 
-TOY = Experiment(name="toy", description="a toy experiment", claim=TOY_CLAIM, source="none (a test)",
-                 quick={"n": 200}, full={"n": 20000}, run=_toy_run,
-                 figures={"hist.png": "histogram of the samples", "trace.png": "sorted samples"})
+TOY = Experiment(
+    name="toy",
+    description="a toy experiment",
+    claim=TOY_CLAIM,
+    source="none (a test)",
+    quick={"n": 200},
+    full={"n": 20000},
+    run=_toy_run,
+    figures={"hist.png": "histogram of the samples", "trace.png": "sorted samples"},
+)
 
 
 @pytest.fixture
@@ -152,27 +159,68 @@ def test_malformed_module_is_refused_not_skipped(tmp_path, monkeypatch):
 def test_declaration_is_checked():
     kw = dict(name="x", description="d", claim="c", source="s", quick={"n": 1}, full={"n": 2}, run=_toy_run)
     Experiment(**kw)
-    for bad, match in [({"name": "has space"}, "name"), ({"full": {"m": 1}}, "same settings"),
-                       ({"quick": {"n": float("nan")}}, "finite"), ({"quick": {"n": object()}}, "JSON"),
-                       ({"run": None}, "callable"), ({"description": ""}, "description"),
-                       ({"quick": {"n": 1, "seed": 0}, "full": {"n": 1, "seed": 0}}, "seed")]:
+    for bad, match in [
+        ({"name": "has space"}, "name"),
+        ({"full": {"m": 1}}, "same settings"),
+        ({"quick": {"n": float("nan")}}, "finite"),
+        ({"quick": {"n": object()}}, "JSON"),
+        ({"run": None}, "callable"),
+        ({"description": ""}, "description"),
+        ({"quick": {"n": 1, "seed": 0}, "full": {"n": 1, "seed": 0}}, "seed"),
+    ]:
         with pytest.raises(MalformedExperimentError, match=match):
             Experiment(**{**kw, **bad})
 
 
 def test_settings_are_typed_from_the_defaults():
-    exp = Experiment(name="x", description="d", claim="c", source="s", run=_toy_run,
-                     quick={"steps": 10, "lr": 0.1, "flag": False, "widths": [1, 2], "rates": [0.1],
-                            "name": "a", "opt": None, "cut": None},
-                     full={"steps": 100, "lr": 0.01, "flag": True, "widths": [4], "rates": [0.5, 1.0],
-                           "name": "b", "opt": None, "cut": 3})
-    cfg = exp.config("quick", {"steps": 3, "lr": 1, "flag": True, "widths": [7], "rates": [2, 0.5],
-                               "opt": {"any": [1]}, "cut": 5}, seed=2)
+    exp = Experiment(
+        name="x",
+        description="d",
+        claim="c",
+        source="s",
+        run=_toy_run,
+        quick={
+            "steps": 10,
+            "lr": 0.1,
+            "flag": False,
+            "widths": [1, 2],
+            "rates": [0.1],
+            "name": "a",
+            "opt": None,
+            "cut": None,
+        },
+        full={
+            "steps": 100,
+            "lr": 0.01,
+            "flag": True,
+            "widths": [4],
+            "rates": [0.5, 1.0],
+            "name": "b",
+            "opt": None,
+            "cut": 3,
+        },
+    )
+    cfg = exp.config(
+        "quick",
+        {"steps": 3, "lr": 1, "flag": True, "widths": [7], "rates": [2, 0.5], "opt": {"any": [1]}, "cut": 5},
+        seed=2,
+    )
     assert cfg["steps"] == 3 and cfg["lr"] == 1 and cfg["flag"] is True and cfg["seed"] == 2
     assert exp.config("quick", {"cut": None})["cut"] is None
-    for key, value in [("steps", 2.5), ("steps", True), ("steps", "3"), ("lr", "x"), ("flag", 1),
-                       ("flag", "true"), ("widths", [1.5]), ("widths", 3), ("rates", ["a"]), ("name", 1),
-                       ("cut", 2.5), ("lr", float("inf"))]:
+    for key, value in [
+        ("steps", 2.5),
+        ("steps", True),
+        ("steps", "3"),
+        ("lr", "x"),
+        ("flag", 1),
+        ("flag", "true"),
+        ("widths", [1.5]),
+        ("widths", 3),
+        ("rates", ["a"]),
+        ("name", 1),
+        ("cut", 2.5),
+        ("lr", float("inf")),
+    ]:
         with pytest.raises(ValueError, match=f"setting '{key}'"):
             exp.config("quick", {key: value})
     with pytest.raises(ValueError, match="unknown setting 'nope'"):
@@ -248,19 +296,27 @@ def test_wheel_ships_experiments_inside_fpjax(tmp_path):
     if uv is None:
         pytest.skip("uv is not installed: cannot build the wheel")
     root = Path(runner.__file__).resolve().parents[2]
-    subprocess.run([uv, "build", "--wheel", "-o", str(tmp_path / "dist"), str(root)], check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        [uv, "build", "--wheel", "-o", str(tmp_path / "dist"), str(root)], check=True, capture_output=True, timeout=600
+    )
     (wheel,) = (tmp_path / "dist").glob("fpjax-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names} == {"fpjax", wheel.name.split("-py")[0] + ".dist-info"}
     shipped = {Path(n).name for n in names if n.startswith("fpjax/_experiments/")}
     assert shipped == {p.name for p in (root / "experiments").glob("*.py")}
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
-    code = ("from fpjax._src import runner; import sys; p = runner.experiments_package(); "
-            "print(p.__name__, sorted(runner.list_experiments()) == sorted(sys.argv[1].split(',')))")
-    out = subprocess.run([sys.executable, "-c", code, ",".join(runner.list_experiments())], cwd=tmp_path,
-                         env=dict(os.environ, PYTHONPATH=str(tmp_path / "site")), capture_output=True,
-                         text=True, timeout=600)
+    code = (
+        "from fpjax._src import runner; import sys; p = runner.experiments_package(); "
+        "print(p.__name__, sorted(runner.list_experiments()) == sorted(sys.argv[1].split(',')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, ",".join(runner.list_experiments())],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(tmp_path / "site")),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.stdout.split() == ["fpjax._experiments", "True"], out.stderr[-2000:]
 
 

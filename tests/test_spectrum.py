@@ -22,6 +22,7 @@ def x64():
 # grid_fft: analytic transforms
 # ----------------------------------------------------------------------------------------------
 
+
 def test_gaussian_1d_float64(x64):
     # f = exp(-πx²) has f̂ = exp(-πξ²). Grid x_j = -8 + 0.05 j, N = 320 (box [-8, 8)).
     # Poisson summation: Δ Σ_{j∈Z} f(x_j) e^{-2πiξx_j} = Σ_m f̂(ξ + m/Δ) e^{2πi m a/Δ}, so the aliasing
@@ -30,11 +31,11 @@ def test_gaussian_1d_float64(x64):
     # rounding of an N-point FFT of terms summing to Σ Δ|f| = 1: ~ ε log2 N ≈ 2e-15. atol 1e-13.
     delta, n = 0.05, 320
     x = -8 + delta * np.arange(n)
-    freqs, coeffs = S.grid_fft(np.exp(-np.pi * x ** 2), x)
+    freqs, coeffs = S.grid_fft(np.exp(-np.pi * x**2), x)
     assert freqs.dtype == jnp.float64 and coeffs.dtype == jnp.complex128
     assert coeffs.shape == (n,)
     np.testing.assert_allclose(np.diff(np.asarray(freqs)), 1 / (n * delta), rtol=1e-12)
-    assert freqs[0] == pytest.approx(-10.0) and freqs[n // 2] == 0.0   # centred, ascending
+    assert freqs[0] == pytest.approx(-10.0) and freqs[n // 2] == 0.0  # centred, ascending
     np.testing.assert_allclose(coeffs, np.exp(-np.pi * np.asarray(freqs) ** 2), rtol=0, atol=1e-13)
 
 
@@ -75,7 +76,7 @@ def test_gaussian_float32_default():
     # <= ε32 (log2 N + 2) ≈ 1.3e-6; the origin phase is built in float64 and rounded once to
     # complex64 (error ε32 relative). atol 1e-5 covers both with margin.
     x = (-8 + 0.05 * np.arange(320)).astype(np.float32)
-    freqs, coeffs = S.grid_fft(np.exp(-np.pi * x ** 2), x)
+    freqs, coeffs = S.grid_fft(np.exp(-np.pi * x**2), x)
     assert coeffs.dtype == jnp.complex64
     np.testing.assert_allclose(coeffs, np.exp(-np.pi * np.asarray(freqs, np.float64) ** 2), rtol=0, atol=1e-5)
 
@@ -98,9 +99,9 @@ def test_box_gives_sinc(x64):
     with np.errstate(invalid="ignore", divide="ignore"):
         dirichlet = np.where(xi == 0, 1.0, np.sin(np.pi * xi) / (m * np.sin(t)))
     np.testing.assert_allclose(coeffs, dirichlet, rtol=0, atol=1e-13)
-    bound = np.abs(np.pi * xi) / (6 * m ** 2 * (1 - t ** 2 / 6)) + 1e-13
+    bound = np.abs(np.pi * xi) / (6 * m**2 * (1 - t**2 / 6)) + 1e-13
     assert np.all(np.abs(np.asarray(coeffs) - np.sinc(xi)) <= bound)
-    assert np.max(np.abs(coeffs.imag)) < 1e-13      # even function about 0: real transform
+    assert np.max(np.abs(coeffs.imag)) < 1e-13  # even function about 0: real transform
 
     # 2-D box on (-1/2, 1/2)²: sinc(ξ)sinc(η). Discrete: D_M(ξ)D_M(η) exactly; since |D|, |sinc| <= 1,
     # |D D' - s s'| <= |D - s| + |D' - s'| <= b(ξ) + b(η) with b the 1-D bound above. M = 40.
@@ -112,7 +113,7 @@ def test_box_gives_sinc(x64):
     t = np.pi * xi / m2
     with np.errstate(invalid="ignore", divide="ignore"):
         d1 = np.where(xi == 0, 1.0, np.sin(np.pi * xi) / (m2 * np.sin(t)))
-    b1 = np.abs(np.pi * xi) / (6 * m2 ** 2 * (1 - t ** 2 / 6))
+    b1 = np.abs(np.pi * xi) / (6 * m2**2 * (1 - t**2 / 6))
     np.testing.assert_allclose(c2, np.outer(d1, d1), rtol=0, atol=1e-13)
     err = np.abs(np.asarray(c2) - np.outer(np.sinc(xi), np.sinc(xi)))
     assert np.all(err <= b1[:, None] + b1[None, :] + 1e-13)
@@ -128,11 +129,11 @@ def test_sine_amplitude_1d(x64):
     assert ks.tolist() == list(range(n // 2 + 1))
     np.testing.assert_allclose(amps[k0], amp / 2, rtol=0, atol=1e-13)
     assert np.max(np.abs(np.delete(np.asarray(amps), k0))) < 1e-13
-    freqs, coeffs = S.grid_fft(f, x)       # continuous units: L·A/2 with L = 1, phase ∓i
+    freqs, coeffs = S.grid_fft(f, x)  # continuous units: L·A/2 with L = 1, phase ∓i
     np.testing.assert_allclose(S.coeffs_at(coeffs, [k0, -k0]), [amp / 2j, -amp / 2j], atol=1e-13)
     # Every frequency of the grid against the exact spectrum (A/(2i) at ±k₀, 0 elsewhere): the
     # expected function is the same sine, so the default rounding tolerances apply.
-    all_freqs = np.arange(-(n // 2), n // 2 + 1)           # cycles per unit = per period (L = 1)
+    all_freqs = np.arange(-(n // 2), n // 2 + 1)  # cycles per unit = per period (L = 1)
     assert_spectra_close(f, amp * np.sin(2 * np.pi * k0 * x), x, all_freqs)
     with pytest.raises(AssertionError, match=r"differ at 2 of 65 frequencies"):
         assert_spectra_close(f, 0.9 * amp * np.sin(2 * np.pi * k0 * x), x, all_freqs, rtol=0.05)
@@ -149,7 +150,7 @@ def test_periodic_amplitudes_nyquist_and_batch(x64):
     # (-1)^j = cos(πNx) on x_j = j/N: its only bin is k = N/2, with |c| = 1 (±N/2 are one bin).
     n = 16
     x = np.arange(n) / n
-    vals = np.stack([(-1.0) ** np.arange(n), 2 + np.cos(2 * np.pi * 3 * x)])    # batch of 2
+    vals = np.stack([(-1.0) ** np.arange(n), 2 + np.cos(2 * np.pi * 3 * x)])  # batch of 2
     _ks, amps = S.periodic_amplitudes(vals, x)
     assert amps.shape == (2, n // 2 + 1)
     np.testing.assert_allclose(amps[0, n // 2], 1.0, atol=1e-14)
@@ -185,7 +186,7 @@ def test_parseval_1d_2d_batched(x64):
     ax, ay = -1 + 0.2 * np.arange(12), 0.5 * np.arange(9)
     g = rng.normal(size=(4, 12, 9))
     _, c2 = S.grid_fft(g, (ax, ay))
-    lhs2 = 0.2 * 0.5 * np.sum(g ** 2, axis=(-2, -1))
+    lhs2 = 0.2 * 0.5 * np.sum(g**2, axis=(-2, -1))
     rhs2 = np.sum(np.abs(np.asarray(c2)) ** 2, axis=(-2, -1)) / (12 * 0.2 * 9 * 0.5)
     np.testing.assert_allclose(lhs2, rhs2, rtol=1e-12)
 
@@ -208,7 +209,7 @@ def test_batched_equals_individual_and_jit(x64):
 
 def test_window(x64):
     # Tukey(α) closed form at a few points; hann = Tukey(1); None = ones.
-    w = np.asarray(S.window_weights(9, ("tukey", 0.5)))        # t = j/8, tapers on t < 1/4, t > 3/4
+    w = np.asarray(S.window_weights(9, ("tukey", 0.5)))  # t = j/8, tapers on t < 1/4, t > 3/4
     np.testing.assert_allclose(w, [0, 0.5, 1, 1, 1, 1, 1, 0.5, 0], atol=1e-15)
     np.testing.assert_allclose(S.window_weights(5, "hann"), [0, 0.5, 1, 0.5, 0], atol=1e-15)
     np.testing.assert_allclose(S.window_weights(5, None), np.ones(5))
@@ -222,7 +223,7 @@ def test_window(x64):
     _, c_rect = S.grid_fft(f, x)
     _, c_hann = S.grid_fft(f, x, window="hann")
     far = S.coeffs_at(c_rect, 25), S.coeffs_at(c_hann, 25)
-    assert abs(far[0]) > 2e-3                                 # the rectangular window leaks
+    assert abs(far[0]) > 2e-3  # the rectangular window leaks
     assert abs(far[1]) < abs(far[0]) / 20
     # n-D: the window is applied per axis (outer product).
     g = np.ones((8, 6))
@@ -234,6 +235,7 @@ def test_window(x64):
 # ----------------------------------------------------------------------------------------------
 # nudft
 # ----------------------------------------------------------------------------------------------
+
 
 def test_nudft_uniform_equals_grid(x64):
     # On x_j = a + jΔ: (1/N) Σ f_j e^{-2πiξx_j} = grid_fft / (NΔ) exactly (1/n vs Δ normalisation;
@@ -255,17 +257,19 @@ def test_nudft_scattered_direct_sum(x64):
     freqs = np.linspace(-3, 3, k)
     p = rng.normal(size=d)
     pu = p / np.linalg.norm(p)
-    direct = np.exp(-2j * np.pi * freqs[:, None] * (x @ pu)[None, :]) @ y / n      # (K, c)
+    direct = np.exp(-2j * np.pi * freqs[:, None] * (x @ pu)[None, :]) @ y / n  # (K, c)
     # Sums of n = 301 unit-size terms: rounding <= ε n ≈ 7e-14. atol 1e-12.
     np.testing.assert_allclose(S.nudft(x, y, freqs, direction=p), direct, rtol=0, atol=1e-12)
     # Chunking (with padding of both frequency and point blocks) changes nothing.
-    np.testing.assert_allclose(S.nudft(x, y, freqs, direction=p, chunk_freqs=8, chunk_points=50), direct,
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        S.nudft(x, y, freqs, direction=p, chunk_freqs=8, chunk_points=50), direct, rtol=0, atol=1e-12
+    )
     # 1-D y gives (K,), complex y works.
     np.testing.assert_allclose(S.nudft(x, y[:, 0], freqs, direction=p), direct[:, 0], atol=1e-12)
     yc = y[:, 0] + 1j * y[:, 1]
-    np.testing.assert_allclose(S.nudft(x, yc, freqs, direction=p, chunk_points=64),
-                               direct[:, 0] + 1j * direct[:, 1], atol=1e-12)
+    np.testing.assert_allclose(
+        S.nudft(x, yc, freqs, direction=p, chunk_points=64), direct[:, 0] + 1j * direct[:, 1], atol=1e-12
+    )
 
 
 def test_nudft_float32_close_to_float64():
@@ -306,17 +310,17 @@ def test_nudft_default_direction_is_first_pc(x64):
 # relative_error
 # ----------------------------------------------------------------------------------------------
 
+
 def test_relative_error_values_batch_and_zero_rule(x64):
     y_hat = np.array([1.0 + 1.0j, 2.0, 0.0, 0.0])
-    h_hat = np.array([[1.0 + 1.0j, 1.0, 0.0, 0.5],
-                      [0.0, 2.0 + 2.0j, 0.0, 0.0]])          # (steps=2, K=4)
+    h_hat = np.array([[1.0 + 1.0j, 1.0, 0.0, 0.5], [0.0, 2.0 + 2.0j, 0.0, 0.0]])  # (steps=2, K=4)
     d = np.asarray(S.relative_error(h_hat, y_hat))
     assert d.shape == (2, 4)
     np.testing.assert_allclose(d[0, :3], [0.0, 0.5, 0.0])
-    assert np.isinf(d[0, 3])                                    # miss of a zero target: inf
-    np.testing.assert_allclose(d[1], [1.0, 1.0, 0.0, 0.0])      # |0 - (1+i)|/|1+i| = 1
+    assert np.isinf(d[0, 3])  # miss of a zero target: inf
+    np.testing.assert_allclose(d[1], [1.0, 1.0, 0.0, 0.0])  # |0 - (1+i)|/|1+i| = 1
     d2 = np.asarray(S.relative_error(h_hat, y_hat, floor=0.25))
-    np.testing.assert_allclose(d2[0, 3], 2.0)                   # 0.5 / max(0, 0.25)
+    np.testing.assert_allclose(d2[0, 3], 2.0)  # 0.5 / max(0, 0.25)
     # (K, c) targets against (steps, K, c) predictions.
     rng = np.random.default_rng(5)
     y2 = rng.normal(size=(5, 3)) + 1j * rng.normal(size=(5, 3))
@@ -327,6 +331,7 @@ def test_relative_error_values_batch_and_zero_rule(x64):
 # ----------------------------------------------------------------------------------------------
 # errors
 # ----------------------------------------------------------------------------------------------
+
 
 def test_grid_fft_input_errors():
     x = np.linspace(0, 1, 10)
@@ -402,6 +407,7 @@ def test_helpers_input_errors():
 # Fourier-series coefficients at physical frequencies
 # ----------------------------------------------------------------------------------------------
 
+
 def test_fourier_coeffs_physical_frequencies(x64):
     # sin(3x) on [-π, π) (L = 2π): c(±3/(2π)) = ∓i/2 exactly (trigonometric polynomial of degree
     # < N/2 on a whole period: the DFT is exact), same with cycles=, and independent of the grid's
@@ -417,8 +423,9 @@ def test_fourier_coeffs_physical_frequencies(x64):
     _freqs, coeffs = S.grid_fft(np.cos(5 * x), x)
     ref = np.asarray(S.coeffs_at(coeffs, 5)) / (2 * np.pi)
     np.testing.assert_allclose(S.fourier_coeffs(np.cos(5 * x)[:, None], x[:, None], cycles=[5]), [ref], atol=1e-14)
-    np.testing.assert_allclose(S.fourier_coeffs(np.cos(5 * x), x, cycles=[5]),
-                               S.nudft(x, np.cos(5 * x), [5 / (2 * np.pi)]), atol=1e-14)
+    np.testing.assert_allclose(
+        S.fourier_coeffs(np.cos(5 * x), x, cycles=[5]), S.nudft(x, np.cos(5 * x), [5 / (2 * np.pi)]), atol=1e-14
+    )
     # Values may be traced (jit, vmap over seeds); the grid is checked on the host.
     vals = np.stack([np.sin(3 * x), 2 * np.sin(3 * x)])
     got = jax.jit(jax.vmap(lambda v: S.fourier_coeffs(v, x, cycles=[3])))(vals)
@@ -460,7 +467,7 @@ def test_endpoint_grids_refused(x64):
     # period= confirms a grid whose N·Δ really is the period; a grid of two periods is fine too.
     x = np.linspace(0, 2, 64, endpoint=False)
     S.periodic_amplitudes(np.sin(np.pi * x), x, period=1.0)
-    ks, amps = S.periodic_amplitudes(np.sin(2 * np.pi * x), x, freqs=[1.0])     # 1 cycle/unit = 2 per L
+    ks, amps = S.periodic_amplitudes(np.sin(2 * np.pi * x), x, freqs=[1.0])  # 1 cycle/unit = 2 per L
     assert ks.tolist() == [2]
     np.testing.assert_allclose(amps, [0.5], atol=1e-14)
 

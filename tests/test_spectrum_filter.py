@@ -20,7 +20,7 @@ def _dense_reference(x, y, delta):
     """Direct float64 numpy evaluation of (G_δ y)_i = Σ_j y_j g(x_i - x_j) / Σ_j g(x_i - x_j)."""
     x = np.asarray(x, np.float64).reshape(len(x), -1)
     d2 = np.sum((x[:, None, :] - x[None, :, :]) ** 2, axis=-1)
-    w = np.exp(-d2 / (2 * delta))           # δ is a variance
+    w = np.exp(-d2 / (2 * delta))  # δ is a variance
     y2 = np.asarray(y, np.float64).reshape(len(y), -1)
     return ((w @ y2) / w.sum(1, keepdims=True)).reshape(np.shape(y))
 

@@ -23,8 +23,8 @@ def _direct_power(w, p):
         w = w[:, :, None, None]
     kh, kw = w.shape[:2]
     u = np.arange(p) - p // 2
-    eu = np.exp(-2j * np.pi * np.outer(u, np.arange(kh)) / p)      # (P, kh)
-    ev = np.exp(-2j * np.pi * np.outer(u, np.arange(kw)) / p)      # (P, kw)
+    eu = np.exp(-2j * np.pi * np.outer(u, np.arange(kh)) / p)  # (P, kh)
+    ev = np.exp(-2j * np.pi * np.outer(u, np.arange(kw)) / p)  # (P, kw)
     spec = np.einsum("ui,vj,ijab->uvab", eu, ev, w)
     return np.mean(np.abs(spec) ** 2, axis=(2, 3))
 
@@ -48,14 +48,13 @@ def test_power_spectrum_matches_direct_dft(x64):
     # FFT vs direct sum of 9 terms: rounding ~ε·Σ|w|² ≈ 1e-14. atol 1e-12.
     np.testing.assert_allclose(pw, _direct_power(w, 16), rtol=0, atol=1e-12)
     # Parseval for the padded DFT: mean over (u, v) of |Ŵ|² = Σ w² (per channel pair), averaged.
-    np.testing.assert_allclose(np.mean(pw), np.mean(np.sum(w ** 2, axis=(0, 1))), rtol=1e-12)
+    np.testing.assert_allclose(np.mean(pw), np.mean(np.sum(w**2, axis=(0, 1))), rtol=1e-12)
     # Leading batch axes (e.g. epochs) and a single 2-D kernel.
     wb = rng.normal(size=(2, 5, 5, 1, 3))
     pb = S.kernel_power_spectrum(wb)
     assert pb.shape == (2, 32, 32)
     np.testing.assert_allclose(pb[1], _direct_power(wb[1], 32), atol=1e-11)
-    np.testing.assert_allclose(S.kernel_power_spectrum(w[:, :, 0, 0], 8), _direct_power(w[:, :, 0, 0], 8),
-                               atol=1e-12)
+    np.testing.assert_allclose(S.kernel_power_spectrum(w[:, :, 0, 0], 8), _direct_power(w[:, :, 0, 0], 8), atol=1e-12)
 
 
 def test_radial_profile_matches_direct_binning(x64):
@@ -64,7 +63,7 @@ def test_radial_profile_matches_direct_binning(x64):
     radii, prof = S.radial_profile(power)
     r_ref, p_ref = _direct_profile(power[2])
     np.testing.assert_array_equal(radii, r_ref)
-    assert radii.tolist() == list(range(24))          # 32×32: r = 0..round(16√2) = 23, all occupied
+    assert radii.tolist() == list(range(24))  # 32×32: r = 0..round(16√2) = 23, all occupied
     assert prof.shape == (3, 24)
     np.testing.assert_allclose(prof[2], p_ref, rtol=1e-13)
     # Known bin: r = 1 holds (±1, 0), (0, ±1) (|·|² = 1) and (±1, ±1) (√2 rounds to 1): mean 1.5.
@@ -100,7 +99,7 @@ def test_checkerboard_kernel_peaks_at_highest_radius(x64):
     radii, prof = S.radial_profile(S.kernel_power_spectrum(cb, 32))
     assert int(np.argmax(prof)) == len(radii) - 1 == 23
     assert float(prof[-1]) == pytest.approx(81.0)
-    assert float(S.high_freq_energy(prof, radii)) > 0.625       # above the flat-spectrum value
+    assert float(S.high_freq_energy(prof, radii)) > 0.625  # above the flat-spectrum value
 
 
 def test_profile_rotation_invariance(x64):
@@ -133,7 +132,7 @@ def test_profile_rotation_invariance(x64):
 def test_high_freq_energy_and_ssr(x64):
     radii = np.arange(24)
     prof = np.ones((2, 24))
-    np.testing.assert_allclose(S.high_freq_energy(prof, radii, r_c=20), 3 / 24)   # r = 21, 22, 23
+    np.testing.assert_allclose(S.high_freq_energy(prof, radii, r_c=20), 3 / 24)  # r = 21, 22, 23
     np.testing.assert_allclose(S.high_freq_energy(np.zeros(24), radii), 0.0)
     with pytest.raises(ValueError, match=r"pass the pad used"):
         S.high_freq_energy(np.ones(24), radii, pad=64)
@@ -168,7 +167,7 @@ def test_conv_layer_profiles_on_flax_cnn():
     rng = np.random.default_rng(6)
     variables = jax.tree_util.tree_map(lambda s: jnp.asarray(rng.normal(size=s.shape), s.dtype), shapes)
     radii, profiles = S.conv_layer_profiles(variables)
-    assert list(profiles) == ["params/Conv_0/kernel", "params/Conv_1/kernel"]      # Dense excluded
+    assert list(profiles) == ["params/Conv_0/kernel", "params/Conv_1/kernel"]  # Dense excluded
     k1 = variables["params"]["Conv_1"]["kernel"]
     assert k1.shape == (5, 5, 4, 6)
     _, ref = S.radial_profile(S.kernel_power_spectrum(k1))
@@ -178,8 +177,7 @@ def test_conv_layer_profiles_on_flax_cnn():
     stacked = jax.tree_util.tree_map(lambda a: jnp.stack([a, 2 * a, 3 * a]), variables)
     _, prof_t = S.conv_layer_profiles(stacked, batch_ndim=1)
     assert prof_t["params/Conv_0/kernel"].shape == (3, 24)
-    np.testing.assert_allclose(prof_t["params/Conv_0/kernel"][2], 9 * prof_t["params/Conv_0/kernel"][0],
-                               rtol=1e-5)
+    np.testing.assert_allclose(prof_t["params/Conv_0/kernel"][2], 9 * prof_t["params/Conv_0/kernel"][0], rtol=1e-5)
     e = S.conv_layer_high_freq_energy(stacked, batch_ndim=1)
     np.testing.assert_allclose(e["params/Conv_0/kernel"], e["params/Conv_0/kernel"][0], rtol=1e-5)
     with pytest.raises(ValueError, match=r"params contains no conv kernels"):
@@ -242,12 +240,15 @@ def test_plots_return_figures():
     rng = np.random.default_rng(5)
     figs = [
         S.plot_spectrum(np.arange(10.0), rng.normal(size=(2, 10)) + 1j, labels=["a", "b"], marks=[3]),
-        S.plot_relative_error_heatmap(np.where(np.eye(6, 5) > 0, np.inf, 0.5),      # inf is clipped
-                                      np.arange(0, 60, 10), [1, 3, 5, 7, 9]),
-        S.plot_filter_errors(np.arange(5), rng.uniform(size=(2, 5)), rng.uniform(size=(2, 5)),
-                             labels=["δ=0.1", "δ=1"]),
-        S.plot_radial_profiles({"conv0": rng.uniform(size=(4, 24)), "conv1": rng.uniform(size=(4, 24))},
-                               np.arange(24), epochs=[0, 1, 2, 3]),
+        S.plot_relative_error_heatmap(
+            np.where(np.eye(6, 5) > 0, np.inf, 0.5),  # inf is clipped
+            np.arange(0, 60, 10),
+            [1, 3, 5, 7, 9],
+        ),
+        S.plot_filter_errors(np.arange(5), rng.uniform(size=(2, 5)), rng.uniform(size=(2, 5)), labels=["δ=0.1", "δ=1"]),
+        S.plot_radial_profiles(
+            {"conv0": rng.uniform(size=(4, 24)), "conv1": rng.uniform(size=(4, 24))}, np.arange(24), epochs=[0, 1, 2, 3]
+        ),
         S.plot_radial_profiles(rng.uniform(size=(5, 3, 24)), np.arange(24), ncols=2),
         S.plot_gradient_histograms([(np.array([1, 5, 2]), np.array([-1.0, -0.3, 0.3, 1.0]))], labels=["m"]),
     ]
@@ -256,7 +257,7 @@ def test_plots_return_figures():
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
         assert buf.getvalue()[:4] == b"\x89PNG"
-    assert len(figs[4].axes) >= 6          # 5 panels + hidden slot (+ colorbars)
+    assert len(figs[4].axes) >= 6  # 5 panels + hidden slot (+ colorbars)
     assert len(plt.get_fignums()) == n_before, "plot helpers must not create pyplot figures"
     with pytest.raises(ValueError, match=r"spectra must have shape"):
         S.plot_spectrum(np.arange(3.0), np.ones(4))
@@ -267,7 +268,7 @@ def test_plots_return_figures():
 def test_power_spectrum_size_checked_before_allocating():
     # pad = 10⁶ would need 3·10¹²·4 bytes: refused by name before any allocation (no OOM).
     with pytest.raises(ValueError, match=r"pad too large: the \(1000000, 1000000\) power spectra of 1 kernel"):
-        S.kernel_power_spectrum(np.ones((3, 3)), pad=10 ** 6)
+        S.kernel_power_spectrum(np.ones((3, 3)), pad=10**6)
 
 
 def test_power_spectrum_wide_layer_float32():

@@ -52,14 +52,16 @@ def test_relu_ntk_closed_form_zeros_and_decay(d):
     np.testing.assert_allclose(q, cf[:61], rtol=0, atol=1e-8 * cf[0])
     odd = np.arange(3, 2002, 2)
     assert np.all(cf[odd] == 0.0)
-    assert np.all(cf[: 3] > 0) and np.all(cf[np.arange(2, 2002, 2)] > 0)
+    assert np.all(cf[:3] > 0) and np.all(cf[np.arange(2, 2002, 2)] > 0)
+
     # μ_ℓ ~ C ℓ^{-d} on even ℓ (Bietti & Mairal 2019): the log-log slope is -d + O(1/ℓ)
     def slope(lo, hi):
         ell = np.arange(lo, hi + 1, 2)
         return np.polyfit(np.log(ell), np.log(cf[ell]), 1)[0]
+
     far, near = slope(1000, 2000), slope(100, 200)
     assert abs(far + d) < 0.01, far
-    assert abs(far + d) < 0.2 * abs(near + d)   # and the O(1/ℓ) correction shrinks ~10x
+    assert abs(far + d) < 0.2 * abs(near + d)  # and the O(1/ℓ) correction shrinks ~10x
 
 
 @pytest.mark.parametrize("quadrature", S.QUADRATURES)
@@ -77,7 +79,7 @@ def test_funk_hecke_exact_for_polynomial_kernels(quadrature, d):
 def test_two_quadratures_agree_on_smooth_kernel(d):
     a = S.funk_hecke(np.exp, d, 20, quadrature="theta").eigenvalues
     b = S.funk_hecke(np.exp, d, 20, quadrature="jacobi").eigenvalues
-    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)   # cancellation: ~eps·k(1)
+    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)  # cancellation: ~eps·k(1)
 
 
 def test_model_ntk_equals_closed_form():
@@ -97,13 +99,13 @@ def _group_means(eigs, mu, mult, degrees):
     for ell in order:
         start[ell] = pos
         pos += int(mult[ell])
-    return np.array([eigs[start[l]: start[l] + int(mult[l])].mean() for l in degrees])
+    return np.array([eigs[start[l] : start[l] + int(mult[l])].mean() for l in degrees])
 
 
 def _check_gram(kmat, k1, mu, mult, n_groups):
     n = kmat.shape[0]
     eigs = np.linalg.eigvalsh(kmat / n)[::-1]
-    mu = np.where(np.abs(mu) < 1e-12 * mu[0], 0.0, mu)       # exact zeros of odd degrees
+    mu = np.where(np.abs(mu) < 1e-12 * mu[0], 0.0, mu)  # exact zeros of odd degrees
     top = [int(l) for l in np.argsort(-mu, kind="stable")[:n_groups]]
     means = _group_means(eigs, mu, mult, top)
     # The trace of K/n equals k(1) exactly.
@@ -137,7 +139,7 @@ def test_funk_hecke_equals_gram_matrix_eigenvalues_model_ntk():
     from fpjax.ntk import infinite_ntk
 
     d, n = 3, 800
-    model = mlp((64, 64, 1), "relu", init="ntk", sigma_b=0.5)   # deeper, with biases: no closed form
+    model = mlp((64, 64, 1), "relu", init="ntk", sigma_b=0.5)  # deeper, with biases: no closed form
     spec = S.model_eigenvalues(model, d, 200)
     x = S.sample_sphere(n, d, key=jax.random.key(1))
     kmat = np.asarray(infinite_ntk(model, x), np.float64)
@@ -164,11 +166,11 @@ def _harmonic_sum(x, coefs):
 def test_degree_energy_of_harmonic_sum_is_exact_with_quadrature():
     rng = np.random.default_rng(1)
     L, ell_max = 7, 10
-    coefs = [rng.normal(size=2 * l + 1) * (l % 3 != 1) for l in range(L + 1)]   # degrees 1, 4, 7 absent
+    coefs = [rng.normal(size=2 * l + 1) * (l % 3 != 1) for l in range(L + 1)]  # degrees 1, 4, 7 absent
     x, w = S.sphere_quadrature(L + ell_max)
     f = _harmonic_sum(x, coefs)
     e = S.degree_energy(x, f, ell_max, weights=w)
-    truth = np.array([np.sum(c ** 2) for c in coefs] + [0.0] * (ell_max - L))
+    truth = np.array([np.sum(c**2) for c in coefs] + [0.0] * (ell_max - L))
     np.testing.assert_allclose(e.energy, truth, atol=1e-10)
     assert e.stderr is None
     # two functions at once give the same columns
@@ -177,7 +179,7 @@ def test_degree_energy_of_harmonic_sum_is_exact_with_quadrature():
     # direct projection on the harmonics agrees (Parseval)
     for l in range(L + 1):
         c = S.real_sph_harm(l, x).T @ (w * f)
-        np.testing.assert_allclose(np.sum(c ** 2), truth[l], atol=1e-10)
+        np.testing.assert_allclose(np.sum(c**2), truth[l], atol=1e-10)
 
 
 def test_degree_energy_on_the_circle():
@@ -194,9 +196,9 @@ def test_degree_energy_monte_carlo_within_its_error():
     x = np.asarray(S.sample_sphere(3000, 3, key=jax.random.key(3)), np.float64)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     e = S.degree_energy(x, _harmonic_sum(x, coefs), 6)
-    truth = np.array([np.sum(c ** 2) for c in coefs] + [0.0] * 3)
+    truth = np.array([np.sum(c**2) for c in coefs] + [0.0] * 3)
     z = np.abs(e.energy - truth) / e.stderr
-    assert np.all(z < 5), z   # unbiased U-statistic; |z| > 5 has probability < 1e-6 per degree
+    assert np.all(z < 5), z  # unbiased U-statistic; |z| > 5 has probability < 1e-6 per degree
     assert np.all(e.stderr < 0.2 * truth.max())
 
 

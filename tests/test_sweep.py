@@ -71,8 +71,7 @@ def test_diverged_seed_is_reported_and_others_untouched():
     stats = res.mean()
     assert stats.n == 3
     np.testing.assert_allclose(stats.mean["final_loss"], np.mean(res.outputs["final_loss"][[0, 1, 3]]), rtol=1e-6)
-    np.testing.assert_allclose(stats.std["final_loss"], np.std(res.outputs["final_loss"][[0, 1, 3]], ddof=1),
-                               rtol=1e-5)
+    np.testing.assert_allclose(stats.std["final_loss"], np.std(res.outputs["final_loss"][[0, 1, 3]], ddof=1), rtol=1e-5)
     assert np.isfinite(stats.mean["final_loss"])
 
 
@@ -114,8 +113,9 @@ SCRIPT = textwrap.dedent("""
 def _run(args, env=None, **kw):
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([sys.executable, "-c", SCRIPT, *map(str, args)], env=e, cwd=ROOT,
-                          capture_output=True, text=True, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, *map(str, args)], env=e, cwd=ROOT, capture_output=True, text=True, **kw
+    )
 
 
 @pytest.mark.slow
@@ -138,8 +138,13 @@ def test_sweep_survives_sigkill_and_resumes(tmp_path):
     ref = _run(["-", tmp_path / "ref.npz", steps, chunk])
     assert ref.returncode == 0, ref.stderr
     e = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(ckpt), str(tmp_path / "x.npz"), str(steps), str(chunk)],
-                            cwd=ROOT, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(ckpt), str(tmp_path / "x.npz"), str(steps), str(chunk)],
+        cwd=ROOT,
+        env=e,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 240
     while not (ckpt / "chunk_00000.npz").exists():
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -165,6 +170,7 @@ def test_sweep_survives_sigkill_and_resumes(tmp_path):
 # --------------------------------------------------------------------------------------------
 # checkpoints that prove they belong (cheap functions: one jax.random call per seed)
 # --------------------------------------------------------------------------------------------
+
 
 def _noise(scale=1.0, size=3):
     return lambda k: scale * jax.random.normal(k, (size,))
@@ -197,6 +203,7 @@ def test_checkpoint_refuses_foreign_chunks(tmp_path):
     import shutil
 
     from fpjax._src.sweep import CheckpointError
+
     mine, other = tmp_path / "mine", tmp_path / "other"
     sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=mine)
     sweep1(_noise(), jax.random.split(jax.random.key(1), 8), chunk_size=4, checkpoint_dir=other)
@@ -219,6 +226,7 @@ def test_checkpoint_refuses_foreign_chunks(tmp_path):
 
 def test_checkpoint_detects_changed_fn_with_same_tag(tmp_path):
     from fpjax._src.sweep import CheckpointError
+
     d = tmp_path / "c"
     sweep1(_noise(1.0, 3), KEYS8, checkpoint_dir=d, tag="cfg")
     (d / "sweep.json").unlink()  # the chunk alone must prove it belongs
@@ -229,8 +237,7 @@ def test_checkpoint_detects_changed_fn_with_same_tag(tmp_path):
     with pytest.raises(CheckpointError, match=r"tag \('cfg' there, 'other' now\)"):
         sweep1(_noise(1.0, 3), KEYS8, checkpoint_dir=d, tag="other")
     with pytest.raises(CheckpointError, match=r"different sweep: xs, fn"):
-        sweep1(lambda k, s: s * jax.random.normal(k, (3,)), KEYS8, np.ones(8, np.float32), checkpoint_dir=d,
-              tag="cfg")
+        sweep1(lambda k, s: s * jax.random.normal(k, (3,)), KEYS8, np.ones(8, np.float32), checkpoint_dir=d, tag="cfg")
     with pytest.raises(CheckpointError, match=r"the chunking"):
         sweep1(_noise(1.0, 3), KEYS8, chunk_size=4, checkpoint_dir=d, tag="cfg")
     # a closed-over array is a constant of the jaxpr: changing its values changes the fingerprint
@@ -251,6 +258,7 @@ def test_checkpoint_detects_changed_fn_with_same_tag(tmp_path):
 
 def test_checkpoint_corrupt_files_are_named_and_temp_files_removed(tmp_path):
     from fpjax._src.sweep import CheckpointError
+
     d = tmp_path / "c"
     sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     p = d / "chunk_00001.npz"
@@ -278,6 +286,7 @@ def test_checkpoint_corrupt_files_are_named_and_temp_files_removed(tmp_path):
 
 def test_finished_sweep_in_read_only_directory_can_be_read(tmp_path, monkeypatch):
     import fpjax._src.sweep as sw
+
     d = tmp_path / "c"
     a = sweep1(_noise(), KEYS8, chunk_size=4, checkpoint_dir=d)
     real_access = os.access
@@ -303,6 +312,7 @@ def test_sweep_result_is_a_frozen_result_type():
     import dataclasses
 
     from fpjax._src.sweep import SeedStats
+
     r = sweep(_noise(), KEYS8[:4])
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.n_seeds = 3

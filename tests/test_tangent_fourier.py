@@ -46,10 +46,15 @@ def check_theorem(act, loss, methods):
 
 # Quick: every activation and both losses once each, the ODE flow on one of them; the full
 # product (4 activations × 2 losses × 2 measurements) is the slow test and the experiment.
-@pytest.mark.parametrize("act,loss,methods", [("relu", "mse", ("finite_difference", "ode")),
-                                              ("tanh", "bce", ("finite_difference",)),
-                                              ("gaussian", "mse", ("finite_difference",)),
-                                              ("sine", "bce", ("finite_difference",))])
+@pytest.mark.parametrize(
+    "act,loss,methods",
+    [
+        ("relu", "mse", ("finite_difference", "ode")),
+        ("tanh", "bce", ("finite_difference",)),
+        ("gaussian", "mse", ("finite_difference",)),
+        ("sine", "bce", ("finite_difference",)),
+    ],
+)
 def test_theorem(x64, act, loss, methods):
     check_theorem(act, loss, methods)
 
@@ -84,6 +89,7 @@ def test_kernel_spectrum_is_the_spec_grid_transform(x64):
     np.testing.assert_allclose(np.diff(grid), delta, rtol=1e-12)
     assert grid[0] == -1.5
     from fpjax.ntk import empirical_ntk
+
     kgrid = np.asarray(empirical_ntk(model, params, jnp.asarray(grid)[:, None], x))  # (N, n)
     freqs = np.asarray(spec.freqs)
     for k in (-32, -3, 0, 5, 31):
@@ -96,7 +102,7 @@ def test_kernel_spectrum_is_the_spec_grid_transform(x64):
 def test_decay_fits_recover_known_laws(x64):
     xi = np.fft.fftshift(np.fft.fftfreq(1024, 1 / 1024)) / 8.0  # box length 8
     safe = np.where(xi == 0, 1.0, np.abs(xi))
-    power = np.where(xi == 0, 1.0, 0.05 * safe ** -2.0)[None, :] * np.ones((3, 1))
+    power = np.where(xi == 0, 1.0, 0.05 * safe**-2.0)[None, :] * np.ones((3, 1))
     fit = tf.fit_decay(xi, power, band=(0.1, 0.6))
     assert fit.choice == "power" and abs(fit.alpha - 2.0) < 1e-8 and fit.power_rms < 1e-8
     expo = np.exp(-0.7 * np.abs(xi))[None, :] * np.ones((2, 1))

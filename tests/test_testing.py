@@ -21,8 +21,8 @@ from fpjax.testing import (
 
 pytest_plugins = ("pytester",)
 
-X = np.linspace(-np.pi, np.pi, 64, endpoint=False)            # one period L = 2π
-F = np.array([1, 3, 5]) / (2 * np.pi)                         # sin x, sin 3x, sin 5x
+X = np.linspace(-np.pi, np.pi, 64, endpoint=False)  # one period L = 2π
+F = np.array([1, 3, 5]) / (2 * np.pi)  # sin x, sin 3x, sin 5x
 Y = np.sin(X) + 0.5 * np.sin(3 * X) + 0.25 * np.sin(5 * X)
 
 
@@ -33,6 +33,7 @@ def _num(s):
 # ----------------------------------------------------------------------------------------------
 # assert_spectra_close
 # ----------------------------------------------------------------------------------------------
+
 
 def test_spectra_close_passes_exact_and_within_rtol():
     # Identical functions computed two ways (float64 host vs float32 device) pass the default
@@ -56,10 +57,10 @@ def test_spectra_close_fails_on_one_frequency_naming_it_and_both_values():
     row = [ln for ln in msg.splitlines() if ln.rstrip().endswith("FAIL")]
     assert len(row) == 1
     cells = row[0].split()
-    assert _num(cells[0]) == pytest.approx(3 / (2 * np.pi), rel=1e-5)      # the frequency
+    assert _num(cells[0]) == pytest.approx(3 / (2 * np.pi), rel=1e-5)  # the frequency
     assert cells[2] == "-0.2j" or complex(cells[2].replace("j", "j")) == pytest.approx(-0.2j, abs=1e-6)
-    assert complex(cells[3]) == pytest.approx(-0.25j, abs=1e-6)              # expected
-    assert _num(cells[4]) == pytest.approx(0.05, rel=1e-6)                   # |error|
+    assert complex(cells[3]) == pytest.approx(-0.25j, abs=1e-6)  # expected
+    assert _num(cells[4]) == pytest.approx(0.05, rel=1e-6)  # |error|
     # The other two frequencies are listed as ok.
     assert sum(ln.rstrip().endswith(" ok") for ln in msg.splitlines()) == 2
 
@@ -68,7 +69,7 @@ def test_spectra_close_floor_and_fraction():
     # Expected coefficient at 7/(2π) is 0: any relative error would be infinite. With floor = 0.1 the
     # tolerance there is rtol·0.1·max|c| = 0.05·0.1·0.5 = 2.5e-3: a 2e-3 leak passes, 4e-3 fails.
     f7 = list(F) + [7 / (2 * np.pi)]
-    assert_spectra_close(Y + 4e-3 * np.sin(7 * X), Y, X, f7, rtol=0.05, floor=0.1)      # |c| = 2e-3
+    assert_spectra_close(Y + 4e-3 * np.sin(7 * X), Y, X, f7, rtol=0.05, floor=0.1)  # |c| = 2e-3
     with pytest.raises(AssertionError, match=r"differ at 1 of 4"):
         assert_spectra_close(Y + 8e-3 * np.sin(7 * X), Y, X, f7, rtol=0.05, floor=0.1)  # |c| = 4e-3
     # Seed-aware: one bad seed of four passes fraction 0.75, not fraction 1.
@@ -79,7 +80,7 @@ def test_spectra_close_floor_and_fraction():
 
 
 def test_spectra_close_refuses_endpoint_grid_and_off_grid_freqs():
-    xe = np.linspace(-np.pi, np.pi, 64)                       # endpoint included
+    xe = np.linspace(-np.pi, np.pi, 64)  # endpoint included
     with pytest.raises(ValueError, match=r"x looks like linspace\(a, b, N\) with the endpoint b included"):
         assert_spectra_close(np.sin(xe), np.sin(xe), xe, F)
     with pytest.raises(ValueError, match=r"freqs\[0\] = 0.3 is not a frequency of the grid"):
@@ -92,17 +93,18 @@ def test_spectra_close_refuses_endpoint_grid_and_off_grid_freqs():
 # assert_frequency_order
 # ----------------------------------------------------------------------------------------------
 
+
 def _order_errors(rates, n_steps=20):
     t = np.arange(n_steps, dtype=float)[:, None]
-    return np.exp(-t * np.asarray(rates)[None, :])            # (T, K); decays faster for larger rate
+    return np.exp(-t * np.asarray(rates)[None, :])  # (T, K); decays faster for larger rate
 
 
 def test_frequency_order_passes_and_fails_on_swap():
     freqs = [1.0, 2.0, 3.0]
-    err = _order_errors([1.0, 0.5, 0.25])                     # thresholds 0.1 crossed at 3, 5, 10
+    err = _order_errors([1.0, 0.5, 0.25])  # thresholds 0.1 crossed at 3, 5, 10
     assert_frequency_order(err, freqs, threshold=0.1)
     assert_frequency_order(err, freqs, threshold=0.1, rule="stays", steps=100 * np.arange(20))
-    swapped = err[:, [1, 0, 2]]                               # freq 1 now crosses at 5, freq 2 at 3
+    swapped = err[:, [1, 0, 2]]  # freq 1 now crosses at 5, freq 2 at 3
     with pytest.raises(AssertionError) as exc:
         assert_frequency_order(swapped, freqs, threshold=0.1, steps=100 * np.arange(20))
     msg = str(exc.value)
@@ -115,9 +117,9 @@ def test_frequency_order_seeds_censoring_and_step0():
     good = _order_errors([1.0, 0.5, 0.25])
     bad = good[:, [1, 0, 2]]
     at0 = good.copy()
-    at0[:, 2] = 0.01                                          # highest freq below the threshold from step 0
+    at0[:, 2] = 0.01  # highest freq below the threshold from step 0
     cens = good.copy()
-    cens[:, 0] = 0.5                                          # lowest freq never converges
+    cens[:, 0] = 0.5  # lowest freq never converges
     errs = np.stack([good, good, at0, bad])
     # 3 of 4 seeds hold (the step-0 one holds on its remaining pair).
     assert_frequency_order(errs, freqs, threshold=0.1, fraction=0.75)
@@ -145,12 +147,13 @@ def test_frequency_order_seeds_censoring_and_step0():
 # assert_kernel_close
 # ----------------------------------------------------------------------------------------------
 
+
 def _relu_ntk(x, w, b, a):
     """Two-layer ReLU NTK (NTK parametrization) averaged over the hidden units given (numpy)."""
     z = x @ w.T + b
     h, dh = np.maximum(z, 0), (z > 0) * 1.0
     m = w.shape[0]
-    return (h @ h.T) / m + ((dh * a ** 2) @ dh.T) / m * (x @ x.T + 1)
+    return (h @ h.T) / m + ((dh * a**2) @ dh.T) / m * (x @ x.T + 1)
 
 
 def test_kernel_close_width_scaling():
@@ -190,15 +193,16 @@ def test_kernel_close_spectrum_rows_are_frequencies():
 # assert_decay_rate
 # ----------------------------------------------------------------------------------------------
 
+
 def test_decay_rate_fit_pass_and_fail():
     xi = np.arange(1.0, 17.0)
     rng = np.random.default_rng(1)
-    mags = 2.0 * xi ** -2.0 * np.exp(0.05 * rng.normal(size=xi.size))       # 5 % log-normal noise
+    mags = 2.0 * xi**-2.0 * np.exp(0.05 * rng.normal(size=xi.size))  # 5 % log-normal noise
     fit = assert_decay_rate(xi, mags, 2.0)
     # Slope standard error for 5 % noise over log ξ in [0, 2.77]: ≈ 0.05/√Σ(lx − mean)² ≈ 0.016.
     assert abs(float(fit.exponent) - 2.0) < 0.1 and float(fit.stderr) < 0.05 and float(fit.r2) > 0.99
     with pytest.raises(AssertionError) as exc:
-        assert_decay_rate(xi, mags, 3.0)                         # wrong decay
+        assert_decay_rate(xi, mags, 3.0)  # wrong decay
     msg = str(exc.value)
     assert "differs from the expected 3" in msg and "tol 0.3" in msg and "R² = " in msg
     # Table rows: frequency, measured magnitude, expected C_p ξ^-3, ratio.
@@ -207,7 +211,7 @@ def test_decay_rate_fit_pass_and_fail():
     c3 = np.exp(np.mean(np.log(mags) + 3 * np.log(xi)))
     assert _num(first[2]) == pytest.approx(c3, rel=1e-5)
     # Seeds: 3 of 4 with the right exponent pass fraction 0.75.
-    rows = np.stack([xi ** -2.0, xi ** -2.05, xi ** -1.95, xi ** -1.0])
+    rows = np.stack([xi**-2.0, xi**-2.05, xi**-1.95, xi**-1.0])
     fits = assert_decay_rate(xi, rows, 2.0, fraction=0.75)
     np.testing.assert_allclose(fits.exponent, [2.0, 2.05, 1.95, 1.0], atol=1e-12)
     with pytest.raises(AssertionError, match=r"in 1 of 4 seeds .* worst seed 3"):
@@ -222,6 +226,7 @@ def test_decay_rate_fit_pass_and_fail():
 # seed-aware forms
 # ----------------------------------------------------------------------------------------------
 
+
 def test_seed_fraction_and_mean():
     holds = np.array([[True, True], [True, False], [True, True], [False, True]])
     assert_seed_fraction(holds, fraction=0.75, freqs=[1.0, 2.0])
@@ -231,7 +236,7 @@ def test_seed_fraction_and_mean():
     rng = np.random.default_rng(2)
     vals = 1.0 + 0.1 * rng.normal(size=(16, 3))
     assert_seed_mean(vals, [1.0, 1.0, 1.0], freqs=[1.0, 2.0, 3.0])
-    shifted = vals + np.array([0.0, 0.0, 0.2])                  # 0.2 = 8 standard errors (0.1/√16 = 0.025)
+    shifted = vals + np.array([0.0, 0.0, 0.2])  # 0.2 = 8 standard errors (0.1/√16 = 0.025)
     with pytest.raises(AssertionError) as exc:
         assert_seed_mean(shifted, 1.0, freqs=[1.0, 2.0, 3.0])
     row = [ln for ln in str(exc.value).splitlines() if ln.rstrip().endswith("FAIL")]
@@ -246,6 +251,7 @@ def test_seed_fraction_and_mean():
 # ----------------------------------------------------------------------------------------------
 # the pytest plugin
 # ----------------------------------------------------------------------------------------------
+
 
 def test_plugin_registered_and_key_fixtures(request, key, keys):
     assert request.config.pluginmanager.has_plugin("fpjax")
@@ -299,12 +305,13 @@ def test_plugin_fixtures_in_a_fresh_session(pytester):
 # the how-to's example runs
 # ----------------------------------------------------------------------------------------------
 
+
 def test_howto_example_runs():
     doc = Path(__file__).resolve().parents[1] / "docs" / "howto" / "spectral-tests.md"
     blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.DOTALL)
     assert blocks, "docs/howto/spectral-tests.md must hold a python example"
     ns = {}
-    exec(compile(blocks[0], str(doc), "exec"), ns)          # noqa: S102 - our own documentation
+    exec(compile(blocks[0], str(doc), "exec"), ns)  # noqa: S102 - our own documentation
     tests = [v for k, v in ns.items() if k.startswith("test_") and callable(v)]
     assert tests
     for t in tests:

@@ -14,8 +14,16 @@ MODEL = mlp((32, 32, 1), "tanh")
 
 def test_fit_lowers_loss_and_records():
     p = MODEL.init(jax.random.key(0), X)
-    r = fit(MODEL.apply, p, X, Y, optimizer=optax.adam(1e-2), steps=301,
-            record=lambda q: MODEL.apply(q, X)[:, 0], record_every=100)
+    r = fit(
+        MODEL.apply,
+        p,
+        X,
+        Y,
+        optimizer=optax.adam(1e-2),
+        steps=301,
+        record=lambda q: MODEL.apply(q, X)[:, 0],
+        record_every=100,
+    )
     assert r.losses.shape == (301,)
     assert float(r.losses[-1]) < 0.05 * float(r.losses[0])
     assert r.records.shape == (4, 32)
@@ -48,8 +56,17 @@ def test_minibatches_cover_each_epoch_once():
     y = jax.random.normal(jax.random.key(1), (16, 1))
     p0 = jnp.zeros((3, 1))
     loss = lambda p: jnp.sum(x @ p * y)  # d/dp linear in data; use a linear loss via callable
-    r = fit(lin, p0, x, y, optimizer=optax.sgd(1.0), steps=4, batch_size=4, key=jax.random.key(5),
-            loss=lambda pred, yb: jnp.sum(pred * yb))
+    r = fit(
+        lin,
+        p0,
+        x,
+        y,
+        optimizer=optax.sgd(1.0),
+        steps=4,
+        batch_size=4,
+        key=jax.random.key(5),
+        loss=lambda pred, yb: jnp.sum(pred * yb),
+    )
     full = -jax.grad(loss)(p0)
     np.testing.assert_allclose(r.params, full, rtol=1e-5, atol=1e-6)
 
@@ -72,7 +89,7 @@ def test_divergence_is_flagged_and_params_stay_finite():
     assert bool(r.diverged)
     s = int(r.diverged_step)
     assert 0 <= s < 50
-    assert np.all(np.isnan(r.losses[s + 1:]))
+    assert np.all(np.isnan(r.losses[s + 1 :]))
     assert all(np.all(np.isfinite(l)) for l in jax.tree_util.tree_leaves(r.params))
 
 
@@ -80,20 +97,25 @@ def test_fit_vmaps_over_seeds():
     # Plain SGD: a smooth map of the float32 rounding differences between batched and unbatched matmuls
     # (Adam's g/sqrt(v) amplifies them where gradients are near zero, which is not a property of fit).
     keys = jax.random.split(jax.random.key(0), 3)
+
     def one(k):
         return fit(MODEL.apply, MODEL.init(k, X), X, Y, optimizer=optax.sgd(0.1), steps=20).losses
+
     batched = jax.vmap(one)(keys)
     for i in range(3):
         np.testing.assert_allclose(batched[i], one(keys[i]), rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, err, match", [
-    (dict(loss="hinge"), ValueError, "loss"),
-    (dict(steps=0), ValueError, "steps"),
-    (dict(batch_size=100, key=jax.random.key(0)), ValueError, "batch_size"),
-    (dict(batch_size=4), ValueError, "key"),
-    (dict(optimizer="adam"), TypeError, "optimizer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        (dict(loss="hinge"), ValueError, "loss"),
+        (dict(steps=0), ValueError, "steps"),
+        (dict(batch_size=100, key=jax.random.key(0)), ValueError, "batch_size"),
+        (dict(batch_size=4), ValueError, "key"),
+        (dict(optimizer="adam"), TypeError, "optimizer"),
+    ],
+)
 def test_fit_bad_arguments(kwargs, err, match):
     base = dict(optimizer=optax.sgd(0.1), steps=3)
     base.update(kwargs)
@@ -145,6 +167,7 @@ def test_gradient_flow_bad_times():
 
 # ------------------------------------------------ the divergence guard against a reference loop
 
+
 def _reference_fit(apply, params, x, y, opt, steps, record, record_every):
     """The straightforward loop fit ran before: guard and select after every step, one lax.scan."""
     vg = jax.value_and_grad(lambda p: 0.5 * jnp.sum((apply(p, x) - y) ** 2) / x.shape[0])
@@ -170,6 +193,7 @@ def _reference_fit(apply, params, x, y, opt, steps, record, record_every):
             if n == record_every:
                 recs.append(record(c[0]))
         return c, jnp.concatenate(losses), jnp.stack(recs)
+
     return run(params)
 
 
@@ -196,14 +220,16 @@ def test_fit_guard_detects_divergence_like_the_reference():
     s = int(r.diverged_step)
     assert s == int(s_ref)
     np.testing.assert_array_equal(r.losses, l_ref)  # finite up to s, NaN after
-    assert np.all(np.isnan(r.losses[s + 1:]))
+    assert np.all(np.isnan(r.losses[s + 1 :]))
     assert all(np.all(np.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(r.params))
 
 
 # ------------------------------------------------------------------------------- loss validation
 
+
 def test_losses_refuse_broadcasting_and_bad_labels():
     from fpjax.train import bce, ce, mse
+
     with pytest.raises(ValueError, match="mse: y must have exactly the shape of pred"):
         mse(jnp.zeros((4, 1)), jnp.arange(4.0))
     logits = jnp.zeros((3, 2))

@@ -63,14 +63,16 @@ def check_finite(x: Any, name: str) -> None:
         raise ValueError(f"{name} contains {n_bad} NaN/Inf value(s); clean the data first")
 
 
-def check_ndim(x: Any, name: str, ndims: int | Iterable[int], *, nonempty: bool = True,
-               shape_hint: str | None = None) -> None:
+def check_ndim(
+    x: Any, name: str, ndims: int | Iterable[int], *, nonempty: bool = True, shape_hint: str | None = None
+) -> None:
     """Raise ``ValueError`` unless ``x.ndim`` is in ``ndims`` (and ``x`` is non-empty)."""
     allowed = (ndims,) if isinstance(ndims, int) else tuple(ndims)
     hint = f" {shape_hint}" if shape_hint else ""
     if x.ndim not in allowed:
-        raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimension(s){hint}; "
-                         f"got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must have {' or '.join(map(str, allowed))} dimension(s){hint}; got shape {tuple(x.shape)}"
+        )
     if nonempty and x.size == 0:
         raise ValueError(f"{name} must not be empty{hint}; got shape {tuple(x.shape)}")
 
@@ -78,8 +80,10 @@ def check_ndim(x: Any, name: str, ndims: int | Iterable[int], *, nonempty: bool 
 def check_same_leading(a: Any, a_name: str, b: Any, b_name: str) -> None:
     """Raise ``ValueError`` unless ``a`` and ``b`` have the same first dimension."""
     if a.shape[0] != b.shape[0]:
-        raise ValueError(f"{a_name} and {b_name} must have the same number of rows; got "
-                         f"{a.shape[0]} and {b.shape[0]} (shapes {tuple(a.shape)}, {tuple(b.shape)})")
+        raise ValueError(
+            f"{a_name} and {b_name} must have the same number of rows; got "
+            f"{a.shape[0]} and {b.shape[0]} (shapes {tuple(a.shape)}, {tuple(b.shape)})"
+        )
 
 
 def check_positive(v: Any, name: str, *, allow_zero: bool = False) -> float:
@@ -119,11 +123,14 @@ def check_key(key: Any, name: str = "key") -> None:
         typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
         if typed or (key.dtype == jnp.uint32 and key.shape[-1:] == (2,)):
             if key.shape != (() if typed else (2,)):
-                raise ValueError(f"{name} must be a single jax.random key; got a batch of keys of shape "
-                                 f"{tuple(key.shape)} (split it and vmap, or use fpjax.train.sweep)")
+                raise ValueError(
+                    f"{name} must be a single jax.random key; got a batch of keys of shape "
+                    f"{tuple(key.shape)} (split it and vmap, or use fpjax.train.sweep)"
+                )
             return
-    raise TypeError(f"{name} must be a jax.random key (jax.random.key(seed) or PRNGKey(seed)); "
-                    f"got {type(key).__name__}")
+    raise TypeError(
+        f"{name} must be a jax.random key (jax.random.key(seed) or PRNGKey(seed)); got {type(key).__name__}"
+    )
 
 
 def as_points(x: Any, name: str = "x", d: int | None = None) -> jax.Array:
@@ -178,9 +185,10 @@ def available_memory() -> int:
         pass
     try:
         import os
+
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, OSError, ValueError):
-        return 2 ** 63 - 1
+        return 2**63 - 1
 
 
 def check_memory(nbytes: float, name: str, what: str, *, fraction: float = 0.5) -> None:
@@ -191,6 +199,8 @@ def check_memory(nbytes: float, name: str, what: str, *, fraction: float = 0.5) 
     """
     limit = fraction * available_memory()
     if nbytes > limit:
-        raise ValueError(f"{name} too large: {what} needs {nbytes / 2 ** 30:.3g} GiB, more than "
-                         f"{fraction:.0%} of the {available_memory() / 2 ** 30:.3g} GiB of memory available; "
-                         f"reduce {name}")
+        raise ValueError(
+            f"{name} too large: {what} needs {nbytes / 2**30:.3g} GiB, more than "
+            f"{fraction:.0%} of the {available_memory() / 2**30:.3g} GiB of memory available; "
+            f"reduce {name}"
+        )

@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
 
 from fpjax._src import checks
 from fpjax._src import cnn_models as cm
@@ -78,6 +79,7 @@ class CNN:
         def _init(key, x):
             v = self.module.init({"params": key, "dropout": key}, x, train=False)
             return {"params": v["params"], "batch_stats": v.get("batch_stats", {})}
+
         object.__setattr__(self, "_init_jit", jax.jit(_init))
 
         def _apply(v, x, key, train):
@@ -86,6 +88,7 @@ class CNN:
             rngs = {"dropout": key} if key is not None else {}
             logits, mut = self.module.apply(v, x, train=True, rngs=rngs, mutable=["batch_stats"])
             return cm.propagate_nonfinite(x, logits), mut.get("batch_stats", {})
+
         # Jitted once per model object (eager Flax dispatch is slow); inside a caller's jit/vmap
         # the inner jit is simply inlined.
         object.__setattr__(self, "_apply_jit", jax.jit(_apply, static_argnames="train"))
@@ -120,8 +123,10 @@ class CNN:
         if key is not None:
             checks.check_key(key)
         elif self.stochastic:
-            raise ValueError(f"{self.name} has dropout/drop-connect (config {self.config}); "
-                             "apply(..., train=True) needs key=jax.random.key(...)")
+            raise ValueError(
+                f"{self.name} has dropout/drop-connect (config {self.config}); "
+                "apply(..., train=True) needs key=jax.random.key(...)"
+            )
         return self._apply_jit(v, x, key, True)
 
     def eval_fn(self, variables: dict) -> Callable[[Any, jax.Array], jax.Array]:
@@ -131,15 +136,17 @@ class CNN:
         def f(params, x):
             v = {"params": params, "batch_stats": bs} if bs else {"params": params}
             return cm.propagate_nonfinite(x, self.module.apply(v, x, train=False))
+
         return f
 
-    def with_conv_impl(self, impl: str) -> "CNN":
+    def with_conv_impl(self, impl: str) -> CNN:
         """The same model with another convolution implementation (``"auto" | "lax" |
         "patches"``); parameters and outputs are identical, so ``variables`` carry over (e.g. train
         with ``"lax"`` in a per-step loop, take Hessians with ``"patches"`` on CPU)."""
         checks.check_choice(impl, "impl", cm.CONV_IMPLS)
-        return dataclasses.replace(self, module=self.module.clone(conv_impl=impl),
-                                   config={**self.config, "conv_impl": impl})
+        return dataclasses.replace(
+            self, module=self.module.clone(conv_impl=impl), config={**self.config, "conv_impl": impl}
+        )
 
     def __repr__(self):
         return f"CNN(name={self.name!r}, config={self.config})"
@@ -181,8 +188,11 @@ def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None,
     except TypeError as err:
         raise TypeError(f"unknown option for {name}: {err}") from None
     stochastic = dropout > 0 or float(getattr(module, "drop_connect", 0.0)) > 0
-    config = {"num_classes": num_classes, "dropout": dropout,
-              **{k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}}
+    config = {
+        "num_classes": num_classes,
+        "dropout": dropout,
+        **{k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()},
+    }
     return CNN(name=name, module=module, config=config, stochastic=stochastic)
 
 

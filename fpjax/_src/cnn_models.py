@@ -26,12 +26,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import flax.linen as nn
 
 __all__ = [
-    "ResNet", "VGG", "AlexNet", "DenseNet", "SENet", "EfficientNet", "ConvMixer", "SmallCNN",
+    "ResNet",
+    "VGG",
+    "AlexNet",
+    "DenseNet",
+    "SENet",
+    "EfficientNet",
+    "ConvMixer",
+    "SmallCNN",
     "VGG_CFGS",
 ]
 
@@ -49,8 +56,11 @@ def _conv_patches(x: jax.Array, w: jax.Array, stride: int, pad: int) -> jax.Arra
         x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     ho = (x.shape[1] - kh) // stride + 1
     wo = (x.shape[2] - kw) // stride + 1
-    views = [x[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride, :]
-             for i in range(kh) for j in range(kw)]
+    views = [
+        x[:, i : i + stride * (ho - 1) + 1 : stride, j : j + stride * (wo - 1) + 1 : stride, :]
+        for i in range(kh)
+        for j in range(kw)
+    ]
     cols = views[0] if len(views) == 1 else jnp.concatenate(views, axis=-1)
     return jnp.matmul(cols, w.reshape(kh * kw * ci, co))
 
@@ -71,6 +81,7 @@ class Conv(nn.Module):
     Hutchinson, SLQ) and scanned training epochs are such loops, so on CPU the im2col form is the
     one that makes them usable. Grouped (depthwise) convs always use ``"lax"``.
     """
+
     features: int
     kernel: int
     stride: int = 1
@@ -90,16 +101,30 @@ class Conv(nn.Module):
             y = _conv_patches(x, k.astype(x.dtype), self.stride, self.padding)
         else:
             p = self.padding
-            y = jax.lax.conv_general_dilated(x, k.astype(x.dtype), (self.stride, self.stride),
-                                             ((p, p), (p, p)), dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                                             feature_group_count=self.groups)
+            y = jax.lax.conv_general_dilated(
+                x,
+                k.astype(x.dtype),
+                (self.stride, self.stride),
+                ((p, p), (p, p)),
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                feature_group_count=self.groups,
+            )
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,)).astype(y.dtype)
         return y
 
 
-def _conv(features: int, k: int, stride: int = 1, *, impl: str, bias: bool = False, groups: int = 1,
-          name: str | None = None, padding: int | None = None) -> Conv:
+def _conv(
+    features: int,
+    k: int,
+    stride: int = 1,
+    *,
+    impl: str,
+    bias: bool = False,
+    groups: int = 1,
+    name: str | None = None,
+    padding: int | None = None,
+) -> Conv:
     p = k // 2 if padding is None else padding
     return Conv(features, k, stride, p, bias, groups, impl, name=name)
 
@@ -127,8 +152,10 @@ def _global_pool(x: jax.Array) -> jax.Array:
 # ResNet-18 / ResNet-50 (He et al. 2016), CIFAR stem
 # ---------------------------------------------------------------------------------------------
 
+
 class BasicBlock(nn.Module):
     """Two 3×3 convs with BN; projection shortcut (1×1 conv + BN) when the shape changes."""
+
     planes: int
     stride: int = 1
     impl: str = "auto"
@@ -145,6 +172,7 @@ class BasicBlock(nn.Module):
 
 class Bottleneck(nn.Module):
     """1×1 → 3×3 (stride) → 1×1 (4× planes) with BN; projection shortcut when needed."""
+
     planes: int
     stride: int = 1
     impl: str = "auto"
@@ -165,6 +193,7 @@ class ResNet(nn.Module):
     """CIFAR ResNet: 3×3/64 stem + BN + ReLU, four stages (64, 128, 256, 512 planes, strides
     1, 2, 2, 2), global average pool, (dropout,) dense. ``block`` is ``"basic"`` (ResNet-18:
     ``stages=(2, 2, 2, 2)``) or ``"bottleneck"`` (ResNet-50: ``(3, 4, 6, 3)``)."""
+
     stages: Sequence[int]
     block: str
     num_classes: int
@@ -189,8 +218,7 @@ class ResNet(nn.Module):
 
 VGG_CFGS = {
     "vgg11": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-              512, 512, 512, "M"),
+    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
 }
 
 
@@ -198,6 +226,7 @@ class VGG(nn.Module):
     """Conv3×3(+bias)-BN-ReLU stacks with 2×2 max-pools, global average pool (the identity on the
     1×1 map of a 32×32 input; the mean over the 2×2 map of a 64×64 input), (dropout,) one
     512→C dense layer."""
+
     cfg: Sequence[Any]
     num_classes: int
     dropout: float = 0.0
@@ -219,11 +248,13 @@ class VGG(nn.Module):
 # AlexNet, CIFAR size (Krizhevsky et al. 2012 layout, scaled to 32×32 / 64×64)
 # ---------------------------------------------------------------------------------------------
 
+
 class AlexNet(nn.Module):
     """Five convs (64 5×5, 192 5×5, 384 3×3, 256 3×3, 256 3×3, ReLU, 2×2 max-pools after the 1st,
     2nd and 5th), average-pooled to a 4×4 map (identity for 32×32 inputs), then the AlexNet
     classifier at CIFAR width: dropout → 1024 → ReLU → dropout → 1024 → ReLU → C. No batch norm
     (AlexNet has none); dropout (default 0.5) is the architecture's."""
+
     num_classes: int
     dropout: float = 0.5
     hidden: int = 1024
@@ -240,8 +271,10 @@ class AlexNet(nn.Module):
         if h != 4:
             # Adaptive average pool to 4×4 (torchvision uses AdaptiveAvgPool2d for the same reason).
             if h % 4 or x.shape[2] != h:
-                raise ValueError(f"AlexNet needs square inputs whose side is a multiple of 32; the "
-                                 f"feature map is {x.shape[1]}×{x.shape[2]}")
+                raise ValueError(
+                    f"AlexNet needs square inputs whose side is a multiple of 32; the "
+                    f"feature map is {x.shape[1]}×{x.shape[2]}"
+                )
             x = nn.avg_pool(x, (h // 4, h // 4), strides=(h // 4, h // 4))
         x = x.reshape(x.shape[0], -1)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -255,8 +288,10 @@ class AlexNet(nn.Module):
 # DenseNet-121 (Huang et al. 2017), CIFAR stem
 # ---------------------------------------------------------------------------------------------
 
+
 class DenseLayer(nn.Module):
     """BN-ReLU-1×1 conv (4g) - BN-ReLU-3×3 conv (g), concatenated to the input."""
+
     growth: int
     impl: str = "auto"
 
@@ -271,6 +306,7 @@ class DenseNet(nn.Module):
     """Stem 3×3 conv to 2g channels, dense blocks ``blocks`` with growth g separated by transitions
     (BN-ReLU-1×1 conv to ``floor(reduction·c)`` channels, 2×2 average pool), final BN-ReLU, global
     pool, (dropout,) dense. DenseNet-121: ``blocks=(6, 12, 24, 16)``, g = 32, reduction 0.5."""
+
     blocks: Sequence[int]
     num_classes: int
     growth: int = 32
@@ -297,9 +333,11 @@ class DenseNet(nn.Module):
 # SENet-18 (Hu et al. 2018): pre-activation ResNet-18 blocks with squeeze-and-excitation
 # ---------------------------------------------------------------------------------------------
 
+
 class SEPreActBlock(nn.Module):
     """Pre-activation basic block; the residual branch is rescaled channel-wise by
     ``sigmoid(W2 relu(W1 mean_hw(out)))`` (reduction 16) before the addition."""
+
     planes: int
     stride: int = 1
     impl: str = "auto"
@@ -321,6 +359,7 @@ class SEPreActBlock(nn.Module):
 class SENet(nn.Module):
     """3×3/64 stem + BN + ReLU, SE pre-activation blocks (64, 128, 256, 512; ``stages``), global
     pool, (dropout,) dense. SENet-18: ``stages=(2, 2, 2, 2)``."""
+
     stages: Sequence[int]
     num_classes: int
     dropout: float = 0.0
@@ -342,14 +381,22 @@ class SENet(nn.Module):
 # ---------------------------------------------------------------------------------------------
 
 # (expand ratio, out channels, repeats, first stride, kernel) — the B0 table of the paper.
-_B0_STAGES = ((1, 16, 1, 1, 3), (6, 24, 2, 2, 3), (6, 40, 2, 2, 5), (6, 80, 3, 2, 3),
-              (6, 112, 3, 1, 5), (6, 192, 4, 2, 5), (6, 320, 1, 1, 3))
+_B0_STAGES = (
+    (1, 16, 1, 1, 3),
+    (6, 24, 2, 2, 3),
+    (6, 40, 2, 2, 5),
+    (6, 80, 3, 2, 3),
+    (6, 112, 3, 1, 5),
+    (6, 192, 4, 2, 5),
+    (6, 320, 1, 1, 3),
+)
 
 
 class MBConv(nn.Module):
     """Inverted residual: 1×1 expand (BN, swish) → k×k depthwise (BN, swish) → squeeze-excite
     (``max(1, c_in // 4)`` channels) → 1×1 project (BN); identity skip with stochastic depth
     (drop-connect, rate ``drop_rate``) when the stride is 1 and channels match."""
+
     expand: int
     out_ch: int
     stride: int
@@ -364,7 +411,9 @@ class MBConv(nn.Module):
         out = x
         if self.expand != 1:
             out = nn.swish(_bn(train, eps=1e-3)(_conv(hidden, 1, padding=0, impl=self.impl)(out)))
-        out = nn.swish(_bn(train, eps=1e-3)(_conv(hidden, self.kernel, self.stride, groups=hidden, impl=self.impl)(out)))
+        out = nn.swish(
+            _bn(train, eps=1e-3)(_conv(hidden, self.kernel, self.stride, groups=hidden, impl=self.impl)(out))
+        )
         s = jnp.mean(out, axis=(1, 2), keepdims=True)
         s = nn.swish(_conv(max(1, c_in // 4), 1, bias=True, padding=0, impl=self.impl)(s))
         out = out * nn.sigmoid(_conv(hidden, 1, bias=True, padding=0, impl=self.impl)(s))
@@ -383,6 +432,7 @@ class EfficientNet(nn.Module):
     """EfficientNet-B0: 3×3/32 stem (stride 1 for small images), the seven MBConv stages of B0,
     1×1/1280 head (BN, swish), global pool, dropout (B0: 0.2), dense. Drop-connect rate rises
     linearly from 0 to ``drop_connect`` over the 16 blocks, as in the reference implementation."""
+
     num_classes: int
     dropout: float = 0.2
     drop_connect: float = 0.2
@@ -395,8 +445,9 @@ class EfficientNet(nn.Module):
         b = 0
         for expand, out_ch, repeats, stride, kernel in _B0_STAGES:
             for j in range(repeats):
-                x = MBConv(expand, out_ch, stride if j == 0 else 1, kernel,
-                           self.drop_connect * b / total, impl=self.conv_impl)(x, train)
+                x = MBConv(
+                    expand, out_ch, stride if j == 0 else 1, kernel, self.drop_connect * b / total, impl=self.conv_impl
+                )(x, train)
                 b += 1
         x = nn.swish(_bn(train, eps=1e-3)(_conv(1280, 1, padding=0, impl=self.conv_impl)(x)))
         x = _global_pool(x)
@@ -408,10 +459,12 @@ class EfficientNet(nn.Module):
 # ConvMixer (Trockman & Kolter 2022)
 # ---------------------------------------------------------------------------------------------
 
+
 class ConvMixer(nn.Module):
     """Patch embedding (p×p conv, stride p, GELU, BN), then ``depth`` blocks of
     [residual: depthwise k×k conv, GELU, BN] → pointwise 1×1 conv, GELU, BN; global pool,
     (dropout,) dense. CIFAR default ConvMixer-256/8 with k = 5, p = 2."""
+
     num_classes: int
     dim: int = 256
     depth: int = 8
@@ -424,7 +477,9 @@ class ConvMixer(nn.Module):
     def __call__(self, x, train: bool = False):
         x = _bn(train)(nn.gelu(_conv(self.dim, self.patch, self.patch, bias=True, padding=0, impl=self.conv_impl)(x)))
         for _ in range(self.depth):
-            x = x + _bn(train)(nn.gelu(_conv(self.dim, self.kernel, bias=True, groups=self.dim, impl=self.conv_impl)(x)))
+            x = x + _bn(train)(
+                nn.gelu(_conv(self.dim, self.kernel, bias=True, groups=self.dim, impl=self.conv_impl)(x))
+            )
             x = _bn(train)(nn.gelu(_conv(self.dim, 1, bias=True, padding=0, impl=self.conv_impl)(x)))
         x = _global_pool(x)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
@@ -435,9 +490,11 @@ class ConvMixer(nn.Module):
 # A small CNN for CPU tests and quick experiments
 # ---------------------------------------------------------------------------------------------
 
+
 class SmallCNN(nn.Module):
     """``len(widths)`` blocks of 3×3 conv (no bias) - BN - ReLU - 2×2 max-pool, global pool,
     (dropout,) dense. Every conv is 3×3, so every layer has a weight spectrum (fr-ssr)."""
+
     num_classes: int
     widths: Sequence[int] = (16, 32, 64)
     dropout: float = 0.0

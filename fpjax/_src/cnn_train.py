@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -41,8 +42,15 @@ from fpjax._src import checks
 from fpjax._src.cnn import CNN
 from fpjax._src.train import ce
 
-__all__ = ["CNNTrainResult", "CNNEvaluation", "train_cnn", "evaluate_cnn", "make_sgd", "pretrain_shuffled_labels",
-           "shuffle_labels"]
+__all__ = [
+    "CNNTrainResult",
+    "CNNEvaluation",
+    "train_cnn",
+    "evaluate_cnn",
+    "make_sgd",
+    "pretrain_shuffled_labels",
+    "shuffle_labels",
+]
 
 
 class CNNEvaluation(NamedTuple):
@@ -103,8 +111,15 @@ class CNNTrainResult(NamedTuple):
         return self.epochs_run if self.diverged else -1
 
 
-def make_sgd(lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0, nesterov: bool = False,
-             schedule: str = "constant", total_steps: int | None = None) -> optax.GradientTransformation:
+def make_sgd(
+    lr: float,
+    *,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    schedule: str = "constant",
+    total_steps: int | None = None,
+) -> optax.GradientTransformation:
     """SGD with momentum and coupled L2 weight decay (PyTorch ``SGD(lr, momentum, weight_decay)``):
     ``g ← ∇L + λθ``; ``m ← μ m + g``; ``θ ← θ − η_t m``. ``schedule``: ``"constant"`` or
     ``"cosine"`` (η_t = η/2·(1 + cos(π t / total_steps)), needs ``total_steps``)."""
@@ -116,8 +131,7 @@ def make_sgd(lr: float, *, momentum: float = 0.9, weight_decay: float = 0.0, nes
         if total_steps is None:
             raise ValueError("schedule='cosine' needs total_steps")
         total_steps = checks.check_positive_int(total_steps, "total_steps")
-    return _sgd(lr, momentum, weight_decay, (weight_decay > 0, momentum > 0, bool(nesterov),
-                                             schedule, total_steps))
+    return _sgd(lr, momentum, weight_decay, (weight_decay > 0, momentum > 0, bool(nesterov), schedule, total_steps))
 
 
 def _sgd(lr, momentum, weight_decay, struct: tuple) -> optax.GradientTransformation:
@@ -156,13 +170,15 @@ def _epoch_fn(model: CNN, struct: tuple, loop: str):
         return jax.vmap(lambda j: jax.random.fold_in(key, j))(jnp.arange(steps))
 
     if loop == "scan":
+
         def epoch(params, bs, opt_state, hp, x, y, idx, key):
             def body(carry, inp):
                 *out, loss, acc = step(*carry, hp, x, y, *inp)
                 return tuple(out), (loss, acc)
-            carry, (losses, accs) = jax.lax.scan(body, (params, bs, opt_state),
-                                                 (idx, step_keys(key, idx.shape[0])))
+
+            carry, (losses, accs) = jax.lax.scan(body, (params, bs, opt_state), (idx, step_keys(key, idx.shape[0])))
             return (*carry, losses, accs)
+
         # Only the optimizer state is donated: the previous params/batch stats stay valid, so a
         # diverged epoch can be rolled back without copying.
         return jax.jit(epoch, donate_argnums=(2,))
@@ -178,6 +194,7 @@ def _epoch_fn(model: CNN, struct: tuple, loop: str):
             losses.append(loss)
             accs.append(acc)
         return params, bs, opt_state, jnp.stack(losses), jnp.stack(accs)
+
     return epoch_loop
 
 
@@ -185,12 +202,14 @@ def _epoch_fn(model: CNN, struct: tuple, loop: str):
 def _eval_fn(model: CNN):
     """Jitted ``(params, bs, x, y, n_valid) -> (sum of losses, number correct)`` over one batch
     whose first ``n_valid`` rows are real (the rest padding)."""
+
     def run(params, bs, xb, yb, n_valid):
         logits, _ = model.apply({"params": params, "batch_stats": bs}, xb, train=False)
         mask = jnp.arange(xb.shape[0]) < n_valid
         l = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
         c = jnp.argmax(logits, -1) == yb
         return jnp.sum(jnp.where(mask, l, 0.0)), jnp.sum(jnp.where(mask, c, False))
+
     return jax.jit(run)
 
 
@@ -204,8 +223,9 @@ def _check_xy(model: CNN, x, y, xname="x", yname="y"):
         raise TypeError(f"{yname} must hold integer class labels; got dtype {y.dtype}")
     checks.check_same_leading(x, xname, y, yname)
     if checks.is_concrete(y) and (int(jnp.min(y)) < 0 or int(jnp.max(y)) >= model.num_classes):
-        raise ValueError(f"{yname} must be labels in 0..{model.num_classes - 1}; got range "
-                         f"{int(jnp.min(y))}..{int(jnp.max(y))}")
+        raise ValueError(
+            f"{yname} must be labels in 0..{model.num_classes - 1}; got range {int(jnp.min(y))}..{int(jnp.max(y))}"
+        )
     return x, y.astype(jnp.int32)
 
 
@@ -223,7 +243,7 @@ def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) ->
     # A Python loop over fixed-size batches (one compile; the last batch is zero-padded and
     # masked) rather than lax.map: XLA:CPU is slow on convolutions inside loops.
     for start in range(0, n, batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         m = xb.shape[0]
         if m < batch_size:
             xb = jnp.concatenate([xb, jnp.zeros((batch_size - m,) + x.shape[1:], x.dtype)])
@@ -233,13 +253,29 @@ def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) ->
     return CNNEvaluation(float(correct) / n, float(loss_sum) / n)
 
 
-def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size: int = 128,
-              lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 0.0,
-              nesterov: bool = False, schedule: str = "constant", x_test=None, y_test=None,
-              eval_every: int = 1, eval_batch_size: int = 500,
-              record: Callable[[Any], Any] | None = None,
-              stop_at_train_acc: float | None = None, loop: str = "auto",
-              verbose: bool = False) -> CNNTrainResult:
+def train_cnn(
+    model: CNN,
+    variables: dict,
+    x,
+    y,
+    *,
+    key,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    schedule: str = "constant",
+    x_test=None,
+    y_test=None,
+    eval_every: int = 1,
+    eval_batch_size: int = 500,
+    record: Callable[[Any], Any] | None = None,
+    stop_at_train_acc: float | None = None,
+    loop: str = "auto",
+    verbose: bool = False,
+) -> CNNTrainResult:
     """Train ``model`` from ``variables`` on ``(x (n, H, W, C), y (n,) int)`` (see module docstring).
 
     Args:
@@ -271,8 +307,13 @@ def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size
     momentum = checks.check_positive(momentum, "momentum", allow_zero=True)
     weight_decay = checks.check_positive(weight_decay, "weight_decay", allow_zero=True)
     checks.check_choice(schedule, "schedule", ("constant", "cosine"))
-    struct = (weight_decay > 0, momentum > 0, bool(nesterov), schedule,
-              steps * max(epochs, 1) if schedule == "cosine" else None)
+    struct = (
+        weight_decay > 0,
+        momentum > 0,
+        bool(nesterov),
+        schedule,
+        steps * max(epochs, 1) if schedule == "cosine" else None,
+    )
     hp = jnp.array([lr, momentum, weight_decay], dtype=jnp.float32)
     if loop == "auto":
         # XLA:CPU runs convolutions inside a while loop (lax.scan) several times slower than the
@@ -297,8 +338,7 @@ def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size
         prev = (params, bs)  # kept in case this epoch diverges
         params, bs, opt_state, losses, accs = epoch_fn(params, bs, opt_state, hp, x, y, idx, k_drop)
         loss = float(jnp.mean(losses))
-        if not np.isfinite(loss) or not all(bool(jnp.all(jnp.isfinite(l)))
-                                            for l in jax.tree_util.tree_leaves(params)):
+        if not np.isfinite(loss) or not all(bool(jnp.all(jnp.isfinite(l))) for l in jax.tree_util.tree_leaves(params)):
             diverged = True
             params, bs = prev
             break
@@ -307,8 +347,9 @@ def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size
         hist["train_acc_running"].append(float(jnp.mean(accs)))
         if has_test:
             if (ep + 1) % eval_every == 0 or ep + 1 == epochs:
-                ta, tl = evaluate_cnn(model, {"params": params, "batch_stats": bs}, x_test, y_test,
-                                  batch_size=eval_batch_size)
+                ta, tl = evaluate_cnn(
+                    model, {"params": params, "batch_stats": bs}, x_test, y_test, batch_size=eval_batch_size
+                )
             else:
                 ta, tl = float("nan"), float("nan")
             hist["test_acc"].append(ta)
@@ -326,11 +367,13 @@ def train_cnn(model: CNN, variables: dict, x, y, *, key, epochs: int, batch_size
     final = {"params": params, "batch_stats": bs}
     history = {k: np.asarray(v, dtype=np.float64) for k, v in hist.items()}
     history["final_train_acc"], history["final_train_loss"] = evaluate_cnn(
-        model, final, x, y, batch_size=eval_batch_size)
+        model, final, x, y, batch_size=eval_batch_size
+    )
     if has_test:
         history["final_test_acc"], history["final_test_loss"] = evaluate_cnn(
-            model, final, x_test, y_test, batch_size=eval_batch_size)
-    stacked = (jax.tree_util.tree_map(lambda *a: np.stack(a), *records) if records else None)
+            model, final, x_test, y_test, batch_size=eval_batch_size
+        )
+    stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *records) if records else None
     return CNNTrainResult(final, history, stacked, np.arange(len(records)), diverged, done)
 
 
@@ -348,8 +391,7 @@ def shuffle_labels(y, *, key) -> jax.Array:
     return y[jax.random.permutation(key, y.shape[0])]
 
 
-def pretrain_shuffled_labels(model: CNN, variables: dict, x, y, *, key, epochs: int,
-                             **train_kwargs) -> CNNTrainResult:
+def pretrain_shuffled_labels(model: CNN, variables: dict, x, y, *, key, epochs: int, **train_kwargs) -> CNNTrainResult:
     """High-bandwidth initialisation (the hys4-cnn-bandwidth experiment): train on ``(x, shuffle_labels(y))``.
 
     Fitting randomly permuted labels forces the network to separate neighbouring images with

@@ -55,6 +55,7 @@ class ConvergenceTimes(NamedTuple):
       steps: ``(T,)`` the recorded steps.
       threshold: the threshold.
     """
+
     first_step: np.ndarray
     stays_step: np.ndarray
     first: SeedSummary
@@ -73,8 +74,9 @@ def _as_errors(errors: Any) -> np.ndarray:
     try:
         err = np.asarray(errors, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"errors must be a real array (steps, K) or (seeds, steps, K); got "
-                        f"{type(errors).__name__} ({exc})") from None
+        raise TypeError(
+            f"errors must be a real array (steps, K) or (seeds, steps, K); got {type(errors).__name__} ({exc})"
+        ) from None
     if err.ndim == 2:
         err = err[None]
     if err.ndim != 3:
@@ -97,7 +99,7 @@ def _as_steps(steps: Any, n: int) -> np.ndarray:
     if steps is None:
         return np.arange(n, dtype=np.float64)
     st = np.asarray(steps, dtype=np.float64)
-    if st.ndim == 2:                       # record_steps stacked per seed: all rows must agree
+    if st.ndim == 2:  # record_steps stacked per seed: all rows must agree
         if not np.all(st == st[:1]):
             raise ValueError("steps has one row per seed and the rows differ; pass one (T,) array")
         st = st[0]
@@ -131,7 +133,7 @@ def crossing_steps(errors: Any, threshold: float, *, steps: Any = None, rule: st
     err = _as_errors(errors)
     thr = _as_threshold(threshold)
     st = _as_steps(steps, err.shape[1])
-    below = err < thr                                     # NaN -> False
+    below = err < thr  # NaN -> False
     t = err.shape[1]
     if rule == "first":
         idx = np.where(below.any(axis=1), np.argmax(below, axis=1), t)
@@ -146,8 +148,9 @@ def crossing_steps(errors: Any, threshold: float, *, steps: Any = None, rule: st
     return out
 
 
-def convergence_times(errors: Any, threshold: float, *, steps: Any = None, freqs: Any = None,
-                      confidence: float = 0.95) -> ConvergenceTimes:
+def convergence_times(
+    errors: Any, threshold: float, *, steps: Any = None, freqs: Any = None, confidence: float = 0.95
+) -> ConvergenceTimes:
     """First-crossing and stays-below steps per seed and frequency, with seed statistics and flags.
 
     Args:
@@ -191,5 +194,6 @@ def convergence_times(errors: Any, threshold: float, *, steps: Any = None, freqs
     last = st[-1]
     first_s = seed_summary(np.where(first_c, last, first), axis=0, confidence=confidence)
     stays_s = seed_summary(np.where(stays_c, last, stays), axis=0, confidence=confidence)
-    return ConvergenceTimes(first, stays, first_s, stays_s, first_c, stays_c, at0, first_c.any(axis=0),
-                            stays_c.any(axis=0), fr, st, thr)
+    return ConvergenceTimes(
+        first, stays, first_s, stays_s, first_c, stays_c, at0, first_c.any(axis=0), stays_c.any(axis=0), fr, st, thr
+    )

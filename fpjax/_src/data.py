@@ -141,6 +141,7 @@ class ChecksumError(ValueError):
 # locations and checksums
 # ---------------------------------------------------------------------------------------------
 
+
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     """``data_dir`` if given, else ``$FPJAX_DATA``, else ``None``."""
     if data_dir is None:
@@ -163,7 +164,7 @@ def _parse_checksum(spec: str, rel: str) -> tuple[str, str]:
     return algo, hexd.lower()
 
 
-_MAX_FILE_BYTES = 512 << 20   # larger than any file of the supported data sets (CIFAR-100 train: 155 MB)
+_MAX_FILE_BYTES = 512 << 20  # larger than any file of the supported data sets (CIFAR-100 train: 155 MB)
 _MAX_MANIFEST_BYTES = 4 << 20
 
 
@@ -175,9 +176,11 @@ def _inside(root: Path, p: Path) -> Path:
     """``p`` with links resolved, refused unless it lies inside ``root`` (already resolved)."""
     r = p.resolve()
     if r != root and root not in r.parents:
-        raise UnsafePathError(f"{p} resolves to {r}, outside the data directory {root}; fpjax does not "
-                              "follow links out of the data directory (point data_dir at the real "
-                              "location instead)")
+        raise UnsafePathError(
+            f"{p} resolves to {r}, outside the data directory {root}; fpjax does not "
+            "follow links out of the data directory (point data_dir at the real "
+            "location instead)"
+        )
     return r
 
 
@@ -185,8 +188,10 @@ def _read_file(root: Path, p: Path) -> bytes:
     r = _inside(root, p)
     size = r.stat().st_size
     if size > _MAX_FILE_BYTES:
-        raise ChecksumError(f"{p} has {size} bytes, more than any file of the supported data sets "
-                            f"({_MAX_FILE_BYTES} bytes); it is not an official file")
+        raise ChecksumError(
+            f"{p} has {size} bytes, more than any file of the supported data sets "
+            f"({_MAX_FILE_BYTES} bytes); it is not an official file"
+        )
     return r.read_bytes()
 
 
@@ -241,8 +246,10 @@ class _Verifier:
                     raise ChecksumError(f"{man} names {name!r}; entries must be paths inside its folder")
                 rel, digest = prefix + name, parts[0].lower()
                 if rel in self.manifest and self.manifest[rel][0] != digest:
-                    raise ChecksumError(f"conflicting sha256 entries for {rel}: {self.manifest[rel][1]} says "
-                                        f"{self.manifest[rel][0]}, {man} says {digest}")
+                    raise ChecksumError(
+                        f"conflicting sha256 entries for {rel}: {self.manifest[rel][1]} says "
+                        f"{self.manifest[rel][0]}, {man} says {digest}"
+                    )
                 self.manifest[rel] = (digest, man)
 
     def check(self, rel: str, data: bytes | Path):
@@ -276,13 +283,18 @@ class _Verifier:
         for algo, want, source in wanted:
             got = hashers[algo].hexdigest()
             if got != want:
-                extra = ("" if not (rel in self.builtin and source.endswith("SHA256SUMS")) else
-                         " (the file matches its built-in checksum but this SHA256SUMS entry disagrees: "
-                         "a checksum list in the data folder cannot replace a built-in one)")
-                raise ChecksumError(f"{algo} checksum of {self._root / rel} is {got}, expected {want} "
-                                    f"(from {source}){extra}: the file is corrupt or not the official one; "
-                                    "replace it, or pass checksums={...} / checksums=False if you changed "
-                                    "it on purpose")
+                extra = (
+                    ""
+                    if not (rel in self.builtin and source.endswith("SHA256SUMS"))
+                    else " (the file matches its built-in checksum but this SHA256SUMS entry disagrees: "
+                    "a checksum list in the data folder cannot replace a built-in one)"
+                )
+                raise ChecksumError(
+                    f"{algo} checksum of {self._root / rel} is {got}, expected {want} "
+                    f"(from {source}){extra}: the file is corrupt or not the official one; "
+                    "replace it, or pass checksums={...} / checksums=False if you changed "
+                    "it on purpose"
+                )
         return True
 
 
@@ -293,6 +305,7 @@ def write_sha256sums(folder: str | os.PathLike) -> Path:
     if not folder.is_dir():
         raise ValueError(f"folder {str(folder)!r} is not a directory")
     from fpjax._src.io import atomic_write_bytes
+
     lines = []
     for p in sorted(folder.iterdir()):
         if p.is_file() and not p.is_symlink() and p.name != "SHA256SUMS":
@@ -305,13 +318,17 @@ def write_sha256sums(folder: str | os.PathLike) -> Path:
 
 
 def _not_found(dataset: str, root: Path | None, options: list[str], detail: str = "") -> DatasetNotFoundError:
-    where = (f"under {root}" if root is not None else
-             "because no data directory was given (pass data_dir=... or set the environment variable "
-             "FPJAX_DATA)")
+    where = (
+        f"under {root}"
+        if root is not None
+        else "because no data directory was given (pass data_dir=... or set the environment variable FPJAX_DATA)"
+    )
     lines = [f"{dataset} not found {where}. Put ONE of the following in that directory:"]
     lines += [f"  ({chr(97 + i)}) {o}" for i, o in enumerate(options)]
-    lines.append("The archives are the official downloads; they are read in place (never extracted) "
-                 "and their md5 is verified. fpjax never downloads anything.")
+    lines.append(
+        "The archives are the official downloads; they are read in place (never extracted) "
+        "and their md5 is verified. fpjax never downloads anything."
+    )
     if detail:
         lines.append(detail)
     return DatasetNotFoundError("\n".join(lines))
@@ -327,17 +344,25 @@ def _check_split(split: str, allowed=("train", "test")) -> str:
 
 _CIFAR = {
     "cifar10": dict(
-        title="CIFAR-10", n_label_bytes=1, n_classes=(10,),
-        bin_dir="cifar-10-batches-bin", py_dir="cifar-10-batches-py",
-        bin_tar="cifar-10-binary.tar.gz", py_tar="cifar-10-python.tar.gz",
+        title="CIFAR-10",
+        n_label_bytes=1,
+        n_classes=(10,),
+        bin_dir="cifar-10-batches-bin",
+        py_dir="cifar-10-batches-py",
+        bin_tar="cifar-10-binary.tar.gz",
+        py_tar="cifar-10-python.tar.gz",
         bin_files={"train": [f"data_batch_{i}.bin" for i in range(1, 6)], "test": ["test_batch.bin"]},
         py_files={"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]},
         records={"train": 10000, "test": 10000},
     ),
     "cifar100": dict(
-        title="CIFAR-100", n_label_bytes=2, n_classes=(20, 100),
-        bin_dir="cifar-100-binary", py_dir="cifar-100-python",
-        bin_tar="cifar-100-binary.tar.gz", py_tar="cifar-100-python.tar.gz",
+        title="CIFAR-100",
+        n_label_bytes=2,
+        n_classes=(20, 100),
+        bin_dir="cifar-100-binary",
+        py_dir="cifar-100-python",
+        bin_tar="cifar-100-binary.tar.gz",
+        py_tar="cifar-100-python.tar.gz",
         bin_files={"train": ["train.bin"], "test": ["test.bin"]},
         py_files={"train": ["train"], "test": ["test"]},
         records={"train": 50000, "test": 10000},
@@ -345,12 +370,15 @@ _CIFAR = {
 }
 
 
-def _decode_cifar_bin(data: bytes, rel: str, n_label_bytes: int, n_classes: tuple[int, ...],
-                      expected_records: int | None):
+def _decode_cifar_bin(
+    data: bytes, rel: str, n_label_bytes: int, n_classes: tuple[int, ...], expected_records: int | None
+):
     rec = n_label_bytes + 3072
     if len(data) == 0 or len(data) % rec:
-        raise ChecksumError(f"{rel}: {len(data)} bytes is not a whole number of {rec}-byte CIFAR "
-                            "records; the file is truncated or not a CIFAR binary batch")
+        raise ChecksumError(
+            f"{rel}: {len(data)} bytes is not a whole number of {rec}-byte CIFAR "
+            "records; the file is truncated or not a CIFAR binary batch"
+        )
     n = len(data) // rec
     if expected_records is not None and n != expected_records:
         raise ChecksumError(f"{rel}: holds {n} records, the official file holds {expected_records}")
@@ -369,12 +397,13 @@ def _decode_cifar_py(data: bytes, rel: str, n_classes: tuple[int, ...], label_ke
         raise UnsafePickleError(f"{rel}: expected a dict, found {type(obj).__name__}")
     d = {(k.decode("latin-1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
     if "data" not in d or any(k not in d for k in label_keys):
-        raise ValueError(f"{rel}: CIFAR batch must have keys 'data' and {label_keys}; found "
-                         f"{sorted(map(str, d))[:10]}")
+        raise ValueError(f"{rel}: CIFAR batch must have keys 'data' and {label_keys}; found {sorted(map(str, d))[:10]}")
     x = d["data"]
     if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == 3072):
-        raise ValueError(f"{rel}: 'data' must be a uint8 array (n, 3072); got "
-                         f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+        raise ValueError(
+            f"{rel}: 'data' must be a uint8 array (n, 3072); got "
+            f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}"
+        )
     labels = []
     for key, c in zip(label_keys, n_classes):
         lab = d[key]
@@ -408,8 +437,9 @@ def _read_tar_members(path: Path, prefix: str, names: list[str]) -> dict[str, by
     except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
         if isinstance(err, DatasetNotFoundError):
             raise
-        raise ChecksumError(f"{path} is not a readable .tar.gz archive ({type(err).__name__}: {err}); the "
-                            "file is corrupt or truncated") from None
+        raise ChecksumError(
+            f"{path} is not a readable .tar.gz archive ({type(err).__name__}: {err}); the file is corrupt or truncated"
+        ) from None
     return out
 
 
@@ -419,9 +449,11 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
     root = resolve_data_dir(data_dir)
     bin_list = ", ".join(spec["bin_files"]["train"] + spec["bin_files"]["test"])
     py_list = ", ".join(spec["py_files"]["train"] + spec["py_files"]["test"])
-    options = [f"the folder {spec['bin_dir']}/ holding {bin_list} (binary version)",
-               f"the folder {spec['py_dir']}/ holding {py_list} (python version)",
-               f"the archive {spec['bin_tar']} or {spec['py_tar']} itself"]
+    options = [
+        f"the folder {spec['bin_dir']}/ holding {bin_list} (binary version)",
+        f"the folder {spec['py_dir']}/ holding {py_list} (python version)",
+        f"the archive {spec['bin_tar']} or {spec['py_tar']} itself",
+    ]
     if root is None or not root.is_dir():
         raise _not_found(spec["title"], root, options)
     root = root.resolve()
@@ -438,8 +470,10 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
     # known (a verified hash already fixes the content); checksums=False skips it too.
     per_file = spec["records"][split]
     partial = []
-    for folder, files, kind in ((spec["bin_dir"], spec["bin_files"][split], "bin"),
-                                (spec["py_dir"], spec["py_files"][split], "py")):
+    for folder, files, kind in (
+        (spec["bin_dir"], spec["bin_files"][split], "bin"),
+        (spec["py_dir"], spec["py_files"][split], "py"),
+    ):
         d = root / folder
         if not d.is_dir():
             continue
@@ -453,13 +487,18 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
             data = _read_file(root, d / f)
             verified = ver.check(rel, data)
             if kind == "bin":
-                parts.append(_decode_cifar_bin(data, rel, spec["n_label_bytes"], n_classes,
-                                               per_file if ver.enabled and not verified else None))
+                parts.append(
+                    _decode_cifar_bin(
+                        data, rel, spec["n_label_bytes"], n_classes, per_file if ver.enabled and not verified else None
+                    )
+                )
             else:
                 parts.append(_decode_cifar_py(data, rel, n_classes, label_keys))
         return finish(parts)
-    for tar_name, folder, files, kind in ((spec["bin_tar"], spec["bin_dir"], spec["bin_files"][split], "bin"),
-                                          (spec["py_tar"], spec["py_dir"], spec["py_files"][split], "py")):
+    for tar_name, folder, files, kind in (
+        (spec["bin_tar"], spec["bin_dir"], spec["bin_files"][split], "bin"),
+        (spec["py_tar"], spec["py_dir"], spec["py_files"][split], "py"),
+    ):
         p = root / tar_name
         if not p.is_file():
             continue
@@ -472,8 +511,11 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
             data = contents[f]
             verified = ver.check(rel, data) or tar_verified
             if kind == "bin":
-                parts.append(_decode_cifar_bin(data, rel, spec["n_label_bytes"], n_classes,
-                                               per_file if ver.enabled and not verified else None))
+                parts.append(
+                    _decode_cifar_bin(
+                        data, rel, spec["n_label_bytes"], n_classes, per_file if ver.enabled and not verified else None
+                    )
+                )
             else:
                 parts.append(_decode_cifar_py(data, rel, n_classes, label_keys))
         return finish(parts)
@@ -504,20 +546,23 @@ def _text(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{name} is not UTF-8 text ({err.reason} at byte {err.start}); the file is "
-                         "corrupt or not the official one") from None
+        raise ValueError(
+            f"{name} is not UTF-8 text ({err.reason} at byte {err.start}); the file is corrupt or not the official one"
+        ) from None
 
 
 def _decode_jpeg(data: bytes, name: str) -> np.ndarray:
     """Decode one Tiny-ImageNet JPEG ``name`` (shown in errors). The header is read first (PIL opens
     lazily) and the size checked against 64×64 before any pixel is decoded."""
     from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data), formats=("JPEG",)) as im:
             w, h = im.size
             if (w, h) != _TINY_SIZE or w * h > MAX_IMAGE_PIXELS:
-                raise ValueError(f"{name}: Tiny-ImageNet images are 64×64; this one declares {w}×{h} "
-                                 "(refused before decoding)")
+                raise ValueError(
+                    f"{name}: Tiny-ImageNet images are 64×64; this one declares {w}×{h} (refused before decoding)"
+                )
             im = im.convert("RGB")  # decodes; a few Tiny-ImageNet images are greyscale
             arr = np.asarray(im, dtype=np.uint8)
     except UnidentifiedImageError:
@@ -529,8 +574,7 @@ def _decode_jpeg(data: bytes, name: str) -> np.ndarray:
     return arr
 
 
-def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
-                       max_per_class: int | None = None):
+def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None, max_per_class: int | None = None):
     """Tiny ImageNet-200 ``(x (n, 64, 64, 3) float32 in [0, 1], y (n,) int32)``.
 
     Labels are the line numbers of the class ids in ``wnids.txt``. ``"train"``: 500 images per
@@ -541,9 +585,11 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
     if max_per_class is not None:
         max_per_class = checks.check_positive_int(max_per_class, "max_per_class")
     root = resolve_data_dir(data_dir)
-    options = ["the folder tiny-imagenet-200/ holding wnids.txt, train/<wnid>/images/*.JPEG, "
-               "val/images/*.JPEG and val/val_annotations.txt",
-               "the archive tiny-imagenet-200.zip itself"]
+    options = [
+        "the folder tiny-imagenet-200/ holding wnids.txt, train/<wnid>/images/*.JPEG, "
+        "val/images/*.JPEG and val/val_annotations.txt",
+        "the archive tiny-imagenet-200.zip itself",
+    ]
     if root is None or not root.is_dir():
         raise _not_found("Tiny ImageNet", root, options)
     root = root.resolve()
@@ -551,6 +597,7 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
     folder = root / "tiny-imagenet-200"
     zf = None
     if folder.is_dir() and (folder / "wnids.txt").is_file():
+
         def read(rel):
             if not (folder / rel).is_file():
                 raise _not_found("Tiny ImageNet", root, options, f"{folder / rel} is missing")
@@ -571,8 +618,9 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
         try:
             zf = zipfile.ZipFile(zpath)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
-            raise ChecksumError(f"{zpath} is not a readable zip archive ({type(err).__name__}: {err}); the "
-                                "file is corrupt or truncated") from None
+            raise ChecksumError(
+                f"{zpath} is not a readable zip archive ({type(err).__name__}: {err}); the file is corrupt or truncated"
+            ) from None
         infos = {i.filename: i for i in zf.infolist()}
         names = set(infos)
 
@@ -581,8 +629,9 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
             if name not in names:
                 raise _not_found("Tiny ImageNet", root, options, f"{zpath} has no member {name}")
             if infos[name].file_size > _MAX_FILE_BYTES:
-                raise ChecksumError(f"{zpath}: member {name} claims {infos[name].file_size} bytes; not the "
-                                    "official archive")
+                raise ChecksumError(
+                    f"{zpath}: member {name} claims {infos[name].file_size} bytes; not the official archive"
+                )
             try:
                 return zf.read(name), f"{zpath}:{name}"
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as err:
@@ -590,12 +639,13 @@ def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None,
 
         def listdir(rel):
             pre = f"tiny-imagenet-200/{rel}/"
-            return sorted({n[len(pre):].split("/")[0] for n in names if n.startswith(pre) and n != pre})
+            return sorted({n[len(pre) :].split("/")[0] for n in names if n.startswith(pre) and n != pre})
     else:
         raise _not_found("Tiny ImageNet", root, options)
     try:
-        return _tiny_imagenet_read(split, read, listdir, max_per_class,
-                                   lambda detail: _not_found("Tiny ImageNet", root, options, detail))
+        return _tiny_imagenet_read(
+            split, read, listdir, max_per_class, lambda detail: _not_found("Tiny ImageNet", root, options, detail)
+        )
     finally:
         if zf is not None:
             zf.close()
@@ -635,10 +685,11 @@ def _tiny_imagenet_read(split, read, listdir, max_per_class, not_found):
     x = np.empty((len(items), 64, 64, 3), dtype=np.float32)
     # Read sequentially (one file handle), decode in threads: PIL releases the GIL while decoding.
     from concurrent.futures import ThreadPoolExecutor
+
     chunk = 2048
     with ThreadPoolExecutor(max_workers=min(16, os.cpu_count() or 1)) as pool:
         for start in range(0, len(items), chunk):
-            part = items[start:start + chunk]
+            part = items[start : start + chunk]
             blobs = [read(rel) for rel, _ in part]
             for i, arr in enumerate(pool.map(lambda br: _decode_jpeg(*br), blobs)):
                 x[start + i] = arr / np.float32(255.0)
@@ -648,6 +699,7 @@ def _tiny_imagenet_read(split, read, listdir, max_per_class, not_found):
 # ---------------------------------------------------------------------------------------------
 # shipped data: scikit-learn digits and diabetes, a photograph
 # ---------------------------------------------------------------------------------------------
+
 
 def _sk_split(n: int, split: str) -> np.ndarray:
     # Deterministic, seed-free 80/20 split: every fifth example is a test example. The digits are
@@ -668,6 +720,7 @@ def load_digits(split: str = "train", *, size: int | None = None, channels: int 
     """
     split = _check_split(split, ("train", "test", "all"))
     from sklearn.datasets import load_digits as _ld
+
     d = _ld()
     idx = _sk_split(len(d.target), split)
     x = (d.images[idx] / 16.0).astype(np.float32)[..., None]
@@ -685,6 +738,7 @@ def load_diabetes(split: str = "train"):
     """
     split = _check_split(split, ("train", "test", "all"))
     from sklearn.datasets import load_diabetes as _ld
+
     d = _ld(scaled=False)
     tr = _sk_split(len(d.target), "train")
     mu, sd = d.data[tr].mean(0), d.data[tr].std(0)
@@ -697,6 +751,7 @@ def load_sample_photo(name: str = "china", *, grayscale: bool = True) -> np.ndar
     float32 in [0, 1]: ``(427, 640)`` grey (ITU-R 601 luma) or ``(427, 640, 3)`` RGB."""
     checks.check_choice(name, "name", ("china", "flower"))
     from sklearn.datasets import load_sample_image
+
     im = load_sample_image(f"{name}.jpg").astype(np.float32) / np.float32(255.0)
     if grayscale:
         im = im @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -716,8 +771,10 @@ def upscale_images(x, *, size: int = 32, channels: int = 3) -> np.ndarray:
         raise ValueError(f"cannot make {channels} channels from {x.shape[-1]}")
     import jax
     import jax.numpy as jnp
-    out = np.asarray(jax.image.resize(jnp.asarray(x), (x.shape[0], size, size, x.shape[-1]),
-                                      method="linear", antialias=False))
+
+    out = np.asarray(
+        jax.image.resize(jnp.asarray(x), (x.shape[0], size, size, x.shape[-1]), method="linear", antialias=False)
+    )
     out = np.clip(out, 0.0, 1.0)
     if out.shape[-1] != channels:
         out = np.repeat(out, channels, axis=-1)
@@ -739,6 +796,7 @@ def standardize(x_train, *others, eps: float = 1e-8):
 # ---------------------------------------------------------------------------------------------
 # the dispatcher
 # ---------------------------------------------------------------------------------------------
+
 
 def load_dataset(name: str, split: str = "train", data_dir=None, *, checksums=None, **options):
     """Load a data set by name: ``(x, y)`` numpy arrays (see the module docstring for shapes).

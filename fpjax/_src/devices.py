@@ -53,6 +53,7 @@ def _backends_initialized() -> bool:
         return False
     try:
         from jax._src import xla_bridge
+
         return bool(xla_bridge.backends_are_initialized())
     except Exception:  # pragma: no cover - private API moved: assume the safe answer
         return True
@@ -72,6 +73,7 @@ def configure_host_devices() -> int | None:
         return None
     if _backends_initialized():
         import jax
+
         try:
             have = len(jax.devices("cpu"))
         except RuntimeError:  # no CPU backend
@@ -81,9 +83,13 @@ def configure_host_devices() -> int | None:
                 f"fpjax: JAX was initialised before fpjax was imported, so it has {have} CPU device(s) "
                 f"for {n} cores and sweeps use {have} core(s). Import fpjax before running any JAX code, "
                 f"or set XLA_FLAGS={_FLAG}={n} before starting Python (FPJAX_NO_HOST_DEVICES=1 silences "
-                "this).", UserWarning, stacklevel=3)
+                "this).",
+                UserWarning,
+                stacklevel=3,
+            )
         return None
     import jax
+
     try:
         jax.config.update("jax_num_cpu_devices", n)
     except (AttributeError, KeyError, RuntimeError, ValueError):  # older JAX without the option

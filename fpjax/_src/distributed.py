@@ -68,6 +68,7 @@ def _int_setting(value, name: str, minimum: int) -> int | None:
 
 def _use_gloo() -> None:
     import jax
+
     try:
         if jax.config.jax_cpu_collectives_implementation in (None, "none", ""):
             jax.config.update("jax_cpu_collectives_implementation", "gloo")
@@ -75,8 +76,9 @@ def _use_gloo() -> None:
         pass
 
 
-def initialize(coordinator: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None) -> ProcessInfo:
+def initialize(
+    coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None
+) -> ProcessInfo:
     """Start JAX's distributed runtime if this process is one of several; a no-op otherwise.
 
     Call it first, before any other JAX call. Sources, in order: the arguments, the environment
@@ -106,8 +108,12 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
     from jax._src import distributed as _jd
 
     if getattr(_jd.global_state, "client", None) is not None:
-        return ProcessInfo(jax.process_index(), jax.process_count(),
-                           getattr(_jd.global_state, "coordinator_address", None), "already initialized")
+        return ProcessInfo(
+            jax.process_index(),
+            jax.process_count(),
+            getattr(_jd.global_state, "coordinator_address", None),
+            "already initialized",
+        )
     if coordinator is not None and not isinstance(coordinator, str):
         raise TypeError(f"coordinator must be a 'host:port' string; got {type(coordinator).__name__}")
     source = "arguments" if any(v is not None for v in (coordinator, num_processes, process_id)) else None
@@ -136,8 +142,10 @@ def initialize(coordinator: str | None = None, num_processes: int | None = None,
 
     if cluster is None and coordinator is None:
         if n not in (None, 1):
-            raise ValueError(f"num_processes={n} needs a coordinator: pass coordinator='host:port' or set "
-                             "JAX_COORDINATOR_ADDRESS (or run under SLURM)")
+            raise ValueError(
+                f"num_processes={n} needs a coordinator: pass coordinator='host:port' or set "
+                "JAX_COORDINATOR_ADDRESS (or run under SLURM)"
+            )
         if pid not in (None, 0):
             raise ValueError(f"process_id={pid} without a coordinator: a single process has id 0")
         return ProcessInfo(0, 1, None, "single process")
@@ -166,6 +174,7 @@ def is_main_process() -> bool:
       True
     """
     import jax
+
     return jax.process_index() == 0
 
 
@@ -180,9 +189,15 @@ def _exit_code(rc: int) -> int:
     return 128 - rc if rc < 0 else rc  # killed by signal s: 128 + s, as a shell reports it
 
 
-def launch_local(n: int, argv: Sequence[str], *, command: Sequence[str] | None = None,
-                 env: dict[str, str] | None = None, platform: str | None = "cpu",
-                 grace_s: float = 10.0) -> int:
+def launch_local(
+    n: int,
+    argv: Sequence[str],
+    *,
+    command: Sequence[str] | None = None,
+    env: dict[str, str] | None = None,
+    platform: str | None = "cpu",
+    grace_s: float = 10.0,
+) -> int:
     """Run ``n`` processes of one JAX job on this machine and wait for them.
 
     Process ``i`` runs ``command + argv`` (default ``command``: ``python -m fpjax``) with
@@ -214,7 +229,8 @@ def launch_local(n: int, argv: Sequence[str], *, command: Sequence[str] | None =
     """
     n = _int_setting(n, "n", 1)
     if isinstance(argv, (str, bytes)) or not all(
-            isinstance(a, (str, os.PathLike, int, float)) and not isinstance(a, bool) for a in argv):
+        isinstance(a, (str, os.PathLike, int, float)) and not isinstance(a, bool) for a in argv
+    ):
         raise TypeError("argv must be a list of strings (the arguments of the command)")
     cmd = [sys.executable, "-m", "fpjax"] if command is None else [os.fspath(c) for c in command]
     if not cmd:
@@ -235,10 +251,10 @@ def launch_local(n: int, argv: Sequence[str], *, command: Sequence[str] | None =
     for v in _SLURM_VARS + _TPU_VARS:  # a local job must not join an outer cluster's
         base.pop(v, None)
     for i in range(n):
-        e = dict(base, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES=str(n),
-                 JAX_PROCESS_ID=str(i))
-        procs.append(subprocess.Popen(cmd + [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in argv],
-                                      env=e))
+        e = dict(base, JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES=str(n), JAX_PROCESS_ID=str(i))
+        procs.append(
+            subprocess.Popen(cmd + [os.fspath(a) if isinstance(a, os.PathLike) else str(a) for a in argv], env=e)
+        )
     first_failure: int | None = None
     failed_at = None
     try:

@@ -30,8 +30,6 @@ References:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -39,10 +37,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import lfp as _lfp
-from fpjax._src.checks import as_array, check_finite, check_positive, check_positive_int, check_key, is_concrete
+from fpjax._src.checks import as_array, check_finite, check_key, check_positive_int, is_concrete
 
-__all__ = ["fp_norm", "min_fp_interpolant", "apriori_bound", "AprioriBound", "l1_error", "gamma_l2_norm",
-           "evaluate_series", "evaluate_on_grid", "L1_METHODS"]
+__all__ = [
+    "fp_norm",
+    "min_fp_interpolant",
+    "apriori_bound",
+    "AprioriBound",
+    "l1_error",
+    "gamma_l2_norm",
+    "evaluate_series",
+    "evaluate_on_grid",
+    "L1_METHODS",
+]
 
 L1_METHODS = ("grid", "monte_carlo")
 
@@ -86,8 +93,9 @@ def fp_norm(coeffs: Any, gamma2: Any, *, d: int | None = None) -> jax.Array:
     return jnp.sqrt(jnp.sum(terms, axis=axes))
 
 
-def min_fp_interpolant(x_train: Any, y_train: Any, gamma2: Any, k_max: int | None = None, *,
-                       constant: Any = "free") -> jax.Array:
+def min_fp_interpolant(
+    x_train: Any, y_train: Any, gamma2: Any, k_max: int | None = None, *, constant: Any = "free"
+) -> jax.Array:
     """``argmin ‖h‖_γ s.t. h(X) = Y`` over ``0 < |k|_∞ ≤ k_max`` (+ the constant), on ``[0,1]^d``.
 
     Closed form ``h = K(·,X)α + β``, ``[K 1; 1ᵀ 0][α; β] = [Y; 0]`` with
@@ -164,8 +172,13 @@ def apriori_bound(f_sup: Any, f_gamma_norm: Any, gamma_l2: Any, n: Any, delta: A
       (2.0, 0.2)
     """
     vals = {}
-    for name, v in (("f_sup", f_sup), ("f_gamma_norm", f_gamma_norm), ("gamma_l2", gamma_l2), ("n", n),
-                    ("delta", delta)):
+    for name, v in (
+        ("f_sup", f_sup),
+        ("f_gamma_norm", f_gamma_norm),
+        ("gamma_l2", gamma_l2),
+        ("n", n),
+        ("delta", delta),
+    ):
         a = as_array(v, name)
         check_finite(a, name)
         if is_concrete(a):
@@ -182,8 +195,14 @@ def apriori_bound(f_sup: Any, f_gamma_norm: Any, gamma_l2: Any, n: Any, delta: A
     complexity = 2.0 / jnp.sqrt(nn)
     confidence = 4.0 * jnp.sqrt(2.0 * jnp.log(4.0 / dl) / nn)
     rate = complexity + confidence
-    return AprioriBound(bound=prefactor * rate, prefactor=prefactor, complexity_term=complexity,
-                        confidence_term=confidence, rate=rate, **vals)
+    return AprioriBound(
+        bound=prefactor * rate,
+        prefactor=prefactor,
+        complexity_term=complexity,
+        confidence_term=confidence,
+        rate=rate,
+        **vals,
+    )
 
 
 def evaluate_on_grid(coeffs: Any, n_grid: int, d: int = 1) -> jax.Array:
@@ -203,7 +222,7 @@ def evaluate_on_grid(coeffs: Any, n_grid: int, d: int = 1) -> jax.Array:
     idx = jnp.arange(-km, km + 1) % N
     full = full.at[(Ellipsis,) + jnp.ix_(*([idx] * d))].set(coeffs.astype(cdt))
     axes = tuple(range(len(batch), len(batch) + d))
-    return jnp.real(jnp.fft.ifftn(full, axes=axes)) * N ** d
+    return jnp.real(jnp.fft.ifftn(full, axes=axes)) * N**d
 
 
 def _values(h: Any, name: str, d: int, n_grid: int, pts: jax.Array | None) -> jax.Array:
@@ -216,8 +235,9 @@ def _values(h: Any, name: str, d: int, n_grid: int, pts: jax.Array | None) -> ja
     return evaluate_series(h, pts).reshape(-1)
 
 
-def l1_error(h: Any, f: Any, *, d: int = 1, method: str = "grid", n_grid: int = 4096, key: Any = None,
-             n_samples: int = 100_000) -> jax.Array:
+def l1_error(
+    h: Any, f: Any, *, d: int = 1, method: str = "grid", n_grid: int = 4096, key: Any = None, n_samples: int = 100_000
+) -> jax.Array:
     """``L(h) = E_{x~U[0,1]^d} |h(x) − f(x)|``.
 
     ``method="grid"`` (default): the periodic rectangle rule on ``x_j = j/n_grid`` per axis

@@ -91,10 +91,25 @@ import numpy as np
 
 from fpjax._src import checks, kernel_linalg
 
-__all__ = ["SOLVERS", "KERNELS", "Decomposition", "interpolation_operator", "kernel_interpolate", "decompose",
-           "grid_sq_norm", "kernel_matrices", "KernelMatrices", "network_kernels", "network_decomposition",
-           "Theorem3Result", "Theorem3Terms", "theorem3_stats", "theorem3_terms", "theorem3_monte_carlo",
-           "gp_bias_error"]
+__all__ = [
+    "SOLVERS",
+    "KERNELS",
+    "Decomposition",
+    "interpolation_operator",
+    "kernel_interpolate",
+    "decompose",
+    "grid_sq_norm",
+    "kernel_matrices",
+    "KernelMatrices",
+    "network_kernels",
+    "network_decomposition",
+    "Theorem3Result",
+    "Theorem3Terms",
+    "theorem3_stats",
+    "theorem3_terms",
+    "theorem3_monte_carlo",
+    "gp_bias_error",
+]
 
 SOLVERS = ("eigh", "cholesky")
 KERNELS = ("infinite", "empirical", "reference")
@@ -119,6 +134,7 @@ class Decomposition(NamedTuple):
 # ----------------------------------------------------------------------------------------------
 # the interpolation operator S = K(T,X) K(X,X)⁻¹
 # ----------------------------------------------------------------------------------------------
+
 
 def _flatten_full(k):
     """``(n1, n2, c, c)`` → ``(n1 c, n2 c)`` with row index ``i c + a`` (the order of ``y.reshape(-1)``)."""
@@ -169,16 +185,23 @@ def _check_kernels(k_train_train, k_test_train):
         checks.check_finite(ktx, "k_test_train")
         want = f"(m, {n})" + (f" + ({c}, {c})" if full else "")
         if ktx.ndim != kxx.ndim or ktx.shape[1] != n or ktx.shape[2:] != kxx.shape[2:] or ktx.shape[0] == 0:
-            raise ValueError(f"k_test_train must have shape {want} to match k_train_train {tuple(kxx.shape)}; "
-                             f"got {tuple(ktx.shape)}")
+            raise ValueError(
+                f"k_test_train must have shape {want} to match k_train_train {tuple(kxx.shape)}; got {tuple(ktx.shape)}"
+            )
     m = ktx.shape[0]
     if full:
         kxx, ktx = _flatten_full(kxx), _flatten_full(ktx)
     return kxx, ktx, n, m, c
 
 
-def interpolation_operator(k_train_train: Any, k_test_train: Any = None, *, solver: str = "eigh",
-                           rcond: float | None = None, jitter: float = 0.0) -> jax.Array:
+def interpolation_operator(
+    k_train_train: Any,
+    k_test_train: Any = None,
+    *,
+    solver: str = "eigh",
+    rcond: float | None = None,
+    jitter: float = 0.0,
+) -> jax.Array:
     """The interpolation operator ``S = K(T, X) K(X, X)⁻¹`` (see the module doc for the solvers).
 
     Args:
@@ -198,15 +221,17 @@ def interpolation_operator(k_train_train: Any, k_test_train: Any = None, *, solv
     rcond, jitter = _check_solver(solver, rcond, jitter, kxx.shape[0], dtype)
     s = _operator_core(kxx.astype(dtype), ktx.astype(dtype), solver, rcond, jitter)
     if solver == "cholesky" and checks.is_concrete(s) and not bool(jnp.all(jnp.isfinite(s))):
-        raise ValueError("k_train_train is not positive definite (Cholesky failed); pass jitter > 0 "
-                         "(kernel ridge regression) or use solver='eigh' (pseudo-inverse)")
+        raise ValueError(
+            "k_train_train is not positive definite (Cholesky failed); pass jitter > 0 "
+            "(kernel ridge regression) or use solver='eigh' (pseudo-inverse)"
+        )
     return s
 
 
 def _apply_op(s, v, out_ndim: int, full: bool):
     """``S v`` where ``v`` has shape ``batch + (n, *out)`` with ``len(out) = out_ndim``."""
-    batch = v.shape[:v.ndim - 1 - out_ndim]
-    out = v.shape[v.ndim - out_ndim:]
+    batch = v.shape[: v.ndim - 1 - out_ndim]
+    out = v.shape[v.ndim - out_ndim :]
     n = v.shape[len(batch)]
     if full:
         flat = v.reshape(batch + (n * math.prod(out),))
@@ -217,16 +242,23 @@ def _apply_op(s, v, out_ndim: int, full: bool):
     return res.reshape(batch + (s.shape[0],) + out)
 
 
-def _check_values(v, name: str, batch_and_shape_hint: str, point_shape: tuple[int, ...], out: tuple[int, ...],
-                  batch: tuple[int, ...] | None = None):
+def _check_values(
+    v,
+    name: str,
+    batch_and_shape_hint: str,
+    point_shape: tuple[int, ...],
+    out: tuple[int, ...],
+    batch: tuple[int, ...] | None = None,
+):
     """``v`` must be ``batch + point_shape + out``; returns it and its batch shape."""
     v = checks.as_array(v, name)
     checks.check_finite(v, name)
     tail = point_shape + out
-    if v.ndim < len(tail) or tuple(v.shape[v.ndim - len(tail):]) != tail or v.size == 0:
-        raise ValueError(f"{name} must have shape {batch_and_shape_hint} = (..., {', '.join(map(str, tail))}); "
-                         f"got {tuple(v.shape)}")
-    b = tuple(v.shape[:v.ndim - len(tail)])
+    if v.ndim < len(tail) or tuple(v.shape[v.ndim - len(tail) :]) != tail or v.size == 0:
+        raise ValueError(
+            f"{name} must have shape {batch_and_shape_hint} = (..., {', '.join(map(str, tail))}); got {tuple(v.shape)}"
+        )
+    b = tuple(v.shape[: v.ndim - len(tail)])
     if batch is not None and b != batch:
         raise ValueError(f"{name} must have the leading (batch) shape {batch} of f0_train; got {b}")
     return v, b
@@ -238,17 +270,26 @@ def _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter):
     checks.check_ndim(y, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
     checks.check_finite(y, "y_train")
     if y.shape[0] != n:
-        raise ValueError(f"y_train must have {n} rows (one per training point of k_train_train); "
-                         f"got shape {tuple(y.shape)}")
+        raise ValueError(
+            f"y_train must have {n} rows (one per training point of k_train_train); got shape {tuple(y.shape)}"
+        )
     if c is not None and (y.ndim != 2 or y.shape[1] != c):
         raise ValueError(f"y_train must have shape ({n}, {c}) for a full (n, n, {c}, {c}) kernel; got {tuple(y.shape)}")
     s = interpolation_operator(kxx, ktx, solver=solver, rcond=rcond, jitter=jitter)
     return s, y, n, m, c is not None
 
 
-def kernel_interpolate(k_train_train: Any, k_test_train: Any, y_train: Any, f0_train: Any = None,
-                       f0_test: Any = None, *, solver: str = "eigh", rcond: float | None = None,
-                       jitter: float = 0.0) -> jax.Array:
+def kernel_interpolate(
+    k_train_train: Any,
+    k_test_train: Any,
+    y_train: Any,
+    f0_train: Any = None,
+    f0_test: Any = None,
+    *,
+    solver: str = "eigh",
+    rcond: float | None = None,
+    jitter: float = 0.0,
+) -> jax.Array:
     """``h_k(T; f0, X, Y) = f0(T) + K(T,X) K(X,X)⁻¹ (Y − f0(X))``.
 
     Args:
@@ -276,8 +317,17 @@ def kernel_interpolate(k_train_train: Any, k_test_train: Any, y_train: Any, f0_t
     return ht + _apply_op(s, y.astype(dtype) - hx, len(out), full)
 
 
-def decompose(k_train_train: Any, k_test_train: Any, y_train: Any, f0_train: Any, f0_test: Any, *,
-              solver: str = "eigh", rcond: float | None = None, jitter: float = 0.0) -> Decomposition:
+def decompose(
+    k_train_train: Any,
+    k_test_train: Any,
+    y_train: Any,
+    f0_train: Any,
+    f0_test: Any,
+    *,
+    solver: str = "eigh",
+    rcond: float | None = None,
+    jitter: float = 0.0,
+) -> Decomposition:
     """Theorem 2: the kernel interpolant from ``f0`` split into unbiased fit and bias term.
 
     ``total = f0(T) + S (Y − f0(X))``, ``unbiased = S Y``, ``bias = f0(T) − S f0(X)``
@@ -328,6 +378,7 @@ def _sq_norm(v, out_ndim: int):
 # kernels of networks and of kernel functions
 # ----------------------------------------------------------------------------------------------
 
+
 class KernelMatrices(NamedTuple):
     """A kernel's train and test matrices: ``k_train_train = K(X, X)``, ``k_test_train = K(T, X)``."""
 
@@ -370,11 +421,19 @@ def _check_kernel_out(k, n1, n2):
 
 def _model_cls():
     from fpjax._src.models import Model
+
     return Model
 
 
-def network_kernels(model, params: Any, x_train: Any, x_test: Any = None, *, kernel: str = "empirical",
-                    implementation: str | int = "auto") -> KernelMatrices:
+def network_kernels(
+    model,
+    params: Any,
+    x_train: Any,
+    x_test: Any = None,
+    *,
+    kernel: str = "empirical",
+    implementation: str | int = "auto",
+) -> KernelMatrices:
     """``(K(X,X), K(T,X))`` of a network: its empirical NTK at ``params`` or its infinite-width NTK.
 
     Args:
@@ -398,13 +457,24 @@ def network_kernels(model, params: Any, x_train: Any, x_test: Any = None, *, ker
     if kernel == "empirical":
         if params is None:
             raise ValueError("kernel='empirical' needs params (the network whose tangent kernel is used)")
-        return kernel_matrices(lambda a, b: ntk.empirical_ntk(model, params, a, b, implementation=implementation),
-                               x_train, x_test)
+        return kernel_matrices(
+            lambda a, b: ntk.empirical_ntk(model, params, a, b, implementation=implementation), x_train, x_test
+        )
     return kernel_matrices(lambda a, b: ntk.infinite_ntk(model, a, b), x_train, x_test)
 
 
-def network_decomposition(model, params: Any, x_train: Any, y_train: Any, x_test: Any, *, kernel: Any = "empirical",
-                          solver: str = "eigh", rcond: float | None = None, jitter: float = 0.0) -> Decomposition:
+def network_decomposition(
+    model,
+    params: Any,
+    x_train: Any,
+    y_train: Any,
+    x_test: Any,
+    *,
+    kernel: Any = "empirical",
+    solver: str = "eigh",
+    rcond: float | None = None,
+    jitter: float = 0.0,
+) -> Decomposition:
     """Theorem 2 for a network at init: ``f0 = model.apply(params, ·)``.
 
     Args:
@@ -425,8 +495,10 @@ def network_decomposition(model, params: Any, x_train: Any, y_train: Any, x_test
     elif callable(kernel):
         kxx, ktx = kernel_matrices(kernel, x, t)
     else:
-        raise TypeError(f"kernel must be 'empirical', 'infinite', a callable or a (K(X,X), K(T,X)) tuple; "
-                        f"got {type(kernel).__name__}")
+        raise TypeError(
+            f"kernel must be 'empirical', 'infinite', a callable or a (K(X,X), K(T,X)) tuple; "
+            f"got {type(kernel).__name__}"
+        )
     y = checks.as_array(y_train, "y_train")
     hx, ht = model.apply(params, x), model.apply(params, t)
     if y.ndim == 1 and hx.ndim == 2 and hx.shape[1] == 1:
@@ -437,6 +509,7 @@ def network_decomposition(model, params: Any, x_train: Any, y_train: Any, x_test
 # ----------------------------------------------------------------------------------------------
 # Theorem 3 by Monte Carlo over inits
 # ----------------------------------------------------------------------------------------------
+
 
 class Theorem3Result(NamedTuple):
     """Both sides of Theorem 3 estimated over ``n`` inits, with standard errors (ddof = 1).
@@ -470,16 +543,18 @@ class Theorem3Result(NamedTuple):
 
     def as_dict(self) -> dict:
         """The statistics as plain numbers (``samples`` left out)."""
-        return {k: (int(v) if k in ("n", "n_diverged") else float(v)) for k, v in self._asdict().items()
-                if k != "samples"}
+        return {
+            k: (int(v) if k in ("n", "n_diverged") else float(v)) for k, v in self._asdict().items() if k != "samples"
+        }
 
 
 def _mean_se(a: np.ndarray) -> tuple[float, float]:
     return float(np.mean(a)), (float(np.std(a, ddof=1) / math.sqrt(a.size)) if a.size > 1 else float("nan"))
 
 
-def theorem3_stats(lhs_samples: Any, unbiased_samples: Any, bias_samples: Any, *,
-                   fixed_kernel: bool = False) -> Theorem3Result:
+def theorem3_stats(
+    lhs_samples: Any, unbiased_samples: Any, bias_samples: Any, *, fixed_kernel: bool = False
+) -> Theorem3Result:
     """Theorem 3 statistics from per-init samples (all ``(N,)``; ``unbiased_samples`` may be a scalar).
 
     ``fixed_kernel=True`` (or a scalar ``unbiased_samples``): ``‖A‖²`` is one deterministic number,
@@ -496,8 +571,11 @@ def theorem3_stats(lhs_samples: Any, unbiased_samples: Any, bias_samples: Any, *
         raise ValueError(f"lhs_samples must be 1-D with at least 2 samples; got shape {lhs.shape}")
     if bias.shape != lhs.shape:
         raise ValueError(f"bias_samples must have the shape of lhs_samples {lhs.shape}; got {bias.shape}")
-    unb = np.broadcast_to(np.asarray(unbiased_samples, np.float64), lhs.shape) if np.ndim(unbiased_samples) == 0 \
+    unb = (
+        np.broadcast_to(np.asarray(unbiased_samples, np.float64), lhs.shape)
+        if np.ndim(unbiased_samples) == 0
         else np.asarray(unbiased_samples, np.float64)
+    )
     if unb.shape != lhs.shape:
         raise ValueError(f"unbiased_samples must be a scalar or have shape {lhs.shape}; got {unb.shape}")
     ok = np.isfinite(lhs) & np.isfinite(unb) & np.isfinite(bias)
@@ -534,8 +612,11 @@ class Theorem3Terms(NamedTuple):
 def _terms_core(s, fx, ft, hx, ht):
     out_ndim = fx.ndim - 1
     dec = _decompose_core(s, fx, hx, ht, False)
-    return Theorem3Terms(lhs=_sq_norm(dec.total - ft, out_ndim), unbiased=_sq_norm(dec.unbiased - ft, out_ndim),
-                         bias=_sq_norm(dec.bias, out_ndim))
+    return Theorem3Terms(
+        lhs=_sq_norm(dec.total - ft, out_ndim),
+        unbiased=_sq_norm(dec.unbiased - ft, out_ndim),
+        bias=_sq_norm(dec.bias, out_ndim),
+    )
 
 
 def theorem3_terms(operator: Any, y_train: Any, y_test: Any, f0_train: Any, f0_test: Any) -> Theorem3Terms:
@@ -578,8 +659,9 @@ def theorem3_terms(operator: Any, y_train: Any, y_test: Any, f0_train: Any, f0_t
     return _terms_core(s.astype(dt), fx.astype(dt), ft.astype(dt), hx.astype(dt), ht.astype(dt))
 
 
-def gp_bias_error(operator: Any, cov_test_test: Any, cov_test_train: Any, cov_train_train: Any, *,
-                  n_outputs: int = 1) -> jax.Array:
+def gp_bias_error(
+    operator: Any, cov_test_test: Any, cov_test_train: Any, cov_train_train: Any, *, n_outputs: int = 1
+) -> jax.Array:
     """``E‖f0 − S f0(X)‖²`` for ``f0 ~ GP(0, Σ)`` (independent outputs, each with covariance ``Σ``).
 
     ``= (c/m) [tr Σ_TT − 2 tr(S Σ_XT) + tr(S Σ_XX Sᵀ)]`` with ``c = n_outputs`` and the norm of
@@ -608,14 +690,27 @@ def gp_bias_error(operator: Any, cov_test_test: Any, cov_test_train: Any, cov_tr
         checks.check_finite(a, name)
     c = checks.check_positive_int(n_outputs, "n_outputs")
     diag = ctt if ctt.ndim == 1 else jnp.diagonal(ctt)
-    tr = (jnp.sum(diag) - 2.0 * jnp.sum(s * ctx) + jnp.sum(jnp.matmul(s, cxx, precision=_HI) * s))
+    tr = jnp.sum(diag) - 2.0 * jnp.sum(s * ctx) + jnp.sum(jnp.matmul(s, cxx, precision=_HI) * s)
     return c * tr / m
 
 
-def theorem3_monte_carlo(model, x_train: Any, y_train: Any, x_test: Any, y_test: Any, *, key: Any,
-                         n_inits: int = 256, kernel: Any = "infinite", reference_key: Any = None,
-                         solver: str = "eigh", rcond: float | None = None, jitter: float = 0.0,
-                         chunk_size: int | None = None, return_samples: bool = False) -> Theorem3Result:
+def theorem3_monte_carlo(
+    model,
+    x_train: Any,
+    y_train: Any,
+    x_test: Any,
+    y_test: Any,
+    *,
+    key: Any,
+    n_inits: int = 256,
+    kernel: Any = "infinite",
+    reference_key: Any = None,
+    solver: str = "eigh",
+    rcond: float | None = None,
+    jitter: float = 0.0,
+    chunk_size: int | None = None,
+    return_samples: bool = False,
+) -> Theorem3Result:
     """Check Theorem 3 by Monte Carlo over ``n_inits`` network inits (a vmapped :func:`fpjax.train.sweep`).
 
     For each init ``θ_i`` (keys ``jax.random.split(key, n_inits)``): ``h_i = model.apply(θ_i, ·)``
@@ -693,29 +788,36 @@ def theorem3_monte_carlo(model, x_train: Any, y_train: Any, x_test: Any, y_test:
         if c is not None:
             raise ValueError("theorem3_monte_carlo takes per-output (n, n) kernels; got a full (n, n, c, c) kernel")
         if kxx.shape[0] != n or mm != m:
-            raise ValueError(f"kernel matrices must be ({n}, {n}) and ({m}, {n}) for these inputs; "
-                             f"got {tuple(kxx.shape)} and {tuple(ktx.shape)}")
-        fixed_s = interpolation_operator(kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond,
-                                         jitter=jitter)
+            raise ValueError(
+                f"kernel matrices must be ({n}, {n}) and ({m}, {n}) for these inputs; "
+                f"got {tuple(kxx.shape)} and {tuple(ktx.shape)}"
+            )
+        fixed_s = interpolation_operator(
+            kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond, jitter=jitter
+        )
     else:
         checks.check_choice(kernel, "kernel", KERNELS)
         if kernel == "infinite":
             if model.kernel_fn is None:
-                raise ValueError(f"kernel='infinite' needs a model with an infinite-width kernel_fn; {model.name} has "
-                                 "none (use init='standard' or 'ntk'), or use kernel='reference'/'empirical'")
+                raise ValueError(
+                    f"kernel='infinite' needs a model with an infinite-width kernel_fn; {model.name} has "
+                    "none (use init='standard' or 'ntk'), or use kernel='reference'/'empirical'"
+                )
             kxx, ktx = network_kernels(model, None, x, t, kernel="infinite")
         elif kernel == "reference":
             rkey = jax.random.fold_in(key, 1_000_003) if reference_key is None else reference_key
             checks.check_key(rkey, "reference_key")
             kxx, ktx = network_kernels(model, model.init(rkey, x), x, t, kernel="empirical")
         if kernel in ("infinite", "reference"):
-            fixed_s = interpolation_operator(kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond,
-                                             jitter=jitter)
+            fixed_s = interpolation_operator(
+                kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond, jitter=jitter
+            )
             if solver == "cholesky" and not bool(jnp.all(jnp.isfinite(fixed_s))):
                 raise ValueError("the kernel matrix is not positive definite; use jitter > 0 or solver='eigh'")
     ntk_fn = None
     if fixed_s is None:
         from fpjax._src import ntk
+
         ntk_fn = ntk.empirical_ntk_fn(model)
 
     def one(k):
@@ -731,9 +833,10 @@ def theorem3_monte_carlo(model, x_train: Any, y_train: Any, x_test: Any, y_test:
             s = fixed_s
         return _terms_core(s, fx, ft, hx, ht)
 
+    import warnings
+
     from fpjax._src.sweep import sweep
 
-    import warnings
     with warnings.catch_warnings():
         # diverged inits are counted in Theorem3Result.n_diverged, so the sweep's warning is redundant
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -15,8 +15,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "apply_umask", "current_umask", "atomic_write_json", "atomic_save_npz", "save_figure", "to_jsonable",
-           "ensure_writable_dir"]
+__all__ = [
+    "atomic_write_bytes",
+    "apply_umask",
+    "current_umask",
+    "atomic_write_json",
+    "atomic_save_npz",
+    "save_figure",
+    "to_jsonable",
+    "ensure_writable_dir",
+]
 
 
 def ensure_writable_dir(path: str | os.PathLike, name: str = "out_dir") -> Path:
@@ -116,6 +124,7 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 def atomic_save_npz(path: str | os.PathLike, **arrays) -> Path:
     """``numpy.savez`` to ``path`` atomically."""
     import io
+
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     return atomic_write_bytes(path, buf.getvalue())

@@ -51,8 +51,16 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["KernelEigh", "default_rcond", "eigh_psd", "flow_factors", "residual_flow", "pinv_apply",
-           "feature_lstsq", "flow"]
+__all__ = [
+    "KernelEigh",
+    "default_rcond",
+    "eigh_psd",
+    "flow_factors",
+    "residual_flow",
+    "pinv_apply",
+    "feature_lstsq",
+    "flow",
+]
 
 _HI = jax.lax.Precision.HIGHEST
 
@@ -187,9 +195,16 @@ def feature_lstsq(b: jax.Array, y: jax.Array, *, rcond: float | None = None) -> 
     return jnp.matmul(vt.T, proj, precision=_HI)
 
 
-def flow(k_train_train: jax.Array, y_train: jax.Array, t: jax.Array, *, f0_train: jax.Array | None = None,
-         k_test_train: jax.Array | None = None, f0_test: jax.Array | None = None,
-         rcond: float | None = None) -> tuple[jax.Array, jax.Array | None]:
+def flow(
+    k_train_train: jax.Array,
+    y_train: jax.Array,
+    t: jax.Array,
+    *,
+    f0_train: jax.Array | None = None,
+    k_test_train: jax.Array | None = None,
+    f0_test: jax.Array | None = None,
+    rcond: float | None = None,
+) -> tuple[jax.Array, jax.Array | None]:
     """``f(t) = y + exp(−tK)(f0 − y)`` on the training points and its extension to test points.
 
     ``f(X, t) = y + e^{−tK}(f0(X) − y)`` and ``f(x, t) = f0(x) + K(x, X) K⁺(I − e^{−tK})(y − f0(X))``

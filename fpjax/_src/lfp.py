@@ -60,18 +60,42 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import kernel_linalg
-from fpjax._src.checks import (as_array, as_points, check_finite, check_ndim, check_positive, check_positive_int,
-                               check_same_leading, is_concrete)
+from fpjax._src.checks import (
+    as_array,
+    as_points,
+    check_finite,
+    check_positive,
+    check_positive_int,
+    is_concrete,
+)
 
 __all__ = [
-    "gamma2", "init_moments", "InitMoments", "crossover_frequency", "predict_regime", "Regime",
-    "frequency_grid", "gamma2_on_grid", "kernel_matrix", "evaluate_series", "coefficients_from_function",
-    "coefficients_from_values", "evolve", "steady_state", "LFPTrajectory",
-    "relu_ntk_1d", "lfp_constant_1d", "residual_flow", "ResidualFlow", "predict", "LFPPrediction",
-    "choose_period", "PeriodChoice",
+    "gamma2",
+    "init_moments",
+    "InitMoments",
+    "crossover_frequency",
+    "predict_regime",
+    "Regime",
+    "frequency_grid",
+    "gamma2_on_grid",
+    "kernel_matrix",
+    "evaluate_series",
+    "coefficients_from_function",
+    "coefficients_from_values",
+    "evolve",
+    "steady_state",
+    "LFPTrajectory",
+    "relu_ntk_1d",
+    "lfp_constant_1d",
+    "residual_flow",
+    "ResidualFlow",
+    "predict",
+    "LFPPrediction",
+    "choose_period",
+    "PeriodChoice",
 ]
 
-_FOUR_PI2 = 4.0 * math.pi ** 2
+_FOUR_PI2 = 4.0 * math.pi**2
 _MOMENT_KEYS = ("r2", "w2", "r2w2")
 
 
@@ -111,6 +135,7 @@ class Regime(NamedTuple):
 # γ² and the init moments
 # ----------------------------------------------------------------------------------------------
 
+
 def _float_dtype():
     return jnp.result_type(float)
 
@@ -119,8 +144,10 @@ def _check_moments(moments: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
     if isinstance(moments, InitMoments):
         moments = moments._asdict()
     if not isinstance(moments, dict):
-        raise TypeError(f"moments must be InitMoments (see init_moments) or a dict with keys {_MOMENT_KEYS}; "
-                        f"got {type(moments).__name__}")
+        raise TypeError(
+            f"moments must be InitMoments (see init_moments) or a dict with keys {_MOMENT_KEYS}; "
+            f"got {type(moments).__name__}"
+        )
     missing = [k for k in _MOMENT_KEYS if k not in moments]
     if missing:
         raise ValueError(f"moments is missing key(s) {missing}; expected {_MOMENT_KEYS} (see init_moments)")
@@ -177,8 +204,9 @@ def gamma2(xi: Any, moments: dict, d: int, c: float = 1.0, *, radial: bool | Non
         s = jnp.abs(xi)
     else:
         if xi.ndim == 0 or xi.shape[-1] != d:
-            raise ValueError(f"xi must have shape (..., {d}) (frequency vectors in d={d}) or be "
-                             f"radial; got shape {tuple(xi.shape)}")
+            raise ValueError(
+                f"xi must have shape (..., {d}) (frequency vectors in d={d}) or be radial; got shape {tuple(xi.shape)}"
+            )
         s = jnp.linalg.norm(xi, axis=-1)
     dt = jnp.result_type(s.dtype, r2.dtype, float)
     s = s.astype(dt)
@@ -210,8 +238,9 @@ def init_moments(params: dict) -> InitMoments:
         return InitMoments(*(0.5 * (a + b) for a, b in zip(ma, mb)))
     for k in ("w", "r"):
         if k not in params:
-            raise ValueError(f"params must have key {k!r} (two_layer_relu params {{'w','r','l'}}); "
-                             f"got keys {sorted(params)}")
+            raise ValueError(
+                f"params must have key {k!r} (two_layer_relu params {{'w','r','l'}}); got keys {sorted(params)}"
+            )
     w = as_array(params["w"], "params['w']")
     r = as_array(params["r"], "params['r']")
     check_finite(w, "params['w']")
@@ -223,7 +252,7 @@ def init_moments(params: dict) -> InitMoments:
         raise ValueError(f"params['r'] must have shape (m, d) or (m,) with m = {m}; got {tuple(r.shape)}")
     w = w.reshape(m)
     r2_i = jnp.sum(r.reshape(m, -1) ** 2, axis=-1)
-    w2_i = w ** 2
+    w2_i = w**2
     return InitMoments(r2=jnp.mean(r2_i), w2=jnp.mean(w2_i), r2w2=jnp.mean(r2_i * w2_i))
 
 
@@ -276,8 +305,7 @@ def predict_regime(moments: InitMoments, x: Any, *, period: float | None = None,
     if period is None:
         extent = float(np.max(xn.max(0) - xn.min(0)))
         if extent <= 0 or n < 2:
-            raise ValueError("x must hold at least two distinct points to define the data's band "
-                             "(or pass period)")
+            raise ValueError("x must hold at least two distinct points to define the data's band (or pass period)")
         per_axis = n ** (1.0 / d)
         spacing = extent / max(per_axis - 1.0, 1.0)
         L = extent
@@ -293,10 +321,17 @@ def predict_regime(moments: InitMoments, x: Any, *, period: float | None = None,
     else:
         regime = "mixed"
     return Regime(
-        regime=regime, xi_c=xc, xi_nyquist=xi_nyq, xi_low=xi_low,
-        ratio_at_nyquist=(xc / xi_nyq) ** 2, ratio_at_low=(xc / xi_low) ** 2, factor=factor,
-        rule=(f"cubic if xi_c >= {factor:g}*xi_nyquist; linear if xi_c <= xi_low/{factor:g}; "
-              "else mixed (xi_low = 1/L, xi_nyquist = 1/(2*spacing))"),
+        regime=regime,
+        xi_c=xc,
+        xi_nyquist=xi_nyq,
+        xi_low=xi_low,
+        ratio_at_nyquist=(xc / xi_nyq) ** 2,
+        ratio_at_low=(xc / xi_low) ** 2,
+        factor=factor,
+        rule=(
+            f"cubic if xi_c >= {factor:g}*xi_nyquist; linear if xi_c <= xi_low/{factor:g}; "
+            "else mixed (xi_low = 1/L, xi_nyquist = 1/(2*spacing))"
+        ),
     )
 
 
@@ -359,8 +394,9 @@ def gamma2_on_grid(gamma2: Any, d: int, *, k_max: int | None = None, period: flo
         xi = jnp.asarray((_kgrid_np(k_max, d) / period).reshape(-1, d), _float_dtype())
         g = as_array(gamma2(xi), "gamma2(xi)")
         if g.size != xi.shape[0]:
-            raise ValueError(f"gamma2 callable must return one value per frequency ({xi.shape[0]}); "
-                             f"got shape {tuple(g.shape)}")
+            raise ValueError(
+                f"gamma2 callable must return one value per frequency ({xi.shape[0]}); got shape {tuple(g.shape)}"
+            )
         g = g.reshape((2 * k_max + 1,) * d)
     else:
         g = as_array(gamma2, "gamma2")
@@ -421,8 +457,9 @@ def _kernel_core(x1, x2, g_flat, g0, *, k_max, d, period):
     return _kernel_from_features(c1, s1, c2, s2, g_flat, period ** (-d)) + g0 * period ** (-d)
 
 
-def kernel_matrix(x1: Any, x2: Any, gamma2: Any, *, period: float = 1.0, k_max: int | None = None,
-                  constant: Any = "free") -> jax.Array:
+def kernel_matrix(
+    x1: Any, x2: Any, gamma2: Any, *, period: float = 1.0, k_max: int | None = None, constant: Any = "free"
+) -> jax.Array:
     """Torus kernel ``K(x, x') = L^{−d} Σ_{0<|k|_∞≤k_max} γ²(k/L) cos(2π k·(x − x')/L) + L^{−d} g0``.
 
     ``x1 (n1, d)``, ``x2 (n2, d)`` → ``(n1, n2)``. With ``constant="free"`` the constant mode has no
@@ -436,8 +473,15 @@ def kernel_matrix(x1: Any, x2: Any, gamma2: Any, *, period: float = 1.0, k_max: 
     g = gamma2_on_grid(gamma2, d, k_max=k_max, period=period)
     k_max = _grid_kmax(g.shape, d, "gamma2")
     dt = jnp.result_type(x1.dtype, x2.dtype, g.dtype)
-    return _kernel_core(x1.astype(dt), x2.astype(dt), g.reshape(-1).astype(dt), jnp.asarray(g0 or 0.0, dt),
-                        k_max=k_max, d=d, period=period)
+    return _kernel_core(
+        x1.astype(dt),
+        x2.astype(dt),
+        g.reshape(-1).astype(dt),
+        jnp.asarray(g0 or 0.0, dt),
+        k_max=k_max,
+        d=d,
+        period=period,
+    )
 
 
 @functools.partial(jax.jit, static_argnames=("k_max", "d", "period"))
@@ -515,8 +559,9 @@ def coefficients_from_values(values: Any, k_max: int, *, period: float = 1.0, d:
     return _coeffs_from_values_core(values, k_max=k_max, d=d, period=period)
 
 
-def coefficients_from_function(fn: Callable, k_max: int, d: int, *, period: float = 1.0,
-                               n_grid: int | None = None) -> jax.Array:
+def coefficients_from_function(
+    fn: Callable, k_max: int, d: int, *, period: float = 1.0, n_grid: int | None = None
+) -> jax.Array:
     """Project ``fn`` (points ``(M, d) -> (M,)``) on the degree-``k_max`` trigonometric polynomials.
 
     Samples ``fn`` on the uniform grid of ``n_grid`` points per axis (default ``4 k_max + 4``) and
@@ -544,8 +589,10 @@ def _prepare_f0(f0: Any, k_max: int, d: int, period: float, dtype) -> jax.Array:
     f0 = as_array(f0, "f0")
     check_finite(f0, "f0")
     if tuple(f0.shape) != shape:
-        raise ValueError(f"f0 coefficients must have the grid shape {shape} (k_max={k_max}, d={d}); "
-                         f"got {tuple(f0.shape)}. Pass a callable to project a function.")
+        raise ValueError(
+            f"f0 coefficients must have the grid shape {shape} (k_max={k_max}, d={d}); "
+            f"got {tuple(f0.shape)}. Pass a callable to project a function."
+        )
     return f0.astype(cdt)
 
 
@@ -605,8 +652,15 @@ class ResidualFlow(NamedTuple):
     constant_shift: jax.Array
 
 
-def residual_flow(k_train_train: Any, y_train: Any, t: Any, *, f0_train: Any = None, free_constant: bool = False,
-                  rcond: float | None = None) -> ResidualFlow:
+def residual_flow(
+    k_train_train: Any,
+    y_train: Any,
+    t: Any,
+    *,
+    f0_train: Any = None,
+    free_constant: bool = False,
+    rcond: float | None = None,
+) -> ResidualFlow:
     """Closed-form kernel gradient flow of the residual at the data (MSE ``(1/2n)Σ(f − y)²``).
 
     Solves ``ṙ = −(1/n) K r`` (``K = k_train_train``, ``r = f(X) − Y``, ``r(0) = f0(X) − Y``) with
@@ -665,6 +719,7 @@ class LFPTrajectory(NamedTuple):
     Calling the trajectory, ``traj(x)``, evaluates ``h(x, t)`` at every recorded ``t`` (``(T, n)``;
     the same as ``evaluate_series(traj.coeffs, x, period=traj.period)``).
     """
+
     coeffs: jax.Array
     t: jax.Array
     residual: jax.Array
@@ -706,12 +761,22 @@ def _evolve_core(X, Y, g_flat, f0c, t, g0, *, k_max, d, period, free, rcond):
     # Σ_i e^{−2πik·x_i/L} a_i = (C − iS)ᵀ a.
     coeffs = f0c[None, :] - (a @ c - 1j * (a @ s)) * g_full
     if free:
-        coeffs = coeffs.at[:, centre].add(period ** d * dc)
+        coeffs = coeffs.at[:, centre].add(period**d * dc)
     return coeffs, r
 
 
-def evolve(x_train: Any, y_train: Any, gamma2: Any, t: Any, *, f0: Any = None, period: float = 1.0,
-           k_max: int | None = None, constant: Any = "free", rcond: float | None = None) -> LFPTrajectory:
+def evolve(
+    x_train: Any,
+    y_train: Any,
+    gamma2: Any,
+    t: Any,
+    *,
+    f0: Any = None,
+    period: float = 1.0,
+    k_max: int | None = None,
+    constant: Any = "free",
+    rcond: float | None = None,
+) -> LFPTrajectory:
     """Exact LFP evolution on the torus: ``∂_t ĥ(k) = −γ²(k/L)(ĥ_ρ(k/L) − f̂_ρ(k/L))``.
 
     Kernel gradient flow with the kernel of :func:`kernel_matrix` (closed form of
@@ -749,8 +814,19 @@ def evolve(x_train: Any, y_train: Any, gamma2: Any, t: Any, *, f0: Any = None, p
     t = _check_times(t).astype(X.dtype)
     if rcond is not None:
         rcond = check_positive(rcond, "rcond")
-    coeffs, r = _evolve_core(X, Y, g_flat, f0c, t, jnp.asarray(0.0 if g0 is None else g0, X.dtype),
-                             k_max=k_max, d=d, period=period, free=g0 is None, rcond=rcond)
+    coeffs, r = _evolve_core(
+        X,
+        Y,
+        g_flat,
+        f0c,
+        t,
+        jnp.asarray(0.0 if g0 is None else g0, X.dtype),
+        k_max=k_max,
+        d=d,
+        period=period,
+        free=g0 is None,
+        rcond=rcond,
+    )
     T = t.shape[0]
     return LFPTrajectory(coeffs.reshape((T,) + (2 * k_max + 1,) * d), t, r, period)
 
@@ -781,12 +857,21 @@ def _steady_core(X, Y, g_flat, hc, g0, *, k_max, d, period, free, rcond):
     coeffs = hc + sq * (u[:F] + 1j * u[F:])
     if free:
         beta = jnp.mean(rhs - B @ u)
-        coeffs = coeffs.at[centre].add(period ** d * beta)
+        coeffs = coeffs.at[centre].add(period**d * beta)
     return coeffs
 
 
-def steady_state(x_train: Any, y_train: Any, gamma2: Any, *, f0: Any = None, period: float = 1.0,
-                 k_max: int | None = None, constant: Any = "free", rcond: float | None = None) -> jax.Array:
+def steady_state(
+    x_train: Any,
+    y_train: Any,
+    gamma2: Any,
+    *,
+    f0: Any = None,
+    period: float = 1.0,
+    k_max: int | None = None,
+    constant: Any = "free",
+    rcond: float | None = None,
+) -> jax.Array:
     """``argmin_h Σ_{0<|k|_∞≤k_max} γ²(k/L)^{−1} |ĥ(k) − ĥ_0(k)|²`` over the least-squares fits of ``h(X) = Y``.
 
     For data that can be interpolated (distinct points, at least ``n`` modes) this is the
@@ -822,18 +907,30 @@ def steady_state(x_train: Any, y_train: Any, gamma2: Any, *, f0: Any = None, per
     X, Y, n, d, k_max, period, g0, g_flat, hc = _setup(x_train, y_train, gamma2, f0, period, k_max, constant)
     n_modes = (2 * k_max + 1) ** d - 1 + (1 if g0 is None or g0 > 0 else 0)
     if n_modes < n:
-        raise ValueError(f"k_max={k_max} gives {n_modes} modes in d={d}, fewer than the n={n} points "
-                         "to interpolate; increase k_max")
+        raise ValueError(
+            f"k_max={k_max} gives {n_modes} modes in d={d}, fewer than the n={n} points to interpolate; increase k_max"
+        )
     if rcond is not None:
         rcond = check_positive(rcond, "rcond")
-    coeffs = _steady_core(X, Y, g_flat, hc, jnp.asarray(0.0 if g0 is None else g0, X.dtype),
-                          k_max=k_max, d=d, period=period, free=g0 is None, rcond=rcond)
+    coeffs = _steady_core(
+        X,
+        Y,
+        g_flat,
+        hc,
+        jnp.asarray(0.0 if g0 is None else g0, X.dtype),
+        k_max=k_max,
+        d=d,
+        period=period,
+        free=g0 is None,
+        rcond=rcond,
+    )
     return coeffs.reshape((2 * k_max + 1,) * d)
 
 
 # ----------------------------------------------------------------------------------------------
 # The network's own kernel on the line (1-D): where the LFP constant c comes from
 # ----------------------------------------------------------------------------------------------
+
 
 def lfp_constant_1d(l_half_width: float) -> float:
     """LFP time constant ``c = 1/(32 π⁴ L_l)`` of ``two_layer_relu`` in 1-D with ``l ~ U(−L_l, L_l)``.
@@ -844,7 +941,7 @@ def lfp_constant_1d(l_half_width: float) -> float:
     ``= c [(⟨r²⟩+⟨w²⟩)/ξ⁴ + 4π²⟨r²w²⟩/ξ²]``. Time is gradient-flow time ``t = η · steps``.
     """
     L = check_positive(l_half_width, "l_half_width")
-    return 1.0 / (32.0 * math.pi ** 4 * L)
+    return 1.0 / (32.0 * math.pi**4 * L)
 
 
 def relu_ntk_1d(x1: Any, x2: Any, moments: dict, l_half_width: float) -> jax.Array:
@@ -866,17 +963,19 @@ def relu_ntk_1d(x1: Any, x2: Any, moments: dict, l_half_width: float) -> jax.Arr
     r2, w2, r2w2 = _check_moments(moments)
     if is_concrete(x1) and is_concrete(x2):
         if max(float(jnp.max(jnp.abs(x1))), float(jnp.max(jnp.abs(x2)))) > L * (1 + 1e-6):
-            raise ValueError(f"relu_ntk_1d needs |x| <= l_half_width = {L} (the closed form assumes "
-                             "every kink position range covers the data)")
+            raise ValueError(
+                f"relu_ntk_1d needs |x| <= l_half_width = {L} (the closed form assumes "
+                "every kink position range covers the data)"
+            )
     A = r2 + w2
     delta = jnp.abs(x1[:, None] - x2[None, :])
-    return (A * L ** 2 / 6 + r2w2 / 2 + A * x1[:, None] * x2[None, :] / 2
-            + (A * delta ** 3 / 24 - r2w2 * delta / 4) / L)
+    return A * L**2 / 6 + r2w2 / 2 + A * x1[:, None] * x2[None, :] / 2 + (A * delta**3 / 24 - r2w2 * delta / 4) / L
 
 
 # ----------------------------------------------------------------------------------------------
 # From a network to the LFP in one call
 # ----------------------------------------------------------------------------------------------
+
 
 class PeriodChoice(NamedTuple):
     """The torus chosen for data by :func:`choose_period`.
@@ -941,11 +1040,11 @@ def _default_k_max(mom: InitMoments, c: float, period: float, n: int, extent: fl
     """
     A = float(mom.r2) + float(mom.w2)
     B = float(mom.r2w2)
-    total = A * period ** 4 + _FOUR_PI2 * B * period ** 2
+    total = A * period**4 + _FOUR_PI2 * B * period**2
     K = 64
-    while K < 2 ** 15 and K < 16 * period * max(n - 1, 1) / extent:
+    while K < 2**15 and K < 16 * period * max(n - 1, 1) / extent:
         K *= 2
-    while K < 2 ** 15 and (A * period ** 4 / (3 * K ** 3) + _FOUR_PI2 * B * period ** 2 / K) > tol * total:
+    while K < 2**15 and (A * period**4 / (3 * K**3) + _FOUR_PI2 * B * period**2 / K) > tol * total:
         K *= 2
     return K
 
@@ -972,9 +1071,19 @@ class LFPPrediction(NamedTuple):
     lfp_constant: float
 
 
-def predict(model: Any, params: Any, x_train: Any, y_train: Any, t: Any, x_test: Any = None, *,
-            period: float | None = None, pad: float = 8.0, k_max: int | None = None,
-            rcond: float | None = None) -> LFPPrediction:
+def predict(
+    model: Any,
+    params: Any,
+    x_train: Any,
+    y_train: Any,
+    t: Any,
+    x_test: Any = None,
+    *,
+    period: float | None = None,
+    pad: float = 8.0,
+    k_max: int | None = None,
+    rcond: float | None = None,
+) -> LFPPrediction:
     """LFP prediction of a two-layer ReLU network trained by gradient descent on the MSE, in one call.
 
     For ``model = two_layer_relu(m, l_range=(−L_l, L_l))`` (or :func:`fpjax.models.asi` of it) in
@@ -1028,12 +1137,16 @@ def predict(model: Any, params: Any, x_train: Any, y_train: Any, t: Any, x_test:
     from fpjax._src.models import Model
 
     if not isinstance(model, Model) or (model.config or {}).get("kind") != "two_layer_relu":
-        raise TypeError("model must be fpjax.models.two_layer_relu(...) or asi of it (the LFP network); "
-                        f"got {getattr(model, 'name', type(model).__name__)}")
+        raise TypeError(
+            "model must be fpjax.models.two_layer_relu(...) or asi of it (the LFP network); "
+            f"got {getattr(model, 'name', type(model).__name__)}"
+        )
     X = _as_points(x_train, "x_train")
     if X.shape[1] != 1:
-        raise ValueError(f"x_train must be 1-D points, (n,) or (n, 1) (the LFP constant is derived in 1-D); "
-                         f"got shape {tuple(X.shape)}")
+        raise ValueError(
+            f"x_train must be 1-D points, (n,) or (n, 1) (the LFP constant is derived in 1-D); "
+            f"got shape {tuple(X.shape)}"
+        )
     n = X.shape[0]
     Y = _as_values(y_train, "y_train", n)
     Xt = None if x_test is None else _as_points(x_test, "x_test", 1)
@@ -1049,19 +1162,29 @@ def predict(model: Any, params: Any, x_train: Any, y_train: Any, t: Any, x_test:
         period = check_positive(period, "period")
         extent = float(xs.max() - xs.min())
         if extent >= period:
-            warnings.warn(f"x_train spans {extent:g} >= period {period:g}: the data wrap around the torus "
-                          "(points a period apart coincide); use a larger period", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"x_train spans {extent:g} >= period {period:g}: the data wrap around the torus "
+                "(points a period apart coincide); use a larger period",
+                UserWarning,
+                stacklevel=2,
+            )
         shift = (period - extent) / 2.0 - float(xs.min())
     pts = [("x_train", xs)] + ([] if Xt is None else [("x_test", np.asarray(Xt)[:, 0])])
     for name, v in pts:
         if v.min() + shift < 0 or v.max() + shift >= period:
-            warnings.warn(f"{name} leaves the torus window [{-shift:g}, {period - shift:g}) and wraps around "
-                          f"(period {period:g}); its prediction is that of the periodic image", UserWarning,
-                          stacklevel=2)
+            warnings.warn(
+                f"{name} leaves the torus window [{-shift:g}, {period - shift:g}) and wraps around "
+                f"(period {period:g}); its prediction is that of the periodic image",
+                UserWarning,
+                stacklevel=2,
+            )
         if v.min() <= -hi_l or v.max() >= -lo_l:
-            warnings.warn(f"{name} leaves the kinks' range ({-hi_l:g}, {-lo_l:g}) of l_range {(lo_l, hi_l)}: "
-                          "the LFP (a translation-invariant kernel) does not describe the network there",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                f"{name} leaves the kinks' range ({-hi_l:g}, {-lo_l:g}) of l_range {(lo_l, hi_l)}: "
+                "the LFP (a translation-invariant kernel) does not describe the network there",
+                UserWarning,
+                stacklevel=2,
+            )
     if k_max is None:
         k_max = _default_k_max(mom, c, period, n, max(float(xs.max() - xs.min()), period / n))
     k_max = check_positive_int(k_max, "k_max")
@@ -1076,5 +1199,13 @@ def predict(model: Any, params: Any, x_train: Any, y_train: Any, t: Any, x_test:
         f0T = jnp.asarray(model.apply(params, Xt)).reshape(Xt.shape[0])
         KT = kernel_matrix(Xt + shift, Xs, g, period=period)
         f_test = f0T[None, :] - flow.weights @ KT.T + flow.constant_shift[:, None]
-    return LFPPrediction(f_train=f_train, f_test=f_test, t=_check_times(t), period=float(period), shift=float(shift),
-                         k_max=int(k_max), moments=mom, lfp_constant=float(c))
+    return LFPPrediction(
+        f_train=f_train,
+        f_test=f_test,
+        t=_check_times(t),
+        period=float(period),
+        shift=float(shift),
+        k_max=int(k_max),
+        moments=mom,
+        lfp_constant=float(c),
+    )

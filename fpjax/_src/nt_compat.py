@@ -37,8 +37,7 @@ class NeuralTangentsUnavailable(ImportError):
 # Result of the one attempt per process: (module or None, reason or None).
 _STATE: dict[str, object] = {}
 
-_CORE_NAMES = ("Jaxpr", "JaxprEqn", "Literal", "ShapedArray", "Value", "Var", "Primitive",
-               "AbstractValue")
+_CORE_NAMES = ("Jaxpr", "JaxprEqn", "Literal", "ShapedArray", "Value", "Var", "Primitive", "AbstractValue")
 
 
 def _find(name: str, modules: tuple[str, ...]):
@@ -94,7 +93,8 @@ def _stub_experimental() -> None:
             raise AttributeError(f"module {name!r} has no attribute {attr!r}")
         raise NeuralTangentsUnavailable(
             f"neural_tangents.experimental.{attr} needs TensorFlow and tf2jax, which fpjax does not "
-            "install; use neural_tangents.empirical_ntk_fn on a JAX function instead.")
+            "install; use neural_tangents.empirical_ntk_fn on a JAX function instead."
+        )
 
     stub.__getattr__ = __getattr__
     stub.__path__ = []  # a package, so that submodule imports fail cleanly
@@ -113,16 +113,22 @@ def load():
         _stub_experimental()
         import neural_tangents as nt  # noqa: F401  (import after patching is the point)
         from neural_tangents import stax  # noqa: F401
+
         _STATE.update(module=nt, reason=None, patched=patched)
     except Exception as err:  # any failure: keep fpjax importable, report on use
         import jax
+
         _STATE.update(
-            module=None, patched=[],
-            reason=(f"neural-tangents 0.6.5 could not be imported under jax {jax.__version__}: "
-                    f"{type(err).__name__}: {err}. fpjax.ntk's neural-tangents paths (infinite-width "
-                    "kernels, kernel_fn, implementation='nt') are unavailable; the fast exact MLP NTK "
-                    "path does not need neural-tangents. Pin an older jax or update "
-                    "fpjax/_src/nt_compat.py for the moved names."))
+            module=None,
+            patched=[],
+            reason=(
+                f"neural-tangents 0.6.5 could not be imported under jax {jax.__version__}: "
+                f"{type(err).__name__}: {err}. fpjax.ntk's neural-tangents paths (infinite-width "
+                "kernels, kernel_fn, implementation='nt') are unavailable; the fast exact MLP NTK "
+                "path does not need neural-tangents. Pin an older jax or update "
+                "fpjax/_src/nt_compat.py for the moved names."
+            ),
+        )
     return _STATE["module"]
 
 
@@ -137,8 +143,7 @@ class NTStatus(NamedTuple):
 def status() -> NTStatus:
     """:class:`NTStatus` after trying :func:`load`."""
     load()
-    return NTStatus(available=_STATE["module"] is not None, reason=_STATE["reason"],
-                    patched=list(_STATE["patched"]))
+    return NTStatus(available=_STATE["module"] is not None, reason=_STATE["reason"], patched=list(_STATE["patched"]))
 
 
 def require():

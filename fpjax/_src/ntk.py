@@ -43,8 +43,16 @@ import numpy as np
 
 from fpjax._src import checks, kernel_linalg
 
-__all__ = ["empirical_ntk", "empirical_ntk_fn", "infinite_ntk", "kernel_flow", "predict_linearized",
-           "FlowResult", "IMPLEMENTATIONS", "fast_path_supported"]
+__all__ = [
+    "empirical_ntk",
+    "empirical_ntk_fn",
+    "infinite_ntk",
+    "kernel_flow",
+    "predict_linearized",
+    "FlowResult",
+    "IMPLEMENTATIONS",
+    "fast_path_supported",
+]
 
 IMPLEMENTATIONS = ("auto", "fast", "nt", 1, 2)
 
@@ -54,6 +62,7 @@ _HI = jax.lax.Precision.HIGHEST  # kernels are theory objects: no TF32/bf16 matm
 # ----------------------------------------------------------------------------------------------
 # argument handling
 # ----------------------------------------------------------------------------------------------
+
 
 def _norm_axes(axes, name: str) -> tuple[int, ...]:
     if axes is None:
@@ -75,21 +84,28 @@ def _check_out_axes(trace_axes, diagonal_axes, out_ndim: int) -> None:
     for name, axes in (("trace_axes", trace_axes), ("diagonal_axes", diagonal_axes)):
         for a in axes:
             if not -out_ndim < a < out_ndim or a % out_ndim == 0:
-                raise ValueError(f"{name} must be output axes in 1..{out_ndim - 1} (or -{out_ndim - 1}..-1) of "
-                                 f"outputs of rank {out_ndim} (axis 0 is the batch); got {name}={axes}")
+                raise ValueError(
+                    f"{name} must be output axes in 1..{out_ndim - 1} (or -{out_ndim - 1}..-1) of "
+                    f"outputs of rank {out_ndim} (axis 0 is the batch); got {name}={axes}"
+                )
     canon = [a % out_ndim for a in (*trace_axes, *diagonal_axes)]
     if len(set(canon)) != len(canon):
-        raise ValueError(f"trace_axes and diagonal_axes must name distinct axes; got trace_axes={trace_axes}, "
-                         f"diagonal_axes={diagonal_axes}")
+        raise ValueError(
+            f"trace_axes and diagonal_axes must name distinct axes; got trace_axes={trace_axes}, "
+            f"diagonal_axes={diagonal_axes}"
+        )
 
 
 def _check_implementation(implementation) -> Any:
     if isinstance(implementation, bool) or implementation not in IMPLEMENTATIONS:
         if implementation == 3:
-            raise ValueError("implementation=3 (neural-tangents structured derivatives) does not work under "
-                             "the installed JAX; use 'auto', 'fast', 'nt', 1 or 2")
-        raise ValueError(f"unknown implementation {implementation!r}; expected one of "
-                         f"{', '.join(map(repr, IMPLEMENTATIONS))}")
+            raise ValueError(
+                "implementation=3 (neural-tangents structured derivatives) does not work under "
+                "the installed JAX; use 'auto', 'fast', 'nt', 1 or 2"
+            )
+        raise ValueError(
+            f"unknown implementation {implementation!r}; expected one of {', '.join(map(repr, IMPLEMENTATIONS))}"
+        )
     return implementation
 
 
@@ -102,8 +118,9 @@ def _check_inputs(x1, x2, *, fast: bool):
     if x2 is not None:
         x2 = checks.as_array(x2, "x2")
         if x2.ndim != x1.ndim or x2.shape[1:] != x1.shape[1:]:
-            raise ValueError(f"x2 must have the same per-sample shape as x1 {tuple(x1.shape[1:])}; "
-                             f"got shape {tuple(x2.shape)}")
+            raise ValueError(
+                f"x2 must have the same per-sample shape as x1 {tuple(x1.shape[1:])}; got shape {tuple(x2.shape)}"
+            )
         checks.check_ndim(x2, "x2", x2.ndim, shape_hint="(n, ...)")
         checks.check_finite(x2, "x2")
     if fast and x1.ndim != 2:
@@ -138,6 +155,7 @@ def _blocked(fn: Callable, x1, x2, batch_size: int | None):
 # fast exact path: fpjax MLPs, the LFP two-layer ReLU network, ASI of either
 # ----------------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class _MlpSpec:
     n_layers: int
@@ -153,6 +171,7 @@ class _MlpSpec:
 
 def _model_class():
     from fpjax._src.models import Model
+
     return Model
 
 
@@ -164,11 +183,17 @@ def _fast_spec(model) -> tuple[str, Any, bool] | None:
     kind = cfg.get("kind")
     asi = bool(cfg.get("asi", False))
     if kind == "mlp":
-        spec = _MlpSpec(n_layers=len(cfg["widths"]), activation=cfg["activation"],
-                        ntk_param=cfg["init"] == "ntk", sigma_w=float(cfg["sigma_w"]),
-                        sigma_b=float(cfg["sigma_b"]), bias=bool(cfg["bias"]),
-                        gaussian_s=float(cfg["gaussian_s"]), sine_omega0=float(cfg["sine_omega0"]),
-                        fourier=cfg.get("fourier_features") is not None)
+        spec = _MlpSpec(
+            n_layers=len(cfg["widths"]),
+            activation=cfg["activation"],
+            ntk_param=cfg["init"] == "ntk",
+            sigma_w=float(cfg["sigma_w"]),
+            sigma_b=float(cfg["sigma_b"]),
+            bias=bool(cfg["bias"]),
+            gaussian_s=float(cfg["gaussian_s"]),
+            sine_omega0=float(cfg["sine_omega0"]),
+            fourier=cfg.get("fourier_features") is not None,
+        )
         return "mlp", spec, asi
     if kind == "two_layer_relu":
         return "two_layer_relu", None, asi
@@ -182,8 +207,9 @@ def fast_path_supported(model) -> bool:
 
 def _check_mlp_params(spec: _MlpSpec, params, d: int, name: str = "params") -> None:
     if not isinstance(params, dict) or "layers" not in params:
-        raise TypeError(f"{name} must be the dict {{'layers': [...]}} returned by the model's init; "
-                        f"got {type(params).__name__}")
+        raise TypeError(
+            f"{name} must be the dict {{'layers': [...]}} returned by the model's init; got {type(params).__name__}"
+        )
     layers = params["layers"]
     if len(layers) != spec.n_layers:
         raise ValueError(f"{name}['layers'] must have {spec.n_layers} layers for this model; got {len(layers)}")
@@ -195,8 +221,9 @@ def _check_mlp_params(spec: _MlpSpec, params, d: int, name: str = "params") -> N
         if w.ndim != 2 or w.shape[0] != n_in:
             raise ValueError(f"{name}['layers'][{j}]['w'] must have shape ({n_in}, n_out); got {tuple(w.shape)}")
         if spec.bias != ("b" in layer):
-            raise ValueError(f"{name}['layers'][{j}] must {'' if spec.bias else 'not '}have a bias 'b' "
-                             f"(model bias={spec.bias})")
+            raise ValueError(
+                f"{name}['layers'][{j}] must {'' if spec.bias else 'not '}have a bias 'b' (model bias={spec.bias})"
+            )
         n_in = w.shape[1]
 
 
@@ -274,7 +301,7 @@ def _mlp_ntk(spec: _MlpSpec, params, x1, x2, mode: str, same: bool):
     c = params["layers"][-1]["w"].shape[1]
     dtype = t1[0][0].dtype
     k = None
-    for j, ((sa1, d1), (sa2, d2)) in enumerate(zip(t1, t2)):
+    for _j, ((sa1, d1), (sa2, d2)) in enumerate(zip(t1, t2)):
         g = _gram(sa1, sa2)
         if spec.bias:
             t = spec.sigma_b if spec.ntk_param else 1.0
@@ -283,8 +310,9 @@ def _mlp_ntk(spec: _MlpSpec, params, x1, x2, mode: str, same: bool):
             term = _identity_term(g, c, mode, dtype)
         else:
             dg = _delta_gram(d1, d2, mode)
-            term = g * dg if mode == "trace" else (g[:, :, None] * dg if mode == "diagonal"
-                                                   else g[:, :, None, None] * dg)
+            term = (
+                g * dg if mode == "trace" else (g[:, :, None] * dg if mode == "diagonal" else g[:, :, None, None] * dg)
+            )
         k = term if k is None else k + term
     return k
 
@@ -312,8 +340,13 @@ def _two_layer_relu_ntk(params, x1, x2, same: bool):
     x2_ = x1 if same else x2
     norms = jnp.sum(l * l, axis=1) + jnp.sum(r * r, axis=1)
     dd = _gram(d1, d2)
-    k = (_gram(a1, a2) + jnp.matmul(x1, x2_.T, precision=_HI) * dd + _gram(d1 * xl1, d2)
-         + _gram(d1, d2 * xl2) + _gram(d1 * norms, d2))
+    k = (
+        _gram(a1, a2)
+        + jnp.matmul(x1, x2_.T, precision=_HI) * dd
+        + _gram(d1 * xl1, d2)
+        + _gram(d1, d2 * xl2)
+        + _gram(d1 * norms, d2)
+    )
     return k / m
 
 
@@ -359,26 +392,37 @@ def _mode(trace_axes, diagonal_axes, out_ndim: int) -> str | None:
 # public API
 # ----------------------------------------------------------------------------------------------
 
+
 def _resolve(model_or_apply):
     Model = _model_class()
     if isinstance(model_or_apply, Model):
         return model_or_apply.apply, _fast_spec(model_or_apply)
     if callable(model_or_apply):
         return model_or_apply, None
-    raise TypeError(f"model_or_apply must be an fpjax.models.Model or a function apply(params, x); "
-                    f"got {type(model_or_apply).__name__}")
+    raise TypeError(
+        f"model_or_apply must be an fpjax.models.Model or a function apply(params, x); "
+        f"got {type(model_or_apply).__name__}"
+    )
 
 
 def _nt_fn(apply, trace_axes, diagonal_axes, vmap_axes, implementation: int):
     from fpjax._src import nt_compat
 
     nt = nt_compat.require()
-    return jax.jit(nt.empirical_ntk_fn(apply, trace_axes=trace_axes, diagonal_axes=diagonal_axes,
-                                       vmap_axes=vmap_axes, implementation=implementation))
+    return jax.jit(
+        nt.empirical_ntk_fn(
+            apply,
+            trace_axes=trace_axes,
+            diagonal_axes=diagonal_axes,
+            vmap_axes=vmap_axes,
+            implementation=implementation,
+        )
+    )
 
 
-def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trace_axes=(-1,),
-                     diagonal_axes=(), vmap_axes=None) -> Callable:
+def empirical_ntk_fn(
+    model_or_apply, *, implementation: str | int = "auto", trace_axes=(-1,), diagonal_axes=(), vmap_axes=None
+) -> Callable:
     """Return ``ntk(x1, x2, params)``, a jittable empirical-NTK function (see :func:`empirical_ntk`).
 
     The argument order is neural-tangents' (``x2 = None`` means ``x2 = x1``). Without input validation
@@ -398,15 +442,19 @@ def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trac
     diagonal_axes = _norm_axes(diagonal_axes, "diagonal_axes")
     apply, fast = _resolve(model_or_apply)
     if implementation == "fast" and fast is None:
-        raise ValueError("implementation='fast' needs a Model from fpjax.models.mlp, two_layer_relu or asi of "
-                         f"one; got {getattr(model_or_apply, 'name', type(model_or_apply).__name__)}")
+        raise ValueError(
+            "implementation='fast' needs a Model from fpjax.models.mlp, two_layer_relu or asi of "
+            f"one; got {getattr(model_or_apply, 'name', type(model_or_apply).__name__)}"
+        )
     use_fast = fast is not None and implementation in ("auto", "fast")
     if use_fast:
         _check_out_axes(trace_axes, diagonal_axes, 2)
         mode = _mode(trace_axes, diagonal_axes, 2)
         if mode is None:
-            raise ValueError(f"the fast path supports trace_axes/diagonal_axes of (), (-1,) on (n, c) outputs; "
-                             f"got trace_axes={trace_axes}, diagonal_axes={diagonal_axes}")
+            raise ValueError(
+                f"the fast path supports trace_axes/diagonal_axes of (), (-1,) on (n, c) outputs; "
+                f"got trace_axes={trace_axes}, diagonal_axes={diagonal_axes}"
+            )
         kind, spec, asi = fast
         return lambda x1, x2, params: _fast_ntk(kind, spec, asi, params, x1, x2, mode)
     impl = 1 if implementation in ("auto", "nt") else implementation
@@ -426,8 +474,18 @@ def empirical_ntk_fn(model_or_apply, *, implementation: str | int = "auto", trac
     return fn
 
 
-def empirical_ntk(model_or_apply, params, x1, x2=None, *, implementation: str | int = "auto",
-                  batch_size: int | None = None, trace_axes=(-1,), diagonal_axes=(), vmap_axes=None) -> jax.Array:
+def empirical_ntk(
+    model_or_apply,
+    params,
+    x1,
+    x2=None,
+    *,
+    implementation: str | int = "auto",
+    batch_size: int | None = None,
+    trace_axes=(-1,),
+    diagonal_axes=(),
+    vmap_axes=None,
+) -> jax.Array:
     """Empirical neural tangent kernel ``K_θ(x, x') = ∇_θ f(x) · ∇_θ f(x')``.
 
     Args:
@@ -458,8 +516,13 @@ def empirical_ntk(model_or_apply, params, x1, x2=None, *, implementation: str | 
     x1, x2 = _check_inputs(x1, x2, fast=use_fast)
     if batch_size is not None:
         batch_size = checks.check_positive_int(batch_size, "batch_size")
-    fn = empirical_ntk_fn(model_or_apply, implementation=implementation, trace_axes=trace_axes,
-                          diagonal_axes=diagonal_axes, vmap_axes=vmap_axes)
+    fn = empirical_ntk_fn(
+        model_or_apply,
+        implementation=implementation,
+        trace_axes=trace_axes,
+        diagonal_axes=diagonal_axes,
+        vmap_axes=vmap_axes,
+    )
     return _blocked(lambda a, b: fn(a, b, params), x1, x2, batch_size)
 
 
@@ -480,8 +543,10 @@ def infinite_ntk(kernel_fn, x1, x2=None, get: str | tuple = "ntk", *, batch_size
     Model = _model_class()
     if isinstance(kernel_fn, Model):
         if kernel_fn.kernel_fn is None:
-            raise ValueError(f"model {kernel_fn.name} has no infinite-width kernel (neural-tangents lacks its "
-                             "init/layers: use init='standard' or 'ntk' and no Fourier features)")
+            raise ValueError(
+                f"model {kernel_fn.name} has no infinite-width kernel (neural-tangents lacks its "
+                "init/layers: use init='standard' or 'ntk' and no Fourier features)"
+            )
         kernel_fn = kernel_fn.kernel_fn
     if not callable(kernel_fn):
         raise TypeError(f"kernel_fn must be a neural-tangents kernel_fn or a Model; got {type(kernel_fn).__name__}")
@@ -511,6 +576,7 @@ def infinite_ntk(kernel_fn, x1, x2=None, get: str | tuple = "ntk", *, batch_size
 # ----------------------------------------------------------------------------------------------
 # linearized (kernel) gradient flow for MSE
 # ----------------------------------------------------------------------------------------------
+
 
 class FlowResult(NamedTuple):
     """Predictions of the linearized MSE flow.
@@ -542,8 +608,9 @@ def _flow_core(kmat, r0, t, ktm, rcond):
     return r, dtest
 
 
-def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, f0_test=None,
-                rcond: float | None = None) -> FlowResult:
+def kernel_flow(
+    k_train_train, y_train, t, *, f0_train=None, k_test_train=None, f0_test=None, rcond: float | None = None
+) -> FlowResult:
     """Closed-form linearized gradient flow on ``L = (1/2n)‖f(X) − Y‖²`` with the kernel frozen.
 
     Gradient flow ``θ̇ = −∇L`` with a frozen tangent kernel ``K`` gives ``ḟ(X) = −(K/n)(f(X) − Y)``:
@@ -589,7 +656,9 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
     n = y.shape[0]
     c = 1 if y.ndim == 1 else y.shape[1]
     if k.shape[:2] != (n, n):
-        raise ValueError(f"k_train_train must have shape ({n}, {n}, ...) for {n} training points (rows of y_train); got {tuple(k.shape)}")
+        raise ValueError(
+            f"k_train_train must have shape ({n}, {n}, ...) for {n} training points (rows of y_train); got {tuple(k.shape)}"
+        )
     kmat, full = _flat_kernel(k, n, c, "k_train_train")
     dtype = jnp.result_type(kmat.dtype, y.dtype, jnp.float32)
     kmat, y = kmat.astype(dtype), y.astype(dtype)
@@ -615,8 +684,11 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
         kt = checks.as_array(k_test_train, "k_test_train")
         checks.check_finite(kt, "k_test_train")
         if kt.ndim not in (2, 4) or kt.shape[1] != n or (kt.ndim == 4) != full:
-            raise ValueError(f"k_test_train must have shape (m, {n})" + (f" + ({c}, {c})" if full else "")
-                             + f" to match k_train_train; got {tuple(kt.shape)}")
+            raise ValueError(
+                f"k_test_train must have shape (m, {n})"
+                + (f" + ({c}, {c})" if full else "")
+                + f" to match k_train_train; got {tuple(kt.shape)}"
+            )
         m = kt.shape[0]
         ktm = (jnp.transpose(kt, (0, 2, 1, 3)).reshape(m * c, n * c) if full else kt).astype(dtype)
         if f0_test is None:
@@ -632,12 +704,23 @@ def kernel_flow(k_train_train, y_train, t, *, f0_train=None, k_test_train=None, 
     f_test = None
     if ktm is not None:
         f_test = (f0t.reshape((1,) * t.ndim + (m, c)) + dtest.reshape(t.shape + (m, c))).reshape(
-            t.shape + (m,) + out_shape[1:])
+            t.shape + (m,) + out_shape[1:]
+        )
     return FlowResult(f_train, f_test)
 
 
-def predict_linearized(model_or_apply, params, x_train, y_train, t, x_test=None, *, rcond: float | None = None,
-                       implementation: str | int = "auto", full_outputs: bool | None = None) -> FlowResult:
+def predict_linearized(
+    model_or_apply,
+    params,
+    x_train,
+    y_train,
+    t,
+    x_test=None,
+    *,
+    rcond: float | None = None,
+    implementation: str | int = "auto",
+    full_outputs: bool | None = None,
+) -> FlowResult:
     """Prediction of the network linearized at ``params`` and trained by gradient flow on the MSE.
 
     One call: the empirical NTK ``K_θ`` at ``params`` (:func:`empirical_ntk`) and the initial

@@ -42,8 +42,9 @@ __all__ = ["EigResult", "NTKRecord", "frobenius_norm", "lanczos_eigh", "ntk_eigh
 def _resolve_apply(model_or_apply):
     apply = getattr(model_or_apply, "apply", model_or_apply)
     if not callable(apply):
-        raise TypeError(f"model_or_apply must be a fpjax Model or a callable apply(params, x); "
-                        f"got {type(model_or_apply).__name__}")
+        raise TypeError(
+            f"model_or_apply must be a fpjax Model or a callable apply(params, x); got {type(model_or_apply).__name__}"
+        )
     return apply
 
 
@@ -86,6 +87,7 @@ def ntk_matvec(model_or_apply, params: Any, x: Any, *, batch_size: int | None = 
     n = x.shape[0]
     c = _out_dim(apply, params, x)
     if batch_size is None or batch_size >= n:
+
         def f(p):
             return apply(p, x).reshape(-1)
 
@@ -139,8 +141,9 @@ class EigResult(NamedTuple):
     residuals: jax.Array
 
 
-def lanczos_eigh(matvec: Callable, n: int, k: int, *, key: jax.Array, n_iter: int | None = None,
-                 dtype=None) -> EigResult:
+def lanczos_eigh(
+    matvec: Callable, n: int, k: int, *, key: jax.Array, n_iter: int | None = None, dtype=None
+) -> EigResult:
     """Top-``k`` eigenpairs of a symmetric positive semi-definite operator by Lanczos.
 
     ``m = n_iter`` steps with full reorthogonalisation (twice per step) build ``Q ∈ R^{N×m}`` and the
@@ -219,8 +222,16 @@ def _lanczos(matvec, n, k, m, key, dtype):
     return EigResult(theta, vecs, jnp.abs(beta[m - 1] * y[m - 1]))
 
 
-def ntk_eigh(model_or_apply, params: Any, x: Any, k: int, *, key: jax.Array, n_iter: int | None = None,
-             batch_size: int | None = None) -> EigResult:
+def ntk_eigh(
+    model_or_apply,
+    params: Any,
+    x: Any,
+    k: int,
+    *,
+    key: jax.Array,
+    n_iter: int | None = None,
+    batch_size: int | None = None,
+) -> EigResult:
     """Top-``k`` eigenpairs of the empirical NTK ``K = J Jᵀ`` at ``x``, matrix-free.
 
     Lanczos (:func:`lanczos_eigh`) on :func:`ntk_matvec`: never the ``N × N`` kernel nor the ``N × P``
@@ -267,7 +278,7 @@ def _rademacher(key, s, n, dtype):
 
 def _frob_sq(kq, kr, s):
     """Hutch++-style ``‖K‖_F²``: ``‖KQ‖_F² + (1/s) Σ_j ‖K r_j‖²`` with ``r_j = (I − QQᵀ) z_j``."""
-    return jnp.sum(kq ** 2) + jnp.sum(kr ** 2) / s
+    return jnp.sum(kq**2) + jnp.sum(kr**2) / s
 
 
 def frobenius_norm(matvec: Callable, vectors: jax.Array, *, key: jax.Array, n_probes: int = 8) -> jax.Array:
@@ -327,9 +338,19 @@ class NTKRecord(NamedTuple):
     eigenvectors: jax.Array | None
 
 
-def ntk_record(model_or_apply, x_train: Any, y_train: Any, *, k: int, key: jax.Array, n_iter: int | None = None,
-               n_probes: int = 8, batch_size: int | None = None, params0: Any = None,
-               eigenvectors: bool = False) -> Callable[[Any], NTKRecord]:
+def ntk_record(
+    model_or_apply,
+    x_train: Any,
+    y_train: Any,
+    *,
+    k: int,
+    key: jax.Array,
+    n_iter: int | None = None,
+    n_probes: int = 8,
+    batch_size: int | None = None,
+    params0: Any = None,
+    eigenvectors: bool = False,
+) -> Callable[[Any], NTKRecord]:
     """A ``record(params)`` for :func:`fpjax.train.fit` / ``sweep``: the NTK's spectrum during training.
 
     At each record the top-``k`` eigenpairs ``(λ_i, v_i)`` of the empirical NTK ``K_θ`` on ``x_train``
@@ -396,7 +417,7 @@ def ntk_record(model_or_apply, x_train: Any, y_train: Any, *, k: int, key: jax.A
         rz = z - (z @ v) @ v.T
         probes = jnp.concatenate([v.T, rz, yv[None]])
         kp = jax.vmap(mv)(probes)
-        fro = jnp.sqrt(_frob_sq(kp[:k], kp[k:k + n_probes], n_probes))
+        fro = jnp.sqrt(_frob_sq(kp[:k], kp[k : k + n_probes], n_probes))
         yy = yv @ yv
         align = (yv @ kp[-1]) / (fro * yy)
         res = out.reshape(-1) - yv
@@ -407,7 +428,6 @@ def ntk_record(model_or_apply, x_train: Any, y_train: Any, *, k: int, key: jax.A
             k0 = jax.vmap(mv0)(probes[:-1])
             d = kp[:-1] - k0
             change = jnp.sqrt(_frob_sq(d[:k], d[k:], n_probes) / _frob_sq(k0[:k], k0[k:], n_probes))
-        return NTKRecord(eig.eigenvalues, fro, align, frac(yv), frac(res), change,
-                         v if eigenvectors else None)
+        return NTKRecord(eig.eigenvalues, fro, align, frac(yv), frac(res), change, v if eigenvectors else None)
 
     return record

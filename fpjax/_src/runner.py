@@ -27,8 +27,7 @@ from typing import Any
 from fpjax._src import io
 from fpjax.experiment import Experiment, MalformedExperimentError
 
-__all__ = ["list_experiments", "get_experiment", "run_experiment", "build_report", "experiments_package",
-           "DEMO"]
+__all__ = ["list_experiments", "get_experiment", "run_experiment", "build_report", "experiments_package", "DEMO"]
 
 # The README's main command: fast experiments that together show the frequency principle, the
 # initialization bias, and Theorem 5.1 (each has its own quick setting).
@@ -49,8 +48,9 @@ def experiments_package() -> ModuleType:
         mod = sys.modules.get("experiments")
         if mod is not None and Path(getattr(mod, "__file__", "") or "").resolve().parent == _CHECKOUT:
             return mod
-        spec = importlib.util.spec_from_file_location("experiments", _CHECKOUT / "__init__.py",
-                                                      submodule_search_locations=[str(_CHECKOUT)])
+        spec = importlib.util.spec_from_file_location(
+            "experiments", _CHECKOUT / "__init__.py", submodule_search_locations=[str(_CHECKOUT)]
+        )
         mod = importlib.util.module_from_spec(spec)
         sys.modules["experiments"] = mod
         spec.loader.exec_module(mod)
@@ -89,8 +89,7 @@ def get_experiment(name: str) -> Experiment:
     """The :class:`~fpjax.experiment.Experiment` called ``name``; ``ValueError`` listing the names otherwise."""
     exps = _modules()
     if not isinstance(name, str) or name not in exps:
-        raise ValueError(f"unknown experiment {name!r}; known experiments: {', '.join(exps)} "
-                         "(see `fpjax list`)")
+        raise ValueError(f"unknown experiment {name!r}; known experiments: {', '.join(exps)} (see `fpjax list`)")
     return exps[name]
 
 
@@ -100,9 +99,16 @@ def _platform() -> dict:
     from fpjax import __version__ as fpjax_version
 
     devs = jax.devices()
-    return {"python": platform.python_version(), "machine": platform.machine(), "fpjax": fpjax_version,
-            "jax": jax.__version__, "backend": jax.default_backend(), "devices": len(devs),
-            "device_kind": devs[0].device_kind if devs else None, "processes": jax.process_count()}
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "fpjax": fpjax_version,
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": len(devs),
+        "device_kind": devs[0].device_kind if devs else None,
+        "processes": jax.process_count(),
+    }
 
 
 def _check_metrics(name: str, metrics: Any) -> dict:
@@ -117,8 +123,15 @@ def _check_metrics(name: str, metrics: Any) -> dict:
     return dict(metrics)
 
 
-def run_experiment(name: str, setting: str = "quick", *, seed: int = 0, out_root: str | Path = "results",
-                   overrides: dict[str, Any] | None = None, write: bool = True) -> dict:
+def run_experiment(
+    name: str,
+    setting: str = "quick",
+    *,
+    seed: int = 0,
+    out_root: str | Path = "results",
+    overrides: dict[str, Any] | None = None,
+    write: bool = True,
+) -> dict:
     """Run one experiment; return its metrics (also written to ``<out_root>/<name>/metrics.json``).
 
     The run writes into a staging directory next to ``<out_root>/<name>`` and replaces it only when
@@ -140,9 +153,16 @@ def run_experiment(name: str, setting: str = "quick", *, seed: int = 0, out_root
         stage = Path(tempfile.mkdtemp(prefix=f"fpjax-{name}-"))
     try:
         io.apply_umask(stage, directory=True)
-        record = {"experiment": name, "setting": setting, "config": config,
-                  "description": exp.description, "claim": exp.claim, "source": exp.source,
-                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "platform": _platform()}
+        record = {
+            "experiment": name,
+            "setting": setting,
+            "config": config,
+            "description": exp.description,
+            "claim": exp.claim,
+            "source": exp.source,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "platform": _platform(),
+        }
         io.atomic_write_json(stage / "config.json", record)
         t0 = time.perf_counter()
         metrics = _check_metrics(name, exp.run(json.loads(json.dumps(config)), stage))
@@ -260,8 +280,9 @@ def _render(runs: list) -> str:
     platforms = []
     for _, _, cfg, _, _ in runs:
         p = cfg.get("platform") if isinstance(cfg.get("platform"), dict) else {}
-        line = ", ".join(f"{k} {p[k]}" for k in ("fpjax", "jax", "python", "backend", "device_kind", "devices",
-                                                   "machine") if k in p)
+        line = ", ".join(
+            f"{k} {p[k]}" for k in ("fpjax", "jax", "python", "backend", "device_kind", "devices", "machine") if k in p
+        )
         if line and line not in platforms:
             platforms.append(line)
     n_held = sum(1 for *_, m, _ in runs for _, h, _ in _claims(m) if h is True)
@@ -275,24 +296,31 @@ def _render(runs: list) -> str:
         summary_rows.append(
             f"<tr><td><a href='#{_e(anchor)}'>{_e(name)}</a></td><td class='{cls}'>{held} / {len(cl)}</td>"
             f"<td>{_e(cfg.get('setting', '?'))}</td><td>{_e((cfg.get('config') or {}).get('seed', '?'))}</td>"
-            f"<td>{_e(cfg.get('started', '?'))}</td><td>{_e(metrics.get('runtime_s', '?'))}</td></tr>")
+            f"<td>{_e(cfg.get('started', '?'))}</td><td>{_e(metrics.get('runtime_s', '?'))}</td></tr>"
+        )
         for text, h, _ in cl:
             c, word = _verdict(h)
-            claim_rows.append(f"<tr><td><a href='#{_e(anchor)}'>{_e(name)}</a></td><td>{_e(text)}</td>"
-                              f"<td class='{c}'>{_e(word)}</td></tr>")
+            claim_rows.append(
+                f"<tr><td><a href='#{_e(anchor)}'>{_e(name)}</a></td><td>{_e(text)}</td>"
+                f"<td class='{c}'>{_e(word)}</td></tr>"
+            )
         settings = cfg.get("config") if isinstance(cfg.get("config"), dict) else {}
         set_rows = "".join(f"<tr><td>{_e(k)}</td><td><code>{_e(v)}</code></td></tr>" for k, v in settings.items())
         verdicts = "".join(
             f"<tr><td>{_e(text)}</td><td class='{_verdict(h)[0]}'>{_e(_verdict(h)[1])}</td><td><details>"
             f"<summary>evidence</summary><pre>{_e(json.dumps(ev, indent=1, ensure_ascii=False)[:20000])}</pre>"
-            "</details></td></tr>" for text, h, ev in cl)
+            "</details></td></tr>"
+            for text, h, ev in cl
+        )
         captions = dict(exp.figures) if exp is not None else {}
         figs = []
         for png in sorted(exp_dir.glob("*.png")):
             src = urllib.parse.quote(f"{exp_dir.name}/{png.name}")
             cap = captions.get(png.name) or png.stem.replace("_", " ")
-            figs.append(f"<figure><img src='{_e(src)}' alt='{_e(png.stem)}'>"
-                        f"<figcaption><b>{_e(png.name)}</b>: {_e(cap)}</figcaption></figure>")
+            figs.append(
+                f"<figure><img src='{_e(src)}' alt='{_e(png.stem)}'>"
+                f"<figcaption><b>{_e(png.name)}</b>: {_e(cap)}</figcaption></figure>"
+            )
         desc = exp.description if exp is not None else cfg.get("description", "")
         claim_text = exp.claim if exp is not None else cfg.get("claim", "")
         source = exp.source if exp is not None else cfg.get("source", "")
@@ -303,7 +331,8 @@ def _render(runs: list) -> str:
             f"runtime {_e(metrics.get('runtime_s', '?'))} s</p>"
             f"<h3>Verdicts</h3><table><tr><th>claim</th><th>result</th><th>evidence</th></tr>{verdicts}</table>"
             f"<details><summary>settings</summary><table><tr><th>setting</th><th>value</th></tr>{set_rows}"
-            f"</table></details><h3>Figures</h3>{''.join(figs) or '<p>no figures</p>'}</section>")
+            f"</table></details><h3>Figures</h3>{''.join(figs) or '<p>no figures</p>'}</section>"
+        )
     plat = "".join(f"<li>{_e(p)}</li>" for p in platforms) or "<li>unknown</li>"
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -315,4 +344,5 @@ def _render(runs: list) -> str:
         "<h2>Summary</h2><table id='summary'><tr><th>experiment</th><th>claims held</th><th>setting</th>"
         f"<th>seed</th><th>run started</th><th>runtime (s)</th></tr>{''.join(summary_rows)}</table>"
         "<h2>Claims</h2><table id='claims'><tr><th>experiment</th><th>claim</th><th>result</th></tr>"
-        f"{''.join(claim_rows)}</table>{''.join(sections)}</body></html>")
+        f"{''.join(claim_rows)}</table>{''.join(sections)}</body></html>"
+    )

@@ -49,11 +49,12 @@ class _Token:
 
 
 _RECONSTRUCT, _FROMBUFFER, _NDARRAY, _DTYPE, _ENCODE, _BYTES = (
-    _Token(n) for n in ("_reconstruct", "_frombuffer", "ndarray", "dtype", "encode", "bytes"))
+    _Token(n) for n in ("_reconstruct", "_frombuffer", "ndarray", "dtype", "encode", "bytes")
+)
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy.core.numeric", "_frombuffer"): _FROMBUFFER,   # protocol 5
+    ("numpy.core.numeric", "_frombuffer"): _FROMBUFFER,  # protocol 5
     ("numpy._core.numeric", "_frombuffer"): _FROMBUFFER,
     ("numpy", "ndarray"): _NDARRAY,
     ("numpy", "dtype"): _DTYPE,
@@ -66,6 +67,7 @@ _ALLOWED_DTYPES = {"b1", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "f2", "
 
 class _ArrayStub:
     """An ndarray announced by ``_reconstruct`` whose data arrives with ``BUILD``."""
+
     __slots__ = ()
 
 
@@ -84,8 +86,10 @@ _MARK = _Mark()
 
 
 def _fail(msg: str):
-    raise UnsafePickleError(f"refusing to read this pickle: {msg}. CIFAR batches contain only a "
-                            "dict of byte strings, lists of ints and one uint8 numpy array")
+    raise UnsafePickleError(
+        f"refusing to read this pickle: {msg}. CIFAR batches contain only a "
+        "dict of byte strings, lists of ints and one uint8 numpy array"
+    )
 
 
 def _brief(v: Any) -> str:
@@ -115,18 +119,28 @@ def _reduce(func: Any, args: Any) -> Any:
     if not isinstance(args, tuple):
         _fail("REDUCE arguments are not a tuple")
     if func is _RECONSTRUCT:
-        if (len(args) == 3 and args[0] is _NDARRAY and isinstance(args[1], tuple)
-                and all(_is_int(s) for s in args[1]) and isinstance(args[2], (bytes, str))):
+        if (
+            len(args) == 3
+            and args[0] is _NDARRAY
+            and isinstance(args[1], tuple)
+            and all(_is_int(s) for s in args[1])
+            and isinstance(args[2], (bytes, str))
+        ):
             return _ArrayStub()
         _fail(f"unexpected numpy _reconstruct arguments {_brief(args)}")
     if func is _FROMBUFFER:
         # protocol 5: _frombuffer(buffer, dtype, shape, order)
-        if (len(args) == 4 and isinstance(args[0], bytes) and isinstance(args[1], _DtypeStub)
-                and isinstance(args[2], tuple) and args[3] in ("C", "F")):
+        if (
+            len(args) == 4
+            and isinstance(args[0], bytes)
+            and isinstance(args[1], _DtypeStub)
+            and isinstance(args[2], tuple)
+            and args[3] in ("C", "F")
+        ):
             return _make_array(args[0], args[1], args[2], args[3] == "F")
         _fail(f"unexpected numpy _frombuffer arguments {_brief(args)}")
     if func is _DTYPE:
-        if (len(args) == 3 and isinstance(args[0], (str, bytes)) and all(a in (0, 1) for a in args[1:])):
+        if len(args) == 3 and isinstance(args[0], (str, bytes)) and all(a in (0, 1) for a in args[1:]):
             code = args[0].decode("ascii", "replace") if isinstance(args[0], bytes) else args[0]
             if code not in _ALLOWED_DTYPES:
                 _fail(f"numpy dtype {_brief(code)} is not a plain numeric type")
@@ -149,17 +163,29 @@ def _build(obj: Any, state: Any) -> Any:
         # in Python-2 pickles the byte order is a (byte) str
         if isinstance(state, tuple) and len(state) > 1 and isinstance(state[1], bytes):
             state = (state[0], state[1].decode("latin-1")) + state[2:]
-        if not (isinstance(state, tuple) and len(state) in (8, 9) and state[0] in (3, 4)
-                and state[1] in ("<", ">", "|", "=") and state[2] is None and state[3] is None
-                and state[4] is None):
+        if not (
+            isinstance(state, tuple)
+            and len(state) in (8, 9)
+            and state[0] in (3, 4)
+            and state[1] in ("<", ">", "|", "=")
+            and state[2] is None
+            and state[3] is None
+            and state[4] is None
+        ):
             _fail(f"unexpected numpy dtype state {_brief(state)}")
         obj.order = state[1]
         return obj
     if isinstance(obj, _ArrayStub):
         # ndarray state: (version, shape, dtype, is_fortran, raw data)
-        if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1
-                and isinstance(state[1], tuple) and all(_is_int(s) and s >= 0 for s in state[1])
-                and isinstance(state[2], _DtypeStub) and state[3] in (0, 1)):
+        if not (
+            isinstance(state, tuple)
+            and len(state) == 5
+            and state[0] == 1
+            and isinstance(state[1], tuple)
+            and all(_is_int(s) and s >= 0 for s in state[1])
+            and isinstance(state[2], _DtypeStub)
+            and state[3] in (0, 1)
+        ):
             _fail(f"unexpected numpy array state {_brief(state)}")
         raw = state[4]
         if isinstance(raw, str):  # Python-2 pickles read as text: the bytes are latin-1 code points
@@ -253,8 +279,9 @@ def safe_unpickle(data: bytes) -> Any:
             if name == "MARK":
                 metastack.append(stack)
                 stack = []
-            elif name in ("BININT", "BININT1", "BININT2", "LONG1", "LONG4", "LONG", "BINFLOAT",
-                          "FLOAT") or name == "INT":
+            elif (
+                name in ("BININT", "BININT1", "BININT2", "LONG1", "LONG4", "LONG", "BINFLOAT", "FLOAT") or name == "INT"
+            ):
                 stack.append(arg)
             elif name == "NONE":
                 stack.append(None)
@@ -355,8 +382,7 @@ def safe_unpickle(data: bytes) -> Any:
                 _fail(f"opcode {name} is not allowed")
     except UnsafePickleError:
         raise
-    except (ValueError, TypeError, EOFError, IndexError, KeyError, OverflowError,
-            UnicodeError, MemoryError) as err:
+    except (ValueError, TypeError, EOFError, IndexError, KeyError, OverflowError, UnicodeError, MemoryError) as err:
         raise UnsafePickleError(f"malformed pickle data ({type(err).__name__}: {err})") from None
     _fail("stream ended without STOP")
 

@@ -66,6 +66,7 @@ class GridSpectrum(NamedTuple):
       freqs: ``(N,)`` frequencies in cycles per unit of ``x`` (a tuple of d such arrays for a d-D grid).
       coeffs: complex transform values with the shape of ``values``.
     """
+
     freqs: Any
     coeffs: jax.Array
 
@@ -77,12 +78,14 @@ class Amplitudes(NamedTuple):
       k: int ``(K,)`` cycles per period of each amplitude (frequency ``k / L``).
       amps: real ``(..., K)`` one-sided amplitudes ``|c_k|``.
     """
+
     k: jax.Array
     amps: jax.Array
 
 
 class FilterDecomposition(NamedTuple):
     """Result of :func:`filter_decompose`: ``y = y_low + y_high``."""
+
     y_low: jax.Array
     y_high: jax.Array
 
@@ -90,6 +93,7 @@ class FilterDecomposition(NamedTuple):
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
+
 
 def _float_dtype(arr: jax.Array):
     """The real floating dtype matching ``arr`` (ints and bools go to the default float)."""
@@ -135,8 +139,10 @@ def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
     diffs = np.diff(pts)
     delta = (pts[-1] - pts[0]) / (n - 1)
     if not delta > 0:
-        raise ValueError(f"{name} must be strictly increasing (uniform spacing Δ > 0); "
-                         f"got first point {pts[0]!r} and last point {pts[-1]!r}")
+        raise ValueError(
+            f"{name} must be strictly increasing (uniform spacing Δ > 0); "
+            f"got first point {pts[0]!r} and last point {pts[-1]!r}"
+        )
     # Each stored point is off by at most half an ulp of max|x| in its own dtype, so a truly
     # uniform grid has |diff - Δ| <= 2 ulp(max|x|) = 2 eps max|x|; allow 8 eps max|x| plus a tiny
     # relative slack. Anything beyond is a non-uniform grid, which the FFT would silently misread.
@@ -145,19 +151,23 @@ def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
     worst = float(np.max(np.abs(diffs - delta)))
     if worst > tol:
         j = int(np.argmax(np.abs(diffs - delta)))
-        raise ValueError(f"{name} must be a uniform grid: spacing x[{j + 1}] - x[{j}] = {diffs[j]!r} "
-                         f"differs from the mean spacing {delta!r} by {worst:.3g} (> tolerance {tol:.3g}); "
-                         f"use nudft for scattered points")
+        raise ValueError(
+            f"{name} must be a uniform grid: spacing x[{j + 1}] - x[{j}] = {diffs[j]!r} "
+            f"differs from the mean spacing {delta!r} by {worst:.3g} (> tolerance {tol:.3g}); "
+            f"use nudft for scattered points"
+        )
     # The transform places point j at a + jΔ; a point stored ``dev`` away shifts the phase at the
     # Nyquist frequency 1/(2Δ) by π·dev/Δ. Where the dtype cannot resolve the spacing (e.g. float32
     # points near 1e6 spaced 0.01 apart: ulp 0.0625) the diffs pass the rounding test above but the
     # grid is not uniform at all; refuse any point more than Δ/100 (a Nyquist phase error of 0.03 rad).
     dev = float(np.max(np.abs(pts - (pts[0] + delta * np.arange(n)))))
     if dev > 1e-2 * delta:
-        raise ValueError(f"{name} is not a uniform grid in {grid_dtype.name}: its points deviate "
-                         f"from a + jΔ (Δ = {delta:.6g}) by up to {dev:.3g} > Δ/100, since the dtype resolves only "
-                         f"about {eps * float(np.max(np.abs(pts))):.3g} at |x| = {float(np.max(np.abs(pts))):.6g}; "
-                         f"use float64 points or a grid centred nearer 0")
+        raise ValueError(
+            f"{name} is not a uniform grid in {grid_dtype.name}: its points deviate "
+            f"from a + jΔ (Δ = {delta:.6g}) by up to {dev:.3g} > Δ/100, since the dtype resolves only "
+            f"about {eps * float(np.max(np.abs(pts))):.3g} at |x| = {float(np.max(np.abs(pts))):.6g}; "
+            f"use float64 points or a grid centred nearer 0"
+        )
     return float(pts[0]), float(delta), n
 
 
@@ -165,8 +175,9 @@ def _normalize_grid(x_grid: Any) -> tuple[list, bool]:
     """Return the list of axes and whether the caller passed a single 1-D array (not a tuple)."""
     if isinstance(x_grid, (tuple, list)):
         if len(x_grid) == 0:
-            raise ValueError("x_grid must be a 1-D array or a non-empty tuple of 1-D axes; got an empty "
-                             f"{type(x_grid).__name__}")
+            raise ValueError(
+                f"x_grid must be a 1-D array or a non-empty tuple of 1-D axes; got an empty {type(x_grid).__name__}"
+            )
         # A list of plain numbers is a single 1-D axis, a sequence of arrays is one axis per dimension.
         if all(np.ndim(ax) == 0 for ax in x_grid):
             return [x_grid], True
@@ -193,8 +204,9 @@ def window_weights(n: int, window: Any = None, dtype=None) -> jax.Array:
         name, param = window
     if name not in ("tukey", "hann"):
         raise ValueError(f"unknown window {window!r}; expected None, 'tukey', ('tukey', alpha) or 'hann'")
-    alpha = 1.0 if name == "hann" else (0.25 if param is None else check_positive(param, "window alpha",
-                                                                                  allow_zero=True))
+    alpha = (
+        1.0 if name == "hann" else (0.25 if param is None else check_positive(param, "window alpha", allow_zero=True))
+    )
     if alpha > 1:
         raise ValueError(f"window alpha must be in [0, 1]; got {alpha!r}")
     if alpha == 0 or n == 1:
@@ -210,6 +222,7 @@ def window_weights(n: int, window: Any = None, dtype=None) -> jax.Array:
 # ----------------------------------------------------------------------------------------------
 # grid transforms
 # ----------------------------------------------------------------------------------------------
+
 
 def grid_fft(values: Any, x_grid: Any, *, window: Any = None) -> GridSpectrum:
     """Continuous Fourier transform of samples on a uniform grid, centred frequencies.
@@ -249,12 +262,16 @@ def grid_fft(values: Any, x_grid: Any, *, window: Any = None) -> GridSpectrum:
     info = [_check_axis(ax, nm) for ax, nm in zip(axes, names)]
     vals = as_array(values, "values")
     if vals.ndim < d:
-        raise ValueError(f"values must have at least {d} trailing grid axes of sizes "
-                         f"{tuple(n for _, _, n in info)}; got shape {tuple(vals.shape)}")
+        raise ValueError(
+            f"values must have at least {d} trailing grid axes of sizes "
+            f"{tuple(n for _, _, n in info)}; got shape {tuple(vals.shape)}"
+        )
     grid_shape = tuple(n for _, _, n in info)
-    if tuple(vals.shape[vals.ndim - d:]) != grid_shape:
-        raise ValueError(f"values' trailing axes {tuple(vals.shape[vals.ndim - d:])} must match the grid "
-                         f"sizes {grid_shape} of x_grid; got values shape {tuple(vals.shape)}")
+    if tuple(vals.shape[vals.ndim - d :]) != grid_shape:
+        raise ValueError(
+            f"values' trailing axes {tuple(vals.shape[vals.ndim - d :])} must match the grid "
+            f"sizes {grid_shape} of x_grid; got values shape {tuple(vals.shape)}"
+        )
     if vals.size == 0:
         raise ValueError(f"values must not be empty; got shape {tuple(vals.shape)}")
     check_finite(vals, "values")
@@ -324,14 +341,16 @@ def coeffs_at(coeffs: Any, k: Any, *, ndim: int = 1) -> jax.Array:
         kk = kk[..., None]
     elif kk.shape[-1:] != (ndim,):
         raise ValueError(f"k must have shape (..., {ndim}) for ndim={ndim}; got shape {kk.shape}")
-    sizes = c.shape[c.ndim - ndim:]
+    sizes = c.shape[c.ndim - ndim :]
     idx = []
     for i, n in enumerate(sizes):
         lo, hi = -(n // 2), (n - 1) - n // 2
         ki = kk[..., i]
         if np.any(ki < lo) or np.any(ki > hi):
-            raise ValueError(f"k beyond the grid: frequency indices along axis {i} must lie in "
-                             f"[{lo}, {hi}] for N={n}; got min {ki.min()} and max {ki.max()}")
+            raise ValueError(
+                f"k beyond the grid: frequency indices along axis {i} must lie in "
+                f"[{lo}, {hi}] for N={n}; got min {ki.min()} and max {ki.max()}"
+            )
         idx.append(jnp.asarray(ki + n // 2))
     return c[(Ellipsis, *idx)]
 
@@ -354,8 +373,8 @@ class _PeriodGrid(NamedTuple):
     a: float
     delta: float
     n: int
-    length: float           # L = NΔ
-    resolution: float       # absolute rounding resolution of the stored points, eps·max|x|
+    length: float  # L = NΔ
+    resolution: float  # absolute rounding resolution of the stored points, eps·max|x|
 
 
 def _period_grid(x: Any, period: Any, name: str = "x") -> _PeriodGrid:
@@ -368,8 +387,10 @@ def _period_grid(x: Any, period: Any, name: str = "x") -> _PeriodGrid:
     ``period=N·Δ`` to confirm such a grid.
     """
     if isinstance(x, jax.core.Tracer):
-        raise TypeError(f"{name} must be concrete (not traced inside jit): the grid is checked on the host; "
-                        f"close over a NumPy grid instead of passing it as a jit argument")
+        raise TypeError(
+            f"{name} must be concrete (not traced inside jit): the grid is checked on the host; "
+            f"close over a NumPy grid instead of passing it as a jit argument"
+        )
     if isinstance(x, (str, bytes, dict, set)) or x is None:
         raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__}")
     try:
@@ -389,42 +410,50 @@ def _period_grid(x: Any, period: Any, name: str = "x") -> _PeriodGrid:
     length, span = n * delta, (n - 1) * delta
     # The grid determines N·Δ to about 2 eps·max|x| (its two end points); allow 8.
     tol = 8 * res + 1e-12 * length
-    hint = (f"one period with the endpoint excluded: {name} = linspace(a, a + L, N, endpoint=False)")
+    hint = f"one period with the endpoint excluded: {name} = linspace(a, a + L, N, endpoint=False)"
     if period is None:
         if _is_round(span, tol) and not _is_round(length, tol):
             raise ValueError(
                 f"{name} looks like linspace(a, b, N) with the endpoint b included: its span (N-1)·Δ = "
                 f"{span:.10g} is a round number but its length N·Δ = {length:.10g} is not. Fourier-series "
-                f"helpers need {hint}. If N·Δ = {length:.10g} really is the period, pass period={length:.10g}")
+                f"helpers need {hint}. If N·Δ = {length:.10g} really is the period, pass period={length:.10g}"
+            )
         return _PeriodGrid(a, delta, n, length, res)
     period = check_positive(period, "period")
     m = length / period
     if abs(m - round(m)) * period > tol or round(m) < 1:
         m_end = span / period
         if round(m_end) >= 1 and abs(m_end - round(m_end)) * period <= tol:
-            raise ValueError(f"{name} includes the period's endpoint: its span (N-1)·Δ = {span:.10g} is "
-                             f"{round(m_end)} period(s) of {period:.10g}, so the first and last points are the same "
-                             f"point of the periodic function; use {hint}")
-        raise ValueError(f"{name} does not hold a whole number of periods: its length N·Δ = {length:.10g} is "
-                         f"{m:.6g} periods of {period:.10g}; use {hint}")
+            raise ValueError(
+                f"{name} includes the period's endpoint: its span (N-1)·Δ = {span:.10g} is "
+                f"{round(m_end)} period(s) of {period:.10g}, so the first and last points are the same "
+                f"point of the periodic function; use {hint}"
+            )
+        raise ValueError(
+            f"{name} does not hold a whole number of periods: its length N·Δ = {length:.10g} is "
+            f"{m:.6g} periods of {period:.10g}; use {hint}"
+        )
     return _PeriodGrid(a, delta, n, length, res)
 
 
 def _grid_cycles(grid: _PeriodGrid, freqs: Any, cycles: Any, name: str = "x") -> np.ndarray:
     """Integer cycles per grid length ``m = ξ·L`` for each requested frequency; ``(K,)`` int64."""
     if (freqs is None) == (cycles is None):
-        raise TypeError("pass exactly one of freqs (cycles per unit length) and cycles (whole cycles per "
-                        f"period L = N·Δ); got {'both' if freqs is not None else 'neither'}")
+        raise TypeError(
+            "pass exactly one of freqs (cycles per unit length) and cycles (whole cycles per "
+            f"period L = N·Δ); got {'both' if freqs is not None else 'neither'}"
+        )
     if cycles is not None:
         cc = np.atleast_1d(np.asarray(cycles))
         if cc.ndim != 1 or cc.size == 0:
             raise ValueError(f"cycles must be a non-empty 1-D sequence of integers; got shape {cc.shape}")
         if not np.issubdtype(cc.dtype, np.integer) and not (
-                np.issubdtype(cc.dtype, np.floating) and np.all(cc == np.round(cc))):
+            np.issubdtype(cc.dtype, np.floating) and np.all(cc == np.round(cc))
+        ):
             raise TypeError(f"cycles must hold whole numbers of cycles per period; got {cc.tolist()}")
         m = cc.astype(np.int64)
     else:
-        as_array(freqs, "freqs")                        # type check only: keep float64 precision below
+        as_array(freqs, "freqs")  # type check only: keep float64 precision below
         ff = np.atleast_1d(np.asarray(freqs, dtype=np.float64))
         if ff.ndim != 1 or ff.size == 0:
             raise ValueError(f"freqs must be a non-empty 1-D sequence of frequencies; got shape {ff.shape}")
@@ -439,24 +468,28 @@ def _grid_cycles(grid: _PeriodGrid, freqs: Any, cycles: Any, name: str = "x") ->
             raise ValueError(
                 f"freqs[{i}] = {ff[i]:.10g} is not a frequency of the grid {name}: ξ·L = {mf[i]:.6g} cycles per "
                 f"grid length L = N·Δ = {grid.length:.10g} is not a whole number (the grid resolves multiples of "
-                f"1/L = {1 / grid.length:.6g}). Use a grid covering a whole number of periods of every frequency")
+                f"1/L = {1 / grid.length:.6g}). Use a grid covering a whole number of periods of every frequency"
+            )
         m = np.round(mf).astype(np.int64)
     n = grid.n
     if np.any(np.abs(m) > n // 2):
         j = int(np.argmax(np.abs(m)))
-        raise ValueError(f"frequency {m[j] / grid.length:.6g} ({m[j]} cycles per period) is above the Nyquist "
-                         f"frequency N/(2L) = {n / (2 * grid.length):.6g} of {name} ({n} points): it would alias; "
-                         f"use at least {2 * int(np.max(np.abs(m))) + 1} points")
+        raise ValueError(
+            f"frequency {m[j] / grid.length:.6g} ({m[j]} cycles per period) is above the Nyquist "
+            f"frequency N/(2L) = {n / (2 * grid.length):.6g} of {name} ({n} points): it would alias; "
+            f"use at least {2 * int(np.max(np.abs(m))) + 1} points"
+        )
     return m
 
 
 def _grid_values(values: Any, n: int, name: str) -> jax.Array:
     vals = as_array(values, name)
     if vals.ndim >= 2 and vals.shape[-1] == 1 and vals.shape[-2] == n:
-        vals = vals[..., 0]              # a network's output column (..., N, 1)
+        vals = vals[..., 0]  # a network's output column (..., N, 1)
     if vals.ndim < 1 or vals.shape[-1] != n:
-        raise ValueError(f"{name} must have shape (..., N) or (..., N, 1) with N = {n} grid points; "
-                         f"got shape {tuple(vals.shape)}")
+        raise ValueError(
+            f"{name} must have shape (..., N) or (..., N, 1) with N = {n} grid points; got shape {tuple(vals.shape)}"
+        )
     if vals.size == 0:
         raise ValueError(f"{name} must not be empty; got shape {tuple(vals.shape)}")
     check_finite(vals, name)
@@ -472,8 +505,9 @@ def _series_coeffs(vals: jax.Array, grid: _PeriodGrid, m: np.ndarray) -> jax.Arr
     return fft * jnp.asarray(phase).astype(fft.dtype)
 
 
-def fourier_coeffs(values: Any, x: Any, freqs: Any = None, *, cycles: Any = None,
-                   period: float | None = None) -> jax.Array:
+def fourier_coeffs(
+    values: Any, x: Any, freqs: Any = None, *, cycles: Any = None, period: float | None = None
+) -> jax.Array:
     """Fourier-series coefficients ``c(ξ) = (1/N) Σ_j f(x_j) exp(-2πi ξ x_j)`` at physical frequencies.
 
     ``x`` holds whole periods of the function, endpoint excluded: ``x_j = a + jΔ``, ``L = NΔ``
@@ -515,8 +549,16 @@ def fourier_coeffs(values: Any, x: Any, freqs: Any = None, *, cycles: Any = None
     return _series_coeffs(vals, grid, m)
 
 
-def peak_relative_error(values: Any, target: Any, x: Any, freqs: Any = None, *, cycles: Any = None,
-                        floor: float = 0.0, period: float | None = None) -> jax.Array:
+def peak_relative_error(
+    values: Any,
+    target: Any,
+    x: Any,
+    freqs: Any = None,
+    *,
+    cycles: Any = None,
+    floor: float = 0.0,
+    period: float | None = None,
+) -> jax.Array:
     """Relative error ``Δ_F(ξ) = |c_f(ξ) − c_y(ξ)| / max(|c_y(ξ)|, floor)`` at the target's peaks, one call.
 
     ``c`` are the Fourier-series coefficients of :func:`fourier_coeffs` of ``values`` (the network)
@@ -547,8 +589,9 @@ def peak_relative_error(values: Any, target: Any, x: Any, freqs: Any = None, *, 
     return relative_error(cf, cy, floor=floor)
 
 
-def periodic_amplitudes(values: Any, x: Any, *, k: Any = None, freqs: Any = None,
-                        period: float | None = None) -> Amplitudes:
+def periodic_amplitudes(
+    values: Any, x: Any, *, k: Any = None, freqs: Any = None, period: float | None = None
+) -> Amplitudes:
     """One-sided Fourier-series amplitudes ``|c_k|``, ``k = 0, 1, …, ⌊N/2⌋``, of a periodic 1-D signal.
 
     ``c_k = (1/N) Σ_j f(x_j) exp(-2πi k x_j/L)`` are the Fourier-series coefficients on the period
@@ -599,6 +642,7 @@ def periodic_amplitudes(values: Any, x: Any, *, k: Any = None, freqs: Any = None
 # projected NUDFT
 # ----------------------------------------------------------------------------------------------
 
+
 def principal_direction(x: Any) -> jax.Array:
     """First principal component of the points ``x`` ``(n, d)`` as a unit vector ``(d,)``.
 
@@ -630,8 +674,7 @@ def _principal_direction(pts: jax.Array) -> jax.Array:
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_freqs", "chunk_points"))
-def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: int,
-                     chunk_points: int) -> jax.Array:
+def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: int, chunk_points: int) -> jax.Array:
     """``(1/n) Σ_i y_i exp(-2πi k t_i)`` for ``t (n,)``, ``y (n, c)`` real or complex, ``freqs (K,)``."""
     n, c = y.shape
     kn = freqs.shape[0]
@@ -647,7 +690,7 @@ def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: 
     def one_freq_block(fb):
         def body(acc, tb_yb):
             tb, yb = tb_yb
-            theta = (2 * jnp.pi) * (fb[:, None] * tb[None, :])          # (Bk, Bn)
+            theta = (2 * jnp.pi) * (fb[:, None] * tb[None, :])  # (Bk, Bn)
             cs, sn = jnp.cos(theta), jnp.sin(theta)
             if is_complex:
                 yr, yi = jnp.real(yb), jnp.imag(yb)
@@ -665,8 +708,9 @@ def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: 
     return out / n
 
 
-def nudft(x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int = 256,
-          chunk_points: int = 4096) -> jax.Array:
+def nudft(
+    x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int = 256, chunk_points: int = 4096
+) -> jax.Array:
     """Projected non-uniform DFT of scattered data (the projection method of arXiv:1901.06523).
 
     ``ŷ(k) = (1/n) Σ_i y_i exp(-2πi k (p·x_i))`` for each scalar frequency ``k`` in ``freqs``: the 1-D
@@ -703,8 +747,9 @@ def nudft(x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int
     yy = as_array(y, "y")
     check_ndim(yy, "y", (1, 2), shape_hint="(n,) or (n, c)")
     if yy.shape[0] != pts.shape[0]:
-        raise ValueError(f"x and y must have the same number of points; got x shape {tuple(pts.shape)} "
-                         f"and y shape {tuple(yy.shape)}")
+        raise ValueError(
+            f"x and y must have the same number of points; got x shape {tuple(pts.shape)} and y shape {tuple(yy.shape)}"
+        )
     check_finite(yy, "y")
     ff = as_array(freqs, "freqs")
     check_ndim(ff, "freqs", 1, shape_hint="(K,)")
@@ -717,8 +762,9 @@ def nudft(x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int
         p = as_array(direction, "direction")
         check_ndim(p, "direction", 1, shape_hint=f"(d,) with d = {pts.shape[1]}")
         if p.shape[0] != pts.shape[1]:
-            raise ValueError(f"direction must have shape (d,) = ({pts.shape[1]},) to match x; "
-                             f"got shape {tuple(p.shape)}")
+            raise ValueError(
+                f"direction must have shape (d,) = ({pts.shape[1]},) to match x; got shape {tuple(p.shape)}"
+            )
         check_finite(p, "direction")
         norm = jnp.linalg.norm(p)
         if is_concrete(norm) and float(norm) == 0.0:
@@ -731,14 +777,14 @@ def nudft(x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int
     squeeze = y2.ndim == 1
     if squeeze:
         y2 = y2[:, None]
-    out = _nudft_projected(t, y2, ff.astype(rdtype), min(chunk_freqs, ff.shape[0]),
-                           min(chunk_points, pts.shape[0]))
+    out = _nudft_projected(t, y2, ff.astype(rdtype), min(chunk_freqs, ff.shape[0]), min(chunk_points, pts.shape[0]))
     return out[:, 0] if squeeze else out
 
 
 # ----------------------------------------------------------------------------------------------
 # relative error
 # ----------------------------------------------------------------------------------------------
+
 
 def relative_error(h_hat: Any, y_hat: Any, *, floor: float = 0.0) -> jax.Array:
     """Per-frequency relative error ``Δ_F(k) = |ĥ(k) − ŷ(k)| / |ŷ(k)|`` (arXiv:1901.06523).
@@ -767,8 +813,10 @@ def relative_error(h_hat: Any, y_hat: Any, *, floor: float = 0.0) -> jax.Array:
     try:
         np.broadcast_shapes(h.shape, yv.shape)
     except ValueError:
-        raise ValueError(f"h_hat and y_hat must broadcast together (e.g. (steps, K) against (K,)); got "
-                         f"shapes {tuple(h.shape)} and {tuple(yv.shape)}") from None
+        raise ValueError(
+            f"h_hat and y_hat must broadcast together (e.g. (steps, K) against (K,)); got "
+            f"shapes {tuple(h.shape)} and {tuple(yv.shape)}"
+        ) from None
     floor = check_positive(floor, "floor", allow_zero=True)
     num = jnp.abs(h - yv)
     den = jnp.maximum(jnp.abs(yv), floor).astype(num.dtype)
@@ -779,8 +827,10 @@ def relative_error(h_hat: Any, y_hat: Any, *, floor: float = 0.0) -> jax.Array:
 # filtering method
 # ----------------------------------------------------------------------------------------------
 
+
 class FilterErrors(NamedTuple):
     """``e_low = ‖y_low − h_low‖/‖y_low‖`` and ``e_high = ‖y_high − h_high‖/‖y_high‖``."""
+
     e_low: jax.Array
     e_high: jax.Array
 
@@ -797,8 +847,10 @@ def _as_deltas(delta: Any) -> tuple[jax.Array, bool]:
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"delta must be a positive number or a non-empty 1-D sequence; got shape {arr.shape}")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"delta must be > 0 and finite (it is the variance of the Gaussian filter); "
-                         f"got {arr.tolist() if arr.size < 10 else arr}")
+        raise ValueError(
+            f"delta must be > 0 and finite (it is the variance of the Gaussian filter); "
+            f"got {arr.tolist() if arr.size < 10 else arr}"
+        )
     return arr, scalar
 
 
@@ -824,7 +876,7 @@ def _gaussian_smooth(x: jax.Array, v: jax.Array, deltas: jax.Array, block_size: 
 
     def block(args):
         xr, sqr = args
-        d2 = jnp.maximum(sqr[:, None] + sq[None, :] - 2 * _mm(xr, x.T), 0.0)   # (B, n)
+        d2 = jnp.maximum(sqr[:, None] + sq[None, :] - 2 * _mm(xr, x.T), 0.0)  # (B, n)
 
         def per_delta(delta):
             logw = -d2 / (2 * delta)
@@ -834,9 +886,9 @@ def _gaussian_smooth(x: jax.Array, v: jax.Array, deltas: jax.Array, block_size: 
             w = jnp.exp(logw)
             return _mm(w, v) / jnp.sum(w, axis=1, keepdims=True)
 
-        return jax.lax.map(per_delta, deltas)          # (m, B, c)
+        return jax.lax.map(per_delta, deltas)  # (m, B, c)
 
-    out = jax.lax.map(block, (xb, sqb))                # (nb, m, B, c)
+    out = jax.lax.map(block, (xb, sqb))  # (nb, m, B, c)
     out = jnp.moveaxis(out, 1, 0).reshape(deltas.shape[0], -1, v.shape[1])
     return out[:, :n]
 
@@ -846,8 +898,9 @@ def _prepare_filter_inputs(x, y, block_size):
     yy = as_array(y, "y")
     check_ndim(yy, "y", (1, 2), shape_hint="(n,) or (n, c)")
     if yy.shape[0] != pts.shape[0]:
-        raise ValueError(f"x and y must have the same number of points; got x shape {tuple(pts.shape)} "
-                         f"and y shape {tuple(yy.shape)}")
+        raise ValueError(
+            f"x and y must have the same number of points; got x shape {tuple(pts.shape)} and y shape {tuple(yy.shape)}"
+        )
     check_finite(yy, "y")
     if jnp.issubdtype(yy.dtype, jnp.complexfloating):
         raise TypeError("y must be real for the filtering method; got a complex array")
@@ -931,21 +984,23 @@ def filter_errors(x: Any, y: Any, h: Any, delta: Any, *, block_size: int | None 
     deltas, scalar = _as_deltas(delta)
     pts, yy, bs = _prepare_filter_inputs(x, y, block_size)
     hh = as_array(h, "h")
-    if hh.ndim < yy.ndim or tuple(hh.shape[hh.ndim - yy.ndim:]) != tuple(yy.shape):
-        raise ValueError(f"h must have shape (..., {', '.join(map(str, yy.shape))}) ending with y's shape; "
-                         f"got h shape {tuple(hh.shape)} and y shape {tuple(yy.shape)}")
+    if hh.ndim < yy.ndim or tuple(hh.shape[hh.ndim - yy.ndim :]) != tuple(yy.shape):
+        raise ValueError(
+            f"h must have shape (..., {', '.join(map(str, yy.shape))}) ending with y's shape; "
+            f"got h shape {tuple(hh.shape)} and y shape {tuple(yy.shape)}"
+        )
     check_finite(hh, "h")
     if jnp.issubdtype(hh.dtype, jnp.complexfloating):
         raise TypeError("h must be real for the filtering method; got a complex array")
-    batch = tuple(hh.shape[:hh.ndim - yy.ndim])
+    batch = tuple(hh.shape[: hh.ndim - yy.ndim])
     rdtype = jnp.result_type(pts.dtype, yy.dtype, _to_inexact(hh).dtype)
     n = yy.shape[0]
-    y2 = yy.reshape(n, -1).astype(rdtype)                                   # (n, c)
+    y2 = yy.reshape(n, -1).astype(rdtype)  # (n, c)
     c = y2.shape[1]
     diff = (yy.astype(rdtype) - hh.astype(rdtype)).reshape(batch + (n, c))  # y − h per batch entry
-    diff = jnp.moveaxis(diff.reshape((-1, n, c)), 1, 0).reshape(n, -1)      # (n, B·c)
+    diff = jnp.moveaxis(diff.reshape((-1, n, c)), 1, 0).reshape(n, -1)  # (n, B·c)
     v = jnp.concatenate([y2, diff], axis=1)
-    low = _gaussian_smooth(pts.astype(rdtype), v, jnp.asarray(deltas, rdtype), bs)   # (m, n, c + B·c)
+    low = _gaussian_smooth(pts.astype(rdtype), v, jnp.asarray(deltas, rdtype), bs)  # (m, n, c + B·c)
     y_low, d_low = low[..., :c], low[..., c:]
     y_high = y2[None] - y_low
     d_high = diff[None] - d_low
@@ -953,10 +1008,10 @@ def filter_errors(x: Any, y: Any, h: Any, delta: Any, *, block_size: int | None 
     nb = int(np.prod(batch)) if batch else 1
     d_low = d_low.reshape(m, n, nb, c)
     d_high = d_high.reshape(m, n, nb, c)
-    num_low = jnp.sqrt(jnp.sum(d_low ** 2, axis=(1, 3)))                    # (m, B)
-    num_high = jnp.sqrt(jnp.sum(d_high ** 2, axis=(1, 3)))
-    den_low = jnp.sqrt(jnp.sum(y_low ** 2, axis=(1, 2)))[:, None]           # (m, 1)
-    den_high = jnp.sqrt(jnp.sum(y_high ** 2, axis=(1, 2)))[:, None]
+    num_low = jnp.sqrt(jnp.sum(d_low**2, axis=(1, 3)))  # (m, B)
+    num_high = jnp.sqrt(jnp.sum(d_high**2, axis=(1, 3)))
+    den_low = jnp.sqrt(jnp.sum(y_low**2, axis=(1, 2)))[:, None]  # (m, 1)
+    den_high = jnp.sqrt(jnp.sum(y_high**2, axis=(1, 2)))[:, None]
     e_low = safe_ratio(num_low, jnp.broadcast_to(den_low, num_low.shape)).reshape((m,) + batch)
     e_high = safe_ratio(num_high, jnp.broadcast_to(den_high, num_high.shape)).reshape((m,) + batch)
     if scalar:

@@ -43,6 +43,7 @@ __all__ = [
 
 class RadialProfile(NamedTuple):
     """Result of :func:`radial_profile`: ``radii`` int ``(R,)`` and ``profile`` ``(..., R)``."""
+
     radii: jax.Array
     profile: jax.Array
 
@@ -50,6 +51,7 @@ class RadialProfile(NamedTuple):
 class LayerProfiles(NamedTuple):
     """Result of :func:`conv_layer_profiles`: ``radii`` ``(R,)`` and ``profiles``, a dict layer path →
     ``(*batch, R)`` radial profile (one entry per conv layer, in pytree order)."""
+
     radii: jax.Array
     profiles: dict
 
@@ -92,8 +94,10 @@ def kernel_power_spectrum(w: Any, pad: int = 32) -> jax.Array:
     if arr.ndim == 2:
         arr = arr[:, :, None, None]
     elif arr.ndim < 4:
-        raise ValueError("w must be a (kh, kw) kernel or have shape (..., kh, kw, c_in, c_out) "
-                         f"(Flax conv layout); got shape {tuple(arr.shape)}")
+        raise ValueError(
+            "w must be a (kh, kw) kernel or have shape (..., kh, kw, c_in, c_out) "
+            f"(Flax conv layout); got shape {tuple(arr.shape)}"
+        )
     if arr.size == 0:
         raise ValueError(f"w must not be empty; got shape {tuple(arr.shape)}")
     check_finite(arr, "w")
@@ -116,8 +120,8 @@ def _power(arr: jax.Array, pad: int) -> jax.Array:
     # Channel-mean spatial autocorrelation A[..., i, j, k, l] (Wiener–Khinchin, see the docstring).
     a = jnp.einsum("...ijab,...klab->...ijkl", arr, arr, precision=hp) / (c_in * c_out)
     u = np.arange(pad) - pad // 2
-    th_i = 2 * np.pi * np.outer(u, np.arange(kh)) / pad                             # (P, kh)
-    th_j = 2 * np.pi * np.outer(u, np.arange(kw)) / pad                             # (P, kw)
+    th_i = 2 * np.pi * np.outer(u, np.arange(kh)) / pad  # (P, kh)
+    th_j = 2 * np.pi * np.outer(u, np.arange(kw)) / pad  # (P, kw)
     ei = jnp.asarray(np.exp(-1j * th_i), jnp.result_type(arr.dtype, jnp.complex64))
     ej = jnp.asarray(np.exp(-1j * th_j), ei.dtype)
     ac = a.astype(ei.dtype)
@@ -168,8 +172,9 @@ def radial_profile(power: Any) -> RadialProfile:
     # Bin averaging as a (P·Q, R) matrix product: batched, differentiable, one XLA op.
     onehot = np.zeros((inv.size, radii.size))
     onehot[np.arange(inv.size), inv] = 1.0 / counts[inv]
-    return RadialProfile(jnp.asarray(radii), jnp.matmul(flat, jnp.asarray(onehot, flat.dtype),
-                                                        precision=jax.lax.Precision.HIGHEST))
+    return RadialProfile(
+        jnp.asarray(radii), jnp.matmul(flat, jnp.asarray(onehot, flat.dtype), precision=jax.lax.Precision.HIGHEST)
+    )
 
 
 def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad: int = 32) -> jax.Array:
@@ -197,15 +202,18 @@ def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad:
     if rad.ndim != 1 or rad.size == 0:
         raise ValueError(f"radii must be a non-empty 1-D array; got shape {rad.shape}")
     if prof.ndim < 1 or prof.shape[-1] != rad.shape[0]:
-        raise ValueError(f"profile must have shape (..., R) with R = len(radii) = {rad.shape[0]}; "
-                         f"got shape {tuple(prof.shape)}")
+        raise ValueError(
+            f"profile must have shape (..., R) with R = len(radii) = {rad.shape[0]}; got shape {tuple(prof.shape)}"
+        )
     check_finite(prof, "profile")
     if r_c is None:
         pad = check_positive_int(pad, "pad")
         expected = int(np.rint(np.sqrt(2.0) * (pad // 2)))
         if int(rad.max()) != expected:
-            raise ValueError(f"radii go up to {int(rad.max())}, but a {pad}x{pad} spectrum goes up to "
-                             f"{expected}: pass the pad used for kernel_power_spectrum, or r_c explicitly")
+            raise ValueError(
+                f"radii go up to {int(rad.max())}, but a {pad}x{pad} spectrum goes up to "
+                f"{expected}: pass the pad used for kernel_power_spectrum, or r_c explicitly"
+            )
         r_c = pad / 4
     else:
         r_c = check_positive(r_c, "r_c", allow_zero=True)
@@ -247,8 +255,10 @@ def ssr_accumulation(e0_unreg: Any, eT_unreg: Any, e0_reg: Any, eT_reg: Any) -> 
     Measures how much high-frequency energy each run *gained* from initialization to the end of
     training. Zero denominators: x/0 := ±inf (sign of the numerator), 0/0 := NaN.
     """
-    arrs = [_to_float(as_array(v, n)) for v, n in ((e0_unreg, "e0_unreg"), (eT_unreg, "eT_unreg"),
-                                                   (e0_reg, "e0_reg"), (eT_reg, "eT_reg"))]
+    arrs = [
+        _to_float(as_array(v, n))
+        for v, n in ((e0_unreg, "e0_unreg"), (eT_unreg, "eT_unreg"), (e0_reg, "e0_reg"), (eT_reg, "eT_reg"))
+    ]
     names = ("e0_unreg", "eT_unreg", "e0_reg", "eT_reg")
     for a, n in zip(arrs, names):
         if a.size == 0:
@@ -257,8 +267,9 @@ def ssr_accumulation(e0_unreg: Any, eT_unreg: Any, e0_reg: Any, eT_reg: Any) -> 
     try:
         np.broadcast_shapes(*(a.shape for a in arrs))
     except ValueError:
-        raise ValueError("e0_unreg, eT_unreg, e0_reg, eT_reg must broadcast together; got shapes "
-                         f"{[tuple(a.shape) for a in arrs]}") from None
+        raise ValueError(
+            f"e0_unreg, eT_unreg, e0_reg, eT_reg must broadcast together; got shapes {[tuple(a.shape) for a in arrs]}"
+        ) from None
     return _ratio(arrs[1] - arrs[0], arrs[3] - arrs[2])
 
 
@@ -270,8 +281,9 @@ def _check_pair(a, an, b, bn):
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
-        raise ValueError(f"{an} and {bn} must broadcast together; got shapes {tuple(a.shape)} and "
-                         f"{tuple(b.shape)}") from None
+        raise ValueError(
+            f"{an} and {bn} must broadcast together; got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        ) from None
 
 
 def _path_name(path) -> str:
@@ -306,8 +318,10 @@ def conv_kernels(params: Any, *, batch_ndim: int = 0) -> dict[str, jax.Array]:
         if hasattr(leaf, "ndim") and leaf.ndim == 4 + batch_ndim:
             out[_path_name(path)] = leaf
     if not out:
-        raise ValueError(f"params contains no conv kernels with {4 + batch_ndim} dimensions "
-                         f"((kh, kw, c_in, c_out) after {batch_ndim} batch axes)")
+        raise ValueError(
+            f"params contains no conv kernels with {4 + batch_ndim} dimensions "
+            f"((kh, kw, c_in, c_out) after {batch_ndim} batch axes)"
+        )
     return out
 
 
@@ -325,8 +339,9 @@ def conv_layer_profiles(params: Any, pad: int = 32, *, batch_ndim: int = 0) -> L
     return LayerProfiles(radii, profiles)
 
 
-def conv_layer_high_freq_energy(params: Any, pad: int = 32, r_c: float | None = None, *,
-                                batch_ndim: int = 0) -> dict[str, jax.Array]:
+def conv_layer_high_freq_energy(
+    params: Any, pad: int = 32, r_c: float | None = None, *, batch_ndim: int = 0
+) -> dict[str, jax.Array]:
     """``E_hi`` (default ``r_c = pad/4``) of every conv layer: dict path → ``(*batch,)`` array."""
     radii, profiles = conv_layer_profiles(params, pad, batch_ndim=batch_ndim)
     return {name: high_freq_energy(p, radii, r_c, pad=pad) for name, p in profiles.items()}
@@ -334,16 +349,22 @@ def conv_layer_high_freq_energy(params: Any, pad: int = 32, r_c: float | None = 
 
 class GradientHistogram(NamedTuple):
     """Histogram of input gradients plus summary statistics (a bandwidth proxy)."""
-    counts: jax.Array      # (bins,)
-    edges: jax.Array       # (bins + 1,)
-    std: jax.Array         # std of all gradient entries
-    mean_abs: jax.Array    # mean |g|
-    max_abs: jax.Array     # max |g|
+
+    counts: jax.Array  # (bins,)
+    edges: jax.Array  # (bins + 1,)
+    std: jax.Array  # std of all gradient entries
+    mean_abs: jax.Array  # mean |g|
+    max_abs: jax.Array  # max |g|
 
 
-def input_gradient_histogram(apply_fn: Callable[[jax.Array], jax.Array], x: Any, bins: Any = 50, *,
-                             range: tuple[float, float] | None = None,
-                             batch_size: int | None = None) -> GradientHistogram:
+def input_gradient_histogram(
+    apply_fn: Callable[[jax.Array], jax.Array],
+    x: Any,
+    bins: Any = 50,
+    *,
+    range: tuple[float, float] | None = None,
+    batch_size: int | None = None,
+) -> GradientHistogram:
     """Histogram of ``g_i = ∂(mean output of sample i)/∂(input pixels of sample i)`` over a batch.
 
     ``g = ∇_x Σ_i mean_o f(x)_{i,o}``, which is the per-sample gradient whenever ``apply_fn`` treats
@@ -376,7 +397,7 @@ def input_gradient_histogram(apply_fn: Callable[[jax.Array], jax.Array], x: Any,
         return jnp.sum(jnp.mean(jnp.reshape(out, (xb.shape[0], -1)), axis=1))
 
     grad_fn = jax.jit(jax.grad(scalar))
-    grads = jnp.concatenate([grad_fn(xx[i:i + bs]).ravel() for i in np.arange(0, n, bs)])
+    grads = jnp.concatenate([grad_fn(xx[i : i + bs]).ravel() for i in np.arange(0, n, bs)])
     if not bool(jnp.all(jnp.isfinite(grads))):
         raise ValueError("apply_fn produced NaN/Inf input gradients")
     max_abs = jnp.max(jnp.abs(grads))

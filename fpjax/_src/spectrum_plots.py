@@ -22,6 +22,7 @@ __all__ = [
 
 def _figure(figsize):
     from matplotlib.figure import Figure  # lazy: importing fpjax.spectrum stays light
+
     return Figure(figsize=figsize, layout="constrained")
 
 
@@ -44,9 +45,18 @@ def _labels(labels, m, name="labels"):
     return labels
 
 
-def plot_spectrum(freqs: Any, spectra: Any, *, labels: Sequence[str] | None = None, logy: bool = True,
-                  title: str | None = None, xlabel: str = "frequency ξ", ylabel: str = "|f̂(ξ)|",
-                  marks: Sequence[float] | None = None, figsize=(6, 4)):
+def plot_spectrum(
+    freqs: Any,
+    spectra: Any,
+    *,
+    labels: Sequence[str] | None = None,
+    logy: bool = True,
+    title: str | None = None,
+    xlabel: str = "frequency ξ",
+    ylabel: str = "|f̂(ξ)|",
+    marks: Sequence[float] | None = None,
+    figsize=(6, 4),
+):
     """Spectrum magnitude against frequency (log y by default).
 
     Args:
@@ -58,8 +68,7 @@ def plot_spectrum(freqs: Any, spectra: Any, *, labels: Sequence[str] | None = No
     s = np.abs(_np(spectra, "spectra"))
     s = s[None] if s.ndim == 1 else s.reshape(-1, s.shape[-1])
     if s.shape[-1] != f.shape[0]:
-        raise ValueError(f"spectra must have shape (..., K) with K = len(freqs) = {f.shape[0]}; "
-                         f"got {s.shape}")
+        raise ValueError(f"spectra must have shape (..., K) with K = len(freqs) = {f.shape[0]}; got {s.shape}")
     fig = _figure(figsize)
     ax = fig.add_subplot()
     for row, lab in zip(s, _labels(labels, s.shape[0])):
@@ -77,8 +86,16 @@ def plot_spectrum(freqs: Any, spectra: Any, *, labels: Sequence[str] | None = No
     return fig
 
 
-def plot_relative_error_heatmap(delta_f: Any, steps: Any, freqs: Any, *, title: str | None = None,
-                                vmax: float | None = 1.0, cmap: str = "viridis", figsize=(6, 4)):
+def plot_relative_error_heatmap(
+    delta_f: Any,
+    steps: Any,
+    freqs: Any,
+    *,
+    title: str | None = None,
+    vmax: float | None = 1.0,
+    cmap: str = "viridis",
+    figsize=(6, 4),
+):
     """Heat map of ``Δ_F(k)`` over training: frequency (y) × step (x).
 
     Args:
@@ -90,8 +107,9 @@ def plot_relative_error_heatmap(delta_f: Any, steps: Any, freqs: Any, *, title: 
     st = _np(steps, "steps").ravel()
     fr = _np(freqs, "freqs").ravel()
     if d.shape != (st.shape[0], fr.shape[0]):
-        raise ValueError(f"delta_f must have shape (len(steps), len(freqs)) = ({st.shape[0]}, {fr.shape[0]}); "
-                         f"got {d.shape}")
+        raise ValueError(
+            f"delta_f must have shape (len(steps), len(freqs)) = ({st.shape[0]}, {fr.shape[0]}); got {d.shape}"
+        )
     top = vmax if vmax is not None else float(np.nanmax(np.where(np.isfinite(d), d, np.nan)))
     d = np.where(np.isinf(d), top, d)
     fig = _figure(figsize)
@@ -114,8 +132,16 @@ def _edges(c):
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
-def plot_filter_errors(steps: Any, e_low: Any, e_high: Any, *, labels: Sequence[str] | None = None,
-                       logy: bool = True, title: str | None = None, figsize=(6, 4)):
+def plot_filter_errors(
+    steps: Any,
+    e_low: Any,
+    e_high: Any,
+    *,
+    labels: Sequence[str] | None = None,
+    logy: bool = True,
+    title: str | None = None,
+    figsize=(6, 4),
+):
     """``e_low`` (solid) and ``e_high`` (dashed) against training step.
 
     Args:
@@ -125,13 +151,14 @@ def plot_filter_errors(steps: Any, e_low: Any, e_high: Any, *, labels: Sequence[
     lo = np.atleast_2d(_np(e_low, "e_low"))
     hi = np.atleast_2d(_np(e_high, "e_high"))
     if lo.shape != hi.shape or lo.shape[-1] != st.shape[0]:
-        raise ValueError(f"e_low and e_high must have the same shape (..., len(steps)={st.shape[0]}); "
-                         f"got {lo.shape} and {hi.shape}")
+        raise ValueError(
+            f"e_low and e_high must have the same shape (..., len(steps)={st.shape[0]}); got {lo.shape} and {hi.shape}"
+        )
     fig = _figure(figsize)
     ax = fig.add_subplot()
     for i, lab in enumerate(_labels(labels, lo.shape[0])):
         suffix = f" ({lab})" if lab is not None else ""
-        line, = ax.plot(st, lo[i], label="e_low" + suffix)
+        (line,) = ax.plot(st, lo[i], label="e_low" + suffix)
         ax.plot(st, hi[i], ls="--", color=line.get_color(), label="e_high" + suffix)
     if logy:
         ax.set_yscale("log")
@@ -143,9 +170,17 @@ def plot_filter_errors(steps: Any, e_low: Any, e_high: Any, *, labels: Sequence[
     return fig
 
 
-def plot_radial_profiles(profiles: Any, radii: Any, *, epochs: Any = None,
-                         layer_names: Sequence[str] | None = None, log: bool = True, ncols: int = 4,
-                         title: str | None = None, panel_size=(3.0, 2.4)):
+def plot_radial_profiles(
+    profiles: Any,
+    radii: Any,
+    *,
+    epochs: Any = None,
+    layer_names: Sequence[str] | None = None,
+    log: bool = True,
+    ncols: int = 4,
+    title: str | None = None,
+    panel_size=(3.0, 2.4),
+):
     """Radial weight-spectrum heat maps: one panel per layer, epoch (y) × radius (x).
 
     Args:
@@ -164,8 +199,7 @@ def plot_radial_profiles(profiles: Any, radii: Any, *, epochs: Any = None,
         arr = arr[:, None, :]
     r = _np(radii, "radii").ravel()
     if arr.ndim != 3 or arr.shape[-1] != r.shape[0]:
-        raise ValueError(f"profiles must be (layers, epochs, R) with R = len(radii) = {r.shape[0]}; "
-                         f"got {arr.shape}")
+        raise ValueError(f"profiles must be (layers, epochs, R) with R = len(radii) = {r.shape[0]}; got {arr.shape}")
     if len(names) != arr.shape[0]:
         raise ValueError(f"layer_names must have one entry per layer ({arr.shape[0]}); got {len(names)}")
     ep = np.arange(arr.shape[1]) if epochs is None else _np(epochs, "epochs").ravel()
@@ -191,8 +225,14 @@ def plot_radial_profiles(profiles: Any, radii: Any, *, epochs: Any = None,
     return fig
 
 
-def plot_gradient_histograms(histograms: Sequence[Any], *, labels: Sequence[str] | None = None,
-                             logy: bool = True, title: str | None = None, figsize=(6, 4)):
+def plot_gradient_histograms(
+    histograms: Sequence[Any],
+    *,
+    labels: Sequence[str] | None = None,
+    logy: bool = True,
+    title: str | None = None,
+    figsize=(6, 4),
+):
     """Overlay input-gradient histograms (``GradientHistogram`` or ``(counts, edges)`` pairs).
 
     Counts are normalised to densities so batches of different sizes compare.
@@ -209,8 +249,9 @@ def plot_gradient_histograms(histograms: Sequence[Any], *, labels: Sequence[str]
         counts = np.asarray(counts, dtype=float)
         edges = np.asarray(edges, dtype=float)
         if edges.shape[0] != counts.shape[0] + 1:
-            raise ValueError(f"each histogram needs len(edges) = len(counts) + 1; got {edges.shape[0]} "
-                             f"and {counts.shape[0]}")
+            raise ValueError(
+                f"each histogram needs len(edges) = len(counts) + 1; got {edges.shape[0]} and {counts.shape[0]}"
+            )
         dens = counts / max(counts.sum(), 1.0) / np.diff(edges)
         if lab is not None and hasattr(h, "std"):
             lab = f"{lab} (std {float(h.std):.3g})"
@@ -226,8 +267,9 @@ def plot_gradient_histograms(histograms: Sequence[Any], *, labels: Sequence[str]
     return fig
 
 
-def plot_convergence_times(times: Any, *, rule: str = "both", title: str | None = None,
-                           xlabel: str = "frequency ξ", figsize=(6, 4)):
+def plot_convergence_times(
+    times: Any, *, rule: str = "both", title: str | None = None, xlabel: str = "frequency ξ", figsize=(6, 4)
+):
     """Convergence step per frequency: each seed as a dot, the seed mean with its confidence interval.
 
     Censored seeds (never below the threshold within the run) are drawn as open triangles at the
@@ -272,8 +314,15 @@ def plot_convergence_times(times: Any, *, rule: str = "both", title: str | None 
         ok = ~cens
         ax.scatter(xs[ok], t[ok], s=10, color=color, alpha=0.4)
         if cens.any():
-            ax.scatter(xs[cens], np.full(int(cens.sum()), steps[-1]), s=24, marker="^", facecolors="none",
-                       edgecolors=color, label=f"{r}: censored (never below)")
+            ax.scatter(
+                xs[cens],
+                np.full(int(cens.sum()), steps[-1]),
+                s=24,
+                marker="^",
+                facecolors="none",
+                edgecolors=color,
+                label=f"{r}: censored (never below)",
+            )
         at0 = np.asarray(times.at_step0) & ok
         if at0.any():
             ax.scatter(xs[at0], t[at0], s=28, marker="x", color=color, label=f"{r}: below at step 0")
@@ -281,11 +330,19 @@ def plot_convergence_times(times: Any, *, rule: str = "both", title: str | None 
         lo, hi = np.asarray(summ.ci_low, dtype=float), np.asarray(summ.ci_high, dtype=float)
         yerr = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
         ax.errorbar(fr + off, mean, yerr=yerr, fmt="none", ecolor=color, capsize=3)
-        ax.scatter(fr[~lower] + off, mean[~lower], s=40, color=color, marker="o",
-                   label=f"{r}: mean ± CI (n = {summ.n})")
+        ax.scatter(
+            fr[~lower] + off, mean[~lower], s=40, color=color, marker="o", label=f"{r}: mean ± CI (n = {summ.n})"
+        )
         if lower.any():
-            ax.scatter(fr[lower] + off, mean[lower], s=40, marker="o", facecolors="none", edgecolors=color,
-                       label=f"{r}: mean, lower bound")
+            ax.scatter(
+                fr[lower] + off,
+                mean[lower],
+                s=40,
+                marker="o",
+                facecolors="none",
+                edgecolors=color,
+                label=f"{r}: mean, lower bound",
+            )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"step with error < {times.threshold:g}")
     ax.legend(fontsize=7)

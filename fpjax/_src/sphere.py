@@ -68,6 +68,7 @@ __all__ = [
 # argument checks
 # ----------------------------------------------------------------------------------------------
 
+
 def _check_d(d: Any) -> int:
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)):
         raise TypeError(f"d must be an int (the ambient dimension of S^(d-1)); got {type(d).__name__}")
@@ -92,6 +93,7 @@ def _c_d(d: int) -> float:
 # ----------------------------------------------------------------------------------------------
 # Legendre polynomials and multiplicities
 # ----------------------------------------------------------------------------------------------
+
 
 def multiplicity(d: int, ell: Any) -> np.ndarray:
     """Dimension ``N(d, ℓ)`` of the degree-ℓ spherical harmonics on S^{d−1}.
@@ -156,6 +158,7 @@ def legendre(d: int, ell_max: int, t: Any) -> np.ndarray:
 # Funk–Hecke eigenvalues of dot-product kernels
 # ----------------------------------------------------------------------------------------------
 
+
 class SphereKernelSpectrum(NamedTuple):
     """Eigenvalues of a dot-product kernel on S^{d−1} (:func:`funk_hecke`).
 
@@ -186,8 +189,9 @@ def _quadrature_nodes(d: int, n_quad: int, quadrature: str):
     return t, _c_d(d) * w
 
 
-def funk_hecke(kernel: Callable[[np.ndarray], Any], d: int, ell_max: int, *, n_quad: int | None = None,
-               quadrature: str = "theta") -> SphereKernelSpectrum:
+def funk_hecke(
+    kernel: Callable[[np.ndarray], Any], d: int, ell_max: int, *, n_quad: int | None = None, quadrature: str = "theta"
+) -> SphereKernelSpectrum:
     """Eigenvalues ``μ_ℓ`` of a dot-product kernel ``k(x·y)`` on S^{d−1} by the Funk–Hecke formula.
 
     ``μ_ℓ = c_d ∫_{−1}^{1} k(t) P_ℓ(t) (1 − t²)^{(d−3)/2} dt``, ``c_d = Γ(d/2)/(√π Γ((d−1)/2))``:
@@ -278,7 +282,7 @@ def dot_product_kernel(kernel_fn, d: int, get: str = "ntk") -> Callable[[np.ndar
         e1 = np.zeros((1, d))
         e1[0, 0] = 1.0
         x2 = np.zeros((t.size, d))
-        x2[:, 0], x2[:, 1] = t, np.sqrt(1.0 - t ** 2)
+        x2[:, 0], x2[:, 1] = t, np.sqrt(1.0 - t**2)
         dt = jnp.zeros(()).dtype
         out = infinite_ntk(kernel_fn, jnp.asarray(e1, dt), jnp.asarray(x2, dt), get)
         return np.asarray(out, dtype=np.float64)[0]
@@ -286,8 +290,9 @@ def dot_product_kernel(kernel_fn, d: int, get: str = "ntk") -> Callable[[np.ndar
     return k
 
 
-def model_eigenvalues(kernel_fn, d: int, ell_max: int, *, get: str = "ntk", n_quad: int | None = None
-                      ) -> SphereKernelSpectrum:
+def model_eigenvalues(
+    kernel_fn, d: int, ell_max: int, *, get: str = "ntk", n_quad: int | None = None
+) -> SphereKernelSpectrum:
     """Funk–Hecke eigenvalues of a network's infinite-width NTK or NNGP on S^{d−1}.
 
     ``funk_hecke(dot_product_kernel(kernel_fn, d, get), d, ell_max)`` (θ-quadrature).
@@ -318,6 +323,7 @@ def model_eigenvalues(kernel_fn, d: int, ell_max: int, *, get: str = "ntk", n_qu
 # closed forms: arc-cosine kernels and the two-layer ReLU NTK
 # ----------------------------------------------------------------------------------------------
 
+
 def arccos_kernel(t: Any, order: int) -> np.ndarray:
     """Arc-cosine kernels of Cho & Saul normalised by ``κ(1) = 1`` (``θ = arccos t``).
 
@@ -344,7 +350,7 @@ def arccos_kernel(t: Any, order: int) -> np.ndarray:
     theta = np.arccos(t)
     if order == 0:
         return (np.pi - theta) / np.pi
-    return (np.sqrt(1.0 - t ** 2) + (np.pi - theta) * t) / np.pi
+    return (np.sqrt(1.0 - t**2) + (np.pi - theta) * t) / np.pi
 
 
 def _activation_coefficients(d: int, ell_max: int, order: int) -> np.ndarray:
@@ -409,7 +415,7 @@ def arccos_eigenvalues(d: int, ell_max: int, order: int) -> np.ndarray:
     if order not in (0, 1):
         raise ValueError(f"order must be 0 or 1; got {order!r}")
     lam = _activation_coefficients(d, ell_max, order)
-    return 2.0 * (1.0 if order == 0 else d) * lam ** 2
+    return 2.0 * (1.0 if order == 0 else d) * lam**2
 
 
 def relu_ntk(t: Any) -> np.ndarray:
@@ -457,8 +463,8 @@ def relu_ntk_eigenvalues(d: int, ell_max: int) -> np.ndarray:
     ell_max = _check_ell_max(ell_max)
     deg = np.arange(ell_max + 2)
     n = multiplicity(d, deg)
-    a = n * arccos_eigenvalues(d, ell_max + 1, 0)   # coefficients of κ₀ in P_j
-    b = np.zeros(ell_max + 1)                       # coefficients of t κ₀(t)
+    a = n * arccos_eigenvalues(d, ell_max + 1, 0)  # coefficients of κ₀ in P_j
+    b = np.zeros(ell_max + 1)  # coefficients of t κ₀(t)
     for j in range(ell_max + 1 + 1):
         if a[j] == 0.0:
             continue
@@ -476,6 +482,7 @@ def relu_ntk_eigenvalues(d: int, ell_max: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # sampling, quadrature, harmonics
 # ----------------------------------------------------------------------------------------------
+
 
 def sample_sphere(n: int, d: int, *, key) -> Any:
     """``n`` i.i.d. uniform points on S^{d−1}: normalised standard Gaussians.
@@ -539,8 +546,10 @@ def sphere_quadrature(degree: int, d: int = 3) -> SphereQuadrature:
     """
     degree = _check_ell_max(degree)
     if d not in (2, 3):
-        raise ValueError(f"sphere_quadrature supports d = 2 or 3; got {d!r} (use uniform Monte Carlo points "
-                         "with degree_energy(..., weights=None) in higher dimensions)")
+        raise ValueError(
+            f"sphere_quadrature supports d = 2 or 3; got {d!r} (use uniform Monte Carlo points "
+            "with degree_energy(..., weights=None) in higher dimensions)"
+        )
     m = degree + 1
     if d == 2:
         phi = 2 * np.pi * np.arange(m) / m
@@ -549,7 +558,7 @@ def sphere_quadrature(degree: int, d: int = 3) -> SphereQuadrature:
     z, wz = np.polynomial.legendre.leggauss(nz)
     phi = 2 * np.pi * np.arange(m) / m
     zz, pp = np.meshgrid(z, phi, indexing="ij")
-    s = np.sqrt(1 - zz ** 2)
+    s = np.sqrt(1 - zz**2)
     x = np.stack([s * np.cos(pp), s * np.sin(pp), zz], axis=-1).reshape(-1, 3)
     w = (wz[:, None] / 2 / m * np.ones((1, m))).reshape(-1)
     return SphereQuadrature(x, w)
@@ -595,6 +604,7 @@ def real_sph_harm(ell: int, x: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # degree-wise energy
 # ----------------------------------------------------------------------------------------------
+
 
 class DegreeEnergy(NamedTuple):
     """Degree-wise energy of a function on S^{d−1} (:func:`degree_energy`).
@@ -650,7 +660,9 @@ def degree_energy(x: Any, f: Any, ell_max: int, *, weights: Any = None, batch_si
         x = np.asarray(x, dtype=np.float64)
         f = np.asarray(f, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"x and f must be arrays of real numbers; got {type(x).__name__} and {type(f).__name__}") from None
+        raise TypeError(
+            f"x and f must be arrays of real numbers; got {type(x).__name__} and {type(f).__name__}"
+        ) from None
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(f"x must have shape (n, d) with n >= 1; got {x.shape}")
     n, d = x.shape
@@ -685,13 +697,13 @@ def degree_energy(x: Any, f: Any, ell_max: int, *, weights: Any = None, batch_si
     s = np.empty((ell_max + 1, n, f2.shape[1]))
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        p = legendre(d, ell_max, np.clip(x[start:stop] @ x.T, -1.0, 1.0))   # (L+1, b, n)
+        p = legendre(d, ell_max, np.clip(x[start:stop] @ x.T, -1.0, 1.0))  # (L+1, b, n)
         s[:, start:stop] = p @ g
     if weights is not None:
         energy = nmult[:, None] * np.einsum("ik,lik->lk", g, s)
         stderr = None
     else:
-        h = nmult[:, None, None] * f2[None] * (s - f2[None]) / (n - 1)   # g_i, diagonal (P_ℓ(1) = 1) removed
+        h = nmult[:, None, None] * f2[None] * (s - f2[None]) / (n - 1)  # g_i, diagonal (P_ℓ(1) = 1) removed
         energy = h.mean(axis=1)
         stderr = 2.0 * h.std(axis=1, ddof=1) / math.sqrt(n)
     if squeeze:

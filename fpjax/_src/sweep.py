@@ -140,9 +140,11 @@ class SweepResult:
         seeds (``gather="none"``/``"process0"``): a mean over a share is not the sweep's mean.
         """
         if not self.complete:
-            raise ValueError(f"this process holds {self.seed_index.shape[0]} of {self.n_seeds} seeds "
-                             "(sweep(..., gather='none' or 'process0')); call mean() where the result "
-                             "was gathered, or use gather='all'")
+            raise ValueError(
+                f"this process holds {self.seed_index.shape[0]} of {self.n_seeds} seeds "
+                "(sweep(..., gather='none' or 'process0')); call mean() where the result "
+                "was gathered, or use gather='all'"
+            )
         n_ok = self.n_seeds - self.n_diverged
         if n_ok == 0:
             raise ValueError("every seed diverged; there is nothing to average")
@@ -155,15 +157,18 @@ class SweepResult:
         return SeedStats(mean, std, n_ok)
 
     def __repr__(self):
-        return (f"SweepResult(n_seeds={self.n_seeds}, held={self.seed_index.shape[0]}, "
-                f"n_diverged={self.n_diverged}, chunks_computed={self.chunks_computed}, "
-                f"chunks_loaded={self.chunks_loaded}, n_devices={self.n_devices}, "
-                f"n_processes={self.n_processes})")
+        return (
+            f"SweepResult(n_seeds={self.n_seeds}, held={self.seed_index.shape[0]}, "
+            f"n_diverged={self.n_diverged}, chunks_computed={self.chunks_computed}, "
+            f"chunks_loaded={self.chunks_loaded}, n_devices={self.n_devices}, "
+            f"n_processes={self.n_processes})"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # keys and fingerprints
 # ---------------------------------------------------------------------------------------------
+
 
 def _one_seed(kd, x, fn, impl):
     key = jax.random.wrap_key_data(kd, impl=impl) if impl is not None else kd
@@ -185,9 +190,11 @@ def _key_data(keys) -> tuple[np.ndarray, Any]:
         return np.asarray(jax.random.key_data(keys)), jax.random.key_impl(keys)
     arr = np.asarray(keys) if isinstance(keys, (jax.Array, np.ndarray)) else None
     if arr is None or arr.dtype != np.uint32 or arr.ndim != 2:
-        raise TypeError("keys must be jax.random.split(key, n) output: typed keys of shape (n,) or raw "
-                        f"uint32 keys of shape (n, 2); got {type(keys).__name__}"
-                        f"{'' if arr is None else f' with dtype {arr.dtype} and shape {arr.shape}'}")
+        raise TypeError(
+            "keys must be jax.random.split(key, n) output: typed keys of shape (n,) or raw "
+            f"uint32 keys of shape (n, 2); got {type(keys).__name__}"
+            f"{'' if arr is None else f' with dtype {arr.dtype} and shape {arr.shape}'}"
+        )
     return arr, None
 
 
@@ -220,8 +227,14 @@ def _describe_struct(tree) -> str:
     return f"{treedef}: " + ", ".join(f"{np.dtype(s.dtype).name}{list(s.shape)}" for s in leaves)
 
 
-_WHAT = {"keys": "the keys", "xs": "xs", "chunking": "the chunking", "outputs": "the output structure",
-         "fn": "fn (its jaxpr or constants)", "tag": "tag"}
+_WHAT = {
+    "keys": "the keys",
+    "xs": "xs",
+    "chunking": "the chunking",
+    "outputs": "the output structure",
+    "fn": "fn (its jaxpr or constants)",
+    "tag": "tag",
+}
 
 
 def _diff(old: dict, new: dict) -> list[str]:
@@ -239,6 +252,7 @@ def _diff(old: dict, new: dict) -> list[str]:
 # checkpoint files
 # ---------------------------------------------------------------------------------------------
 
+
 def _chunk_name(c: int) -> str:
     return f"chunk_{c:05d}.npz"
 
@@ -246,43 +260,50 @@ def _chunk_name(c: int) -> str:
 def _read_chunk(path: Path, c: int, fp: dict, structs: list) -> list[np.ndarray]:
     """The leaves of chunk ``c`` from ``path``, after checking that the file belongs to the sweep
     with fingerprint ``fp`` and has the expected shapes. Raises :class:`CheckpointError`."""
-    hint = ("; delete the directory, use a new one, or pass on_mismatch='restart' to discard its "
-            "chunks and start afresh")
+    hint = "; delete the directory, use a new one, or pass on_mismatch='restart' to discard its chunks and start afresh"
     try:
         with np.load(path, allow_pickle=False) as z:
             if _META not in z.files:
-                raise CheckpointError(f"checkpoint file {path} has no sweep fingerprint (written by "
-                                      f"another program or an older fpjax){hint}")
+                raise CheckpointError(
+                    f"checkpoint file {path} has no sweep fingerprint (written by "
+                    f"another program or an older fpjax){hint}"
+                )
             meta = json.loads(bytes(z[_META]).decode())
             if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-                raise CheckpointError(f"checkpoint file {path} has fingerprint format "
-                                      f"{meta.get('format') if isinstance(meta, dict) else '?'}, "
-                                      f"expected {_FORMAT}{hint}")
+                raise CheckpointError(
+                    f"checkpoint file {path} has fingerprint format "
+                    f"{meta.get('format') if isinstance(meta, dict) else '?'}, "
+                    f"expected {_FORMAT}{hint}"
+                )
             diff = _diff(meta.get("fingerprint", {}), fp)
             if diff:
-                raise CheckpointError(f"checkpoint file {path} belongs to a different sweep: "
-                                      f"{', '.join(diff)} differ{'s' if len(diff) == 1 else ''}{hint}")
+                raise CheckpointError(
+                    f"checkpoint file {path} belongs to a different sweep: "
+                    f"{', '.join(diff)} differ{'s' if len(diff) == 1 else ''}{hint}"
+                )
             if meta.get("chunk") != c:
-                raise CheckpointError(f"checkpoint file {path} holds chunk {meta.get('chunk')}, not "
-                                      f"chunk {c} (renamed or copied){hint}")
+                raise CheckpointError(
+                    f"checkpoint file {path} holds chunk {meta.get('chunk')}, not chunk {c} (renamed or copied){hint}"
+                )
             leaves = [z[f"leaf_{i}"] for i in range(len(structs))]
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError,
-            UnicodeDecodeError) as err:
-        raise CheckpointError(f"checkpoint file {path} is corrupt or truncated ({type(err).__name__}: "
-                              f"{err}){hint}") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError, UnicodeDecodeError) as err:
+        raise CheckpointError(
+            f"checkpoint file {path} is corrupt or truncated ({type(err).__name__}: {err}){hint}"
+        ) from None
     for i, (a, s) in enumerate(zip(leaves, structs)):
         if a.shape != s.shape or a.dtype != s.dtype:
-            raise CheckpointError(f"checkpoint file {path}: leaf {i} is {a.dtype}{list(a.shape)}, "
-                                  f"expected {np.dtype(s.dtype)}{list(s.shape)}{hint}")
+            raise CheckpointError(
+                f"checkpoint file {path}: leaf {i} is {a.dtype}{list(a.shape)}, "
+                f"expected {np.dtype(s.dtype)}{list(s.shape)}{hint}"
+            )
     return leaves
 
 
 def _write_chunk(path: Path, c: int, fp: dict, leaves: list[np.ndarray]) -> None:
     meta = json.dumps({"format": _FORMAT, "chunk": c, "fingerprint": fp}).encode()
-    io.atomic_save_npz(path, **{f"leaf_{i}": a for i, a in enumerate(leaves)},
-                       **{_META: np.frombuffer(meta, np.uint8)})
+    io.atomic_save_npz(path, **{f"leaf_{i}": a for i, a in enumerate(leaves)}, **{_META: np.frombuffer(meta, np.uint8)})
 
 
 def _is_stale_temp(name: str) -> bool:
@@ -295,8 +316,11 @@ def _prepare(ckpt: Path, fp: dict, n_chunks: int, structs: list, on_mismatch: st
     exists = ckpt.is_dir()
     if ckpt.exists() and not exists:
         raise ValueError(f"checkpoint_dir {str(ckpt)!r} exists and is not a directory")
-    writable = (os.access(ckpt, os.W_OK | os.X_OK) if exists else
-                os.access(next((p for p in ckpt.parents if p.exists()), Path(".")), os.W_OK))
+    writable = (
+        os.access(ckpt, os.W_OK | os.X_OK)
+        if exists
+        else os.access(next((p for p in ckpt.parents if p.exists()), Path(".")), os.W_OK)
+    )
     names = sorted(os.listdir(ckpt)) if exists else []
     stale = [n for n in names if _is_stale_temp(n)]
     chunk_files = {int(m.group(1)): ckpt / n for n in names if (m := _CHUNK_RE.match(n))}
@@ -319,18 +343,24 @@ def _prepare(ckpt: Path, fp: dict, n_chunks: int, structs: list, on_mismatch: st
                 old = json.loads(manifest.read_text())
                 old_fp = old["fingerprint"] if old.get("format") == _FORMAT else {"format": old.get("format")}
             except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as err:
-                raise CheckpointError(f"checkpoint manifest {manifest} is corrupt ({type(err).__name__}); "
-                                      "delete it or pass on_mismatch='restart'") from None
+                raise CheckpointError(
+                    f"checkpoint manifest {manifest} is corrupt ({type(err).__name__}); "
+                    "delete it or pass on_mismatch='restart'"
+                ) from None
             diff = _diff(old_fp, fp)
             if diff:
-                raise CheckpointError(f"checkpoint_dir {str(ckpt)!r} holds a different sweep ({manifest}): "
-                                      f"{', '.join(diff)} differ{'s' if len(diff) == 1 else ''}; use a new "
-                                      "directory, delete it, or pass on_mismatch='restart'")
+                raise CheckpointError(
+                    f"checkpoint_dir {str(ckpt)!r} holds a different sweep ({manifest}): "
+                    f"{', '.join(diff)} differ{'s' if len(diff) == 1 else ''}; use a new "
+                    "directory, delete it, or pass on_mismatch='restart'"
+                )
         extra = sorted(c for c in chunk_files if c >= n_chunks)
         if extra:
-            raise CheckpointError(f"checkpoint file {chunk_files[extra[0]]} belongs to a different sweep "
-                                  f"(chunk {extra[0]}, but this sweep has {n_chunks} chunks); use a new "
-                                  "directory, delete it, or pass on_mismatch='restart'")
+            raise CheckpointError(
+                f"checkpoint file {chunk_files[extra[0]]} belongs to a different sweep "
+                f"(chunk {extra[0]}, but this sweep has {n_chunks} chunks); use a new "
+                "directory, delete it, or pass on_mismatch='restart'"
+            )
         for c, p in sorted(chunk_files.items()):
             a = _read_chunk(p, c, fp, structs)
             reuse[c] = True
@@ -343,8 +373,10 @@ def _prepare(ckpt: Path, fp: dict, n_chunks: int, structs: list, on_mismatch: st
         reuse, leaves = [False] * n_chunks, [None] * n_chunks
     if not all(reuse):
         if not writable:
-            raise ValueError(f"checkpoint_dir {str(ckpt)!r} is not writable and {reuse.count(False)} of "
-                             f"{n_chunks} chunks are missing there; choose a writable directory")
+            raise ValueError(
+                f"checkpoint_dir {str(ckpt)!r} is not writable and {reuse.count(False)} of "
+                f"{n_chunks} chunks are missing there; choose a writable directory"
+            )
         io.ensure_writable_dir(ckpt, "checkpoint_dir")
         for n in stale:  # left by a write that was killed; never read
             try:
@@ -360,26 +392,38 @@ def _prepare(ckpt: Path, fp: dict, n_chunks: int, structs: list, on_mismatch: st
 # the sweep
 # ---------------------------------------------------------------------------------------------
 
+
 def _broadcast_status(reuse: list[bool] | None, error: str | None, n_chunks: int):
     """Send process 0's checkpoint decision (or its error) to every process."""
     from jax.experimental import multihost_utils
+
     msg = (error or "").encode()[:4000]
     buf = np.zeros(2 + n_chunks + 4000, np.int32)
     if jax.process_index() == 0:
         buf[0] = 1 if error is not None else 0
         buf[1] = len(msg)
-        buf[2:2 + n_chunks] = np.asarray(reuse if reuse is not None else [0] * n_chunks, np.int32)
-        buf[2 + n_chunks:2 + n_chunks + len(msg)] = np.frombuffer(msg, np.uint8)
+        buf[2 : 2 + n_chunks] = np.asarray(reuse if reuse is not None else [0] * n_chunks, np.int32)
+        buf[2 + n_chunks : 2 + n_chunks + len(msg)] = np.frombuffer(msg, np.uint8)
     buf = np.asarray(multihost_utils.broadcast_one_to_all(buf))
     if buf[0]:
-        text = bytes(buf[2 + n_chunks:2 + n_chunks + int(buf[1])].astype(np.uint8)).decode(errors="replace")
+        text = bytes(buf[2 + n_chunks : 2 + n_chunks + int(buf[1])].astype(np.uint8)).decode(errors="replace")
         raise CheckpointError(text if jax.process_index() == 0 else f"(from process 0) {text}")
-    return [bool(v) for v in buf[2:2 + n_chunks]]
+    return [bool(v) for v in buf[2 : 2 + n_chunks]]
 
 
-def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int | None = None,
-          checkpoint_dir: str | os.PathLike | None = None, tag: str = "", devices=None,
-          gather: str = "all", on_mismatch: str = "error", progress: bool = False) -> SweepResult:
+def sweep(
+    fn: Callable[..., Any],
+    keys: Any,
+    xs: Any = None,
+    *,
+    chunk_size: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    tag: str = "",
+    devices=None,
+    gather: str = "all",
+    on_mismatch: str = "error",
+    progress: bool = False,
+) -> SweepResult:
     """Evaluate ``fn(key)`` for every key: ``vmap`` + sharding over devices + resumable chunks.
 
     ``outputs[i] = fn(keys[i])`` (or ``fn(keys[i], xs[i])``) for ``i < n``, computed as
@@ -436,8 +480,9 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
         xs = jax.tree_util.tree_map(np.asarray, xs)
         for path, leaf in jax.tree_util.tree_leaves_with_path(xs):
             if leaf.ndim == 0 or leaf.shape[0] != n:
-                raise ValueError(f"xs{jax.tree_util.keystr(path)} must have leading axis n_seeds={n}; "
-                                 f"got shape {leaf.shape}")
+                raise ValueError(
+                    f"xs{jax.tree_util.keystr(path)} must have leading axis n_seeds={n}; got shape {leaf.shape}"
+                )
     devices = list(jax.devices() if devices is None else devices)
     n_dev = len(devices)
     if n_dev == 0:
@@ -469,9 +514,15 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
     # Rows of every chunk whose shards live on this process's devices (sorted).
     idx_map = sharding.addressable_devices_indices_map((chunk_size,))
     local_rows = np.unique(np.concatenate([np.arange(chunk_size)[ix[0]] for ix in idx_map.values()]))
-    keep_rows = (np.arange(chunk_size) if gather == "all" or n_proc == 1 else
-                 local_rows if gather == "none" else
-                 np.arange(chunk_size) if main else np.zeros(0, int))
+    keep_rows = (
+        np.arange(chunk_size)
+        if gather == "all" or n_proc == 1
+        else local_rows
+        if gather == "none"
+        else np.arange(chunk_size)
+        if main
+        else np.zeros(0, int)
+    )
 
     ckpt = None
     reuse = [False] * n_chunks
@@ -484,9 +535,14 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
         _hash_arrays(xs_h, jax.tree_util.tree_leaves(xs))
         keys_h = hashlib.sha256(f"{impl}|{key_data.dtype.str}{key_data.shape}".encode())
         keys_h.update(np.ascontiguousarray(key_data).tobytes())
-        fp = {"keys": keys_h.hexdigest()[:24], "xs": xs_h.hexdigest()[:24],
-              "chunking": f"n_seeds={n}, chunk_size={chunk_size}, n_chunks={n_chunks}",
-              "outputs": _describe_struct(out1), "fn": _fn_fingerprint(closed), "tag": tag}
+        fp = {
+            "keys": keys_h.hexdigest()[:24],
+            "xs": xs_h.hexdigest()[:24],
+            "chunking": f"n_seeds={n}, chunk_size={chunk_size}, n_chunks={n_chunks}",
+            "outputs": _describe_struct(out1),
+            "fn": _fn_fingerprint(closed),
+            "tag": tag,
+        }
         error = None
         if main:
             try:
@@ -499,13 +555,16 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
             reuse = _broadcast_status(reuse, error, n_chunks)
             # Every process that must hold reused chunks reads them itself: the files must be visible.
             from jax.experimental import multihost_utils
+
             needs = len(keep_rows) > 0 and not main
             seen = all((ckpt / _chunk_name(c)).is_file() for c in range(n_chunks) if reuse[c]) if needs else True
             flags = np.asarray(multihost_utils.process_allgather(np.array([int(seen)], np.int32)))
             if not flags.all():
-                raise ValueError(f"checkpoint_dir {str(ckpt)!r}: processes {np.flatnonzero(flags == 0).tolist()} "
-                                 "cannot see the chunk files process 0 wrote; with several processes "
-                                 "checkpoint_dir must be on a file system they all share")
+                raise ValueError(
+                    f"checkpoint_dir {str(ckpt)!r}: processes {np.flatnonzero(flags == 0).tolist()} "
+                    "cannot see the chunk files process 0 wrote; with several processes "
+                    "checkpoint_dir must be on a file system they all share"
+                )
 
     def chunk_inputs(c):
         idx = np.arange(c * chunk_size, (c + 1) * chunk_size) % n  # pad by wrapping around
@@ -529,6 +588,7 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
     it = range(n_chunks)
     if progress and main:
         from tqdm.auto import tqdm
+
         it = tqdm(it, desc="sweep", unit="chunk")
     for c in it:
         if reuse[c]:
@@ -536,8 +596,11 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
             if len(keep_rows) == 0:
                 leaves = [np.zeros((0,) + tuple(s.shape[1:]), s.dtype) for s in structs]
             else:
-                full = loaded_leaves[c] if loaded_leaves[c] is not None else _read_chunk(
-                    ckpt / _chunk_name(c), c, fp, structs)
+                full = (
+                    loaded_leaves[c]
+                    if loaded_leaves[c] is not None
+                    else _read_chunk(ckpt / _chunk_name(c), c, fp, structs)
+                )
                 leaves = [a[keep_rows] for a in full]
         else:
             kd, xc = chunk_inputs(c)
@@ -562,14 +625,18 @@ def sweep(fn: Callable[..., Any], keys: Any, xs: Any = None, *, chunk_size: int 
     if div.size != seed_index.size:  # no array leaves
         div = np.zeros(seed_index.shape[0], bool)
     if div.any() and (main or gather == "none"):
-        warnings.warn(f"sweep: {int(div.sum())} of {n} seeds diverged (NaN/Inf) and are excluded from "
-                      f"SweepResult.mean: seed indices {seed_index[div].tolist()}", RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"sweep: {int(div.sum())} of {n} seeds diverged (NaN/Inf) and are excluded from "
+            f"SweepResult.mean: seed indices {seed_index[div].tolist()}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return SweepResult(outputs, div, seed_index.astype(np.int64), n, computed, loaded, n_dev, n_proc)
 
 
 def _to_host(x) -> np.ndarray:
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
+
         return np.asarray(multihost_utils.process_allgather(x, tiled=True))
     return np.asarray(x)

@@ -49,7 +49,6 @@ References:
 from __future__ import annotations
 
 import functools
-
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -61,9 +60,26 @@ import optax
 
 from fpjax._src import checks
 
-__all__ = ["tangent_fourier", "TangentFourierResult", "kernel_spectrum", "KernelSpectrum", "predicted_dfhat",
-           "measured_dfhat", "MeasuredDfhat", "fit_decay", "DecayFit", "high_frequency_ratio", "spectral_agreement",
-           "Agreement", "cost_grad", "default_rel_step", "planck_taper", "gaussian_taper", "COSTS", "METHODS"]
+__all__ = [
+    "tangent_fourier",
+    "TangentFourierResult",
+    "kernel_spectrum",
+    "KernelSpectrum",
+    "predicted_dfhat",
+    "measured_dfhat",
+    "MeasuredDfhat",
+    "fit_decay",
+    "DecayFit",
+    "high_frequency_ratio",
+    "spectral_agreement",
+    "Agreement",
+    "cost_grad",
+    "default_rel_step",
+    "planck_taper",
+    "gaussian_taper",
+    "COSTS",
+    "METHODS",
+]
 
 COSTS = ("mse", "bce")
 METHODS = ("finite_difference", "ode")
@@ -105,7 +121,7 @@ def gaussian_taper(n: int, edge_log: float = 25.0) -> np.ndarray:
     edge_log = checks.check_positive(edge_log, "edge_log")
     t = np.arange(n) / n - 0.5  # box centre at 0, edges at ±1/2 (in box lengths)
     sigma = 0.5 / np.sqrt(2 * edge_log)
-    return np.exp(-t ** 2 / (2 * sigma ** 2))
+    return np.exp(-(t**2) / (2 * sigma**2))
 
 
 _TAPERS = {"planck": (planck_taper, 1 / 6), "gaussian": (gaussian_taper, 25.0)}
@@ -139,6 +155,7 @@ def _grid_fft(values, axes, window=None):
 # costs
 # ----------------------------------------------------------------------------------------------
 
+
 def _mse_cost(f, y):
     return 0.5 * (f - y) ** 2
 
@@ -147,7 +164,7 @@ def _bce_cost(f, y):
     return optax.sigmoid_binary_cross_entropy(f, y)  # softplus(f) − y f
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _summed(c: Callable) -> Callable:
     """``C(pred, y) = Σ c(pred, y)``, one function object per ``c`` so jit caches are reused."""
     return lambda pred, yv: jnp.sum(c(pred, yv))
@@ -175,6 +192,7 @@ def cost_grad(f, y, loss="mse") -> jax.Array:
 # grid and kernel spectrum
 # ----------------------------------------------------------------------------------------------
 
+
 def _box_and_grid(x, box, grid_size):
     d = x.shape[1]
     xn = np.asarray(x, dtype=np.float64)
@@ -197,8 +215,11 @@ def _box_and_grid(x, box, grid_size):
     for k, s in enumerate(sizes):
         checks.check_positive_int(s, f"grid_size[{k}]", minimum=4)
     # the grid (N, d), the kernel against the data (N, n) and its complex transform (n, N)
-    checks.check_memory(float(np.prod(sizes, dtype=np.float64)) * (d + 3 * x.shape[0]) * np.dtype(x.dtype).itemsize,
-                        "grid_size", f"the kernel on a grid of {sizes} points against {x.shape[0]} data points")
+    checks.check_memory(
+        float(np.prod(sizes, dtype=np.float64)) * (d + 3 * x.shape[0]) * np.dtype(x.dtype).itemsize,
+        "grid_size",
+        f"the kernel on a grid of {sizes} points against {x.shape[0]} data points",
+    )
     axes = [lo[k] + (hi[k] - lo[k]) / sizes[k] * np.arange(sizes[k]) for k in range(d)]
     # The box is [a, a + NΔ): the grid's own cell, so the data must lie inside it.
     if np.any(xn < lo) or np.any(xn >= hi):
@@ -226,8 +247,17 @@ def _grid_points(axes, dtype):
     return jnp.asarray(np.stack([m.reshape(-1) for m in mesh], axis=1), dtype=dtype)
 
 
-def kernel_spectrum(model_or_apply, params, x, *, box=None, grid_size: int | Sequence[int] = 256,
-                    window=None, implementation="auto", batch_size: int | None = None) -> KernelSpectrum:
+def kernel_spectrum(
+    model_or_apply,
+    params,
+    x,
+    *,
+    box=None,
+    grid_size: int | Sequence[int] = 256,
+    window=None,
+    implementation="auto",
+    batch_size: int | None = None,
+) -> KernelSpectrum:
     """``K̂_θ(ξ, x_i)``: the grid transform of ``x ↦ K_θ(x, x_i)`` over ``box`` (zero outside).
 
     Args:
@@ -266,6 +296,7 @@ def predicted_dfhat(kernel_hat, dc_df) -> jax.Array:
 # measured side
 # ----------------------------------------------------------------------------------------------
 
+
 def _tree_norm(tree):
     return jnp.sqrt(sum(jnp.sum(jnp.abs(v) ** 2) for v in jax.tree_util.tree_leaves(tree)))
 
@@ -298,9 +329,20 @@ class MeasuredDfhat(NamedTuple):
     resolution: float
 
 
-def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: str = "finite_difference",
-                   rel_step: float | None = None, window=None, ode_rtol: float | None = None,
-                   ode_atol: float | None = None) -> MeasuredDfhat:
+def measured_dfhat(
+    model_or_apply,
+    params,
+    x,
+    y,
+    axes,
+    *,
+    loss="mse",
+    method: str = "finite_difference",
+    rel_step: float | None = None,
+    window=None,
+    ode_rtol: float | None = None,
+    ode_atol: float | None = None,
+) -> MeasuredDfhat:
     """``∂_t f̂(ξ)`` measured from the model under the gradient flow of ``C = Σ_i c(f(x_i), y_i)``.
 
     ``method="finite_difference"``: ``(f(θ − εg) − f(θ + εg))/(2ε)`` with ``g = ∇_θC`` and
@@ -336,7 +378,7 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
     gn, pn = _tree_norm(g), _tree_norm(params)
     if not float(gn) > 0:
         raise ValueError("the cost gradient is zero at params: ∂_t f = 0 and there is nothing to measure")
-    h = (default_rel_step(dtype) if rel_step is None else checks.check_positive(rel_step, "rel_step"))
+    h = default_rel_step(dtype) if rel_step is None else checks.check_positive(rel_step, "rel_step")
     if method == "finite_difference":
         # A fixed direction g: only the size of the parameter move matters.
         step = float(h * pn / gn)
@@ -357,8 +399,9 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
         eps = float(jnp.finfo(dtype).eps)
         rtol = ode_rtol if ode_rtol is not None else max(1e-12, 1e3 * eps)
         atol = ode_atol if ode_atol is not None else rtol * 1e-2
-        ps = gradient_flow(apply, params, x, yy, jnp.asarray([0.0, step, 2 * step], dtype), loss=_summed(c),
-                           rtol=rtol, atol=atol)
+        ps = gradient_flow(
+            apply, params, x, yy, jnp.asarray([0.0, step, 2 * step], dtype), loss=_summed(c), rtol=rtol, atol=atol
+        )
         p_at = lambda k: jax.tree_util.tree_map(lambda a: a[k], ps)
         f0, f1, f2 = on_grid(params), on_grid(p_at(1)), on_grid(p_at(2))
         # D(τ) = ḟ + τ f̈/2 + O(τ²); 2D(τ) − D(2τ) = ḟ + O(τ²).
@@ -376,6 +419,7 @@ def measured_dfhat(model_or_apply, params, x, y, axes, *, loss="mse", method: st
 # ----------------------------------------------------------------------------------------------
 # comparison and decay
 # ----------------------------------------------------------------------------------------------
+
 
 class Agreement(NamedTuple):
     """Result of :func:`spectral_agreement`: ``rel_error`` (float) and ``ratio`` (``(N…)`` complex)."""
@@ -418,7 +462,7 @@ def _radius(freqs):
     """``|ξ|`` on the centred grid and the largest radius per axis (for ∞-norm normalisation)."""
     fs = [np.asarray(freqs)] if not isinstance(freqs, tuple) else [np.asarray(f) for f in freqs]
     mesh = np.meshgrid(*fs, indexing="ij")
-    rad = np.sqrt(sum(m ** 2 for m in mesh))
+    rad = np.sqrt(sum(m**2 for m in mesh))
     rel = np.max(np.stack([np.abs(m) / np.max(np.abs(f)) for m, f in zip(mesh, fs)]), axis=0)
     nyq = min(float(np.max(np.abs(f))) for f in fs)
     return rad, rel, nyq
@@ -450,8 +494,9 @@ def _default_floor(dtype) -> float:
     return max(1e-10, 1e4 * float(np.finfo(dtype).eps))
 
 
-def fit_decay(freqs, kernel_hat, *, band: tuple[float, float] | None = None, start: float = 1e-2,
-              floor: float | None = None) -> DecayFit:
+def fit_decay(
+    freqs, kernel_hat, *, band: tuple[float, float] | None = None, start: float = 1e-2, floor: float | None = None
+) -> DecayFit:
     """Fit the high-frequency decay of ``|K̂_θ(ξ, x_i)|`` (see :class:`DecayFit`).
 
     ``band``: ``(low, high)`` fractions of the Nyquist frequency ``ξ_Nyq = N/(2L)``. ``None``
@@ -463,8 +508,9 @@ def fit_decay(freqs, kernel_hat, *, band: tuple[float, float] | None = None, sta
     kh = _as_numpy(kernel_hat, "kernel_hat")
     rad, _, nyq = _radius(freqs)
     if kh.shape[1:] != rad.shape:
-        raise ValueError(f"kernel_hat must have shape (n, {', '.join(map(str, rad.shape))}) to match freqs; "
-                         f"got {kh.shape}")
+        raise ValueError(
+            f"kernel_hat must have shape (n, {', '.join(map(str, rad.shape))}) to match freqs; got {kh.shape}"
+        )
     amp = np.sqrt(np.mean(np.abs(kh) ** 2, axis=0))
     peak = float(amp.max())
     if not peak > 0:
@@ -478,8 +524,9 @@ def fit_decay(freqs, kernel_hat, *, band: tuple[float, float] | None = None, sta
         radii = r_u * (nyq / 1e6)
         below = np.nonzero((radii > 0) & (prof < start * peak))[0]
         if below.size == 0:
-            raise ValueError(f"|K̂| never drops below start={start} of its peak on this grid: use a finer grid "
-                             "or a larger start")
+            raise ValueError(
+                f"|K̂| never drops below start={start} of its peak on this grid: use a finer grid or a larger start"
+            )
         lo = radii[below[0]]
         gone = np.nonzero((radii > lo) & (prof <= floor * peak))[0]
         hi = min(0.6 * nyq, radii[gone[0]] if gone.size else np.inf)
@@ -490,20 +537,23 @@ def fit_decay(freqs, kernel_hat, *, band: tuple[float, float] | None = None, sta
         lo, hi = lo_f * nyq, hi_f * nyq
     sel = (rad >= lo) & (rad <= hi) & (amp > floor * peak)
     if np.count_nonzero(sel) < 3:
-        raise ValueError(f"fewer than 3 frequencies in the fit band [{lo:.4g}, {hi:.4g}] above the floor; "
-                         "use a finer grid (smaller Δ) or a longer box")
+        raise ValueError(
+            f"fewer than 3 frequencies in the fit band [{lo:.4g}, {hi:.4g}] above the floor; "
+            "use a finer grid (smaller Δ) or a longer box"
+        )
     r, la = rad[sel], np.log(amp[sel])
 
     def lsq(feat):
         a = np.stack([np.ones_like(feat), feat], axis=1)
         coef, *_ = np.linalg.lstsq(a, la, rcond=None)
         res = la - a @ coef
-        return float(coef[0]), float(-coef[1]), float(np.sqrt(np.mean(res ** 2)))
+        return float(coef[0]), float(-coef[1]), float(np.sqrt(np.mean(res**2)))
 
     pc, alpha, prms = lsq(np.log(r))
     ec, beta, erms = lsq(r)
-    return DecayFit(alpha, pc, prms, beta, ec, erms, "power" if prms <= erms else "exponential",
-                    (float(lo), float(hi)), int(r.size))
+    return DecayFit(
+        alpha, pc, prms, beta, ec, erms, "power" if prms <= erms else "exponential", (float(lo), float(hi)), int(r.size)
+    )
 
 
 def high_frequency_ratio(freqs, kernel_hat, *, top_fraction: float = 0.1) -> float:
@@ -526,6 +576,7 @@ def high_frequency_ratio(freqs, kernel_hat, *, top_fraction: float = 0.1) -> flo
 # ----------------------------------------------------------------------------------------------
 # everything together
 # ----------------------------------------------------------------------------------------------
+
 
 class TangentFourierResult(NamedTuple):
     """Output of :func:`tangent_fourier`.
@@ -557,10 +608,23 @@ class TangentFourierResult(NamedTuple):
     hf_ratio: float
 
 
-def tangent_fourier(model_or_apply, params, x, y, *, loss="mse", box=None, grid_size: int | Sequence[int] = 256,
-                    methods: str | Sequence[str] = METHODS, rel_step: float | None = None, window=None,
-                    fit_band: tuple[float, float] | None = None, top_fraction: float = 0.1,
-                    implementation="auto", batch_size: int | None = None) -> TangentFourierResult:
+def tangent_fourier(
+    model_or_apply,
+    params,
+    x,
+    y,
+    *,
+    loss="mse",
+    box=None,
+    grid_size: int | Sequence[int] = 256,
+    methods: str | Sequence[str] = METHODS,
+    rel_step: float | None = None,
+    window=None,
+    fit_band: tuple[float, float] | None = None,
+    top_fraction: float = 0.1,
+    implementation="auto",
+    batch_size: int | None = None,
+) -> TangentFourierResult:
     """Check Theorem 5.1 for a model at ``params`` on data ``(x, y)``; see the module docstring.
 
     Args:
@@ -596,8 +660,10 @@ def tangent_fourier(model_or_apply, params, x, y, *, loss="mse", box=None, grid_
     y = checks.as_array(y, "y")
     checks.check_finite(y, "y")
     if y.size != x.shape[0] or y.ndim > 2:
-        raise ValueError(f"y must hold one scalar target per sample, shape ({x.shape[0]},) or ({x.shape[0]}, 1); "
-                         f"got {tuple(y.shape)}")
+        raise ValueError(
+            f"y must hold one scalar target per sample, shape ({x.shape[0]},) or ({x.shape[0]}, 1); "
+            f"got {tuple(y.shape)}"
+        )
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     for m in methods:
         checks.check_choice(m, "method", METHODS)
@@ -605,19 +671,42 @@ def tangent_fourier(model_or_apply, params, x, y, *, loss="mse", box=None, grid_
     out = jax.eval_shape(apply, params, x)
     if math.prod(out.shape) != x.shape[0]:
         raise ValueError(f"Theorem 5.1 is checked for scalar outputs; the model returns shape {tuple(out.shape)}")
-    spec = kernel_spectrum(model_or_apply, params, x, box=box, grid_size=grid_size, window=window,
-                           implementation=implementation, batch_size=batch_size)
+    spec = kernel_spectrum(
+        model_or_apply,
+        params,
+        x,
+        box=box,
+        grid_size=grid_size,
+        window=window,
+        implementation=implementation,
+        batch_size=batch_size,
+    )
     f = apply(params, x).reshape(-1)
     r = cost_grad(f, y.reshape(-1).astype(f.dtype), loss)
     pred = predicted_dfhat(spec.kernel_hat, r)
     measured, rel, ratio, step, resolution = {}, {}, {}, {}, {}
     for m in methods:
-        md = measured_dfhat(model_or_apply, params, x, y.reshape(-1), spec.axes, loss=loss, method=m,
-                            rel_step=rel_step, window=window)
+        md = measured_dfhat(
+            model_or_apply, params, x, y.reshape(-1), spec.axes, loss=loss, method=m, rel_step=rel_step, window=window
+        )
         measured[m], step[m], resolution[m] = md.dfhat, md.step, md.resolution
         rel[m], ratio[m] = spectral_agreement(pred, md.dfhat)
     decay = fit_decay(spec.freqs, spec.kernel_hat, band=fit_band)
     hf = high_frequency_ratio(spec.freqs, spec.kernel_hat, top_fraction=top_fraction)
     used = default_rel_step(x.dtype) if rel_step is None else float(rel_step)
-    return TangentFourierResult(spec.freqs, spec.axes, spec.kernel, spec.kernel_hat, r, pred, measured, rel,
-                                ratio, step, used, resolution, decay, hf)
+    return TangentFourierResult(
+        spec.freqs,
+        spec.axes,
+        spec.kernel,
+        spec.kernel_hat,
+        r,
+        pred,
+        measured,
+        rel,
+        ratio,
+        step,
+        used,
+        resolution,
+        decay,
+        hf,
+    )

@@ -22,8 +22,10 @@ __all__ = ["mse", "bce", "ce", "get_loss", "LOSSES", "FitResult", "fit", "gradie
 
 def _same_shape(pred, y, loss: str, pred_name: str) -> None:
     if tuple(jnp.shape(pred)) != tuple(jnp.shape(y)):
-        raise ValueError(f"{loss}: y must have exactly the shape of {pred_name} {tuple(jnp.shape(pred))} (no "
-                         f"broadcasting); got y of shape {tuple(jnp.shape(y))}")
+        raise ValueError(
+            f"{loss}: y must have exactly the shape of {pred_name} {tuple(jnp.shape(pred))} (no "
+            f"broadcasting); got y of shape {tuple(jnp.shape(y))}"
+        )
 
 
 def _nan_if_nonfinite(a) -> jax.Array:
@@ -75,8 +77,10 @@ def bce(logits: jax.Array, y: jax.Array) -> jax.Array:
     if checks.is_concrete(y):
         yn = np.asarray(y)
         if yn.size and not np.all((yn >= 0) & (yn <= 1)):  # NaN fails too
-            raise ValueError(f"bce: y must hold targets in [0, 1]; got values in [{np.nanmin(yn)}, {np.nanmax(yn)}]"
-                             f"{' and NaN' if np.isnan(yn).any() else ''}")
+            raise ValueError(
+                f"bce: y must hold targets in [0, 1]; got values in [{np.nanmin(yn)}, {np.nanmax(yn)}]"
+                f"{' and NaN' if np.isnan(yn).any() else ''}"
+            )
     valid = jnp.all((y >= 0) & (y <= 1))
     loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
     return jnp.where(valid, loss, jnp.nan)
@@ -106,8 +110,10 @@ def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
         _same_shape(logits, y, "ce", "logits")
         return jnp.mean(optax.softmax_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
     if tuple(y.shape) != tuple(logits.shape[:-1]):
-        raise ValueError(f"ce: integer labels y must have shape {tuple(logits.shape[:-1])} for logits of shape "
-                         f"{tuple(logits.shape)}; got y of shape {tuple(y.shape)}")
+        raise ValueError(
+            f"ce: integer labels y must have shape {tuple(logits.shape[:-1])} for logits of shape "
+            f"{tuple(logits.shape)}; got y of shape {tuple(y.shape)}"
+        )
     n_classes = logits.shape[-1]
     if not (jnp.issubdtype(y.dtype, jnp.integer) or jnp.issubdtype(y.dtype, jnp.floating)):
         raise TypeError(f"ce: y must hold integer class labels; got dtype {y.dtype}")
@@ -135,8 +141,10 @@ def _check_targets(pred_shape, y, loss_name):
     if loss_name == "ce":
         ok = (y.ndim == 1 and y.shape[0] == pred_shape[0]) or tuple(y.shape) == tuple(pred_shape)
         if not ok:
-            raise ValueError(f"y must be integer labels of shape ({pred_shape[0]},) or one-hot of shape "
-                             f"{tuple(pred_shape)} for loss='ce'; got shape {tuple(y.shape)}")
+            raise ValueError(
+                f"y must be integer labels of shape ({pred_shape[0]},) or one-hot of shape "
+                f"{tuple(pred_shape)} for loss='ce'; got shape {tuple(y.shape)}"
+            )
     elif tuple(y.shape) != tuple(pred_shape):
         raise ValueError(f"y must have the model's output shape {tuple(pred_shape)}; got {tuple(y.shape)}")
 
@@ -185,14 +193,28 @@ class FitResult(NamedTuple):
 
 
 def _all_finite(tree) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(v)) for v in jax.tree_util.tree_leaves(tree)
-              if jnp.issubdtype(jnp.asarray(v).dtype, jnp.inexact)]
+    leaves = [
+        jnp.all(jnp.isfinite(v))
+        for v in jax.tree_util.tree_leaves(tree)
+        if jnp.issubdtype(jnp.asarray(v).dtype, jnp.inexact)
+    ]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
-def fit(apply: Callable, params: Any, x: Any, y: Any, *, optimizer: optax.GradientTransformation,
-        steps: int, loss: str | Callable = "mse", batch_size: int | None = None, key: jax.Array | None = None,
-        record: Callable[[Any], Any] | None = None, record_every: int = 1) -> FitResult:
+def fit(
+    apply: Callable,
+    params: Any,
+    x: Any,
+    y: Any,
+    *,
+    optimizer: optax.GradientTransformation,
+    steps: int,
+    loss: str | Callable = "mse",
+    batch_size: int | None = None,
+    key: jax.Array | None = None,
+    record: Callable[[Any], Any] | None = None,
+    record_every: int = 1,
+) -> FitResult:
     """Train ``params`` of ``apply`` on ``(x, y)`` for ``steps`` optimizer updates.
 
     The loop is one jitted ``lax.scan``: ``θ_{s+1} = θ_s + optimizer.update(∇L(θ_s; batch_s))``.
@@ -217,8 +239,9 @@ def fit(apply: Callable, params: Any, x: Any, y: Any, *, optimizer: optax.Gradie
     Works under ``jax.vmap`` (over params, data or keys) and inside ``jit``.
     """
     if not isinstance(optimizer, optax.GradientTransformation):
-        raise TypeError(f"optimizer must be an optax.GradientTransformation (e.g. optax.adam(1e-3)); "
-                        f"got {type(optimizer).__name__}")
+        raise TypeError(
+            f"optimizer must be an optax.GradientTransformation (e.g. optax.adam(1e-3)); got {type(optimizer).__name__}"
+        )
     steps = checks.check_positive_int(steps, "steps")
     record_every = checks.check_positive_int(record_every, "record_every")
     loss_fn = get_loss(loss)
@@ -286,8 +309,19 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
     return FitResult(p, losses, records, record_steps, diverged, div_step)
 
 
-def gradient_flow(apply: Callable, params: Any, x: Any, y: Any, t: Any, *, loss: str | Callable = "mse",
-                  rtol: float = 1e-6, atol: float = 1e-8, max_steps: int = 100_000, solver=None):
+def gradient_flow(
+    apply: Callable,
+    params: Any,
+    x: Any,
+    y: Any,
+    t: Any,
+    *,
+    loss: str | Callable = "mse",
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+    max_steps: int = 100_000,
+    solver=None,
+):
     """Solve the gradient flow ``θ̇ = −∇_θ L(θ)`` from ``θ(0) = params`` with diffrax.
 
     Returns the parameters at each gradient-flow time in ``t`` (pytree with a leading ``len(t)``
@@ -319,8 +353,15 @@ def _flow_jit(apply, loss_fn, solver, rtol, atol, max_steps, params, x, y, times
     grad = jax.grad(lambda p: loss_fn(apply(p, x), y))
     term = diffrax.ODETerm(lambda t, p, args: jax.tree_util.tree_map(jnp.negative, grad(p)))
     times = times.astype(jax.tree_util.tree_leaves(params)[0].dtype)
-    sol = diffrax.diffeqsolve(term, solver or diffrax.Tsit5(), t0=0.0, t1=times[-1], dt0=None, y0=params,
-                              saveat=diffrax.SaveAt(ts=times),
-                              stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-                              max_steps=max_steps)
+    sol = diffrax.diffeqsolve(
+        term,
+        solver or diffrax.Tsit5(),
+        t0=0.0,
+        t1=times[-1],
+        dt0=None,
+        y0=params,
+        saveat=diffrax.SaveAt(ts=times),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=max_steps,
+    )
     return sol.ys

@@ -28,6 +28,7 @@ _MAX_ROWS = 12
 # formatting
 # ----------------------------------------------------------------------------------------------
 
+
 def _fmt(v: Any) -> str:
     if isinstance(v, str):
         return v
@@ -85,9 +86,20 @@ def _freq_labels(freqs: Any, k: int) -> np.ndarray:
 # spectra
 # ----------------------------------------------------------------------------------------------
 
-def assert_spectra_close(values: Any, expected_values: Any, x: Any, freqs: Any = None, *,
-                         rtol: float | None = None, atol: float | None = None, floor: float = 1e-3,
-                         cycles: Any = None, period: float | None = None, fraction: float = 1.0) -> None:
+
+def assert_spectra_close(
+    values: Any,
+    expected_values: Any,
+    x: Any,
+    freqs: Any = None,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+    floor: float = 1e-3,
+    cycles: Any = None,
+    period: float | None = None,
+    fraction: float = 1.0,
+) -> None:
     """Assert that two functions sampled on a grid have close Fourier coefficients at given frequencies.
 
     Compares the Fourier-series coefficients ``c(ξ) = (1/N) Σ_j f(x_j) e^{-2πiξx_j}``
@@ -139,8 +151,9 @@ def assert_spectra_close(values: Any, expected_values: Any, x: Any, freqs: Any =
     try:
         batch = np.broadcast_shapes(fv.shape[:-1], fe.shape[:-1])
     except ValueError:
-        raise ValueError(f"values and expected_values must broadcast together; got shapes {tuple(fv.shape)} "
-                         f"and {tuple(fe.shape)}") from None
+        raise ValueError(
+            f"values and expected_values must broadcast together; got shapes {tuple(fv.shape)} and {tuple(fe.shape)}"
+        ) from None
     frac = _check_fraction(fraction)
     floor = _check_nonneg(floor, "floor")
     dtype = np.result_type(np.dtype(fv.dtype), np.dtype(fe.dtype))
@@ -150,8 +163,9 @@ def assert_spectra_close(values: Any, expected_values: Any, x: Any, freqs: Any =
     cv = np.broadcast_to(np.asarray(_series_coeffs(fv, grid, m), np.complex128), batch + (m.size,))
     ce = np.broadcast_to(np.asarray(_series_coeffs(fe, grid, m), np.complex128), batch + (m.size,))
     if atol is None:
-        scale = np.maximum(np.mean(np.abs(np.asarray(fv, np.float64)), axis=-1),
-                           np.mean(np.abs(np.asarray(fe, np.float64)), axis=-1))
+        scale = np.maximum(
+            np.mean(np.abs(np.asarray(fv, np.float64)), axis=-1), np.mean(np.abs(np.asarray(fe, np.float64)), axis=-1)
+        )
         atol_v = default_rtol * np.broadcast_to(scale, batch)[..., None]
     else:
         atol_v = _check_nonneg(atol, "atol")
@@ -166,8 +180,10 @@ def assert_spectra_close(values: Any, expected_values: Any, x: Any, freqs: Any =
         seed_ok = ~bad.reshape(batch[0], -1).any(axis=1)
         if seed_ok.mean() >= frac - 1e-12:
             return
-        head = (f"spectra differ in {int((~seed_ok).sum())} of {batch[0]} seeds, more than the allowed "
-                f"{1 - frac:.3g} fraction")
+        head = (
+            f"spectra differ in {int((~seed_ok).sum())} of {batch[0]} seeds, more than the allowed "
+            f"{1 - frac:.3g} fraction"
+        )
     else:
         if not bad.any():
             return
@@ -179,9 +195,15 @@ def assert_spectra_close(values: Any, expected_values: Any, x: Any, freqs: Any =
     for i in range(m.size):
         j = int(worst[i])
         idx = np.unravel_index(j, batch) if batch else ()
-        row = [fr[i], int(m[i]), cv.reshape(-1, m.size)[j, i], ce.reshape(-1, m.size)[j, i],
-               err.reshape(-1, m.size)[j, i], tol.reshape(-1, m.size)[j, i] if np.ndim(tol) else tol,
-               "FAIL" if bad.reshape(-1, m.size)[j, i] else "ok"]
+        row = [
+            fr[i],
+            int(m[i]),
+            cv.reshape(-1, m.size)[j, i],
+            ce.reshape(-1, m.size)[j, i],
+            err.reshape(-1, m.size)[j, i],
+            tol.reshape(-1, m.size)[j, i] if np.ndim(tol) else tol,
+            "FAIL" if bad.reshape(-1, m.size)[j, i] else "ok",
+        ]
         if batch:
             row.insert(2, str(tuple(int(v) for v in idx)))
         rows.append(row)
@@ -189,10 +211,12 @@ def assert_spectra_close(values: Any, expected_values: Any, x: Any, freqs: Any =
     if batch:
         headers.insert(2, "batch index")
     order = np.argsort(-flat_ratio.max(axis=0), kind="stable")[:_MAX_ROWS]
-    msg = (f"{head} (rtol={rtol_v:.3g}, atol={'default' if atol is None else atol_v}, floor={floor:g}; "
-           f"tolerance = atol + rtol·max(|expected|, floor·max|expected|); coefficients "
-           f"c(ξ) = (1/N) Σ f(x_j) exp(-2πiξx_j), period L = {grid.length:.6g}):\n"
-           + _table(headers, [rows[i] for i in sorted(order)]))
+    msg = (
+        f"{head} (rtol={rtol_v:.3g}, atol={'default' if atol is None else atol_v}, floor={floor:g}; "
+        f"tolerance = atol + rtol·max(|expected|, floor·max|expected|); coefficients "
+        f"c(ξ) = (1/N) Σ f(x_j) exp(-2πiξx_j), period L = {grid.length:.6g}):\n"
+        + _table(headers, [rows[i] for i in sorted(order)])
+    )
     raise AssertionError(msg)
 
 
@@ -200,8 +224,10 @@ def assert_spectra_close(values: Any, expected_values: Any, x: Any, freqs: Any =
 # frequency order
 # ----------------------------------------------------------------------------------------------
 
-def assert_frequency_order(errors: Any, freqs: Any, *, threshold: float, rule: str = "first",
-                           steps: Any = None, fraction: float = 1.0) -> None:
+
+def assert_frequency_order(
+    errors: Any, freqs: Any, *, threshold: float, rule: str = "first", steps: Any = None, fraction: float = 1.0
+) -> None:
     """Assert the frequency principle: lower frequencies fall below ``threshold`` no later than higher ones.
 
     For each seed, the convergence step ``t(ξ)`` of each frequency is read with ``rule``
@@ -243,7 +269,7 @@ def assert_frequency_order(errors: Any, freqs: Any, *, threshold: float, rule: s
     if rule not in ("first", "stays"):
         raise ValueError(f"unknown rule {rule!r}; expected 'first' or 'stays'")
     frac = _check_fraction(fraction)
-    times = crossing_steps(errors, threshold, steps=steps, rule=rule)          # (S, K), validates errors
+    times = crossing_steps(errors, threshold, steps=steps, rule=rule)  # (S, K), validates errors
     n_seeds, k = times.shape
     fr = np.asarray(freqs, dtype=np.float64).reshape(-1)
     if fr.shape[0] != k:
@@ -252,8 +278,11 @@ def assert_frequency_order(errors: Any, freqs: Any, *, threshold: float, rule: s
         raise ValueError(f"need at least 2 frequencies to check an order; got {k}")
     if np.unique(fr).size != k:
         raise ValueError(f"freqs must be distinct; got {fr.tolist()}")
-    st = np.arange(np.asarray(errors).shape[-2], dtype=np.float64) if steps is None else \
-        np.asarray(steps, dtype=np.float64).reshape(-1, np.asarray(errors).shape[-2])[0]
+    st = (
+        np.arange(np.asarray(errors).shape[-2], dtype=np.float64)
+        if steps is None
+        else np.asarray(steps, dtype=np.float64).reshape(-1, np.asarray(errors).shape[-2])[0]
+    )
     order = np.argsort(fr)
     fr, times = fr[order], times[:, order]
     at0 = times == st[0]
@@ -268,40 +297,59 @@ def assert_frequency_order(errors: Any, freqs: Any, *, threshold: float, rule: s
         # Latest allowed step for frequency i: the earliest step of any informative higher frequency.
         allowed = np.full(k, np.inf)
         for i in range(k):
-            higher = t[i + 1:][info[i + 1:]]
+            higher = t[i + 1 :][info[i + 1 :]]
             if higher.size:
                 allowed[i] = higher.min()
         viol = info & (t > allowed)
         if viol.any():
             failing.append((s, t, allowed, viol, info))
     if informative == 0:
-        raise AssertionError(f"no seed gives information on the frequency order: every seed has fewer than two "
-                             f"frequencies not yet converged at step {_fmt(st[0])} (threshold {threshold:g})")
+        raise AssertionError(
+            f"no seed gives information on the frequency order: every seed has fewer than two "
+            f"frequencies not yet converged at step {_fmt(st[0])} (threshold {threshold:g})"
+        )
     if informative - len(failing) >= frac * informative - 1e-12:
         return
-    lines = [(f"frequency order violated in {len(failing)} of {informative} informative seeds (rule {rule!r}, "
-              f"threshold {threshold:g}; required to hold in >= {frac:.3g} of them). Low frequencies must "
-              "converge no later than higher ones:")]
+    lines = [
+        (
+            f"frequency order violated in {len(failing)} of {informative} informative seeds (rule {rule!r}, "
+            f"threshold {threshold:g}; required to hold in >= {frac:.3g} of them). Low frequencies must "
+            "converge no later than higher ones:"
+        )
+    ]
     for s, t, allowed, viol, info in failing[:3]:
         lines.append(f"  seed {s}:")
         for i in np.flatnonzero(viol):
-            j = i + 1 + int(np.argmin(np.where(info[i + 1:], t[i + 1:], np.inf)))
-            lines.append(f"    freq {_fmt(fr[i])} converged at step {_fmt(t[i])} but the higher freq "
-                         f"{_fmt(fr[j])} already at step {_fmt(t[j])}")
-        rows = [[fr[i], "at step 0" if not info[i] else ("never" if np.isinf(t[i]) else t[i]),
-                 allowed[i] if info[i] else "-", (t[i] - allowed[i]) if viol[i] else 0,
-                 "FAIL" if viol[i] else "ok"] for i in range(k)]
+            j = i + 1 + int(np.argmin(np.where(info[i + 1 :], t[i + 1 :], np.inf)))
+            lines.append(
+                f"    freq {_fmt(fr[i])} converged at step {_fmt(t[i])} but the higher freq "
+                f"{_fmt(fr[j])} already at step {_fmt(t[j])}"
+            )
+        rows = [
+            [
+                fr[i],
+                "at step 0" if not info[i] else ("never" if np.isinf(t[i]) else t[i]),
+                allowed[i] if info[i] else "-",
+                (t[i] - allowed[i]) if viol[i] else 0,
+                "FAIL" if viol[i] else "ok",
+            ]
+            for i in range(k)
+        ]
         lines.append(_table(["freq", "measured step", "expected: <= step", "excess", ""], rows))
     if len(failing) > 3:
         lines.append(f"  ... and {len(failing) - 3} more failing seeds: {[f[0] for f in failing[3:]]}")
     cens = [(s, fr[i]) for s in range(n_seeds) for i in range(k) if np.isinf(times[s, i])]
     if cens:
-        lines.append(f"  censored (never below the threshold): {len(cens)} (seed, freq) pairs, e.g. "
-                     f"{[(s, _fmt(f)) for s, f in cens[:5]]}")
+        lines.append(
+            f"  censored (never below the threshold): {len(cens)} (seed, freq) pairs, e.g. "
+            f"{[(s, _fmt(f)) for s, f in cens[:5]]}"
+        )
     z = [(s, fr[i]) for s in range(n_seeds) for i in range(k) if at0[s, i]]
     if z:
-        lines.append(f"  already below the threshold at step {_fmt(st[0])} (left out): {len(z)} (seed, freq) "
-                     f"pairs, e.g. {[(s, _fmt(f)) for s, f in z[:5]]}")
+        lines.append(
+            f"  already below the threshold at step {_fmt(st[0])} (left out): {len(z)} (seed, freq) "
+            f"pairs, e.g. {[(s, _fmt(f)) for s, f in z[:5]]}"
+        )
     if uninformative:
         lines.append(f"  seeds with < 2 informative frequencies (left out): {uninformative}")
     raise AssertionError("\n".join(lines))
@@ -311,8 +359,8 @@ def assert_frequency_order(errors: Any, freqs: Any, *, threshold: float, rule: s
 # kernels
 # ----------------------------------------------------------------------------------------------
 
-def assert_kernel_close(empirical: Any, expected: Any, *, width: int, rtol: float = 8.0,
-                        freqs: Any = None) -> None:
+
+def assert_kernel_close(empirical: Any, expected: Any, *, width: int, rtol: float = 8.0, freqs: Any = None) -> None:
     """Assert that an empirical (finite-width) kernel is within ``rtol / √width`` of its limit.
 
     Checks the relative Frobenius error ``‖K_emp − K‖_F / ‖K‖_F <= rtol · width^{-1/2}``. An empirical
@@ -382,12 +430,14 @@ def assert_kernel_close(empirical: Any, expected: Any, *, width: int, rtol: floa
     raise AssertionError(
         f"kernels differ: relative Frobenius error {rel:.3g} > rtol/sqrt(width) = {rtol:g}/sqrt({int(width)}) = "
         f"{tol:.3g} (‖K_emp − K‖_F = {num:.3g}, ‖K‖_F = {den:.3g}). Largest entrywise errors:\n"
-        + _table(["freq" if labels is not None else "index", "measured", "expected", "|error|", "relative"], rows))
+        + _table(["freq" if labels is not None else "index", "measured", "expected", "|error|", "relative"], rows)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # decay rates
 # ----------------------------------------------------------------------------------------------
+
 
 class PowerLawFit(NamedTuple):
     """Least-squares power-law fit ``|m(ξ)| ≈ C ξ^{-p}`` on log-log axes (per seed for 2-D input).
@@ -398,6 +448,7 @@ class PowerLawFit(NamedTuple):
       prefactor: fitted ``C``.
       r2: coefficient of determination of the log-log fit.
     """
+
     exponent: np.ndarray
     stderr: np.ndarray
     prefactor: np.ndarray
@@ -413,7 +464,7 @@ def _fit_power_law(lx: np.ndarray, ly: np.ndarray) -> PowerLawFit:
     slope = ((ly - ym[:, None]) @ (lx - xm)) / sxx
     intercept = ym - slope * xm
     resid = ly - (intercept[:, None] + slope[:, None] * lx[None])
-    ss_res = np.sum(resid ** 2, axis=1)
+    ss_res = np.sum(resid**2, axis=1)
     ss_tot = np.sum((ly - ym[:, None]) ** 2, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.sqrt(ss_res / (k - 2) / sxx) if k > 2 else np.full_like(slope, np.nan)
@@ -421,8 +472,9 @@ def _fit_power_law(lx: np.ndarray, ly: np.ndarray) -> PowerLawFit:
     return PowerLawFit(-slope, se, np.exp(intercept), r2)
 
 
-def assert_decay_rate(freqs: Any, magnitudes: Any, exponent: float, *, tol: float | None = None,
-                      fraction: float = 1.0) -> PowerLawFit:
+def assert_decay_rate(
+    freqs: Any, magnitudes: Any, exponent: float, *, tol: float | None = None, fraction: float = 1.0
+) -> PowerLawFit:
     """Assert that ``magnitudes`` decay like ``ξ^{-exponent}``; return the power-law fit.
 
     Fits ``log|m(ξ)| = log C − p log ξ`` by least squares (one fit per seed for 2-D input) and requires
@@ -465,16 +517,17 @@ def assert_decay_rate(freqs: Any, magnitudes: Any, exponent: float, *, tol: floa
     single = mag.ndim == 1
     mag = np.atleast_2d(mag).astype(np.float64)
     if mag.ndim != 2 or mag.shape[1] != fr.size:
-        raise ValueError(f"magnitudes must have shape (K,) or (S, K) with K = {fr.size}; got "
-                         f"{np.shape(magnitudes)}")
+        raise ValueError(f"magnitudes must have shape (K,) or (S, K) with K = {fr.size}; got {np.shape(magnitudes)}")
     if not np.all(np.isfinite(mag)):
         raise ValueError("magnitudes contains NaN/Inf")
     if np.any(mag == 0):
         s, i = np.argwhere(mag == 0)[0]
-        raise ValueError(f"magnitudes must be > 0 for a log-log fit; magnitude at freq {fr[i]:g} "
-                         f"(seed {s}) is 0")
-    if isinstance(exponent, bool) or not isinstance(exponent, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(exponent):
+        raise ValueError(f"magnitudes must be > 0 for a log-log fit; magnitude at freq {fr[i]:g} (seed {s}) is 0")
+    if (
+        isinstance(exponent, bool)
+        or not isinstance(exponent, (int, float, np.integer, np.floating))
+        or not np.isfinite(exponent)
+    ):
         raise TypeError(f"exponent must be a finite real number; got {exponent!r}")
     tol_v = 0.1 * max(1.0, abs(float(exponent))) if tol is None else _check_nonneg(tol, "tol")
     frac = _check_fraction(fraction)
@@ -493,19 +546,24 @@ def assert_decay_rate(freqs: Any, magnitudes: Any, exponent: float, *, tol: floa
     if fr.size > _MAX_ROWS:
         keep = np.unique(np.linspace(0, fr.size - 1, _MAX_ROWS).round().astype(int))
         rows = [rows[i] for i in keep]
-    seeds = "" if single else (f" in {int((~ok).sum())} of {ok.size} seeds (allowed fraction failing "
-                               f"{1 - frac:.3g}); worst seed {s}")
+    seeds = (
+        ""
+        if single
+        else (f" in {int((~ok).sum())} of {ok.size} seeds (allowed fraction failing {1 - frac:.3g}); worst seed {s}")
+    )
     raise AssertionError(
         f"decay exponent {fit.exponent[s]:.4g} differs from the expected {float(exponent):g} by {dev[s]:.3g} > "
         f"tol {tol_v:.3g}{seeds}. Fit |m(ξ)| ≈ C ξ^(-p) over {fr.size} frequencies in [{fr.min():.4g}, "
         f"{fr.max():.4g}]: p = {fit.exponent[s]:.4g} ± {fit.stderr[s]:.2g} (standard error), "
         f"C = {fit.prefactor[s]:.4g}, R² = {fit.r2[s]:.4f}. Measured against C_p ξ^(-{float(exponent):g}) with the "
-        f"best C_p = {c_p:.4g}:\n" + _table(["freq", "measured", "expected", "ratio"], rows))
+        f"best C_p = {c_p:.4g}:\n" + _table(["freq", "measured", "expected", "ratio"], rows)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # seed-aware forms
 # ----------------------------------------------------------------------------------------------
+
 
 def assert_seed_fraction(holds: Any, *, fraction: float, freqs: Any = None, claim: str = "claim") -> None:
     """Assert that a per-seed claim holds in at least ``fraction`` of the seeds (per frequency).
@@ -539,10 +597,14 @@ def assert_seed_fraction(holds: Any, *, fraction: float, freqs: Any = None, clai
     if not bad.any():
         return
     labels = _freq_labels(freqs, h2.shape[1]) if h.ndim == 2 else ["-"]
-    rows = [[labels[i], got[i], f">= {frac:.3g}", str(np.flatnonzero(~h2[:, i]).tolist()[:10]),
-             "FAIL" if bad[i] else "ok"] for i in range(h2.shape[1])]
-    raise AssertionError(f"{claim!r} holds in too few seeds ({h2.shape[0]} seeds):\n"
-                         + _table(["freq", "measured fraction", "expected", "failing seeds", ""], rows))
+    rows = [
+        [labels[i], got[i], f">= {frac:.3g}", str(np.flatnonzero(~h2[:, i]).tolist()[:10]), "FAIL" if bad[i] else "ok"]
+        for i in range(h2.shape[1])
+    ]
+    raise AssertionError(
+        f"{claim!r} holds in too few seeds ({h2.shape[0]} seeds):\n"
+        + _table(["freq", "measured fraction", "expected", "failing seeds", ""], rows)
+    )
 
 
 def assert_seed_mean(values: Any, expected: Any, *, k: float = 3.0, atol: float = 0.0, freqs: Any = None) -> None:
@@ -592,9 +654,12 @@ def assert_seed_mean(values: Any, expected: Any, *, k: float = 3.0, atol: float 
     if not bad.any():
         return
     labels = _freq_labels(freqs, v2.shape[1]) if v.ndim == 2 else ["-"]
-    rows = [[labels[i], s.mean[i], e[i], err[i], allowed[i], s.stderr[i], "FAIL" if bad[i] else "ok"]
-            for i in range(v2.shape[1])]
-    raise AssertionError(f"seed mean differs from the expected value by more than {k:g} standard errors "
-                         f"(+ atol {atol:g}) over {s.n} seeds:\n"
-                         + _table(["freq", "measured mean", "expected", "|error|", "k·stderr + atol", "stderr", ""],
-                                  rows))
+    rows = [
+        [labels[i], s.mean[i], e[i], err[i], allowed[i], s.stderr[i], "FAIL" if bad[i] else "ok"]
+        for i in range(v2.shape[1])
+    ]
+    raise AssertionError(
+        f"seed mean differs from the expected value by more than {k:g} standard errors "
+        f"(+ atol {atol:g}) over {s.n} seeds:\n"
+        + _table(["freq", "measured mean", "expected", "|error|", "k·stderr + atol", "stderr", ""], rows)
+    )

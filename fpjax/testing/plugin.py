@@ -20,8 +20,7 @@ _X64_KEY = pytest.StashKey[bool]()
 
 def pytest_addoption(parser):
     group = parser.getgroup("fpjax")
-    group.addoption("--fpjax-seed", type=int, default=0,
-                    help="seed of the fpjax `key` and `keys` fixtures (default 0)")
+    group.addoption("--fpjax-seed", type=int, default=0, help="seed of the fpjax `key` and `keys` fixtures (default 0)")
 
 
 def pytest_configure(config):
@@ -30,6 +29,7 @@ def pytest_configure(config):
 
 def _set_x64(value: bool) -> bool:
     import jax
+
     old = bool(jax.config.jax_enable_x64)
     jax.config.update("jax_enable_x64", value)
     return old
@@ -62,6 +62,7 @@ def x64():
 def key(request):
     """A fixed PRNG key, ``jax.random.key(seed)`` with ``seed`` from ``--fpjax-seed`` (default 0)."""
     import jax
+
     return jax.random.key(int(request.config.getoption("fpjax_seed")))
 
 

@@ -11,8 +11,26 @@ References:
   dynamics and its generalization", arXiv:2010.08153.
 """
 
-from fpjax._src.fpnorm import (L1_METHODS, AprioriBound, apriori_bound, evaluate_on_grid, evaluate_series, fp_norm,
-                               gamma_l2_norm, l1_error, min_fp_interpolant)
+from fpjax._src.fpnorm import (
+    L1_METHODS,
+    AprioriBound,
+    apriori_bound,
+    evaluate_on_grid,
+    evaluate_series,
+    fp_norm,
+    gamma_l2_norm,
+    l1_error,
+    min_fp_interpolant,
+)
 
-__all__ = ["fp_norm", "min_fp_interpolant", "apriori_bound", "AprioriBound", "l1_error", "L1_METHODS",
-           "gamma_l2_norm", "evaluate_series", "evaluate_on_grid"]
+__all__ = [
+    "fp_norm",
+    "min_fp_interpolant",
+    "apriori_bound",
+    "AprioriBound",
+    "l1_error",
+    "L1_METHODS",
+    "gamma_l2_norm",
+    "evaluate_series",
+    "evaluate_on_grid",
+]

@@ -12,12 +12,42 @@ References:
   deep neural networks", MSML 2020, arXiv:1905.07777.
 """
 
-from fpjax._src.init_bias import (KERNELS, SOLVERS, Decomposition, KernelMatrices, Theorem3Result, Theorem3Terms,
-                                  decompose, gp_bias_error, grid_sq_norm, interpolation_operator, kernel_interpolate,
-                                  kernel_matrices, network_decomposition, network_kernels, theorem3_monte_carlo,
-                                  theorem3_stats, theorem3_terms)
+from fpjax._src.init_bias import (
+    KERNELS,
+    SOLVERS,
+    Decomposition,
+    KernelMatrices,
+    Theorem3Result,
+    Theorem3Terms,
+    decompose,
+    gp_bias_error,
+    grid_sq_norm,
+    interpolation_operator,
+    kernel_interpolate,
+    kernel_matrices,
+    network_decomposition,
+    network_kernels,
+    theorem3_monte_carlo,
+    theorem3_stats,
+    theorem3_terms,
+)
 
-__all__ = ["kernel_interpolate", "decompose", "Decomposition", "interpolation_operator", "grid_sq_norm",
-           "kernel_matrices", "KernelMatrices", "network_kernels", "network_decomposition", "theorem3_monte_carlo",
-           "theorem3_stats", "theorem3_terms", "Theorem3Terms", "Theorem3Result", "gp_bias_error", "SOLVERS",
-           "KERNELS"]
+__all__ = [
+    "kernel_interpolate",
+    "decompose",
+    "Decomposition",
+    "interpolation_operator",
+    "grid_sq_norm",
+    "kernel_matrices",
+    "KernelMatrices",
+    "network_kernels",
+    "network_decomposition",
+    "theorem3_monte_carlo",
+    "theorem3_stats",
+    "theorem3_terms",
+    "Theorem3Terms",
+    "Theorem3Result",
+    "gp_bias_error",
+    "SOLVERS",
+    "KERNELS",
+]

@@ -6,12 +6,44 @@ References:
   generalization", arXiv:2206.08558.
 """
 
-from fpjax._src.tangent_fourier import (COSTS, METHODS, Agreement, DecayFit, KernelSpectrum, MeasuredDfhat,
-                                        TangentFourierResult, cost_grad, default_rel_step, fit_decay, gaussian_taper,
-                                        high_frequency_ratio, kernel_spectrum, measured_dfhat, planck_taper,
-                                        predicted_dfhat, spectral_agreement, tangent_fourier)
+from fpjax._src.tangent_fourier import (
+    COSTS,
+    METHODS,
+    Agreement,
+    DecayFit,
+    KernelSpectrum,
+    MeasuredDfhat,
+    TangentFourierResult,
+    cost_grad,
+    default_rel_step,
+    fit_decay,
+    gaussian_taper,
+    high_frequency_ratio,
+    kernel_spectrum,
+    measured_dfhat,
+    planck_taper,
+    predicted_dfhat,
+    spectral_agreement,
+    tangent_fourier,
+)
 
-__all__ = ["tangent_fourier", "TangentFourierResult", "kernel_spectrum", "KernelSpectrum", "predicted_dfhat",
-           "measured_dfhat", "MeasuredDfhat", "spectral_agreement", "Agreement", "fit_decay", "DecayFit",
-           "high_frequency_ratio", "cost_grad", "default_rel_step", "planck_taper", "gaussian_taper", "COSTS",
-           "METHODS"]
+__all__ = [
+    "tangent_fourier",
+    "TangentFourierResult",
+    "kernel_spectrum",
+    "KernelSpectrum",
+    "predicted_dfhat",
+    "measured_dfhat",
+    "MeasuredDfhat",
+    "spectral_agreement",
+    "Agreement",
+    "fit_decay",
+    "DecayFit",
+    "high_frequency_ratio",
+    "cost_grad",
+    "default_rel_step",
+    "planck_taper",
+    "gaussian_taper",
+    "COSTS",
+    "METHODS",
+]

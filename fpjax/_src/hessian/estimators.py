@@ -69,8 +69,9 @@ def _cvp_jit(static, data, params, v, curvature):
         raise ValueError(f"v must have the same pytree structure as params; got {s_v} vs {s_p}")
     for a, b in zip(lp, lv):
         if jnp.shape(a) != jnp.shape(b):
-            raise ValueError(f"v must have the same leaf shapes as params; got {jnp.shape(b)} where params has "
-                             f"{jnp.shape(a)}")
+            raise ValueError(
+                f"v must have the same leaf shapes as params; got {jnp.shape(b)} where params has {jnp.shape(a)}"
+            )
     v = jax.tree_util.tree_map(lambda a, b: jnp.asarray(b, a.dtype), params, v)
     if static[0] == "plain":
         return jax.jvp(jax.grad(static[1]), (params,), (v,))[1]
@@ -102,8 +103,9 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree, *, curvature: str = "hessi
       Array([1., 2.], dtype=float32)
     """
     if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable params -> scalar (or a BatchedLoss / ModelLoss); "
-                        f"got {type(loss_fn).__name__}")
+        raise TypeError(
+            f"loss_fn must be callable params -> scalar (or a BatchedLoss / ModelLoss); got {type(loss_fn).__name__}"
+        )
     if curvature != "hessian":
         problems.check_problem(loss_fn, params, curvature)
     static, data = problems.split_loss(loss_fn)
