@@ -31,16 +31,16 @@
 
 # %%
 # %matplotlib inline
+import numpy as np
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
-import numpy as np
 import optax
+import matplotlib.pyplot as plt
 
-from fpjax.data import load_sample_photo
 from fpjax.models import mlp
-from fpjax.spectrum import coeffs_at, grid_fft, plot_relative_error_heatmap, plot_spectrum, relative_error
 from fpjax.train import fit, sweep
+from fpjax.spectrum import grid_fft, coeffs_at, relative_error, plot_relative_error_heatmap, plot_spectrum
+from fpjax.data import load_sample_photo
 
 print("jax", jax.__version__, "devices:", jax.devices())
 
@@ -93,7 +93,7 @@ for ax, k, m in zip(axes, ks, med):
     ax.plot(x, y, "o", ms=2.5, color="0.5", label="samples")
     ax.plot(x, h[0, i], color="C3", label="network (seed 0)")
     ax.set_title(f"step {steps[i]}: Δ_F(k={k}) ≤ {thr}")
-axes[0].legend(fontsize=8)
+axes[0].legend(fontsize=8);
 
 # %% [markdown]
 # ## 2-D: a photograph, from blurry to detailed

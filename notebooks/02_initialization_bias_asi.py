@@ -32,12 +32,12 @@
 
 # %%
 # %matplotlib inline
+import numpy as np
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
-import numpy as np
 
-from fpjax.models import asi, mlp
+from fpjax.models import mlp, asi
 from fpjax.ntk import empirical_ntk, predict_linearized
 from fpjax.spectrum import grid_fft, plot_spectrum
 from fpjax.theory import init_bias

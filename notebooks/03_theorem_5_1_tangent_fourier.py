@@ -28,10 +28,10 @@
 
 # %%
 # %matplotlib inline
+import numpy as np
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
-import numpy as np
 
 from fpjax.models import mlp
 from fpjax.spectrum import plot_spectrum
@@ -61,7 +61,7 @@ fig
 ratio = np.asarray(res.ratio["finite_difference"])
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(freqs[pos], np.abs(ratio[pos]), ".", ms=3)
-ax.set(xscale="log", xlabel="ξ", ylabel="|measured / predicted|", ylim=(0.9, 1.1), title="agreement per frequency")
+ax.set(xscale="log", xlabel="ξ", ylabel="|measured / predicted|", ylim=(0.9, 1.1), title="agreement per frequency");
 
 # %% [markdown]
 # ## Riemann–Lebesgue in practice: decay of |K̂_θ| per activation

@@ -37,11 +37,11 @@
 
 # %%
 # %matplotlib inline
+import numpy as np
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
-import numpy as np
 import optax
+import matplotlib.pyplot as plt
 
 jax.config.update("jax_enable_x64", True)
 
@@ -85,7 +85,7 @@ for j, i in enumerate([1, 3, 10, len(s["t"]) - 1]):
     ax.plot(x_test[:, 0], s["lfp"][i], color=f"C{j}", ls="--")
 ax.plot(x_train[:, 0], y_train[:, 0], "ko", ms=4, label="training data")
 ax.set(xlabel="x", ylabel="h(x, t)", title="network (solid) vs LFP (dashed), m = 10000")
-ax.legend(fontsize=7)
+ax.legend(fontsize=7);
 
 # %% [markdown]
 # ## Spectra

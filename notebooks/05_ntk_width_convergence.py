@@ -27,10 +27,10 @@
 
 # %%
 # %matplotlib inline
+import numpy as np
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
-import numpy as np
 
 from fpjax.models import mlp
 from fpjax.ntk import empirical_ntk, infinite_ntk

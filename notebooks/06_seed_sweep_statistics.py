@@ -23,21 +23,15 @@
 
 # %%
 # %matplotlib inline
+import numpy as np
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from fpjax.models import mlp
-from fpjax.spectrum import (
-    coeffs_at,
-    convergence_times,
-    grid_fft,
-    plot_convergence_times,
-    plot_relative_error_heatmap,
-    relative_error,
-)
 from fpjax.train import fit, sweep
+from fpjax.spectrum import (grid_fft, coeffs_at, relative_error, convergence_times, plot_convergence_times,
+                            plot_relative_error_heatmap)
 
 n = 61
 x = -np.pi + 2 * np.pi * np.arange(n) / n            # one period, endpoint excluded
