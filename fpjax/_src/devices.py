@@ -11,8 +11,8 @@ Policy (applied once, by ``import fpjax``):
 * nothing is changed when ``FPJAX_NO_HOST_DEVICES=1``, when ``XLA_FLAGS`` already sets
   ``--xla_force_host_platform_device_count``, when ``JAX_PLATFORMS`` names platforms without
   ``cpu``, or when there is a single core;
-* ``FPJAX_HOST_DEVICES=n`` asks for ``n`` devices instead of the number of usable cores
-  (``os.sched_getaffinity``);
+* nothing is changed unless ``FPJAX_HOST_DEVICES=n`` is set (opt-in for now: two host devices were
+  seen to hang the init-bias experiment's sweep on jaxlib 0.10.2); it asks for ``n`` devices;
 * otherwise JAX is configured with that many CPU devices (``jax_num_cpu_devices``, or the XLA flag
   on JAX versions without it). This only affects the CPU backend: on a GPU machine ``jax.devices()``
   are still the GPUs;
@@ -62,6 +62,11 @@ def _backends_initialized() -> bool:
 def configure_host_devices() -> int | None:
     """Apply the policy of the module docstring; return the device count set, or None if unchanged."""
     if os.environ.get("FPJAX_NO_HOST_DEVICES", "").strip().lower() in ("1", "true", "yes", "on"):
+        return None
+    if not os.environ.get("FPJAX_HOST_DEVICES", "").strip():
+        # Opt-in for now: with two host devices on jaxlib 0.10.2 the init-bias experiment's sweep
+        # (LAPACK solves on both devices at once) was seen to hang; until that is understood, one
+        # device per core is used only when FPJAX_HOST_DEVICES is set.
         return None
     if _FLAG in os.environ.get("XLA_FLAGS", ""):
         return None
