@@ -11,13 +11,20 @@ Policy (applied once, by ``import fpjax``):
 * nothing is changed when ``FPJAX_NO_HOST_DEVICES=1``, when ``XLA_FLAGS`` already sets
   ``--xla_force_host_platform_device_count``, when ``JAX_PLATFORMS`` names platforms without
   ``cpu``, or when there is a single core;
-* nothing is changed unless ``FPJAX_HOST_DEVICES=n`` is set (opt-in for now: two host devices were
-  seen to hang the init-bias experiment's sweep on jaxlib 0.10.2); it asks for ``n`` devices;
+* ``FPJAX_HOST_DEVICES=n`` asks for ``n`` devices instead of one per usable core;
 * otherwise JAX is configured with that many CPU devices (``jax_num_cpu_devices``, or the XLA flag
   on JAX versions without it). This only affects the CPU backend: on a GPU machine ``jax.devices()``
   are still the GPUs;
 * if JAX's backends were already initialised (the user ran JAX code before importing fpjax), the
   device count can no longer change: a :class:`UserWarning` says so and how to get all cores.
+
+Known limitation of jaxlib < 0.12 (measured with jaxlib 0.10.2, not seen with 0.12.0.1): a *batched*
+LAPACK call (``vmap`` of ``eigh``, ``solve``, ``svd``, ...) of moderate size (e.g. 100 × 100) that runs
+on two host devices at once deadlocks: each device's LAPACK kernel waits for batch work queued on the
+shared intra-op thread pool whose threads are all busy waiting the same way. :func:`fpjax.train.sweep`
+therefore runs a function that contains such a call on one device on those jaxlib versions (the
+LAPACK kernel then spreads the batch over the cores itself); code that shards LAPACK work over host
+devices by hand should do the same, or set ``FPJAX_NO_HOST_DEVICES=1``.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["host_device_count", "configure_host_devices"]
+__all__ = ["host_device_count", "configure_host_devices", "batched_lapack_deadlocks"]
 
 _FLAG = "--xla_force_host_platform_device_count"
 
@@ -63,11 +70,6 @@ def configure_host_devices() -> int | None:
     """Apply the policy of the module docstring; return the device count set, or None if unchanged."""
     if os.environ.get("FPJAX_NO_HOST_DEVICES", "").strip().lower() in ("1", "true", "yes", "on"):
         return None
-    if not os.environ.get("FPJAX_HOST_DEVICES", "").strip():
-        # Opt-in for now: with two host devices on jaxlib 0.10.2 the init-bias experiment's sweep
-        # (LAPACK solves on both devices at once) was seen to hang; until that is understood, one
-        # device per core is used only when FPJAX_HOST_DEVICES is set.
-        return None
     if _FLAG in os.environ.get("XLA_FLAGS", ""):
         return None
     platforms = os.environ.get("JAX_PLATFORMS", os.environ.get("JAX_PLATFORM_NAME", "")).strip().lower()
@@ -100,3 +102,20 @@ def configure_host_devices() -> int | None:
     except (AttributeError, KeyError, RuntimeError, ValueError):  # older JAX without the option
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" {_FLAG}={n}").strip()
     return n
+
+
+def batched_lapack_deadlocks(devices) -> bool:
+    """Whether running batched LAPACK calls on these devices at once can deadlock (see module docstring).
+
+    True for two or more CPU devices on jaxlib < 0.12.
+    """
+    import jax
+
+    devices = list(devices)
+    if len(devices) < 2 or any(d.platform != "cpu" for d in devices):
+        return False
+    try:
+        major, minor = (int(v) for v in jax.lib.__version__.split(".")[:2])
+    except (AttributeError, ValueError):  # pragma: no cover - unparsable version: assume affected
+        return True
+    return (major, minor) < (0, 12)

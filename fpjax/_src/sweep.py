@@ -40,6 +40,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from fpjax._src import checks, io
+from fpjax._src.devices import batched_lapack_deadlocks
 
 __all__ = ["CheckpointError", "SeedStats", "SweepResult", "diverged_mask", "sweep"]
 
@@ -180,6 +181,41 @@ def _vmapped_chunk(kd, xs_chunk, *, fn, impl):
     if xs_chunk is None:
         return jax.vmap(lambda k: _one_seed(k, None, fn, impl))(kd)
     return jax.vmap(lambda k, x: _one_seed(k, x, fn, impl))(kd, xs_chunk)
+
+
+# Primitives that run as LAPACK kernels on CPU (see _uses_lapack).
+_LAPACK_PRIMITIVES = frozenset(
+    {
+        "eigh",
+        "eig",
+        "svd",
+        "lu",
+        "qr",
+        "householder_product",
+        "geqrf",
+        "geqp3",
+        "cholesky",
+        "schur",
+        "hessenberg",
+        "tridiagonal",
+        "tridiagonal_solve",
+        "triangular_solve",
+    }
+)
+
+
+def _uses_lapack(jaxpr) -> bool:
+    """Whether ``jaxpr`` (or any jaxpr nested in its equations: scan, cond, pjit, custom rules) calls
+    a LAPACK-backed primitive."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name in _LAPACK_PRIMITIVES:
+            return True
+        for v in eqn.params.values():
+            for sub in v if isinstance(v, (tuple, list)) else (v,):
+                inner = getattr(sub, "jaxpr", sub)  # ClosedJaxpr -> Jaxpr
+                if hasattr(inner, "eqns") and _uses_lapack(inner):
+                    return True
+    return False
 
 
 def _key_data(keys) -> tuple[np.ndarray, Any]:
@@ -484,9 +520,23 @@ def sweep(
                     f"xs{jax.tree_util.keystr(path)} must have leading axis n_seeds={n}; got shape {leaf.shape}"
                 )
     devices = list(jax.devices() if devices is None else devices)
-    n_dev = len(devices)
-    if n_dev == 0:
+    if len(devices) == 0:
         raise ValueError("devices must hold at least one device")
+
+    def one(kd, x):
+        return _one_seed(kd, x, fn, impl)
+
+    single = lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
+    x1 = None if xs is None else jax.tree_util.tree_map(single, xs)
+    closed, out1 = jax.make_jaxpr(one, return_shape=True)(single(key_data), x1)
+    if batched_lapack_deadlocks(devices) and _uses_lapack(closed.jaxpr):
+        # jaxlib < 0.12 deadlocks when batched LAPACK kernels run on several host devices at once
+        # (fpjax._src.devices): one device per process; the LAPACK kernel spreads the batch itself.
+        firsts: dict[int, Any] = {}
+        for d in devices:
+            firsts.setdefault(d.process_index, d)
+        devices = list(firsts.values())
+    n_dev = len(devices)
     chunk_size = n if chunk_size is None else checks.check_positive_int(chunk_size, "chunk_size")
     chunk_size = -(-chunk_size // n_dev) * n_dev
     n_chunks = -(-n // chunk_size)
@@ -495,19 +545,10 @@ def sweep(
     n_proc, pid = jax.process_count(), jax.process_index()
     main = pid == 0
 
-    def one(kd, x):
-        return _one_seed(kd, x, fn, impl)
-
     # One module-level jitted program keyed on (fn, key impl): a second sweep of the same function
     # reuses the compiled chunk instead of tracing and compiling it again (compilation, not the
     # steps, was most of the first-call cost of a sweep).
     compiled = functools.partial(_vmapped_chunk, fn=fn, impl=impl)
-    single = lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
-    x1 = None if xs is None else jax.tree_util.tree_map(single, xs)
-    if checkpoint_dir is not None:
-        closed, out1 = jax.make_jaxpr(one, return_shape=True)(single(key_data), x1)
-    else:
-        closed, out1 = None, jax.eval_shape(one, single(key_data), x1)
     out_leaves1, treedef = jax.tree_util.tree_flatten(out1)
     structs = [jax.ShapeDtypeStruct((chunk_size,) + tuple(s.shape), s.dtype) for s in out_leaves1]
 
