@@ -237,8 +237,8 @@ def profile(seeds: int, steps: int) -> dict:
         "forward only": scan_of(fwd, lambda p: p),
         "forward + backward + SGD update": scan_of(sgd, lambda p: p),
         "+ Adam (= plain baseline)": scan_of(adam, lambda p: (p, opt.init(p))),
-        "+ Adam + per-step guard (fpjax before)": scan_of(guarded, lambda p: (p, opt.init(p), jnp.array(False))),
-        "fpjax fit (guard every 10 steps)": jax.jit(
+        "+ Adam + per-step guard of params and state (fpjax before)": scan_of(guarded, lambda p: (p, opt.init(p), jnp.array(False))),
+        "fpjax fit (per-step guard, parameters only)": jax.jit(
             jax.vmap(lambda p: fit(model.apply, p, x, y, optimizer=opt, steps=steps).losses[-1])
         ),
     }
