@@ -41,6 +41,7 @@ import jax.numpy as jnp
 
 from fpjax._src import checks
 from fpjax._src import cnn_models as cm
+from fpjax._src.array_types import ArrayLike, PyTree
 from fpjax._src.models import num_params
 
 __all__ = ["CNN", "get_model", "MODEL_NAMES", "num_params", "spatial_kernels"]
@@ -104,12 +105,12 @@ class CNN:
             x = x.astype(jnp.float32)
         return x
 
-    def init(self, key, x) -> dict:
+    def init(self, key: jax.Array, x: ArrayLike) -> dict:
         """``variables = {"params", "batch_stats"}`` for inputs shaped like ``x`` (n, H, W, C)."""
         checks.check_key(key)
         return self._init_jit(key, self._check_x(x))
 
-    def apply(self, variables: dict, x, *, train: bool = False, key=None):
+    def apply(self, variables: dict, x: ArrayLike, *, train: bool = False, key: jax.Array | None = None):
         """``(logits (n, num_classes), batch_stats)``; see the module docstring for ``train``."""
         if not isinstance(variables, dict) or "params" not in variables:
             raise TypeError("variables must be the dict returned by init (keys 'params', 'batch_stats')")
@@ -196,7 +197,7 @@ def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None,
     return CNN(name=name, module=module, config=config, stochastic=stochastic)
 
 
-def spatial_kernels(params, *, min_size: int = 2) -> dict[str, jax.Array]:
+def spatial_kernels(params: PyTree, *, min_size: int = 2) -> dict[str, jax.Array]:
     """All convolution kernels of a params tree with spatial size ≥ ``min_size`` (i.e. no 1×1),
     as ``{"path/to/Conv_0": kernel (kh, kw, c_in, c_out)}`` in traversal order (input to output
     for the sequential models). Used for the conv weight spectra of fr-ssr."""

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fpjax._src.array_types import ArrayLike
 from fpjax._src.stats import SeedSummary, seed_summary
 
 __all__ = ["ConvergenceTimes", "convergence_times", "crossing_steps"]
@@ -110,7 +111,9 @@ def _as_steps(steps: Any, n: int) -> np.ndarray:
     return st
 
 
-def crossing_steps(errors: Any, threshold: float, *, steps: Any = None, rule: str = "first") -> np.ndarray:
+def crossing_steps(
+    errors: ArrayLike, threshold: float, *, steps: ArrayLike | None = None, rule: str = "first"
+) -> np.ndarray:
     """Step at which each ``(seed, frequency)`` error falls below ``threshold``; ``inf`` if never.
 
     Args:
@@ -149,7 +152,12 @@ def crossing_steps(errors: Any, threshold: float, *, steps: Any = None, rule: st
 
 
 def convergence_times(
-    errors: Any, threshold: float, *, steps: Any = None, freqs: Any = None, confidence: float = 0.95
+    errors: ArrayLike,
+    threshold: float,
+    *,
+    steps: ArrayLike | None = None,
+    freqs: ArrayLike | None = None,
+    confidence: float = 0.95,
 ) -> ConvergenceTimes:
     """First-crossing and stays-below steps per seed and frequency, with seed statistics and flags.
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from fpjax._src.array_types import ArrayLike
+
 
 def _figure(figsize, ncols=1, nrows=1, **kw):
     from matplotlib.figure import Figure
@@ -30,7 +32,14 @@ def _axes(ax, figsize):
 
 
 def plot_eigen_density(
-    grid, density, *, ax=None, log: bool = True, label: str | None = None, floor: float = 1e-8, **plot_kwargs
+    grid: ArrayLike,
+    density: ArrayLike,
+    *,
+    ax=None,
+    log: bool = True,
+    label: str | None = None,
+    floor: float = 1e-8,
+    **plot_kwargs,
 ):
     """Plot an eigenvalue density (e.g. from :func:`fpjax.hessian.eigen_density`); return the ``Figure``.
 
@@ -108,15 +117,15 @@ def plot_layer_curvature(result: Any, *, n_grid: int = 400, sigma: float | None 
 
 
 def plot_curvature_training(
-    steps,
-    top_eigenvalue,
-    freq_errors,
-    freqs,
+    steps: ArrayLike,
+    top_eigenvalue: ArrayLike,
+    freq_errors: ArrayLike,
+    freqs: ArrayLike,
     *,
-    trace=None,
+    trace: ArrayLike | None = None,
     learning_rate: float | None = None,
     loss=None,
-    loss_steps=None,
+    loss_steps: ArrayLike | None = None,
 ):
     """Curvature next to the per-frequency errors of one training run.
 

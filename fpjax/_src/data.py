@@ -72,6 +72,7 @@ from typing import NamedTuple
 import numpy as np
 
 from fpjax._src import checks
+from fpjax._src.array_types import ArrayLike
 from fpjax._src.safe_pickle import UnsafePickleError, safe_unpickle
 
 __all__ = [
@@ -758,7 +759,7 @@ def load_sample_photo(name: str = "china", *, grayscale: bool = True) -> np.ndar
     return im
 
 
-def upscale_images(x, *, size: int = 32, channels: int = 3) -> np.ndarray:
+def upscale_images(x: ArrayLike, *, size: int = 32, channels: int = 3) -> np.ndarray:
     """Bilinear upscaling ``(n, h, w, c) -> (n, size, size, channels)`` (channels repeated from a
     single grey channel, or kept). Bilinear interpolation is a convex combination of pixels, so
     values in [0, 1] stay in [0, 1]."""
@@ -781,7 +782,7 @@ def upscale_images(x, *, size: int = 32, channels: int = 3) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def standardize(x_train, *others, eps: float = 1e-8):
+def standardize(x_train: ArrayLike, *others: ArrayLike, eps: float = 1e-8):
     """Per-channel (last axis) standardization with the statistics of ``x_train``:
     ``(x − μ_train) / (σ_train + eps)``. Returns ``(x_train_std, *others_std)``."""
     x_train = np.asarray(x_train, dtype=np.float32)

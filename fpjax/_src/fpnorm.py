@@ -30,6 +30,7 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -37,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import lfp as _lfp
+from fpjax._src.array_types import ArrayLike
 from fpjax._src.checks import as_array, check_finite, check_key, check_positive_int, is_concrete
 
 __all__ = [
@@ -56,7 +58,7 @@ L1_METHODS = ("grid", "monte_carlo")
 evaluate_series = _lfp.evaluate_series
 
 
-def fp_norm(coeffs: Any, gamma2: Any, *, d: int | None = None) -> jax.Array:
+def fp_norm(coeffs: ArrayLike, gamma2: ArrayLike | Callable, *, d: int | None = None) -> jax.Array:
     """``‖h‖_γ = (Σ_{k≠0, |k|_∞≤k_max} |ĥ(k)|² / γ²(k))^{1/2}`` on ``[0,1]^d``.
 
     Args:
@@ -94,7 +96,12 @@ def fp_norm(coeffs: Any, gamma2: Any, *, d: int | None = None) -> jax.Array:
 
 
 def min_fp_interpolant(
-    x_train: Any, y_train: Any, gamma2: Any, k_max: int | None = None, *, constant: Any = "free"
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    gamma2: ArrayLike | Callable,
+    k_max: int | None = None,
+    *,
+    constant: str | float = "free",
 ) -> jax.Array:
     """``argmin ‖h‖_γ s.t. h(X) = Y`` over ``0 < |k|_∞ ≤ k_max`` (+ the constant), on ``[0,1]^d``.
 
@@ -121,7 +128,7 @@ def min_fp_interpolant(
     return _lfp.steady_state(x_train, y_train, gamma2, period=1.0, k_max=k_max, constant=constant)
 
 
-def gamma_l2_norm(gamma2: Any, d: int, k_max: int | None = None) -> jax.Array:
+def gamma_l2_norm(gamma2: ArrayLike | Callable, d: int, k_max: int | None = None) -> jax.Array:
     """``(Σ_{0<|k|_∞≤k_max} γ²(k))^{1/2}``: the truncated ``‖γ‖_{ℓ²}`` (a lower bound of the full one).
 
     Closed forms of the full norm for common choices: ``γ² = |k|^{−4}`` in 1-D gives
@@ -156,7 +163,9 @@ class AprioriBound(NamedTuple):
     delta: jax.Array
 
 
-def apriori_bound(f_sup: Any, f_gamma_norm: Any, gamma_l2: Any, n: Any, delta: Any) -> AprioriBound:
+def apriori_bound(
+    f_sup: ArrayLike, f_gamma_norm: ArrayLike, gamma_l2: ArrayLike, n: ArrayLike, delta: ArrayLike
+) -> AprioriBound:
     """A-priori bound ``(‖f‖_∞ + 2‖f‖_γ‖γ‖_{ℓ²}) (2/√n + 4√(2 log(4/δ)/n))`` with every term.
 
     Args:
@@ -205,7 +214,7 @@ def apriori_bound(f_sup: Any, f_gamma_norm: Any, gamma_l2: Any, n: Any, delta: A
     )
 
 
-def evaluate_on_grid(coeffs: Any, n_grid: int, d: int = 1) -> jax.Array:
+def evaluate_on_grid(coeffs: ArrayLike, n_grid: int, d: int = 1) -> jax.Array:
     """``h`` on the uniform grid ``x_j = j/n_grid`` of ``[0,1)^d`` by inverse FFT: ``(..., *(n_grid,)*d)``.
 
     Needs ``n_grid ≥ 2k_max + 1`` (no aliasing of the trigonometric polynomial).
@@ -236,7 +245,14 @@ def _values(h: Any, name: str, d: int, n_grid: int, pts: jax.Array | None) -> ja
 
 
 def l1_error(
-    h: Any, f: Any, *, d: int = 1, method: str = "grid", n_grid: int = 4096, key: Any = None, n_samples: int = 100_000
+    h: ArrayLike | Callable,
+    f: ArrayLike | Callable,
+    *,
+    d: int = 1,
+    method: str = "grid",
+    n_grid: int = 4096,
+    key: jax.Array | None = None,
+    n_samples: int = 100_000,
 ) -> jax.Array:
     """``L(h) = E_{x~U[0,1]^d} |h(x) − f(x)|``.
 

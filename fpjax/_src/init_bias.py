@@ -83,13 +83,14 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import checks, kernel_linalg
+from fpjax._src.array_types import ArrayLike, PyTree
 
 __all__ = [
     "SOLVERS",
@@ -195,8 +196,8 @@ def _check_kernels(k_train_train, k_test_train):
 
 
 def interpolation_operator(
-    k_train_train: Any,
-    k_test_train: Any = None,
+    k_train_train: ArrayLike,
+    k_test_train: ArrayLike | None = None,
     *,
     solver: str = "eigh",
     rcond: float | None = None,
@@ -280,11 +281,11 @@ def _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter):
 
 
 def kernel_interpolate(
-    k_train_train: Any,
-    k_test_train: Any,
-    y_train: Any,
-    f0_train: Any = None,
-    f0_test: Any = None,
+    k_train_train: ArrayLike,
+    k_test_train: ArrayLike,
+    y_train: ArrayLike,
+    f0_train: ArrayLike | None = None,
+    f0_test: ArrayLike | None = None,
     *,
     solver: str = "eigh",
     rcond: float | None = None,
@@ -318,11 +319,11 @@ def kernel_interpolate(
 
 
 def decompose(
-    k_train_train: Any,
-    k_test_train: Any,
-    y_train: Any,
-    f0_train: Any,
-    f0_test: Any,
+    k_train_train: ArrayLike,
+    k_test_train: ArrayLike,
+    y_train: ArrayLike,
+    f0_train: ArrayLike,
+    f0_test: ArrayLike,
     *,
     solver: str = "eigh",
     rcond: float | None = None,
@@ -354,7 +355,7 @@ def _decompose_core(s, y, hx, ht, full: bool) -> Decomposition:
     return Decomposition(total, unbiased, bias)
 
 
-def grid_sq_norm(values: Any, out_ndim: int = 0) -> jax.Array:
+def grid_sq_norm(values: ArrayLike, out_ndim: int = 0) -> jax.Array:
     """``‖g‖² ≈ (1/m) Σ_j |g(t_j)|²``: mean over the ``m`` points, summed over output axes.
 
     ``values``: ``batch + (m, *out)`` with ``len(out) = out_ndim``; returns ``batch``. For a uniform
@@ -386,7 +387,7 @@ class KernelMatrices(NamedTuple):
     k_test_train: jax.Array
 
 
-def kernel_matrices(kernel: Callable, x_train: Any, x_test: Any = None) -> KernelMatrices:
+def kernel_matrices(kernel: Callable, x_train: ArrayLike, x_test: ArrayLike | None = None) -> KernelMatrices:
     """``(K(X, X), K(T, X))`` from a kernel function ``kernel(x1, x2) -> (n1, n2)`` (or ``(n1, n2, c, c)``).
 
     E.g. ``kernel = functools.partial(fpjax.ntk.empirical_ntk, model, params)`` or
@@ -427,9 +428,9 @@ def _model_cls():
 
 def network_kernels(
     model,
-    params: Any,
-    x_train: Any,
-    x_test: Any = None,
+    params: PyTree,
+    x_train: ArrayLike,
+    x_test: ArrayLike | None = None,
     *,
     kernel: str = "empirical",
     implementation: str | int = "auto",
@@ -465,12 +466,12 @@ def network_kernels(
 
 def network_decomposition(
     model,
-    params: Any,
-    x_train: Any,
-    y_train: Any,
-    x_test: Any,
+    params: PyTree,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    x_test: ArrayLike,
     *,
-    kernel: Any = "empirical",
+    kernel: str | Callable = "empirical",
     solver: str = "eigh",
     rcond: float | None = None,
     jitter: float = 0.0,
@@ -553,7 +554,7 @@ def _mean_se(a: np.ndarray) -> tuple[float, float]:
 
 
 def theorem3_stats(
-    lhs_samples: Any, unbiased_samples: Any, bias_samples: Any, *, fixed_kernel: bool = False
+    lhs_samples: ArrayLike, unbiased_samples: ArrayLike, bias_samples: ArrayLike, *, fixed_kernel: bool = False
 ) -> Theorem3Result:
     """Theorem 3 statistics from per-init samples (all ``(N,)``; ``unbiased_samples`` may be a scalar).
 
@@ -619,7 +620,9 @@ def _terms_core(s, fx, ft, hx, ht):
     )
 
 
-def theorem3_terms(operator: Any, y_train: Any, y_test: Any, f0_train: Any, f0_test: Any) -> Theorem3Terms:
+def theorem3_terms(
+    operator: ArrayLike, y_train: ArrayLike, y_test: ArrayLike, f0_train: ArrayLike, f0_test: ArrayLike
+) -> Theorem3Terms:
     """Per-init terms of Theorem 3 for one operator ``S`` (jit/vmap friendly: use it in custom sweeps).
 
     With the target ``f`` (``y_train = f(X)``, ``y_test = f(T)``) and the initial function ``f0``:
@@ -660,7 +663,12 @@ def theorem3_terms(operator: Any, y_train: Any, y_test: Any, f0_train: Any, f0_t
 
 
 def gp_bias_error(
-    operator: Any, cov_test_test: Any, cov_test_train: Any, cov_train_train: Any, *, n_outputs: int = 1
+    operator: ArrayLike,
+    cov_test_test: ArrayLike,
+    cov_test_train: ArrayLike,
+    cov_train_train: ArrayLike,
+    *,
+    n_outputs: int = 1,
 ) -> jax.Array:
     """``E‖f0 − S f0(X)‖²`` for ``f0 ~ GP(0, Σ)`` (independent outputs, each with covariance ``Σ``).
 
@@ -696,15 +704,15 @@ def gp_bias_error(
 
 def theorem3_monte_carlo(
     model,
-    x_train: Any,
-    y_train: Any,
-    x_test: Any,
-    y_test: Any,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    x_test: ArrayLike,
+    y_test: ArrayLike,
     *,
-    key: Any,
+    key: jax.Array,
     n_inits: int = 256,
-    kernel: Any = "infinite",
-    reference_key: Any = None,
+    kernel: str | Callable = "infinite",
+    reference_key: jax.Array | None = None,
     solver: str = "eigh",
     rcond: float | None = None,
     jitter: float = 0.0,

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from fpjax._src import checks
+from fpjax._src.array_types import ArrayLike, PyTree
 from fpjax._src.hessian import problems
 from fpjax._src.hessian.estimators import top_eigenpairs
 
@@ -44,8 +45,6 @@ __all__ = [
     "slice_2d",
     "trajectory_pca",
 ]
-
-PyTree = Any
 
 
 def _check_like(params, d, name):
@@ -146,7 +145,9 @@ class Slice1D(NamedTuple):
     losses: jax.Array
 
 
-def slice_1d(loss_fn: Callable, params: PyTree, direction: PyTree, *, alphas: Any = None, chunk: int = 256) -> Slice1D:
+def slice_1d(
+    loss_fn: Callable, params: PyTree, direction: PyTree, *, alphas: ArrayLike | None = None, chunk: int = 256
+) -> Slice1D:
     """Loss along a line, ``f(α) = L(θ + α d)``, at every ``α`` in one jitted call.
 
     Args:
@@ -190,8 +191,8 @@ def slice_2d(
     d1: PyTree,
     d2: PyTree,
     *,
-    alphas: Any = None,
-    betas: Any = None,
+    alphas: ArrayLike | None = None,
+    betas: ArrayLike | None = None,
     chunk: int = 256,
 ) -> Slice2D:
     """Loss on a plane, ``f(α, β) = L(θ + α d₁ + β d₂)``, on an ``A × B`` grid in one jitted call.

@@ -60,6 +60,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import kernel_linalg
+from fpjax._src.array_types import ArrayLike, PyTree
 from fpjax._src.checks import (
     as_array,
     as_points,
@@ -166,7 +167,7 @@ def _check_moments(moments: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
     return r2, w2, r2w2
 
 
-def gamma2(xi: Any, moments: dict, d: int, c: float = 1.0, *, radial: bool | None = None) -> jax.Array:
+def gamma2(xi: ArrayLike, moments: dict, d: int, c: float = 1.0, *, radial: bool | None = None) -> jax.Array:
     """LFP rate ``γ²(ξ) = c [(⟨|r|²⟩ + ⟨w²⟩)/|ξ|^{d+3} + 4π²⟨|r|²w²⟩/|ξ|^{d+1}]``.
 
     Args:
@@ -266,7 +267,7 @@ def crossover_frequency(moments: dict) -> jax.Array:
     return jnp.where(r2w2 > 0, jnp.sqrt((r2 + w2) / (_FOUR_PI2 * jnp.where(r2w2 > 0, r2w2, 1.0))), jnp.inf)
 
 
-def predict_regime(moments: InitMoments, x: Any, *, period: float | None = None, factor: float = 3.0) -> Regime:
+def predict_regime(moments: InitMoments, x: ArrayLike, *, period: float | None = None, factor: float = 3.0) -> Regime:
     """Which interpolant the LFP steady state approaches for data ``x``: cubic, linear or mixed.
 
     ``γ²``'s two terms have the ratio ``(cubic term)/(linear term) = (ξ_c/|ξ|)²``. The interpolant
@@ -377,7 +378,7 @@ def _grid_kmax(shape: tuple, d: int, name: str) -> int:
     return (shape[-1] - 1) // 2
 
 
-def gamma2_on_grid(gamma2: Any, d: int, *, k_max: int | None = None, period: float = 1.0) -> jax.Array:
+def gamma2_on_grid(gamma2: ArrayLike | Callable, d: int, *, k_max: int | None = None, period: float = 1.0) -> jax.Array:
     """``γ²(k/period)`` on the frequency cube, shape ``(2k_max+1,)*d``, with ``0`` at ``k = 0``.
 
     ``gamma2`` is a callable ``ξ (M, d) -> (M,)`` (e.g. ``lambda xi: gamma2(xi, moments, d)``,
@@ -458,7 +459,13 @@ def _kernel_core(x1, x2, g_flat, g0, *, k_max, d, period):
 
 
 def kernel_matrix(
-    x1: Any, x2: Any, gamma2: Any, *, period: float = 1.0, k_max: int | None = None, constant: Any = "free"
+    x1: ArrayLike,
+    x2: ArrayLike,
+    gamma2: ArrayLike | Callable,
+    *,
+    period: float = 1.0,
+    k_max: int | None = None,
+    constant: str | float = "free",
 ) -> jax.Array:
     """Torus kernel ``K(x, x') = L^{−d} Σ_{0<|k|_∞≤k_max} γ²(k/L) cos(2π k·(x − x')/L) + L^{−d} g0``.
 
@@ -490,7 +497,7 @@ def _evaluate_core(cf, x, *, k_max, d, period):
     return (jnp.real(cf).astype(c.dtype) @ c.T - jnp.imag(cf).astype(c.dtype) @ s.T) * period ** (-d)
 
 
-def evaluate_series(coeffs: Any, x: Any, *, period: float = 1.0) -> jax.Array:
+def evaluate_series(coeffs: ArrayLike, x: ArrayLike, *, period: float = 1.0) -> jax.Array:
     """Evaluate a trigonometric series ``h(x) = Re L^{−d} Σ_k ĥ(k) e^{2πi k·x/L}`` at points ``x (n, d)``.
 
     Args:
@@ -528,7 +535,7 @@ def _coeffs_from_values_core(values, *, k_max, d, period):
     return F
 
 
-def coefficients_from_values(values: Any, k_max: int, *, period: float = 1.0, d: int | None = None) -> jax.Array:
+def coefficients_from_values(values: ArrayLike, k_max: int, *, period: float = 1.0, d: int | None = None) -> jax.Array:
     """Coefficients ``ĥ(k) ≈ (L/N)^d Σ_j h(x_j) e^{−2πi k·x_j/L}`` from samples on the grid ``x_j = jL/N``.
 
     ``values`` has shape ``(..., N, ..., N)`` with ``d`` trailing grid axes (default: all trailing
@@ -653,11 +660,11 @@ class ResidualFlow(NamedTuple):
 
 
 def residual_flow(
-    k_train_train: Any,
-    y_train: Any,
-    t: Any,
+    k_train_train: ArrayLike,
+    y_train: ArrayLike,
+    t: ArrayLike,
     *,
-    f0_train: Any = None,
+    f0_train: ArrayLike | None = None,
     free_constant: bool = False,
     rcond: float | None = None,
 ) -> ResidualFlow:
@@ -766,15 +773,15 @@ def _evolve_core(X, Y, g_flat, f0c, t, g0, *, k_max, d, period, free, rcond):
 
 
 def evolve(
-    x_train: Any,
-    y_train: Any,
-    gamma2: Any,
-    t: Any,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    gamma2: ArrayLike | Callable,
+    t: ArrayLike,
     *,
-    f0: Any = None,
+    f0: ArrayLike | Callable | None = None,
     period: float = 1.0,
     k_max: int | None = None,
-    constant: Any = "free",
+    constant: str | float = "free",
     rcond: float | None = None,
 ) -> LFPTrajectory:
     """Exact LFP evolution on the torus: ``∂_t ĥ(k) = −γ²(k/L)(ĥ_ρ(k/L) − f̂_ρ(k/L))``.
@@ -862,14 +869,14 @@ def _steady_core(X, Y, g_flat, hc, g0, *, k_max, d, period, free, rcond):
 
 
 def steady_state(
-    x_train: Any,
-    y_train: Any,
-    gamma2: Any,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    gamma2: ArrayLike | Callable,
     *,
-    f0: Any = None,
+    f0: ArrayLike | Callable | None = None,
     period: float = 1.0,
     k_max: int | None = None,
-    constant: Any = "free",
+    constant: str | float = "free",
     rcond: float | None = None,
 ) -> jax.Array:
     """``argmin_h Σ_{0<|k|_∞≤k_max} γ²(k/L)^{−1} |ĥ(k) − ĥ_0(k)|²`` over the least-squares fits of ``h(X) = Y``.
@@ -944,7 +951,7 @@ def lfp_constant_1d(l_half_width: float) -> float:
     return 1.0 / (32.0 * math.pi**4 * L)
 
 
-def relu_ntk_1d(x1: Any, x2: Any, moments: dict, l_half_width: float) -> jax.Array:
+def relu_ntk_1d(x1: ArrayLike, x2: ArrayLike, moments: dict, l_half_width: float) -> jax.Array:
     """Infinite-width NTK of ``h(x) = (1/√m) Σ w_i ReLU(r_i (x + l_i))`` in 1-D, ``l_i ~ U(−L_l, L_l)``.
 
     For ``|x|, |x'| ≤ L_l``, ``r`` with a sign symmetric law independent of ``|r|, w`` and ``l``
@@ -991,7 +998,7 @@ class PeriodChoice(NamedTuple):
     extent: float
 
 
-def choose_period(x: Any, *, pad: float = 8.0) -> PeriodChoice:
+def choose_period(x: ArrayLike, *, pad: float = 8.0) -> PeriodChoice:
     """The torus for 1-D data: period ``L = pad · D`` and the data centred in ``[0, L)``.
 
     Rule: with extent ``D = max x − min x`` the period is ``L = pad · D`` (default ``pad = 8``) and the
@@ -1073,11 +1080,11 @@ class LFPPrediction(NamedTuple):
 
 def predict(
     model: Any,
-    params: Any,
-    x_train: Any,
-    y_train: Any,
-    t: Any,
-    x_test: Any = None,
+    params: PyTree,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    t: ArrayLike,
+    x_test: ArrayLike | None = None,
     *,
     period: float | None = None,
     pad: float = 8.0,

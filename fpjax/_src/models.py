@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import checks
+from fpjax._src.array_types import PyTree
 
 __all__ = ["Model", "mlp", "two_layer_relu", "asi", "activation_fn", "num_params", "ACTIVATIONS", "INITS"]
 
@@ -47,7 +48,7 @@ class Model:
         return self.apply(params, x)
 
 
-def num_params(tree: Any) -> int:
+def num_params(tree: PyTree) -> int:
     """Number of scalars in a pytree (pass ``variables["params"]`` of a CNN for its parameter count).
 
     Examples:

@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import checks, kernel_linalg
+from fpjax._src.array_types import ArrayLike, PyTree
 
 __all__ = [
     "empirical_ntk",
@@ -421,7 +422,12 @@ def _nt_fn(apply, trace_axes, diagonal_axes, vmap_axes, implementation: int):
 
 
 def empirical_ntk_fn(
-    model_or_apply, *, implementation: str | int = "auto", trace_axes=(-1,), diagonal_axes=(), vmap_axes=None
+    model_or_apply,
+    *,
+    implementation: str | int = "auto",
+    trace_axes: tuple[int, ...] = (-1,),
+    diagonal_axes: tuple[int, ...] = (),
+    vmap_axes=None,
 ) -> Callable:
     """Return ``ntk(x1, x2, params)``, a jittable empirical-NTK function (see :func:`empirical_ntk`).
 
@@ -476,14 +482,14 @@ def empirical_ntk_fn(
 
 def empirical_ntk(
     model_or_apply,
-    params,
-    x1,
-    x2=None,
+    params: PyTree,
+    x1: ArrayLike,
+    x2: ArrayLike | None = None,
     *,
     implementation: str | int = "auto",
     batch_size: int | None = None,
-    trace_axes=(-1,),
-    diagonal_axes=(),
+    trace_axes: tuple[int, ...] = (-1,),
+    diagonal_axes: tuple[int, ...] = (),
     vmap_axes=None,
 ) -> jax.Array:
     """Empirical neural tangent kernel ``K_θ(x, x') = ∇_θ f(x) · ∇_θ f(x')``.
@@ -526,7 +532,9 @@ def empirical_ntk(
     return _blocked(lambda a, b: fn(a, b, params), x1, x2, batch_size)
 
 
-def infinite_ntk(kernel_fn, x1, x2=None, get: str | tuple = "ntk", *, batch_size: int | None = None):
+def infinite_ntk(
+    kernel_fn, x1: ArrayLike, x2: ArrayLike | None = None, get: str | tuple = "ntk", *, batch_size: int | None = None
+):
     """Infinite-width kernel(s) of neural-tangents' analytic ``kernel_fn``.
 
     Args:
@@ -609,7 +617,14 @@ def _flow_core(kmat, r0, t, ktm, rcond):
 
 
 def kernel_flow(
-    k_train_train, y_train, t, *, f0_train=None, k_test_train=None, f0_test=None, rcond: float | None = None
+    k_train_train: ArrayLike,
+    y_train: ArrayLike,
+    t: ArrayLike,
+    *,
+    f0_train: ArrayLike | None = None,
+    k_test_train: ArrayLike | None = None,
+    f0_test: ArrayLike | None = None,
+    rcond: float | None = None,
 ) -> FlowResult:
     """Closed-form linearized gradient flow on ``L = (1/2n)‖f(X) − Y‖²`` with the kernel frozen.
 
@@ -711,11 +726,11 @@ def kernel_flow(
 
 def predict_linearized(
     model_or_apply,
-    params,
-    x_train,
-    y_train,
-    t,
-    x_test=None,
+    params: PyTree,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    t: ArrayLike,
+    x_test: ArrayLike | None = None,
     *,
     rcond: float | None = None,
     implementation: str | int = "auto",

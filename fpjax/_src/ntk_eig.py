@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from fpjax._src import checks
+from fpjax._src.array_types import ArrayLike, PyTree
 
 __all__ = ["EigResult", "NTKRecord", "frobenius_norm", "lanczos_eigh", "ntk_eigh", "ntk_matvec", "ntk_record"]
 
@@ -55,7 +56,7 @@ def _out_dim(apply, params, x) -> int:
     return 1 if len(out.shape) == 1 else int(out.shape[1])
 
 
-def ntk_matvec(model_or_apply, params: Any, x: Any, *, batch_size: int | None = None) -> Callable:
+def ntk_matvec(model_or_apply, params: PyTree, x: ArrayLike, *, batch_size: int | None = None) -> Callable:
     """The empirical-NTK-vector product ``v ↦ K v = J (Jᵀ v)`` without forming ``K`` or ``J``.
 
     Args:
@@ -224,8 +225,8 @@ def _lanczos(matvec, n, k, m, key, dtype):
 
 def ntk_eigh(
     model_or_apply,
-    params: Any,
-    x: Any,
+    params: PyTree,
+    x: ArrayLike,
     k: int,
     *,
     key: jax.Array,
@@ -340,15 +341,15 @@ class NTKRecord(NamedTuple):
 
 def ntk_record(
     model_or_apply,
-    x_train: Any,
-    y_train: Any,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
     *,
     k: int,
     key: jax.Array,
     n_iter: int | None = None,
     n_probes: int = 8,
     batch_size: int | None = None,
-    params0: Any = None,
+    params0: PyTree | None = None,
     eigenvectors: bool = False,
 ) -> Callable[[Any], NTKRecord]:
     """A ``record(params)`` for :func:`fpjax.train.fit` / ``sweep``: the NTK's spectrum during training.

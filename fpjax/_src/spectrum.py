@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fpjax._src.array_types import ArrayLike
 from fpjax._src.checks import (
     as_array,
     as_points,
@@ -224,7 +225,7 @@ def window_weights(n: int, window: Any = None, dtype=None) -> jax.Array:
 # ----------------------------------------------------------------------------------------------
 
 
-def grid_fft(values: Any, x_grid: Any, *, window: Any = None) -> GridSpectrum:
+def grid_fft(values: ArrayLike, x_grid: ArrayLike, *, window: Any = None) -> GridSpectrum:
     """Continuous Fourier transform of samples on a uniform grid, centred frequencies.
 
     Implements, per axis, ``f̂(ξ_k) ≈ Δ Σ_j w_j f(x_j) exp(-2πi ξ_k x_j)`` with ``x_j = a + jΔ``,
@@ -304,7 +305,7 @@ def grid_fft(values: Any, x_grid: Any, *, window: Any = None) -> GridSpectrum:
     return GridSpectrum(freqs[0] if single else tuple(freqs), coeffs)
 
 
-def coeffs_at(coeffs: Any, k: Any, *, ndim: int = 1) -> jax.Array:
+def coeffs_at(coeffs: ArrayLike, k: ArrayLike, *, ndim: int = 1) -> jax.Array:
     """Coefficients of a centred spectrum (as returned by :func:`grid_fft`) at integer indices ``k``.
 
     Index ``k`` means frequency ``ξ = k/(NΔ)`` (k cycles per box length); it sits at position
@@ -506,7 +507,12 @@ def _series_coeffs(vals: jax.Array, grid: _PeriodGrid, m: np.ndarray) -> jax.Arr
 
 
 def fourier_coeffs(
-    values: Any, x: Any, freqs: Any = None, *, cycles: Any = None, period: float | None = None
+    values: ArrayLike,
+    x: ArrayLike,
+    freqs: ArrayLike | None = None,
+    *,
+    cycles: ArrayLike | None = None,
+    period: float | None = None,
 ) -> jax.Array:
     """Fourier-series coefficients ``c(ξ) = (1/N) Σ_j f(x_j) exp(-2πi ξ x_j)`` at physical frequencies.
 
@@ -550,12 +556,12 @@ def fourier_coeffs(
 
 
 def peak_relative_error(
-    values: Any,
-    target: Any,
-    x: Any,
-    freqs: Any = None,
+    values: ArrayLike,
+    target: ArrayLike,
+    x: ArrayLike,
+    freqs: ArrayLike | None = None,
     *,
-    cycles: Any = None,
+    cycles: ArrayLike | None = None,
     floor: float = 0.0,
     period: float | None = None,
 ) -> jax.Array:
@@ -590,7 +596,12 @@ def peak_relative_error(
 
 
 def periodic_amplitudes(
-    values: Any, x: Any, *, k: Any = None, freqs: Any = None, period: float | None = None
+    values: ArrayLike,
+    x: ArrayLike,
+    *,
+    k: ArrayLike | None = None,
+    freqs: ArrayLike | None = None,
+    period: float | None = None,
 ) -> Amplitudes:
     """One-sided Fourier-series amplitudes ``|c_k|``, ``k = 0, 1, …, ⌊N/2⌋``, of a periodic 1-D signal.
 
@@ -643,7 +654,7 @@ def periodic_amplitudes(
 # ----------------------------------------------------------------------------------------------
 
 
-def principal_direction(x: Any) -> jax.Array:
+def principal_direction(x: ArrayLike) -> jax.Array:
     """First principal component of the points ``x`` ``(n, d)`` as a unit vector ``(d,)``.
 
     Computed as the top right-singular vector of the centred ``x``. The sign is fixed
@@ -709,7 +720,13 @@ def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: 
 
 
 def nudft(
-    x: Any, y: Any, freqs: Any, direction: Any = None, *, chunk_freqs: int = 256, chunk_points: int = 4096
+    x: ArrayLike,
+    y: ArrayLike,
+    freqs: ArrayLike,
+    direction: ArrayLike | None = None,
+    *,
+    chunk_freqs: int = 256,
+    chunk_points: int = 4096,
 ) -> jax.Array:
     """Projected non-uniform DFT of scattered data (the projection method of arXiv:1901.06523).
 
@@ -786,7 +803,7 @@ def nudft(
 # ----------------------------------------------------------------------------------------------
 
 
-def relative_error(h_hat: Any, y_hat: Any, *, floor: float = 0.0) -> jax.Array:
+def relative_error(h_hat: ArrayLike, y_hat: ArrayLike, *, floor: float = 0.0) -> jax.Array:
     """Per-frequency relative error ``Δ_F(k) = |ĥ(k) − ŷ(k)| / |ŷ(k)|`` (arXiv:1901.06523).
 
     Batched by broadcasting: e.g. ``h_hat`` ``(steps, K)`` or ``(seeds, steps, K, c)`` against
@@ -909,7 +926,7 @@ def _prepare_filter_inputs(x, y, block_size):
     return pts, _to_inexact(yy), bs
 
 
-def filter_decompose(x: Any, y: Any, delta: Any, *, block_size: int | None = None):
+def filter_decompose(x: ArrayLike, y: ArrayLike, delta: ArrayLike, *, block_size: int | None = None):
     """Split ``y`` into low and high frequencies with a normalised Gaussian filter (arXiv:1807.01251).
 
     ``y_low = G_δ * y`` with ``(G_δ * y)_i = Σ_j y_j g_δ(x_i − x_j) / Σ_j g_δ(x_i − x_j)``,
@@ -954,7 +971,9 @@ def filter_decompose(x: Any, y: Any, delta: Any, *, block_size: int | None = Non
     return FilterDecomposition(low, high)
 
 
-def filter_errors(x: Any, y: Any, h: Any, delta: Any, *, block_size: int | None = None) -> FilterErrors:
+def filter_errors(
+    x: ArrayLike, y: ArrayLike, h: ArrayLike, delta: ArrayLike, *, block_size: int | None = None
+) -> FilterErrors:
     """Low- and high-frequency relative errors of a prediction ``h`` against ``y`` (arXiv:1807.01251).
 
     ``e_low = ‖y_low − h_low‖/‖y_low‖`` and ``e_high = ‖y_high − h_high‖/‖y_high‖`` with the

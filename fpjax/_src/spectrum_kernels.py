@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from fpjax._src.array_types import ArrayLike, PyTree
 from fpjax._src.checks import (
     as_array,
     check_finite,
@@ -60,7 +61,7 @@ def _to_float(arr: jax.Array) -> jax.Array:
     return arr if jnp.issubdtype(arr.dtype, jnp.inexact) else arr.astype(jnp.asarray(0.0).dtype)
 
 
-def kernel_power_spectrum(w: Any, pad: int = 32) -> jax.Array:
+def kernel_power_spectrum(w: ArrayLike, pad: int = 32) -> jax.Array:
     """Centred power spectrum ``|Ŵ(u, v)|²`` of conv kernels zero-padded to ``pad × pad``.
 
     ``Ŵ(u, v) = Σ_{i<kh, j<kw} w[i, j] exp(-2πi (u i + v j)/P)`` (the 2-D DFT of the kernel placed in
@@ -141,7 +142,7 @@ def _radial_bins(p: int, q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return radii, inv, counts
 
 
-def radial_profile(power: Any) -> RadialProfile:
+def radial_profile(power: ArrayLike) -> RadialProfile:
     """Discrete radial profile of a centred 2-D power spectrum: mean power per integer radius.
 
     Bins ``r = round(√(u² + v²))`` over the centred integer frequency grid
@@ -177,7 +178,7 @@ def radial_profile(power: Any) -> RadialProfile:
     )
 
 
-def high_freq_energy(profile: Any, radii: Any, r_c: float | None = None, *, pad: int = 32) -> jax.Array:
+def high_freq_energy(profile: ArrayLike, radii: ArrayLike, r_c: float | None = None, *, pad: int = 32) -> jax.Array:
     """High-frequency energy ``E_hi = Σ_{r > r_c} P(r) / Σ_r P(r)`` of radial profiles.
 
     Args:
@@ -233,7 +234,7 @@ def _ratio(num, den):
     return jnp.where(zero, jnp.where(num == 0, jnp.nan, jnp.sign(num) * jnp.inf), num / safe)
 
 
-def ssr(e_hi_unreg: Any, e_hi_reg: Any) -> jax.Array:
+def ssr(e_hi_unreg: ArrayLike, e_hi_reg: ArrayLike) -> jax.Array:
     """Spectral Suppression Ratio ``SSR = E_hi(unregularized) / E_hi(regularized)`` (broadcast).
 
     SSR > 1: the regularizer suppresses high frequencies. Zero denominators: x/0 := inf,
@@ -249,7 +250,7 @@ def ssr(e_hi_unreg: Any, e_hi_reg: Any) -> jax.Array:
     return _ratio(a, b)
 
 
-def ssr_accumulation(e0_unreg: Any, eT_unreg: Any, e0_reg: Any, eT_reg: Any) -> jax.Array:
+def ssr_accumulation(e0_unreg: ArrayLike, eT_unreg: ArrayLike, e0_reg: ArrayLike, eT_reg: ArrayLike) -> jax.Array:
     """Accumulation form ``SSR_Δ = (E_hi,T − E_hi,0)_unreg / (E_hi,T − E_hi,0)_reg`` (broadcast).
 
     Measures how much high-frequency energy each run *gained* from initialization to the end of
@@ -298,7 +299,7 @@ def _path_name(path) -> str:
     return "/".join(parts)
 
 
-def conv_kernels(params: Any, *, batch_ndim: int = 0) -> dict[str, jax.Array]:
+def conv_kernels(params: PyTree, *, batch_ndim: int = 0) -> dict[str, jax.Array]:
     """All conv kernels in a params pytree, keyed by their path (e.g. ``"params/Conv_0/kernel"``).
 
     A leaf counts as a conv kernel when it has ``4 + batch_ndim`` dimensions (Flax layout
@@ -325,7 +326,7 @@ def conv_kernels(params: Any, *, batch_ndim: int = 0) -> dict[str, jax.Array]:
     return out
 
 
-def conv_layer_profiles(params: Any, pad: int = 32, *, batch_ndim: int = 0) -> LayerProfiles:
+def conv_layer_profiles(params: PyTree, pad: int = 32, *, batch_ndim: int = 0) -> LayerProfiles:
     """Radial weight-spectrum profiles of every conv layer of a Flax CNN params pytree.
 
     Returns:
@@ -340,7 +341,7 @@ def conv_layer_profiles(params: Any, pad: int = 32, *, batch_ndim: int = 0) -> L
 
 
 def conv_layer_high_freq_energy(
-    params: Any, pad: int = 32, r_c: float | None = None, *, batch_ndim: int = 0
+    params: PyTree, pad: int = 32, r_c: float | None = None, *, batch_ndim: int = 0
 ) -> dict[str, jax.Array]:
     """``E_hi`` (default ``r_c = pad/4``) of every conv layer: dict path → ``(*batch,)`` array."""
     radii, profiles = conv_layer_profiles(params, pad, batch_ndim=batch_ndim)
@@ -359,8 +360,8 @@ class GradientHistogram(NamedTuple):
 
 def input_gradient_histogram(
     apply_fn: Callable[[jax.Array], jax.Array],
-    x: Any,
-    bins: Any = 50,
+    x: ArrayLike,
+    bins: int | ArrayLike = 50,
     *,
     range: tuple[float, float] | None = None,
     batch_size: int | None = None,

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from fpjax._src.array_types import ArrayLike
+
 __all__ = [
     "plot_convergence_times",
     "plot_filter_errors",
@@ -46,8 +48,8 @@ def _labels(labels, m, name="labels"):
 
 
 def plot_spectrum(
-    freqs: Any,
-    spectra: Any,
+    freqs: ArrayLike,
+    spectra: ArrayLike,
     *,
     labels: Sequence[str] | None = None,
     logy: bool = True,
@@ -87,9 +89,9 @@ def plot_spectrum(
 
 
 def plot_relative_error_heatmap(
-    delta_f: Any,
-    steps: Any,
-    freqs: Any,
+    delta_f: ArrayLike,
+    steps: ArrayLike,
+    freqs: ArrayLike,
     *,
     title: str | None = None,
     vmax: float | None = 1.0,
@@ -133,9 +135,9 @@ def _edges(c):
 
 
 def plot_filter_errors(
-    steps: Any,
-    e_low: Any,
-    e_high: Any,
+    steps: ArrayLike,
+    e_low: ArrayLike,
+    e_high: ArrayLike,
     *,
     labels: Sequence[str] | None = None,
     logy: bool = True,
@@ -171,10 +173,10 @@ def plot_filter_errors(
 
 
 def plot_radial_profiles(
-    profiles: Any,
-    radii: Any,
+    profiles: ArrayLike,
+    radii: ArrayLike,
     *,
-    epochs: Any = None,
+    epochs: ArrayLike | None = None,
     layer_names: Sequence[str] | None = None,
     log: bool = True,
     ncols: int = 4,

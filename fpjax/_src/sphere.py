@@ -41,8 +41,11 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 import scipy.special as sps
+
+from fpjax._src.array_types import ArrayLike
 
 __all__ = [
     "DegreeEnergy",
@@ -95,7 +98,7 @@ def _c_d(d: int) -> float:
 # ----------------------------------------------------------------------------------------------
 
 
-def multiplicity(d: int, ell: Any) -> np.ndarray:
+def multiplicity(d: int, ell: ArrayLike) -> np.ndarray:
     """Dimension ``N(d, ℓ)`` of the degree-ℓ spherical harmonics on S^{d−1}.
 
     ``N(d, 0) = 1`` and ``N(d, ℓ) = (2ℓ+d−2)/ℓ · binom(ℓ+d−3, ℓ−1)`` for ``ℓ ≥ 1``
@@ -123,7 +126,7 @@ def multiplicity(d: int, ell: Any) -> np.ndarray:
     return np.where(ell == 0, 1.0, np.round(n))
 
 
-def legendre(d: int, ell_max: int, t: Any) -> np.ndarray:
+def legendre(d: int, ell_max: int, t: ArrayLike) -> np.ndarray:
     """Normalised Legendre polynomials ``P_0 … P_ℓmax`` of dimension ``d`` at ``t`` (``P_ℓ(1) = 1``).
 
     Three-term recurrence ``(ℓ+d−2) P_{ℓ+1} = (2ℓ+d−2) t P_ℓ − ℓ P_{ℓ−1}``, ``P_0 = 1``, ``P_1 = t``;
@@ -324,7 +327,7 @@ def model_eigenvalues(
 # ----------------------------------------------------------------------------------------------
 
 
-def arccos_kernel(t: Any, order: int) -> np.ndarray:
+def arccos_kernel(t: ArrayLike, order: int) -> np.ndarray:
     """Arc-cosine kernels of Cho & Saul normalised by ``κ(1) = 1`` (``θ = arccos t``).
 
     ``κ₀(t) = (π − θ)/π = 2 E_w[1(w·x>0) 1(w·y>0)]`` and
@@ -418,7 +421,7 @@ def arccos_eigenvalues(d: int, ell_max: int, order: int) -> np.ndarray:
     return 2.0 * (1.0 if order == 0 else d) * lam**2
 
 
-def relu_ntk(t: Any) -> np.ndarray:
+def relu_ntk(t: ArrayLike) -> np.ndarray:
     """NTK of a bias-free two-layer ReLU network on the sphere: ``k(t) = t κ₀(t) + κ₁(t)`` (``k(1) = 2``).
 
     For ``f(x) = √(2/m) Σ_j a_j relu(w_j·x)`` in the NTK parameterisation this is the infinite-width
@@ -484,7 +487,7 @@ def relu_ntk_eigenvalues(d: int, ell_max: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def sample_sphere(n: int, d: int, *, key) -> Any:
+def sample_sphere(n: int, d: int, *, key: jax.Array) -> jax.Array:
     """``n`` i.i.d. uniform points on S^{d−1}: normalised standard Gaussians.
 
     Args:
@@ -564,7 +567,7 @@ def sphere_quadrature(degree: int, d: int = 3) -> SphereQuadrature:
     return SphereQuadrature(x, w)
 
 
-def real_sph_harm(ell: int, x: Any) -> np.ndarray:
+def real_sph_harm(ell: int, x: ArrayLike) -> np.ndarray:
     """Real spherical harmonics of degree ``ℓ`` on S², orthonormal under σ (``∫ Y² dσ = 1``).
 
     ``Y_{ℓ0} = √(4π) Y_ℓ^0``, ``Y_{ℓm} = √2 √(4π) Re Y_ℓ^m`` and ``Y_{ℓ,−m} = √2 √(4π) Im Y_ℓ^m`` (m > 0)
@@ -619,7 +622,9 @@ class DegreeEnergy(NamedTuple):
     stderr: np.ndarray | None
 
 
-def degree_energy(x: Any, f: Any, ell_max: int, *, weights: Any = None, batch_size: int = 512) -> DegreeEnergy:
+def degree_energy(
+    x: ArrayLike, f: ArrayLike, ell_max: int, *, weights: ArrayLike | None = None, batch_size: int = 512
+) -> DegreeEnergy:
     """Energy ``E_ℓ = ‖f_ℓ‖²`` of each spherical-harmonic degree of ``f`` from samples ``f(x_i)``.
 
     Addition theorem: ``E_ℓ = N(d,ℓ) ∫∫ f(x) f(y) P_ℓ(x·y) dσ(x) dσ(y)``. Two estimators:

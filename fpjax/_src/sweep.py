@@ -40,6 +40,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from fpjax._src import checks, io
+from fpjax._src.array_types import PyTree
 from fpjax._src.devices import batched_lapack_deadlocks
 
 __all__ = ["CheckpointError", "SeedStats", "SweepResult", "diverged_mask", "sweep"]
@@ -55,7 +56,7 @@ class CheckpointError(ValueError):
     """A checkpoint directory holds files that do not belong to this sweep, or corrupt files."""
 
 
-def diverged_mask(outputs: Any) -> np.ndarray:
+def diverged_mask(outputs: PyTree) -> np.ndarray:
     """``bool[n]``: seed ``i`` diverged if any float leaf of ``outputs[i]`` has a NaN/Inf, or a leaf
     named ``diverged`` (as in :class:`fpjax.train.FitResult`) is True."""
     leaves_with_path = jax.tree_util.tree_leaves_with_path(outputs)
@@ -106,7 +107,7 @@ class SweepResult:
       n_processes: JAX processes taking part (``jax.process_count()``).
     """
 
-    outputs: Any
+    outputs: PyTree
     diverged: np.ndarray
     seed_index: np.ndarray
     n_seeds: int
@@ -449,8 +450,8 @@ def _broadcast_status(reuse: list[bool] | None, error: str | None, n_chunks: int
 
 def sweep(
     fn: Callable[..., Any],
-    keys: Any,
-    xs: Any = None,
+    keys: jax.Array,
+    xs: PyTree | None = None,
     *,
     chunk_size: int | None = None,
     checkpoint_dir: str | os.PathLike | None = None,

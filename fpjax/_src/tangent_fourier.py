@@ -59,6 +59,7 @@ import numpy as np
 import optax
 
 from fpjax._src import checks
+from fpjax._src.array_types import ArrayLike, PyTree
 
 __all__ = [
     "tangent_fourier",
@@ -178,7 +179,7 @@ def _per_sample_cost(loss) -> Callable:
     return _mse_cost if loss == "mse" else _bce_cost
 
 
-def cost_grad(f, y, loss="mse") -> jax.Array:
+def cost_grad(f: ArrayLike, y: ArrayLike, loss: str | Callable = "mse") -> jax.Array:
     """``∂c/∂f(x_i)``: ``f − y`` for ``mse`` (``c = ½(f − y)²``), ``sigmoid(f) − y`` for ``bce``
     (``c = softplus(f) − y f``, ``f`` a logit); any elementwise callable ``c(f, y)`` via autodiff."""
     c = _per_sample_cost(loss)
@@ -249,8 +250,8 @@ def _grid_points(axes, dtype):
 
 def kernel_spectrum(
     model_or_apply,
-    params,
-    x,
+    params: PyTree,
+    x: ArrayLike,
     *,
     box=None,
     grid_size: int | Sequence[int] = 256,
@@ -283,7 +284,7 @@ def kernel_spectrum(
     return KernelSpectrum(freqs, axes, k, khat)
 
 
-def predicted_dfhat(kernel_hat, dc_df) -> jax.Array:
+def predicted_dfhat(kernel_hat: ArrayLike, dc_df: ArrayLike) -> jax.Array:
     """``∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``; ``kernel_hat (n, N…)``, ``dc_df (n,)`` → ``(N…)``."""
     kh = checks.as_array(kernel_hat, "kernel_hat")
     r = checks.as_array(dc_df, "dc_df").reshape(-1)
@@ -331,9 +332,9 @@ class MeasuredDfhat(NamedTuple):
 
 def measured_dfhat(
     model_or_apply,
-    params,
-    x,
-    y,
+    params: PyTree,
+    x: ArrayLike,
+    y: ArrayLike,
     axes,
     *,
     loss="mse",
@@ -428,7 +429,7 @@ class Agreement(NamedTuple):
     ratio: jax.Array
 
 
-def spectral_agreement(predicted, measured, *, floor: float = 1e-6) -> Agreement:
+def spectral_agreement(predicted: ArrayLike, measured: ArrayLike, *, floor: float = 1e-6) -> Agreement:
     """``‖meas − pred‖₂/‖pred‖₂`` over all frequencies, and ``meas/pred`` per frequency.
 
     Returns:
@@ -495,7 +496,12 @@ def _default_floor(dtype) -> float:
 
 
 def fit_decay(
-    freqs, kernel_hat, *, band: tuple[float, float] | None = None, start: float = 1e-2, floor: float | None = None
+    freqs: ArrayLike,
+    kernel_hat: ArrayLike,
+    *,
+    band: tuple[float, float] | None = None,
+    start: float = 1e-2,
+    floor: float | None = None,
 ) -> DecayFit:
     """Fit the high-frequency decay of ``|K̂_θ(ξ, x_i)|`` (see :class:`DecayFit`).
 
@@ -556,7 +562,7 @@ def fit_decay(
     )
 
 
-def high_frequency_ratio(freqs, kernel_hat, *, top_fraction: float = 0.1) -> float:
+def high_frequency_ratio(freqs: ArrayLike, kernel_hat: ArrayLike, *, top_fraction: float = 0.1) -> float:
     """``max_i max_{ξ in top} |K̂_θ(ξ, x_i)| / max_ξ |K̂_θ(ξ, x_i)|``.
 
     "top" is the top ``top_fraction`` of the frequency range: ``max_k |ξ_k|/ξ_{k,max} ≥ 1 − top_fraction``
@@ -610,9 +616,9 @@ class TangentFourierResult(NamedTuple):
 
 def tangent_fourier(
     model_or_apply,
-    params,
-    x,
-    y,
+    params: PyTree,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     loss="mse",
     box=None,

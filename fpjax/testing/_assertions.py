@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fpjax._src.array_types import ArrayLike
 from fpjax._src.convergence import crossing_steps
 from fpjax._src.spectrum import _grid_cycles, _grid_values, _period_grid, _series_coeffs
 from fpjax._src.stats import seed_summary
@@ -88,15 +89,15 @@ def _freq_labels(freqs: Any, k: int) -> np.ndarray:
 
 
 def assert_spectra_close(
-    values: Any,
-    expected_values: Any,
-    x: Any,
-    freqs: Any = None,
+    values: ArrayLike,
+    expected_values: ArrayLike,
+    x: ArrayLike,
+    freqs: ArrayLike | None = None,
     *,
     rtol: float | None = None,
     atol: float | None = None,
     floor: float = 1e-3,
-    cycles: Any = None,
+    cycles: ArrayLike | None = None,
     period: float | None = None,
     fraction: float = 1.0,
 ) -> None:
@@ -226,7 +227,13 @@ def assert_spectra_close(
 
 
 def assert_frequency_order(
-    errors: Any, freqs: Any, *, threshold: float, rule: str = "first", steps: Any = None, fraction: float = 1.0
+    errors: ArrayLike,
+    freqs: ArrayLike,
+    *,
+    threshold: float,
+    rule: str = "first",
+    steps: ArrayLike | None = None,
+    fraction: float = 1.0,
 ) -> None:
     """Assert the frequency principle: lower frequencies fall below ``threshold`` no later than higher ones.
 
@@ -360,7 +367,9 @@ def assert_frequency_order(
 # ----------------------------------------------------------------------------------------------
 
 
-def assert_kernel_close(empirical: Any, expected: Any, *, width: int, rtol: float = 8.0, freqs: Any = None) -> None:
+def assert_kernel_close(
+    empirical: ArrayLike, expected: ArrayLike, *, width: int, rtol: float = 8.0, freqs: ArrayLike | None = None
+) -> None:
     """Assert that an empirical (finite-width) kernel is within ``rtol / √width`` of its limit.
 
     Checks the relative Frobenius error ``‖K_emp − K‖_F / ‖K‖_F <= rtol · width^{-1/2}``. An empirical
@@ -473,7 +482,7 @@ def _fit_power_law(lx: np.ndarray, ly: np.ndarray) -> PowerLawFit:
 
 
 def assert_decay_rate(
-    freqs: Any, magnitudes: Any, exponent: float, *, tol: float | None = None, fraction: float = 1.0
+    freqs: ArrayLike, magnitudes: ArrayLike, exponent: float, *, tol: float | None = None, fraction: float = 1.0
 ) -> PowerLawFit:
     """Assert that ``magnitudes`` decay like ``ξ^{-exponent}``; return the power-law fit.
 
@@ -565,7 +574,9 @@ def assert_decay_rate(
 # ----------------------------------------------------------------------------------------------
 
 
-def assert_seed_fraction(holds: Any, *, fraction: float, freqs: Any = None, claim: str = "claim") -> None:
+def assert_seed_fraction(
+    holds: ArrayLike, *, fraction: float, freqs: ArrayLike | None = None, claim: str = "claim"
+) -> None:
     """Assert that a per-seed claim holds in at least ``fraction`` of the seeds (per frequency).
 
     Args:
@@ -607,7 +618,9 @@ def assert_seed_fraction(holds: Any, *, fraction: float, freqs: Any = None, clai
     )
 
 
-def assert_seed_mean(values: Any, expected: Any, *, k: float = 3.0, atol: float = 0.0, freqs: Any = None) -> None:
+def assert_seed_mean(
+    values: ArrayLike, expected: ArrayLike, *, k: float = 3.0, atol: float = 0.0, freqs: ArrayLike | None = None
+) -> None:
     """Assert that the mean over seeds is within ``k`` standard errors of ``expected`` (per frequency).
 
     ``|mean − expected| <= k · stderr + atol`` with ``stderr = std/√S`` (``ddof = 1``, from

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,10 +34,9 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from fpjax._src import checks
+from fpjax._src.array_types import ArrayLike, PyTree
 from fpjax._src.hessian import krylov, operators, problems
 from fpjax._src.hessian.krylov import LanczosResult, tridiag
-
-PyTree = Any
 
 
 def _batch(batch, num):
@@ -622,7 +621,7 @@ def _density_jit(nodes, weights, grid, sigma):
     return jnp.sum(g * weights[None], axis=(1, 2)) / nodes.shape[0]
 
 
-def density_from_quadrature(nodes, weights, grid, sigma: float) -> jax.Array:
+def density_from_quadrature(nodes: ArrayLike, weights: ArrayLike, grid: ArrayLike, sigma: float) -> jax.Array:
     """Gaussian-broadened density ``φ_σ(t) = (1/n_v) Σ_probes Σⱼ τⱼ N(t; θⱼ, σ²)`` on ``grid``.
 
     Args:
@@ -680,7 +679,7 @@ def eigen_density(
     key: jax.Array,
     num_probes: int = 10,
     num_iters: int = 80,
-    grid: int | Any = 1000,
+    grid: int | ArrayLike = 1000,
     sigma: float | None = None,
     curvature: str = "hessian",
     batch: int | None = None,

@@ -21,16 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import checks
+from fpjax._src.array_types import PyTree
 from fpjax._src.hessian import estimators, krylov, operators, problems
-
-PyTree = Any
 
 
 def _default_group(path) -> str:

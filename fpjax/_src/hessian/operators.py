@@ -31,14 +31,10 @@ only batched-product scan of the package (:func:`_batch_sum`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
 from fpjax._src.hessian import problems
-
-PyTree = Any
 
 
 def _batch_sum(fn, batches, weights, like):

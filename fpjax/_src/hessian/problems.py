@@ -25,8 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import checks
-
-PyTree = Any
+from fpjax._src.array_types import ArrayLike, PyTree
 
 #: Curvature matrices every estimator accepts through ``curvature=``.
 CURVATURES = ("hessian", "ggn", "fisher", "empirical_fisher")
@@ -80,7 +79,7 @@ class ModelLoss:
     y: jax.Array
     weights: jax.Array
 
-    def loss_on_batch(self, params: PyTree, batch) -> jax.Array:
+    def loss_on_batch(self, params: PyTree, batch: PyTree) -> jax.Array:
         return _loss_fn(self.loss)(self.apply(params, batch[0]), batch[1])
 
     def __call__(self, params: PyTree) -> jax.Array:
@@ -124,7 +123,7 @@ def _weights(weights, n_b):
     return w / jnp.sum(w)
 
 
-def batched_loss(loss_on_batch: Callable, batches: PyTree, weights=None) -> BatchedLoss:
+def batched_loss(loss_on_batch: Callable, batches: PyTree, weights: ArrayLike | None = None) -> BatchedLoss:
     """Minibatch-averaged loss ``L(θ) = Σ_b w_b ℓ(θ; batch_b)`` for memory-bounded products.
 
     Args:
@@ -167,7 +166,13 @@ def batched_loss(loss_on_batch: Callable, batches: PyTree, weights=None) -> Batc
 
 
 def model_loss(
-    apply: Callable, x_train: Any, y_train: Any, *, loss: str | Callable = "mse", num_batches: int = 1, weights=None
+    apply: Callable,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
+    *,
+    loss: str | Callable = "mse",
+    num_batches: int = 1,
+    weights: ArrayLike | None = None,
 ) -> ModelLoss:
     """The training loss of a model, ``L(θ) = loss(apply(θ, x_train), y_train)``, kept in parts.
 
