@@ -7,14 +7,18 @@ with batch norm in eval mode (for :mod:`fpjax.hessian` / :mod:`fpjax.spectrum`);
 ``model.with_conv_impl("patches" | "lax" | "auto")`` switches the convolution implementation
 (same parameters; im2col on CPU keeps convolution gradients inside loops fast).
 Training: :func:`train_cnn` (SGD + momentum, coupled L2 weight decay, jitted step loop or
-per-epoch ``lax.scan``, recording of any function of the params every epoch), :func:`evaluate_cnn`,
-:func:`pretrain_shuffled_labels` (high-bandwidth initialisation), :func:`spatial_kernels`.
+per-epoch ``lax.scan``, recording of any function of the params every epoch) returns the
+:class:`fpjax.train.FitResult` of :func:`fpjax.train.fit` (``losses`` per optimizer step,
+``state`` = batch-norm statistics, ``metrics`` = :class:`CNNMetrics`); :func:`cnn_variables` gives
+its flax variables back. Also :func:`evaluate_cnn`, :func:`pretrain_shuffled_labels`
+(high-bandwidth initialisation), :func:`spatial_kernels`.
 """
 
 from fpjax._src.cnn import CNN, MODEL_NAMES, get_model, num_params, spatial_kernels
 from fpjax._src.cnn_train import (
     CNNEvaluation,
-    CNNTrainResult,
+    CNNMetrics,
+    cnn_variables,
     evaluate_cnn,
     make_sgd,
     pretrain_shuffled_labels,
@@ -28,8 +32,9 @@ __all__ = [
     "get_model",
     "num_params",
     "spatial_kernels",
-    "CNNTrainResult",
+    "CNNMetrics",
     "CNNEvaluation",
+    "cnn_variables",
     "train_cnn",
     "evaluate_cnn",
     "make_sgd",

@@ -18,8 +18,16 @@
 * **recording**: ``record(params)`` (any jittable function returning a pytree, e.g. the radial
   spectra of every conv kernel) is evaluated at initialisation and after every epoch and stacked:
   leading axis ``epochs + 1``;
-* **divergence**: a NaN/Inf epoch loss stops training; the result holds the last finite
-  variables and ``diverged=True`` (never NaN silently).
+* **divergence**: a step whose loss or updated parameters/batch statistics are NaN/Inf stops
+  training at the end of its epoch; the result holds the last finite parameters (those before the
+  failing step, recomputed from the start of the epoch), ``diverged=True`` and its
+  ``diverged_step`` (never NaN silently).
+
+The result is a :class:`fpjax.train.FitResult`, the type :func:`fpjax.train.fit` returns, with the
+same step semantics: ``losses`` holds every minibatch loss (one per optimizer step),
+``record_steps`` counts optimizer steps, ``state`` holds the batch-norm statistics and ``metrics``
+is a :class:`CNNMetrics` (per-epoch loss/accuracy, test metrics, timings). The flax variables are
+``cnn_variables(result) = {"params": result.params, **result.state}``.
 
 The same code runs on CPU and GPU; for a fixed key and machine results are reproducible.
 :func:`pretrain_shuffled_labels` is the high-bandwidth initialisation of the hys4 experiment:
@@ -40,11 +48,12 @@ import optax
 
 from fpjax._src import checks
 from fpjax._src.cnn import CNN
-from fpjax._src.train import ce
+from fpjax._src.train import FitResult, _all_finite, ce
 
 __all__ = [
-    "CNNTrainResult",
+    "CNNMetrics",
     "CNNEvaluation",
+    "cnn_variables",
     "train_cnn",
     "evaluate_cnn",
     "make_sgd",
@@ -65,50 +74,67 @@ class CNNEvaluation(NamedTuple):
     loss: float
 
 
-class CNNTrainResult(NamedTuple):
-    """Result of :func:`train_cnn`.
+class CNNMetrics(NamedTuple):
+    """Per-epoch metrics of :func:`train_cnn` (the ``metrics`` field of its :class:`fpjax.train.FitResult`).
 
-    variables: final ``{"params", "batch_stats"}`` (the last finite ones if training diverged).
-    history: dict of numpy arrays over epochs run: ``train_loss`` (mean minibatch loss in train
-      mode), ``train_acc_running`` (minibatch accuracy in train mode), ``test_loss``/``test_acc``
-      (eval mode; NaN in epochs not evaluated, absent without test data), ``epoch_seconds``;
-      scalars ``final_train_acc``/``final_train_loss`` (eval mode over the whole training set)
-      and ``final_test_acc``/``final_test_loss`` when test data were given.
-    records: stacked ``record(params)`` with leading axis ``epochs_run + 1`` (entry 0 at init),
-      or None without ``record``.
-    record_epochs: int array, the epoch of each record (0 = initialisation).
-    diverged: True when a NaN/Inf loss stopped training.
-    epochs_run: number of completed (finite) epochs.
+    Arrays have one entry per completed (finite) epoch, ``E = len(train_loss)``; the test fields
+    are None when no test data were given.
+
+    Attributes:
+      train_loss: ``(E,)`` mean minibatch cross-entropy of each epoch (train mode, the mean of
+        that epoch's ``losses``).
+      train_acc_running: ``(E,)`` mean minibatch accuracy of each epoch (train mode, while training).
+      test_loss: ``(E,)`` eval-mode test loss after each epoch, NaN in epochs not evaluated
+        (``eval_every``), or None.
+      test_acc: ``(E,)`` eval-mode test accuracy, as ``test_loss``, or None.
+      epoch_seconds: ``(E,)`` wall-clock seconds of each epoch (training, evaluation, recording).
+      final_train_acc: eval-mode accuracy of the final variables over the whole training set.
+      final_train_loss: eval-mode mean cross-entropy over the whole training set.
+      final_test_acc: eval-mode accuracy over the test set, or None.
+      final_test_loss: eval-mode mean cross-entropy over the test set, or None.
     """
 
-    variables: dict
-    history: dict
-    records: Any
-    record_epochs: np.ndarray
-    diverged: bool
-    epochs_run: int
+    train_loss: np.ndarray
+    train_acc_running: np.ndarray
+    test_loss: np.ndarray | None
+    test_acc: np.ndarray | None
+    epoch_seconds: np.ndarray
+    final_train_acc: float
+    final_train_loss: float
+    final_test_acc: float | None
+    final_test_loss: float | None
 
-    # The fields of :class:`fpjax.train.FitResult` under the same names, so code reading a training
-    # result works with both (a step of fit is an epoch here).
-    @property
-    def params(self) -> Any:
-        """``variables["params"]`` (FitResult's ``params``)."""
-        return self.variables["params"]
 
-    @property
-    def losses(self) -> np.ndarray:
-        """Mean training loss per epoch run (FitResult's ``losses``, per epoch)."""
-        return self.history["train_loss"]
+def cnn_variables(result: FitResult) -> dict:
+    """The flax variables ``{"params": result.params, **result.state}`` of a :func:`train_cnn` result.
 
-    @property
-    def record_steps(self) -> np.ndarray:
-        """The epoch of each record (FitResult's ``record_steps``)."""
-        return self.record_epochs
+    Args:
+      result: a :class:`fpjax.train.FitResult` (``state`` None counts as no state).
 
-    @property
-    def diverged_step(self) -> int:
-        """The epoch that diverged, ``-1`` if none (FitResult's ``diverged_step``)."""
-        return self.epochs_run if self.diverged else -1
+    Returns:
+      ``{"params": ..., "batch_stats": ...}``, the dict :meth:`CNN.apply` takes.
+
+    Examples:
+      >>> from fpjax.train import FitResult
+      >>> r = FitResult({"w": 1.0}, None, None, None, False, -1, state={"batch_stats": {}})
+      >>> sorted(cnn_variables(r))
+      ['batch_stats', 'params']
+    """
+    if not isinstance(result, FitResult):
+        raise TypeError(f"result must be a fpjax.train.FitResult (from train_cnn); got {type(result).__name__}")
+    return {"params": result.params, **(result.state or {})}
+
+
+def _as_variables(variables, name: str = "variables") -> dict:
+    """A variables dict from either a variables dict or a :class:`FitResult`."""
+    if isinstance(variables, FitResult):
+        variables = cnn_variables(variables)
+    if not isinstance(variables, dict) or "params" not in variables:
+        raise TypeError(
+            f"{name} must be the dict returned by init (keys 'params', 'batch_stats') or a FitResult of "
+            f"train_cnn; got {type(variables).__name__}"
+        )
+    return variables
 
 
 def make_sgd(
@@ -148,7 +174,8 @@ def _sgd(lr, momentum, weight_decay, struct: tuple) -> optax.GradientTransformat
 @functools.lru_cache(maxsize=64)
 def _epoch_fn(model: CNN, struct: tuple, loop: str):
     """``epoch(params, bs, opt_state, hp, x, y, idx (steps, batch), key) -> (params, bs,
-    opt_state, losses (steps,), accs (steps,))`` with ``hp = (lr, momentum, weight_decay)``
+    opt_state, losses (steps,), accs (steps,), oks (steps,))`` (``oks``: the step's loss and
+    updated params/batch stats are finite) with ``hp = (lr, momentum, weight_decay)``
     traced (changing them does not recompile), jitted as one ``lax.scan`` (``loop="scan"``) or as
     one jitted step called per minibatch (``loop="step"``). Both apply the same step with the
     same keys. Cached on (model object, optimizer structure, loop)."""
@@ -164,7 +191,8 @@ def _epoch_fn(model: CNN, struct: tuple, loop: str):
         (loss, (new_bs, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        return params, new_bs, opt_state, loss, jnp.mean(jnp.argmax(logits, -1) == yb)
+        ok = jnp.isfinite(loss) & _all_finite(params) & _all_finite(new_bs)
+        return params, new_bs, opt_state, loss, jnp.mean(jnp.argmax(logits, -1) == yb), ok
 
     def step_keys(key, steps):
         return jax.vmap(lambda j: jax.random.fold_in(key, j))(jnp.arange(steps))
@@ -173,27 +201,30 @@ def _epoch_fn(model: CNN, struct: tuple, loop: str):
 
         def epoch(params, bs, opt_state, hp, x, y, idx, key):
             def body(carry, inp):
-                *out, loss, acc = step(*carry, hp, x, y, *inp)
-                return tuple(out), (loss, acc)
+                *out, loss, acc, ok = step(*carry, hp, x, y, *inp)
+                return tuple(out), (loss, acc, ok)
 
-            carry, (losses, accs) = jax.lax.scan(body, (params, bs, opt_state), (idx, step_keys(key, idx.shape[0])))
-            return (*carry, losses, accs)
+            carry, (losses, accs, oks) = jax.lax.scan(
+                body, (params, bs, opt_state), (idx, step_keys(key, idx.shape[0]))
+            )
+            return (*carry, losses, accs, oks)
 
-        # Only the optimizer state is donated: the previous params/batch stats stay valid, so a
-        # diverged epoch can be rolled back without copying.
-        return jax.jit(epoch, donate_argnums=(2,))
+        # Nothing is donated: the inputs of an epoch stay valid, so a diverged epoch can be
+        # replayed up to its failing step.
+        return jax.jit(epoch)
 
     step_jit = jax.jit(step)
     keys_jit = jax.jit(step_keys, static_argnums=1)
 
     def epoch_loop(params, bs, opt_state, hp, x, y, idx, key):
         keys = keys_jit(key, idx.shape[0])
-        losses, accs = [], []
+        losses, accs, oks = [], [], []
         for j in range(idx.shape[0]):
-            params, bs, opt_state, loss, acc = step_jit(params, bs, opt_state, hp, x, y, idx[j], keys[j])
+            params, bs, opt_state, loss, acc, ok = step_jit(params, bs, opt_state, hp, x, y, idx[j], keys[j])
             losses.append(loss)
             accs.append(acc)
-        return params, bs, opt_state, jnp.stack(losses), jnp.stack(accs)
+            oks.append(ok)
+        return params, bs, opt_state, jnp.stack(losses), jnp.stack(accs), jnp.stack(oks)
 
     return epoch_loop
 
@@ -229,15 +260,17 @@ def _check_xy(model: CNN, x, y, xname="x", yname="y"):
     return x, y.astype(jnp.int32)
 
 
-def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) -> CNNEvaluation:
+def evaluate_cnn(model: CNN, variables: dict | FitResult, x, y, *, batch_size: int = 500) -> CNNEvaluation:
     """:class:`CNNEvaluation` ``(accuracy, loss)`` (mean cross-entropy) of ``model`` in eval mode over all of ``(x, y)``,
-    computed in batches of ``batch_size`` (the last one zero-padded and masked out)."""
+    computed in batches of ``batch_size`` (the last one zero-padded and masked out).
+
+    ``variables``: the dict of ``model.init`` or a :class:`fpjax.train.FitResult` of :func:`train_cnn`
+    (its ``params`` and ``state`` are used)."""
     x, y = _check_xy(model, x, y)
     batch_size = min(checks.check_positive_int(batch_size, "batch_size"), x.shape[0])
     n = x.shape[0]
     run = _eval_fn(model)
-    if not isinstance(variables, dict) or "params" not in variables:
-        raise TypeError("variables must be the dict returned by init (keys 'params', 'batch_stats')")
+    variables = _as_variables(variables)
     params, bs = variables["params"], variables.get("batch_stats", {})
     loss_sum, correct = 0.0, 0
     # A Python loop over fixed-size batches (one compile; the last batch is zero-padded and
@@ -255,7 +288,7 @@ def evaluate_cnn(model: CNN, variables: dict, x, y, *, batch_size: int = 500) ->
 
 def train_cnn(
     model: CNN,
-    variables: dict,
+    variables: dict | FitResult,
     x,
     y,
     *,
@@ -275,23 +308,54 @@ def train_cnn(
     stop_at_train_acc: float | None = None,
     loop: str = "auto",
     verbose: bool = False,
-) -> CNNTrainResult:
-    """Train ``model`` from ``variables`` on ``(x (n, H, W, C), y (n,) int)`` (see module docstring).
+) -> FitResult:
+    """Train ``model`` from ``variables`` on images ``x`` and labels ``y`` (see the module docstring).
+
+    Minibatch SGD with momentum on the softmax cross-entropy: ``P = n // batch_size`` optimizer
+    steps per epoch, one fresh permutation of the data per epoch.
 
     Args:
+      model: a :class:`fpjax.cnn.CNN` (:func:`fpjax.cnn.get_model`).
+      variables: ``model.init(key, x)`` (``{"params", "batch_stats"}``), or a previous
+        :class:`fpjax.train.FitResult` of ``train_cnn`` to continue from its parameters and state.
+      x: ``(n, H, W, C)`` images; y: ``(n,)`` integer labels in ``0..num_classes−1``.
       key: PRNG key for the permutations and dropout.
       epochs: number of passes; ``batch_size`` ≤ n.
       lr, momentum, weight_decay, nesterov, schedule: :func:`make_sgd` settings.
       x_test, y_test: optional evaluation data (eval mode every ``eval_every`` epochs and at the end).
+      eval_batch_size: batch size of the evaluations (:func:`evaluate_cnn`).
       record: ``record(params) -> pytree`` evaluated at init and after every epoch.
       stop_at_train_acc: stop early once the running train-mode minibatch accuracy of an epoch
         reaches this value (used to pre-train until the shuffled labels are memorised).
       loop: ``"scan"`` (the epoch is one jitted ``lax.scan``), ``"step"`` (one jitted step per
         minibatch) or ``"auto"``: ``"step"`` on CPU, ``"scan"`` elsewhere.
-    Returns a :class:`CNNTrainResult`.
+      verbose: print one line per epoch.
+
+    Returns:
+      A :class:`fpjax.train.FitResult` (the type of :func:`fpjax.train.fit`):
+
+      * ``params``: final ``variables["params"]`` (if training diverged, the last finite ones:
+        before ``diverged_step``); ``state``: ``{"batch_stats": ...}`` at the same point;
+      * ``losses``: ``(E' · P,)`` the minibatch loss before every optimizer step of the ``E'``
+        epochs started (``E' = epochs`` unless stopped early or diverged; NaN after
+        ``diverged_step``);
+      * ``records``: stacked ``record(params)``, leading axis ``E + 1`` (init and after each
+        completed epoch), None without ``record``; ``record_steps``: ``(E + 1,)`` = ``0, P, 2P, ...``;
+      * ``diverged`` (bool), ``diverged_step`` (int, ``-1`` if none);
+      * ``metrics``: :class:`CNNMetrics` over the ``E`` completed epochs.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.cnn import get_model
+      >>> m = get_model("cnn_small", 2, widths=(2, 2))
+      >>> x = jax.random.uniform(jax.random.key(0), (8, 8, 8, 1)); y = jnp.arange(8) % 2
+      >>> r = train_cnn(m, m.init(jax.random.key(1), x), x, y, key=jax.random.key(2), epochs=2, batch_size=4)
+      >>> r.losses.shape, r.record_steps.tolist(), r.metrics.train_loss.shape, bool(r.diverged)
+      ((4,), [], (2,), False)
     """
     checks.check_key(key)
     epochs = checks.check_positive_int(epochs, "epochs", minimum=0)
+    variables = _as_variables(variables)
     x, y = _check_xy(model, x, y)
     n = x.shape[0]
     batch_size = checks.check_positive_int(batch_size, "batch_size")
@@ -329,20 +393,29 @@ def train_cnn(
     hist: dict[str, list] = {"train_loss": [], "train_acc_running": [], "epoch_seconds": []}
     if has_test:
         hist["test_loss"], hist["test_acc"] = [], []
-    diverged = False
-    done = 0
+    step_losses: list[np.ndarray] = []
+    diverged, diverged_step = False, -1
     for ep in range(epochs):
         t0 = time.perf_counter()
         k_perm, k_drop = jax.random.split(jax.random.fold_in(key, ep))
         idx = jax.random.permutation(k_perm, n)[: steps * batch_size].reshape(steps, batch_size)
-        prev = (params, bs)  # kept in case this epoch diverges
-        params, bs, opt_state, losses, accs = epoch_fn(params, bs, opt_state, hp, x, y, idx, k_drop)
-        loss = float(jnp.mean(losses))
-        if not np.isfinite(loss) or not all(bool(jnp.all(jnp.isfinite(l))) for l in jax.tree_util.tree_leaves(params)):
-            diverged = True
-            params, bs = prev
+        prev = (params, bs, opt_state)  # kept in case this epoch diverges
+        params, bs, opt_state, losses, accs, oks = epoch_fn(params, bs, opt_state, hp, x, y, idx, k_drop)
+        oks_np = np.asarray(jax.device_get(oks))
+        if not oks_np.all():
+            j = int(np.argmin(oks_np))  # first failing step of this epoch
+            diverged, diverged_step = True, ep * steps + j
+            losses_np = np.array(jax.device_get(losses))
+            losses_np[j + 1 :] = np.nan
+            step_losses.append(losses_np)
+            params, bs = prev[0], prev[1]
+            if j > 0:  # replay the epoch's first j (finite) steps: same batches, same keys
+                p_j, bs_j, *_ = epoch_fn(*prev, hp, x, y, idx[:j], k_drop)
+                if bool(_all_finite(p_j)) and bool(_all_finite(bs_j)):
+                    params, bs = p_j, bs_j
             break
-        done = ep + 1
+        loss = float(jnp.mean(losses))
+        step_losses.append(np.asarray(jax.device_get(losses)))
         hist["train_loss"].append(loss)
         hist["train_acc_running"].append(float(jnp.mean(accs)))
         if has_test:
@@ -365,16 +438,34 @@ def train_cnn(
         if stop_at_train_acc is not None and hist["train_acc_running"][-1] >= stop_at_train_acc:
             break
     final = {"params": params, "batch_stats": bs}
-    history = {k: np.asarray(v, dtype=np.float64) for k, v in hist.items()}
-    history["final_train_acc"], history["final_train_loss"] = evaluate_cnn(
-        model, final, x, y, batch_size=eval_batch_size
-    )
+    h = {k: np.asarray(v, dtype=np.float64) for k, v in hist.items()}
+    train_acc, train_loss = evaluate_cnn(model, final, x, y, batch_size=eval_batch_size)
+    test_acc = test_loss = None
     if has_test:
-        history["final_test_acc"], history["final_test_loss"] = evaluate_cnn(
-            model, final, x_test, y_test, batch_size=eval_batch_size
-        )
+        test_acc, test_loss = evaluate_cnn(model, final, x_test, y_test, batch_size=eval_batch_size)
+    metrics = CNNMetrics(
+        train_loss=h["train_loss"],
+        train_acc_running=h["train_acc_running"],
+        test_loss=h.get("test_loss"),
+        test_acc=h.get("test_acc"),
+        epoch_seconds=h["epoch_seconds"],
+        final_train_acc=train_acc,
+        final_train_loss=train_loss,
+        final_test_acc=test_acc,
+        final_test_loss=test_loss,
+    )
     stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *records) if records else None
-    return CNNTrainResult(final, history, stacked, np.arange(len(records)), diverged, done)
+    all_losses = np.concatenate(step_losses) if step_losses else np.zeros((0,), np.float32)
+    return FitResult(
+        params=params,
+        losses=all_losses,
+        records=stacked,
+        record_steps=np.arange(len(records)) * steps,
+        diverged=diverged,
+        diverged_step=diverged_step,
+        state={"batch_stats": bs},
+        metrics=metrics,
+    )
 
 
 def shuffle_labels(y, *, key) -> jax.Array:
@@ -391,15 +482,18 @@ def shuffle_labels(y, *, key) -> jax.Array:
     return y[jax.random.permutation(key, y.shape[0])]
 
 
-def pretrain_shuffled_labels(model: CNN, variables: dict, x, y, *, key, epochs: int, **train_kwargs) -> CNNTrainResult:
+def pretrain_shuffled_labels(
+    model: CNN, variables: dict | FitResult, x, y, *, key, epochs: int, **train_kwargs
+) -> FitResult:
     """High-bandwidth initialisation (the hys4-cnn-bandwidth experiment): train on ``(x, shuffle_labels(y))``.
 
     Fitting randomly permuted labels forces the network to separate neighbouring images with
     unrelated labels, i.e. to become a high-frequency function of its input; the returned
-    ``variables`` are the initialisation for the subsequent training on the true labels.
+    :class:`fpjax.train.FitResult` (as :func:`train_cnn`'s; pass it, or ``cnn_variables(result)``,
+    as the ``variables`` of the subsequent training on the true labels) is that initialisation.
     ``train_kwargs`` go to :func:`train_cnn` (e.g. ``lr``, ``batch_size``,
     ``stop_at_train_acc=0.99`` to stop once the random labels are memorised). The result's
-    ``history["final_train_acc"]`` is the accuracy on the *shuffled* labels.
+    ``metrics.final_train_acc`` is the accuracy on the *shuffled* labels.
     """
     checks.check_key(key)
     k_shuffle, k_train = jax.random.split(key)
