@@ -175,9 +175,9 @@ def run(config: dict, out_dir: Path) -> dict:
             "downsample": [down_up(xte, f) for f in corruptions["downsample"]],
         }
         for reg, r in runs.items():
-            acc[reg]["clean"].append(evaluate_cnn(model, r.variables, xte, yte).accuracy)
+            acc[reg]["clean"].append(evaluate_cnn(model, r, xte, yte).accuracy)
             for c, xs in corrupted.items():
-                acc[reg][c].append([evaluate_cnn(model, r.variables, xc, yte).accuracy for xc in xs])
+                acc[reg][c].append([evaluate_cnn(model, r, xc, yte).accuracy for xc in xs])
 
     summary = {}
     for reg in ("none", "l2"):

@@ -118,10 +118,10 @@ def _train_regimes(cfg, models, data, key):
         )
         out[regime] = {
             "profiles": {k: np.asarray(v) for k, v in r.records.items()},
-            "train_acc": r.history["final_train_acc"],
-            "test_acc": r.history["final_test_acc"],
+            "train_acc": r.metrics.final_train_acc,
+            "test_acc": r.metrics.final_test_acc,
             "diverged": r.diverged,
-            "epochs_run": r.epochs_run,
+            "epochs_run": len(r.metrics.train_loss),
         }
     return out
 

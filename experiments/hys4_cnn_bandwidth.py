@@ -125,7 +125,7 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
     convolutions on CPU) for the Hessians; both are reused across seeds so nothing recompiles."""
     import jax
 
-    from fpjax.cnn import pretrain_shuffled_labels, train_cnn
+    from fpjax.cnn import cnn_variables, pretrain_shuffled_labels, train_cnn
 
     xtr, ytr, xte, yte = data
     k_init, k_train, k_pre, k_hess = jax.random.split(key, 4)
@@ -148,7 +148,7 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
         **dict(kw, epochs=int(cfg["pretrain_epochs"])),
         stop_at_train_acc=float(cfg["pretrain_stop_acc"]),
     )
-    v_hb = pre.variables
+    v_hb = cnn_variables(pre)
     r_hb = train_cnn(model, v_hb, xtr, ytr, key=k_train, x_test=xte, y_test=yte, eval_every=max(1, kw["epochs"]), **kw)
 
     # input gradients (bandwidth proxy); each histogram spans ±its own max |g| (the plot compares
@@ -157,32 +157,32 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
     states = {
         "random_init": v0,
         "high_bw_init": v_hb,
-        "random_final": r_rand.variables,
-        "high_bw_final": r_hb.variables,
+        "random_final": cnn_variables(r_rand),
+        "high_bw_final": cnn_variables(r_hb),
     }
     hists = {k: _grad_hist(model, v, xg, bins=int(cfg["grad_bins"])) for k, v in states.items()}
 
     kh1, kh2 = jax.random.split(k_hess)
     hess = {
-        "random": C.hessian_stats(loss_on_batch, r_rand.variables, xtr, ytr, kh1, cfg),
-        "high_bw": C.hessian_stats(loss_on_batch, r_hb.variables, xtr, ytr, kh2, cfg),
+        "random": C.hessian_stats(loss_on_batch, cnn_variables(r_rand), xtr, ytr, kh1, cfg),
+        "high_bw": C.hessian_stats(loss_on_batch, cnn_variables(r_hb), xtr, ytr, kh2, cfg),
     }
     return {
         "random": {
-            "train_acc": r_rand.history["final_train_acc"],
-            "test_acc": r_rand.history["final_test_acc"],
-            "train_loss": r_rand.history["train_loss"].tolist(),
+            "train_acc": r_rand.metrics.final_train_acc,
+            "test_acc": r_rand.metrics.final_test_acc,
+            "train_loss": r_rand.metrics.train_loss.tolist(),
             "diverged": r_rand.diverged,
         },
         "high_bw": {
-            "train_acc": r_hb.history["final_train_acc"],
-            "test_acc": r_hb.history["final_test_acc"],
-            "train_loss": r_hb.history["train_loss"].tolist(),
+            "train_acc": r_hb.metrics.final_train_acc,
+            "test_acc": r_hb.metrics.final_test_acc,
+            "train_loss": r_hb.metrics.train_loss.tolist(),
             "diverged": r_hb.diverged,
         },
         "pretrain": {
-            "epochs_run": pre.epochs_run,
-            "shuffled_label_train_acc": pre.history["final_train_acc"],
+            "epochs_run": len(pre.metrics.train_loss),
+            "shuffled_label_train_acc": pre.metrics.final_train_acc,
             "diverged": pre.diverged,
         },
         "grad_std": {k: float(h.std) for k, h in hists.items()},

@@ -39,6 +39,7 @@ RETURN_OK = {
     ("spectrum", "conv_kernels"): "a mapping layer path -> kernel (variable keys), not a record",
     ("spectrum", "conv_layer_high_freq_energy"): "a mapping layer path -> energy (variable keys)",
     ("cnn", "spatial_kernels"): "a mapping layer path -> kernel (variable keys)",
+    ("cnn", "cnn_variables"): "the flax variables {'params', 'batch_stats'} that CNN.apply takes, not a record",
     ("experiment", "claim"): "the JSON record written to metrics.json (see fpjax.experiment.Claim)",
 }
 BANNED_OK = {

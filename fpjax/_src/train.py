@@ -174,14 +174,33 @@ def make_loss(apply: Callable, loss: str | Callable = "mse") -> Callable:
 
 
 class FitResult(NamedTuple):
-    """Output of :func:`fit`.
+    """The result of a training run: of :func:`fit` and of :func:`fpjax.cnn.train_cnn`.
 
-    params: final parameters (the last finite ones if training diverged).
-    losses: ``(steps,)`` training loss before each update (NaN after divergence).
-    records: ``record(params)`` stacked over ``record_steps`` (None without ``record``).
-    record_steps: ``(R,)`` steps at which ``records`` were taken: ``0, k, 2k, ...`` ≤ steps.
-    diverged: bool scalar, True if a loss, gradient or parameter became NaN/Inf.
-    diverged_step: first step with a non-finite value, ``-1`` if none.
+    Steps count optimizer updates from 0; the loss of step ``s`` is the training (minibatch) loss
+    of the parameters after ``s`` updates, taken just before update ``s``.
+
+    Attributes:
+      params: final trainable parameters; if training diverged, the last finite ones (those after
+        ``diverged_step`` updates, before the failing update).
+      losses: ``(S,)`` training loss before each update, one per optimizer step run; NaN after
+        ``diverged_step``. ``fit``: ``S = steps``; ``train_cnn``: ``S = epochs × steps_per_epoch``
+        over the epochs started (fewer when it stops early).
+      records: ``record(params)`` stacked over ``record_steps`` (leading axis ``R``), or None
+        without ``record``.
+      record_steps: ``(R,)`` int, the step at which each record was taken (after that many
+        updates; 0 is the initialisation): ``0, k, 2k, ...`` for ``fit(record_every=k)``,
+        ``0, P, 2P, ...`` (one per epoch of ``P`` steps) for ``train_cnn``.
+      diverged: bool, True if a loss, parameter (or model state) became NaN/Inf.
+      diverged_step: int, the first step whose loss or updated parameters were non-finite,
+        ``-1`` if none.
+      state: non-trainable model state at the end, e.g. ``{"batch_stats": ...}`` of a batch-norm
+        CNN (flax ``variables = {"params": params, **state}``); None for :func:`fit`.
+      metrics: a NamedTuple of per-epoch evaluation metrics (:class:`fpjax.cnn.CNNMetrics` for
+        ``train_cnn``); None for :func:`fit`.
+
+    A pytree (a NamedTuple; the None fields are empty subtrees), so it passes through ``jit``,
+    ``vmap`` and :func:`fpjax.train.sweep`, where ``fit`` gives array scalars for ``diverged`` and
+    ``diverged_step``.
     """
 
     params: Any
@@ -190,6 +209,8 @@ class FitResult(NamedTuple):
     record_steps: jax.Array
     diverged: jax.Array
     diverged_step: jax.Array
+    state: Any = None
+    metrics: Any = None
 
 
 def _all_finite(tree) -> jax.Array:
