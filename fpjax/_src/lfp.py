@@ -732,7 +732,7 @@ class LFPTrajectory(NamedTuple):
     residual: jax.Array
     period: float
 
-    def __call__(self, x: Any) -> jax.Array:
+    def __call__(self, x: ArrayLike) -> jax.Array:
         """``h(x, t)`` for every recorded ``t``: ``(T, n)``."""
         return evaluate_series(self.coeffs, x, period=self.period)
 

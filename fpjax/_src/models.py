@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax._src import checks
-from fpjax._src.array_types import PyTree
+from fpjax._src.array_types import ArrayLike, PyTree
 
 __all__ = ["Model", "mlp", "two_layer_relu", "asi", "activation_fn", "num_params", "ACTIVATIONS", "INITS"]
 
@@ -38,13 +38,13 @@ class Model:
     settings, so experiments can write them to ``config.json``.
     """
 
-    init: Callable[[jax.Array, jax.Array], Any]
-    apply: Callable[[Any, jax.Array], jax.Array]
+    init: Callable[[jax.Array, ArrayLike], PyTree]
+    apply: Callable[[PyTree, ArrayLike], jax.Array]
     kernel_fn: Callable | None
     name: str
     config: dict = dataclasses.field(default_factory=dict, compare=False)
 
-    def __call__(self, params, x):
+    def __call__(self, params: PyTree, x: ArrayLike) -> jax.Array:
         return self.apply(params, x)
 
 
