@@ -118,17 +118,17 @@ def run(config: dict, out_dir: Path) -> dict:
                     pred = np.asarray(r.predicted)
                     big = np.abs(pred) > 1e-3 * np.abs(pred).max()
                     for m in methods:
-                        ratio = np.asarray(r.ratio[m])
+                        ratio = np.asarray(getattr(r.ratio, m))
                         cases.append(
                             {
                                 "activation": act,
                                 "loss": loss,
                                 "stage": stage,
                                 "method": m,
-                                "rel_l2_error": r.rel_error[m],
+                                "rel_l2_error": getattr(r.rel_error, m),
                                 "max_ratio_deviation": float(np.nanmax(np.abs(ratio[big] - 1))),
-                                "step": r.step[m],
-                                "resolution": r.resolution[m],
+                                "step": getattr(r.step, m),
+                                "resolution": getattr(r.resolution, m),
                                 "hf_ratio": r.hf_ratio,
                             }
                         )
@@ -136,7 +136,7 @@ def run(config: dict, out_dir: Path) -> dict:
                         curves[(act, loss)] = (
                             np.asarray(r.freqs),
                             pred,
-                            {m: np.asarray(r.measured[m]) for m in cfg["methods"]},
+                            {m: np.asarray(getattr(r.measured, m)) for m in r.methods},
                         )
                         if loss == cfg["losses"][0]:
                             win = tf.kernel_spectrum(model, params, x, grid_size=cfg["grid_size"], window="gaussian")

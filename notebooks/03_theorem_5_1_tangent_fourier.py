@@ -42,14 +42,15 @@ y = jnp.sin(2 * jnp.pi * x[:, 0])
 model = mlp((64, 64, 1), "tanh", init="standard", sigma_w=1.5, sigma_b=0.3)
 params = model.init(jax.random.key(0), x)
 res = tf.tangent_fourier(model, params, x, y, grid_size=512, methods=("finite_difference", "ode"))
-for m, e in res.rel_error.items():
-    print(f"{m:>17}: relative L2 difference predicted vs measured = {e:.2e}  (step {res.step[m]:.2e})")
+for m in res.methods:
+    e, step = getattr(res.rel_error, m), getattr(res.step, m)
+    print(f"{m:>17}: relative L2 difference predicted vs measured = {e:.2e}  (step {step:.2e})")
 
 # %%
 freqs = np.asarray(res.freqs)
 pos = freqs > 0
-curves = np.stack([np.asarray(res.predicted)] + [np.asarray(v) for v in res.measured.values()])[:, pos]
-fig = plot_spectrum(freqs[pos], curves, labels=["predicted −Σ K̂ ∂c/∂f"] + [f"measured ({m})" for m in res.measured],
+curves = np.stack([np.asarray(res.predicted)] + [np.asarray(getattr(res.measured, m)) for m in res.methods])[:, pos]
+fig = plot_spectrum(freqs[pos], curves, labels=["predicted −Σ K̂ ∂c/∂f"] + [f"measured ({m})" for m in res.methods],
                     ylabel="|∂_t f̂(ξ)|", title="Theorem 5.1: the curves lie on top of each other")
 fig.axes[0].set_xscale("log")
 fig
@@ -58,7 +59,7 @@ fig
 # The ratio measured / predicted per frequency (raw matplotlib: no library helper draws ratios).
 
 # %%
-ratio = np.asarray(res.ratio["finite_difference"])
+ratio = np.asarray(res.ratio.finite_difference)
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(freqs[pos], np.abs(ratio[pos]), ".", ms=3)
 ax.set(xscale="log", xlabel="ξ", ylabel="|measured / predicted|", ylim=(0.9, 1.1), title="agreement per frequency");

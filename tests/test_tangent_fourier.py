@@ -35,9 +35,9 @@ def check_theorem(act, loss, methods):
     model, params, x, y = setup(act, loss)
     r = tf.tangent_fourier(model, params, x, y, loss=loss, grid_size=512, methods=methods)
     for m in methods:
-        assert r.rel_error[m] <= AGREE, (act, loss, r.rel_error)
+        assert getattr(r.rel_error, m) <= AGREE, (act, loss, r.rel_error)
         # Per-frequency ratio ≈ 1 wherever the predicted coefficient is not negligible.
-        ratio = np.asarray(r.ratio[m])
+        ratio = np.asarray(getattr(r.ratio, m))
         big = np.abs(np.asarray(r.predicted)) > 1e-3 * np.abs(np.asarray(r.predicted)).max()
         assert np.nanmax(np.abs(ratio[big] - 1)) < 1e-3, (act, loss, m)
     # Riemann–Lebesgue on the grid: |K̂| at the top 10% of frequencies is below 1% of its peak.
@@ -70,7 +70,7 @@ def test_the_check_can_fail(x64):
     """The comparison discriminates: a wrong loss derivative or the mean instead of the sum fails."""
     model, params, x, y = setup("tanh", "mse")
     r = tf.tangent_fourier(model, params, x, y, loss="mse", grid_size=256, methods="finite_difference")
-    meas = r.measured["finite_difference"]
+    meas = r.measured.finite_difference
     f = model.apply(params, x)[:, 0]
     wrong = tf.predicted_dfhat(r.kernel_hat, tf.cost_grad(f, (y > 0).astype(f.dtype), "bce"))
     assert tf.spectral_agreement(wrong, meas)[0] > 0.1
@@ -146,7 +146,7 @@ def test_two_dimensional_inputs(x64):
     r = tf.tangent_fourier(model, params, x, y, grid_size=(16, 12), methods="finite_difference")
     assert r.kernel_hat.shape == (10, 16, 12) and r.predicted.shape == (16, 12)
     assert isinstance(r.freqs, tuple) and len(r.freqs) == 2
-    assert r.rel_error["finite_difference"] <= AGREE
+    assert r.rel_error.finite_difference <= AGREE
 
 
 def test_tapers():
@@ -194,7 +194,7 @@ def test_default_step_adapts_to_float32_and_is_reported():
         assert r.rel_step == tf.default_rel_step(jnp.float32) == pytest.approx(9.84e-4, rel=1e-3)
         coarse = tf.tangent_fourier(model, params, x, y, rel_step=5e-3, **kw)
         assert coarse.rel_step == 5e-3
-        e_def, e_coarse = r.rel_error["finite_difference"], coarse.rel_error["finite_difference"]
-        assert coarse.resolution["finite_difference"] < 1e-3 * e_coarse  # truncation dominated
+        e_def, e_coarse = r.rel_error.finite_difference, coarse.rel_error.finite_difference
+        assert coarse.resolution.finite_difference < 1e-3 * e_coarse  # truncation dominated
         assert e_def < e_coarse / 10, (e_def, e_coarse)
     assert tf.default_rel_step(jnp.float64) == pytest.approx(1.211e-6, rel=1e-3)

@@ -64,6 +64,7 @@ from fpjax._src.array_types import ArrayLike, PyTree
 __all__ = [
     "tangent_fourier",
     "TangentFourierResult",
+    "PerMethod",
     "kernel_spectrum",
     "KernelSpectrum",
     "predicted_dfhat",
@@ -584,18 +585,40 @@ def high_frequency_ratio(freqs: ArrayLike, kernel_hat: ArrayLike, *, top_fractio
 # ----------------------------------------------------------------------------------------------
 
 
+class PerMethod(NamedTuple):
+    """One value per measurement method of :func:`tangent_fourier` (``None`` for a method not run).
+
+    Attributes:
+      finite_difference: the value for ``method="finite_difference"``, or ``None``.
+      ode: the value for ``method="ode"``, or ``None``.
+
+    Read one method as ``res.rel_error.ode``, or by name as ``getattr(res.rel_error, m)`` for ``m``
+    in ``res.methods``.
+    """
+
+    finite_difference: jax.Array | float | None = None
+    ode: jax.Array | float | None = None
+
+
 class TangentFourierResult(NamedTuple):
     """Output of :func:`tangent_fourier`.
 
-    freqs, axes, kernel, kernel_hat: see :class:`KernelSpectrum`.
-    dc_df: ``(n,)`` ``∂c/∂f(x_i)``.
-    predicted: ``(N…)`` complex, ``−Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``.
-    measured: ``{method: (N…) complex}``; rel_error: ``{method: float}`` relative L2 error over all
-    frequencies; ratio: ``{method: (N…) complex}`` measured/predicted; step: ``{method: ε or τ}``
-    (absolute); rel_step: the relative step used by every method (the argument as the user set it,
-    or :func:`default_rel_step`); resolution: ``{method: float}`` the measurement's rounding floor
-    (see :func:`measured_dfhat`).
-    decay: :class:`DecayFit`; hf_ratio: :func:`high_frequency_ratio` at ``top_fraction``.
+    Attributes:
+      freqs, axes, kernel, kernel_hat: see :class:`KernelSpectrum`.
+      dc_df: ``(n,)`` ``∂c/∂f(x_i)``.
+      predicted: ``(N…)`` complex, ``−Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``.
+      methods: the measurement methods run, in the order asked (a subset of :data:`METHODS`).
+      measured: :class:`PerMethod` of ``(N…)`` complex measured ``∂_t f̂(ξ)``.
+      rel_error: :class:`PerMethod` of floats, the relative L2 error over all frequencies.
+      ratio: :class:`PerMethod` of ``(N…)`` complex measured/predicted.
+      step: :class:`PerMethod` of the absolute steps (``ε`` or ``τ``).
+      rel_step: the relative step used by every method (the argument as the user set it, or
+        :func:`default_rel_step`).
+      resolution: :class:`PerMethod` of floats, the measurement's rounding floor (see
+        :func:`measured_dfhat`).
+      decay: :class:`DecayFit`; hf_ratio: :func:`high_frequency_ratio` at ``top_fraction``.
+
+    The :class:`PerMethod` fields of a method not in ``methods`` are ``None``.
     """
 
     freqs: Any
@@ -604,12 +627,13 @@ class TangentFourierResult(NamedTuple):
     kernel_hat: jax.Array
     dc_df: jax.Array
     predicted: jax.Array
-    measured: dict
-    rel_error: dict
-    ratio: dict
-    step: dict
+    methods: tuple[str, ...]
+    measured: PerMethod
+    rel_error: PerMethod
+    ratio: PerMethod
+    step: PerMethod
     rel_step: float
-    resolution: dict
+    resolution: PerMethod
     decay: DecayFit
     hf_ratio: float
 
@@ -655,7 +679,7 @@ def tangent_fourier(
       >>> params = model.init(jax.random.key(0), x)
       >>> res = tangent_fourier(model, params, x, jnp.sin(3 * x), grid_size=128, methods="finite_difference",
       ...                       fit_band=(0.2, 0.5))
-      >>> res.rel_error["finite_difference"] < 1e-2, res.rel_step == default_rel_step("float32")
+      >>> res.rel_error.finite_difference < 1e-2, res.rel_step == default_rel_step("float32")
       (True, True)
     """
     from fpjax._src.models import Model
@@ -697,6 +721,7 @@ def tangent_fourier(
         )
         measured[m], step[m], resolution[m] = md.dfhat, md.step, md.resolution
         rel[m], ratio[m] = spectral_agreement(pred, md.dfhat)
+    methods = tuple(measured)  # each method once, in the order asked
     decay = fit_decay(spec.freqs, spec.kernel_hat, band=fit_band)
     hf = high_frequency_ratio(spec.freqs, spec.kernel_hat, top_fraction=top_fraction)
     used = default_rel_step(x.dtype) if rel_step is None else float(rel_step)
@@ -707,12 +732,13 @@ def tangent_fourier(
         spec.kernel_hat,
         r,
         pred,
-        measured,
-        rel,
-        ratio,
-        step,
+        methods,
+        PerMethod(**measured),
+        PerMethod(**rel),
+        PerMethod(**ratio),
+        PerMethod(**step),
         used,
-        resolution,
+        PerMethod(**resolution),
         decay,
         hf,
     )

@@ -13,6 +13,7 @@ from fpjax._src.tangent_fourier import (
     DecayFit,
     KernelSpectrum,
     MeasuredDfhat,
+    PerMethod,
     TangentFourierResult,
     cost_grad,
     default_rel_step,
@@ -30,6 +31,7 @@ from fpjax._src.tangent_fourier import (
 __all__ = [
     "tangent_fourier",
     "TangentFourierResult",
+    "PerMethod",
     "kernel_spectrum",
     "KernelSpectrum",
     "predicted_dfhat",
