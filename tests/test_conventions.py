@@ -249,3 +249,45 @@ def test_the_typing_check_can_fail():
     hidden.__annotations__ = {"x": typing.Any}
     assert _untyped(untyped, "x") and _untyped(untyped, "key") and _untyped(hidden, "x")
     assert not any(_untyped(typed, p) for p in ("x", "params", "key"))
+
+
+# ---- result records hold named fields, not dicts keyed by a fixed set of names
+
+DICT_FIELD_OK = {
+    ("spectrum", "LayerProfiles", "profiles"): "a mapping layer path -> profile (variable keys), as conv_kernels",
+    ("experiment", "Claim", "evidence"): "the free-form JSON evidence written to metrics.json",
+}
+OBJECTS = {("models", "Model"), ("cnn", "CNN"), ("experiment", "Experiment")}  # behaviour, not results
+
+
+def _dict_fields(cls) -> list[str]:
+    ann: dict = {}
+    for klass in reversed(cls.__mro__):
+        ann.update(getattr(klass, "__annotations__", {}))
+    out = []
+    for field, a in ann.items():
+        text = a if isinstance(a, str) else getattr(a, "__forward_arg__", None) or repr(a)
+        if a is dict or typing.get_origin(a) is dict or re.match(r"\s*(dict|Mapping|typing\.Mapping)\b", str(text)):
+            out.append(field)
+    return out
+
+
+def test_result_fields_are_not_dicts():
+    import dataclasses
+
+    bad = [
+        f"{m}.{n}.{f}"
+        for m, n, o in PUBLIC
+        if inspect.isclass(o)
+        and (m, n) not in OBJECTS
+        and ((issubclass(o, tuple) and hasattr(o, "_fields")) or dataclasses.is_dataclass(o))
+        for f in _dict_fields(o)
+        if (m, n, f) not in DICT_FIELD_OK
+    ]
+    assert not bad, f"{bad}: use a NamedTuple with one field per name (e.g. tangent_fourier.PerMethod)"
+
+    class Old(typing.NamedTuple):
+        measured: dict
+        rel_error: dict[str, float]
+
+    assert _dict_fields(Old) == ["measured", "rel_error"]
