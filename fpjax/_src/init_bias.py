@@ -91,6 +91,7 @@ import numpy as np
 
 from fpjax._src import checks, kernel_linalg
 from fpjax._src.array_types import ArrayLike, PyTree
+from fpjax._src.models import Model
 
 __all__ = [
     "SOLVERS",
@@ -427,7 +428,7 @@ def _model_cls():
 
 
 def network_kernels(
-    model,
+    model: Model,
     params: PyTree,
     x_train: ArrayLike,
     x_test: ArrayLike | None = None,
@@ -465,7 +466,7 @@ def network_kernels(
 
 
 def network_decomposition(
-    model,
+    model: Model,
     params: PyTree,
     x_train: ArrayLike,
     y_train: ArrayLike,
@@ -703,7 +704,7 @@ def gp_bias_error(
 
 
 def theorem3_monte_carlo(
-    model,
+    model: Model,
     x_train: ArrayLike,
     y_train: ArrayLike,
     x_test: ArrayLike,

@@ -69,6 +69,7 @@ from fpjax._src.checks import (
     check_positive_int,
     is_concrete,
 )
+from fpjax._src.models import Model
 
 __all__ = [
     "gamma2",
@@ -1079,7 +1080,7 @@ class LFPPrediction(NamedTuple):
 
 
 def predict(
-    model: Any,
+    model: Model,
     params: PyTree,
     x_train: ArrayLike,
     y_train: ArrayLike,

@@ -43,6 +43,7 @@ import numpy as np
 
 from fpjax._src import checks, kernel_linalg
 from fpjax._src.array_types import ArrayLike, PyTree
+from fpjax._src.models import Model
 
 __all__ = [
     "empirical_ntk",
@@ -422,7 +423,7 @@ def _nt_fn(apply, trace_axes, diagonal_axes, vmap_axes, implementation: int):
 
 
 def empirical_ntk_fn(
-    model_or_apply,
+    model_or_apply: Model | Callable,
     *,
     implementation: str | int = "auto",
     trace_axes: tuple[int, ...] = (-1,),
@@ -481,7 +482,7 @@ def empirical_ntk_fn(
 
 
 def empirical_ntk(
-    model_or_apply,
+    model_or_apply: Model | Callable,
     params: PyTree,
     x1: ArrayLike,
     x2: ArrayLike | None = None,
@@ -725,7 +726,7 @@ def kernel_flow(
 
 
 def predict_linearized(
-    model_or_apply,
+    model_or_apply: Model | Callable,
     params: PyTree,
     x_train: ArrayLike,
     y_train: ArrayLike,

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 
 from fpjax._src import checks
 from fpjax._src.array_types import ArrayLike, PyTree
+from fpjax._src.models import Model
 
 __all__ = ["EigResult", "NTKRecord", "frobenius_norm", "lanczos_eigh", "ntk_eigh", "ntk_matvec", "ntk_record"]
 
@@ -56,7 +57,9 @@ def _out_dim(apply, params, x) -> int:
     return 1 if len(out.shape) == 1 else int(out.shape[1])
 
 
-def ntk_matvec(model_or_apply, params: PyTree, x: ArrayLike, *, batch_size: int | None = None) -> Callable:
+def ntk_matvec(
+    model_or_apply: Model | Callable, params: PyTree, x: ArrayLike, *, batch_size: int | None = None
+) -> Callable:
     """The empirical-NTK-vector product ``v ↦ K v = J (Jᵀ v)`` without forming ``K`` or ``J``.
 
     Args:
@@ -224,7 +227,7 @@ def _lanczos(matvec, n, k, m, key, dtype):
 
 
 def ntk_eigh(
-    model_or_apply,
+    model_or_apply: Model | Callable,
     params: PyTree,
     x: ArrayLike,
     k: int,
@@ -340,7 +343,7 @@ class NTKRecord(NamedTuple):
 
 
 def ntk_record(
-    model_or_apply,
+    model_or_apply: Model | Callable,
     x_train: ArrayLike,
     y_train: ArrayLike,
     *,

@@ -60,6 +60,7 @@ import optax
 
 from fpjax._src import checks
 from fpjax._src.array_types import ArrayLike, PyTree
+from fpjax._src.models import Model
 
 __all__ = [
     "tangent_fourier",
@@ -250,7 +251,7 @@ def _grid_points(axes, dtype):
 
 
 def kernel_spectrum(
-    model_or_apply,
+    model_or_apply: Model | Callable,
     params: PyTree,
     x: ArrayLike,
     *,
@@ -332,7 +333,7 @@ class MeasuredDfhat(NamedTuple):
 
 
 def measured_dfhat(
-    model_or_apply,
+    model_or_apply: Model | Callable,
     params: PyTree,
     x: ArrayLike,
     y: ArrayLike,
@@ -639,7 +640,7 @@ class TangentFourierResult(NamedTuple):
 
 
 def tangent_fourier(
-    model_or_apply,
+    model_or_apply: Model | Callable,
     params: PyTree,
     x: ArrayLike,
     y: ArrayLike,
