@@ -4,6 +4,7 @@
   scalar; public entry points accept NumPy input and convert it.
 * ``jax.Array`` (used directly): returned arrays, and PRNG keys (typed keys from
   :func:`jax.random.key`).
+* ``DTypeLike`` (:data:`jax.typing.DTypeLike`): a dtype, its name or a scalar type.
 * ``PyTree`` (:data:`jaxtyping.PyTree`): a pytree of arrays, e.g. a model's ``params`` (nested dicts
   and lists of arrays), a direction in parameter space, or a pytree of per-seed outputs.
 
@@ -16,7 +17,7 @@ References:
 
 from __future__ import annotations
 
-from jax.typing import ArrayLike
+from jax.typing import ArrayLike, DTypeLike
 from jaxtyping import PyTree
 
-__all__ = ["ArrayLike", "PyTree"]
+__all__ = ["ArrayLike", "DTypeLike", "PyTree"]

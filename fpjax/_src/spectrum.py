@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fpjax._src.array_types import ArrayLike
+from fpjax._src.array_types import ArrayLike, DTypeLike
 from fpjax._src.checks import (
     as_array,
     as_points,
@@ -186,7 +186,7 @@ def _normalize_grid(x_grid: Any) -> tuple[list, bool]:
     return [x_grid], True
 
 
-def window_weights(n: int, window: Any = None, dtype=None) -> jax.Array:
+def window_weights(n: int, window: str | tuple[str, float] | None = None, dtype: DTypeLike | None = None) -> jax.Array:
     """The 1-D taper of length ``n`` applied per axis by :func:`grid_fft` (all ones for ``None``).
 
     ``window`` is ``None``, ``"tukey"`` (α = 0.25), ``("tukey", α)`` with 0 ≤ α ≤ 1, or ``"hann"``
@@ -225,7 +225,7 @@ def window_weights(n: int, window: Any = None, dtype=None) -> jax.Array:
 # ----------------------------------------------------------------------------------------------
 
 
-def grid_fft(values: ArrayLike, x_grid: ArrayLike, *, window: Any = None) -> GridSpectrum:
+def grid_fft(values: ArrayLike, x_grid: ArrayLike, *, window: str | tuple[str, float] | None = None) -> GridSpectrum:
     """Continuous Fourier transform of samples on a uniform grid, centred frequencies.
 
     Implements, per axis, ``f̂(ξ_k) ≈ Δ Σ_j w_j f(x_j) exp(-2πi ξ_k x_j)`` with ``x_j = a + jΔ``,

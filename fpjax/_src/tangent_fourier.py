@@ -59,7 +59,7 @@ import numpy as np
 import optax
 
 from fpjax._src import checks
-from fpjax._src.array_types import ArrayLike, PyTree
+from fpjax._src.array_types import ArrayLike, DTypeLike, PyTree
 from fpjax._src.models import Model
 
 __all__ = [
@@ -255,10 +255,10 @@ def kernel_spectrum(
     params: PyTree,
     x: ArrayLike,
     *,
-    box=None,
+    box: tuple[ArrayLike, ArrayLike] | None = None,
     grid_size: int | Sequence[int] = 256,
-    window=None,
-    implementation="auto",
+    window: str | tuple[str, float] | None = None,
+    implementation: str | int = "auto",
     batch_size: int | None = None,
 ) -> KernelSpectrum:
     """``K̂_θ(ξ, x_i)``: the grid transform of ``x ↦ K_θ(x, x_i)`` over ``box`` (zero outside).
@@ -304,7 +304,7 @@ def _tree_norm(tree):
     return jnp.sqrt(sum(jnp.sum(jnp.abs(v) ** 2) for v in jax.tree_util.tree_leaves(tree)))
 
 
-def default_rel_step(dtype) -> float:
+def default_rel_step(dtype: DTypeLike) -> float:
     """Default relative step ``0.2·eps(dtype)^{1/3}`` of the measured side (see the module docstring).
 
     Examples:
@@ -337,12 +337,12 @@ def measured_dfhat(
     params: PyTree,
     x: ArrayLike,
     y: ArrayLike,
-    axes,
+    axes: Sequence[ArrayLike],
     *,
-    loss="mse",
+    loss: str | Callable = "mse",
     method: str = "finite_difference",
     rel_step: float | None = None,
-    window=None,
+    window: str | tuple[str, float] | None = None,
     ode_rtol: float | None = None,
     ode_atol: float | None = None,
 ) -> MeasuredDfhat:
@@ -645,15 +645,15 @@ def tangent_fourier(
     x: ArrayLike,
     y: ArrayLike,
     *,
-    loss="mse",
-    box=None,
+    loss: str | Callable = "mse",
+    box: tuple[ArrayLike, ArrayLike] | None = None,
     grid_size: int | Sequence[int] = 256,
     methods: str | Sequence[str] = METHODS,
     rel_step: float | None = None,
-    window=None,
+    window: str | tuple[str, float] | None = None,
     fit_band: tuple[float, float] | None = None,
     top_fraction: float = 0.1,
-    implementation="auto",
+    implementation: str | int = "auto",
     batch_size: int | None = None,
 ) -> TangentFourierResult:
     """Check Theorem 5.1 for a model at ``params`` on data ``(x, y)``; see the module docstring.
