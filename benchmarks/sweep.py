@@ -318,6 +318,7 @@ def main():
     p.add_argument("--fp1d-steps", type=int, default=1000)
     p.add_argument("--profile", action="store_true", help="ablation of the step and HLO op counts")
     p.add_argument("--force-wall", action="store_true", help="run (b) even when the load is too high")
+    p.add_argument("--settings", default="ab", choices=("ab", "a", "b"), help="which settings to run")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--record-every", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -340,27 +341,30 @@ def main():
     res: dict = {"a": {}, "b": {}}
 
     # (a) single thread, process CPU time
-    mm = _common.pinned_rates()
-    res["rates"] = mm
-    print(
-        f"(a) one thread: float32 matmul {mm['matmul_gflops']:.1f} GFLOP/s, memory (a+=b, 64 MB) "
-        f"{mm['stream_gbs']:.1f} GB/s"
-    )
-    res["a"]["fpjax"] = run_child(["--child", "fpjax", *base], single=True)
-    res["a"]["plain"] = run_child(["--child", "plain", *base], single=True)
-    if _common.torch_python() is not None:
-        res["a"].update(torch_peers(args.loop_seeds, args.seeds, args.steps, 1))
-    fp1 = ["--seeds", str(args.fp1d_seeds), "--steps", str(args.fp1d_steps), "--record-every", "10"]
-    res["a"]["fp1d-fpjax"] = run_child(["--child", "fpjax", *fp1], single=True)
-    res["a"]["fp1d-plain"] = run_child(["--child", "plain", *fp1], single=True)
-    res["a"]["paired"] = run_child(["--child", "paired", *base], single=True)
-    res["a"]["fp1d-paired"] = run_child(["--child", "paired", *fp1], single=True)
-    if args.profile:
-        res["profile"] = run_child(["--child", "profile", "--seeds", str(args.seeds), "--steps", "100"], single=True)
+    if "a" in args.settings:
+        mm = _common.pinned_rates()
+        res["rates"] = mm
+        print(
+            f"(a) one thread: float32 matmul {mm['matmul_gflops']:.1f} GFLOP/s, memory (a+=b, 64 MB) "
+            f"{mm['stream_gbs']:.1f} GB/s"
+        )
+        res["a"]["fpjax"] = run_child(["--child", "fpjax", *base], single=True)
+        res["a"]["plain"] = run_child(["--child", "plain", *base], single=True)
+        if _common.torch_python() is not None:
+            res["a"].update(torch_peers(args.loop_seeds, args.seeds, args.steps, 1))
+        fp1 = ["--seeds", str(args.fp1d_seeds), "--steps", str(args.fp1d_steps), "--record-every", "10"]
+        res["a"]["fp1d-fpjax"] = run_child(["--child", "fpjax", *fp1], single=True)
+        res["a"]["fp1d-plain"] = run_child(["--child", "plain", *fp1], single=True)
+        res["a"]["paired"] = run_child(["--child", "paired", *base], single=True)
+        res["a"]["fp1d-paired"] = run_child(["--child", "paired", *fp1], single=True)
+        if args.profile:
+            res["profile"] = run_child(
+                ["--child", "profile", "--seeds", str(args.seeds), "--steps", "100"], single=True
+            )
     load_mid = os.getloadavg()[0]
 
     # (b) whole machine, wall time
-    if load_mid < cores or args.force_wall:
+    if "b" in args.settings and (load_mid < cores or args.force_wall):
         res["b"]["fpjax"] = run_child(["--child", "fpjax", *base], single=False)
         res["b"]["plain"] = run_child(["--child", "plain", *base], single=False)
         if _common.torch_python() is not None:
@@ -379,7 +383,14 @@ def main():
 
 
 def report(res, args, cores, fl):
-    a, b = res["a"], res["b"]
+    if res["a"]:
+        report_a(res, args, fl)
+    report_b(res, cores)
+    print("\nRAW " + json.dumps(res))
+
+
+def report_a(res, args, fl):
+    a = res["a"]
     f, pl = a["fpjax"], a["plain"]
     print(f"\n(a) single thread, process CPU seconds, {args.seeds} seeds x {args.steps} steps")
     print(f"  fpjax sweep(fit) call (trace + compile + run): {f['sweep_cpu']:.2f} s")
@@ -412,6 +423,10 @@ def report(res, args, cores, fl):
         print("  ablation, CPU ms per step (64-seed batch):")
         for k, v in res["profile"]["per_step_cpu_s"].items():
             print(f"    {k}: {1e3 * v:.3f} ms; HLO {res['profile']['hlo_op_counts'][k]}")
+
+
+def report_b(res, cores):
+    b = res["b"]
     l0, lm, l1 = res["load"]
     valid = max(l0, lm, l1) < cores
     print(
@@ -424,7 +439,6 @@ def report(res, args, cores, fl):
         t = v.get("run_wall", v.get("wall"))
         extra = f", sweep call {v['sweep_wall']:.2f} s" if "sweep_wall" in v else ""
         print(f"  {k}: {t:.2f} s{extra} (devices/threads {v.get('devices', v.get('threads'))})")
-    print("\nRAW " + json.dumps(res))
 
 
 if __name__ == "__main__":
