@@ -165,15 +165,8 @@ def test_no_spec_citations():
 NOT_ARRAY_NAMES = {"learning_rate", "steps", "model", "apply", "f0", "k", "rcond"}
 # Array names in use that the table does not list (points of a kernel, targets, ...).
 MORE_ARRAY_NAMES = {"y", "y_test", "x1", "x2", "values", "coeffs"}
-# Excluded from the check: the training loops, owned by a concurrent change (typed there).
-UNTYPED_OK = {
-    ("train", "fit"): "fpjax/_src/train.py: owned by a concurrent change",
-    ("train", "gradient_flow"): "fpjax/_src/train.py: owned by a concurrent change",
-    ("cnn", "train_cnn"): "fpjax/_src/cnn_train.py: owned by a concurrent change",
-    ("cnn", "evaluate_cnn"): "fpjax/_src/cnn_train.py: owned by a concurrent change",
-    ("cnn", "pretrain_shuffled_labels"): "fpjax/_src/cnn_train.py: owned by a concurrent change",
-    ("cnn", "shuffle_labels"): "fpjax/_src/cnn_train.py: owned by a concurrent change",
-}
+# Excluded from the check (none left: every public function is typed).
+UNTYPED_OK: dict = {}
 
 
 def _array_names() -> set[str]:

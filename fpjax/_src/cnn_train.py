@@ -47,6 +47,7 @@ import numpy as np
 import optax
 
 from fpjax._src import checks
+from fpjax._src.array_types import ArrayLike
 from fpjax._src.cnn import CNN
 from fpjax._src.train import FitResult, _all_finite, ce
 
@@ -260,7 +261,9 @@ def _check_xy(model: CNN, x, y, xname="x", yname="y"):
     return x, y.astype(jnp.int32)
 
 
-def evaluate_cnn(model: CNN, variables: dict | FitResult, x, y, *, batch_size: int = 500) -> CNNEvaluation:
+def evaluate_cnn(
+    model: CNN, variables: dict | FitResult, x: ArrayLike, y: ArrayLike, *, batch_size: int = 500
+) -> CNNEvaluation:
     """:class:`CNNEvaluation` ``(accuracy, loss)`` (mean cross-entropy) of ``model`` in eval mode over all of ``(x, y)``,
     computed in batches of ``batch_size`` (the last one zero-padded and masked out).
 
@@ -289,10 +292,10 @@ def evaluate_cnn(model: CNN, variables: dict | FitResult, x, y, *, batch_size: i
 def train_cnn(
     model: CNN,
     variables: dict | FitResult,
-    x,
-    y,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
-    key,
+    key: jax.Array,
     epochs: int,
     batch_size: int = 128,
     lr: float = 0.1,
@@ -300,8 +303,8 @@ def train_cnn(
     weight_decay: float = 0.0,
     nesterov: bool = False,
     schedule: str = "constant",
-    x_test=None,
-    y_test=None,
+    x_test: ArrayLike | None = None,
+    y_test: ArrayLike | None = None,
     eval_every: int = 1,
     eval_batch_size: int = 500,
     record: Callable[[Any], Any] | None = None,
@@ -468,7 +471,7 @@ def train_cnn(
     )
 
 
-def shuffle_labels(y, *, key) -> jax.Array:
+def shuffle_labels(y: ArrayLike, *, key: jax.Array) -> jax.Array:
     """A uniformly random permutation of the labels ``y`` (class frequencies are kept).
 
     Examples:
@@ -483,7 +486,14 @@ def shuffle_labels(y, *, key) -> jax.Array:
 
 
 def pretrain_shuffled_labels(
-    model: CNN, variables: dict | FitResult, x, y, *, key, epochs: int, **train_kwargs
+    model: CNN,
+    variables: dict | FitResult,
+    x: ArrayLike,
+    y: ArrayLike,
+    *,
+    key: jax.Array,
+    epochs: int,
+    **train_kwargs: Any,
 ) -> FitResult:
     """High-bandwidth initialisation (the hys4-cnn-bandwidth experiment): train on ``(x, shuffle_labels(y))``.
 

@@ -16,6 +16,7 @@ import numpy as np
 import optax
 
 from fpjax._src import checks
+from fpjax._src.array_types import ArrayLike, PyTree
 
 __all__ = ["mse", "bce", "ce", "get_loss", "LOSSES", "FitResult", "fit", "gradient_flow", "make_loss"]
 
@@ -224,16 +225,16 @@ def _all_finite(tree) -> jax.Array:
 
 def fit(
     apply: Callable,
-    params: Any,
-    x: Any,
-    y: Any,
+    params: PyTree,
+    x: ArrayLike,
+    y: ArrayLike,
     *,
     optimizer: optax.GradientTransformation,
     steps: int,
     loss: str | Callable = "mse",
     batch_size: int | None = None,
     key: jax.Array | None = None,
-    record: Callable[[Any], Any] | None = None,
+    record: Callable[[PyTree], PyTree] | None = None,
     record_every: int = 1,
 ) -> FitResult:
     """Train ``params`` of ``apply`` on ``(x, y)`` for ``steps`` optimizer updates.
@@ -336,17 +337,17 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
 
 def gradient_flow(
     apply: Callable,
-    params: Any,
-    x: Any,
-    y: Any,
-    t: Any,
+    params: PyTree,
+    x: ArrayLike,
+    y: ArrayLike,
+    t: ArrayLike,
     *,
     loss: str | Callable = "mse",
     rtol: float = 1e-6,
     atol: float = 1e-8,
     max_steps: int = 100_000,
-    solver=None,
-):
+    solver: Any = None,
+) -> PyTree:
     """Solve the gradient flow ``θ̇ = −∇_θ L(θ)`` from ``θ(0) = params`` with diffrax.
 
     Returns the parameters at each gradient-flow time in ``t`` (pytree with a leading ``len(t)``
