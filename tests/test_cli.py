@@ -146,7 +146,11 @@ def test_distributed_only_main_process_writes(toy, tmp_path, monkeypatch, capsys
 
 
 _SLOW_TOY = textwrap.dedent("""
-    import pathlib, sys, time
+    import pathlib, signal, sys, time
+    # A terminal's Ctrl-C: Python installs its KeyboardInterrupt handler only when SIGINT is not
+    # ignored at start-up, and a shell's background job (`cmd &` without job control, e.g. a CI
+    # script run in the background) inherits SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from fpjax import cli
     from fpjax._src import runner
     from fpjax.experiment import Experiment, claim, new_figure, save_figure
