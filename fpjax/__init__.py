@@ -1,6 +1,7 @@
 """fpjax: the frequency principle (spectral bias) of neural networks and how initialization shapes it.
 
-Submodules (imported on first use, so ``import fpjax`` stays light):
+Submodules (imported on first use; ``import fpjax`` itself imports only JAX, to give it one CPU
+device per core before its backends start, unless ``FPJAX_NO_HOST_DEVICES=1``):
 
 * :mod:`fpjax.models` — MLPs, the LFP two-layer ReLU network, antisymmetric initialization;
 * :mod:`fpjax.train` — jitted optax training, diffrax gradient flow, sharded resumable seed sweeps;
