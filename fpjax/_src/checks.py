@@ -4,9 +4,12 @@ Each check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (right 
 always naming the argument and saying what was expected, e.g.
 ``ValueError: x must have shape (n, d) with n >= 1; got shape (0, 3)``.
 
-Checks run on concrete inputs at the Python boundary. Inside ``jit`` the arrays are tracers; the
-shape checks still work (shapes are static) and value checks (NaN/Inf) are skipped, since they
-would need a host round-trip.
+Shape and dtype checks are static and behave the same everywhere. Value checks follow one policy,
+:func:`error_if`: where the values are concrete (eager calls) a bad value raises the Python exception
+(``ValueError`` naming the argument) at once; where they are traced (inside ``jit`` or ``vmap``) the
+same message is raised when the compiled program runs, through ``equinox.error_if`` (a
+``RuntimeError`` subclass whose text contains the message). A bad value therefore never becomes a
+number, whichever way the function is called.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,6 +34,7 @@ __all__ = [
     "check_positive",
     "check_positive_int",
     "check_same_leading",
+    "error_if",
     "is_concrete",
     "safe_ratio",
 ]
@@ -38,6 +43,40 @@ __all__ = [
 def is_concrete(x: Any) -> bool:
     """True when ``x`` holds values (not a tracer inside jit/vmap)."""
     return not isinstance(x, jax.core.Tracer)
+
+
+def error_if(x: Any, bad: Any, message: str, *, error: type[Exception] = ValueError) -> Any:
+    """Return ``x``, failing with ``message`` if any element of ``bad`` is true.
+
+    The one value-check policy of fpjax: a concrete ``bad`` (an eager call) raises
+    ``error(message)`` immediately; a traced ``bad`` (inside ``jit`` or ``vmap``) is attached to ``x``
+    with ``equinox.error_if``, so the compiled program raises a ``RuntimeError`` carrying ``message``
+    when it runs. Use the returned value: under ``jit`` a check whose result is unused is removed as
+    dead code.
+
+    Args:
+      x: any array or pytree the check guards (returned unchanged).
+      bad: boolean array-like, true where the input is invalid.
+      message: the error text; names the argument and says what was expected.
+      error: exception class raised for concrete values.
+
+    Returns:
+      ``x``.
+
+    Examples:
+      >>> import jax
+      >>> t = jnp.array([0.0, 1.0])
+      >>> error_if(t, t < 0, "t must be >= 0").tolist()
+      [0.0, 1.0]
+      >>> error_if(-t - 1, -t - 1 < 0, "t must be >= 0")
+      Traceback (most recent call last):
+      ValueError: t must be >= 0
+    """
+    if is_concrete(bad):
+        if bool(np.any(np.asarray(bad))):
+            raise error(message)
+        return x
+    return eqx.error_if(x, bad, message)
 
 
 def as_array(x: Any, name: str, *, dtype=None) -> jax.Array:

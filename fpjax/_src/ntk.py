@@ -679,8 +679,7 @@ def kernel_flow(
     dtype = jnp.result_type(kmat.dtype, y.dtype, jnp.float32)
     kmat, y = kmat.astype(dtype), y.astype(dtype)
     t = checks.as_array(t, "t").astype(dtype)
-    if checks.is_concrete(t) and (np.any(np.isnan(np.asarray(t))) or np.any(np.asarray(t) < 0)):
-        raise ValueError("t must be >= 0 (inf allowed); got negative or NaN times")
+    t = checks.error_if(t, jnp.isnan(t) | (t < 0), "t must be >= 0 (inf allowed); got negative or NaN times")
     f0 = jnp.zeros_like(y) if f0_train is None else checks.as_array(f0_train, "f0_train").astype(dtype)
     if f0.shape != y.shape:
         raise ValueError(f"f0_train must have the shape of y_train {tuple(y.shape)}; got {tuple(f0.shape)}")
