@@ -7,8 +7,8 @@ always naming the argument and saying what was expected, e.g.
 Shape and dtype checks are static and behave the same everywhere. Value checks follow one policy,
 :func:`error_if`: where the values are concrete (eager calls) a bad value raises the Python exception
 (``ValueError`` naming the argument) at once; where they are traced (inside ``jit`` or ``vmap``) the
-same message is raised when the compiled program runs, through ``equinox.error_if`` (a
-``RuntimeError`` subclass whose text contains the message). A bad value therefore never becomes a
+same message is raised when the compiled program runs, through ``equinox.error_if`` (jaxlib reports
+it as a ``RuntimeError``, on some dispatch paths a ``ValueError``, whose text contains the message). A bad value therefore never becomes a
 number, whichever way the function is called.
 """
 
@@ -50,8 +50,8 @@ def error_if(x: Any, bad: Any, message: str, *, error: type[Exception] = ValueEr
 
     The one value-check policy of fpjax: a concrete ``bad`` (an eager call) raises
     ``error(message)`` immediately; a traced ``bad`` (inside ``jit`` or ``vmap``) is attached to ``x``
-    with ``equinox.error_if``, so the compiled program raises a ``RuntimeError`` carrying ``message``
-    when it runs. Use the returned value: under ``jit`` a check whose result is unused is removed as
+    with ``equinox.error_if``, so the compiled program fails with an error carrying ``message`` when it
+    runs (``RuntimeError``, or ``ValueError`` on some jaxlib dispatch paths). Use the returned value: under ``jit`` a check whose result is unused is removed as
     dead code.
 
     Args:
