@@ -5,7 +5,7 @@ points of f(x) = Σ_{i≤4} a_i sin(2πix), a_i ~ U(0,1), x ∈ [0, 1]; loss L =
 (fpjax mse); the Hessian is taken at the trained weights (the setting of experiment hys5), float32.
   * "hys5 MLP": 1-64-64-64-64-64-1 (5 hidden layers of 64, P = 16,833), the network of
     experiments/hys5_flat_minima.py;
-  * 1-256-256-256-1 (P = 132,353), the larger size suggested for this benchmark.
+  * 1-256-256-256-1 (P = 132,353), a larger size (about 8× the parameters).
 
 fpjax (one jitted call each, compile time reported separately; best of --repeats):
   * ``hessian_summary``: 20 Lanczos steps (full reorthogonalization) → top eigenvalue, then 100
