@@ -16,11 +16,31 @@ Settings the source lost (learning rate, width, ω₀ of the sine network, the t
 * ``sine_omega0 = 3``: the source does not give ω₀. With the usual default ω₀ = 1 a Xavier sine net is
   almost linear at every depth (no power above Nyquist at init), so the sine part of the claim cannot
   show; with ω₀ = 10 (or 5) a depth-5 sine net is so chaotic that full-batch SGD fits the samples at
-  none of the rates tried. ω₀ = 3 was the value, among those tried during development (listed in
-  ``DEVELOPMENT_LOG`` and copied into the metrics), at which depth 5 still fits. The metric
+  none of the rates tried. ω₀ = 3 was the value, among those tried during development (listed
+  below), at which depth 5 still fits. The metric
   ``sine_omega0_probe`` measures the initial power above Nyquist for every ω₀ in ``omega0_probe``.
 
 Seeds run as one vmapped ``fpjax.train.sweep`` per (activation, depth), learning rates included.
+
+Settings tried before the ones above were fixed (quick scale, seed 0), with what was seen, so that no
+choice made after looking at results is hidden:
+
+* width 256, depths 2/5/8, SGD lr 0.01, 3000 steps, sine ω0=10: Gaussian d5/d8 and sine d5 did not
+  fit (loss stuck near the target variance), sine d8 diverged; ReLU d2 under-fitted
+* width 256, lr in {1e-4,1e-3,1e-2,1e-1}, 3000 steps, ω0=10: Gaussian d5 fits only at lr 1e-4
+  (interp error 0.55); Gaussian d8 and sine d5/d8 fit at no rate
+* init only, width 256, 4 seeds: power fraction above ξ=3.75 at depths 2/4/6/8: ReLU ~2e-4 at all;
+  Gaussian 2e-5/0.07/0.63/0.89; sine ω0=1 ~1e-5 at all; ω0=10 0.007/0.95/0.99/0.99; ω0=30
+  0.72/0.98/0.99/0.98
+* width 64, lrs {1e-4..1e-1}, 2000 steps, ω0=10: sine d5 fits at no rate; ReLU train RMSE 0.07
+  (under-fitted)
+* width 64, 4000 steps, sine ω0=3: d2 fits (err 0.09), d5 fits (err 0.42), d8 fits at no rate; ω0=5:
+  d2 fits, d5 and d8 fit at no rate
+* width 64, ReLU, lrs {0.01,0.1,0.3}: 4000 steps train RMSE ≥ 0.04; 10000 steps lr 0.3 train RMSE
+  0.027 (d2), 0.007 (d5) -> quick uses 10000 steps and adds lr 0.3
+* width 64, 10000 steps, lrs {1e-4,1e-3,1e-2,1e-1,0.3}, rule 'lowest final loss': all fit; sine d2
+  picked lr 0.3 (interp error 0.30; 0.02 at lr 1e-2) although every rate had reached ~1e-14 loss ->
+  rule changed to 'smallest rate that fits'; Spearman(init power, error) 0.49 over the 6 networks
 """
 
 from __future__ import annotations
@@ -57,24 +77,6 @@ QUICK = {
     "omega0_probe": [1.0, 3.0, 10.0, 30.0],
     "fit_tol": 0.05,
 }
-# Settings tried while writing this experiment (quick scale, seed 0), with what was seen. Copied into
-# every metrics.json so that no choice made after looking at results is hidden.
-DEVELOPMENT_LOG = [
-    "width 256, depths 2/5/8, SGD lr 0.01, 3000 steps, sine ω0=10: Gaussian d5/d8 and sine d5 did not fit "
-    "(loss stuck near the target variance), sine d8 diverged; ReLU d2 under-fitted",
-    "width 256, lr in {1e-4,1e-3,1e-2,1e-1}, 3000 steps, ω0=10: Gaussian d5 fits only at lr 1e-4 "
-    "(interp error 0.55); Gaussian d8 and sine d5/d8 fit at no rate",
-    "init only, width 256, 4 seeds: power fraction above ξ=3.75 at depths 2/4/6/8: ReLU ~2e-4 at all; "
-    "Gaussian 2e-5/0.07/0.63/0.89; sine ω0=1 ~1e-5 at all; ω0=10 0.007/0.95/0.99/0.99; ω0=30 0.72/0.98/0.99/0.98",
-    "width 64, lrs {1e-4..1e-1}, 2000 steps, ω0=10: sine d5 fits at no rate; ReLU train RMSE 0.07 (under-fitted)",
-    "width 64, 4000 steps, sine ω0=3: d2 fits (err 0.09), d5 fits (err 0.42), d8 fits at no rate; "
-    "ω0=5: d2 fits, d5 and d8 fit at no rate",
-    "width 64, ReLU, lrs {0.01,0.1,0.3}: 4000 steps train RMSE ≥ 0.04; 10000 steps lr 0.3 train RMSE 0.027 (d2), "
-    "0.007 (d5) -> quick uses 10000 steps and adds lr 0.3",
-    "width 64, 10000 steps, lrs {1e-4,1e-3,1e-2,1e-1,0.3}, rule 'lowest final loss': all fit; sine d2 picked "
-    "lr 0.3 (interp error 0.30; 0.02 at lr 1e-2) although every rate had reached ~1e-14 loss -> rule changed to "
-    "'smallest rate that fits'; Spearman(init power, error) 0.49 over the 6 networks",
-]
 
 FULL = dict(
     QUICK, depths=[2, 3, 4, 5, 6, 7, 8], width=256, steps=30000, n_seeds=8, lrs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 3e-1]
@@ -198,7 +200,6 @@ def run(config: dict, out_dir) -> dict:
         "results": {a: {str(d): v for d, v in t.items()} for a, t in table.items()},
         "all_learning_rates": {a: {str(d): v for d, v in t.items()} for a, t in raw.items()},
         "sine_omega0_probe": probe,
-        "development_log": DEVELOPMENT_LOG,
         "claims": claims,
     }
 
