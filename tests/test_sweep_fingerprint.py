@@ -210,6 +210,8 @@ def test_manifest_that_is_a_folder_or_too_large(tmp_path):
     (tmp_path / "sweep.json").mkdir()
     with pytest.raises(CheckpointError, match=r"sweep\.json cannot be read"):
         sweep1(_fn, tmp_path)
+    with pytest.raises(ValueError, match=r"sweep\.json is a folder; remove it"):
+        sweep1(_fn, tmp_path, on_mismatch="restart")
     (tmp_path / "sweep.json").rmdir()
     (tmp_path / "sweep.json").write_bytes(b" " * (2 << 20))
     with pytest.raises(CheckpointError, match=r"sweep\.json is larger than"):

@@ -556,10 +556,7 @@ class _ChunkStore:
         return leaves
 
     def write(self, c: int, leaves: list[np.ndarray]) -> None:
-        meta = json.dumps({"format": _FORMAT, "chunk": c, "fingerprint": self.fp}).encode()
-        io.atomic_save_npz(
-            self.file(c), **{f"leaf_{i}": a for i, a in enumerate(leaves)}, **{_META: np.frombuffer(meta, np.uint8)}
-        )
+        _write_chunk(self.file(c), c, self.fp, leaves)
 
     def check_manifest(self) -> None:
         """Refuse a directory whose ``sweep.json`` records another sweep (or is malformed)."""
@@ -584,6 +581,13 @@ class _ChunkStore:
     def write_manifest(self, n_chunks: int) -> None:
         if not (self.path / _MANIFEST).exists():
             io.atomic_write_json(self.path / _MANIFEST, {"format": _FORMAT, "fingerprint": self.fp, "n_chunks": n_chunks})
+
+
+def _write_chunk(path: Path, c: int, fp: dict, leaves: list[np.ndarray]) -> None:
+    """Save chunk ``c`` atomically with its record (a module-level function: tests of several
+    processes wrap it to see which process writes which chunk)."""
+    meta = json.dumps({"format": _FORMAT, "chunk": c, "fingerprint": fp}).encode()
+    io.atomic_save_npz(path, **{f"leaf_{i}": a for i, a in enumerate(leaves)}, **{_META: np.frombuffer(meta, np.uint8)})
 
 
 def _is_stale_temp(name: str) -> bool:
@@ -630,6 +634,8 @@ def _prepare(store: _ChunkStore, n_chunks: int, on_mismatch: str):
             raise
         if not writable:
             raise ValueError(f"checkpoint_dir {str(ckpt)!r} is not writable; cannot restart there") from None
+        if (ckpt / _MANIFEST).is_dir():
+            raise ValueError(f"checkpoint manifest {ckpt / _MANIFEST} is a folder; remove it to restart there") from None
         for p in chunk_files.values():
             p.unlink()
         if (ckpt / _MANIFEST).exists():
