@@ -436,7 +436,8 @@ def _plan(fn, keys, xs, *, chunk_size, tag, devices, gather, on_mismatch) -> _Pl
         devices = list(firsts.values())
     n_dev = len(devices)
     chunk_size = n if chunk_size is None else checks.check_positive_int(chunk_size, "chunk_size")
-    chunk_size = -(-chunk_size // n_dev) * n_dev
+    # More than n seeds per chunk is all at once (never pad a chunk beyond the keys there are).
+    chunk_size = -(-min(chunk_size, n) // n_dev) * n_dev
     sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), P("seeds"))
     n_proc, main = jax.process_count(), jax.process_index() == 0
     out_leaves1, treedef = jax.tree_util.tree_flatten(out1)
@@ -819,8 +820,9 @@ def sweep(
       keys: ``jax.random.split(key, n)``: typed keys ``(n,)`` or raw ``uint32`` keys ``(n, 2)``.
       xs: optional pytree of per-seed inputs, each leaf with leading axis ``n`` (e.g. learning rates or
         init scales); then ``fn(key, x_i)`` is called. Part of the checkpoint fingerprint.
-      chunk_size: seeds per chunk (default: all at once). Rounded up to a multiple of the device
-        count; the last chunk is padded with repeated keys whose outputs are dropped.
+      chunk_size: seeds per chunk (default, or any value above ``n``: all at once). Rounded up to
+        a multiple of the device count; the last chunk is padded with repeated keys whose outputs
+        are dropped.
       checkpoint_dir: if given, each finished chunk is saved atomically there (by process 0 only)
         and a rerun of the same sweep computes only the missing chunks. A chunk is reused only when
         its recorded fingerprint (keys, ``xs``, chunking, output structure, ``fn``'s jaxpr and
