@@ -652,7 +652,9 @@ def test_user_checksum_file_only_adds_checks(tmp_path):
     with pytest.raises(ChecksumError, match="holds 1 records"):
         data.load_cifar10("test", tmp_path)
     # a checksum in code (checksums=) is an explicit decision and does fix the content
-    sums = {f"cifar-10-batches-bin/{p.name}": sha256(p.read_bytes()) for p in (tmp_path / "cifar-10-batches-bin").iterdir()}
+    sums = {
+        f"cifar-10-batches-bin/{p.name}": sha256(p.read_bytes()) for p in (tmp_path / "cifar-10-batches-bin").iterdir()
+    }
     assert data.load_cifar10("test", tmp_path, checksums=sums).x.shape == (1, 32, 32, 3)
     root = tmp_path / "root"
     root.mkdir()

@@ -157,7 +157,9 @@ def test_memoised_objects_that_would_be_costly_to_inspect_are_refused():
     int_key = PROTO3 + long4 + put(0) + POP + b"}" + (get(0) + b"N" + b"s") * 1000 + STOP
     # keys with equal hashes (k * (2**61 - 1) all hash to 0) would make dict insertion quadratic
     colliding = PROTO3 + b"}" + MARK
-    colliding += b"".join(b"\x8a\x09" + (k * (2**61 - 1)).to_bytes(9, "little", signed=True) + b"N" for k in range(1, 1000))
+    colliding += b"".join(
+        b"\x8a\x09" + (k * (2**61 - 1)).to_bytes(9, "little", signed=True) + b"N" for k in range(1, 1000)
+    )
     colliding += b"u" + STOP
     for name, data, match in [
         ("dtype", dtype_attack, "not a plain numeric type"),

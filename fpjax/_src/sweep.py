@@ -566,10 +566,14 @@ class _ChunkStore:
             return
         try:
             if manifest.stat().st_size > _MAX_MANIFEST_BYTES:
-                raise CheckpointError(f"checkpoint manifest {manifest} is larger than {_MAX_MANIFEST_BYTES} bytes{_HINT}")
+                raise CheckpointError(
+                    f"checkpoint manifest {manifest} is larger than {_MAX_MANIFEST_BYTES} bytes{_HINT}"
+                )
             raw = manifest.read_bytes()
         except OSError as err:
-            raise CheckpointError(f"checkpoint manifest {manifest} cannot be read ({type(err).__name__}){_HINT}") from None
+            raise CheckpointError(
+                f"checkpoint manifest {manifest} cannot be read ({type(err).__name__}){_HINT}"
+            ) from None
         old = _parse_record(raw, f"checkpoint manifest {manifest}")
         diff = _diff(old["fingerprint"], self.fp)
         if diff:
@@ -581,7 +585,9 @@ class _ChunkStore:
 
     def write_manifest(self, n_chunks: int) -> None:
         if not (self.path / _MANIFEST).exists():
-            io.atomic_write_json(self.path / _MANIFEST, {"format": _FORMAT, "fingerprint": self.fp, "n_chunks": n_chunks})
+            io.atomic_write_json(
+                self.path / _MANIFEST, {"format": _FORMAT, "fingerprint": self.fp, "n_chunks": n_chunks}
+            )
 
 
 def _write_chunk(path: Path, c: int, fp: dict, leaves: list[np.ndarray]) -> None:
@@ -636,7 +642,9 @@ def _prepare(store: _ChunkStore, n_chunks: int, on_mismatch: str):
         if not writable:
             raise ValueError(f"checkpoint_dir {str(ckpt)!r} is not writable; cannot restart there") from None
         if (ckpt / _MANIFEST).is_dir():
-            raise ValueError(f"checkpoint manifest {ckpt / _MANIFEST} is a folder; remove it to restart there") from None
+            raise ValueError(
+                f"checkpoint manifest {ckpt / _MANIFEST} is a folder; remove it to restart there"
+            ) from None
         for p in chunk_files.values():
             p.unlink()
         if (ckpt / _MANIFEST).exists():
@@ -734,7 +742,9 @@ def _compute_chunk(plan: _Plan, c: int, store: _ChunkStore | None) -> list[np.nd
     # steps, was most of the first-call cost of a sweep).
     kd, xc = plan.chunk_inputs(c)
     shard = lambda a: jax.make_array_from_callback(a.shape, plan.sharding, lambda idx: a[idx])
-    out = _vmapped_chunk(shard(kd), None if xc is None else jax.tree_util.tree_map(shard, xc), fn=plan.fn, impl=plan.impl)
+    out = _vmapped_chunk(
+        shard(kd), None if xc is None else jax.tree_util.tree_map(shard, xc), fn=plan.fn, impl=plan.impl
+    )
     out_leaves = jax.tree_util.tree_leaves(out)
     if plan.gather == "none" and plan.n_proc > 1 and store is None:
         return [_local_part(leaf) for leaf in out_leaves]  # never assemble a chunk on one host
@@ -786,9 +796,7 @@ def _assemble(plan: _Plan, chunks: list, rows: list, computed: int, loaded: int)
             RuntimeWarning,
             stacklevel=3,
         )
-    return SweepResult(
-        outputs, div, seed_index.astype(np.int64), n, computed, loaded, len(plan.devices), plan.n_proc
-    )
+    return SweepResult(outputs, div, seed_index.astype(np.int64), n, computed, loaded, len(plan.devices), plan.n_proc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -853,9 +861,7 @@ def sweep(
 
     Determinism: the same keys, chunking and devices give bitwise-identical outputs.
     """
-    plan = _plan(
-        fn, keys, xs, chunk_size=chunk_size, tag=tag, devices=devices, gather=gather, on_mismatch=on_mismatch
-    )
+    plan = _plan(fn, keys, xs, chunk_size=chunk_size, tag=tag, devices=devices, gather=gather, on_mismatch=on_mismatch)
     store, reuse, loaded_leaves = _open_store(plan, checkpoint_dir, tag, on_mismatch)
     chunks, rows, computed, loaded = _execute(plan, store, reuse, loaded_leaves, progress)
     return _assemble(plan, chunks, rows, computed, loaded)
