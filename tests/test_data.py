@@ -109,10 +109,10 @@ def test_checksum_mismatch_and_sha256sums_manifest(tmp_path):
         load_dataset("cifar10", "test", tmp_path, checksums=bad)
     with pytest.raises(ValueError, match="md5"):
         load_dataset("cifar10", "test", tmp_path, checksums={"cifar-10-batches-bin/test_batch.bin": "xyz"})
-    # SHA256SUMS written once makes later loads verified (no size check) and catches tampering
+    # SHA256SUMS written once catches tampering, but never lifts the record-count check
     data.write_sha256sums(tmp_path / "cifar-10-batches-bin")
-    x, _ = load_dataset("cifar10", "test", tmp_path)
-    assert x.shape[0] == 3
+    with pytest.raises(ChecksumError, match="holds 3 records, the official file holds 10000"):
+        load_dataset("cifar10", "test", tmp_path)
     p = tmp_path / "cifar-10-batches-bin" / "test_batch.bin"
     raw = bytearray(p.read_bytes())
     raw[100] ^= 1
@@ -501,10 +501,13 @@ def test_sha256sums_in_the_data_folder_cannot_replace_builtin_checksums(tmp_path
     data.write_sha256sums(tmp_path / "cifar-10-batches-py")
     with pytest.raises(ChecksumError, match=r"md5 checksum of .*test_batch .*built-in"):
         load_dataset("cifar10", "test", tmp_path)
-    # SHA256SUMS may add entries for files without a built-in checksum ...
+    # SHA256SUMS may add entries for files without a built-in checksum (checked, yet the record
+    # count still applies) ...
     sums, truth = _cifar10_bin(tmp_path, rng)
     data.write_sha256sums(tmp_path / "cifar-10-batches-bin")
-    x, y = load_dataset("cifar10", "test", tmp_path)
+    with pytest.raises(ChecksumError, match="holds 3 records"):
+        load_dataset("cifar10", "test", tmp_path)
+    x, y = load_dataset("cifar10", "test", tmp_path, checksums=sums)
     np.testing.assert_array_equal(y, truth["test"][1])
     # ... and two checksum lists that disagree about one file are an error naming both
     (tmp_path / "SHA256SUMS").write_text("0" * 64 + "  cifar-10-batches-bin/test_batch.bin\n")
@@ -629,3 +632,36 @@ def test_safe_unpickle_shares_memo_references_in_bounded_time():
     # a container that holds itself is refused
     with pytest.raises(UnsafePickleError, match="cyclic"):
         safe_unpickle(b"\x80\x02]q\x00h\x00a.")
+
+
+def test_user_checksum_file_only_adds_checks(tmp_path):
+    # One-record .bin files vouched for by a SHA256SUMS written by the user: the record count of the
+    # official files still applies, in the folder and in the data directory's root, and for a
+    # home-made archive named in SHA256SUMS.
+    _cifar10_bin(tmp_path, np.random.default_rng(13), n=1)
+    data.write_sha256sums(tmp_path / "cifar-10-batches-bin")
+    for split in ("train", "test"):
+        with pytest.raises(ChecksumError, match="holds 1 records, the official file holds 10000"):
+            data.load_cifar10(split, tmp_path)
+    (tmp_path / "cifar-10-batches-bin" / "SHA256SUMS").unlink()
+    lines = [
+        f"{sha256(p.read_bytes())}  cifar-10-batches-bin/{p.name}\n"
+        for p in sorted((tmp_path / "cifar-10-batches-bin").iterdir())
+    ]
+    (tmp_path / "SHA256SUMS").write_text("".join(lines))
+    with pytest.raises(ChecksumError, match="holds 1 records"):
+        data.load_cifar10("test", tmp_path)
+    # a checksum in code (checksums=) is an explicit decision and does fix the content
+    sums = {
+        f"cifar-10-batches-bin/{p.name}": sha256(p.read_bytes()) for p in (tmp_path / "cifar-10-batches-bin").iterdir()
+    }
+    assert data.load_cifar10("test", tmp_path, checksums=sums).x.shape == (1, 32, 32, 3)
+    root = tmp_path / "root"
+    root.mkdir()
+    tar = root / "cifar-10-binary.tar.gz"
+    with tarfile.open(tar, "w:gz") as tf:
+        tf.add(tmp_path / "cifar-10-batches-bin", arcname="cifar-10-batches-bin")
+    (root / "SHA256SUMS").write_text(f"{sha256(tar.read_bytes())}  cifar-10-binary.tar.gz\n")
+    # the home-made archive fails its built-in md5 before any SHA256SUMS entry could matter
+    with pytest.raises(ChecksumError, match="cifar-10-binary.tar.gz"):
+        data.load_cifar10("test", root)

@@ -327,3 +327,11 @@ def test_sweep_result_is_a_frozen_result_type():
         sweep(_noise(), KEYS8, gather="some")
     with pytest.raises(ValueError, match="on_mismatch"):
         sweep(_noise(), KEYS8, on_mismatch="ignore")
+
+
+def test_chunk_size_above_the_number_of_keys_is_all_at_once():
+    # (a chunk is never padded beyond the keys there are: 10**12 would otherwise be allocated)
+    keys = KEYS8[:3]
+    res = sweep1(_noise(), keys, chunk_size=10**12)
+    assert res.chunks_computed == 1
+    np.testing.assert_array_equal(res.outputs, sweep1(_noise(), keys).outputs)

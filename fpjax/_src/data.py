@@ -43,8 +43,10 @@ when present — :func:`write_sha256sums` records one after you have checked the
 file can only ADD checks: for a file with a built-in checksum both are verified (a swapped file
 with a matching ``SHA256SUMS`` is still refused), and two ``SHA256SUMS`` entries that disagree are
 an error. (iv) ``checksums={relative_path: "md5:<hex>" | "sha256:<hex>"}``, an explicit decision
-in code, adds or replaces expected values (tests use this). ``checksums=False`` turns hash
-verification off (sizes are still checked).
+in code, adds or replaces expected values (tests use this). A ``SHA256SUMS`` match never lifts a
+built-in check: the record count of a ``.bin`` file it vouches for is still checked.
+``checksums=False`` turns hash verification and the record-count check off (every ``.bin`` file must
+still be a whole number of records with labels in range).
 
 **Hostile files.** Every file is opened through its resolved path and refused
 (:class:`UnsafePathError`) if a symbolic link leads outside the data directory; archives are read
@@ -255,7 +257,12 @@ class _Verifier:
 
     def check(self, rel: str, data: bytes | Path):
         """Verify ``data`` (bytes, or a file to hash in chunks) against every expected checksum of
-        ``rel`` (path relative to the data directory); True if at least one was verified."""
+        ``rel`` (path relative to the data directory).
+
+        Returns True only when a checksum that fixes the content was verified: the built-in one of
+        the official file, or the caller's ``checksums=`` entry (a decision in code). A match with a
+        ``SHA256SUMS`` entry in the data folder returns False: that file can only ADD a check, so
+        the built-in structural checks (record counts) still apply to the file it vouches for."""
         if not self.enabled:
             return False
         path = self._root / rel
@@ -296,7 +303,7 @@ class _Verifier:
                     "replace it, or pass checksums={...} / checksums=False if you changed "
                     "it on purpose"
                 )
-        return True
+        return rel in self.user or rel in self.builtin  # (a SHA256SUMS entry alone: False)
 
 
 def write_sha256sums(folder: str | os.PathLike) -> Path:
@@ -467,8 +474,9 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
         y = np.concatenate([p[1] for p in parts])[:, label_index].astype(np.int32)
         return Dataset(x, y)
 
-    # Official record count of each file of this split. It is checked for files whose hash is not
-    # known (a verified hash already fixes the content); checksums=False skips it too.
+    # Official record count of each file of this split. It is checked unless a built-in checksum or
+    # the caller's checksums= entry fixed the content (a SHA256SUMS file in the data folder only
+    # adds a check and never lifts this one); checksums=False, a decision in code, skips it too.
     per_file = spec["records"][split]
     partial = []
     for folder, files, kind in (

@@ -8,11 +8,19 @@ processes / hosts (each chunk is then one SPMD computation over the global mesh)
 **Checkpoints.** With ``checkpoint_dir`` each finished chunk is written atomically
 (``chunk_XXXXX.npz``) by one process (process 0). Every chunk file records the fingerprint of the
 sweep it belongs to: the keys, ``xs``, the chunking, the output structure (``jax.eval_shape`` of
-``fn``), a hash of ``fn``'s jaxpr (its constants included) and ``tag``. A rerun reuses a chunk only
+``fn``), a hash of ``fn``'s jaxpr and of every constant it computes with — closed-over arrays and
+the constants of nested jitted functions, ``closed_call``, ``custom_jvp``/``custom_vjp`` rules and
+``scan``/``cond``/``while`` bodies, at any depth — and ``tag``. A function whose results come from
+Python code the jaxpr does not show (``jax.pure_callback``, ``io_callback``) cannot be
+fingerprinted and is refused when ``checkpoint_dir`` is given. A rerun reuses a chunk only
 when its fingerprint equals this sweep's; a chunk from another sweep, a changed ``fn`` or a corrupt
 file is refused with an error naming the file and what differs (``on_mismatch="restart"`` discards
 the directory's chunks and starts afresh instead). Temporary files left by a killed write are
-removed on resume; a finished sweep in a read-only directory can still be read.
+removed on resume; a finished sweep in a read-only directory can still be read. A malformed
+``sweep.json`` or chunk record (bad JSON, deep nesting, wrong types) is a :class:`CheckpointError`.
+
+Structure: a *plan* (validated inputs, the traced function, devices, chunking), a *chunk store*
+(fingerprint, read, write) and *execution* (compute or read back every chunk, then assemble).
 
 Seeds whose outputs contain NaN/Inf are reported as diverged and excluded by
 :meth:`SweepResult.mean`.
@@ -46,7 +54,7 @@ from fpjax._src.devices import batched_lapack_deadlocks
 __all__ = ["CheckpointError", "SeedStats", "SweepResult", "diverged_mask", "sweep"]
 
 _MANIFEST = "sweep.json"
-_FORMAT = 2
+_FORMAT = 3
 _META = "__sweep__"
 _CHUNK_RE = re.compile(r"^chunk_(\d{5,})\.npz$")
 _GATHER = ("all", "process0", "none")
@@ -252,10 +260,70 @@ def _hash_arrays(h, leaves) -> None:
         h.update(np.ascontiguousarray(arr).tobytes() if arr.dtype != object else repr(arr).encode())
 
 
+# Primitives whose result comes from Python code the jaxpr does not show: a checkpoint fingerprint
+# cannot tell whether that code (or the state it reads) changed since the chunks were written.
+_OPAQUE_PRIMITIVES = frozenset({"pure_callback", "io_callback"})
+
+
+def _is_closed_jaxpr(v) -> bool:
+    return hasattr(v, "jaxpr") and hasattr(v, "consts")
+
+
+def _param_items(value):
+    """Sub-jaxprs and arrays inside one equation parameter (tuples, lists and dicts opened)."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (tuple, list)):
+            todo.extend(reversed(v))
+        elif isinstance(v, dict):
+            todo.extend(v[k] for k in sorted(v, key=str, reverse=True))
+        elif _is_closed_jaxpr(v) or hasattr(v, "eqns") or isinstance(v, (np.ndarray, jax.Array)):
+            yield v
+
+
+def _hash_nested_constants(h, jaxpr) -> None:
+    """Hash what the jaxpr text leaves out, at any depth: the constants of nested closed jaxprs
+    (``jit``/``pjit``, ``closed_call``, ``custom_jvp``/``custom_vjp``, ``scan``/``cond``/``while``
+    bodies), array literals and array-valued parameters. Refuses host callbacks."""
+    seen: set[int] = set()
+    todo = [jaxpr]
+    while todo:
+        j = todo.pop()
+        if id(j) in seen:  # a sub-jaxpr shared by several equations is hashed once
+            continue
+        seen.add(id(j))
+        for eqn in j.eqns:
+            name = eqn.primitive.name
+            if name in _OPAQUE_PRIMITIVES:
+                raise CheckpointError(
+                    f"fn calls {name}: its Python callback is invisible to the checkpoint "
+                    "fingerprint, so a checkpoint could return the results of an older version "
+                    "of that code; run this sweep without checkpoint_dir or express the callback "
+                    "with JAX operations"
+                )
+            h.update(f"|{name}".encode())
+            _hash_arrays(h, [v.val for v in eqn.invars if isinstance(v, jax.extend.core.Literal)])
+            subs = []
+            for key in sorted(eqn.params):
+                for item in _param_items(eqn.params[key]):
+                    h.update(f"|{key}".encode())
+                    if _is_closed_jaxpr(item):
+                        _hash_arrays(h, item.consts)
+                        subs.append(item.jaxpr)
+                    elif hasattr(item, "eqns"):
+                        subs.append(item)
+                    else:
+                        _hash_arrays(h, [item])
+            todo.extend(reversed(subs))
+
+
 def _fn_fingerprint(closed_jaxpr) -> str:
-    """sha256 of ``fn``'s jaxpr text (memory addresses removed) and of its constants."""
+    """sha256 of ``fn``'s jaxpr text (memory addresses removed), of its constants and of the
+    constants of every function nested in it (see :func:`_hash_nested_constants`)."""
     h = hashlib.sha256(_ADDR.sub("", str(closed_jaxpr.jaxpr)).encode())
     _hash_arrays(h, closed_jaxpr.consts)
+    _hash_nested_constants(h, closed_jaxpr.jaxpr)
     return h.hexdigest()[:24]
 
 
@@ -286,59 +354,245 @@ def _diff(old: dict, new: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# checkpoint files
+# plan: validated inputs, the traced function, devices and chunking
 # ---------------------------------------------------------------------------------------------
 
 
-def _chunk_name(c: int) -> str:
-    return f"chunk_{c:05d}.npz"
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Plan:
+    fn: Callable[..., Any]
+    impl: Any  # key implementation (None for raw uint32 keys)
+    key_data: np.ndarray  # (n, ...) uint32
+    xs: PyTree | None
+    closed: Any  # jaxpr of one seed
+    out1: PyTree  # output structure of one seed
+    devices: list
+    chunk_size: int
+    n_chunks: int
+    sharding: NamedSharding
+    structs: list  # one ShapeDtypeStruct (chunk_size, ...) per output leaf
+    treedef: Any
+    keep_rows: np.ndarray  # rows of every chunk this process keeps
+    gather: str
+    n_proc: int
+    main: bool  # process 0
+
+    @property
+    def n(self) -> int:
+        return int(self.key_data.shape[0])
+
+    def chunk_inputs(self, c: int):
+        idx = np.arange(c * self.chunk_size, (c + 1) * self.chunk_size) % self.n  # pad by wrapping around
+        return self.key_data[idx], (None if self.xs is None else jax.tree_util.tree_map(lambda a: a[idx], self.xs))
 
 
-def _read_chunk(path: Path, c: int, fp: dict, structs: list) -> list[np.ndarray]:
-    """The leaves of chunk ``c`` from ``path``, after checking that the file belongs to the sweep
-    with fingerprint ``fp`` and has the expected shapes. Raises :class:`CheckpointError`."""
-    hint = "; delete the directory, use a new one, or pass on_mismatch='restart' to discard its chunks and start afresh"
+def _check_inputs(fn, keys, xs, tag, devices, gather, on_mismatch):
+    """Validated ``(key_data, impl, xs as numpy, devices)``."""
+    if not callable(fn):
+        raise TypeError(f"fn must be a callable fn(key) -> pytree; got {type(fn).__name__}")
+    key_data, impl = _key_data(keys)
+    n = key_data.shape[0]
+    if n == 0:
+        raise ValueError("keys must hold at least one key; got 0")
+    if not isinstance(tag, str):
+        raise TypeError(f"tag must be a str; got {type(tag).__name__}")
+    checks.check_choice(gather, "gather", _GATHER)
+    checks.check_choice(on_mismatch, "on_mismatch", ("error", "restart"))
+    if xs is not None:
+        xs = jax.tree_util.tree_map(np.asarray, xs)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(xs):
+            if leaf.ndim == 0 or leaf.shape[0] != n:
+                raise ValueError(
+                    f"xs{jax.tree_util.keystr(path)} must have leading axis n_seeds={n}; got shape {leaf.shape}"
+                )
+    devices = list(jax.devices() if devices is None else devices)
+    if len(devices) == 0:
+        raise ValueError("devices must hold at least one device")
+    return key_data, impl, xs, devices
+
+
+def _keep_rows(sharding, chunk_size: int, gather: str, n_proc: int, main: bool) -> np.ndarray:
+    """Rows of every chunk that this process keeps (sorted)."""
+    if gather == "all" or n_proc == 1 or (gather == "process0" and main):
+        return np.arange(chunk_size)
+    if gather == "process0":
+        return np.zeros(0, int)
+    idx_map = sharding.addressable_devices_indices_map((chunk_size,))  # gather="none": own shards
+    return np.unique(np.concatenate([np.arange(chunk_size)[ix[0]] for ix in idx_map.values()]))
+
+
+def _plan(fn, keys, xs, *, chunk_size, tag, devices, gather, on_mismatch) -> _Plan:
+    key_data, impl, xs, devices = _check_inputs(fn, keys, xs, tag, devices, gather, on_mismatch)
+    n = key_data.shape[0]
+    single = lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
+    x1 = None if xs is None else jax.tree_util.tree_map(single, xs)
+    closed, out1 = jax.make_jaxpr(lambda kd, x: _one_seed(kd, x, fn, impl), return_shape=True)(single(key_data), x1)
+    if batched_lapack_deadlocks(devices) and _uses_lapack(closed.jaxpr):
+        # jaxlib < 0.12 deadlocks when batched LAPACK kernels run on several host devices at once
+        # (fpjax._src.devices): one device per process; the LAPACK kernel spreads the batch itself.
+        firsts: dict[int, Any] = {}
+        for d in devices:
+            firsts.setdefault(d.process_index, d)
+        devices = list(firsts.values())
+    n_dev = len(devices)
+    chunk_size = n if chunk_size is None else checks.check_positive_int(chunk_size, "chunk_size")
+    # More than n seeds per chunk is all at once (never pad a chunk beyond the keys there are).
+    chunk_size = -(-min(chunk_size, n) // n_dev) * n_dev
+    sharding = NamedSharding(Mesh(np.array(devices), ("seeds",)), P("seeds"))
+    n_proc, main = jax.process_count(), jax.process_index() == 0
+    out_leaves1, treedef = jax.tree_util.tree_flatten(out1)
+    return _Plan(
+        fn=fn,
+        impl=impl,
+        key_data=key_data,
+        xs=xs,
+        closed=closed,
+        out1=out1,
+        devices=devices,
+        chunk_size=chunk_size,
+        n_chunks=-(-n // chunk_size),
+        sharding=sharding,
+        structs=[jax.ShapeDtypeStruct((chunk_size,) + tuple(s.shape), s.dtype) for s in out_leaves1],
+        treedef=treedef,
+        keep_rows=_keep_rows(sharding, chunk_size, gather, n_proc, main),
+        gather=gather,
+        n_proc=n_proc,
+        main=main,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# chunk store: fingerprint, read, write
+# ---------------------------------------------------------------------------------------------
+
+_HINT = "; delete the directory, use a new one, or pass on_mismatch='restart' to discard its chunks and start afresh"
+_MAX_MANIFEST_BYTES = 1 << 20
+
+
+def _fingerprint(plan: _Plan, tag: str) -> dict:
+    """What a chunk file must record to be reused by this sweep."""
+    xs_h = hashlib.sha256(str(jax.tree_util.tree_structure(plan.xs)).encode())
+    _hash_arrays(xs_h, jax.tree_util.tree_leaves(plan.xs))
+    kd = plan.key_data
+    keys_h = hashlib.sha256(f"{plan.impl}|{kd.dtype.str}{kd.shape}".encode())
+    keys_h.update(np.ascontiguousarray(kd).tobytes())
+    return {
+        "keys": keys_h.hexdigest()[:24],
+        "xs": xs_h.hexdigest()[:24],
+        "chunking": f"n_seeds={plan.n}, chunk_size={plan.chunk_size}, n_chunks={plan.n_chunks}",
+        "outputs": _describe_struct(plan.out1),
+        "fn": _fn_fingerprint(plan.closed),
+        "tag": tag,
+    }
+
+
+def _parse_record(raw: bytes, what: str) -> dict:
+    """The JSON record ``{"format", "fingerprint", ...}`` of a manifest or chunk file, checked for
+    shape; anything malformed (bad JSON, deep nesting, wrong types) is a :class:`CheckpointError`."""
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if _META not in z.files:
-                raise CheckpointError(
-                    f"checkpoint file {path} has no sweep fingerprint (written by "
-                    f"another program or an older fpjax){hint}"
-                )
-            meta = json.loads(bytes(z[_META]).decode())
-            if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-                raise CheckpointError(
-                    f"checkpoint file {path} has fingerprint format "
-                    f"{meta.get('format') if isinstance(meta, dict) else '?'}, "
-                    f"expected {_FORMAT}{hint}"
-                )
-            diff = _diff(meta.get("fingerprint", {}), fp)
-            if diff:
-                raise CheckpointError(
-                    f"checkpoint file {path} belongs to a different sweep: "
-                    f"{', '.join(diff)} differ{'s' if len(diff) == 1 else ''}{hint}"
-                )
-            if meta.get("chunk") != c:
-                raise CheckpointError(
-                    f"checkpoint file {path} holds chunk {meta.get('chunk')}, not chunk {c} (renamed or copied){hint}"
-                )
-            leaves = [z[f"leaf_{i}"] for i in range(len(structs))]
-    except CheckpointError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError, UnicodeDecodeError) as err:
+        rec = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{what} is corrupt ({type(err).__name__}){_HINT}") from None
+    if not isinstance(rec, dict):
+        raise CheckpointError(f"{what} is corrupt (its record is a {type(rec).__name__}, not an object){_HINT}")
+    if rec.get("format") != _FORMAT:
+        fmt = rec.get("format")
         raise CheckpointError(
-            f"checkpoint file {path} is corrupt or truncated ({type(err).__name__}: {err}){hint}"
-        ) from None
-    for i, (a, s) in enumerate(zip(leaves, structs)):
-        if a.shape != s.shape or a.dtype != s.dtype:
+            f"{what} has fingerprint format {fmt if isinstance(fmt, int) else '?'!s:.20}, expected "
+            f"{_FORMAT} (written by another program or another fpjax version){_HINT}"
+        )
+    fp = rec.get("fingerprint")
+    if not (isinstance(fp, dict) and all(isinstance(fp.get(k), str) for k in _WHAT)):
+        raise CheckpointError(f"{what} is corrupt (its fingerprint is malformed){_HINT}")
+    return rec
+
+
+@dataclasses.dataclass(frozen=True)
+class _ChunkStore:
+    """The chunk files of one sweep in ``path``; every file records the fingerprint ``fp``."""
+
+    path: Path
+    fp: dict
+    structs: list
+
+    def file(self, c: int) -> Path:
+        return self.path / f"chunk_{c:05d}.npz"
+
+    def read(self, c: int, path: Path | None = None) -> list[np.ndarray]:
+        """The leaves of chunk ``c``, after checking that the file belongs to this sweep and has
+        the expected shapes. Raises :class:`CheckpointError`."""
+        path = self.file(c) if path is None else path
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if _META not in z.files:
+                    raise CheckpointError(
+                        f"checkpoint file {path} has no sweep fingerprint (written by "
+                        f"another program or an older fpjax){_HINT}"
+                    )
+                meta = _parse_record(bytes(z[_META]), f"checkpoint file {path}")
+                diff = _diff(meta["fingerprint"], self.fp)
+                if diff:
+                    raise CheckpointError(
+                        f"checkpoint file {path} belongs to a different sweep: "
+                        f"{', '.join(diff)} differ{'s' if len(diff) == 1 else ''}{_HINT}"
+                    )
+                if meta.get("chunk") != c:
+                    raise CheckpointError(
+                        f"checkpoint file {path} holds chunk {meta.get('chunk')!r:.20}, not chunk {c} "
+                        f"(renamed or copied){_HINT}"
+                    )
+                leaves = [z[f"leaf_{i}"] for i in range(len(self.structs))]
+        except CheckpointError:
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ValueError, OSError, UnicodeDecodeError) as err:
             raise CheckpointError(
-                f"checkpoint file {path}: leaf {i} is {a.dtype}{list(a.shape)}, "
-                f"expected {np.dtype(s.dtype)}{list(s.shape)}{hint}"
+                f"checkpoint file {path} is corrupt or truncated ({type(err).__name__}: {err}){_HINT}"
+            ) from None
+        for i, (a, s) in enumerate(zip(leaves, self.structs)):
+            if a.shape != s.shape or a.dtype != s.dtype:
+                raise CheckpointError(
+                    f"checkpoint file {path}: leaf {i} is {a.dtype}{list(a.shape)}, "
+                    f"expected {np.dtype(s.dtype)}{list(s.shape)}{_HINT}"
+                )
+        return leaves
+
+    def write(self, c: int, leaves: list[np.ndarray]) -> None:
+        _write_chunk(self.file(c), c, self.fp, leaves)
+
+    def check_manifest(self) -> None:
+        """Refuse a directory whose ``sweep.json`` records another sweep (or is malformed)."""
+        manifest = self.path / _MANIFEST
+        if not manifest.exists():
+            return
+        try:
+            if manifest.stat().st_size > _MAX_MANIFEST_BYTES:
+                raise CheckpointError(
+                    f"checkpoint manifest {manifest} is larger than {_MAX_MANIFEST_BYTES} bytes{_HINT}"
+                )
+            raw = manifest.read_bytes()
+        except OSError as err:
+            raise CheckpointError(
+                f"checkpoint manifest {manifest} cannot be read ({type(err).__name__}){_HINT}"
+            ) from None
+        old = _parse_record(raw, f"checkpoint manifest {manifest}")
+        diff = _diff(old["fingerprint"], self.fp)
+        if diff:
+            raise CheckpointError(
+                f"checkpoint_dir {str(self.path)!r} holds a different sweep ({manifest}): "
+                f"{', '.join(diff)} differ{'s' if len(diff) == 1 else ''}; use a new "
+                "directory, delete it, or pass on_mismatch='restart'"
             )
-    return leaves
+
+    def write_manifest(self, n_chunks: int) -> None:
+        if not (self.path / _MANIFEST).exists():
+            io.atomic_write_json(
+                self.path / _MANIFEST, {"format": _FORMAT, "fingerprint": self.fp, "n_chunks": n_chunks}
+            )
 
 
 def _write_chunk(path: Path, c: int, fp: dict, leaves: list[np.ndarray]) -> None:
+    """Save chunk ``c`` atomically with its record (a module-level function: tests of several
+    processes wrap it to see which process writes which chunk)."""
     meta = json.dumps({"format": _FORMAT, "chunk": c, "fingerprint": fp}).encode()
     io.atomic_save_npz(path, **{f"leaf_{i}": a for i, a in enumerate(leaves)}, **{_META: np.frombuffer(meta, np.uint8)})
 
@@ -347,66 +601,54 @@ def _is_stale_temp(name: str) -> bool:
     return name.startswith((".chunk_", f".{_MANIFEST}.")) and name.endswith(".tmp")
 
 
-def _prepare(ckpt: Path, fp: dict, n_chunks: int, structs: list, on_mismatch: str, keep: bool):
-    """Check ``ckpt`` (process 0 only). Returns ``(reuse, leaves, writable)``: ``reuse[c]`` is True
-    for chunks whose file belongs to this sweep; ``leaves[c]`` their arrays when ``keep``."""
+def _writable(ckpt: Path, exists: bool) -> bool:
+    if exists:
+        return os.access(ckpt, os.W_OK | os.X_OK)
+    return os.access(next((p for p in ckpt.parents if p.exists()), Path(".")), os.W_OK)
+
+
+def _scan(store: _ChunkStore, chunk_files: dict, n_chunks: int):
+    """``(reuse, leaves)`` of the chunk files that belong to this sweep; CheckpointError otherwise."""
+    store.check_manifest()
+    extra = sorted(c for c in chunk_files if c >= n_chunks)
+    if extra:
+        raise CheckpointError(
+            f"checkpoint file {chunk_files[extra[0]]} belongs to a different sweep "
+            f"(chunk {extra[0]}, but this sweep has {n_chunks} chunks); use a new "
+            "directory, delete it, or pass on_mismatch='restart'"
+        )
+    reuse, leaves = [False] * n_chunks, [None] * n_chunks
+    for c, p in sorted(chunk_files.items()):
+        leaves[c] = store.read(c, p)
+        reuse[c] = True
+    return reuse, leaves
+
+
+def _prepare(store: _ChunkStore, n_chunks: int, on_mismatch: str):
+    """Check the checkpoint directory (process 0 only). Returns ``(reuse, leaves)``: ``reuse[c]``
+    is True for chunks whose file belongs to this sweep, ``leaves[c]`` their arrays."""
+    ckpt = store.path
     exists = ckpt.is_dir()
     if ckpt.exists() and not exists:
         raise ValueError(f"checkpoint_dir {str(ckpt)!r} exists and is not a directory")
-    writable = (
-        os.access(ckpt, os.W_OK | os.X_OK)
-        if exists
-        else os.access(next((p for p in ckpt.parents if p.exists()), Path(".")), os.W_OK)
-    )
+    writable = _writable(ckpt, exists)
     names = sorted(os.listdir(ckpt)) if exists else []
-    stale = [n for n in names if _is_stale_temp(n)]
     chunk_files = {int(m.group(1)): ckpt / n for n in names if (m := _CHUNK_RE.match(n))}
-
-    def restart():
+    try:
+        reuse, leaves = _scan(store, chunk_files, n_chunks)
+    except CheckpointError:
+        if on_mismatch != "restart":
+            raise
         if not writable:
-            raise ValueError(f"checkpoint_dir {str(ckpt)!r} is not writable; cannot restart there")
+            raise ValueError(f"checkpoint_dir {str(ckpt)!r} is not writable; cannot restart there") from None
+        if (ckpt / _MANIFEST).is_dir():
+            raise ValueError(
+                f"checkpoint manifest {ckpt / _MANIFEST} is a folder; remove it to restart there"
+            ) from None
         for p in chunk_files.values():
             p.unlink()
         if (ckpt / _MANIFEST).exists():
             (ckpt / _MANIFEST).unlink()
-        chunk_files.clear()
-
-    reuse = [False] * n_chunks
-    leaves: list = [None] * n_chunks
-    manifest = ckpt / _MANIFEST
-    try:
-        if manifest.exists():
-            try:
-                old = json.loads(manifest.read_text())
-                old_fp = old["fingerprint"] if old.get("format") == _FORMAT else {"format": old.get("format")}
-            except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as err:
-                raise CheckpointError(
-                    f"checkpoint manifest {manifest} is corrupt ({type(err).__name__}); "
-                    "delete it or pass on_mismatch='restart'"
-                ) from None
-            diff = _diff(old_fp, fp)
-            if diff:
-                raise CheckpointError(
-                    f"checkpoint_dir {str(ckpt)!r} holds a different sweep ({manifest}): "
-                    f"{', '.join(diff)} differ{'s' if len(diff) == 1 else ''}; use a new "
-                    "directory, delete it, or pass on_mismatch='restart'"
-                )
-        extra = sorted(c for c in chunk_files if c >= n_chunks)
-        if extra:
-            raise CheckpointError(
-                f"checkpoint file {chunk_files[extra[0]]} belongs to a different sweep "
-                f"(chunk {extra[0]}, but this sweep has {n_chunks} chunks); use a new "
-                "directory, delete it, or pass on_mismatch='restart'"
-            )
-        for c, p in sorted(chunk_files.items()):
-            a = _read_chunk(p, c, fp, structs)
-            reuse[c] = True
-            if keep:
-                leaves[c] = a
-    except CheckpointError:
-        if on_mismatch != "restart":
-            raise
-        restart()
         reuse, leaves = [False] * n_chunks, [None] * n_chunks
     if not all(reuse):
         if not writable:
@@ -415,19 +657,13 @@ def _prepare(ckpt: Path, fp: dict, n_chunks: int, structs: list, on_mismatch: st
                 f"{n_chunks} chunks are missing there; choose a writable directory"
             )
         io.ensure_writable_dir(ckpt, "checkpoint_dir")
-        for n in stale:  # left by a write that was killed; never read
+        for n in (n for n in names if _is_stale_temp(n)):  # left by a write that was killed; never read
             try:
                 (ckpt / n).unlink()
             except FileNotFoundError:
                 pass
-        if not manifest.exists():
-            io.atomic_write_json(manifest, {"format": _FORMAT, "fingerprint": fp, "n_chunks": n_chunks})
+        store.write_manifest(n_chunks)
     return reuse, leaves
-
-
-# ---------------------------------------------------------------------------------------------
-# the sweep
-# ---------------------------------------------------------------------------------------------
 
 
 def _broadcast_status(reuse: list[bool] | None, error: str | None, n_chunks: int):
@@ -446,6 +682,126 @@ def _broadcast_status(reuse: list[bool] | None, error: str | None, n_chunks: int
         text = bytes(buf[2 + n_chunks : 2 + n_chunks + int(buf[1])].astype(np.uint8)).decode(errors="replace")
         raise CheckpointError(text if jax.process_index() == 0 else f"(from process 0) {text}")
     return [bool(v) for v in buf[2 : 2 + n_chunks]]
+
+
+def _open_store(plan: _Plan, checkpoint_dir, tag: str, on_mismatch: str):
+    """``(store, reuse, leaves)`` for ``checkpoint_dir``: process 0 checks the directory and every
+    process learns which chunks are reused (``(None, all False, None...)`` without a directory)."""
+    reuse, leaves = [False] * plan.n_chunks, [None] * plan.n_chunks
+    if checkpoint_dir is None:
+        return None, reuse, leaves
+    if not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(f"checkpoint_dir must be a path; got {type(checkpoint_dir).__name__}")
+    store = _ChunkStore(Path(checkpoint_dir), _fingerprint(plan, tag), plan.structs)
+    error = None
+    if plan.main:
+        try:
+            reuse, leaves = _prepare(store, plan.n_chunks, on_mismatch)
+        except ValueError as err:
+            if plan.n_proc == 1:
+                raise
+            error = str(err)
+    if plan.n_proc > 1:
+        reuse = _broadcast_status(reuse, error, plan.n_chunks)
+        # Every process that must hold reused chunks reads them itself: the files must be visible.
+        from jax.experimental import multihost_utils
+
+        needs = len(plan.keep_rows) > 0 and not plan.main
+        seen = all(store.file(c).is_file() for c in range(plan.n_chunks) if reuse[c]) if needs else True
+        flags = np.asarray(multihost_utils.process_allgather(np.array([int(seen)], np.int32)))
+        if not flags.all():
+            raise ValueError(
+                f"checkpoint_dir {str(store.path)!r}: processes {np.flatnonzero(flags == 0).tolist()} "
+                "cannot see the chunk files process 0 wrote; with several processes "
+                "checkpoint_dir must be on a file system they all share"
+            )
+    return store, reuse, leaves
+
+
+# ---------------------------------------------------------------------------------------------
+# execute
+# ---------------------------------------------------------------------------------------------
+
+
+def _local_part(x) -> np.ndarray:
+    """The rows of a sharded array that live on this process's devices."""
+    shards = sorted(x.addressable_shards, key=lambda s: s.index[0].start or 0)
+    seen, parts = set(), []
+    for s in shards:
+        start = s.index[0].start or 0
+        if start not in seen:  # (a replicated mesh axis would repeat shards)
+            seen.add(start)
+            parts.append(np.asarray(s.data))
+    return np.concatenate(parts, axis=0)
+
+
+def _compute_chunk(plan: _Plan, c: int, store: _ChunkStore | None) -> list[np.ndarray]:
+    """Compute chunk ``c``, save it (process 0) and return the rows this process keeps."""
+    # One module-level jitted program keyed on (fn, key impl): a second sweep of the same function
+    # reuses the compiled chunk instead of tracing and compiling it again (compilation, not the
+    # steps, was most of the first-call cost of a sweep).
+    kd, xc = plan.chunk_inputs(c)
+    shard = lambda a: jax.make_array_from_callback(a.shape, plan.sharding, lambda idx: a[idx])
+    out = _vmapped_chunk(
+        shard(kd), None if xc is None else jax.tree_util.tree_map(shard, xc), fn=plan.fn, impl=plan.impl
+    )
+    out_leaves = jax.tree_util.tree_leaves(out)
+    if plan.gather == "none" and plan.n_proc > 1 and store is None:
+        return [_local_part(leaf) for leaf in out_leaves]  # never assemble a chunk on one host
+    full = [_to_host(leaf) for leaf in out_leaves]
+    if store is not None and plan.main:
+        store.write(c, full)
+    return [a[plan.keep_rows] for a in full]
+
+
+def _execute(plan: _Plan, store, reuse: list[bool], loaded_leaves: list, progress: bool):
+    """Every chunk's kept rows (read back or computed), their seed indices and the counts."""
+    chunks, rows, computed, loaded = [], [], 0, 0
+    it = range(plan.n_chunks)
+    if progress and plan.main:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="sweep", unit="chunk")
+    for c in it:
+        if not reuse[c]:
+            leaves = _compute_chunk(plan, c, store)
+            computed += 1
+        elif len(plan.keep_rows) == 0:
+            leaves = [np.zeros((0,) + tuple(s.shape[1:]), s.dtype) for s in plan.structs]
+            loaded += 1
+        else:
+            full = loaded_leaves[c] if loaded_leaves[c] is not None else store.read(c)
+            leaves = [a[plan.keep_rows] for a in full]
+            loaded += 1
+        chunks.append(leaves)
+        rows.append(c * plan.chunk_size + plan.keep_rows)
+    return chunks, rows, computed, loaded
+
+
+def _assemble(plan: _Plan, chunks: list, rows: list, computed: int, loaded: int) -> SweepResult:
+    """Stack the chunks into a :class:`SweepResult` (padding dropped) and warn about diverged seeds."""
+    n = plan.n
+    seed_index = np.concatenate(rows) if rows else np.zeros(0, int)
+    valid = seed_index < n  # drop the padding
+    seed_index = seed_index[valid]
+    stacked = [np.concatenate([ch[i] for ch in chunks], axis=0)[valid] for i in range(plan.treedef.num_leaves)]
+    outputs = jax.tree_util.tree_unflatten(plan.treedef, stacked)
+    div = diverged_mask(outputs)
+    if div.size != seed_index.size:  # no array leaves
+        div = np.zeros(seed_index.shape[0], bool)
+    if div.any() and (plan.main or plan.gather == "none"):
+        warnings.warn(
+            f"sweep: {int(div.sum())} of {n} seeds diverged (NaN/Inf) and are excluded from "
+            f"SweepResult.mean: seed indices {seed_index[div].tolist()}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return SweepResult(outputs, div, seed_index.astype(np.int64), n, computed, loaded, len(plan.devices), plan.n_proc)
+
+
+# ---------------------------------------------------------------------------------------------
+# the sweep
+# ---------------------------------------------------------------------------------------------
 
 
 def sweep(
@@ -472,12 +828,14 @@ def sweep(
       keys: ``jax.random.split(key, n)``: typed keys ``(n,)`` or raw ``uint32`` keys ``(n, 2)``.
       xs: optional pytree of per-seed inputs, each leaf with leading axis ``n`` (e.g. learning rates or
         init scales); then ``fn(key, x_i)`` is called. Part of the checkpoint fingerprint.
-      chunk_size: seeds per chunk (default: all at once). Rounded up to a multiple of the device
-        count; the last chunk is padded with repeated keys whose outputs are dropped.
+      chunk_size: seeds per chunk (default, or any value above ``n``: all at once). Rounded up to
+        a multiple of the device count; the last chunk is padded with repeated keys whose outputs
+        are dropped.
       checkpoint_dir: if given, each finished chunk is saved atomically there (by process 0 only)
         and a rerun of the same sweep computes only the missing chunks. A chunk is reused only when
         its recorded fingerprint (keys, ``xs``, chunking, output structure, ``fn``'s jaxpr and
-        constants, ``tag``) equals this sweep's; otherwise :class:`CheckpointError` (a
+        every constant it computes with, nested jitted functions included, ``tag``) equals this
+        sweep's (a ``fn`` calling ``jax.pure_callback``/``io_callback`` is refused); otherwise :class:`CheckpointError` (a
         ``ValueError``) names the file and what differs. With several processes the directory must
         be on a file system they share.
       tag: free text identifying the computation (e.g. the config); part of the fingerprint.
@@ -503,177 +861,10 @@ def sweep(
 
     Determinism: the same keys, chunking and devices give bitwise-identical outputs.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be a callable fn(key) -> pytree; got {type(fn).__name__}")
-    key_data, impl = _key_data(keys)
-    n = key_data.shape[0]
-    if n == 0:
-        raise ValueError("keys must hold at least one key; got 0")
-    if not isinstance(tag, str):
-        raise TypeError(f"tag must be a str; got {type(tag).__name__}")
-    checks.check_choice(gather, "gather", _GATHER)
-    checks.check_choice(on_mismatch, "on_mismatch", ("error", "restart"))
-    if xs is not None:
-        xs = jax.tree_util.tree_map(np.asarray, xs)
-        for path, leaf in jax.tree_util.tree_leaves_with_path(xs):
-            if leaf.ndim == 0 or leaf.shape[0] != n:
-                raise ValueError(
-                    f"xs{jax.tree_util.keystr(path)} must have leading axis n_seeds={n}; got shape {leaf.shape}"
-                )
-    devices = list(jax.devices() if devices is None else devices)
-    if len(devices) == 0:
-        raise ValueError("devices must hold at least one device")
-
-    def one(kd, x):
-        return _one_seed(kd, x, fn, impl)
-
-    single = lambda a: jax.ShapeDtypeStruct(a.shape[1:], a.dtype)
-    x1 = None if xs is None else jax.tree_util.tree_map(single, xs)
-    closed, out1 = jax.make_jaxpr(one, return_shape=True)(single(key_data), x1)
-    if batched_lapack_deadlocks(devices) and _uses_lapack(closed.jaxpr):
-        # jaxlib < 0.12 deadlocks when batched LAPACK kernels run on several host devices at once
-        # (fpjax._src.devices): one device per process; the LAPACK kernel spreads the batch itself.
-        firsts: dict[int, Any] = {}
-        for d in devices:
-            firsts.setdefault(d.process_index, d)
-        devices = list(firsts.values())
-    n_dev = len(devices)
-    chunk_size = n if chunk_size is None else checks.check_positive_int(chunk_size, "chunk_size")
-    chunk_size = -(-chunk_size // n_dev) * n_dev
-    n_chunks = -(-n // chunk_size)
-    mesh = Mesh(np.array(devices), ("seeds",))
-    sharding = NamedSharding(mesh, P("seeds"))
-    n_proc, pid = jax.process_count(), jax.process_index()
-    main = pid == 0
-
-    # One module-level jitted program keyed on (fn, key impl): a second sweep of the same function
-    # reuses the compiled chunk instead of tracing and compiling it again (compilation, not the
-    # steps, was most of the first-call cost of a sweep).
-    compiled = functools.partial(_vmapped_chunk, fn=fn, impl=impl)
-    out_leaves1, treedef = jax.tree_util.tree_flatten(out1)
-    structs = [jax.ShapeDtypeStruct((chunk_size,) + tuple(s.shape), s.dtype) for s in out_leaves1]
-
-    # Rows of every chunk whose shards live on this process's devices (sorted).
-    idx_map = sharding.addressable_devices_indices_map((chunk_size,))
-    local_rows = np.unique(np.concatenate([np.arange(chunk_size)[ix[0]] for ix in idx_map.values()]))
-    keep_rows = (
-        np.arange(chunk_size)
-        if gather == "all" or n_proc == 1
-        else local_rows
-        if gather == "none"
-        else np.arange(chunk_size)
-        if main
-        else np.zeros(0, int)
-    )
-
-    ckpt = None
-    reuse = [False] * n_chunks
-    loaded_leaves: list = [None] * n_chunks
-    if checkpoint_dir is not None:
-        if not isinstance(checkpoint_dir, (str, os.PathLike)):
-            raise TypeError(f"checkpoint_dir must be a path; got {type(checkpoint_dir).__name__}")
-        ckpt = Path(checkpoint_dir)
-        xs_h = hashlib.sha256(str(jax.tree_util.tree_structure(xs)).encode())
-        _hash_arrays(xs_h, jax.tree_util.tree_leaves(xs))
-        keys_h = hashlib.sha256(f"{impl}|{key_data.dtype.str}{key_data.shape}".encode())
-        keys_h.update(np.ascontiguousarray(key_data).tobytes())
-        fp = {
-            "keys": keys_h.hexdigest()[:24],
-            "xs": xs_h.hexdigest()[:24],
-            "chunking": f"n_seeds={n}, chunk_size={chunk_size}, n_chunks={n_chunks}",
-            "outputs": _describe_struct(out1),
-            "fn": _fn_fingerprint(closed),
-            "tag": tag,
-        }
-        error = None
-        if main:
-            try:
-                reuse, loaded_leaves = _prepare(ckpt, fp, n_chunks, structs, on_mismatch, keep=True)
-            except ValueError as err:
-                if n_proc == 1:
-                    raise
-                error = str(err)
-        if n_proc > 1:
-            reuse = _broadcast_status(reuse, error, n_chunks)
-            # Every process that must hold reused chunks reads them itself: the files must be visible.
-            from jax.experimental import multihost_utils
-
-            needs = len(keep_rows) > 0 and not main
-            seen = all((ckpt / _chunk_name(c)).is_file() for c in range(n_chunks) if reuse[c]) if needs else True
-            flags = np.asarray(multihost_utils.process_allgather(np.array([int(seen)], np.int32)))
-            if not flags.all():
-                raise ValueError(
-                    f"checkpoint_dir {str(ckpt)!r}: processes {np.flatnonzero(flags == 0).tolist()} "
-                    "cannot see the chunk files process 0 wrote; with several processes "
-                    "checkpoint_dir must be on a file system they all share"
-                )
-
-    def chunk_inputs(c):
-        idx = np.arange(c * chunk_size, (c + 1) * chunk_size) % n  # pad by wrapping around
-        return key_data[idx], (None if xs is None else jax.tree_util.tree_map(lambda a: a[idx], xs))
-
-    def shard(a):
-        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
-
-    def local_part(x) -> np.ndarray:
-        shards = sorted(x.addressable_shards, key=lambda s: s.index[0].start or 0)
-        seen, parts = set(), []
-        for s in shards:
-            start = s.index[0].start or 0
-            if start not in seen:  # (a replicated mesh axis would repeat shards)
-                seen.add(start)
-                parts.append(np.asarray(s.data))
-        return np.concatenate(parts, axis=0)
-
-    need_full = gather != "none" or n_proc == 1 or ckpt is not None
-    chunks, rows, computed, loaded = [], [], 0, 0
-    it = range(n_chunks)
-    if progress and main:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc="sweep", unit="chunk")
-    for c in it:
-        if reuse[c]:
-            loaded += 1
-            if len(keep_rows) == 0:
-                leaves = [np.zeros((0,) + tuple(s.shape[1:]), s.dtype) for s in structs]
-            else:
-                full = (
-                    loaded_leaves[c]
-                    if loaded_leaves[c] is not None
-                    else _read_chunk(ckpt / _chunk_name(c), c, fp, structs)
-                )
-                leaves = [a[keep_rows] for a in full]
-        else:
-            kd, xc = chunk_inputs(c)
-            out = compiled(shard(kd), None if xc is None else jax.tree_util.tree_map(shard, xc))
-            out_leaves = jax.tree_util.tree_leaves(out)
-            if need_full:
-                full = [_to_host(leaf) for leaf in out_leaves]
-                if ckpt is not None and main:
-                    _write_chunk(ckpt / _chunk_name(c), c, fp, full)
-                leaves = [a[keep_rows] for a in full]
-            else:  # gather="none" without checkpoints: never assemble a chunk on one host
-                leaves = [local_part(leaf) for leaf in out_leaves]
-            computed += 1
-        chunks.append(leaves)
-        rows.append(c * chunk_size + keep_rows)
-    seed_index = np.concatenate(rows) if rows else np.zeros(0, int)
-    valid = seed_index < n  # drop the padding
-    seed_index = seed_index[valid]
-    stacked = [np.concatenate([ch[i] for ch in chunks], axis=0)[valid] for i in range(treedef.num_leaves)]
-    outputs = jax.tree_util.tree_unflatten(treedef, stacked)
-    div = diverged_mask(outputs)
-    if div.size != seed_index.size:  # no array leaves
-        div = np.zeros(seed_index.shape[0], bool)
-    if div.any() and (main or gather == "none"):
-        warnings.warn(
-            f"sweep: {int(div.sum())} of {n} seeds diverged (NaN/Inf) and are excluded from "
-            f"SweepResult.mean: seed indices {seed_index[div].tolist()}",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-    return SweepResult(outputs, div, seed_index.astype(np.int64), n, computed, loaded, n_dev, n_proc)
+    plan = _plan(fn, keys, xs, chunk_size=chunk_size, tag=tag, devices=devices, gather=gather, on_mismatch=on_mismatch)
+    store, reuse, loaded_leaves = _open_store(plan, checkpoint_dir, tag, on_mismatch)
+    chunks, rows, computed, loaded = _execute(plan, store, reuse, loaded_leaves, progress)
+    return _assemble(plan, chunks, rows, computed, loaded)
 
 
 def _to_host(x) -> np.ndarray:
