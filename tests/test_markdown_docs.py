@@ -199,6 +199,14 @@ def test_doctest_and_output_blocks_compare_what_was_printed(tmp_path):
     assert "differs" in outcomes[2][1]
 
 
+def test_prints_marker_checks_a_line_of_the_output(tmp_path):
+    page = '<!-- docs-test: prints total: ... items -->\n```python\nprint("log line")\nprint("total: 3 items")\n```\n'
+    outcomes, _ = _run_page(tmp_path, page)
+    assert outcomes == [("passed", "")]
+    outcomes, _ = _run_page(tmp_path, page.replace("total: 3", "sum: 3"))
+    assert outcomes[0][0] == "failed" and "no line printed matches" in outcomes[0][1]
+
+
 def test_small_setting_is_applied_and_checked(tmp_path):
     h = _harness()
     page = "<!-- docs-test: small steps = 2000 => steps = 20 -->\n```python\nsteps = 2000\nprint(steps)\n```\n"
