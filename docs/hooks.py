@@ -375,13 +375,22 @@ class AttributesToMembers(griffe.Extension):
         if cls.docstring is None or "Attributes:" not in cls.docstring.value:
             return
         sections = cls.docstring.parse("google", warn_unknown_params=False, warn_missing_types=False)
-        items = [a for sec in sections if sec.kind.value == "attributes" for a in sec.value]
-        if not items or any(a.name not in cls.members or cls.members[a.name].is_alias for a in items):
+        items = []
+        for a in (a for sec in sections if sec.kind.value == "attributes" for a in sec.value):
+            if not a.name.endswith(","):
+                items.append((a.name, a.description))
+                continue
+            # "a, b, c: the inputs." describes several fields at once (the parser keeps "a," only)
+            m = re.search(rf"^\s*({re.escape(a.name)}[\w\s,]*?):\s*(.*)$", cls.docstring.value, re.MULTILINE)
+            if m is None:
+                return
+            items += [(n.strip(), m.group(2)) for n in m.group(1).split(",")]
+        if not items or any(n not in cls.members or cls.members[n].is_alias for n, _ in items):
             return  # something described is not a plain member: keep the section as written
-        for a in items:
-            member = cls.members[a.name]
+        for name, description in items:
+            member = cls.members[name]
             if member.docstring is None or not member.docstring.value.strip():
-                member.docstring = griffe.Docstring(a.description, parent=member)
+                member.docstring = griffe.Docstring(description, parent=member)
         cls.docstring = griffe.Docstring(drop_section(cls.docstring.value, "Attributes"), parent=cls)
 
 
