@@ -451,8 +451,6 @@ def pytest_collect_file(file_path, parent):
 
 
 def pytest_collection_modifyitems(config, items):
-    # One page's examples share a namespace, so under pytest-xdist they must run in one process, in
-    # order: one xdist group per page (honoured by --dist loadgroup, which the scheduler hook sets).
     # Commands and scripts start a Python process that imports JAX (seconds to a minute each): `slow`,
     # like the other subprocess tests, and so is an output block checked against one of them.
     last_slow = {}
@@ -460,7 +458,6 @@ def pytest_collection_modifyitems(config, items):
         if not (is_doc_page(item.path) and hasattr(item, "example")):
             continue
         page = page_name(item.path)
-        item.add_marker(pytest.mark.xdist_group(page))
         block = item.example.parsed
         if not isinstance(block, Block) or block.kind == "not-run":
             continue
@@ -472,13 +469,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown where xdist is not installed
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook (absent without xdist)
 def pytest_xdist_make_scheduler(config, log):
+    """With ``-n N`` (distribution "load"): each page's examples on one worker, in order; other tests as usual.
+
+    One page's examples share a namespace, so they must run in one process in the order of the page.
+    """
     if config.getvalue("dist") != "load":
         return None
-    from xdist.scheduler import LoadGroupScheduling
+    from xdist.scheduler import LoadScopeScheduling
 
-    return LoadGroupScheduling(config, log)
+    class PagesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return path if path.endswith(".md") else nodeid  # a test of its own, as under "load"
+
+    return PagesTogether(config, log)
 
 
 @pytest.hookimpl(hookwrapper=True)
