@@ -342,6 +342,59 @@ def catalogue() -> str:
 
 
 # ------------------------------------------------------------------------------------------------
+# griffe: an "Attributes:" section documents the members once
+# ------------------------------------------------------------------------------------------------
+
+import griffe  # noqa: E402 - with mkdocstrings; used by the extension below only
+
+
+def drop_section(text: str, title: str) -> str:
+    """``text`` without its Google-style section ``title:`` (the header line and its indented block)."""
+    lines, out, indent = text.splitlines(), [], None
+    for line in lines:
+        if indent is None and line.strip() == f"{title}:":
+            indent = len(line) - len(line.lstrip())
+            continue
+        if indent is not None:
+            if not line.strip() or len(line) - len(line.lstrip()) > indent:
+                continue
+            indent = None
+        out.append(line)
+    return "\n".join(out).rstrip()
+
+
+class AttributesToMembers(griffe.Extension):
+    """Move each item of a class's ``Attributes:`` section into the docstring of that member.
+
+    A NamedTuple or dataclass documents its fields in ``Attributes:``; mkdocstrings renders that
+    section and, again, every field as a member. Here each described field gets its description as
+    its own docstring and the section is dropped, so each field appears once (with its anchor).
+    """
+
+    def on_class(self, *, cls, **kwargs) -> None:
+        if cls.docstring is None or "Attributes:" not in cls.docstring.value:
+            return
+        sections = cls.docstring.parse("google", warn_unknown_params=False, warn_missing_types=False)
+        items = []
+        for a in (a for sec in sections if sec.kind.value == "attributes" for a in sec.value):
+            if not a.name.endswith(","):
+                items.append((a.name, a.description))
+                continue
+            # "a, b, c: the inputs." describes several fields at once (the parser keeps "a," only)
+            m = re.search(rf"^\s*({re.escape(a.name)}[\w\s,]*?):\s*(.*)$", cls.docstring.value, re.MULTILINE)
+            if m is None:
+                return
+            items += [(n.strip(), m.group(2)) for n in m.group(1).split(",")]
+        if not items or any(n not in cls.members or cls.members[n].is_alias for n, _ in items):
+            return  # something described is not a plain member: keep the section as written
+        for name, description in items:
+            member = cls.members[name]
+            if member.docstring is None or not member.docstring.value.strip():
+                member.docstring = griffe.Docstring(description, parent=member)
+        cls.docstring = griffe.Docstring(drop_section(cls.docstring.value, "Attributes"), parent=cls)
+
+
+# ------------------------------------------------------------------------------------------------
 # mkdocs events
 # ------------------------------------------------------------------------------------------------
 
@@ -372,7 +425,24 @@ def _filter_nav(nav, available: set[str]):
     return out
 
 
+# The site's own style sheet, generated (nothing generated is committed).
+STYLESHEET = "stylesheets/fpjax.css"
+CSS = """\
+/* Display formulas ($$ blocks, Unicode): centred serif text that wraps instead of scrolling. */
+.md-typeset div.arithmatex {
+  font-family: "STIX Two Math", "Cambria Math", "Latin Modern Math", "DejaVu Serif", serif;
+  font-size: 1.05em;
+  text-align: center;
+  white-space: pre-wrap;
+  overflow-wrap: anywhere;
+  margin: 1em 0;
+}
+"""
+
+
 def on_config(config, **kwargs):
+    if STYLESHEET not in config["extra_css"]:
+        config["extra_css"].append(STYLESHEET)
     modules = public_modules()
     api = [{"Overview": "api/index.md"}] + [{m: f"api/{m}.md"} for m in modules]
     nbs = [{"Overview": "notebooks/index.md"}] + [{t: f"notebooks/{n}"} for n, t in notebook_titles()]
@@ -397,6 +467,7 @@ def on_files(files: Files, config, **kwargs):
         "api/index.md": api_index(modules),
         "experiments.md": catalogue(),
         "notebooks/index.md": notebooks_index(notebook_titles()),
+        STYLESHEET: CSS,
     }
     generated.update({f"api/{m}.md": api_page(m) for m in modules})
     for uri, content in generated.items():
@@ -424,14 +495,57 @@ _MERMAID = re.compile(
 )
 
 
-# Docstrings name objects with Sphinx roles (:func:`name`); Markdown renders the role as text before
-# the code span, so the role prefix is dropped from the API pages.
+# Docstrings name objects with Sphinx roles (:func:`name`), which Markdown renders as the text
+# ":func:" before a code span. Each becomes an autorefs cross-reference (resolved, or left as code
+# when nothing of that name is documented) before the search index reads the page.
+_ROLE_HTML = re.compile(r":(?:func|class|mod|meth|attr|data|obj|exc):<code>~?([\w.]+)</code>")
 _ROLE = re.compile(r":(?:func|class|mod|meth|attr|data|obj|exc):(<code>)")
+# Module docstrings cite documentation pages by their path in the repository: ``docs/conventions.md``.
+_DOC_PATH = re.compile(r"<code>docs/([\w./-]+\.md)</code>")
+
+
+def _page_module(page) -> str | None:
+    uri = page.file.src_uri
+    return uri[len("api/") : -len(".md")] if uri.startswith("api/") and uri != "api/index.md" else None
+
+
+def roles_to_crossrefs(html: str, module: str | None) -> str:
+    """``:func:<code>name</code>`` → an optional autorefs link to ``name``, tried in ``module`` first."""
+
+    def link(m: re.Match) -> str:
+        name = m.group(1)
+        shown = f"<code>{name}</code>"
+        if name.startswith("fpjax.") or module is None:
+            return f'<autoref identifier="{name}" optional>{shown}</autoref>'
+        return f'<autoref identifier="{module}.{name}" slug="{name}" optional>{shown}</autoref>'
+
+    return _ROLE_HTML.sub(link, html)
+
+
+def doc_paths_to_links(html: str, page, files: Files) -> str:
+    """``<code>docs/PAGE.md</code>`` → a link to that page of the site (where it exists)."""
+    from mkdocs.utils import get_relative_url
+
+    def link(m: re.Match) -> str:
+        target = files.get_file_from_path(m.group(1))
+        if target is None or not target.is_documentation_page():
+            return m.group(0)
+        return f'<a href="{get_relative_url(target.url, page.url)}">{m.group(0)}</a>'
+
+    return _DOC_PATH.sub(link, html)
+
+
+_FORMULA = re.compile(r'(<div class="arithmatex">)\s*(.*?)\s*(</div>)', re.DOTALL)
+
+
+def on_page_content(html: str, page, config, files: Files, **kwargs):
+    html = _FORMULA.sub(r"\1\2\3", html)  # the style keeps line breaks: none before or after a formula
+    return doc_paths_to_links(roles_to_crossrefs(html, _page_module(page)), page, files)
 
 
 def on_post_page(output: str, page, config, **kwargs):
     if page.file.src_uri.endswith(".ipynb"):
         output = _MERMAID.sub("", _MATHJAX.sub("", output))
     if page.file.src_uri.startswith("api/"):
-        output = _ROLE.sub(r"\1", output)
+        output = _ROLE.sub(r"\1", output)  # a role around something other than a name
     return output

@@ -314,6 +314,12 @@ def test_results_report_in_the_browser(browser, tmp_path):
         text = "\n".join(rows)
         assert "the toy-held claim" in text and "the toy-not-held claim" in text, rows
         assert "held" in text and "not hold" in text
+        # figures are shown at most 560 px wide, each a link to the full-size image
+        links = page.evaluate(
+            "Array.from(document.querySelectorAll('figure img')).map(im => "
+            "[im.closest('a') ? im.closest('a').getAttribute('href') : null, im.getAttribute('src')])"
+        )
+        assert links and all(href == src for href, src in links), links
         assert page.problems(origin) == []
 
 
@@ -359,3 +365,17 @@ def test_site_in_the_browser(browser, site):
 
         search = browser.open(f"{origin}/index.html?q=grid_fft")
         assert search.problems(origin) == []
+
+        # display formulas wrap inside the text column instead of scrolling
+        theory = browser.open(f"{origin}/theory.html")
+        boxes = theory.evaluate(
+            "Array.from(document.querySelectorAll('div.arithmatex')).map(d => "
+            "({scroll: d.scrollWidth, client: d.clientWidth, ws: getComputedStyle(d).whiteSpace}))"
+        )
+        assert len(boxes) >= 3 and all(b["scroll"] <= b["client"] + 1 and b["ws"] == "pre-wrap" for b in boxes), boxes
+        assert theory.problems(origin) == []
+
+        sphere = browser.open(f"{origin}/sphere.html")
+        imgs = sphere.images()
+        assert len(imgs) >= 2 and all(im["w"] > 0 for im in imgs), imgs
+        assert sphere.problems(origin) == []

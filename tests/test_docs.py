@@ -237,3 +237,38 @@ def test_site_cites_papers_not_planning_documents(site):
         if re.search(r"SPEC\s*§", p.read_text(encoding="utf-8"))
     ]
     assert not offenders, f"pages citing a document outside the repository: {offenders}"
+
+
+@pytest.mark.slow
+def test_api_pages_document_fields_once_and_link_roles_and_pages(site):
+    import json
+
+    spectrum = (site / "api" / "fpjax.spectrum.html").read_text(encoding="utf-8")
+    # a NamedTuple field described under "Attributes:" is one member entry carrying that description
+    member = spectrum.index('id="fpjax.spectrum.GridSpectrum.freqs"')
+    assert "such arrays for a d-D grid" in spectrum[member : member + 3000]  # the description, at the member
+    assert spectrum.count("such arrays for a d-D grid") == 1
+    assert 'doc-section-title">Attributes:' not in spectrum  # no second listing of the fields
+    fpnorm = (site / "api" / "fpjax.theory.fpnorm.html").read_text(encoding="utf-8")
+    assert 'doc-section-title">Attributes:' not in fpnorm
+    assert 'id="fpjax.theory.fpnorm.AprioriBound.f_sup"' in fpnorm  # "f_sup, f_gamma_norm, ...: the inputs."
+    # Sphinx roles are cross-links ("Result of :func:`grid_fft`."), and no raw role reaches the search index
+    assert re.search(
+        r'<a class="autorefs[^"]*"[^>]* href="#fpjax\.spectrum\.grid_fft"><code>grid_fft</code></a>', spectrum
+    )
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    raw = [d["location"] for d in index["docs"] if re.search(r":(?:func|class|mod|meth|attr|data|obj|exc):", d["text"])]
+    assert not raw, f"Sphinx roles in the search index: {raw[:10]}"
+    # a docstring citing docs/conventions.md links to that page
+    assert re.search(r'<a href="\.\./conventions\.html"><code>docs/conventions\.md</code></a>', spectrum)
+
+
+@pytest.mark.slow
+def test_display_formulas_are_wrapping_blocks(site):
+    theory = (site / "theory.html").read_text(encoding="utf-8")
+    formulas = re.findall(r'<div class="arithmatex">(.*?)</div>', theory, flags=re.DOTALL)
+    assert len(formulas) >= 3 and all(f == f.strip() and "∂" in theory for f in formulas)
+    assert "<pre><code>∂_t" not in theory  # no longer a code block with a scrollbar
+    css = (site / "stylesheets" / "fpjax.css").read_text(encoding="utf-8")
+    assert "white-space: pre-wrap" in css and "overflow-wrap: anywhere" in css
+    assert "stylesheets/fpjax.css" in theory

@@ -317,9 +317,10 @@ def _render(runs: list) -> str:
         for png in sorted(exp_dir.glob("*.png")):
             src = urllib.parse.quote(f"{exp_dir.name}/{png.name}")
             cap = captions.get(png.name) or png.stem.replace("_", " ")
+            # shown at most 560 px wide (_CSS); the image links to itself at full size (multi-panel figures)
             figs.append(
-                f"<figure><img src='{_e(src)}' alt='{_e(png.stem)}'>"
-                f"<figcaption><b>{_e(png.name)}</b>: {_e(cap)}</figcaption></figure>"
+                f"<figure><a href='{_e(src)}' title='full size'><img src='{_e(src)}' alt='{_e(png.stem)}'></a>"
+                f"<figcaption><b>{_e(png.name)}</b>: {_e(cap)} (click for full size)</figcaption></figure>"
             )
         desc = exp.description if exp is not None else cfg.get("description", "")
         claim_text = exp.claim if exp is not None else cfg.get("claim", "")
