@@ -14,14 +14,31 @@ removed several names it imports at module load:
 something, :func:`load` records why and :func:`require` raises :class:`NeuralTangentsUnavailable`
 with that reason the first time an NTK function is used, so ``import fpjax`` keeps working.
 
-Known to work after :func:`load` (tested in ``tests/test_nt_compat.py``): ``stax`` infinite-width
-kernels, ``empirical_ntk_fn`` implementations 1 (Jacobian contraction) and 2 (NTK-vector products),
-``predict``. Implementation 3 (structured derivatives) relies on JAX internals that changed more
-deeply and fails; fpjax never selects it.
+Inside neural-tangents, :func:`load` also repairs three functions that fail on current JAX/scipy
+(each patch replaces a name in a ``neural_tangents`` module only, never in JAX or scipy):
+
+* ``empirical_ntk_fn(..., implementation=AUTO)`` compared the cost of all three implementations
+  with ``compiled.cost_analysis()[0]`` (now a dict, not a list) and lowered implementation 3. It now
+  picks the cheaper of implementations 1 and 2 by XLA's flop count;
+* ``predict.gradient_descent_mse`` under ``jit`` with a traced kernel leaked tracers out of
+  ``jax.core.eval_context()``; that context now applies only to concrete kernels;
+* ``predict.max_learning_rate`` called ``scipy.linalg.eigvalsh(eigvals=...)`` (removed in scipy
+  1.14); it now uses ``jnp.linalg.eigvalsh``, which also works under ``jit``.
+
+Implementation 3 of ``empirical_ntk_fn`` (structured derivatives) reinterprets JAX's internal
+linearization and transposition rules, which changed too deeply to patch: it raises a
+``ValueError`` that names implementations 1 and 2 and :func:`fpjax.ntk.empirical_ntk` instead.
+
+Known to work after :func:`load` (tested in ``tests/test_nt_compat.py`` and
+``tests/test_nt_surface.py``): ``stax`` infinite-width kernels, ``empirical_ntk_fn``
+implementations 1 (Jacobian contraction), 2 (NTK-vector products) and AUTO, ``predict``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import importlib
 import sys
 import types
@@ -101,6 +118,159 @@ def _stub_experimental() -> None:
     sys.modules[name] = stub
 
 
+STRUCTURED_DERIVATIVES_REFUSAL = (
+    "implementation=3 (structured derivatives) of neural-tangents' empirical_ntk_fn reinterprets JAX's "
+    "internal linearization and transposition rules, which changed after JAX 0.4; it does not run on "
+    "jax {version}. Use implementation=1 (Jacobian contraction), 2 (NTK-vector products) or "
+    "NtkImplementation.AUTO (the cheaper of 1 and 2), or fpjax.ntk.empirical_ntk."
+)
+
+# True while a predict function built from a traced (jit/vmap) kernel runs: neural-tangents'
+# `jax.core.eval_context()` then must not step out of the trace that owns the kernel.
+_TRACED_KERNEL = contextvars.ContextVar("fpjax_nt_traced_kernel", default=False)
+
+
+def _is_traced(tree) -> bool:
+    import jax
+
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _flops(fn, *args, **kwargs) -> float:
+    """XLA's flop count of ``fn(*args, **kwargs)``; ``cost_analysis()`` was a list, is now a dict."""
+    import jax
+
+    # Shapes only, so that this also works on tracers (an ntk_fn called inside jit).
+    args, kwargs = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype) if hasattr(a, "shape") and hasattr(a, "dtype") else a,
+        (args, kwargs),
+    )
+    analysis = jax.jit(fn).lower(*args, **kwargs).compile().cost_analysis()
+    if isinstance(analysis, (list, tuple)):
+        analysis = analysis[0]
+    return float(analysis["flops"])
+
+
+def _patched_empirical_ntk_fn(original, implementations):
+    """``empirical_ntk_fn`` that refuses implementation 3 and runs AUTO over implementations 1 and 2."""
+    import inspect
+
+    import jax
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def empirical_ntk_fn(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        implementation = bound.arguments["implementation"]
+        if implementation == implementations.STRUCTURED_DERIVATIVES:
+            raise ValueError(STRUCTURED_DERIVATIVES_REFUSAL.format(version=jax.__version__))
+        if implementation != implementations.AUTO:
+            return original(*bound.args, **bound.kwargs)
+        candidates = []
+        for choice in (implementations.JACOBIAN_CONTRACTION, implementations.NTK_VECTOR_PRODUCTS):
+            bound.arguments["implementation"] = choice
+            candidates.append(original(*bound.args, **bound.kwargs))
+        cache = {}
+
+        def ntk_fn(x1, x2, params, **apply_fn_kwargs):
+            # One choice per input/parameter shapes, as neural-tangents' AUTO does.
+            key = str(jax.tree_util.tree_map(jax.numpy.shape, (x1, x2, params, apply_fn_kwargs)))
+            if key not in cache:
+                costs = [_flops(fn, x1, x2, params, **apply_fn_kwargs) for fn in candidates]
+                cache[key] = candidates[costs.index(min(costs))]
+            return cache[key](x1, x2, params, **apply_fn_kwargs)
+
+        return ntk_fn
+
+    return empirical_ntk_fn
+
+
+def _patched_gradient_descent_mse(original):
+    """``gradient_descent_mse`` whose predict function runs under ``jit`` with a traced kernel."""
+
+    @functools.wraps(original)
+    def gradient_descent_mse(k_train_train, *args, **kwargs):
+        predict_fn = original(k_train_train, *args, **kwargs)
+        if not _is_traced(k_train_train):
+            return predict_fn
+
+        @functools.wraps(predict_fn)
+        def traced_predict_fn(*fn_args, **fn_kwargs):
+            token = _TRACED_KERNEL.set(True)
+            try:
+                return predict_fn(*fn_args, **fn_kwargs)
+            finally:
+                _TRACED_KERNEL.reset(token)
+
+        return traced_predict_fn
+
+    return gradient_descent_mse
+
+
+def _jax_for_predict():
+    """The ``jax`` module as neural-tangents' predict sees it: ``jax.core.eval_context()`` only
+    steps out of the current trace when the kernel is concrete."""
+    import jax
+
+    def eval_context():
+        return contextlib.nullcontext() if _TRACED_KERNEL.get() else jax.core.eval_context()
+
+    core = types.ModuleType("jax.core")
+    core.__getattr__ = lambda name: getattr(jax.core, name)
+    core.eval_context = eval_context
+    proxy = types.ModuleType("jax")
+    proxy.__getattr__ = lambda name: getattr(jax, name)
+    proxy.core = core
+    return proxy
+
+
+def _patched_max_learning_rate(original, make_2d):
+    """``max_learning_rate`` with ``jnp.linalg.eigvalsh`` (scipy dropped ``eigvalsh(eigvals=...)``)."""
+    import jax.numpy as jnp
+
+    @functools.wraps(original)
+    def max_learning_rate(ntk_train_train, y_train_size=None, momentum=0.0, eps=1e-12):
+        ntk_train_train = make_2d(ntk_train_train)
+        factor = ntk_train_train.shape[0] if y_train_size is None else y_train_size
+        max_eva = jnp.linalg.eigvalsh(ntk_train_train)[-1]
+        return 2 * (1 + momentum) * factor / (max_eva + eps)
+
+    return max_learning_rate
+
+
+def _patch_neural_tangents(nt) -> list[str]:
+    """Repair neural-tangents functions that fail on current JAX/scipy; return what was patched.
+
+    Each replacement goes into the neural-tangents module that defines the name and into the
+    public modules that re-export it, so internal callers (``empirical_kernel_fn``,
+    ``monte_carlo_kernel_fn``) see the same function.
+    """
+    from neural_tangents import predict as public_predict
+    from neural_tangents._src import empirical, predict
+    from neural_tangents._src.utils import utils
+
+    patched = []
+    if not getattr(empirical.empirical_ntk_fn, "_fpjax_patched", False):
+        fn = _patched_empirical_ntk_fn(empirical.empirical_ntk_fn, empirical.NtkImplementation)
+        fn._fpjax_patched = True
+        empirical.empirical_ntk_fn = nt.empirical_ntk_fn = fn
+        patched.append("neural_tangents.empirical_ntk_fn")
+    if not getattr(predict.gradient_descent_mse, "_fpjax_patched", False):
+        fn = _patched_gradient_descent_mse(predict.gradient_descent_mse)
+        fn._fpjax_patched = True
+        predict.gradient_descent_mse = public_predict.gradient_descent_mse = fn
+        predict.jax = _jax_for_predict()
+        patched.append("neural_tangents.predict.gradient_descent_mse")
+    if not getattr(predict.max_learning_rate, "_fpjax_patched", False):
+        fn = _patched_max_learning_rate(predict.max_learning_rate, utils.make_2d)
+        fn._fpjax_patched = True
+        predict.max_learning_rate = public_predict.max_learning_rate = fn
+        patched.append("neural_tangents.predict.max_learning_rate")
+    return patched
+
+
 def load():
     """Import neural-tangents with the compatibility patches; return the module or ``None``.
 
@@ -114,6 +284,7 @@ def load():
         import neural_tangents as nt  # noqa: F401  (import after patching is the point)
         from neural_tangents import stax  # noqa: F401
 
+        patched += _patch_neural_tangents(nt)
         _STATE.update(module=nt, reason=None, patched=patched)
     except Exception as err:  # any failure: keep fpjax importable, report on use
         import jax
