@@ -98,7 +98,11 @@ def test_pip_route_in_a_fresh_venv(tmp_path):
 
     python = str(bin_dir / "python")
     listing = subprocess.run(
-        [python, "-c", "import importlib.metadata as m; print('\\n'.join(d.metadata['Name'] for d in m.distributions()))"],
+        [
+            python,
+            "-c",
+            "import importlib.metadata as m; print('\\n'.join(d.metadata['Name'] for d in m.distributions()))",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -129,7 +133,9 @@ def test_pip_route_in_a_fresh_venv(tmp_path):
         "print(fpjax.__file__)\n"
         "print(float(kernel_fn(jnp.eye(2), None, 'ntk')[0, 1]))\n"
     )
-    check = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=600, cwd=work, env=_clean_env())
+    check = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, timeout=600, cwd=work, env=_clean_env()
+    )
     assert check.returncode == 0, check.stderr[-3000:]
     where, value = check.stdout.strip().splitlines()[-2:]
     assert Path(where).resolve().is_relative_to(venv.resolve())
