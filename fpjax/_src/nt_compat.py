@@ -23,7 +23,9 @@ Inside neural-tangents, :func:`load` also repairs three functions that fail on c
 * ``predict.gradient_descent_mse`` under ``jit`` with a traced kernel leaked tracers out of
   ``jax.core.eval_context()``; that context now applies only to concrete kernels;
 * ``predict.max_learning_rate`` called ``scipy.linalg.eigvalsh(eigvals=...)`` (removed in scipy
-  1.14); it now uses ``jnp.linalg.eigvalsh``, which also works under ``jit``.
+  1.14); it now uses ``jnp.linalg.eigvalsh``, which also works under ``jit``;
+* implementation 2 sized its identity basis with ``jnp.size`` of shape structures, which JAX
+  deprecates; it now multiplies the shapes.
 
 Implementation 3 of ``empirical_ntk_fn`` (structured derivatives) reinterprets JAX's internal
 linearization and transposition rules, which changed too deeply to patch: it raises a
@@ -240,6 +242,25 @@ def _patched_max_learning_rate(original, make_2d):
     return max_learning_rate
 
 
+def _patched_std_basis(original, unravel):
+    """``_std_basis`` (implementation 2's identity basis) without ``jnp.size`` on shape structs,
+    which JAX deprecates (a future error)."""
+    import math
+
+    import jax
+    import jax.numpy as jnp
+
+    @functools.wraps(original)
+    def _std_basis(pytree):
+        leaves = jax.tree_util.tree_leaves(pytree)
+        ndim = sum(math.prod(jnp.shape(leaf)) for leaf in leaves)
+        dtype = jax.dtypes.result_type(*leaves)
+        return unravel(pytree, 1, jnp.eye(ndim, dtype=dtype))
+
+    _std_basis._fpjax_patched = True
+    return _std_basis
+
+
 def _patch_neural_tangents(nt) -> list[str]:
     """Repair neural-tangents functions that fail on current JAX/scipy; return what was patched.
 
@@ -252,6 +273,9 @@ def _patch_neural_tangents(nt) -> list[str]:
     from neural_tangents._src.utils import utils
 
     patched = []
+    if not getattr(empirical._std_basis, "_fpjax_patched", False):
+        empirical._std_basis = _patched_std_basis(empirical._std_basis, empirical._unravel_array_into_pytree)
+        patched.append("neural_tangents._src.empirical._std_basis")
     if not getattr(empirical.empirical_ntk_fn, "_fpjax_patched", False):
         fn = _patched_empirical_ntk_fn(empirical.empirical_ntk_fn, empirical.NtkImplementation)
         fn._fpjax_patched = True
