@@ -225,6 +225,7 @@ def _jax_for_predict():
     proxy = types.ModuleType("jax")
     proxy.__getattr__ = lambda name: getattr(jax, name)
     proxy.core = core
+    proxy._fpjax_patched = True
     return proxy
 
 
@@ -257,7 +258,6 @@ def _patched_std_basis(original, unravel):
         dtype = jax.dtypes.result_type(*leaves)
         return unravel(pytree, 1, jnp.eye(ndim, dtype=dtype))
 
-    _std_basis._fpjax_patched = True
     return _std_basis
 
 
@@ -272,27 +272,25 @@ def _patch_neural_tangents(nt) -> list[str]:
     from neural_tangents._src import empirical, predict
     from neural_tangents._src.utils import utils
 
+    replacements = (  # (name, the modules that hold it, factory of the replacement)
+        ("_std_basis", (empirical,), lambda f: _patched_std_basis(f, empirical._unravel_array_into_pytree)),
+        ("empirical_ntk_fn", (empirical, nt), lambda f: _patched_empirical_ntk_fn(f, empirical.NtkImplementation)),
+        ("gradient_descent_mse", (predict, public_predict), _patched_gradient_descent_mse),
+        ("max_learning_rate", (predict, public_predict), lambda f: _patched_max_learning_rate(f, utils.make_2d)),
+    )
     patched = []
-    if not getattr(empirical._std_basis, "_fpjax_patched", False):
-        empirical._std_basis = _patched_std_basis(empirical._std_basis, empirical._unravel_array_into_pytree)
-        patched.append("neural_tangents._src.empirical._std_basis")
-    if not getattr(empirical.empirical_ntk_fn, "_fpjax_patched", False):
-        fn = _patched_empirical_ntk_fn(empirical.empirical_ntk_fn, empirical.NtkImplementation)
-        fn._fpjax_patched = True
-        empirical.empirical_ntk_fn = nt.empirical_ntk_fn = fn
-        patched.append("neural_tangents.empirical_ntk_fn")
-    if not getattr(predict.gradient_descent_mse, "_fpjax_patched", False):
-        fn = _patched_gradient_descent_mse(predict.gradient_descent_mse)
-        fn._fpjax_patched = True
-        predict.gradient_descent_mse = public_predict.gradient_descent_mse = fn
+    for name, modules, make in replacements:
+        current = getattr(modules[0], name)
+        if getattr(current, "_fpjax_patched", False):  # patched earlier in this process
+            continue
+        replacement = make(current)
+        replacement._fpjax_patched = True
+        for module in modules:
+            setattr(module, name, replacement)
+        patched.append(f"{modules[0].__name__}.{name}")
+    if not getattr(predict.jax, "_fpjax_patched", False):
         predict.jax = _jax_for_predict()
-        patched.append("neural_tangents.predict.gradient_descent_mse")
-    if not getattr(predict.max_learning_rate, "_fpjax_patched", False):
-        fn = _patched_max_learning_rate(predict.max_learning_rate, utils.make_2d)
-        fn._fpjax_patched = True
-        predict.max_learning_rate = public_predict.max_learning_rate = fn
-        patched.append("neural_tangents.predict.max_learning_rate")
-    return patched
+        return patched
 
 
 def load():
