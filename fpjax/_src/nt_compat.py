@@ -44,6 +44,7 @@ import functools
 import importlib
 import sys
 import types
+import warnings
 from typing import NamedTuple
 
 __all__ = ["load", "require", "neural_tangents", "NeuralTangentsUnavailable", "status", "NTStatus"]
@@ -290,7 +291,7 @@ def _patch_neural_tangents(nt) -> list[str]:
         patched.append(f"{modules[0].__name__}.{name}")
     if not getattr(predict.jax, "_fpjax_patched", False):
         predict.jax = _jax_for_predict()
-        return patched
+    return patched
 
 
 def load():
@@ -301,12 +302,16 @@ def load():
     if "module" in _STATE:
         return _STATE["module"]
     try:
-        patched = _patch_jax()
-        _stub_experimental()
-        import neural_tangents as nt  # noqa: F401  (import after patching is the point)
-        from neural_tangents import stax  # noqa: F401
+        # The patches look up names JAX deprecated, and neural-tangents imports some at load: not
+        # the user's to act on, and an error under `python -W error` that would disable it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            patched = _patch_jax()
+            _stub_experimental()
+            import neural_tangents as nt  # noqa: F401  (import after patching is the point)
+            from neural_tangents import stax  # noqa: F401
 
-        patched += _patch_neural_tangents(nt)
+            patched += _patch_neural_tangents(nt)
         _STATE.update(module=nt, reason=None, patched=patched)
     except Exception as err:  # any failure: keep fpjax importable, report on use
         import jax
