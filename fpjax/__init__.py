@@ -28,6 +28,7 @@ _SUBMODULES = (
     "train",
     "spectrum",
     "ntk",
+    "nt",
     "hessian",
     "landscape",
     "sphere",

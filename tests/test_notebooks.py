@@ -94,3 +94,71 @@ def test_notebook_executes(path, monkeypatch):
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     print(f"{path.name}: {elapsed:.1f} s")
+
+
+@pytest.mark.slow
+def test_jupyter_lab_command_starts(tmp_path):
+    """The documented ``uv run --group notebooks jupyter lab notebooks/`` starts a server that serves
+    JupyterLab (first use installs the group: several minutes allowed), then is shut down."""
+    import json
+    import os
+    import re
+    import shutil
+    import signal
+    import subprocess
+    import threading
+    import urllib.request
+
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv not on PATH")
+    cmd = [uv, "run", "--frozen", "--group", "notebooks", "jupyter", "lab", "notebooks/", "--no-browser", "--port", "0"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # CI containers run as root; Jupyter refuses that without the flag
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+    }
+    proc = subprocess.Popen(
+        cmd,
+        cwd=NB_DIR.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # one process group: uv and the server it starts stop together
+    )
+    lines: list[str] = []
+    found = threading.Event()
+    url: list[str] = []
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            match = re.search(r"(http://127\.0\.0\.1:\d+)/lab\?token=(\w+)", line)
+            if match and not url:
+                url.extend(match.groups())
+                found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        found.wait(timeout=900)
+        assert url, "no 'is running at' URL:\n" + "".join(lines[-40:])
+        base, token = url
+        with urllib.request.urlopen(f"{base}/api", timeout=60) as response:
+            assert "version" in json.load(response)
+        with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=60) as response:
+            assert response.status == 200 and "JupyterLab" in response.read().decode()
+        with urllib.request.urlopen(f"{base}/api/contents?token={token}", timeout=60) as response:
+            listing = {item["name"] for item in json.load(response)["content"]}
+        assert {p.with_suffix(".ipynb").name for p in SCRIPTS} <= listing  # the server's root is notebooks/
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=60)

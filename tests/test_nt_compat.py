@@ -226,6 +226,7 @@ def test_broken_shim_keeps_fpjax_importable_in_process(monkeypatch):
 def test_broken_jax_names_in_a_fresh_process():
     """Delete the moved ``Jaxpr`` before anything imports neural-tangents, in a subprocess."""
     code = textwrap.dedent("""
+        import equinox  # reads jax.extend.core.Jaxpr at import (jax 0.12): import it while JAX is whole
         import jax.extend.core as ec, jax._src.core as sc, jax.core as jc
         saved = sc.Jaxpr
         for mod in (ec, sc, jc):

@@ -14,17 +14,37 @@ removed several names it imports at module load:
 something, :func:`load` records why and :func:`require` raises :class:`NeuralTangentsUnavailable`
 with that reason the first time an NTK function is used, so ``import fpjax`` keeps working.
 
-Known to work after :func:`load` (tested in ``tests/test_nt_compat.py``): ``stax`` infinite-width
-kernels, ``empirical_ntk_fn`` implementations 1 (Jacobian contraction) and 2 (NTK-vector products),
-``predict``. Implementation 3 (structured derivatives) relies on JAX internals that changed more
-deeply and fails; fpjax never selects it.
+Inside neural-tangents, :func:`load` also repairs three functions that fail on current JAX/scipy
+(each patch replaces a name in a ``neural_tangents`` module only, never in JAX or scipy):
+
+* ``empirical_ntk_fn(..., implementation=AUTO)`` compared the cost of all three implementations
+  with ``compiled.cost_analysis()[0]`` (now a dict, not a list) and lowered implementation 3. It now
+  picks the cheaper of implementations 1 and 2 by XLA's flop count;
+* ``predict.gradient_descent_mse`` under ``jit`` with a traced kernel leaked tracers out of
+  ``jax.core.eval_context()``; that context now applies only to concrete kernels;
+* ``predict.max_learning_rate`` called ``scipy.linalg.eigvalsh(eigvals=...)`` (removed in scipy
+  1.14); it now uses ``jnp.linalg.eigvalsh``, which also works under ``jit``;
+* implementation 2 sized its identity basis with ``jnp.size`` of shape structures, which JAX
+  deprecates; it now multiplies the shapes.
+
+Implementation 3 of ``empirical_ntk_fn`` (structured derivatives) reinterprets JAX's internal
+linearization and transposition rules, which changed too deeply to patch: it raises a
+``ValueError`` that names implementations 1 and 2 and :func:`fpjax.ntk.empirical_ntk` instead.
+
+Known to work after :func:`load` (tested in ``tests/test_nt_compat.py`` and
+``tests/test_nt_surface.py``): ``stax`` infinite-width kernels, ``empirical_ntk_fn``
+implementations 1 (Jacobian contraction), 2 (NTK-vector products) and AUTO, ``predict``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import importlib
 import sys
 import types
+import warnings
 from typing import NamedTuple
 
 __all__ = ["load", "require", "neural_tangents", "NeuralTangentsUnavailable", "status", "NTStatus"]
@@ -101,6 +121,179 @@ def _stub_experimental() -> None:
     sys.modules[name] = stub
 
 
+STRUCTURED_DERIVATIVES_REFUSAL = (
+    "implementation=3 (structured derivatives) of neural-tangents' empirical_ntk_fn reinterprets JAX's "
+    "internal linearization and transposition rules, which changed after JAX 0.4; it does not run on "
+    "jax {version}. Use implementation=1 (Jacobian contraction), 2 (NTK-vector products) or "
+    "NtkImplementation.AUTO (the cheaper of 1 and 2), or fpjax.ntk.empirical_ntk."
+)
+
+# True while a predict function built from a traced (jit/vmap) kernel runs: neural-tangents'
+# `jax.core.eval_context()` then must not step out of the trace that owns the kernel.
+_TRACED_KERNEL = contextvars.ContextVar("fpjax_nt_traced_kernel", default=False)
+
+
+def _is_traced(tree) -> bool:
+    import jax
+
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def _flops(fn, *args, **kwargs) -> float:
+    """XLA's flop count of ``fn(*args, **kwargs)``; ``cost_analysis()`` was a list, is now a dict."""
+    import jax
+
+    # Shapes only, so that this also works on tracers (an ntk_fn called inside jit).
+    args, kwargs = jax.tree_util.tree_map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype) if hasattr(a, "shape") and hasattr(a, "dtype") else a,
+        (args, kwargs),
+    )
+    analysis = jax.jit(fn).lower(*args, **kwargs).compile().cost_analysis()
+    if isinstance(analysis, (list, tuple)):
+        analysis = analysis[0]
+    return float(analysis["flops"])
+
+
+def _patched_empirical_ntk_fn(original, implementations):
+    """``empirical_ntk_fn`` that refuses implementation 3 and runs AUTO over implementations 1 and 2."""
+    import inspect
+
+    import jax
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def empirical_ntk_fn(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        implementation = bound.arguments["implementation"]
+        if implementation == implementations.STRUCTURED_DERIVATIVES:
+            raise ValueError(STRUCTURED_DERIVATIVES_REFUSAL.format(version=jax.__version__))
+        if implementation != implementations.AUTO:
+            return original(*bound.args, **bound.kwargs)
+        candidates = []
+        for choice in (implementations.JACOBIAN_CONTRACTION, implementations.NTK_VECTOR_PRODUCTS):
+            bound.arguments["implementation"] = choice
+            candidates.append(original(*bound.args, **bound.kwargs))
+        cache = {}
+
+        def ntk_fn(x1, x2, params, **apply_fn_kwargs):
+            # One choice per input/parameter shapes, as neural-tangents' AUTO does.
+            key = str(jax.tree_util.tree_map(jax.numpy.shape, (x1, x2, params, apply_fn_kwargs)))
+            if key not in cache:
+                costs = [_flops(fn, x1, x2, params, **apply_fn_kwargs) for fn in candidates]
+                cache[key] = candidates[costs.index(min(costs))]
+            return cache[key](x1, x2, params, **apply_fn_kwargs)
+
+        return ntk_fn
+
+    return empirical_ntk_fn
+
+
+def _patched_gradient_descent_mse(original):
+    """``gradient_descent_mse`` whose predict function runs under ``jit`` with a traced kernel."""
+
+    @functools.wraps(original)
+    def gradient_descent_mse(k_train_train, *args, **kwargs):
+        predict_fn = original(k_train_train, *args, **kwargs)
+        if not _is_traced(k_train_train):
+            return predict_fn
+
+        @functools.wraps(predict_fn)
+        def traced_predict_fn(*fn_args, **fn_kwargs):
+            token = _TRACED_KERNEL.set(True)
+            try:
+                return predict_fn(*fn_args, **fn_kwargs)
+            finally:
+                _TRACED_KERNEL.reset(token)
+
+        return traced_predict_fn
+
+    return gradient_descent_mse
+
+
+def _jax_for_predict():
+    """The ``jax`` module as neural-tangents' predict sees it: ``jax.core.eval_context()`` only
+    steps out of the current trace when the kernel is concrete."""
+    import jax
+
+    def eval_context():
+        return contextlib.nullcontext() if _TRACED_KERNEL.get() else jax.core.eval_context()
+
+    core = types.ModuleType("jax.core")
+    core.__getattr__ = lambda name: getattr(jax.core, name)
+    core.eval_context = eval_context
+    proxy = types.ModuleType("jax")
+    proxy.__getattr__ = lambda name: getattr(jax, name)
+    proxy.core = core
+    proxy._fpjax_patched = True
+    return proxy
+
+
+def _patched_max_learning_rate(original, make_2d):
+    """``max_learning_rate`` with ``jnp.linalg.eigvalsh`` (scipy dropped ``eigvalsh(eigvals=...)``)."""
+    import jax.numpy as jnp
+
+    @functools.wraps(original)
+    def max_learning_rate(ntk_train_train, y_train_size=None, momentum=0.0, eps=1e-12):
+        ntk_train_train = make_2d(ntk_train_train)
+        factor = ntk_train_train.shape[0] if y_train_size is None else y_train_size
+        max_eva = jnp.linalg.eigvalsh(ntk_train_train)[-1]
+        return 2 * (1 + momentum) * factor / (max_eva + eps)
+
+    return max_learning_rate
+
+
+def _patched_std_basis(original, unravel):
+    """``_std_basis`` (implementation 2's identity basis) without ``jnp.size`` on shape structs,
+    which JAX deprecates (a future error)."""
+    import math
+
+    import jax
+    import jax.numpy as jnp
+
+    @functools.wraps(original)
+    def _std_basis(pytree):
+        leaves = jax.tree_util.tree_leaves(pytree)
+        ndim = sum(math.prod(jnp.shape(leaf)) for leaf in leaves)
+        dtype = jax.dtypes.result_type(*leaves)
+        return unravel(pytree, 1, jnp.eye(ndim, dtype=dtype))
+
+    return _std_basis
+
+
+def _patch_neural_tangents(nt) -> list[str]:
+    """Repair neural-tangents functions that fail on current JAX/scipy; return what was patched.
+
+    Each replacement goes into the neural-tangents module that defines the name and into the
+    public modules that re-export it, so internal callers (``empirical_kernel_fn``,
+    ``monte_carlo_kernel_fn``) see the same function.
+    """
+    from neural_tangents import predict as public_predict
+    from neural_tangents._src import empirical, predict
+    from neural_tangents._src.utils import utils
+
+    replacements = (  # (name, the modules that hold it, factory of the replacement)
+        ("_std_basis", (empirical,), lambda f: _patched_std_basis(f, empirical._unravel_array_into_pytree)),
+        ("empirical_ntk_fn", (empirical, nt), lambda f: _patched_empirical_ntk_fn(f, empirical.NtkImplementation)),
+        ("gradient_descent_mse", (predict, public_predict), _patched_gradient_descent_mse),
+        ("max_learning_rate", (predict, public_predict), lambda f: _patched_max_learning_rate(f, utils.make_2d)),
+    )
+    patched = []
+    for name, modules, make in replacements:
+        current = getattr(modules[0], name)
+        if getattr(current, "_fpjax_patched", False):  # patched earlier in this process
+            continue
+        replacement = make(current)
+        replacement._fpjax_patched = True
+        for module in modules:
+            setattr(module, name, replacement)
+        patched.append(f"{modules[0].__name__}.{name}")
+    if not getattr(predict.jax, "_fpjax_patched", False):
+        predict.jax = _jax_for_predict()
+    return patched
+
+
 def load():
     """Import neural-tangents with the compatibility patches; return the module or ``None``.
 
@@ -109,11 +302,16 @@ def load():
     if "module" in _STATE:
         return _STATE["module"]
     try:
-        patched = _patch_jax()
-        _stub_experimental()
-        import neural_tangents as nt  # noqa: F401  (import after patching is the point)
-        from neural_tangents import stax  # noqa: F401
+        # The patches look up names JAX deprecated, and neural-tangents imports some at load: not
+        # the user's to act on, and an error under `python -W error` that would disable it.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            patched = _patch_jax()
+            _stub_experimental()
+            import neural_tangents as nt  # noqa: F401  (import after patching is the point)
+            from neural_tangents import stax  # noqa: F401
 
+            patched += _patch_neural_tangents(nt)
         _STATE.update(module=nt, reason=None, patched=patched)
     except Exception as err:  # any failure: keep fpjax importable, report on use
         import jax
