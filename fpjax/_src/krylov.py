@@ -347,7 +347,9 @@ def lanczos_eigh(
     checks.check_key(key)
     m = default_num_iters(n, k, num_iters)
     dtype = jnp.zeros(()).dtype if dtype is None else jnp.dtype(dtype)
-    check_basis_memory(m, n, dtype.itemsize, "n" if num_iters is None or n >= m else "num_iters")
+    # name the argument whose reduction helps: n when two vectors of size n alone do not fit
+    small_n = 4 * n * dtype.itemsize <= checks.available_memory()
+    check_basis_memory(m, n, dtype.itemsize, "num_iters" if num_iters is not None and small_n else "n")
     pairs, bad = _eigh_jit(matvec, n, k, m, dtype, key)
     return checks.error_if(pairs, bad, _asymmetry_message(n, dtype, m))
 

@@ -58,7 +58,8 @@ def _batch(batch_size, num, deprecated, p, itemsize, fn):
     if batch_size is None:
         batch_size = krylov.default_batch_size(num)
     batch_size = min(checks.check_positive_int(batch_size, "batch_size"), num)
-    checks.check_memory(batch_size * p * itemsize * 2, "batch_size", f"{batch_size} probes of {p} parameters")
+    nbytes = batch_size * p * itemsize * 2
+    checks.check_memory(nbytes, "batch_size", f"{batch_size} probes of {p} parameters ({nbytes:,} bytes)")
     return batch_size
 
 
@@ -600,7 +601,8 @@ def slq_quadrature(
 
 def _check_density_memory(n_grid: int, n_nodes: int, itemsize: int) -> None:
     # the broadened density is formed as a (G, n_v, m) array before the sum
-    checks.check_memory(3 * n_grid * n_nodes * itemsize, "grid", f"the ({n_grid}, {n_nodes}) broadening table")
+    nbytes = 3 * n_grid * n_nodes * itemsize
+    checks.check_memory(nbytes, "grid", f"the ({n_grid}, {n_nodes}) broadening table ({nbytes:,} bytes)")
 
 
 @jax.jit
@@ -788,7 +790,8 @@ def dense_hessian(
             f"float64); P={p} exceeds max_params={max_params}. Use hutchinson_trace / "
             "top_eigenvalues / eigen_density instead, or raise max_params"
         )
-    checks.check_memory(3 * p * p * _itemsize(params), "max_params", f"the dense ({p}, {p}) matrix")
+    nbytes = 3 * p * p * _itemsize(params)
+    checks.check_memory(nbytes, "max_params", f"the dense ({p}, {p}) matrix ({nbytes:,} bytes)")
     if batch_size is None:
         batch_size = (
             p if (p <= 2048 and not isinstance(loss_fn, (problems.BatchedLoss, problems.ModelLoss))) else min(p, 256)
