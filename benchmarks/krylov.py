@@ -98,7 +98,7 @@ def matfree_pairs(a, v0, k, m):
     Q, T, *_ = decomp.tridiag_sym(m, reortho="full", materialize=True)(lambda v: a @ v, v0)
     theta, s = jnp.linalg.eigh(T)
     theta, s = theta[::-1][:k], s[:, ::-1][:, :k]
-    Y = (Q @ s).T if Q.shape[0] == v0.shape[0] else (s.T @ Q)
+    Y = s.T @ Q  # Q: (m, N), the Krylov vectors as rows
     return theta, Y / jnp.linalg.norm(Y, axis=1, keepdims=True)
 
 
