@@ -133,11 +133,13 @@ def main():
     except (AttributeError, OSError):
         pass
     print(f"machine: {machine()}")
-    print(f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()}")
+    print(f"date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()}")
     from importlib.metadata import version
 
     print(f"jax {jax.__version__}, matfree {version('matfree')}")
-    print("| operator | N | k | m | method | max abs(theta - lambda)/lambda_max | max residual/lambda_max | time (ms) |")
+    print(
+        "| operator | N | k | m | method | max abs(theta - lambda)/lambda_max | max residual/lambda_max | time (ms) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     ops = {"ntk": ntk_operator, "hessian": hessian_operator, "rank5": rank5_operator, "psd2000": psd_operator}
     for name, make in ops.items():

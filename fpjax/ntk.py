@@ -28,8 +28,8 @@ from fpjax._src.ntk import (
     predict_linearized,
 )
 from fpjax._src.ntk_eig import (
-    EigResult,  # deprecated name of Eigenpairs
     Eigenpairs,
+    EigResult,  # deprecated name of Eigenpairs
     NTKRecord,
     frobenius_norm,
     lanczos_eigh,

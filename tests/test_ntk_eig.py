@@ -104,7 +104,16 @@ def test_record_inside_fit(setup):
     y = jnp.sin(2 * x[:, :1])
     k = 8
     rec = ntk_record(
-        model, x, y, k=k, key=jax.random.key(4), num_iters=40, num_probes=8, params0=params, eigenvectors=True, batch_size=30
+        model,
+        x,
+        y,
+        k=k,
+        key=jax.random.key(4),
+        num_iters=40,
+        num_probes=8,
+        params0=params,
+        eigenvectors=True,
+        batch_size=30,
     )
     r = fit(model.apply, params, x, y, optimizer=optax.sgd(0.5), steps=60, record=rec, record_every=30)
     recs = r.records

@@ -232,7 +232,9 @@ def _asymmetry_message(n, dtype, num_iters):
 def check_basis_memory(num_iters: int, n: int, itemsize: int, name: str, copies: int = 1) -> None:
     """``ValueError`` naming ``name`` before allocating ``copies`` Lanczos bases ``(num_iters + 1, n)``."""
     nbytes = copies * (num_iters + 1) * n * itemsize
-    what = f"the ({num_iters + 1}, {n}) Lanczos basis" + (f" (x{copies}, one per probe in a batch)" if copies > 1 else "")
+    what = f"the ({num_iters + 1}, {n}) Lanczos basis" + (
+        f" (x{copies}, one per probe in a batch)" if copies > 1 else ""
+    )
     checks.check_memory(nbytes, name, f"{what} ({nbytes:,} bytes)")
 
 

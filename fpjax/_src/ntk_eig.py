@@ -208,7 +208,9 @@ def ntk_eigh(
         batch_size = None if batch_size >= x.shape[0] else batch_size
     n_total = x.shape[0] * _out_dim(apply, params, x)
     m = krylov.default_num_iters(n_total, k, num_iters)
-    krylov.check_basis_memory(m, n_total, _out_dtype(apply, params, x).itemsize, "x" if num_iters is None else "num_iters")
+    krylov.check_basis_memory(
+        m, n_total, _out_dtype(apply, params, x).itemsize, "x" if num_iters is None else "num_iters"
+    )
     return _ntk_eigh_jit(apply, params, x, key, k=k, num_iters=m, batch_size=batch_size)
 
 

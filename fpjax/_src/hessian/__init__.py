@@ -33,7 +33,6 @@ from fpjax._src.hessian.estimators import (
     top_eigenpairs,
     top_eigenvalues,
 )
-from fpjax._src.krylov import LanczosResult, lanczos_tridiag
 from fpjax._src.hessian.layers import (
     CurvatureRecord,
     LayerCurvature,
@@ -48,6 +47,7 @@ from fpjax._src.hessian.problems import (
     batched_loss,
     model_loss,
 )
+from fpjax._src.krylov import LanczosResult, lanczos_tridiag
 
 try:  # one definition of the parameter count, in fpjax.models
     from fpjax._src.models import num_params
