@@ -109,14 +109,15 @@ class Quadrature(NamedTuple):
     weights: jax.Array
 
 
-def renamed(deprecated: dict, old: str, new: str, value, default=None):
+def renamed(deprecated: dict, old: str, new: str, value, default=None, *, stacklevel: int = 3):
     """``value`` of the argument ``new``, or the deprecated keyword ``old`` popped from ``deprecated``
-    (with a ``DeprecationWarning``); both given is a ``TypeError``."""
+    (with a ``DeprecationWarning`` pointing ``stacklevel`` frames up: the public function's caller);
+    both given is a ``TypeError``."""
     if old not in deprecated:
         return default if value is None else value
     if value is not None:
         raise TypeError(f"pass {new} only; {old} is its deprecated spelling")
-    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=3)
+    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=stacklevel)
     return deprecated.pop(old)
 
 

@@ -53,7 +53,7 @@ def _itemsize(params) -> int:
 
 
 def _batch(batch_size, num, deprecated, p, itemsize, fn):
-    batch_size = renamed(deprecated, "batch", "batch_size", batch_size)
+    batch_size = renamed(deprecated, "batch", "batch_size", batch_size, stacklevel=4)
     krylov.no_other_kwargs(deprecated, fn)
     if batch_size is None:
         batch_size = krylov.default_batch_size(num)
