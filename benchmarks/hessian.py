@@ -114,7 +114,7 @@ def references(model, params, x, y, n_par):
             import scipy.sparse.linalg as sla
 
             t = time.perf_counter()
-            h = np.asarray(fh.dense_hessian(loss64, p64, chunk=512))
+            h = np.asarray(fh.dense_hessian(loss64, p64, batch_size=512))
             out["trace"] = float(np.trace(h))
             out["top"] = float(sla.eigsh(h, k=1, which="LA", tol=0)[0][0])
             out["how"] = "dense float64 Hessian (trace; ARPACK top eigenvalue)"
@@ -230,7 +230,7 @@ def jax_worker(inp: str, out: str) -> None:
         first = time.perf_counter() - t
         best, best_cpu, o = best_time(fn, repeats)
         if name == "summary":
-            vals = {"trace": float(o.trace), "trace_se": float(o.trace_se), "top": float(o.top_eigenvalues[0])}
+            vals = {"trace": float(o.trace), "trace_se": float(o.standard_error), "top": float(o.top_eigenvalues[0])}
         else:
             (tr, se), top = o
             vals = {"trace": float(tr), "trace_se": float(se), "top": float(top[0])}

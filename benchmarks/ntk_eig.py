@@ -2,7 +2,7 @@
 
 Model: ReLU MLP 8-128-128-1 (``init="standard"``, P = 17 793 parameters), inputs ``x ~ N(0, I_8)``.
 
-* matrix-free: ``fpjax.ntk.ntk_eigh(model, params, x, k, n_iter=m, batch_size=b)``: Lanczos with
+* matrix-free: ``fpjax.ntk.ntk_eigh(model, params, x, k, num_iters=m, batch_size=b)``: Lanczos with
   full reorthogonalisation on ``v ↦ J(Jᵀv)`` (vjp then jvp, blocks of ``b`` points): memory
   ``O(P + m·n + b·width)``;
 * dense: ``fpjax.ntk.empirical_ntk`` (the fast exact MLP path, n × n) then ``numpy.linalg.eigh``
@@ -49,8 +49,8 @@ def rss_mib():
 base = rss_mib()
 t0 = time.perf_counter()
 if method == "free":
-    r = ntk_eigh(model, params, x, k, key=jax.random.key(2), n_iter=m, batch_size=b)
-    top = np.asarray(r.eigenvalues, np.float64)
+    r = ntk_eigh(model, params, x, k, key=jax.random.key(2), num_iters=m, batch_size=b)
+    top = np.asarray(r.values, np.float64)
     res = float(np.max(np.asarray(r.residuals)) / top[0])
 else:
     kmat = np.asarray(empirical_ntk(model, params, x), np.float64)

@@ -398,7 +398,7 @@ def hessian_stats(loss_on_batch, variables, x, y, key, cfg: dict) -> dict:
     )
     return {
         "trace": float(s.trace),
-        "trace_se": float(s.trace_se),
+        "trace_se": float(s.standard_error),
         "top_eigenvalues": np.asarray(s.top_eigenvalues).tolist(),
         "spectral_norm": float(s.spectral_norm),
         "n_samples": n,

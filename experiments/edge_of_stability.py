@@ -129,7 +129,7 @@ def _train(cfg, x, y):
     rec = curvature_recorder(
         loss,
         key=seed_key(int(cfg["seed"]), 1),
-        lanczos_steps=int(cfg["lanczos_steps"]),
+        num_iters=int(cfg["lanczos_steps"]),
         num_probes=int(cfg["num_probes"]),
     )
     every, n_rec = (int(cfg["record_every"]), int(cfg["steps"]) // int(cfg["record_every"]))

@@ -186,7 +186,7 @@ def _sweep(cfg, act, x_train, y_train, x_test):
             "train_loss": loss(res.params),
             "diverged": res.diverged,
             "trace": s.trace,
-            "trace_se": s.trace_se,
+            "trace_se": s.standard_error,
             "top": s.top_eigenvalues[0],
             "spectral_norm": s.spectral_norm,
             "nodes": s.ritz_values,

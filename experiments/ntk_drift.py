@@ -104,7 +104,7 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
     k_init, k_eig, k_rec = jax.random.split(key, 3)
     p0 = model.init(k_init, x)
     f0 = model.apply(p0, x)
-    lam1 = float(ntk_eigh(model, p0, x, 1, key=k_eig, n_iter=min(n, 20)).eigenvalues[0])
+    lam1 = float(ntk_eigh(model, p0, x, 1, key=k_eig, num_iters=min(n, 20)).values[0])
     eta = n / lam1
 
     def apply_a(p, xx):
@@ -116,8 +116,8 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
         y,
         k=int(cfg["k"]),
         key=k_rec,
-        n_iter=int(cfg["n_iter"]),
-        n_probes=int(cfg["n_probes"]),
+        num_iters=int(cfg["n_iter"]),
+        num_probes=int(cfg["n_probes"]),
         params0=p0,
         eigenvectors=True,
     )

@@ -11,7 +11,7 @@ loss on its outputs apart). The PRNG ``key`` is keyword-only everywhere. Typical
     lam = fpjax.hessian.top_eigenvalues(loss, params, key=key, k=5)
     g = fpjax.hessian.eigen_density(loss, params, key=key, curvature="ggn")             # Density
     per_layer = fpjax.hessian.layer_curvature(loss, params, key=key)                     # .table(), .plot()
-    rec = fpjax.hessian.curvature_recorder(lambda p: loss(p), key=key, lanczos_steps=10)
+    rec = fpjax.hessian.curvature_recorder(lambda p: loss(p), key=key, num_iters=10)
     fit(model.apply, params, x_train, y_train, ..., record=rec, record_every=50)
 
 Batch norm (Flax, the CNN zoo): take the curvature of the network as used at test time, batch

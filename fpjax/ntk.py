@@ -27,7 +27,16 @@ from fpjax._src.ntk import (
     kernel_flow,
     predict_linearized,
 )
-from fpjax._src.ntk_eig import EigResult, NTKRecord, frobenius_norm, lanczos_eigh, ntk_eigh, ntk_matvec, ntk_record
+from fpjax._src.ntk_eig import (
+    Eigenpairs,
+    EigResult,  # deprecated name of Eigenpairs
+    NTKRecord,
+    frobenius_norm,
+    lanczos_eigh,
+    ntk_eigh,
+    ntk_matvec,
+    ntk_record,
+)
 
 __all__ = [
     "empirical_ntk",
@@ -43,6 +52,7 @@ __all__ = [
     "ntk_matvec",
     "lanczos_eigh",
     "ntk_eigh",
+    "Eigenpairs",
     "EigResult",
     "frobenius_norm",
     "NTKRecord",

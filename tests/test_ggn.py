@@ -160,20 +160,20 @@ def test_curvature_recorder_exact_and_inside_fit():
     model, params, x, y = _setup("mse")
     L = fh.model_loss(model.apply, x, y)
     p_ = fh.num_params(params)
-    rec = fh.curvature_recorder(L, key=jax.random.PRNGKey(0), lanczos_steps=p_, num_probes=3)
+    rec = fh.curvature_recorder(L, key=jax.random.PRNGKey(0), num_iters=p_, num_probes=3)
     r = jax.jit(rec)(params)
     ev = np.linalg.eigvalsh(np.asarray(fh.dense_hessian(L, params)))
     np.testing.assert_allclose(float(r.top_eigenvalue), ev[-1], rtol=1e-8)
     np.testing.assert_allclose(float(r.trace), ev.sum(), rtol=1e-8)
     rec5 = fh.curvature_recorder(
-        lambda q: train.mse(model.apply(q, x), y), key=jax.random.PRNGKey(0), lanczos_steps=5, num_probes=4
+        lambda q: train.mse(model.apply(q, x), y), key=jax.random.PRNGKey(0), num_iters=5, num_probes=4
     )
     res = train.fit(model.apply, params, x, y, optimizer=optax.sgd(0.1), steps=6, record=rec5, record_every=3)
     assert res.records.top_eigenvalue.shape == (3,) and res.records.trace.shape == (3,)
     # record 0 is taken at the initial parameters; 5 Lanczos steps bound λ_max from below
     assert float(res.records.top_eigenvalue[0]) <= ev[-1] * (1 + 1e-10)
-    with pytest.raises(ValueError, match="lanczos_steps"):
-        jax.jit(fh.curvature_recorder(L, key=jax.random.PRNGKey(0), lanczos_steps=p_ + 1))(params)
+    with pytest.raises(ValueError, match="num_iters"):
+        jax.jit(fh.curvature_recorder(L, key=jax.random.PRNGKey(0), num_iters=p_ + 1))(params)
 
 
 def test_curvature_argument_errors():

@@ -52,7 +52,7 @@ def test_dense_hessian_is_symmetric_and_matches_jax_hessian(tanh_problem):
     np.testing.assert_allclose(p["H"], ref, rtol=0, atol=1e-12)
     np.testing.assert_allclose(p["H"], p["H"].T, rtol=0, atol=1e-12)
     # the column-by-HVP path gives the same matrix
-    hc = np.asarray(fh.dense_hessian(p["loss"], p["params"], chunk=7))
+    hc = np.asarray(fh.dense_hessian(p["loss"], p["params"], batch_size=7))
     np.testing.assert_allclose(hc, p["H"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(np.asarray(fh.dense_eigenvalues(p["loss"], p["params"])), p["ev"], atol=1e-12)
 
@@ -71,7 +71,7 @@ def test_hutchinson_within_three_standard_errors(tanh_problem):
     p = tanh_problem
     exact = float(np.trace(p["H"]))
     m = 400
-    est, se = fh.hutchinson_trace(p["loss"], p["params"], key=jax.random.PRNGKey(1), num_probes=m, batch=64)
+    est, se = fh.hutchinson_trace(p["loss"], p["params"], key=jax.random.PRNGKey(1), num_probes=m, batch_size=64)
     est, se = float(est), float(se)
     assert np.isfinite(se) and se > 0
     assert abs(est - exact) <= 3 * se, (est, exact, se)
@@ -81,7 +81,7 @@ def test_hutchinson_within_three_standard_errors(tanh_problem):
     sd_true = np.sqrt(2 * (np.sum(p["H"] ** 2) - np.sum(np.diag(p["H"]) ** 2)) / m)
     assert 0.5 < se / sd_true < 2.0, (se, sd_true)
     # batching does not change the probes: same key, same estimate
-    est2, se2 = fh.hutchinson_trace(p["loss"], p["params"], key=jax.random.PRNGKey(1), num_probes=m, batch=400)
+    est2, se2 = fh.hutchinson_trace(p["loss"], p["params"], key=jax.random.PRNGKey(1), num_probes=m, batch_size=400)
     np.testing.assert_allclose([float(est2), float(se2)], [est, se], rtol=1e-12)
 
 
@@ -105,7 +105,7 @@ def test_deflated_hutchinson_and_summary(tanh_problem):
     np.testing.assert_allclose(np.asarray(s.ritz_values), p["ev"], atol=1e-6)
     assert abs(float(np.sum(s.ritz_weights)) - 1.0) < 1e-12 and np.all(np.asarray(s.ritz_weights) >= 0)
     s20 = fh.hessian_summary(p["loss"], p["params"], key=key, num_probes=100, num_iters=20)
-    assert abs(float(s20.trace) - exact) <= 3 * float(s20.trace_se)
+    assert abs(float(s20.trace) - exact) <= 3 * float(s20.standard_error)
     assert s20.top_eigenvalues.shape == (1,)
 
 

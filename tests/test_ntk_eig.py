@@ -55,11 +55,11 @@ def test_matvec_multi_output():
 def test_eigenpairs_equal_dense_eigh(setup):
     model, x, params, _, w, v = setup
     k = 6
-    r = ntk_eigh(model, params, x, k, key=jax.random.key(3), n_iter=40, batch_size=45)
+    r = ntk_eigh(model, params, x, k, key=jax.random.key(3), num_iters=40, batch_size=45)
     # float32 products: relative accuracy ~1e-6 of λ_max for every Ritz value
-    np.testing.assert_allclose(r.eigenvalues, w[:k], rtol=1e-5)
+    np.testing.assert_allclose(r.values, w[:k], rtol=1e-5)
     assert np.all(np.asarray(r.residuals) < 1e-4 * w[0])
-    vec = np.asarray(r.eigenvectors, np.float64)
+    vec = np.asarray(r.vectors, np.float64).T
     np.testing.assert_allclose(vec.T @ vec, np.eye(k), atol=1e-5)
     # subspace angles of each well-separated leading block: sin∠ ≲ ‖residual‖ / gap (Davis–Kahan)
     for j in range(1, k + 1):
@@ -77,9 +77,9 @@ def test_lanczos_restarts_on_rank_deficient_operator():
     q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(n, n)))
     a = q @ a @ q.T
     aj = jnp.asarray(a, jnp.float32)
-    r = lanczos_eigh(lambda v: aj @ v, n, 8, key=jax.random.key(0), n_iter=20)
-    np.testing.assert_allclose(r.eigenvalues, [5, 4, 3, 2, 1, 0, 0, 0], atol=1e-5)
-    vec = np.asarray(r.eigenvectors, np.float64)
+    r = lanczos_eigh(lambda v: aj @ v, n, 8, key=jax.random.key(0), num_iters=20)
+    np.testing.assert_allclose(r.values, [5, 4, 3, 2, 1, 0, 0, 0], atol=1e-5)
+    vec = np.asarray(r.vectors, np.float64).T
     np.testing.assert_allclose(vec.T @ vec, np.eye(8), atol=1e-5)
 
 
@@ -89,7 +89,7 @@ def test_frobenius_norm_estimate(setup):
     mv = jax.jit(ntk_matvec(model, params, x))
     exact = np.linalg.norm(kd)
     q = jnp.asarray(v[:, :6], jnp.float32)
-    ests = np.array([frobenius_norm(mv, q, key=jax.random.key(s), n_probes=4) for s in range(6)])
+    ests = np.array([frobenius_norm(mv, q, key=jax.random.key(s), num_probes=4) for s in range(6)])
     # deflated Hutchinson: the top-6 part is exact; the complement carries ‖K(I−QQᵀ)‖_F² whose estimate
     # has relative sd ≤ √(2/s); its share of ‖K‖_F² bounds the error.
     tail = np.sum(w[6:] ** 2) / np.sum(w**2)
@@ -104,7 +104,16 @@ def test_record_inside_fit(setup):
     y = jnp.sin(2 * x[:, :1])
     k = 8
     rec = ntk_record(
-        model, x, y, k=k, key=jax.random.key(4), n_iter=40, n_probes=8, params0=params, eigenvectors=True, batch_size=30
+        model,
+        x,
+        y,
+        k=k,
+        key=jax.random.key(4),
+        num_iters=40,
+        num_probes=8,
+        params0=params,
+        eigenvectors=True,
+        batch_size=30,
     )
     r = fit(model.apply, params, x, y, optimizer=optax.sgd(0.5), steps=60, record=rec, record_every=30)
     recs = r.records
@@ -133,8 +142,8 @@ def test_record_inside_fit(setup):
 
 def test_bad_inputs(setup):
     model, x, params, _, _, _ = setup
-    with pytest.raises(ValueError, match="n_iter"):
-        ntk_eigh(model, params, x, 10, key=jax.random.key(0), n_iter=5)
+    with pytest.raises(ValueError, match="num_iters"):
+        ntk_eigh(model, params, x, 10, key=jax.random.key(0), num_iters=5)
     with pytest.raises(ValueError, match="x must have shape"):
         ntk_matvec(model, params, jnp.ones(5))
     with pytest.raises(TypeError, match="model_or_apply"):

@@ -89,7 +89,7 @@ def plot_layer_curvature(result: Any, *, n_grid: int = 400, sigma: float | None 
       The matplotlib ``Figure``.
     """
     names = list(result.names)
-    tr, se = np.asarray(result.trace, float), np.asarray(result.trace_se, float)
+    tr, se = np.asarray(result.trace, float), np.asarray(result.standard_error, float)
     top = np.asarray(result.top_eigenvalue, float)
     nodes, weights = np.asarray(result.nodes, float), np.asarray(result.weights, float)
     fig, axes = _figure((11, 3.8), ncols=2)

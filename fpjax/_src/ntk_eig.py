@@ -7,15 +7,18 @@ For a model ``f(θ, x)`` with outputs flattened to a vector ``f(θ) ∈ R^{N}`` 
 ``batch_size`` points (``Jᵀ v = Σ_b J_bᵀ v_b`` accumulated in a ``lax.scan``), so memory is
 ``O(P + batch_size·(activations))`` per product instead of ``O(N²)`` or ``O(N·P)``.
 
-Top-``k`` eigenpairs come from ``m`` steps of Lanczos with full reorthogonalisation (each new
-vector is orthogonalised twice against all previous ones, "twice is enough"): memory ``O(P + m·N)``
-with ``m = n_iter`` (default ``min(N, 2k + 20)``). The Ritz residual ``‖K v_i − θ_i v_i‖ = β_m |y_{m,i}|``
-is returned as the accuracy certificate. Everything is pure JAX (``lax.fori_loop``), so it runs
-under ``jit``/``vmap`` and inside :func:`fpjax.train.fit`'s ``record``.
+Top-``k`` eigenpairs come from ``m`` steps of the package's one Lanczos iteration
+(:mod:`fpjax._src.krylov`: full reorthogonalisation, restarts on breakdown): memory ``O(P + m·N)``
+with ``m = num_iters`` (default ``min(N, 2k + 20)``). The Ritz residual
+``‖K v_i − θ_i v_i‖ = β_m |s_{m,i}|`` is returned as the accuracy certificate. Everything is pure JAX
+(``lax.fori_loop``), so it runs under ``jit``/``vmap`` and inside :func:`fpjax.train.fit`'s
+``record``; :func:`ntk_eigh` compiles one program per shapes and takes the parameters and inputs as
+its arguments.
 
 ``‖K‖_F`` is estimated matrix-free as in Hutch++: with the orthonormal top-``k`` Ritz vectors ``Q``,
 ``‖K‖_F² = ‖K Q‖_F² + ‖K (I − QQᵀ)‖_F²``; the first term is exact (``k`` products), the second is the
-Hutchinson estimate ``(1/s) Σ_j ‖K (I − QQᵀ) z_j‖²`` with ``s`` Rademacher probes ``z_j``. Deflating
+Hutchinson estimate ``(1/s) Σ_j ‖K (I − QQᵀ) z_j‖²`` with ``s`` Rademacher probes ``z_j`` (the
+core's :func:`~fpjax._src.krylov.hutchinson`). Deflating
 the top eigenvectors removes the dominant, badly estimated part of the trace.
 
 References:
@@ -29,16 +32,22 @@ References:
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from fpjax._src import checks
+from fpjax._src import checks, krylov
 from fpjax._src.array_types import ArrayLike, PyTree
+from fpjax._src.krylov import Eigenpairs, lanczos_eigh
 from fpjax._src.models import Model
 
-__all__ = ["EigResult", "NTKRecord", "frobenius_norm", "lanczos_eigh", "ntk_eigh", "ntk_matvec", "ntk_record"]
+__all__ = ["Eigenpairs", "NTKRecord", "frobenius_norm", "lanczos_eigh", "ntk_eigh", "ntk_matvec", "ntk_record"]
+
+#: Deprecated name of :class:`~fpjax._src.krylov.Eigenpairs` (fields ``values, vectors, residuals``;
+#: ``eigenvalues`` / ``eigenvectors`` remain as deprecated properties).
+EigResult = Eigenpairs
 
 
 def _resolve_apply(model_or_apply):
@@ -132,98 +141,13 @@ def _out_dtype(apply, params, x):
     return jax.eval_shape(apply, params, x).dtype
 
 
-class EigResult(NamedTuple):
-    """Top-k eigenpairs from :func:`lanczos_eigh` / :func:`ntk_eigh`.
-
-    eigenvalues: ``(k,)`` Ritz values, descending.
-    eigenvectors: ``(N, k)`` orthonormal Ritz vectors (columns).
-    residuals: ``(k,)`` ``‖K v_i − θ_i v_i‖`` (computed from the Lanczos recurrence).
-    """
-
-    eigenvalues: jax.Array
-    eigenvectors: jax.Array
-    residuals: jax.Array
-
-
-def lanczos_eigh(
-    matvec: Callable, n: int, k: int, *, key: jax.Array, n_iter: int | None = None, dtype=None
-) -> EigResult:
-    """Top-``k`` eigenpairs of a symmetric positive semi-definite operator by Lanczos.
-
-    ``m = n_iter`` steps with full reorthogonalisation (twice per step) build ``Q ∈ R^{N×m}`` and the
-    tridiagonal ``T = Qᵀ A Q``; the Ritz pairs are ``(θ_i, Q y_i)`` for ``T y_i = θ_i y_i``. On
-    breakdown (an invariant subspace found, e.g. rank-deficient ``A``) the iteration restarts from a
-    fresh random vector orthogonal to ``Q``, so ``m`` may reach ``N``.
-
-    Args:
-      matvec: jittable ``v ↦ A v`` on ``(N,)`` vectors.
-      n: ``N``, the size of the operator.
-      k: number of eigenpairs, ``1 ≤ k ≤ m``.
-      key: PRNG key (starting vector, restarts).
-      n_iter: Lanczos steps ``m`` (default ``min(N, 2k + 20)``), ``k ≤ m ≤ N``.
-      dtype: working dtype (default JAX's default float).
-
-    Returns:
-      :class:`EigResult`. Memory ``O(m·N)`` beyond ``matvec``.
-
-    Examples:
-      >>> import jax, jax.numpy as jnp
-      >>> from fpjax.ntk import lanczos_eigh
-      >>> a = jnp.diag(jnp.arange(1.0, 51.0))
-      >>> r = lanczos_eigh(lambda v: a @ v, 50, 3, key=jax.random.key(0), n_iter=50)
-      >>> [round(float(v), 4) for v in r.eigenvalues]
-      [50.0, 49.0, 48.0]
-
-    References:
-      Parlett (1998), doi:10.1137/1.9781611971163, ch. 13.
-    """
-    n = checks.check_positive_int(n, "n")
-    k = checks.check_positive_int(k, "k")
-    checks.check_key(key)
-    m = min(n, 2 * k + 20) if n_iter is None else checks.check_positive_int(n_iter, "n_iter")
-    if not k <= m <= n:
-        raise ValueError(f"need k <= n_iter <= n; got k={k}, n_iter={m}, n={n}")
-    dtype = jnp.zeros(()).dtype if dtype is None else jnp.dtype(dtype)
-    return jax.jit(lambda kk: _lanczos(matvec, n, k, m, kk, dtype))(key)
-
-
-def _orth(q, w):
-    w = w - q.T @ (q @ w)
-    return w - q.T @ (q @ w)
-
-
-def _lanczos(matvec, n, k, m, key, dtype):
-    eps = jnp.finfo(dtype).eps
-    key, sub = jax.random.split(key)
-    q0 = jax.random.normal(sub, (n,), dtype)
-    q = jnp.zeros((m + 1, n), dtype).at[0].set(q0 / jnp.linalg.norm(q0))
-    alpha = jnp.zeros((m,), dtype)
-    beta = jnp.zeros((m,), dtype)
-
-    def body(j, carry):
-        q, alpha, beta, scale, key = carry
-        qj = q[j]
-        w = matvec(qj).astype(dtype)
-        a = qj @ w
-        scale = jnp.maximum(scale, jnp.linalg.norm(w))
-        w = _orth(q, w)
-        b = jnp.linalg.norm(w)
-        key, sub = jax.random.split(key)
-        r = _orth(q, jax.random.normal(sub, (n,), dtype))
-        r = r / jnp.maximum(jnp.linalg.norm(r), jnp.finfo(dtype).tiny)
-        # Invariant subspace (β at round-off level): restart from a random vector orthogonal to Q and
-        # set β = 0. Zeroing a β perturbs the Ritz values by at most |β| ≤ 10 eps λ_max.
-        small = b <= 10 * eps * scale
-        qn = jnp.where(small, r, w / jnp.where(small, 1.0, b))
-        b = jnp.where(small, 0.0, b)
-        return q.at[j + 1].set(qn), alpha.at[j].set(a), beta.at[j].set(b), scale, key
-
-    q, alpha, beta, _, _ = jax.lax.fori_loop(0, m, body, (q, alpha, beta, jnp.zeros((), dtype), key))
-    t = jnp.diag(alpha) + jnp.diag(beta[:-1], 1) + jnp.diag(beta[:-1], -1)
-    theta, y = jnp.linalg.eigh(t)
-    theta, y = theta[::-1][:k], y[:, ::-1][:, :k]
-    vecs = q[:m].T @ y
-    return EigResult(theta, vecs, jnp.abs(beta[m - 1] * y[m - 1]))
+@partial(jax.jit, static_argnames=("apply", "k", "num_iters", "batch_size"))
+def _ntk_eigh_jit(apply, params, x, key, *, k, num_iters, batch_size):
+    mv = ntk_matvec(apply, params, x, batch_size=batch_size)
+    dtype = _out_dtype(apply, params, x)
+    _, sub = jax.random.split(key)
+    v0 = jax.random.normal(sub, (x.shape[0] * _out_dim(apply, params, x),), dtype)
+    return krylov.ritz_pairs(*krylov.lanczos_basis(mv, v0, num_iters), k)
 
 
 def ntk_eigh(
@@ -233,22 +157,26 @@ def ntk_eigh(
     k: int,
     *,
     key: jax.Array,
-    n_iter: int | None = None,
+    num_iters: int | None = None,
     batch_size: int | None = None,
-) -> EigResult:
+    **deprecated,
+) -> Eigenpairs:
     """Top-``k`` eigenpairs of the empirical NTK ``K = J Jᵀ`` at ``x``, matrix-free.
 
-    Lanczos (:func:`lanczos_eigh`) on :func:`ntk_matvec`: never the ``N × N`` kernel nor the ``N × P``
-    Jacobian; memory ``O(P + n_iter·N)`` plus one block's activations.
+    Lanczos (as :func:`lanczos_eigh`) on :func:`ntk_matvec`: never the ``N × N`` kernel nor the
+    ``N × P`` Jacobian; memory ``O(P + num_iters·N)`` plus one block's activations. ``params``, ``x``
+    and ``key`` are arguments of one compiled program, cached per model, shapes, ``k``,
+    ``num_iters`` and ``batch_size``: a call with new parameters or inputs of the same shapes
+    compiles nothing. ``K`` is symmetric by construction, so no symmetry check is made.
 
     Args:
       model_or_apply: :class:`fpjax.models.Model` or ``apply(params, x) -> (n,) | (n, c)``.
       params: parameters; x: ``(n, ...)`` inputs; k: number of eigenpairs.
-      key: PRNG key; n_iter: Lanczos steps (default ``min(N, 2k + 20)``); batch_size: points per
-        block of the products.
+      key: PRNG key; num_iters: Lanczos steps (default ``min(N, 2k + 20)``; ``n_iter`` is its
+        deprecated spelling); batch_size: points per block of the products.
 
     Returns:
-      :class:`EigResult` with ``(N, k)`` eigenvectors, ``N = n·c``.
+      :class:`Eigenpairs` ``(values (k,), vectors (k, N), residuals (k,))``, ``N = n·c``.
 
     Examples:
       >>> import jax, jax.numpy as jnp, numpy as np
@@ -258,7 +186,7 @@ def ntk_eigh(
       >>> model = mlp((32, 1), "tanh", init="standard")
       >>> x = jnp.linspace(-1, 1, 20)[:, None]
       >>> p = model.init(jax.random.key(0), x)
-      >>> top = ntk_eigh(model, p, x, 2, key=jax.random.key(1), n_iter=20).eigenvalues
+      >>> top = ntk_eigh(model, p, x, 2, key=jax.random.key(1), num_iters=20).values
       >>> dense = np.linalg.eigvalsh(np.asarray(empirical_ntk(model, p, x), np.float64))[::-1][:2]
       >>> bool(np.allclose(top, dense, rtol=1e-4))
       True
@@ -266,35 +194,45 @@ def ntk_eigh(
     References:
       Jacot, Gabriel & Hongler (2018), arXiv:1806.07572.
     """
+    num_iters = krylov.renamed(deprecated, "n_iter", "num_iters", num_iters)
+    krylov.no_other_kwargs(deprecated, "ntk_eigh")
     apply = _resolve_apply(model_or_apply)
     x = checks.as_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must have shape (n, ...) with a feature axis; got {tuple(x.shape)}")
     checks.check_finite(x, "x")
-    c = _out_dim(apply, params, x)
-    mv = ntk_matvec(apply, params, x, batch_size=batch_size)
-    return lanczos_eigh(jax.jit(mv), x.shape[0] * c, k, key=key, n_iter=n_iter, dtype=_out_dtype(apply, params, x))
+    checks.check_key(key)
+    k = checks.check_positive_int(k, "k")
+    if batch_size is not None:
+        batch_size = checks.check_positive_int(batch_size, "batch_size")
+        batch_size = None if batch_size >= x.shape[0] else batch_size
+    n_total = x.shape[0] * _out_dim(apply, params, x)
+    m = krylov.default_num_iters(n_total, k, num_iters)
+    krylov.check_basis_memory(
+        m, n_total, _out_dtype(apply, params, x).itemsize, "x" if num_iters is None else "num_iters"
+    )
+    return _ntk_eigh_jit(apply, params, x, key, k=k, num_iters=m, batch_size=batch_size)
 
 
-def _rademacher(key, s, n, dtype):
-    return jax.random.rademacher(key, (s, n)).astype(dtype)
-
-
-def _frob_sq(kq, kr, s):
+def _frob_sq(kq, kr_mean):
     """Hutch++-style ``‖K‖_F²``: ``‖KQ‖_F² + (1/s) Σ_j ‖K r_j‖²`` with ``r_j = (I − QQᵀ) z_j``."""
-    return jnp.sum(kq**2) + jnp.sum(kr**2) / s
+    return jnp.sum(kq**2) + kr_mean
 
 
-def frobenius_norm(matvec: Callable, vectors: jax.Array, *, key: jax.Array, n_probes: int = 8) -> jax.Array:
+def frobenius_norm(
+    matvec: Callable, vectors: jax.Array, *, key: jax.Array, num_probes: int = 8, **deprecated
+) -> jax.Array:
     """Matrix-free estimate of ``‖K‖_F`` deflated by orthonormal ``vectors`` (Hutch++ style).
 
     ``‖K‖_F² = ‖K Q‖_F² + ‖K (I − QQᵀ)‖_F²`` for any orthonormal ``Q`` (``(N, k)``, e.g. the top Ritz
-    vectors); the first term is exact, the second is ``(1/s) Σ_j ‖K (I − QQᵀ) z_j‖²`` with ``s = n_probes``
-    Rademacher ``z_j`` (unbiased; small when ``Q`` captures the top of the spectrum).
+    vectors ``Eigenpairs.vectors.T``); the first term is exact, the second is
+    ``(1/s) Σ_j ‖K (I − QQᵀ) z_j‖²`` with ``s = num_probes`` Rademacher ``z_j`` (the core's
+    Hutchinson estimator on the quadratic form ``z ↦ ‖Kz‖²``; unbiased, small when ``Q`` captures the
+    top of the spectrum).
 
     Args:
       matvec: ``v ↦ K v`` on ``(N,)``; vectors: ``(N, k)`` orthonormal columns; key: PRNG key;
-      n_probes: number of probes ``s ≥ 1``.
+      num_probes: number of probes ``s ≥ 1`` (``n_probes`` is its deprecated spelling).
 
     Returns:
       scalar estimate of ``‖K‖_F``.
@@ -310,14 +248,31 @@ def frobenius_norm(matvec: Callable, vectors: jax.Array, *, key: jax.Array, n_pr
     References:
       Meyer, Musco, Musco & Woodruff (2021), arXiv:2010.09649.
     """
+    num_probes = krylov.renamed(deprecated, "n_probes", "num_probes", num_probes)
+    krylov.no_other_kwargs(deprecated, "frobenius_norm")
     checks.check_key(key)
-    n_probes = checks.check_positive_int(n_probes, "n_probes")
-    q = jnp.asarray(vectors)
-    z = _rademacher(key, n_probes, q.shape[0], q.dtype)
-    r = z - (z @ q) @ q.T
+    q = checks.as_array(vectors, "vectors")
+    checks.check_ndim(q, "vectors", 2, shape_hint="(N, k)")
+    if not jnp.issubdtype(q.dtype, jnp.floating):
+        q = q.astype(jnp.result_type(float))
+    num_probes = krylov.check_num_probes(num_probes, q.dtype.itemsize)
     kq = jax.vmap(matvec)(q.T)
-    kr = jax.vmap(matvec)(r)
-    return jnp.sqrt(_frob_sq(kq, kr, n_probes))
+    tail = _deflated_tail(lambda z: (jnp.sum(matvec(z) ** 2),), q, key, num_probes)[0]
+    return jnp.sqrt(_frob_sq(kq, tail))
+
+
+def _deflated_tail(sq_norms, q, key, num_probes):
+    """Hutchinson means of ``sq_norms(z)`` (a tuple of ``‖·‖²``) on probes projected off ``q``'s columns."""
+    est = krylov.hutchinson(
+        lambda z: jnp.stack(sq_norms(z)),
+        q.shape[0],
+        q.dtype,
+        key,
+        num_probes,
+        krylov.default_batch_size(num_probes),
+        q.T,
+    ).estimate
+    return tuple(est)
 
 
 class NTKRecord(NamedTuple):
@@ -349,11 +304,12 @@ def ntk_record(
     *,
     k: int,
     key: jax.Array,
-    n_iter: int | None = None,
-    n_probes: int = 8,
+    num_iters: int | None = None,
+    num_probes: int = 8,
     batch_size: int | None = None,
     params0: PyTree | None = None,
     eigenvectors: bool = False,
+    **deprecated,
 ) -> Callable[[Any], NTKRecord]:
     """A ``record(params)`` for :func:`fpjax.train.fit` / ``sweep``: the NTK's spectrum during training.
 
@@ -361,14 +317,15 @@ def ntk_record(
     come from Lanczos (:func:`ntk_eigh`); ``‖K‖_F`` from :func:`frobenius_norm` deflated by ``V``; then
     the alignment ``yᵀKy/(‖K‖_F‖y‖²)`` (one extra product), and the fractions of ``y`` and of the
     residual ``f(x) − y`` in ``span(V)``. The same probe vectors (from ``key``) are used at every
-    record, so changes over training are not probe noise. Cost per record: ``n_iter + k + n_probes + 1``
+    record, so changes over training are not probe noise. Cost per record: ``num_iters + k + num_probes + 1``
     NTK-vector products (twice the last two terms with ``params0``).
 
     Args:
       model_or_apply: :class:`fpjax.models.Model` or ``apply``.
       x_train: ``(n, ...)``; y_train: ``(n,)`` or ``(n, c)`` like the model's output.
-      k: top eigenpairs; key: PRNG key (Lanczos start and probes); n_iter: Lanczos steps;
-      n_probes: Hutchinson probes; batch_size: points per block of the products;
+      k: top eigenpairs; key: PRNG key (Lanczos start and probes); num_iters: Lanczos steps;
+      num_probes: Hutchinson probes; batch_size: points per block of the products (``n_iter`` and
+      ``n_probes`` are the deprecated spellings of ``num_iters`` and ``num_probes``);
       params0: parameters of a reference kernel (e.g. the initialisation) for ``kernel_change``;
       eigenvectors: also record the ``(N, k)`` eigenvectors.
 
@@ -400,12 +357,14 @@ def ntk_record(
     checks.check_finite(y_train, "y_train")
     checks.check_key(key)
     k = checks.check_positive_int(k, "k")
-    n_probes = checks.check_positive_int(n_probes, "n_probes")
+    num_iters = krylov.renamed(deprecated, "n_iter", "num_iters", num_iters)
+    num_probes = krylov.renamed(deprecated, "n_probes", "num_probes", num_probes)
+    krylov.no_other_kwargs(deprecated, "ntk_record")
     y = y_train.reshape(-1)
     n_total = y.shape[0]
-    m = min(n_total, 2 * k + 20) if n_iter is None else checks.check_positive_int(n_iter, "n_iter")
-    if not k <= m <= n_total:
-        raise ValueError(f"need k <= n_iter <= N = {n_total}; got k={k}, n_iter={m}")
+    num_probes = krylov.check_num_probes(num_probes, 8, per_probe=3)
+    m = krylov.default_num_iters(n_total, k, num_iters)
+    krylov.check_basis_memory(m, n_total, 8, "y_train" if num_iters is None else "num_iters")
     k_lanczos, k_probe = jax.random.split(key)
 
     def record(params):
@@ -415,23 +374,31 @@ def ntk_record(
         dtype = out.dtype
         yv = y.astype(dtype)
         mv = ntk_matvec(apply, params, x_train, batch_size=batch_size)
-        eig = _lanczos(mv, n_total, k, m, k_lanczos, dtype)
-        v = eig.eigenvectors
-        z = _rademacher(k_probe, n_probes, n_total, dtype)
-        rz = z - (z @ v) @ v.T
-        probes = jnp.concatenate([v.T, rz, yv[None]])
-        kp = jax.vmap(mv)(probes)
-        fro = jnp.sqrt(_frob_sq(kp[:k], kp[k : k + n_probes], n_probes))
+        _, sub = jax.random.split(k_lanczos)
+        v0 = jax.random.normal(sub, (n_total,), dtype)
+        eig = krylov.ritz_pairs(*krylov.lanczos_basis(mv, v0, m), k)
+        q = eig.vectors.T  # (N, k)
+        kq = jax.vmap(mv)(eig.vectors)
+        ky = mv(yv)
+        mv0 = None if params0 is None else ntk_matvec(apply, params0, x_train, batch_size=batch_size)
+
+        def sq_norms(z):  # ‖Kz‖², and ‖(K − K₀)z‖², ‖K₀z‖² against the reference kernel
+            kz = mv(z)
+            if mv0 is None:
+                return (jnp.sum(kz**2),)
+            k0z = mv0(z)
+            return jnp.sum(kz**2), jnp.sum((kz - k0z) ** 2), jnp.sum(k0z**2)
+
+        tails = _deflated_tail(sq_norms, q, k_probe, num_probes)
+        fro = jnp.sqrt(_frob_sq(kq, tails[0]))
         yy = yv @ yv
-        align = (yv @ kp[-1]) / (fro * yy)
+        align = (yv @ ky) / (fro * yy)
         res = out.reshape(-1) - yv
-        frac = lambda u: jnp.sum((v.T @ u) ** 2) / jnp.maximum(u @ u, jnp.finfo(dtype).tiny)
+        frac = lambda u: jnp.sum((eig.vectors @ u) ** 2) / jnp.maximum(u @ u, jnp.finfo(dtype).tiny)
         change = None
-        if params0 is not None:
-            mv0 = ntk_matvec(apply, params0, x_train, batch_size=batch_size)
-            k0 = jax.vmap(mv0)(probes[:-1])
-            d = kp[:-1] - k0
-            change = jnp.sqrt(_frob_sq(d[:k], d[k:], n_probes) / _frob_sq(k0[:k], k0[k:], n_probes))
-        return NTKRecord(eig.eigenvalues, fro, align, frac(yv), frac(res), change, v if eigenvectors else None)
+        if mv0 is not None:
+            k0q = jax.vmap(mv0)(eig.vectors)
+            change = jnp.sqrt(_frob_sq(kq - k0q, tails[1]) / _frob_sq(k0q, tails[2]))
+        return NTKRecord(eig.values, fro, align, frac(yv), frac(res), change, q if eigenvectors else None)
 
     return record

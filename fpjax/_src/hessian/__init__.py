@@ -1,8 +1,9 @@
 """Curvature of the loss: products, Lanczos, estimators, per-layer blocks and recorders.
 
 Modules by concern: :mod:`.problems` (the losses accepted and their validation), :mod:`.operators`
-(Hessian, Gauss-Newton and Fisher vector products; the one batched-product scan), :mod:`.krylov`
-(the one Lanczos, taking any matvec; probes), :mod:`.estimators` (trace, top eigenvalues and
+(Hessian, Gauss-Newton and Fisher vector products; the one batched-product scan),
+:mod:`fpjax._src.krylov` (the package's one Lanczos, probes, Hutchinson and SLQ, shared with
+:mod:`fpjax.ntk`), :mod:`.estimators` (trace, top eigenvalues and
 eigenvectors, spectral density, dense matrices), :mod:`.layers` (per-layer blocks, training
 recorders). Figures are in :mod:`fpjax._src.curvature_plots`.
 """
@@ -32,7 +33,6 @@ from fpjax._src.hessian.estimators import (
     top_eigenpairs,
     top_eigenvalues,
 )
-from fpjax._src.hessian.krylov import LanczosResult, lanczos_tridiag
 from fpjax._src.hessian.layers import (
     CurvatureRecord,
     LayerCurvature,
@@ -47,6 +47,7 @@ from fpjax._src.hessian.problems import (
     batched_loss,
     model_loss,
 )
+from fpjax._src.krylov import LanczosResult, lanczos_tridiag
 
 try:  # one definition of the parameter count, in fpjax.models
     from fpjax._src.models import num_params

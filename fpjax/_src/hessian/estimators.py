@@ -33,22 +33,43 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from fpjax._src import checks
+from fpjax._src import checks, krylov
 from fpjax._src.array_types import ArrayLike, PyTree
-from fpjax._src.hessian import krylov, operators, problems
-from fpjax._src.hessian.krylov import LanczosResult, tridiag
+from fpjax._src.hessian import operators, problems
+from fpjax._src.krylov import Eigenpairs, LanczosResult, Quadrature, TraceEstimate, renamed, tridiag
+
+_NAN_PARAMS = "params contain NaN/Inf values: the curvature at a non-finite point is undefined"
 
 
-def _batch(batch, num):
-    return krylov.default_batch(num) if batch is None else min(checks.check_positive_int(batch, "batch"), num)
+def _finite(out_and_bad):
+    """The output of a jitted estimator, ``(out, bad)``, failing (policy of :func:`checks.error_if`)
+    when the parameters held NaN/Inf: eagerly a ``ValueError``, traced a failing program."""
+    out, bad = out_and_bad
+    return checks.error_if(out, bad, _NAN_PARAMS)
 
 
-def _check_iters(num_iters, p, k=None, name="num_iters"):
+def _itemsize(params) -> int:
+    return max(jnp.result_type(a).itemsize for a in jax.tree_util.tree_leaves(params))
+
+
+def _batch(batch_size, num, deprecated, p, itemsize, fn):
+    batch_size = renamed(deprecated, "batch", "batch_size", batch_size, stacklevel=4)
+    krylov.no_other_kwargs(deprecated, fn)
+    if batch_size is None:
+        batch_size = krylov.default_batch_size(num)
+    batch_size = min(checks.check_positive_int(batch_size, "batch_size"), num)
+    nbytes = batch_size * p * itemsize * 2
+    checks.check_memory(nbytes, "batch_size", f"{batch_size} probes of {p} parameters ({nbytes:,} bytes)")
+    return batch_size
+
+
+def _check_iters(num_iters, p, k=None, name="num_iters", *, itemsize=8, copies=1):
     num_iters = checks.check_positive_int(num_iters, name)
     if num_iters > p:
         raise ValueError(f"{name} must be <= the number of parameters ({p}); got {num_iters}")
     if k is not None and num_iters < k:
         raise ValueError(f"{name} must be >= k ({k}) to give k Ritz values; got {num_iters}")
+    krylov.check_basis_memory(num_iters, p, itemsize, name, copies)
     return num_iters
 
 
@@ -175,42 +196,16 @@ def fisher_vp(loss_fn: problems.ModelLoss, params: PyTree, v: PyTree, *, empiric
 # ---------------------------------------------------------------------------------------------
 
 
-class TraceEstimate(NamedTuple):
-    """Output of :func:`hutchinson_trace`: ``estimate`` and its ``standard_error`` (scalars)."""
-
-    estimate: jax.Array
-    standard_error: jax.Array
-
-
-def hutchinson_tree(qf, like, key, num_probes: int, batch: int, V=None):
-    """Mean and standard error of ``zᵢ'ᵀ C zᵢ'``, ``z' = (I − VᵀV) z`` (``z' = z`` without ``V``).
-
-    Probe ``i`` is drawn from ``fold_in(key, i)``, so the values do not depend on ``batch``.
-    """
-    theta, unravel = ravel_pytree(like)
-
-    def sample(i):
-        z = krylov.rademacher(jax.random.fold_in(key, i), theta.size, theta.dtype)
-        if V is not None:
-            z = z - V.T @ (V @ z)
-        return qf(unravel(z))
-
-    samples = krylov.probe_map(sample, num_probes, batch)
-    est = jnp.mean(samples)
-    se = jnp.std(samples, ddof=1) / math.sqrt(num_probes) if num_probes > 1 else jnp.array(jnp.nan, samples.dtype)
-    return est, se
-
-
 @partial(jax.jit, static_argnums=(0, 4, 5, 6, 7))
-def _hutchinson_jit(static, data, params, key, num_probes, batch, deflate, curvature):
-    params = problems.params_finite(params)
+def _hutchinson_jit(static, data, params, key, num_probes, batch_size, deflate, curvature):
+    bad = problems.params_bad(params)
     qf = operators.tree_quadform(static, data, params, curvature)
     if deflate == 0:
-        return TraceEstimate(*hutchinson_tree(qf, params, key, num_probes, batch))
+        return krylov.hutchinson_tree(qf, params, key, num_probes, batch_size), bad
     k_lz, k_pr = jax.random.split(key)
     alphas, _, V = krylov.lanczos_tree(operators.tree_matvec(static, data, params, curvature), params, k_lz, deflate)
-    est, se = hutchinson_tree(qf, params, k_pr, num_probes, batch, V)
-    return TraceEstimate(jnp.sum(alphas) + est, se)
+    est, se = krylov.hutchinson_tree(qf, params, k_pr, num_probes, batch_size, V)
+    return TraceEstimate(jnp.sum(alphas) + est, se), bad
 
 
 def hutchinson_trace(
@@ -220,8 +215,9 @@ def hutchinson_trace(
     key: jax.Array,
     num_probes: int = 100,
     curvature: str = "hessian",
-    batch: int | None = None,
+    batch_size: int | None = None,
     deflate: int = 0,
+    **deprecated,
 ) -> TraceEstimate:
     """Hutchinson estimate of ``tr C`` (default ``C = ∇²L(θ)``) with Rademacher probes.
 
@@ -238,9 +234,9 @@ def hutchinson_trace(
       key: PRNG key for the probes (and the Lanczos start vector when deflating).
       num_probes: number of probes ``m >= 1``.
       curvature: ``"hessian" | "ggn" | "fisher" | "empirical_fisher"``.
-      batch: probes per vmapped chunk (default: the largest divisor of ``num_probes`` up to 10;
-        chunks run sequentially in one jitted ``lax.map``, memory ∝ ``batch``). The estimate does
-        not depend on ``batch``.
+      batch_size: probes per vmapped chunk (default: the largest divisor of ``num_probes`` up to 10;
+        chunks run sequentially in one jitted ``lax.map``, memory ∝ ``batch_size``). The estimate
+        does not depend on ``batch_size``. ``batch`` is its deprecated spelling.
       deflate: Lanczos steps to deflate, ``0 <= deflate <= P`` (0: plain Hutchinson).
 
     Returns:
@@ -258,13 +254,16 @@ def hutchinson_trace(
     """
     p = problems.check_problem(loss_fn, params, curvature)
     checks.check_key(key)
-    num_probes = checks.check_positive_int(num_probes, "num_probes")
-    batch = _batch(batch, num_probes)
+    isz = _itemsize(params)
+    num_probes = krylov.check_num_probes(num_probes, isz)
+    batch_size = _batch(batch_size, num_probes, deprecated, p, isz, "hutchinson_trace")
     deflate = checks.check_positive_int(deflate, "deflate", minimum=0)
     if deflate > p:
         raise ValueError(f"deflate must be <= the number of parameters ({p}); got {deflate}")
+    if deflate:
+        krylov.check_basis_memory(deflate, p, isz, "deflate")
     static, data = problems.split_loss(loss_fn)
-    return _hutchinson_jit(static, data, params, key, num_probes, batch, deflate, curvature)
+    return _finite(_hutchinson_jit(static, data, params, key, num_probes, batch_size, deflate, curvature))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,9 +273,9 @@ def hutchinson_trace(
 
 @partial(jax.jit, static_argnums=(0, 4, 5, 6))
 def _lanczos_jit(static, data, params, key, num_iters, return_vectors, curvature):
-    params = problems.params_finite(params)
+    bad = problems.params_bad(params)
     a, b, V = krylov.lanczos_tree(operators.tree_matvec(static, data, params, curvature), params, key, num_iters)
-    return LanczosResult(a, b, V if return_vectors else None)
+    return LanczosResult(a, b[:-1], V if return_vectors else None), bad
 
 
 def lanczos(
@@ -316,19 +315,19 @@ def lanczos(
     """
     p = problems.check_problem(loss_fn, params, curvature)
     checks.check_key(key)
-    num_iters = _check_iters(num_iters, p)
+    num_iters = _check_iters(num_iters, p, itemsize=_itemsize(params))
     static, data = problems.split_loss(loss_fn)
-    return _lanczos_jit(static, data, params, key, num_iters, bool(return_vectors), curvature)
+    return _finite(_lanczos_jit(static, data, params, key, num_iters, bool(return_vectors), curvature))
 
 
 @partial(jax.jit, static_argnums=(0, 4, 5, 6, 7))
 def _top_jit(static, data, params, key, k, num_iters, which, curvature):
-    params = problems.params_finite(params)
+    bad = problems.params_bad(params)
     a, b, _ = krylov.lanczos_tree(operators.tree_matvec(static, data, params, curvature), params, key, num_iters)
-    ritz = jnp.linalg.eigvalsh(tridiag(a, b))
+    ritz = jnp.linalg.eigvalsh(tridiag(a, b[:-1]))
     if which == "LM":
-        return ritz[jnp.argsort(-jnp.abs(ritz))[:k]]
-    return ritz[::-1][:k]
+        return ritz[jnp.argsort(-jnp.abs(ritz))[:k]], bad
+    return ritz[::-1][:k], bad
 
 
 def _top_args(loss_fn, params, key, k, num_iters, curvature):
@@ -339,7 +338,7 @@ def _top_args(loss_fn, params, key, k, num_iters, curvature):
         raise ValueError(f"k must be <= the number of parameters ({p}); got k={k}")
     if num_iters is None:
         num_iters = min(p, max(4 * k, 40))
-    return k, _check_iters(num_iters, p, k)
+    return k, _check_iters(num_iters, p, k, itemsize=_itemsize(params))
 
 
 def top_eigenvalues(
@@ -377,36 +376,20 @@ def top_eigenvalues(
     which = checks.check_choice(which, "which", ("LA", "LM"))
     k, num_iters = _top_args(loss_fn, params, key, k, num_iters, curvature)
     static, data = problems.split_loss(loss_fn)
-    return _top_jit(static, data, params, key, k, num_iters, which, curvature)
-
-
-class Eigenpairs(NamedTuple):
-    """Output of :func:`top_eigenpairs`.
-
-    values: ``(k,)`` Ritz values, descending.
-    vectors: pytree like ``params`` with a leading axis ``k``: unit Ritz vectors (``ravel_pytree``
-      norm 1), ``vectors[i]`` belonging to ``values[i]``.
-    residuals: ``(k,)`` ``‖C yᵢ − θᵢ yᵢ‖``, a bound on the distance of ``θᵢ`` to an eigenvalue of ``C``.
-    """
-
-    values: jax.Array
-    vectors: PyTree
-    residuals: jax.Array
+    return _finite(_top_jit(static, data, params, key, k, num_iters, which, curvature))
 
 
 @partial(jax.jit, static_argnums=(0, 4, 5, 6))
 def _pairs_jit(static, data, params, key, k, num_iters, curvature):
-    params = problems.params_finite(params)
+    bad = problems.params_bad(params)
     mv = operators.tree_matvec(static, data, params, curvature)
-    a, b, V = krylov.lanczos_tree(mv, params, key, num_iters)
-    theta, s = jnp.linalg.eigh(tridiag(a, b))
-    theta, s = theta[::-1][:k], s[:, ::-1][:, :k]
-    Y = (V.T @ s).T  # (k, P)
-    Y = Y / jnp.linalg.norm(Y, axis=1, keepdims=True)
+    theta, Y, _ = krylov.ritz_pairs(*krylov.lanczos_tree(mv, params, key, num_iters), k)
+    # explicit residuals (k more products) rather than the recurrence's β_m |s_m|: a certificate that
+    # does not rely on the basis having stayed orthogonal
     _, unravel = ravel_pytree(params)
     CY = jax.vmap(lambda y: ravel_pytree(mv(unravel(y)))[0])(Y)
     res = jnp.linalg.norm(CY - theta[:, None] * Y, axis=1)
-    return Eigenpairs(theta, jax.vmap(unravel)(Y), res)
+    return Eigenpairs(theta, jax.vmap(unravel)(Y), res), bad
 
 
 def top_eigenpairs(
@@ -439,7 +422,7 @@ def top_eigenpairs(
     """
     k, num_iters = _top_args(loss_fn, params, key, k, num_iters, curvature)
     static, data = problems.split_loss(loss_fn)
-    return _pairs_jit(static, data, params, key, k, num_iters, curvature)
+    return _finite(_pairs_jit(static, data, params, key, k, num_iters, curvature))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -450,7 +433,8 @@ def top_eigenpairs(
 class HessianSummary(NamedTuple):
     """Output of :func:`hessian_summary` (scalars / ``(k,)`` / ``(num_iters,)`` in the params' dtype).
 
-    trace, trace_se: deflated Hutchinson estimate of ``tr C`` and its standard error.
+    trace, standard_error: deflated Hutchinson estimate of ``tr C`` and its standard error
+      (``trace_se`` is the deprecated spelling of ``standard_error``).
     top_eigenvalues: ``(k,)`` largest Ritz values, descending.
     spectral_norm: ``max |θⱼ|`` over the Ritz values (``‖C‖₂`` once both ends have converged).
     ritz_values, ritz_weights: ``(num_iters,)`` all Ritz values ``θⱼ`` (ascending) and their Gauss
@@ -459,25 +443,37 @@ class HessianSummary(NamedTuple):
     """
 
     trace: jax.Array
-    trace_se: jax.Array
+    standard_error: jax.Array
     top_eigenvalues: jax.Array
     spectral_norm: jax.Array
     ritz_values: jax.Array
     ritz_weights: jax.Array
 
+    @property
+    def trace_se(self) -> jax.Array:
+        """Deprecated: ``standard_error``."""
+        return deprecated_field(self, "trace_se", "standard_error")
 
-def summary_tree(mv, qf, like, key, num_probes, num_iters, k, batch):
+
+def deprecated_field(obj, old: str, new: str):
+    """``getattr(obj, new)`` with a ``DeprecationWarning`` for the former field name ``old``."""
+    import warnings
+
+    warnings.warn(f"{type(obj).__name__}.{old} is deprecated; use .{new}", DeprecationWarning, stacklevel=3)
+    return getattr(obj, new)
+
+
+def summary_tree(mv, qf, like, key, num_probes, num_iters, k, batch_size):
     """:class:`HessianSummary` of the operator ``(mv, qf)`` on the flat space of ``like``."""
     k_lz, k_pr = jax.random.split(key)
     alphas, betas, V = krylov.lanczos_tree(mv, like, k_lz, num_iters)
-    ritz, vecs = jnp.linalg.eigh(tridiag(alphas, betas))
-    est, se = hutchinson_tree(qf, like, k_pr, num_probes, batch, V)
+    ritz, vecs = jnp.linalg.eigh(tridiag(alphas, betas[:-1]))
+    est, se = krylov.hutchinson_tree(qf, like, k_pr, num_probes, batch_size, V)
     return HessianSummary(jnp.sum(alphas) + est, se, ritz[::-1][:k], jnp.max(jnp.abs(ritz)), ritz, vecs[0] ** 2)
 
 
 @partial(jax.jit, static_argnums=(0, 4, 5, 6, 7, 8))
-def _summary_jit(static, data, params, key, num_probes, num_iters, k, batch, curvature):
-    params = problems.params_finite(params)
+def _summary_jit(static, data, params, key, num_probes, num_iters, k, batch_size, curvature):
     return summary_tree(
         operators.tree_matvec(static, data, params, curvature),
         operators.tree_quadform(static, data, params, curvature),
@@ -486,8 +482,8 @@ def _summary_jit(static, data, params, key, num_probes, num_iters, k, batch, cur
         num_probes,
         num_iters,
         k,
-        batch,
-    )
+        batch_size,
+    ), problems.params_bad(params)
 
 
 def hessian_summary(
@@ -499,7 +495,8 @@ def hessian_summary(
     num_iters: int = 20,
     k: int = 1,
     curvature: str = "hessian",
-    batch: int | None = None,
+    batch_size: int | None = None,
+    **deprecated,
 ) -> HessianSummary:
     """Trace, top eigenvalues and spectral norm of ``C`` from one Lanczos run plus probes.
 
@@ -513,7 +510,8 @@ def hessian_summary(
       num_probes: Hutchinson probes ``>= 1``.
       num_iters: Lanczos steps, ``max(k, 1) <= num_iters <= P``.
       k: number of top eigenvalues.
-      batch: probes per vmapped chunk (default as in :func:`hutchinson_trace`).
+      batch_size: probes per vmapped chunk (default as in :func:`hutchinson_trace`; ``batch`` is its
+        deprecated spelling).
 
     Returns:
       :class:`HessianSummary`.
@@ -528,14 +526,15 @@ def hessian_summary(
     """
     p = problems.check_problem(loss_fn, params, curvature)
     checks.check_key(key)
-    num_probes = checks.check_positive_int(num_probes, "num_probes")
+    isz = _itemsize(params)
+    num_probes = krylov.check_num_probes(num_probes, isz)
     k = checks.check_positive_int(k, "k")
     if k > p:
         raise ValueError(f"k must be <= the number of parameters ({p}); got k={k}")
-    num_iters = _check_iters(num_iters, p, k)
-    batch = _batch(batch, num_probes)
+    num_iters = _check_iters(num_iters, p, k, itemsize=isz)
+    batch_size = _batch(batch_size, num_probes, deprecated, p, isz, "hessian_summary")
     static, data = problems.split_loss(loss_fn)
-    return _summary_jit(static, data, params, key, num_probes, num_iters, k, batch, curvature)
+    return _finite(_summary_jit(static, data, params, key, num_probes, num_iters, k, batch_size, curvature))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,29 +542,10 @@ def hessian_summary(
 # ---------------------------------------------------------------------------------------------
 
 
-class Quadrature(NamedTuple):
-    """Output of :func:`slq_quadrature`: ``nodes`` and ``weights``, both ``(num_probes, num_iters)``."""
-
-    nodes: jax.Array
-    weights: jax.Array
-
-
-def slq_tree(mv, like, key, num_probes, num_iters, batch):
-    """SLQ nodes and weights of the operator ``mv`` on the flat space of ``like``."""
-
-    def one(i):
-        # Rademacher start vector, normalized: E[v vᵀ] = I/P, so E[vᵀ g(C) v] = tr g(C) / P.
-        a, b, _ = krylov.lanczos_tree(mv, like, jax.random.fold_in(key, i), num_iters)
-        theta_j, s = jnp.linalg.eigh(tridiag(a, b))
-        return theta_j, s[0] ** 2
-
-    return Quadrature(*krylov.probe_map(one, num_probes, batch))
-
-
 @partial(jax.jit, static_argnums=(0, 4, 5, 6, 7))
-def _slq_jit(static, data, params, key, num_probes, num_iters, batch, curvature):
-    params = problems.params_finite(params)
-    return slq_tree(operators.tree_matvec(static, data, params, curvature), params, key, num_probes, num_iters, batch)
+def _slq_jit(static, data, params, key, num_probes, num_iters, batch_size, curvature):
+    mv = operators.tree_matvec(static, data, params, curvature)
+    return krylov.slq_tree(mv, params, key, num_probes, num_iters, batch_size), problems.params_bad(params)
 
 
 def slq_quadrature(
@@ -576,20 +556,22 @@ def slq_quadrature(
     num_probes: int = 10,
     num_iters: int = 80,
     curvature: str = "hessian",
-    batch: int | None = None,
+    batch_size: int | None = None,
+    **deprecated,
 ) -> Quadrature:
     """Stochastic Lanczos quadrature nodes and weights of the spectral measure of ``C``.
 
     For each of ``num_probes`` Rademacher probes ``v`` (normalized), ``num_iters`` Lanczos steps give
     ``T = S diag(θ) Sᵀ``; nodes ``θⱼ`` and weights ``τⱼ = S[0, j]²`` (``Σⱼ τⱼ = 1``) so that
-    ``(1/P) tr g(C) ≈ mean_probes Σⱼ τⱼ g(θⱼ)``. Probes are vmapped ``batch`` at a time
-    (default: the largest divisor of ``num_probes`` up to 10; memory ``batch · num_iters · P``).
+    ``(1/P) tr g(C) ≈ mean_probes Σⱼ τⱼ g(θⱼ)``. Probes are vmapped ``batch_size`` at a time
+    (default: the largest divisor of ``num_probes`` up to 10; memory ``batch_size · num_iters · P``,
+    checked against the memory available).
 
     Args:
       loss_fn, params, key, curvature: as in :func:`lanczos`.
       num_probes: ``n_v >= 1``.
       num_iters: ``1 <= m <= P``.
-      batch: probes per vmapped chunk.
+      batch_size: probes per vmapped chunk (``batch`` is its deprecated spelling).
 
     Returns:
       :class:`Quadrature` ``(nodes, weights)``, both ``(num_probes, num_iters)``.
@@ -607,11 +589,20 @@ def slq_quadrature(
     """
     p = problems.check_problem(loss_fn, params, curvature)
     checks.check_key(key)
+    isz = _itemsize(params)
     num_probes = checks.check_positive_int(num_probes, "num_probes")
-    num_iters = _check_iters(num_iters, p)
-    batch = _batch(batch, num_probes)
+    num_iters = checks.check_positive_int(num_iters, "num_iters")
+    num_probes = krylov.check_num_probes(num_probes, isz, per_probe=2 * min(num_iters, p))
+    batch_size = _batch(batch_size, num_probes, deprecated, p, isz, "slq_quadrature")
+    num_iters = _check_iters(num_iters, p, itemsize=isz, copies=batch_size)
     static, data = problems.split_loss(loss_fn)
-    return _slq_jit(static, data, params, key, num_probes, num_iters, batch, curvature)
+    return _finite(_slq_jit(static, data, params, key, num_probes, num_iters, batch_size, curvature))
+
+
+def _check_density_memory(n_grid: int, n_nodes: int, itemsize: int) -> None:
+    # the broadened density is formed as a (G, n_v, m) array before the sum
+    nbytes = 3 * n_grid * n_nodes * itemsize
+    checks.check_memory(nbytes, "grid", f"the ({n_grid}, {n_nodes}) broadening table ({nbytes:,} bytes)")
 
 
 @jax.jit
@@ -650,6 +641,7 @@ def density_from_quadrature(nodes: ArrayLike, weights: ArrayLike, grid: ArrayLik
     checks.check_finite(grid, "grid")
     sigma = checks.check_positive(sigma, "sigma")
     dt = jnp.result_type(nodes.dtype, grid.dtype, jnp.float32)
+    _check_density_memory(grid.shape[0], nodes.size, dt.itemsize)
     return _density_jit(nodes.astype(dt), weights.astype(dt), grid.astype(dt), jnp.asarray(sigma, dt))
 
 
@@ -682,7 +674,8 @@ def eigen_density(
     grid: int | ArrayLike = 1000,
     sigma: float | None = None,
     curvature: str = "hessian",
-    batch: int | None = None,
+    batch_size: int | None = None,
+    **deprecated,
 ) -> Density:
     """Eigenvalue density of ``C`` (default ``∇²L(θ)``) by SLQ, Gaussian-broadened.
 
@@ -695,7 +688,7 @@ def eigen_density(
       grid: number of grid points (the grid spans ``[min θ − 6σ, max θ + 6σ]``, so the density
         integrates to 1 up to tails < 1e-8 and the trapezoid error), or a ``(G,)`` array of points.
       sigma: Gaussian broadening; default 1% of the Ritz-value span (1e-3 if the span is 0).
-      batch: probes per vmapped chunk.
+      batch_size: probes per vmapped chunk (``batch`` is its deprecated spelling).
 
     Returns:
       :class:`Density` ``(grid (G,), density (G,))``.
@@ -709,7 +702,10 @@ def eigen_density(
       ((5,), (5,))
     """
     p = problems.check_problem(loss_fn, params, curvature)
+    batch_size = renamed(deprecated, "batch", "batch_size", batch_size)
+    krylov.no_other_kwargs(deprecated, "eigen_density")
     num_iters = min(checks.check_positive_int(num_iters, "num_iters"), p)
+    num_probes = checks.check_positive_int(num_probes, "num_probes")
     if sigma is not None:
         sigma = checks.check_positive(sigma, "sigma")
     if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
@@ -719,8 +715,10 @@ def eigen_density(
         grid_arr = checks.as_array(grid, "grid")
         checks.check_ndim(grid_arr, "grid", 1, shape_hint="(G,) or an int number of points")
         checks.check_finite(grid_arr, "grid")
+        n_grid = grid_arr.shape[0]
+    _check_density_memory(n_grid, num_probes * num_iters, _itemsize(params))
     nodes, weights = slq_quadrature(
-        loss_fn, params, key=key, num_probes=num_probes, num_iters=num_iters, curvature=curvature, batch=batch
+        loss_fn, params, key=key, num_probes=num_probes, num_iters=num_iters, curvature=curvature, batch_size=batch_size
     )
     if grid_arr is None:
         return density_on_grid(nodes, weights, n_grid, sigma)
@@ -738,30 +736,40 @@ def eigen_density(
 
 
 @partial(jax.jit, static_argnums=(0, 3, 4))
-def _dense_jit(static, data, params, chunk, curvature):
+def _dense_jit(static, data, params, batch_size, curvature):
     theta, unravel = ravel_pytree(params)
     p = theta.size
-    if static[0] == "plain" and chunk >= p:
-        return jax.hessian(lambda t: static[1](unravel(t)))(theta)
-    # columns C e_i, chunk at a time: memory chunk · (activations) instead of P · (activations)
+    bad = problems.params_bad(params)
+    if static[0] == "plain" and batch_size >= p:
+        return jax.hessian(lambda t: static[1](unravel(t)))(theta), bad
+    # columns C e_i, batch_size at a time: memory batch_size · (activations) instead of P · (activations)
     mv = operators.tree_matvec(static, data, params, curvature)
-    cols = krylov.probe_map(lambda i: ravel_pytree(mv(unravel(jax.nn.one_hot(i, p, dtype=theta.dtype))))[0], p, chunk)
-    return 0.5 * (cols + cols.T)
+    cols = krylov.probe_map(
+        lambda i: ravel_pytree(mv(unravel(jax.nn.one_hot(i, p, dtype=theta.dtype))))[0], p, batch_size
+    )
+    return 0.5 * (cols + cols.T), bad
 
 
 def dense_hessian(
-    loss_fn: Callable, params: PyTree, *, curvature: str = "hessian", max_params: int = 20_000, chunk: int | None = None
+    loss_fn: Callable,
+    params: PyTree,
+    *,
+    curvature: str = "hessian",
+    max_params: int = 20_000,
+    batch_size: int | None = None,
+    **deprecated,
 ) -> jax.Array:
     """The full matrix ``C`` (default ``∇²L(θ)``) of the flattened parameters, ``(P, P)``.
 
-    Hessian of a plain loss: ``jax.hessian`` of ``θ ↦ L(unravel(θ))`` when ``chunk >= P`` (default
-    for ``P <= 2048``); otherwise the columns ``C e_i`` are built ``chunk`` at a time by products
-    (default 256) and symmetrized. Refuses ``P > max_params`` (the matrix needs ``P² · itemsize``).
+    Hessian of a plain loss: ``jax.hessian`` of ``θ ↦ L(unravel(θ))`` when ``batch_size >= P``
+    (default for ``P <= 2048``); otherwise the columns ``C e_i`` are built ``batch_size`` at a time
+    by products (default 256) and symmetrized. Refuses ``P > max_params``, and a matrix (three
+    ``P² · itemsize`` buffers) larger than half the memory available.
 
     Args:
       loss_fn, params, curvature: as in :func:`hvp`.
       max_params: largest ``P`` accepted.
-      chunk: columns per vmapped chunk.
+      batch_size: columns per vmapped chunk (``chunk`` is its deprecated spelling).
 
     Returns:
       ``(P, P)`` symmetric matrix in ``ravel_pytree`` order.
@@ -773,6 +781,8 @@ def dense_hessian(
       [[0.0, 1.0], [1.0, 0.0]]
     """
     p = problems.check_problem(loss_fn, params, curvature)
+    batch_size = renamed(deprecated, "chunk", "batch_size", batch_size)
+    krylov.no_other_kwargs(deprecated, "dense_hessian")
     max_params = checks.check_positive_int(max_params, "max_params")
     if p > max_params:
         raise ValueError(
@@ -780,13 +790,15 @@ def dense_hessian(
             f"float64); P={p} exceeds max_params={max_params}. Use hutchinson_trace / "
             "top_eigenvalues / eigen_density instead, or raise max_params"
         )
-    if chunk is None:
-        chunk = (
+    nbytes = 3 * p * p * _itemsize(params)
+    checks.check_memory(nbytes, "max_params", f"the dense ({p}, {p}) matrix ({nbytes:,} bytes)")
+    if batch_size is None:
+        batch_size = (
             p if (p <= 2048 and not isinstance(loss_fn, (problems.BatchedLoss, problems.ModelLoss))) else min(p, 256)
         )
-    chunk = checks.check_positive_int(chunk, "chunk")
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
     static, data = problems.split_loss(loss_fn)
-    return _dense_jit(static, data, params, min(chunk, p), curvature)
+    return _finite(_dense_jit(static, data, params, min(batch_size, p), curvature))
 
 
 def dense_eigenvalues(loss_fn: Callable, params: PyTree, **kwargs) -> jax.Array:

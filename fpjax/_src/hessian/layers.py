@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fpjax._src import checks
+from fpjax._src import checks, krylov
 from fpjax._src.array_types import PyTree
-from fpjax._src.hessian import estimators, krylov, operators, problems
+from fpjax._src.hessian import estimators, operators, problems
 
 
 def _default_group(path) -> str:
@@ -90,8 +90,8 @@ class LayerCurvature(NamedTuple):
 
     names: ``L`` layer names.
     num_params: ``(L,)`` parameters per layer ``P_ℓ``.
-    trace, trace_se: ``(L,)`` Lanczos-deflated Hutchinson estimates of ``tr C_ℓℓ`` and their standard
-      errors (exact when ``num_iters >= P_ℓ``).
+    trace, standard_error: ``(L,)`` Lanczos-deflated Hutchinson estimates of ``tr C_ℓℓ`` and their
+      standard errors (exact when ``num_iters >= P_ℓ``; ``trace_se`` is the deprecated spelling).
     top_eigenvalue: ``(L,)`` largest Ritz value of each block.
     nodes, weights: ``(L, n_v, m)`` SLQ nodes and weights of each block (``n_v = 1 +
       density_probes``; the first sample is the summary's own Lanczos run; for layers with
@@ -102,11 +102,16 @@ class LayerCurvature(NamedTuple):
     names: tuple
     num_params: np.ndarray
     trace: jax.Array
-    trace_se: jax.Array
+    standard_error: jax.Array
     top_eigenvalue: jax.Array
     nodes: jax.Array
     weights: jax.Array
     curvature: str
+
+    @property
+    def trace_se(self) -> jax.Array:
+        """Deprecated: ``standard_error``."""
+        return estimators.deprecated_field(self, "trace_se", "standard_error")
 
     def table(self) -> str:
         """A plain-text table: layer, ``P_ℓ``, trace ± se, top eigenvalue."""
@@ -115,7 +120,7 @@ class LayerCurvature(NamedTuple):
         for i, n in enumerate(self.names):
             rows.append(
                 f"{n:<{w}} {int(self.num_params[i]):>8d} {float(self.trace[i]):>12.5g} "
-                f"{float(self.trace_se[i]):>10.2g} {float(self.top_eigenvalue[i]):>15.5g}"
+                f"{float(self.standard_error[i]):>10.2g} {float(self.top_eigenvalue[i]):>15.5g}"
             )
         return "\n".join(rows)
 
@@ -129,7 +134,7 @@ class LayerCurvature(NamedTuple):
 
 @partial(jax.jit, static_argnums=(0, 4, 5, 6, 7, 8))
 def _layers_jit(static, data, params, key, groups, num_probes, num_iters, density_probes, curvature):
-    params = problems.params_finite(params)
+    bad = problems.params_bad(params)
     mv = operators.tree_matvec(static, data, params, curvature)
     qf = operators.tree_quadform(static, data, params, curvature)
     rows = []
@@ -138,19 +143,19 @@ def _layers_jit(static, data, params, key, groups, num_probes, num_iters, densit
         p_l = sum(int(np.prod(a.shape)) for a in like)
         m = min(num_iters, p_l)
         kj = jax.random.fold_in(key, j)
-        s = estimators.summary_tree(mv_l, qf_l, like, kj, num_probes, m, 1, krylov.default_batch(num_probes))
+        s = estimators.summary_tree(mv_l, qf_l, like, kj, num_probes, m, 1, krylov.default_batch_size(num_probes))
         nodes, weights = s.ritz_values[None], s.ritz_weights[None]
         if density_probes:
-            q = estimators.slq_tree(
-                mv_l, like, jax.random.fold_in(kj, 1), density_probes, m, krylov.default_batch(density_probes)
+            q = krylov.slq_tree(
+                mv_l, like, jax.random.fold_in(kj, 1), density_probes, m, krylov.default_batch_size(density_probes)
             )
             nodes, weights = (jnp.concatenate([nodes, q.nodes]), jnp.concatenate([weights, q.weights]))
         pad = num_iters - m
         if pad:
             nodes = jnp.pad(nodes, ((0, 0), (0, pad)), mode="edge")
             weights = jnp.pad(weights, ((0, 0), (0, pad)))
-        rows.append((s.trace, s.trace_se, s.top_eigenvalues[0], nodes, weights))
-    return tuple(jnp.stack(c) for c in zip(*rows))
+        rows.append((s.trace, s.standard_error, s.top_eigenvalues[0], nodes, weights))
+    return tuple(jnp.stack(c) for c in zip(*rows)), bad
 
 
 def layer_curvature(
@@ -197,18 +202,20 @@ def layer_curvature(
     References:
       Sankar et al. 2021, arXiv:2010.02203; Martens 2020, arXiv:1412.1193.
     """
-    problems.check_problem(loss_fn, params, curvature)
+    p = problems.check_problem(loss_fn, params, curvature)
     checks.check_key(key)
-    num_probes = checks.check_positive_int(num_probes, "num_probes")
+    isz = estimators._itemsize(params)
+    num_probes = krylov.check_num_probes(num_probes, isz)
     num_iters = checks.check_positive_int(num_iters, "num_iters")
+    krylov.check_basis_memory(min(num_iters, p), p, isz, "num_iters", krylov.DEFAULT_BATCH_SIZE)
     density_probes = checks.check_positive_int(density_probes, "density_probes", minimum=0)
     groups = layer_groups(params, group_by)
     leaves = jax.tree_util.tree_leaves(params)
     sizes = np.array([sum(int(np.prod(np.shape(leaves[i]))) for i in idx) for _, idx in groups])
     keep = [g for g, s in zip(groups, sizes) if s > 0]
     static, data = problems.split_loss(loss_fn)
-    tr, se, top, nodes, weights = _layers_jit(
-        static, data, params, key, tuple(keep), num_probes, num_iters, density_probes, curvature
+    tr, se, top, nodes, weights = estimators._finite(
+        _layers_jit(static, data, params, key, tuple(keep), num_probes, num_iters, density_probes, curvature)
     )
     return LayerCurvature(tuple(n for n, _ in keep), sizes[sizes > 0], tr, se, top, nodes, weights, curvature)
 
@@ -216,23 +223,35 @@ def layer_curvature(
 class CurvatureRecord(NamedTuple):
     """What :func:`curvature_recorder`'s ``record(params)`` returns (scalars; stacked by ``fit``).
 
-    top_eigenvalue: largest Ritz value after ``lanczos_steps`` steps (a lower bound on ``λ_max``
+    top_eigenvalue: largest Ritz value after ``num_iters`` steps (a lower bound on ``λ_max``
       that is tight once the top eigenvalue is separated).
-    trace, trace_se: Lanczos-deflated Hutchinson estimate of ``tr C`` and its standard error.
+    trace, standard_error: Lanczos-deflated Hutchinson estimate of ``tr C`` and its standard error
+      (``trace_se`` is the deprecated spelling of ``standard_error``).
     """
 
     top_eigenvalue: jax.Array
     trace: jax.Array
-    trace_se: jax.Array
+    standard_error: jax.Array
+
+    @property
+    def trace_se(self) -> jax.Array:
+        """Deprecated: ``standard_error``."""
+        return estimators.deprecated_field(self, "trace_se", "standard_error")
 
 
 def curvature_recorder(
-    loss_fn: Callable, *, key: jax.Array, lanczos_steps: int = 10, num_probes: int = 10, curvature: str = "hessian"
+    loss_fn: Callable,
+    *,
+    key: jax.Array,
+    num_iters: int | None = None,
+    num_probes: int = 10,
+    curvature: str = "hessian",
+    **deprecated,
 ) -> Callable[[PyTree], CurvatureRecord]:
     """A ``record(params) -> CurvatureRecord`` for ``fpjax.train.fit(record=..., record_every=k)``.
 
-    Each call runs ``lanczos_steps`` Lanczos steps (top eigenvalue) and ``num_probes`` quadratic forms
-    on the deflated complement (trace): ``lanczos_steps + num_probes`` products, all inside ``fit``'s
+    Each call runs ``num_iters`` Lanczos steps (top eigenvalue) and ``num_probes`` quadratic forms
+    on the deflated complement (trace): ``num_iters + num_probes`` products, all inside ``fit``'s
     jitted scan. Combine with other records by a tuple, e.g.
     ``record=lambda p: (rec(p), model.apply(p, x_train)[:, 0])``.
 
@@ -240,7 +259,8 @@ def curvature_recorder(
       loss_fn: the training loss ``params -> scalar`` (closing over the data), a :class:`BatchedLoss`
         or a :class:`ModelLoss`.
       key: PRNG key; the same start vector and probes are used at every record.
-      lanczos_steps: Lanczos steps ``1 <= m <= P`` (checked when first traced).
+      num_iters: Lanczos steps ``1 <= m <= P`` (checked when first traced; default 10).
+        ``lanczos_steps`` is its deprecated spelling.
       num_probes: deflated Hutchinson probes ``>= 1``.
       curvature: ``"hessian" | "ggn" | "fisher" | "empirical_fisher"``.
 
@@ -251,7 +271,7 @@ def curvature_recorder(
       >>> import jax, jax.numpy as jnp
       >>> from fpjax.hessian import curvature_recorder
       >>> rec = curvature_recorder(lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 4.0) * p ** 2),
-      ...                          key=jax.random.key(0), lanczos_steps=3, num_probes=2)
+      ...                          key=jax.random.key(0), num_iters=3, num_probes=2)
       >>> r = jax.jit(rec)(jnp.zeros(3))
       >>> round(float(r.top_eigenvalue), 4), round(float(r.trace), 4)
       (3.0, 6.0)
@@ -262,21 +282,23 @@ def curvature_recorder(
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable params -> scalar; got {type(loss_fn).__name__}")
     checks.check_key(key)
-    lanczos_steps = checks.check_positive_int(lanczos_steps, "lanczos_steps")
+    num_iters = krylov.renamed(deprecated, "lanczos_steps", "num_iters", num_iters, default=10)
+    krylov.no_other_kwargs(deprecated, "curvature_recorder")
+    num_iters = checks.check_positive_int(num_iters, "num_iters")
     num_probes = checks.check_positive_int(num_probes, "num_probes")
     curvature = checks.check_choice(curvature, "curvature", problems.CURVATURES)
     if curvature != "hessian" and not isinstance(loss_fn, problems.ModelLoss):
         raise TypeError(f"curvature={curvature!r} needs a ModelLoss (fpjax.hessian.model_loss)")
     static, data = problems.split_loss(loss_fn)
-    batch = krylov.default_batch(num_probes)
+    batch_size = krylov.default_batch_size(num_probes)
 
     def record(params):
         p = problems.check_params(params)
-        if lanczos_steps > p:
-            raise ValueError(f"lanczos_steps must be <= the number of parameters ({p}); got {lanczos_steps}")
+        if num_iters > p:
+            raise ValueError(f"num_iters must be <= the number of parameters ({p}); got {num_iters}")
         mv = operators.tree_matvec(static, data, params, curvature)
         qf = operators.tree_quadform(static, data, params, curvature)
-        s = estimators.summary_tree(mv, qf, params, key, num_probes, lanczos_steps, 1, batch)
-        return CurvatureRecord(s.top_eigenvalues[0], s.trace, s.trace_se)
+        s = estimators.summary_tree(mv, qf, params, key, num_probes, num_iters, 1, batch_size)
+        return CurvatureRecord(s.top_eigenvalues[0], s.trace, s.standard_error)
 
     return record

@@ -215,12 +215,42 @@ def model_loss(
     checks.check_same_leading(x, "x_train", y, "y_train")
     checks.check_finite(x, "x_train")
     checks.check_finite(y, "y_train")
+    y = _check_targets(y, loss)
     nb = checks.check_positive_int(num_batches, "num_batches")
     if x.shape[0] % nb:
         raise ValueError(f"num_batches must divide the number of samples {x.shape[0]}; got {nb}")
     xb = x.reshape((nb, x.shape[0] // nb) + x.shape[1:])
     yb = y.reshape((nb, y.shape[0] // nb) + y.shape[1:])
     return ModelLoss(apply, loss, xb, yb, _weights(weights, nb))
+
+
+def _check_targets(y, loss):
+    """Target values the named losses accept (labels below the class count: :func:`check_labels`)."""
+    if loss == "bce":
+        return checks.error_if(y, ~jnp.all((y >= 0) & (y <= 1)), "y_train must hold targets in [0, 1] for loss='bce'")
+    if loss == "ce" and (jnp.issubdtype(y.dtype, jnp.integer) or y.ndim == 1):
+        return checks.error_if(
+            y, ~jnp.all((y >= 0) & (y == jnp.round(y))), "y_train must hold integer class labels >= 0 for loss='ce'"
+        )
+    return y
+
+
+def check_labels(loss_fn, params) -> None:
+    """For ``loss="ce"`` with integer labels: every label below the model's class count ``C``.
+
+    ``C`` is the last axis of ``apply(params, x)`` (traced abstractly); a label ``>= C`` would read as
+    a zero one-hot row, a loss without curvature, so it is refused (``ValueError`` naming
+    ``y_train``). Concrete labels only: traced labels make the ``ce`` loss NaN instead.
+    """
+    if not (isinstance(loss_fn, ModelLoss) and isinstance(loss_fn.loss, str) and loss_fn.loss == "ce"):
+        return
+    out = jax.eval_shape(loss_fn.apply, params, loss_fn.x[0])
+    y = loss_fn.y
+    if y.ndim - 1 != len(out.shape) - 1:  # one-hot / soft targets: shape checked by the loss
+        return
+    c = out.shape[-1]
+    if checks.is_concrete(y):
+        checks.error_if(y, jnp.any(y >= c), f"y_train must hold class labels in 0..{c - 1} for loss='ce' ({c} outputs)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,6 +352,7 @@ def check_problem(loss_fn, params, curvature: str = "hessian", *, flat=None) -> 
     except TypeError:  # unhashable static part: check every time
         hit, sig = None, None
     if hit is not None:
+        check_labels(loss_fn, params)
         return hit
     p = check_params(params)
     curvature = checks.check_choice(curvature, "curvature", CURVATURES)
@@ -339,6 +370,7 @@ def check_problem(loss_fn, params, curvature: str = "hessian", *, flat=None) -> 
                 "'empirical_fisher')"
             )
     check_loss_output(jax.eval_shape(loss_fn, params))
+    check_labels(loss_fn, params)
     if sig is not None:
         if len(_CHECKED) > 1024:
             _CHECKED.clear()
@@ -349,10 +381,8 @@ def check_problem(loss_fn, params, curvature: str = "hessian", *, flat=None) -> 
 _CHECKED: dict = {}
 
 
-def params_finite(params, what: str = "params"):
-    """``equinox.error_if`` that fails (on the device, also under jit/vmap) if params hold NaN/Inf."""
-    import equinox as eqx
-
+def params_bad(params) -> jax.Array:
+    """``True`` (a device scalar) when any parameter is NaN/Inf; estimators return it beside their
+    result and fail through :func:`fpjax._src.checks.error_if` (eagerly a ``ValueError``)."""
     leaves = jax.tree_util.tree_leaves(params)
-    bad = jnp.logical_not(jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in leaves])))
-    return eqx.error_if(params, bad, f"{what} contain NaN/Inf values")
+    return jnp.logical_not(jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in leaves])))
