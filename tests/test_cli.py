@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fpjax import cli
+from fpjax._src import experiment_registry as registry
 from fpjax._src import runner
 from fpjax.experiment import Experiment, claim, new_figure, save_figure
 
@@ -37,9 +38,16 @@ TOY = Experiment(
 )
 
 
+
+def use_experiments(monkeypatch, experiments):
+    """Make ``experiments`` ({name: Experiment}) the registry's experiments for one test."""
+    monkeypatch.setattr(registry, "declarations", lambda: dict(experiments))
+    monkeypatch.setattr(registry, "modules", lambda: dict(experiments))
+
+
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setattr(runner, "_modules", lambda: {"toy": TOY})
+    use_experiments(monkeypatch, {"toy": TOY})
 
 
 def _err_line(capsys):
@@ -141,7 +149,12 @@ def test_distributed_only_main_process_writes(toy, tmp_path, monkeypatch, capsys
     assert cli.main(["run", "toy", "--distributed", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "toy" / "metrics.json").exists() and (tmp_path / "index.html").exists()
     assert cli.main(["launch", "--local", "2", "run", "toy", "--quick"]) == 3
-    assert calls[-1] == ("launch", 2, ["run", "toy", "--quick"])
+    # the processes are one job: launch adds --distributed (to run and demo) unless given
+    assert calls[-1] == ("launch", 2, ["run", "--distributed", "toy", "--quick"])
+    assert cli.main(["launch", "--local", "2", "run", "toy", "--distributed"]) == 3
+    assert calls[-1] == ("launch", 2, ["run", "toy", "--distributed"])
+    assert cli.main(["launch", "--local", "2", "report"]) == 3
+    assert calls[-1] == ("launch", 2, ["report"])
     assert cli.main(["launch", "--local", "0", "run", "toy"]) == 2
 
 
@@ -164,7 +177,7 @@ _SLOW_TOY = textwrap.dedent("""
 
     exp = Experiment(name="slow", description="d", claim="c", source="s", quick={"sleep": False},
                      full={"sleep": False}, run=run)
-    runner._modules = lambda: {"slow": exp}
+    registry.declarations = registry.modules = lambda: {"slow": exp}
     sys.exit(cli.main(["run", "slow", "--out", sys.argv[1], "--seed", sys.argv[3], "--set", "sleep=" + sys.argv[4]]))
 """)
 
@@ -252,7 +265,7 @@ def test_settings_of_several_experiments(monkeypatch, tmp_path, capsys):
         full={"m": 2},
         run=lambda c, d: {"claims": [claim("m", c["m"] == 3, {"m": c["m"]})]},
     )
-    monkeypatch.setattr(runner, "_modules", lambda: {"toy": TOY, "other": other})
+    use_experiments(monkeypatch, {"toy": TOY, "other": other})
     assert cli.main(["run", "all", "--out", str(tmp_path), "--set", "m=3", "--set", "n=7"]) == 0
     assert json.loads((tmp_path / "other" / "config.json").read_text())["config"] == {"m": 3, "seed": 0}
     assert json.loads((tmp_path / "toy" / "config.json").read_text())["config"]["n"] == 7

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from fpjax import cli
+from fpjax._src import experiment_registry as registry
 from fpjax._src import runner
 from fpjax.experiment import (
     Experiment,
@@ -42,9 +43,16 @@ TOY = Experiment(
 )
 
 
+
+def use_experiments(monkeypatch, experiments):
+    """Make ``experiments`` ({name: Experiment}) the registry's experiments for one test."""
+    monkeypatch.setattr(registry, "declarations", lambda: dict(experiments))
+    monkeypatch.setattr(registry, "modules", lambda: dict(experiments))
+
+
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setattr(runner, "_modules", lambda: {"toy": TOY})
+    use_experiments(monkeypatch, {"toy": TOY})
     return TOY
 
 
@@ -146,7 +154,7 @@ def test_malformed_module_is_refused_not_skipped(tmp_path, monkeypatch):
     (pkg / "_helper.py").write_text("X = 1\n")  # private: not an experiment
     (pkg / "broken.py").write_text("NAME = 'broken'\nDESCRIPTION = 'd'\n")  # no CLAIM, QUICK, FULL, run
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(runner, "experiments_package", lambda: __import__("pkg_bad"))
+    monkeypatch.setattr(registry, "experiments_package", lambda: __import__("pkg_bad"))
     with pytest.raises(MalformedExperimentError, match="broken.py.*missing CLAIM, QUICK, FULL, run"):
         runner.list_experiments()
     (pkg / "broken.py").write_text("import nonexistent_module_xyz\n")
@@ -237,7 +245,7 @@ def test_failed_run_keeps_previous_results(toy, tmp_path, monkeypatch):
 
     import dataclasses
 
-    monkeypatch.setattr(runner, "_modules", lambda: {"toy": dataclasses.replace(TOY, run=boom)})
+    use_experiments(monkeypatch, {"toy": dataclasses.replace(TOY, run=boom)})
     with pytest.raises(RuntimeError, match="boom"):
         runner.run_experiment("toy", seed=2, out_root=tmp_path)
     after = {p.name: p.read_bytes() for p in (tmp_path / "toy").iterdir()}
