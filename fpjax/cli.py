@@ -250,8 +250,7 @@ def _start_jax(distributed_run: bool) -> bool:
     """One CPU device per core, then (``--distributed``) join the job; True in the writing process."""
     import fpjax
 
-    if os.environ.get("FPJAX_NO_HOST_DEVICES", "").strip().lower() not in ("1", "true", "yes", "on"):
-        fpjax.set_host_device_count()
+    fpjax.set_host_device_count()  # FPJAX_HOST_DEVICES=n asks for n, FPJAX_NO_HOST_DEVICES=1 for none
     if not distributed_run:
         return True
     from fpjax import distributed

@@ -85,6 +85,8 @@ def test_warns_when_jax_has_started_and_respects_xla_flags():
     assert _run(code, XLA_FLAGS="--xla_force_host_platform_device_count=3").stdout.split() == ["3", "3"]
     code = "import fpjax; print(fpjax.set_host_device_count(2))"
     assert _run(code, JAX_PLATFORMS="gpu").stdout.split() == ["None"]  # no CPU backend in use: nothing set
+    code = "import fpjax, jax; n = fpjax.set_host_device_count(); print(n, len(jax.devices()))"
+    assert _run(code, FPJAX_NO_HOST_DEVICES="1").stdout.split() == ["None", "1"]  # the opt-out
 
 
 def test_bad_arguments_are_refused():

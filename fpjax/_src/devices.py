@@ -10,7 +10,8 @@ over ``jax.devices()``, so with one CPU device per core every core works.
 ``n`` CPU devices before its backends start; the ``fpjax`` command line calls it before it runs
 experiments. Its policy:
 
-* ``n=None`` means ``FPJAX_HOST_DEVICES`` if set, else one device per usable core;
+* ``n=None`` means ``FPJAX_HOST_DEVICES`` if set, else one device per usable core; with
+  ``FPJAX_NO_HOST_DEVICES=1`` a call with ``n=None`` changes nothing (JAX keeps its one CPU device);
 * nothing is changed when ``XLA_FLAGS`` already sets ``--xla_force_host_platform_device_count``
   (the flag decides) or when ``JAX_PLATFORMS`` names platforms without ``cpu``;
 * otherwise JAX's ``jax_num_cpu_devices`` option is set (the XLA flag on JAX versions without it).
@@ -67,7 +68,8 @@ def set_host_device_count(n: int | None = None) -> int | None:
     """Give JAX ``n`` CPU devices, so :func:`fpjax.train.sweep` shards seeds over ``n`` cores.
 
     Call it before any JAX computation (JAX reads the count when its backends start). Policy in the
-    module docstring: ``n=None`` is ``FPJAX_HOST_DEVICES`` or one device per usable core; an explicit
+    module docstring: ``n=None`` is ``FPJAX_HOST_DEVICES`` or one device per usable core (nothing
+    with ``FPJAX_NO_HOST_DEVICES=1``); an explicit
     ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS`` wins; after JAX's backends started,
     a ``UserWarning`` says the count can no longer change.
 
@@ -75,8 +77,8 @@ def set_host_device_count(n: int | None = None) -> int | None:
         n: number of CPU devices (a positive int), or ``None``.
 
     Returns:
-        The number of CPU devices JAX has or will have, or ``None`` when the CPU backend is not in use
-        (``JAX_PLATFORMS`` without ``cpu``).
+        The number of CPU devices JAX has or will have, or ``None`` when nothing was set (the CPU
+        backend is not in use, ``JAX_PLATFORMS`` without ``cpu``; or ``FPJAX_NO_HOST_DEVICES=1``).
 
     Raises:
         ValueError: ``n`` (or ``FPJAX_HOST_DEVICES``) is not a positive integer.
@@ -92,6 +94,8 @@ def set_host_device_count(n: int | None = None) -> int | None:
     """
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"n must be a positive int or None; got {n!r}")
+    if n is None and os.environ.get("FPJAX_NO_HOST_DEVICES", "").strip().lower() in ("1", "true", "yes", "on"):
+        return None
     want = host_device_count() if n is None else n
     platforms = os.environ.get("JAX_PLATFORMS", os.environ.get("JAX_PLATFORM_NAME", "")).strip().lower()
     if platforms and "cpu" not in platforms.split(","):
