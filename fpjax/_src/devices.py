@@ -31,7 +31,6 @@ devices by hand should do the same.
 from __future__ import annotations
 
 import os
-import re
 import warnings
 
 __all__ = ["host_device_count", "set_host_device_count", "batched_lapack_deadlocks"]
@@ -100,6 +99,8 @@ def set_host_device_count(n: int | None = None) -> int | None:
     platforms = os.environ.get("JAX_PLATFORMS", os.environ.get("JAX_PLATFORM_NAME", "")).strip().lower()
     if platforms and "cpu" not in platforms.split(","):
         return None
+    import re  # here, not at the top: `import fpjax` stays light
+
     flag = re.search(_FLAG + r"=(\d+)", os.environ.get("XLA_FLAGS", ""))
     if flag is not None:
         if int(flag.group(1)) != want and n is not None:

@@ -17,6 +17,7 @@ import platform
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def run_experiment(
     out_root: str | Path = "results",
     overrides: dict[str, Any] | None = None,
     write: bool = True,
-) -> dict:
+) -> Mapping[str, Any]:
     """Run one experiment; return its metrics (also written to ``<out_root>/<name>/metrics.json``).
 
     The run writes ``config.json`` (settings, seed, versions, devices), the figures and
@@ -95,7 +96,8 @@ def run_experiment(
             to a temporary directory that is removed).
 
     Returns:
-        The metrics, as written to ``metrics.json``.
+        The metrics, as written to ``metrics.json``: a JSON document whose keys the experiment
+        chooses (with ``"claims"`` and ``"runtime_s"``), hence a mapping rather than a record.
 
     Examples:
         >>> import tempfile
