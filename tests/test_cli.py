@@ -188,43 +188,6 @@ _SLOW_TOY = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_sigint_exits_130_and_keeps_previous_results(tmp_path):
-    script = tmp_path / "slow_toy.py"
-    script.write_text(_SLOW_TOY)
-    out, marker = tmp_path / "results", tmp_path / "started"
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    done = subprocess.run(
-        [sys.executable, str(script), str(out), str(marker), "1", "false"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    before = {p.name: p.read_bytes() for p in (out / "slow").iterdir()}
-    assert json.loads(before["metrics.json"])["seed"] == 1
-
-    proc = subprocess.Popen(
-        [sys.executable, str(script), str(out), str(marker), "2", "true"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    t0 = time.time()
-    while not marker.exists():
-        assert proc.poll() is None and time.time() - t0 < 300, proc.communicate()
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "interrupted" in err
-    after = {p.name: p.read_bytes() for p in (out / "slow").iterdir()}
-    assert after == before  # config, metrics and figure of the seed-1 run, untouched
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "slow"]  # no staging directory left
-
-
-@pytest.mark.slow
 def test_launch_command_of_the_docs_runs_one_job(tmp_path):
     """``fpjax launch --local 2 run fp-1d --quick``, verbatim from docs/howto/distributed.md: the two
     processes join one JAX job (launch adds ``--distributed``; the config records 2 processes) and
@@ -372,7 +335,8 @@ def _snapshot(folder):
 
 
 @pytest.mark.slow
-def test_sigterm_exits_143_and_removes_its_staging_folder(tmp_path):
+@pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_signal_mid_run_exits_removes_its_staging_folder_and_keeps_results(tmp_path, sig, status, word):
     script = tmp_path / "slow_toy.py"
     script.write_text(_SLOW_TOY)
     out, marker = tmp_path / "results", tmp_path / "started"
@@ -380,6 +344,7 @@ def test_sigterm_exits_143_and_removes_its_staging_folder(tmp_path):
     done = subprocess.run([sys.executable, str(script), str(out), str(marker), "1", "false"], env=env, timeout=300)
     assert done.returncode == 0
     before = _snapshot(out / "slow")
+    assert json.loads(before["metrics.json"])["seed"] == 1
     proc = subprocess.Popen(
         [sys.executable, str(script), str(out), str(marker), "2", "true"],
         env=env,
@@ -392,11 +357,11 @@ def test_sigterm_exits_143_and_removes_its_staging_folder(tmp_path):
         assert proc.poll() is None and time.time() - t0 < 300, proc.communicate()
         time.sleep(0.1)
     assert any(p.name.startswith(".slow.staging-") for p in out.iterdir())
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
-    assert "Traceback" not in err and "fpjax: terminated" in err
-    assert _snapshot(out / "slow") == before
+    assert proc.returncode == status, err
+    assert "Traceback" not in err and f"fpjax: {word}" in err
+    assert _snapshot(out / "slow") == before  # config, metrics and figure of the seed-1 run, untouched
     assert sorted(p.name for p in out.iterdir()) == ["index.html", "slow"]  # staging folder removed
 
 

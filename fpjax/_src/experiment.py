@@ -10,24 +10,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fpjax._src.experiment_spec import MalformedExperimentError, Settings, check_declaration
-from fpjax._src.io import new_figure, save_figure, save_text, to_jsonable
-
-__all__ = [
-    "Experiment",
-    "MalformedExperimentError",
-    "Claim",
-    "ClaimSummary",
-    "claim",
-    "summarize_claims",
-    "seed_key",
-    "seed_keys",
-    "new_figure",
-    "save_figure",
-    "save_text",
-    "to_jsonable",
-]
-
+from fpjax._src.experiment_spec import Declaration, MalformedExperimentError
+from fpjax._src.io import new_figure, save_figure, save_text, to_jsonable  # noqa: F401 - re-exported
 
 # --------------------------------------------------------------------------------------------------
 # claims
@@ -182,7 +166,7 @@ def seed_keys(seed: int, n: int, *streams: int):
 
 
 @dataclass(frozen=True)
-class Experiment(Settings):
+class Experiment(Declaration):
     """The declaration of one experiment.
 
     Args:
@@ -207,18 +191,12 @@ class Experiment(Settings):
     scale with no such rule accepts any JSON value.
     """
 
-    name: str
-    description: str
-    claim: str
-    source: str
-    quick: Mapping[str, Any]
-    full: Mapping[str, Any]
     run: Callable[[dict, Path], Mapping[str, Any]]
     figures: Mapping[str, str] = field(default_factory=dict)
     cpu: Mapping[str, Any] | None = None
 
     def __post_init__(self):
-        check_declaration(self)
+        super().__post_init__()
         if not callable(self.run):
             raise MalformedExperimentError(
                 f"experiment {self.name!r}: run must be callable run(config, out_dir) -> metrics"

@@ -36,6 +36,7 @@ from typing import Any
 __all__ = [
     "MalformedExperimentError",
     "Settings",
+    "Declaration",
     "ExperimentInfo",
     "read_declaration",
     "did_you_mean",
@@ -231,12 +232,8 @@ def check_declaration(decl) -> None:
 
 
 @dataclass(frozen=True)
-class ExperimentInfo(Settings):
-    """What an experiment declares, read from its module's source without running it.
-
-    The fields of :class:`fpjax.experiment.Experiment` without ``run``, plus ``module`` (the module to
-    import to run it).
-    """
+class Declaration(Settings):
+    """The fields every experiment declaration has (checked and frozen by :func:`check_declaration`)."""
 
     name: str
     description: str
@@ -244,12 +241,22 @@ class ExperimentInfo(Settings):
     source: str
     quick: Mapping[str, Any]
     full: Mapping[str, Any]
-    module: str
-    figures: Mapping[str, str] = field(default_factory=dict)
-    cpu: Mapping[str, Any] | None = None
 
     def __post_init__(self):
         check_declaration(self)
+
+
+@dataclass(frozen=True)
+class ExperimentInfo(Declaration):
+    """What an experiment declares, read from its module's source without running it.
+
+    The fields of :class:`fpjax.experiment.Experiment` without ``run``, plus ``module`` (the module to
+    import to run it).
+    """
+
+    module: str
+    figures: Mapping[str, str] = field(default_factory=dict)
+    cpu: Mapping[str, Any] | None = None
 
 
 # --------------------------------------------------------------------------------------------------
