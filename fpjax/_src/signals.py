@@ -55,6 +55,12 @@ def removed_on_signal(path):
             del _cleanup[key]
 
 
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
 def _terminate(signum: int) -> None:
     _critical.acquire()  # never released: the process ends here, after any critical section
     for path in list(_cleanup):
@@ -62,9 +68,11 @@ def _terminate(signum: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
             if not os.path.exists(path):
                 break
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+    # Flush what was printed, but never wait long: the main thread may hold a stream's lock while
+    # blocked writing into a pipe that nobody reads.
+    flusher = threading.Thread(target=_flush, daemon=True)
+    flusher.start()
+    flusher.join(timeout=1.0)
     what = _SIGNALS.get(signum, f"signal {signum}")
     with contextlib.suppress(OSError):
         os.write(2, f"fpjax: {what}; results of unfinished runs were discarded, earlier results are kept\n".encode())
