@@ -260,8 +260,10 @@ def _start_jax(distributed_run: bool) -> bool:
 
 
 def _run_experiments(args, decls, names, setting, seed, overrides) -> int:
+    from fpjax._src import log
     from fpjax._src.log import logger
 
+    log.configure(getattr(args, "verbose", False))
     _check_settings(decls, names, setting, seed, overrides)
     main_process = _start_jax(getattr(args, "distributed", False))
     from fpjax._src import io, runner
@@ -296,9 +298,6 @@ def main(argv=None) -> int:
     with ExitOnSignals() if _handles_signals(argv) else contextlib.nullcontext():
         try:
             args = _parser().parse_args(argv)
-            from fpjax._src import log
-
-            log.configure(getattr(args, "verbose", False))
             return args.handler(args)
         except _UsageError as err:
             print(str(err), file=sys.stderr)

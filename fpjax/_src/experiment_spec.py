@@ -23,7 +23,6 @@ conventions:
 from __future__ import annotations
 
 import ast
-import difflib
 import json
 import math
 import re
@@ -62,6 +61,8 @@ class MalformedExperimentError(ValueError):
 
 def did_you_mean(word: str, choices) -> str:
     """``" (did you mean 'x'?)"`` for the closest of ``choices`` (difflib), or ``""``."""
+    import difflib  # only when a name is unknown: listing stays light
+
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
