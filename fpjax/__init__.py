@@ -20,7 +20,7 @@ computation), so that :func:`fpjax.train.sweep` uses every core.
 import importlib
 
 from fpjax._src.devices import set_host_device_count
-from fpjax._src.version import __version__
+from fpjax._src.version import __version__ as __version__
 
 _SUBMODULES = (
     "models",

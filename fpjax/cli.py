@@ -85,7 +85,11 @@ def describe(decl) -> str:
     scales = decl.scales()
     types = decl.setting_types()
     rows = [["setting", "type", *scales]] + [
-        [k, " or ".join(t.split(" ", 1)[-1] if t != "null" else t for t in types[k]), *(_cell(s[k]) for s in scales.values())]
+        [
+            k,
+            " or ".join(t.split(" ", 1)[-1] if t != "null" else t for t in types[k]),
+            *(_cell(s[k]) for s in scales.values()),
+        ]
         for k in decl.quick
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -17,7 +17,6 @@ import pytest
 
 from fpjax import cli
 from fpjax._src import experiment_registry as registry
-from fpjax._src import runner
 from fpjax.experiment import Experiment, claim, new_figure, save_figure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +40,6 @@ TOY = Experiment(
     run=_run,
     figures={"trace.png": "sorted samples"},
 )
-
 
 
 def use_experiments(monkeypatch, experiments):
@@ -272,10 +270,19 @@ def test_list_name_and_run_help_describe_the_experiment(capsys):
     [
         (["run", "fp1d"], "unknown experiment 'fp1d' (did you mean 'fp-1d'?)"),
         (["list", "fp-1D"], "did you mean 'fp-1d'?"),
-        (["run", "fp-1d", "--set", "stpes=3"], "unknown setting 'stpes' for experiment 'fp-1d' (did you mean 'steps'?)"),
-        (["run", "fp-highdim", "--set", "n_train=2.5"], "setting 'n_train' of experiment 'fp-highdim' must be null or an int"),
-        (["run", "fp-highdim", "--set", "n_train=\"many\""], "setting 'n_train'"),
-        (["run", "fp-highdim", "--set", "data_dir=3"], "setting 'data_dir' of experiment 'fp-highdim' must be null or a string"),
+        (
+            ["run", "fp-1d", "--set", "stpes=3"],
+            "unknown setting 'stpes' for experiment 'fp-1d' (did you mean 'steps'?)",
+        ),
+        (
+            ["run", "fp-highdim", "--set", "n_train=2.5"],
+            "setting 'n_train' of experiment 'fp-highdim' must be null or an int",
+        ),
+        (["run", "fp-highdim", "--set", 'n_train="many"'], "setting 'n_train'"),
+        (
+            ["run", "fp-highdim", "--set", "data_dir=3"],
+            "setting 'data_dir' of experiment 'fp-highdim' must be null or a string",
+        ),
         (["run", "fp-1d", "--set", "n_seeds=0"], "setting 'n_seeds' of experiment 'fp-1d' must be a positive int"),
         (["run", "fp-1d", "--set", "steps=-5"], "setting 'steps'"),
         (["run", "fp-1d", "--set", "lr=-0.001"], "setting 'lr' of experiment 'fp-1d' must be positive"),
@@ -335,7 +342,9 @@ def _snapshot(folder):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig, status, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize(
+    "sig, status, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
+)
 def test_signal_mid_run_exits_removes_its_staging_folder_and_keeps_results(tmp_path, sig, status, word):
     script = tmp_path / "slow_toy.py"
     script.write_text(_SLOW_TOY)

@@ -43,7 +43,6 @@ TOY = Experiment(
 )
 
 
-
 def use_experiments(monkeypatch, experiments):
     """Make ``experiments`` ({name: Experiment}) the registry's experiments for one test."""
     monkeypatch.setattr(registry, "declarations", lambda: dict(experiments))

@@ -236,7 +236,9 @@ def initialize(
             jax.distributed.initialize(initialization_timeout=int(limit) + 30)
         else:
             # with SLURM, JAX derives the coordinator from the node list and job id
-            jax.distributed.initialize(coordinator, num_processes=n, process_id=pid, initialization_timeout=int(limit) + 30)
+            jax.distributed.initialize(
+                coordinator, num_processes=n, process_id=pid, initialization_timeout=int(limit) + 30
+            )
     finally:
         done.set()
     return ProcessInfo(jax.process_index(), jax.process_count(), coordinator, cluster or source)

@@ -274,7 +274,12 @@ def _evaluate(node: ast.AST, env: dict) -> Any:
         if node.id in env:
             return env[node.id]
         raise _NotStatic(node.id)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not env.get("dict"):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "dict"
+        and not env.get("dict")
+    ):
         if len(node.args) > 1:
             raise _NotStatic("dict")
         out = dict(_evaluate(node.args[0], env)) if node.args else {}
