@@ -390,20 +390,23 @@ def test_sigint_at_20_random_moments_exits_130_and_keeps_the_results(tmp_path):
     before = _snapshot(out / "fp-1d")
     rng = np.random.default_rng(0)
     interrupted = 0
-    for moment in rng.uniform(0.05, 1.0, size=20) * duration:
+    for fraction in rng.uniform(0.02, 0.95, size=20):
+        # a moment within the shortest complete run seen so far (the load of the machine varies)
         proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 preexec_fn=_default_sigint)  # fmt: skip
-        time.sleep(moment)
+        t0 = time.monotonic()
+        time.sleep(fraction * duration)
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=300)
         if proc.returncode == 0:  # finished before the signal: a complete run of the same settings
+            duration = min(duration, time.monotonic() - t0)
             before = _snapshot(out / "fp-1d")
             continue
         interrupted += 1
-        assert proc.returncode == 130, (moment, proc.returncode, err[-3000:])
-        assert "Traceback" not in err and "Exception ignored" not in err, (moment, err[-3000:])
-        assert err.strip().splitlines()[-1].startswith("fpjax: interrupted"), (moment, err[-3000:])
-        assert _snapshot(out / "fp-1d") == before, moment
-        assert sorted(p.name for p in out.iterdir()) == ["fp-1d", "index.html"], moment
-    assert interrupted >= 15
+        assert proc.returncode == 130, (fraction, proc.returncode, err[-3000:])
+        assert "Traceback" not in err and "Exception ignored" not in err, (fraction, err[-3000:])
+        assert err.strip().splitlines()[-1].startswith("fpjax: interrupted"), (fraction, err[-3000:])
+        assert _snapshot(out / "fp-1d") == before, fraction
+        assert sorted(p.name for p in out.iterdir()) == ["fp-1d", "index.html"], fraction
+    assert interrupted >= 10  # most moments fall inside a run
