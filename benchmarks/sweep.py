@@ -182,7 +182,9 @@ def child(name: str, seeds: int, steps: int, record_every: int | None) -> dict:
     import jax
     import numpy as np
 
-    import fpjax  # noqa: F401  (before any JAX computation: one CPU device per core)
+    import fpjax
+
+    fpjax.set_host_device_count()  # before any JAX computation: one CPU device per core
 
     keys = jax.random.split(jax.random.key(0), seeds)
     out = {"devices": len(jax.devices())}

@@ -1,7 +1,7 @@
 """fpjax: the frequency principle (spectral bias) of neural networks and how initialization shapes it.
 
-Submodules (imported on first use; ``import fpjax`` itself imports only JAX, to give it one CPU
-device per core before its backends start, unless ``FPJAX_NO_HOST_DEVICES=1``):
+``import fpjax`` is light: it imports no JAX and changes no JAX or XLA setting. Submodules are
+imported on first use:
 
 * :mod:`fpjax.models` — MLPs, the LFP two-layer ReLU network, antisymmetric initialization;
 * :mod:`fpjax.train` — jitted optax training, diffrax gradient flow, sharded resumable seed sweeps;
@@ -10,18 +10,17 @@ device per core before its backends start, unless ``FPJAX_NO_HOST_DEVICES=1``):
 * :mod:`fpjax.hessian` — Hessian / Gauss-Newton / Fisher products, trace, Lanczos, densities, per layer;
 * :mod:`fpjax.landscape` — loss-landscape slices, filter-normalised directions, trajectory PCA;
 * :mod:`fpjax.theory` — LFP, FP-norm, initialization bias, Theorem 5.1;
-* :mod:`fpjax.cnn`, :mod:`fpjax.data` — CNN zoo, real data loaders.
+* :mod:`fpjax.cnn`, :mod:`fpjax.data` — CNN zoo, real data loaders;
+* :mod:`fpjax.experiment` — declare, run and report experiments.
+
+:func:`set_host_device_count` gives JAX one CPU device per core (call it before any JAX
+computation), so that :func:`fpjax.train.sweep` uses every core.
 """
 
 import importlib
 
-from fpjax._src.devices import configure_host_devices as _configure_host_devices
-
-# One XLA CPU device per core (before JAX starts its backends), so sweeps use every core; opt out
-# with FPJAX_NO_HOST_DEVICES=1. See fpjax._src.devices.
-_configure_host_devices()
-
-__version__ = "0.1.0"
+from fpjax._src.devices import set_host_device_count
+from fpjax._src.version import __version__ as __version__
 
 _SUBMODULES = (
     "models",
@@ -39,7 +38,7 @@ _SUBMODULES = (
     "experiment",
     "distributed",
 )
-__all__ = list(_SUBMODULES)
+__all__ = ["set_host_device_count", *_SUBMODULES]
 
 
 def __getattr__(name):

@@ -1,4 +1,4 @@
-"""fpjax's default of one XLA CPU device per core (fpjax._src.devices), checked in subprocesses."""
+"""``import fpjax`` changes nothing; ``fpjax.set_host_device_count`` gives one CPU device per core (subprocesses)."""
 
 import json
 import os
@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 SCRIPT = r"""
-import json, sys
-import fpjax, jax, jax.numpy as jnp, optax
+import json, os, sys
+import fpjax
+if os.environ.get("CALL"):
+    fpjax.set_host_device_count(None if os.environ["CALL"] == "default" else int(os.environ["CALL"]))
+import jax, jax.numpy as jnp, optax
 from fpjax.models import mlp
 from fpjax.train import fit, sweep
 x = jnp.linspace(-1, 1, 16)[:, None]
@@ -32,37 +35,66 @@ def _run(code, **env_changes):
         for k, v in os.environ.items()
         if k not in ("FPJAX_NO_HOST_DEVICES", "FPJAX_HOST_DEVICES", "XLA_FLAGS", "JAX_PLATFORMS")
     }
-    env.update(env_changes, JAX_PLATFORMS="cpu")
+    env.update({"JAX_PLATFORMS": "cpu", **env_changes})
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return out
 
 
+def test_import_changes_no_jax_setting():
+    code = (
+        "import os, sys, json\nbefore = dict(os.environ)\nimport fpjax\n"
+        "loaded = [m for m in ('jax', 'jaxlib', 'numpy') if m in sys.modules]\n"
+        "same = dict(os.environ) == before\nimport jax\n"
+        "print(json.dumps({'loaded': loaded, 'env_same': same, "
+        "'devices': len(jax.devices()), 'option': jax.config.jax_num_cpu_devices}))"
+    )
+    out = json.loads(_run(code, FPJAX_HOST_DEVICES="2").stdout.splitlines()[-1])
+    assert out == {"loaded": [], "env_same": True, "devices": 1, "option": -1}
+
+
 @pytest.mark.slow
-def test_default_multi_device_gives_the_numbers_of_one_device():
+def test_explicit_call_gives_one_device_per_core_and_the_numbers_of_one_device():
     # FPJAX_HOST_DEVICES=2 exercises the same code path as the default on a 1-core machine too.
-    many = json.loads(_run(SCRIPT, FPJAX_HOST_DEVICES="2").stdout.splitlines()[-1])
-    default = json.loads(_run(SCRIPT).stdout.splitlines()[-1])
-    one = json.loads(_run(SCRIPT, FPJAX_NO_HOST_DEVICES="1").stdout.splitlines()[-1])
+    many = json.loads(_run(SCRIPT, CALL="default", FPJAX_HOST_DEVICES="2").stdout.splitlines()[-1])
+    explicit = json.loads(_run(SCRIPT, CALL="2").stdout.splitlines()[-1])
+    default = json.loads(_run(SCRIPT, CALL="default").stdout.splitlines()[-1])
+    one = json.loads(_run(SCRIPT).stdout.splitlines()[-1])  # no call: JAX's default, one CPU device
     cores = len(os.sched_getaffinity(0))
     assert many["devices"] == 2 and many["n_devices"] == 2
+    assert explicit["devices"] == 2 and explicit["n_devices"] == 2
     assert default["devices"] == cores and default["n_devices"] == cores  # one device per core
     assert one["devices"] == 1
     # Same numbers up to float32 rounding: each device runs a smaller batch of seeds (3 instead of 6),
     # and XLA's batched matmuls may round the last bit differently for another batch size (measured
     # max relative difference 4e-7 after 30 Adam steps); the tolerances of tests/test_sweep.py.
-    for r in (many, default):
+    for r in (many, explicit, default):
         np.testing.assert_allclose(np.array(r["losses"]), np.array(one["losses"]), rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(np.array(r["records"]), np.array(one["records"]), rtol=1e-4, atol=1e-6)
 
 
-def test_warns_when_jax_was_initialised_first():
+def test_warns_when_jax_has_started_and_respects_xla_flags():
     code = (
-        "import warnings, jax; jax.devices()\nwith warnings.catch_warnings(record=True) as w:\n"
-        "    warnings.simplefilter('always'); import fpjax\nprint(len(jax.devices()), [str(x.message) for x in w])"
+        "import warnings, jax, fpjax; jax.devices()\nwith warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always'); n = fpjax.set_host_device_count(2)\n"
+        "print(n, len(jax.devices()), [str(x.message) for x in w])"
     )
-    out = _run(code, FPJAX_HOST_DEVICES="2").stdout
-    assert out.startswith("1 ") and "JAX was initialised before fpjax was imported" in out
+    out = _run(code).stdout
+    assert out.startswith("1 1 ") and "JAX has started its backends with 1 CPU device(s)" in out
+    code = "import fpjax, jax; n = fpjax.set_host_device_count(); print(n, len(jax.devices()))"
+    assert _run(code, XLA_FLAGS="--xla_force_host_platform_device_count=3").stdout.split() == ["3", "3"]
+    code = "import fpjax; print(fpjax.set_host_device_count(2))"
+    assert _run(code, JAX_PLATFORMS="gpu").stdout.split() == ["None"]  # no CPU backend in use: nothing set
+    code = "import fpjax, jax; n = fpjax.set_host_device_count(); print(n, len(jax.devices()))"
+    assert _run(code, FPJAX_NO_HOST_DEVICES="1").stdout.split() == ["None", "1"]  # the opt-out
+
+
+def test_bad_arguments_are_refused():
+    import fpjax
+
+    for bad in (0, -1, 2.0, True, "2"):
+        with pytest.raises(ValueError, match="n must be a positive int or None"):
+            fpjax.set_host_device_count(bad)
 
 
 def test_bad_device_count_is_refused():
@@ -84,8 +116,11 @@ def test_bad_device_count_is_refused():
 
 
 LAPACK_SCRIPT = r"""
-import json
-import fpjax, jax, jax.numpy as jnp
+import json, os
+import fpjax
+if os.environ.get("CALL"):
+    fpjax.set_host_device_count(int(os.environ["CALL"]))
+import jax, jax.numpy as jnp
 from fpjax.train import sweep
 from fpjax._src.devices import batched_lapack_deadlocks
 def fn(key):  # a batched symmetric eigensolver of moderate size: LAPACK (syevd) on CPU
@@ -103,8 +138,8 @@ def test_batched_lapack_sweep_does_not_deadlock_on_host_devices():
     # jaxlib 0.10.2 with two host devices deadlocked on this sweep (vmap of a 100x100 eigh on both
     # devices at once); fpjax runs such a function on one device there. The timeout of _run turns a
     # deadlock into a failure instead of a hung test run.
-    many = json.loads(_run(LAPACK_SCRIPT, FPJAX_HOST_DEVICES="2").stdout.splitlines()[-1])
-    one = json.loads(_run(LAPACK_SCRIPT, FPJAX_NO_HOST_DEVICES="1").stdout.splitlines()[-1])
+    many = json.loads(_run(LAPACK_SCRIPT, CALL="2").stdout.splitlines()[-1])
+    one = json.loads(_run(LAPACK_SCRIPT).stdout.splitlines()[-1])
     assert many["plain"] == 2 and one["plain"] == 1  # functions without LAPACK use every device
     assert many["lapack"] == (1 if many["affected"] else 2)
     # eigenvalues of the same matrices: float32 rounding of a 100x100 eigensolver (relative to the

@@ -47,6 +47,8 @@ def fake_init(clean_env):
     calls = []
     clean_env.setattr(jax.distributed, "initialize", lambda *a, **k: calls.append((a, k)))
     clean_env.setattr(d, "_use_gloo", lambda: calls.append("gloo"))
+    clean_env.setattr(d, "_wait_for_coordinator", lambda address, timeout_s: calls.append(("wait", address)))
+    clean_env.delenv("FPJAX_COORDINATOR_TIMEOUT", raising=False)
     return calls
 
 
@@ -59,13 +61,15 @@ def test_initialize_single_process_is_a_no_op(fake_init):
 
 def test_initialize_reads_arguments_environment_and_slurm(fake_init, clean_env):
     distributed.initialize("localhost:1234", num_processes=2, process_id=1)
-    assert fake_init[-1] == (("localhost:1234",), {"num_processes": 2, "process_id": 1})
-    assert "gloo" in fake_init
+    # JAX's own start-up limit comes 30 s after fpjax's (default 120 s), whose watchdog ends first
+    limit = {"initialization_timeout": 150}
+    assert fake_init[-1] == (("localhost:1234",), {"num_processes": 2, "process_id": 1, **limit})
+    assert ("wait", "localhost:1234") in fake_init and "gloo" in fake_init
     clean_env.setenv("JAX_COORDINATOR_ADDRESS", "10.0.0.1:999")
     clean_env.setenv("JAX_NUM_PROCESSES", "3")
     clean_env.setenv("JAX_PROCESS_ID", "2")
     assert distributed.initialize().source == "environment"
-    assert fake_init[-1] == (("10.0.0.1:999",), {"num_processes": 3, "process_id": 2})
+    assert fake_init[-1] == (("10.0.0.1:999",), {"num_processes": 3, "process_id": 2, **limit})
     for v in ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
         clean_env.delenv(v)
     for k, v in dict(
@@ -73,7 +77,7 @@ def test_initialize_reads_arguments_environment_and_slurm(fake_init, clean_env):
     ).items():
         clean_env.setenv(k, v)
     assert distributed.initialize().source == "slurm"
-    assert fake_init[-1] == ((None,), {"num_processes": 4, "process_id": 3})
+    assert fake_init[-1] == ((None,), {"num_processes": 4, "process_id": 3, **limit})
 
 
 @pytest.mark.parametrize(
@@ -103,6 +107,46 @@ def test_initialize_refuses_bad_settings(fake_init, clean_env, kwargs, env, matc
     with pytest.raises(ValueError, match=match):
         distributed.initialize(**kwargs)
     assert not any(c != "gloo" for c in fake_init)
+
+
+def test_unreachable_coordinator_is_one_error_naming_it(clean_env):
+    import fpjax._src.distributed as d
+
+    port = distributed.free_port()  # free a moment ago: nothing listens there
+    with pytest.raises(ConnectionError, match=f"coordinator 127.0.0.1:{port} did not answer within 0.5 s"):
+        d._wait_for_coordinator(f"127.0.0.1:{port}", 0.5)
+    clean_env.setenv("FPJAX_COORDINATOR_TIMEOUT", "7.5")
+    assert d._timeout(None) == 7.5 and d._timeout(3) == 3.0
+    for bad in ("soon", "0", "-1"):
+        clean_env.setenv("FPJAX_COORDINATOR_TIMEOUT", bad)
+        with pytest.raises(ValueError, match="FPJAX_COORDINATOR_TIMEOUT"):
+            d._timeout(None)
+    with pytest.raises(ValueError, match="timeout_s"):
+        d._timeout(0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("process_id", ["1", "0"])
+def test_cli_with_an_unreachable_coordinator_fails_within_the_timeout(tmp_path, process_id):
+    """Process 1 cannot reach the coordinator; process 0 waits for a process 1 that never starts. Both
+    end after FPJAX_COORDINATOR_TIMEOUT with one line naming the address and exit status 2 (JAX alone
+    waits 5 minutes, then aborts with an absl check failure)."""
+    port = distributed.free_port()
+    env = _env(
+        JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}",
+        JAX_NUM_PROCESSES="2",
+        JAX_PROCESS_ID=process_id,
+        FPJAX_COORDINATOR_TIMEOUT="3",
+        JAX_PLATFORMS="cpu",
+    )
+    argv = ["run", "fp-1d", "--distributed", "--out", str(tmp_path / "results")]
+    done = subprocess.run(
+        [sys.executable, "-m", "fpjax", *argv], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "within 3 s" in lines[0], done.stderr
+    assert not (tmp_path / "results").exists()
 
 
 def test_launch_local_sets_environment_and_returns_first_failure(tmp_path):

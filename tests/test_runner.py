@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from fpjax import cli
+from fpjax._src import experiment_registry as registry
 from fpjax._src import runner
 from fpjax.experiment import (
     Experiment,
@@ -42,9 +43,15 @@ TOY = Experiment(
 )
 
 
+def use_experiments(monkeypatch, experiments):
+    """Make ``experiments`` ({name: Experiment}) the registry's experiments for one test."""
+    monkeypatch.setattr(registry, "declarations", lambda: dict(experiments))
+    monkeypatch.setattr(registry, "modules", lambda: dict(experiments))
+
+
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setattr(runner, "_modules", lambda: {"toy": TOY})
+    use_experiments(monkeypatch, {"toy": TOY})
     return TOY
 
 
@@ -146,7 +153,7 @@ def test_malformed_module_is_refused_not_skipped(tmp_path, monkeypatch):
     (pkg / "_helper.py").write_text("X = 1\n")  # private: not an experiment
     (pkg / "broken.py").write_text("NAME = 'broken'\nDESCRIPTION = 'd'\n")  # no CLAIM, QUICK, FULL, run
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(runner, "experiments_package", lambda: __import__("pkg_bad"))
+    monkeypatch.setattr(registry, "experiments_package", lambda: __import__("pkg_bad"))
     with pytest.raises(MalformedExperimentError, match="broken.py.*missing CLAIM, QUICK, FULL, run"):
         runner.list_experiments()
     (pkg / "broken.py").write_text("import nonexistent_module_xyz\n")
@@ -237,7 +244,7 @@ def test_failed_run_keeps_previous_results(toy, tmp_path, monkeypatch):
 
     import dataclasses
 
-    monkeypatch.setattr(runner, "_modules", lambda: {"toy": dataclasses.replace(TOY, run=boom)})
+    use_experiments(monkeypatch, {"toy": dataclasses.replace(TOY, run=boom)})
     with pytest.raises(RuntimeError, match="boom"):
         runner.run_experiment("toy", seed=2, out_root=tmp_path)
     after = {p.name: p.read_bytes() for p in (tmp_path / "toy").iterdir()}
@@ -353,3 +360,39 @@ def test_seed_keys_are_the_documented_derivation():
             seed_key(bad)
     with pytest.raises(ValueError, match="n must be"):
         seed_keys(0, 0)
+
+
+def test_declarations_are_read_from_source_or_imported(tmp_path, monkeypatch):
+    import sys
+
+    from fpjax._src.experiment_spec import ExperimentInfo
+
+    pkg = tmp_path / "pkg_decl"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    common = (
+        "from fpjax.experiment import Experiment, claim\n"
+        "def run(config, out_dir):\n    return {'claims': [claim('c', True, {})]}\n"
+    )
+    (pkg / "static.py").write_text(
+        common + "NAME = 'static'\nQUICK = {'n_seeds': 2, 'lr': 0.1}\nFULL = dict(QUICK, n_seeds=8)\n"
+        "EXPERIMENT = Experiment(name=NAME, description='d', claim='c', source='s', quick=QUICK, full=FULL, run=run)\n"
+    )
+    (pkg / "computed.py").write_text(  # settings computed by code: the module must be imported
+        common + "QUICK = {f'n_{k}': 1 for k in 'ab'}\n"
+        "EXPERIMENT = Experiment(name='computed', description='d', claim='c', source='s', quick=QUICK, "
+        "full=QUICK, run=run)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "experiments_package", lambda: __import__("pkg_decl"))
+    decls = registry.declarations()
+    assert isinstance(decls["static"], ExperimentInfo) and "pkg_decl.static" not in sys.modules
+    assert dict(decls["static"].full) == {"n_seeds": 8, "lr": 0.1}
+    assert isinstance(decls["computed"], Experiment) and dict(decls["computed"].quick) == {"n_a": 1, "n_b": 1}
+    assert registry.get_experiment("static").full["n_seeds"] == 8  # imported to run
+    with pytest.raises(ValueError, match="did you mean 'static'"):
+        registry.get_experiment("statik")
+    (pkg / "bad.py").write_text(common + "EXPERIMENT = Experiment(name='has space', description='d', claim='c', "
+                                "source='s', quick={}, full={}, run=run)\n")  # fmt: skip
+    with pytest.raises(MalformedExperimentError, match="bad.py: name must be a dashed identifier"):
+        registry.declarations()

@@ -1,22 +1,23 @@
-"""One XLA CPU device per core, arranged when fpjax is imported (before JAX starts its backends).
+"""One XLA CPU device per core, on request: :func:`set_host_device_count`.
 
 XLA runs one computation per device; on CPU a single device leaves cores idle for the small,
 batched operations of a seed sweep (measured on an idle 2-core machine, 64 seeds × 500 Adam steps
 of the fp-1d network: 1 device 14.8 s, 2 devices 8.8 s). :func:`fpjax.train.sweep` shards its seeds
-over ``jax.devices()``, so with one CPU device per core every core works without the user setting
-XLA flags.
+over ``jax.devices()``, so with one CPU device per core every core works.
 
-Policy (applied once, by ``import fpjax``):
+``import fpjax`` changes no JAX or XLA setting. :func:`set_host_device_count` (public as
+``fpjax.set_host_device_count``, the convention of numpyro's function of the same name) asks JAX for
+``n`` CPU devices before its backends start; the ``fpjax`` command line calls it before it runs
+experiments. Its policy:
 
-* nothing is changed when ``FPJAX_NO_HOST_DEVICES=1``, when ``XLA_FLAGS`` already sets
-  ``--xla_force_host_platform_device_count``, when ``JAX_PLATFORMS`` names platforms without
-  ``cpu``, or when there is a single core;
-* ``FPJAX_HOST_DEVICES=n`` asks for ``n`` devices instead of one per usable core;
-* otherwise JAX is configured with that many CPU devices (``jax_num_cpu_devices``, or the XLA flag
-  on JAX versions without it). This only affects the CPU backend: on a GPU machine ``jax.devices()``
-  are still the GPUs;
-* if JAX's backends were already initialised (the user ran JAX code before importing fpjax), the
-  device count can no longer change: a :class:`UserWarning` says so and how to get all cores.
+* ``n=None`` means ``FPJAX_HOST_DEVICES`` if set, else one device per usable core; with
+  ``FPJAX_NO_HOST_DEVICES=1`` a call with ``n=None`` changes nothing (JAX keeps its one CPU device);
+* nothing is changed when ``XLA_FLAGS`` already sets ``--xla_force_host_platform_device_count``
+  (the flag decides) or when ``JAX_PLATFORMS`` names platforms without ``cpu``;
+* otherwise JAX's ``jax_num_cpu_devices`` option is set (the XLA flag on JAX versions without it).
+  This only affects the CPU backend: on a GPU machine ``jax.devices()`` are still the GPUs;
+* once JAX's backends have started (any JAX computation, ``jax.devices()``), the count can no longer
+  change: a :class:`UserWarning` says so, and the count in effect is returned.
 
 Known limitation of jaxlib < 0.12 (measured with jaxlib 0.10.2, not seen with 0.12.0.1): a *batched*
 LAPACK call (``vmap`` of ``eigh``, ``solve``, ``svd``, ...) of moderate size (e.g. 100 × 100) that runs
@@ -24,22 +25,22 @@ on two host devices at once deadlocks: each device's LAPACK kernel waits for bat
 shared intra-op thread pool whose threads are all busy waiting the same way. :func:`fpjax.train.sweep`
 therefore runs a function that contains such a call on one device on those jaxlib versions (the
 LAPACK kernel then spreads the batch over the cores itself); code that shards LAPACK work over host
-devices by hand should do the same, or set ``FPJAX_NO_HOST_DEVICES=1``.
+devices by hand should do the same.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 
-__all__ = ["host_device_count", "configure_host_devices", "batched_lapack_deadlocks"]
+__all__ = ["host_device_count", "set_host_device_count", "batched_lapack_deadlocks"]
 
 _FLAG = "--xla_force_host_platform_device_count"
 
 
 def host_device_count() -> int:
-    """The number of CPU devices fpjax asks for: ``FPJAX_HOST_DEVICES`` or the usable cores."""
+    """The number of CPU devices ``set_host_device_count()`` asks for: ``FPJAX_HOST_DEVICES`` or the
+    usable cores."""
     env = os.environ.get("FPJAX_HOST_DEVICES", "").strip()
     if env:
         try:
@@ -55,53 +56,79 @@ def host_device_count() -> int:
         return os.cpu_count() or 1
 
 
-def _backends_initialized() -> bool:
-    if "jax" not in sys.modules:
-        return False
+def _cpu_device_count(jax) -> int | None:
     try:
-        from jax._src import xla_bridge
-
-        return bool(xla_bridge.backends_are_initialized())
-    except Exception:  # pragma: no cover - private API moved: assume the safe answer
-        return True
-
-
-def configure_host_devices() -> int | None:
-    """Apply the policy of the module docstring; return the device count set, or None if unchanged."""
-    if os.environ.get("FPJAX_NO_HOST_DEVICES", "").strip().lower() in ("1", "true", "yes", "on"):
+        return len(jax.devices("cpu"))
+    except RuntimeError:  # no CPU backend
         return None
-    if _FLAG in os.environ.get("XLA_FLAGS", ""):
+
+
+def set_host_device_count(n: int | None = None) -> int | None:
+    """Give JAX ``n`` CPU devices, so :func:`fpjax.train.sweep` shards seeds over ``n`` cores.
+
+    Call it before any JAX computation (JAX reads the count when its backends start). Policy in the
+    module docstring: ``n=None`` is ``FPJAX_HOST_DEVICES`` or one device per usable core (nothing
+    with ``FPJAX_NO_HOST_DEVICES=1``); an explicit
+    ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS`` wins; after JAX's backends started,
+    a ``UserWarning`` says the count can no longer change.
+
+    Args:
+        n: number of CPU devices (a positive int), or ``None``.
+
+    Returns:
+        The number of CPU devices JAX has or will have, or ``None`` when nothing was set (the CPU
+        backend is not in use, ``JAX_PLATFORMS`` without ``cpu``; or ``FPJAX_NO_HOST_DEVICES=1``).
+
+    Raises:
+        ValueError: ``n`` (or ``FPJAX_HOST_DEVICES``) is not a positive integer.
+
+    Examples:
+        In a new program, first thing: ``fpjax.set_host_device_count()``. Once JAX has run, the
+        count is fixed (a different ``n`` would warn):
+
+        >>> import fpjax, jax
+        >>> cpus = len(jax.devices("cpu"))
+        >>> fpjax.set_host_device_count(cpus) == cpus
+        True
+    """
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be a positive int or None; got {n!r}")
+    if n is None and os.environ.get("FPJAX_NO_HOST_DEVICES", "").strip().lower() in ("1", "true", "yes", "on"):
         return None
+    want = host_device_count() if n is None else n
     platforms = os.environ.get("JAX_PLATFORMS", os.environ.get("JAX_PLATFORM_NAME", "")).strip().lower()
     if platforms and "cpu" not in platforms.split(","):
         return None
-    n = host_device_count()
-    if n <= 1:
-        return None
-    if _backends_initialized():
-        import jax
+    import re  # here, not at the top: `import fpjax` stays light
 
-        try:
-            have = len(jax.devices("cpu"))
-        except RuntimeError:  # no CPU backend
-            return None
-        if have < n:
+    flag = re.search(_FLAG + r"=(\d+)", os.environ.get("XLA_FLAGS", ""))
+    if flag is not None:
+        if int(flag.group(1)) != want and n is not None:
             warnings.warn(
-                f"fpjax: JAX was initialised before fpjax was imported, so it has {have} CPU device(s) "
-                f"for {n} cores and sweeps use {have} core(s). Import fpjax before running any JAX code, "
-                f"or set XLA_FLAGS={_FLAG}={n} before starting Python (FPJAX_NO_HOST_DEVICES=1 silences "
-                "this).",
+                f"XLA_FLAGS sets {_FLAG}={flag.group(1)}, which decides the CPU device count; "
+                f"set_host_device_count({n}) changes nothing",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=2,
             )
-        return None
+        return int(flag.group(1))
     import jax
 
     try:
-        jax.config.update("jax_num_cpu_devices", n)
-    except (AttributeError, KeyError, RuntimeError, ValueError):  # older JAX without the option
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" {_FLAG}={n}").strip()
-    return n
+        jax.config.update("jax_num_cpu_devices", want)
+    except (AttributeError, KeyError):  # older JAX without the option: the XLA flag, read at start-up
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + f" {_FLAG}={want}").strip()
+    except RuntimeError:  # the backends have started: the count is fixed
+        have = _cpu_device_count(jax)
+        if have is not None and have != want:
+            warnings.warn(
+                f"JAX has started its backends with {have} CPU device(s), so it cannot have {want} now: "
+                "call fpjax.set_host_device_count() before any JAX computation (or start Python with "
+                f"XLA_FLAGS={_FLAG}={want})",
+                UserWarning,
+                stacklevel=2,
+            )
+        return have
+    return want
 
 
 def batched_lapack_deadlocks(devices) -> bool:

@@ -15,6 +15,13 @@ processes were started:
 
 On CPU, cross-process collectives need gloo: :func:`initialize` sets
 ``jax_cpu_collectives_implementation = "gloo"`` unless it was set already.
+
+Start-up has a time limit, ``timeout_s`` (default ``FPJAX_COORDINATOR_TIMEOUT`` or 120 s): a
+process other than 0 first checks that the coordinator accepts connections and raises a
+``ConnectionError`` naming the address if it does not within the limit; if JAX's own start-up has not
+finished by then either (e.g. process 0 waiting for processes that never start), the process ends
+with one line on stderr naming the address and exit status 2 — JAX itself would abort the process
+(an absl check failure) after its own, longer limit.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -76,8 +84,66 @@ def _use_gloo() -> None:
         pass
 
 
+def _timeout(timeout_s) -> float:
+    if timeout_s is None:
+        env = os.environ.get("FPJAX_COORDINATOR_TIMEOUT", "").strip()
+        if not env:
+            return 120.0
+        try:
+            timeout_s = float(env)
+        except ValueError:
+            raise ValueError(f"FPJAX_COORDINATOR_TIMEOUT must be a positive number of seconds; got {env!r}") from None
+        name = "FPJAX_COORDINATOR_TIMEOUT"
+    else:
+        name = "timeout_s"
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not 0 < timeout_s < 1e6:
+        raise ValueError(f"{name} must be a positive number of seconds; got {timeout_s!r}")
+    return float(timeout_s)
+
+
+def _wait_for_coordinator(coordinator: str, timeout_s: float) -> None:
+    """Return once ``host:port`` accepts a TCP connection; ``ConnectionError`` after ``timeout_s``."""
+    host, port = coordinator.rsplit(":", 1)
+    host = host.strip("[]")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, int(port)), timeout=min(2.0, timeout_s)):
+                return
+        except OSError as err:
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"the JAX coordinator {coordinator} did not answer within {timeout_s:g} s "
+                    f"({err.strerror or err}); is process 0 running? (FPJAX_COORDINATOR_TIMEOUT sets the limit)"
+                ) from None
+        time.sleep(0.2)
+
+
+def _watchdog(coordinator: str | None, timeout_s: float) -> threading.Event:
+    """End the process with one line if JAX's start-up has not finished after ``timeout_s``."""
+    done = threading.Event()
+
+    def watch():
+        if not done.wait(timeout_s):
+            where = coordinator or "found by the cluster detection"
+            sys.stderr.flush()
+            os.write(
+                2,
+                f"fpjax: error: the distributed JAX job did not start within {timeout_s:g} s (coordinator "
+                f"{where}); not every process joined (FPJAX_COORDINATOR_TIMEOUT sets the limit)\n".encode(),
+            )
+            os._exit(2)
+
+    threading.Thread(target=watch, name="fpjax-coordinator-watchdog", daemon=True).start()
+    return done
+
+
 def initialize(
-    coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None
+    coordinator: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    timeout_s: float | None = None,
 ) -> ProcessInfo:
     """Start JAX's distributed runtime if this process is one of several; a no-op otherwise.
 
@@ -92,12 +158,15 @@ def initialize(
         every process).
       num_processes: number of processes (>= 1).
       process_id: this process's index in ``0 .. num_processes - 1``.
+      timeout_s: seconds the start-up may take (default ``FPJAX_COORDINATOR_TIMEOUT`` or 120); see
+        the module docstring for what happens after it.
 
     Returns:
       :class:`ProcessInfo` ``(process_id, num_processes, coordinator, source)``.
 
     Raises:
       ValueError: malformed or incomplete settings (naming the argument or variable).
+      ConnectionError: a process other than 0 cannot reach the coordinator within ``timeout_s``.
 
     Examples:
       >>> from fpjax import distributed
@@ -156,12 +225,22 @@ def initialize(
             raise ValueError("process_id is missing: pass process_id=... or set JAX_PROCESS_ID")
         if pid >= n:
             raise ValueError(f"process_id must be in 0..{n - 1} (num_processes={n}); got {pid}")
+    limit = _timeout(timeout_s)
+    if coordinator is not None and pid not in (None, 0):
+        _wait_for_coordinator(coordinator, limit)
     _use_gloo()
-    if cluster == "tpu":
-        jax.distributed.initialize()
-    else:
-        # with SLURM, JAX derives the coordinator from the node list and job id
-        jax.distributed.initialize(coordinator, num_processes=n, process_id=pid)
+    # JAX aborts the process (absl check failure) when its own limit passes: ours comes first.
+    done = _watchdog(coordinator, limit)
+    try:
+        if cluster == "tpu":
+            jax.distributed.initialize(initialization_timeout=int(limit) + 30)
+        else:
+            # with SLURM, JAX derives the coordinator from the node list and job id
+            jax.distributed.initialize(
+                coordinator, num_processes=n, process_id=pid, initialization_timeout=int(limit) + 30
+            )
+    finally:
+        done.set()
     return ProcessInfo(jax.process_index(), jax.process_count(), coordinator, cluster or source)
 
 

@@ -7,6 +7,7 @@ one, never a torn one.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -21,7 +22,9 @@ __all__ = [
     "current_umask",
     "atomic_write_json",
     "atomic_save_npz",
+    "new_figure",
     "save_figure",
+    "save_text",
     "to_jsonable",
     "ensure_writable_dir",
 ]
@@ -88,7 +91,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Convert numpy/JAX scalars and arrays, tuples and paths into plain JSON types."""
+    """Plain JSON types from numpy/JAX scalars and arrays, tuples, NamedTuples and paths.
+
+    Non-finite floats become the strings ``"nan"``, ``"inf"``, ``"-inf"``.
+
+    Examples:
+        >>> to_jsonable({"a": np.float32(0.5), "b": (1, np.inf)})
+        {'a': 0.5, 'b': [1, 'inf']}
+    """
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, tuple) and hasattr(obj, "_asdict"):  # a NamedTuple
@@ -123,15 +133,73 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def atomic_save_npz(path: str | os.PathLike, **arrays) -> Path:
     """``numpy.savez`` to ``path`` atomically."""
-    import io
-
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as PNG atomically; see :func:`fpjax.experiment.save_figure`."""
-    from fpjax.experiment import save_figure as _save
+def new_figure(figsize: tuple[float, float] = (6, 4), **kwargs):
+    """A pyplot-free :class:`matplotlib.figure.Figure` (no global state, no display).
 
-    return _save(fig, path, dpi=dpi)
+    Args:
+        figsize: width and height in inches.
+        **kwargs: passed to ``Figure`` (default ``layout="constrained"``).
+
+    Returns:
+        A new ``Figure``; draw on ``fig.subplots(...)`` and write it with :func:`save_figure`.
+
+    Examples:
+        >>> fig = new_figure((3, 2))
+        >>> ax = fig.subplots()
+        >>> type(fig).__name__
+        'Figure'
+    """
+    from matplotlib.figure import Figure
+
+    kwargs.setdefault("layout", "constrained")
+    return Figure(figsize=figsize, **kwargs)
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 110) -> Path:
+    """Write a matplotlib ``Figure`` as PNG to ``path`` atomically (file mode from the umask).
+
+    Args:
+        fig: a ``matplotlib.figure.Figure`` (from :func:`new_figure`; a pyplot figure is closed
+            after saving).
+        path: the PNG file, usually ``out_dir / "name.png"``.
+        dpi: resolution.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> fig = new_figure((2, 2)); _ = fig.subplots().plot([0, 1])
+        >>> p = save_figure(fig, pathlib.Path(tempfile.mkdtemp()) / "line.png")
+        >>> p.read_bytes()[:4] == b"\\x89PNG"
+        True
+    """
+    from matplotlib.figure import Figure
+
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure; got {type(fig).__name__}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    if getattr(fig.canvas, "manager", None) is not None:  # a pyplot figure: release pyplot's reference
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically, e.g. a CSV table beside the figures.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> save_text("a,b\\n1,2\\n", pathlib.Path(tempfile.mkdtemp()) / "t.csv").read_text()
+        'a,b\\n1,2\\n'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
+    return atomic_write_bytes(path, text.encode("utf-8"))

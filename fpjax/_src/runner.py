@@ -1,102 +1,50 @@
-"""Discover, run and report the experiments (see :mod:`fpjax.experiment`).
+"""Run and report the experiments (see :mod:`fpjax.experiment`; discovery in
+:mod:`fpjax._src.experiment_registry`).
 
 ``run_experiment(name, setting="quick", seed=0, out_root="results", overrides=None)`` merges the
-experiment's typed ``quick``/``full`` settings with the overrides and runs it in a staging directory
+experiment's typed settings with the overrides and runs it in a staging directory
 ``<out_root>/.<name>.staging-*``; only when the run has finished (config, figures and metrics all
 written) does the staging directory replace ``<out_root>/<name>``, so config, metrics and figures
 always come from the same run. A failed or interrupted run leaves the previous results untouched.
-``build_report(out_root)`` writes ``<out_root>/index.html`` (see :mod:`fpjax._src.report`).
+``build_report(out_root)`` writes ``<out_root>/index.html``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
-import pkgutil
 import platform
 import shutil
-import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from fpjax._src import io
-from fpjax.experiment import Experiment, MalformedExperimentError
+from fpjax._src import experiment_registry as registry
+from fpjax._src import io, signals
+from fpjax._src.experiment import summarize_claims
+from fpjax._src.experiment_registry import DEMO, experiments_package, list_experiments
+from fpjax._src.experiment_spec import MalformedExperimentError
+from fpjax._src.log import logger
 
 __all__ = ["list_experiments", "get_experiment", "run_experiment", "build_report", "experiments_package", "DEMO"]
 
-# The README's main command: fast experiments that together show the frequency principle, the
-# initialization bias, and Theorem 5.1 (each has its own quick setting).
-DEMO = ("fp-1d", "hys2-spectral-bias", "init-bias")
 
-_ROOT = Path(__file__).resolve().parents[2]
-_CHECKOUT = _ROOT / "experiments"
+def _modules() -> dict:
+    """``{name: Experiment}`` of every experiment (imports every module)."""
+    return registry.modules()
 
 
-def experiments_package() -> ModuleType:
-    """The package holding the experiment modules.
-
-    From a source checkout, the repository's ``experiments/`` folder (imported as the package
-    ``experiments``); from an installed wheel, ``fpjax._experiments`` (the same files, shipped inside
-    fpjax so that no top-level ``experiments`` package is installed).
-    """
-    if (_ROOT / "pyproject.toml").is_file() and (_CHECKOUT / "__init__.py").is_file():
-        mod = sys.modules.get("experiments")
-        if mod is not None and Path(getattr(mod, "__file__", "") or "").resolve().parent == _CHECKOUT:
-            return mod
-        spec = importlib.util.spec_from_file_location(
-            "experiments", _CHECKOUT / "__init__.py", submodule_search_locations=[str(_CHECKOUT)]
-        )
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["experiments"] = mod
-        spec.loader.exec_module(mod)
-        return mod
-    return importlib.import_module("fpjax._experiments")
-
-
-def _modules() -> dict[str, Experiment]:
-    """``{name: Experiment}`` of every public module of the experiments package.
-
-    A module whose name does not start with ``_`` must declare an experiment; one that fails to import
-    or is malformed raises :class:`MalformedExperimentError` (it is never skipped silently)."""
-    pkg = experiments_package()
-    found: dict[str, Experiment] = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        where = f"{pkg.__name__}/{info.name}.py"
-        try:
-            mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
-        except Exception as err:  # noqa: BLE001 - any import failure makes the module malformed
-            raise MalformedExperimentError(f"{where} cannot be imported: {type(err).__name__}: {err}") from err
-        exp = Experiment.from_module(mod)
-        if exp.name in found:
-            raise MalformedExperimentError(f"{where}: experiment name {exp.name!r} is declared twice")
-        found[exp.name] = exp
-    return dict(sorted(found.items()))
-
-
-def list_experiments() -> dict[str, str]:
-    """``{name: one-line description}`` of every experiment."""
-    return {name: exp.description for name, exp in _modules().items()}
-
-
-def get_experiment(name: str) -> Experiment:
-    """The :class:`~fpjax.experiment.Experiment` called ``name``; ``ValueError`` listing the names otherwise."""
-    exps = _modules()
-    if not isinstance(name, str) or name not in exps:
-        raise ValueError(f"unknown experiment {name!r}; known experiments: {', '.join(exps)} (see `fpjax list`)")
-    return exps[name]
+def get_experiment(name: str):
+    """The :class:`~fpjax.experiment.Experiment` called ``name``; ``ValueError`` naming the closest otherwise."""
+    return registry.get_experiment(name)
 
 
 def _platform() -> dict:
     import jax
 
-    from fpjax import __version__ as fpjax_version
+    from fpjax._src.version import __version__ as fpjax_version
 
     devs = jax.devices()
     return {
@@ -112,8 +60,6 @@ def _platform() -> dict:
 
 
 def _check_metrics(name: str, metrics: Any) -> dict:
-    from fpjax.experiment import summarize_claims
-
     if not isinstance(metrics, dict) or "claims" not in metrics:
         raise RuntimeError(f"experiment {name} returned no 'claims' list in its metrics")
     try:
@@ -124,73 +70,112 @@ def _check_metrics(name: str, metrics: Any) -> dict:
 
 
 def run_experiment(
-    name: str,
+    name,
     setting: str = "quick",
     *,
     seed: int = 0,
     out_root: str | Path = "results",
     overrides: dict[str, Any] | None = None,
     write: bool = True,
-) -> dict:
+) -> Mapping[str, Any]:
     """Run one experiment; return its metrics (also written to ``<out_root>/<name>/metrics.json``).
 
-    The run writes into a staging directory next to ``<out_root>/<name>`` and replaces it only when
-    it has finished. With ``write=False`` (a non-main process of a distributed run) nothing is kept:
-    the figures go to a temporary directory that is removed.
+    The run writes ``config.json`` (settings, seed, versions, devices), the figures and
+    ``metrics.json`` (the experiment's metrics plus ``runtime_s``) into a staging directory next to
+    ``<out_root>/<name>`` and replaces that directory only when it has finished, so an error or an
+    interruption leaves the previous results in place.
+
+    Args:
+        name: an experiment's name (see :func:`list_experiments`) or an :class:`Experiment` (e.g. one
+            being written, not yet in the ``experiments`` folder).
+        setting: the scale, ``"quick"`` or ``"full"`` (or ``"cpu"`` where declared).
+        seed: the run's seed, an int in ``[0, 2**63)``.
+        out_root: the results folder.
+        overrides: ``{setting: value}`` replacing declared settings (type-checked).
+        write: ``False`` in a non-main process of a distributed run: nothing is kept (the figures go
+            to a temporary directory that is removed).
+
+    Returns:
+        The metrics, as written to ``metrics.json``: a JSON document whose keys the experiment
+        chooses (with ``"claims"`` and ``"runtime_s"``), hence a mapping rather than a record.
+
+    Examples:
+        >>> import tempfile
+        >>> from fpjax.experiment import Experiment, claim, run_experiment
+        >>> toy = Experiment(name="toy", description="a toy", claim="2 + 2 = 4", source="arithmetic",
+        ...                  quick={"a": 2}, full={"a": 2},
+        ...                  run=lambda cfg, out: {"claims": [claim("2 + 2 = 4", cfg["a"] + 2 == 4, {})]})
+        >>> out = tempfile.mkdtemp()
+        >>> run_experiment(toy, out_root=out)["claims"][0]["held"]
+        True
+        >>> sorted(p.name for p in (Path(out) / "toy").iterdir())
+        ['config.json', 'metrics.json']
     """
-    exp = get_experiment(name)
+    from fpjax._src.experiment import Experiment
+
+    exp = name if isinstance(name, Experiment) else get_experiment(name)
+    name = exp.name
     config = exp.config(setting, overrides, seed=seed)
-    if write:
-        root = io.ensure_writable_dir(Path(out_root), "out")
-        final = root / name
-        if final.exists() and not final.is_dir():
-            raise ValueError(f"out {str(final)!r} exists and is not a directory")
-        try:
-            stage = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.staging-"))
-        except OSError as err:
-            raise ValueError(f"out {str(root)!r} is not writable: {err.strerror or err}") from None
-    else:
-        stage = Path(tempfile.mkdtemp(prefix=f"fpjax-{name}-"))
+    logger.info("%s: running the %s setting, seed %d", name, setting, seed)
+    logger.debug("%s: settings %s", name, json.dumps(config))
+    stage, final = _staging(name, out_root, write)
     try:
-        io.apply_umask(stage, directory=True)
-        record = {
-            "experiment": name,
-            "setting": setting,
-            "config": config,
-            "description": exp.description,
-            "claim": exp.claim,
-            "source": exp.source,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "platform": _platform(),
-        }
-        io.atomic_write_json(stage / "config.json", record)
-        t0 = time.perf_counter()
-        metrics = _check_metrics(name, exp.run(json.loads(json.dumps(config)), stage))
-        metrics["runtime_s"] = round(time.perf_counter() - t0, 2)
-        metrics = io.to_jsonable(metrics)
-        io.atomic_write_json(stage / "metrics.json", metrics)
-        if write:
-            _replace_dir(stage, final)
+        with signals.removed_on_signal(stage):
+            io.apply_umask(stage, directory=True)
+            record = {
+                "experiment": name,
+                "setting": setting,
+                "config": config,
+                "description": exp.description,
+                "claim": exp.claim,
+                "source": exp.source,
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "platform": _platform(),
+            }
+            io.atomic_write_json(stage / "config.json", record)
+            t0 = time.perf_counter()
+            metrics = _check_metrics(name, exp.run(json.loads(json.dumps(config)), stage))
+            metrics["runtime_s"] = round(time.perf_counter() - t0, 2)
+            logger.debug("%s: finished in %.1f s; writing the results", name, metrics["runtime_s"])
+            metrics = io.to_jsonable(metrics)
+            io.atomic_write_json(stage / "metrics.json", metrics)
+            if final is not None:
+                _replace_dir(stage, final)
         return metrics
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
 
 
+def _staging(name: str, out_root, write: bool) -> tuple[Path, Path | None]:
+    """A new staging directory for a run of ``name`` and the results directory it will replace."""
+    if not write:
+        return Path(tempfile.mkdtemp(prefix=f"fpjax-{name}-")), None
+    root = io.ensure_writable_dir(Path(out_root), "out")
+    final = root / name
+    if final.exists() and not final.is_dir():
+        raise ValueError(f"out {str(final)!r} exists and is not a directory")
+    try:
+        return Path(tempfile.mkdtemp(dir=root, prefix=f".{name}.staging-")), final
+    except OSError as err:
+        raise ValueError(f"out {str(root)!r} is not writable: {err.strerror or err}") from None
+
+
 def _replace_dir(stage: Path, final: Path) -> None:
     """Put the finished ``stage`` in place of ``final``: the old results are moved aside first and
     deleted only after the new ones are in place, so an interruption leaves one complete set."""
     old = None
-    if final.exists():
-        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.old-"))
-        os.rmdir(old)
-        os.replace(final, old)
-    try:
-        os.replace(stage, final)
-    except BaseException:
-        if old is not None and not final.exists():
-            os.replace(old, final)
-        raise
+    with signals.critical():  # a signal between the two renames would leave no results
+        if final.exists():
+            old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.old-"))
+            os.rmdir(old)
+            os.replace(final, old)
+        try:
+            os.replace(stage, final)
+        except BaseException:
+            if old is not None and not final.exists():
+                os.replace(old, final)
+            raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -202,12 +187,28 @@ def build_report(out_root: str | Path = "results") -> Path:
     experiment, run dates, versions, devices), then per experiment its claim and source, settings,
     verdicts with their evidence, and figures with the captions the experiment declares. Every value
     taken from the result files is HTML-escaped.
+
+    Args:
+        out_root: the results folder (one subfolder per experiment, as :func:`run_experiment` writes).
+
+    Returns:
+        The path of ``index.html``.
+
+    Examples:
+        >>> import tempfile
+        >>> from fpjax.experiment import Experiment, build_report, claim, run_experiment
+        >>> toy = Experiment(name="toy", description="a toy", claim="1 < 2", source="arithmetic",
+        ...                  quick={}, full={}, run=lambda cfg, out: {"claims": [claim("1 < 2", 1 < 2, {})]})
+        >>> out = tempfile.mkdtemp()
+        >>> _ = run_experiment(toy, out_root=out)
+        >>> "1 of 1</b> claims held" in build_report(out).read_text()
+        True
     """
     root = Path(out_root)
     if not root.is_dir():
         raise ValueError(f"out_root {str(root)!r} does not exist; run an experiment first (`fpjax run NAME`)")
     try:
-        declared = _modules()
+        declared = registry.declarations()
     except MalformedExperimentError:
         declared = {}
     runs = []
