@@ -30,12 +30,15 @@ __all__ = [
     "check_finite",
     "check_key",
     "check_memory",
+    "check_no_complex",
     "check_ndim",
     "check_positive",
     "check_positive_int",
     "check_same_leading",
     "error_if",
     "is_concrete",
+    "real_float_array",
+    "renamed_keyword",
     "safe_ratio",
 ]
 
@@ -243,3 +246,78 @@ def check_memory(nbytes: float, name: str, what: str, *, fraction: float = 0.5) 
             f"{fraction:.0%} of the {available_memory() / 2**30:.3g} GiB of memory available; "
             f"reduce {name}"
         )
+
+
+def renamed_keyword(**renames: str):
+    """Decorator keeping deprecated keyword spellings working for one release: ``old=new`` pairs.
+
+    A call passing ``old=...`` warns (``DeprecationWarning`` naming both spellings) and is forwarded
+    as ``new=...``; passing both is a ``TypeError``. The signature shown (``inspect.signature``) is
+    the new one.
+
+    Examples:
+      >>> import warnings
+      >>> @renamed_keyword(t="cos")
+      ... def f(cos):
+      ...     return cos
+      >>> with warnings.catch_warnings(record=True) as w:
+      ...     warnings.simplefilter("always")
+      ...     (f(t=0.5), w[0].category.__name__)
+      (0.5, 'DeprecationWarning')
+    """
+    import functools
+    import warnings
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{fn.__name__}() got both {new!r} and its deprecated spelling {old!r}")
+                    warnings.warn(
+                        f"{fn.__name__}(): the argument {old!r} is deprecated; use {new!r}",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def real_float_array(x: Any, name: str, *, dtype=np.float64) -> np.ndarray:
+    """``x`` as a NumPy array of real floats (``dtype``); integers and booleans are promoted.
+
+    Raises ``TypeError`` naming ``name`` for complex values (their imaginary part would be dropped
+    silently) and for anything that is not an array of numbers.
+
+    Examples:
+      >>> real_float_array([1, 2], "x").dtype.name
+      'float64'
+      >>> real_float_array([1j], "x")
+      Traceback (most recent call last):
+      TypeError: x must hold real numbers; got complex values (dtype complex128)
+    """
+    if isinstance(x, (str, bytes, dict, set)) or x is None:
+        raise TypeError(f"{name} must be an array-like of real numbers; got {type(x).__name__}")
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array-like of real numbers; got {type(x).__name__} ({err})") from None
+    if np.iscomplexobj(raw):
+        raise TypeError(f"{name} must hold real numbers; got complex values (dtype {raw.dtype})")
+    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
+        raise TypeError(f"{name} must hold real numbers; got dtype {raw.dtype}")
+    return raw.astype(dtype)
+
+
+def check_no_complex(x: Any, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` if ``x`` has a complex dtype (works on tracers)."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        dt = np.asarray(x).dtype
+    if np.issubdtype(dt, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers; got complex dtype {dt}")
