@@ -191,8 +191,14 @@ def _check_kernels(k_train_train, k_test_train):
                 f"k_test_train must have shape {want} to match k_train_train {tuple(kxx.shape)}; got {tuple(ktx.shape)}"
             )
     m = ktx.shape[0]
+    checks.check_no_complex(kxx, "k_train_train")
+    checks.check_no_complex(ktx, "k_test_train")
     if full:
         kxx, ktx = _flatten_full(kxx), _flatten_full(ktx)
+    if k_test_train is None:
+        ktx = kxx = checks.check_symmetric(kxx, "k_train_train")
+    else:
+        kxx = checks.check_symmetric(kxx, "k_train_train")
     return kxx, ktx, n, m, c
 
 
@@ -222,10 +228,14 @@ def interpolation_operator(
     dtype = jnp.result_type(kxx.dtype, ktx.dtype, jnp.float32)
     rcond, jitter = _check_solver(solver, rcond, jitter, kxx.shape[0], dtype)
     s = _operator_core(kxx.astype(dtype), ktx.astype(dtype), solver, rcond, jitter)
-    if solver == "cholesky" and checks.is_concrete(s) and not bool(jnp.all(jnp.isfinite(s))):
-        raise ValueError(
+    if solver == "cholesky":
+        # NaN/Inf input was refused above (eagerly) or propagates (traced); a failed factorisation of
+        # finite K is the only other source of non-finite S.
+        s = checks.error_if(
+            s,
+            ~jnp.all(jnp.isfinite(s)) & jnp.all(jnp.isfinite(kxx)) & jnp.all(jnp.isfinite(ktx)),
             "k_train_train is not positive definite (Cholesky failed); pass jitter > 0 "
-            "(kernel ridge regression) or use solver='eigh' (pseudo-inverse)"
+            "(kernel ridge regression) or use solver='eigh' (pseudo-inverse)",
         )
     return s
 

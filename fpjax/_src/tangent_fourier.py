@@ -99,6 +99,7 @@ def planck_taper(n: int, fraction: float = 1 / 6) -> np.ndarray:
     the taper lies entirely outside the data.
     """
     n = checks.check_positive_int(n, "n")
+    checks.check_memory(8.0 * 4 * n, "n", f"a taper of {n} points")
     eps = float(fraction)
     if not 0 < eps <= 0.5:
         raise ValueError(f"planck fraction must be in (0, 0.5]; got {fraction}")
@@ -121,6 +122,7 @@ def gaussian_taper(n: int, edge_log: float = 25.0) -> np.ndarray:
     kernel itself is, instead of the ``|ξ|^{−1}`` that the jump at the edges of a hard box gives.
     """
     n = checks.check_positive_int(n, "n")
+    checks.check_memory(8.0 * 4 * n, "n", f"a taper of {n} points")
     edge_log = checks.check_positive(edge_log, "edge_log")
     t = np.arange(n) / n - 0.5  # box centre at 0, edges at ±1/2 (in box lengths)
     sigma = 0.5 / np.sqrt(2 * edge_log)
