@@ -797,6 +797,9 @@ def theorem3_monte_carlo(
         raise ValueError(f"y_train (n,) needs a model with one output; the model returns {out_shape[1:]} per point")
     if not squeeze and out_shape[1:] != fx.shape[1:]:
         raise ValueError(f"y_train must have the model's output shape (n, {out_shape[1]}); got {tuple(fx.shape)}")
+    # per init: its key and the recorded terms (a few (m, c) arrays, kept in float64 on the host)
+    outs = m * int(np.prod(out_shape[1:], dtype=np.int64))
+    checks.check_memory(float(n_inits) * (16 + 8 * 8 * outs), "n_inits", f"{n_inits} inits of {outs} test outputs")
     x_all = jnp.concatenate([t, x])
 
     fixed_s = None

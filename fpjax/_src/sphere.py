@@ -116,9 +116,10 @@ def _cosines(cos: Any, name: str = "cos") -> np.ndarray:
     return np.clip(c, -1.0, 1.0)
 
 
-def _unit_points(x: Any, name: str = "x", d: int | None = None) -> np.ndarray:
+def _unit_points(x: Any, name: str = "x", d: int | None = None, *, renormalise: bool = True) -> np.ndarray:
     """``x`` as float64 ``(n, d)`` unit vectors: real, finite, norms within :data:`UNIT_TOLERANCE`
-    of 1 (then renormalised); the one rule of every function of this module that takes points."""
+    of 1 (then renormalised unless ``renormalise=False``); the one rule of every function of this
+    module that takes points."""
     x = checks.real_float_array(x, name)
     if x.ndim != 2 or x.shape[0] == 0 or (d is not None and x.shape[1] != d):
         want = "(n, d)" if d is None else f"(n, {d})"
@@ -131,7 +132,7 @@ def _unit_points(x: Any, name: str = "x", d: int | None = None) -> np.ndarray:
         np.abs(norms - 1.0) > UNIT_TOLERANCE,
         f"{name} must be unit vectors (points of the sphere): some norms differ from 1 by > {UNIT_TOLERANCE:g}",
     )
-    return x / norms
+    return x / norms if renormalise else x
 
 
 def _check_degrees_memory(ell_max: int) -> None:
@@ -678,7 +679,7 @@ def real_sph_harm(ell: int, x: ArrayLike) -> np.ndarray:
             f"ell (the degree) must be <= {MAX_SPH_HARM_DEGREE}: SciPy's spherical harmonics are not "
             f"finite beyond degree 645; got degree {ell}"
         )
-    x = _unit_points(x, "x", d=3)
+    x = _unit_points(x, "x", d=3, renormalise=False)  # the angles below do not need unit norms
     checks.check_memory(8.0 * 4 * x.shape[0] * (2 * ell + 1), "x", f"{x.shape[0]} points times {2 * ell + 1} harmonics")
     theta = np.arccos(np.clip(x[:, 2], -1, 1))
     phi = np.arctan2(x[:, 1], x[:, 0])

@@ -291,7 +291,7 @@ def assert_frequency_order(
     _refuse_nan(errors, "errors")
     times = crossing_steps(errors, threshold, steps=steps, rule=rule)  # (S, K), validates errors
     n_seeds, k = times.shape
-    fr = np.asarray(freqs, dtype=np.float64).reshape(-1)
+    fr = real_float_array(freqs, "freqs").reshape(-1)
     if fr.shape[0] != k:
         raise ValueError(f"freqs must have shape (K,) = ({k},) to match errors; got shape {np.shape(freqs)}")
     if not np.all(np.isfinite(fr)):
