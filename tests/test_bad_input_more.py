@@ -100,7 +100,13 @@ ENTRIES = [
         {"alphas": "array", "betas": "array", "chunk": "size"},
         positional=("loss_fn", "params", "d1", "d2"),
     ),
-    Entry("landscape.trajectory_pca", fland.trajectory_pca, {"trajectory": TRAJ}, {"trajectory": "array"}, positional=("trajectory",)),
+    Entry(
+        "landscape.trajectory_pca",
+        fland.trajectory_pca,
+        {"trajectory": TRAJ},
+        {"trajectory": "array"},
+        positional=("trajectory",),
+    ),
     Entry(
         "testing.assert_frequency_order",
         ftesting.assert_frequency_order,
@@ -182,7 +188,12 @@ def _special():
             r"\bweights\b",
         ),
         ("funk_hecke-complex-kernel", lambda: fsphere.funk_hecke(lambda c: c + 1j, 3, 2), TypeError, r"\bkernel\b"),
-        ("dot_product_kernel-cos-2", lambda: fsphere.dot_product_kernel(fntk_model(), 3)(np.array([2.0])), ValueError, r"\bcos\b"),
+        (
+            "dot_product_kernel-cos-2",
+            lambda: fsphere.dot_product_kernel(fntk_model(), 3)(np.array([2.0])),
+            ValueError,
+            r"\bcos\b",
+        ),
         # sizes beyond memory: refused before allocating, naming the argument
         ("sample_sphere-n-1e10", lambda: fsphere.sample_sphere(10**10, 3, key=KEY), ValueError, r"\bn\b"),
         ("sample_sphere-d-1e9", lambda: fsphere.sample_sphere(10, 10**9, key=KEY), ValueError, r"\bd\b"),
@@ -191,7 +202,12 @@ def _special():
         ("relu_ntk_eigenvalues-ell_max", lambda: fsphere.relu_ntk_eigenvalues(3, BIG), ValueError, r"\bell_max\b"),
         ("sphere_quadrature-degree", lambda: fsphere.sphere_quadrature(10**7), ValueError, r"\bdegree\b"),
         ("funk_hecke-ell_max", lambda: fsphere.funk_hecke(fsphere.relu_ntk, 3, 10**7), ValueError, r"\bell_max\b"),
-        ("funk_hecke-n_quad", lambda: fsphere.funk_hecke(fsphere.relu_ntk, 3, 4, n_quad=BIG), ValueError, r"\bn_quad\b"),
+        (
+            "funk_hecke-n_quad",
+            lambda: fsphere.funk_hecke(fsphere.relu_ntk, 3, 4, n_quad=BIG),
+            ValueError,
+            r"\bn_quad\b",
+        ),
         ("degree_energy-ell_max", lambda: fsphere.degree_energy(PTS, PTS[:, 0], 10**9), ValueError, r"\bell_max\b"),
         ("window_weights-n", lambda: fspec.window_weights(BIG, "hann"), ValueError, r"\bn\b"),
         ("planck_taper-n", lambda: tangent_fourier.planck_taper(BIG), ValueError, r"\bn\b"),
@@ -218,11 +234,26 @@ def _special():
             r"\bn_inits\b",
         ),
         # landscape
-        ("slice_1d-alphas-complex", lambda: fland.slice_1d(LOSS, PARAMS, PARAMS, alphas=jnp.array([0.5j])), TypeError, r"\balphas\b"),
+        (
+            "slice_1d-alphas-complex",
+            lambda: fland.slice_1d(LOSS, PARAMS, PARAMS, alphas=jnp.array([0.5j])),
+            TypeError,
+            r"\balphas\b",
+        ),
         ("trajectory_pca-constant", lambda: fland.trajectory_pca(jnp.ones((5, 3))), ValueError, r"\btrajectory\b"),
-        ("trajectory_pca-line", lambda: fland.trajectory_pca(jnp.outer(jnp.arange(5.0), jnp.ones(3))), ValueError, r"\btrajectory\b"),
+        (
+            "trajectory_pca-line",
+            lambda: fland.trajectory_pca(jnp.outer(jnp.arange(5.0), jnp.ones(3))),
+            ValueError,
+            r"\btrajectory\b",
+        ),
         # kernels
-        ("kernel_flow-nonsymmetric", lambda: fntk.kernel_flow(K3.at[0, 2].set(5.0), Y3, 1.0), ValueError, r"\bk_train_train\b"),
+        (
+            "kernel_flow-nonsymmetric",
+            lambda: fntk.kernel_flow(K3.at[0, 2].set(5.0), Y3, 1.0),
+            ValueError,
+            r"\bk_train_train\b",
+        ),
         ("kernel_flow-complex", lambda: fntk.kernel_flow(K3 + 0j, Y3, 1.0), TypeError, r"\bk_train_train\b"),
         ("kernel_flow-t-complex", lambda: fntk.kernel_flow(K3, Y3, 1.0 + 1j), TypeError, r"\bt\b"),
         (
@@ -233,14 +264,44 @@ def _special():
         ),
         ("apriori_bound-complex", lambda: fpnorm.apriori_bound(1j, 1.0, 1.0, 10.0, 0.1), TypeError, r"\bf_sup\b"),
         # testing helpers: a NaN anywhere, or nothing compared, never passes
-        ("frequency_order-all-nan", lambda: ftesting.assert_frequency_order(np.full((5, 3), np.nan), [1, 2, 3], threshold=0.3), ValueError, r"\berrors\b"),
-        ("frequency_order-nan-hides", lambda: ftesting.assert_frequency_order(nan_hides, [1, 2, 3], threshold=0.3), ValueError, r"\berrors\b"),
-        ("frequency_order-all-censored", lambda: ftesting.assert_frequency_order(np.ones((5, 3)), [1, 2, 3], threshold=0.3), AssertionError, "no seed gives information"),
-        ("frequency_order-freqs-nan", lambda: ftesting.assert_frequency_order(ERRS, [1, np.nan, 3], threshold=0.3), ValueError, r"\bfreqs\b"),
-        ("seed_mean-nothing-compared", lambda: ftesting.assert_seed_mean(np.zeros((3, 0)), 0.0), ValueError, r"\bvalues\b"),
+        (
+            "frequency_order-all-nan",
+            lambda: ftesting.assert_frequency_order(np.full((5, 3), np.nan), [1, 2, 3], threshold=0.3),
+            ValueError,
+            r"\berrors\b",
+        ),
+        (
+            "frequency_order-nan-hides",
+            lambda: ftesting.assert_frequency_order(nan_hides, [1, 2, 3], threshold=0.3),
+            ValueError,
+            r"\berrors\b",
+        ),
+        (
+            "frequency_order-all-censored",
+            lambda: ftesting.assert_frequency_order(np.ones((5, 3)), [1, 2, 3], threshold=0.3),
+            AssertionError,
+            "no seed gives information",
+        ),
+        (
+            "frequency_order-freqs-nan",
+            lambda: ftesting.assert_frequency_order(ERRS, [1, np.nan, 3], threshold=0.3),
+            ValueError,
+            r"\bfreqs\b",
+        ),
+        (
+            "seed_mean-nothing-compared",
+            lambda: ftesting.assert_seed_mean(np.zeros((3, 0)), 0.0),
+            ValueError,
+            r"\bvalues\b",
+        ),
         ("seed_mean-expected-nan", lambda: ftesting.assert_seed_mean(np.ones(3), np.nan), ValueError, r"\bexpected\b"),
         ("seed_mean-complex", lambda: ftesting.assert_seed_mean(np.ones(3) + 1j, 1.0), TypeError, r"\bvalues\b"),
-        ("seed_fraction-nothing-compared", lambda: ftesting.assert_seed_fraction(np.zeros((3, 0), bool), fraction=0.5), ValueError, r"\bholds\b"),
+        (
+            "seed_fraction-nothing-compared",
+            lambda: ftesting.assert_seed_fraction(np.zeros((3, 0), bool), fraction=0.5),
+            ValueError,
+            r"\bholds\b",
+        ),
     ]
 
 
@@ -303,3 +364,14 @@ def test_one_unit_point_rule_for_real_sph_harm_and_degree_energy():
 def test_integer_cosines_are_promoted():
     np.testing.assert_array_equal(fsphere.arccos_kernel(np.array([0, 1, -1]), 0), [0.5, 1.0, 0.0])
     assert math.isclose(float(fsphere.legendre(3, 2, np.array(1))[2]), 1.0)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float16, jnp.bfloat16])
+def test_low_precision_inputs_are_promoted(dtype):
+    c = jnp.array([-0.5, 0.0, 0.5, 1.0], dtype)  # exactly representable
+    np.testing.assert_array_equal(fsphere.arccos_kernel(c, 1), fsphere.arccos_kernel(np.asarray(c, np.float64), 1))
+    x = jnp.asarray(PTS, dtype)  # norms off by up to a few ulp of the dtype: still points of the sphere
+    y = fsphere.real_sph_harm(1, x)
+    assert y.dtype == np.float64 and np.all(np.isfinite(y))
+    with pytest.raises(ValueError, match=r"\bcos\b"):
+        fsphere.arccos_kernel(jnp.array([1.5], dtype), 0)

@@ -12,12 +12,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_error_policy import _modes
 
 from fpjax import landscape as fland
 from fpjax import ntk as fntk
 from fpjax import spectrum as fspec
 from fpjax.theory import fpnorm, init_bias
-from test_error_policy import _modes
 
 K3 = jnp.array([[2.0, 0.5, 0.1], [0.5, 2.0, 0.5], [0.1, 0.5, 2.0]])
 Y3 = jnp.array([[1.0], [-1.0], [0.5]])

@@ -39,6 +39,7 @@ __all__ = [
     "error_if",
     "is_concrete",
     "real_float_array",
+    "rounding_tolerance",
     "renamed_keyword",
     "safe_ratio",
 ]
@@ -310,9 +311,26 @@ def real_float_array(x: Any, name: str, *, dtype=np.float64) -> np.ndarray:
         raise TypeError(f"{name} must be an array-like of real numbers; got {type(x).__name__} ({err})") from None
     if np.iscomplexobj(raw):
         raise TypeError(f"{name} must hold real numbers; got complex values (dtype {raw.dtype})")
-    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_):
+    # jnp.issubdtype also knows the ml_dtypes floats (bfloat16, float8) that NumPy does not
+    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_ or jnp.issubdtype(raw.dtype, jnp.floating)):
         raise TypeError(f"{name} must hold real numbers; got dtype {raw.dtype}")
     return raw.astype(dtype)
+
+
+def rounding_tolerance(x: Any, floor: float, *, ulps: float = 8.0) -> float:
+    """``max(floor, ulps · eps)`` for the floating dtype of ``x`` (``floor`` for other dtypes): how far
+    a value computed in that dtype may stray by rounding (float16 and bfloat16 need more than ``floor``).
+
+    Examples:
+      >>> rounding_tolerance(np.ones(2), 1e-6), rounding_tolerance(np.ones(2, np.float16), 1e-6)
+      (1e-06, 0.0078125)
+    """
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        dt = np.asarray(x).dtype
+    if jnp.issubdtype(dt, jnp.floating):
+        return max(float(floor), ulps * float(jnp.finfo(dt).eps))
+    return float(floor)
 
 
 def check_no_complex(x: Any, name: str) -> None:

@@ -30,10 +30,9 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
-
-import math
 
 import jax
 import jax.numpy as jnp

@@ -34,9 +34,9 @@ from fpjax._src.checks import (
     as_array,
     as_points,
     check_finite,
+    check_memory,
     check_ndim,
     check_positive,
-    check_memory,
     check_positive_int,
     error_if,
     is_concrete,
@@ -183,12 +183,7 @@ def _check_traced_axis(arr: jax.Array, name: str, n: int) -> tuple[jax.Array, ja
     eps = jnp.finfo(arr.dtype).eps
     worst = jnp.max(jnp.abs(jnp.diff(arr) - delta))
     dev = jnp.max(jnp.abs(arr - (a + delta * jnp.arange(n, dtype=arr.dtype))))
-    bad = (
-        ~jnp.all(jnp.isfinite(arr))
-        | ~(delta > 0)
-        | (worst > 8 * eps * scale + 1e-9 * delta)
-        | (dev > 1e-2 * delta)
-    )
+    bad = ~jnp.all(jnp.isfinite(arr)) | ~(delta > 0) | (worst > 8 * eps * scale + 1e-9 * delta) | (dev > 1e-2 * delta)
     msg = f"{name} must be a uniform grid: finite, strictly increasing, equally spaced (checked inside jit); use nudft for scattered points"
     return error_if(a, bad, msg), error_if(delta, bad, msg), n
 

@@ -89,11 +89,13 @@ def _check_ell_max(ell_max: Any, name: str = "ell_max") -> int:
     return int(ell_max)
 
 
-#: Cosines may exceed [−1, 1] by this much (rounding in ``x @ x.T`` of unit vectors); they are then
-#: clipped. Farther out they are refused: a cosine of 5 is no point pair of the sphere.
+#: Cosines may exceed [−1, 1] by this much (rounding in ``x @ x.T`` of unit vectors; 8 ulp for
+#: float16/bfloat16 input, where that is more); they are then clipped. Farther out they are
+#: refused: a cosine of 5 is no point pair of the sphere.
 COS_TOLERANCE = 1e-6
 
-#: Points are unit vectors when their norms are within this of 1 (one rule for every function here).
+#: Points are unit vectors when their norms are within this of 1 (8 ulp for float16/bfloat16 input,
+#: where that is more): one rule for every function here.
 UNIT_TOLERANCE = 1e-4
 
 #: Highest degree :func:`real_sph_harm` evaluates accurately: SciPy's ``sph_harm_y`` returns NaN
@@ -106,10 +108,11 @@ def _cosines(cos: Any, name: str = "cos") -> np.ndarray:
 
     Within the tolerance the values are clipped to ``[−1, 1]``; NaN stays NaN.
     """
+    tol = checks.rounding_tolerance(cos, COS_TOLERANCE)  # wider for float16/bfloat16 cosines
     c = checks.real_float_array(cos, name)
     c = checks.error_if(
         c,
-        np.abs(c) > 1.0 + COS_TOLERANCE,
+        np.abs(c) > 1.0 + tol,
         f"{name} must hold cosines in [-1, 1] (x·y of unit vectors); got values up to "
         f"{np.nanmax(np.abs(c)) if c.size and not np.all(np.isnan(c)) else 0.0:.6g} in absolute value",
     )
@@ -120,6 +123,7 @@ def _unit_points(x: Any, name: str = "x", d: int | None = None, *, renormalise: 
     """``x`` as float64 ``(n, d)`` unit vectors: real, finite, norms within :data:`UNIT_TOLERANCE`
     of 1 (then renormalised unless ``renormalise=False``); the one rule of every function of this
     module that takes points."""
+    tol = checks.rounding_tolerance(x, UNIT_TOLERANCE)  # wider for float16/bfloat16 points
     x = checks.real_float_array(x, name)
     if x.ndim != 2 or x.shape[0] == 0 or (d is not None and x.shape[1] != d):
         want = "(n, d)" if d is None else f"(n, {d})"
@@ -129,8 +133,8 @@ def _unit_points(x: Any, name: str = "x", d: int | None = None, *, renormalise: 
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = checks.error_if(
         x,
-        np.abs(norms - 1.0) > UNIT_TOLERANCE,
-        f"{name} must be unit vectors (points of the sphere): some norms differ from 1 by > {UNIT_TOLERANCE:g}",
+        np.abs(norms - 1.0) > tol,
+        f"{name} must be unit vectors (points of the sphere): some norms differ from 1 by > {tol:g}",
     )
     return x / norms if renormalise else x
 
@@ -293,7 +297,8 @@ def funk_hecke(
     if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < ell_max + 1:
         raise ValueError(f"n_quad must be an int >= ell_max + 1 = {ell_max + 1}; got {n_quad!r}")
     checks.check_memory(
-        8.0 * (ell_max + 2) * int(n_quad), "n_quad" if n_quad_given else "ell_max",
+        8.0 * (ell_max + 2) * int(n_quad),
+        "n_quad" if n_quad_given else "ell_max",
         f"the ({ell_max + 1}, {n_quad}) Legendre values at the quadrature nodes",
     )
     t, w = _quadrature_nodes(d, int(n_quad), quadrature)
@@ -767,7 +772,8 @@ def degree_energy(
     b = min(int(batch_size), n)
     # the (L+1, b, n) Legendre block with its cosines, the (L+1, n, k) sums and the U-statistic terms
     checks.check_memory(
-        8.0 * ((ell_max + 2) * b * n + 3 * (ell_max + 1) * n * k), "ell_max",
+        8.0 * ((ell_max + 2) * b * n + 3 * (ell_max + 1) * n * k),
+        "ell_max",
         f"degree energies up to degree {ell_max} of {n} points in blocks of {b} (reduce batch_size or ell_max)",
     )
     nmult = multiplicity(d, np.arange(ell_max + 1))

@@ -618,7 +618,9 @@ def assert_seed_fraction(
     if h.dtype != np.bool_:
         raise TypeError(f"holds must be a boolean array (seeds,) or (seeds, K); got dtype {h.dtype}")
     if h.ndim not in (1, 2) or h.shape[0] == 0 or h.size == 0:
-        raise ValueError(f"holds must have shape (S,) or (S, K) with S, K >= 1 (nothing compared never passes); got {h.shape}")
+        raise ValueError(
+            f"holds must have shape (S,) or (S, K) with S, K >= 1 (nothing compared never passes); got {h.shape}"
+        )
     frac = _check_fraction(fraction)
     h2 = h[:, None] if h.ndim == 1 else h
     got = h2.mean(axis=0)
