@@ -37,6 +37,7 @@ __all__ = [
     "check_same_leading",
     "check_symmetric",
     "error_if",
+    "host_real_array",
     "is_concrete",
     "real_float_array",
     "rounding_tolerance",
@@ -290,16 +291,15 @@ def renamed_keyword(**renames: str):
     return decorate
 
 
-def real_float_array(x: Any, name: str, *, dtype=np.float64) -> np.ndarray:
-    """``x`` as a NumPy array of real floats (``dtype``); integers and booleans are promoted.
+def host_real_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a NumPy array of real numbers in its own dtype (integers, booleans and every float,
+    ``bfloat16`` included).
 
     Raises ``TypeError`` naming ``name`` for complex values (their imaginary part would be dropped
     silently) and for anything that is not an array of numbers.
 
     Examples:
-      >>> real_float_array([1, 2], "x").dtype.name
-      'float64'
-      >>> real_float_array([1j], "x")
+      >>> host_real_array([1j], "x")
       Traceback (most recent call last):
       TypeError: x must hold real numbers; got complex values (dtype complex128)
     """
@@ -314,7 +314,17 @@ def real_float_array(x: Any, name: str, *, dtype=np.float64) -> np.ndarray:
     # jnp.issubdtype also knows the ml_dtypes floats (bfloat16, float8) that NumPy does not
     if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_ or jnp.issubdtype(raw.dtype, jnp.floating)):
         raise TypeError(f"{name} must hold real numbers; got dtype {raw.dtype}")
-    return raw.astype(dtype)
+    return raw
+
+
+def real_float_array(x: Any, name: str, *, dtype=np.float64) -> np.ndarray:
+    """:func:`host_real_array` converted to ``dtype`` (float64 by default): integers promoted.
+
+    Examples:
+      >>> real_float_array([1, 2], "x").dtype.name
+      'float64'
+    """
+    return host_real_array(x, name).astype(dtype)
 
 
 def rounding_tolerance(x: Any, floor: float, *, ulps: float = 8.0) -> float:

@@ -39,6 +39,7 @@ from fpjax._src.checks import (
     check_positive,
     check_positive_int,
     error_if,
+    host_real_array,
     is_concrete,
     safe_ratio,
 )
@@ -409,12 +410,7 @@ def _period_grid(x: Any, period: Any, name: str = "x") -> _PeriodGrid:
             f"{name} must be concrete (not traced inside jit): the grid is checked on the host; "
             f"close over a NumPy grid instead of passing it as a jit argument"
         )
-    if isinstance(x, (str, bytes, dict, set)) or x is None:
-        raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__}")
-    try:
-        host = np.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__} ({err})") from None
+    host = host_real_array(x, name)
     if host.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold real numbers; got dtype {host.dtype}")
     if host.ndim == 2 and host.shape[1] == 1:
