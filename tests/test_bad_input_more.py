@@ -364,3 +364,15 @@ def test_low_precision_inputs_are_promoted(dtype):
     assert y.dtype == np.float64 and np.all(np.isfinite(y))
     with pytest.raises(ValueError, match=r"\bcos\b"):
         fsphere.arccos_kernel(jnp.array([1.5], dtype), 0)
+
+
+def test_energies_and_power_spectra_refuse_complex():
+    from fpjax import spectrum as fspec_public
+
+    for thunk, name in (
+        (lambda: fspec_public.radial_profile(jnp.ones((4, 4)) + 0j), "power"),
+        (lambda: fspec_public.ssr(jnp.array([1.0 + 1j]), 1.0), "e_hi_unreg"),
+        (lambda: fspec_public.ssr_accumulation(0.0, 1.0, 0.0, jnp.array([1j])), "eT_reg"),
+    ):
+        with pytest.raises(TypeError, match=rf"\b{name}\b"):
+            thunk()
