@@ -376,3 +376,23 @@ def test_energies_and_power_spectra_refuse_complex():
     ):
         with pytest.raises(TypeError, match=rf"\b{name}\b"):
             thunk()
+
+
+def test_complex_points_and_targets_are_refused_naming_them():
+    from fpjax.models import mlp
+
+    model = mlp((8, 1), "tanh")
+    params = model.init(KEY, X1)
+    cases = [
+        (lambda: fspec.nudft(X1 + 1j, X1[:, 0], jnp.array([1.0])), "x"),
+        (lambda: fspec.fourier_coeffs(jnp.ones(8), jnp.arange(8) / 8 + 0j, jnp.array([1.0])), "x"),
+        (lambda: fntk.empirical_ntk(model, params, X1 + 0j), "x1"),
+        (lambda: fntk.empirical_ntk(model, params, X1, X1 + 0j), "x2"),
+        (lambda: init_bias.kernel_interpolate(jnp.eye(6), jnp.eye(6)[:2], X1 + 1j), "y_train"),
+        (lambda: tangent_fourier.kernel_spectrum(model, params, X1 + 0j, grid_size=8), "x"),
+        (lambda: tangent_fourier.cost_grad(X1 + 0j, X1, loss="mse"), "f"),
+        (lambda: fpnorm.fp_norm(jnp.ones(5) + 0j, jnp.ones(5) + 1j), "gamma2"),
+    ]
+    for thunk, name in cases:
+        with pytest.raises(TypeError, match=rf"\b{name}\b must hold real numbers"):
+            thunk()

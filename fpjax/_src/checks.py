@@ -185,6 +185,7 @@ def as_points(x: Any, name: str = "x", d: int | None = None) -> jax.Array:
     or, when ``d`` is given, a different number of columns. Integer input becomes the default float.
     """
     arr = as_array(x, name)
+    check_no_complex(arr, name)  # points are real: an imaginary part would be dropped silently
     check_ndim(arr, name, (1, 2), shape_hint="(n,) or (n, d)")
     if arr.ndim == 1:
         arr = arr[:, None]

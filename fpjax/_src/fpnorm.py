@@ -88,6 +88,7 @@ def fp_norm(coeffs: ArrayLike, gamma2: ArrayLike | Callable, *, d: int | None = 
         g = _lfp.gamma2_on_grid(gamma2, d, k_max=km)
     else:
         g = as_array(gamma2, "gamma2")
+        check_no_complex(g, "gamma2")
         if d is not None and check_positive_int(d, "d") != g.ndim:
             raise ValueError(f"gamma2 array has {g.ndim} axes but d={d}")
         d = g.ndim

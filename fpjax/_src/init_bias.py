@@ -264,6 +264,7 @@ def _check_values(
 ):
     """``v`` must be ``batch + point_shape + out``; returns it and its batch shape."""
     v = checks.as_array(v, name)
+    checks.check_no_complex(v, name)
     checks.check_finite(v, name)
     tail = point_shape + out
     if v.ndim < len(tail) or tuple(v.shape[v.ndim - len(tail) :]) != tail or v.size == 0:
@@ -279,6 +280,7 @@ def _check_values(
 def _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter):
     kxx, ktx, n, m, c = _check_kernels(k_train_train, k_test_train)
     y = checks.as_array(y_train, "y_train")
+    checks.check_no_complex(y, "y_train")
     checks.check_ndim(y, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
     checks.check_finite(y, "y_train")
     if y.shape[0] != n:
@@ -662,6 +664,7 @@ def theorem3_terms(
     checks.check_ndim(s, "operator", 2, shape_hint="(m, n)")
     m, n = s.shape
     fx = checks.as_array(y_train, "y_train")
+    checks.check_no_complex(fx, "y_train")
     checks.check_ndim(fx, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
     if fx.shape[0] != n:
         raise ValueError(f"y_train must have {n} rows for operator {tuple(s.shape)}; got {tuple(fx.shape)}")
@@ -780,6 +783,7 @@ def theorem3_monte_carlo(
     if t.shape[1] != x.shape[1]:
         raise ValueError(f"x_test must have {x.shape[1]} features like x_train; got shape {tuple(t.shape)}")
     fx = checks.as_array(y_train, "y_train")
+    checks.check_no_complex(fx, "y_train")
     checks.check_ndim(fx, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
     checks.check_finite(fx, "y_train")
     checks.check_same_leading(x, "x_train", fx, "y_train")

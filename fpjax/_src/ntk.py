@@ -113,12 +113,14 @@ def _check_implementation(implementation) -> Any:
 
 def _check_inputs(x1, x2, *, fast: bool):
     x1 = checks.as_array(x1, "x1")
+    checks.check_no_complex(x1, "x1")
     if x1.ndim < 2:
         raise ValueError(f"x1 must have shape (n, ...) with a feature axis, e.g. (n, d); got shape {tuple(x1.shape)}")
     checks.check_ndim(x1, "x1", x1.ndim, shape_hint="(n, ...)")
     checks.check_finite(x1, "x1")
     if x2 is not None:
         x2 = checks.as_array(x2, "x2")
+        checks.check_no_complex(x2, "x2")
         if x2.ndim != x1.ndim or x2.shape[1:] != x1.shape[1:]:
             raise ValueError(
                 f"x2 must have the same per-sample shape as x1 {tuple(x1.shape[1:])}; got shape {tuple(x2.shape)}"

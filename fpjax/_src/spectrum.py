@@ -36,6 +36,7 @@ from fpjax._src.checks import (
     check_finite,
     check_memory,
     check_ndim,
+    check_no_complex,
     check_positive,
     check_positive_int,
     error_if,
@@ -124,6 +125,7 @@ def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
     """Validate one uniform grid axis; return ``(a, Δ, N)`` (Python floats when concrete)."""
     # A NumPy grid stays on the host (concrete even inside jit, where jnp.asarray may trace it).
     arr = axis if isinstance(axis, np.ndarray) and axis.dtype.kind in "fiu" else as_array(axis, name)
+    check_no_complex(arr, name)
     check_ndim(arr, name, 1, shape_hint="(a 1-D array of grid points)")
     n = arr.shape[0]
     if n < 2:

@@ -188,6 +188,8 @@ def cost_grad(f: ArrayLike, y: ArrayLike, loss: str | Callable = "mse") -> jax.A
     (``c = softplus(f) − y f``, ``f`` a logit); any elementwise callable ``c(f, y)`` via autodiff."""
     c = _per_sample_cost(loss)
     f, y = checks.as_array(f, "f"), checks.as_array(y, "y")
+    checks.check_no_complex(f, "f")
+    checks.check_no_complex(y, "y")
     if f.shape != y.shape:
         raise ValueError(f"f and y must have the same shape; got f {tuple(f.shape)} and y {tuple(y.shape)}")
     return jax.grad(lambda ff: jnp.sum(c(ff, y)))(f)
@@ -278,6 +280,7 @@ def kernel_spectrum(
     from fpjax._src.ntk import empirical_ntk
 
     x = checks.as_array(x, "x")
+    checks.check_no_complex(x, "x")
     checks.check_ndim(x, "x", 2, shape_hint="(n, d)")
     checks.check_finite(x, "x")
     _, _, sizes, axes = _box_and_grid(x, box, grid_size)
