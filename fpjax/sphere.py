@@ -9,10 +9,18 @@
   infinite-width NTK/NNGP: :func:`model_eigenvalues`, :func:`dot_product_kernel`.
 * Closed forms: :func:`arccos_kernel`, :func:`arccos_eigenvalues`, :func:`relu_ntk`,
   :func:`relu_ntk_eigenvalues`.
+
+The cosine ``u = x·y`` of a dot-product kernel is the argument ``cos`` (``t=`` is a deprecated
+spelling: ``t`` is gradient-flow time in fpjax). Cosines outside ``[−1, 1]`` by more than
+``COS_TOLERANCE`` and points whose norms differ from 1 by more than ``UNIT_TOLERANCE`` are a
+``ValueError``; complex values a ``TypeError``.
 """
 
 from fpjax._src.sphere import (
+    COS_TOLERANCE,
+    MAX_SPH_HARM_DEGREE,
     QUADRATURES,
+    UNIT_TOLERANCE,
     DegreeEnergy,
     SphereKernelSpectrum,
     SphereQuadrature,
@@ -32,7 +40,10 @@ from fpjax._src.sphere import (
 )
 
 __all__ = [
+    "COS_TOLERANCE",
+    "MAX_SPH_HARM_DEGREE",
     "QUADRATURES",
+    "UNIT_TOLERANCE",
     "DegreeEnergy",
     "SphereKernelSpectrum",
     "SphereQuadrature",

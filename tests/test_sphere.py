@@ -226,7 +226,7 @@ def test_bad_inputs():
         S.funk_hecke(np.exp, 3, 4, quadrature="simpson")
     with pytest.raises(ValueError, match="n_quad"):
         S.funk_hecke(np.exp, 3, 4, n_quad=3)
-    with pytest.raises(ValueError, match="kernel\\(t\\) must return"):
+    with pytest.raises(ValueError, match="kernel\\(cos\\) must return"):
         S.funk_hecke(lambda t: 1.0, 3, 4)
     with pytest.raises(ValueError, match="supports d = 2 or 3"):
         S.sphere_quadrature(4, d=4)

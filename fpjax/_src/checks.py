@@ -30,12 +30,18 @@ __all__ = [
     "check_finite",
     "check_key",
     "check_memory",
+    "check_no_complex",
     "check_ndim",
     "check_positive",
     "check_positive_int",
     "check_same_leading",
+    "check_symmetric",
     "error_if",
+    "host_real_array",
     "is_concrete",
+    "real_float_array",
+    "rounding_tolerance",
+    "renamed_keyword",
     "safe_ratio",
 ]
 
@@ -179,6 +185,7 @@ def as_points(x: Any, name: str = "x", d: int | None = None) -> jax.Array:
     or, when ``d`` is given, a different number of columns. Integer input becomes the default float.
     """
     arr = as_array(x, name)
+    check_no_complex(arr, name)  # points are real: an imaginary part would be dropped silently
     check_ndim(arr, name, (1, 2), shape_hint="(n,) or (n, d)")
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -243,3 +250,127 @@ def check_memory(nbytes: float, name: str, what: str, *, fraction: float = 0.5) 
             f"{fraction:.0%} of the {available_memory() / 2**30:.3g} GiB of memory available; "
             f"reduce {name}"
         )
+
+
+def renamed_keyword(**renames: str):
+    """Decorator keeping deprecated keyword spellings working for one release: ``old=new`` pairs.
+
+    A call passing ``old=...`` warns (``DeprecationWarning`` naming both spellings) and is forwarded
+    as ``new=...``; passing both is a ``TypeError``. The signature shown (``inspect.signature``) is
+    the new one.
+
+    Examples:
+      >>> import warnings
+      >>> @renamed_keyword(t="cos")
+      ... def f(cos):
+      ...     return cos
+      >>> with warnings.catch_warnings(record=True) as w:
+      ...     warnings.simplefilter("always")
+      ...     (f(t=0.5), w[0].category.__name__)
+      (0.5, 'DeprecationWarning')
+    """
+    import functools
+    import warnings
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise TypeError(f"{fn.__name__}() got both {new!r} and its deprecated spelling {old!r}")
+                    warnings.warn(
+                        f"{fn.__name__}(): the argument {old!r} is deprecated; use {new!r}",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
+                    kwargs[new] = kwargs.pop(old)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def host_real_array(x: Any, name: str) -> np.ndarray:
+    """``x`` as a NumPy array of real numbers in its own dtype (integers, booleans and every float,
+    ``bfloat16`` included).
+
+    Raises ``TypeError`` naming ``name`` for complex values (their imaginary part would be dropped
+    silently) and for anything that is not an array of numbers.
+
+    Examples:
+      >>> host_real_array([1j], "x")
+      Traceback (most recent call last):
+      TypeError: x must hold real numbers; got complex values (dtype complex128)
+    """
+    if isinstance(x, (str, bytes, dict, set)) or x is None:
+        raise TypeError(f"{name} must be an array-like of real numbers; got {type(x).__name__}")
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be an array-like of real numbers; got {type(x).__name__} ({err})") from None
+    if np.iscomplexobj(raw):
+        raise TypeError(f"{name} must hold real numbers; got complex values (dtype {raw.dtype})")
+    # jnp.issubdtype also knows the ml_dtypes floats (bfloat16, float8) that NumPy does not
+    if not (np.issubdtype(raw.dtype, np.number) or raw.dtype == np.bool_ or jnp.issubdtype(raw.dtype, jnp.floating)):
+        raise TypeError(f"{name} must hold real numbers; got dtype {raw.dtype}")
+    return raw
+
+
+def real_float_array(x: Any, name: str, *, dtype=np.float64) -> np.ndarray:
+    """:func:`host_real_array` converted to ``dtype`` (float64 by default): integers promoted.
+
+    Examples:
+      >>> real_float_array([1, 2], "x").dtype.name
+      'float64'
+    """
+    return host_real_array(x, name).astype(dtype)
+
+
+def rounding_tolerance(x: Any, floor: float, *, ulps: float = 8.0) -> float:
+    """``max(floor, ulps · eps)`` for the floating dtype of ``x`` (``floor`` for other dtypes): how far
+    a value computed in that dtype may stray by rounding (float16 and bfloat16 need more than ``floor``).
+
+    Examples:
+      >>> rounding_tolerance(np.ones(2), 1e-6), rounding_tolerance(np.ones(2, np.float16), 1e-6)
+      (1e-06, 0.0078125)
+    """
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        dt = np.asarray(x).dtype
+    if jnp.issubdtype(dt, jnp.floating):
+        return max(float(floor), ulps * float(jnp.finfo(dt).eps))
+    return float(floor)
+
+
+def check_no_complex(x: Any, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` if ``x`` has a complex dtype (works on tracers)."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        dt = np.asarray(x).dtype
+    if np.issubdtype(dt, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers; got complex dtype {dt}")
+
+
+def check_symmetric(k: Any, name: str, *, rtol: float | None = None) -> Any:
+    """Return the square matrix ``k``, failing (:func:`error_if`) unless it is symmetric.
+
+    ``max|K − Kᵀ| ≤ rtol · max|K|`` with ``rtol = √eps`` of ``k``'s dtype by default (3e-4 in
+    float32, 1.5e-8 in float64): far above the rounding of a kernel computed as ``J Jᵀ`` and far
+    below any genuinely non-symmetric matrix. One pass over ``k`` (cheap next to the ``O(n³)``
+    eigendecomposition that follows). NaN entries are left to propagate.
+
+    Examples:
+      >>> check_symmetric(jnp.array([[2.0, 1.0], [1.0, 2.0]]), "k").tolist()
+      [[2.0, 1.0], [1.0, 2.0]]
+      >>> check_symmetric(jnp.array([[2.0, 1.0], [0.0, 2.0]]), "k")
+      Traceback (most recent call last):
+      ValueError: k must be symmetric (a kernel matrix): max|K - K^T| exceeds sqrt(eps) times max|K|
+    """
+    arr = jnp.asarray(k)
+    if rtol is None:
+        rtol = float(np.sqrt(np.finfo(arr.dtype).eps)) if jnp.issubdtype(arr.dtype, jnp.inexact) else 0.0
+    asym = jnp.max(jnp.abs(arr - arr.T)) if arr.size else jnp.zeros(())
+    bad = asym > rtol * jnp.max(jnp.abs(arr)) if arr.size else False
+    return error_if(k, bad, f"{name} must be symmetric (a kernel matrix): max|K - K^T| exceeds sqrt(eps) times max|K|")

@@ -30,6 +30,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -39,7 +40,16 @@ import numpy as np
 
 from fpjax._src import lfp as _lfp
 from fpjax._src.array_types import ArrayLike
-from fpjax._src.checks import as_array, check_finite, check_key, check_positive_int, is_concrete
+from fpjax._src.checks import (
+    as_array,
+    check_finite,
+    check_key,
+    check_memory,
+    check_no_complex,
+    check_positive_int,
+    error_if,
+    is_concrete,
+)
 
 __all__ = [
     "fp_norm",
@@ -78,6 +88,7 @@ def fp_norm(coeffs: ArrayLike, gamma2: ArrayLike | Callable, *, d: int | None = 
         g = _lfp.gamma2_on_grid(gamma2, d, k_max=km)
     else:
         g = as_array(gamma2, "gamma2")
+        check_no_complex(g, "gamma2")
         if d is not None and check_positive_int(d, "d") != g.ndim:
             raise ValueError(f"gamma2 array has {g.ndim} axes but d={d}")
         d = g.ndim
@@ -189,16 +200,17 @@ def apriori_bound(
         ("delta", delta),
     ):
         a = as_array(v, name)
+        check_no_complex(a, name)
         check_finite(a, name)
-        if is_concrete(a):
-            an = np.asarray(a, dtype=float)
-            if name in ("n",) and np.any(an < 1):
-                raise ValueError(f"n must be >= 1 (number of samples); got {an.min()}")
-            if name == "delta" and (np.any(an <= 0) or np.any(an >= 1)):
-                raise ValueError(f"delta must be in (0, 1); got {v!r}")
-            if name in ("f_sup", "f_gamma_norm", "gamma_l2") and np.any(an < 0):
-                raise ValueError(f"{name} must be >= 0 (a norm); got {v!r}")
-        vals[name] = a.astype(jnp.result_type(a.dtype, float))
+        a = a.astype(jnp.result_type(a.dtype, float))
+        got = f"; got {v!r}" if is_concrete(a) else ""
+        if name == "n":
+            a = error_if(a, ~(a >= 1), f"n must be >= 1 (number of samples){got}")
+        elif name == "delta":
+            a = error_if(a, ~((a > 0) & (a < 1)), f"delta must be in (0, 1){got}")
+        else:
+            a = error_if(a, ~(a >= 0), f"{name} must be >= 0 (a norm){got}")
+        vals[name] = a
     nn, dl = vals["n"], vals["delta"]
     prefactor = vals["f_sup"] + 2.0 * vals["f_gamma_norm"] * vals["gamma_l2"]
     complexity = 2.0 / jnp.sqrt(nn)
@@ -227,6 +239,8 @@ def evaluate_on_grid(coeffs: ArrayLike, n_grid: int, d: int = 1) -> jax.Array:
         raise ValueError(f"n_grid must be >= 2*k_max+1 = {2 * km + 1}; got {N}")
     cdt = jnp.result_type(coeffs.dtype, jnp.complex64)
     batch = coeffs.shape[: coeffs.ndim - d]
+    # the zero-padded complex grid, its inverse FFT and the real part
+    check_memory(3.0 * np.dtype(cdt).itemsize * math.prod(batch) * float(N) ** d, "n_grid", f"a grid of {N}^{d} points")
     full = jnp.zeros(batch + (N,) * d, cdt)
     idx = jnp.arange(-km, km + 1) % N
     full = full.at[(Ellipsis,) + jnp.ix_(*([idx] * d))].set(coeffs.astype(cdt))
@@ -286,6 +300,8 @@ def l1_error(
         raise ValueError("method='monte_carlo' needs key (a PRNG key for the sample points)")
     if method == "grid":
         N = check_positive_int(n_grid, "n_grid")
+        # points (d floats each), both functions' values and their difference, in float64 at most
+        check_memory(8.0 * (d + 4) * float(N) ** d, "n_grid", f"the rectangle rule on {N}^{d} points")
         if callable(h) or callable(f):
             ax = jnp.arange(N) / N
             pts = jnp.stack(jnp.meshgrid(*([ax] * d), indexing="ij"), axis=-1).reshape(-1, d)
@@ -296,6 +312,7 @@ def l1_error(
     else:
         check_key(key)
         M = check_positive_int(n_samples, "n_samples")
+        check_memory(8.0 * (d + 4) * M, "n_samples", f"{M} Monte Carlo points in d = {d}")
         pts = jax.random.uniform(key, (M, d))
         hv = _values(h, "h", d, 0, pts)
         fv = _values(f, "f", d, 0, pts)

@@ -191,8 +191,14 @@ def _check_kernels(k_train_train, k_test_train):
                 f"k_test_train must have shape {want} to match k_train_train {tuple(kxx.shape)}; got {tuple(ktx.shape)}"
             )
     m = ktx.shape[0]
+    checks.check_no_complex(kxx, "k_train_train")
+    checks.check_no_complex(ktx, "k_test_train")
     if full:
         kxx, ktx = _flatten_full(kxx), _flatten_full(ktx)
+    if k_test_train is None:
+        ktx = kxx = checks.check_symmetric(kxx, "k_train_train")
+    else:
+        kxx = checks.check_symmetric(kxx, "k_train_train")
     return kxx, ktx, n, m, c
 
 
@@ -222,10 +228,14 @@ def interpolation_operator(
     dtype = jnp.result_type(kxx.dtype, ktx.dtype, jnp.float32)
     rcond, jitter = _check_solver(solver, rcond, jitter, kxx.shape[0], dtype)
     s = _operator_core(kxx.astype(dtype), ktx.astype(dtype), solver, rcond, jitter)
-    if solver == "cholesky" and checks.is_concrete(s) and not bool(jnp.all(jnp.isfinite(s))):
-        raise ValueError(
+    if solver == "cholesky":
+        # NaN/Inf input was refused above (eagerly) or propagates (traced); a failed factorisation of
+        # finite K is the only other source of non-finite S.
+        s = checks.error_if(
+            s,
+            ~jnp.all(jnp.isfinite(s)) & jnp.all(jnp.isfinite(kxx)) & jnp.all(jnp.isfinite(ktx)),
             "k_train_train is not positive definite (Cholesky failed); pass jitter > 0 "
-            "(kernel ridge regression) or use solver='eigh' (pseudo-inverse)"
+            "(kernel ridge regression) or use solver='eigh' (pseudo-inverse)",
         )
     return s
 
@@ -254,6 +264,7 @@ def _check_values(
 ):
     """``v`` must be ``batch + point_shape + out``; returns it and its batch shape."""
     v = checks.as_array(v, name)
+    checks.check_no_complex(v, name)
     checks.check_finite(v, name)
     tail = point_shape + out
     if v.ndim < len(tail) or tuple(v.shape[v.ndim - len(tail) :]) != tail or v.size == 0:
@@ -269,6 +280,7 @@ def _check_values(
 def _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter):
     kxx, ktx, n, m, c = _check_kernels(k_train_train, k_test_train)
     y = checks.as_array(y_train, "y_train")
+    checks.check_no_complex(y, "y_train")
     checks.check_ndim(y, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
     checks.check_finite(y, "y_train")
     if y.shape[0] != n:
@@ -652,6 +664,7 @@ def theorem3_terms(
     checks.check_ndim(s, "operator", 2, shape_hint="(m, n)")
     m, n = s.shape
     fx = checks.as_array(y_train, "y_train")
+    checks.check_no_complex(fx, "y_train")
     checks.check_ndim(fx, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
     if fx.shape[0] != n:
         raise ValueError(f"y_train must have {n} rows for operator {tuple(s.shape)}; got {tuple(fx.shape)}")
@@ -770,6 +783,7 @@ def theorem3_monte_carlo(
     if t.shape[1] != x.shape[1]:
         raise ValueError(f"x_test must have {x.shape[1]} features like x_train; got shape {tuple(t.shape)}")
     fx = checks.as_array(y_train, "y_train")
+    checks.check_no_complex(fx, "y_train")
     checks.check_ndim(fx, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
     checks.check_finite(fx, "y_train")
     checks.check_same_leading(x, "x_train", fx, "y_train")
@@ -787,6 +801,9 @@ def theorem3_monte_carlo(
         raise ValueError(f"y_train (n,) needs a model with one output; the model returns {out_shape[1:]} per point")
     if not squeeze and out_shape[1:] != fx.shape[1:]:
         raise ValueError(f"y_train must have the model's output shape (n, {out_shape[1]}); got {tuple(fx.shape)}")
+    # per init: its key and the recorded terms (a few (m, c) arrays, kept in float64 on the host)
+    outs = m * int(np.prod(out_shape[1:], dtype=np.int64))
+    checks.check_memory(float(n_inits) * (16 + 8 * 8 * outs), "n_inits", f"{n_inits} inits of {outs} test outputs")
     x_all = jnp.concatenate([t, x])
 
     fixed_s = None

@@ -133,9 +133,20 @@ def _grid(loss_fn, params, dirs, coeffs, chunk):
 
 def _axis(v, name):
     v = checks.as_array(v, name)
+    checks.check_no_complex(v, name)
     checks.check_ndim(v, name, 1, shape_hint="(A,)")
     checks.check_finite(v, name)
     return v
+
+
+def _check_grid_memory(params, n_points: int, chunk: int, name: str) -> None:
+    """Refuse a slice before allocating its ``n_points`` coefficients/losses and ``chunk`` parameter copies."""
+    problems.check_params(params)
+    theta, _ = ravel_pytree(params)
+    per = theta.dtype.itemsize
+    chunk = min(checks.check_positive_int(chunk, "chunk"), max(n_points, 1))
+    checks.check_memory(4.0 * per * n_points, name, f"a slice of {n_points} points")
+    checks.check_memory(3.0 * per * chunk * theta.size, "chunk", f"{chunk} parameter vectors of size {theta.size}")
 
 
 class Slice1D(NamedTuple):
@@ -173,6 +184,7 @@ def slice_1d(
     """
     _check_like(params, direction, "direction")
     a = jnp.linspace(-1.0, 1.0, 51) if alphas is None else _axis(alphas, "alphas")
+    _check_grid_memory(params, a.shape[0], chunk, "alphas")
     return Slice1D(a, _grid(loss_fn, params, [direction], a[:, None], chunk))
 
 
@@ -221,6 +233,7 @@ def slice_2d(
     _check_like(params, d2, "d2")
     a = jnp.linspace(-1.0, 1.0, 51) if alphas is None else _axis(alphas, "alphas")
     b = jnp.linspace(-1.0, 1.0, 51) if betas is None else _axis(betas, "betas")
+    _check_grid_memory(params, a.shape[0] * b.shape[0], chunk, "alphas" if a.shape[0] >= b.shape[0] else "betas")
     aa, bb = jnp.meshgrid(a, b, indexing="ij")
     coeffs = jnp.stack([aa.reshape(-1), bb.reshape(-1)], axis=1)
     return Slice2D(a, b, _grid(loss_fn, params, [d1, d2], coeffs, chunk).reshape(a.shape[0], b.shape[0]))
@@ -282,7 +295,9 @@ def trajectory_pca(trajectory: PyTree, *, final: PyTree | None = None) -> Trajec
 
     With ``M = [θ_t − θ_end]_t`` (``T × P``) centred over ``t``, the right singular vectors of the two
     largest singular values are ``d1, d2``; signs are fixed so that each direction's largest-magnitude
-    entry is positive (deterministic output).
+    entry is positive (deterministic output). A trajectory of numerical rank below 2 (constant, or
+    along one line: ``σ₂ ≤ max(T, P)·eps·σ₁``) has no defined second direction and is a
+    ``ValueError`` (a failing program under jit).
 
     Args:
       trajectory: pytree of parameters with a leading time axis ``T >= 2`` (e.g. ``fit(...,
@@ -323,7 +338,15 @@ def trajectory_pca(trajectory: PyTree, *, final: PyTree | None = None) -> Trajec
     _, s, vt = jnp.linalg.svd(mc, full_matrices=False)
     if vt.shape[0] < 2:
         raise ValueError("trajectory spans fewer than 2 directions")
-    vt = vt[:2]
+    # A singular value at the rounding level (numerical rank < 2, e.g. a constant or straight-line
+    # trajectory) has an arbitrary singular vector: refuse instead of returning it.
+    tol = max(mc.shape) * jnp.finfo(mc.dtype).eps * s[0]
+    vt = checks.error_if(
+        vt[:2],
+        ~(s[1] > tol),
+        "trajectory spans fewer than 2 directions (its second singular value is at the rounding level "
+        "of the first): the principal directions would be arbitrary",
+    )
     idx = jnp.argmax(jnp.abs(vt), axis=1)
     vt = vt * jnp.sign(vt[jnp.arange(2), idx])[:, None]
     var = s**2

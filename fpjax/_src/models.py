@@ -60,15 +60,18 @@ def num_params(tree: PyTree) -> int:
 
 
 def _check_init_finite(params: Any, setting: str) -> Any:
-    """Raise ``ValueError`` if a concrete initial parameter overflowed to ±Inf/NaN (e.g. ``sigma_w=1e300``
-    in float32); no-op under tracing (the settings were checked finite already)."""
-    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
-        if checks.is_concrete(leaf) and not bool(jnp.all(jnp.isfinite(leaf))):
-            raise ValueError(
-                f"{setting} gives non-finite initial parameters at params"
-                f"{jax.tree_util.keystr(path)} (overflow in {jnp.asarray(leaf).dtype}); use a smaller value"
-            )
-    return params
+    """Fail (:func:`fpjax._src.checks.error_if`: ``ValueError`` eagerly, a failing program under
+    jit/vmap) if an initial parameter overflowed to ±Inf/NaN (e.g. ``sigma_w=1e300`` in float32)."""
+
+    def check(path, leaf):
+        return checks.error_if(
+            leaf,
+            ~jnp.all(jnp.isfinite(leaf)),
+            f"{setting} gives non-finite initial parameters at params"
+            f"{jax.tree_util.keystr(path)} (overflow in {jnp.asarray(leaf).dtype}); use a smaller value",
+        )
+
+    return jax.tree_util.tree_map_with_path(check, params)
 
 
 def _check_scale(v: float, name: str, dtype=np.float32) -> None:

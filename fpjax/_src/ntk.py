@@ -113,12 +113,14 @@ def _check_implementation(implementation) -> Any:
 
 def _check_inputs(x1, x2, *, fast: bool):
     x1 = checks.as_array(x1, "x1")
+    checks.check_no_complex(x1, "x1")
     if x1.ndim < 2:
         raise ValueError(f"x1 must have shape (n, ...) with a feature axis, e.g. (n, d); got shape {tuple(x1.shape)}")
     checks.check_ndim(x1, "x1", x1.ndim, shape_hint="(n, ...)")
     checks.check_finite(x1, "x1")
     if x2 is not None:
         x2 = checks.as_array(x2, "x2")
+        checks.check_no_complex(x2, "x2")
         if x2.ndim != x1.ndim or x2.shape[1:] != x1.shape[1:]:
             raise ValueError(
                 f"x2 must have the same per-sample shape as x1 {tuple(x1.shape[1:])}; got shape {tuple(x2.shape)}"
@@ -677,7 +679,11 @@ def kernel_flow(
         )
     kmat, full = _flat_kernel(k, n, c, "k_train_train")
     dtype = jnp.result_type(kmat.dtype, y.dtype, jnp.float32)
-    kmat, y = kmat.astype(dtype), y.astype(dtype)
+    checks.check_no_complex(kmat, "k_train_train")
+    checks.check_no_complex(y, "y_train")
+    kmat = checks.check_symmetric(kmat.astype(dtype), "k_train_train")
+    y = y.astype(dtype)
+    checks.check_no_complex(t, "t")
     t = checks.as_array(t, "t").astype(dtype)
     t = checks.error_if(t, jnp.isnan(t) | (t < 0), "t must be >= 0 (inf allowed); got negative or NaN times")
     f0 = jnp.zeros_like(y) if f0_train is None else checks.as_array(f0_train, "f0_train").astype(dtype)

@@ -34,9 +34,13 @@ from fpjax._src.checks import (
     as_array,
     as_points,
     check_finite,
+    check_memory,
     check_ndim,
+    check_no_complex,
     check_positive,
     check_positive_int,
+    error_if,
+    host_real_array,
     is_concrete,
     safe_ratio,
 )
@@ -121,14 +125,13 @@ def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
     """Validate one uniform grid axis; return ``(a, Δ, N)`` (Python floats when concrete)."""
     # A NumPy grid stays on the host (concrete even inside jit, where jnp.asarray may trace it).
     arr = axis if isinstance(axis, np.ndarray) and axis.dtype.kind in "fiu" else as_array(axis, name)
+    check_no_complex(arr, name)
     check_ndim(arr, name, 1, shape_hint="(a 1-D array of grid points)")
     n = arr.shape[0]
     if n < 2:
         raise ValueError(f"{name} must have at least 2 points to define a spacing; got {n}")
     if not is_concrete(arr):
-        # Inside jit the grid is a tracer: uniformity cannot be checked, spacing from the end points.
-        arr = _to_inexact(arr)
-        return arr[0], (arr[-1] - arr[0]) / (n - 1), n
+        return _check_traced_axis(arr, name, n)
     check_finite(arr, name)
     # Read a host (NumPy/list) grid at its own precision: a float64 NumPy grid stays float64 even when
     # JAX runs in float32 (the phases are built in float64 from a and Δ).
@@ -172,6 +175,22 @@ def _check_axis(axis: Any, name: str) -> tuple[Any, Any, int]:
     return float(pts[0]), float(delta), n
 
 
+def _check_traced_axis(arr: jax.Array, name: str, n: int) -> tuple[jax.Array, jax.Array, int]:
+    """The checks of :func:`_check_axis` on a traced grid, failing the compiled program (``error_if``)
+    where the eager call raises: finite, increasing, uniform within the same rounding tolerance."""
+    arr = _to_inexact(arr)
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating):
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
+    a, delta = arr[0], (arr[-1] - arr[0]) / (n - 1)
+    scale = jnp.max(jnp.abs(arr))
+    eps = jnp.finfo(arr.dtype).eps
+    worst = jnp.max(jnp.abs(jnp.diff(arr) - delta))
+    dev = jnp.max(jnp.abs(arr - (a + delta * jnp.arange(n, dtype=arr.dtype))))
+    bad = ~jnp.all(jnp.isfinite(arr)) | ~(delta > 0) | (worst > 8 * eps * scale + 1e-9 * delta) | (dev > 1e-2 * delta)
+    msg = f"{name} must be a uniform grid: finite, strictly increasing, equally spaced (checked inside jit); use nudft for scattered points"
+    return error_if(a, bad, msg), error_if(delta, bad, msg), n
+
+
 def _normalize_grid(x_grid: Any) -> tuple[list, bool]:
     """Return the list of axes and whether the caller passed a single 1-D array (not a tuple)."""
     if isinstance(x_grid, (tuple, list)):
@@ -198,6 +217,7 @@ def window_weights(n: int, window: str | tuple[str, float] | None = None, dtype:
       [0.0, 0.5, 1.0, 0.5, 0.0]
     """
     n = check_positive_int(n, "n")
+    check_memory(8.0 * 4 * n, "n", f"a taper of {n} points")
     if window is None:
         return jnp.ones((n,), dtype=dtype)
     name, param = (window, None) if isinstance(window, str) else (None, None)
@@ -238,7 +258,7 @@ def grid_fft(values: ArrayLike, x_grid: ArrayLike, *, window: str | tuple[str, f
       values: ``(..., N)`` for a 1-D grid or ``(..., N_1, …, N_d)`` for a d-D grid; any leading axes
         (seeds, outputs, recorded steps) are batch axes. Real or complex.
       x_grid: the 1-D array of grid points (1-D) or a tuple of d 1-D axes (n-D). Each axis must be
-        uniform and increasing (checked when concrete; inside jit only ``a`` and ``Δ`` are read).
+        uniform and increasing (checked eagerly; inside jit a bad grid fails the compiled program).
       window: ``None`` (default), ``"tukey"``, ``("tukey", α)`` or ``"hann"``; see :func:`window_weights`.
 
     Returns:
@@ -392,12 +412,7 @@ def _period_grid(x: Any, period: Any, name: str = "x") -> _PeriodGrid:
             f"{name} must be concrete (not traced inside jit): the grid is checked on the host; "
             f"close over a NumPy grid instead of passing it as a jit argument"
         )
-    if isinstance(x, (str, bytes, dict, set)) or x is None:
-        raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__}")
-    try:
-        host = np.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array-like of numbers; got {type(x).__name__} ({err})") from None
+    host = host_real_array(x, name)
     if host.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold real numbers; got dtype {host.dtype}")
     if host.ndim == 2 and host.shape[1] == 1:
@@ -784,8 +799,7 @@ def nudft(
             )
         check_finite(p, "direction")
         norm = jnp.linalg.norm(p)
-        if is_concrete(norm) and float(norm) == 0.0:
-            raise ValueError("direction must be a non-zero vector; got all zeros")
+        norm = error_if(norm, norm == 0.0, "direction must be a non-zero vector; got all zeros")
         p = p / norm
     rdtype = jnp.result_type(_float_dtype(pts), _float_dtype(_to_inexact(yy)))
     t = _mm(pts.astype(rdtype), p.astype(rdtype))

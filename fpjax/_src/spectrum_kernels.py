@@ -21,6 +21,7 @@ from fpjax._src.checks import (
     as_array,
     check_finite,
     check_memory,
+    check_no_complex,
     check_positive,
     check_positive_int,
     safe_ratio,
@@ -55,6 +56,12 @@ class LayerProfiles(NamedTuple):
 
     radii: jax.Array
     profiles: dict
+
+
+def _real(arr: jax.Array, name: str) -> jax.Array:
+    """``arr`` as a real float array: energies and power spectra are real, so complex is a ``TypeError``."""
+    check_no_complex(arr, name)
+    return _to_float(arr)
 
 
 def _to_float(arr: jax.Array) -> jax.Array:
@@ -162,6 +169,7 @@ def radial_profile(power: ArrayLike) -> RadialProfile:
       ([0, 1, 2], 1.0)
     """
     pw = as_array(power, "power")
+    check_no_complex(pw, "power")
     if pw.ndim < 2:
         raise ValueError(f"power must have shape (..., P, Q); got shape {tuple(pw.shape)}")
     if pw.size == 0:
@@ -199,6 +207,7 @@ def high_freq_energy(profile: ArrayLike, radii: ArrayLike, r_c: float | None = N
       True
     """
     prof = as_array(profile, "profile")
+    check_no_complex(prof, "profile")
     rad = np.asarray(as_array(radii, "radii"))
     if rad.ndim != 1 or rad.size == 0:
         raise ValueError(f"radii must be a non-empty 1-D array; got shape {rad.shape}")
@@ -244,8 +253,8 @@ def ssr(e_hi_unreg: ArrayLike, e_hi_reg: ArrayLike) -> jax.Array:
       >>> ssr([0.3, 0.2], 0.1).tolist()
       [3.0, 2.0]
     """
-    a = _to_float(as_array(e_hi_unreg, "e_hi_unreg"))
-    b = _to_float(as_array(e_hi_reg, "e_hi_reg"))
+    a = _real(as_array(e_hi_unreg, "e_hi_unreg"), "e_hi_unreg")
+    b = _real(as_array(e_hi_reg, "e_hi_reg"), "e_hi_reg")
     _check_pair(a, "e_hi_unreg", b, "e_hi_reg")
     return _ratio(a, b)
 
@@ -257,7 +266,7 @@ def ssr_accumulation(e0_unreg: ArrayLike, eT_unreg: ArrayLike, e0_reg: ArrayLike
     training. Zero denominators: x/0 := ±inf (sign of the numerator), 0/0 := NaN.
     """
     arrs = [
-        _to_float(as_array(v, n))
+        _real(as_array(v, n), n)
         for v, n in ((e0_unreg, "e0_unreg"), (eT_unreg, "eT_unreg"), (e0_reg, "e0_reg"), (eT_reg, "eT_reg"))
     ]
     names = ("e0_unreg", "eT_unreg", "e0_reg", "eT_reg")

@@ -45,6 +45,7 @@ import jax
 import numpy as np
 import scipy.special as sps
 
+from fpjax._src import checks
 from fpjax._src.array_types import ArrayLike
 
 __all__ = [
@@ -80,12 +81,67 @@ def _check_d(d: Any) -> int:
     return int(d)
 
 
-def _check_ell_max(ell_max: Any) -> int:
+def _check_ell_max(ell_max: Any, name: str = "ell_max") -> int:
     if isinstance(ell_max, bool) or not isinstance(ell_max, (int, np.integer)):
-        raise TypeError(f"ell_max must be an int; got {type(ell_max).__name__}")
+        raise TypeError(f"{name} must be an int; got {type(ell_max).__name__}")
     if ell_max < 0:
-        raise ValueError(f"ell_max must be >= 0; got {ell_max}")
+        raise ValueError(f"{name} must be >= 0; got {ell_max}")
     return int(ell_max)
+
+
+#: Cosines may exceed [−1, 1] by this much (rounding in ``x @ x.T`` of unit vectors; 8 ulp for
+#: float16/bfloat16 input, where that is more); they are then clipped. Farther out they are
+#: refused: a cosine of 5 is no point pair of the sphere.
+COS_TOLERANCE = 1e-6
+
+#: Points are unit vectors when their norms are within this of 1 (8 ulp for float16/bfloat16 input,
+#: where that is more): one rule for every function here.
+UNIT_TOLERANCE = 1e-4
+
+#: Highest degree :func:`real_sph_harm` evaluates accurately: SciPy's ``sph_harm_y`` returns NaN
+#: for most orders from degree 646 on (checked: finite and the addition theorem to 5e-11 at 645).
+MAX_SPH_HARM_DEGREE = 600
+
+
+def _cosines(cos: Any, name: str = "cos") -> np.ndarray:
+    """``cos`` as float64, refused if complex or outside ``[−1, 1]`` by more than :data:`COS_TOLERANCE`.
+
+    Within the tolerance the values are clipped to ``[−1, 1]``; NaN stays NaN.
+    """
+    tol = checks.rounding_tolerance(cos, COS_TOLERANCE)  # wider for float16/bfloat16 cosines
+    c = checks.real_float_array(cos, name)
+    c = checks.error_if(
+        c,
+        np.abs(c) > 1.0 + tol,
+        f"{name} must hold cosines in [-1, 1] (x·y of unit vectors); got values up to "
+        f"{np.nanmax(np.abs(c)) if c.size and not np.all(np.isnan(c)) else 0.0:.6g} in absolute value",
+    )
+    return np.clip(c, -1.0, 1.0)
+
+
+def _unit_points(x: Any, name: str = "x", d: int | None = None, *, renormalise: bool = True) -> np.ndarray:
+    """``x`` as float64 ``(n, d)`` unit vectors: real, finite, norms within :data:`UNIT_TOLERANCE`
+    of 1 (then renormalised unless ``renormalise=False``); the one rule of every function of this
+    module that takes points."""
+    tol = checks.rounding_tolerance(x, UNIT_TOLERANCE)  # wider for float16/bfloat16 points
+    x = checks.real_float_array(x, name)
+    if x.ndim != 2 or x.shape[0] == 0 or (d is not None and x.shape[1] != d):
+        want = "(n, d)" if d is None else f"(n, {d})"
+        raise ValueError(f"{name} must have shape {want} with n >= 1; got {x.shape}")
+    _check_d(x.shape[1])
+    x = checks.error_if(x, ~np.isfinite(x), f"{name} must be finite")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = checks.error_if(
+        x,
+        np.abs(norms - 1.0) > tol,
+        f"{name} must be unit vectors (points of the sphere): some norms differ from 1 by > {tol:g}",
+    )
+    return x / norms if renormalise else x
+
+
+def _check_degrees_memory(ell_max: int) -> None:
+    """Refuse ``ell_max`` before allocating the few ``(ell_max + 2,)`` float64 arrays of a spectrum."""
+    checks.check_memory(8.0 * 6 * (ell_max + 2), "ell_max", f"the eigenvalues of degrees 0..{ell_max}")
 
 
 def _c_d(d: int) -> float:
@@ -126,28 +182,31 @@ def multiplicity(d: int, ell: ArrayLike) -> np.ndarray:
     return np.where(ell == 0, 1.0, np.round(n))
 
 
-def legendre(d: int, ell_max: int, t: ArrayLike) -> np.ndarray:
-    """Normalised Legendre polynomials ``P_0 … P_ℓmax`` of dimension ``d`` at ``t`` (``P_ℓ(1) = 1``).
+@checks.renamed_keyword(t="cos")
+def legendre(d: int, ell_max: int, cos: ArrayLike) -> np.ndarray:
+    """Normalised Legendre polynomials ``P_0 … P_ℓmax`` of dimension ``d`` at ``cos`` (``P_ℓ(1) = 1``).
 
-    Three-term recurrence ``(ℓ+d−2) P_{ℓ+1} = (2ℓ+d−2) t P_ℓ − ℓ P_{ℓ−1}``, ``P_0 = 1``, ``P_1 = t``;
-    equal to ``C_ℓ^{(d−2)/2}(t)/C_ℓ^{(d−2)/2}(1)`` (``T_ℓ(t)`` for ``d = 2``).
+    Three-term recurrence ``(ℓ+d−2) P_{ℓ+1} = (2ℓ+d−2) u P_ℓ − ℓ P_{ℓ−1}``, ``P_0 = 1``, ``P_1 = u``
+    (``u = cos``); equal to ``C_ℓ^{(d−2)/2}(u)/C_ℓ^{(d−2)/2}(1)`` (``T_ℓ(u)`` for ``d = 2``).
 
     Args:
       d: ambient dimension ``≥ 2``.
       ell_max: highest degree ``≥ 0``.
-      t: array of values in ``[−1, 1]``, any shape ``S``.
+      cos: array of cosines ``u = x·y`` in ``[−1, 1]``, any shape ``S`` (real; values farther than
+        :data:`COS_TOLERANCE` outside are a ``ValueError``). The old spelling ``t=`` is deprecated.
 
     Returns:
       float64 array ``(ell_max + 1, *S)``.
 
     Examples:
       >>> from fpjax.sphere import legendre
-      >>> legendre(3, 2, 0.5).tolist()   # 1, t, (3t² − 1)/2
+      >>> legendre(3, 2, 0.5).tolist()   # 1, u, (3u² − 1)/2
       [1.0, 0.5, -0.125]
     """
     d = _check_d(d)
     ell_max = _check_ell_max(ell_max)
-    t = np.asarray(t, dtype=np.float64)
+    t = _cosines(cos)
+    checks.check_memory(8.0 * (ell_max + 1) * max(t.size, 1), "ell_max", f"Legendre values of degree <= {ell_max}")
     out = np.empty((ell_max + 1,) + t.shape)
     out[0] = 1.0
     if ell_max >= 1:
@@ -202,7 +261,7 @@ def funk_hecke(
     with multiplicity ``N(d, ℓ)``; ``k(t) = Σ_ℓ N(d, ℓ) μ_ℓ P_ℓ(t)``.
 
     Args:
-      kernel: vectorised ``k(t)`` for ``t`` of shape ``(m,)`` in ``[−1, 1]``, e.g. :func:`relu_ntk`
+      kernel: vectorised real ``k(u)`` for cosines ``u`` of shape ``(m,)`` in ``[−1, 1]``, e.g. :func:`relu_ntk`
         or :func:`dot_product_kernel` of a model.
       d: ambient dimension ``≥ 2``.
       ell_max: highest degree.
@@ -232,16 +291,25 @@ def funk_hecke(
         raise ValueError(f"quadrature must be one of {QUADRATURES}; got {quadrature!r}")
     if not callable(kernel):
         raise TypeError(f"kernel must be a callable k(t); got {type(kernel).__name__}")
+    n_quad_given = n_quad is not None and n_quad > 2 * ell_max + 64
     if n_quad is None:
         n_quad = max(256, 2 * ell_max + 64)
     if isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer)) or n_quad < ell_max + 1:
         raise ValueError(f"n_quad must be an int >= ell_max + 1 = {ell_max + 1}; got {n_quad!r}")
+    checks.check_memory(
+        8.0 * (ell_max + 2) * int(n_quad),
+        "n_quad" if n_quad_given else "ell_max",
+        f"the ({ell_max + 1}, {n_quad}) Legendre values at the quadrature nodes",
+    )
     t, w = _quadrature_nodes(d, int(n_quad), quadrature)
-    k = np.asarray(kernel(t), dtype=np.float64)
+    k = kernel(t)
+    if np.iscomplexobj(k):
+        raise TypeError("kernel(cos) must return real values; got complex values")
+    k = np.asarray(k, dtype=np.float64)
     if k.shape != t.shape:
-        raise ValueError(f"kernel(t) must return one value per t, shape {t.shape}; got {k.shape}")
+        raise ValueError(f"kernel(cos) must return one value per cosine, shape {t.shape}; got {k.shape}")
     if not np.all(np.isfinite(k)):
-        raise ValueError("kernel(t) returned non-finite values on [-1, 1]")
+        raise ValueError("kernel(cos) returned non-finite values on [-1, 1]")
     mu = legendre(d, ell_max, t) @ (w * k)
     degrees = np.arange(ell_max + 1)
     return SphereKernelSpectrum(degrees, mu, multiplicity(d, degrees))
@@ -260,8 +328,8 @@ def dot_product_kernel(kernel_fn, d: int, get: str = "ntk") -> Callable[[np.ndar
       get: ``"ntk"`` or ``"nngp"``.
 
     Returns:
-      ``k(t)``: maps ``(m,)`` values in ``[−1, 1]`` to the float64 ``(m,)`` kernel values (computed in
-      JAX's default float precision).
+      ``k(cos)``: maps ``(m,)`` cosines in ``[−1, 1]`` to the float64 ``(m,)`` kernel values (computed
+      in JAX's default float precision; cosines outside ``[−1, 1]`` are a ``ValueError``).
 
     Examples:
       >>> import numpy as np
@@ -278,10 +346,10 @@ def dot_product_kernel(kernel_fn, d: int, get: str = "ntk") -> Callable[[np.ndar
     if get not in ("ntk", "nngp"):
         raise ValueError(f"get must be 'ntk' or 'nngp'; got {get!r}")
 
-    def k(t):
+    def k(cos):
         import jax.numpy as jnp
 
-        t = np.clip(np.asarray(t, dtype=np.float64).reshape(-1), -1.0, 1.0)
+        t = _cosines(cos).reshape(-1)
         e1 = np.zeros((1, d))
         e1[0, 0] = 1.0
         x2 = np.zeros((t.size, d))
@@ -327,17 +395,19 @@ def model_eigenvalues(
 # ----------------------------------------------------------------------------------------------
 
 
-def arccos_kernel(t: ArrayLike, order: int) -> np.ndarray:
-    """Arc-cosine kernels of Cho & Saul normalised by ``κ(1) = 1`` (``θ = arccos t``).
+@checks.renamed_keyword(t="cos")
+def arccos_kernel(cos: ArrayLike, order: int) -> np.ndarray:
+    """Arc-cosine kernels of Cho & Saul normalised by ``κ(1) = 1`` (``θ = arccos u``, ``u = x·y``).
 
-    ``κ₀(t) = (π − θ)/π = 2 E_w[1(w·x>0) 1(w·y>0)]`` and
-    ``κ₁(t) = (sin θ + (π − θ) cos θ)/π = 2 E_w[relu(w·x) relu(w·y)]`` for ``w ~ N(0, I)``, unit ``x, y``.
+    ``κ₀(u) = (π − θ)/π = 2 E_w[1(w·x>0) 1(w·y>0)]`` and
+    ``κ₁(u) = (sin θ + (π − θ) cos θ)/π = 2 E_w[relu(w·x) relu(w·y)]`` for ``w ~ N(0, I)``, unit ``x, y``.
 
     Args:
-      t: array in ``[−1, 1]``; order: ``0`` or ``1``.
+      cos: real array of cosines in ``[−1, 1]`` (farther than :data:`COS_TOLERANCE` outside is a
+        ``ValueError``; the old spelling ``t=`` is deprecated); order: ``0`` or ``1``.
 
     Returns:
-      float64 array with the shape of ``t``.
+      float64 array with the shape of ``cos``.
 
     Examples:
       >>> from fpjax.sphere import arccos_kernel
@@ -349,7 +419,7 @@ def arccos_kernel(t: ArrayLike, order: int) -> np.ndarray:
     """
     if order not in (0, 1):
         raise ValueError(f"order must be 0 or 1; got {order!r}")
-    t = np.clip(np.asarray(t, dtype=np.float64), -1.0, 1.0)
+    t = _cosines(cos)
     theta = np.arccos(t)
     if order == 0:
         return (np.pi - theta) / np.pi
@@ -417,15 +487,24 @@ def arccos_eigenvalues(d: int, ell_max: int, order: int) -> np.ndarray:
     ell_max = _check_ell_max(ell_max)
     if order not in (0, 1):
         raise ValueError(f"order must be 0 or 1; got {order!r}")
+    _check_degrees_memory(ell_max)
     lam = _activation_coefficients(d, ell_max, order)
     return 2.0 * (1.0 if order == 0 else d) * lam**2
 
 
-def relu_ntk(t: ArrayLike) -> np.ndarray:
-    """NTK of a bias-free two-layer ReLU network on the sphere: ``k(t) = t κ₀(t) + κ₁(t)`` (``k(1) = 2``).
+@checks.renamed_keyword(t="cos")
+def relu_ntk(cos: ArrayLike) -> np.ndarray:
+    """NTK of a bias-free two-layer ReLU network on the sphere: ``k(u) = u κ₀(u) + κ₁(u)`` (``k(1) = 2``).
 
     For ``f(x) = √(2/m) Σ_j a_j relu(w_j·x)`` in the NTK parameterisation this is the infinite-width
-    NTK; :func:`fpjax.models.mlp` ``((m, 1), "relu", init="ntk", bias=False)`` has ``k(t)/(2d)`` on S^{d−1}.
+    NTK; :func:`fpjax.models.mlp` ``((m, 1), "relu", init="ntk", bias=False)`` has ``k(u)/(2d)`` on S^{d−1}.
+
+    Args:
+      cos: real array of cosines ``u = x·y`` in ``[−1, 1]`` (see :func:`arccos_kernel`; the old
+        spelling ``t=`` is deprecated).
+
+    Returns:
+      float64 array with the shape of ``cos``.
 
     Examples:
       >>> from fpjax.sphere import relu_ntk
@@ -435,7 +514,7 @@ def relu_ntk(t: ArrayLike) -> np.ndarray:
     References:
       Bietti & Mairal (2019), arXiv:1905.12173, eq. (7).
     """
-    t = np.asarray(t, dtype=np.float64)
+    t = _cosines(cos)
     return t * arccos_kernel(t, 0) + arccos_kernel(t, 1)
 
 
@@ -464,6 +543,7 @@ def relu_ntk_eigenvalues(d: int, ell_max: int) -> np.ndarray:
     """
     d = _check_d(d)
     ell_max = _check_ell_max(ell_max)
+    _check_degrees_memory(ell_max)
     deg = np.arange(ell_max + 2)
     n = multiplicity(d, deg)
     a = n * arccos_eigenvalues(d, ell_max + 1, 0)  # coefficients of κ₀ in P_j
@@ -511,6 +591,9 @@ def sample_sphere(n: int, d: int, *, key: jax.Array) -> jax.Array:
     n = checks.check_positive_int(n, "n")
     d = _check_d(d)
     checks.check_key(key)
+    # the Gaussian draw, its norms and the quotient: three (n, d) arrays of the default float
+    nbytes = 3.0 * n * d * jnp.zeros(()).dtype.itemsize
+    checks.check_memory(nbytes, "n" if n >= d else "d", f"{n} points in d = {d}")
     g = jax.random.normal(key, (n, d))
     return g / jnp.linalg.norm(g, axis=1, keepdims=True)
 
@@ -547,13 +630,19 @@ def sphere_quadrature(degree: int, d: int = 3) -> SphereQuadrature:
       >>> x.shape, round(float(w.sum()), 12), round(float(w @ x[:, 2] ** 4), 12)   # ∫ z⁴ dσ = 1/5
       ((15, 3), 1.0, 0.2)
     """
-    degree = _check_ell_max(degree)
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
+        raise TypeError(f"degree must be an int; got {type(degree).__name__}")
+    if degree < 0:
+        raise ValueError(f"degree must be >= 0; got {degree}")
+    degree = int(degree)
     if d not in (2, 3):
         raise ValueError(
             f"sphere_quadrature supports d = 2 or 3; got {d!r} (use uniform Monte Carlo points "
             "with degree_energy(..., weights=None) in higher dimensions)"
         )
     m = degree + 1
+    # d = 3: about five (nz, m, 3) float64 temporaries (meshgrid, sines, stacked points)
+    checks.check_memory(8.0 * 5 * 3 * (degree // 2 + 1) * m, "degree", f"a product rule of degree {degree}")
     if d == 2:
         phi = 2 * np.pi * np.arange(m) / m
         return SphereQuadrature(np.stack([np.cos(phi), np.sin(phi)], axis=1), np.full(m, 1.0 / m))
@@ -574,7 +663,10 @@ def real_sph_harm(ell: int, x: ArrayLike) -> np.ndarray:
     from the complex ``Y_ℓ^m`` (``scipy.special.sph_harm_y``); ``Σ_m Y_{ℓm}(x) Y_{ℓm}(y) = (2ℓ+1) P_ℓ(x·y)``.
 
     Args:
-      ell: degree ``≥ 0``; x: ``(n, 3)`` unit vectors.
+      ell: degree, ``0 ≤ ell ≤`` :data:`MAX_SPH_HARM_DEGREE` (600; beyond it SciPy's ``Y_ℓ^m`` are
+        NaN for most orders, so higher degrees are refused).
+      x: ``(n, 3)`` real unit vectors (norms within :data:`UNIT_TOLERANCE` of 1, the rule of
+        :func:`degree_energy`; other points are a ``ValueError``, never normalised silently).
 
     Returns:
       float64 ``(n, 2ℓ+1)``, columns ordered ``m = −ℓ … ℓ``.
@@ -586,10 +678,14 @@ def real_sph_harm(ell: int, x: ArrayLike) -> np.ndarray:
       >>> bool(np.allclose(np.abs(y), np.sqrt(3) * np.eye(3)[:, [1, 2, 0]]))   # ±√3 (y, z, x)
       True
     """
-    ell = _check_ell_max(ell)
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != 3:
-        raise ValueError(f"x must have shape (n, 3); got {x.shape}")
+    ell = _check_ell_max(ell, "ell")
+    if ell > MAX_SPH_HARM_DEGREE:
+        raise ValueError(
+            f"ell (the degree) must be <= {MAX_SPH_HARM_DEGREE}: SciPy's spherical harmonics are not "
+            f"finite beyond degree 645; got degree {ell}"
+        )
+    x = _unit_points(x, "x", d=3, renormalise=False)  # the angles below do not need unit norms
+    checks.check_memory(8.0 * 4 * x.shape[0] * (2 * ell + 1), "x", f"{x.shape[0]} points times {2 * ell + 1} harmonics")
     theta = np.arccos(np.clip(x[:, 2], -1, 1))
     phi = np.arctan2(x[:, 1], x[:, 0])
     out = np.empty((x.shape[0], 2 * ell + 1))
@@ -661,22 +757,9 @@ def degree_energy(
       Atkinson & Han (2012), doi:10.1007/978-3-642-25983-8, Thm 2.9 (addition theorem).
     """
     ell_max = _check_ell_max(ell_max)
-    try:
-        x = np.asarray(x, dtype=np.float64)
-        f = np.asarray(f, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"x and f must be arrays of real numbers; got {type(x).__name__} and {type(f).__name__}"
-        ) from None
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"x must have shape (n, d) with n >= 1; got {x.shape}")
+    x = _unit_points(x, "x")
+    f = checks.real_float_array(f, "f")
     n, d = x.shape
-    _check_d(d)
-    if not np.all(np.isfinite(x)):
-        raise ValueError("x must be finite")
-    if np.max(np.abs(np.linalg.norm(x, axis=1) - 1.0)) > 1e-4:
-        raise ValueError("x must be unit vectors (points of the sphere): some norms differ from 1 by > 1e-4")
-    f = np.asarray(f, dtype=np.float64)
     squeeze = f.ndim == 1
     if f.ndim not in (1, 2) or f.shape[0] != n:
         raise ValueError(f"f must have shape (n,) or (n, k) with n = {n}; got {f.shape}")
@@ -685,10 +768,17 @@ def degree_energy(
     f2 = f[:, None] if squeeze else f
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
-    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    k = f2.shape[1]
+    b = min(int(batch_size), n)
+    # the (L+1, b, n) Legendre block with its cosines, the (L+1, n, k) sums and the U-statistic terms
+    checks.check_memory(
+        8.0 * ((ell_max + 2) * b * n + 3 * (ell_max + 1) * n * k),
+        "ell_max",
+        f"degree energies up to degree {ell_max} of {n} points in blocks of {b} (reduce batch_size or ell_max)",
+    )
     nmult = multiplicity(d, np.arange(ell_max + 1))
     if weights is not None:
-        w = np.asarray(weights, dtype=np.float64)
+        w = checks.real_float_array(weights, "weights")
         if w.shape != (n,):
             raise ValueError(f"weights must have shape ({n},); got {w.shape}")
         if abs(w.sum() - 1.0) > 1e-8:

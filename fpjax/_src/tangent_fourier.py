@@ -99,6 +99,7 @@ def planck_taper(n: int, fraction: float = 1 / 6) -> np.ndarray:
     the taper lies entirely outside the data.
     """
     n = checks.check_positive_int(n, "n")
+    checks.check_memory(8.0 * 4 * n, "n", f"a taper of {n} points")
     eps = float(fraction)
     if not 0 < eps <= 0.5:
         raise ValueError(f"planck fraction must be in (0, 0.5]; got {fraction}")
@@ -121,6 +122,7 @@ def gaussian_taper(n: int, edge_log: float = 25.0) -> np.ndarray:
     kernel itself is, instead of the ``|ξ|^{−1}`` that the jump at the edges of a hard box gives.
     """
     n = checks.check_positive_int(n, "n")
+    checks.check_memory(8.0 * 4 * n, "n", f"a taper of {n} points")
     edge_log = checks.check_positive(edge_log, "edge_log")
     t = np.arange(n) / n - 0.5  # box centre at 0, edges at ±1/2 (in box lengths)
     sigma = 0.5 / np.sqrt(2 * edge_log)
@@ -186,6 +188,8 @@ def cost_grad(f: ArrayLike, y: ArrayLike, loss: str | Callable = "mse") -> jax.A
     (``c = softplus(f) − y f``, ``f`` a logit); any elementwise callable ``c(f, y)`` via autodiff."""
     c = _per_sample_cost(loss)
     f, y = checks.as_array(f, "f"), checks.as_array(y, "y")
+    checks.check_no_complex(f, "f")
+    checks.check_no_complex(y, "y")
     if f.shape != y.shape:
         raise ValueError(f"f and y must have the same shape; got f {tuple(f.shape)} and y {tuple(y.shape)}")
     return jax.grad(lambda ff: jnp.sum(c(ff, y)))(f)
@@ -276,6 +280,7 @@ def kernel_spectrum(
     from fpjax._src.ntk import empirical_ntk
 
     x = checks.as_array(x, "x")
+    checks.check_no_complex(x, "x")
     checks.check_ndim(x, "x", 2, shape_hint="(n, d)")
     checks.check_finite(x, "x")
     _, _, sizes, axes = _box_and_grid(x, box, grid_size)

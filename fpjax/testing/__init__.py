@@ -35,7 +35,7 @@ def __getattr__(name):
     # Lazy: pytest imports fpjax.testing.plugin (hence this package) at start-up, before a project's
     # conftest sets thread or XLA environment variables; importing numpy/JAX here would pre-empt them.
     if name in __all__:
-        return getattr(importlib.import_module("fpjax.testing._assertions"), name)
+        return getattr(importlib.import_module("fpjax._src.testing"), name)
     raise AttributeError(f"module 'fpjax.testing' has no attribute {name!r}")
 
 
