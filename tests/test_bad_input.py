@@ -325,9 +325,9 @@ ENTRIES = [
     Entry(
         "ntk.empirical_ntk",
         fntk.empirical_ntk,
-        {"model_or_apply": MLP, "params": PARAMS, "x1": X1, "x2": X1, "implementation": "auto"},
+        {"apply": MLP, "params": PARAMS, "x1": X1, "x2": X1, "implementation": "auto"},
         {"x1": "array", "x2": "array", "implementation": "choice"},
-        positional=("model_or_apply", "params", "x1", "x2"),
+        positional=("apply", "params", "x1", "x2"),
     ),
     Entry(
         "ntk.infinite_ntk",
@@ -454,9 +454,9 @@ ENTRIES = [
     Entry(
         "tangent_fourier.kernel_spectrum",
         tangent_fourier.kernel_spectrum,
-        {"model_or_apply": MLP, "params": PARAMS, "x": X1, "grid_size": 8},
+        {"apply": MLP, "params": PARAMS, "x": X1, "grid_size": 8},
         {"x": "array", "grid_size": "size"},
-        positional=("model_or_apply", "params", "x"),
+        positional=("apply", "params", "x"),
     ),
     Entry("tangent_fourier.planck_taper", tangent_fourier.planck_taper, {"n": 8}, {"n": "size"}, positional=("n",)),
     Entry(

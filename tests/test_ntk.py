@@ -319,7 +319,7 @@ def test_input_validation():
         ntk.empirical_ntk(model, p, x.at[0, 0].set(jnp.nan))
     with pytest.raises(ValueError, match="x1"):
         ntk.empirical_ntk(model, p, jnp.ones((3,)))
-    with pytest.raises(TypeError, match="model_or_apply"):
+    with pytest.raises(TypeError, match="apply must be"):
         ntk.empirical_ntk("mlp", p, x)
     with pytest.raises(ValueError, match="fast"):
         ntk.empirical_ntk(lambda q, xx: model.apply(q, xx), p, x, implementation="fast")

@@ -146,7 +146,7 @@ def test_bad_inputs(setup):
         ntk_eigh(model, params, x, 10, key=jax.random.key(0), num_iters=5)
     with pytest.raises(ValueError, match="x must have shape"):
         ntk_matvec(model, params, jnp.ones(5))
-    with pytest.raises(TypeError, match="model_or_apply"):
+    with pytest.raises(TypeError, match="apply must be"):
         ntk_matvec(3, params, x)
     with pytest.raises(ValueError, match="x_train"):
         ntk_record(model, x, jnp.ones((4, 1)), k=2, key=jax.random.key(0))

@@ -397,15 +397,15 @@ def _mode(trace_axes, diagonal_axes, out_ndim: int) -> str | None:
 # ----------------------------------------------------------------------------------------------
 
 
-def _resolve(model_or_apply):
+def _resolve(apply):
     Model = _model_class()
-    if isinstance(model_or_apply, Model):
-        return model_or_apply.apply, _fast_spec(model_or_apply)
-    if callable(model_or_apply):
-        return model_or_apply, None
+    if isinstance(apply, Model):
+        return apply.apply, _fast_spec(apply)
+    if callable(apply):
+        return apply, None
     raise TypeError(
-        f"model_or_apply must be an fpjax.models.Model or a function apply(params, x); "
-        f"got {type(model_or_apply).__name__}"
+        f"apply must be an fpjax.models.Model or a function apply(params, x); "
+        f"got {type(apply).__name__}"
     )
 
 
@@ -424,8 +424,9 @@ def _nt_fn(apply, trace_axes, diagonal_axes, vmap_axes, implementation: int):
     )
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def empirical_ntk_fn(
-    model_or_apply: Model | Callable,
+    apply: Model | Callable,
     *,
     implementation: str | int = "auto",
     trace_axes: tuple[int, ...] = (-1,),
@@ -449,11 +450,11 @@ def empirical_ntk_fn(
     implementation = _check_implementation(implementation)
     trace_axes = _norm_axes(trace_axes, "trace_axes")
     diagonal_axes = _norm_axes(diagonal_axes, "diagonal_axes")
-    apply, fast = _resolve(model_or_apply)
+    apply_fn, fast = _resolve(apply)
     if implementation == "fast" and fast is None:
         raise ValueError(
             "implementation='fast' needs a Model from fpjax.models.mlp, two_layer_relu or asi of "
-            f"one; got {getattr(model_or_apply, 'name', type(model_or_apply).__name__)}"
+            f"one; got {getattr(apply, 'name', type(apply).__name__)}"
         )
     use_fast = fast is not None and implementation in ("auto", "fast")
     if use_fast:
@@ -470,21 +471,22 @@ def empirical_ntk_fn(
     jitted = {}  # one jitted neural-tangents function per output rank, reused across calls and blocks
 
     def fn(x1, x2, params):
-        out_ndim = len(jax.eval_shape(apply, params, x1).shape)
+        out_ndim = len(jax.eval_shape(apply_fn, params, x1).shape)
         if out_ndim == 0:
             raise ValueError("apply(params, x) must return one output row per sample, shape (n, ...); got a scalar")
         _check_out_axes(trace_axes, diagonal_axes, max(out_ndim, 2))
         if out_ndim not in jitted:
             # Scalar-per-sample outputs (n,) become (n, 1) so the output axis is explicit.
-            f = (lambda p, xx: apply(p, xx)[:, None]) if out_ndim == 1 else apply
+            f = (lambda p, xx: apply_fn(p, xx)[:, None]) if out_ndim == 1 else apply_fn
             jitted[out_ndim] = _nt_fn(f, trace_axes, diagonal_axes, vmap_axes, impl)
         return jitted[out_ndim](x1, x2, params)
 
     return fn
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def empirical_ntk(
-    model_or_apply: Model | Callable,
+    apply: Model | Callable,
     params: PyTree,
     x1: ArrayLike,
     x2: ArrayLike | None = None,
@@ -498,7 +500,7 @@ def empirical_ntk(
     """Empirical neural tangent kernel ``K_θ(x, x') = ∇_θ f(x) · ∇_θ f(x')``.
 
     Args:
-      model_or_apply: an :class:`fpjax.models.Model` or any ``apply(params, x) -> (n, c)`` (or ``(n,)``).
+      apply: an :class:`fpjax.models.Model` or any ``apply(params, x) -> (n, c)`` (or ``(n,)``).
         For Flax modules with extra collections (batch statistics), pass
         ``lambda p, x: module.apply({"params": p, "batch_stats": bs}, x, train=False)`` and the
         ``"params"`` collection as ``params``: only ``params`` is differentiated.
@@ -520,13 +522,13 @@ def empirical_ntk(
       ``(n1, n2, c, c)`` with ``trace_axes=()``.
     """
     implementation = _check_implementation(implementation)
-    _, fast = _resolve(model_or_apply)
+    _, fast = _resolve(apply)
     use_fast = fast is not None and implementation in ("auto", "fast")
     x1, x2 = _check_inputs(x1, x2, fast=use_fast)
     if batch_size is not None:
         batch_size = checks.check_positive_int(batch_size, "batch_size")
     fn = empirical_ntk_fn(
-        model_or_apply,
+        apply,
         implementation=implementation,
         trace_axes=trace_axes,
         diagonal_axes=diagonal_axes,
@@ -730,8 +732,9 @@ def kernel_flow(
     return FlowResult(f_train, f_test)
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def predict_linearized(
-    model_or_apply: Model | Callable,
+    apply: Model | Callable,
     params: PyTree,
     x_train: ArrayLike,
     y_train: ArrayLike,
@@ -754,7 +757,7 @@ def predict_linearized(
     ``t = η · steps`` (``η`` the step size of gradient descent).
 
     Args:
-      model_or_apply: an :class:`fpjax.models.Model` or ``apply(params, x) -> (n,)`` / ``(n, c)``.
+      apply: an :class:`fpjax.models.Model` or ``apply(params, x) -> (n,)`` / ``(n, c)``.
       params: the parameters to linearize at (usually the initialization).
       x_train: ``(n, ...)``. y_train: the model's output shape at ``x_train``.
       t: gradient-flow time(s), scalar or array, ``inf`` allowed (the steady state).
@@ -781,9 +784,9 @@ def predict_linearized(
       J. Lee et al., "Wide neural networks of any depth evolve as linear models under gradient
       descent", NeurIPS 2019, arXiv:1902.06720.
     """
-    apply, _ = _resolve(model_or_apply)
+    apply_fn, _ = _resolve(apply)
     x_train, x_test = _check_inputs(x_train, x_test, fast=False)
-    f0 = apply(params, x_train)
+    f0 = apply_fn(params, x_train)
     y = checks.as_array(y_train, "y_train")
     if y.shape != f0.shape:
         raise ValueError(f"y_train must have the model's output shape {tuple(f0.shape)}; got {tuple(y.shape)}")
@@ -791,9 +794,9 @@ def predict_linearized(
     if full_outputs is None:
         full_outputs = c > 1
     axes = dict(trace_axes=()) if full_outputs else dict(trace_axes=(-1,))
-    ktt = empirical_ntk(model_or_apply, params, x_train, implementation=implementation, **axes)
+    ktt = empirical_ntk(apply, params, x_train, implementation=implementation, **axes)
     kst = f0s = None
     if x_test is not None:
-        kst = empirical_ntk(model_or_apply, params, x_test, x_train, implementation=implementation, **axes)
-        f0s = apply(params, x_test)
+        kst = empirical_ntk(apply, params, x_test, x_train, implementation=implementation, **axes)
+        f0s = apply_fn(params, x_test)
     return kernel_flow(ktt, y, t, f0_train=f0, k_test_train=kst, f0_test=f0s, rcond=rcond)

@@ -50,13 +50,13 @@ __all__ = ["Eigenpairs", "NTKRecord", "frobenius_norm", "lanczos_eigh", "ntk_eig
 EigResult = Eigenpairs
 
 
-def _resolve_apply(model_or_apply):
-    apply = getattr(model_or_apply, "apply", model_or_apply)
-    if not callable(apply):
+def _resolve_apply(apply):
+    apply_fn = getattr(apply, "apply", apply)
+    if not callable(apply_fn):
         raise TypeError(
-            f"model_or_apply must be a fpjax Model or a callable apply(params, x); got {type(model_or_apply).__name__}"
+            f"apply must be a fpjax Model or a callable apply(params, x); got {type(apply).__name__}"
         )
-    return apply
+    return apply_fn
 
 
 def _out_dim(apply, params, x) -> int:
@@ -66,13 +66,14 @@ def _out_dim(apply, params, x) -> int:
     return 1 if len(out.shape) == 1 else int(out.shape[1])
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def ntk_matvec(
-    model_or_apply: Model | Callable, params: PyTree, x: ArrayLike, *, batch_size: int | None = None
+    apply: Model | Callable, params: PyTree, x: ArrayLike, *, batch_size: int | None = None
 ) -> Callable:
     """The empirical-NTK-vector product ``v ↦ K v = J (Jᵀ v)`` without forming ``K`` or ``J``.
 
     Args:
-      model_or_apply: a :class:`fpjax.models.Model` or ``apply(params, x) -> (n,) | (n, c)``.
+      apply: a :class:`fpjax.models.Model` or ``apply(params, x) -> (n,) | (n, c)``.
       params: pytree of parameters.
       x: ``(n, ...)`` inputs.
       batch_size: points per block (``None``: all at once). Blocks are padded; padded points get
@@ -93,20 +94,20 @@ def ntk_matvec(
       >>> bool(np.allclose(ntk_matvec(model, p, x, batch_size=2)(v), empirical_ntk(model, p, x) @ v, atol=1e-4))
       True
     """
-    apply = _resolve_apply(model_or_apply)
+    apply_fn = _resolve_apply(apply)
     x = checks.as_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must have shape (n, ...) with a feature axis; got {tuple(x.shape)}")
     n = x.shape[0]
-    c = _out_dim(apply, params, x)
+    c = _out_dim(apply_fn, params, x)
     if batch_size is None or batch_size >= n:
 
         def f(p):
-            return apply(p, x).reshape(-1)
+            return apply_fn(p, x).reshape(-1)
 
         def matvec(v):
             _, vjp = jax.vjp(f, params)
-            (g,) = vjp(v.astype(_out_dtype(apply, params, x)))
+            (g,) = vjp(v.astype(_out_dtype(apply_fn, params, x)))
             return jax.jvp(f, (params,), (g,))[1]
 
         return matvec
@@ -115,10 +116,10 @@ def ntk_matvec(
     pad = nb * batch_size - n
     xb = jnp.concatenate([x, jnp.repeat(x[:1], pad, axis=0)]) if pad else x
     xb = xb.reshape((nb, batch_size) + x.shape[1:])
-    dtype = _out_dtype(apply, params, x)
+    dtype = _out_dtype(apply_fn, params, x)
 
     def fb(p, xi):
-        return apply(p, xi).reshape(-1)
+        return apply_fn(p, xi).reshape(-1)
 
     def matvec(v):
         vb = jnp.concatenate([v.astype(dtype), jnp.zeros((pad * c,), dtype)]).reshape(nb, batch_size * c)
@@ -150,8 +151,9 @@ def _ntk_eigh_jit(apply, params, x, key, *, k, num_iters, batch_size):
     return krylov.ritz_pairs(*krylov.lanczos_basis(mv, v0, num_iters), k)
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def ntk_eigh(
-    model_or_apply: Model | Callable,
+    apply: Model | Callable,
     params: PyTree,
     x: ArrayLike,
     k: int,
@@ -170,7 +172,7 @@ def ntk_eigh(
     compiles nothing. ``K`` is symmetric by construction, so no symmetry check is made.
 
     Args:
-      model_or_apply: :class:`fpjax.models.Model` or ``apply(params, x) -> (n,) | (n, c)``.
+      apply: :class:`fpjax.models.Model` or ``apply(params, x) -> (n,) | (n, c)``.
       params: parameters; x: ``(n, ...)`` inputs; k: number of eigenpairs.
       key: PRNG key; num_iters: Lanczos steps (default ``min(N, 2k + 20)``; ``n_iter`` is its
         deprecated spelling); batch_size: points per block of the products.
@@ -196,7 +198,7 @@ def ntk_eigh(
     """
     num_iters = krylov.renamed(deprecated, "n_iter", "num_iters", num_iters)
     krylov.no_other_kwargs(deprecated, "ntk_eigh")
-    apply = _resolve_apply(model_or_apply)
+    apply_fn = _resolve_apply(apply)
     x = checks.as_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must have shape (n, ...) with a feature axis; got {tuple(x.shape)}")
@@ -206,12 +208,12 @@ def ntk_eigh(
     if batch_size is not None:
         batch_size = checks.check_positive_int(batch_size, "batch_size")
         batch_size = None if batch_size >= x.shape[0] else batch_size
-    n_total = x.shape[0] * _out_dim(apply, params, x)
+    n_total = x.shape[0] * _out_dim(apply_fn, params, x)
     m = krylov.default_num_iters(n_total, k, num_iters)
     krylov.check_basis_memory(
-        m, n_total, _out_dtype(apply, params, x).itemsize, "x" if num_iters is None else "num_iters"
+        m, n_total, _out_dtype(apply_fn, params, x).itemsize, "x" if num_iters is None else "num_iters"
     )
-    return _ntk_eigh_jit(apply, params, x, key, k=k, num_iters=m, batch_size=batch_size)
+    return _ntk_eigh_jit(apply_fn, params, x, key, k=k, num_iters=m, batch_size=batch_size)
 
 
 def _frob_sq(kq, kr_mean):
@@ -297,8 +299,9 @@ class NTKRecord(NamedTuple):
     eigenvectors: jax.Array | None
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def ntk_record(
-    model_or_apply: Model | Callable,
+    apply: Model | Callable,
     x_train: ArrayLike,
     y_train: ArrayLike,
     *,
@@ -321,7 +324,7 @@ def ntk_record(
     NTK-vector products (twice the last two terms with ``params0``).
 
     Args:
-      model_or_apply: :class:`fpjax.models.Model` or ``apply``.
+      apply: :class:`fpjax.models.Model` or ``apply``.
       x_train: ``(n, ...)``; y_train: ``(n,)`` or ``(n, c)`` like the model's output.
       k: top eigenpairs; key: PRNG key (Lanczos start and probes); num_iters: Lanczos steps;
       num_probes: Hutchinson probes; batch_size: points per block of the products (``n_iter`` and
@@ -349,7 +352,7 @@ def ntk_record(
       Cristianini et al. (2001), *On kernel-target alignment*, NeurIPS 14; Kopitkov & Indelman (2020),
       arXiv:1910.02875; Fort et al. (2020), arXiv:2010.15110.
     """
-    apply = _resolve_apply(model_or_apply)
+    apply_fn = _resolve_apply(apply)
     x_train = checks.as_array(x_train, "x_train")
     y_train = checks.as_array(y_train, "y_train")
     checks.check_same_leading(x_train, "x_train", y_train, "y_train")
@@ -368,19 +371,19 @@ def ntk_record(
     k_lanczos, k_probe = jax.random.split(key)
 
     def record(params):
-        out = apply(params, x_train)
+        out = apply_fn(params, x_train)
         if out.size != n_total:
             raise ValueError(f"y_train must have the model's output size {out.shape}; got {y_train.shape}")
         dtype = out.dtype
         yv = y.astype(dtype)
-        mv = ntk_matvec(apply, params, x_train, batch_size=batch_size)
+        mv = ntk_matvec(apply_fn, params, x_train, batch_size=batch_size)
         _, sub = jax.random.split(k_lanczos)
         v0 = jax.random.normal(sub, (n_total,), dtype)
         eig = krylov.ritz_pairs(*krylov.lanczos_basis(mv, v0, m), k)
         q = eig.vectors.T  # (N, k)
         kq = jax.vmap(mv)(eig.vectors)
         ky = mv(yv)
-        mv0 = None if params0 is None else ntk_matvec(apply, params0, x_train, batch_size=batch_size)
+        mv0 = None if params0 is None else ntk_matvec(apply_fn, params0, x_train, batch_size=batch_size)
 
         def sq_norms(z):  # ‖Kz‖², and ‖(K − K₀)z‖², ‖K₀z‖² against the reference kernel
             kz = mv(z)

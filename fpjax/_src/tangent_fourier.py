@@ -254,8 +254,9 @@ def _grid_points(axes, dtype):
     return jnp.asarray(np.stack([m.reshape(-1) for m in mesh], axis=1), dtype=dtype)
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def kernel_spectrum(
-    model_or_apply: Model | Callable,
+    apply: Model | Callable,
     params: PyTree,
     x: ArrayLike,
     *,
@@ -268,7 +269,7 @@ def kernel_spectrum(
     """``K̂_θ(ξ, x_i)``: the grid transform of ``x ↦ K_θ(x, x_i)`` over ``box`` (zero outside).
 
     Args:
-      model_or_apply, params: as in :func:`fpjax.ntk.empirical_ntk` (scalar output).
+      apply, params: as in :func:`fpjax.ntk.empirical_ntk` (scalar output).
       x: ``(n, d)`` data points ``x_i``.
       box: ``(low, high)`` (scalars or ``(d,)``); default: the data's bounding box widened by 25% of
         its span on each side. The grid is ``low + j (high − low)/N``, ``j < N``, per axis.
@@ -285,7 +286,7 @@ def kernel_spectrum(
     checks.check_finite(x, "x")
     _, _, sizes, axes = _box_and_grid(x, box, grid_size)
     pts = _grid_points(axes, x.dtype)
-    k = empirical_ntk(model_or_apply, params, pts, x, implementation=implementation, batch_size=batch_size)
+    k = empirical_ntk(apply, params, pts, x, implementation=implementation, batch_size=batch_size)
     k = jnp.moveaxis(k.reshape(sizes + (x.shape[0],)), -1, 0)
     freqs, khat = _grid_fft(k, [np.asarray(a, np.dtype(x.dtype)) for a in axes], window)
     return KernelSpectrum(freqs, axes, k, khat)
@@ -337,8 +338,9 @@ class MeasuredDfhat(NamedTuple):
     resolution: float
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def measured_dfhat(
-    model_or_apply: Model | Callable,
+    apply: Model | Callable,
     params: PyTree,
     x: ArrayLike,
     y: ArrayLike,
@@ -370,17 +372,17 @@ def measured_dfhat(
     from fpjax._src.train import gradient_flow
 
     checks.check_choice(method, "method", METHODS)
-    apply = model_or_apply.apply if isinstance(model_or_apply, Model) else model_or_apply
+    apply_fn = apply.apply if isinstance(apply, Model) else apply
     c = _per_sample_cost(loss)
     dtype = x.dtype
     pts = _grid_points(axes, dtype)
     sizes = tuple(len(a) for a in axes)
     np_axes = [np.asarray(a, np.dtype(dtype)) for a in axes]
-    f0_shape = jax.eval_shape(apply, params, x).shape
+    f0_shape = jax.eval_shape(apply_fn, params, x).shape
     yy = y.reshape(f0_shape)
 
     def cost(p):
-        return jnp.sum(c(apply(p, x), yy))
+        return jnp.sum(c(apply_fn(p, x), yy))
 
     g = jax.grad(cost)(params)
     gn, pn = _tree_norm(g), _tree_norm(params)
@@ -397,7 +399,7 @@ def measured_dfhat(
         hg = jax.jvp(jax.grad(cost), (params,), (g,))[1]
         rate = max(float(gn / pn), float(_tree_norm(hg) / gn))
         step = h / rate
-    on_grid = jax.jit(lambda p: apply(p, pts).reshape(sizes))
+    on_grid = jax.jit(lambda p: apply_fn(p, pts).reshape(sizes))
     if method == "finite_difference":
         shift = lambda s: jax.tree_util.tree_map(lambda a, b: a + s * b, params, g)
         f0, fm, fp = on_grid(params), on_grid(shift(-step)), on_grid(shift(step))
@@ -408,7 +410,7 @@ def measured_dfhat(
         rtol = ode_rtol if ode_rtol is not None else max(1e-12, 1e3 * eps)
         atol = ode_atol if ode_atol is not None else rtol * 1e-2
         ps = gradient_flow(
-            apply, params, x, yy, jnp.asarray([0.0, step, 2 * step], dtype), loss=_summed(c), rtol=rtol, atol=atol
+            apply_fn, params, x, yy, jnp.asarray([0.0, step, 2 * step], dtype), loss=_summed(c), rtol=rtol, atol=atol
         )
         p_at = lambda k: jax.tree_util.tree_map(lambda a: a[k], ps)
         f0, f1, f2 = on_grid(params), on_grid(p_at(1)), on_grid(p_at(2))
@@ -644,8 +646,9 @@ class TangentFourierResult(NamedTuple):
     hf_ratio: float
 
 
+@checks.renamed_keyword(model_or_apply="apply")
 def tangent_fourier(
-    model_or_apply: Model | Callable,
+    apply: Model | Callable,
     params: PyTree,
     x: ArrayLike,
     y: ArrayLike,
@@ -664,7 +667,7 @@ def tangent_fourier(
     """Check Theorem 5.1 for a model at ``params`` on data ``(x, y)``; see the module docstring.
 
     Args:
-      model_or_apply: :class:`fpjax.models.Model` or ``apply(params, x) -> (n, 1)``/``(n,)``.
+      apply: :class:`fpjax.models.Model` or ``apply(params, x) -> (n, 1)``/``(n,)``.
       x: ``(n, d)``; y: ``(n,)`` or ``(n, 1)`` targets (``{0, 1}`` labels for ``bce``, whose
         model output is a logit).
       loss: ``"mse"`` (``c = ½(f − y)²``), ``"bce"`` or an elementwise ``c(f, y)``.
@@ -703,12 +706,12 @@ def tangent_fourier(
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     for m in methods:
         checks.check_choice(m, "method", METHODS)
-    apply = model_or_apply.apply if isinstance(model_or_apply, Model) else model_or_apply
-    out = jax.eval_shape(apply, params, x)
+    apply_fn = apply.apply if isinstance(apply, Model) else apply
+    out = jax.eval_shape(apply_fn, params, x)
     if math.prod(out.shape) != x.shape[0]:
         raise ValueError(f"Theorem 5.1 is checked for scalar outputs; the model returns shape {tuple(out.shape)}")
     spec = kernel_spectrum(
-        model_or_apply,
+        apply,
         params,
         x,
         box=box,
@@ -717,13 +720,13 @@ def tangent_fourier(
         implementation=implementation,
         batch_size=batch_size,
     )
-    f = apply(params, x).reshape(-1)
+    f = apply_fn(params, x).reshape(-1)
     r = cost_grad(f, y.reshape(-1).astype(f.dtype), loss)
     pred = predicted_dfhat(spec.kernel_hat, r)
     measured, rel, ratio, step, resolution = {}, {}, {}, {}, {}
     for m in methods:
         md = measured_dfhat(
-            model_or_apply, params, x, y.reshape(-1), spec.axes, loss=loss, method=m, rel_step=rel_step, window=window
+            apply, params, x, y.reshape(-1), spec.axes, loss=loss, method=m, rel_step=rel_step, window=window
         )
         measured[m], step[m], resolution[m] = md.dfhat, md.step, md.resolution
         rel[m], ratio[m] = spectral_agreement(pred, md.dfhat)
