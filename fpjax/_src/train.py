@@ -7,6 +7,7 @@ can itself be ``vmap``-ed over seeds (see :func:`fpjax.train.sweep`).
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -223,11 +224,110 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
+def _renamed(fn: str, kwargs: dict, renames: dict[str, str], values: dict) -> dict:
+    """Map deprecated keyword spellings in ``kwargs`` onto their new names (DeprecationWarning).
+
+    ``renames``: old name -> new name; ``values``: the new names' values as passed (None = not
+    passed). Returns ``values`` updated; unknown keywords raise ``TypeError`` as Python would."""
+    for old, value in kwargs.items():
+        if old not in renames:
+            raise TypeError(f"{fn}() got an unexpected keyword argument {old!r}")
+        new = renames[old]
+        if values.get(new) is not None:
+            raise TypeError(f"{fn}(): pass {new}= only (the deprecated {old}= was given as well)")
+        warnings.warn(f"{fn}(): {old}= is deprecated; use {new}=", DeprecationWarning, stacklevel=3)
+        values[new] = value
+    return values
+
+
+def _data_args(fn: str, x_train, y_train, deprecated: dict) -> tuple:
+    """``(x_train, y_train)`` with the deprecated ``x=``/``y=`` keywords mapped (both required)."""
+    v = _renamed(fn, deprecated, {"x": "x_train", "y": "y_train"}, {"x_train": x_train, "y_train": y_train})
+    for name in ("x_train", "y_train"):
+        if v[name] is None:
+            raise TypeError(f"{fn}() missing required argument {name!r}")
+    return v["x_train"], v["y_train"]
+
+
+class _Carry(NamedTuple):
+    """The state of the training core between steps (a pytree)."""
+
+    params: Any
+    state: Any  # non-trainable model state (batch-norm statistics), None for plain models
+    opt_state: Any
+    diverged: jax.Array
+    diverged_step: jax.Array
+
+
+def _init_carry(params, state, optimizer) -> _Carry:
+    return _Carry(params, state, optimizer.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
+
+
+def _guarded_step(loss_and_grad: Callable, optimizer: optax.GradientTransformation) -> Callable:
+    """One optimizer update with the divergence guard: the training step of :func:`fit` and
+    :func:`fpjax.cnn.train_cnn`.
+
+    ``loss_and_grad(params, state, step, inp) -> ((loss, (new_state, aux)), grads)`` evaluates the
+    step's minibatch (``inp``: per-step inputs, e.g. batch indices and a dropout key). Returns
+    ``step_fn(carry, (step, inp)) -> (carry, (loss, aux))`` for ``lax.scan``. If the loss or the
+    updated parameters/state are non-finite, the parameters and state stay at their last finite
+    values, ``diverged`` is set with ``diverged_step``, and later losses are NaN.
+    """
+
+    def step_fn(carry: _Carry, xs):
+        step, inp = xs
+        p, s, opt_state, diverged, div_step = carry
+        (value, (new_s, aux)), grads = loss_and_grad(p, s, step, inp)
+        updates, new_opt_state = optimizer.update(grads, opt_state, p)
+        new_p = optax.apply_updates(p, updates)
+        ok = jnp.isfinite(value) & _all_finite(new_p) & _all_finite(new_s) & ~diverged
+        # Only the parameters and state are frozen: the optimizer state is never returned and, once
+        # a step failed, ``ok`` stays False, so whatever it holds cannot reach the parameters again.
+        # Selecting the optimizer state too (three more passes over parameter-sized trees) cost ~10 %
+        # of an Adam step of the benchmark network; the parameter select alone ~3 % (benchmarks/RESULTS.md).
+        kept_p, kept_s = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), (new_p, new_s), (p, s))
+        div_step = jnp.where(~diverged & ~ok, step, div_step)
+        value = jnp.where(diverged, jnp.nan, value)
+        return _Carry(kept_p, kept_s, new_opt_state, diverged | ~ok, div_step), (value, aux)
+
+    return step_fn
+
+
+def _scan_steps(step_fn: Callable, carry: _Carry, start, count: int, inp=None):
+    """Steps ``start .. start + count − 1`` of ``step_fn`` as one ``lax.scan``."""
+    return jax.lax.scan(step_fn, carry, (start + jnp.arange(count, dtype=jnp.int32), inp))
+
+
+def _scan_with_records(step_fn: Callable, carry: _Carry, steps: int, record, record_every: int):
+    """``steps`` guarded steps as one scan, ``record(params)`` at steps ``0, k, 2k, ...``.
+
+    Returns ``(carry, losses (steps,), records or None, record_steps (R,))``: the record-chunk
+    scan (an outer scan over chunks of ``k = record_every`` steps, then the tail)."""
+    if record is None:
+        carry, (losses, _) = _scan_steps(step_fn, carry, 0, steps)
+        return carry, losses, None, jnp.zeros((0,), jnp.int32)
+    n_rec = steps // record_every
+
+    def chunk(c, start):
+        c, (ls, _) = _scan_steps(step_fn, c, start, record_every)
+        return c, (ls, record(c.params))
+
+    first = record(carry.params)
+    carry, (ls, recs) = jax.lax.scan(chunk, carry, jnp.arange(n_rec, dtype=jnp.int32) * record_every)
+    losses = ls.reshape(-1)
+    tail = steps - n_rec * record_every
+    if tail:
+        carry, (tail_losses, _) = _scan_steps(step_fn, carry, n_rec * record_every, tail)
+        losses = jnp.concatenate([losses, tail_losses])
+    records = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
+    return carry, losses, records, jnp.arange(n_rec + 1, dtype=jnp.int32) * record_every
+
+
 def fit(
     apply: Callable,
     params: PyTree,
-    x: ArrayLike,
-    y: ArrayLike,
+    x_train: ArrayLike = None,
+    y_train: ArrayLike = None,
     *,
     optimizer: optax.GradientTransformation,
     steps: int,
@@ -236,8 +336,9 @@ def fit(
     key: jax.Array | None = None,
     record: Callable[[PyTree], PyTree] | None = None,
     record_every: int = 1,
+    **deprecated: Any,
 ) -> FitResult:
-    """Train ``params`` of ``apply`` on ``(x, y)`` for ``steps`` optimizer updates.
+    """Train ``params`` of ``apply`` on ``(x_train, y_train)`` for ``steps`` optimizer updates.
 
     The loop is one jitted ``lax.scan``: ``θ_{s+1} = θ_s + optimizer.update(∇L(θ_s; batch_s))``.
     Full batch when ``batch_size`` is None; otherwise each epoch is a fresh permutation of the data
@@ -245,12 +346,15 @@ def fit(
     remainder is dropped that epoch).
 
     If a loss, gradient or update becomes non-finite, the parameters are frozen at their last finite
-    value, ``diverged`` is set, and later losses are NaN — never a silent NaN result.
+    value, ``diverged`` is set, and later losses are NaN — never a silent NaN result. The same
+    guarded step drives :func:`fpjax.cnn.train_cnn`.
 
     Args:
-      apply: ``apply(params, x) -> (n, c)`` predictions (logits for ``bce``/``ce``).
+      apply: ``apply(params, x) -> (n, c)`` predictions (logits for ``bce``/``ce``): a plain
+        function or a :class:`fpjax.models.Model` (models are callable).
       params: pytree of arrays.
-      x: ``(n, ...)`` inputs. y: targets, see :func:`mse`, :func:`bce`, :func:`ce`.
+      x_train: ``(n, ...)`` inputs. y_train: targets, see :func:`mse`, :func:`bce`, :func:`ce`.
+        (The deprecated keywords ``x=``, ``y=`` still work, with a ``DeprecationWarning``.)
       optimizer: any optax ``GradientTransformation``.
       steps: number of updates (≥ 1).
       loss: ``"mse" | "bce" | "ce"`` or ``loss(pred, y) -> scalar``.
@@ -258,8 +362,19 @@ def fit(
       record: optional ``record(params) -> pytree`` evaluated at steps ``0, k, 2k, ...``
         (``k = record_every``), e.g. the model's spectrum on a grid, its NTK, the test loss.
 
+    Returns:
+      A :class:`FitResult`: ``losses (steps,)``, ``records`` (leading axis ``steps // k + 1``), ...
+
     Works under ``jax.vmap`` (over params, data or keys) and inside ``jit``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> x = jnp.linspace(-1, 1, 8)[:, None]
+      >>> r = fit(lambda p, x: x * p, jnp.zeros(1), x, 2 * x, optimizer=optax.sgd(0.5), steps=50, record=lambda p: p, record_every=25)
+      >>> round(float(r.params[0]), 3), r.record_steps.tolist(), bool(r.diverged)
+      (2.0, [0, 25, 50], False)
     """
+    x_train, y_train = _data_args("fit", x_train, y_train, deprecated)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation (e.g. optax.adam(1e-3)); got {type(optimizer).__name__}"
@@ -267,7 +382,7 @@ def fit(
     steps = checks.check_positive_int(steps, "steps")
     record_every = checks.check_positive_int(record_every, "record_every")
     loss_fn = get_loss(loss)
-    x, y = _validate_data(apply, params, x, y, loss)
+    x, y = _validate_data(apply, params, x_train, y_train, loss)
     n = x.shape[0]
     if batch_size is not None:
         batch_size = checks.check_positive_int(batch_size, "batch_size")
@@ -276,6 +391,8 @@ def fit(
         if key is None:
             raise ValueError("key is needed with batch_size (it draws the minibatch permutations)")
         checks.check_key(key)
+    if record is not None and not callable(record):
+        raise TypeError(f"record must be a function record(params) -> pytree; got {type(record).__name__}")
     return _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, params, x, y, key)
 
 
@@ -293,60 +410,29 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
         idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
         return x[idx], y[idx]
 
-    def one_step(carry, step):
-        p, opt_state, diverged, div_step = carry
-        xb, yb = batch(step)
-        value, grads = value_and_grad(p, xb, yb)
-        updates, new_opt_state = optimizer.update(grads, opt_state, p)
-        new_p = optax.apply_updates(p, updates)
-        ok = jnp.isfinite(value) & _all_finite(new_p) & ~diverged
-        # Only the parameters are frozen: the optimizer state is never returned and, once a step
-        # failed, ``ok`` stays False, so whatever the state holds cannot reach the parameters again.
-        # Selecting the state too (three more passes over parameter-sized trees) cost ~10 % of an
-        # Adam step of the benchmark network; the parameter select alone ~3 % (benchmarks/RESULTS.md).
-        kept_p = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new_p, p)
-        now_diverged = diverged | ~ok
-        div_step = jnp.where(~diverged & ~ok, step, div_step)
-        value = jnp.where(diverged, jnp.nan, value)
-        return (kept_p, new_opt_state, now_diverged, div_step), value
+    def loss_and_grad(p, s, step, _):
+        value, grads = value_and_grad(p, *batch(step))
+        return (value, (s, None)), grads
 
-    carry = (params, optimizer.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
-    all_steps = jnp.arange(steps, dtype=jnp.int32)
-    if record is None:
-        carry, losses = jax.lax.scan(one_step, carry, all_steps)
-        records, record_steps = None, jnp.zeros((0,), jnp.int32)
-    else:
-        n_rec = steps // record_every
-
-        def chunk(c, start):
-            c, ls = jax.lax.scan(one_step, c, start + jnp.arange(record_every, dtype=jnp.int32))
-            return c, (ls, record(c[0]))
-
-        first = record(params)
-        carry, (ls, recs) = jax.lax.scan(chunk, carry, jnp.arange(n_rec, dtype=jnp.int32) * record_every)
-        losses = ls.reshape(-1)
-        tail = steps - n_rec * record_every
-        if tail:
-            carry, tail_losses = jax.lax.scan(one_step, carry, n_rec * record_every + jnp.arange(tail, dtype=jnp.int32))
-            losses = jnp.concatenate([losses, tail_losses])
-        records = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
-        record_steps = jnp.arange(n_rec + 1, dtype=jnp.int32) * record_every
-    p, _, diverged, div_step = carry
-    return FitResult(p, losses, records, record_steps, diverged, div_step)
+    step_fn = _guarded_step(loss_and_grad, optimizer)
+    carry = _init_carry(params, None, optimizer)
+    carry, losses, records, record_steps = _scan_with_records(step_fn, carry, steps, record, record_every)
+    return FitResult(carry.params, losses, records, record_steps, carry.diverged, carry.diverged_step)
 
 
 def gradient_flow(
     apply: Callable,
     params: PyTree,
-    x: ArrayLike,
-    y: ArrayLike,
-    t: ArrayLike,
+    x_train: ArrayLike = None,
+    y_train: ArrayLike = None,
+    t: ArrayLike = None,
     *,
     loss: str | Callable = "mse",
     rtol: float = 1e-6,
     atol: float = 1e-8,
     max_steps: int = 100_000,
     solver: Any = None,
+    **deprecated: Any,
 ) -> PyTree:
     """Solve the gradient flow ``θ̇ = −∇_θ L(θ)`` from ``θ(0) = params`` with diffrax.
 
@@ -355,8 +441,25 @@ def gradient_flow(
     adaptive step by a PID controller with ``rtol``/``atol``). Use it to compare theory with training
     at exact ``t`` (gradient descent with learning rate ``η`` for ``s`` steps approximates ``t = ηs``
     with a global error ``O(η)``).
+
+    Args:
+      apply: ``apply(params, x) -> (n, c)``, a plain function or a :class:`fpjax.models.Model`.
+      params: initial parameters ``θ(0)``.
+      x_train, y_train: training data, as for :func:`fit` (deprecated keywords ``x=``, ``y=``).
+      t: ``(k,)`` non-decreasing times ≥ 0.
+      loss: ``"mse" | "bce" | "ce"`` or a callable.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> x = jnp.ones((4, 1))
+      >>> ps = gradient_flow(lambda p, x: x * p, jnp.zeros(1), x, x, jnp.array([0.0, 1.0]))
+      >>> round(float(ps[1, 0]), 4)  # θ(t) = 1 − e^{−t}
+      0.6321
     """
-    x, y = _validate_data(apply, params, x, y, loss)
+    x_train, y_train = _data_args("gradient_flow", x_train, y_train, deprecated)
+    if t is None:
+        raise TypeError("gradient_flow() missing required argument 't'")
+    x, y = _validate_data(apply, params, x_train, y_train, loss)
     t = checks.as_array(t, "t")
     checks.check_ndim(t, "t", 1)
     checks.check_finite(t, "t")
