@@ -6,7 +6,8 @@ frequencies").
 * Fourier-series coefficients at physical frequencies (cycles per unit length) on a grid of whole
   periods: :func:`fourier_coeffs`, :func:`peak_relative_error`, :func:`periodic_amplitudes`.
 * Convergence times per frequency (first crossing, stays below; seed statistics):
-  :func:`convergence_times`, :func:`crossing_steps`, :func:`plot_convergence_times`.
+  :func:`convergence_times`, :func:`crossing_steps`, :func:`plot_convergence_times`,
+  :func:`spearman` (rank correlation, e.g. of convergence step and frequency).
 * Scattered data, projection method: :func:`nudft`, :func:`principal_direction`.
 * Convergence per frequency: :func:`relative_error`.
 * Filtering method: :func:`filter_decompose`, :func:`filter_errors`.
@@ -18,6 +19,7 @@ frequencies").
 """
 
 from fpjax._src.convergence import ConvergenceTimes, convergence_times, crossing_steps
+from fpjax._src.stats import spearman
 from fpjax._src.spectrum import (
     Amplitudes,
     FilterDecomposition,
@@ -92,6 +94,7 @@ __all__ = [
     "principal_direction",
     "radial_profile",
     "relative_error",
+    "spearman",
     "ssr",
     "ssr_accumulation",
     "window_weights",

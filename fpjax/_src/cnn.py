@@ -31,7 +31,6 @@ DenseNet-121 6,956,298; EfficientNet-B0 4,020,358 — the counts of the standard
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +42,7 @@ from fpjax._src import checks
 from fpjax._src import cnn_models as cm
 from fpjax._src.array_types import ArrayLike, PyTree
 from fpjax._src.models import num_params
+from fpjax._src.spectrum_kernels import conv_kernel_items
 
 __all__ = ["CNN", "get_model", "MODEL_NAMES", "num_params", "spatial_kernels"]
 
@@ -198,15 +198,22 @@ def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None,
 
 
 def spatial_kernels(params: PyTree, *, min_size: int = 2) -> dict[str, jax.Array]:
-    """All convolution kernels of a params tree with spatial size ≥ ``min_size`` (i.e. no 1×1),
-    as ``{"path/to/Conv_0": kernel (kh, kw, c_in, c_out)}`` in traversal order (input to output
-    for the sequential models). Used for the conv weight spectra of fr-ssr."""
-    found = []
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        keys = [str(getattr(p, "key", p)) for p in path]
-        if keys and keys[-1] == "kernel" and leaf.ndim == 4 and min(leaf.shape[:2]) >= min_size:
-            found.append(("/".join(keys[:-1]), leaf))
-    # Pytree dicts flatten in sorted key order ("Conv_10" < "Conv_2"); Flax numbers submodules in
-    # creation order, so a natural sort restores the input-to-output order.
-    nat = lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
-    return dict(sorted(found, key=lambda kv: nat(kv[0])))
+    """All convolution kernels of a params tree with spatial size ≥ ``min_size`` (i.e. no 1×1).
+
+    Returns ``{"path/to/Conv_0": kernel (kh, kw, c_in, c_out)}`` (the path without ``/kernel``) in
+    natural layer order (``Conv_2`` before ``Conv_10``; input to output for the sequential models):
+    the leaves named ``kernel`` of :func:`fpjax.spectrum.conv_kernels`' extractor. Used for the conv
+    weight spectra of fr-ssr.
+
+    Examples:
+      >>> import numpy as np
+      >>> k = {"kernel": np.ones((3, 3, 1, 4))}
+      >>> list(spatial_kernels({"Conv_10": k, "Conv_2": k, "Conv_3": {"kernel": np.ones((1, 1, 4, 4))}}))
+      ['Conv_2', 'Conv_10']
+    """
+    out = {}
+    for name, k in conv_kernel_items(params, min_size=min_size):
+        head, _, last = name.rpartition("/")
+        if last == "kernel":
+            out[head] = k
+    return out
