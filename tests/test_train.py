@@ -263,9 +263,11 @@ def test_losses_refuse_broadcasting_and_bad_labels():
         bce(jnp.zeros(3), jnp.array([0.0, 1.5, 1.0]))
     with pytest.raises(ValueError, match="bce: y must have exactly the shape of logits"):
         bce(jnp.zeros((3, 1)), jnp.zeros(3))
-    # traced labels cannot be checked on the host: invalid ones make the loss NaN instead
-    assert np.isnan(jax.jit(ce)(logits, jnp.array([0, 2, 1])))
-    assert np.isnan(jax.jit(bce)(jnp.zeros(3), jnp.array([0.0, 1.5, 1.0])))
+    # traced labels: the compiled program fails with the same message (checks.error_if)
+    with pytest.raises((RuntimeError, ValueError), match="ce: y must hold integer class labels in 0..1"):
+        jax.block_until_ready(jax.jit(ce)(logits, jnp.array([0, 2, 1])))
+    with pytest.raises((RuntimeError, ValueError), match=r"bce: y must hold targets in \[0, 1\]"):
+        jax.block_until_ready(jax.jit(bce)(jnp.zeros(3), jnp.array([0.0, 1.5, 1.0])))
     # valid labels: the usual values (log 2 for two equal logits), float labels holding whole numbers ok
     np.testing.assert_allclose(ce(logits, jnp.array([0, 1, 1])), np.log(2.0), rtol=1e-6)
     np.testing.assert_allclose(ce(logits, jnp.array([0.0, 1.0, 1.0])), np.log(2.0), rtol=1e-6)

@@ -11,6 +11,13 @@ pure functions, in the style of :class:`fpjax.models.Model` but with batch-norm 
   averages, dropout / drop-connect are active and need ``key``; ``train=False``: batch norm uses the
   running averages (returned unchanged), dropout is off, ``key`` is ignored.
 
+Non-finite input (NaN in, NaN out, under ``jit`` as eagerly): in eval mode each image holding a
+NaN/Inf pixel gets NaN logits and the other rows are unaffected; in train mode batch statistics mix
+the rows, so non-finite images are refused (``ValueError`` eagerly, a failing program under
+``jit``/``vmap``). NaN weights or batch-norm statistics give NaN logits. Complex images are refused
+(``TypeError``); images that do not fit the parameters (e.g. NCHW instead of NHWC) get a
+``ValueError`` that says so.
+
 Both are jit/vmap friendly; ``init`` and ``apply`` are jitted once per model object (compiling
 beats eager Flax dispatch; inside a caller's jit/vmap the inner jit is inlined).
 ``model.eval_fn(variables)`` returns ``f(params, x) -> logits`` with batch norm in eval mode and the
@@ -35,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
+from flax import errors as flax_errors
 import jax
 import jax.numpy as jnp
 
@@ -60,6 +68,12 @@ _REGISTRY: dict[str, tuple[Callable[..., nn.Module], float]] = {
     "cnn_small": (lambda c, d, **kw: cm.SmallCNN(c, dropout=d, **kw), 0.0),
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+_NONFINITE_TRAIN = (
+    "x must be finite in train mode: it holds NaN/Inf, and batch statistics would spread it to every row of "
+    "the batch (eval mode gives NaN logits for the non-finite rows only)"
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -99,6 +113,8 @@ class CNN:
         return int(self.config["num_classes"])
 
     def _check_x(self, x, name="x"):
+        if jnp.iscomplexobj(x):
+            raise TypeError(f"{name} must hold real images; got a complex array (its imaginary part would be lost)")
         x = checks.as_array(x, name)
         checks.check_ndim(x, name, 4, shape_hint="(n, height, width, channels) (NHWC)")
         if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -119,16 +135,28 @@ class CNN:
         v = {"params": variables["params"]}
         if bs:
             v["batch_stats"] = bs
-        if not train:
-            return self._apply_jit(v, x, None, False)[0], bs
-        if key is not None:
-            checks.check_key(key)
-        elif self.stochastic:
+        if train:
+            # Batch statistics mix the rows of a batch: one NaN image would make every row NaN, so
+            # non-finite images are refused in train mode (eval mode: NaN rows give NaN logits).
+            x = checks.error_if(x, ~jnp.all(jnp.isfinite(x)), _NONFINITE_TRAIN)
+            if key is not None:
+                checks.check_key(key)
+            elif self.stochastic:
+                raise ValueError(
+                    f"{self.name} has dropout/drop-connect (config {self.config}); "
+                    "apply(..., train=True) needs key=jax.random.key(...)"
+                )
+        try:
+            out = self._apply_jit(v, x, key if train else None, bool(train))
+        except (TypeError, ValueError, flax_errors.FlaxError) as err:
+            if "NaN/Inf" in str(err):
+                raise
             raise ValueError(
-                f"{self.name} has dropout/drop-connect (config {self.config}); "
-                "apply(..., train=True) needs key=jax.random.key(...)"
-            )
-        return self._apply_jit(v, x, key, True)
+                f"x of shape {tuple(x.shape)} does not fit the parameters of {self.name} ({err}); images must be "
+                "NHWC (n, height, width, channels) with the channels the model was initialised with "
+                "(NCHW input: use jnp.transpose(x, (0, 2, 3, 1)))"
+            ) from err
+        return out if train else (out[0], bs)
 
     def eval_fn(self, variables: dict) -> Callable[[Any, jax.Array], jax.Array]:
         """``f(params, x) -> logits`` in eval mode with ``variables["batch_stats"]`` frozen."""

@@ -36,24 +36,39 @@ def _nan_if_nonfinite(a) -> jax.Array:
     return 0.0 * jnp.sum(a)
 
 
+def _real(a, name: str, loss: str, *, min_ndim: int = 1) -> jax.Array:
+    """``a`` as a real floating array: complex refused (TypeError), integers/bools promoted to
+    float32 (no integer overflow in the loss), at least ``min_ndim`` dimensions (a leading sample axis)."""
+    if jnp.iscomplexobj(a):
+        raise TypeError(f"{loss}: {name} must be real; got a complex array (its imaginary part would be lost)")
+    a = checks.as_array(a, f"{loss}: {name}")
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+        a = a.astype(jnp.float32)
+    if a.ndim < min_ndim:
+        raise ValueError(f"{loss}: {name} must have a leading sample axis (shape (n,) or (n, c)); got shape {a.shape}")
+    return a
+
+
 def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
     """Half mean squared error ``L = (1/(2n)) Σ_i ‖f(x_i) − y_i‖²``.
 
     Args:
-      pred: ``(n, c)`` (or ``(n,)``) predictions.
+      pred: ``(n, c)`` (or ``(n,)``) predictions; real (integers are promoted to float32).
       y: targets of exactly the same shape (no broadcasting: ``(n, 1)`` against ``(n,)`` is an error).
 
     Returns:
       Scalar; NaN when an input holds NaN/Inf.
 
     Raises:
-      ValueError: if the shapes differ.
+      ValueError: if the shapes differ or an input is a scalar (no sample axis).
+      TypeError: complex inputs.
 
     Examples:
       >>> import jax.numpy as jnp
       >>> float(mse(jnp.zeros((2, 1)), jnp.ones((2, 1))))
       0.5
     """
+    pred, y = _real(pred, "pred", "mse"), _real(y, "y", "mse")
     _same_shape(pred, y, "mse", "pred")
     return 0.5 * jnp.sum((pred - y) ** 2) / pred.shape[0] + _nan_if_nonfinite(pred)
 
@@ -66,67 +81,86 @@ def bce(logits: jax.Array, y: jax.Array) -> jax.Array:
       y: targets in ``[0, 1]`` with exactly the shape of ``logits``.
 
     Returns:
-      Scalar. Targets outside ``[0, 1]`` raise ``ValueError`` when concrete; under ``jit`` (traced
-      targets) they make the loss NaN instead (no host copy). NaN/Inf inputs give NaN.
+      Scalar; NaN/Inf logits give NaN. Targets outside ``[0, 1]`` (or NaN) raise ``ValueError``
+      eagerly and fail the compiled program under ``jit``/``vmap`` (:func:`fpjax._src.checks.error_if`).
 
     Examples:
       >>> import jax.numpy as jnp
       >>> round(float(bce(jnp.zeros(2), jnp.array([0.0, 1.0]))), 4)
       0.6931
     """
+    logits, y = _real(logits, "logits", "bce", min_ndim=0), _real(y, "y", "bce", min_ndim=0)
     _same_shape(logits, y, "bce", "logits")
-    y = jnp.asarray(y)
-    if checks.is_concrete(y):
-        yn = np.asarray(y)
-        if yn.size and not np.all((yn >= 0) & (yn <= 1)):  # NaN fails too
-            raise ValueError(
-                f"bce: y must hold targets in [0, 1]; got values in [{np.nanmin(yn)}, {np.nanmax(yn)}]"
-                f"{' and NaN' if np.isnan(yn).any() else ''}"
-            )
-    valid = jnp.all((y >= 0) & (y <= 1))
     loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
-    return jnp.where(valid, loss, jnp.nan)
+    return checks.error_if(loss, ~jnp.all((y >= 0) & (y <= 1)), "bce: y must hold targets in [0, 1] (no NaN)")
+
+
+def _class_labels(y, n_classes: int) -> tuple[jax.Array, Any]:
+    """Integer labels as int32 and the traced "bad label" flag (None when checked here).
+
+    Concrete labels are checked on the host in their own dtype (an int64 label 2**33 is out of
+    range, not wrapped to 0); traced ones in a dtype at least int32 wide (an int8/uint8 label is
+    compared with ``n_classes`` without overflow)."""
+    msg = f"ce: y must hold integer class labels in 0..{n_classes - 1}"
+    if not isinstance(y, jax.core.Tracer):
+        yn = np.asarray(y)
+        bad = (yn < 0) | (yn >= n_classes)
+        if bad.any():
+            raise ValueError(f"{msg}; got {yn[bad][:5].tolist()}")
+        return jnp.asarray(yn.astype(np.int32)), None
+    wide = y.astype(jnp.int32) if jnp.dtype(y.dtype).itemsize < 4 else y
+    return y.astype(jnp.int32), (wide < 0) | (wide >= n_classes)
 
 
 def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy ``−mean_i log softmax(z_i)[y_i]``.
+    """Mean softmax cross-entropy ``−mean_i log softmax(z_i)[y_i]`` (or ``−mean_i Σ_c y_ic log softmax(z_i)_c``).
 
     Args:
-      logits: ``(n, C)``.
-      y: integer class labels ``(n,)`` in ``0..C−1`` (integer dtype, or floats holding whole numbers),
-        or targets ``(n, C)`` (e.g. one-hot) of exactly the logits' shape.
+      logits: ``(n, C)``, real.
+      y: class labels ``(n,)`` in ``0..C−1``: an integer dtype (always read as class indices), or
+        floats holding whole numbers; or probability rows ``(n, C)`` of exactly the logits' shape
+        (floats, non-negative, each row summing to 1 within ``√eps`` of its dtype; e.g. one-hot).
 
     Returns:
-      Scalar. Labels that are negative, ≥ C or not whole numbers raise ``ValueError`` when concrete;
-      under ``jit`` (traced labels) they make the loss NaN instead (no host copy). NaN/Inf logits
-      give NaN.
+      Scalar; NaN/Inf logits give NaN. Bad labels (out of range, not whole, not probability rows,
+      integer labels of the logits' shape) raise ``ValueError`` eagerly and fail the compiled
+      program under ``jit``/``vmap`` (:func:`fpjax._src.checks.error_if`); complex inputs ``TypeError``.
 
     Examples:
       >>> import jax.numpy as jnp
       >>> round(float(ce(jnp.zeros((2, 3)), jnp.array([0, 2]))), 4)
       1.0986
+      >>> round(float(ce(jnp.zeros((2, 3)), jnp.array([[1.0, 0, 0], [0.5, 0.5, 0]]))), 4)
+      1.0986
     """
-    logits = checks.as_array(logits, "logits")
-    y = checks.as_array(y, "y")
-    if y.ndim != logits.ndim - 1:
-        _same_shape(logits, y, "ce", "logits")
-        return jnp.mean(optax.softmax_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
-    if tuple(y.shape) != tuple(logits.shape[:-1]):
-        raise ValueError(
-            f"ce: integer labels y must have shape {tuple(logits.shape[:-1])} for logits of shape "
-            f"{tuple(logits.shape)}; got y of shape {tuple(y.shape)}"
-        )
+    logits = _real(logits, "logits", "ce")
+    if jnp.iscomplexobj(y):
+        raise TypeError("ce: y must hold integer class labels or real probability rows; got a complex array")
     n_classes = logits.shape[-1]
-    if not (jnp.issubdtype(y.dtype, jnp.integer) or jnp.issubdtype(y.dtype, jnp.floating)):
-        raise TypeError(f"ce: y must hold integer class labels; got dtype {y.dtype}")
-    if checks.is_concrete(y):
-        yn = np.asarray(y)
-        bad = ~np.isfinite(yn) | (yn != np.round(yn)) | (yn < 0) | (yn >= n_classes) if yn.size else yn
-        if yn.size and np.any(bad):
-            raise ValueError(f"ce: y must hold integer class labels in 0..{n_classes - 1}; got {yn[bad][:5].tolist()}")
-    valid = jnp.all((y >= 0) & (y < n_classes) & (y == jnp.round(y)))
-    per_example = optax.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32))
-    return jnp.where(valid, jnp.mean(per_example) + _nan_if_nonfinite(logits), jnp.nan)
+    y_dtype = y.dtype if hasattr(y, "dtype") else np.asarray(y).dtype
+    if jnp.issubdtype(y_dtype, jnp.integer) or y_dtype == jnp.bool_:
+        if tuple(np.shape(y)) != tuple(logits.shape[:-1]):
+            raise ValueError(
+                f"ce: integer labels y must have shape {tuple(logits.shape[:-1])} (class indices) for logits of "
+                f"shape {tuple(logits.shape)}; got y of shape {tuple(np.shape(y))} (pass probability rows as floats)"
+            )
+        labels, bad = _class_labels(y, n_classes)
+        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels)) + _nan_if_nonfinite(logits)
+        return loss if bad is None else checks.error_if(loss, jnp.any(bad), f"ce: y must hold integer class labels in 0..{n_classes - 1}")
+    y = _real(y, "y", "ce", min_ndim=0)
+    if y.ndim == logits.ndim - 1:  # whole-number float labels
+        if tuple(y.shape) != tuple(logits.shape[:-1]):
+            raise ValueError(f"ce: labels y must have shape {tuple(logits.shape[:-1])}; got {tuple(y.shape)}")
+        bad = ~jnp.isfinite(y) | (y != jnp.round(y)) | (y < 0) | (y >= n_classes)
+        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32)))
+        return checks.error_if(
+            loss + _nan_if_nonfinite(logits), jnp.any(bad), f"ce: y must hold integer class labels in 0..{n_classes - 1}"
+        )
+    _same_shape(logits, y, "ce", "logits")
+    tol = float(np.sqrt(np.finfo(y.dtype).eps))
+    bad = jnp.any(~(y >= 0)) | jnp.any(~(jnp.abs(jnp.sum(y, axis=-1) - 1) <= tol))  # NaN is bad
+    loss = jnp.mean(optax.softmax_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
+    return checks.error_if(loss, bad, f"ce: soft targets y must be probability rows (entries >= 0, rows summing to 1 within {tol:.1e})")
 
 
 LOSSES = {"mse": mse, "bce": bce, "ce": ce}
