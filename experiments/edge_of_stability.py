@@ -142,7 +142,9 @@ def _train(cfg, x, y):
     def run_one(learning_rate):
         # full-batch gradient descent θ ← θ − η∇L, observed every ``every`` steps (fit's core);
         # records after a divergence are NaN, not the frozen last finite parameters'
-        r = fit(model.apply, p0, xj, yj, optimizer=optax.sgd(learning_rate), steps=steps, record=observe, record_every=every)
+        r = fit(
+            model.apply, p0, xj, yj, optimizer=optax.sgd(learning_rate), steps=steps, record=observe, record_every=every
+        )
         after = r.diverged & (r.record_steps > r.diverged_step)
         return jax.tree_util.tree_map(
             lambda a: jnp.where(after.reshape((-1,) + (1,) * (a.ndim - 1)), jnp.nan, a), r.records

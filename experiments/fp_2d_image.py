@@ -97,7 +97,7 @@ def run(config: dict, out_dir: Path) -> dict:
     import optax
 
     from fpjax.models import mlp
-    from fpjax.spectrum import grid_fft
+    from fpjax.spectrum import crossing_steps, grid_fft
     from fpjax.train import fit, sweep
 
     cfg = dict(config)

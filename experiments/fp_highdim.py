@@ -85,7 +85,7 @@ def run(config: dict, out_dir: Path) -> dict:
     import optax
 
     from fpjax.models import mlp
-    from fpjax.spectrum import filter_errors, nudft
+    from fpjax.spectrum import crossing_steps, filter_errors, nudft
     from fpjax.train import fit, sweep
 
     cfg = dict(config)

@@ -19,7 +19,6 @@ frequencies").
 """
 
 from fpjax._src.convergence import ConvergenceTimes, convergence_times, crossing_steps
-from fpjax._src.stats import spearman
 from fpjax._src.spectrum import (
     Amplitudes,
     FilterDecomposition,
@@ -59,6 +58,7 @@ from fpjax._src.spectrum_plots import (
     plot_relative_error_heatmap,
     plot_spectrum,
 )
+from fpjax._src.stats import spearman
 
 __all__ = [
     "Amplitudes",

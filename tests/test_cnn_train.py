@@ -43,7 +43,17 @@ def trained(digits, model_and_vars):
     m, v = model_and_vars
     x, y, xt, yt = digits
     return train_cnn(
-        m, v, x, y, key=jax.random.key(1), epochs=6, batch_size=32, optimizer=make_sgd(0.1), x_test=xt, y_test=yt, record=_sq_norms
+        m,
+        v,
+        x,
+        y,
+        key=jax.random.key(1),
+        epochs=6,
+        batch_size=32,
+        optimizer=make_sgd(0.1),
+        x_test=xt,
+        y_test=yt,
+        record=_sq_norms,
     )
 
 
@@ -176,7 +186,9 @@ def test_pretrain_shuffled_labels(digits, model_and_vars):
     y_rand = shuffle_labels(y, key=jax.random.split(key)[0])
     assert sorted(np.asarray(y_rand).tolist()) == sorted(np.asarray(y).tolist())
     assert float(jnp.mean(y_rand == y)) < 0.5
-    r = pretrain_shuffled_labels(m, v, x, y, key=key, epochs=2, batch_size=32, optimizer=make_sgd(0.1), stop_at_train_acc=0.0)
+    r = pretrain_shuffled_labels(
+        m, v, x, y, key=key, epochs=2, batch_size=32, optimizer=make_sgd(0.1), stop_at_train_acc=0.0
+    )
     # stop_at_train_acc=0 stops after the first epoch (4 steps)
     assert r.metrics.train_loss.shape == (1,) and r.losses.shape == (4,) and r.record_steps.shape == (0,)
     assert r.metrics.test_acc is None and r.metrics.final_test_acc is None  # no test data given

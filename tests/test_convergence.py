@@ -104,7 +104,9 @@ def test_plot_convergence_times():
 
 
 def test_crossing_steps_axis_strict_comparison_and_nan():
-    curves = np.array([[0.5, 0.1, 0.05, 0.01], [0.5, 0.2, 0.2, 0.2], [0.5, np.nan, 0.05, 0.01], [0.05, 0.01, np.nan, 0.0]])
+    curves = np.array(
+        [[0.5, 0.1, 0.05, 0.01], [0.5, 0.2, 0.2, 0.2], [0.5, np.nan, 0.05, 0.01], [0.05, 0.01, np.nan, 0.0]]
+    )
     steps = [0, 10, 20, 30]
     # strict: the record equal to the threshold (0.1 at step 10) has not crossed it
     first = S.crossing_steps(curves, 0.1, steps=steps, axis=-1)
@@ -115,7 +117,9 @@ def test_crossing_steps_axis_strict_comparison_and_nan():
     # axis: the (S, T, K) layout with time on axis 1 gives the same as axis=None
     err = np.random.default_rng(0).uniform(size=(3, 5, 2))
     np.testing.assert_array_equal(S.crossing_steps(err, 0.5, axis=1), S.crossing_steps(err, 0.5))
-    np.testing.assert_array_equal(S.crossing_steps(err, 0.5, axis=1), S.crossing_steps(np.moveaxis(err, 1, -1), 0.5, axis=-1))
+    np.testing.assert_array_equal(
+        S.crossing_steps(err, 0.5, axis=1), S.crossing_steps(np.moveaxis(err, 1, -1), 0.5, axis=-1)
+    )
     with pytest.raises(ValueError, match="axis"):
         S.crossing_steps(err, 0.5, axis=3)
 

@@ -42,9 +42,9 @@ from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
-from flax import errors as flax_errors
 import jax
 import jax.numpy as jnp
+from flax import errors as flax_errors
 
 from fpjax._src import checks
 from fpjax._src import cnn_models as cm

@@ -524,7 +524,9 @@ def train_cnn(
     rec_fn = jax.jit(record) if record is not None else None
     carry = _init_carry(variables["params"], variables.get("batch_stats", {}), optimizer)
     opts = (eval_every, eval_batch_size, stop_at_train_acc, verbose)
-    carry, h = _run_epochs(model, _epoch_fn(model, optimizer, loop), carry, data, test, key, epochs, batch_size, rec_fn, opts)
+    carry, h = _run_epochs(
+        model, _epoch_fn(model, optimizer, loop), carry, data, test, key, epochs, batch_size, rec_fn, opts
+    )
     final = {"params": carry.params, "batch_stats": carry.state}
     return FitResult(
         params=carry.params,

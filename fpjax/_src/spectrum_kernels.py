@@ -319,7 +319,9 @@ def conv_kernel_items(params: PyTree, *, batch_ndim: int = 0, min_size: int = 1)
     items = [
         (_path_name(path), leaf)
         for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
-        if hasattr(leaf, "ndim") and leaf.ndim == 4 + batch_ndim and min(leaf.shape[batch_ndim : batch_ndim + 2]) >= min_size
+        if hasattr(leaf, "ndim")
+        and leaf.ndim == 4 + batch_ndim
+        and min(leaf.shape[batch_ndim : batch_ndim + 2]) >= min_size
     ]
     return sorted(items, key=lambda kv: _natural_key(kv[0]))
 

@@ -146,7 +146,11 @@ def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
             )
         labels, bad = _class_labels(y, n_classes)
         loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels)) + _nan_if_nonfinite(logits)
-        return loss if bad is None else checks.error_if(loss, jnp.any(bad), f"ce: y must hold integer class labels in 0..{n_classes - 1}")
+        return (
+            loss
+            if bad is None
+            else checks.error_if(loss, jnp.any(bad), f"ce: y must hold integer class labels in 0..{n_classes - 1}")
+        )
     y = _real(y, "y", "ce", min_ndim=0)
     if y.ndim == logits.ndim - 1:  # whole-number float labels
         if tuple(y.shape) != tuple(logits.shape[:-1]):
@@ -154,13 +158,17 @@ def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
         bad = ~jnp.isfinite(y) | (y != jnp.round(y)) | (y < 0) | (y >= n_classes)
         loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32)))
         return checks.error_if(
-            loss + _nan_if_nonfinite(logits), jnp.any(bad), f"ce: y must hold integer class labels in 0..{n_classes - 1}"
+            loss + _nan_if_nonfinite(logits),
+            jnp.any(bad),
+            f"ce: y must hold integer class labels in 0..{n_classes - 1}",
         )
     _same_shape(logits, y, "ce", "logits")
     tol = float(np.sqrt(np.finfo(y.dtype).eps))
     bad = jnp.any(~(y >= 0)) | jnp.any(~(jnp.abs(jnp.sum(y, axis=-1) - 1) <= tol))  # NaN is bad
     loss = jnp.mean(optax.softmax_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
-    return checks.error_if(loss, bad, f"ce: soft targets y must be probability rows (entries >= 0, rows summing to 1 within {tol:.1e})")
+    return checks.error_if(
+        loss, bad, f"ce: soft targets y must be probability rows (entries >= 0, rows summing to 1 within {tol:.1e})"
+    )
 
 
 LOSSES = {"mse": mse, "bce": bce, "ce": ce}
