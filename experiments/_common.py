@@ -30,7 +30,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.stats
 
 from fpjax import spectrum
 from fpjax.experiment import seed_keys
@@ -87,23 +86,6 @@ def rel_rmse(h: Any, f: Any, axis: int = -1) -> np.ndarray:
     return np.sqrt(np.mean((h - f) ** 2, axis=axis) / np.mean(f**2, axis=axis))
 
 
-def crossing_index(values: Any, threshold: float, *, stay: bool = False) -> np.ndarray:
-    """Index of the first record ``t`` with ``values[..., t] < threshold``.
-
-    With ``stay=True``, the first record from which the values stay below the threshold to the end.
-    ``values``: ``(..., T)``. Returns an int array ``(...)``, equal to ``T`` (one past the end) where
-    the threshold is never crossed (or, with ``stay``, the last value is not below it).
-    """
-    v = np.asarray(values)
-    below = v < threshold
-    t = v.shape[-1]
-    if not stay:
-        return np.where(below.any(-1), np.argmax(below, axis=-1), t)
-    # One past the last record that is not below (0 if every record is below).
-    not_below = ~below
-    return np.where(not_below.any(-1), t - np.argmax(not_below[..., ::-1], axis=-1), 0)
-
-
 def pick_rate(rates: Sequence[float], train_rel_rmse: Any, final_loss: Any, tol: float) -> int:
     """Index of the learning rate to keep from a grid run on the same inits (axes ``(rate, seed)``).
 
@@ -121,12 +103,15 @@ def pick_rate(rates: Sequence[float], train_rel_rmse: Any, final_loss: Any, tol:
 
 
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman rank correlation (ties get average ranks); NaN when either side is constant."""
+    """:func:`fpjax.spectrum.spearman` (average ranks for ties, NaN when a side is constant or has
+    fewer than 2 values, rounded to 12 decimals); NaN instead of an error when an input holds NaN,
+    so that a reported correlation of undefined data is NaN."""
+    from fpjax.spectrum import spearman as rank_correlation
+
     a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.size < 2 or np.all(a == a[0]) or np.all(b == b[0]):
+    if np.isnan(a).any() or np.isnan(b).any():
         return float("nan")
-    # Rounded so that exact rank sums (e.g. ρ = 0.9 for one swap of 5) compare exactly with thresholds.
-    return round(float(scipy.stats.spearmanr(a, b).statistic), 12)
+    return rank_correlation(a, b)
 
 
 def order_counts(times: Sequence[float], never: Sequence[bool]) -> tuple[int, int, int]:
@@ -205,18 +190,6 @@ def seed_sweep(
 
 # --------------------------------------------------------------------------------------------------
 # F-Principle experiments
-
-
-def first_below(curves: Any, steps: Any, threshold: float) -> np.ndarray:
-    """Step at which each curve first gets ``<= threshold``; ``inf`` where it never does.
-
-    ``curves``: ``(..., T)`` values recorded at ``steps`` ``(T,)``. Returns float ``(...)``.
-    """
-    c = np.asarray(curves, dtype=float)
-    st = np.asarray(steps, dtype=float)
-    hit = c <= threshold
-    idx = np.argmax(hit, axis=-1)
-    return np.where(hit.any(axis=-1), st[idx], np.inf)
 
 
 def finite_or_none(a: Any):

@@ -114,10 +114,11 @@ def _target(cfg):
 def _train(cfg, x, y):
     import jax
     import jax.numpy as jnp
+    import optax
 
     from fpjax.hessian import curvature_recorder
     from fpjax.models import mlp
-    from fpjax.train import mse
+    from fpjax.train import fit, mse
 
     xj, yj = jnp.asarray(x)[:, None], jnp.asarray(y)[:, None]
     model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init="xavier")
@@ -132,28 +133,27 @@ def _train(cfg, x, y):
         num_iters=int(cfg["lanczos_steps"]),
         num_probes=int(cfg["num_probes"]),
     )
-    every, n_rec = (int(cfg["record_every"]), int(cfg["steps"]) // int(cfg["record_every"]))
+    every = int(cfg["record_every"])
+    steps = every * (int(cfg["steps"]) // every)  # whole record chunks
 
     def observe(p):
         return rec(p), model.apply(p, xj)[:, 0], loss(p)
 
-    def run_one(lr):
-        def step(p, _):
-            g = jax.grad(loss)(p)
-            return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g), None
-
-        def chunk(p, _):
-            p, _ = jax.lax.scan(step, p, None, length=every)
-            return p, observe(p)
-
-        first = observe(p0)
-        _, recs = jax.lax.scan(chunk, p0, None, length=n_rec)
-        return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
+    def run_one(learning_rate):
+        # full-batch gradient descent θ ← θ − η∇L, observed every ``every`` steps (fit's core);
+        # records after a divergence are NaN, not the frozen last finite parameters'
+        r = fit(
+            model.apply, p0, xj, yj, optimizer=optax.sgd(learning_rate), steps=steps, record=observe, record_every=every
+        )
+        after = r.diverged & (r.record_steps > r.diverged_step)
+        return jax.tree_util.tree_map(
+            lambda a: jnp.where(after.reshape((-1,) + (1,) * (a.ndim - 1)), jnp.nan, a), r.records
+        )
 
     (curv, outputs, losses) = jax.jit(jax.vmap(run_one))(jnp.asarray(cfg["learning_rates"], jnp.float32))
-    steps = np.arange(n_rec + 1) * every
+    record_steps = np.arange(steps // every + 1) * every
     return (
-        steps,
+        record_steps,
         {k: np.asarray(v, float) for k, v in curv._asdict().items()},
         np.asarray(outputs),
         np.asarray(losses),

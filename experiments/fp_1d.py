@@ -97,7 +97,7 @@ def _train(cfg, x, y):
 
 
 def run(config: dict, out_dir: Path) -> dict:
-    from fpjax.spectrum import coeffs_at, grid_fft, relative_error
+    from fpjax.spectrum import coeffs_at, crossing_steps, grid_fft, relative_error
 
     cfg = dict(config)
     ks = np.asarray(cfg["freqs"], dtype=int)
@@ -116,7 +116,7 @@ def run(config: dict, out_dir: Path) -> dict:
     delta = np.asarray(relative_error(h_pk, y_pk))  # (S, R, K)
 
     thr = float(cfg["threshold"])
-    t_conv = C.first_below(np.moveaxis(delta, -1, -2), steps, thr)  # (S, K)
+    t_conv = crossing_steps(delta, thr, steps=steps, axis=-2)  # (S, K); Δ_F < thr
     t_ok = t_conv[ok]
     med = np.median(t_ok, axis=0) if ok.size else np.full(ks.size, np.inf)
     in_order = np.array([C.strictly_increasing(t) for t in t_ok])

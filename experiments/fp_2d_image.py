@@ -97,7 +97,7 @@ def run(config: dict, out_dir: Path) -> dict:
     import optax
 
     from fpjax.models import mlp
-    from fpjax.spectrum import grid_fft
+    from fpjax.spectrum import crossing_steps, grid_fft
     from fpjax.train import fit, sweep
 
     cfg = dict(config)
@@ -136,7 +136,7 @@ def run(config: dict, out_dir: Path) -> dict:
     errs = band_errors(h_hat, y_hat, radius, edges)  # (S, R, B)
 
     thr = float(cfg["threshold"])
-    t_conv = C.first_below(np.moveaxis(errs, -1, -2), steps, thr)  # (S, B)
+    t_conv = crossing_steps(errs, thr, steps=steps, axis=-2)  # (S, B); error < thr
     med = np.median(t_conv[ok], axis=0) if ok.size else np.full(nb, np.inf)
     held = bool(ok.size) and C.non_decreasing(med) and med[0] < med[-1]
     rho = C.spearman(np.arange(nb), med)

@@ -85,7 +85,7 @@ def run(config: dict, out_dir: Path) -> dict:
     import optax
 
     from fpjax.models import mlp
-    from fpjax.spectrum import filter_errors, nudft
+    from fpjax.spectrum import crossing_steps, filter_errors, nudft
     from fpjax.train import fit, sweep
 
     cfg = dict(config)
@@ -133,7 +133,7 @@ def run(config: dict, out_dir: Path) -> dict:
     h_hat = np.asarray(nudft(x, hs, kk, p)).reshape(kk.size, s_all, r_all, 10).transpose(1, 2, 0, 3)
     dF_all = np.linalg.norm(h_hat - y_hat, axis=-1) / np.linalg.norm(y_hat, axis=-1)  # (S, R, K)
     dF, dF_grid = dF_all[..., :n_track], dF_all[..., n_track:]
-    t_proj = C.first_below(np.moveaxis(dF, -1, -2), steps, thr)  # (S, n_track)
+    t_proj = crossing_steps(dF, thr, steps=steps, axis=-2)  # (S, n_track); Δ_F < thr
     med_proj = np.median(t_proj[ok], axis=0) if ok.size else np.full(n_track, np.inf)
     rho = C.spearman(ks, med_proj)
     held_proj = bool(ok.size) and np.isfinite(rho) and rho >= 0.8 and med_proj[0] < med_proj[-1]
@@ -144,8 +144,8 @@ def run(config: dict, out_dir: Path) -> dict:
     fe = filter_errors(x, y, h.reshape((-1,) + h.shape[2:]), deltas)
     e_low = np.asarray(fe.e_low).reshape(len(deltas), s_all, r_all)
     e_high = np.asarray(fe.e_high).reshape(len(deltas), s_all, r_all)
-    t_low = C.first_below(e_low, steps, thr)  # (m, S)
-    t_high = C.first_below(e_high, steps, thr)
+    t_low = crossing_steps(e_low, thr, steps=steps, axis=-1)  # (m, S)
+    t_high = crossing_steps(e_high, thr, steps=steps, axis=-1)
     med_low = np.median(t_low[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
     med_high = np.median(t_high[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
     held_filter = bool(ok.size) and bool(np.all(med_low < med_high))

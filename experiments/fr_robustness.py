@@ -52,7 +52,7 @@ QUICK = {
     "n_seeds": 1,
     "epochs": 15,
     "batch_size": 32,
-    "lr": 0.05,
+    "learning_rate": 0.05,
     "momentum": 0.9,
     "weight_decay": 2e-3,
     "noise_levels": [0.025, 0.05, 0.1, 0.2],
@@ -70,7 +70,7 @@ FULL = dict(
     n_seeds=3,
     epochs=100,
     batch_size=128,
-    lr=0.1,
+    learning_rate=0.1,
     weight_decay=5e-4,
     noise_levels=[0.05, 0.1, 0.2, 0.4],
     down_factors=[2, 4, 8],
@@ -127,7 +127,7 @@ def down_up(x, factor: int):
 def _train_pair(cfg, model, data, key):
     import jax
 
-    from fpjax.cnn import train_cnn
+    from fpjax.cnn import make_sgd, train_cnn
 
     xtr, ytr, xte, yte = data
     k_init, k_train = jax.random.split(key)
@@ -142,9 +142,7 @@ def _train_pair(cfg, model, data, key):
             key=k_train,
             epochs=int(cfg["epochs"]),
             batch_size=int(cfg["batch_size"]),
-            lr=float(cfg["lr"]),
-            momentum=float(cfg["momentum"]),
-            weight_decay=wd,
+            optimizer=make_sgd(float(cfg["learning_rate"]), momentum=float(cfg["momentum"]), weight_decay=wd),
         )
         out[regime] = r
     return out

@@ -55,7 +55,7 @@ QUICK = {
     "n_seeds": 1,
     "epochs": 15,
     "batch_size": 32,
-    "lr": 0.05,
+    "learning_rate": 0.05,
     "momentum": 0.9,
     "weight_decay": 2e-3,
     "dropout": 0.5,
@@ -71,7 +71,7 @@ FULL = dict(
     n_seeds=3,
     epochs=100,
     batch_size=128,
-    lr=0.1,
+    learning_rate=0.1,
     weight_decay=5e-4,
     dropout=0.5,
 )
@@ -91,7 +91,7 @@ def _models(cfg):
 def _train_regimes(cfg, models, data, key):
     import jax
 
-    from fpjax.cnn import train_cnn
+    from fpjax.cnn import make_sgd, train_cnn
 
     xtr, ytr, xte, yte = data
     record = C.kernel_profiles_fn(int(cfg["pad"]))
@@ -108,9 +108,11 @@ def _train_regimes(cfg, models, data, key):
             key=k_train,
             epochs=int(cfg["epochs"]),
             batch_size=int(cfg["batch_size"]),
-            lr=float(cfg["lr"]),
-            momentum=float(cfg["momentum"]),
-            weight_decay=float(cfg["weight_decay"]) if regime == "l2" else 0.0,
+            optimizer=make_sgd(
+                float(cfg["learning_rate"]),
+                momentum=float(cfg["momentum"]),
+                weight_decay=float(cfg["weight_decay"]) if regime == "l2" else 0.0,
+            ),
             x_test=xte,
             y_test=yte,
             eval_every=int(cfg["epochs"]),

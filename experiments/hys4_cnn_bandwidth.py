@@ -61,8 +61,8 @@ QUICK = {
     "n_seeds": 1,
     "epochs": 15,
     "batch_size": 32,
-    "lr": 0.1,
-    "lr_overrides": {},
+    "learning_rate": 0.1,
+    "learning_rate_overrides": {},
     "momentum": 0.9,
     "weight_decay": 0.0,
     "pretrain_epochs": 100,
@@ -97,8 +97,8 @@ FULL = dict(
     n_seeds=1,
     epochs=60,
     batch_size=128,
-    lr=0.05,
-    lr_overrides={"alexnet": 0.01},
+    learning_rate=0.05,
+    learning_rate_overrides={"alexnet": 0.01},
     weight_decay=5e-4,
     pretrain_epochs=150,
     pretrain_stop_acc=0.99,
@@ -125,19 +125,14 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
     convolutions on CPU) for the Hessians; both are reused across seeds so nothing recompiles."""
     import jax
 
-    from fpjax.cnn import cnn_variables, pretrain_shuffled_labels, train_cnn
+    from fpjax.cnn import cnn_variables, make_sgd, pretrain_shuffled_labels, train_cnn
 
     xtr, ytr, xte, yte = data
     k_init, k_train, k_pre, k_hess = jax.random.split(key, 4)
     v0 = model.init(k_init, xtr[:2])
-    lr = float((cfg.get("lr_overrides") or {}).get(name, cfg["lr"]))
-    kw = dict(
-        epochs=int(cfg["epochs"]),
-        batch_size=int(cfg["batch_size"]),
-        lr=lr,
-        momentum=float(cfg["momentum"]),
-        weight_decay=float(cfg["weight_decay"]),
-    )
+    learning_rate = float((cfg.get("learning_rate_overrides") or {}).get(name, cfg["learning_rate"]))
+    optimizer = make_sgd(learning_rate, momentum=float(cfg["momentum"]), weight_decay=float(cfg["weight_decay"]))
+    kw = dict(epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]), optimizer=optimizer)
     r_rand = train_cnn(model, v0, xtr, ytr, key=k_train, x_test=xte, y_test=yte, eval_every=max(1, kw["epochs"]), **kw)
     pre = pretrain_shuffled_labels(
         model,

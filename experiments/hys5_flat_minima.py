@@ -61,11 +61,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import scipy.stats
 
 from fpjax import hessian as fh
 from fpjax import models, train
 from fpjax.experiment import Experiment, new_figure, save_figure
+
+from . import _common as C
 
 NAME = "hys5-flat-minima"
 DESCRIPTION = (
@@ -199,10 +200,9 @@ def _sweep(cfg, act, x_train, y_train, x_test):
 
 
 def _spearman(a, b):
+    """Rank correlation of at least 3 pairs (NaN below: two points always correlate ±1)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
-    if a.size < 3 or np.all(a == a[0]) or np.all(b == b[0]):
-        return float("nan")
-    return float(scipy.stats.spearmanr(a, b).statistic)
+    return float("nan") if a.size < 3 else C.spearman(a, b)
 
 
 def run(config: dict, out_dir) -> dict:

@@ -6,7 +6,8 @@ frequencies").
 * Fourier-series coefficients at physical frequencies (cycles per unit length) on a grid of whole
   periods: :func:`fourier_coeffs`, :func:`peak_relative_error`, :func:`periodic_amplitudes`.
 * Convergence times per frequency (first crossing, stays below; seed statistics):
-  :func:`convergence_times`, :func:`crossing_steps`, :func:`plot_convergence_times`.
+  :func:`convergence_times`, :func:`crossing_steps`, :func:`plot_convergence_times`,
+  :func:`spearman` (rank correlation, e.g. of convergence step and frequency).
 * Scattered data, projection method: :func:`nudft`, :func:`principal_direction`.
 * Convergence per frequency: :func:`relative_error`.
 * Filtering method: :func:`filter_decompose`, :func:`filter_errors`.
@@ -57,6 +58,7 @@ from fpjax._src.spectrum_plots import (
     plot_relative_error_heatmap,
     plot_spectrum,
 )
+from fpjax._src.stats import spearman
 
 __all__ = [
     "Amplitudes",
@@ -92,6 +94,7 @@ __all__ = [
     "principal_direction",
     "radial_profile",
     "relative_error",
+    "spearman",
     "ssr",
     "ssr_accumulation",
     "window_weights",

@@ -553,9 +553,9 @@ ENTRIES = [
     Entry(
         "cnn.make_sgd",
         fcnn.make_sgd,
-        {"lr": 0.1, "schedule": "constant"},
-        {"lr": "pos", "schedule": "choice"},
-        positional=("lr",),
+        {"learning_rate": 0.1, "schedule": "constant"},
+        {"learning_rate": "pos", "schedule": "choice"},
+        positional=("learning_rate",),
     ),
     Entry(
         "data.load_dataset",

@@ -43,7 +43,17 @@ def trained(digits, model_and_vars):
     m, v = model_and_vars
     x, y, xt, yt = digits
     return train_cnn(
-        m, v, x, y, key=jax.random.key(1), epochs=6, batch_size=32, lr=0.1, x_test=xt, y_test=yt, record=_sq_norms
+        m,
+        v,
+        x,
+        y,
+        key=jax.random.key(1),
+        epochs=6,
+        batch_size=32,
+        optimizer=make_sgd(0.1),
+        x_test=xt,
+        y_test=yt,
+        record=_sq_norms,
     )
 
 
@@ -86,9 +96,9 @@ def test_training_learns_and_records(digits, model_and_vars, trained):
 def test_same_key_same_result(digits, model_and_vars):
     m, v = model_and_vars
     x, y = digits[0][:128], digits[1][:128]
-    a = train_cnn(m, v, x, y, key=jax.random.key(5), epochs=1, batch_size=32, lr=0.1)
-    b = train_cnn(m, v, x, y, key=jax.random.key(5), epochs=1, batch_size=32, lr=0.1)
-    c = train_cnn(m, v, x, y, key=jax.random.key(6), epochs=1, batch_size=32, lr=0.1)
+    a = train_cnn(m, v, x, y, key=jax.random.key(5), epochs=1, batch_size=32, optimizer=make_sgd(0.1))
+    b = train_cnn(m, v, x, y, key=jax.random.key(5), epochs=1, batch_size=32, optimizer=make_sgd(0.1))
+    c = train_cnn(m, v, x, y, key=jax.random.key(6), epochs=1, batch_size=32, optimizer=make_sgd(0.1))
     la, lb, lc = (jax.tree_util.tree_leaves(cnn_variables(r)) for r in (a, b, c))
     assert all(bool(jnp.all(p == q)) for p, q in zip(la, lb))
     assert not all(bool(jnp.all(p == q)) for p, q in zip(la, lc))  # other shuffle
@@ -97,8 +107,8 @@ def test_same_key_same_result(digits, model_and_vars):
 def test_scan_and_step_loops_agree(digits, model_and_vars):
     m, v = model_and_vars
     x, y = digits[0][:128], digits[1][:128]
-    a = train_cnn(m, v, x, y, key=jax.random.key(5), epochs=1, batch_size=32, lr=0.1, loop="scan")
-    b = train_cnn(m, v, x, y, key=jax.random.key(5), epochs=1, batch_size=32, lr=0.1, loop="step")
+    a = train_cnn(m, v, x, y, key=jax.random.key(5), epochs=1, batch_size=32, optimizer=make_sgd(0.1), loop="scan")
+    b = train_cnn(m, v, x, y, key=jax.random.key(5), epochs=1, batch_size=32, optimizer=make_sgd(0.1), loop="step")
     # Same float32 operations with the same keys; only XLA's fusion/reassociation differs
     # (ulp-level, ~1e-7 relative per reduction), grown over 4 SGD steps: 1e-4 is a loose bound.
     np.testing.assert_allclose(a.losses, b.losses, rtol=1e-4)
@@ -129,9 +139,9 @@ def test_weight_decay_shrinks_conv_weights(digits, model_and_vars):
     # to them and plain SGD only grows ‖W‖; the λθ term must make them smaller than without it.
     m, v = model_and_vars
     x, y = digits[0][:128], digits[1][:128]
-    kw = dict(key=jax.random.key(2), epochs=2, batch_size=32, lr=0.1)
-    r0 = train_cnn(m, v, x, y, **kw)
-    r1 = train_cnn(m, v, x, y, weight_decay=0.05, **kw)
+    kw = dict(key=jax.random.key(2), epochs=2, batch_size=32)
+    r0 = train_cnn(m, v, x, y, optimizer=make_sgd(0.1), **kw)
+    r1 = train_cnn(m, v, x, y, optimizer=make_sgd(0.1, weight_decay=0.05), **kw)
     n0 = _sq_norms(r0.params)
     n1 = _sq_norms(r1.params)
     assert all(float(n1[k]) < float(n0[k]) for k in n0)
@@ -141,15 +151,15 @@ def test_divergence_is_reported(digits, model_and_vars):
     m, v = model_and_vars
     x, y = digits[0][:128], digits[1][:128]
     steps = 128 // 32
-    r = train_cnn(m, v, x, y, key=jax.random.key(0), epochs=3, batch_size=32, lr=1e30)
+    r = train_cnn(m, v, x, y, key=jax.random.key(0), epochs=3, batch_size=32, optimizer=make_sgd(1e30))
     d = r.diverged_step
     assert r.diverged and isinstance(d, int) and 0 <= d < 3 * steps
     # losses cover the epochs started, finite before the failing step and NaN after it
     assert r.losses.shape == ((d // steps + 1) * steps,)
     assert np.all(np.isfinite(r.losses[:d])) and np.all(np.isnan(r.losses[d + 1 :]))
     assert r.metrics.train_loss.shape == (d // steps,)  # the completed epochs
-    # the kept parameters and batch statistics are finite: those after d updates (not the initial
-    # ones when d > 0: the epoch is replayed up to the failing step)
+    # the kept parameters and batch statistics are finite: those after d updates (the guarded
+    # step of fit keeps the last finite ones; not the initial ones when d > 0)
     assert all(bool(jnp.all(jnp.isfinite(l))) for l in jax.tree_util.tree_leaves(cnn_variables(r)))
     changed = any(
         bool(jnp.any(p != q))
@@ -176,7 +186,9 @@ def test_pretrain_shuffled_labels(digits, model_and_vars):
     y_rand = shuffle_labels(y, key=jax.random.split(key)[0])
     assert sorted(np.asarray(y_rand).tolist()) == sorted(np.asarray(y).tolist())
     assert float(jnp.mean(y_rand == y)) < 0.5
-    r = pretrain_shuffled_labels(m, v, x, y, key=key, epochs=2, batch_size=32, lr=0.1, stop_at_train_acc=0.0)
+    r = pretrain_shuffled_labels(
+        m, v, x, y, key=key, epochs=2, batch_size=32, optimizer=make_sgd(0.1), stop_at_train_acc=0.0
+    )
     # stop_at_train_acc=0 stops after the first epoch (4 steps)
     assert r.metrics.train_loss.shape == (1,) and r.losses.shape == (4,) and r.record_steps.shape == (0,)
     assert r.metrics.test_acc is None and r.metrics.final_test_acc is None  # no test data given
@@ -190,7 +202,7 @@ def test_dropout_training(digits):
     m = get_model("cnn_small", 10, widths=(4, 8), dropout=0.5)
     x, y = digits[0][:64], digits[1][:64]
     v = m.init(jax.random.key(0), x[:2])
-    r = train_cnn(m, v, x, y, key=jax.random.key(1), epochs=2, batch_size=32)
+    r = train_cnn(m, v, x, y, key=jax.random.key(1), epochs=2, batch_size=32, optimizer=make_sgd(0.1))
     assert not r.diverged and r.losses.shape == (4,) and np.all(np.isfinite(r.losses))
 
 
@@ -198,27 +210,28 @@ def test_input_validation(digits, model_and_vars):
     m, v = model_and_vars
     x, y = digits[0][:64], digits[1][:64]
     k = jax.random.key(0)
+    sgd = make_sgd(0.1)
     with pytest.raises(ValueError, match="batch_size"):
-        train_cnn(m, v, x, y, key=k, epochs=1, batch_size=65)
+        train_cnn(m, v, x, y, key=k, optimizer=sgd, epochs=1, batch_size=65)
     with pytest.raises(ValueError, match="labels in 0..9"):
-        train_cnn(m, v, x, y + 5, key=k, epochs=1, batch_size=32)
+        train_cnn(m, v, x, y + 5, key=k, optimizer=sgd, epochs=1, batch_size=32)
     with pytest.raises(ValueError, match="same number of rows"):
-        train_cnn(m, v, x, y[:10], key=k, epochs=1, batch_size=8)
-    with pytest.raises(ValueError, match="x must have 4"):
-        train_cnn(m, v, x[..., 0], y, key=k, epochs=1, batch_size=8)
+        train_cnn(m, v, x, y[:10], key=k, optimizer=sgd, epochs=1, batch_size=8)
+    with pytest.raises(ValueError, match="x_train must have 4"):
+        train_cnn(m, v, x[..., 0], y, key=k, optimizer=sgd, epochs=1, batch_size=8)
     with pytest.raises(TypeError, match="integer"):
-        train_cnn(m, v, x, y.astype(np.float32), key=k, epochs=1, batch_size=8)
+        train_cnn(m, v, x, y.astype(np.float32), key=k, optimizer=sgd, epochs=1, batch_size=8)
     with pytest.raises(ValueError, match="NaN"):
-        train_cnn(m, v, np.where(x > 0.5, np.nan, x), y, key=k, epochs=1, batch_size=8)
+        train_cnn(m, v, np.where(x > 0.5, np.nan, x), y, key=k, optimizer=sgd, epochs=1, batch_size=8)
     with pytest.raises(ValueError, match="loop"):
-        train_cnn(m, v, x, y, key=k, epochs=1, batch_size=8, loop="fast")
+        train_cnn(m, v, x, y, key=k, optimizer=sgd, epochs=1, batch_size=8, loop="fast")
 
 
 def test_continue_from_result(digits, model_and_vars):
     # a FitResult is a valid starting point: training continues from its params and batch stats
     m, v = model_and_vars
     x, y = digits[0][:128], digits[1][:128]  # the shapes of the tests above: nothing recompiles
-    kw = dict(epochs=1, batch_size=32, lr=0.1)
+    kw = dict(epochs=1, batch_size=32, optimizer=make_sgd(0.1))
     a = train_cnn(m, v, x, y, key=jax.random.key(1), **kw)
     b = train_cnn(m, a, x, y, key=jax.random.key(2), **kw)
     c = train_cnn(m, cnn_variables(a), x, y, key=jax.random.key(2), **kw)
@@ -245,3 +258,26 @@ def test_fit_result_is_shared_and_a_pytree():
     assert isinstance(r, FitResult) and r.state is None and r.metrics is None
     assert r.losses.shape == (2, 5) and r.record_steps.shape == (2, 6) and r.diverged_step.tolist() == [-1, -1]
     assert len(jax.tree_util.tree_leaves(r)) == 6  # params, losses, records, record_steps, diverged, diverged_step
+
+
+def test_any_optax_optimizer_and_deprecated_sgd_keywords(digits, model_and_vars):
+    m, v = model_and_vars
+    x, y = digits[0][:128], digits[1][:128]
+    kw = dict(key=jax.random.key(5), epochs=1, batch_size=32)
+    new = train_cnn(m, v, x, y, optimizer=make_sgd(0.1, momentum=0.9), **kw)
+    # the old SGD keywords still build the same optimizer, with a DeprecationWarning
+    with pytest.warns(DeprecationWarning, match="optimizer="):
+        old = train_cnn(m, v, x, y, lr=0.1, momentum=0.9, **kw)
+    np.testing.assert_array_equal(new.losses, old.losses)
+    with pytest.warns(DeprecationWarning, match="x_train"):
+        old_xy = train_cnn(m, v, x=x, y=y, optimizer=make_sgd(0.1, momentum=0.9), **kw)
+    np.testing.assert_array_equal(new.losses, old_xy.losses)
+    with pytest.warns(DeprecationWarning, match="learning_rate"):
+        assert make_sgd(lr=0.1) is make_sgd(0.1)  # equal settings: one optimizer object
+    with pytest.raises(TypeError, match="not both"):
+        train_cnn(m, v, x, y, optimizer=make_sgd(0.1), lr=0.1, **kw)
+    with pytest.raises(TypeError, match="optax"):
+        train_cnn(m, v, x, y, optimizer="sgd", **kw)
+    # any optax optimizer: Adam lowers the training loss within 3 epochs
+    r = train_cnn(m, v, x, y, optimizer=optax.adam(1e-2), **dict(kw, epochs=3))
+    assert not r.diverged and r.metrics.train_loss[-1] < r.metrics.train_loss[0]

@@ -32,18 +32,24 @@ def test_first_and_stays_by_hand():
 
 def test_censoring_nan_and_seed_statistics():
     # Seeds with first-crossing steps 100, 200, 300 at freq 0; freq 1 censored in one seed
-    # (counted at the last step 500: a lower bound), NaN (diverged) counts as not below.
+    # (counted at the last step 500: a lower bound); a NaN (diverged) curve has an unknown step: NaN,
+    # and so are the seed statistics of its frequency.
     steps = 100 * np.arange(6)
     err = np.ones((3, 6, 2))
     for s, j in enumerate([1, 2, 3]):
         err[s, j:, 0] = 0.01
     err[0, 2:, 1] = 0.01
     err[1, 4:, 1] = 0.01
-    err[2, :, 1] = np.nan
+    err[2, :, 1] = 0.5
     ct = S.convergence_times(err, 0.1, steps=np.stack([steps] * 3))  # per-seed record_steps stack
     np.testing.assert_array_equal(ct.first_step[:, 0], [100, 200, 300])
     assert ct.first_step[2, 1] == np.inf and ct.first_censored[2, 1] and ct.stays_censored[2, 1]
     np.testing.assert_array_equal(ct.first_lower_bound, [False, True])
+    err[2, :3, 1] = np.nan  # diverged, or a NaN before a later crossing: the step is unknown
+    err[2, 3:, 1] = 0.01
+    ct_nan = S.convergence_times(err, 0.1, steps=steps)
+    assert np.isnan(ct_nan.first_step[2, 1]) and np.isnan(ct_nan.stays_step[2, 1])
+    assert np.isnan(ct_nan.first.mean[1]) and ct_nan.first.mean[0] == pytest.approx(200.0)
     # Mean 200, std 100, stderr 100/√3, t_{0.975, 2} = 4.303: CI 200 ± 248.4.
     assert ct.first.mean[0] == pytest.approx(200.0)
     assert ct.first.std[0] == pytest.approx(100.0)
@@ -95,3 +101,30 @@ def test_plot_convergence_times():
     assert len(S.plot_convergence_times(ct, rule="first").axes) == 1
     with pytest.raises(TypeError, match=r"times must be a ConvergenceTimes"):
         S.plot_convergence_times(err)
+
+
+def test_crossing_steps_axis_strict_comparison_and_nan():
+    curves = np.array(
+        [[0.5, 0.1, 0.05, 0.01], [0.5, 0.2, 0.2, 0.2], [0.5, np.nan, 0.05, 0.01], [0.05, 0.01, np.nan, 0.0]]
+    )
+    steps = [0, 10, 20, 30]
+    # strict: the record equal to the threshold (0.1 at step 10) has not crossed it
+    first = S.crossing_steps(curves, 0.1, steps=steps, axis=-1)
+    np.testing.assert_array_equal(first[:2], [20.0, np.inf])
+    # a NaN record anywhere: the step is unknown (NaN), never a finite step or "never"
+    assert np.isnan(first[2:]).all()
+    assert np.isnan(S.crossing_steps(curves, 0.1, steps=steps, rule="stays", axis=-1)[2:]).all()
+    # axis: the (S, T, K) layout with time on axis 1 gives the same as axis=None
+    err = np.random.default_rng(0).uniform(size=(3, 5, 2))
+    np.testing.assert_array_equal(S.crossing_steps(err, 0.5, axis=1), S.crossing_steps(err, 0.5))
+    np.testing.assert_array_equal(
+        S.crossing_steps(err, 0.5, axis=1), S.crossing_steps(np.moveaxis(err, 1, -1), 0.5, axis=-1)
+    )
+    with pytest.raises(ValueError, match="axis"):
+        S.crossing_steps(err, 0.5, axis=3)
+
+
+def test_spearman_is_exported_with_the_convergence_tools():
+    from fpjax._src.stats import spearman
+
+    assert S.spearman is spearman and S.spearman([1, 2, 3, 4, 5], [1, 2, 3, 5, 4]) == 0.9

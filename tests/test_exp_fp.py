@@ -136,7 +136,7 @@ def test_parity_energy_is_all_at_top_degree():
         np.testing.assert_allclose(fp_parity.energy_by_degree(x[:, 0], d), np.eye(d + 1)[1], atol=1e-12)
 
 
-def test_band_errors_and_first_below():
+def test_band_errors_and_crossing_steps():
     rng = np.random.default_rng(0)
     y_hat = rng.normal(size=(6, 8)) + 1j * rng.normal(size=(6, 8))
     radius = np.hypot(*np.meshgrid(np.arange(6) - 3, np.arange(8) - 4, indexing="ij"))
@@ -146,7 +146,9 @@ def test_band_errors_and_first_below():
     np.testing.assert_allclose(fp_2d_image.band_errors(h[None], y_hat, radius, edges), [[0.0, 1.0]], atol=1e-12)
     steps = np.array([0, 10, 20, 30])
     curves = np.array([[1.0, 0.5, 0.05, 0.01], [1.0, 0.9, 0.8, 0.7]])
-    np.testing.assert_array_equal(C.first_below(curves, steps, 0.1), [20.0, np.inf])
+    from fpjax.spectrum import crossing_steps
+
+    np.testing.assert_array_equal(crossing_steps(curves, 0.1, steps=steps, axis=-1), [20.0, np.inf])
     assert C.strictly_increasing([1, 2, np.inf]) and not C.strictly_increasing([1, np.inf, np.inf])
     assert C.non_decreasing([1, np.inf, np.inf]) and not C.non_decreasing([2, 1])
     assert C.finite_or_none([1.0, np.inf]) == [1.0, None]

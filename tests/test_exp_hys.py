@@ -37,10 +37,12 @@ def test_high_freq_fraction_of_two_sines():
     assert float(c1.high_freq_fraction(np.full(n, 3.0), x, 10.0)) == 0.0
 
 
-def test_crossing_index_first_and_stay():
+def test_crossing_steps_first_and_stay():
+    from fpjax.spectrum import crossing_steps
+
     v = np.array([[1.0, 0.05, 0.5, 0.05, 0.01], [1.0, 1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
-    np.testing.assert_array_equal(c1.crossing_index(v, 0.1), [1, 5, 0])
-    np.testing.assert_array_equal(c1.crossing_index(v, 0.1, stay=True), [3, 5, 0])
+    np.testing.assert_array_equal(crossing_steps(v, 0.1, axis=-1), [1, np.inf, 0])
+    np.testing.assert_array_equal(crossing_steps(v, 0.1, rule="stays", axis=-1), [3, np.inf, 0])
 
 
 def test_decay_rate_of_exact_exponential():

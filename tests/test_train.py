@@ -263,9 +263,11 @@ def test_losses_refuse_broadcasting_and_bad_labels():
         bce(jnp.zeros(3), jnp.array([0.0, 1.5, 1.0]))
     with pytest.raises(ValueError, match="bce: y must have exactly the shape of logits"):
         bce(jnp.zeros((3, 1)), jnp.zeros(3))
-    # traced labels cannot be checked on the host: invalid ones make the loss NaN instead
-    assert np.isnan(jax.jit(ce)(logits, jnp.array([0, 2, 1])))
-    assert np.isnan(jax.jit(bce)(jnp.zeros(3), jnp.array([0.0, 1.5, 1.0])))
+    # traced labels: the compiled program fails with the same message (checks.error_if)
+    with pytest.raises((RuntimeError, ValueError), match="ce: y must hold integer class labels in 0..1"):
+        jax.block_until_ready(jax.jit(ce)(logits, jnp.array([0, 2, 1])))
+    with pytest.raises((RuntimeError, ValueError), match=r"bce: y must hold targets in \[0, 1\]"):
+        jax.block_until_ready(jax.jit(bce)(jnp.zeros(3), jnp.array([0.0, 1.5, 1.0])))
     # valid labels: the usual values (log 2 for two equal logits), float labels holding whole numbers ok
     np.testing.assert_allclose(ce(logits, jnp.array([0, 1, 1])), np.log(2.0), rtol=1e-6)
     np.testing.assert_allclose(ce(logits, jnp.array([0.0, 1.0, 1.0])), np.log(2.0), rtol=1e-6)
@@ -282,3 +284,26 @@ def test_fit_refuses_bad_labels():
     p = m.init(jax.random.key(1), x)
     with pytest.raises(ValueError, match="ce: y must hold integer class labels"):
         fit(m.apply, p, x, jnp.array([0, 1, 2, 0, 1, 0, 1, 0]), optimizer=optax.sgd(0.1), steps=2, loss="ce")
+
+
+def test_fit_takes_a_model_or_a_plain_apply_and_x_train_y_train():
+    p = MODEL.init(jax.random.key(0), X)
+    kw = dict(optimizer=optax.sgd(0.1), steps=5)
+    ref = fit(MODEL.apply, p, X, Y, **kw)
+    np.testing.assert_array_equal(fit(MODEL, p, X, Y, **kw).losses, ref.losses)  # models are callable
+    np.testing.assert_array_equal(fit(MODEL.apply, p, x_train=X, y_train=Y, **kw).losses, ref.losses)
+    with pytest.warns(DeprecationWarning, match="x_train"):
+        old = fit(MODEL.apply, p, x=X, y=Y, **kw)
+    np.testing.assert_array_equal(old.losses, ref.losses)
+    with pytest.raises(TypeError, match="x_train"):
+        fit(MODEL.apply, p, X, Y, x=X, **kw)
+    with pytest.raises(TypeError, match="y_train"):
+        fit(MODEL.apply, p, X, **kw)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'z'"):
+        fit(MODEL.apply, p, X, Y, z=1, **kw)
+    t = jnp.array([0.0, 0.1])
+    flow = gradient_flow(MODEL.apply, p, X, Y, t)
+    with pytest.warns(DeprecationWarning, match="y_train"):
+        old_flow = gradient_flow(MODEL.apply, p, x=X, y=Y, t=t)
+    for a, b in zip(jax.tree_util.tree_leaves(flow), jax.tree_util.tree_leaves(old_flow)):
+        np.testing.assert_array_equal(a, b)

@@ -11,6 +11,13 @@ pure functions, in the style of :class:`fpjax.models.Model` but with batch-norm 
   averages, dropout / drop-connect are active and need ``key``; ``train=False``: batch norm uses the
   running averages (returned unchanged), dropout is off, ``key`` is ignored.
 
+Non-finite input (NaN in, NaN out, under ``jit`` as eagerly): in eval mode each image holding a
+NaN/Inf pixel gets NaN logits and the other rows are unaffected; in train mode batch statistics mix
+the rows, so non-finite images are refused (``ValueError`` eagerly, a failing program under
+``jit``/``vmap``). NaN weights or batch-norm statistics give NaN logits. Complex images are refused
+(``TypeError``); images that do not fit the parameters (e.g. NCHW instead of NHWC) get a
+``ValueError`` that says so.
+
 Both are jit/vmap friendly; ``init`` and ``apply`` are jitted once per model object (compiling
 beats eager Flax dispatch; inside a caller's jit/vmap the inner jit is inlined).
 ``model.eval_fn(variables)`` returns ``f(params, x) -> logits`` with batch norm in eval mode and the
@@ -31,18 +38,19 @@ DenseNet-121 6,956,298; EfficientNet-B0 4,020,358 — the counts of the standard
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import errors as flax_errors
 
 from fpjax._src import checks
 from fpjax._src import cnn_models as cm
 from fpjax._src.array_types import ArrayLike, PyTree
 from fpjax._src.models import num_params
+from fpjax._src.spectrum_kernels import conv_kernel_items
 
 __all__ = ["CNN", "get_model", "MODEL_NAMES", "num_params", "spatial_kernels"]
 
@@ -60,6 +68,12 @@ _REGISTRY: dict[str, tuple[Callable[..., nn.Module], float]] = {
     "cnn_small": (lambda c, d, **kw: cm.SmallCNN(c, dropout=d, **kw), 0.0),
 }
 MODEL_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+_NONFINITE_TRAIN = (
+    "x must be finite in train mode: it holds NaN/Inf, and batch statistics would spread it to every row of "
+    "the batch (eval mode gives NaN logits for the non-finite rows only)"
+)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -99,6 +113,8 @@ class CNN:
         return int(self.config["num_classes"])
 
     def _check_x(self, x, name="x"):
+        if jnp.iscomplexobj(x):
+            raise TypeError(f"{name} must hold real images; got a complex array (its imaginary part would be lost)")
         x = checks.as_array(x, name)
         checks.check_ndim(x, name, 4, shape_hint="(n, height, width, channels) (NHWC)")
         if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -119,16 +135,28 @@ class CNN:
         v = {"params": variables["params"]}
         if bs:
             v["batch_stats"] = bs
-        if not train:
-            return self._apply_jit(v, x, None, False)[0], bs
-        if key is not None:
-            checks.check_key(key)
-        elif self.stochastic:
+        if train:
+            # Batch statistics mix the rows of a batch: one NaN image would make every row NaN, so
+            # non-finite images are refused in train mode (eval mode: NaN rows give NaN logits).
+            x = checks.error_if(x, ~jnp.all(jnp.isfinite(x)), _NONFINITE_TRAIN)
+            if key is not None:
+                checks.check_key(key)
+            elif self.stochastic:
+                raise ValueError(
+                    f"{self.name} has dropout/drop-connect (config {self.config}); "
+                    "apply(..., train=True) needs key=jax.random.key(...)"
+                )
+        try:
+            out = self._apply_jit(v, x, key if train else None, bool(train))
+        except (TypeError, ValueError, flax_errors.FlaxError) as err:
+            if "NaN/Inf" in str(err):
+                raise
             raise ValueError(
-                f"{self.name} has dropout/drop-connect (config {self.config}); "
-                "apply(..., train=True) needs key=jax.random.key(...)"
-            )
-        return self._apply_jit(v, x, key, True)
+                f"x of shape {tuple(x.shape)} does not fit the parameters of {self.name} ({err}); images must be "
+                "NHWC (n, height, width, channels) with the channels the model was initialised with "
+                "(NCHW input: use jnp.transpose(x, (0, 2, 3, 1)))"
+            ) from err
+        return out if train else (out[0], bs)
 
     def eval_fn(self, variables: dict) -> Callable[[Any, jax.Array], jax.Array]:
         """``f(params, x) -> logits`` in eval mode with ``variables["batch_stats"]`` frozen."""
@@ -198,15 +226,22 @@ def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None,
 
 
 def spatial_kernels(params: PyTree, *, min_size: int = 2) -> dict[str, jax.Array]:
-    """All convolution kernels of a params tree with spatial size ≥ ``min_size`` (i.e. no 1×1),
-    as ``{"path/to/Conv_0": kernel (kh, kw, c_in, c_out)}`` in traversal order (input to output
-    for the sequential models). Used for the conv weight spectra of fr-ssr."""
-    found = []
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        keys = [str(getattr(p, "key", p)) for p in path]
-        if keys and keys[-1] == "kernel" and leaf.ndim == 4 and min(leaf.shape[:2]) >= min_size:
-            found.append(("/".join(keys[:-1]), leaf))
-    # Pytree dicts flatten in sorted key order ("Conv_10" < "Conv_2"); Flax numbers submodules in
-    # creation order, so a natural sort restores the input-to-output order.
-    nat = lambda s: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
-    return dict(sorted(found, key=lambda kv: nat(kv[0])))
+    """All convolution kernels of a params tree with spatial size ≥ ``min_size`` (i.e. no 1×1).
+
+    Returns ``{"path/to/Conv_0": kernel (kh, kw, c_in, c_out)}`` (the path without ``/kernel``) in
+    natural layer order (``Conv_2`` before ``Conv_10``; input to output for the sequential models):
+    the leaves named ``kernel`` of :func:`fpjax.spectrum.conv_kernels`' extractor. Used for the conv
+    weight spectra of fr-ssr.
+
+    Examples:
+      >>> import numpy as np
+      >>> k = {"kernel": np.ones((3, 3, 1, 4))}
+      >>> list(spatial_kernels({"Conv_10": k, "Conv_2": k, "Conv_3": {"kernel": np.ones((1, 1, 4, 4))}}))
+      ['Conv_2', 'Conv_10']
+    """
+    out = {}
+    for name, k in conv_kernel_items(params, min_size=min_size):
+        head, _, last = name.rpartition("/")
+        if last == "kernel":
+            out[head] = k
+    return out

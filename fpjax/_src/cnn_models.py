@@ -143,6 +143,15 @@ def propagate_nonfinite(x: jax.Array, logits: jax.Array) -> jax.Array:
     return jnp.where(bad.reshape((-1,) + (1,) * (logits.ndim - 1)), jnp.nan, logits)
 
 
+def _max_pool(x: jax.Array, window: int) -> jax.Array:
+    """``window``×``window`` max-pool with stride ``window`` that keeps NaN: a window holding a NaN
+    gives NaN. (XLA:CPU fuses ``max_pool(relu(·))`` under ``jit`` into a reduction whose comparison
+    drops NaN: a NaN weight then gave finite logits under ``jit`` but NaN eagerly.)"""
+    shape, strides = (window, window), (window, window)
+    has_nan = nn.max_pool(jnp.isnan(x).astype(x.dtype), shape, strides=strides) > 0
+    return jnp.where(has_nan, jnp.nan, nn.max_pool(x, shape, strides=strides))
+
+
 def _global_pool(x: jax.Array) -> jax.Array:
     """Mean over the spatial axes: (n, h, w, c) -> (n, c)."""
     return jnp.mean(x, axis=(1, 2))
@@ -236,7 +245,7 @@ class VGG(nn.Module):
     def __call__(self, x, train: bool = False):
         for v in self.cfg:
             if v == "M":
-                x = nn.max_pool(x, (2, 2), strides=(2, 2))
+                x = _max_pool(x, 2)
             else:
                 x = nn.relu(_bn(train)(_conv(int(v), 3, bias=True, impl=self.conv_impl)(x)))
         x = _global_pool(x)
@@ -262,11 +271,11 @@ class AlexNet(nn.Module):
 
     @nn.compact
     def __call__(self, x, train: bool = False):
-        x = nn.max_pool(nn.relu(_conv(64, 5, bias=True, impl=self.conv_impl)(x)), (2, 2), strides=(2, 2))
-        x = nn.max_pool(nn.relu(_conv(192, 5, bias=True, impl=self.conv_impl)(x)), (2, 2), strides=(2, 2))
+        x = _max_pool(nn.relu(_conv(64, 5, bias=True, impl=self.conv_impl)(x)), 2)
+        x = _max_pool(nn.relu(_conv(192, 5, bias=True, impl=self.conv_impl)(x)), 2)
         x = nn.relu(_conv(384, 3, bias=True, impl=self.conv_impl)(x))
         x = nn.relu(_conv(256, 3, bias=True, impl=self.conv_impl)(x))
-        x = nn.max_pool(nn.relu(_conv(256, 3, bias=True, impl=self.conv_impl)(x)), (2, 2), strides=(2, 2))
+        x = _max_pool(nn.relu(_conv(256, 3, bias=True, impl=self.conv_impl)(x)), 2)
         h = x.shape[1]
         if h != 4:
             # Adaptive average pool to 4×4 (torchvision uses AdaptiveAvgPool2d for the same reason).
@@ -505,7 +514,7 @@ class SmallCNN(nn.Module):
         for w in self.widths:
             x = nn.relu(_bn(train)(_conv(int(w), 3, impl=self.conv_impl)(x)))
             if x.shape[1] >= 2 and x.shape[2] >= 2:
-                x = nn.max_pool(x, (2, 2), strides=(2, 2))
+                x = _max_pool(x, 2)
         x = _global_pool(x)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         return nn.Dense(self.num_classes)(x)

@@ -1,6 +1,7 @@
 """Minibatch training and evaluation of the CNN zoo (:mod:`fpjax._src.cnn`).
 
-:func:`train_cnn` runs minibatch SGD with momentum (optax) on softmax cross-entropy:
+:func:`train_cnn` runs minibatch training with any optax optimizer (:func:`make_sgd`: SGD with momentum
+and coupled weight decay) on softmax cross-entropy, over the guarded step of :func:`fpjax.train.fit`:
 
 * **one jitted call per epoch**: the epoch is a ``lax.scan`` over minibatches whose indices come
   from a permutation drawn with an explicit key (``fold_in(key, epoch)``); the data stay on the
@@ -18,9 +19,9 @@
 * **recording**: ``record(params)`` (any jittable function returning a pytree, e.g. the radial
   spectra of every conv kernel) is evaluated at initialisation and after every epoch and stacked:
   leading axis ``epochs + 1``;
-* **divergence**: a step whose loss or updated parameters/batch statistics are NaN/Inf stops
-  training at the end of its epoch; the result holds the last finite parameters (those before the
-  failing step, recomputed from the start of the epoch), ``diverged=True`` and its
+* **divergence**: the guarded step of :func:`fpjax.train.fit`: a step whose loss or updated
+  parameters/batch statistics are NaN/Inf leaves the parameters and statistics at their last
+  finite values; training stops at the end of that epoch with ``diverged=True`` and its
   ``diverged_step`` (never NaN silently).
 
 The result is a :class:`fpjax.train.FitResult`, the type :func:`fpjax.train.fit` returns, with the
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -49,7 +51,7 @@ import optax
 from fpjax._src import checks
 from fpjax._src.array_types import ArrayLike
 from fpjax._src.cnn import CNN
-from fpjax._src.train import FitResult, _all_finite, ce
+from fpjax._src.train import FitResult, _data_args, _guarded_step, _init_carry, _renamed, ce
 
 __all__ = [
     "CNNMetrics",
@@ -138,19 +140,53 @@ def _as_variables(variables, name: str = "variables") -> dict:
     return variables
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_sgd(learning_rate, momentum, weight_decay, nesterov, schedule, total_steps):
+    # Equal settings give the same optimizer object, so train_cnn's compiled step (cached on the
+    # optimizer) is reused across calls instead of recompiled.
+    rate = optax.cosine_decay_schedule(learning_rate, total_steps) if schedule == "cosine" else learning_rate
+    parts = [optax.add_decayed_weights(weight_decay)] if weight_decay > 0 else []
+    parts.append(optax.sgd(rate, momentum=momentum if momentum > 0 else None, nesterov=nesterov))
+    return optax.chain(*parts)
+
+
 def make_sgd(
-    lr: float,
+    learning_rate: float | None = None,
     *,
     momentum: float = 0.9,
     weight_decay: float = 0.0,
     nesterov: bool = False,
     schedule: str = "constant",
     total_steps: int | None = None,
+    **deprecated: Any,
 ) -> optax.GradientTransformation:
-    """SGD with momentum and coupled L2 weight decay (PyTorch ``SGD(lr, momentum, weight_decay)``):
-    ``g ← ∇L + λθ``; ``m ← μ m + g``; ``θ ← θ − η_t m``. ``schedule``: ``"constant"`` or
-    ``"cosine"`` (η_t = η/2·(1 + cos(π t / total_steps)), needs ``total_steps``)."""
-    lr = checks.check_positive(lr, "lr")
+    """SGD with momentum and coupled L2 weight decay (PyTorch ``SGD(lr, momentum, weight_decay)``).
+
+    ``g ← ∇L + λθ``; ``m ← μ m + g``; ``θ ← θ − η_t m`` (``optax.add_decayed_weights(λ)`` before
+    ``optax.sgd``: weight decay on every parameter, as PyTorch's ``weight_decay``).
+
+    Args:
+      learning_rate: ``η > 0`` (the deprecated keyword ``lr=`` still works).
+      momentum: ``μ ≥ 0`` (0: plain SGD). weight_decay: ``λ ≥ 0``. nesterov: Nesterov momentum.
+      schedule: ``"constant"`` or ``"cosine"`` (``η_t = η/2·(1 + cos(π t / total_steps))``, needs
+        ``total_steps``).
+
+    Returns:
+      An optax ``GradientTransformation`` (equal settings return the same object).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> opt = make_sgd(0.1, momentum=0.0)
+      >>> u, _ = opt.update({"w": jnp.ones(2)}, opt.init({"w": jnp.zeros(2)}))
+      >>> u["w"].tolist()
+      [-0.10000000149011612, -0.10000000149011612]
+    """
+    learning_rate = _renamed("make_sgd", deprecated, {"lr": "learning_rate"}, {"learning_rate": learning_rate})[
+        "learning_rate"
+    ]
+    if learning_rate is None:
+        raise TypeError("make_sgd() missing required argument 'learning_rate'")
+    learning_rate = checks.check_positive(learning_rate, "learning_rate")
     momentum = checks.check_positive(momentum, "momentum", allow_zero=True)
     weight_decay = checks.check_positive(weight_decay, "weight_decay", allow_zero=True)
     checks.check_choice(schedule, "schedule", ("constant", "cosine"))
@@ -158,74 +194,50 @@ def make_sgd(
         if total_steps is None:
             raise ValueError("schedule='cosine' needs total_steps")
         total_steps = checks.check_positive_int(total_steps, "total_steps")
-    return _sgd(lr, momentum, weight_decay, (weight_decay > 0, momentum > 0, bool(nesterov), schedule, total_steps))
+    else:
+        total_steps = None
+    return _cached_sgd(learning_rate, momentum, weight_decay, bool(nesterov), schedule, total_steps)
 
 
-def _sgd(lr, momentum, weight_decay, struct: tuple) -> optax.GradientTransformation:
-    """:func:`make_sgd` without checks, so that ``lr, momentum, weight_decay`` may be traced
-    scalars; ``struct = (use_weight_decay, use_momentum, nesterov, schedule, total_steps)`` fixes
-    the optimizer-state structure (static)."""
-    use_wd, use_mom, nesterov, schedule, total_steps = struct
-    rate = optax.cosine_decay_schedule(lr, total_steps) if schedule == "cosine" else lr
-    parts = [optax.add_decayed_weights(weight_decay)] if use_wd else []
-    parts.append(optax.sgd(rate, momentum=momentum if use_mom else None, nesterov=nesterov))
-    return optax.chain(*parts)
+def _cnn_loss_and_grad(model: CNN, data):
+    """``loss_and_grad(params, state, step, (idx, key))`` of the training core
+    (:func:`fpjax._src.train._guarded_step`): cross-entropy of the minibatch ``x[idx]`` in train
+    mode (batch statistics, dropout with ``key``); aux: the minibatch accuracy."""
+    x, y = data
+
+    def loss_and_grad(params, state, step, inp):
+        i, k = inp
+        xb, yb = x[i], y[i]
+
+        def loss_fn(p):
+            logits, new_bs = model.apply({"params": p, "batch_stats": state}, xb, train=True, key=k)
+            return ce(logits, yb), (new_bs, jnp.mean(jnp.argmax(logits, -1) == yb))
+
+        return jax.value_and_grad(loss_fn, has_aux=True)(params)
+
+    return loss_and_grad
 
 
 @functools.lru_cache(maxsize=64)
-def _epoch_fn(model: CNN, struct: tuple, loop: str):
-    """``epoch(params, bs, opt_state, hp, x, y, idx (steps, batch), key) -> (params, bs,
-    opt_state, losses (steps,), accs (steps,), oks (steps,))`` (``oks``: the step's loss and
-    updated params/batch stats are finite) with ``hp = (lr, momentum, weight_decay)``
-    traced (changing them does not recompile), jitted as one ``lax.scan`` (``loop="scan"``) or as
-    one jitted step called per minibatch (``loop="step"``). Both apply the same step with the
-    same keys. Cached on (model object, optimizer structure, loop)."""
+def _epoch_fn(model: CNN, optimizer: optax.GradientTransformation, loop: str):
+    """``epoch(data, carry, (steps, (idx, keys))) -> (carry, (losses, accs))``: the guarded steps
+    of one epoch, jitted as one ``lax.scan`` (``loop="scan"``) or as one jitted step called per
+    minibatch (``loop="step"``; both apply the same step with the same batches and keys). Cached on
+    (model object, optimizer object, loop)."""
 
-    def step(params, bs, opt_state, hp, x, y, i, k):
-        xb, yb = x[i], y[i]
-        tx = _sgd(hp[0], hp[1], hp[2], struct)
-
-        def loss_fn(p):
-            logits, new_bs = model.apply({"params": p, "batch_stats": bs}, xb, train=True, key=k)
-            return ce(logits, yb), (new_bs, logits)
-
-        (loss, (new_bs, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        ok = jnp.isfinite(loss) & _all_finite(params) & _all_finite(new_bs)
-        return params, new_bs, opt_state, loss, jnp.mean(jnp.argmax(logits, -1) == yb), ok
-
-    def step_keys(key, steps):
-        return jax.vmap(lambda j: jax.random.fold_in(key, j))(jnp.arange(steps))
+    def step_fn(data):
+        return _guarded_step(_cnn_loss_and_grad(model, data), optimizer)
 
     if loop == "scan":
+        return jax.jit(lambda data, carry, xs: jax.lax.scan(step_fn(data), carry, xs))
+    one = jax.jit(lambda data, carry, xs: step_fn(data)(carry, xs))
 
-        def epoch(params, bs, opt_state, hp, x, y, idx, key):
-            def body(carry, inp):
-                *out, loss, acc, ok = step(*carry, hp, x, y, *inp)
-                return tuple(out), (loss, acc, ok)
-
-            carry, (losses, accs, oks) = jax.lax.scan(
-                body, (params, bs, opt_state), (idx, step_keys(key, idx.shape[0]))
-            )
-            return (*carry, losses, accs, oks)
-
-        # Nothing is donated: the inputs of an epoch stay valid, so a diverged epoch can be
-        # replayed up to its failing step.
-        return jax.jit(epoch)
-
-    step_jit = jax.jit(step)
-    keys_jit = jax.jit(step_keys, static_argnums=1)
-
-    def epoch_loop(params, bs, opt_state, hp, x, y, idx, key):
-        keys = keys_jit(key, idx.shape[0])
-        losses, accs, oks = [], [], []
-        for j in range(idx.shape[0]):
-            params, bs, opt_state, loss, acc, ok = step_jit(params, bs, opt_state, hp, x, y, idx[j], keys[j])
-            losses.append(loss)
-            accs.append(acc)
-            oks.append(ok)
-        return params, bs, opt_state, jnp.stack(losses), jnp.stack(accs), jnp.stack(oks)
+    def epoch_loop(data, carry, xs):
+        outs = []
+        for j in range(xs[0].shape[0]):
+            carry, out = one(data, carry, jax.tree_util.tree_map(lambda a: a[j], xs))
+            outs.append(out)
+        return carry, jax.tree_util.tree_map(lambda *a: jnp.stack(a), *outs)
 
     return epoch_loop
 
@@ -233,22 +245,38 @@ def _epoch_fn(model: CNN, struct: tuple, loop: str):
 @functools.lru_cache(maxsize=64)
 def _eval_fn(model: CNN):
     """Jitted ``(params, bs, x, y, n_valid) -> (sum of losses, number correct)`` over one batch
-    whose first ``n_valid`` rows are real (the rest padding)."""
+    whose first ``n_valid`` rows are real (the rest padding). A row whose logits are not all finite
+    counts NaN (not right or wrong), so a NaN model has NaN accuracy."""
 
     def run(params, bs, xb, yb, n_valid):
         logits, _ = model.apply({"params": params, "batch_stats": bs}, xb, train=False)
         mask = jnp.arange(xb.shape[0]) < n_valid
         l = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
-        c = jnp.argmax(logits, -1) == yb
-        return jnp.sum(jnp.where(mask, l, 0.0)), jnp.sum(jnp.where(mask, c, False))
+        finite = jnp.all(jnp.isfinite(logits), axis=-1)
+        c = jnp.where(finite, (jnp.argmax(logits, -1) == yb).astype(jnp.float32), jnp.nan)
+        return jnp.sum(jnp.where(mask, l, 0.0)), jnp.sum(jnp.where(mask, c, 0.0))
 
     return jax.jit(run)
 
 
-def _check_xy(model: CNN, x, y, xname="x", yname="y"):
-    x = checks.as_array(x, xname, dtype=jnp.float32)
-    checks.check_ndim(x, xname, 4, shape_hint="(n, height, width, channels)")
-    checks.check_finite(x, xname)
+def _check_images(model: CNN, x, name: str) -> jax.Array:
+    """``x`` as float32 NHWC images for ``model``: complex refused, channels checked."""
+    if jnp.iscomplexobj(x):
+        raise TypeError(f"{name} must hold real images; got a complex array (the imaginary part would be lost)")
+    x = checks.as_array(x, name, dtype=jnp.float32)
+    checks.check_ndim(x, name, 4, shape_hint="(n, height, width, channels)")
+    c = getattr(model, "in_channels", None)
+    if c is not None and x.shape[-1] != c and x.shape[1] == c:
+        raise ValueError(
+            f"{name} must be NHWC images (n, height, width, channels={c}); got shape {tuple(x.shape)}, "
+            f"which looks like NCHW: use jnp.transpose({name}, (0, 2, 3, 1))"
+        )
+    checks.check_finite(x, name)
+    return x
+
+
+def _check_xy(model: CNN, x, y, xname="x_train", yname="y_train"):
+    x = _check_images(model, x, xname)
     y = checks.as_array(y, yname)
     checks.check_ndim(y, yname, 1, shape_hint="(n,) integer labels")
     if not jnp.issubdtype(y.dtype, jnp.integer):
@@ -268,8 +296,19 @@ def evaluate_cnn(
     computed in batches of ``batch_size`` (the last one zero-padded and masked out).
 
     ``variables``: the dict of ``model.init`` or a :class:`fpjax.train.FitResult` of :func:`train_cnn`
-    (its ``params`` and ``state`` are used)."""
-    x, y = _check_xy(model, x, y)
+    (its ``params`` and ``state`` are used). A model whose logits are NaN/Inf on some example (e.g.
+    NaN weights) has NaN accuracy and loss: an answer that is not a number is not counted as right
+    or wrong.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.cnn import get_model
+      >>> m = get_model("cnn_small", 2, widths=(2, 2))
+      >>> x = jnp.ones((4, 8, 8, 1)); v = m.init(jax.random.key(0), x)
+      >>> 0.0 <= evaluate_cnn(m, v, x, jnp.array([0, 1, 0, 1])).accuracy <= 1.0
+      True
+    """
+    x, y = _check_xy(model, x, y, "x", "y")
     batch_size = min(checks.check_positive_int(batch_size, "batch_size"), x.shape[0])
     n = x.shape[0]
     run = _eval_fn(model)
@@ -289,20 +328,120 @@ def evaluate_cnn(
     return CNNEvaluation(float(correct) / n, float(loss_sum) / n)
 
 
+_SGD_KEYWORDS = ("lr", "learning_rate", "momentum", "weight_decay", "nesterov", "schedule")
+
+
+def _optimizer_arg(optimizer, legacy: dict, total_steps: int) -> optax.GradientTransformation:
+    """``optimizer``, or (deprecated) :func:`make_sgd` built from the old SGD keywords."""
+    unknown = set(legacy) - set(_SGD_KEYWORDS)
+    if unknown:
+        raise TypeError(f"train_cnn() got an unexpected keyword argument {sorted(unknown)[0]!r}")
+    if optimizer is not None:
+        if legacy:
+            raise TypeError(f"train_cnn(): pass either optimizer= or the SGD keywords {sorted(legacy)}, not both")
+        if not isinstance(optimizer, optax.GradientTransformation):
+            raise TypeError(
+                f"optimizer must be an optax.GradientTransformation (e.g. make_sgd(0.1)); got {type(optimizer).__name__}"
+            )
+        return optimizer
+    warnings.warn(
+        "train_cnn() without optimizer= (or with lr=, momentum=, weight_decay=, nesterov=, schedule=) is "
+        "deprecated; pass optimizer=make_sgd(learning_rate, momentum=..., weight_decay=...) or any optax optimizer",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    kw = dict(legacy)
+    lr = kw.pop("learning_rate", kw.pop("lr", 0.1))
+    if kw.get("schedule") == "cosine":
+        kw["total_steps"] = total_steps
+    return make_sgd(lr, **kw)
+
+
+class _History(NamedTuple):
+    losses: list
+    train_loss: list
+    train_acc: list
+    test_loss: list
+    test_acc: list
+    seconds: list
+    records: list
+
+
+def _epoch_inputs(key, ep: int, n: int, steps: int, batch_size: int):
+    """Step numbers, minibatch indices ``(P, batch_size)`` and dropout keys of epoch ``ep``."""
+    k_perm, k_drop = jax.random.split(jax.random.fold_in(key, ep))
+    idx = jax.random.permutation(k_perm, n)[: steps * batch_size].reshape(steps, batch_size)
+    keys = jax.vmap(lambda j: jax.random.fold_in(k_drop, j))(jnp.arange(steps))
+    return ep * steps + jnp.arange(steps, dtype=jnp.int32), (idx, keys)
+
+
+def _run_epochs(model, epoch_fn, carry, data, test, key, epochs, batch_size, rec_fn, opts) -> tuple:
+    """The epoch loop of :func:`train_cnn`: training chunks of the core, evaluation, records.
+
+    ``opts = (eval_every, eval_batch_size, stop_at_train_acc, verbose)``. Stops after the epoch in
+    which training diverged (that epoch is not counted in the metrics)."""
+    eval_every, eval_batch_size, stop_at, verbose = opts
+    n = data[0].shape[0]
+    steps = n // batch_size
+    h = _History([], [], [], [], [], [], [jax.device_get(rec_fn(carry.params))] if rec_fn else [])
+    for ep in range(epochs):
+        t0 = time.perf_counter()
+        carry, (losses, accs) = epoch_fn(data, carry, _epoch_inputs(key, ep, n, steps, batch_size))
+        h.losses.append(np.asarray(jax.device_get(losses)))
+        if bool(carry.diverged):
+            break
+        h.train_loss.append(float(jnp.mean(losses)))
+        h.train_acc.append(float(jnp.mean(accs)))
+        if test is not None:
+            if (ep + 1) % eval_every == 0 or ep + 1 == epochs:
+                variables = {"params": carry.params, "batch_stats": carry.state}
+                ta, tl = evaluate_cnn(model, variables, *test, batch_size=eval_batch_size)
+            else:
+                ta, tl = float("nan"), float("nan")
+            h.test_acc.append(ta)
+            h.test_loss.append(tl)
+        if rec_fn is not None:
+            h.records.append(jax.device_get(rec_fn(carry.params)))
+        h.seconds.append(time.perf_counter() - t0)
+        if verbose:
+            msg = f"epoch {ep + 1}/{epochs} loss {h.train_loss[-1]:.4f} acc {h.train_acc[-1]:.3f}"
+            if test is not None and np.isfinite(h.test_acc[-1]):
+                msg += f" test acc {h.test_acc[-1]:.3f}"
+            print(msg, flush=True)
+        if stop_at is not None and h.train_acc[-1] >= stop_at:
+            break
+    return carry, h
+
+
+def _cnn_metrics(model, final, data, test, h: _History, eval_batch_size: int) -> CNNMetrics:
+    train_acc, train_loss = evaluate_cnn(model, final, *data, batch_size=eval_batch_size)
+    test_acc = test_loss = None
+    if test is not None:
+        test_acc, test_loss = evaluate_cnn(model, final, *test, batch_size=eval_batch_size)
+    arr = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
+    return CNNMetrics(
+        train_loss=arr(h.train_loss),
+        train_acc_running=arr(h.train_acc),
+        test_loss=arr(h.test_loss) if test is not None else None,
+        test_acc=arr(h.test_acc) if test is not None else None,
+        epoch_seconds=arr(h.seconds),
+        final_train_acc=train_acc,
+        final_train_loss=train_loss,
+        final_test_acc=test_acc,
+        final_test_loss=test_loss,
+    )
+
+
 def train_cnn(
     model: CNN,
     variables: dict | FitResult,
-    x: ArrayLike,
-    y: ArrayLike,
+    x_train: ArrayLike = None,
+    y_train: ArrayLike = None,
     *,
     key: jax.Array,
     epochs: int,
+    optimizer: optax.GradientTransformation | None = None,
     batch_size: int = 128,
-    lr: float = 0.1,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    nesterov: bool = False,
-    schedule: str = "constant",
     x_test: ArrayLike | None = None,
     y_test: ArrayLike | None = None,
     eval_every: int = 1,
@@ -311,20 +450,27 @@ def train_cnn(
     stop_at_train_acc: float | None = None,
     loop: str = "auto",
     verbose: bool = False,
+    **deprecated: Any,
 ) -> FitResult:
-    """Train ``model`` from ``variables`` on images ``x`` and labels ``y`` (see the module docstring).
+    """Train ``model`` from ``variables`` on images ``x_train`` and labels ``y_train`` (see the module docstring).
 
-    Minibatch SGD with momentum on the softmax cross-entropy: ``P = n // batch_size`` optimizer
-    steps per epoch, one fresh permutation of the data per epoch.
+    Minibatch training with ``optimizer`` on the softmax cross-entropy: ``P = n // batch_size``
+    optimizer steps per epoch, one fresh permutation of the data per epoch. The steps are those of
+    :func:`fpjax.train.fit` (the same guarded step: on a non-finite loss, parameter or batch
+    statistic the parameters and state stay at their last finite values), chunked by epoch.
 
     Args:
       model: a :class:`fpjax.cnn.CNN` (:func:`fpjax.cnn.get_model`).
       variables: ``model.init(key, x)`` (``{"params", "batch_stats"}``), or a previous
         :class:`fpjax.train.FitResult` of ``train_cnn`` to continue from its parameters and state.
-      x: ``(n, H, W, C)`` images; y: ``(n,)`` integer labels in ``0..num_classes−1``.
+      x_train: ``(n, H, W, C)`` images; y_train: ``(n,)`` integer labels in ``0..num_classes−1``
+        (deprecated keywords ``x=``, ``y=``).
       key: PRNG key for the permutations and dropout.
       epochs: number of passes; ``batch_size`` ≤ n.
-      lr, momentum, weight_decay, nesterov, schedule: :func:`make_sgd` settings.
+      optimizer: any optax ``GradientTransformation``, e.g. :func:`make_sgd` (SGD with momentum
+        and coupled weight decay). The deprecated keywords ``lr`` (or ``learning_rate``),
+        ``momentum``, ``weight_decay``, ``nesterov``, ``schedule`` build :func:`make_sgd` instead
+        (default ``make_sgd(0.1, momentum=0.9)``), with a ``DeprecationWarning``.
       x_test, y_test: optional evaluation data (eval mode every ``eval_every`` epochs and at the end).
       eval_batch_size: batch size of the evaluations (:func:`evaluate_cnn`).
       record: ``record(params) -> pytree`` evaluated at init and after every epoch.
@@ -349,125 +495,48 @@ def train_cnn(
 
     Examples:
       >>> import jax, jax.numpy as jnp
-      >>> from fpjax.cnn import get_model
+      >>> from fpjax.cnn import get_model, make_sgd
       >>> m = get_model("cnn_small", 2, widths=(2, 2))
       >>> x = jax.random.uniform(jax.random.key(0), (8, 8, 8, 1)); y = jnp.arange(8) % 2
-      >>> r = train_cnn(m, m.init(jax.random.key(1), x), x, y, key=jax.random.key(2), epochs=2, batch_size=4)
+      >>> r = train_cnn(m, m.init(jax.random.key(1), x), x, y, key=jax.random.key(2), epochs=2,
+      ...               optimizer=make_sgd(0.1), batch_size=4)
       >>> r.losses.shape, r.record_steps.tolist(), r.metrics.train_loss.shape, bool(r.diverged)
       ((4,), [], (2,), False)
     """
+    sgd_legacy = {k: deprecated.pop(k) for k in _SGD_KEYWORDS if k in deprecated}
+    x_train, y_train = _data_args("train_cnn", x_train, y_train, deprecated)
     checks.check_key(key)
     epochs = checks.check_positive_int(epochs, "epochs", minimum=0)
     variables = _as_variables(variables)
-    x, y = _check_xy(model, x, y)
-    n = x.shape[0]
+    data = _check_xy(model, x_train, y_train)
+    n = data[0].shape[0]
     batch_size = checks.check_positive_int(batch_size, "batch_size")
     if batch_size > n:
         raise ValueError(f"batch_size must be <= the number of examples {n}; got {batch_size}")
     eval_every = checks.check_positive_int(eval_every, "eval_every")
     checks.check_choice(loop, "loop", ("auto", "scan", "step"))
-    has_test = x_test is not None
-    if has_test:
-        x_test, y_test = _check_xy(model, x_test, y_test, "x_test", "y_test")
-    steps = n // batch_size
-    lr = checks.check_positive(lr, "lr")
-    momentum = checks.check_positive(momentum, "momentum", allow_zero=True)
-    weight_decay = checks.check_positive(weight_decay, "weight_decay", allow_zero=True)
-    checks.check_choice(schedule, "schedule", ("constant", "cosine"))
-    struct = (
-        weight_decay > 0,
-        momentum > 0,
-        bool(nesterov),
-        schedule,
-        steps * max(epochs, 1) if schedule == "cosine" else None,
-    )
-    hp = jnp.array([lr, momentum, weight_decay], dtype=jnp.float32)
+    test = _check_xy(model, x_test, y_test, "x_test", "y_test") if x_test is not None else None
+    optimizer = _optimizer_arg(optimizer, sgd_legacy, (n // batch_size) * max(epochs, 1))
     if loop == "auto":
         # XLA:CPU runs convolutions inside a while loop (lax.scan) several times slower than the
         # same step jitted on its own (measured 3-5× for cnn_small), so CPU loops in Python.
         loop = "step" if jax.default_backend() == "cpu" else "scan"
-    epoch_fn = _epoch_fn(model, struct, loop)
-    tx = _sgd(lr, momentum, weight_decay, struct)
-    params = variables["params"]
-    bs = variables.get("batch_stats", {})
-    opt_state = tx.init(params)
     rec_fn = jax.jit(record) if record is not None else None
-    records = [jax.device_get(rec_fn(params))] if rec_fn is not None else []
-    hist: dict[str, list] = {"train_loss": [], "train_acc_running": [], "epoch_seconds": []}
-    if has_test:
-        hist["test_loss"], hist["test_acc"] = [], []
-    step_losses: list[np.ndarray] = []
-    diverged, diverged_step = False, -1
-    for ep in range(epochs):
-        t0 = time.perf_counter()
-        k_perm, k_drop = jax.random.split(jax.random.fold_in(key, ep))
-        idx = jax.random.permutation(k_perm, n)[: steps * batch_size].reshape(steps, batch_size)
-        prev = (params, bs, opt_state)  # kept in case this epoch diverges
-        params, bs, opt_state, losses, accs, oks = epoch_fn(params, bs, opt_state, hp, x, y, idx, k_drop)
-        oks_np = np.asarray(jax.device_get(oks))
-        if not oks_np.all():
-            j = int(np.argmin(oks_np))  # first failing step of this epoch
-            diverged, diverged_step = True, ep * steps + j
-            losses_np = np.array(jax.device_get(losses))
-            losses_np[j + 1 :] = np.nan
-            step_losses.append(losses_np)
-            params, bs = prev[0], prev[1]
-            if j > 0:  # replay the epoch's first j (finite) steps: same batches, same keys
-                p_j, bs_j, *_ = epoch_fn(*prev, hp, x, y, idx[:j], k_drop)
-                if bool(_all_finite(p_j)) and bool(_all_finite(bs_j)):
-                    params, bs = p_j, bs_j
-            break
-        loss = float(jnp.mean(losses))
-        step_losses.append(np.asarray(jax.device_get(losses)))
-        hist["train_loss"].append(loss)
-        hist["train_acc_running"].append(float(jnp.mean(accs)))
-        if has_test:
-            if (ep + 1) % eval_every == 0 or ep + 1 == epochs:
-                ta, tl = evaluate_cnn(
-                    model, {"params": params, "batch_stats": bs}, x_test, y_test, batch_size=eval_batch_size
-                )
-            else:
-                ta, tl = float("nan"), float("nan")
-            hist["test_acc"].append(ta)
-            hist["test_loss"].append(tl)
-        if rec_fn is not None:
-            records.append(jax.device_get(rec_fn(params)))
-        hist["epoch_seconds"].append(time.perf_counter() - t0)
-        if verbose:
-            msg = f"epoch {ep + 1}/{epochs} loss {loss:.4f} acc {hist['train_acc_running'][-1]:.3f}"
-            if has_test and np.isfinite(hist["test_acc"][-1]):
-                msg += f" test acc {hist['test_acc'][-1]:.3f}"
-            print(msg, flush=True)
-        if stop_at_train_acc is not None and hist["train_acc_running"][-1] >= stop_at_train_acc:
-            break
-    final = {"params": params, "batch_stats": bs}
-    h = {k: np.asarray(v, dtype=np.float64) for k, v in hist.items()}
-    train_acc, train_loss = evaluate_cnn(model, final, x, y, batch_size=eval_batch_size)
-    test_acc = test_loss = None
-    if has_test:
-        test_acc, test_loss = evaluate_cnn(model, final, x_test, y_test, batch_size=eval_batch_size)
-    metrics = CNNMetrics(
-        train_loss=h["train_loss"],
-        train_acc_running=h["train_acc_running"],
-        test_loss=h.get("test_loss"),
-        test_acc=h.get("test_acc"),
-        epoch_seconds=h["epoch_seconds"],
-        final_train_acc=train_acc,
-        final_train_loss=train_loss,
-        final_test_acc=test_acc,
-        final_test_loss=test_loss,
+    carry = _init_carry(variables["params"], variables.get("batch_stats", {}), optimizer)
+    opts = (eval_every, eval_batch_size, stop_at_train_acc, verbose)
+    carry, h = _run_epochs(
+        model, _epoch_fn(model, optimizer, loop), carry, data, test, key, epochs, batch_size, rec_fn, opts
     )
-    stacked = jax.tree_util.tree_map(lambda *a: np.stack(a), *records) if records else None
-    all_losses = np.concatenate(step_losses) if step_losses else np.zeros((0,), np.float32)
+    final = {"params": carry.params, "batch_stats": carry.state}
     return FitResult(
-        params=params,
-        losses=all_losses,
-        records=stacked,
-        record_steps=np.arange(len(records)) * steps,
-        diverged=diverged,
-        diverged_step=diverged_step,
-        state={"batch_stats": bs},
-        metrics=metrics,
+        params=carry.params,
+        losses=np.concatenate(h.losses) if h.losses else np.zeros((0,), np.float32),
+        records=jax.tree_util.tree_map(lambda *a: np.stack(a), *h.records) if h.records else None,
+        record_steps=np.arange(len(h.records)) * (n // batch_size),
+        diverged=bool(carry.diverged),
+        diverged_step=int(carry.diverged_step),
+        state={"batch_stats": carry.state},
+        metrics=_cnn_metrics(model, final, data, test, h, eval_batch_size),
     )
 
 

@@ -111,44 +111,74 @@ def _as_steps(steps: Any, n: int) -> np.ndarray:
     return st
 
 
+def _first_index(below: np.ndarray, rule: str) -> np.ndarray:
+    """Record index of the crossing along the last axis; ``T`` (one past the end) if none."""
+    t = below.shape[-1]
+    if rule == "first":
+        return np.where(below.any(axis=-1), np.argmax(below, axis=-1), t)
+    # Last record not below, +1; all below -> 0; last record not below -> censored (t).
+    above = ~below
+    last_above = t - 1 - np.argmax(above[..., ::-1], axis=-1)
+    return np.where(above.any(axis=-1), last_above + 1, 0)
+
+
+def _as_curves(errors: Any, axis: int) -> np.ndarray:
+    """``errors`` as float64 with the time axis ``axis`` moved last."""
+    try:
+        err = np.asarray(errors, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"errors must be a real array; got {type(errors).__name__} ({exc})") from None
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -err.ndim <= axis < err.ndim:
+        raise ValueError(f"axis must be an axis of errors (ndim {err.ndim}); got {axis!r}")
+    if err.size == 0:
+        raise ValueError(f"errors must not be empty; got shape {err.shape}")
+    return np.moveaxis(err, axis, -1)
+
+
 def crossing_steps(
-    errors: ArrayLike, threshold: float, *, steps: ArrayLike | None = None, rule: str = "first"
+    errors: ArrayLike,
+    threshold: float,
+    *,
+    steps: ArrayLike | None = None,
+    rule: str = "first",
+    axis: int | None = None,
 ) -> np.ndarray:
-    """Step at which each ``(seed, frequency)`` error falls below ``threshold``; ``inf`` if never.
+    """Step at which each error curve falls below ``threshold``; ``inf`` if never.
+
+    The one convergence-crossing rule of fpjax (experiments and :func:`convergence_times` use it).
+    The comparison is strict: a record counts as converged when ``error < threshold``; a record
+    equal to the threshold has not crossed it. A curve with a NaN record gets NaN (unknown: neither
+    a step nor "never"), so a diverged or corrupted run cannot pass for a converged one.
 
     Args:
-      errors: ``(T, K)`` or ``(S, T, K)`` errors at ``T`` recorded steps.
-      threshold: ``error < threshold`` counts as converged.
+      errors: ``(T, K)`` or ``(S, T, K)`` errors at ``T`` recorded steps (``axis=None``), or any
+        shape with the ``T`` records along ``axis``.
+      threshold: ``error < threshold`` counts as converged (``> 0``).
       steps: ``(T,)`` recorded steps (default ``0, 1, …, T-1``: record indices).
       rule: ``"first"`` (first record below) or ``"stays"`` (first record from which all later ones
         are below).
+      axis: the time axis; None for the ``(T, K)`` / ``(S, T, K)`` layout.
 
     Returns:
-      float ``(S, K)`` (``S = 1`` for 2-D input).
+      float ``(S, K)`` (``S = 1`` for 2-D input) when ``axis`` is None, else ``errors.shape``
+      without ``axis``; ``inf`` where the threshold is never crossed, NaN for curves holding NaN.
 
     Examples:
       >>> err = [[1.0, 0.5], [0.05, 0.5], [0.2, 0.05], [0.05, 0.05]]     # (T=4, K=2)
       >>> crossing_steps(err, 0.1).tolist(), crossing_steps(err, 0.1, rule="stays").tolist()
       ([[1.0, 2.0]], [[3.0, 2.0]])
+      >>> crossing_steps([[0.5, 0.1, 0.05], [0.5, float("nan"), 0.05]], 0.1, steps=[0, 10, 20], axis=-1).tolist()
+      [20.0, nan]
     """
     if rule not in ("first", "stays"):
         raise ValueError(f"unknown rule {rule!r}; expected 'first' or 'stays'")
-    err = _as_errors(errors)
+    curves = np.moveaxis(_as_errors(errors), 1, -1) if axis is None else _as_curves(errors, axis)  # (..., T)
     thr = _as_threshold(threshold)
-    st = _as_steps(steps, err.shape[1])
-    below = err < thr  # NaN -> False
-    t = err.shape[1]
-    if rule == "first":
-        idx = np.where(below.any(axis=1), np.argmax(below, axis=1), t)
-    else:
-        # Last record not below, +1; all below -> 0; last record not below -> censored (t).
-        above = ~below
-        last_above = t - 1 - np.argmax(above[:, ::-1], axis=1)
-        idx = np.where(above.any(axis=1), last_above + 1, 0)
-    out = np.full(idx.shape, np.inf)
-    ok = idx < t
-    out[ok] = st[idx[ok]]
-    return out
+    t = curves.shape[-1]
+    st = _as_steps(steps, t)
+    idx = _first_index(curves < thr, rule)
+    out = np.where(idx < t, st[np.minimum(idx, t - 1)], np.inf)
+    return np.where(np.isnan(curves).any(axis=-1), np.nan, out)
 
 
 def convergence_times(

@@ -9,6 +9,7 @@ accepted. Frequencies of the padded ``P×P`` DFT are integers ``u, v ∈ {-⌊P/
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -308,25 +309,47 @@ def _path_name(path) -> str:
     return "/".join(parts)
 
 
+def _natural_key(name: str) -> list:
+    # Pytree dicts flatten in sorted key order ("Conv_10" < "Conv_2"); Flax numbers submodules in
+    # creation order, so sorting the digit runs as numbers restores the input-to-output order.
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name)]
+
+
+def conv_kernel_items(params: PyTree, *, batch_ndim: int = 0, min_size: int = 1) -> list[tuple[str, jax.Array]]:
+    """``(path, kernel)`` pairs of the conv kernels of a params pytree, in natural layer order.
+
+    The one conv-kernel extractor behind :func:`conv_kernels` and :func:`fpjax.cnn.spatial_kernels`:
+    a leaf counts when it has ``4 + batch_ndim`` dimensions (Flax ``(kh, kw, c_in, c_out)`` after
+    ``batch_ndim`` leading axes) and ``min(kh, kw) >= min_size``. Paths (``"params/Conv_0/kernel"``)
+    are sorted with digit runs compared as numbers (``Conv_2`` before ``Conv_10``).
+    """
+    batch_ndim = check_positive_int(batch_ndim, "batch_ndim", minimum=0)
+    min_size = check_positive_int(min_size, "min_size")
+    items = [
+        (_path_name(path), leaf)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
+        if hasattr(leaf, "ndim")
+        and leaf.ndim == 4 + batch_ndim
+        and min(leaf.shape[batch_ndim : batch_ndim + 2]) >= min_size
+    ]
+    return sorted(items, key=lambda kv: _natural_key(kv[0]))
+
+
 def conv_kernels(params: PyTree, *, batch_ndim: int = 0) -> dict[str, jax.Array]:
     """All conv kernels in a params pytree, keyed by their path (e.g. ``"params/Conv_0/kernel"``).
 
     A leaf counts as a conv kernel when it has ``4 + batch_ndim`` dimensions (Flax layout
     ``(kh, kw, c_in, c_out)`` after ``batch_ndim`` leading axes, e.g. 1 for params recorded over
-    epochs or stacked over seeds). Order follows the pytree flattening order (Flax: layer order by
-    name).
+    epochs or stacked over seeds). Natural layer order: ``Conv_2`` before ``Conv_10`` (Flax numbers
+    layers in creation order; see :func:`conv_kernel_items`).
 
     Examples:
       >>> import numpy as np
-      >>> list(conv_kernels({"params": {"Conv_0": {"kernel": np.ones((3, 3, 1, 4)), "bias": np.ones(4)}}}))
-      ['params/Conv_0/kernel']
+      >>> k = {"kernel": np.ones((3, 3, 1, 4)), "bias": np.ones(4)}
+      >>> list(conv_kernels({"params": {"Conv_10": k, "Conv_2": k}}))
+      ['params/Conv_2/kernel', 'params/Conv_10/kernel']
     """
-    batch_ndim = check_positive_int(batch_ndim, "batch_ndim", minimum=0)
-    leaves = jax.tree_util.tree_flatten_with_path(params)[0]
-    out = {}
-    for path, leaf in leaves:
-        if hasattr(leaf, "ndim") and leaf.ndim == 4 + batch_ndim:
-            out[_path_name(path)] = leaf
+    out = dict(conv_kernel_items(params, batch_ndim=batch_ndim))
     if not out:
         raise ValueError(
             f"params contains no conv kernels with {4 + batch_ndim} dimensions "

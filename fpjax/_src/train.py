@@ -7,6 +7,7 @@ can itself be ``vmap``-ed over seeds (see :func:`fpjax.train.sweep`).
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -35,24 +36,39 @@ def _nan_if_nonfinite(a) -> jax.Array:
     return 0.0 * jnp.sum(a)
 
 
+def _real(a, name: str, loss: str, *, min_ndim: int = 1) -> jax.Array:
+    """``a`` as a real floating array: complex refused (TypeError), integers/bools promoted to
+    float32 (no integer overflow in the loss), at least ``min_ndim`` dimensions (a leading sample axis)."""
+    if jnp.iscomplexobj(a):
+        raise TypeError(f"{loss}: {name} must be real; got a complex array (its imaginary part would be lost)")
+    a = checks.as_array(a, f"{loss}: {name}")
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+        a = a.astype(jnp.float32)
+    if a.ndim < min_ndim:
+        raise ValueError(f"{loss}: {name} must have a leading sample axis (shape (n,) or (n, c)); got shape {a.shape}")
+    return a
+
+
 def mse(pred: jax.Array, y: jax.Array) -> jax.Array:
     """Half mean squared error ``L = (1/(2n)) Σ_i ‖f(x_i) − y_i‖²``.
 
     Args:
-      pred: ``(n, c)`` (or ``(n,)``) predictions.
+      pred: ``(n, c)`` (or ``(n,)``) predictions; real (integers are promoted to float32).
       y: targets of exactly the same shape (no broadcasting: ``(n, 1)`` against ``(n,)`` is an error).
 
     Returns:
       Scalar; NaN when an input holds NaN/Inf.
 
     Raises:
-      ValueError: if the shapes differ.
+      ValueError: if the shapes differ or an input is a scalar (no sample axis).
+      TypeError: complex inputs.
 
     Examples:
       >>> import jax.numpy as jnp
       >>> float(mse(jnp.zeros((2, 1)), jnp.ones((2, 1))))
       0.5
     """
+    pred, y = _real(pred, "pred", "mse"), _real(y, "y", "mse")
     _same_shape(pred, y, "mse", "pred")
     return 0.5 * jnp.sum((pred - y) ** 2) / pred.shape[0] + _nan_if_nonfinite(pred)
 
@@ -65,67 +81,94 @@ def bce(logits: jax.Array, y: jax.Array) -> jax.Array:
       y: targets in ``[0, 1]`` with exactly the shape of ``logits``.
 
     Returns:
-      Scalar. Targets outside ``[0, 1]`` raise ``ValueError`` when concrete; under ``jit`` (traced
-      targets) they make the loss NaN instead (no host copy). NaN/Inf inputs give NaN.
+      Scalar; NaN/Inf logits give NaN. Targets outside ``[0, 1]`` (or NaN) raise ``ValueError``
+      eagerly and fail the compiled program under ``jit``/``vmap`` (:func:`fpjax._src.checks.error_if`).
 
     Examples:
       >>> import jax.numpy as jnp
       >>> round(float(bce(jnp.zeros(2), jnp.array([0.0, 1.0]))), 4)
       0.6931
     """
+    logits, y = _real(logits, "logits", "bce", min_ndim=0), _real(y, "y", "bce", min_ndim=0)
     _same_shape(logits, y, "bce", "logits")
-    y = jnp.asarray(y)
-    if checks.is_concrete(y):
-        yn = np.asarray(y)
-        if yn.size and not np.all((yn >= 0) & (yn <= 1)):  # NaN fails too
-            raise ValueError(
-                f"bce: y must hold targets in [0, 1]; got values in [{np.nanmin(yn)}, {np.nanmax(yn)}]"
-                f"{' and NaN' if np.isnan(yn).any() else ''}"
-            )
-    valid = jnp.all((y >= 0) & (y <= 1))
     loss = jnp.mean(optax.sigmoid_binary_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
-    return jnp.where(valid, loss, jnp.nan)
+    return checks.error_if(loss, ~jnp.all((y >= 0) & (y <= 1)), "bce: y must hold targets in [0, 1] (no NaN)")
+
+
+def _class_labels(y, n_classes: int) -> tuple[jax.Array, Any]:
+    """Integer labels as int32 and the traced "bad label" flag (None when checked here).
+
+    Concrete labels are checked on the host in their own dtype (an int64 label 2**33 is out of
+    range, not wrapped to 0); traced ones in a dtype at least int32 wide (an int8/uint8 label is
+    compared with ``n_classes`` without overflow)."""
+    msg = f"ce: y must hold integer class labels in 0..{n_classes - 1}"
+    if not isinstance(y, jax.core.Tracer):
+        yn = np.asarray(y)
+        bad = (yn < 0) | (yn >= n_classes)
+        if bad.any():
+            raise ValueError(f"{msg}; got {yn[bad][:5].tolist()}")
+        return jnp.asarray(yn.astype(np.int32)), None
+    wide = y.astype(jnp.int32) if jnp.dtype(y.dtype).itemsize < 4 else y
+    return y.astype(jnp.int32), (wide < 0) | (wide >= n_classes)
 
 
 def ce(logits: jax.Array, y: jax.Array) -> jax.Array:
-    """Mean softmax cross-entropy ``−mean_i log softmax(z_i)[y_i]``.
+    """Mean softmax cross-entropy ``−mean_i log softmax(z_i)[y_i]`` (or ``−mean_i Σ_c y_ic log softmax(z_i)_c``).
 
     Args:
-      logits: ``(n, C)``.
-      y: integer class labels ``(n,)`` in ``0..C−1`` (integer dtype, or floats holding whole numbers),
-        or targets ``(n, C)`` (e.g. one-hot) of exactly the logits' shape.
+      logits: ``(n, C)``, real.
+      y: class labels ``(n,)`` in ``0..C−1``: an integer dtype (always read as class indices), or
+        floats holding whole numbers; or probability rows ``(n, C)`` of exactly the logits' shape
+        (floats, non-negative, each row summing to 1 within ``√eps`` of its dtype; e.g. one-hot).
 
     Returns:
-      Scalar. Labels that are negative, ≥ C or not whole numbers raise ``ValueError`` when concrete;
-      under ``jit`` (traced labels) they make the loss NaN instead (no host copy). NaN/Inf logits
-      give NaN.
+      Scalar; NaN/Inf logits give NaN. Bad labels (out of range, not whole, not probability rows,
+      integer labels of the logits' shape) raise ``ValueError`` eagerly and fail the compiled
+      program under ``jit``/``vmap`` (:func:`fpjax._src.checks.error_if`); complex inputs ``TypeError``.
 
     Examples:
       >>> import jax.numpy as jnp
       >>> round(float(ce(jnp.zeros((2, 3)), jnp.array([0, 2]))), 4)
       1.0986
+      >>> round(float(ce(jnp.zeros((2, 3)), jnp.array([[1.0, 0, 0], [0.5, 0.5, 0]]))), 4)
+      1.0986
     """
-    logits = checks.as_array(logits, "logits")
-    y = checks.as_array(y, "y")
-    if y.ndim != logits.ndim - 1:
-        _same_shape(logits, y, "ce", "logits")
-        return jnp.mean(optax.softmax_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
-    if tuple(y.shape) != tuple(logits.shape[:-1]):
-        raise ValueError(
-            f"ce: integer labels y must have shape {tuple(logits.shape[:-1])} for logits of shape "
-            f"{tuple(logits.shape)}; got y of shape {tuple(y.shape)}"
-        )
+    logits = _real(logits, "logits", "ce")
+    if jnp.iscomplexobj(y):
+        raise TypeError("ce: y must hold integer class labels or real probability rows; got a complex array")
     n_classes = logits.shape[-1]
-    if not (jnp.issubdtype(y.dtype, jnp.integer) or jnp.issubdtype(y.dtype, jnp.floating)):
-        raise TypeError(f"ce: y must hold integer class labels; got dtype {y.dtype}")
-    if checks.is_concrete(y):
-        yn = np.asarray(y)
-        bad = ~np.isfinite(yn) | (yn != np.round(yn)) | (yn < 0) | (yn >= n_classes) if yn.size else yn
-        if yn.size and np.any(bad):
-            raise ValueError(f"ce: y must hold integer class labels in 0..{n_classes - 1}; got {yn[bad][:5].tolist()}")
-    valid = jnp.all((y >= 0) & (y < n_classes) & (y == jnp.round(y)))
-    per_example = optax.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32))
-    return jnp.where(valid, jnp.mean(per_example) + _nan_if_nonfinite(logits), jnp.nan)
+    y_dtype = y.dtype if hasattr(y, "dtype") else np.asarray(y).dtype
+    if jnp.issubdtype(y_dtype, jnp.integer) or y_dtype == jnp.bool_:
+        if tuple(np.shape(y)) != tuple(logits.shape[:-1]):
+            raise ValueError(
+                f"ce: integer labels y must have shape {tuple(logits.shape[:-1])} (class indices) for logits of "
+                f"shape {tuple(logits.shape)}; got y of shape {tuple(np.shape(y))} (pass probability rows as floats)"
+            )
+        labels, bad = _class_labels(y, n_classes)
+        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels)) + _nan_if_nonfinite(logits)
+        return (
+            loss
+            if bad is None
+            else checks.error_if(loss, jnp.any(bad), f"ce: y must hold integer class labels in 0..{n_classes - 1}")
+        )
+    y = _real(y, "y", "ce", min_ndim=0)
+    if y.ndim == logits.ndim - 1:  # whole-number float labels
+        if tuple(y.shape) != tuple(logits.shape[:-1]):
+            raise ValueError(f"ce: labels y must have shape {tuple(logits.shape[:-1])}; got {tuple(y.shape)}")
+        bad = ~jnp.isfinite(y) | (y != jnp.round(y)) | (y < 0) | (y >= n_classes)
+        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, y.astype(jnp.int32)))
+        return checks.error_if(
+            loss + _nan_if_nonfinite(logits),
+            jnp.any(bad),
+            f"ce: y must hold integer class labels in 0..{n_classes - 1}",
+        )
+    _same_shape(logits, y, "ce", "logits")
+    tol = float(np.sqrt(np.finfo(y.dtype).eps))
+    bad = jnp.any(~(y >= 0)) | jnp.any(~(jnp.abs(jnp.sum(y, axis=-1) - 1) <= tol))  # NaN is bad
+    loss = jnp.mean(optax.softmax_cross_entropy(logits, y)) + _nan_if_nonfinite(logits)
+    return checks.error_if(
+        loss, bad, f"ce: soft targets y must be probability rows (entries >= 0, rows summing to 1 within {tol:.1e})"
+    )
 
 
 LOSSES = {"mse": mse, "bce": bce, "ce": ce}
@@ -223,11 +266,110 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
+def _renamed(fn: str, kwargs: dict, renames: dict[str, str], values: dict) -> dict:
+    """Map deprecated keyword spellings in ``kwargs`` onto their new names (DeprecationWarning).
+
+    ``renames``: old name -> new name; ``values``: the new names' values as passed (None = not
+    passed). Returns ``values`` updated; unknown keywords raise ``TypeError`` as Python would."""
+    for old, value in kwargs.items():
+        if old not in renames:
+            raise TypeError(f"{fn}() got an unexpected keyword argument {old!r}")
+        new = renames[old]
+        if values.get(new) is not None:
+            raise TypeError(f"{fn}(): pass {new}= only (the deprecated {old}= was given as well)")
+        warnings.warn(f"{fn}(): {old}= is deprecated; use {new}=", DeprecationWarning, stacklevel=3)
+        values[new] = value
+    return values
+
+
+def _data_args(fn: str, x_train, y_train, deprecated: dict) -> tuple:
+    """``(x_train, y_train)`` with the deprecated ``x=``/``y=`` keywords mapped (both required)."""
+    v = _renamed(fn, deprecated, {"x": "x_train", "y": "y_train"}, {"x_train": x_train, "y_train": y_train})
+    for name in ("x_train", "y_train"):
+        if v[name] is None:
+            raise TypeError(f"{fn}() missing required argument {name!r}")
+    return v["x_train"], v["y_train"]
+
+
+class _Carry(NamedTuple):
+    """The state of the training core between steps (a pytree)."""
+
+    params: Any
+    state: Any  # non-trainable model state (batch-norm statistics), None for plain models
+    opt_state: Any
+    diverged: jax.Array
+    diverged_step: jax.Array
+
+
+def _init_carry(params, state, optimizer) -> _Carry:
+    return _Carry(params, state, optimizer.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
+
+
+def _guarded_step(loss_and_grad: Callable, optimizer: optax.GradientTransformation) -> Callable:
+    """One optimizer update with the divergence guard: the training step of :func:`fit` and
+    :func:`fpjax.cnn.train_cnn`.
+
+    ``loss_and_grad(params, state, step, inp) -> ((loss, (new_state, aux)), grads)`` evaluates the
+    step's minibatch (``inp``: per-step inputs, e.g. batch indices and a dropout key). Returns
+    ``step_fn(carry, (step, inp)) -> (carry, (loss, aux))`` for ``lax.scan``. If the loss or the
+    updated parameters/state are non-finite, the parameters and state stay at their last finite
+    values, ``diverged`` is set with ``diverged_step``, and later losses are NaN.
+    """
+
+    def step_fn(carry: _Carry, xs):
+        step, inp = xs
+        p, s, opt_state, diverged, div_step = carry
+        (value, (new_s, aux)), grads = loss_and_grad(p, s, step, inp)
+        updates, new_opt_state = optimizer.update(grads, opt_state, p)
+        new_p = optax.apply_updates(p, updates)
+        ok = jnp.isfinite(value) & _all_finite(new_p) & _all_finite(new_s) & ~diverged
+        # Only the parameters and state are frozen: the optimizer state is never returned and, once
+        # a step failed, ``ok`` stays False, so whatever it holds cannot reach the parameters again.
+        # Selecting the optimizer state too (three more passes over parameter-sized trees) cost ~10 %
+        # of an Adam step of the benchmark network; the parameter select alone ~3 % (benchmarks/RESULTS.md).
+        kept_p, kept_s = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), (new_p, new_s), (p, s))
+        div_step = jnp.where(~diverged & ~ok, step, div_step)
+        value = jnp.where(diverged, jnp.nan, value)
+        return _Carry(kept_p, kept_s, new_opt_state, diverged | ~ok, div_step), (value, aux)
+
+    return step_fn
+
+
+def _scan_steps(step_fn: Callable, carry: _Carry, start, count: int, inp=None):
+    """Steps ``start .. start + count − 1`` of ``step_fn`` as one ``lax.scan``."""
+    return jax.lax.scan(step_fn, carry, (start + jnp.arange(count, dtype=jnp.int32), inp))
+
+
+def _scan_with_records(step_fn: Callable, carry: _Carry, steps: int, record, record_every: int):
+    """``steps`` guarded steps as one scan, ``record(params)`` at steps ``0, k, 2k, ...``.
+
+    Returns ``(carry, losses (steps,), records or None, record_steps (R,))``: the record-chunk
+    scan (an outer scan over chunks of ``k = record_every`` steps, then the tail)."""
+    if record is None:
+        carry, (losses, _) = _scan_steps(step_fn, carry, 0, steps)
+        return carry, losses, None, jnp.zeros((0,), jnp.int32)
+    n_rec = steps // record_every
+
+    def chunk(c, start):
+        c, (ls, _) = _scan_steps(step_fn, c, start, record_every)
+        return c, (ls, record(c.params))
+
+    first = record(carry.params)
+    carry, (ls, recs) = jax.lax.scan(chunk, carry, jnp.arange(n_rec, dtype=jnp.int32) * record_every)
+    losses = ls.reshape(-1)
+    tail = steps - n_rec * record_every
+    if tail:
+        carry, (tail_losses, _) = _scan_steps(step_fn, carry, n_rec * record_every, tail)
+        losses = jnp.concatenate([losses, tail_losses])
+    records = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
+    return carry, losses, records, jnp.arange(n_rec + 1, dtype=jnp.int32) * record_every
+
+
 def fit(
     apply: Callable,
     params: PyTree,
-    x: ArrayLike,
-    y: ArrayLike,
+    x_train: ArrayLike = None,
+    y_train: ArrayLike = None,
     *,
     optimizer: optax.GradientTransformation,
     steps: int,
@@ -236,8 +378,9 @@ def fit(
     key: jax.Array | None = None,
     record: Callable[[PyTree], PyTree] | None = None,
     record_every: int = 1,
+    **deprecated: Any,
 ) -> FitResult:
-    """Train ``params`` of ``apply`` on ``(x, y)`` for ``steps`` optimizer updates.
+    """Train ``params`` of ``apply`` on ``(x_train, y_train)`` for ``steps`` optimizer updates.
 
     The loop is one jitted ``lax.scan``: ``θ_{s+1} = θ_s + optimizer.update(∇L(θ_s; batch_s))``.
     Full batch when ``batch_size`` is None; otherwise each epoch is a fresh permutation of the data
@@ -245,12 +388,15 @@ def fit(
     remainder is dropped that epoch).
 
     If a loss, gradient or update becomes non-finite, the parameters are frozen at their last finite
-    value, ``diverged`` is set, and later losses are NaN — never a silent NaN result.
+    value, ``diverged`` is set, and later losses are NaN — never a silent NaN result. The same
+    guarded step drives :func:`fpjax.cnn.train_cnn`.
 
     Args:
-      apply: ``apply(params, x) -> (n, c)`` predictions (logits for ``bce``/``ce``).
+      apply: ``apply(params, x) -> (n, c)`` predictions (logits for ``bce``/``ce``): a plain
+        function or a :class:`fpjax.models.Model` (models are callable).
       params: pytree of arrays.
-      x: ``(n, ...)`` inputs. y: targets, see :func:`mse`, :func:`bce`, :func:`ce`.
+      x_train: ``(n, ...)`` inputs. y_train: targets, see :func:`mse`, :func:`bce`, :func:`ce`.
+        (The deprecated keywords ``x=``, ``y=`` still work, with a ``DeprecationWarning``.)
       optimizer: any optax ``GradientTransformation``.
       steps: number of updates (≥ 1).
       loss: ``"mse" | "bce" | "ce"`` or ``loss(pred, y) -> scalar``.
@@ -258,8 +404,19 @@ def fit(
       record: optional ``record(params) -> pytree`` evaluated at steps ``0, k, 2k, ...``
         (``k = record_every``), e.g. the model's spectrum on a grid, its NTK, the test loss.
 
+    Returns:
+      A :class:`FitResult`: ``losses (steps,)``, ``records`` (leading axis ``steps // k + 1``), ...
+
     Works under ``jax.vmap`` (over params, data or keys) and inside ``jit``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> x = jnp.linspace(-1, 1, 8)[:, None]
+      >>> r = fit(lambda p, x: x * p, jnp.zeros(1), x, 2 * x, optimizer=optax.sgd(0.5), steps=50, record=lambda p: p, record_every=25)
+      >>> round(float(r.params[0]), 3), r.record_steps.tolist(), bool(r.diverged)
+      (2.0, [0, 25, 50], False)
     """
+    x_train, y_train = _data_args("fit", x_train, y_train, deprecated)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation (e.g. optax.adam(1e-3)); got {type(optimizer).__name__}"
@@ -267,7 +424,7 @@ def fit(
     steps = checks.check_positive_int(steps, "steps")
     record_every = checks.check_positive_int(record_every, "record_every")
     loss_fn = get_loss(loss)
-    x, y = _validate_data(apply, params, x, y, loss)
+    x, y = _validate_data(apply, params, x_train, y_train, loss)
     n = x.shape[0]
     if batch_size is not None:
         batch_size = checks.check_positive_int(batch_size, "batch_size")
@@ -276,6 +433,8 @@ def fit(
         if key is None:
             raise ValueError("key is needed with batch_size (it draws the minibatch permutations)")
         checks.check_key(key)
+    if record is not None and not callable(record):
+        raise TypeError(f"record must be a function record(params) -> pytree; got {type(record).__name__}")
     return _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every, params, x, y, key)
 
 
@@ -293,60 +452,29 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
         idx = jax.lax.dynamic_slice_in_dim(perm, j * batch_size, batch_size)
         return x[idx], y[idx]
 
-    def one_step(carry, step):
-        p, opt_state, diverged, div_step = carry
-        xb, yb = batch(step)
-        value, grads = value_and_grad(p, xb, yb)
-        updates, new_opt_state = optimizer.update(grads, opt_state, p)
-        new_p = optax.apply_updates(p, updates)
-        ok = jnp.isfinite(value) & _all_finite(new_p) & ~diverged
-        # Only the parameters are frozen: the optimizer state is never returned and, once a step
-        # failed, ``ok`` stays False, so whatever the state holds cannot reach the parameters again.
-        # Selecting the state too (three more passes over parameter-sized trees) cost ~10 % of an
-        # Adam step of the benchmark network; the parameter select alone ~3 % (benchmarks/RESULTS.md).
-        kept_p = jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new_p, p)
-        now_diverged = diverged | ~ok
-        div_step = jnp.where(~diverged & ~ok, step, div_step)
-        value = jnp.where(diverged, jnp.nan, value)
-        return (kept_p, new_opt_state, now_diverged, div_step), value
+    def loss_and_grad(p, s, step, _):
+        value, grads = value_and_grad(p, *batch(step))
+        return (value, (s, None)), grads
 
-    carry = (params, optimizer.init(params), jnp.array(False), jnp.array(-1, jnp.int32))
-    all_steps = jnp.arange(steps, dtype=jnp.int32)
-    if record is None:
-        carry, losses = jax.lax.scan(one_step, carry, all_steps)
-        records, record_steps = None, jnp.zeros((0,), jnp.int32)
-    else:
-        n_rec = steps // record_every
-
-        def chunk(c, start):
-            c, ls = jax.lax.scan(one_step, c, start + jnp.arange(record_every, dtype=jnp.int32))
-            return c, (ls, record(c[0]))
-
-        first = record(params)
-        carry, (ls, recs) = jax.lax.scan(chunk, carry, jnp.arange(n_rec, dtype=jnp.int32) * record_every)
-        losses = ls.reshape(-1)
-        tail = steps - n_rec * record_every
-        if tail:
-            carry, tail_losses = jax.lax.scan(one_step, carry, n_rec * record_every + jnp.arange(tail, dtype=jnp.int32))
-            losses = jnp.concatenate([losses, tail_losses])
-        records = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, recs)
-        record_steps = jnp.arange(n_rec + 1, dtype=jnp.int32) * record_every
-    p, _, diverged, div_step = carry
-    return FitResult(p, losses, records, record_steps, diverged, div_step)
+    step_fn = _guarded_step(loss_and_grad, optimizer)
+    carry = _init_carry(params, None, optimizer)
+    carry, losses, records, record_steps = _scan_with_records(step_fn, carry, steps, record, record_every)
+    return FitResult(carry.params, losses, records, record_steps, carry.diverged, carry.diverged_step)
 
 
 def gradient_flow(
     apply: Callable,
     params: PyTree,
-    x: ArrayLike,
-    y: ArrayLike,
-    t: ArrayLike,
+    x_train: ArrayLike = None,
+    y_train: ArrayLike = None,
+    t: ArrayLike = None,
     *,
     loss: str | Callable = "mse",
     rtol: float = 1e-6,
     atol: float = 1e-8,
     max_steps: int = 100_000,
     solver: Any = None,
+    **deprecated: Any,
 ) -> PyTree:
     """Solve the gradient flow ``θ̇ = −∇_θ L(θ)`` from ``θ(0) = params`` with diffrax.
 
@@ -355,8 +483,25 @@ def gradient_flow(
     adaptive step by a PID controller with ``rtol``/``atol``). Use it to compare theory with training
     at exact ``t`` (gradient descent with learning rate ``η`` for ``s`` steps approximates ``t = ηs``
     with a global error ``O(η)``).
+
+    Args:
+      apply: ``apply(params, x) -> (n, c)``, a plain function or a :class:`fpjax.models.Model`.
+      params: initial parameters ``θ(0)``.
+      x_train, y_train: training data, as for :func:`fit` (deprecated keywords ``x=``, ``y=``).
+      t: ``(k,)`` non-decreasing times ≥ 0.
+      loss: ``"mse" | "bce" | "ce"`` or a callable.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> x = jnp.ones((4, 1))
+      >>> ps = gradient_flow(lambda p, x: x * p, jnp.zeros(1), x, x, jnp.array([0.0, 1.0]))
+      >>> round(float(ps[1, 0]), 4)  # θ(t) = 1 − e^{−t}
+      0.6321
     """
-    x, y = _validate_data(apply, params, x, y, loss)
+    x_train, y_train = _data_args("gradient_flow", x_train, y_train, deprecated)
+    if t is None:
+        raise TypeError("gradient_flow() missing required argument 't'")
+    x, y = _validate_data(apply, params, x_train, y_train, loss)
     t = checks.as_array(t, "t")
     checks.check_ndim(t, "t", 1)
     checks.check_finite(t, "t")
