@@ -332,8 +332,8 @@ def hessian_stats(loss_on_batch, variables, x, y, key, cfg: dict) -> dict:
     is the static part of the jitted Hessian routines, so reusing it avoids recompiling).
 
     ``cfg``: ``hessian_samples`` (first that many of ``x``), ``hessian_batches`` (minibatches the
-    HVPs are averaged over), ``hessian_probes``, ``lanczos_iters``, ``top_k``, ``density_probes``,
-    ``density_iters``. Returns plain floats/lists.
+    HVPs are averaged over), ``hessian_probes``, ``hessian_num_iters``, ``top_k``, ``density_probes``,
+    ``density_num_iters``. Returns plain floats/lists.
     """
     import jax
     import jax.numpy as jnp
@@ -363,11 +363,11 @@ def hessian_stats(loss_on_batch, variables, x, y, key, cfg: dict) -> dict:
         params,
         key=k1,
         num_probes=int(cfg["hessian_probes"]),
-        num_iters=int(cfg["lanczos_iters"]),
+        num_iters=int(cfg["hessian_num_iters"]),
         k=int(cfg.get("top_k", 3)),
     )
     grid, dens = hessian.eigen_density(
-        loss, params, key=k2, num_probes=int(cfg["density_probes"]), num_iters=int(cfg["density_iters"]), grid=400
+        loss, params, key=k2, num_probes=int(cfg["density_probes"]), num_iters=int(cfg["density_num_iters"]), grid=400
     )
     return {
         "trace": float(s.trace),

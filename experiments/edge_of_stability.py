@@ -5,7 +5,7 @@ samples of ``[−w, w)`` (``w = π``: ``sin x + sin 3x + sin 5x`` up to sign), a
 the same initial parameters for every η), the MSE ``L = (1/2n) Σ (f(xᵢ) − yᵢ)²`` and plain full-batch
 gradient descent ``θ ← θ − η ∇L(θ)`` for each ``η`` in ``learning_rates`` (all rates in one vmapped,
 jitted run). Every ``record_every`` steps :func:`fpjax.hessian.curvature_recorder` measures the
-top Hessian eigenvalue (sharpness ``λ_max``, ``lanczos_steps`` Lanczos steps) and a deflated trace
+top Hessian eigenvalue (sharpness ``λ_max``, ``hessian_num_iters`` Lanczos steps) and a deflated trace
 estimate, and the network's outputs on the samples are recorded; their DFT gives the relative error
 per target peak ``Δ_F(k) = |f̂(k) − ŷ(k)| / |ŷ(k)|``.
 
@@ -77,7 +77,7 @@ QUICK = {
     "learning_rates": [0.05, 0.1, 0.2],
     "steps": 3000,
     "record_every": 50,
-    "lanczos_steps": 15,
+    "hessian_num_iters": 15,
     "num_probes": 4,
     "threshold": 0.1,  # Δ_F level counted as converged
     "onset_fraction": 0.9,  # λ_max ≥ 0.9 · 2/η marks the onset of the edge of stability
@@ -91,7 +91,7 @@ FULL = dict(
     learning_rates=[0.02, 0.05, 0.1, 0.2],
     steps=20000,
     record_every=100,
-    lanczos_steps=30,
+    hessian_num_iters=30,
     num_probes=10,
 )
 
@@ -130,7 +130,7 @@ def _train(cfg, x, y):
     rec = curvature_recorder(
         loss,
         key=seed_key(int(cfg["seed"]), 1),
-        num_iters=int(cfg["lanczos_steps"]),
+        num_iters=int(cfg["hessian_num_iters"]),
         num_probes=int(cfg["num_probes"]),
     )
     every = int(cfg["record_every"])

@@ -52,7 +52,7 @@ QUICK = {
     "widths": [200, 100, 100, 50],
     "activation": "tanh",
     "init": "xavier",
-    "lr": 1e-3,
+    "learning_rate": 1e-3,
     "steps": 2000,
     "record_every": 10,
     "n_seeds": 4,
@@ -78,7 +78,7 @@ def _train(cfg, x, y):
 
     xj, yj = jnp.asarray(x)[:, None], jnp.asarray(y)[:, None]
     model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init=cfg["init"])
-    opt = optax.adam(float(cfg["lr"]))
+    opt = optax.adam(float(cfg["learning_rate"]))
 
     def one_seed(key):
         r = fit(

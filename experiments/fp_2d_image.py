@@ -49,7 +49,7 @@ QUICK = {
     "widths": [128, 128, 128],
     "activation": "relu",
     "init": "xavier",
-    "lr": 1e-3,
+    "learning_rate": 1e-3,
     "steps": 2000,
     "record_every": 20,
     "n_seeds": 1,
@@ -106,7 +106,7 @@ def run(config: dict, out_dir: Path) -> dict:
     ay, ax, pts = pixel_grid(hgt, wid)
     xj, yj = jnp.asarray(pts), jnp.asarray(img.reshape(-1, 1))
     model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init=cfg["init"])
-    opt = optax.adam(float(cfg["lr"]))
+    opt = optax.adam(float(cfg["learning_rate"]))
 
     def one_seed(key):
         r = fit(

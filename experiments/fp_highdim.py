@@ -50,7 +50,7 @@ QUICK = {
     "widths": [128, 128],
     "activation": "relu",
     "init": "xavier",
-    "lr": 1e-3,
+    "learning_rate": 1e-3,
     "steps": 800,
     "record_every": 5,
     "n_seeds": 2,
@@ -94,7 +94,7 @@ def run(config: dict, out_dir: Path) -> dict:
     y = np.eye(10, dtype=np.float32)[lab]
     xj, yj = jnp.asarray(x), jnp.asarray(y)
     model = mlp(tuple(cfg["widths"]) + (10,), cfg["activation"], init=cfg["init"])
-    opt = optax.adam(float(cfg["lr"]))
+    opt = optax.adam(float(cfg["learning_rate"]))
 
     def one_seed(key):
         r = fit(

@@ -5,7 +5,7 @@ Setting (lecture, "Impact of initialization"): the two-layer network of the slid
 ``init="raw"``), every weight and bias drawn ``N(0, σ²)`` with one ``σ`` for all layers
 (``layer_sigmas=σ``). Sparse data: ``n_train`` equispaced points of ``f(x) = sin(πx)`` on ``[−1, 1]``.
 Each ``σ`` in ``sigmas`` is trained full-batch on the MSE with Adam, learning rate decaying
-exponentially from ``lr`` to ``lr·lr_decay`` (same schedule and steps for all), seeds as one vmapped
+exponentially from ``learning_rate`` to ``learning_rate·learning_rate_decay`` (same schedule and steps for all), seeds as one vmapped
 :func:`fpjax.train.sweep` per ``σ``.
 
 Measured on a dense uniform grid of ``n_test`` points of ``[−1, 1)``:
@@ -51,8 +51,8 @@ QUICK = {
     "activation": "tanh",
     "n_train": 20,
     "n_test": 1000,
-    "lr": 1e-2,
-    "lr_decay": 0.1,  # the rate decays exponentially from lr to lr·lr_decay over the run
+    "learning_rate": 1e-2,
+    "learning_rate_decay": 0.1,  # the rate decays exponentially from learning_rate to learning_rate·learning_rate_decay over the run
     "steps": 4000,
     "n_seeds": 4,
     "fit_tol": 0.1,  # relative training error ‖h(X) − Y‖/‖Y‖ counted as "fits"
@@ -83,7 +83,9 @@ def run(config: dict, out_dir: Path) -> dict:
     y_te = target(x_te)
     xi_c = 1.0 / (2.0 * (x_tr[1] - x_tr[0]))
     xtr, ytr, xte = jnp.asarray(x_tr)[:, None], jnp.asarray(y_tr)[:, None], jnp.asarray(x_te)[:, None]
-    opt = optax.adam(optax.exponential_decay(float(cfg["lr"]), int(cfg["steps"]), float(cfg["lr_decay"])))
+    opt = optax.adam(
+        optax.exponential_decay(float(cfg["learning_rate"]), int(cfg["steps"]), float(cfg["learning_rate_decay"]))
+    )
     keys = seed_keys(cfg["seed"], cfg["n_seeds"])
 
     per_sigma, curves = {}, {}

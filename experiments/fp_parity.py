@@ -55,7 +55,7 @@ QUICK = {
     "widths": [200, 200],
     "activation": "relu",
     "init": "xavier",
-    "lr": 1e-3,
+    "learning_rate": 1e-3,
     "steps": 1000,
     "record_every": 50,
     "n_seeds": 2,
@@ -109,7 +109,7 @@ def _train(cfg, x, y, tr, key_seed):
     xte, yte = jnp.asarray(x[te]), jnp.asarray(y[te, None])
     xall = jnp.asarray(x)
     model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init=cfg["init"])
-    opt = optax.adam(float(cfg["lr"]))
+    opt = optax.adam(float(cfg["learning_rate"]))
 
     def acc(p, xs, ys):
         return jnp.mean(jnp.sign(model.apply(p, xs)) == ys)

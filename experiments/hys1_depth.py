@@ -9,7 +9,7 @@ above the samples' Nyquist frequency ``1/(2Δ)``, the training RMSE, and the int
 
 Settings the source lost (learning rate, width, ω₀ of the sine network, the target) are ours:
 
-* learning rate: for every (activation, depth) all rates of ``lrs`` are run on the same inits; kept is
+* learning rate: for every (activation, depth) all rates of ``learning_rates`` are run on the same inits; kept is
   the smallest rate whose median relative train RMSE is below ``fit_tol`` (closest to the gradient
   flow of the theory), or the one with the lowest training loss if none fits. Only training data
   enter the choice; every rate's training loss and interpolation error are in the metrics;
@@ -70,7 +70,7 @@ QUICK = {
     "n_train": 16,
     "n_grid": 1024,
     "steps": 10000,
-    "lrs": [1e-4, 1e-3, 3e-1],
+    "learning_rates": [1e-4, 1e-3, 3e-1],
     "n_seeds": 2,
     "gaussian_s": 0.1,
     "sine_omega0": 3.0,
@@ -79,7 +79,12 @@ QUICK = {
 }
 
 FULL = dict(
-    QUICK, depths=[2, 3, 4, 5, 6, 7, 8], width=256, steps=30000, n_seeds=8, lrs=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 3e-1]
+    QUICK,
+    depths=[2, 3, 4, 5, 6, 7, 8],
+    width=256,
+    steps=30000,
+    n_seeds=8,
+    learning_rates=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 3e-1],
 )
 
 LO, HI = -1.0, 1.0
@@ -104,7 +109,7 @@ def _model(cfg, act, depth, omega0=None):
 def _train_config(cfg, act, depth, x_train, y_train, x_grid_col):
     """Sweep seeds × learning rates for one network; returns numpy outputs with axes (lr, seed, ...)."""
     model = _model(cfg, act, depth)
-    lrs = np.asarray(cfg["lrs"], np.float32)
+    lrs = np.asarray(cfg["learning_rates"], np.float32)
     n_s = cfg["n_seeds"]
 
     def one(key, lr):
@@ -144,12 +149,12 @@ def run(config: dict, out_dir) -> dict:
             loss = np.where(o["diverged"], np.inf, o["loss"])  # (lr, seed)
             med = np.median(np.where(np.isfinite(loss), loss, np.inf), axis=1)
             train_rmse = np.sqrt(np.mean((o["train_pred"].astype(np.float64) - yt) ** 2, axis=-1)) / y_rms  # (lr, seed)
-            best = c1.pick_rate(cfg["lrs"], train_rmse, loss, cfg["fit_tol"])
+            best = c1.pick_rate(cfg["learning_rates"], train_rmse, loss, cfg["fit_tol"])
             hf0 = np.asarray(c1.high_freq_fraction(o["h0"][best], xg, nyquist))
             hf = np.asarray(c1.high_freq_fraction(o["h"][best], xg, nyquist))
             err = c1.rel_rmse(o["h"][:, :, inside], f_grid[inside])  # (lr, seed)
             table[act][depth] = {
-                "lr": float(cfg["lrs"][best]),
+                "learning_rate": float(cfg["learning_rates"][best]),
                 "init_hf_fraction": float(np.mean(hf0)),
                 "final_hf_fraction": float(np.mean(hf)),
                 "interp_error": float(np.mean(err[best])),
@@ -158,7 +163,7 @@ def run(config: dict, out_dir) -> dict:
                 "n_diverged": int(np.sum(o["diverged"][best])),
             }
             raw[act][depth] = {
-                "lrs": list(cfg["lrs"]),
+                "learning_rates": list(cfg["learning_rates"]),
                 "median_final_loss": med.tolist(),
                 "interp_error": err.mean(axis=1).tolist(),
                 "train_rel_rmse": train_rmse.mean(axis=1).tolist(),

@@ -9,7 +9,7 @@ samples' Nyquist frequency is ``ξ_N = 1/(2Δ)`` and, since ``k0 < ξ_N``, the l
 * **3c** Gaussian MLP, Xavier init (power above ``ξ_N`` at init);
 * **3d** Gaussian MLP, raw init ``N(0, σ²)`` with small ``σ`` (no power above ``ξ_N``).
 
-Each is then trained on the samples by full-batch SGD (rate picked per start from ``lrs`` by
+Each is then trained on the samples by full-batch SGD (rate picked per start from ``learning_rates`` by
 :func:`experiments._common.pick_rate`: the smallest that fits). Measured on a dense grid: initial
 and final Hann-windowed power spectra, the power fraction above ``ξ_N``, the error
 ``‖h − h_BL‖/‖h_BL‖`` against the band-limited interpolant ``h_BL = sin(2πk0x)`` between the samples,
@@ -61,14 +61,14 @@ QUICK = {
     "small_sigma": 0.03,
     "n_grid": 512,
     "pretrain_steps": 3000,
-    "pretrain_lr": 1e-3,
+    "pretrain_learning_rate": 1e-3,
     "steps": 4000,
-    "lrs": [1e-3, 1e-2, 1e-1],
+    "learning_rates": [1e-3, 1e-2, 1e-1],
     "fit_tol": 0.05,
     "n_seeds": 2,
 }
 
-FULL = dict(QUICK, width=256, pretrain_steps=20000, steps=20000, lrs=[1e-4, 1e-3, 1e-2, 1e-1], n_seeds=8)
+FULL = dict(QUICK, width=256, pretrain_steps=20000, steps=20000, learning_rates=[1e-4, 1e-3, 1e-2, 1e-1], n_seeds=8)
 
 LO, HI = -1.0, 1.0
 VARIANTS = {
@@ -89,19 +89,26 @@ def _run_variant(cfg, variant, xg, xt, yt):
     model = _model(cfg, act, init)
     xg_col, x_train, y_train = c1.column(xg), c1.column(xt), c1.column(yt)
     y_hi = c1.column(np.sin(2 * np.pi * cfg["k_hi"] * xg))
-    lrs = np.asarray(cfg["lrs"], np.float32)
+    lrs = np.asarray(cfg["learning_rates"], np.float32)
     n_s = cfg["n_seeds"]
 
     def start(key):
         p = model.init(key, xg_col)
         if not pretrain:
             return {"p": p}
-        pre = fit(model.apply, p, xg_col, y_hi, optimizer=optax.adam(cfg["pretrain_lr"]), steps=cfg["pretrain_steps"])
+        pre = fit(
+            model.apply,
+            p,
+            xg_col,
+            y_hi,
+            optimizer=optax.adam(cfg["pretrain_learning_rate"]),
+            steps=cfg["pretrain_steps"],
+        )
         # ‖h − y‖/‖y‖ on the grid: the loss is ½·mean squared error and the RMS of a sine is 1/√2.
         return {"p": pre.params, "pretrain_rel_rmse": (2 * pre.losses[-1]) ** 0.5 * np.sqrt(2.0)}
 
     def tune(key, xs):
-        res = fit(model.apply, xs["p"], x_train, y_train, optimizer=optax.sgd(xs["lr"]), steps=cfg["steps"])
+        res = fit(model.apply, xs["p"], x_train, y_train, optimizer=optax.sgd(xs["learning_rate"]), steps=cfg["steps"])
         return {
             "h0": model.apply(xs["p"], xg_col)[:, 0],
             "h": model.apply(res.params, xg_col)[:, 0],
@@ -112,7 +119,10 @@ def _run_variant(cfg, variant, xg, xt, yt):
 
     # Inits (and pre-training) once per seed; then every rate from the same start, one sweep each.
     st = c1.seed_sweep(start, cfg["seed"], n_s).outputs
-    tiled = {"p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), st["p"]), "lr": np.repeat(lrs, n_s)}
+    tiled = {
+        "p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), st["p"]),
+        "learning_rate": np.repeat(lrs, n_s),
+    }
     out = c1.seed_sweep(tune, cfg["seed"], n_s, tiled, tile=len(lrs), expect_divergence=True).outputs
     out = {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.items()}
     if pretrain:
@@ -144,14 +154,14 @@ def run(config: dict, out_dir) -> dict:
         o = _run_variant(cfg, v, xg, xt, yt)
         train_rmse = np.sqrt(np.mean((o["train_pred"].astype(np.float64) - yt) ** 2, axis=-1)) / y_rms
         loss = np.where(o["diverged"], np.inf, o["loss"])
-        b = c1.pick_rate(cfg["lrs"], train_rmse, loss, cfg["fit_tol"])
+        b = c1.pick_rate(cfg["learning_rates"], train_rmse, loss, cfg["fit_tol"])
         h0, h = o["h0"][b], o["h"][b]
         spike0, spike1 = _spike(h0, xg, cfg["k_hi"]), _spike(h, xg, cfg["k_hi"])
         res[v] = {
             "activation": VARIANTS[v][0],
             "init": VARIANTS[v][1],
             "pretrained_on_k_hi": VARIANTS[v][2],
-            "lr": float(cfg["lrs"][b]),
+            "learning_rate": float(cfg["learning_rates"][b]),
             "init_hf_fraction": float(np.mean(c1.high_freq_fraction(h0, xg, nyq))),
             "final_hf_fraction": float(np.mean(c1.high_freq_fraction(h, xg, nyq))),
             "final_hf_fraction_per_seed": np.asarray(c1.high_freq_fraction(h, xg, nyq)).tolist(),
@@ -165,7 +175,7 @@ def run(config: dict, out_dir) -> dict:
             "n_diverged": int(np.sum(o["diverged"][b])),
         }
         rates[v] = {
-            "lrs": list(cfg["lrs"]),
+            "learning_rates": list(cfg["learning_rates"]),
             "train_rel_rmse": train_rmse.mean(1).tolist(),
             "n_diverged": o["diverged"].sum(axis=1).tolist(),
             "error_vs_bandlimited": c1.rel_rmse(o["h"][:, :, inside], h_bl[inside]).mean(1).tolist(),

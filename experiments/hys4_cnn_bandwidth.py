@@ -72,10 +72,10 @@ QUICK = {
     "hessian_samples": 128,
     "hessian_batches": 1,
     "hessian_probes": 6,
-    "lanczos_iters": 10,
+    "hessian_num_iters": 10,
     "top_k": 3,
     "density_probes": 1,
-    "density_iters": 10,
+    "density_num_iters": 10,
 }
 FULL = dict(
     QUICK,
@@ -106,10 +106,10 @@ FULL = dict(
     hessian_samples=2000,
     hessian_batches=10,
     hessian_probes=100,
-    lanczos_iters=50,
+    hessian_num_iters=50,
     top_k=5,
     density_probes=5,
-    density_iters=80,
+    density_num_iters=80,
 )
 
 

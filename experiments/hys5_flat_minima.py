@@ -17,7 +17,7 @@ ReLU or Gaussian ``exp(−z²/(2s²))`` activations, each from a low- and a high
   frequencies above Nyquist"); ``σ_low = 0.05``, see the settings tried below.
 
 Every network is trained full-batch with Adam on the MSE ``(1/2n)Σ(h(x_i) − y_i)²`` for ``steps``
-steps, the rate decaying from ``lr`` to 0 on a cosine schedule. At the end, on the training loss:
+steps, the rate decaying from ``learning_rate`` to 0 on a cosine schedule. At the end, on the training loss:
 Hessian trace (Lanczos-deflated Hutchinson, :func:`fpjax.hessian.hessian_summary`), top eigenvalue
 and spectral norm ``max |λ|`` (Lanczos, full reorthogonalization), and the eigenvalue density
 (stochastic Lanczos quadrature: the same Lanczos run, started from random signs, is one quadrature
@@ -89,12 +89,12 @@ QUICK = {
     "pretrain_freq": 12.0,
     "pretrain_points": 128,
     "pretrain_steps": 2000,
-    "lr": 1e-3,
+    "learning_rate": 1e-3,
     "steps": 8000,
     "n_seeds": 4,
     "train_loss_tol": 1e-3,
     "hessian_probes": 20,
-    "hessian_iters": 30,
+    "hessian_num_iters": 30,
 }
 FULL = dict(
     QUICK,
@@ -104,7 +104,7 @@ FULL = dict(
     pretrain_steps=5000,
     pretrain_points=256,
     hessian_probes=100,
-    hessian_iters=80,
+    hessian_num_iters=80,
 )
 
 
@@ -151,7 +151,12 @@ def _initial_params(cfg, act, x_train):
 
         def pre(p0):
             r = train.fit(
-                m_high.apply, p0, xp, yp, optimizer=optax.adam(float(cfg["lr"])), steps=int(cfg["pretrain_steps"])
+                m_high.apply,
+                p0,
+                xp,
+                yp,
+                optimizer=optax.adam(float(cfg["learning_rate"])),
+                steps=int(cfg["pretrain_steps"]),
             )
             return r.params
 
@@ -168,7 +173,7 @@ def _sweep(cfg, act, x_train, y_train, x_test):
     def one(key, params0):
         # cosine decay to 0: the end point is a stable minimum (with a constant rate, Adam's
         # normalized steps kept kicking Gaussian nets out of their ~1e-15-loss minima)
-        opt = optax.adam(optax.cosine_decay_schedule(float(cfg["lr"]), int(cfg["steps"])))
+        opt = optax.adam(optax.cosine_decay_schedule(float(cfg["learning_rate"]), int(cfg["steps"])))
         res = train.fit(model.apply, params0, x_train, y_train, optimizer=opt, steps=int(cfg["steps"]))
 
         def loss(p):
@@ -179,7 +184,7 @@ def _sweep(cfg, act, x_train, y_train, x_test):
             res.params,
             key=jax.random.fold_in(hkey, 0),
             num_probes=int(cfg["hessian_probes"]),
-            num_iters=int(cfg["hessian_iters"]),
+            num_iters=int(cfg["hessian_num_iters"]),
         )
         return {
             "h0": model.apply(params0, x_test)[:, 0],

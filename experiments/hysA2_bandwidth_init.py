@@ -52,14 +52,14 @@ QUICK = {
     "n_points": 32,
     "depth": 4,
     "width": 64,
-    "lr": 3e-3,
+    "learning_rate": 3e-3,
     "steps": 4000,
     "record_every": 50,
     "n_grid": 1024,
     "hi_cutoff": 4.0,
     "n_seeds": 2,
 }
-FULL = dict(QUICK, n_points=128, width=256, lr=1e-3, steps=30000, record_every=100, n_seeds=8)
+FULL = dict(QUICK, n_points=128, width=256, learning_rate=1e-3, steps=30000, record_every=100, n_seeds=8)
 
 
 LO, HI = -1.0, 1.0
@@ -111,7 +111,7 @@ def run(config: dict, out_dir) -> dict:
                 p0,
                 x,
                 y,
-                optimizer=optax.adam(cfg["lr"]),
+                optimizer=optax.adam(cfg["learning_rate"]),
                 steps=cfg["steps"],
                 loss=loss,
                 record=lambda p: _train_metric(loss, model.apply(p, x), y),

@@ -16,7 +16,7 @@ high frequencies converge more slowly, i.e. spectral bias; ``β`` nearer 0: a fl
 frequencies move before low ones have converged). Generalization: ``‖h − y‖/‖y‖`` on a dense grid
 between the samples, and the final power fraction above Nyquist.
 
-The SGD rate is picked per start from ``lrs`` by :func:`experiments._common.pick_rate` (smallest rate
+The SGD rate is picked per start from ``learning_rates`` by :func:`experiments._common.pick_rate` (smallest rate
 that fits); ``β`` does not depend on the time scale, so starts trained at different rates compare.
 """
 
@@ -49,16 +49,22 @@ QUICK = {
     "small_sigma": 0.03,
     "dc_value": 0.0,
     "pretrain_steps": 2000,
-    "pretrain_lr": 1e-3,
+    "pretrain_learning_rate": 1e-3,
     "steps": 10000,
     "record_every": 50,
-    "lrs": [1e-3, 1e-2],
+    "learning_rates": [1e-3, 1e-2],
     "fit_tol": 0.05,
     "n_grid": 1024,
     "n_seeds": 2,
 }
 FULL = dict(
-    QUICK, width=256, pretrain_steps=10000, steps=30000, record_every=100, lrs=[1e-4, 1e-3, 1e-2, 1e-1], n_seeds=8
+    QUICK,
+    width=256,
+    pretrain_steps=10000,
+    steps=30000,
+    record_every=100,
+    learning_rates=[1e-4, 1e-3, 1e-2, 1e-1],
+    n_seeds=8,
 )
 
 # Settings tried while writing this experiment (seed 0), with what was seen; copied into metrics.json.
@@ -96,7 +102,7 @@ def _run_start(cfg, start, xt, yt, xg, ks_idx):
     else:
         model = c1.deep_mlp("gaussian", cfg["depth"], cfg["width"], init="xavier", gaussian_s=cfg["gaussian_s"])
     x_train, y_train, xg_col = c1.column(xt), c1.column(yt), c1.column(xg)
-    lrs = np.asarray(cfg["lrs"], np.float32)
+    lrs = np.asarray(cfg["learning_rates"], np.float32)
     n_s = cfg["n_seeds"]
 
     def init(key):
@@ -104,7 +110,12 @@ def _run_start(cfg, start, xt, yt, xg, ks_idx):
         if start == "dc_pretrained":
             y_dc = np.full((xg.shape[0], 1), cfg["dc_value"], np.float32)
             p = fit(
-                model.apply, p, xg_col, y_dc, optimizer=optax.adam(cfg["pretrain_lr"]), steps=cfg["pretrain_steps"]
+                model.apply,
+                p,
+                xg_col,
+                y_dc,
+                optimizer=optax.adam(cfg["pretrain_learning_rate"]),
+                steps=cfg["pretrain_steps"],
             ).params
         return p
 
@@ -119,7 +130,7 @@ def _run_start(cfg, start, xt, yt, xg, ks_idx):
             xs["p"],
             x_train,
             y_train,
-            optimizer=optax.sgd(xs["lr"]),
+            optimizer=optax.sgd(xs["learning_rate"]),
             steps=cfg["steps"],
             record=residual_spectrum,
             record_every=cfg["record_every"],
@@ -135,7 +146,10 @@ def _run_start(cfg, start, xt, yt, xg, ks_idx):
         }
 
     p0 = c1.seed_sweep(init, cfg["seed"], n_s).outputs
-    xs = {"p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), p0), "lr": np.repeat(lrs, n_s)}
+    xs = {
+        "p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), p0),
+        "learning_rate": np.repeat(lrs, n_s),
+    }
     out = c1.seed_sweep(train, cfg["seed"], n_s, xs, tile=len(lrs), expect_divergence=True).outputs
     return {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.items()}
 
@@ -158,8 +172,8 @@ def run(config: dict, out_dir) -> dict:
     for start in STARTS:
         o = _run_start(cfg, start, xt, yt, xg, ks_idx)
         train_rmse = np.sqrt(np.mean((o["train_pred"].astype(np.float64) - yt) ** 2, axis=-1)) / y_rms
-        b = c1.pick_rate(cfg["lrs"], train_rmse, np.where(o["diverged"], np.inf, o["loss"]), cfg["fit_tol"])
-        t = np.asarray(o["steps"][b, 0], float) * float(cfg["lrs"][b])  # gradient-flow time η·step
+        b = c1.pick_rate(cfg["learning_rates"], train_rmse, np.where(o["diverged"], np.inf, o["loss"]), cfg["fit_tol"])
+        t = np.asarray(o["steps"][b, 0], float) * float(cfg["learning_rates"][b])  # gradient-flow time η·step
         r_hat = o["r_hat"][b]  # (seed, R, K)
         lam = np.array([[c1.decay_rate(t, r_hat[s, :, i]) for i in range(len(ks))] for s in range(r_hat.shape[0])])
         slopes = [float(np.polyfit(np.log(ks), np.log(np.maximum(l, 1e-30)), 1)[0]) for l in lam]
@@ -168,7 +182,7 @@ def run(config: dict, out_dir) -> dict:
         _, pw_y = c1.power_spectrum(f_grid, xg)
         hf_rel = np.sum(np.asarray(pw0)[:, np.asarray(fr) > nyq], axis=1) / float(np.sum(pw_y))
         res[start] = {
-            "lr": float(cfg["lrs"][b]),
+            "learning_rate": float(cfg["learning_rates"][b]),
             "init_hf_power_over_target_power": float(np.mean(hf_rel)),
             "init_hf_fraction": float(np.mean(c1.high_freq_fraction(o["h0"][b], xg, nyq))),
             "final_hf_fraction": float(np.mean(c1.high_freq_fraction(o["h"][b], xg, nyq))),
@@ -182,7 +196,7 @@ def run(config: dict, out_dir) -> dict:
             "n_diverged": int(np.sum(o["diverged"][b])),
         }
         rates[start] = {
-            "lrs": list(cfg["lrs"]),
+            "learning_rates": list(cfg["learning_rates"]),
             "train_rel_rmse": train_rmse.mean(1).tolist(),
             "n_diverged": o["diverged"].sum(axis=1).tolist(),
             "interp_error": c1.rel_rmse(o["h"][:, :, inside], f_grid[inside]).mean(1).tolist(),

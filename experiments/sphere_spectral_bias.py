@@ -5,7 +5,7 @@ Setting: ``n_train`` points uniform on S² (:func:`fpjax.sphere.sample_sphere`),
 ``‖h_ℓ‖²_{L²(σ)} = 1`` (:func:`fpjax.sphere.real_sph_harm`, σ the uniform probability measure). A
 two-layer ReLU MLP 3-``width``-1 in the NTK parameterisation with biases (``sigma_b``) is *centred*,
 ``g(θ, x) = f(θ, x) − f(θ₀, x)`` (same Jacobian, so the same NTK, but ``g(θ₀) = 0``), and trained by
-full-batch gradient descent with step size ``η = lr`` on ``L = (1/2n) Σ_i (g(x_i) − y_i)²``.
+full-batch gradient descent with step size ``η = learning_rate`` on ``L = (1/2n) Σ_i (g(x_i) − y_i)²``.
 
 Time convention: ``t = η · steps``. Linearised at infinite width, ``ṙ = −(1/n) K r`` for the
 residual ``r = g − y`` on the training points; ``K/n`` has the Funk–Hecke eigenvalues ``μ_ℓ`` of the
@@ -52,7 +52,7 @@ QUICK = {
     "degrees": [1, 2, 3, 4, 5],
     "width": 1024,
     "sigma_b": 0.5,
-    "lr": 1.0,
+    "learning_rate": 1.0,
     "steps": 6000,
     "record_every": 25,
     "threshold": 0.1,  # energy fraction left when a degree counts as learned
@@ -144,14 +144,14 @@ def run(config: dict, out_dir: Path) -> dict:
         p0,
         xj,
         yj,
-        optimizer=optax.sgd(float(cfg["lr"])),
+        optimizer=optax.sgd(float(cfg["learning_rate"])),
         steps=int(cfg["steps"]),
         record=lambda p: (model.apply(p, xqj) - f0_q)[:, 0],
         record_every=int(cfg["record_every"]),
     )
     if bool(r.diverged):
-        raise RuntimeError(f"training diverged at step {int(r.diverged_step)}; lower lr")
-    t = float(cfg["lr"]) * np.asarray(r.record_steps, np.float64)
+        raise RuntimeError(f"training diverged at step {int(r.diverged_step)}; lower learning_rate")
+    t = float(cfg["learning_rate"]) * np.asarray(r.record_steps, np.float64)
     g = np.asarray(r.records, np.float64)  # (R, m)
     resid = (g - yq[None]).T  # (m, R)
     energy = degree_energy(xq, resid, l_max, weights=wq).energy  # (L+1, R)
@@ -205,7 +205,7 @@ def run(config: dict, out_dir: Path) -> dict:
         "degrees": degrees,
         "mu": mu_k,
         "mu_all": mu,
-        "time_convention": "t = lr * steps; energy ∝ exp(-2 mu t)",
+        "time_convention": "t = learning_rate * steps; energy ∝ exp(-2 mu t)",
         "final_loss": float(np.asarray(r.losses)[-1]),
         "final_energy_fraction": ratio[:, -1],
         "claims": [

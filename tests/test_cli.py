@@ -285,10 +285,16 @@ def test_list_name_and_run_help_describe_the_experiment(capsys):
         ),
         (["run", "fp-1d", "--set", "n_seeds=0"], "setting 'n_seeds' of experiment 'fp-1d' must be a positive int"),
         (["run", "fp-1d", "--set", "steps=-5"], "setting 'steps'"),
-        (["run", "fp-1d", "--set", "lr=-0.001"], "setting 'lr' of experiment 'fp-1d' must be positive"),
+        (
+            ["run", "fp-1d", "--set", "learning_rate=-0.001"],
+            "setting 'learning_rate' of experiment 'fp-1d' must be positive",
+        ),
         (["run", "fp-1d", "--set", "threshold=-0.1"], "setting 'threshold' of experiment 'fp-1d' must be positive"),
         (["run", "fp-1d", "--set", "order_fraction=1.5"], "must be in [0, 1]"),
-        (["run", "hys2-spectral-bias", "--set", "lrs=[0.1, -1]"], "setting 'lrs'"),
+        (
+            ["run", "hys1-depth", "--set", "learning_rates=[0.1, -1]"],
+            "setting 'learning_rates' of experiment 'hys1-depth' must be positive",
+        ),
         (["run"], "give at least one experiment NAME"),
     ],
 )

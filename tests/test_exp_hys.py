@@ -91,7 +91,7 @@ def test_spearman_exact_values():
 # name: (result keys every entry of metrics["results"] must hold as finite numbers, expected PNGs)
 HYS = {
     "hys1-depth": (
-        ("init_hf_fraction", "final_hf_fraction", "interp_error", "train_rel_rmse", "lr"),
+        ("init_hf_fraction", "final_hf_fraction", "interp_error", "train_rel_rmse", "learning_rate"),
         {"functions_and_spectra.png", "depth_summary.png"},
     ),
     "hys2-spectral-bias": (("spearman_k_vs_step", "final_loss"), {"delta_f_heatmaps.png", "delta_f_curves.png"}),

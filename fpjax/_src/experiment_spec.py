@@ -13,7 +13,7 @@ conventions:
 * counts — ``n_*``, ``num_*``, ``steps``, ``*_steps``, ``epochs``, ``*_epochs``, ``record_every``,
   ``batch_size``, ``chunk_size``, ``*_iters``, ``*_probes`` — are ints ≥ 1 (or ``null`` where the
   declaration allows ``null``); a setting declared only as ``null`` with such a name takes an int;
-* step sizes — ``lr``, ``*_lr``, ``lrs``, ``learning_rate(s)`` — and thresholds (``threshold``,
+* step sizes — ``learning_rate``, ``*_learning_rate``, ``learning_rates`` — and thresholds (``threshold``,
   ``*_threshold``) are positive; tolerances (``*_tol``, ``*_tolerance``) are non-negative;
   fractions (``*_fraction(s)``) lie in [0, 1];
 * folders (``*_dir``, ``*_path``) are strings (or ``null``);
@@ -49,7 +49,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$")
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
 _COUNT = re.compile(r"^(n|num)_\w+$|^(\w+_)?(steps|epochs)$|^record_every$|^(batch|chunk)_size$|_iters$|_probes$")
-_POSITIVE = re.compile(r"^(\w+_)?(lr|lrs|learning_rates?|threshold)$")
+_POSITIVE = re.compile(r"^(\w+_)?(learning_rates?|threshold)$")
 _NON_NEGATIVE = re.compile(r"_(tol|tolerance)$")
 _FRACTION = re.compile(r"_fractions?$")
 _FOLDER = re.compile(r"_(dir|path)$")
