@@ -147,6 +147,11 @@ def _run(args) -> int:
 
 def main(argv=None) -> int:
     """Entry point of the ``fpjax`` command; returns the exit status (0, 2 on error, 130 on interrupt)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["ledger"]:  # `fpjax ledger --help`: the reproduction ledger has its own parser
+        from fpjax._src import ledger
+
+        return ledger.main(argv[1:])
     try:
         args = _parser().parse_args(argv)
     except _UsageError as err:
