@@ -168,7 +168,9 @@ def _distill(v: Any, key: str = "", depth: int = 0) -> Any:
             spread = _seed_spread(v) if "seed" in key.lower() else None
             if spread is None:
                 return kept
-            return {"values": kept, "over_seeds": spread} if not isinstance(kept, dict) else {**kept, "over_seeds": spread}
+            return (
+                {"values": kept, "over_seeds": spread} if not isinstance(kept, dict) else {**kept, "over_seeds": spread}
+            )
         if depth >= _MAX_DEPTH:
             return f"[{len(v)} items]"
         items = [_distill(x, key, depth + 1) for x in v[:_MAX_LIST]]
@@ -334,7 +336,9 @@ def import_results(
         raise ValueError(f"results_dir {str(root)!r} is not a folder of results (`fpjax run ... --out DIR`)")
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}; got {scale!r}")
-    runs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "metrics.json").is_file())
+    runs = sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "metrics.json").is_file()
+    )
     if names:
         missing = sorted(set(names) - {p.name for p in runs})
         if missing:
@@ -353,9 +357,7 @@ def import_results(
         # Runs written before config.json carried the declaration get it from this checkout.
         config = {**declared, **{k: v for k, v in config.items() if v not in (None, "")}}
         records.append(
-            record_from_run(
-                metrics, config, scale=scale, defaults=defaults, machine=machine, commit=commit, note=note
-            )
+            record_from_run(metrics, config, scale=scale, defaults=defaults, machine=machine, commit=commit, note=note)
         )
     out_dir = Path(ledger_dir) / scale
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -434,8 +436,10 @@ def _run_details(scale: str, rec: dict) -> list[str]:
         f"    - **machine** {_md(m.get('cpu', '?'))}, {_md(m.get('cores', '?'))} cores; backend "
         f"{_md(p.get('backend', '?'))}" + (f" ({_md(p['device_kind'])})" if p.get("device_kind") else ""),
         f"    - **versions** fpjax {_md(v.get('fpjax', '?'))}, jax {_md(v.get('jax', '?'))}, "
-        f"Python {_md(v.get('python', '?'))}" + (f"; source revision `{_md(rec['commit'])}`" if rec.get("commit") else ""),
-        f"    - **settings** ({_md(rec.get('setting', '?'))}" + (" + overrides" if rec.get("overrides") else "")
+        f"Python {_md(v.get('python', '?'))}"
+        + (f"; source revision `{_md(rec['commit'])}`" if rec.get("commit") else ""),
+        f"    - **settings** ({_md(rec.get('setting', '?'))}"
+        + (" + overrides" if rec.get("overrides") else "")
         + f"): {_code(rec.get('settings', {}))}",
     ]
     if rec.get("overrides"):
@@ -495,9 +499,7 @@ def render_page(ledger: Mapping[str, Mapping[str, dict]], experiments: Mapping[s
                 cells.append(f"{rec['held']} of {rec['total']} held")
         lines.append(f"| [{_md(name)}](#{_anchor(name)}) | " + " | ".join(cells) + " |")
     lines.append(
-        "| **all** | "
-        + " | ".join(f"**{h} of {t} held**" if t else "not yet run" for h, t in totals.values())
-        + " |"
+        "| **all** | " + " | ".join(f"**{h} of {t} held**" if t else "not yet run" for h, t in totals.values()) + " |"
     )
     lines.append("")
     for name in names:
@@ -580,7 +582,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.scale is None:
                 raise ValueError("--import needs --scale (quick, cpu or full)")
             written = import_results(
-                args.results, args.scale, ledger_dir=args.ledger_dir, names=args.only, commit=args.commit, note=args.note
+                args.results,
+                args.scale,
+                ledger_dir=args.ledger_dir,
+                names=args.only,
+                commit=args.commit,
+                note=args.note,
             )
             print(f"imported {len(written)} run(s) into {Path(args.ledger_dir) / args.scale}")
         page = build_page(args.ledger_dir)
