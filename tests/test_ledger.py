@@ -109,7 +109,23 @@ def test_page_lists_claims_per_scale_and_escapes_text(tmp_path):
     assert "| [toy-exp](#ledger-toy-exp) | 1 of 2 held | not yet run | not yet run |" in page
     assert "## other-exp {#ledger-other-exp}" in page and "Not yet run at any scale." in page
     assert "<order>" not in page
+    failed = page.split("## Claims that did not hold")[1].split("## Verdicts that changed")[0]
+    assert "the second claim" in failed and "errors fall" not in failed
+    assert "No claim has different verdicts" in page
     assert "Test CPU, 2 cores" in page
+
+
+def test_verdict_changes_between_scales_are_listed(tmp_path):
+    _write_run(tmp_path / "quick")
+    flipped = [{"claim": "the second claim", "held": True, "evidence": {"gap": 0.5}}]
+    _write_run(tmp_path / "cpu", claims=flipped, config={"n": 30, "seed": 0})
+    ledger.import_results(tmp_path / "quick", "quick", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    ledger.import_results(tmp_path / "cpu", "cpu", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    page = ledger.render_page(ledger.load_ledger(tmp_path / "ledger"))
+    changed = page.split("## Verdicts that changed between scales")[1].split("\n## ")[0]
+    assert "| the second claim | ❌ not held | ✅ held | not run |" in changed
+    assert "errors fall" not in changed  # only at quick: nothing to compare
+    assert "| 1 | errors fall \\| in &lt;order&gt; | ✅ held | — | not run |" in page
 
 
 def test_records_from_another_experiment_or_scale_are_refused(tmp_path):

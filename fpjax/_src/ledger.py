@@ -502,6 +502,7 @@ def render_page(ledger: Mapping[str, Mapping[str, dict]], experiments: Mapping[s
         "| **all** | " + " | ".join(f"**{h} of {t} held**" if t else "not yet run" for h, t in totals.values()) + " |"
     )
     lines.append("")
+    lines += _verdict_tables(ledger, names)
     for name in names:
         runs = ledger.get(name, {})
         first = next((runs[s] for s in SCALES if s in runs), None)
@@ -516,11 +517,7 @@ def render_page(ledger: Mapping[str, Mapping[str, dict]], experiments: Mapping[s
             lines += [f"**Source:** {_md(first['source'])}", ""]
         if first.get("claim_of_source"):
             lines += [f"**Claim of the source:** {_md(first['claim_of_source'])}", ""]
-        texts: list[str] = []
-        for s in SCALES:
-            for c in runs.get(s, {}).get("claims", []):
-                if c["claim"] not in texts:
-                    texts.append(c["claim"])
+        texts = _claim_texts(runs)
         lines += ["| # | claim | " + " | ".join(SCALES) + " |", "|---|---|" + "---|" * len(SCALES)]
         for i, text in enumerate(texts, 1):
             lines.append(f"| {i} | {_md(text)} | " + " | ".join(_cell(runs.get(s), text) for s in SCALES) + " |")
@@ -529,6 +526,40 @@ def render_page(ledger: Mapping[str, Mapping[str, dict]], experiments: Mapping[s
             if s in runs:
                 lines += _run_details(s, runs[s])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _claim_texts(runs: Mapping[str, dict]) -> list[str]:
+    texts: list[str] = []
+    for s in SCALES:
+        for c in runs.get(s, {}).get("claims", []):
+            if c["claim"] not in texts:
+                texts.append(c["claim"])
+    return texts
+
+
+def _verdict_tables(ledger: Mapping[str, Mapping[str, dict]], names: list[str]) -> list[str]:
+    """The claims that did not hold at some scale, and those whose verdict differs between scales."""
+    header = ["| experiment | claim | " + " | ".join(SCALES) + " |", "|---|---|" + "---|" * len(SCALES)]
+    failed, changed = [], []
+    for name in names:
+        runs = ledger.get(name, {})
+        for text in _claim_texts(runs):
+            verdicts = {
+                s: next((c["held"] for c in runs[s]["claims"] if c["claim"] == text), None) for s in SCALES if s in runs
+            }
+            row = f"| [{_md(name)}](#{_anchor(name)}) | {_md(text)} | " + " | ".join(
+                _cell(runs.get(s), text) for s in SCALES
+            )
+            if False in verdicts.values():
+                failed.append(row + " |")
+            known = {v for v in verdicts.values() if v is not None}
+            if len(known) > 1:
+                changed.append(row + " |")
+    out = ["## Claims that did not hold", ""]
+    out += (header + failed) if failed else ["Every recorded claim held."]
+    out += ["", "## Verdicts that changed between scales", ""]
+    out += (header + changed) if changed else ["No claim has different verdicts at two recorded scales."]
+    return out + [""]
 
 
 def _anchor(name: str) -> str:
