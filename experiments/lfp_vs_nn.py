@@ -89,6 +89,10 @@ FULL = dict(
     limit_tol=0.1,
 )
 
+# The ledger's "cpu" scale (between quick and full; run with one --set KEY=VALUE per key that differs
+# from QUICK): the full setting's 8 points and tighter convergence at the quick widths.
+CPU = dict(QUICK, n_train=8, conv_tol=0.01, max_steps=60_000, n_records=100)
+
 
 def _data(cfg):
     n = int(cfg["n_train"])

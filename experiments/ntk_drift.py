@@ -96,6 +96,9 @@ FULL = dict(
     n_iter=60,
     n_probes=16,
 )
+# The ledger's "cpu" scale (between quick and full; run with one --set KEY=VALUE per key that differs
+# from QUICK): the width range of the dense check (64-1024) for the exponent fit.
+CPU = dict(QUICK, widths=[64, 128, 256, 512, 1024])
 
 FIGURES = {
     "ntk_drift.png": (
