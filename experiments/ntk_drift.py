@@ -6,8 +6,12 @@ unit energy, :func:`fpjax.sphere.real_sph_harm`). ReLU MLP 3-m-m-1 in the NTK pa
 biases, trained in the scaled form of Chizat, Oyallon & Bach (arXiv:1812.07956):
 ``g_α(θ, x) = α (f(θ, x) − f(θ₀, x))`` with step size ``η/α²`` on ``L = (1/2n) Σ (g_α − y)²``, so that the
 linearised function dynamics do not depend on α while the parameters move ∝ 1/α: large α is the lazy
-(kernel) regime, small α the feature-learning regime. ``η = n / λ₁(K₀)`` (``λ₁`` of the unscaled NTK at
-init, from :func:`fpjax.ntk.ntk_eigh`). Time is ``t = η · steps``.
+(kernel) regime, small α the feature-learning regime. Step size ``η = learning_rate_fraction · n / λ₁(K₀)``
+(``λ₁`` of the unscaled NTK at init, from :func:`fpjax.ntk.ntk_eigh`): ``λ₁/n`` is the largest rate
+of the kernel-flow Jacobian ``K/n`` and gradient descent is stable while ``η λ₁(K_t)/n < 2``; with
+``learning_rate_fraction = 0.5`` the start is at a quarter of that edge, leaving room for ``λ₁`` to grow during
+training (``η = n/λ₁``, used before, let the narrowest nets reach the edge of stability). The
+largest ``η λ₁(K_t)/n`` over training is reported per run. Time is ``t = η · steps``.
 
 Every ``record_every`` steps :func:`fpjax.ntk.ntk_record` records matrix-free (Lanczos, ``k`` top
 eigenpairs; ``‖K‖_F`` by Hutchinson deflated by the top-k Ritz vectors): the top eigenvalues, the
@@ -19,13 +23,23 @@ sampled harmonics of degree ``≤ low_degree``.
 Claims computed from data:
 
 1. the kernel moves less for wider networks (α = 1): the final kernel change decreases strictly with m;
+   its exponent ``p`` in ``change ∝ m^p`` is fitted by least squares on log-log axes with a 95 %
+   confidence interval (Student t, ``len(widths) − 2`` degrees of freedom), and compared with the two
+   predictions as claims: ``p = −1`` (O(1/width): Dyer & Gur-Ari 2019, arXiv:1909.11304, for the
+   change of the NTK during training) and ``p = −1/2`` (O(1/√width): the bound of Jacot et al. 2018
+   and Lee et al. 2019) — each holds when its value lies in the interval. The widths are those
+   where the network is lazy (64–512 at α = 1; 32 was not: a dense check over 64–1024 gives −1.0);
 2. the kernel moves less in the lazy regime: the final kernel change decreases strictly with α;
 3. in the feature-learning run (smallest α, largest m), the top eigenvectors align with the target
    over training: the target's fraction in their span and the kernel-target alignment both grow, and
    the eigenvectors' share in the low degrees grows; reported for every run.
 
-Quick run (seed 0, n = 256, 800 steps): final kernel change 1.56, 1.19, 0.73 for m = 32, 128, 512
-(claim 1 held) and 3.92, 1.19, 0.024 for α = 0.1, 1, 10 at m = 128 (claim 2 held). With feature
+Quick run (seed 0, n = 256, 800 steps, ``learning_rate_fraction = 0.5``): final kernel change 3.11, 1.29, 0.69,
+0.36 for m = 64, 128, 256, 512, fitted exponent −1.02 with 95 % interval [−1.28, −0.76]: O(1/width)
+holds and O(1/√width) does not; the largest ``η λ₁(K_t)/n`` was 1.86 (m = 64) to 0.66 (m = 512), below
+the edge 2. Earlier quick run (seed 0, n = 256, 800 steps, widths 32/128/512, ``η = n/λ₁``): final kernel
+change 1.56, 1.19, 0.73 for m = 32, 128, 512 (claim 1 held, but the slope −0.27 came from widths
+outside the lazy regime) and 3.92, 1.19, 0.024 for α = 0.1, 1, 10 at m = 128 (claim 2 held). With feature
 learning (α = 0.1) the target's fraction in the top-8 eigenspace rose from 0.61 to 0.82 and the
 alignment from 0.044 to 0.27, while in the lazy run (α = 10) they stayed at 0.66 → 0.62 and 0.032 →
 0.033; but the top eigenvectors' share in degrees ≤ 2 *fell* from 0.96 to 0.69: they turned towards
@@ -33,7 +47,8 @@ the target, whose degree-4 part lies outside the low degrees, so claim 3 **did n
 
 References: Jacot, Gabriel & Hongler (2018), arXiv:1806.07572; Chizat, Oyallon & Bach (2019),
 arXiv:1812.07956; Fort et al. (2020), arXiv:2010.15110; Baratin et al. (2021), arXiv:2008.00938
-(kernel alignment); Kopitkov & Indelman (2020), arXiv:1910.02875.
+(kernel alignment); Kopitkov & Indelman (2020), arXiv:1910.02875; Dyer & Gur-Ari (2020),
+arXiv:1909.11304 (the NTK changes by O(1/width) during training); Lee et al. (2019), arXiv:1902.06720.
 """
 
 from __future__ import annotations
@@ -54,33 +69,39 @@ CLAIM = (
 )
 SOURCE = (
     "Chizat, Oyallon & Bach, arXiv:1812.07956; Fort et al., arXiv:2010.15110; Baratin et al., "
-    "arXiv:2008.00938; Kopitkov & Indelman, arXiv:1910.02875"
+    "arXiv:2008.00938; Kopitkov & Indelman, arXiv:1910.02875; Dyer & Gur-Ari, arXiv:1909.11304 (O(1/width))"
 )
 
 QUICK = {
     "n_train": 256,
     "degrees": [1, 2, 4],
-    "widths": [32, 128, 512],  # at alpha = 1
-    "alphas": [0.1, 1.0, 10.0],  # at the middle width
+    "widths": [64, 128, 256, 512],  # at alpha = 1; lazy regime (see the module docstring)
+    "alphas": [0.1, 1.0, 10.0],  # at alpha_width
+    "alpha_width": 128,
+    "learning_rate_fraction": 0.5,  # η λ₁(K₀)/n; gradient descent is stable below 2
     "sigma_b": 0.5,
     "steps": 800,
     "record_every": 100,
     "k": 8,
-    "n_iter": 30,
-    "n_probes": 8,
+    "num_iters": 30,
+    "num_probes": 8,
     "low_degree": 2,
 }
 FULL = dict(
     QUICK,
     n_train=2000,
     widths=[128, 512, 2048, 8192],
+    alpha_width=512,
     alphas=[0.03, 0.1, 1.0, 10.0, 100.0],
     steps=20000,
     record_every=500,
     k=20,
-    n_iter=60,
-    n_probes=16,
+    num_iters=60,
+    num_probes=16,
 )
+# The ledger's "cpu" scale (between quick and full; run with one --set KEY=VALUE per key that differs
+# from QUICK): the width range of the dense check (64-1024) for the exponent fit.
+CPU = dict(QUICK, widths=[64, 128, 256, 512, 1024])
 
 FIGURES = {
     "ntk_drift.png": (
@@ -105,7 +126,7 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
     p0 = model.init(k_init, x)
     f0 = model.apply(p0, x)
     lam1 = float(ntk_eigh(model, p0, x, 1, key=k_eig, num_iters=min(n, 20)).values[0])
-    eta = n / lam1
+    eta = float(cfg["learning_rate_fraction"]) * n / lam1
 
     def apply_a(p, xx):
         return alpha * (model.apply(p, xx) - f0)
@@ -116,8 +137,8 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
         y,
         k=int(cfg["k"]),
         key=k_rec,
-        num_iters=int(cfg["n_iter"]),
-        num_probes=int(cfg["n_probes"]),
+        num_iters=int(cfg["num_iters"]),
+        num_probes=int(cfg["num_probes"]),
         params0=p0,
         eigenvectors=True,
     )
@@ -147,6 +168,27 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
         "eigenvalues": recs.eigenvalues / alpha**2,
         "low_degree_share": low,
         "final_loss": float(np.asarray(r.losses)[-1]),
+        # η λ₁(K_t)/n of the scaled model (its kernel is α²K, its step η/α²): stable below 2.
+        "sharpness_max": float(eta * np.max(recs.eigenvalues[:, 0]) / alpha**2 / n),
+    }
+
+
+def _power_law_fit(x, y) -> dict:
+    """Least-squares fit of ``log y = a + p log x``: the exponent ``p``, its standard error and the
+    95 % confidence interval from Student's t with ``len(x) − 2`` degrees of freedom."""
+    from scipy import stats
+
+    lx, ly = np.log(np.asarray(x, np.float64)), np.log(np.asarray(y, np.float64))
+    if lx.size < 3 or not np.all(np.isfinite(ly)):
+        return {"exponent": float("nan"), "standard_error": float("nan"), "ci95": [float("nan")] * 2, "dof": 0}
+    res = stats.linregress(lx, ly)
+    dof = lx.size - 2
+    half = float(stats.t.ppf(0.975, dof) * res.stderr)
+    return {
+        "exponent": float(res.slope),
+        "standard_error": float(res.stderr),
+        "ci95": [float(res.slope - half), float(res.slope + half)],
+        "dof": dof,
     }
 
 
@@ -180,8 +222,9 @@ def run(config: dict, out_dir: Path) -> dict:
     b_low, _ = np.linalg.qr(low)
     xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)[:, None]
 
-    mid = widths[len(widths) // 2]
-    settings = [(w, 1.0) for w in widths] + [(mid, a) for a in alphas if a != 1.0]
+    mid = int(cfg["alpha_width"])
+    settings = [(w, 1.0) for w in widths]
+    settings += [(mid, a) for a in alphas if (mid, a) not in settings]
     runs = []
     for i, (w, a) in enumerate(settings):
         runs.append(_one_run(cfg, xj, yj, b_low, w, a, jax.random.fold_in(k_runs, i)))
@@ -189,6 +232,7 @@ def run(config: dict, out_dir: Path) -> dict:
 
     change_w = [float(by[(w, 1.0)]["kernel_change"][-1]) for w in widths]
     change_a = [float(by[(mid, a)]["kernel_change"][-1]) for a in alphas]
+    fit_w = _power_law_fit(widths, change_w)
     fl = by[(mid, alphas[0])]
     grow = lambda v: float(v[-1] - v[0])
     held3 = bool(grow(fl["target_fraction"]) > 0 and grow(fl["alignment"]) > 0 and grow(fl["low_degree_share"]) > 0)
@@ -202,14 +246,27 @@ def run(config: dict, out_dir: Path) -> dict:
             "low_degree_share": [float(r["low_degree_share"][0]), float(r["low_degree_share"][-1])],
             "final_loss": r["final_loss"],
             "diverged": r["diverged"],
+            "sharpness_max": r["sharpness_max"],
         }
         for r in runs
     ]
+    # The width claims rest on the α = 1 runs: each must stay below the edge of stability.
+    stable = all(by[(w, 1.0)]["sharpness_max"] < 2 and not by[(w, 1.0)]["diverged"] for w in widths)
+    width_ev = {
+        "widths": widths,
+        "kernel_change": change_w,
+        "exponent": fit_w["exponent"],
+        "ci95": fit_w["ci95"],
+        "standard_error": fit_w["standard_error"],
+        "sharpness_max": [by[(w, 1.0)]["sharpness_max"] for w in widths],
+        "below_edge_of_stability": stable,
+    }
     _figures(out_dir, runs, cfg)
     return {
         "frobenius_estimator": "Hutchinson with Rademacher probes, deflated by the top-k Ritz vectors (Hutch++ style)",
-        "time_convention": "t = eta * steps, eta = n / lambda_1(K_0); step size eta / alpha^2",
+        "time_convention": "t = eta * steps, eta = learning_rate_fraction * n / lambda_1(K_0); step size eta / alpha^2",
         "runs": per_run,
+        "width_exponent": fit_w,
         "claims": [
             claim(
                 "the NTK moves less for wider networks (final ‖K_t − K₀‖_F/‖K₀‖_F decreases with width, α = 1)",
@@ -234,6 +291,19 @@ def run(config: dict, out_dir: Path) -> dict:
                     "lazy_alpha": alphas[-1],
                     "lazy_target_fraction": by[(mid, alphas[-1])]["target_fraction"],
                 },
+            ),
+            claim(
+                "in the lazy regime the NTK's change over training is O(1/width) (Dyer & Gur-Ari 2019): the 95% "
+                "confidence interval of the exponent p in change ∝ width^p contains −1 (α = 1, below the edge of "
+                "stability)",
+                bool(stable and fit_w["ci95"][0] <= -1.0 <= fit_w["ci95"][1]),
+                width_ev,
+            ),
+            claim(
+                "the NTK's change over training is O(1/√width) (the bound of Jacot et al. 2018, Lee et al. 2019 "
+                "attained): the 95% confidence interval of the exponent contains −1/2",
+                bool(stable and fit_w["ci95"][0] <= -0.5 <= fit_w["ci95"][1]),
+                width_ev,
             ),
         ],
     }

@@ -202,12 +202,23 @@ def _cmd_launch(args) -> int:
     return int(distributed.launch_local(args.local, argv))
 
 
+def _cmd_ledger(args) -> int:
+    from fpjax._src import ledger
+
+    return int(ledger.main(list(args.ledger_args)))
+
+
+def _args_ledger(p) -> None:
+    p.add_argument("ledger_args", nargs="*", help="see `fpjax ledger --help`")
+
+
 _COMMANDS = {
     "list": ("list the experiments (with NAMEs: their claim, source and settings)", _args_list, _cmd_list),
     "run": ("run experiments (`fpjax run NAME --help` shows NAME's settings)", _args_run, _cmd_run),
     "report": ("build <out>/index.html from the results", _args_out, _cmd_report),
     "demo": ("run the demo subset (quick) and build the report", _args_demo, _cmd_demo),
     "launch": ("start N local processes running one distributed fpjax command", _args_launch, _cmd_launch),
+    "ledger": ("the reproduction ledger: import results, regenerate docs/ledger.md", _args_ledger, _cmd_ledger),
 }
 
 
@@ -297,6 +308,11 @@ def _run_experiments(args, decls, names, setting, seed, overrides) -> int:
 
 def main(argv=None) -> int:
     """Entry point of the ``fpjax`` command; returns the exit status (0, 2 on error, 130 on interrupt)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["ledger"]:  # its options (`--import`, `--scale`, `--check`) belong to its own parser
+        from fpjax._src import ledger
+
+        return int(ledger.main(argv[1:]))
     from fpjax._src.signals import ExitOnSignals
 
     with ExitOnSignals() if _handles_signals(argv) else contextlib.nullcontext():

@@ -48,7 +48,7 @@ def test_discrepancy_to_lfp_shrinks_with_width():
 def test_quick_run(tmp_path):
     metrics = E.run(dict(E.QUICK, seed=0), tmp_path)
     assert (tmp_path / "lfp_vs_nn.png").exists()
-    assert len(metrics["claims"]) == 3
+    assert len(metrics["claims"]) == 4
     for c in metrics["claims"]:
         assert isinstance(c["held"], bool) and c["evidence"]
     for key, s in metrics["per_init"].items():
@@ -61,3 +61,17 @@ def test_quick_run(tmp_path):
     assert small["regime"]["regime"] == "cubic" and large["regime"]["regime"] == "linear"
     # The network follows its LFP prediction (first claim); what the limits show is reported.
     assert metrics["claims"][0]["held"], metrics["claims"][0]["evidence"]
+    for s in (small, large):
+        assert np.isfinite(s["predict_rel_l2_max"]) and s["predict_period"] == 12 * E.QUICK["l_half_width"]
+
+
+def test_predict_bridge_is_recorded_over_time():
+    """A short run of a narrow net: lfp.predict is evaluated at the recorded times; at t = 0 both are
+    the initial function (exactly 0 with ASI), so the relative L2 error starts at 0."""
+    cfg = dict(E.QUICK, seed=0)
+    with jax.enable_x64(True):
+        s = E.simulate(10.0, cfg, jax.random.key(0), m=500, steps=40)
+    rel = np.asarray(s["predict_rel_l2"])
+    assert rel.shape == (len(s["_t"]),) and np.all(np.isfinite(rel))
+    assert rel[0] == pytest.approx(0.0, abs=1e-12)
+    assert s["predict_rel_l2_max"] == pytest.approx(rel.max())

@@ -57,7 +57,7 @@ def test_sphere_spectral_bias_quick(tmp_path):
 def test_ntk_drift_quick(tmp_path):
     metrics = run_experiment("ntk-drift", "quick", out_root=tmp_path)
     _check_contract(tmp_path / "ntk-drift", metrics, ["ntk_drift.png", "ntk_drift_eigenvalues.png"])
-    assert len(metrics["claims"]) == 3
+    assert len(metrics["claims"]) == 5  # + the width exponent against O(1/m) and O(1/√m)
     for run in metrics["runs"]:
         assert not run["diverged"]
         assert run["kernel_change_final"] > 0

@@ -495,7 +495,7 @@ def test_predict_matches_evolve_and_limits(x64):
     y = np.sin(2 * np.pi * x)
     G = np.linspace(-0.5, 0.5, 41)
     ts = jnp.array([0.0, 3.0, 300.0, jnp.inf])
-    res = lfp.predict(model, params, x, y, ts, G, k_max=256)
+    res = lfp.predict(model, params, x, y, ts, G, pad=8.0, k_max=256)
     f0x = np.asarray(model.apply(params, jnp.asarray(x)[:, None]))[:, 0]
     f0g = np.asarray(model.apply(params, jnp.asarray(G)[:, None]))[:, 0]
     assert res.period == pytest.approx(8.0) and res.shift == pytest.approx(4.0) and res.k_max == 256
@@ -530,9 +530,9 @@ def test_predict_period_rule_and_warnings(x64):
 def test_predict_agrees_with_infinite_width_ntk_flow(x64, std):
     """The LFP is the network's infinite-width NTK flow with the kernel's translation-invariant part
     periodised (and its ξ = 0 part: constant, linear term, dropped/free). The difference falls with the
-    torus size (periodisation error); the default rule (pad 8) beats pad 2, and the remaining gap is
-    within the measured 0.7% (std 0.01) / 6% (std 1) of choose_period's documentation, with a 1.5×
-    margin for the moments of a different seed."""
+    torus size (periodisation error); the default (the matched period 12 L_l; pad 8 before) beats
+    pad 2, and the remaining gap is within the 0.7% (std 0.01) / 6% (std 1) measured for pad 8 in
+    choose_period's documentation, with a 1.5× margin for the moments of a different seed."""
     model, params, x, y = _wide_relu(20_000, std)
     mom = lfp.init_moments(params)
     K, KG = lfp.relu_ntk_1d(x, x, mom, 1.0), None

@@ -403,10 +403,7 @@ def _resolve(apply):
         return apply.apply, _fast_spec(apply)
     if callable(apply):
         return apply, None
-    raise TypeError(
-        f"apply must be an fpjax.models.Model or a function apply(params, x); "
-        f"got {type(apply).__name__}"
-    )
+    raise TypeError(f"apply must be an fpjax.models.Model or a function apply(params, x); got {type(apply).__name__}")
 
 
 def _nt_fn(apply, trace_axes, diagonal_axes, vmap_axes, implementation: int):

@@ -53,9 +53,7 @@ EigResult = Eigenpairs
 def _resolve_apply(apply):
     apply_fn = getattr(apply, "apply", apply)
     if not callable(apply_fn):
-        raise TypeError(
-            f"apply must be a fpjax Model or a callable apply(params, x); got {type(apply).__name__}"
-        )
+        raise TypeError(f"apply must be a fpjax Model or a callable apply(params, x); got {type(apply).__name__}")
     return apply_fn
 
 
@@ -67,9 +65,7 @@ def _out_dim(apply, params, x) -> int:
 
 
 @checks.renamed_keyword(model_or_apply="apply")
-def ntk_matvec(
-    apply: Model | Callable, params: PyTree, x: ArrayLike, *, batch_size: int | None = None
-) -> Callable:
+def ntk_matvec(apply: Model | Callable, params: PyTree, x: ArrayLike, *, batch_size: int | None = None) -> Callable:
     """The empirical-NTK-vector product ``v ↦ K v = J (Jᵀ v)`` without forming ``K`` or ``J``.
 
     Args:

@@ -1,0 +1,183 @@
+"""The reproduction ledger: docs/ledger.md is in sync with ledger/, and importing a run gives the
+expected record (a synthetic metrics.json in the format `fpjax run` writes)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+
+import pytest
+
+from fpjax import cli
+from fpjax._src import ledger
+
+MACHINE = {"cpu": "Test CPU", "cores": 2}
+
+
+def test_page_is_in_sync_with_the_ledger_files():
+    """Regenerated in memory from ledger/<scale>/*.json, the page equals the committed docs/ledger.md
+    (run `fpjax ledger` after adding or changing a result file or an experiment)."""
+    assert ledger.PAGE.is_file(), "docs/ledger.md is missing; run `fpjax ledger`"
+    assert ledger.build_page() == ledger.PAGE.read_text(encoding="utf-8"), "docs/ledger.md is stale; run `fpjax ledger`"
+
+
+def test_committed_records_are_valid_and_small():
+    recs = ledger.load_ledger()
+    for name, by_scale in recs.items():
+        for scale, rec in by_scale.items():
+            path = ledger.LEDGER_DIR / scale / f"{name}.json"
+            assert path.stat().st_size < 200_000, path
+            assert rec["held"] == sum(c["held"] for c in rec["claims"]) and rec["total"] == len(rec["claims"])
+
+
+def _write_run(root, name="toy-exp", setting="quick", config=None, claims=None, runtime=12.5):
+    run = root / name
+    run.mkdir(parents=True)
+    per_seed = [[1.0, 2.0], [3.0, 6.0], [2.0, 4.0]]
+    claims = claims or [
+        {
+            "claim": "errors fall | in <order>",
+            "held": True,
+            "evidence": {
+                "ratio": 0.123456789,
+                "ok": True,
+                "label": "x",
+                "curve": [float(i) for i in range(20)],
+                "final_per_seed": [0.5, 0.7, 0.9],
+                "steps_per_seed": per_seed,
+                "nested": {"a": [1, 2, 3], "nan_value": "nan"},
+            },
+        },
+        {"claim": "the second claim", "held": False, "evidence": {"gap": 3.0}},
+    ]
+    (run / "metrics.json").write_text(json.dumps({"claims": claims, "runtime_s": runtime, "other": [1, 2]}))
+    cfg = {
+        "experiment": name,
+        "setting": setting,
+        "config": config or {"n": 3, "seed": 0},
+        "description": "a toy",
+        "claim": "toys work",
+        "source": "A. Author, arXiv:0000.00000, Fig. 1",
+        "started": "2026-01-01T00:00:00+0000",
+        "platform": {"python": "3.11.7", "fpjax": "0.1", "jax": "0.10.2", "backend": "cpu", "devices": 1},
+    }
+    (run / "config.json").write_text(json.dumps(cfg))
+    return run
+
+
+def test_import_produces_the_expected_record(tmp_path):
+    _write_run(tmp_path / "results")
+    written = ledger.import_results(tmp_path / "results", "quick", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    assert [p.name for p in written] == ["toy-exp.json"] and written[0].parent.name == "quick"
+    rec = ledger.read_record(written[0])
+    assert rec["experiment"] == "toy-exp" and rec["scale"] == "quick" and rec["setting"] == "quick"
+    assert (rec["held"], rec["total"], rec["runtime_s"]) == (1, 2, 12.5)
+    assert rec["machine"] == MACHINE
+    assert rec["versions"] == {"fpjax": "0.1", "jax": "0.10.2", "python": "3.11.7"}
+    assert rec["source"] == "A. Author, arXiv:0000.00000, Fig. 1" and rec["settings"] == {"n": 3, "seed": 0}
+    first, second = rec["claims"]
+    assert first["claim"] == "errors fall | in <order>" and first["held"] is True
+    nums = first["numbers"]
+    assert nums["ratio"] == 0.1235 and nums["ok"] is True and nums["label"] == "x"
+    # 20 numbers: summarised (count, extremes, median, mean, sample sd)
+    xs = [float(i) for i in range(20)]
+    assert nums["curve"] == {
+        "summary": {
+            "n": 20,
+            "min": 0.0,
+            "median": 9.5,
+            "max": 19.0,
+            "mean": 9.5,
+            "sd": float(f"{statistics.stdev(xs):.4g}"),
+        }
+    }
+    # per-seed values keep the values and add the spread over seeds (axis 0)
+    assert nums["final_per_seed"] == {"values": [0.5, 0.7, 0.9], "over_seeds": {"mean": 0.7, "sd": 0.2}}
+    assert nums["steps_per_seed"]["over_seeds"] == {"mean": [2.0, 4.0], "sd": [1.0, 2.0]}
+    assert nums["nested"] == {"a": [1, 2, 3], "nan_value": "nan"}
+    assert second == {"claim": "the second claim", "held": False, "numbers": {"gap": 3.0}}
+    assert "other" not in json.dumps(rec)  # only claims, settings and run facts are kept
+
+
+def test_page_lists_claims_per_scale_and_escapes_text(tmp_path):
+    _write_run(tmp_path / "results")
+    ledger.import_results(tmp_path / "results", "quick", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    page = ledger.render_page(ledger.load_ledger(tmp_path / "ledger"), {"toy-exp": "a toy", "other-exp": "b"})
+    assert "| 1 | errors fall \\| in &lt;order&gt; | ✅ held | not run | not run |" in page
+    assert "| 2 | the second claim | ❌ not held | not run | not run |" in page
+    assert "| [toy-exp](#ledger-toy-exp) | 1 of 2 held | not yet run | not yet run |" in page
+    assert "## other-exp {#ledger-other-exp}" in page and "Not yet run at any scale." in page
+    assert "<order>" not in page
+    failed = page.split("## Claims that did not hold")[1].split("## Verdicts that changed")[0]
+    assert "the second claim" in failed and "errors fall" not in failed
+    assert "No claim has different verdicts" in page
+    assert "Test CPU, 2 cores" in page
+
+
+def test_verdict_changes_between_scales_are_listed(tmp_path):
+    _write_run(tmp_path / "quick")
+    flipped = [{"claim": "the second claim", "held": True, "evidence": {"gap": 0.5}}]
+    _write_run(tmp_path / "cpu", claims=flipped, config={"n": 30, "seed": 0})
+    ledger.import_results(tmp_path / "quick", "quick", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    ledger.import_results(tmp_path / "cpu", "cpu", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    page = ledger.render_page(ledger.load_ledger(tmp_path / "ledger"))
+    changed = page.split("## Verdicts that changed between scales")[1].split("\n## ")[0]
+    assert "| the second claim | ❌ not held | ✅ held | not run |" in changed
+    assert "errors fall" not in changed  # only at quick: nothing to compare
+    assert "| 1 | errors fall \\| in &lt;order&gt; | ✅ held | — | not run |" in page
+
+
+def test_records_from_another_experiment_or_scale_are_refused(tmp_path):
+    _write_run(tmp_path / "results")
+    (src,) = ledger.import_results(tmp_path / "results", "quick", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    wrong_scale = tmp_path / "ledger" / "cpu" / "toy-exp.json"
+    wrong_scale.parent.mkdir()
+    shutil.copy(src, wrong_scale)
+    with pytest.raises(ValueError, match="scale 'quick', not 'cpu': refused"):
+        ledger.load_ledger(tmp_path / "ledger")
+    wrong_scale.unlink()
+    shutil.copy(src, src.with_name("other-exp.json"))
+    with pytest.raises(ValueError, match="experiment 'toy-exp', not 'other-exp': refused"):
+        ledger.load_ledger(tmp_path / "ledger")
+    src.with_name("other-exp.json").unlink()
+    (tmp_path / "ledger" / "medium").mkdir()
+    with pytest.raises(ValueError, match="not a scale folder"):
+        ledger.load_ledger(tmp_path / "ledger")
+
+
+def test_import_refuses_mismatched_runs(tmp_path):
+    run = _write_run(tmp_path / "a")
+    cfg = json.loads((run / "config.json").read_text())
+    cfg["experiment"] = "someone-else"
+    (run / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match="is of experiment 'someone-else'"):
+        ledger.import_results(tmp_path / "a", "quick", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    _write_run(tmp_path / "b", setting="full")
+    with pytest.raises(ValueError, match="must come from a --quick run"):
+        ledger.import_results(tmp_path / "b", "quick", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    # a declared experiment with an overridden setting is not the quick scale
+    _write_run(tmp_path / "c", name="fp-1d", config={"n_points": 31, "seed": 0})
+    with pytest.raises(ValueError, match="import it with --scale cpu"):
+        ledger.import_results(tmp_path / "c", "quick", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    (rec_path,) = ledger.import_results(tmp_path / "c", "cpu", ledger_dir=tmp_path / "ledger", machine=MACHINE)
+    assert ledger.read_record(rec_path)["overrides"] == {"n_points": 31}
+    with pytest.raises(ValueError, match="scale must be one of"):
+        ledger.import_results(tmp_path / "c", "medium", ledger_dir=tmp_path / "ledger")
+    bad = _write_run(tmp_path / "d")
+    (bad / "metrics.json").write_text('{"claims": [{"claim": "x", "held": NaN}]}')
+    with pytest.raises(ValueError, match="not valid JSON"):
+        ledger.import_results(tmp_path / "d", "quick", ledger_dir=tmp_path / "ledger")
+
+
+def test_command_line_imports_writes_and_checks(tmp_path, capsys):
+    _write_run(tmp_path / "results")
+    led, page = str(tmp_path / "ledger"), str(tmp_path / "ledger.md")
+    args = ["--ledger-dir", led, "--page", page]
+    assert cli.main(["ledger", *args, "--check"]) == 1  # no page yet
+    assert cli.main(["ledger", "--import", str(tmp_path / "results"), "--scale", "quick", *args]) == 0
+    assert cli.main(["ledger", *args, "--check"]) == 0
+    text = (tmp_path / "ledger.md").read_text(encoding="utf-8")
+    assert "toy-exp" in text and text.startswith("# Reproduction ledger")
+    assert cli.main(["ledger", "--import", str(tmp_path / "results"), *args]) == 2
+    assert "--import needs --scale" in capsys.readouterr().err
