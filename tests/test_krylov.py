@@ -162,7 +162,7 @@ def test_deprecated_spellings_warn_and_give_the_same_result():
     np.testing.assert_array_equal(np.asarray(cols), np.asarray(new.vectors).T)
     with pytest.warns(DeprecationWarning, match="eigenvalues"):
         np.testing.assert_array_equal(np.asarray(old.eigenvalues), np.asarray(new.values))
-    with pytest.raises(TypeError, match="num_iters only"):
+    with pytest.raises(TypeError, match="both .num_iters. and its deprecated spelling"):
         lanczos_eigh(lambda v: a @ v, 10, 2, key=jax.random.key(0), num_iters=10, n_iter=10)
     with pytest.raises(TypeError, match="unexpected keyword"):
         lanczos_eigh(lambda v: a @ v, 10, 2, key=jax.random.key(0), n_iters=10)

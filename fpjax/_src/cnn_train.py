@@ -51,7 +51,7 @@ import optax
 from fpjax._src import checks
 from fpjax._src.array_types import ArrayLike
 from fpjax._src.cnn import CNN
-from fpjax._src.train import FitResult, _data_args, _guarded_step, _init_carry, _renamed, ce
+from fpjax._src.train import FitResult, _guarded_step, _init_carry, ce
 
 __all__ = [
     "CNNMetrics",
@@ -150,15 +150,15 @@ def _cached_sgd(learning_rate, momentum, weight_decay, nesterov, schedule, total
     return optax.chain(*parts)
 
 
+@checks.renamed_keyword(lr="learning_rate")
 def make_sgd(
-    learning_rate: float | None = None,
+    learning_rate: float,
     *,
     momentum: float = 0.9,
     weight_decay: float = 0.0,
     nesterov: bool = False,
     schedule: str = "constant",
     total_steps: int | None = None,
-    **deprecated: Any,
 ) -> optax.GradientTransformation:
     """SGD with momentum and coupled L2 weight decay (PyTorch ``SGD(lr, momentum, weight_decay)``).
 
@@ -181,11 +181,6 @@ def make_sgd(
       >>> u["w"].tolist()
       [-0.10000000149011612, -0.10000000149011612]
     """
-    learning_rate = _renamed("make_sgd", deprecated, {"lr": "learning_rate"}, {"learning_rate": learning_rate})[
-        "learning_rate"
-    ]
-    if learning_rate is None:
-        raise TypeError("make_sgd() missing required argument 'learning_rate'")
     learning_rate = checks.check_positive(learning_rate, "learning_rate")
     momentum = checks.check_positive(momentum, "momentum", allow_zero=True)
     weight_decay = checks.check_positive(weight_decay, "weight_decay", allow_zero=True)
@@ -432,11 +427,12 @@ def _cnn_metrics(model, final, data, test, h: _History, eval_batch_size: int) ->
     )
 
 
+@checks.renamed_keyword(x="x_train", y="y_train")
 def train_cnn(
     model: CNN,
     variables: dict | FitResult,
-    x_train: ArrayLike = None,
-    y_train: ArrayLike = None,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
     *,
     key: jax.Array,
     epochs: int,
@@ -504,7 +500,8 @@ def train_cnn(
       ((4,), [], (2,), False)
     """
     sgd_legacy = {k: deprecated.pop(k) for k in _SGD_KEYWORDS if k in deprecated}
-    x_train, y_train = _data_args("train_cnn", x_train, y_train, deprecated)
+    if deprecated:
+        raise TypeError(f"train_cnn() got an unexpected keyword argument {next(iter(deprecated))!r}")
     checks.check_key(key)
     epochs = checks.check_positive_int(epochs, "epochs", minimum=0)
     variables = _as_variables(variables)

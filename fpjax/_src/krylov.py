@@ -109,24 +109,6 @@ class Quadrature(NamedTuple):
     weights: jax.Array
 
 
-def renamed(deprecated: dict, old: str, new: str, value, default=None, *, stacklevel: int = 3):
-    """``value`` of the argument ``new``, or the deprecated keyword ``old`` popped from ``deprecated``
-    (with a ``DeprecationWarning`` pointing ``stacklevel`` frames up: the public function's caller);
-    both given is a ``TypeError``."""
-    if old not in deprecated:
-        return default if value is None else value
-    if value is not None:
-        raise TypeError(f"pass {new} only; {old} is its deprecated spelling")
-    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=stacklevel)
-    return deprecated.pop(old)
-
-
-def no_other_kwargs(deprecated: dict, fn: str) -> None:
-    """``TypeError`` for keywords left after :func:`renamed` took the deprecated ones."""
-    if deprecated:
-        raise TypeError(f"{fn}() got unexpected keyword argument(s) {', '.join(sorted(deprecated))}")
-
-
 # ---------------------------------------------------------------------------------------------
 # Lanczos
 # ---------------------------------------------------------------------------------------------
@@ -303,8 +285,9 @@ def _eigh_jit(matvec, n, k, m, dtype, key):
     return ritz_pairs(*lanczos_basis(matvec, v0, m), k), bad
 
 
+@checks.renamed_keyword(n_iter="num_iters")
 def lanczos_eigh(
-    matvec: Callable, n: int, k: int, *, key: jax.Array, num_iters: int | None = None, dtype=None, **deprecated
+    matvec: Callable, n: int, k: int, *, key: jax.Array, num_iters: int | None = None, dtype=None
 ) -> Eigenpairs:
     """Top-``k`` eigenpairs of a symmetric operator by Lanczos (:func:`lanczos_tridiag`'s iteration).
 
@@ -341,8 +324,6 @@ def lanczos_eigh(
     References:
       Parlett (1998), doi:10.1137/1.9781611971163, ch. 13.
     """
-    num_iters = renamed(deprecated, "n_iter", "num_iters", num_iters)
-    no_other_kwargs(deprecated, "lanczos_eigh")
     if not callable(matvec):
         raise TypeError(f"matvec must be callable (N,) -> (N,); got {type(matvec).__name__}")
     n = checks.check_positive_int(n, "n")

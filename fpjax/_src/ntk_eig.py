@@ -147,7 +147,7 @@ def _ntk_eigh_jit(apply, params, x, key, *, k, num_iters, batch_size):
     return krylov.ritz_pairs(*krylov.lanczos_basis(mv, v0, num_iters), k)
 
 
-@checks.renamed_keyword(model_or_apply="apply")
+@checks.renamed_keyword(model_or_apply="apply", n_iter="num_iters")
 def ntk_eigh(
     apply: Model | Callable,
     params: PyTree,
@@ -157,7 +157,6 @@ def ntk_eigh(
     key: jax.Array,
     num_iters: int | None = None,
     batch_size: int | None = None,
-    **deprecated,
 ) -> Eigenpairs:
     """Top-``k`` eigenpairs of the empirical NTK ``K = J Jᵀ`` at ``x``, matrix-free.
 
@@ -192,8 +191,6 @@ def ntk_eigh(
     References:
       Jacot, Gabriel & Hongler (2018), arXiv:1806.07572.
     """
-    num_iters = krylov.renamed(deprecated, "n_iter", "num_iters", num_iters)
-    krylov.no_other_kwargs(deprecated, "ntk_eigh")
     apply_fn = _resolve_apply(apply)
     x = checks.as_array(x, "x")
     if x.ndim < 2:
@@ -217,9 +214,8 @@ def _frob_sq(kq, kr_mean):
     return jnp.sum(kq**2) + kr_mean
 
 
-def frobenius_norm(
-    matvec: Callable, vectors: jax.Array, *, key: jax.Array, num_probes: int = 8, **deprecated
-) -> jax.Array:
+@checks.renamed_keyword(n_probes="num_probes")
+def frobenius_norm(matvec: Callable, vectors: jax.Array, *, key: jax.Array, num_probes: int = 8) -> jax.Array:
     """Matrix-free estimate of ``‖K‖_F`` deflated by orthonormal ``vectors`` (Hutch++ style).
 
     ``‖K‖_F² = ‖K Q‖_F² + ‖K (I − QQᵀ)‖_F²`` for any orthonormal ``Q`` (``(N, k)``, e.g. the top Ritz
@@ -246,8 +242,6 @@ def frobenius_norm(
     References:
       Meyer, Musco, Musco & Woodruff (2021), arXiv:2010.09649.
     """
-    num_probes = krylov.renamed(deprecated, "n_probes", "num_probes", num_probes)
-    krylov.no_other_kwargs(deprecated, "frobenius_norm")
     checks.check_key(key)
     q = checks.as_array(vectors, "vectors")
     checks.check_ndim(q, "vectors", 2, shape_hint="(N, k)")
@@ -295,7 +289,7 @@ class NTKRecord(NamedTuple):
     eigenvectors: jax.Array | None
 
 
-@checks.renamed_keyword(model_or_apply="apply")
+@checks.renamed_keyword(model_or_apply="apply", n_iter="num_iters", n_probes="num_probes")
 def ntk_record(
     apply: Model | Callable,
     x_train: ArrayLike,
@@ -308,7 +302,6 @@ def ntk_record(
     batch_size: int | None = None,
     params0: PyTree | None = None,
     eigenvectors: bool = False,
-    **deprecated,
 ) -> Callable[[Any], NTKRecord]:
     """A ``record(params)`` for :func:`fpjax.train.fit` / ``sweep``: the NTK's spectrum during training.
 
@@ -356,9 +349,6 @@ def ntk_record(
     checks.check_finite(y_train, "y_train")
     checks.check_key(key)
     k = checks.check_positive_int(k, "k")
-    num_iters = krylov.renamed(deprecated, "n_iter", "num_iters", num_iters)
-    num_probes = krylov.renamed(deprecated, "n_probes", "num_probes", num_probes)
-    krylov.no_other_kwargs(deprecated, "ntk_record")
     y = y_train.reshape(-1)
     n_total = y.shape[0]
     num_probes = krylov.check_num_probes(num_probes, 8, per_probe=3)

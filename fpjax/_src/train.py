@@ -7,7 +7,6 @@ can itself be ``vmap``-ed over seeds (see :func:`fpjax.train.sweep`).
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -266,31 +265,6 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
-def _renamed(fn: str, kwargs: dict, renames: dict[str, str], values: dict) -> dict:
-    """Map deprecated keyword spellings in ``kwargs`` onto their new names (DeprecationWarning).
-
-    ``renames``: old name -> new name; ``values``: the new names' values as passed (None = not
-    passed). Returns ``values`` updated; unknown keywords raise ``TypeError`` as Python would."""
-    for old, value in kwargs.items():
-        if old not in renames:
-            raise TypeError(f"{fn}() got an unexpected keyword argument {old!r}")
-        new = renames[old]
-        if values.get(new) is not None:
-            raise TypeError(f"{fn}(): pass {new}= only (the deprecated {old}= was given as well)")
-        warnings.warn(f"{fn}(): {old}= is deprecated; use {new}=", DeprecationWarning, stacklevel=3)
-        values[new] = value
-    return values
-
-
-def _data_args(fn: str, x_train, y_train, deprecated: dict) -> tuple:
-    """``(x_train, y_train)`` with the deprecated ``x=``/``y=`` keywords mapped (both required)."""
-    v = _renamed(fn, deprecated, {"x": "x_train", "y": "y_train"}, {"x_train": x_train, "y_train": y_train})
-    for name in ("x_train", "y_train"):
-        if v[name] is None:
-            raise TypeError(f"{fn}() missing required argument {name!r}")
-    return v["x_train"], v["y_train"]
-
-
 class _Carry(NamedTuple):
     """The state of the training core between steps (a pytree)."""
 
@@ -365,11 +339,12 @@ def _scan_with_records(step_fn: Callable, carry: _Carry, steps: int, record, rec
     return carry, losses, records, jnp.arange(n_rec + 1, dtype=jnp.int32) * record_every
 
 
+@checks.renamed_keyword(x="x_train", y="y_train")
 def fit(
     apply: Callable,
     params: PyTree,
-    x_train: ArrayLike = None,
-    y_train: ArrayLike = None,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
     *,
     optimizer: optax.GradientTransformation,
     steps: int,
@@ -378,7 +353,6 @@ def fit(
     key: jax.Array | None = None,
     record: Callable[[PyTree], PyTree] | None = None,
     record_every: int = 1,
-    **deprecated: Any,
 ) -> FitResult:
     """Train ``params`` of ``apply`` on ``(x_train, y_train)`` for ``steps`` optimizer updates.
 
@@ -416,7 +390,6 @@ def fit(
       >>> round(float(r.params[0]), 3), r.record_steps.tolist(), bool(r.diverged)
       (2.0, [0, 25, 50], False)
     """
-    x_train, y_train = _data_args("fit", x_train, y_train, deprecated)
     if not isinstance(optimizer, optax.GradientTransformation):
         raise TypeError(
             f"optimizer must be an optax.GradientTransformation (e.g. optax.adam(1e-3)); got {type(optimizer).__name__}"
@@ -462,11 +435,12 @@ def _fit_jit(apply, optimizer, steps, loss_fn, batch_size, record, record_every,
     return FitResult(carry.params, losses, records, record_steps, carry.diverged, carry.diverged_step)
 
 
+@checks.renamed_keyword(x="x_train", y="y_train")
 def gradient_flow(
     apply: Callable,
     params: PyTree,
-    x_train: ArrayLike = None,
-    y_train: ArrayLike = None,
+    x_train: ArrayLike,
+    y_train: ArrayLike,
     t: ArrayLike = None,
     *,
     loss: str | Callable = "mse",
@@ -474,7 +448,6 @@ def gradient_flow(
     atol: float = 1e-8,
     max_steps: int = 100_000,
     solver: Any = None,
-    **deprecated: Any,
 ) -> PyTree:
     """Solve the gradient flow ``θ̇ = −∇_θ L(θ)`` from ``θ(0) = params`` with diffrax.
 
@@ -498,7 +471,6 @@ def gradient_flow(
       >>> round(float(ps[1, 0]), 4)  # θ(t) = 1 − e^{−t}
       0.6321
     """
-    x_train, y_train = _data_args("gradient_flow", x_train, y_train, deprecated)
     if t is None:
         raise TypeError("gradient_flow() missing required argument 't'")
     x, y = _validate_data(apply, params, x_train, y_train, loss)

@@ -36,7 +36,7 @@ from jax.flatten_util import ravel_pytree
 from fpjax._src import checks, krylov
 from fpjax._src.array_types import ArrayLike, PyTree
 from fpjax._src.hessian import operators, problems
-from fpjax._src.krylov import Eigenpairs, LanczosResult, Quadrature, TraceEstimate, renamed, tridiag
+from fpjax._src.krylov import Eigenpairs, LanczosResult, Quadrature, TraceEstimate, tridiag
 
 _NAN_PARAMS = "params contain NaN/Inf values: the curvature at a non-finite point is undefined"
 
@@ -52,9 +52,7 @@ def _itemsize(params) -> int:
     return max(jnp.result_type(a).itemsize for a in jax.tree_util.tree_leaves(params))
 
 
-def _batch(batch_size, num, deprecated, p, itemsize, fn):
-    batch_size = renamed(deprecated, "batch", "batch_size", batch_size, stacklevel=4)
-    krylov.no_other_kwargs(deprecated, fn)
+def _batch(batch_size, num, p, itemsize):
     if batch_size is None:
         batch_size = krylov.default_batch_size(num)
     batch_size = min(checks.check_positive_int(batch_size, "batch_size"), num)
@@ -208,6 +206,7 @@ def _hutchinson_jit(static, data, params, key, num_probes, batch_size, deflate, 
     return TraceEstimate(jnp.sum(alphas) + est, se), bad
 
 
+@checks.renamed_keyword(batch="batch_size")
 def hutchinson_trace(
     loss_fn: Callable,
     params: PyTree,
@@ -217,7 +216,6 @@ def hutchinson_trace(
     curvature: str = "hessian",
     batch_size: int | None = None,
     deflate: int = 0,
-    **deprecated,
 ) -> TraceEstimate:
     """Hutchinson estimate of ``tr C`` (default ``C = ∇²L(θ)``) with Rademacher probes.
 
@@ -256,7 +254,7 @@ def hutchinson_trace(
     checks.check_key(key)
     isz = _itemsize(params)
     num_probes = krylov.check_num_probes(num_probes, isz)
-    batch_size = _batch(batch_size, num_probes, deprecated, p, isz, "hutchinson_trace")
+    batch_size = _batch(batch_size, num_probes, p, isz)
     deflate = checks.check_positive_int(deflate, "deflate", minimum=0)
     if deflate > p:
         raise ValueError(f"deflate must be <= the number of parameters ({p}); got {deflate}")
@@ -486,6 +484,7 @@ def _summary_jit(static, data, params, key, num_probes, num_iters, k, batch_size
     ), problems.params_bad(params)
 
 
+@checks.renamed_keyword(batch="batch_size")
 def hessian_summary(
     loss_fn: Callable,
     params: PyTree,
@@ -496,7 +495,6 @@ def hessian_summary(
     k: int = 1,
     curvature: str = "hessian",
     batch_size: int | None = None,
-    **deprecated,
 ) -> HessianSummary:
     """Trace, top eigenvalues and spectral norm of ``C`` from one Lanczos run plus probes.
 
@@ -532,7 +530,7 @@ def hessian_summary(
     if k > p:
         raise ValueError(f"k must be <= the number of parameters ({p}); got k={k}")
     num_iters = _check_iters(num_iters, p, k, itemsize=isz)
-    batch_size = _batch(batch_size, num_probes, deprecated, p, isz, "hessian_summary")
+    batch_size = _batch(batch_size, num_probes, p, isz)
     static, data = problems.split_loss(loss_fn)
     return _finite(_summary_jit(static, data, params, key, num_probes, num_iters, k, batch_size, curvature))
 
@@ -548,6 +546,7 @@ def _slq_jit(static, data, params, key, num_probes, num_iters, batch_size, curva
     return krylov.slq_tree(mv, params, key, num_probes, num_iters, batch_size), problems.params_bad(params)
 
 
+@checks.renamed_keyword(batch="batch_size")
 def slq_quadrature(
     loss_fn: Callable,
     params: PyTree,
@@ -557,7 +556,6 @@ def slq_quadrature(
     num_iters: int = 80,
     curvature: str = "hessian",
     batch_size: int | None = None,
-    **deprecated,
 ) -> Quadrature:
     """Stochastic Lanczos quadrature nodes and weights of the spectral measure of ``C``.
 
@@ -593,7 +591,7 @@ def slq_quadrature(
     num_probes = checks.check_positive_int(num_probes, "num_probes")
     num_iters = checks.check_positive_int(num_iters, "num_iters")
     num_probes = krylov.check_num_probes(num_probes, isz, per_probe=2 * min(num_iters, p))
-    batch_size = _batch(batch_size, num_probes, deprecated, p, isz, "slq_quadrature")
+    batch_size = _batch(batch_size, num_probes, p, isz)
     num_iters = _check_iters(num_iters, p, itemsize=isz, copies=batch_size)
     static, data = problems.split_loss(loss_fn)
     return _finite(_slq_jit(static, data, params, key, num_probes, num_iters, batch_size, curvature))
@@ -664,6 +662,7 @@ def density_on_grid(nodes, weights, n_grid: int, sigma=None):
     return Density(grid, _density_jit(nodes, weights, grid, sigma_v))
 
 
+@checks.renamed_keyword(batch="batch_size")
 def eigen_density(
     loss_fn: Callable,
     params: PyTree,
@@ -675,7 +674,6 @@ def eigen_density(
     sigma: float | None = None,
     curvature: str = "hessian",
     batch_size: int | None = None,
-    **deprecated,
 ) -> Density:
     """Eigenvalue density of ``C`` (default ``∇²L(θ)``) by SLQ, Gaussian-broadened.
 
@@ -702,8 +700,6 @@ def eigen_density(
       ((5,), (5,))
     """
     p = problems.check_problem(loss_fn, params, curvature)
-    batch_size = renamed(deprecated, "batch", "batch_size", batch_size)
-    krylov.no_other_kwargs(deprecated, "eigen_density")
     num_iters = min(checks.check_positive_int(num_iters, "num_iters"), p)
     num_probes = checks.check_positive_int(num_probes, "num_probes")
     if sigma is not None:
@@ -750,6 +746,7 @@ def _dense_jit(static, data, params, batch_size, curvature):
     return 0.5 * (cols + cols.T), bad
 
 
+@checks.renamed_keyword(chunk="batch_size")
 def dense_hessian(
     loss_fn: Callable,
     params: PyTree,
@@ -757,7 +754,6 @@ def dense_hessian(
     curvature: str = "hessian",
     max_params: int = 20_000,
     batch_size: int | None = None,
-    **deprecated,
 ) -> jax.Array:
     """The full matrix ``C`` (default ``∇²L(θ)``) of the flattened parameters, ``(P, P)``.
 
@@ -781,8 +777,6 @@ def dense_hessian(
       [[0.0, 1.0], [1.0, 0.0]]
     """
     p = problems.check_problem(loss_fn, params, curvature)
-    batch_size = renamed(deprecated, "chunk", "batch_size", batch_size)
-    krylov.no_other_kwargs(deprecated, "dense_hessian")
     max_params = checks.check_positive_int(max_params, "max_params")
     if p > max_params:
         raise ValueError(

@@ -239,14 +239,14 @@ class CurvatureRecord(NamedTuple):
         return estimators.deprecated_field(self, "trace_se", "standard_error")
 
 
+@checks.renamed_keyword(lanczos_steps="num_iters")
 def curvature_recorder(
     loss_fn: Callable,
     *,
     key: jax.Array,
-    num_iters: int | None = None,
+    num_iters: int = 10,
     num_probes: int = 10,
     curvature: str = "hessian",
-    **deprecated,
 ) -> Callable[[PyTree], CurvatureRecord]:
     """A ``record(params) -> CurvatureRecord`` for ``fpjax.train.fit(record=..., record_every=k)``.
 
@@ -282,8 +282,6 @@ def curvature_recorder(
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be callable params -> scalar; got {type(loss_fn).__name__}")
     checks.check_key(key)
-    num_iters = krylov.renamed(deprecated, "lanczos_steps", "num_iters", num_iters, default=10)
-    krylov.no_other_kwargs(deprecated, "curvature_recorder")
     num_iters = checks.check_positive_int(num_iters, "num_iters")
     num_probes = checks.check_positive_int(num_probes, "num_probes")
     curvature = checks.check_choice(curvature, "curvature", problems.CURVATURES)
