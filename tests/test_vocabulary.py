@@ -110,7 +110,7 @@ def test_no_retired_spelling_in_experiment_settings():
 
 
 def test_pending_renames_are_still_pending():
-    found = set(_retired_in_api()) | set(_retired_in_settings())
+    found = set(_retired_in_api()) | set(_retired_in_settings()) | set(_meaning_violations())
     stale = [k for k in PENDING if k not in found]
     assert not stale, f"already renamed, remove from PENDING: {stale}"
 
@@ -130,24 +130,25 @@ def _arg_doc(fn, arg: str) -> str | None:
     return m.group(1) if m else None
 
 
-def test_t_is_time_and_k_is_a_count():
-    """``t`` is gradient-flow time only; ``k`` is a number of things only (not a frequency index,
-    not a number of standard errors)."""
-    bad = []
+def _meaning_violations():
+    """``(where, name)`` of public functions whose ``t`` is not documented as a time, or whose ``k``
+    is documented as a frequency index or a number of standard errors rather than a count."""
     for m, name, obj in PUBLIC:
         if not inspect.isfunction(obj):
             continue
         params = inspect.signature(obj).parameters
-        if "t" in params:
-            doc = _arg_doc(obj, "t")
-            if doc is None or "time" not in doc.lower():
-                bad.append(f"{m}.{name}: t documented as {doc!r}, not a time")
-        if "k" in params:
-            doc = (_arg_doc(obj, "k") or "").lower()
-            if any(w in doc for w in ("frequen", "index", "standard error", "cycles")):
-                bad.append(f"{m}.{name}: k documented as {doc!r}, not a count")
-    bad = [b for b in bad if (b.split(":")[0], b.split(":")[1].split()[0]) not in PENDING]
-    assert not bad, "\n".join(bad)
+        if "t" in params and "time" not in (_arg_doc(obj, "t") or "").lower():
+            yield (f"{m}.{name}", "t")
+        if "k" in params and any(
+            w in (_arg_doc(obj, "k") or "").lower() for w in ("frequen", "index", "standard error", "cycles")
+        ):
+            yield (f"{m}.{name}", "k")
+
+
+def test_t_is_time_and_k_is_a_count():
+    """``t`` is gradient-flow time only; ``k`` is a number of things only."""
+    bad = sorted(set(_meaning_violations()) - set(PENDING))
+    assert not bad, "\n".join(f"{where}: {p!r} has another meaning; use {p!r} for one concept only" for where, p in bad)
 
 
 def test_the_vocabulary_check_can_fail():
