@@ -39,8 +39,13 @@ def _modes(fn):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_value_fails_the_same_way_eager_jit_vmap(case, mode):
     fn, bad, _, phrase = CASES[case]
-    # Traced, the program fails at run time; jaxlib reports a failed host callback as a
-    # RuntimeError (JaxRuntimeError) or, on some dispatch paths, a ValueError, both carrying the text.
+    assert_fails_the_same_way(fn, bad, phrase, mode)
+
+
+def assert_fails_the_same_way(fn, bad, phrase: str, mode: str) -> None:
+    """``fn(bad)`` called in ``mode`` fails with ``phrase``: eagerly a ``ValueError``; traced, the
+    program fails at run time (jaxlib reports a failed host callback as a RuntimeError, or on some
+    dispatch paths a ValueError, both carrying the text)."""
     expected = ValueError if mode == "eager" else (RuntimeError, ValueError)
     with pytest.raises(expected, match=phrase):
         jax.block_until_ready(_modes(fn)[mode](bad))
@@ -49,7 +54,13 @@ def test_bad_value_fails_the_same_way_eager_jit_vmap(case, mode):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_good_value_gives_one_result_eager_jit_vmap(case):
     fn, _, good, _ = CASES[case]
+    assert_one_result(fn, good)
+
+
+def assert_one_result(fn, good) -> None:
+    """``fn(good)`` gives a finite result, equal (float32 rounding) eagerly, jitted and vmapped."""
     outs = {m: np.asarray(f(good)) for m, f in _modes(fn).items()}
+    assert np.all(np.isfinite(outs["eager"]))
     np.testing.assert_allclose(outs["jit"], outs["eager"], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(outs["vmap"], outs["eager"], rtol=1e-6, atol=1e-7)
 

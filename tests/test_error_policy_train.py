@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_error_policy import _modes, assert_fails_the_same_way, assert_one_result
 
 from fpjax.cnn import evaluate_cnn, get_model
 from fpjax.train import bce, ce, mse
@@ -51,31 +52,17 @@ CASES = {
 }
 
 
-def _modes(fn):
-    """The three ways a user calls ``fn``: eagerly, jitted, vmapped over a batch of one."""
-    return {
-        "eager": fn,
-        "jit": jax.jit(fn),
-        "vmap": lambda v: jax.vmap(fn)(jnp.asarray(v)[None])[0],
-    }
-
-
 @pytest.mark.parametrize("mode", ["eager", "jit", "vmap"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_value_fails_the_same_way_eager_jit_vmap(case, mode):
     fn, bad, _, phrase = CASES[case]
-    expected = ValueError if mode == "eager" else (RuntimeError, ValueError)
-    with pytest.raises(expected, match=phrase):
-        jax.block_until_ready(_modes(fn)[mode](bad))
+    assert_fails_the_same_way(fn, bad, phrase, mode)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_good_value_gives_one_result_eager_jit_vmap(case):
     fn, _, good, _ = CASES[case]
-    outs = {m: np.asarray(f(good)) for m, f in _modes(fn).items()}
-    assert np.all(np.isfinite(outs["eager"]))
-    np.testing.assert_allclose(outs["jit"], outs["eager"], rtol=1e-6)
-    np.testing.assert_allclose(outs["vmap"], outs["eager"], rtol=1e-6)
+    assert_one_result(fn, good)
 
 
 def test_integer_labels_are_class_indices():
