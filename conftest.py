@@ -469,22 +469,41 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
-@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook (absent without xdist)
-def pytest_xdist_make_scheduler(config, log):
-    """With ``-n N`` (distribution "load"): each page's examples on one worker, in order; other tests as usual.
+_RAN = "__docs_test_ran__"
 
-    One page's examples share a namespace, so they must run in one process in the order of the page.
+
+def _runs_in_namespace(example) -> bool:
+    """Python blocks and doctests build the page's namespace; commands, scripts, output checks and
+    blocks not run do not."""
+    block = example.parsed
+    if not isinstance(block, Block):
+        return True  # a doctest example
+    return block.kind == "python" and not block.directives.script
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Run a page's examples as if in page order, whichever worker runs them.
+
+    One page's examples share a namespace. Under ``pytest -n N`` (distribution "load") the examples of
+    a page can be split between worker processes, so before an example runs, the earlier Python
+    blocks and doctests of its page that this process has not run yet are run first (their own
+    outcome is reported by their own test, wherever it runs).
     """
-    if config.getvalue("dist") != "load":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class PagesTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return path if path.endswith(".md") else nodeid  # a test of its own, as under "load"
-
-    return PagesTogether(config, log)
+    example = getattr(item, "example", None)
+    if example is None or not is_doc_page(item.path):
+        yield
+        return
+    ran = example.namespace.setdefault(_RAN, set())
+    for prior in example.document.examples():
+        if prior.region.start >= example.region.start:
+            break
+        if prior.region.start not in ran and _runs_in_namespace(prior):
+            ran.add(prior.region.start)
+            with contextlib.suppress(Exception, pytest.skip.Exception):
+                prior.evaluate()
+    ran.add(example.region.start)
+    yield
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -269,6 +269,15 @@ def _is_closed_jaxpr(v) -> bool:
     return hasattr(v, "jaxpr") and hasattr(v, "consts")
 
 
+def _is_error_check(eqn) -> bool:
+    """A host callback of ``equinox.error_if`` (fpjax's value checks, ``checks.error_if``): it only
+    raises on bad input and never feeds a value into ``fn``'s results, so it cannot make a checkpoint
+    stale."""
+    cb = eqn.params.get("callback")
+    func = getattr(cb, "callback_func", cb)
+    return getattr(func, "__module__", "").startswith("equinox._errors")
+
+
 def _param_items(value):
     """Sub-jaxprs and arrays inside one equation parameter (tuples, lists and dicts opened)."""
     todo = [value]
@@ -285,7 +294,8 @@ def _param_items(value):
 def _hash_nested_constants(h, jaxpr) -> None:
     """Hash what the jaxpr text leaves out, at any depth: the constants of nested closed jaxprs
     (``jit``/``pjit``, ``closed_call``, ``custom_jvp``/``custom_vjp``, ``scan``/``cond``/``while``
-    bodies), array literals and array-valued parameters. Refuses host callbacks."""
+    bodies), array literals and array-valued parameters. Refuses host callbacks other than the value
+    checks of ``equinox.error_if``."""
     seen: set[int] = set()
     todo = [jaxpr]
     while todo:
@@ -295,7 +305,7 @@ def _hash_nested_constants(h, jaxpr) -> None:
         seen.add(id(j))
         for eqn in j.eqns:
             name = eqn.primitive.name
-            if name in _OPAQUE_PRIMITIVES:
+            if name in _OPAQUE_PRIMITIVES and not _is_error_check(eqn):
                 raise CheckpointError(
                     f"fn calls {name}: its Python callback is invisible to the checkpoint "
                     "fingerprint, so a checkpoint could return the results of an older version "
