@@ -34,14 +34,14 @@ def test_matches_dense_formula_and_blocking(x64):
     y = rng.normal(size=(53, 3))
     for delta in (0.05, 0.3):
         ref = _dense_reference(x, y, delta)
-        outs = [S.filter_decompose(x, y, delta, block_size=b)[0] for b in (7, 53, None)]
+        outs = [S.filter_decompose(x, y, delta, batch_size=b)[0] for b in (7, 53, None)]
         for out in outs:
             np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
         np.testing.assert_allclose(outs[0], outs[1], rtol=0, atol=1e-14)
     low, high = S.filter_decompose(x, y, 0.3)
     np.testing.assert_allclose(np.asarray(low) + np.asarray(high), y, atol=1e-15)
     # 1-D x and 1-D y shapes.
-    low1, _high1 = S.filter_decompose(x[:, 0], y[:, 0], 0.1, block_size=5)
+    low1, _high1 = S.filter_decompose(x[:, 0], y[:, 0], 0.1, batch_size=5)
     assert low1.shape == (53,)
     np.testing.assert_allclose(low1, _dense_reference(x[:, 0], y[:, 0], 0.1), atol=1e-12)
 
@@ -83,7 +83,7 @@ def test_sequence_of_deltas_equals_separate_calls(x64):
     x = rng.uniform(size=(30, 2))
     y = rng.normal(size=(30,))
     deltas = [0.01, 0.1, 1.0]
-    low, high = S.filter_decompose(x, y, deltas, block_size=8)
+    low, high = S.filter_decompose(x, y, deltas, batch_size=8)
     assert low.shape == (3, 30) and high.shape == (3, 30)
     for i, d in enumerate(deltas):
         np.testing.assert_allclose(low[i], S.filter_decompose(x, y, d)[0], rtol=0, atol=1e-14)
@@ -105,7 +105,7 @@ def test_filter_errors(x64):
     assert float(e.e_low) == 0.0 and float(e.e_high) == 0.0
     # Against the direct formula, batched over two leading axes of h (e.g. seeds × steps).
     hs = y + 0.1 * rng.normal(size=(2, 3, 45, 2))
-    e = S.filter_errors(x, y, hs, 0.02, block_size=10)
+    e = S.filter_errors(x, y, hs, 0.02, batch_size=10)
     assert e.e_low.shape == (2, 3) and e.e_high.shape == (2, 3)
     for i in range(2):
         for j in range(3):
@@ -178,5 +178,5 @@ def test_filter_input_errors():
         S.filter_errors(x, y, bad_y, 1.0)
     with pytest.raises(ValueError, match=r"x must not be empty"):
         S.filter_decompose(np.ones((0, 2)), np.ones(0), 1.0)
-    with pytest.raises(ValueError, match=r"block_size must be >= 1"):
-        S.filter_decompose(x, y, 1.0, block_size=0)
+    with pytest.raises(ValueError, match=r"batch_size must be >= 1"):
+        S.filter_decompose(x, y, 1.0, batch_size=0)

@@ -48,8 +48,6 @@ TRAINING_FUNCTIONS = {("train", "fit"), ("train", "gradient_flow"), ("cnn", "tra
 PENDING: dict[tuple[str, str], str] = {
     ("landscape.slice_1d", "chunk"): "batch_size",
     ("landscape.slice_2d", "chunk"): "batch_size",
-    ("spectrum.filter_decompose", "block_size"): "batch_size",
-    ("spectrum.filter_errors", "block_size"): "batch_size",
     ("spectrum.nudft", "chunk_freqs"): "freq_batch_size",
     ("spectrum.nudft", "chunk_points"): "point_batch_size",
     ("sphere.DegreeEnergy", "stderr"): "standard_error",

@@ -42,6 +42,7 @@ from fpjax._src.checks import (
     error_if,
     host_real_array,
     is_concrete,
+    renamed_keyword,
     safe_ratio,
 )
 
@@ -890,20 +891,20 @@ def _default_block(n: int) -> int:
     return int(max(1, min(n, (1 << 22) // max(n, 1))))
 
 
-@functools.partial(jax.jit, static_argnames=("block_size",))
-def _gaussian_smooth(x: jax.Array, v: jax.Array, deltas: jax.Array, block_size: int) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("batch_size",))
+def _gaussian_smooth(x: jax.Array, v: jax.Array, deltas: jax.Array, batch_size: int) -> jax.Array:
     """``(G_δ v)_i = Σ_j v_j g_δ(x_i − x_j) / Σ_j g_δ(x_i − x_j)`` for each δ: ``(m, n, c)``.
 
-    Rows are processed in blocks of ``block_size`` (``lax.map``), so memory is ``O(block_size·n)``
+    Rows are processed in blocks of ``batch_size`` (``lax.map``), so memory is ``O(batch_size·n)``
     per δ (the deltas go through a second ``lax.map`` so they do not multiply it).
     """
     n = x.shape[0]
     # Centring reduces cancellation in |x_i|² + |x_j|² − 2 x_i·x_j.
     x = x - x.mean(axis=0)
     sq = jnp.sum(x * x, axis=1)
-    pad = -n % block_size
-    xb = jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, block_size, x.shape[1])
-    sqb = jnp.pad(sq, (0, pad)).reshape(-1, block_size)
+    pad = -n % batch_size
+    xb = jnp.pad(x, ((0, pad), (0, 0))).reshape(-1, batch_size, x.shape[1])
+    sqb = jnp.pad(sq, (0, pad)).reshape(-1, batch_size)
 
     def block(args):
         xr, sqr = args
@@ -924,7 +925,7 @@ def _gaussian_smooth(x: jax.Array, v: jax.Array, deltas: jax.Array, block_size: 
     return out[:, :n]
 
 
-def _prepare_filter_inputs(x, y, block_size):
+def _prepare_filter_inputs(x, y, batch_size):
     pts = as_points(x)
     yy = as_array(y, "y")
     check_ndim(yy, "y", (1, 2), shape_hint="(n,) or (n, c)")
@@ -936,11 +937,12 @@ def _prepare_filter_inputs(x, y, block_size):
     if jnp.issubdtype(yy.dtype, jnp.complexfloating):
         raise TypeError("y must be real for the filtering method; got a complex array")
     n = pts.shape[0]
-    bs = _default_block(n) if block_size is None else min(check_positive_int(block_size, "block_size"), n)
+    bs = _default_block(n) if batch_size is None else min(check_positive_int(batch_size, "batch_size"), n)
     return pts, _to_inexact(yy), bs
 
 
-def filter_decompose(x: ArrayLike, y: ArrayLike, delta: ArrayLike, *, block_size: int | None = None):
+@renamed_keyword(block_size="batch_size")
+def filter_decompose(x: ArrayLike, y: ArrayLike, delta: ArrayLike, *, batch_size: int | None = None):
     """Split ``y`` into low and high frequencies with a normalised Gaussian filter (arXiv:1807.01251).
 
     ``y_low = G_δ * y`` with ``(G_δ * y)_i = Σ_j y_j g_δ(x_i − x_j) / Σ_j g_δ(x_i − x_j)``,
@@ -948,7 +950,7 @@ def filter_decompose(x: ArrayLike, y: ArrayLike, delta: ArrayLike, *, block_size
     ``y_high = y − y_low``. As ``δ → 0`` ``y_low → y`` (distinct points); as ``δ → ∞`` ``y_low →``
     the mean of ``y``.
 
-    Blocked over rows (see ``block_size``) and jitted: ``O(block_size·n)`` memory, ``O(n²·(d + c))``
+    Blocked over rows (see ``batch_size``) and jitted: ``O(batch_size·n)`` memory, ``O(n²·(d + c))``
     time per δ; 10⁴ points × 10 outputs take about a second on a CPU.
 
     Args:
@@ -956,7 +958,7 @@ def filter_decompose(x: ArrayLike, y: ArrayLike, delta: ArrayLike, *, block_size
       y: ``(n,)`` or ``(n, c)`` real values.
       delta: a positive number, or a sequence of them (the squared distances are then computed once
         per block and reused for every δ).
-      block_size: rows per block (default: about 2²²/n).
+      batch_size: rows per block (default: about 2²²/n).
 
     Returns:
       :class:`FilterDecomposition` ``(y_low, y_high)`` with the shape of ``y``, or ``(m, *y.shape)``
@@ -974,7 +976,7 @@ def filter_decompose(x: ArrayLike, y: ArrayLike, delta: ArrayLike, *, block_size
       arXiv:1807.01251.
     """
     deltas, scalar = _as_deltas(delta)
-    pts, yy, bs = _prepare_filter_inputs(x, y, block_size)
+    pts, yy, bs = _prepare_filter_inputs(x, y, batch_size)
     rdtype = jnp.result_type(pts.dtype, yy.dtype)
     v = yy[:, None] if yy.ndim == 1 else yy
     low = _gaussian_smooth(pts.astype(rdtype), v.astype(rdtype), jnp.asarray(deltas, rdtype), bs)
@@ -985,8 +987,9 @@ def filter_decompose(x: ArrayLike, y: ArrayLike, delta: ArrayLike, *, block_size
     return FilterDecomposition(low, high)
 
 
+@renamed_keyword(block_size="batch_size")
 def filter_errors(
-    x: ArrayLike, y: ArrayLike, h: ArrayLike, delta: ArrayLike, *, block_size: int | None = None
+    x: ArrayLike, y: ArrayLike, h: ArrayLike, delta: ArrayLike, *, batch_size: int | None = None
 ) -> FilterErrors:
     """Low- and high-frequency relative errors of a prediction ``h`` against ``y`` (arXiv:1807.01251).
 
@@ -1015,7 +1018,7 @@ def filter_errors(
       (0.5, 0.5)
     """
     deltas, scalar = _as_deltas(delta)
-    pts, yy, bs = _prepare_filter_inputs(x, y, block_size)
+    pts, yy, bs = _prepare_filter_inputs(x, y, batch_size)
     hh = as_array(h, "h")
     if hh.ndim < yy.ndim or tuple(hh.shape[hh.ndim - yy.ndim :]) != tuple(yy.shape):
         raise ValueError(
