@@ -506,8 +506,8 @@ ENTRIES = [
     Entry(
         "landscape.slice_1d",
         fland.slice_1d,
-        {"loss_fn": LOSS_FN, "params": PARAMS, "direction": PARAMS, "alphas": jnp.linspace(-1, 1, 3), "chunk": 2},
-        {"alphas": "array", "chunk": "size"},
+        {"loss_fn": LOSS_FN, "params": PARAMS, "direction": PARAMS, "alphas": jnp.linspace(-1, 1, 3), "batch_size": 2},
+        {"alphas": "array", "batch_size": "size"},
         positional=("loss_fn", "params", "direction"),
     ),
     # ---- sphere

@@ -96,9 +96,9 @@ ENTRIES = [
             "d2": PARAMS,
             "alphas": jnp.linspace(-1, 1, 3),
             "betas": jnp.linspace(-1, 1, 2),
-            "chunk": 2,
+            "batch_size": 2,
         },
-        {"alphas": "array", "betas": "array", "chunk": "size"},
+        {"alphas": "array", "betas": "array", "batch_size": "size"},
         positional=("loss_fn", "params", "d1", "d2"),
     ),
     Entry(

@@ -29,7 +29,7 @@ def test_slices_equal_direct_loss(problem):
         d1 = ls.random_direction(params, key=jax.random.PRNGKey(1))
         d2 = ls.random_direction(params, key=jax.random.PRNGKey(2))
         alphas = jnp.array([-1.0, -0.3, 0.0, 0.5, 2.0])
-        s1 = ls.slice_1d(loss, params, d1, alphas=alphas, chunk=2)  # 3 chunks, one padded
+        s1 = ls.slice_1d(loss, params, d1, alphas=alphas, batch_size=2)  # 3 chunks, one padded
 
         def direct(a, b=0.0):
             p = jax.tree_util.tree_map(lambda t, u, v: t + a * u + b * v, params, d1, d2)
@@ -38,7 +38,9 @@ def test_slices_equal_direct_loss(problem):
         # float64: the same sums, the batched loss averages two half-batch means (rounding ~1e-16)
         np.testing.assert_allclose(np.asarray(s1.losses), [direct(float(a)) for a in alphas], rtol=1e-13)
         betas = jnp.array([-0.5, 0.25])
-        s2 = ls.slice_2d(lambda p: train.mse(model.apply(p, x), y), params, d1, d2, alphas=alphas, betas=betas, chunk=4)
+        s2 = ls.slice_2d(
+            lambda p: train.mse(model.apply(p, x), y), params, d1, d2, alphas=alphas, betas=betas, batch_size=4
+        )
         assert s2.losses.shape == (5, 2)
         ref = [[direct(float(a), float(b)) for b in betas] for a in alphas]
         np.testing.assert_allclose(np.asarray(s2.losses), ref, rtol=1e-13)

@@ -46,8 +46,6 @@ TRAINING_FUNCTIONS = {("train", "fit"), ("train", "gradient_flow"), ("cnn", "tra
 
 # (where, name) -> replacement, for places not renamed yet. May only shrink.
 PENDING: dict[tuple[str, str], str] = {
-    ("landscape.slice_1d", "chunk"): "batch_size",
-    ("landscape.slice_2d", "chunk"): "batch_size",
     ("spectrum.nudft", "chunk_freqs"): "freq_batch_size",
     ("spectrum.nudft", "chunk_points"): "point_batch_size",
     ("sphere.DegreeEnergy", "stderr"): "standard_error",

@@ -4,8 +4,8 @@ Following Li, Xu, Taylor, Studer, Goldstein 2018 (arXiv:1712.09913):
 
 * **Slices.** ``f(α) = L(θ + α d)`` along one direction and ``f(α, β) = L(θ + α d₁ + β d₂)`` on a
   grid. All grid points are evaluated in one jitted call: the points are cut into chunks of
-  ``chunk`` that are ``vmap``-ed, and the chunks run sequentially in a ``lax.map`` (a 51 × 51 slice
-  with ``chunk = 256`` is one call of 11 vmapped chunks).
+  ``batch_size`` that are ``vmap``-ed, and the chunks run sequentially in a ``lax.map`` (a 51 × 51 slice
+  with ``batch_size = 256`` is one call of 11 vmapped chunks).
 * **Filter normalisation.** A Gaussian direction ``d`` is rescaled filter by filter,
   ``d_f ← d_f ‖θ_f‖ / ‖d_f‖``, where a filter is one output unit of a layer: the slice of a weight
   leaf along its last axis (fpjax MLP ``w (n_in, n_out)``, Flax ``Dense`` ``(in, out)`` and ``Conv``
@@ -108,27 +108,27 @@ def random_direction(
 
 
 @partial(jax.jit, static_argnums=(0, 5))
-def _grid_jit(static, data, params, dirs, coeffs, chunk):
+def _grid_jit(static, data, params, dirs, coeffs, batch_size):
     """``L(θ + Σ_j c_ij d_j)`` for every row ``c_i`` of ``coeffs (N, D)``; ``dirs (D, P)`` flat."""
     loss = problems.rebuild_loss(static, data)
     theta, unravel = ravel_pytree(params)
     n = coeffs.shape[0]
-    n_chunks = -(-n // chunk)
-    pad = n_chunks * chunk - n
+    n_chunks = -(-n // batch_size)
+    pad = n_chunks * batch_size - n
     c = jnp.concatenate([coeffs, jnp.zeros((pad, coeffs.shape[1]), coeffs.dtype)]) if pad else coeffs
     f = jax.vmap(lambda ci: loss(unravel(theta + ci @ dirs)))
-    out = jax.lax.map(f, c.reshape(n_chunks, chunk, -1)).reshape(-1)
+    out = jax.lax.map(f, c.reshape(n_chunks, batch_size, -1)).reshape(-1)
     return out[:n]
 
 
-def _grid(loss_fn, params, dirs, coeffs, chunk):
+def _grid(loss_fn, params, dirs, coeffs, batch_size):
     problems.check_problem(loss_fn, params)
-    chunk = checks.check_positive_int(chunk, "chunk")
+    batch_size = checks.check_positive_int(batch_size, "batch_size")
     theta, _ = ravel_pytree(params)
     flat = jnp.stack([ravel_pytree(d)[0].astype(theta.dtype) for d in dirs])
     coeffs = jnp.asarray(coeffs, theta.dtype)
     static, data = problems.split_loss(loss_fn)
-    return _grid_jit(static, data, params, flat, coeffs, min(chunk, coeffs.shape[0]))
+    return _grid_jit(static, data, params, flat, coeffs, min(batch_size, coeffs.shape[0]))
 
 
 def _axis(v, name):
@@ -139,14 +139,16 @@ def _axis(v, name):
     return v
 
 
-def _check_grid_memory(params, n_points: int, chunk: int, name: str) -> None:
-    """Refuse a slice before allocating its ``n_points`` coefficients/losses and ``chunk`` parameter copies."""
+def _check_grid_memory(params, n_points: int, batch_size: int, name: str) -> None:
+    """Refuse a slice before allocating its ``n_points`` coefficients/losses and ``batch_size`` parameter copies."""
     problems.check_params(params)
     theta, _ = ravel_pytree(params)
     per = theta.dtype.itemsize
-    chunk = min(checks.check_positive_int(chunk, "chunk"), max(n_points, 1))
+    batch_size = min(checks.check_positive_int(batch_size, "batch_size"), max(n_points, 1))
     checks.check_memory(4.0 * per * n_points, name, f"a slice of {n_points} points")
-    checks.check_memory(3.0 * per * chunk * theta.size, "chunk", f"{chunk} parameter vectors of size {theta.size}")
+    checks.check_memory(
+        3.0 * per * batch_size * theta.size, "batch_size", f"{batch_size} parameter vectors of size {theta.size}"
+    )
 
 
 class Slice1D(NamedTuple):
@@ -156,8 +158,9 @@ class Slice1D(NamedTuple):
     losses: jax.Array
 
 
+@checks.renamed_keyword(chunk="batch_size")
 def slice_1d(
-    loss_fn: Callable, params: PyTree, direction: PyTree, *, alphas: ArrayLike | None = None, chunk: int = 256
+    loss_fn: Callable, params: PyTree, direction: PyTree, *, alphas: ArrayLike | None = None, batch_size: int = 256
 ) -> Slice1D:
     """Loss along a line, ``f(α) = L(θ + α d)``, at every ``α`` in one jitted call.
 
@@ -167,7 +170,7 @@ def slice_1d(
       params: the point θ (pytree of float arrays).
       direction: ``d``, a pytree like ``params`` (e.g. :func:`random_direction`).
       alphas: ``(A,)`` step sizes; default ``linspace(-1, 1, 51)``.
-      chunk: points per vmapped chunk (memory ∝ ``chunk``).
+      batch_size: points per vmapped batch_size (memory ∝ ``batch_size``).
 
     Returns:
       :class:`Slice1D`.
@@ -184,8 +187,8 @@ def slice_1d(
     """
     _check_like(params, direction, "direction")
     a = jnp.linspace(-1.0, 1.0, 51) if alphas is None else _axis(alphas, "alphas")
-    _check_grid_memory(params, a.shape[0], chunk, "alphas")
-    return Slice1D(a, _grid(loss_fn, params, [direction], a[:, None], chunk))
+    _check_grid_memory(params, a.shape[0], batch_size, "alphas")
+    return Slice1D(a, _grid(loss_fn, params, [direction], a[:, None], batch_size))
 
 
 class Slice2D(NamedTuple):
@@ -197,6 +200,7 @@ class Slice2D(NamedTuple):
     losses: jax.Array
 
 
+@checks.renamed_keyword(chunk="batch_size")
 def slice_2d(
     loss_fn: Callable,
     params: PyTree,
@@ -205,12 +209,12 @@ def slice_2d(
     *,
     alphas: ArrayLike | None = None,
     betas: ArrayLike | None = None,
-    chunk: int = 256,
+    batch_size: int = 256,
 ) -> Slice2D:
     """Loss on a plane, ``f(α, β) = L(θ + α d₁ + β d₂)``, on an ``A × B`` grid in one jitted call.
 
     Args:
-      loss_fn, params, chunk: as in :func:`slice_1d`.
+      loss_fn, params, batch_size: as in :func:`slice_1d`.
       d1, d2: directions, pytrees like ``params`` (random filter-normalised, :func:`eigen_directions`
         or :func:`trajectory_pca`).
       alphas, betas: ``(A,)``, ``(B,)``; default ``linspace(-1, 1, 51)`` each.
@@ -233,10 +237,10 @@ def slice_2d(
     _check_like(params, d2, "d2")
     a = jnp.linspace(-1.0, 1.0, 51) if alphas is None else _axis(alphas, "alphas")
     b = jnp.linspace(-1.0, 1.0, 51) if betas is None else _axis(betas, "betas")
-    _check_grid_memory(params, a.shape[0] * b.shape[0], chunk, "alphas" if a.shape[0] >= b.shape[0] else "betas")
+    _check_grid_memory(params, a.shape[0] * b.shape[0], batch_size, "alphas" if a.shape[0] >= b.shape[0] else "betas")
     aa, bb = jnp.meshgrid(a, b, indexing="ij")
     coeffs = jnp.stack([aa.reshape(-1), bb.reshape(-1)], axis=1)
-    return Slice2D(a, b, _grid(loss_fn, params, [d1, d2], coeffs, chunk).reshape(a.shape[0], b.shape[0]))
+    return Slice2D(a, b, _grid(loss_fn, params, [d1, d2], coeffs, batch_size).reshape(a.shape[0], b.shape[0]))
 
 
 class EigenDirections(NamedTuple):
