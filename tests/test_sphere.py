@@ -172,7 +172,7 @@ def test_degree_energy_of_harmonic_sum_is_exact_with_quadrature():
     e = S.degree_energy(x, f, ell_max, weights=w)
     truth = np.array([np.sum(c**2) for c in coefs] + [0.0] * (ell_max - L))
     np.testing.assert_allclose(e.energy, truth, atol=1e-10)
-    assert e.stderr is None
+    assert e.standard_error is None
     # two functions at once give the same columns
     e2 = S.degree_energy(x, np.stack([f, 2 * f], axis=1), ell_max, weights=w)
     np.testing.assert_allclose(e2.energy[:, 1], 4 * truth, atol=1e-9)
@@ -197,9 +197,9 @@ def test_degree_energy_monte_carlo_within_its_error():
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     e = S.degree_energy(x, _harmonic_sum(x, coefs), 6)
     truth = np.array([np.sum(c**2) for c in coefs] + [0.0] * 3)
-    z = np.abs(e.energy - truth) / e.stderr
+    z = np.abs(e.energy - truth) / e.standard_error
     assert np.all(z < 5), z  # unbiased U-statistic; |z| > 5 has probability < 1e-6 per degree
-    assert np.all(e.stderr < 0.2 * truth.max())
+    assert np.all(e.standard_error < 0.2 * truth.max())
 
 
 def test_sphere_quadrature_exactness():

@@ -200,7 +200,7 @@ def test_decay_rate_fit_pass_and_fail():
     mags = 2.0 * xi**-2.0 * np.exp(0.05 * rng.normal(size=xi.size))  # 5 % log-normal noise
     fit = assert_decay_rate(xi, mags, 2.0)
     # Slope standard error for 5 % noise over log ξ in [0, 2.77]: ≈ 0.05/√Σ(lx − mean)² ≈ 0.016.
-    assert abs(float(fit.exponent) - 2.0) < 0.1 and float(fit.stderr) < 0.05 and float(fit.r2) > 0.99
+    assert abs(float(fit.exponent) - 2.0) < 0.1 and float(fit.standard_error) < 0.05 and float(fit.r2) > 0.99
     with pytest.raises(AssertionError) as exc:
         assert_decay_rate(xi, mags, 3.0)  # wrong decay
     msg = str(exc.value)

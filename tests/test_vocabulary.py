@@ -48,8 +48,6 @@ TRAINING_FUNCTIONS = {("train", "fit"), ("train", "gradient_flow"), ("cnn", "tra
 PENDING: dict[tuple[str, str], str] = {
     ("spectrum.nudft", "chunk_freqs"): "freq_batch_size",
     ("spectrum.nudft", "chunk_points"): "point_batch_size",
-    ("sphere.DegreeEnergy", "stderr"): "standard_error",
-    ("testing.PowerLawFit", "stderr"): "standard_error",
     ("spectrum.periodic_amplitudes", "k"): "wavenumbers",
     ("testing.assert_seed_mean", "k"): "num_standard_errors",
 }

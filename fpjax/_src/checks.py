@@ -292,6 +292,15 @@ def renamed_keyword(**renames: str):
     return decorate
 
 
+def deprecated_field(obj, old: str, new: str):
+    """``getattr(obj, new)`` with a ``DeprecationWarning`` for the former field name ``old`` (for a
+    result type's property that keeps a renamed field readable for one release)."""
+    import warnings
+
+    warnings.warn(f"{type(obj).__name__}.{old} is deprecated; use .{new}", DeprecationWarning, stacklevel=3)
+    return getattr(obj, new)
+
+
 def host_real_array(x: Any, name: str) -> np.ndarray:
     """``x`` as a NumPy array of real numbers in its own dtype (integers, booleans and every float,
     ``bfloat16`` included).

@@ -710,12 +710,18 @@ class DegreeEnergy(NamedTuple):
 
     degrees: ``(L+1,)`` int.
     energy: ``(L+1,)`` or ``(L+1, k)`` float64: ``E_ℓ = ‖f_ℓ‖²_{L²(σ)}``.
-    stderr: like ``energy``: Monte-Carlo standard error (None with quadrature ``weights``).
+    standard_error: like ``energy``: Monte-Carlo standard error (None with quadrature ``weights``;
+      ``stderr`` is its deprecated spelling).
     """
 
     degrees: np.ndarray
     energy: np.ndarray
-    stderr: np.ndarray | None
+    standard_error: np.ndarray | None
+
+    @property
+    def stderr(self) -> np.ndarray | None:
+        """Deprecated spelling of ``standard_error``."""
+        return checks.deprecated_field(self, "stderr", "standard_error")
 
 
 def degree_energy(
@@ -743,7 +749,7 @@ def degree_energy(
       batch_size: rows per block of the ``n × n`` Gram matrix.
 
     Returns:
-      :class:`DegreeEnergy` ``(degrees, energy, stderr)``; ``energy`` is ``(L+1,)`` or ``(L+1, k)``.
+      :class:`DegreeEnergy` ``(degrees, energy, standard_error)``; ``energy`` is ``(L+1,)`` or ``(L+1, k)``.
 
     Examples:
       >>> import numpy as np

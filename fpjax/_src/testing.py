@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fpjax._src import checks
 from fpjax._src.array_types import ArrayLike
 from fpjax._src.checks import real_float_array
 from fpjax._src.convergence import crossing_steps
@@ -471,15 +472,21 @@ class PowerLawFit(NamedTuple):
 
     Attributes:
       exponent: fitted ``p``.
-      stderr: standard error of ``p`` from the fit residuals (NaN with two points).
+      standard_error: standard error of ``p`` from the fit residuals (NaN with two points;
+        ``stderr`` is its deprecated spelling).
       prefactor: fitted ``C``.
       r2: coefficient of determination of the log-log fit.
     """
 
     exponent: np.ndarray
-    stderr: np.ndarray
+    standard_error: np.ndarray
     prefactor: np.ndarray
     r2: np.ndarray
+
+    @property
+    def stderr(self) -> np.ndarray:
+        """Deprecated spelling of ``standard_error``."""
+        return checks.deprecated_field(self, "stderr", "standard_error")
 
 
 def _fit_power_law(lx: np.ndarray, ly: np.ndarray) -> PowerLawFit:
@@ -581,7 +588,7 @@ def assert_decay_rate(
     raise AssertionError(
         f"decay exponent {fit.exponent[s]:.4g} differs from the expected {float(exponent):g} by {dev[s]:.3g} > "
         f"tol {tol_v:.3g}{seeds}. Fit |m(ξ)| ≈ C ξ^(-p) over {fr.size} frequencies in [{fr.min():.4g}, "
-        f"{fr.max():.4g}]: p = {fit.exponent[s]:.4g} ± {fit.stderr[s]:.2g} (standard error), "
+        f"{fr.max():.4g}]: p = {fit.exponent[s]:.4g} ± {fit.standard_error[s]:.2g} (standard error), "
         f"C = {fit.prefactor[s]:.4g}, R² = {fit.r2[s]:.4f}. Measured against C_p ξ^(-{float(exponent):g}) with the "
         f"best C_p = {c_p:.4g}:\n" + _table(["freq", "measured", "expected", "ratio"], rows)
     )

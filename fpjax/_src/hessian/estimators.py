@@ -453,12 +453,7 @@ class HessianSummary(NamedTuple):
         return deprecated_field(self, "trace_se", "standard_error")
 
 
-def deprecated_field(obj, old: str, new: str):
-    """``getattr(obj, new)`` with a ``DeprecationWarning`` for the former field name ``old``."""
-    import warnings
-
-    warnings.warn(f"{type(obj).__name__}.{old} is deprecated; use .{new}", DeprecationWarning, stacklevel=3)
-    return getattr(obj, new)
+deprecated_field = checks.deprecated_field  # shared with the other result types
 
 
 def summary_tree(mv, qf, like, key, num_probes, num_iters, k, batch_size):
