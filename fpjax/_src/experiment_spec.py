@@ -48,6 +48,7 @@ SCALES = ("quick", "cpu", "full")
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$")
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
+_LENGTH = re.compile(r"^(\w+_)?(steps|epochs)$")
 _COUNT = re.compile(r"^(n|num)_\w+$|^(\w+_)?(steps|epochs)$|^record_every$|^(batch|chunk)_size$|_iters$|_probes$")
 _POSITIVE = re.compile(r"^(\w+_)?(learning_rates?|threshold)$")
 _NON_NEGATIVE = re.compile(r"_(tol|tolerance)$")
@@ -142,8 +143,11 @@ def _domain_error(key: str, value: Any) -> str | None:
     """What is wrong with ``value`` for the naming rule of ``key`` (None if nothing or no rule)."""
     items = value if isinstance(value, list) else [value]
     numbers = [v for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if _COUNT.search(key) and any(not isinstance(v, int) or v < 1 for v in numbers):
-        return "a positive int (a count)"
+    # Training lengths may be 0 (e.g. tangent-fourier's train_steps=0: the kernel at initialisation);
+    # every other count is at least 1.
+    minimum = 0 if _LENGTH.search(key) else 1
+    if _COUNT.search(key) and any(not isinstance(v, int) or v < minimum for v in numbers):
+        return "a positive int (a count)" if minimum else "a non-negative int (a count)"
     if _POSITIVE.search(key) and any(v <= 0 for v in numbers):
         return "positive"
     if _NON_NEGATIVE.search(key) and any(v < 0 for v in numbers):

@@ -316,8 +316,8 @@ def ntk_record(
       apply: :class:`fpjax.models.Model` or ``apply``.
       x_train: ``(n, ...)``; y_train: ``(n,)`` or ``(n, c)`` like the model's output.
       k: top eigenpairs; key: PRNG key (Lanczos start and probes); num_iters: Lanczos steps;
-      num_probes: Hutchinson probes; batch_size: points per block of the products (``n_iter`` and
-      ``n_probes`` are the deprecated spellings of ``num_iters`` and ``num_probes``);
+      num_probes: Hutchinson probes; batch_size: points per block of the products; the deprecated
+        spellings ``n_iter`` and ``n_probes`` still work;
       params0: parameters of a reference kernel (e.g. the initialisation) for ``kernel_change``;
       eigenvectors: also record the ``(N, k)`` eigenvectors.
 
