@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 # Tests run on CPU; keep XLA from grabbing every core's threads per xdist worker.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -13,3 +15,18 @@ os.environ.setdefault("FPJAX_NO_HOST_DEVICES", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # The x64 fixture (and the x64 marker, key, keys) come from the pytest plugin fpjax.testing.plugin.
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop JAX's compiled programs after each test module.
+
+    A test worker compiles thousands of programs over the suite; in two full runs on jaxlib 0.10.2 a
+    worker late in the run crashed inside XLA:CPU compilation (a segfault; "Failed to materialize
+    symbols"). Keeping only one module's programs alive bounds what the CPU JIT holds at once.
+    """
+    yield
+    import sys
+
+    if "jax" in sys.modules:
+        sys.modules["jax"].clear_caches()
