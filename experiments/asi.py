@@ -65,6 +65,9 @@ FULL = dict(
     digits_train=None,
     chunk_size=16,
 )
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, n_seeds=8, steps=2000)
 
 
 def load(name: str, seed: int, digits_train: int | None):
@@ -268,5 +271,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

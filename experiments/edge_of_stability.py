@@ -94,6 +94,9 @@ FULL = dict(
     hessian_num_iters=30,
     num_probes=10,
 )
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = FULL  # the paper's settings run on a CPU in minutes
 
 FIGURES = {
     "eos_sharpness.png": "top Hessian eigenvalue vs step for each η, with 2/η dashed: it rises and then hovers at 2/η",
@@ -342,5 +345,13 @@ def _figures(cfg, out_dir, *, steps, etas, sharp, trace, delta, ks, losses, f_ha
 
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

@@ -60,6 +60,9 @@ QUICK = {
     "order_fraction": 0.9,  # share of seeds that must show the order themselves
 }
 FULL = dict(QUICK, steps=20000, record_every=20, n_seeds=64)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, steps=8000, record_every=20, n_seeds=16)
 
 
 def _target(cfg):
@@ -254,5 +257,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

@@ -60,6 +60,9 @@ QUICK = {
 FULL = dict(
     QUICK, height=128, width=192, widths=[512, 512, 512, 512], steps=30000, record_every=100, n_seeds=4, n_bands=8
 )
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, height=64, width=96, steps=4000, record_every=40, n_seeds=2)
 
 
 def load_image(cfg) -> np.ndarray:
@@ -239,5 +242,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

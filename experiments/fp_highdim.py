@@ -61,6 +61,9 @@ QUICK = {
     "threshold": 0.2,
 }
 FULL = dict(QUICK, widths=[400, 200, 100], steps=20000, record_every=200, n_seeds=8)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, widths=[256, 128], steps=3000, record_every=20, n_seeds=8)
 
 
 def load_data(cfg):
@@ -336,5 +339,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

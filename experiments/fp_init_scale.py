@@ -58,6 +58,9 @@ QUICK = {
     "fit_tol": 0.1,  # relative training error ‖h(X) − Y‖/‖Y‖ counted as "fits"
 }
 FULL = dict(QUICK, sigmas=[10.0, 3.0, 1.0, 0.3, 0.1], widths=[1000], steps=20000, n_seeds=32)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, steps=8000, n_seeds=8)
 
 
 def target(x):
@@ -219,5 +222,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

@@ -62,6 +62,9 @@ QUICK = {
     "n_freqs": 129,  # projected-spectrum frequencies in [0, √d/2]
 }
 FULL = dict(QUICK, train_fractions=[0.1, 0.25, 0.5, 0.75], widths=[500, 500], steps=10000, record_every=100, n_seeds=16)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, train_fractions=[0.25, 0.5, 0.75], steps=2000, n_seeds=8)
 
 
 def hypercube(d: int):
@@ -289,5 +292,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

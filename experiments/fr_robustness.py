@@ -75,6 +75,9 @@ FULL = dict(
     noise_levels=[0.05, 0.1, 0.2, 0.4],
     down_factors=[2, 4, 8],
 )
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, epochs=30, n_train=1024, n_seeds=2)
 
 
 def highpass_noise(key, shape, cutoff: float):
@@ -245,5 +248,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

@@ -75,6 +75,9 @@ FULL = dict(
     weight_decay=5e-4,
     dropout=0.5,
 )
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, epochs=30, n_train=1024, n_seeds=2)
 
 REGIMES = ("none", "l2", "dropout")
 
@@ -312,5 +315,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

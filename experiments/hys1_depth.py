@@ -86,6 +86,9 @@ FULL = dict(
     n_seeds=8,
     learning_rates=[1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 3e-1],
 )
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, depths=[2, 3, 5], n_seeds=8)
 
 LO, HI = -1.0, 1.0
 
@@ -340,5 +343,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

@@ -78,6 +78,9 @@ QUICK = {
 }
 
 FULL = dict(QUICK, n_train=512, width=256, depth=4, steps=20000, record_every=50, n_seeds=8)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, n_train=256, steps=10000, n_seeds=8)
 
 
 def target(x, freqs):
@@ -271,5 +274,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

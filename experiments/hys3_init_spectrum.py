@@ -69,6 +69,9 @@ QUICK = {
 }
 
 FULL = dict(QUICK, width=256, pretrain_steps=20000, steps=20000, learning_rates=[1e-4, 1e-3, 1e-2, 1e-1], n_seeds=8)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, steps=12000)
 
 LO, HI = -1.0, 1.0
 VARIANTS = {
@@ -267,5 +270,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

@@ -60,6 +60,9 @@ QUICK = {
     "n_seeds": 2,
 }
 FULL = dict(QUICK, n_points=128, width=256, learning_rate=1e-3, steps=30000, record_every=100, n_seeds=8)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, n_points=64, steps=8000, n_seeds=8)
 
 
 LO, HI = -1.0, 1.0
@@ -219,5 +222,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

@@ -66,6 +66,9 @@ FULL = dict(
     learning_rates=[1e-4, 1e-3, 1e-2, 1e-1],
     n_seeds=8,
 )
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, n_seeds=8)
 
 # Settings tried while writing this experiment (seed 0), with what was seen; copied into metrics.json.
 DEVELOPMENT_LOG = [
@@ -290,5 +293,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

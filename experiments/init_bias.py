@@ -67,6 +67,9 @@ FULL = dict(
     n_inits=4096,
     chunk_size=64,
 )
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, n_inits=1024, width=512, activations=["relu", "tanh", "erf"])
 
 # Activations whose infinite-width kernel neural-tangents computes in closed form.
 _ANALYTIC = ("relu", "erf", "gaussian", "sine")
@@ -419,5 +422,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

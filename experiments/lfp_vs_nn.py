@@ -433,5 +433,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

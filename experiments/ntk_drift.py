@@ -343,5 +343,13 @@ def _figures(out_dir, runs, cfg):
 
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

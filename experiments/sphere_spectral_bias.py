@@ -59,6 +59,9 @@ QUICK = {
     "quad_degree": 40,  # product quadrature on S² for the degree energies
 }
 FULL = dict(QUICK, n_train=4000, degrees=[1, 2, 3, 4, 5, 6], width=8192, steps=12000, record_every=20)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, n_train=2000, width=2048)
 
 FIGURES = {
     "sphere_residual_energy.png": (
@@ -250,5 +253,13 @@ def _figures(out_dir, t, e, mu_k, degrees, t_meas, t_pred, slope, lo, hi, interc
 
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

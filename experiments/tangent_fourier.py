@@ -54,6 +54,9 @@ QUICK = {
     "hf_tol": 0.01,
 }
 FULL = dict(QUICK, width=512, depth=3, n_train=64, grid_size=4096, train_steps=2000, ode_after_training=True)
+# The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
+# runs in minutes on a 2-core CPU.
+CPU = dict(QUICK, width=128, n_train=32, train_steps=1000)
 
 
 def _model(cfg, act):
@@ -311,5 +314,13 @@ FIGURES = {
 }
 
 EXPERIMENT = Experiment(
-    name=NAME, description=DESCRIPTION, claim=CLAIM, source=SOURCE, quick=QUICK, full=FULL, run=run, figures=FIGURES
+    name=NAME,
+    description=DESCRIPTION,
+    claim=CLAIM,
+    source=SOURCE,
+    quick=QUICK,
+    full=FULL,
+    cpu=CPU,
+    run=run,
+    figures=FIGURES,
 )

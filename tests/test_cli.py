@@ -257,8 +257,8 @@ def test_list_name_and_run_help_describe_the_experiment(capsys):
     assert "fp-highdim: F-Principle in high dimension" in out and "arXiv:1901.06523" in out
     assert "On high-dimensional real data" in out  # the claim
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
-    assert rows["n_train"][1:] == ["null", "or", "int", "null", "null"]  # type from the naming rule
-    assert rows["steps"][1:] == ["int", "800", "20000"]  # quick and full values
+    assert rows["n_train"][1:] == ["null", "or", "int", "null", "null", "null"]  # type from the naming rule
+    assert rows["steps"][1:] == ["int", "800", "3000", "20000"]  # quick, cpu and full values
     assert cli.main(["run", "fp-1d", "--help"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: fpjax run") and "fp-1d: F-Principle in 1-D" in out
