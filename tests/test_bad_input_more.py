@@ -20,6 +20,7 @@ from test_bad_input import KEY, MLP, VARIANTS, Entry
 from test_bad_input import test_bad_argument_is_refused_naming_it as _check_bad_argument
 from test_bad_input import test_special_bad_input as _check_special
 
+import fpjax.data as fdata
 import fpjax.landscape as fland
 import fpjax.ntk as fntk
 import fpjax.spectrum as fspec
@@ -187,6 +188,12 @@ def _special():
         # sizes beyond memory: refused before allocating, naming the argument
         ("sample_sphere-n-1e10", lambda: fsphere.sample_sphere(10**10, 3, key=KEY), ValueError, r"\bn\b"),
         ("sample_sphere-d-1e9", lambda: fsphere.sample_sphere(10, 10**9, key=KEY), ValueError, r"\bd\b"),
+        (
+            "upscale_images-size",
+            lambda: fdata.upscale_images(np.zeros((2, 8, 8, 3), np.float32), size=10**5),
+            ValueError,
+            r"\bsize\b",
+        ),
         ("legendre-ell_max", lambda: fsphere.legendre(3, BIG, 0.5), ValueError, r"\bell_max\b"),
         ("arccos_eigenvalues-ell_max", lambda: fsphere.arccos_eigenvalues(3, BIG, 1), ValueError, r"\bell_max\b"),
         ("relu_ntk_eigenvalues-ell_max", lambda: fsphere.relu_ntk_eigenvalues(3, BIG), ValueError, r"\bell_max\b"),

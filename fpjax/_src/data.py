@@ -778,6 +778,10 @@ def upscale_images(x: ArrayLike, *, size: int = 32, channels: int = 3) -> np.nda
     channels = checks.check_positive_int(channels, "channels")
     if x.shape[-1] not in (1, channels):
         raise ValueError(f"cannot make {channels} channels from {x.shape[-1]}")
+    # The resize holds its float32 output (and XLA a working copy) at once: refuse before allocating.
+    checks.check_memory(
+        3.0 * 4 * x.shape[0] * size * size * max(x.shape[-1], channels), "size", f"{x.shape[0]} images of {size}²"
+    )
     import jax
     import jax.numpy as jnp
 
