@@ -555,6 +555,10 @@ def network_kernels(
       ((3, 3), (5, 3), True)
       >>> network_kernels(model, model.init(jax.random.key(0), x), x).k_train_train.shape  # empirical NTK
       (3, 3)
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel: Convergence and Generalization in
+      Neural Networks", NeurIPS 2018, arXiv:1806.07572.
     """
     if not isinstance(model, _model_cls()):
         raise TypeError(f"model must be an fpjax.models.Model; got {type(model).__name__}")

@@ -107,6 +107,11 @@ def planck_taper(n: int, fraction: float = 1 / 6) -> np.ndarray:
     Examples:
       >>> planck_taper(12, fraction=1 / 3).round(3).tolist()  # w(ε/2) = 1/2
       [0.0, 0.065, 0.5, 0.935, 1.0, 1.0, 1.0, 1.0, 1.0, 0.935, 0.5, 0.065]
+
+    References:
+      D. J. A. McKechan, C. Robinson, B. S. Sathyaprakash, "A tapering window for time-domain
+      templates and simulated signals in the detection of gravitational waves from coalescing
+      compact binaries", Class. Quantum Grav. 27 (2010) 084020, arXiv:1003.2939.
     """
     n = checks.check_positive_int(n, "n")
     checks.check_memory(8.0 * 4 * n, "n", f"a taper of {n} points")

@@ -285,6 +285,12 @@ def assert_frequency_order(
       Traceback (most recent call last):
       ...
       AssertionError: frequency order violated in 1 of 1 informative seeds ...
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, Y. Xiao, "Training behavior of deep neural network in frequency
+      domain", ICONIP 2019, arXiv:1807.01251.
+      N. Rahaman, A. Baratin, D. Arpit, F. Draxler, M. Lin, F. A. Hamprecht, Y. Bengio, A. Courville,
+      "On the spectral bias of neural networks", ICML 2019, arXiv:1806.08734.
     """
     if rule not in ("first", "stays"):
         raise ValueError(f"unknown rule {rule!r}; expected 'first' or 'stays'")
