@@ -83,6 +83,21 @@ class CNN:
     Attributes: ``name`` (registry name), ``module`` (the Flax module), ``config`` (plain-JSON
     settings: num_classes, dropout, extra keyword arguments), ``stochastic`` (True when
     ``apply(..., train=True)`` needs a key: dropout or drop-connect rate > 0).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.cnn import get_model
+      >>> model = get_model("cnn_small", 3, widths=(2, 4))
+      >>> x = jnp.zeros((2, 8, 8, 1))  # NHWC
+      >>> variables = model.init(jax.random.key(0), x)
+      >>> sorted(variables), sorted(variables["batch_stats"])
+      (['batch_stats', 'params'], ['BatchNorm_0', 'BatchNorm_1'])
+      >>> logits, batch_stats = model.apply(variables, x)
+      >>> logits.shape
+      (2, 3)
+      >>> f = model.eval_fn(variables)  # f(params, x), batch norm in eval mode
+      >>> bool(jnp.array_equal(f(variables["params"], x), logits))
+      True
     """
 
     name: str
@@ -197,8 +212,23 @@ def get_model(name: str, num_classes: int = 10, *, dropout: float | None = None,
         ``"lax"`` or ``"patches"`` — same parameters and outputs, see
         :class:`fpjax._src.cnn_models.Conv` for why CPU needs the im2col form inside loops.
 
+    Returns:
+      A :class:`CNN` (no parameters yet: ``model.init(key, x)`` makes them).
+
     Raises ValueError for an unknown name (listing the known ones), a non-positive
     ``num_classes`` or a dropout rate outside [0, 1); TypeError for unknown options.
+
+    Examples:
+      >>> get_model("alexnet")
+      CNN(name='alexnet', config={'num_classes': 10, 'dropout': 0.5})
+      >>> get_model("alexnet").stochastic, get_model("resnet18", 100, dropout=0.0).stochastic
+      (True, False)
+      >>> get_model("cnn_small", 10, widths=(8, 16)).config
+      {'num_classes': 10, 'dropout': 0.0, 'widths': [8, 16]}
+      >>> get_model("resnet")
+      Traceback (most recent call last):
+      ...
+      ValueError: unknown model name 'resnet'; expected one of resnet18, resnet50, vgg11, vgg16, alexnet, densenet121, senet18, efficientnet_b0, convmixer, cnn_small
     """
     if not isinstance(name, str) or name.lower() not in _REGISTRY:
         raise ValueError(f"unknown model name {name!r}; expected one of {', '.join(MODEL_NAMES)}")

@@ -71,6 +71,20 @@ class CNNEvaluation(NamedTuple):
     Attributes:
       accuracy: fraction of examples whose arg-max logit is the label, in ``[0, 1]``.
       loss: mean cross-entropy ``−(1/n) Σ_i log softmax(f(x_i))_{y_i}``.
+
+    Examples:
+      A network with all weights zero has logits 0: loss ``log 2`` on two classes, and the arg-max
+      (the first class on ties) is right for half of the balanced labels.
+
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.cnn import evaluate_cnn, get_model
+      >>> m = get_model("cnn_small", 2, widths=(2, 2))
+      >>> x = jax.random.uniform(jax.random.key(0), (4, 8, 8, 1)); y = jnp.array([0, 1, 0, 1])
+      >>> v = m.init(jax.random.key(1), x)
+      >>> v = {"params": jax.tree_util.tree_map(jnp.zeros_like, v["params"]), "batch_stats": v["batch_stats"]}
+      >>> e = evaluate_cnn(m, v, x, y)
+      >>> e.accuracy, round(e.loss, 4)  # log 2 = 0.6931
+      (0.5, 0.6931)
     """
 
     accuracy: float
@@ -95,6 +109,21 @@ class CNNMetrics(NamedTuple):
       final_train_loss: eval-mode mean cross-entropy over the whole training set.
       final_test_acc: eval-mode accuracy over the test set, or None.
       final_test_loss: eval-mode mean cross-entropy over the test set, or None.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.cnn import get_model, make_sgd, train_cnn
+      >>> m = get_model("cnn_small", 2, widths=(2, 2))
+      >>> x = jax.random.uniform(jax.random.key(0), (8, 8, 8, 1)); y = jnp.arange(8) % 2
+      >>> r = train_cnn(m, m.init(jax.random.key(1), x), x, y, key=jax.random.key(2), epochs=2,
+      ...               optimizer=make_sgd(0.1), batch_size=4, x_test=x[:4], y_test=y[:4], eval_every=2)
+      >>> met = r.metrics
+      >>> met.train_loss.shape, met.test_acc.shape
+      ((2,), (2,))
+      >>> jnp.isnan(met.test_loss).tolist()  # evaluated every second epoch
+      [True, False]
+      >>> 0.0 <= met.final_test_acc <= 1.0
+      True
     """
 
     train_loss: np.ndarray
@@ -570,6 +599,30 @@ def pretrain_shuffled_labels(
     ``train_kwargs`` go to :func:`train_cnn` (e.g. ``lr``, ``batch_size``,
     ``stop_at_train_acc=0.99`` to stop once the random labels are memorised). The result's
     ``metrics.final_train_acc`` is the accuracy on the *shuffled* labels.
+
+    Args:
+      model: a :class:`fpjax.cnn.CNN`. variables: ``model.init(key, x)`` or a
+        :class:`fpjax.train.FitResult`. x: ``(n, H, W, C)`` images. y: ``(n,)`` integer labels.
+      key: PRNG key (split into the permutation's key and the training key).
+      epochs: passes over the shuffled data.
+
+    Returns:
+      A :class:`fpjax.train.FitResult` (see :func:`train_cnn`).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.cnn import cnn_variables, get_model, make_sgd
+      >>> m = get_model("cnn_small", 2, widths=(2, 2))
+      >>> x = jax.random.uniform(jax.random.key(0), (8, 8, 8, 1)); y = jnp.arange(8) % 2
+      >>> init = pretrain_shuffled_labels(m, m.init(jax.random.key(1), x), x, y, key=jax.random.key(2),
+      ...                                 epochs=1, optimizer=make_sgd(0.1), batch_size=4)
+      >>> init.losses.shape, sorted(cnn_variables(init))  # then train_cnn(m, init, x, y, ...)
+      ((2,), ['batch_stats', 'params'])
+
+    References:
+      S. Ramasinghe, L. MacDonald, M. Farazi, H. Saratchandran, S. Lucey, "How you start matters for
+      generalization", arXiv:2206.08558 (Sec. 7: pre-training on randomly shuffled labels raises the
+      initial bandwidth).
     """
     checks.check_key(key)
     k_shuffle, k_train = jax.random.split(key)

@@ -126,6 +126,11 @@ class Dataset(NamedTuple):
     Attributes:
       x: inputs, float32 (images NHWC in [0, 1]).
       y: targets, ``(n,)`` int32 class labels (float32 for ``diabetes``).
+
+    Examples:
+      >>> x, y = load_dataset("digits", "test")
+      >>> x.shape, y.shape, y.dtype
+      ((359, 8, 8, 1), (359,), dtype('int32'))
     """
 
     x: np.ndarray
@@ -133,11 +138,43 @@ class Dataset(NamedTuple):
 
 
 class DatasetNotFoundError(FileNotFoundError):
-    """The data set's files are not where fpjax looks; the message says where to put what."""
+    """The data set's files are not where fpjax looks; the message says where to put what.
+
+    Examples:
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> with tempfile.TemporaryDirectory() as empty:
+      ...     try:
+      ...         load_cifar10("test", empty)
+      ...     except DatasetNotFoundError as err:
+      ...         print(str(err).replace(str(Path(empty).resolve()), "<data_dir>"))
+      CIFAR-10 not found under <data_dir>. Put ONE of the following in that directory:
+        (a) the folder cifar-10-batches-bin/ holding data_batch_1.bin, data_batch_2.bin, data_batch_3.bin, data_batch_4.bin, data_batch_5.bin, test_batch.bin (binary version)
+        (b) the folder cifar-10-batches-py/ holding data_batch_1, data_batch_2, data_batch_3, data_batch_4, data_batch_5, test_batch (python version)
+        (c) the archive cifar-10-binary.tar.gz or cifar-10-python.tar.gz itself
+      The archives are the official downloads; they are read in place (never extracted) and their md5 is verified. fpjax never downloads anything.
+    """
 
 
 class ChecksumError(ValueError):
-    """A file's checksum or size differs from the expected one."""
+    """A file's checksum or size differs from the expected one.
+
+    Examples:
+      A CIFAR-10 test batch in the official binary format (a label byte and 3072 pixel bytes per
+      record) but with 2 records instead of 10,000:
+
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> import numpy as np
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     (Path(root) / "cifar-10-batches-bin").mkdir()
+      ...     _ = (Path(root) / "cifar-10-batches-bin" / "test_batch.bin").write_bytes(bytes(2 * 3073))
+      ...     try:
+      ...         load_cifar10("test", root)
+      ...     except ChecksumError as err:
+      ...         print(err)
+      cifar-10-batches-bin/test_batch.bin: holds 2 records, the official file holds 10000
+    """
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +183,18 @@ class ChecksumError(ValueError):
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
-    """``data_dir`` if given, else ``$FPJAX_DATA``, else ``None``."""
+    """``data_dir`` if given, else ``$FPJAX_DATA``, else ``None`` (``~`` expanded).
+
+    Examples:
+      >>> import os
+      >>> from pathlib import Path
+      >>> from unittest import mock
+      >>> resolve_data_dir("data") == Path("data")
+      True
+      >>> with mock.patch.dict(os.environ, {"FPJAX_DATA": "/srv/data"}):
+      ...     resolve_data_dir(None).as_posix()
+      '/srv/data'
+    """
     if data_dir is None:
         env = os.environ.get("FPJAX_DATA")
         return Path(env).expanduser() if env else None
@@ -172,7 +220,22 @@ _MAX_MANIFEST_BYTES = 4 << 20
 
 
 class UnsafePathError(ValueError):
-    """A data file resolves (through a symbolic link) to a place outside the data directory."""
+    """A data file resolves (through a symbolic link) to a place outside the data directory.
+
+    Examples:
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     elsewhere, data = Path(d) / "elsewhere", Path(d) / "data"
+      ...     elsewhere.mkdir(); data.mkdir()
+      ...     _ = (elsewhere / "test_batch.bin").write_bytes(bytes(3073))
+      ...     (data / "cifar-10-batches-bin").symlink_to(elsewhere)  # a link out of the data directory
+      ...     try:
+      ...         load_cifar10("test", data, checksums=False)
+      ...     except UnsafePathError as err:
+      ...         print("outside the data directory" in str(err))
+      True
+    """
 
 
 def _inside(root: Path, p: Path) -> Path:
@@ -308,7 +371,23 @@ class _Verifier:
 
 def write_sha256sums(folder: str | os.PathLike) -> Path:
     """Write ``folder/SHA256SUMS`` (``sha256sum`` format) for the regular files directly in
-    ``folder``; later loads verify them. Do this once, after checking the archive's md5."""
+    ``folder``; later loads verify them. Do this once, after checking the archive's md5.
+
+    Args:
+      folder: a directory.
+
+    Returns:
+      The path of the ``SHA256SUMS`` file written.
+
+    Examples:
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     _ = (Path(d) / "a.bin").write_bytes(b"abc")
+      ...     sums = write_sha256sums(d)
+      ...     print(sums.name, sums.read_text(), end="")
+      SHA256SUMS ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  a.bin
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"folder {str(folder)!r} is not a directory")
@@ -532,13 +611,63 @@ def _load_cifar(which: str, split: str, data_dir, checksums, label_index: int):
 
 
 def load_cifar10(split: str = "train", data_dir=None, *, checksums=None):
-    """CIFAR-10 ``(x (n, 32, 32, 3) float32 in [0, 1], y (n,) int32)``; train n = 50000, test 10000."""
+    """CIFAR-10 ``(x (n, 32, 32, 3) float32 in [0, 1], y (n,) int32)``; train n = 50000, test 10000.
+
+    Args:
+      split: ``"train"`` or ``"test"``.
+      data_dir: the folder holding one of the layouts of the module docstring (else ``$FPJAX_DATA``).
+      checksums: see :func:`load_dataset`.
+
+    Returns:
+      :class:`Dataset` ``(x, y)``.
+
+    Examples:
+      A stand-in test batch of 2 records in the official binary format (label byte, then the
+      1024 red, green and blue bytes); ``checksums=False`` skips the official record count:
+
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> import numpy as np
+      >>> records = np.zeros((2, 1 + 3072), np.uint8)
+      >>> records[:, 0] = [3, 7]; records[1, 1:] = 255  # labels; the second image white
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     (Path(root) / "cifar-10-batches-bin").mkdir()
+      ...     _ = (Path(root) / "cifar-10-batches-bin" / "test_batch.bin").write_bytes(records.tobytes())
+      ...     x, y = load_cifar10("test", root, checksums=False)
+      >>> x.shape, x.dtype, y.tolist(), float(x[0].max()), float(x[1].min())
+      ((2, 32, 32, 3), dtype('float32'), [3, 7], 0.0, 1.0)
+    """
     return _load_cifar("cifar10", split, data_dir, checksums, 0)
 
 
 def load_cifar100(split: str = "train", data_dir=None, *, checksums=None, label_mode: str = "fine"):
     """CIFAR-100 ``(x (n, 32, 32, 3) float32 in [0, 1], y (n,) int32)``; ``label_mode`` ``"fine"``
-    (100 classes, default) or ``"coarse"`` (20 superclasses)."""
+    (100 classes, default) or ``"coarse"`` (20 superclasses).
+
+    Args:
+      split, data_dir, checksums: as :func:`load_cifar10`.
+      label_mode: ``"fine"`` or ``"coarse"``.
+
+    Returns:
+      :class:`Dataset` ``(x, y)``; train n = 50000, test 10000.
+
+    Examples:
+      A stand-in test file of 2 records in the official binary format (coarse label byte, fine
+      label byte, 3072 pixel bytes); ``checksums=False`` skips the official record count:
+
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> import numpy as np
+      >>> records = np.zeros((2, 2 + 3072), np.uint8)
+      >>> records[:, 0], records[:, 1] = [4, 19], [30, 99]
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     (Path(root) / "cifar-100-binary").mkdir()
+      ...     _ = (Path(root) / "cifar-100-binary" / "test.bin").write_bytes(records.tobytes())
+      ...     fine = load_cifar100("test", root, checksums=False)
+      ...     coarse = load_cifar100("test", root, checksums=False, label_mode="coarse")
+      >>> fine.x.shape, fine.y.tolist(), coarse.y.tolist()
+      ((2, 32, 32, 3), [30, 99], [4, 19])
+    """
     checks.check_choice(label_mode, "label_mode", ("fine", "coarse"))
     return _load_cifar("cifar100", split, data_dir, checksums, 1 if label_mode == "fine" else 0)
 
@@ -584,11 +713,38 @@ def _decode_jpeg(data: bytes, name: str) -> np.ndarray:
 
 
 def load_tiny_imagenet(split: str = "train", data_dir=None, *, checksums=None, max_per_class: int | None = None):
-    """Tiny ImageNet-200 ``(x (n, 64, 64, 3) float32 in [0, 1], y (n,) int32)``.
+    r"""Tiny ImageNet-200 ``(x (n, 64, 64, 3) float32 in [0, 1], y (n,) int32)``.
 
     Labels are the line numbers of the class ids in ``wnids.txt``. ``"train"``: 500 images per
     class (100,000); ``"test"``/``"val"``: the labelled 10,000-image validation set.
     ``max_per_class`` keeps the first images of each class (sorted file names) for quick runs.
+
+    Args:
+      split: ``"train"``, ``"test"`` or ``"val"`` (the same labelled validation set).
+      data_dir, checksums: as :func:`load_cifar10`.
+      max_per_class: at most this many images per class.
+
+    Returns:
+      :class:`Dataset` ``(x, y)``.
+
+    Examples:
+      A stand-in folder in the official layout: 200 class ids and a validation set of two
+      64×64 JPEGs (of the first and the last class):
+
+      >>> import tempfile
+      >>> from pathlib import Path
+      >>> from PIL import Image
+      >>> with tempfile.TemporaryDirectory() as root:
+      ...     top = Path(root) / "tiny-imagenet-200"
+      ...     (top / "val" / "images").mkdir(parents=True)
+      ...     _ = (top / "wnids.txt").write_text("\n".join(f"n{i:08d}" for i in range(200)))
+      ...     for name in ("val_0.JPEG", "val_1.JPEG"):
+      ...         Image.new("RGB", (64, 64), (255, 0, 0)).save(top / "val" / "images" / name)
+      ...     _ = (top / "val" / "val_annotations.txt").write_text(
+      ...         "val_0.JPEG\tn00000000\t0\t0\t63\t63\nval_1.JPEG\tn00000199\t0\t0\t63\t63\n")
+      ...     x, y = load_tiny_imagenet("val", root)
+      >>> x.shape, y.tolist(), round(float(x[..., 0].min()), 2), round(float(x[..., 2].max()), 2)  # red
+      ((2, 64, 64, 3), [0, 199], 1.0, 0.0)
     """
     split = _check_split(split, ("train", "test", "val"))
     if max_per_class is not None:
@@ -726,6 +882,13 @@ def load_digits(split: str = "train", *, size: int | None = None, channels: int 
     ``size`` the images are upscaled by :func:`upscale_images` (e.g. ``size=32, channels=3`` gives
     CIFAR-shaped inputs). Splits (seed-free): ``"test"`` = every fifth image (359), ``"train"`` =
     the rest (1438), ``"all"``.
+
+    Examples:
+      >>> x, y = load_digits()
+      >>> x.shape, x.dtype, float(x.max()), y[:10].tolist()
+      ((1438, 8, 8, 1), dtype('float32'), 1.0, [0, 1, 2, 3, 5, 6, 7, 8, 0, 1])
+      >>> load_digits("test", size=32, channels=3).x.shape  # CIFAR-shaped
+      (359, 32, 32, 3)
     """
     split = _check_split(split, ("train", "test", "all"))
     from sklearn.datasets import load_digits as _ld
@@ -744,6 +907,14 @@ def load_diabetes(split: str = "train"):
     Returns ``(x (n, 10) float32, y (n,) float32)``: features standardized with the mean and std
     of the training split (the raw, unscaled features), ``y`` the raw target (disease progression,
     25..346). Splits as in :func:`load_digits`: test = every fifth row (88), train = 354, all.
+
+    Examples:
+      >>> import numpy as np
+      >>> x, y = load_diabetes()
+      >>> x.shape, y.dtype, float(y.min()), float(y.max())
+      ((354, 10), dtype('float32'), 25.0, 346.0)
+      >>> bool(np.allclose(x.mean(0), 0, atol=1e-5)), bool(np.allclose(x.std(0), 1, atol=1e-5))
+      (True, True)
     """
     split = _check_split(split, ("train", "test", "all"))
     from sklearn.datasets import load_diabetes as _ld
@@ -757,7 +928,15 @@ def load_diabetes(split: str = "train"):
 
 def load_sample_photo(name: str = "china", *, grayscale: bool = True) -> np.ndarray:
     """A real photograph shipped with scikit-learn (``"china"`` or ``"flower"``, 427 × 640),
-    float32 in [0, 1]: ``(427, 640)`` grey (ITU-R 601 luma) or ``(427, 640, 3)`` RGB."""
+    float32 in [0, 1]: ``(427, 640)`` grey (ITU-R 601 luma) or ``(427, 640, 3)`` RGB.
+
+    Examples:
+      >>> im = load_sample_photo()
+      >>> im.shape, im.dtype, 0.0 <= float(im.min()) and float(im.max()) <= 1.0
+      ((427, 640), dtype('float32'), True)
+      >>> load_sample_photo("flower", grayscale=False).shape
+      (427, 640, 3)
+    """
     checks.check_choice(name, "name", ("china", "flower"))
     from sklearn.datasets import load_sample_image
 
@@ -770,7 +949,17 @@ def load_sample_photo(name: str = "china", *, grayscale: bool = True) -> np.ndar
 def upscale_images(x: ArrayLike, *, size: int = 32, channels: int = 3) -> np.ndarray:
     """Bilinear upscaling ``(n, h, w, c) -> (n, size, size, channels)`` (channels repeated from a
     single grey channel, or kept). Bilinear interpolation is a convex combination of pixels, so
-    values in [0, 1] stay in [0, 1]."""
+    values in [0, 1] stay in [0, 1].
+
+    Examples:
+      Pixel centres at half-integer positions: a row ``(0, 1)`` becomes ``(0, 1/4, 3/4, 1)``:
+
+      >>> import numpy as np
+      >>> upscale_images(np.array([0.0, 1.0]).reshape(1, 1, 2, 1), size=4, channels=1)[0, 0, :, 0].tolist()
+      [0.0, 0.25, 0.75, 1.0]
+      >>> upscale_images(np.zeros((2, 8, 8, 1))).shape  # grey 8×8 to RGB 32×32
+      (2, 32, 32, 3)
+    """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 4:
         raise ValueError(f"x must have shape (n, h, w, c); got {x.shape}")
@@ -796,7 +985,15 @@ def upscale_images(x: ArrayLike, *, size: int = 32, channels: int = 3) -> np.nda
 
 def standardize(x_train: ArrayLike, *others: ArrayLike, eps: float = 1e-8):
     """Per-channel (last axis) standardization with the statistics of ``x_train``:
-    ``(x − μ_train) / (σ_train + eps)``. Returns ``(x_train_std, *others_std)``."""
+    ``(x − μ_train) / (σ_train + eps)``. Returns ``(x_train_std, *others_std)``.
+
+    Examples:
+      >>> import numpy as np
+      >>> x_train, x_test = np.array([[0.0], [1.0], [2.0], [3.0]]), np.array([[1.5]])
+      >>> s_train, s_test = standardize(x_train, x_test)  # μ = 1.5, σ = √1.25
+      >>> [round(v, 4) for v in s_train[:, 0].tolist()], s_test.tolist()
+      ([-1.3416, -0.4472, 0.4472, 1.3416], [[0.0]])
+    """
     x_train = np.asarray(x_train, dtype=np.float32)
     if x_train.ndim < 2 or x_train.shape[0] == 0:
         raise ValueError(f"x_train must have shape (n, ..., c) with n >= 1; got {x_train.shape}")
@@ -823,9 +1020,24 @@ def load_dataset(name: str, split: str = "train", data_dir=None, *, checksums=No
       checksums: ``None`` (built-in + SHA256SUMS), a mapping ``{relative path: "md5:…"|"sha256:…"}``
         added on top, or ``False`` (no hash verification).
       **options: ``label_mode`` (cifar100), ``max_per_class`` (tiny_imagenet).
+
+    Returns:
+      :class:`Dataset` ``(x, y)``.
+
     Raises ValueError for unknown names/splits, :class:`DatasetNotFoundError` when files are
     missing, :class:`ChecksumError` on corrupt files, :class:`UnsafePickleError` on pickles that
     contain anything but data.
+
+    Examples:
+      >>> x, y = load_dataset("digits32", "test")
+      >>> x.shape, y.shape
+      ((359, 32, 32, 3), (359,))
+      >>> load_dataset("diabetes", "all").x.shape
+      (442, 10)
+      >>> load_dataset("mnist")
+      Traceback (most recent call last):
+      ...
+      ValueError: unknown dataset name 'mnist'; expected one of cifar10, cifar100, tiny_imagenet, digits, digits32, diabetes
     """
     if not isinstance(name, str) or name.lower() not in DATASET_NAMES:
         raise ValueError(f"unknown dataset name {name!r}; expected one of {', '.join(DATASET_NAMES)}")

@@ -52,6 +52,15 @@ class ProcessInfo(NamedTuple):
         JAX's cluster detection).
       source: how the job was detected: ``"arguments"``, ``"environment"``, ``"slurm"``,
         ``"tpu"``, ``"already initialized"`` or ``"single process"``.
+
+    Examples:
+      What :func:`initialize` returns in a plain single-process run:
+
+      >>> info = ProcessInfo(process_id=0, num_processes=1, coordinator=None, source="single process")
+      >>> info.process_id == 0  # the main process writes the results
+      True
+      >>> ProcessInfo(1, 4, "10.0.0.1:1234", "slurm")
+      ProcessInfo(process_id=1, num_processes=4, coordinator='10.0.0.1:1234', source='slurm')
     """
 
     process_id: int
@@ -258,7 +267,17 @@ def is_main_process() -> bool:
 
 
 def free_port() -> int:
-    """A TCP port on localhost that was free a moment ago (for a local coordinator)."""
+    """A TCP port on localhost that was free a moment ago (for a local coordinator).
+
+    Returns:
+      The port number (the operating system's choice, so another process may take it later).
+
+    Examples:
+      >>> port = free_port()
+      >>> isinstance(port, int) and 0 < port < 65536
+      True
+      >>> coordinator = f"127.0.0.1:{port}"
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -24,6 +24,17 @@ class Claim(NamedTuple):
         claim: the claim in words.
         held: whether it held, decided from the data.
         evidence: the numbers it was decided on (plain JSON types).
+
+    Examples:
+        A :func:`claim` record (the JSON form written to ``metrics.json``) read back as a ``Claim``:
+
+        >>> import numpy as np
+        >>> from fpjax.experiment import claim
+        >>> c = Claim(**claim("the error fell", np.float64(0.1) < 0.5, {"error": np.float64(0.1)}))
+        >>> c
+        Claim(claim='the error fell', held=True, evidence={'error': 0.1})
+        >>> c.held
+        True
     """
 
     claim: str
@@ -38,6 +49,14 @@ class ClaimSummary(NamedTuple):
         held: number of claims that held.
         total: number of claims.
         all_held: ``held == total`` (and ``total > 0``).
+
+    Examples:
+        >>> from fpjax.experiment import claim, summarize_claims
+        >>> s = summarize_claims([claim("a", True, {}), claim("b", True, {})])
+        >>> s
+        ClaimSummary(held=2, total=2, all_held=True)
+        >>> summarize_claims([]).all_held  # no claim: nothing held
+        False
     """
 
     held: int
@@ -189,6 +208,17 @@ class Experiment(Declaration):
     learning rates and thresholds, fractions in [0, 1], a count or folder declared ``null`` takes an
     int or a string; see :mod:`fpjax._src.experiment_spec`); a setting declared ``null`` in every
     scale with no such rule accepts any JSON value.
+
+    Examples:
+        >>> from fpjax.experiment import Experiment, claim
+        >>> def run(config, out_dir):
+        ...     return {"claims": [claim("n is positive", config["n"] > 0, {"n": config["n"]})]}
+        >>> exp = Experiment(name="toy", description="a toy", claim="n is positive",
+        ...                  source="none (an example)", quick={"n": 10}, full={"n": 1000}, run=run)
+        >>> exp.config("full", seed=3)
+        {'n': 1000, 'seed': 3}
+        >>> exp.run(exp.config("quick", seed=0), None)
+        {'claims': [{'claim': 'n is positive', 'held': True, 'evidence': {'n': 10}}]}
     """
 
     run: Callable[[dict, Path], Mapping[str, Any]]

@@ -57,7 +57,17 @@ _FOLDER = re.compile(r"_(dir|path)$")
 
 
 class MalformedExperimentError(ValueError):
-    """An experiment declaration (or module) that does not follow the contract of ``Experiment``."""
+    """An experiment declaration (or module) that does not follow the contract of ``Experiment``.
+
+    Examples:
+        >>> from fpjax.experiment import Experiment
+        >>> try:
+        ...     Experiment(name="toy", description="a toy", claim="c", source="s",
+        ...                quick={"n": 10}, full={"m": 1000}, run=lambda config, out_dir: {})
+        ... except MalformedExperimentError as err:
+        ...     print(err)
+        experiment 'toy': quick and full must have the same settings; differ in ['m', 'n']
+    """
 
 
 def did_you_mean(word: str, choices) -> str:

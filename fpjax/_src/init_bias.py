@@ -126,6 +126,19 @@ class Decomposition(NamedTuple):
     unbiased: ``h_k(T; 0, X, Y) = S Y``.
     bias: ``f0(T) − h_k(T; 0, X, f0(X)) = f0(T) − S f0(X)``.
     Theorem 2: ``total = unbiased + bias``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> k_train_train, k_test_train = jnp.array([[2.0, 1.0], [1.0, 2.0]]), jnp.array([[1.5, 1.5]])
+      >>> d = decompose(k_train_train, k_test_train, jnp.array([1.0, 3.0]), jnp.array([1.0, 1.0]), jnp.array([5.0]))
+      >>> d._fields
+      ('total', 'unbiased', 'bias')
+      >>> [v.round(5).tolist() for v in d]  # 6 = 2 + 4
+      [[6.0], [2.0], [4.0]]
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
 
     total: jax.Array
@@ -223,6 +236,17 @@ def interpolation_operator(
       ``(m, n)``, or ``(m c, n c)`` for full kernels (rows/columns ordered like ``y.reshape(-1)``).
 
     Raises ``ValueError`` for a Cholesky factorization that fails (``K`` not positive definite).
+
+    Examples:
+      At ``T = X`` the operator is the identity (the interpolant reproduces the data); a test point
+      with ``K(t, X) = (1.5, 1.5)`` averages the two targets:
+
+      >>> import jax.numpy as jnp
+      >>> k_train_train = jnp.array([[2.0, 1.0], [1.0, 2.0]])
+      >>> (interpolation_operator(k_train_train).round(6) + 0.0).tolist()
+      [[1.0, 0.0], [0.0, 1.0]]
+      >>> interpolation_operator(k_train_train, jnp.array([[1.5, 1.5]]), solver="cholesky").round(6).tolist()
+      [[0.5, 0.5]]
     """
     kxx, ktx, n, _, _ = _check_kernels(k_train_train, k_test_train)
     dtype = jnp.result_type(kxx.dtype, ktx.dtype, jnp.float32)
@@ -317,6 +341,20 @@ def kernel_interpolate(
 
     Returns:
       ``batch + (m, *y.shape[1:])``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> k_train_train, k_test_train = jnp.array([[2.0, 1.0], [1.0, 2.0]]), jnp.array([[1.5, 1.5]])
+      >>> y = jnp.array([1.0, 3.0])
+      >>> kernel_interpolate(k_train_train, k_test_train, y).round(5).tolist()  # f0 = 0: S Y
+      [2.0]
+      >>> f0_train, f0_test = jnp.array([[1.0, 1.0], [0.0, 0.0]]), jnp.array([[5.0], [0.0]])  # two inits
+      >>> kernel_interpolate(k_train_train, k_test_train, y, f0_train, f0_test).round(5).tolist()
+      [[6.0], [2.0]]
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
     s, y, n, m, full = _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter)
     dtype = s.dtype
@@ -352,6 +390,20 @@ def decompose(
     Returns:
       :class:`Decomposition`, each field ``batch + (m, *y.shape[1:])`` (``unbiased`` has no batch
       axes: it does not depend on ``f0``).
+
+    Examples:
+      ``S = (1/2, 1/2)`` at the test point, ``Y = (1, 3)``, ``f0 = 1`` at ``X`` and ``5`` at the test
+      point: unbiased fit ``S Y = 2``, bias ``5 − S (1, 1) = 4``, total ``5 + S (0, 2) = 6``.
+
+      >>> import jax.numpy as jnp
+      >>> k_train_train, k_test_train = jnp.array([[2.0, 1.0], [1.0, 2.0]]), jnp.array([[1.5, 1.5]])
+      >>> d = decompose(k_train_train, k_test_train, jnp.array([1.0, 3.0]), jnp.array([1.0, 1.0]), jnp.array([5.0]))
+      >>> d.total.round(5).tolist(), d.unbiased.round(5).tolist(), d.bias.round(5).tolist()
+      ([6.0], [2.0], [4.0])
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
     s, y, n, m, full = _prepare(k_train_train, k_test_train, y_train, solver, rcond, jitter)
     out = y.shape[1:]
@@ -374,6 +426,13 @@ def grid_sq_norm(values: ArrayLike, out_ndim: int = 0) -> jax.Array:
     ``values``: ``batch + (m, *out)`` with ``len(out) = out_ndim``; returns ``batch``. For a uniform
     grid ``T`` on a box ``Ω`` this is the ``L²`` norm of the uniform probability measure on ``Ω``
     (the Riemann sum of ``(1/|Ω|) ∫_Ω |g|²``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> round(float(grid_sq_norm(jnp.cos(2 * jnp.pi * jnp.arange(8) / 8))), 6)  # mean of cos² = 1/2
+      0.5
+      >>> grid_sq_norm(jnp.ones((2, 4, 3)), out_ndim=1).tolist()  # 2 functions, 4 points, 3 outputs
+      [3.0, 3.0]
     """
     v = checks.as_array(values, "values")
     if isinstance(out_ndim, bool) or not isinstance(out_ndim, (int, np.integer)) or out_ndim < 0:
@@ -394,7 +453,15 @@ def _sq_norm(v, out_ndim: int):
 
 
 class KernelMatrices(NamedTuple):
-    """A kernel's train and test matrices: ``k_train_train = K(X, X)``, ``k_test_train = K(T, X)``."""
+    """A kernel's train and test matrices: ``k_train_train = K(X, X)``, ``k_test_train = K(T, X)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> rbf = lambda a, b: jnp.exp(-((a[:, None, 0] - b[None, :, 0]) ** 2))
+      >>> k_train_train, k_test_train = kernel_matrices(rbf, jnp.array([[0.0], [1.0]]), jnp.zeros((3, 1)))
+      >>> k_train_train.shape, k_test_train.shape
+      ((2, 2), (3, 2))
+    """
 
     k_train_train: jax.Array
     k_test_train: jax.Array
@@ -406,6 +473,21 @@ def kernel_matrices(kernel: Callable, x_train: ArrayLike, x_test: ArrayLike | No
     E.g. ``kernel = functools.partial(fpjax.ntk.empirical_ntk, model, params)`` or
     ``lambda a, b: fpjax.ntk.infinite_ntk(model, a, b)``. ``x_test`` None: ``T = X``.
     Evaluated once on the stacked inputs ``[T; X]`` against ``X``.
+
+    Args:
+      kernel: ``kernel(x1 (n1, d), x2 (n2, d)) -> (n1, n2)`` or ``(n1, n2, c, c)``.
+      x_train: ``(n, d)``. x_test: ``(m, d)`` or None.
+
+    Returns:
+      :class:`KernelMatrices` ``(k_train_train (n, n), k_test_train (m, n))`` (trailing ``(c, c)``
+      for a full kernel).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> rbf = lambda a, b: jnp.exp(-((a[:, None, 0] - b[None, :, 0]) ** 2))
+      >>> km = kernel_matrices(rbf, jnp.array([[0.0], [1.0]]), jnp.array([[0.0], [0.5], [1.0]]))
+      >>> [[round(v, 4) for v in row] for row in km.k_test_train.tolist()]  # exp(-1), exp(-1/4)
+      [[1.0, 0.3679], [0.7788, 0.7788], [0.3679, 1.0]]
     """
     if not callable(kernel):
         raise TypeError(f"kernel must be a callable kernel(x1, x2) -> (n1, n2) array; got {type(kernel).__name__}")
@@ -462,6 +544,21 @@ def network_kernels(
 
     Returns:
       :class:`KernelMatrices` ``(k_train_train (n, n), k_test_train (m, n))``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((16, 1), "relu", init="ntk")
+      >>> x, t = jnp.linspace(-1, 1, 3)[:, None], jnp.linspace(-1, 1, 5)[:, None]
+      >>> kxx, ktx = network_kernels(model, None, x, t, kernel="infinite")
+      >>> kxx.shape, ktx.shape, bool(jnp.allclose(ktx[::2], kxx))  # t[::2] == x
+      ((3, 3), (5, 3), True)
+      >>> network_kernels(model, model.init(jax.random.key(0), x), x).k_train_train.shape  # empirical NTK
+      (3, 3)
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel: Convergence and Generalization in
+      Neural Networks", NeurIPS 2018, arXiv:1806.07572.
     """
     if not isinstance(model, _model_cls()):
         raise TypeError(f"model must be an fpjax.models.Model; got {type(model).__name__}")
@@ -497,6 +594,26 @@ def network_decomposition(
         targets uses the output column). x_test: ``(m, d)`` evaluation points.
       kernel: ``"empirical"`` (NTK at ``params``), ``"infinite"`` (``model.kernel_fn``), a callable
         ``kernel(x1, x2)`` or a tuple ``(K(X,X), K(T,X))``.
+      solver, rcond, jitter: see :func:`interpolation_operator`.
+
+    Returns:
+      :class:`Decomposition` at ``x_test``, each field ``(m,)`` or ``(m, c)``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((16, 1), "relu", init="ntk")
+      >>> x, t = jnp.linspace(-1, 1, 3)[:, None], jnp.linspace(-1, 1, 5)[:, None]
+      >>> y = jnp.sin(3 * x[:, 0])
+      >>> d = network_decomposition(model, model.init(jax.random.key(0), x), x, y, t)
+      >>> d.total.shape, bool(jnp.allclose(d.total, d.unbiased + d.bias, atol=1e-5))
+      ((5,), True)
+      >>> bool(jnp.allclose(d.total[::2], y, atol=1e-4))  # it interpolates: t[::2] == x
+      True
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
     x = checks.as_array(x_train, "x_train")
     t = checks.as_array(x_test, "x_test")
@@ -538,6 +655,18 @@ class Theorem3Result(NamedTuple):
     n: inits used (finite ones); n_diverged: inits dropped for NaN/Inf.
     samples: the per-init :class:`Theorem3Terms` (float64 arrays ``(n_inits,)``) when
       :func:`theorem3_monte_carlo` was asked for them (``return_samples=True``), else None.
+
+    Examples:
+      >>> import numpy as np
+      >>> r = theorem3_stats(np.array([1.0, 2.0, np.nan, 4.0]), 0.5, np.array([0.4, 1.5, 2.5, 3.5]))
+      >>> r.n, r.n_diverged, round(r.lhs, 4), round(r.rhs, 4), r.unbiased_se
+      (3, 1, 2.3333, 2.3, 0.0)
+      >>> sorted(r.as_dict())[:4]
+      ['bias', 'bias_se', 'diff', 'diff_se']
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
 
     lhs: float
@@ -578,6 +707,27 @@ def theorem3_stats(
     Samples with a NaN/Inf in any of the three are dropped (counted in ``n_diverged``). Needs ≥ 2
     finite samples. Computed in float64 on the host. ``z = diff/diff_se``; when ``diff_se = 0``,
     ``z = 0`` for ``diff = 0`` and ``±inf`` otherwise.
+
+    Args:
+      lhs_samples: ``(N,)`` values of ``‖h_k(·; f0_i, X, f(X)) − f‖²``.
+      unbiased_samples: ``(N,)`` or a scalar: ``‖A‖²``.
+      bias_samples: ``(N,)`` values of ``‖B_i‖²``.
+      fixed_kernel: ``‖A‖²`` is deterministic (``unbiased_se = 0``).
+
+    Returns:
+      :class:`Theorem3Result` (``samples`` None).
+
+    Examples:
+      Samples for which the identity holds per init give ``diff = 0``:
+
+      >>> import numpy as np
+      >>> r = theorem3_stats(np.array([1.0, 2.0, 3.0, 4.0]), 0.5, np.array([0.5, 1.5, 2.5, 3.5]))
+      >>> r.lhs, r.rhs, r.diff, r.z, r.unbiased_se, round(r.lhs_se, 4)
+      (2.5, 2.5, 0.0, 0.0, 0.0, 0.6455)
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
     lhs = np.asarray(lhs_samples, np.float64)
     bias = np.asarray(bias_samples, np.float64)
@@ -616,6 +766,21 @@ class Theorem3Terms(NamedTuple):
       lhs: ``‖f0(T) + S(f(X) − f0(X)) − f(T)‖²``.
       unbiased: ``‖A‖² = ‖S f(X) − f(T)‖²``.
       bias: ``‖B‖² = ‖f0(T) − S f0(X)‖²``.
+
+    Examples:
+      ``A = S f(X) − f(T) = 2 − 2.5``, ``B = (0, 1)`` for two inits: ``lhs = (A + B)² = (0.25, 0.25)``
+      while ``A² + B² = (0.25, 1.25)``; the difference ``2AB`` averages to 0 only over inits with a
+      mean-zero ``f0``.
+
+      >>> import jax.numpy as jnp
+      >>> terms = theorem3_terms(jnp.array([[0.5, 0.5]]), jnp.array([1.0, 3.0]), jnp.array([2.5]),
+      ...                        jnp.array([[0.0, 0.0], [1.0, -1.0]]), jnp.array([[0.0], [1.0]]))
+      >>> terms.lhs.tolist(), terms.unbiased.tolist(), terms.bias.tolist()
+      ([0.25, 0.25], 0.25, [0.0, 1.0])
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
 
     lhs: jax.Array
@@ -695,6 +860,27 @@ def gp_bias_error(
       operator: ``S`` ``(m, n)`` (from :func:`interpolation_operator` with a per-output kernel).
       cov_test_test: ``Σ(T, T)`` ``(m, m)`` or its diagonal ``(m,)``. cov_test_train: ``Σ(T, X)``
         ``(m, n)``. cov_train_train: ``Σ(X, X)`` ``(n, n)``.
+      n_outputs: ``c``.
+
+    Returns:
+      0-d array.
+
+    Examples:
+      When the interpolation kernel is the covariance itself, the bias error is the mean posterior
+      variance: one training point at 0, test points 0 and 1, ``Σ = exp(−(x−x')²)``:
+      ``(0 + 1 − e^{−2})/2``.
+
+      >>> import math
+      >>> import jax.numpy as jnp
+      >>> cov = lambda a, b: jnp.exp(-((a[:, None] - b[None, :]) ** 2))
+      >>> x, t = jnp.array([0.0]), jnp.array([0.0, 1.0])
+      >>> s = interpolation_operator(cov(x, x), cov(t, x))
+      >>> round(float(gp_bias_error(s, cov(t, t), cov(t, x), cov(x, x))), 4), round((1 - math.exp(-2)) / 2, 4)
+      (0.4323, 0.4323)
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
     s = checks.as_array(operator, "operator")
     checks.check_ndim(s, "operator", 2, shape_hint="(m, n)")

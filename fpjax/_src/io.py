@@ -108,7 +108,8 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, (str, bool, int)) or obj is None:
         return obj
     if isinstance(obj, float):
-        return obj if np.isfinite(obj) else str(obj)
+        # float() also turns a numpy float64 (a float subclass) into a plain float
+        return float(obj) if np.isfinite(obj) else str(obj)
     if isinstance(obj, os.PathLike):
         return str(obj)
     if hasattr(obj, "__array__"):

@@ -40,7 +40,16 @@ __all__ = ["UnsafePickleError", "safe_unpickle"]
 
 
 class UnsafePickleError(ValueError):
-    """The pickle holds something other than plain data and numeric numpy arrays."""
+    """The pickle holds something other than plain data and numeric numpy arrays.
+
+    Examples:
+      >>> import pickle
+      >>> try:
+      ...     safe_unpickle(pickle.dumps(len))
+      ... except UnsafePickleError as err:
+      ...     print(err)
+      refusing to read this pickle: it references the global builtins.len, which could run code. CIFAR batches contain only a dict of byte strings, lists of ints and one uint8 numpy array
+    """
 
 
 class _Token:

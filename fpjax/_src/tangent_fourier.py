@@ -97,6 +97,21 @@ def planck_taper(n: int, fraction: float = 1 / 6) -> np.ndarray:
     derivative of this window vanishes at the edges, so the transform of ``w·K`` decays as fast as
     ``K``'s own smoothness allows. With the default box (data span ± 25%) and ``fraction = 1/6``
     the taper lies entirely outside the data.
+
+    Args:
+      n: number of grid points. fraction: the rising part at each end, in ``(0, 0.5]``.
+
+    Returns:
+      ``(n,)`` float64 weights in ``[0, 1]`` at ``t = j/n`` (0 at ``j = 0``: the box edge).
+
+    Examples:
+      >>> planck_taper(12, fraction=1 / 3).round(3).tolist()  # w(ε/2) = 1/2
+      [0.0, 0.065, 0.5, 0.935, 1.0, 1.0, 1.0, 1.0, 1.0, 0.935, 0.5, 0.065]
+
+    References:
+      D. J. A. McKechan, C. Robinson, B. S. Sathyaprakash, "A tapering window for time-domain
+      templates and simulated signals in the detection of gravitational waves from coalescing
+      compact binaries", Class. Quantum Grav. 27 (2010) 084020, arXiv:1003.2939.
     """
     n = checks.check_positive_int(n, "n")
     checks.check_memory(8.0 * 4 * n, "n", f"a taper of {n} points")
@@ -120,6 +135,20 @@ def gaussian_taper(n: int, edge_log: float = 25.0) -> np.ndarray:
     Its transform is a Gaussian, so ``(w·K)^ = ŵ * K̂`` keeps an exponential or power-law decay of
     ``K̂`` visible down to the truncation level ``e^{−edge_log}``: the window to see how smooth the
     kernel itself is, instead of the ``|ξ|^{−1}`` that the jump at the edges of a hard box gives.
+
+    Args:
+      n: number of grid points. edge_log: ``−log`` of the window at the box edges (> 0).
+
+    Returns:
+      ``(n,)`` float64 weights at ``t = j/n − 1/2`` box lengths from the centre.
+
+    Examples:
+      >>> import math
+      >>> w = gaussian_taper(8)
+      >>> float(w[4]), math.isclose(w[0], math.exp(-25.0))  # 1 at the centre, e^{−25} at the edge
+      (1.0, True)
+      >>> w.round(3).tolist()
+      [0.0, 0.0, 0.002, 0.21, 1.0, 0.21, 0.002, 0.0]
     """
     n = checks.check_positive_int(n, "n")
     checks.check_memory(8.0 * 4 * n, "n", f"a taper of {n} points")
@@ -185,7 +214,23 @@ def _per_sample_cost(loss) -> Callable:
 
 def cost_grad(f: ArrayLike, y: ArrayLike, loss: str | Callable = "mse") -> jax.Array:
     """``∂c/∂f(x_i)``: ``f − y`` for ``mse`` (``c = ½(f − y)²``), ``sigmoid(f) − y`` for ``bce``
-    (``c = softplus(f) − y f``, ``f`` a logit); any elementwise callable ``c(f, y)`` via autodiff."""
+    (``c = softplus(f) − y f``, ``f`` a logit); any elementwise callable ``c(f, y)`` via autodiff.
+
+    Args:
+      f: model outputs ``f(x_i)``. y: targets, the shape of ``f``.
+      loss: ``"mse"``, ``"bce"`` or an elementwise ``c(f, y)``.
+
+    Returns:
+      ``∂c/∂f``, the shape of ``f``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> f, y = jnp.array([0.0, 2.0]), jnp.array([1.0, 1.0])
+      >>> cost_grad(f, y).tolist(), [round(v, 4) for v in cost_grad(f, y, "bce").tolist()]
+      ([-1.0, 1.0], [-0.5, -0.1192])
+      >>> cost_grad(f, y, lambda f, y: jnp.abs(f - y)).tolist()  # sign(f - y)
+      [-1.0, 1.0]
+    """
     c = _per_sample_cost(loss)
     f, y = checks.as_array(f, "f"), checks.as_array(y, "y")
     checks.check_no_complex(f, "f")
@@ -241,6 +286,20 @@ class KernelSpectrum(NamedTuple):
     axes: the grid axes (list of d ``(N_k,)`` numpy arrays); grid point ``(j_1..j_d)``.
     kernel: ``(n, N_1, …, N_d)`` real, ``K_θ(x_grid, x_i)``.
     kernel_hat: ``(n, N_1, …, N_d)`` complex, ``K̂_θ(ξ, x_i)``.
+
+    Examples:
+      At ``ξ = 0`` the transform is the Riemann sum ``Δ Σ_j K_θ(x_j, x_i)``:
+
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((16, 1), "tanh")
+      >>> x = jnp.linspace(-1, 1, 6)[:, None]
+      >>> spec = kernel_spectrum(model, model.init(jax.random.key(0), x), x, grid_size=64)
+      >>> spec.freqs.shape, spec.kernel.shape, spec.kernel_hat.shape, len(spec.axes)
+      ((64,), (6, 64), (6, 64), 1)
+      >>> dx = spec.axes[0][1] - spec.axes[0][0]
+      >>> float(spec.freqs[32]), bool(jnp.allclose(spec.kernel_hat[:, 32], dx * spec.kernel.sum(1), rtol=1e-5))
+      (0.0, True)
     """
 
     freqs: Any
@@ -277,6 +336,23 @@ def kernel_spectrum(
         theorem), a ``grid_fft`` window (``"tukey"``, ``("tukey", α)``, ``"hann"``), or
         ``"planck"``/``("planck", fraction)`` for the C^∞ :func:`planck_taper`, or
         ``"gaussian"``/``("gaussian", edge_log)`` for :func:`gaussian_taper`.
+      implementation, batch_size: of :func:`fpjax.ntk.empirical_ntk`.
+
+    Returns:
+      :class:`KernelSpectrum` ``(freqs, axes, kernel (n, N…), kernel_hat (n, N…))``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((16, 1), "tanh")
+      >>> x = jnp.linspace(-1, 1, 6)[:, None]  # box: [-1.5, 1.5)
+      >>> spec = kernel_spectrum(model, model.init(jax.random.key(0), x), x, grid_size=64)
+      >>> spec.kernel_hat.shape, float(spec.axes[0][0]), round(float(-spec.freqs[0]), 4)  # Nyquist 64/(2·3)
+      ((6, 64), -1.5, 10.6667)
+
+    References:
+      S. Ramasinghe, L. MacDonald, M. Farazi, H. Saratchandran, S. Lucey, "How you start matters for
+      generalization", arXiv:2206.08558 (Theorem 5.1).
     """
     from fpjax._src.ntk import empirical_ntk
 
@@ -293,7 +369,24 @@ def kernel_spectrum(
 
 
 def predicted_dfhat(kernel_hat: ArrayLike, dc_df: ArrayLike) -> jax.Array:
-    """``∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``; ``kernel_hat (n, N…)``, ``dc_df (n,)`` → ``(N…)``."""
+    """``∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i)``; ``kernel_hat (n, N…)``, ``dc_df (n,)`` → ``(N…)``.
+
+    Args:
+      kernel_hat: ``(n, N…)`` :attr:`KernelSpectrum.kernel_hat`. dc_df: ``(n,)`` :func:`cost_grad`.
+
+    Returns:
+      ``(N…)``, the predicted ``∂_t f̂`` (complex for complex ``kernel_hat``).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> kernel_hat = jnp.array([[1.0, 2.0, 0.5], [0.0, 1.0, 1.0]])
+      >>> (predicted_dfhat(kernel_hat, jnp.array([1.0, -2.0])) + 0.0).tolist()
+      [-1.0, 0.0, 1.5]
+
+    References:
+      S. Ramasinghe, L. MacDonald, M. Farazi, H. Saratchandran, S. Lucey, "How you start matters for
+      generalization", arXiv:2206.08558 (Theorem 5.1).
+    """
     kh = checks.as_array(kernel_hat, "kernel_hat")
     r = checks.as_array(dc_df, "dc_df").reshape(-1)
     if kh.shape[0] != r.shape[0]:
@@ -329,6 +422,16 @@ class MeasuredDfhat(NamedTuple):
       step: the absolute step (``ε`` for finite differences, ``τ`` for the ODE).
       rel_step: the relative step used (the argument, or :func:`default_rel_step`).
       resolution: the relative rounding floor of the measurement.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((16, 1), "tanh")
+      >>> x = jnp.linspace(-1, 1, 6)[:, None]
+      >>> md = measured_dfhat(model, model.init(jax.random.key(0), x), x, jnp.sin(3 * x[:, 0]),
+      ...                     [jnp.linspace(-1.5, 1.5, 64, endpoint=False)])
+      >>> md.dfhat.shape, md.rel_step == default_rel_step("float32"), md.resolution < 1e-3
+      ((64,), True, True)
     """
 
     freqs: Any
@@ -367,6 +470,31 @@ def measured_dfhat(
       ``resolution = eps·max|f|/max|Δf|`` is the relative rounding floor of the measurement (the
       agreement cannot be better than that; it approaches 1 when the gradient vanishes, e.g. at a
       converged minimum, and the check is void).
+
+    Args:
+      apply, params: a model or ``apply(params, x)`` (scalar output) and its parameters.
+      x: ``(n, d)``. y: ``(n,)`` targets. axes: the grid axes, d arrays ``(N_k,)`` (e.g.
+        :attr:`KernelSpectrum.axes`). loss: as :func:`cost_grad`. method: ``"finite_difference"``
+        or ``"ode"``. window: as :func:`kernel_spectrum`. ode_rtol, ode_atol: diffrax tolerances
+        (defaults ``max(1e-12, 1e3·eps)`` and 1% of it).
+
+    Examples:
+      The measured side agrees with Theorem 5.1's prediction (no kernel used in the measurement):
+
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((16, 1), "tanh")
+      >>> x = jnp.linspace(-1, 1, 6)[:, None]; y = jnp.sin(3 * x[:, 0])
+      >>> params = model.init(jax.random.key(0), x)
+      >>> spec = kernel_spectrum(model, params, x, grid_size=64)
+      >>> pred = predicted_dfhat(spec.kernel_hat, cost_grad(model.apply(params, x)[:, 0], y))
+      >>> md = measured_dfhat(model, params, x, y, spec.axes)
+      >>> spectral_agreement(pred, md.dfhat).rel_error < 1e-3
+      True
+
+    References:
+      S. Ramasinghe, L. MacDonald, M. Farazi, H. Saratchandran, S. Lucey, "How you start matters for
+      generalization", arXiv:2206.08558 (Theorem 5.1).
     """
     from fpjax._src.models import Model
     from fpjax._src.train import gradient_flow
@@ -432,7 +560,14 @@ def measured_dfhat(
 
 
 class Agreement(NamedTuple):
-    """Result of :func:`spectral_agreement`: ``rel_error`` (float) and ``ratio`` (``(N…)`` complex)."""
+    """Result of :func:`spectral_agreement`: ``rel_error`` (float) and ``ratio`` (``(N…)`` complex).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> rel_error, ratio = spectral_agreement(jnp.array([1.0, 2.0]), jnp.array([1.0, 2.2]))
+      >>> round(rel_error, 4), [round(v, 4) for v in ratio.real.tolist()]
+      (0.0894, [1.0, 1.1])
+    """
 
     rel_error: float
     ratio: jax.Array
@@ -444,6 +579,16 @@ def spectral_agreement(predicted: ArrayLike, measured: ArrayLike, *, floor: floa
     Returns:
       :class:`Agreement` ``(rel_error, ratio)``; ``ratio`` is complex, NaN where
       ``|pred| < floor·max|pred|`` (where the ratio is noise/noise).
+
+    Args:
+      predicted, measured: arrays of one shape (e.g. :func:`predicted_dfhat`,
+        :attr:`MeasuredDfhat.dfhat`). floor: relative size below which ``ratio`` is NaN.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> a = spectral_agreement(jnp.array([1.0, 2.0, 1e-9]), jnp.array([1.1, 2.0, 0.0]))
+      >>> round(a.rel_error, 4), [round(v, 4) for v in a.ratio.real.tolist()]  # 0.1/√5; the tiny third: NaN
+      (0.0447, [1.1, 1.0, nan])
     """
     p = checks.as_array(predicted, "predicted")
     m = checks.as_array(measured, "measured")
@@ -485,6 +630,13 @@ class DecayFit(NamedTuple):
     exponential: ``log A ≈ log c − β|ξ|`` (``beta``, ``exp_rms``); ``choice`` is the one with the
     smaller RMS residual of ``log A`` (natural log). ``band``: the ``(low, high)`` frequencies
     fitted; ``n_points`` the number of frequencies used.
+
+    Examples:
+      >>> import numpy as np
+      >>> freqs = np.arange(-128, 128) / 8.0
+      >>> fit = fit_decay(freqs, np.exp(-0.5 * np.abs(freqs))[None], band=(0.2, 0.6))
+      >>> fit.choice, round(fit.beta, 6), fit.band, fit.n_points
+      ('exponential', 0.5, (3.2, 9.6), 102)
     """
 
     alpha: float
@@ -519,6 +671,25 @@ def fit_decay(
     ``start·peak`` (where the "high-frequency" tail begins) to the first where it reaches
     ``floor·peak`` (rounding, or a window's truncation), capped at ``0.6 ξ_Nyq`` (above, aliasing of
     the grid transform folds energy back). Frequencies with ``A ≤ floor·peak`` are never used.
+
+    Args:
+      freqs: centred frequency axis ``(N,)`` or a tuple of d axes (:attr:`KernelSpectrum.freqs`).
+      kernel_hat: ``(n, N…)`` (:attr:`KernelSpectrum.kernel_hat`).
+      band: see above. start: where the tail begins, relative to the peak. floor: the relative
+        level below which ``A`` is rounding (default ``max(1e-10, 1e4·eps)`` of the dtype).
+
+    Returns:
+      :class:`DecayFit`.
+
+    Examples:
+      An exact power law ``|ξ|^{−3}`` is recognised, with its exponent:
+
+      >>> import numpy as np
+      >>> freqs = np.arange(-128, 128) / 8.0
+      >>> kernel_hat = np.maximum(np.abs(freqs), 1 / 8) ** -3.0
+      >>> fit = fit_decay(freqs, kernel_hat[None], band=(0.2, 0.5))
+      >>> fit.choice, round(fit.alpha, 6), fit.power_rms < 1e-12
+      ('power', 3.0, True)
     """
     kh = _as_numpy(kernel_hat, "kernel_hat")
     rad, _, nyq = _radius(freqs)
@@ -576,6 +747,21 @@ def high_frequency_ratio(freqs: ArrayLike, kernel_hat: ArrayLike, *, top_fractio
 
     "top" is the top ``top_fraction`` of the frequency range: ``max_k |ξ_k|/ξ_{k,max} ≥ 1 − top_fraction``
     (per-axis normalised ∞-norm; in 1-D simply ``|ξ| ≥ 0.9 max|ξ|`` for the default).
+
+    Args:
+      freqs: centred frequency axis ``(N,)`` or a tuple of d axes. kernel_hat: ``(n, N…)``.
+      top_fraction: in ``(0, 1)``.
+
+    Returns:
+      A float in ``[0, 1]``.
+
+    Examples:
+      >>> import numpy as np
+      >>> freqs = np.arange(-128, 128) / 8.0  # |ξ| ≤ 16
+      >>> high_frequency_ratio(freqs, np.ones((1, 256)))  # flat: no decay
+      1.0
+      >>> high_frequency_ratio(freqs, np.exp(-np.abs(freqs))[None]) < 1e-6  # e^{-0.9·16} = 5.6e-7
+      True
     """
     kh = np.abs(_as_numpy(kernel_hat, "kernel_hat"))
     if not 0 < top_fraction < 1:
@@ -602,6 +788,13 @@ class PerMethod(NamedTuple):
 
     Read one method as ``res.rel_error.ode``, or by name as ``getattr(res.rel_error, m)`` for ``m``
     in ``res.methods``.
+
+    Examples:
+      >>> rel_error = PerMethod(finite_difference=2e-6)
+      >>> rel_error
+      PerMethod(finite_difference=2e-06, ode=None)
+      >>> getattr(rel_error, "finite_difference")
+      2e-06
     """
 
     finite_difference: jax.Array | float | None = None
@@ -627,6 +820,16 @@ class TangentFourierResult(NamedTuple):
       decay: :class:`DecayFit`; hf_ratio: :func:`high_frequency_ratio` at ``top_fraction``.
 
     The :class:`PerMethod` fields of a method not in ``methods`` are ``None``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.models import mlp
+      >>> model = mlp((16, 1), "tanh")
+      >>> x = jnp.linspace(-1, 1, 6)[:, None]
+      >>> res = tangent_fourier(model, model.init(jax.random.key(0), x), x, jnp.sin(3 * x), grid_size=64,
+      ...                       methods="finite_difference", fit_band=(0.2, 0.5))
+      >>> res.methods, res.predicted.shape, res.measured.ode is None
+      (('finite_difference',), (64,), True)
     """
 
     freqs: Any
@@ -690,6 +893,10 @@ def tangent_fourier(
       ...                       fit_band=(0.2, 0.5))
       >>> res.rel_error.finite_difference < 1e-2, res.rel_step == default_rel_step("float32")
       (True, True)
+
+    References:
+      S. Ramasinghe, L. MacDonald, M. Farazi, H. Saratchandran, S. Lucey, "How you start matters for
+      generalization", arXiv:2206.08558 (Theorem 5.1).
     """
     from fpjax._src.models import Model
 

@@ -285,6 +285,12 @@ def assert_frequency_order(
       Traceback (most recent call last):
       ...
       AssertionError: frequency order violated in 1 of 1 informative seeds ...
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, Y. Xiao, "Training behavior of deep neural network in frequency
+      domain", ICONIP 2019, arXiv:1807.01251.
+      N. Rahaman, A. Baratin, D. Arpit, F. Draxler, M. Lin, F. A. Hamprecht, Y. Bengio, A. Courville,
+      "On the spectral bias of neural networks", ICML 2019, arXiv:1806.08734.
     """
     if rule not in ("first", "stays"):
         raise ValueError(f"unknown rule {rule!r}; expected 'first' or 'stays'")
@@ -476,6 +482,18 @@ class PowerLawFit(NamedTuple):
         ``stderr`` is its deprecated spelling).
       prefactor: fitted ``C``.
       r2: coefficient of determination of the log-log fit.
+
+    Examples:
+      :func:`assert_decay_rate` returns one; with 2-D input, one fit per seed (row):
+
+      >>> import numpy as np
+      >>> from fpjax.testing import assert_decay_rate
+      >>> xi = np.arange(1.0, 9.0)
+      >>> fit = assert_decay_rate(xi, np.stack([3 * xi**-2.0, xi**-2.0]), 2.0)
+      >>> fit.exponent.round(6).tolist(), fit.prefactor.round(6).tolist(), fit.r2.round(6).tolist()
+      ([2.0, 2.0], [3.0, 1.0], [1.0, 1.0])
+      >>> bool(np.all(fit.standard_error < 1e-12))  # an exact power law: no residual
+      True
     """
 
     exponent: np.ndarray
