@@ -86,7 +86,17 @@ def plot_layer_curvature(result: Any, *, n_grid: int = 400, sigma: float | None 
       sigma: Gaussian broadening (default 1% of the overall node span).
 
     Returns:
-      The matplotlib ``Figure``.
+      The matplotlib ``Figure`` (two panels; :meth:`LayerCurvature.plot` draws the same).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import layer_curvature, plot_layer_curvature
+      >>> p = {"a": jnp.zeros(2), "b": jnp.zeros(1)}
+      >>> loss = lambda q: jnp.sum(q["a"] ** 2) + 3 * jnp.sum(q["b"] ** 2)
+      >>> r = layer_curvature(loss, p, key=jax.random.key(0), num_probes=2, num_iters=2)
+      >>> fig = plot_layer_curvature(r, n_grid=50)
+      >>> type(fig).__name__, fig.axes[0].get_title()
+      ('Figure', 'hessian: per-layer blocks')
     """
     names = list(result.names)
     tr, se = np.asarray(result.trace, float), np.asarray(result.standard_error, float)

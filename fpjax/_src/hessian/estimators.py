@@ -438,6 +438,19 @@ class HessianSummary(NamedTuple):
     ritz_values, ritz_weights: ``(num_iters,)`` all Ritz values ``θⱼ`` (ascending) and their Gauss
       quadrature weights ``τⱼ = sⱼ[0]²``: one stochastic-Lanczos-quadrature sample of the spectral
       density (pass ``ritz_values[None], ritz_weights[None]`` to :func:`density_from_quadrature`).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import hessian_summary
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)     # H = diag(1, 2, 3, 4)
+      >>> s = hessian_summary(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=4, num_iters=4, k=2)
+      >>> round(float(s.trace), 4), [round(float(v), 4) for v in s.top_eigenvalues], round(float(s.spectral_norm), 4)
+      (10.0, [4.0, 3.0], 4.0)
+      >>> [round(float(v), 4) for v in s.ritz_values], [round(float(w), 4) for w in s.ritz_weights]
+      ([1.0, 2.0, 3.0, 4.0], [0.25, 0.25, 0.25, 0.25])
+
+    References:
+      Yao, Gholami, Keutzer, Mahoney 2020 (PyHessian), arXiv:1912.07145.
     """
 
     trace: jax.Array
@@ -639,7 +652,26 @@ def density_from_quadrature(nodes: ArrayLike, weights: ArrayLike, grid: ArrayLik
 
 
 class Density(NamedTuple):
-    """Output of :func:`eigen_density`: ``grid (G,)`` and ``density (G,)``."""
+    """Output of :func:`eigen_density`: ``grid (G,)`` and ``density (G,)``.
+
+    Attributes:
+      grid: ``(G,)`` eigenvalue axis.
+      density: ``(G,)`` the Gaussian-broadened SLQ estimate of the spectral density on ``grid``
+        (integrates to about 1).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import eigen_density
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)     # H = diag(1, 2, 3, 4)
+      >>> d = eigen_density(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=2, num_iters=4,
+      ...                   grid=jnp.linspace(0.0, 5.0, 51), sigma=0.1)
+      >>> d.grid.shape, d.density.shape, round(float(jnp.trapezoid(d.density, d.grid)), 3)
+      ((51,), (51,), 1.0)
+
+    References:
+      Ghorbani, Krishnan, Xiao 2019, arXiv:1901.10159; Ubaru, Chen, Saad 2017 (SLQ),
+      doi:10.1137/16M1104974; Yao et al. 2020 (PyHessian), arXiv:1912.07145.
+    """
 
     grid: jax.Array
     density: jax.Array
