@@ -186,6 +186,10 @@ def crossing_steps(
       ([[1.0, 2.0]], [[3.0, 2.0]])
       >>> crossing_steps([[0.5, 0.1, 0.05], [0.5, float("nan"), 0.05]], 0.1, steps=[0, 10, 20], axis=-1).tolist()
       [20.0, nan]
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds light
+      on deep neural networks", arXiv:1901.06523.
     """
     if rule not in ("first", "stays"):
         raise ValueError(f"unknown rule {rule!r}; expected 'first' or 'stays'")
@@ -231,6 +235,11 @@ def convergence_times(
       ([[False, False], [True, False]], [False, True])
       >>> ct.first.mean.tolist()                  # the censored seed counted at step 200
       [50.0, 200.0]
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds light
+      on deep neural networks", arXiv:1901.06523.
+      N. Rahaman et al., "On the spectral bias of neural networks", ICML 2019, arXiv:1806.08734.
     """
     err = _as_errors(errors)
     thr = _as_threshold(threshold)

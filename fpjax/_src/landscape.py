@@ -314,6 +314,9 @@ def eigen_directions(
       ...                      key=jax.random.key(0), num_iters=3)
       >>> [round(float(v), 4) for v in e.values], [round(abs(float(c)), 3) for c in e.d1]
       ([6.0, 4.0], [0.0, 0.0, 1.0])
+
+    References:
+      Li, Xu, Taylor, Studer, Goldstein 2018, arXiv:1712.09913.
     """
     e = top_eigenpairs(loss_fn, params, key=key, k=2, num_iters=num_iters, curvature=curvature)
     return EigenDirections(
@@ -372,6 +375,9 @@ def trajectory_pca(trajectory: PyTree, *, final: PyTree | None = None) -> Trajec
       >>> r = trajectory_pca(t)
       >>> [abs(round(float(c), 3)) for c in r.d1], r.coords.shape
       ([1.0, 0.0, 0.0], (3, 2))
+
+    References:
+      Li, Xu, Taylor, Studer, Goldstein 2018, arXiv:1712.09913, Section 7.
     """
     leaves = jax.tree_util.tree_leaves(trajectory)
     if not leaves:

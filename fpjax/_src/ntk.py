@@ -461,6 +461,11 @@ def empirical_ntk_fn(
       >>> ntk = empirical_ntk_fn(model)
       >>> ntk(x, None, model.init(jax.random.key(0), x)).shape
       (3, 3)
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel", NeurIPS 2018, arXiv:1806.07572.
+      R. Novak et al., "Neural Tangents: Fast and Easy Infinite Neural Networks in Python", ICLR 2020,
+      arXiv:1912.02803.
     """
     implementation = _check_implementation(implementation)
     trace_axes = _norm_axes(trace_axes, "trace_axes")
@@ -665,6 +670,11 @@ class FlowResult(NamedTuple):
       ((3, 2), (3, 1))
       >>> [round(float(v), 4) for v in res.train[:, 0]]            # 1 − exp(−t λ/n), λ/n = 1/2
       [0.0, 0.3935, 1.0]
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel", NeurIPS 2018, arXiv:1806.07572.
+      J. Lee et al., "Wide neural networks of any depth evolve as linear models under gradient
+      descent", NeurIPS 2019, arXiv:1902.06720.
     """
 
     train: jax.Array

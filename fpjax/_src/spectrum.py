@@ -635,6 +635,10 @@ def peak_relative_error(
       >>> f = np.sin(2 * np.pi * x) + 0.25 * np.sin(6 * np.pi * x)
       >>> np.round(np.asarray(peak_relative_error(f, y, x, [1.0, 3.0])), 6).tolist()
       [0.0, 0.5]
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds light
+      on deep neural networks", arXiv:1901.06523.
     """
     grid = _period_grid(x, period)
     m = _grid_cycles(grid, freqs, cycles)
@@ -714,6 +718,10 @@ def principal_direction(x: ArrayLike) -> jax.Array:
       >>> t = np.linspace(-1, 1, 11)
       >>> [round(float(v), 6) for v in principal_direction(np.stack([-3 * t, 4 * t], 1))]
       [-0.6, 0.8]
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds light
+      on deep neural networks", arXiv:1901.06523.
     """
     pts = as_points(x)
     if pts.shape[0] < 2:
@@ -867,6 +875,10 @@ def relative_error(h_hat: ArrayLike, y_hat: ArrayLike, *, floor: float = 0.0) ->
     Examples:
       >>> relative_error([1.0, 0.5, 0.0], [2.0, 0.5, 0.0]).tolist()
       [0.5, 0.0, 0.0]
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds light
+      on deep neural networks", arXiv:1901.06523.
     """
     h = as_array(h_hat, "h_hat")
     yv = as_array(y_hat, "y_hat")

@@ -362,6 +362,9 @@ def dot_product_kernel(kernel_fn, d: int, get: str = "ntk") -> Callable[[np.ndar
       >>> t = np.array([-0.5, 0.0, 0.9])
       >>> bool(np.allclose(k(t), relu_ntk(t) / (2 * 3), rtol=1e-5))   # (t κ₀(t) + κ₁(t)) / (2d)
       True
+
+    References:
+      Bietti & Mairal, *On the inductive bias of neural tangent kernels* (2019), arXiv:1905.12173.
     """
     from fpjax._src.ntk import infinite_ntk
 
@@ -709,6 +712,10 @@ def real_sph_harm(ell: int, x: ArrayLike) -> np.ndarray:
       >>> y = real_sph_harm(1, np.eye(3))
       >>> bool(np.allclose(np.abs(y), np.sqrt(3) * np.eye(3)[:, [1, 2, 0]]))   # ±√3 (y, z, x)
       True
+
+    References:
+      Atkinson & Han, *Spherical Harmonics and Approximations on the Unit Sphere* (2012),
+      doi:10.1007/978-3-642-25983-8, Chapter 2.
     """
     ell = _check_ell_max(ell, "ell")
     if ell > MAX_SPH_HARM_DEGREE:

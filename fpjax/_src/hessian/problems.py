@@ -229,6 +229,10 @@ def model_loss(
       >>> L = model_loss(lambda p, x: p * x, x, 2 * x, loss="mse", num_batches=2)
       >>> round(float(L(jnp.array(1.0))), 6) == round(float(0.5 * jnp.mean(x ** 2)), 6)
       True
+
+    References:
+      Martens 2020, arXiv:1412.1193 (Gauss-Newton, Fisher); Kunstner, Hennig, Balles 2019,
+      arXiv:1905.12558 (empirical Fisher).
     """
     if not callable(apply):
         raise TypeError(f"apply must be callable apply(params, x); got {type(apply).__name__}")
