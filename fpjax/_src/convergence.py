@@ -55,6 +55,23 @@ class ConvergenceTimes(NamedTuple):
       freqs: ``(K,)`` the frequencies (``arange(K)`` when not given).
       steps: ``(T,)`` the recorded steps.
       threshold: the threshold.
+
+    Examples:
+      >>> import numpy as np
+      >>> err = np.array([[[0.9, 0.9], [0.05, 0.5], [0.2, 0.05]],
+      ...                 [[0.9, 0.9], [0.05, 0.5], [0.05, 0.5]]])          # (S=2, T=3, K=2)
+      >>> ct = convergence_times(err, 0.1, steps=[0, 100, 200], freqs=[1.0, 3.0])
+      >>> ct.first_step.tolist(), ct.stays_step.tolist()
+      ([[100.0, 200.0], [100.0, inf]], [[inf, 200.0], [100.0, inf]])
+      >>> ct.first_censored.tolist(), ct.first_lower_bound.tolist()
+      ([[False, False], [False, True]], [False, True])
+      >>> ct.first.mean.tolist(), ct.freqs.tolist(), ct.steps.tolist(), ct.threshold
+      ([100.0, 200.0], [1.0, 3.0], [0.0, 100.0, 200.0], 0.1)
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds light
+      on deep neural networks", arXiv:1901.06523; N. Rahaman et al., "On the spectral bias of neural
+      networks", arXiv:1806.08734.
     """
 
     first_step: np.ndarray
@@ -169,6 +186,10 @@ def crossing_steps(
       ([[1.0, 2.0]], [[3.0, 2.0]])
       >>> crossing_steps([[0.5, 0.1, 0.05], [0.5, float("nan"), 0.05]], 0.1, steps=[0, 10, 20], axis=-1).tolist()
       [20.0, nan]
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds light
+      on deep neural networks", arXiv:1901.06523.
     """
     if rule not in ("first", "stays"):
         raise ValueError(f"unknown rule {rule!r}; expected 'first' or 'stays'")
@@ -214,6 +235,11 @@ def convergence_times(
       ([[False, False], [True, False]], [False, True])
       >>> ct.first.mean.tolist()                  # the censored seed counted at step 200
       [50.0, 200.0]
+
+    References:
+      Z.-Q. J. Xu, Y. Zhang, T. Luo, Y. Xiao, Z. Ma, "Frequency principle: Fourier analysis sheds light
+      on deep neural networks", arXiv:1901.06523.
+      N. Rahaman et al., "On the spectral bias of neural networks", ICML 2019, arXiv:1806.08734.
     """
     err = _as_errors(errors)
     thr = _as_threshold(threshold)

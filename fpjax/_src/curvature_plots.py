@@ -86,7 +86,17 @@ def plot_layer_curvature(result: Any, *, n_grid: int = 400, sigma: float | None 
       sigma: Gaussian broadening (default 1% of the overall node span).
 
     Returns:
-      The matplotlib ``Figure``.
+      The matplotlib ``Figure`` (two panels; :meth:`LayerCurvature.plot` draws the same).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import layer_curvature, plot_layer_curvature
+      >>> p = {"a": jnp.zeros(2), "b": jnp.zeros(1)}
+      >>> loss = lambda q: jnp.sum(q["a"] ** 2) + 3 * jnp.sum(q["b"] ** 2)
+      >>> r = layer_curvature(loss, p, key=jax.random.key(0), num_probes=2, num_iters=2)
+      >>> fig = plot_layer_curvature(r, n_grid=50)
+      >>> type(fig).__name__, fig.axes[0].get_title()
+      ('Figure', 'hessian: per-layer blocks')
     """
     names = list(result.names)
     tr, se = np.asarray(result.trace, float), np.asarray(result.standard_error, float)
@@ -187,7 +197,21 @@ def plot_curvature_training(
 
 
 def plot_landscape_1d(result: Any, *, ax=None, label: str | None = None, log: bool = False):
-    """Loss along a 1-D slice (:class:`~fpjax.landscape.Slice1D`); return the ``Figure``."""
+    """Loss along a 1-D slice (:class:`~fpjax.landscape.Slice1D`); return the ``Figure``.
+
+    Args:
+      result: a :class:`~fpjax.landscape.Slice1D` (``alphas (A,)``, ``losses (A,)``).
+      ax: draw into this matplotlib ``Axes`` (its figure is returned); default a new figure.
+      label: legend entry of the curve. log: log-scaled loss axis.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.landscape import plot_landscape_1d, slice_1d
+      >>> s = slice_1d(lambda p: jnp.sum(p ** 2), jnp.zeros(2), jnp.ones(2), alphas=jnp.linspace(-1, 1, 5))
+      >>> fig = plot_landscape_1d(s, label="L(θ + αd)")
+      >>> type(fig).__name__, len(fig.axes[0].lines), fig.axes[0].get_xlabel()
+      ('Figure', 1, 'α')
+    """
     fig, ax = _axes(ax, (5, 3.5))
     ax.plot(np.asarray(result.alphas), np.asarray(result.losses), label=label)
     if log:
@@ -201,7 +225,25 @@ def plot_landscape_1d(result: Any, *, ax=None, label: str | None = None, log: bo
 
 def plot_landscape_contour(result: Any, *, ax=None, levels: int = 30, log: bool = True, trajectory=None):
     """Contour plot of a 2-D slice (:class:`~fpjax.landscape.Slice2D`), optionally with a projected
-    trajectory (``(T, 2)`` coordinates, e.g. :class:`~fpjax.landscape.TrajectoryPCA` ``.coords``)."""
+    trajectory (``(T, 2)`` coordinates, e.g. :class:`~fpjax.landscape.TrajectoryPCA` ``.coords``).
+
+    Args:
+      result: a :class:`~fpjax.landscape.Slice2D` (``alphas (A,)``, ``betas (B,)``, ``losses (A, B)``).
+      ax: draw into this ``Axes``; default a new figure. levels: contour levels.
+      log: contour ``log10`` of the loss. trajectory: optional ``(T, 2)`` path drawn on top.
+
+    Returns:
+      The ``Figure`` (the contour axes and its colour bar).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.landscape import plot_landscape_contour, slice_2d
+      >>> s = slice_2d(lambda p: p[0] ** 2 + 2 * p[1] ** 2, jnp.zeros(2), jnp.array([1.0, 0.0]),
+      ...              jnp.array([0.0, 1.0]), alphas=jnp.linspace(-1, 1, 5), betas=jnp.linspace(-1, 1, 5))
+      >>> fig = plot_landscape_contour(s, levels=5, log=False, trajectory=jnp.array([[1.0, 1.0], [0.0, 0.0]]))
+      >>> len(fig.axes), fig.axes[0].get_xlabel()
+      (2, 'α (direction 1)')
+    """
     fig, ax = _axes(ax, (5, 4.2))
     a, b = np.asarray(result.alphas), np.asarray(result.betas)
     z = np.asarray(result.losses, float)
@@ -218,7 +260,20 @@ def plot_landscape_contour(result: Any, *, ax=None, levels: int = 30, log: bool 
 
 
 def plot_landscape_surface(result: Any, *, log: bool = False):
-    """3-D surface plot of a 2-D slice (:class:`~fpjax.landscape.Slice2D`); return the ``Figure``."""
+    """3-D surface plot of a 2-D slice (:class:`~fpjax.landscape.Slice2D`); return the ``Figure``.
+
+    Args:
+      result: a :class:`~fpjax.landscape.Slice2D`. log: plot ``log10`` of the loss.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.landscape import plot_landscape_surface, slice_2d
+      >>> s = slice_2d(lambda p: p[0] ** 2 + 2 * p[1] ** 2, jnp.zeros(2), jnp.array([1.0, 0.0]),
+      ...              jnp.array([0.0, 1.0]), alphas=jnp.linspace(-1, 1, 5), betas=jnp.linspace(-1, 1, 4))
+      >>> fig = plot_landscape_surface(s)
+      >>> fig.axes[0].name, fig.axes[0].get_zlabel()
+      ('3d', 'loss')
+    """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.5, 4.5), layout="constrained")

@@ -47,6 +47,21 @@ class LanczosResult(NamedTuple):
     betas: ``(m − 1,)`` off-diagonal of ``T`` (0 where the iteration restarted).
     vectors: ``(m, P)`` orthonormal Lanczos basis ``V`` (flat, ``ravel_pytree`` order), or ``None``
       when not requested.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, numpy as np
+      >>> from fpjax.hessian import lanczos
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)     # H = diag(1, 2, 3, 4)
+      >>> r = lanczos(loss, jnp.zeros(4), key=jax.random.key(0), num_iters=4, return_vectors=True)
+      >>> r.alphas.shape, r.betas.shape, r.vectors.shape
+      ((4,), (3,), (4, 4))
+      >>> t = np.diag(r.alphas) + np.diag(r.betas, 1) + np.diag(r.betas, -1)   # T = V H Vᵀ
+      >>> [round(float(e), 4) for e in np.linalg.eigvalsh(t)]                   # num_iters = P: all of them
+      [1.0, 2.0, 3.0, 4.0]
+
+    References:
+      Lanczos 1950, doi:10.6028/jres.045.026; Parlett, *The Symmetric Eigenvalue Problem* (1998),
+      doi:10.1137/1.9781611971163.
     """
 
     alphas: jax.Array
@@ -96,14 +111,49 @@ class Eigenpairs(NamedTuple):
 
 
 class TraceEstimate(NamedTuple):
-    """Output of :func:`fpjax.hessian.hutchinson_trace`: ``estimate`` and its ``standard_error``."""
+    """Output of :func:`fpjax.hessian.hutchinson_trace`: ``estimate`` and its ``standard_error``.
+
+    Attributes:
+      estimate: ``(1/m) Σᵢ zᵢᵀ C zᵢ`` (plus the deflated part), a scalar in the params' dtype.
+      standard_error: ``std(zᵢᵀ C zᵢ, ddof=1)/√m``; NaN for one probe.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import hutchinson_trace
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)     # H = diag(1, 2, 3, 4)
+      >>> est = hutchinson_trace(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=8)
+      >>> float(est.estimate), float(est.standard_error)   # zᵀHz = tr H for every sign vector z
+      (10.0, 0.0)
+
+    References:
+      Hutchinson 1990, doi:10.1080/03610919008812866; Meyer, Musco, Musco, Woodruff 2021 (Hutch++,
+      the deflated estimator), arXiv:2010.09649.
+    """
 
     estimate: jax.Array
     standard_error: jax.Array
 
 
 class Quadrature(NamedTuple):
-    """Output of :func:`slq`: ``nodes`` and ``weights``, both ``(num_probes, num_iters)``."""
+    """Output of :func:`fpjax.hessian.slq_quadrature`: ``nodes`` and ``weights``, both
+    ``(num_probes, num_iters)``.
+
+    Row ``i`` is the Gauss quadrature rule of probe ``i``: Ritz values ``θⱼ`` and weights ``τⱼ``
+    (``Σⱼ τⱼ = 1``), so that ``(1/P) tr g(C) ≈ mean_i Σⱼ τᵢⱼ g(θᵢⱼ)``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import slq_quadrature
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)     # H = diag(1, 2, 3, 4)
+      >>> q = slq_quadrature(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=3, num_iters=4)
+      >>> q.nodes.shape, [round(float(v), 4) for v in q.nodes[0]]
+      ((3, 4), [1.0, 2.0, 3.0, 4.0])
+      >>> round(float(jnp.mean(jnp.sum(q.weights * q.nodes, axis=1))), 4)     # (1/P) tr H = 2.5
+      2.5
+
+    References:
+      Ubaru, Chen, Saad 2017 (SLQ), doi:10.1137/16M1104974.
+    """
 
     nodes: jax.Array
     weights: jax.Array

@@ -152,7 +152,18 @@ def _check_grid_memory(params, n_points: int, batch_size: int, name: str) -> Non
 
 
 class Slice1D(NamedTuple):
-    """Output of :func:`slice_1d`: ``alphas (A,)`` and ``losses (A,)``, ``losses[i] = L(θ + αᵢ d)``."""
+    """Output of :func:`slice_1d`: ``alphas (A,)`` and ``losses (A,)``, ``losses[i] = L(θ + αᵢ d)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.landscape import slice_1d
+      >>> s = slice_1d(lambda p: jnp.sum(p ** 2), jnp.zeros(2), jnp.ones(2), alphas=jnp.linspace(-1, 1, 5))
+      >>> s.alphas.tolist(), s.losses.tolist()                   # L(α·(1, 1)) = 2α²
+      ([-1.0, -0.5, 0.0, 0.5, 1.0], [2.0, 0.5, 0.0, 0.5, 2.0])
+
+    References:
+      Li, Xu, Taylor, Studer, Goldstein 2018, arXiv:1712.09913.
+    """
 
     alphas: jax.Array
     losses: jax.Array
@@ -193,7 +204,21 @@ def slice_1d(
 
 class Slice2D(NamedTuple):
     """Output of :func:`slice_2d`: ``alphas (A,)``, ``betas (B,)``, ``losses (A, B)`` with
-    ``losses[i, j] = L(θ + αᵢ d₁ + βⱼ d₂)``."""
+    ``losses[i, j] = L(θ + αᵢ d₁ + βⱼ d₂)``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.landscape import slice_2d
+      >>> s = slice_2d(lambda p: p[0] ** 2 + 2 * p[1] ** 2, jnp.zeros(2), jnp.array([1.0, 0.0]),
+      ...              jnp.array([0.0, 1.0]), alphas=jnp.linspace(-1, 1, 5), betas=jnp.array([0.0, 1.0]))
+      >>> s.alphas.shape, s.betas.shape, s.losses.shape
+      ((5,), (2,), (5, 2))
+      >>> s.losses[:, 1].tolist()                                # α² + 2 at β = 1
+      [3.0, 2.25, 2.0, 2.25, 3.0]
+
+    References:
+      Li, Xu, Taylor, Studer, Goldstein 2018, arXiv:1712.09913.
+    """
 
     alphas: jax.Array
     betas: jax.Array
@@ -245,7 +270,23 @@ def slice_2d(
 
 class EigenDirections(NamedTuple):
     """Output of :func:`eigen_directions`: unit eigenvectors ``d1``, ``d2`` (pytrees like ``params``)
-    of the two largest eigenvalues ``values (2,)``."""
+    of the two largest eigenvalues ``values (2,)``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.landscape import eigen_directions, slice_2d
+      >>> loss = lambda p: jnp.sum(jnp.arange(1.0, 4.0) * p ** 2)          # H = diag(2, 4, 6)
+      >>> e = eigen_directions(loss, jnp.zeros(3), key=jax.random.key(0), num_iters=3)
+      >>> [round(float(v), 4) for v in e.values]
+      [6.0, 4.0]
+      >>> [round(abs(float(c)), 3) for c in e.d1], [round(abs(float(c)), 3) for c in e.d2]
+      ([0.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+      >>> slice_2d(loss, jnp.zeros(3), e.d1, e.d2, alphas=jnp.array([1.0]), betas=jnp.array([0.0])).losses.shape
+      (1, 1)
+
+    References:
+      Li, Xu, Taylor, Studer, Goldstein 2018, arXiv:1712.09913.
+    """
 
     d1: PyTree
     d2: PyTree
@@ -273,6 +314,9 @@ def eigen_directions(
       ...                      key=jax.random.key(0), num_iters=3)
       >>> [round(float(v), 4) for v in e.values], [round(abs(float(c)), 3) for c in e.d1]
       ([6.0, 4.0], [0.0, 0.0, 1.0])
+
+    References:
+      Li, Xu, Taylor, Studer, Goldstein 2018, arXiv:1712.09913.
     """
     e = top_eigenpairs(loss_fn, params, key=key, k=2, num_iters=num_iters, curvature=curvature)
     return EigenDirections(
@@ -286,6 +330,19 @@ class TrajectoryPCA(NamedTuple):
     d1, d2: unit principal directions (pytrees like one set of parameters).
     coords: ``(T, 2)`` coordinates ``((θ_t − θ_end)·d1, (θ_t − θ_end)·d2)`` (end point at the origin).
     explained_variance_ratio: ``(2,)`` share of the trajectory's variance along ``d1``, ``d2``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> from fpjax.landscape import trajectory_pca
+      >>> t = jnp.array([[2.0, 1.0, 0.0], [1.0, 0.0, 0.5], [0.0, 0.0, 0.0]])   # (T, P) = (3, 3)
+      >>> r = trajectory_pca(t)
+      >>> r.d1.shape, r.coords.shape, r.coords[-1].tolist()                    # end point at the origin
+      ((3,), (3, 2), [0.0, 0.0])
+      >>> round(float(jnp.dot(r.d1, r.d2)), 5) + 0.0, round(float(jnp.sum(r.explained_variance_ratio)), 5)
+      (0.0, 1.0)
+
+    References:
+      Li, Xu, Taylor, Studer, Goldstein 2018, arXiv:1712.09913, Section 7.
     """
 
     d1: PyTree
@@ -318,6 +375,9 @@ def trajectory_pca(trajectory: PyTree, *, final: PyTree | None = None) -> Trajec
       >>> r = trajectory_pca(t)
       >>> [abs(round(float(c), 3)) for c in r.d1], r.coords.shape
       ([1.0, 0.0, 0.0], (3, 2))
+
+    References:
+      Li, Xu, Taylor, Studer, Goldstein 2018, arXiv:1712.09913, Section 7.
     """
     leaves = jax.tree_util.tree_leaves(trajectory)
     if not leaves:

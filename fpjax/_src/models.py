@@ -35,7 +35,30 @@ class Model:
     ``kernel_fn(x1, x2=None, get=("nngp", "ntk"))`` is neural-tangents' infinite-width kernel of the
     same architecture and parameterization, or ``None`` when it has no closed form in
     neural-tangents (Glorot/SIREN inits, Fourier features, the LFP network). ``config`` records the
-    settings, so experiments can write them to ``config.json``.
+    settings, so experiments can write them to ``config.json``. A model is callable:
+    ``model(params, x) == model.apply(params, x)``.
+
+    Attributes:
+      init: ``init(key, x) -> params`` (``x`` of shape ``(n, d)`` fixes the input dimension).
+      apply: ``apply(params, x) -> (n, out_dim)``.
+      kernel_fn: ``kernel_fn(x1 (n1, d), x2 (n2, d) | None, get) -> (n1, n2)`` per kernel, or None.
+      name: a short label, e.g. ``"mlp-relu-16x1"``.
+      config: the constructor's settings (a dict; not part of equality).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> model = mlp((16, 1), "relu", init="standard")
+      >>> x = jnp.linspace(-1, 1, 5)[:, None]
+      >>> params = model.init(jax.random.key(0), x)
+      >>> model.name, model(params, x).shape, model.kernel_fn(x, None, "ntk").shape
+      ('mlp-relu-16x1', (5, 1), (5, 5))
+
+      Any pair of pure functions makes a model:
+
+      >>> linear = Model(init=lambda key, x: {"w": jax.random.normal(key, (x.shape[1], 1))},
+      ...                apply=lambda p, x: x @ p["w"], kernel_fn=None, name="linear")
+      >>> linear(linear.init(jax.random.key(0), x), x).shape
+      (5, 1)
     """
 
     init: Callable[[jax.Array, ArrayLike], PyTree]
@@ -87,6 +110,25 @@ def activation_fn(name: str, *, gaussian_s: float = 0.1, sine_omega0: float = 1.
     """Return the elementwise activation ``σ(z)``.
 
     relu: max(z, 0); tanh; erf; gaussian: exp(−z²/(2s²)); sine: sin(ω₀ z).
+
+    Args:
+      name: one of :data:`ACTIVATIONS` (``relu | tanh | erf | gaussian | sine``).
+      gaussian_s: the width ``s > 0`` of ``gaussian``.
+      sine_omega0: the frequency ``ω₀ > 0`` of ``sine``.
+
+    Returns:
+      ``σ``, elementwise: an array of any shape in, the same shape out.
+
+    Raises:
+      ValueError: an unknown name.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> z = jnp.array([-1.0, 0.0, 0.5])
+      >>> activation_fn("relu")(z).tolist()
+      [0.0, 0.0, 0.5]
+      >>> [round(float(v), 4) for v in activation_fn("gaussian", gaussian_s=1.0)(z)]  # exp(−z²/2)
+      [0.6065, 1.0, 0.8825]
     """
     checks.check_choice(name, "activation", ACTIVATIONS)
     if name == "relu":
@@ -200,6 +242,30 @@ def mlp(
     Returns:
       A :class:`Model`; ``params = {"layers": [{"w": (n_j, n_{j+1}), "b": (n_{j+1},)}, ...]}`` (plus
       ``"ff"``).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> x = jnp.linspace(-1, 1, 5)[:, None]                 # (n, d) = (5, 1)
+      >>> model = mlp((8, 8, 1), "tanh")
+      >>> params = model.init(jax.random.key(0), x)
+      >>> [layer["w"].shape for layer in params["layers"]], model(params, x).shape
+      ([(1, 8), (8, 8), (8, 1)], (5, 1))
+      >>> model.kernel_fn is None                               # Glorot init: no infinite-width kernel
+      True
+      >>> ntk_model = mlp((8, 1), "relu", init="ntk", sigma_w=1.0, sigma_b=0.1)
+      >>> ntk_model.kernel_fn(x, None, "ntk").shape            # neural-tangents' infinite-width NTK
+      (5, 5)
+      >>> ff = mlp((8, 1), fourier_features=4, fourier_scale=2.0)  # [sin 2πxB, cos 2πxB] first
+      >>> ff.init(jax.random.key(0), x)["ff"]["B"].shape
+      (1, 4)
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel", NeurIPS 2018, arXiv:1806.07572
+      (``init="ntk"``). X. Glorot, Y. Bengio, "Understanding the difficulty of training deep
+      feedforward neural networks", AISTATS 2010 (``init="xavier"``). V. Sitzmann et al., "Implicit
+      Neural Representations with Periodic Activation Functions", NeurIPS 2020, arXiv:2006.09661
+      (``init="siren"``). M. Tancik et al., "Fourier Features Let Networks Learn High Frequency
+      Functions in Low Dimensional Domains", NeurIPS 2020, arXiv:2006.10739 (``fourier_features``).
     """
     if isinstance(widths, (int, np.integer)):
         raise TypeError(f"widths must be a sequence of layer sizes such as (200, 100, 1); got the int {widths}")
@@ -332,6 +398,24 @@ def two_layer_relu(
 
     params = ``{"w": (m,), "r": (m, d), "l": (m, d)}``; ``apply`` returns ``(n, 1)``. ``kernel_fn`` is
     None (the uniform offsets ``l`` are not a neural-tangents layer); use ``fpjax.theory.lfp``.
+
+    Args:
+      m: number of hidden neurons.
+      r_std: standard deviation of the input weights ``r_i``.
+      w_std: standard deviation of the output weights ``w_i``.
+      l_range: ``(low, high)``, the box of the offsets ``l_i``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> model = two_layer_relu(16)
+      >>> x = jnp.linspace(-1, 1, 5)[:, None]
+      >>> params = model.init(jax.random.key(0), x)
+      >>> {k: v.shape for k, v in params.items()}, model(params, x).shape
+      ({'l': (16, 1), 'r': (16, 1), 'w': (16,)}, (5, 1))
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "Explicitizing an implicit bias of the frequency principle in
+      two-layer neural networks", arXiv:1905.10264.
     """
     checks.check_positive_int(m, "m")
     checks.check_positive(r_std, "r_std")
@@ -375,6 +459,24 @@ def asi(model: Model) -> Model:
     output is exactly 0 and the tangent kernel is ``½(K_θ + K_θ') = K_θ``, the base network's: the
     initial function's bias term of kernel regression vanishes while the dynamics stay the same.
     ``kernel_fn`` returns the base NTK and a zero NNGP (the output at init is identically zero).
+
+    Args:
+      model: the base :class:`Model`.
+
+    Returns:
+      A :class:`Model` named ``asi(<base name>)``, with ``config["asi"] = True``.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> model = asi(mlp((8, 1), "relu"))
+      >>> x = jnp.linspace(-1, 1, 5)[:, None]
+      >>> params = model.init(jax.random.key(0), x)
+      >>> model.name, sorted(params), float(jnp.max(jnp.abs(model(params, x))))
+      ('asi(mlp-relu-8x1)', ['a', 'b'], 0.0)
+
+    References:
+      Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
+      initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
     if not isinstance(model, Model):
         raise TypeError(f"model must be an fpjax.models.Model; got {type(model).__name__}")

@@ -51,7 +51,23 @@ __all__ = ["load", "require", "neural_tangents", "NeuralTangentsUnavailable", "s
 
 
 class NeuralTangentsUnavailable(ImportError):
-    """neural-tangents could not be made to work with the installed JAX."""
+    """neural-tangents could not be made to work with the installed JAX.
+
+    An ``ImportError`` whose message says why (not installed, or a JAX name the compatibility
+    patches could not supply). Raised by :func:`fpjax.ntk.neural_tangents`, by
+    :func:`fpjax.ntk.infinite_ntk` and by the neural-tangents route of :func:`fpjax.ntk.empirical_ntk`.
+
+    Examples:
+      >>> from fpjax.ntk import NeuralTangentsUnavailable, neural_tangents
+      >>> issubclass(NeuralTangentsUnavailable, ImportError)
+      True
+      >>> try:
+      ...     nt = neural_tangents()
+      ... except NeuralTangentsUnavailable:                      # fall back to the fast exact path
+      ...     nt = None
+      >>> nt is None or hasattr(nt, "stax")
+      True
+    """
 
 
 # Result of the one attempt per process: (module or None, reason or None).

@@ -205,7 +205,25 @@ def _fast_spec(model) -> tuple[str, Any, bool] | None:
 
 
 def fast_path_supported(model) -> bool:
-    """True when :func:`empirical_ntk` has an exact fast path for ``model``."""
+    """True when :func:`empirical_ntk` has an exact fast path for ``model``.
+
+    The fast path covers :func:`fpjax.models.mlp`, :func:`fpjax.models.two_layer_relu` and
+    :func:`fpjax.models.asi` of either; any other model or plain ``apply`` function goes through
+    neural-tangents.
+
+    Args:
+      model: a :class:`fpjax.models.Model` or any ``apply`` callable.
+
+    Returns:
+      bool.
+
+    Examples:
+      >>> from fpjax.models import asi, mlp, two_layer_relu
+      >>> fast_path_supported(mlp((8, 1), "tanh")), fast_path_supported(asi(two_layer_relu(4)))
+      (True, True)
+      >>> fast_path_supported(lambda params, x: x @ params)
+      False
+    """
     return _fast_spec(model) is not None
 
 
@@ -443,6 +461,11 @@ def empirical_ntk_fn(
       >>> ntk = empirical_ntk_fn(model)
       >>> ntk(x, None, model.init(jax.random.key(0), x)).shape
       (3, 3)
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel", NeurIPS 2018, arXiv:1806.07572.
+      R. Novak et al., "Neural Tangents: Fast and Easy Infinite Neural Networks in Python", ICLR 2020,
+      arXiv:1912.02803.
     """
     implementation = _check_implementation(implementation)
     trace_axes = _norm_axes(trace_axes, "trace_axes")
@@ -517,6 +540,31 @@ def empirical_ntk(
     Returns:
       ``(n1, n2)`` by default; ``(n1, n2, c)`` with ``diagonal_axes=(-1,), trace_axes=()``;
       ``(n1, n2, c, c)`` with ``trace_axes=()``.
+
+    Examples:
+      One Dense layer in the NTK parameterization, ``f(x) = (σ_w/√d) x·W + σ_b b``, has the kernel
+      ``σ_w² x·x'/d + σ_b²`` at any parameters:
+
+      >>> import jax, jax.numpy as jnp, numpy as np
+      >>> from fpjax.models import mlp
+      >>> x = jnp.array([[-1.0], [0.5], [2.0]])
+      >>> linear = mlp((1,), init="ntk", sigma_b=0.5)
+      >>> params = linear.init(jax.random.key(0), x)
+      >>> np.round(np.asarray(empirical_ntk(linear, params, x)), 4).tolist()      # x x' + 0.25
+      [[1.25, -0.25, -1.75], [-0.25, 0.5, 1.25], [-1.75, 1.25, 4.25]]
+      >>> model = mlp((16, 2), "tanh")                                              # c = 2 outputs
+      >>> p = model.init(jax.random.key(0), x)
+      >>> empirical_ntk(model, p, x).shape, empirical_ntk(model, p, x, x[:2], trace_axes=()).shape
+      ((3, 3), (3, 2, 2, 2))
+      >>> k_fast = empirical_ntk(model, p, x)                      # the exact fast path
+      >>> k_nt = empirical_ntk(model, p, x, implementation="nt")   # neural-tangents' Jacobians
+      >>> bool(jnp.allclose(k_fast, k_nt, rtol=1e-4, atol=1e-5))
+      True
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel", NeurIPS 2018, arXiv:1806.07572.
+      R. Novak et al., "Neural Tangents: Fast and Easy Infinite Neural Networks in Python", ICLR 2020,
+      arXiv:1912.02803.
     """
     implementation = _check_implementation(implementation)
     _, fast = _resolve(apply)
@@ -549,6 +597,25 @@ def infinite_ntk(
     Returns:
       ``(n1, n2)`` array (or a tuple of them): the limit of :func:`empirical_ntk` with the default
       ``trace_axes=(-1,)`` as all widths go to infinity.
+
+    Raises:
+      NeuralTangentsUnavailable: neural-tangents cannot be imported under the installed JAX.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from fpjax.models import mlp
+      >>> x = jnp.array([[-1.0], [0.5], [2.0]])
+      >>> linear = mlp((1,), init="ntk", sigma_b=0.5)              # NTK = NNGP = x x' + σ_b²
+      >>> ntk, nngp = infinite_ntk(linear, x, get=("ntk", "nngp"))
+      >>> np.round(np.asarray(ntk), 4).tolist()
+      [[1.25, -0.25, -1.75], [-0.25, 0.5, 1.25], [-1.75, 1.25, 4.25]]
+      >>> infinite_ntk(mlp((64, 1), "relu", init="ntk"), x, x[:2], batch_size=2).shape
+      (3, 2)
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel", NeurIPS 2018, arXiv:1806.07572.
+      R. Novak et al., "Neural Tangents: Fast and Easy Infinite Neural Networks in Python", ICLR 2020,
+      arXiv:1912.02803.
     """
     Model = _model_class()
     if isinstance(kernel_fn, Model):
@@ -593,6 +660,21 @@ class FlowResult(NamedTuple):
 
     train: ``f_t(X)``, shape ``(*t.shape, n, ...)`` like ``y_train`` with the time axes in front.
     test: ``f_t(x_test)``, ``(*t.shape, m, ...)``, or None without test inputs.
+
+    Examples:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> k = jnp.array([[2.0, 1.0], [1.0, 2.0]])                  # y is its eigenvector, λ = 1
+      >>> res = kernel_flow(k, jnp.array([1.0, -1.0]), jnp.array([0.0, 1.0, jnp.inf]),
+      ...                   k_test_train=jnp.array([[1.0, 0.0]]))
+      >>> res.train.shape, res.test.shape                         # (*t.shape, n), (*t.shape, m)
+      ((3, 2), (3, 1))
+      >>> [round(float(v), 4) for v in res.train[:, 0]]            # 1 − exp(−t λ/n), λ/n = 1/2
+      [0.0, 0.3935, 1.0]
+
+    References:
+      A. Jacot, F. Gabriel, C. Hongler, "Neural Tangent Kernel", NeurIPS 2018, arXiv:1806.07572.
+      J. Lee et al., "Wide neural networks of any depth evolve as linear models under gradient
+      descent", NeurIPS 2019, arXiv:1902.06720.
     """
 
     train: jax.Array

@@ -65,6 +65,17 @@ def plot_spectrum(
       freqs: ``(K,)``.
       spectra: ``(K,)`` or ``(m, K)`` (complex allowed: ``|·|`` is plotted), one curve per row.
       labels: ``m`` legend entries. marks: frequencies to mark with vertical lines (e.g. target ``k``).
+
+    Returns:
+      ``matplotlib.figure.Figure`` with one ``Axes``.
+
+    Examples:
+      >>> import numpy as np
+      >>> freqs = np.arange(1, 9.0)
+      >>> fig = plot_spectrum(freqs, np.stack([1 / freqs, 1 / freqs**2]), labels=["f", "h"], marks=[4.0])
+      >>> ax = fig.axes[0]
+      >>> len(ax.lines), ax.get_yscale()                    # two curves and the mark
+      (3, 'log')
     """
     f = _np(freqs, "freqs").ravel()
     s = np.abs(_np(spectra, "spectra"))
@@ -104,6 +115,17 @@ def plot_relative_error_heatmap(
       delta_f: ``(n_steps, K)`` relative errors (``inf`` is clipped to ``vmax``).
       steps: ``(n_steps,)``; freqs: ``(K,)``.
       vmax: colour-scale maximum (default 1: an error of 100% or more saturates).
+
+    Returns:
+      ``matplotlib.figure.Figure``: the heat map and its colour bar (two ``Axes``).
+
+    Examples:
+      >>> import numpy as np
+      >>> steps, freqs = np.array([0, 10, 20]), np.array([1.0, 2.0, 3.0, 4.0])
+      >>> delta_f = np.exp(-np.outer(steps, 1 / freqs) / 10)          # (T=3, K=4)
+      >>> fig = plot_relative_error_heatmap(delta_f, steps, freqs)
+      >>> len(fig.axes), fig.axes[0].get_ylabel()
+      (2, 'frequency k')
     """
     d = np.asarray(_np(delta_f, "delta_f"), dtype=float)
     st = _np(steps, "steps").ravel()
@@ -148,6 +170,16 @@ def plot_filter_errors(
 
     Args:
       steps: ``(T,)``. e_low, e_high: ``(T,)`` or ``(m, T)`` (e.g. one row per δ, with ``labels``).
+
+    Returns:
+      ``matplotlib.figure.Figure`` with one ``Axes``.
+
+    Examples:
+      >>> import numpy as np
+      >>> steps = np.arange(0, 50, 10)
+      >>> fig = plot_filter_errors(steps, np.exp(-steps / 10), np.exp(-steps / 40))
+      >>> [line.get_label() for line in fig.axes[0].lines]
+      ['e_low', 'e_high']
     """
     st = _np(steps, "steps").ravel()
     lo = np.atleast_2d(_np(e_low, "e_low"))
@@ -190,6 +222,17 @@ def plot_radial_profiles(
         ``conv_layer_profiles`` on params recorded over epochs).
       radii: ``(R,)``. epochs: ``(E,)`` labels (default ``0..E-1``).
       log: colour by ``log10`` power (per-panel scale).
+
+    Returns:
+      ``matplotlib.figure.Figure``: one panel per layer (``ncols`` per row) with its colour bar.
+
+    Examples:
+      >>> import numpy as np
+      >>> radii = np.arange(5)
+      >>> profiles = {"conv0": np.ones((3, 5)), "conv1": np.exp(-np.outer(np.arange(3), radii))}  # (E, R)
+      >>> fig = plot_radial_profiles(profiles, radii)
+      >>> [ax.get_title() for ax in fig.axes if ax.get_title()]
+      ['conv0', 'conv1']
     """
     if isinstance(profiles, Mapping):
         names = list(profiles) if layer_names is None else list(layer_names)
@@ -238,6 +281,22 @@ def plot_gradient_histograms(
     """Overlay input-gradient histograms (``GradientHistogram`` or ``(counts, edges)`` pairs).
 
     Counts are normalised to densities so batches of different sizes compare.
+
+    Args:
+      histograms: a sequence of :class:`~fpjax._src.spectrum_kernels.GradientHistogram` (from
+        ``input_gradient_histogram``) or ``(counts (B,), edges (B + 1,))`` pairs, or one histogram.
+      labels: one legend entry per histogram (the histogram's ``std`` is appended when it has one).
+
+    Returns:
+      ``matplotlib.figure.Figure`` with one ``Axes``.
+
+    Examples:
+      >>> import numpy as np
+      >>> edges = np.linspace(-1, 1, 5)
+      >>> fig = plot_gradient_histograms([(np.array([1, 4, 4, 1]), edges), (np.array([0, 5, 5, 0]), edges)],
+      ...                                labels=["a", "b"])
+      >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+      ['a', 'b']
     """
     if isinstance(histograms, tuple) and hasattr(histograms, "counts"):
         histograms = [histograms]

@@ -171,6 +171,10 @@ def multiplicity(d: int, ell: ArrayLike) -> np.ndarray:
       >>> from fpjax.sphere import multiplicity
       >>> multiplicity(3, [0, 1, 2, 3]).tolist()
       [1.0, 3.0, 5.0, 7.0]
+
+    References:
+      Atkinson & Han, *Spherical Harmonics and Approximations on the Unit Sphere* (2012),
+      doi:10.1007/978-3-642-25983-8, Chapter 2.
     """
     d = _check_d(d)
     ell = np.asarray(ell)
@@ -202,6 +206,10 @@ def legendre(d: int, ell_max: int, cos: ArrayLike) -> np.ndarray:
       >>> from fpjax.sphere import legendre
       >>> legendre(3, 2, 0.5).tolist()   # 1, u, (3u² − 1)/2
       [1.0, 0.5, -0.125]
+
+    References:
+      Atkinson & Han, *Spherical Harmonics and Approximations on the Unit Sphere* (2012),
+      doi:10.1007/978-3-642-25983-8, Chapter 2.
     """
     d = _check_d(d)
     ell_max = _check_ell_max(ell_max)
@@ -227,6 +235,21 @@ class SphereKernelSpectrum(NamedTuple):
     degrees: ``(L+1,)`` int, ``0 … ell_max``.
     eigenvalues: ``(L+1,)`` float64, ``μ_ℓ`` (each repeated ``N(d, ℓ)`` times in the operator).
     multiplicities: ``(L+1,)`` float64, ``N(d, ℓ)``.
+
+    Examples:
+      >>> import numpy as np
+      >>> from fpjax.sphere import funk_hecke, relu_ntk, relu_ntk_eigenvalues
+      >>> spec = funk_hecke(relu_ntk, 3, 4)                 # two-layer ReLU NTK on S²
+      >>> spec.degrees.tolist(), spec.multiplicities.tolist()
+      ([0, 1, 2, 3, 4], [1.0, 3.0, 5.0, 7.0, 9.0])
+      >>> (np.round(spec.eigenvalues, 6) + 0.0).tolist()   # odd degrees ≥ 3 vanish
+      [0.5, 0.333333, 0.078125, 0.0, 0.005208]
+      >>> bool(np.allclose(spec.eigenvalues, relu_ntk_eigenvalues(3, 4), rtol=1e-8, atol=1e-12))
+      True
+
+    References:
+      Bietti & Mairal, *On the inductive bias of neural tangent kernels* (2019), arXiv:1905.12173.
+      Basri, Jacobs, Kasten & Kritchman (2019), arXiv:1906.00425.
     """
 
     degrees: np.ndarray
@@ -339,6 +362,9 @@ def dot_product_kernel(kernel_fn, d: int, get: str = "ntk") -> Callable[[np.ndar
       >>> t = np.array([-0.5, 0.0, 0.9])
       >>> bool(np.allclose(k(t), relu_ntk(t) / (2 * 3), rtol=1e-5))   # (t κ₀(t) + κ₁(t)) / (2d)
       True
+
+    References:
+      Bietti & Mairal, *On the inductive bias of neural tangent kernels* (2019), arXiv:1905.12173.
     """
     from fpjax._src.ntk import infinite_ntk
 
@@ -602,6 +628,15 @@ class SphereQuadrature(NamedTuple):
     """A quadrature rule on the sphere (:func:`sphere_quadrature`).
 
     x: ``(n, d)`` unit vectors. weights: ``(n,)``, summing to 1 (σ is a probability measure).
+
+    Examples:
+      >>> import numpy as np
+      >>> from fpjax.sphere import sphere_quadrature
+      >>> rule = sphere_quadrature(2, d=2)                  # 3 equispaced points on the circle
+      >>> rule.x.shape, np.round(rule.weights, 4).tolist()
+      ((3, 2), [0.3333, 0.3333, 0.3333])
+      >>> round(float(rule.weights @ rule.x[:, 0] ** 2), 12)   # ∫ cos²φ dσ = 1/2
+      0.5
     """
 
     x: np.ndarray
@@ -677,6 +712,10 @@ def real_sph_harm(ell: int, x: ArrayLike) -> np.ndarray:
       >>> y = real_sph_harm(1, np.eye(3))
       >>> bool(np.allclose(np.abs(y), np.sqrt(3) * np.eye(3)[:, [1, 2, 0]]))   # ±√3 (y, z, x)
       True
+
+    References:
+      Atkinson & Han, *Spherical Harmonics and Approximations on the Unit Sphere* (2012),
+      doi:10.1007/978-3-642-25983-8, Chapter 2.
     """
     ell = _check_ell_max(ell, "ell")
     if ell > MAX_SPH_HARM_DEGREE:
@@ -712,6 +751,19 @@ class DegreeEnergy(NamedTuple):
     energy: ``(L+1,)`` or ``(L+1, k)`` float64: ``E_ℓ = ‖f_ℓ‖²_{L²(σ)}``.
     standard_error: like ``energy``: Monte-Carlo standard error (None with quadrature ``weights``;
       ``stderr`` is its deprecated spelling).
+
+    Examples:
+      >>> import jax, numpy as np
+      >>> from fpjax.sphere import degree_energy, sample_sphere
+      >>> x = np.asarray(sample_sphere(400, 3, key=jax.random.key(0)), dtype=np.float64)
+      >>> res = degree_energy(x, np.sqrt(3) * x[:, 2], 2)     # f = √3 z: all its energy (1) at ℓ = 1
+      >>> res.degrees.tolist(), res.energy.shape, res.standard_error.shape
+      ([0, 1, 2], (3,), (3,))
+      >>> bool(abs(res.energy[1] - 1.0) < 4 * res.standard_error[1])   # Monte Carlo, within 4 SE
+      True
+
+    References:
+      Atkinson & Han (2012), doi:10.1007/978-3-642-25983-8, Thm 2.9 (addition theorem).
     """
 
     degrees: np.ndarray

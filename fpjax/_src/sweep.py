@@ -61,12 +61,41 @@ _GATHER = ("all", "process0", "none")
 
 
 class CheckpointError(ValueError):
-    """A checkpoint directory holds files that do not belong to this sweep, or corrupt files."""
+    """A checkpoint directory holds files that do not belong to this sweep, or corrupt files.
+
+    A ``ValueError``; its message names the file and what differs (keys, ``xs``, chunking, output
+    structure, ``fn``, ``tag``). Raised by :func:`sweep` with ``on_mismatch="error"``.
+
+    Examples:
+      >>> import tempfile, jax
+      >>> from fpjax.train import sweep
+      >>> keys = jax.random.split(jax.random.key(0), 2)
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     _ = sweep(lambda k: jax.random.normal(k, (2,)), keys, checkpoint_dir=d, tag="a")
+      ...     try:
+      ...         sweep(lambda k: jax.random.normal(k, (2,)), keys, checkpoint_dir=d, tag="b")
+      ...     except CheckpointError as e:
+      ...         print(isinstance(e, ValueError), "tag ('a' there, 'b' now) differs" in str(e))
+      True True
+    """
 
 
 def diverged_mask(outputs: PyTree) -> np.ndarray:
     """``bool[n]``: seed ``i`` diverged if any float leaf of ``outputs[i]`` has a NaN/Inf, or a leaf
-    named ``diverged`` (as in :class:`fpjax.train.FitResult`) is True."""
+    named ``diverged`` (as in :class:`fpjax.train.FitResult`) is True.
+
+    Args:
+      outputs: pytree whose leaves all have the leading seed axis ``n`` (e.g. ``SweepResult.outputs``).
+
+    Returns:
+      ``bool[n]`` numpy array (empty for a pytree without leaves).
+
+    Examples:
+      >>> import numpy as np
+      >>> out = {"loss": np.array([1.0, np.nan, 2.0]), "diverged": np.array([False, False, True])}
+      >>> diverged_mask(out).tolist()
+      [False, True, True]
+    """
     leaves_with_path = jax.tree_util.tree_leaves_with_path(outputs)
     n = None
     bad = None
@@ -90,6 +119,15 @@ class SeedStats(NamedTuple):
       mean: pytree like ``fn``'s output, each leaf the mean over seeds (seed axis removed).
       std: same structure, the sample standard deviation (``ddof=1``; NaN when ``n == 1``).
       n: number of seeds averaged.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.train import sweep
+      >>> res = sweep(lambda key: jnp.full((2,), jax.random.uniform(key) > 2.0) + jnp.arange(2.0),
+      ...             jax.random.split(jax.random.key(0), 3))
+      >>> stats = res.mean()
+      >>> stats.mean.tolist(), stats.std.tolist(), stats.n
+      ([0.0, 1.0], [0.0, 0.0], 3)
     """
 
     mean: Any
@@ -113,6 +151,21 @@ class SweepResult:
       chunks_loaded: chunks read back from ``checkpoint_dir``.
       n_devices: devices the key axis was sharded over.
       n_processes: JAX processes taking part (``jax.process_count()``).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.train import sweep
+      >>> import warnings
+      >>> def fn(key, scale):  # fn(key, xs[i]); seed 1 gets scale NaN: diverged, left out of mean()
+      ...     return {"v": scale * jax.random.normal(key, (2,))}
+      >>> keys = jax.random.split(jax.random.key(0), 3)
+      >>> with warnings.catch_warnings():
+      ...     warnings.simplefilter("ignore")  # the warning naming the diverged seed
+      ...     res = sweep(fn, keys, xs=jnp.array([1.0, jnp.nan, 1.0]))
+      >>> res.outputs["v"].shape, res.diverged.tolist(), res.ok.tolist(), res.seed_index.tolist()
+      ((3, 2), [False, True, False], [0, 2], [0, 1, 2])
+      >>> res.n_seeds, res.n_diverged, res.complete, res.mean().n
+      (3, 1, True, 2)
     """
 
     outputs: PyTree

@@ -174,7 +174,28 @@ LOSSES = {"mse": mse, "bce": bce, "ce": ce}
 
 
 def get_loss(name: str | Callable) -> Callable:
-    """Loss by name (``mse | bce | ce``) or a callable ``loss(pred, y) -> scalar`` passed through."""
+    """Loss by name (``mse | bce | ce``) or a callable ``loss(pred, y) -> scalar`` passed through.
+
+    Args:
+      name: ``"mse"``, ``"bce"`` or ``"ce"`` (the functions of :data:`LOSSES`), or a callable
+        ``loss(pred, y) -> scalar``, returned unchanged.
+
+    Returns:
+      The loss function ``loss(pred, y) -> scalar``.
+
+    Raises:
+      ValueError: an unknown name.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> get_loss("mse") is mse
+      True
+      >>> float(get_loss("mse")(jnp.zeros((2, 1)), jnp.ones((2, 1))))
+      0.5
+      >>> l1 = lambda pred, y: jnp.mean(jnp.abs(pred - y))
+      >>> get_loss(l1) is l1
+      True
+    """
     if callable(name):
         return name
     return LOSSES[checks.check_choice(name, "loss", tuple(LOSSES))]
@@ -211,7 +232,24 @@ def _validate_data(apply, params, x, y, loss):
 
 
 def make_loss(apply: Callable, loss: str | Callable = "mse") -> Callable:
-    """``L(params, x, y) = loss(apply(params, x), y)``."""
+    """The training objective ``L(params, x, y) = loss(apply(params, x), y)`` as one function.
+
+    Args:
+      apply: ``apply(params, x) -> (n, c)`` predictions (logits for ``bce``/``ce``).
+      loss: ``"mse" | "bce" | "ce"`` or a callable ``loss(pred, y) -> scalar`` (:func:`get_loss`).
+
+    Returns:
+      ``L(params, x, y) -> scalar``, differentiable in ``params`` (e.g. for ``jax.grad``).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> L = make_loss(lambda p, x: x * p, "mse")
+      >>> x = jnp.ones((4, 1))
+      >>> float(L(jnp.zeros(1), x, 2 * x))  # (1/2n) Σ (0 − 2)² = 2
+      2.0
+      >>> jax.grad(L)(jnp.zeros(1), x, 2 * x).tolist()  # dL/dp = −(1/n) Σ x (y − p x)
+      [-2.0]
+    """
     fn = get_loss(loss)
     return lambda params, x, y: fn(apply(params, x), y)
 
@@ -244,6 +282,18 @@ class FitResult(NamedTuple):
     A pytree (a NamedTuple; the None fields are empty subtrees), so it passes through ``jit``,
     ``vmap`` and :func:`fpjax.train.sweep`, where ``fit`` gives array scalars for ``diverged`` and
     ``diverged_step``.
+
+    Examples:
+      >>> import jax.numpy as jnp, optax
+      >>> x = jnp.linspace(-1, 1, 8)[:, None]
+      >>> r = fit(lambda p, x: x * p, jnp.zeros(1), x, 2 * x, optimizer=optax.sgd(0.5), steps=4,
+      ...         record=lambda p: p[0], record_every=2)
+      >>> r.losses.shape, r.records.shape, r.record_steps.tolist()
+      ((4,), (3,), [0, 2, 4])
+      >>> bool(r.losses[-1] < r.losses[0]), bool(r.diverged), int(r.diverged_step)
+      (True, False, -1)
+      >>> r.state is None and r.metrics is None
+      True
     """
 
     params: Any

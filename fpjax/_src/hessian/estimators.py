@@ -119,6 +119,9 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree, *, curvature: str = "hessi
       >>> from fpjax.hessian import hvp
       >>> hvp(lambda p: jnp.sum(p ** 3) / 6, jnp.array([1.0, 2.0]), jnp.array([1.0, 1.0]))
       Array([1., 2.], dtype=float32)
+
+    References:
+      Pearlmutter 1994, doi:10.1162/neco.1994.6.1.147.
     """
     if not callable(loss_fn):
         raise TypeError(
@@ -310,6 +313,10 @@ def lanczos(
       >>> r = lanczos(lambda p: jnp.sum(p ** 2), jnp.ones(3), key=jax.random.key(0), num_iters=1)
       >>> round(float(r.alphas[0]), 5), r.vectors is None
       (2.0, True)
+
+    References:
+      Lanczos 1950, doi:10.6028/jres.045.026; Parlett, *The Symmetric Eigenvalue Problem* (1998),
+      doi:10.1137/1.9781611971163.
     """
     p = problems.check_problem(loss_fn, params, curvature)
     checks.check_key(key)
@@ -370,6 +377,9 @@ def top_eigenvalues(
       >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)
       >>> [round(float(e), 4) for e in top_eigenvalues(loss, jnp.zeros(4), key=jax.random.key(0), k=2)]
       [4.0, 3.0]
+
+    References:
+      Lanczos 1950, doi:10.6028/jres.045.026; Yao et al. 2020 (PyHessian), arXiv:1912.07145.
     """
     which = checks.check_choice(which, "which", ("LA", "LM"))
     k, num_iters = _top_args(loss_fn, params, key, k, num_iters, curvature)
@@ -417,6 +427,9 @@ def top_eigenpairs(
       >>> e = top_eigenpairs(loss, jnp.zeros(4), key=jax.random.key(0), k=1, num_iters=4)
       >>> round(float(e.values[0]), 4), [round(abs(float(c)), 3) for c in e.vectors[0]]
       (4.0, [0.0, 0.0, 0.0, 1.0])
+
+    References:
+      Lanczos 1950, doi:10.6028/jres.045.026; Yao et al. 2020 (PyHessian), arXiv:1912.07145.
     """
     k, num_iters = _top_args(loss_fn, params, key, k, num_iters, curvature)
     static, data = problems.split_loss(loss_fn)
@@ -438,6 +451,19 @@ class HessianSummary(NamedTuple):
     ritz_values, ritz_weights: ``(num_iters,)`` all Ritz values ``θⱼ`` (ascending) and their Gauss
       quadrature weights ``τⱼ = sⱼ[0]²``: one stochastic-Lanczos-quadrature sample of the spectral
       density (pass ``ritz_values[None], ritz_weights[None]`` to :func:`density_from_quadrature`).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import hessian_summary
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)     # H = diag(1, 2, 3, 4)
+      >>> s = hessian_summary(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=4, num_iters=4, k=2)
+      >>> round(float(s.trace), 4), [round(float(v), 4) for v in s.top_eigenvalues], round(float(s.spectral_norm), 4)
+      (10.0, [4.0, 3.0], 4.0)
+      >>> [round(float(v), 4) for v in s.ritz_values], [round(float(w), 4) for w in s.ritz_weights]
+      ([1.0, 2.0, 3.0, 4.0], [0.25, 0.25, 0.25, 0.25])
+
+    References:
+      Yao, Gholami, Keutzer, Mahoney 2020 (PyHessian), arXiv:1912.07145.
     """
 
     trace: jax.Array
@@ -516,6 +542,10 @@ def hessian_summary(
       >>> s = hessian_summary(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=4, num_iters=4)
       >>> round(float(s.trace), 4), round(float(s.top_eigenvalues[0]), 4)
       (10.0, 4.0)
+
+    References:
+      Yao, Gholami, Keutzer, Mahoney 2020 (PyHessian), arXiv:1912.07145; Hutchinson 1990,
+      doi:10.1080/03610919008812866; Meyer et al. 2021 (Hutch++), arXiv:2010.09649.
     """
     p = problems.check_problem(loss_fn, params, curvature)
     checks.check_key(key)
@@ -623,6 +653,10 @@ def density_from_quadrature(nodes: ArrayLike, weights: ArrayLike, grid: ArrayLik
       >>> d = density_from_quadrature(jnp.zeros((1, 1)), jnp.ones((1, 1)), jnp.array([0.0]), 1.0)
       >>> round(float(d[0]), 4)        # 1/√(2π)
       0.3989
+
+    References:
+      Ubaru, Chen, Saad 2017 (SLQ), doi:10.1137/16M1104974; Ghorbani, Krishnan, Xiao 2019,
+      arXiv:1901.10159.
     """
     nodes = checks.as_array(nodes, "nodes")
     weights = checks.as_array(weights, "weights")
@@ -639,7 +673,26 @@ def density_from_quadrature(nodes: ArrayLike, weights: ArrayLike, grid: ArrayLik
 
 
 class Density(NamedTuple):
-    """Output of :func:`eigen_density`: ``grid (G,)`` and ``density (G,)``."""
+    """Output of :func:`eigen_density`: ``grid (G,)`` and ``density (G,)``.
+
+    Attributes:
+      grid: ``(G,)`` eigenvalue axis.
+      density: ``(G,)`` the Gaussian-broadened SLQ estimate of the spectral density on ``grid``
+        (integrates to about 1).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import eigen_density
+      >>> loss = lambda p: 0.5 * jnp.sum(jnp.arange(1.0, 5.0) * p ** 2)     # H = diag(1, 2, 3, 4)
+      >>> d = eigen_density(loss, jnp.zeros(4), key=jax.random.key(0), num_probes=2, num_iters=4,
+      ...                   grid=jnp.linspace(0.0, 5.0, 51), sigma=0.1)
+      >>> d.grid.shape, d.density.shape, round(float(jnp.trapezoid(d.density, d.grid)), 3)
+      ((51,), (51,), 1.0)
+
+    References:
+      Ghorbani, Krishnan, Xiao 2019, arXiv:1901.10159; Ubaru, Chen, Saad 2017 (SLQ),
+      doi:10.1137/16M1104974; Yao et al. 2020 (PyHessian), arXiv:1912.07145.
+    """
 
     grid: jax.Array
     density: jax.Array
@@ -693,6 +746,10 @@ def eigen_density(
       ...                   num_probes=2, num_iters=3, grid=5)
       >>> d.grid.shape, d.density.shape
       ((5,), (5,))
+
+    References:
+      Ghorbani, Krishnan, Xiao 2019, arXiv:1901.10159; Ubaru, Chen, Saad 2017 (SLQ),
+      doi:10.1137/16M1104974; Yao et al. 2020 (PyHessian), arXiv:1912.07145.
     """
     p = problems.check_problem(loss_fn, params, curvature)
     num_iters = min(checks.check_positive_int(num_iters, "num_iters"), p)

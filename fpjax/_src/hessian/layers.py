@@ -97,6 +97,22 @@ class LayerCurvature(NamedTuple):
       density_probes``; the first sample is the summary's own Lanczos run; for layers with
       ``P_ℓ < m`` the surplus nodes have weight 0).
     curvature: the matrix (``"hessian" | "ggn" | "fisher" | "empirical_fisher"``).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> from fpjax.hessian import layer_curvature
+      >>> p = {"a": jnp.zeros(2), "b": jnp.zeros(1)}
+      >>> loss = lambda q: jnp.sum(q["a"] ** 2) + 3 * jnp.sum(q["b"] ** 2)    # blocks 2·I₂ and 6
+      >>> r = layer_curvature(loss, p, key=jax.random.key(0), num_probes=2, num_iters=2)
+      >>> r.names, r.num_params.tolist(), r.nodes.shape, r.curvature
+      (("['a']", "['b']"), [2, 1], (2, 1, 2), 'hessian')
+      >>> [round(float(t), 4) for t in r.trace], [round(float(t), 4) for t in r.top_eigenvalue]
+      ([4.0, 6.0], [2.0, 6.0])
+      >>> print(r.table().splitlines()[0])
+      layer   params        trace       ± se  top eigenvalue
+
+    References:
+      Sankar et al. 2021, arXiv:2010.02203; Yao et al. 2020 (PyHessian), arXiv:1912.07145.
     """
 
     names: tuple
@@ -227,6 +243,23 @@ class CurvatureRecord(NamedTuple):
       that is tight once the top eigenvalue is separated).
     trace, standard_error: Lanczos-deflated Hutchinson estimate of ``tr C`` and its standard error
       (``trace_se`` is the deprecated spelling of ``standard_error``).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> from fpjax.hessian import curvature_recorder
+      >>> from fpjax.train import fit
+      >>> x = jnp.linspace(-1, 1, 8)[:, None]
+      >>> loss = lambda p: 0.5 * jnp.mean((x[:, 0] * p[0] - 2 * x[:, 0]) ** 2)   # H = mean x² = 3/7
+      >>> rec = curvature_recorder(loss, key=jax.random.key(0), num_iters=1, num_probes=2)
+      >>> r = fit(lambda p, x: x * p, jnp.zeros(1), x, 2 * x, optimizer=optax.sgd(0.5), steps=4,
+      ...         record=rec, record_every=2)
+      >>> r.records.top_eigenvalue.shape, [round(float(v), 4) for v in r.records.top_eigenvalue]
+      ((3,), [0.4286, 0.4286, 0.4286])
+      >>> [round(float(v), 4) for v in r.records.trace], [float(v) for v in r.records.standard_error]
+      ([0.4286, 0.4286, 0.4286], [0.0, 0.0, 0.0])
+
+    References:
+      Cohen et al. 2021, arXiv:2103.00065 (sharpness during training).
     """
 
     top_eigenvalue: jax.Array
