@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -163,3 +164,34 @@ def test_num_params_is_one_function():
     assert fpjax.cnn.num_params is fpjax.models.num_params
     p = mlp((5, 2), "relu").init(jax.random.key(0), jnp.zeros((1, 3)))
     assert fpjax.models.num_params(p) == 3 * 5 + 5 + 5 * 2 + 2
+
+
+def test_tanh_kernel_is_finite_where_a_variance_is_zero():
+    """sigma_b = 0 at x = 0: the pre-activation variance is 0, so tanh(u) ≡ 0 and the kernels' row and
+    column of that point are exactly 0 (neural-tangents' quadrature divides 0 by 0 there: NaN).
+    Elsewhere the quadrature is neural-tangents' rule: equal to its ElementwiseNumerical to float32
+    rounding of a 1024-term sum."""
+    from fpjax._src import nt_compat
+
+    nt = nt_compat.load()
+    if nt is None:
+        pytest.skip("neural-tangents unavailable")
+    stax = nt.stax
+    x = jnp.array([[0.0], [1.0], [-0.5], [2.0]])
+    for sigma_b in (0.0, 0.1):
+        model = mlp((16, 16, 1), "tanh", init="ntk", sigma_w=1.5, sigma_b=sigma_b)
+        nngp, ntk = (np.asarray(a) for a in model.kernel_fn(x, x, ("nngp", "ntk")))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            act = lambda: stax.ElementwiseNumerical(jnp.tanh, deg=32)  # noqa: E731
+            dense = lambda: stax.Dense(16, W_std=1.5, b_std=sigma_b, parameterization="ntk")  # noqa: E731
+            ref_fn = stax.serial(dense(), act(), dense(), act(), stax.Dense(1, W_std=1.5, b_std=sigma_b))[2]
+            refs = [np.asarray(a) for a in ref_fn(x, x, ("nngp", "ntk"))]
+        for ours, ref in zip((nngp, ntk), refs):
+            assert np.isfinite(ours).all()
+            if sigma_b == 0.0:
+                np.testing.assert_array_equal(ours[0], 0.0)
+                np.testing.assert_array_equal(ours[:, 0], 0.0)
+                assert np.isnan(ref[0]).any()  # the case neural-tangents gets wrong
+            ok = np.isfinite(ref)
+            np.testing.assert_allclose(ours[ok], ref[ok], rtol=1e-5, atol=1e-6)
