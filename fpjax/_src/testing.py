@@ -645,20 +645,26 @@ def assert_seed_fraction(
     )
 
 
+@checks.renamed_keyword(k="num_standard_errors")
 def assert_seed_mean(
-    values: ArrayLike, expected: ArrayLike, *, k: float = 3.0, atol: float = 0.0, freqs: ArrayLike | None = None
+    values: ArrayLike,
+    expected: ArrayLike,
+    *,
+    num_standard_errors: float = 3.0,
+    atol: float = 0.0,
+    freqs: ArrayLike | None = None,
 ) -> None:
-    """Assert that the mean over seeds is within ``k`` standard errors of ``expected`` (per frequency).
+    """Assert that the mean over seeds is within ``num_standard_errors`` standard errors of ``expected``.
 
-    ``|mean − expected| <= k · stderr + atol`` with ``stderr = std/√S`` (``ddof = 1``, from
-    :func:`fpjax._src.stats.seed_summary`). ``k = 3`` (default) fails a correct expectation with
-    probability about 0.3 % per frequency for Gaussian seed noise with many seeds (heavier for few
+    Per frequency, ``|mean − expected| <= num_standard_errors · stderr + atol`` with ``stderr = std/√S``
+    (``ddof = 1``, from :func:`fpjax._src.stats.seed_summary`). ``num_standard_errors = 3`` (default)
+    fails a correct expectation with probability about 0.3 % per frequency for Gaussian seed noise with many seeds (heavier for few
     seeds: Student t with ``S − 1`` degrees of freedom, e.g. 1.5 % for ``S = 8``).
 
     Args:
       values: ``(S,)`` or ``(S, K)`` with ``S >= 2`` seeds.
       expected: scalar or ``(K,)``.
-      k: number of standard errors allowed.
+      num_standard_errors: number of standard errors allowed.
       atol: additional absolute slack (e.g. a known bias of the estimator).
       freqs: ``(K,)`` labels for the report.
 
@@ -688,7 +694,7 @@ def assert_seed_mean(
         e = np.broadcast_to(e, (v2.shape[1],))
     except ValueError:
         raise ValueError(f"expected must be a scalar or have shape (K,) = ({v2.shape[1]},); got {e.shape}") from None
-    k = _check_nonneg(k, "k")
+    k = _check_nonneg(num_standard_errors, "num_standard_errors")
     atol = _check_nonneg(atol, "atol")
     s = seed_summary(v2, axis=0)
     err = np.abs(s.mean - e)
