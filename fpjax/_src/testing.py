@@ -184,7 +184,6 @@ def assert_spectra_close(
     tol = atol_v + rtol_v * np.maximum(np.abs(ce), floor * ref)
     err = np.abs(cv - ce)
     bad = ~(err <= tol)
-    fr = m / grid.length
     if frac < 1.0:
         if len(batch) == 0:
             raise ValueError("fraction < 1 needs a leading seed axis on values (shape (seeds, ..., N))")
@@ -199,6 +198,19 @@ def assert_spectra_close(
         if not bad.any():
             return
         head = f"spectra differ at {int(bad.reshape(-1, m.size).any(axis=0).sum())} of {m.size} frequencies"
+    headers, rows, order = _spectra_table(cv, ce, err, tol, bad, m, m / grid.length, batch)
+    msg = (
+        f"{head} (rtol={rtol_v:.3g}, atol={'default' if atol is None else atol_v}, floor={floor:g}; "
+        f"tolerance = atol + rtol·max(|expected|, floor·max|expected|); coefficients "
+        f"c(ξ) = (1/N) Σ f(x_j) exp(-2πiξx_j), period L = {grid.length:.6g}):\n"
+        + _table(headers, [rows[i] for i in sorted(order)])
+    )
+    raise AssertionError(msg)
+
+
+def _spectra_table(cv, ce, err, tol, bad, m, fr, batch) -> tuple[list, list, np.ndarray]:
+    """Headers, rows (the worst batch entry per frequency) and the rows to show, worst first, of
+    :func:`assert_spectra_close`'s failure report."""
     ratio = np.where(tol > 0, err / np.where(tol > 0, tol, 1), np.where(err > 0, np.inf, 0))
     flat_ratio = ratio.reshape(-1, m.size)
     worst = np.argmax(flat_ratio, axis=0)
@@ -222,13 +234,7 @@ def assert_spectra_close(
     if batch:
         headers.insert(2, "batch index")
     order = np.argsort(-flat_ratio.max(axis=0), kind="stable")[:_MAX_ROWS]
-    msg = (
-        f"{head} (rtol={rtol_v:.3g}, atol={'default' if atol is None else atol_v}, floor={floor:g}; "
-        f"tolerance = atol + rtol·max(|expected|, floor·max|expected|); coefficients "
-        f"c(ξ) = (1/N) Σ f(x_j) exp(-2πiξx_j), period L = {grid.length:.6g}):\n"
-        + _table(headers, [rows[i] for i in sorted(order)])
-    )
-    raise AssertionError(msg)
+    return headers, rows, order
 
 
 # ----------------------------------------------------------------------------------------------
@@ -309,6 +315,30 @@ def assert_frequency_order(
     order = np.argsort(fr)
     fr, times = fr[order], times[:, order]
     at0 = times == st[0]
+    failing, informative, uninformative = _seed_orders(times, at0)
+    if informative == 0:
+        raise AssertionError(
+            f"no seed gives information on the frequency order: every seed has fewer than two "
+            f"frequencies not yet converged at step {_fmt(st[0])}, or none of them ever falls below "
+            f"the threshold {threshold:g}"
+        )
+    if informative - len(failing) >= frac * informative - 1e-12:
+        return
+    lines = [
+        (
+            f"frequency order violated in {len(failing)} of {informative} informative seeds (rule {rule!r}, "
+            f"threshold {threshold:g}; required to hold in >= {frac:.3g} of them). Low frequencies must "
+            "converge no later than higher ones:"
+        )
+    ]
+    lines += _order_report(failing, fr, times, at0, st, uninformative)
+    raise AssertionError("\n".join(lines))
+
+
+def _seed_orders(times: np.ndarray, at0: np.ndarray) -> tuple[list, int, list[int]]:
+    """Per seed of :func:`assert_frequency_order`: ``(failing, informative, uninformative)`` with
+    ``failing`` the ``(seed, t, allowed, violations, informative mask)`` of seeds that break the order."""
+    n_seeds, k = times.shape
     failing, informative, uninformative = [], 0, []
     for s in range(n_seeds):
         info = ~at0[s]
@@ -328,21 +358,13 @@ def assert_frequency_order(
         viol = info & (t > allowed)
         if viol.any():
             failing.append((s, t, allowed, viol, info))
-    if informative == 0:
-        raise AssertionError(
-            f"no seed gives information on the frequency order: every seed has fewer than two "
-            f"frequencies not yet converged at step {_fmt(st[0])}, or none of them ever falls below "
-            f"the threshold {threshold:g}"
-        )
-    if informative - len(failing) >= frac * informative - 1e-12:
-        return
-    lines = [
-        (
-            f"frequency order violated in {len(failing)} of {informative} informative seeds (rule {rule!r}, "
-            f"threshold {threshold:g}; required to hold in >= {frac:.3g} of them). Low frequencies must "
-            "converge no later than higher ones:"
-        )
-    ]
+    return failing, informative, uninformative
+
+
+def _order_report(failing, fr, times, at0, st, uninformative) -> list[str]:
+    """The lines of :func:`assert_frequency_order`'s failure report after its first line."""
+    n_seeds, k = times.shape
+    lines = []
     for s, t, allowed, viol, info in failing[:3]:
         lines.append(f"  seed {s}:")
         for i in np.flatnonzero(viol):
@@ -378,7 +400,7 @@ def assert_frequency_order(
         )
     if uninformative:
         lines.append(f"  seeds with < 2 informative frequencies (left out): {uninformative}")
-    raise AssertionError("\n".join(lines))
+    return lines
 
 
 # ----------------------------------------------------------------------------------------------
