@@ -26,7 +26,7 @@ from fpjax._src.checks import (
     as_array,
     check_finite,
     check_positive,
-    is_concrete,
+    error_if,
 )
 from fpjax._src.lfp_torus import (
     _as_points,
@@ -102,10 +102,10 @@ def _check_times(t: Any) -> jax.Array:
     t = as_array(t, "t")
     if t.ndim > 1:
         raise ValueError(f"t must be a scalar or a 1-D array of times; got shape {tuple(t.shape)}")
-    if is_concrete(t):
-        tn = np.asarray(t, dtype=float)
-        if tn.size == 0 or np.any(np.isnan(tn)) or np.any(tn < 0):
-            raise ValueError("t must hold at least one time, all >= 0 (inf allowed)")
+    message = "t must hold at least one time, all >= 0 (inf allowed)"
+    if t.size == 0:
+        raise ValueError(message)
+    t = error_if(t, jnp.isnan(t) | (t < 0), message)
     return jnp.atleast_1d(t)
 
 

@@ -27,6 +27,7 @@ from fpjax._src.checks import (
     check_finite,
     check_positive,
     check_positive_int,
+    error_if,
     is_concrete,
 )
 
@@ -115,12 +116,11 @@ def _check_moments(moments: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
         if v.ndim != 0:
             raise ValueError(f"moments[{k!r}] must be a scalar; got shape {tuple(v.shape)}")
         check_finite(v, f"moments[{k!r}]")
-        if is_concrete(v) and float(v) < 0:
-            raise ValueError(f"moments[{k!r}] must be >= 0 (a mean of squares); got {float(v)}")
+        got = f"; got {float(v)}" if is_concrete(v) else ""
+        v = error_if(v, v < 0, f"moments[{k!r}] must be >= 0 (a mean of squares){got}")
         vals.append(v.astype(_float_dtype()) if not jnp.issubdtype(v.dtype, jnp.floating) else v)
     r2, w2, r2w2 = vals
-    if is_concrete(r2) and is_concrete(w2) and float(r2) + float(w2) <= 0:
-        raise ValueError("moments['r2'] + moments['w2'] must be > 0")
+    r2 = error_if(r2, r2 + w2 <= 0, "moments['r2'] + moments['w2'] must be > 0")
     return r2, w2, r2w2
 
 

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from fpjax._src.array_types import ArrayLike
-from fpjax._src.checks import as_points, check_positive, is_concrete
+from fpjax._src.checks import as_points, check_positive, error_if
 from fpjax._src.lfp_rates import _check_moments
 
 __all__ = [
@@ -79,12 +79,13 @@ def relu_ntk_1d(x1: ArrayLike, x2: ArrayLike, moments: dict, l_half_width: float
     x2 = as_points(x2, "x2", 1)[:, 0]
     L = check_positive(l_half_width, "l_half_width")
     r2, w2, r2w2 = _check_moments(moments)
-    if is_concrete(x1) and is_concrete(x2):
-        if max(float(jnp.max(jnp.abs(x1))), float(jnp.max(jnp.abs(x2)))) > L * (1 + 1e-6):
-            raise ValueError(
-                f"relu_ntk_1d needs |x| <= l_half_width = {L} (the closed form assumes "
-                "every kink position range covers the data)"
-            )
+    outside = jnp.maximum(jnp.max(jnp.abs(x1)), jnp.max(jnp.abs(x2))) > L * (1 + 1e-6)
+    x1 = error_if(
+        x1,
+        outside,
+        f"relu_ntk_1d needs |x| <= l_half_width = {L} (the closed form assumes "
+        "every kink position range covers the data)",
+    )
     A = r2 + w2
     delta = jnp.abs(x1[:, None] - x2[None, :])
     return A * L**2 / 6 + r2w2 / 2 + A * x1[:, None] * x2[None, :] / 2 + (A * delta**3 / 24 - r2w2 * delta / 4) / L

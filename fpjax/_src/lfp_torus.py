@@ -31,7 +31,7 @@ from fpjax._src.checks import (
     check_memory,
     check_positive,
     check_positive_int,
-    is_concrete,
+    error_if,
 )
 from fpjax._src.lfp_rates import _float_dtype
 
@@ -150,17 +150,15 @@ def gamma2_on_grid(gamma2: ArrayLike | Callable, d: int, *, k_max: int | None = 
             raise ValueError("gamma2 array must cover at least k_max = 1")
     if not jnp.issubdtype(g.dtype, jnp.floating):
         g = g.astype(_float_dtype())
-    if is_concrete(g):
-        gn = np.array(g)
-        gn[(k_max,) * d] = 0.0
-        if not np.all(np.isfinite(gn)):
-            raise ValueError("gamma2 must be finite at every nonzero frequency of the grid")
-        if np.any(gn < 0):
-            raise ValueError("gamma2 must be >= 0 (a kernel spectrum)")
-        if not np.allclose(gn, gn[(slice(None, None, -1),) * d], rtol=1e-5, atol=0):
-            raise ValueError("gamma2 must be even, gamma2(k) == gamma2(-k), for a real kernel")
-        return jnp.asarray(gn, g.dtype)
-    return _zero_centre(g, k_max, d)
+    g = _zero_centre(g, k_max, d)
+    g = error_if(g, ~jnp.all(jnp.isfinite(g)), "gamma2 must be finite at every nonzero frequency of the grid")
+    g = error_if(g, jnp.any(g < 0), "gamma2 must be >= 0 (a kernel spectrum)")
+    flipped = g[(slice(None, None, -1),) * d]
+    return error_if(
+        g,
+        ~jnp.allclose(g, flipped, rtol=1e-5, atol=0),
+        "gamma2 must be even, gamma2(k) == gamma2(-k), for a real kernel",
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
