@@ -273,8 +273,8 @@ ENTRIES = [
     Entry(
         "spectrum.nudft",
         fspec.nudft,
-        {"x": X1, "y": Y1[:, 0], "freqs": jnp.array([0.5, 1.0]), "chunk_freqs": 4, "chunk_points": 4},
-        {"x": "array", "y": "array_len", "freqs": "finite", "chunk_freqs": "size", "chunk_points": "size"},
+        {"x": X1, "y": Y1[:, 0], "freqs": jnp.array([0.5, 1.0]), "freq_batch_size": 4, "point_batch_size": 4},
+        {"x": "array", "y": "array_len", "freqs": "finite", "freq_batch_size": "size", "point_batch_size": "size"},
         positional=("x", "y", "freqs"),
     ),
     Entry(

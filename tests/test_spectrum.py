@@ -155,7 +155,7 @@ def test_periodic_amplitudes_nyquist_and_batch(x64):
     assert amps.shape == (2, n // 2 + 1)
     np.testing.assert_allclose(amps[0, n // 2], 1.0, atol=1e-14)
     np.testing.assert_allclose(amps[1, [0, 3]], [2.0, 0.5], atol=1e-14)
-    _ks2, sub = S.periodic_amplitudes(vals, x, k=[3, 0])
+    _ks2, sub = S.periodic_amplitudes(vals, x, wavenumbers=[3, 0])
     np.testing.assert_allclose(sub[1], [0.5, 2.0], atol=1e-14)
 
 
@@ -262,13 +262,13 @@ def test_nudft_scattered_direct_sum(x64):
     np.testing.assert_allclose(S.nudft(x, y, freqs, direction=p), direct, rtol=0, atol=1e-12)
     # Chunking (with padding of both frequency and point blocks) changes nothing.
     np.testing.assert_allclose(
-        S.nudft(x, y, freqs, direction=p, chunk_freqs=8, chunk_points=50), direct, rtol=0, atol=1e-12
+        S.nudft(x, y, freqs, direction=p, freq_batch_size=8, point_batch_size=50), direct, rtol=0, atol=1e-12
     )
     # 1-D y gives (K,), complex y works.
     np.testing.assert_allclose(S.nudft(x, y[:, 0], freqs, direction=p), direct[:, 0], atol=1e-12)
     yc = y[:, 0] + 1j * y[:, 1]
     np.testing.assert_allclose(
-        S.nudft(x, yc, freqs, direction=p, chunk_points=64), direct[:, 0] + 1j * direct[:, 1], atol=1e-12
+        S.nudft(x, yc, freqs, direction=p, point_batch_size=64), direct[:, 0] + 1j * direct[:, 1], atol=1e-12
     )
 
 
@@ -377,8 +377,8 @@ def test_helpers_input_errors():
         S.coeffs_at(np.zeros((4, 4)), [1, 2, 3], ndim=2)
     with pytest.raises(TypeError, match=r"k must hold integer"):
         S.coeffs_at(c, 1.5)
-    with pytest.raises(ValueError, match=r"k must lie in \[0, 4\]"):
-        S.periodic_amplitudes(np.ones(8), np.arange(8.0), k=[5])
+    with pytest.raises(ValueError, match=r"wavenumbers must lie in \[0, 4\]"):
+        S.periodic_amplitudes(np.ones(8), np.arange(8.0), wavenumbers=[5])
     with pytest.raises(ValueError, match=r"x and y must have the same number of points"):
         S.nudft(np.ones((5, 2)), np.ones(4), [1.0])
     with pytest.raises(ValueError, match=r"direction must have shape \(d,\) = \(2,\)"):

@@ -45,12 +45,7 @@ SYNONYMS = {
 TRAINING_FUNCTIONS = {("train", "fit"), ("train", "gradient_flow"), ("cnn", "train_cnn")}
 
 # (where, name) -> replacement, for places not renamed yet. May only shrink.
-PENDING: dict[tuple[str, str], str] = {
-    ("spectrum.nudft", "chunk_freqs"): "freq_batch_size",
-    ("spectrum.nudft", "chunk_points"): "point_batch_size",
-    ("spectrum.periodic_amplitudes", "k"): "wavenumbers",
-    ("testing.assert_seed_mean", "k"): "num_standard_errors",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def _names_of(obj) -> list[str]:

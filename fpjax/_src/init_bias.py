@@ -960,23 +960,7 @@ def theorem3_monte_carlo(
         raise TypeError(f"model must be an fpjax.models.Model; got {type(model).__name__}")
     checks.check_key(key)
     n_inits = checks.check_positive_int(n_inits, "n_inits", minimum=2)
-    x = checks.as_array(x_train, "x_train")
-    checks.check_ndim(x, "x_train", 2, shape_hint="(n, d)")
-    checks.check_finite(x, "x_train")
-    t = checks.as_array(x_test, "x_test")
-    checks.check_ndim(t, "x_test", 2, shape_hint="(m, d)")
-    checks.check_finite(t, "x_test")
-    if t.shape[1] != x.shape[1]:
-        raise ValueError(f"x_test must have {x.shape[1]} features like x_train; got shape {tuple(t.shape)}")
-    fx = checks.as_array(y_train, "y_train")
-    checks.check_no_complex(fx, "y_train")
-    checks.check_ndim(fx, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
-    checks.check_finite(fx, "y_train")
-    checks.check_same_leading(x, "x_train", fx, "y_train")
-    ft = checks.as_array(y_test, "y_test")
-    checks.check_finite(ft, "y_test")
-    if ft.shape != (t.shape[0],) + fx.shape[1:]:
-        raise ValueError(f"y_test must have shape {(t.shape[0],) + fx.shape[1:]} (f at x_test); got {tuple(ft.shape)}")
+    x, t, fx, ft = _check_theorem3_data(x_train, y_train, x_test, y_test)
     n, m = x.shape[0], t.shape[0]
     dtype = jnp.result_type(x.dtype, fx.dtype, jnp.float32)
     x, t, fx, ft = x.astype(dtype), t.astype(dtype), fx.astype(dtype), ft.astype(dtype)
@@ -992,40 +976,8 @@ def theorem3_monte_carlo(
     checks.check_memory(float(n_inits) * (16 + 8 * 8 * outs), "n_inits", f"{n_inits} inits of {outs} test outputs")
     x_all = jnp.concatenate([t, x])
 
-    fixed_s = None
-    if isinstance(kernel, tuple):
-        if len(kernel) != 2:
-            raise ValueError("kernel as a tuple must be (K(X,X), K(T,X))")
-        kxx, ktx, _, mm, c = _check_kernels(*kernel)
-        if c is not None:
-            raise ValueError("theorem3_monte_carlo takes per-output (n, n) kernels; got a full (n, n, c, c) kernel")
-        if kxx.shape[0] != n or mm != m:
-            raise ValueError(
-                f"kernel matrices must be ({n}, {n}) and ({m}, {n}) for these inputs; "
-                f"got {tuple(kxx.shape)} and {tuple(ktx.shape)}"
-            )
-        fixed_s = interpolation_operator(
-            kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond, jitter=jitter
-        )
-    else:
-        checks.check_choice(kernel, "kernel", KERNELS)
-        if kernel == "infinite":
-            if model.kernel_fn is None:
-                raise ValueError(
-                    f"kernel='infinite' needs a model with an infinite-width kernel_fn; {model.name} has "
-                    "none (use init='standard' or 'ntk'), or use kernel='reference'/'empirical'"
-                )
-            kxx, ktx = network_kernels(model, None, x, t, kernel="infinite")
-        elif kernel == "reference":
-            rkey = jax.random.fold_in(key, 1_000_003) if reference_key is None else reference_key
-            checks.check_key(rkey, "reference_key")
-            kxx, ktx = network_kernels(model, model.init(rkey, x), x, t, kernel="empirical")
-        if kernel in ("infinite", "reference"):
-            fixed_s = interpolation_operator(
-                kxx.astype(dtype), ktx.astype(dtype), solver=solver, rcond=rcond, jitter=jitter
-            )
-            if solver == "cholesky" and not bool(jnp.all(jnp.isfinite(fixed_s))):
-                raise ValueError("the kernel matrix is not positive definite; use jitter > 0 or solver='eigh'")
+    solve = dict(solver=solver, rcond=rcond, jitter=jitter)
+    fixed_s = _theorem3_fixed_operator(model, kernel, key, reference_key, x, t, dtype, solve)
     ntk_fn = None
     if fixed_s is None:
         from fpjax._src import ntk
@@ -1056,3 +1008,63 @@ def theorem3_monte_carlo(
     samples = Theorem3Terms(*(np.asarray(v, np.float64) for v in res.outputs))
     stats = theorem3_stats(samples.lhs, samples.unbiased, samples.bias, fixed_kernel=fixed_s is not None)
     return stats._replace(samples=samples) if return_samples else stats
+
+
+def _check_theorem3_data(x_train, y_train, x_test, y_test):
+    """Validated ``(X (n, d), T (m, d), f(X), f(T))`` of :func:`theorem3_monte_carlo`."""
+    x = checks.as_array(x_train, "x_train")
+    checks.check_ndim(x, "x_train", 2, shape_hint="(n, d)")
+    checks.check_finite(x, "x_train")
+    t = checks.as_array(x_test, "x_test")
+    checks.check_ndim(t, "x_test", 2, shape_hint="(m, d)")
+    checks.check_finite(t, "x_test")
+    if t.shape[1] != x.shape[1]:
+        raise ValueError(f"x_test must have {x.shape[1]} features like x_train; got shape {tuple(t.shape)}")
+    fx = checks.as_array(y_train, "y_train")
+    checks.check_no_complex(fx, "y_train")
+    checks.check_ndim(fx, "y_train", (1, 2), shape_hint="(n,) or (n, c)")
+    checks.check_finite(fx, "y_train")
+    checks.check_same_leading(x, "x_train", fx, "y_train")
+    ft = checks.as_array(y_test, "y_test")
+    checks.check_finite(ft, "y_test")
+    if ft.shape != (t.shape[0],) + fx.shape[1:]:
+        raise ValueError(f"y_test must have shape {(t.shape[0],) + fx.shape[1:]} (f at x_test); got {tuple(ft.shape)}")
+    return x, t, fx, ft
+
+
+def _theorem3_fixed_operator(model, kernel, key, reference_key, x, t, dtype, solve):
+    """The interpolation operator of a fixed kernel (a tuple, ``"infinite"`` or ``"reference"``) for
+    :func:`theorem3_monte_carlo`; None for ``"empirical"`` (each init's own NTK)."""
+    n, m = x.shape[0], t.shape[0]
+    solver = solve["solver"]
+    fixed_s = None
+    if isinstance(kernel, tuple):
+        if len(kernel) != 2:
+            raise ValueError("kernel as a tuple must be (K(X,X), K(T,X))")
+        kxx, ktx, _, mm, c = _check_kernels(*kernel)
+        if c is not None:
+            raise ValueError("theorem3_monte_carlo takes per-output (n, n) kernels; got a full (n, n, c, c) kernel")
+        if kxx.shape[0] != n or mm != m:
+            raise ValueError(
+                f"kernel matrices must be ({n}, {n}) and ({m}, {n}) for these inputs; "
+                f"got {tuple(kxx.shape)} and {tuple(ktx.shape)}"
+            )
+        fixed_s = interpolation_operator(kxx.astype(dtype), ktx.astype(dtype), **solve)
+    else:
+        checks.check_choice(kernel, "kernel", KERNELS)
+        if kernel == "infinite":
+            if model.kernel_fn is None:
+                raise ValueError(
+                    f"kernel='infinite' needs a model with an infinite-width kernel_fn; {model.name} has "
+                    "none (use init='standard' or 'ntk'), or use kernel='reference'/'empirical'"
+                )
+            kxx, ktx = network_kernels(model, None, x, t, kernel="infinite")
+        elif kernel == "reference":
+            rkey = jax.random.fold_in(key, 1_000_003) if reference_key is None else reference_key
+            checks.check_key(rkey, "reference_key")
+            kxx, ktx = network_kernels(model, model.init(rkey, x), x, t, kernel="empirical")
+        if kernel in ("infinite", "reference"):
+            fixed_s = interpolation_operator(kxx.astype(dtype), ktx.astype(dtype), **solve)
+            if solver == "cholesky" and not bool(jnp.all(jnp.isfinite(fixed_s))):
+                raise ValueError("the kernel matrix is not positive definite; use jitter > 0 or solver='eigh'")
+    return fixed_s

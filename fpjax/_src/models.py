@@ -300,13 +300,7 @@ def mlp(
       (``init="siren"``). M. Tancik et al., "Fourier Features Let Networks Learn High Frequency
       Functions in Low Dimensional Domains", NeurIPS 2020, arXiv:2006.10739 (``fourier_features``).
     """
-    if isinstance(widths, (int, np.integer)):
-        raise TypeError(f"widths must be a sequence of layer sizes such as (200, 100, 1); got the int {widths}")
-    widths = tuple(widths)
-    if not widths:
-        raise ValueError("widths must contain at least one layer size (the output dimension)")
-    for j, w in enumerate(widths):
-        checks.check_positive_int(w, f"widths[{j}]")
+    widths = _check_widths(widths)
     checks.check_choice(activation, "activation", ACTIVATIONS)
     checks.check_choice(init, "init", INITS)
     checks.check_positive(sigma_w, "sigma_w")
@@ -316,18 +310,7 @@ def mlp(
     checks.check_positive(gaussian_s, "gaussian_s")
     checks.check_positive(sine_omega0, "sine_omega0")
     n_layers = len(widths)
-    if init == "raw":
-        if layer_sigmas is None:
-            raise ValueError("init='raw' needs layer_sigmas (a float or one std per layer)")
-        sig = (layer_sigmas,) * n_layers if np.isscalar(layer_sigmas) else tuple(layer_sigmas)
-        if len(sig) != n_layers:
-            raise ValueError(f"layer_sigmas must have one entry per layer ({n_layers}); got {len(sig)}")
-        for j, s in enumerate(sig):
-            checks.check_positive(s, f"layer_sigmas[{j}]")
-            _check_scale(s, f"layer_sigmas[{j}]")
-        layer_sigmas = tuple(float(s) for s in sig)
-    elif layer_sigmas is not None:
-        raise ValueError(f"layer_sigmas is only used with init='raw'; got init={init!r}")
+    layer_sigmas = _check_layer_sigmas(layer_sigmas, init, n_layers)
     if fourier_features is not None:
         checks.check_positive_int(fourier_features, "fourier_features")
         checks.check_positive(fourier_scale, "fourier_scale")
@@ -362,34 +345,83 @@ def mlp(
         layers = []
         for j, (n_in, n_out) in enumerate(zip(dims[:-1], dims[1:])):
             key, kw, kb = jax.random.split(key, 3)
-            dt = x.dtype
-            if init == "xavier":
-                lim = math.sqrt(6.0 / (n_in + n_out))
-                w = jax.random.uniform(kw, (n_in, n_out), dt, -lim, lim)
-                b = jnp.zeros((n_out,), dt)
-            elif init == "standard":
-                w = sigma_w / math.sqrt(n_in) * jax.random.normal(kw, (n_in, n_out), dt)
-                b = sigma_b * jax.random.normal(kb, (n_out,), dt)
-            elif init == "ntk":
-                w = jax.random.normal(kw, (n_in, n_out), dt)
-                b = jax.random.normal(kb, (n_out,), dt)
-            elif init == "raw":
-                w = layer_sigmas[j] * jax.random.normal(kw, (n_in, n_out), dt)
-                b = layer_sigmas[j] * jax.random.normal(kb, (n_out,), dt)
-            else:  # siren
-                lim = 1.0 / n_in if j == 0 else math.sqrt(6.0 / n_in) / sine_omega0
-                w = jax.random.uniform(kw, (n_in, n_out), dt, -lim, lim)
-                b = jax.random.uniform(kb, (n_out,), dt, -lim, lim)
+            std = layer_sigmas[j] if init == "raw" else None
+            w, b = _dense_init(init, j, n_in, n_out, (kw, kb), x.dtype, sigma_w, sigma_b, std, sine_omega0)
             layers.append({"w": w, "b": b} if bias else {"w": w})
         params["layers"] = layers
         return _check_init_finite(params, "the init settings (sigma_w, sigma_b, layer_sigmas, fourier_scale)")
 
+    apply_fn = _mlp_apply_fn(
+        sigma, n_layers, init=init, sigma_w=sigma_w, sigma_b=sigma_b, bias=bias, ff=fourier_features
+    )
+    use_ff = fourier_features is not None
+    kernel_fn = (
+        None if use_ff else _nt_kernel_fn(widths, activation, init, sigma_w, sigma_b, bias, gaussian_s, sine_omega0)
+    )
+    return Model(
+        init=init_fn,
+        apply=apply_fn,
+        kernel_fn=kernel_fn,
+        name=f"mlp-{activation}-{'x'.join(map(str, widths))}",
+        config=config,
+    )
+
+
+def _check_widths(widths: Any) -> tuple:
+    if isinstance(widths, (int, np.integer)):
+        raise TypeError(f"widths must be a sequence of layer sizes such as (200, 100, 1); got the int {widths}")
+    widths = tuple(widths)
+    if not widths:
+        raise ValueError("widths must contain at least one layer size (the output dimension)")
+    for j, w in enumerate(widths):
+        checks.check_positive_int(w, f"widths[{j}]")
+    return widths
+
+
+def _check_layer_sigmas(layer_sigmas: Any, init: str, n_layers: int) -> tuple[float, ...] | None:
+    """One float std per layer for ``init="raw"`` (a scalar applies to all layers); None otherwise."""
+    if init == "raw":
+        if layer_sigmas is None:
+            raise ValueError("init='raw' needs layer_sigmas (a float or one std per layer)")
+        sig = (layer_sigmas,) * n_layers if np.isscalar(layer_sigmas) else tuple(layer_sigmas)
+        if len(sig) != n_layers:
+            raise ValueError(f"layer_sigmas must have one entry per layer ({n_layers}); got {len(sig)}")
+        for j, s in enumerate(sig):
+            checks.check_positive(s, f"layer_sigmas[{j}]")
+            _check_scale(s, f"layer_sigmas[{j}]")
+        return tuple(float(s) for s in sig)
+    if layer_sigmas is not None:
+        raise ValueError(f"layer_sigmas is only used with init='raw'; got init={init!r}")
+    return None
+
+
+def _dense_init(init, j, n_in, n_out, keys, dt, sigma_w, sigma_b, std, sine_omega0):
+    """Weights ``(n_in, n_out)`` and biases ``(n_out,)`` of layer ``j`` of :func:`mlp` (see its ``init``)."""
+    kw, kb = keys
+    if init == "xavier":
+        lim = math.sqrt(6.0 / (n_in + n_out))
+        return jax.random.uniform(kw, (n_in, n_out), dt, -lim, lim), jnp.zeros((n_out,), dt)
+    if init == "standard":
+        w = sigma_w / math.sqrt(n_in) * jax.random.normal(kw, (n_in, n_out), dt)
+        return w, sigma_b * jax.random.normal(kb, (n_out,), dt)
+    if init == "ntk":
+        return jax.random.normal(kw, (n_in, n_out), dt), jax.random.normal(kb, (n_out,), dt)
+    if init == "raw":
+        return std * jax.random.normal(kw, (n_in, n_out), dt), std * jax.random.normal(kb, (n_out,), dt)
+    # siren
+    lim = 1.0 / n_in if j == 0 else math.sqrt(6.0 / n_in) / sine_omega0
+    return jax.random.uniform(kw, (n_in, n_out), dt, -lim, lim), jax.random.uniform(kb, (n_out,), dt, -lim, lim)
+
+
+def _mlp_apply_fn(sigma, n_layers, *, init, sigma_w, sigma_b, bias, ff):
+    """The forward pass of :func:`mlp` (``ff``: its ``fourier_features``)."""
+
     def apply_fn(params, x):
         layers = params["layers"]
-        d_expected = layers[0]["w"].shape[0] if not fourier_features else params["ff"]["B"].shape[0]
+        d_expected = layers[0]["w"].shape[0] if not ff else params["ff"]["B"].shape[0]
         x = _check_x(x, d_expected)
         h = x
-        if fourier_features:
+        if ff:
             proj = 2.0 * jnp.pi * (h @ jax.lax.stop_gradient(params["ff"]["B"]))
             h = jnp.concatenate([jnp.sin(proj), jnp.cos(proj)], axis=-1)
         for j, layer in enumerate(layers):
@@ -406,17 +438,7 @@ def mlp(
                 h = sigma(h)
         return h
 
-    use_ff = fourier_features is not None
-    kernel_fn = (
-        None if use_ff else _nt_kernel_fn(widths, activation, init, sigma_w, sigma_b, bias, gaussian_s, sine_omega0)
-    )
-    return Model(
-        init=init_fn,
-        apply=apply_fn,
-        kernel_fn=kernel_fn,
-        name=f"mlp-{activation}-{'x'.join(map(str, widths))}",
-        config=config,
-    )
+    return apply_fn
 
 
 def two_layer_relu(

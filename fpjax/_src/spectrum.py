@@ -647,11 +647,12 @@ def peak_relative_error(
     return relative_error(cf, cy, floor=floor)
 
 
+@renamed_keyword(k="wavenumbers")
 def periodic_amplitudes(
     values: ArrayLike,
     x: ArrayLike,
     *,
-    k: ArrayLike | None = None,
+    wavenumbers: ArrayLike | None = None,
     freqs: ArrayLike | None = None,
     period: float | None = None,
 ) -> Amplitudes:
@@ -667,8 +668,8 @@ def periodic_amplitudes(
     Args:
       values: ``(..., N)`` samples (or ``(..., N, 1)``), leading axes are batch axes.
       x: ``(N,)`` or ``(N, 1)`` uniform grid of one period.
-      k: optional integer cycles per period ``0 ≤ k ≤ ⌊N/2⌋`` to return (default all).
-      freqs: instead of ``k``, non-negative frequencies in cycles per unit of ``x`` (``k = ξL``).
+      wavenumbers: optional integer cycles per period ``0 ≤ k ≤ ⌊N/2⌋`` to return (default all).
+      freqs: instead of ``wavenumbers``, non-negative frequencies in cycles per unit of ``x`` (``k = ξL``).
       period: the period, if known (``N·Δ`` must equal it); confirms a grid that looks like one with
         the endpoint included.
 
@@ -684,18 +685,18 @@ def periodic_amplitudes(
     """
     grid = _period_grid(x, period)
     n = grid.n
-    if k is not None and freqs is not None:
-        raise TypeError("pass at most one of k and freqs")
+    if wavenumbers is not None and freqs is not None:
+        raise TypeError("pass at most one of wavenumbers and freqs")
     if freqs is not None:
         ks = _grid_cycles(grid, freqs, None)
     else:
-        ks = np.arange(n // 2 + 1) if k is None else np.atleast_1d(np.asarray(k))
+        ks = np.arange(n // 2 + 1) if wavenumbers is None else np.atleast_1d(np.asarray(wavenumbers))
         if ks.size == 0:
-            raise ValueError("k must not be empty")
+            raise ValueError("wavenumbers must not be empty")
         if not np.issubdtype(ks.dtype, np.integer):
-            raise TypeError(f"k must hold integer cycles per period; got dtype {ks.dtype}")
+            raise TypeError(f"wavenumbers must hold integer cycles per period; got dtype {ks.dtype}")
     if np.any(ks < 0) or np.any(ks > n // 2):
-        raise ValueError(f"k must lie in [0, {n // 2}] for N={n} grid points; got {ks.tolist()}")
+        raise ValueError(f"wavenumbers must lie in [0, {n // 2}] for N={n} grid points; got {ks.tolist()}")
     vals = _grid_values(values, n, "values")
     amps = jnp.abs(_series_coeffs(vals, grid, ks))
     return Amplitudes(jnp.asarray(ks), amps)
@@ -740,17 +741,19 @@ def _principal_direction(pts: jax.Array) -> jax.Array:
     return p * jnp.where(p[j] < 0, -1.0, 1.0).astype(p.dtype)
 
 
-@functools.partial(jax.jit, static_argnames=("chunk_freqs", "chunk_points"))
-def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: int, chunk_points: int) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("freq_batch_size", "point_batch_size"))
+def _nudft_projected(
+    t: jax.Array, y: jax.Array, freqs: jax.Array, freq_batch_size: int, point_batch_size: int
+) -> jax.Array:
     """``(1/n) Σ_i y_i exp(-2πi k t_i)`` for ``t (n,)``, ``y (n, c)`` real or complex, ``freqs (K,)``."""
     n, c = y.shape
     kn = freqs.shape[0]
-    n_pad = -n % chunk_points
-    k_pad = -kn % chunk_freqs
+    n_pad = -n % point_batch_size
+    k_pad = -kn % freq_batch_size
     # Zero-weight padding: padded points have y = 0 and contribute nothing.
-    t = jnp.pad(t, (0, n_pad)).reshape(-1, chunk_points)
-    y = jnp.pad(y, ((0, n_pad), (0, 0))).reshape(-1, chunk_points, c)
-    f = jnp.pad(freqs, (0, k_pad)).reshape(-1, chunk_freqs)
+    t = jnp.pad(t, (0, n_pad)).reshape(-1, point_batch_size)
+    y = jnp.pad(y, ((0, n_pad), (0, 0))).reshape(-1, point_batch_size, c)
+    f = jnp.pad(freqs, (0, k_pad)).reshape(-1, freq_batch_size)
     is_complex = jnp.issubdtype(y.dtype, jnp.complexfloating)
     rdtype = t.dtype
 
@@ -767,7 +770,7 @@ def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: 
                 re, im = _mm(cs, yb), -_mm(sn, yb)
             return (acc[0] + re, acc[1] + im), None
 
-        zeros = jnp.zeros((chunk_freqs, c), rdtype)
+        zeros = jnp.zeros((freq_batch_size, c), rdtype)
         (re, im), _ = jax.lax.scan(body, (zeros, zeros), (t, y))
         return jax.lax.complex(re, im)
 
@@ -775,14 +778,15 @@ def _nudft_projected(t: jax.Array, y: jax.Array, freqs: jax.Array, chunk_freqs: 
     return out / n
 
 
+@renamed_keyword(chunk_freqs="freq_batch_size", chunk_points="point_batch_size")
 def nudft(
     x: ArrayLike,
     y: ArrayLike,
     freqs: ArrayLike,
     direction: ArrayLike | None = None,
     *,
-    chunk_freqs: int = 256,
-    chunk_points: int = 4096,
+    freq_batch_size: int = 256,
+    point_batch_size: int = 4096,
 ) -> jax.Array:
     """Projected non-uniform DFT of scattered data (the projection method of arXiv:1901.06523).
 
@@ -791,7 +795,7 @@ def nudft(
     samples), so on a uniform grid of N points spanning ``L = NΔ`` it equals :func:`grid_fft`'s
     coefficient divided by ``L``.
 
-    Memory is bounded: the phase matrix is built in ``chunk_freqs × chunk_points`` blocks
+    Memory is bounded: the phase matrix is built in ``freq_batch_size × point_batch_size`` blocks
     (``lax.map`` over frequency blocks, ``lax.scan`` over point blocks), all under one ``jit``.
 
     Args:
@@ -800,7 +804,7 @@ def nudft(
       freqs: ``(K,)`` frequencies in cycles per unit of ``p·x``.
       direction: ``(d,)`` projection direction, normalised here; ``None`` (default) uses
         :func:`principal_direction` of ``x`` (first principal component, deterministic sign).
-      chunk_freqs, chunk_points: block sizes (results do not depend on them beyond rounding).
+      freq_batch_size, point_batch_size: block sizes (results do not depend on them beyond rounding).
 
     Returns:
       complex ``(K,)`` if ``y`` is 1-D, else ``(K, c)``.
@@ -827,8 +831,8 @@ def nudft(
     ff = as_array(freqs, "freqs")
     check_ndim(ff, "freqs", 1, shape_hint="(K,)")
     check_finite(ff, "freqs")
-    chunk_freqs = check_positive_int(chunk_freqs, "chunk_freqs")
-    chunk_points = check_positive_int(chunk_points, "chunk_points")
+    freq_batch_size = check_positive_int(freq_batch_size, "freq_batch_size")
+    point_batch_size = check_positive_int(point_batch_size, "point_batch_size")
     if direction is None:
         p = principal_direction(pts)
     else:
@@ -849,7 +853,9 @@ def nudft(
     squeeze = y2.ndim == 1
     if squeeze:
         y2 = y2[:, None]
-    out = _nudft_projected(t, y2, ff.astype(rdtype), min(chunk_freqs, ff.shape[0]), min(chunk_points, pts.shape[0]))
+    out = _nudft_projected(
+        t, y2, ff.astype(rdtype), min(freq_batch_size, ff.shape[0]), min(point_batch_size, pts.shape[0])
+    )
     return out[:, 0] if squeeze else out
 
 

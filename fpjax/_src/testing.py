@@ -184,7 +184,6 @@ def assert_spectra_close(
     tol = atol_v + rtol_v * np.maximum(np.abs(ce), floor * ref)
     err = np.abs(cv - ce)
     bad = ~(err <= tol)
-    fr = m / grid.length
     if frac < 1.0:
         if len(batch) == 0:
             raise ValueError("fraction < 1 needs a leading seed axis on values (shape (seeds, ..., N))")
@@ -199,6 +198,19 @@ def assert_spectra_close(
         if not bad.any():
             return
         head = f"spectra differ at {int(bad.reshape(-1, m.size).any(axis=0).sum())} of {m.size} frequencies"
+    headers, rows, order = _spectra_table(cv, ce, err, tol, bad, m, m / grid.length, batch)
+    msg = (
+        f"{head} (rtol={rtol_v:.3g}, atol={'default' if atol is None else atol_v}, floor={floor:g}; "
+        f"tolerance = atol + rtol·max(|expected|, floor·max|expected|); coefficients "
+        f"c(ξ) = (1/N) Σ f(x_j) exp(-2πiξx_j), period L = {grid.length:.6g}):\n"
+        + _table(headers, [rows[i] for i in sorted(order)])
+    )
+    raise AssertionError(msg)
+
+
+def _spectra_table(cv, ce, err, tol, bad, m, fr, batch) -> tuple[list, list, np.ndarray]:
+    """Headers, rows (the worst batch entry per frequency) and the rows to show, worst first, of
+    :func:`assert_spectra_close`'s failure report."""
     ratio = np.where(tol > 0, err / np.where(tol > 0, tol, 1), np.where(err > 0, np.inf, 0))
     flat_ratio = ratio.reshape(-1, m.size)
     worst = np.argmax(flat_ratio, axis=0)
@@ -222,13 +234,7 @@ def assert_spectra_close(
     if batch:
         headers.insert(2, "batch index")
     order = np.argsort(-flat_ratio.max(axis=0), kind="stable")[:_MAX_ROWS]
-    msg = (
-        f"{head} (rtol={rtol_v:.3g}, atol={'default' if atol is None else atol_v}, floor={floor:g}; "
-        f"tolerance = atol + rtol·max(|expected|, floor·max|expected|); coefficients "
-        f"c(ξ) = (1/N) Σ f(x_j) exp(-2πiξx_j), period L = {grid.length:.6g}):\n"
-        + _table(headers, [rows[i] for i in sorted(order)])
-    )
-    raise AssertionError(msg)
+    return headers, rows, order
 
 
 # ----------------------------------------------------------------------------------------------
@@ -315,6 +321,30 @@ def assert_frequency_order(
     order = np.argsort(fr)
     fr, times = fr[order], times[:, order]
     at0 = times == st[0]
+    failing, informative, uninformative = _seed_orders(times, at0)
+    if informative == 0:
+        raise AssertionError(
+            f"no seed gives information on the frequency order: every seed has fewer than two "
+            f"frequencies not yet converged at step {_fmt(st[0])}, or none of them ever falls below "
+            f"the threshold {threshold:g}"
+        )
+    if informative - len(failing) >= frac * informative - 1e-12:
+        return
+    lines = [
+        (
+            f"frequency order violated in {len(failing)} of {informative} informative seeds (rule {rule!r}, "
+            f"threshold {threshold:g}; required to hold in >= {frac:.3g} of them). Low frequencies must "
+            "converge no later than higher ones:"
+        )
+    ]
+    lines += _order_report(failing, fr, times, at0, st, uninformative)
+    raise AssertionError("\n".join(lines))
+
+
+def _seed_orders(times: np.ndarray, at0: np.ndarray) -> tuple[list, int, list[int]]:
+    """Per seed of :func:`assert_frequency_order`: ``(failing, informative, uninformative)`` with
+    ``failing`` the ``(seed, t, allowed, violations, informative mask)`` of seeds that break the order."""
+    n_seeds, k = times.shape
     failing, informative, uninformative = [], 0, []
     for s in range(n_seeds):
         info = ~at0[s]
@@ -334,21 +364,13 @@ def assert_frequency_order(
         viol = info & (t > allowed)
         if viol.any():
             failing.append((s, t, allowed, viol, info))
-    if informative == 0:
-        raise AssertionError(
-            f"no seed gives information on the frequency order: every seed has fewer than two "
-            f"frequencies not yet converged at step {_fmt(st[0])}, or none of them ever falls below "
-            f"the threshold {threshold:g}"
-        )
-    if informative - len(failing) >= frac * informative - 1e-12:
-        return
-    lines = [
-        (
-            f"frequency order violated in {len(failing)} of {informative} informative seeds (rule {rule!r}, "
-            f"threshold {threshold:g}; required to hold in >= {frac:.3g} of them). Low frequencies must "
-            "converge no later than higher ones:"
-        )
-    ]
+    return failing, informative, uninformative
+
+
+def _order_report(failing, fr, times, at0, st, uninformative) -> list[str]:
+    """The lines of :func:`assert_frequency_order`'s failure report after its first line."""
+    n_seeds, k = times.shape
+    lines = []
     for s, t, allowed, viol, info in failing[:3]:
         lines.append(f"  seed {s}:")
         for i in np.flatnonzero(viol):
@@ -384,7 +406,7 @@ def assert_frequency_order(
         )
     if uninformative:
         lines.append(f"  seeds with < 2 informative frequencies (left out): {uninformative}")
-    raise AssertionError("\n".join(lines))
+    return lines
 
 
 # ----------------------------------------------------------------------------------------------
@@ -663,20 +685,26 @@ def assert_seed_fraction(
     )
 
 
+@checks.renamed_keyword(k="num_standard_errors")
 def assert_seed_mean(
-    values: ArrayLike, expected: ArrayLike, *, k: float = 3.0, atol: float = 0.0, freqs: ArrayLike | None = None
+    values: ArrayLike,
+    expected: ArrayLike,
+    *,
+    num_standard_errors: float = 3.0,
+    atol: float = 0.0,
+    freqs: ArrayLike | None = None,
 ) -> None:
-    """Assert that the mean over seeds is within ``k`` standard errors of ``expected`` (per frequency).
+    """Assert that the mean over seeds is within ``num_standard_errors`` standard errors of ``expected``.
 
-    ``|mean − expected| <= k · stderr + atol`` with ``stderr = std/√S`` (``ddof = 1``, from
-    :func:`fpjax._src.stats.seed_summary`). ``k = 3`` (default) fails a correct expectation with
-    probability about 0.3 % per frequency for Gaussian seed noise with many seeds (heavier for few
+    Per frequency, ``|mean − expected| <= num_standard_errors · stderr + atol`` with ``stderr = std/√S``
+    (``ddof = 1``, from :func:`fpjax._src.stats.seed_summary`). ``num_standard_errors = 3`` (default)
+    fails a correct expectation with probability about 0.3 % per frequency for Gaussian seed noise with many seeds (heavier for few
     seeds: Student t with ``S − 1`` degrees of freedom, e.g. 1.5 % for ``S = 8``).
 
     Args:
       values: ``(S,)`` or ``(S, K)`` with ``S >= 2`` seeds.
       expected: scalar or ``(K,)``.
-      k: number of standard errors allowed.
+      num_standard_errors: number of standard errors allowed.
       atol: additional absolute slack (e.g. a known bias of the estimator).
       freqs: ``(K,)`` labels for the report.
 
@@ -706,7 +734,7 @@ def assert_seed_mean(
         e = np.broadcast_to(e, (v2.shape[1],))
     except ValueError:
         raise ValueError(f"expected must be a scalar or have shape (K,) = ({v2.shape[1]},); got {e.shape}") from None
-    k = _check_nonneg(k, "k")
+    k = _check_nonneg(num_standard_errors, "num_standard_errors")
     atol = _check_nonneg(atol, "atol")
     s = seed_summary(v2, axis=0)
     err = np.abs(s.mean - e)

@@ -7,6 +7,8 @@ Conventions (torus ``[0, L)^d``, Fourier-transform-normalised coefficients, the 
 References:
   Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "Explicitizing an implicit bias of the frequency principle in
   two-layer neural networks", arXiv:1905.10264.
+  Y. Zhang, T. Luo, Z. Ma, Z.-Q. J. Xu, "A linear frequency principle model to understand the absence
+  of overfitting in neural networks", Chinese Phys. Lett. 38, 038701 (2021), arXiv:2102.00200.
   T. Luo, Z. Ma, Z.-Q. J. Xu, Y. Zhang, "On the exact computation of linear frequency principle
   dynamics and its generalization", SIAM J. Math. Data Sci. (2022), arXiv:2010.08153.
 """
