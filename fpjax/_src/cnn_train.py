@@ -503,7 +503,13 @@ def train_cnn(
     if deprecated:
         raise TypeError(f"train_cnn() got an unexpected keyword argument {next(iter(deprecated))!r}")
     checks.check_key(key)
+    if not isinstance(model, CNN):
+        raise TypeError(f"model must be a CNN from fpjax.cnn.get_model; got {type(model).__name__}")
     epochs = checks.check_positive_int(epochs, "epochs", minimum=0)
+    if record is not None and not callable(record):
+        raise TypeError(f"record must be callable params -> pytree, or None; got {type(record).__name__}")
+    if stop_at_train_acc is not None and not 0 < checks.check_positive(stop_at_train_acc, "stop_at_train_acc") <= 1:
+        raise ValueError(f"stop_at_train_acc must be an accuracy in (0, 1]; got {stop_at_train_acc!r}")
     variables = _as_variables(variables)
     data = _check_xy(model, x_train, y_train)
     n = data[0].shape[0]

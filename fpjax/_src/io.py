@@ -123,7 +123,7 @@ def to_jsonable(obj: Any) -> Any:
             return {"real": to_jsonable(arr.real), "imag": to_jsonable(arr.imag)}
     if isinstance(obj, (np.bool_,)):
         return bool(obj)
-    raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
+    raise TypeError(f"obj holds a {type(obj).__name__}, which cannot be converted to JSON")
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -156,6 +156,13 @@ def new_figure(figsize: tuple[float, float] = (6, 4), **kwargs):
     """
     from matplotlib.figure import Figure
 
+    try:
+        w, h = (float(v) for v in figsize)
+        ok = 0 < w < float("inf") and 0 < h < float("inf")
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"figsize must be (width, height) in inches, both > 0 and finite; got {figsize!r}")
     kwargs.setdefault("layout", "constrained")
     return Figure(figsize=figsize, **kwargs)
 
@@ -202,4 +209,6 @@ def save_text(text: str, path: str | os.PathLike) -> Path:
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str; got {type(text).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
     return atomic_write_bytes(path, text.encode("utf-8"))

@@ -212,6 +212,8 @@ def _validate_data(apply, params, x, y, loss):
 
 def make_loss(apply: Callable, loss: str | Callable = "mse") -> Callable:
     """``L(params, x, y) = loss(apply(params, x), y)``."""
+    if not callable(apply):
+        raise TypeError(f"apply must be callable apply(params, x); got {type(apply).__name__}")
     fn = get_loss(loss)
     return lambda params, x, y: fn(apply(params, x), y)
 
