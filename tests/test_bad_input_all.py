@@ -607,6 +607,8 @@ def _special():
         ("init_bias.kernel_matrices-kernel", lambda: init_bias.kernel_matrices(3, X1), TypeError, "kernel"),
         ("init_bias.theorem3_stats-lengths", lambda: init_bias.theorem3_stats(jnp.ones(4), jnp.ones(3), jnp.ones(4)), ValueError, "unbiased_samples"),
         ("init_bias.theorem3_stats-one-sample", lambda: init_bias.theorem3_stats(jnp.ones(1), jnp.ones(1), jnp.ones(1)), ValueError, "lhs_samples"),
+        ("init_bias.theorem3_stats-negative", lambda: init_bias.theorem3_stats(-jnp.ones(4), jnp.ones(4), jnp.ones(4)), ValueError, "lhs_samples"),
+        ("init_bias.theorem3_stats-string", lambda: init_bias.theorem3_stats(jnp.ones(4), "abc", jnp.ones(4)), TypeError, "unbiased_samples"),
         ("init_bias.theorem3_terms-y_train", lambda: init_bias.theorem3_terms(OP, Y1[:-1], Y1[:2], Y1, Y1[:2]), ValueError, "y_train"),
         ("init_bias.theorem3_terms-y_test", lambda: init_bias.theorem3_terms(OP, Y1, Y1[:3], Y1, Y1[:2]), ValueError, "y_test"),
         ("init_bias.gp_bias_error-shape", lambda: init_bias.gp_bias_error(OP, jnp.eye(3), K6[:2], K6), ValueError, "cov_test_test"),
@@ -734,6 +736,8 @@ NAN_OUT = {
     "init_bias.grid_sq_norm": lambda v: init_bias.grid_sq_norm(jnp.ones(4).at[0].set(v)),
     "init_bias.theorem3_terms-y_train": lambda v: init_bias.theorem3_terms(OP, Y1.at[0, 0].set(v), Y1[:2], Y1, Y1[:2]).lhs,
     "tangent_fourier.predicted_dfhat": lambda v: tf.predicted_dfhat(jnp.ones((6, 4)).at[0, 0].set(v), jnp.ones(6)),
+    "spectrum.high_freq_energy-profile": lambda v: fspec.high_freq_energy(jnp.ones(6).at[4].set(v), jnp.arange(6.0), 2.0, pad=8),
+    "spectrum.coeffs_at-coeffs": lambda v: fspec.coeffs_at(jnp.ones(5).at[3].set(v), jnp.array([1])),
     "hessian.density_from_quadrature-nodes": lambda v: fhess.density_from_quadrature(NODES.at[0, 0].set(v), QW, GRID, 0.1),
 }
 

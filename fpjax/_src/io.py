@@ -157,7 +157,10 @@ def new_figure(figsize: tuple[float, float] = (6, 4), **kwargs):
     from matplotlib.figure import Figure
 
     try:
-        w, h = (float(v) for v in figsize)
+        size = tuple(figsize)
+        if len(size) == 3 and isinstance(size[2], str):  # (w, h, unit), as matplotlib accepts
+            size = size[:2]
+        w, h = (float(v) for v in size)
         ok = 0 < w < float("inf") and 0 < h < float("inf")
     except (TypeError, ValueError):
         ok = False
