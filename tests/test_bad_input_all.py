@@ -736,8 +736,7 @@ NAN_OUT = {
     "init_bias.grid_sq_norm": lambda v: init_bias.grid_sq_norm(jnp.ones(4).at[0].set(v)),
     "init_bias.theorem3_terms-y_train": lambda v: init_bias.theorem3_terms(OP, Y1.at[0, 0].set(v), Y1[:2], Y1, Y1[:2]).lhs,
     "tangent_fourier.predicted_dfhat": lambda v: tf.predicted_dfhat(jnp.ones((6, 4)).at[0, 0].set(v), jnp.ones(6)),
-    "spectrum.high_freq_energy-profile": lambda v: fspec.high_freq_energy(jnp.ones(6).at[4].set(v), jnp.arange(6.0), 2.0, pad=8),
-    "spectrum.coeffs_at-coeffs": lambda v: fspec.coeffs_at(jnp.ones(5).at[3].set(v), jnp.array([1])),
+    "spectrum.coeffs_at-coeffs": lambda v: fspec.coeffs_at(jnp.ones(5).at[3].set(v), np.array([1])),  # k: host indices
     "hessian.density_from_quadrature-nodes": lambda v: fhess.density_from_quadrature(NODES.at[0, 0].set(v), QW, GRID, 0.1),
 }
 

@@ -68,7 +68,7 @@ def test_a_nonfinite_value_never_passes_spectra_close(arg, index, value):
 
 
 @SETTINGS
-@given(st.floats(allow_nan=True, allow_infinity=True).filter(lambda v: not np.isfinite(v)))
+@given(nonfinite)
 def test_a_nonfinite_exponent_or_tolerance_never_passes(value):
     for kw in ({"exponent": value, "tol": 0.1}, {"exponent": 1.5, "tol": value}):
         with pytest.raises((AssertionError, ValueError, TypeError)):
