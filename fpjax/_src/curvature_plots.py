@@ -73,9 +73,9 @@ def plot_eigen_density(
     density = np.asarray(density)
     if grid.ndim != 1 or density.shape != grid.shape:
         raise ValueError(f"grid and density must be 1-D of equal length; got {grid.shape}, {density.shape}")
-    fig, ax = _axes(ax, (5, 3.5))
     if log and not (isinstance(floor, (int, float, np.integer, np.floating)) and 0 < floor < np.inf):
         raise ValueError(f"floor must be > 0 and finite on a log axis; got {floor!r}")
+    fig, ax = _axes(ax, (5, 3.5))
     y = np.maximum(density, floor) if log else density
     ax.plot(grid, y, label=label, **plot_kwargs)
     if log:

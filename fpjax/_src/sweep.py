@@ -72,7 +72,7 @@ def diverged_mask(outputs: PyTree) -> np.ndarray:
     bad = None
     for path, leaf in leaves_with_path:
         a = np.asarray(leaf)
-        if a.ndim == 0 or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        if a.ndim == 0 or not (jnp.issubdtype(a.dtype, jnp.number) or a.dtype == np.bool_):  # jnp: knows bfloat16
             raise ValueError(
                 f"outputs must be a pytree of arrays with a leading seed axis; leaf "
                 f"{jax.tree_util.keystr(path) or '(root)'} has dtype {a.dtype} and shape {a.shape}"
