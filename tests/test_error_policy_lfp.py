@@ -104,3 +104,11 @@ def test_evaluate_series_refuses_features_beyond_memory(one_mib):
     coeffs = jnp.zeros((2 * 2000 + 1,), jnp.complex64)  # 4001 frequencies x 100 points x 3 arrays
     with pytest.raises(ValueError, match=r"^coeffs too large: the features of 100 points"):
         lfp.evaluate_series(coeffs, jnp.linspace(0.0, 1.0, 100))
+
+
+@pytest.mark.parametrize("period", [0.0, -1.0, float("nan"), "1"])
+def test_gamma2_on_grid_checks_period_for_array_gamma2(period):
+    from fpjax.theory import lfp
+
+    with pytest.raises((ValueError, TypeError), match="period"):
+        lfp.gamma2_on_grid(jnp.ones(5), 1, period=period)

@@ -384,4 +384,6 @@ def check_symmetric(k: Any, name: str, *, rtol: float | None = None) -> Any:
         rtol = 8.0 * float(np.sqrt(np.finfo(arr.dtype).eps)) if jnp.issubdtype(arr.dtype, jnp.inexact) else 0.0
     asym = jnp.max(jnp.abs(arr - arr.T)) if arr.size else jnp.zeros(())
     bad = asym > rtol * jnp.max(jnp.abs(arr)) if arr.size else False
-    return error_if(k, bad, f"{name} must be symmetric (a kernel matrix): max|K - K^T| exceeds 8 sqrt(eps) times max|K|")
+    return error_if(
+        k, bad, f"{name} must be symmetric (a kernel matrix): max|K - K^T| exceeds 8 sqrt(eps) times max|K|"
+    )

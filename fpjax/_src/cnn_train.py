@@ -532,7 +532,17 @@ def train_cnn(
     if deprecated:
         raise TypeError(f"train_cnn() got an unexpected keyword argument {next(iter(deprecated))!r}")
     checks.check_key(key)
+    if not isinstance(model, CNN):
+        raise TypeError(f"model must be a CNN from fpjax.cnn.get_model; got {type(model).__name__}")
     epochs = checks.check_positive_int(epochs, "epochs", minimum=0)
+    if record is not None and not callable(record):
+        raise TypeError(f"record must be callable params -> pytree, or None; got {type(record).__name__}")
+    # an accuracy above 1 is never reached: the run would silently never stop early
+    if (
+        stop_at_train_acc is not None
+        and checks.check_positive(stop_at_train_acc, "stop_at_train_acc", allow_zero=True) > 1
+    ):
+        raise ValueError(f"stop_at_train_acc must be an accuracy in [0, 1]; got {stop_at_train_acc!r}")
     variables = _as_variables(variables)
     data = _check_xy(model, x_train, y_train)
     n = data[0].shape[0]

@@ -31,6 +31,15 @@ def _axes(ax, figsize):
     return ax.figure, ax
 
 
+def _check_result(result: Any, what: str, fields: tuple[str, ...], losses_ndim: int | None = None) -> None:
+    """TypeError naming ``result`` unless it has ``fields`` (and ``losses`` of rank ``losses_ndim``)."""
+    ok = all(hasattr(result, f) for f in fields)
+    if ok and losses_ndim is not None:
+        ok = np.ndim(result.losses) == losses_ndim
+    if not ok:
+        raise TypeError(f"result must be a {what}; got {type(result).__name__}")
+
+
 def plot_eigen_density(
     grid: ArrayLike,
     density: ArrayLike,
@@ -64,6 +73,8 @@ def plot_eigen_density(
     density = np.asarray(density)
     if grid.ndim != 1 or density.shape != grid.shape:
         raise ValueError(f"grid and density must be 1-D of equal length; got {grid.shape}, {density.shape}")
+    if log and not (isinstance(floor, (int, float, np.integer, np.floating)) and 0 < floor < np.inf):
+        raise ValueError(f"floor must be > 0 and finite on a log axis; got {floor!r}")
     fig, ax = _axes(ax, (5, 3.5))
     y = np.maximum(density, floor) if log else density
     ax.plot(grid, y, label=label, **plot_kwargs)
@@ -98,6 +109,10 @@ def plot_layer_curvature(result: Any, *, n_grid: int = 400, sigma: float | None 
       >>> type(fig).__name__, fig.axes[0].get_title()
       ('Figure', 'hessian: per-layer blocks')
     """
+    _check_result(result, "LayerCurvature (from fpjax.hessian.layer_curvature)", ("names", "trace", "nodes", "weights"))
+    from fpjax._src.checks import check_positive_int
+
+    n_grid = check_positive_int(n_grid, "n_grid", minimum=2)
     names = list(result.names)
     tr, se = np.asarray(result.trace, float), np.asarray(result.standard_error, float)
     top = np.asarray(result.top_eigenvalue, float)
@@ -212,6 +227,7 @@ def plot_landscape_1d(result: Any, *, ax=None, label: str | None = None, log: bo
       >>> type(fig).__name__, len(fig.axes[0].lines), fig.axes[0].get_xlabel()
       ('Figure', 1, 'α')
     """
+    _check_result(result, "Slice1D (from fpjax.landscape.slice_1d)", ("alphas", "losses"), 1)
     fig, ax = _axes(ax, (5, 3.5))
     ax.plot(np.asarray(result.alphas), np.asarray(result.losses), label=label)
     if log:
@@ -244,6 +260,9 @@ def plot_landscape_contour(result: Any, *, ax=None, levels: int = 30, log: bool 
       >>> len(fig.axes), fig.axes[0].get_xlabel()
       (2, 'α (direction 1)')
     """
+    _check_result(result, "Slice2D (from fpjax.landscape.slice_2d)", ("alphas", "betas", "losses"), 2)
+    if isinstance(levels, (int, np.integer)) and not isinstance(levels, bool) and levels < 1:
+        raise ValueError(f"levels must be >= 1 (a number of contour levels) or a sequence of levels; got {levels}")
     fig, ax = _axes(ax, (5, 4.2))
     a, b = np.asarray(result.alphas), np.asarray(result.betas)
     z = np.asarray(result.losses, float)
@@ -274,6 +293,7 @@ def plot_landscape_surface(result: Any, *, log: bool = False):
       >>> fig.axes[0].name, fig.axes[0].get_zlabel()
       ('3d', 'loss')
     """
+    _check_result(result, "Slice2D (from fpjax.landscape.slice_2d)", ("alphas", "betas", "losses"), 2)
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5.5, 4.5), layout="constrained")

@@ -388,6 +388,8 @@ def write_sha256sums(folder: str | os.PathLike) -> Path:
       ...     print(sums.name, sums.read_text(), end="")
       SHA256SUMS ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  a.bin
     """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path (str or os.PathLike); got {type(folder).__name__}")
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"folder {str(folder)!r} is not a directory")
@@ -897,7 +899,8 @@ def load_digits(split: str = "train", *, size: int | None = None, channels: int 
     idx = _sk_split(len(d.target), split)
     x = (d.images[idx] / 16.0).astype(np.float32)[..., None]
     if size is not None or channels != 1:
-        x = upscale_images(x, size=size or 8, channels=channels)
+        # size=0 is not "no upscaling" (that is None): upscale_images refuses it, naming size
+        x = upscale_images(x, size=8 if size is None else size, channels=channels)
     return Dataset(x, d.target[idx].astype(np.int32))
 
 
@@ -994,13 +997,20 @@ def standardize(x_train: ArrayLike, *others: ArrayLike, eps: float = 1e-8):
       >>> [round(v, 4) for v in s_train[:, 0].tolist()], s_test.tolist()
       ([-1.3416, -0.4472, 0.4472, 1.3416], [[0.0]])
     """
-    x_train = np.asarray(x_train, dtype=np.float32)
+    x_train = checks.real_float_array(x_train, "x_train", dtype=np.float32)
     if x_train.ndim < 2 or x_train.shape[0] == 0:
         raise ValueError(f"x_train must have shape (n, ..., c) with n >= 1; got {x_train.shape}")
+    eps = checks.check_positive(eps, "eps", allow_zero=True)
+    rest = [checks.real_float_array(o, f"others[{i}]", dtype=np.float32) for i, o in enumerate(others)]
+    for i, o in enumerate(rest):  # per-channel statistics: every array needs x_train's channel axis
+        if o.ndim < 1 or o.shape[-1] != x_train.shape[-1]:
+            raise ValueError(
+                f"others[{i}] must have shape (..., {x_train.shape[-1]}) (the channels of x_train); got {o.shape}"
+            )
     axes = tuple(range(x_train.ndim - 1))
     mu, sd = x_train.mean(axes), x_train.std(axes)
-    f = lambda a: ((np.asarray(a, dtype=np.float32) - mu) / (sd + eps)).astype(np.float32)
-    return (f(x_train),) + tuple(f(o) for o in others)
+    f = lambda a: ((a - mu) / (sd + eps)).astype(np.float32)
+    return (f(x_train),) + tuple(f(o) for o in rest)
 
 
 # ---------------------------------------------------------------------------------------------

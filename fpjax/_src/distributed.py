@@ -330,6 +330,10 @@ def launch_local(
         isinstance(a, (str, os.PathLike, int, float)) and not isinstance(a, bool) for a in argv
     ):
         raise TypeError("argv must be a list of strings (the arguments of the command)")
+    if platform is not None and (not isinstance(platform, str) or not platform.strip()):
+        raise TypeError(f"platform must be a JAX_PLATFORMS string such as 'cpu', or None; got {platform!r}")
+    if isinstance(grace_s, bool) or not isinstance(grace_s, (int, float)) or not 0 <= grace_s < float("inf"):
+        raise ValueError(f"grace_s must be a number of seconds >= 0; got {grace_s!r}")
     cmd = [sys.executable, "-m", "fpjax"] if command is None else [os.fspath(c) for c in command]
     if not cmd:
         raise ValueError("command must not be empty")

@@ -729,8 +729,12 @@ def theorem3_stats(
       Y. Zhang, Z.-Q. J. Xu, T. Luo, Z. Ma, "A type of generalization error induced by
       initialization in deep neural networks", MSML 2020, arXiv:1905.07777.
     """
-    lhs = np.asarray(lhs_samples, np.float64)
-    bias = np.asarray(bias_samples, np.float64)
+    lhs = checks.real_float_array(lhs_samples, "lhs_samples")
+    bias = checks.real_float_array(bias_samples, "bias_samples")
+    unbiased_samples = checks.real_float_array(unbiased_samples, "unbiased_samples")
+    for name, a in (("lhs_samples", lhs), ("unbiased_samples", unbiased_samples), ("bias_samples", bias)):
+        if np.any(a < 0):  # NaN compares False: non-finite samples are dropped below, not refused
+            raise ValueError(f"{name} must be squared norms (>= 0); got a minimum of {np.nanmin(a):g}")
     if lhs.ndim != 1 or lhs.size < 2:
         raise ValueError(f"lhs_samples must be 1-D with at least 2 samples; got shape {lhs.shape}")
     if bias.shape != lhs.shape:

@@ -124,7 +124,7 @@ def to_jsonable(obj: Any) -> Any:
             return {"real": to_jsonable(arr.real), "imag": to_jsonable(arr.imag)}
     if isinstance(obj, (np.bool_,)):
         return bool(obj)
-    raise TypeError(f"cannot convert {type(obj).__name__} to JSON")
+    raise TypeError(f"obj holds a {type(obj).__name__}, which cannot be converted to JSON")
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -157,6 +157,16 @@ def new_figure(figsize: tuple[float, float] = (6, 4), **kwargs):
     """
     from matplotlib.figure import Figure
 
+    try:
+        size = tuple(figsize)
+        if len(size) == 3 and isinstance(size[2], str):  # (w, h, unit), as matplotlib accepts
+            size = size[:2]
+        w, h = (float(v) for v in size)
+        ok = 0 < w < float("inf") and 0 < h < float("inf")
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"figsize must be (width, height) in inches, both > 0 and finite; got {figsize!r}")
     kwargs.setdefault("layout", "constrained")
     return Figure(figsize=figsize, **kwargs)
 
@@ -203,4 +213,6 @@ def save_text(text: str, path: str | os.PathLike) -> Path:
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str; got {type(text).__name__}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or os.PathLike); got {type(path).__name__}")
     return atomic_write_bytes(path, text.encode("utf-8"))

@@ -124,11 +124,11 @@ def gamma2_on_grid(gamma2: ArrayLike | Callable, d: int, *, k_max: int | None = 
       dynamics and its generalization", SIAM J. Math. Data Sci. 4, 1272–1292 (2022), arXiv:2010.08153.
     """
     d = check_positive_int(d, "d")
+    period = check_positive(period, "period")  # whatever gamma2 is: a bad period is never accepted
     if callable(gamma2):
         if k_max is None:
             raise ValueError("k_max is required when gamma2 is a callable")
         k_max = check_positive_int(k_max, "k_max", minimum=1)
-        period = check_positive(period, "period")
         # the integer grid, ξ (M, d) as floats, γ²(ξ) and its checked copy
         _check_grid_memory(k_max, d, 8 * (3 * d + 3))
         xi = jnp.asarray((_kgrid_np(k_max, d) / period).reshape(-1, d), _float_dtype())

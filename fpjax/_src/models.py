@@ -79,7 +79,11 @@ def num_params(tree: PyTree) -> int:
       >>> num_params({"w": np.zeros((3, 4)), "b": np.zeros(4)})
       16
     """
-    return int(sum(np.prod(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(tree)))
+    leaves = jax.tree_util.tree_leaves(tree)
+    for leaf in leaves:  # a string or an object leaf is not a parameter array (np.shape would count it as 1)
+        if not (hasattr(leaf, "shape") or isinstance(leaf, (int, float, complex, np.generic))):
+            raise TypeError(f"tree must be a pytree of arrays; got a leaf of type {type(leaf).__name__}")
+    return int(sum(np.prod(np.shape(leaf)) for leaf in leaves))
 
 
 def _check_init_finite(params: Any, setting: str) -> Any:

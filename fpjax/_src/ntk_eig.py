@@ -94,8 +94,11 @@ def ntk_matvec(apply: Model | Callable, params: PyTree, x: ArrayLike, *, batch_s
     x = checks.as_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must have shape (n, ...) with a feature axis; got {tuple(x.shape)}")
+    checks.check_finite(x, "x")  # here, not at the first product: the operator is built once, used often
     n = x.shape[0]
     c = _out_dim(apply_fn, params, x)
+    if batch_size is not None:  # before comparing with n: "4" or 2.5 are refused, naming it
+        batch_size = checks.check_positive_int(batch_size, "batch_size")
     if batch_size is None or batch_size >= n:
 
         def f(p):
@@ -243,6 +246,8 @@ def frobenius_norm(matvec: Callable, vectors: jax.Array, *, key: jax.Array, num_
       Meyer, Musco, Musco & Woodruff (2021), arXiv:2010.09649.
     """
     checks.check_key(key)
+    if not callable(matvec):
+        raise TypeError(f"matvec must be callable v -> K v; got {type(matvec).__name__}")
     q = checks.as_array(vectors, "vectors")
     checks.check_ndim(q, "vectors", 2, shape_hint="(N, k)")
     if not jnp.issubdtype(q.dtype, jnp.floating):

@@ -204,6 +204,8 @@ def build_report(out_root: str | Path = "results") -> Path:
         >>> "1 of 1</b> claims held" in build_report(out).read_text()
         True
     """
+    if not isinstance(out_root, (str, os.PathLike)):
+        raise TypeError(f"out_root must be a folder path (str or os.PathLike); got {type(out_root).__name__}")
     root = Path(out_root)
     if not root.is_dir():
         raise ValueError(f"out_root {str(root)!r} does not exist; run an experiment first (`fpjax run NAME`)")

@@ -306,9 +306,14 @@ def plot_gradient_histograms(
     fig = _figure(figsize)
     ax = fig.add_subplot()
     for h, lab in zip(hs, _labels(labels, len(hs))):
-        counts, edges = (h.counts, h.edges) if hasattr(h, "counts") else (h[0], h[1])
-        counts = np.asarray(counts, dtype=float)
-        edges = np.asarray(edges, dtype=float)
+        try:
+            counts, edges = (h.counts, h.edges) if hasattr(h, "counts") else (h[0], h[1])
+            counts = np.asarray(counts, dtype=float)
+            edges = np.asarray(edges, dtype=float)
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise TypeError(
+                f"histograms must hold GradientHistogram results (or (counts, edges) pairs); got {type(h).__name__}"
+            ) from None
         if edges.shape[0] != counts.shape[0] + 1:
             raise ValueError(
                 f"each histogram needs len(edges) = len(counts) + 1; got {edges.shape[0]} and {counts.shape[0]}"

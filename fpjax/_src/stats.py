@@ -78,8 +78,10 @@ def spearman(a, b) -> float:
       C. Spearman, "The proof and measurement of association between two things", Am. J. Psychol.
       15 (1904), doi:10.2307/1412159.
     """
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
+    from fpjax._src.checks import real_float_array  # stats stays importable without jax at module load
+
+    a = real_float_array(a, "a")
+    b = real_float_array(b, "b")
     if a.ndim != 1:
         raise ValueError(f"a: expected a 1-D array, got shape {a.shape}")
     if b.ndim != 1:

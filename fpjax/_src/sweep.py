@@ -101,6 +101,16 @@ def diverged_mask(outputs: PyTree) -> np.ndarray:
     bad = None
     for path, leaf in leaves_with_path:
         a = np.asarray(leaf)
+        if a.ndim == 0 or not (jnp.issubdtype(a.dtype, jnp.number) or a.dtype == np.bool_):  # jnp: knows bfloat16
+            raise ValueError(
+                f"outputs must be a pytree of arrays with a leading seed axis; leaf "
+                f"{jax.tree_util.keystr(path) or '(root)'} has dtype {a.dtype} and shape {a.shape}"
+            )
+        if n is not None and a.shape[0] != n:
+            raise ValueError(
+                f"outputs must have one leading seed axis of the same length on every leaf; got {n} and "
+                f"{a.shape[0]} (leaf {jax.tree_util.keystr(path) or '(root)'})"
+            )
         n = a.shape[0]
         if bad is None:
             bad = np.zeros(n, bool)

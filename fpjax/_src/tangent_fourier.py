@@ -410,7 +410,11 @@ def default_rel_step(dtype: DTypeLike) -> float:
       >>> round(default_rel_step("float32"), 6), round(default_rel_step("float64"), 9)
       (0.000984, 1.211e-06)
     """
-    return 0.2 * float(jnp.finfo(dtype).eps) ** (1.0 / 3.0)
+    try:
+        eps = float(jnp.finfo(dtype).eps)
+    except (TypeError, ValueError):
+        raise TypeError(f"dtype must be a floating dtype (e.g. 'float32'); got {dtype!r}") from None
+    return 0.2 * eps ** (1.0 / 3.0)
 
 
 class MeasuredDfhat(NamedTuple):
@@ -500,6 +504,8 @@ def measured_dfhat(
     from fpjax._src.train import gradient_flow
 
     checks.check_choice(method, "method", METHODS)
+    y = checks.as_array(y, "y")
+    checks.check_finite(y, "y")  # a NaN target makes the cost gradient NaN, not "zero"
     apply_fn = apply.apply if isinstance(apply, Model) else apply
     c = _per_sample_cost(loss)
     dtype = x.dtype
@@ -507,6 +513,8 @@ def measured_dfhat(
     sizes = tuple(len(a) for a in axes)
     np_axes = [np.asarray(a, np.dtype(dtype)) for a in axes]
     f0_shape = jax.eval_shape(apply_fn, params, x).shape
+    if y.size != math.prod(f0_shape):
+        raise ValueError(f"y must hold one target per output, shape {f0_shape}; got shape {tuple(y.shape)}")
     yy = y.reshape(f0_shape)
 
     def cost(p):
@@ -592,6 +600,7 @@ def spectral_agreement(predicted: ArrayLike, measured: ArrayLike, *, floor: floa
     """
     p = checks.as_array(predicted, "predicted")
     m = checks.as_array(measured, "measured")
+    floor = checks.check_positive(floor, "floor", allow_zero=True)
     if p.shape != m.shape:
         raise ValueError(f"predicted and measured must have the same shape; got {p.shape} and {m.shape}")
     den = jnp.linalg.norm(p.ravel())
@@ -616,6 +625,8 @@ def _as_numpy(a, name):
 def _radius(freqs):
     """``|ξ|`` on the centred grid and the largest radius per axis (for ∞-norm normalisation)."""
     fs = [np.asarray(freqs)] if not isinstance(freqs, tuple) else [np.asarray(f) for f in freqs]
+    if not all(f.size and np.issubdtype(f.dtype, np.number) and np.all(np.isfinite(f)) for f in fs):
+        raise ValueError("freqs must be non-empty and finite (the grid frequencies of a KernelSpectrum)")
     mesh = np.meshgrid(*fs, indexing="ij")
     rad = np.sqrt(sum(m**2 for m in mesh))
     rel = np.max(np.stack([np.abs(m) / np.max(np.abs(f)) for m, f in zip(mesh, fs)]), axis=0)
@@ -702,6 +713,8 @@ def fit_decay(
     if not peak > 0:
         raise ValueError("kernel_hat is identically zero: nothing to fit")
     floor = _default_floor(kh.real.dtype) if floor is None else checks.check_positive(floor, "floor")
+    if not (isinstance(start, (int, float, np.integer, np.floating)) and 0 < start < 1):
+        raise ValueError(f"start must be a fraction of the peak in (0, 1); got {start!r}")
     if band is None:
         # Radial profile: the largest A at each distinct |ξ| (in n-D many frequencies share a radius).
         r_u, inv = np.unique(np.round(rad / (nyq / 1e6)).astype(np.int64), return_inverse=True)
@@ -767,6 +780,10 @@ def high_frequency_ratio(freqs: ArrayLike, kernel_hat: ArrayLike, *, top_fractio
     if not 0 < top_fraction < 1:
         raise ValueError(f"top_fraction must be in (0, 1); got {top_fraction}")
     _, rel, _ = _radius(freqs)
+    if kh.shape[1:] != rel.shape:
+        raise ValueError(
+            f"kernel_hat must have shape (n, {', '.join(map(str, rel.shape))}) to match freqs; got {kh.shape}"
+        )
     top = rel >= 1 - top_fraction
     kh = kh.reshape(kh.shape[0], -1)
     peak = kh.max(axis=1)

@@ -587,7 +587,7 @@ def assert_decay_rate(
         raise ValueError(f"freqs must be finite and > 0 (leave ξ = 0 out of a power-law fit); got {fr.tolist()}")
     if np.unique(fr).size < 2:
         raise ValueError("freqs must hold at least two distinct frequencies")
-    mag = np.abs(np.asarray(magnitudes))
+    mag = np.abs(checks.host_real_array(magnitudes, "magnitudes"))
     single = mag.ndim == 1
     mag = np.atleast_2d(mag).astype(np.float64)
     if mag.ndim != 2 or mag.shape[1] != fr.size:

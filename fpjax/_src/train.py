@@ -250,6 +250,8 @@ def make_loss(apply: Callable, loss: str | Callable = "mse") -> Callable:
       >>> jax.grad(L)(jnp.zeros(1), x, 2 * x).tolist()  # dL/dp = −(1/n) Σ x (y − p x)
       [-2.0]
     """
+    if not callable(apply):
+        raise TypeError(f"apply must be callable apply(params, x); got {type(apply).__name__}")
     fn = get_loss(loss)
     return lambda params, x, y: fn(apply(params, x), y)
 

@@ -632,7 +632,9 @@ def _check_density_memory(n_grid: int, n_nodes: int, itemsize: int) -> None:
 def _density_jit(nodes, weights, grid, sigma):
     z = (grid[:, None, None] - nodes[None]) / sigma
     g = jnp.exp(-0.5 * z * z) / (sigma * math.sqrt(2 * math.pi))
-    return jnp.sum(g * weights[None], axis=(1, 2)) / nodes.shape[0]
+    d = jnp.sum(g * weights[None], axis=(1, 2)) / nodes.shape[0]
+    # an infinite node (a diverged estimate) would drop its weight silently (exp(-inf) = 0): NaN out
+    return jnp.where(jnp.all(jnp.isfinite(nodes)), d, jnp.nan)
 
 
 def density_from_quadrature(nodes: ArrayLike, weights: ArrayLike, grid: ArrayLike, sigma: float) -> jax.Array:
@@ -667,6 +669,8 @@ def density_from_quadrature(nodes: ArrayLike, weights: ArrayLike, grid: ArrayLik
     checks.check_ndim(grid, "grid", 1, shape_hint="(G,)")
     checks.check_finite(grid, "grid")
     sigma = checks.check_positive(sigma, "sigma")
+    # Gauss quadrature weights are squares (>= 0): a negative one would give a negative "density"
+    weights = checks.error_if(weights, weights < 0, "weights must be >= 0 (Gauss quadrature weights)")
     dt = jnp.result_type(nodes.dtype, grid.dtype, jnp.float32)
     _check_density_memory(grid.shape[0], nodes.size, dt.itemsize)
     return _density_jit(nodes.astype(dt), weights.astype(dt), grid.astype(dt), jnp.asarray(sigma, dt))

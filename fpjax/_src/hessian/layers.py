@@ -54,6 +54,8 @@ def layer_groups(params: PyTree, group_by: Callable | None = None) -> tuple[tupl
       >>> layer_groups(p)
       (("['layers'][0]", (0, 1)), ("['layers'][1]", (2,)))
     """
+    if group_by is not None and not callable(group_by):
+        raise TypeError(f"group_by must be callable path -> str layer name, or None; got {type(group_by).__name__}")
     fn = _default_group if group_by is None else group_by
     groups: dict[str, list[int]] = {}
     for i, (path, _) in enumerate(jax.tree_util.tree_flatten_with_path(params)[0]):
