@@ -2,10 +2,12 @@
 
 The command line answers ``fpjax list`` and ``fpjax run NAME --help`` and checks ``--set`` values
 without importing JAX: it reads each experiment module's declaration with :func:`read_declaration`
-(the module's source, parsed by :mod:`ast`; the constants ``NAME``, ``DESCRIPTION``, ``QUICK``, ...
-and the keyword arguments of ``EXPERIMENT = Experiment(...)`` are evaluated when they are literals,
-names of earlier such constants, ``dict(OTHER, key=value)`` or ``{**OTHER, key: value}``). A module
-whose declaration uses anything else is imported instead.
+(the module's source, parsed by :mod:`ast`; the keyword arguments of ``EXPERIMENT = Experiment(...)``
+and the module constants they name, e.g. ``QUICK``, ``CPU``, ``FULL``, are evaluated when they are
+literals, names of earlier such constants, ``dict(OTHER, key=value)`` or ``{**OTHER, key: value}``).
+A module whose declaration uses anything else is imported instead.
+
+A run's settings are a :class:`Config`: frozen, with attribute access and the declared types.
 
 Settings are typed by their declared defaults (:class:`Settings`) and by the project's naming
 conventions:
