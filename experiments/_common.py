@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from fpjax import spectrum
-from fpjax.experiment import seed_keys
+from fpjax.experiment import Config, seed_keys
 from fpjax.models import mlp
 from fpjax.train import sweep
 
@@ -188,8 +188,81 @@ def seed_sweep(
         return sweep(fn, keys, xs)
 
 
+def rate_sweep(
+    train: Callable, seed: int, n_seeds: int, learning_rates: Sequence[float], start: Callable | None = None
+) -> tuple[Any, dict]:
+    """Train ``n_seeds`` starts at every learning rate, every rate from the same starts.
+
+    ``start(key) -> {"p": params, ...}`` (optional) makes the starts once per seed, e.g. with a
+    pre-training; then ``train(key, {"p": params, "learning_rate": η})`` runs. Without ``start``,
+    ``train(key, η)`` makes its own start from ``key`` (the same key for every rate). Each stage is one
+    vmapped :func:`seed_sweep`; divergence at the largest rates is expected and left to the caller.
+
+    Returns:
+        ``(starts, outputs)``: the outputs of ``start`` per seed (``None`` without ``start``) and
+        ``train``'s outputs as numpy arrays with axes ``(rate, seed, ...)``.
+    """
+    lrs = np.asarray(learning_rates, np.float32)
+    starts = None
+    if start is None:
+        xs = np.repeat(lrs, n_seeds)
+    else:
+        starts = seed_sweep(start, seed, n_seeds).outputs
+        xs = {
+            "p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), starts["p"]),
+            "learning_rate": np.repeat(lrs, n_seeds),
+        }
+    out = seed_sweep(train, seed, n_seeds, xs, tile=len(lrs), expect_divergence=True).outputs
+    return starts, {k: np.asarray(v).reshape((len(lrs), n_seeds) + np.asarray(v).shape[1:]) for k, v in out.items()}
+
+
+def fitted_rate(outputs: dict, y_train: np.ndarray, learning_rates: Sequence[float], tol: float):
+    """The learning rate kept from a :func:`rate_sweep` whose ``train`` returns ``train_pred``
+    (predictions at the training inputs), ``loss`` (final) and ``diverged``.
+
+    Returns:
+        ``(index, train_rel_rmse, loss)``: the index of :func:`pick_rate`'s choice, the relative
+        train RMSE ``‖h(X) − Y‖/‖Y‖`` and the final loss (``inf`` where diverged), both ``(rate, seed)``.
+    """
+    y_rms = float(np.sqrt(np.mean(y_train.astype(np.float64) ** 2)))
+    train_rmse = np.sqrt(np.mean((outputs["train_pred"].astype(np.float64) - y_train) ** 2, axis=-1)) / y_rms
+    loss = np.where(outputs["diverged"], np.inf, outputs["loss"])
+    return pick_rate(learning_rates, train_rmse, loss, tol), train_rmse, loss
+
+
 # --------------------------------------------------------------------------------------------------
 # F-Principle experiments
+
+
+def adam_seed_sweep(cfg: Config, model, x: Any, y: Any, record: Callable):
+    """The F-Principle experiments' training: one Adam run (``cfg.learning_rate``, ``cfg.steps``) of
+    ``model`` on ``(x, y)`` per key of ``seed_keys(cfg.seed, cfg.n_seeds)``, from the key's init,
+    recording ``record(params)`` every ``cfg.record_every`` steps; one vmapped sweep.
+
+    Returns:
+        The :func:`fpjax.train.sweep` result; its outputs have leading axis seed: ``records``
+        ``(S, R, ...)``, ``losses``, ``record_steps``, ``diverged``.
+    """
+    import optax
+
+    from fpjax.train import fit
+
+    opt = optax.adam(cfg.learning_rate)
+
+    def one_seed(key):
+        r = fit(
+            model.apply,
+            model.init(key, x),
+            x,
+            y,
+            optimizer=opt,
+            steps=cfg.steps,
+            record=record,
+            record_every=cfg.record_every,
+        )
+        return {"records": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
+
+    return sweep(one_seed, seed_keys(cfg.seed, cfg.n_seeds))
 
 
 def finite_or_none(a: Any):
@@ -217,6 +290,19 @@ def log_steps(steps: Any) -> np.ndarray:
     st = np.asarray(steps, dtype=float)
     pos = st[st > 0]
     return np.where(st > 0, st, 0.5 * (pos[0] if pos.size else 1.0))
+
+
+def error_curves_axes(ax, threshold: float, *, ylabel: str, title: str, legend_size: float = 8) -> None:
+    """Finish the standard "relative error against step" axes of the F-Principle experiments: the
+    threshold as a dotted line, log-log axes (step 0 drawn at the left edge, see :func:`log_steps`),
+    labels and legend."""
+    ax.axhline(threshold, color="k", ls=":", lw=1, label=f"threshold {threshold:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step (step 0 drawn at the left edge)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=legend_size)
 
 
 def error_heatmap(
@@ -252,10 +338,10 @@ def error_heatmap(
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "tiny_imagenet": 200, "digits": 10, "digits32": 10}
 
 
-def load_images(dataset: str, cfg: dict):
+def load_images(dataset: str, cfg: Config):
     """``(x_train, y_train, x_test, y_test)`` as device arrays for an image data set.
 
-    ``cfg`` keys: ``data_dir`` (None: ``$FPJAX_DATA``), ``n_train`` / ``n_test`` (None: all; else
+    ``cfg`` settings: ``data_dir`` (None: ``$FPJAX_DATA``), ``n_train`` / ``n_test`` (None: all; else
     a fixed subset drawn with ``numpy.random.default_rng(0)``, the same for every seed so that
     seeds differ only in initialisation and minibatch order), ``standardize`` (per-channel, train
     statistics).
@@ -269,32 +355,26 @@ def load_images(dataset: str, cfg: dict):
             f"unknown image data set {dataset!r} for the CNN experiments; expected one of "
             f"{', '.join(k for k in NUM_CLASSES if k != 'digits')}"
         )
-    xtr, ytr = load_dataset(dataset, "train", cfg.get("data_dir"))
-    xte, yte = load_dataset(dataset, "test", cfg.get("data_dir"))
+    xtr, ytr = load_dataset(dataset, "train", cfg.data_dir)
+    xte, yte = load_dataset(dataset, "test", cfg.data_dir)
     rng = np.random.default_rng(0)
-    if cfg.get("n_train") is not None and int(cfg["n_train"]) < len(ytr):
-        idx = np.sort(rng.permutation(len(ytr))[: int(cfg["n_train"])])
+    if cfg.n_train is not None and cfg.n_train < len(ytr):
+        idx = np.sort(rng.permutation(len(ytr))[: cfg.n_train])
         xtr, ytr = xtr[idx], ytr[idx]
-    if cfg.get("n_test") is not None and int(cfg["n_test"]) < len(yte):
-        idx = np.sort(rng.permutation(len(yte))[: int(cfg["n_test"])])
+    if cfg.n_test is not None and cfg.n_test < len(yte):
+        idx = np.sort(rng.permutation(len(yte))[: cfg.n_test])
         xte, yte = xte[idx], yte[idx]
-    if cfg.get("standardize", False):
+    if cfg.standardize:
         xtr, xte = standardize(xtr, xte)
     return jnp.asarray(xtr), jnp.asarray(ytr), jnp.asarray(xte), jnp.asarray(yte)
 
 
-def build_model(name: str, dataset: str, cfg: dict, **extra):
-    """``fpjax.cnn.get_model`` with ``cfg["model_options"][name]`` and ``extra`` (e.g. dropout).
-
-    Convolutions: ``cfg["conv_impl"]`` (default ``"auto"``)."""
+def build_model(name: str, dataset: str, cfg: Config, **extra):
+    """``fpjax.cnn.get_model`` with the options ``cfg.model_options[name]`` and ``extra`` (e.g.
+    dropout, ``conv_impl``; convolutions default to ``"auto"``)."""
     from fpjax.cnn import get_model
 
-    opts = dict((cfg.get("model_options") or {}).get(name, {}))
-    opts.update(extra)
-    opts.setdefault("conv_impl", cfg.get("conv_impl", "auto"))
-    for k, v in list(opts.items()):
-        if isinstance(v, list):
-            opts[k] = tuple(v)
+    opts = {"conv_impl": "auto", **(cfg.model_options or {}).get(name, {}), **extra}
     return get_model(name, NUM_CLASSES[dataset], **opts)
 
 
@@ -324,14 +404,14 @@ def profile_radii(pad: int) -> np.ndarray:
     return np.asarray(radial_profile(np.ones((pad, pad), np.float32))[0])
 
 
-def hessian_stats(loss_on_batch, variables, x, y, key, cfg: dict) -> dict:
+def hessian_stats(loss_on_batch, variables, x, y, key, cfg: Config) -> dict:
     """Trace (Hutchinson, deflated), top eigenvalues and spectral density (SLQ) of the mean
     cross-entropy on ``(x, y)`` with batch norm in eval mode (running statistics, no dropout).
 
     ``loss_on_batch`` from :func:`make_loss_on_batch` (create it once per model and reuse it: it
     is the static part of the jitted Hessian routines, so reusing it avoids recompiling).
 
-    ``cfg``: ``hessian_samples`` (first that many of ``x``), ``hessian_batches`` (minibatches the
+    ``cfg`` settings: ``hessian_samples`` (first that many of ``x``), ``hessian_batches`` (minibatches the
     HVPs are averaged over), ``hessian_probes``, ``hessian_num_iters``, ``top_k``, ``density_probes``,
     ``density_num_iters``. Returns plain floats/lists.
     """
@@ -340,8 +420,8 @@ def hessian_stats(loss_on_batch, variables, x, y, key, cfg: dict) -> dict:
 
     from fpjax import hessian
 
-    n = min(int(cfg["hessian_samples"]), int(x.shape[0]))
-    nb = max(1, int(cfg.get("hessian_batches", 1)))
+    n = min(cfg.hessian_samples, int(x.shape[0]))
+    nb = cfg.hessian_batches
     n = (n // nb) * nb
     bs = variables.get("batch_stats", {})
     # The batch statistics travel with the data (replicated per minibatch) so that the loss function
@@ -362,12 +442,12 @@ def hessian_stats(loss_on_batch, variables, x, y, key, cfg: dict) -> dict:
         loss,
         params,
         key=k1,
-        num_probes=int(cfg["hessian_probes"]),
-        num_iters=int(cfg["hessian_num_iters"]),
-        k=int(cfg.get("top_k", 3)),
+        num_probes=cfg.hessian_probes,
+        num_iters=cfg.hessian_num_iters,
+        k=cfg.top_k,
     )
     grid, dens = hessian.eigen_density(
-        loss, params, key=k2, num_probes=int(cfg["density_probes"]), num_iters=int(cfg["density_num_iters"]), grid=400
+        loss, params, key=k2, num_probes=cfg.density_probes, num_iters=cfg.density_num_iters, grid=400
     )
     return {
         "trace": float(s.trace),

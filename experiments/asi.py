@@ -28,19 +28,12 @@ Claims per data set (thresholds fixed in the config): the plain test error grows
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure
-
-NAME = "asi"
-DESCRIPTION = "Test error vs init scale with and without antisymmetric initialization (diabetes, digits)"
-CLAIM = (
-    "With antisymmetric initialization (output exactly 0 at init, same NTK) the test error does not grow "
-    "with the init scale, while without it the test error grows with the scale (the initial function's "
-    "bias term)."
-)
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure
 
 QUICK = {
     "datasets": ["diabetes", "digits"],
@@ -95,7 +88,8 @@ def load(name: str, seed: int, digits_train: int | None):
     return xtr, eye[ltr], xte, eye[lte]
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def _sweep_dataset(cfg, d_idx: int, ds: str) -> dict:
+    """Plain and ASI networks on data set ``ds`` at every init scale and seed: the record of the results."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -103,105 +97,99 @@ def run(config: dict, out_dir: Path) -> dict:
     from fpjax.models import asi, mlp
     from fpjax.train import fit, sweep
 
-    cfg = dict(config)
-    out_dir = Path(out_dir)
-    scales = [float(s) for s in cfg["scales"]]
-    n_s, n_k = len(scales), int(cfg["n_seeds"])
-    key = jax.random.key(int(cfg["seed"]))
-    opt = optax.adam(optax.cosine_decay_schedule(float(cfg["learning_rate"]), int(cfg["steps"])))
+    scales = list(cfg.scales)
+    n_s, n_k = len(scales), cfg.n_seeds
+    opt = optax.adam(optax.cosine_decay_schedule(cfg.learning_rate, cfg.steps))
+    xtr, ytr, xte, yte = load(ds, cfg.seed, cfg.digits_train)
+    width = cfg.width[ds] if isinstance(cfg.width, Mapping) else cfg.width
+    base = mlp((width,) * cfg.depth + (ytr.shape[1],), cfg.activation, init="standard", sigma_w=1.0, sigma_b=0.0)
+    model = asi(base)
+    xtr_, ytr_, xte_, yte_ = map(jnp.asarray, (xtr, ytr, xte, yte))
+
+    def errors(apply, p):
+        return {
+            "test": jnp.mean(jnp.sum((apply(p, xte_) - yte_) ** 2, axis=-1)),
+            "train": jnp.mean(jnp.sum((apply(p, xtr_) - ytr_) ** 2, axis=-1)),
+            "acc": jnp.mean(jnp.argmax(apply(p, xte_), -1) == jnp.argmax(yte_, -1)),
+        }
+
+    def one(k, s):
+        p = jax.tree_util.tree_map(lambda a: s * a, base.init(k, xtr_))
+        r = fit(base.apply, p, xtr_, ytr_, optimizer=opt, steps=cfg.steps)
+        pa = {"a": p, "b": jax.tree_util.tree_map(jnp.array, p)}
+        ra = fit(model.apply, pa, xtr_, ytr_, optimizer=opt, steps=cfg.steps)
+        return {
+            "plain": errors(base.apply, r.params),
+            "asi": errors(model.apply, ra.params),
+            "init_test": errors(base.apply, p)["test"],
+            "asi_init_max": jnp.max(jnp.abs(model.apply(pa, xte_))),
+            "diverged": jnp.stack([r.diverged, ra.diverged]),
+        }
+
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), d_idx), n_k)
+    xs = np.repeat(np.asarray(scales, np.float32), n_k)
+    o = sweep(one, jnp.concatenate([keys] * n_s), xs=xs, chunk_size=cfg.chunk_size).outputs
+    shape = lambda a: np.asarray(a, np.float64).reshape(n_s, n_k)
+    rec = {
+        "scales": scales,
+        "n_train": int(len(xtr)),
+        "n_test": int(len(xte)),
+        "width": int(width),
+        "diverged_runs": int(np.asarray(o["diverged"]).sum()),
+        "asi_output_at_init_max_abs": float(np.max(o["asi_init_max"])),
+        "init_test_mse_mean": shape(o["init_test"]).mean(1).tolist(),
+    }
+    for v in ("plain", "asi"):
+        for q in ("test", "train") + (("acc",) if ytr.shape[1] > 1 else ()):
+            a = shape(o[v][q])
+            rec[f"{v}_{q}_mean"] = a.mean(1).tolist()
+            rec[f"{v}_{q}_se"] = (a.std(1, ddof=1) / np.sqrt(n_k)).tolist() if n_k > 1 else [0.0] * n_s
+            rec[f"{v}_{q}_per_seed"] = a.tolist()
+    return rec
+
+
+def _dataset_claims(cfg, ds: str, rec: dict) -> list:
+    scales = rec["scales"]
+    te_p, te_a = np.asarray(rec["plain_test_mean"]), np.asarray(rec["asi_test_mean"])
+    growth_p, growth_a = te_p[-1] / te_p[0], te_a[-1] / te_a[0]
+    paired = np.asarray(rec["asi_test_per_seed"][-1]) < np.asarray(rec["plain_test_per_seed"][-1])
+    span = f"from init scale {scales[0]:g} to {scales[-1]:g}"
+    ev = {
+        "test_without_asi": te_p.tolist(),
+        "test_with_asi": te_a.tolist(),
+        "train_without_asi": rec["plain_train_mean"],
+        "train_with_asi": rec["asi_train_mean"],
+        "diverged_runs": rec["diverged_runs"],
+    }
+    return [
+        claim(
+            f"{ds}: without ASI the test error grows by more than {cfg.growth_factor:g}x {span} "
+            "(mean over seeds; no diverged run)",
+            growth_p > cfg.growth_factor and rec["diverged_runs"] == 0,
+            dict(ev, test_growth_without_asi=growth_p),
+        ),
+        claim(
+            f"{ds}: with ASI the test error grows by less than {cfg.flat_factor:g}x {span}",
+            growth_a < cfg.flat_factor,
+            dict(ev, test_growth_with_asi=growth_a, test_growth_without_asi=growth_p),
+        ),
+        claim(
+            f"{ds}: at the largest init scale ASI has the lower test error for every seed (paired, {cfg.n_seeds} seeds)",
+            bool(paired.all()),
+            {
+                "asi_better_per_seed": paired.tolist(),
+                "test_without_asi_per_seed": rec["plain_test_per_seed"][-1],
+                "test_with_asi_per_seed": rec["asi_test_per_seed"][-1],
+            },
+        ),
+    ]
+
+
+def run(cfg: Config, out_dir: Path) -> dict:
     per, claims = {}, []
-    for d_idx, ds in enumerate(cfg["datasets"]):
-        xtr, ytr, xte, yte = load(ds, int(cfg["seed"]), cfg["digits_train"])
-        width = cfg["width"][ds] if isinstance(cfg["width"], dict) else cfg["width"]
-        base = mlp(
-            (int(width),) * int(cfg["depth"]) + (ytr.shape[1],),
-            cfg["activation"],
-            init="standard",
-            sigma_w=1.0,
-            sigma_b=0.0,
-        )
-        model = asi(base)
-        xtr_, ytr_, xte_, yte_ = map(jnp.asarray, (xtr, ytr, xte, yte))
-
-        def errors(apply, p):
-            return {
-                "test": jnp.mean(jnp.sum((apply(p, xte_) - yte_) ** 2, axis=-1)),
-                "train": jnp.mean(jnp.sum((apply(p, xtr_) - ytr_) ** 2, axis=-1)),
-                "acc": jnp.mean(jnp.argmax(apply(p, xte_), -1) == jnp.argmax(yte_, -1)),
-            }
-
-        def one(k, s, base=base, model=model, xtr_=xtr_, ytr_=ytr_, errors=errors):
-            p = jax.tree_util.tree_map(lambda a: s * a, base.init(k, xtr_))
-            r = fit(base.apply, p, xtr_, ytr_, optimizer=opt, steps=int(cfg["steps"]))
-            pa = {"a": p, "b": jax.tree_util.tree_map(jnp.array, p)}
-            ra = fit(model.apply, pa, xtr_, ytr_, optimizer=opt, steps=int(cfg["steps"]))
-            return {
-                "plain": errors(base.apply, r.params),
-                "asi": errors(model.apply, ra.params),
-                "init_test": errors(base.apply, p)["test"],
-                "asi_init_max": jnp.max(jnp.abs(model.apply(pa, xte_))),
-                "diverged": jnp.stack([r.diverged, ra.diverged]),
-            }
-
-        keys = jax.random.split(jax.random.fold_in(key, d_idx), n_k)
-        res = sweep(
-            one,
-            jnp.concatenate([keys] * n_s),
-            xs=np.repeat(np.asarray(scales, np.float32), n_k),
-            chunk_size=cfg["chunk_size"],
-        )
-        o = res.outputs
-        shape = lambda a: np.asarray(a, np.float64).reshape(n_s, n_k)
-        rec = {
-            "scales": scales,
-            "n_train": int(len(xtr)),
-            "n_test": int(len(xte)),
-            "width": int(width),
-            "diverged_runs": int(np.asarray(o["diverged"]).sum()),
-            "asi_output_at_init_max_abs": float(np.max(o["asi_init_max"])),
-            "init_test_mse_mean": shape(o["init_test"]).mean(1).tolist(),
-        }
-        for v in ("plain", "asi"):
-            for q in ("test", "train") + (("acc",) if ytr.shape[1] > 1 else ()):
-                a = shape(o[v][q])
-                rec[f"{v}_{q}_mean"] = a.mean(1).tolist()
-                rec[f"{v}_{q}_se"] = (a.std(1, ddof=1) / np.sqrt(n_k)).tolist() if n_k > 1 else [0.0] * n_s
-                rec[f"{v}_{q}_per_seed"] = a.tolist()
-        per[ds] = rec
-
-        te_p, te_a = np.asarray(rec["plain_test_mean"]), np.asarray(rec["asi_test_mean"])
-        growth_p, growth_a = te_p[-1] / te_p[0], te_a[-1] / te_a[0]
-        paired = np.asarray(rec["asi_test_per_seed"][-1]) < np.asarray(rec["plain_test_per_seed"][-1])
-        span = f"from init scale {scales[0]:g} to {scales[-1]:g}"
-        ev = {
-            "test_without_asi": te_p.tolist(),
-            "test_with_asi": te_a.tolist(),
-            "train_without_asi": rec["plain_train_mean"],
-            "train_with_asi": rec["asi_train_mean"],
-            "diverged_runs": rec["diverged_runs"],
-        }
-        claims += [
-            claim(
-                f"{ds}: without ASI the test error grows by more than {cfg['growth_factor']:g}x {span} "
-                "(mean over seeds; no diverged run)",
-                growth_p > cfg["growth_factor"] and rec["diverged_runs"] == 0,
-                dict(ev, test_growth_without_asi=growth_p),
-            ),
-            claim(
-                f"{ds}: with ASI the test error grows by less than {cfg['flat_factor']:g}x {span}",
-                growth_a < cfg["flat_factor"],
-                dict(ev, test_growth_with_asi=growth_a, test_growth_without_asi=growth_p),
-            ),
-            claim(
-                f"{ds}: at the largest init scale ASI has the lower test error for every seed (paired, {n_k} seeds)",
-                bool(paired.all()),
-                {
-                    "asi_better_per_seed": paired.tolist(),
-                    "test_without_asi_per_seed": rec["plain_test_per_seed"][-1],
-                    "test_with_asi_per_seed": rec["asi_test_per_seed"][-1],
-                },
-            ),
-        ]
+    for d_idx, ds in enumerate(cfg.datasets):
+        per[ds] = _sweep_dataset(cfg, d_idx, ds)
+        claims += _dataset_claims(cfg, ds, per[ds])
     claims.append(
         claim(
             "ASI networks output exactly 0 at init (every dataset, scale and seed)",
@@ -209,7 +197,7 @@ def run(config: dict, out_dir: Path) -> dict:
             {d: per[d]["asi_output_at_init_max_abs"] for d in per},
         )
     )
-    _figure(cfg, out_dir, per=per, scales=scales)
+    _figure(cfg, Path(out_dir), per=per, scales=list(cfg.scales))
     return {
         "claims": claims,
         "results": per,
@@ -259,25 +247,22 @@ def _figure(cfg, out_dir, *, per, scales):
     save_figure(fig, Path(out_dir) / "test_error_vs_init_scale.png")
 
 
-SOURCE = (
-    'Zhang, Xu, Luo, Ma, "A type of generalization error induced by initialization in deep neural '
-    'networks", arXiv:1905.07777'
-)
-FIGURES = {
-    "test_error_vs_init_scale.png": (
-        "test error against the init scale s, with and without ASI, per data set: without ASI the error grows"
-        " with s, with ASI it stays flat"
-    ),
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="asi",
+    description="Test error vs init scale with and without antisymmetric initialization (diabetes, digits)",
+    claim="With antisymmetric initialization (output exactly 0 at init, same NTK) the test error does not grow "
+    "with the init scale, while without it the test error grows with the scale (the initial function's "
+    "bias term).",
+    source='Zhang, Xu, Luo, Ma, "A type of generalization error induced by initialization in deep neural '
+    'networks", arXiv:1905.07777',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "test_error_vs_init_scale.png": (
+            "test error against the init scale s, with and without ASI, per data set: without ASI the error grows"
+            " with s, with ASI it stays flat"
+        ),
+    },
 )

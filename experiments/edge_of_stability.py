@@ -55,18 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_key
-
-NAME = "edge-of-stability"
-DESCRIPTION = "full-batch GD on fp-1d at several η: sharpness rises to 2/η and hovers; frequencies before/after"
-CLAIM = (
-    "under full-batch gradient descent the top Hessian eigenvalue rises to about 2/η and hovers there "
-    "(edge of stability); low frequencies converge before it reaches 2/η; larger η ends flatter"
-)
-SOURCE = (
-    'Cohen, Kaur, Li, Kolter, Talwalkar, "Gradient Descent on Neural Networks Typically Occurs at the '
-    'Edge of Stability", arXiv:2103.00065; Xu et al., arXiv:1901.06523'
-)
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure, seed_key
 
 QUICK = {
     "n_points": 61,
@@ -98,19 +87,11 @@ FULL = dict(
 # runs in minutes on a 2-core CPU.
 CPU = FULL  # the paper's settings run on a CPU in minutes
 
-FIGURES = {
-    "eos_sharpness.png": "top Hessian eigenvalue vs step for each η, with 2/η dashed: it rises and then hovers at 2/η",
-    "eos_curvature_and_frequencies.png": (
-        "sharpness and trace (left) next to the relative error per target frequency (right) for the middle η"
-    ),
-    "eos_final_spectra.png": "spectrum of the learned function at the end for each η, with the target's peaks",
-}
-
 
 def _target(cfg):
-    n, w = int(cfg["n_points"]), float(cfg["half_width"])
+    n, w = cfg.n_points, cfg.half_width
     x = -w + 2 * w * np.arange(n) / n
-    y = sum(np.sin(2 * np.pi * k * (x + w) / (2 * w)) for k in cfg["freqs"])
+    y = sum(np.sin(2 * np.pi * k * (x + w) / (2 * w)) for k in cfg.freqs)
     return x.astype(np.float32), y.astype(np.float32)
 
 
@@ -124,20 +105,20 @@ def _train(cfg, x, y):
     from fpjax.train import fit, mse
 
     xj, yj = jnp.asarray(x)[:, None], jnp.asarray(y)[:, None]
-    model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init="xavier")
-    p0 = model.init(seed_key(int(cfg["seed"]), 0), xj)
+    model = mlp(cfg.widths + (1,), cfg.activation, init="xavier")
+    p0 = model.init(seed_key(cfg.seed, 0), xj)
 
     def loss(p):
         return mse(model.apply(p, xj), yj)
 
     rec = curvature_recorder(
         loss,
-        key=seed_key(int(cfg["seed"]), 1),
-        num_iters=int(cfg["hessian_num_iters"]),
-        num_probes=int(cfg["num_probes"]),
+        key=seed_key(cfg.seed, 1),
+        num_iters=cfg.hessian_num_iters,
+        num_probes=cfg.num_probes,
     )
-    every = int(cfg["record_every"])
-    steps = every * (int(cfg["steps"]) // every)  # whole record chunks
+    every = cfg.record_every
+    steps = every * (cfg.steps // every)  # whole record chunks
 
     def observe(p):
         return rec(p), model.apply(p, xj)[:, 0], loss(p)
@@ -153,7 +134,7 @@ def _train(cfg, x, y):
             lambda a: jnp.where(after.reshape((-1,) + (1,) * (a.ndim - 1)), jnp.nan, a), r.records
         )
 
-    (curv, outputs, losses) = jax.jit(jax.vmap(run_one))(jnp.asarray(cfg["learning_rates"], jnp.float32))
+    (curv, outputs, losses) = jax.jit(jax.vmap(run_one))(jnp.asarray(cfg.learning_rates, jnp.float32))
     record_steps = np.arange(steps // every + 1) * every
     return (
         record_steps,
@@ -169,24 +150,54 @@ def _spectra(x, values):
     return np.fft.rfft(np.asarray(values, float), axis=-1) / n
 
 
-def run(config: dict, out_dir: Path) -> dict:
-    cfg = dict(config)
-    etas = np.asarray(cfg["learning_rates"], float)
+def run(cfg: Config, out_dir: Path) -> dict:
+    etas = np.asarray(cfg.learning_rates, float)
     if etas.size < 2 or np.any(np.diff(etas) <= 0) or etas[0] <= 0:
-        raise ValueError(f"learning_rates must be >= 2 increasing positive values; got {cfg['learning_rates']}")
-    ks = np.asarray(cfg["freqs"], int)
+        raise ValueError(f"learning_rates must be >= 2 increasing positive values; got {cfg.learning_rates}")
+    ks = np.asarray(cfg.freqs, int)
     x, y = _target(cfg)
     steps, curv, outputs, losses = _train(cfg, x, y)
     sharp = curv["top_eigenvalue"]  # (E, R)
-    limit = 2.0 / etas  # (E,)
     y_hat = _spectra(x, y)
     f_hat = _spectra(x, outputs)  # (E, R, n//2+1)
     delta = np.abs(f_hat[..., ks] - y_hat[ks]) / np.abs(y_hat[ks])  # (E, R, K)
     diverged = ~np.all(np.isfinite(losses), axis=1) | ~np.all(np.isfinite(sharp), axis=1)
-    half = sharp.shape[1] // 2
-    thr = float(cfg["threshold"])
 
-    # 1. sharpness / (2/η) in the second half of training
+    claim1, per_eta = _sharpness_claim(cfg, etas, sharp, diverged)
+    claim2 = _onset_claim(cfg, etas, sharp, delta, steps, diverged, ks)
+    claim3, final_sharp, hf = _flatness_claim(cfg, etas, sharp, f_hat, losses, diverged)
+    _figures(
+        cfg,
+        out_dir,
+        steps=steps,
+        etas=etas,
+        sharp=sharp,
+        trace=curv["trace"],
+        delta=delta,
+        ks=ks,
+        losses=losses,
+        f_hat=f_hat,
+        y_hat=y_hat,
+        diverged=diverged,
+    )
+    return {
+        "learning_rates": etas,
+        "record_steps": [int(steps[0]), int(steps[-1]), cfg.record_every],
+        "final_loss": np.where(~diverged, losses[:, -1], np.nan).tolist(),
+        "diverged": diverged,
+        "sharpness_ratio_mean": [r.get("ratio_mean") for r in per_eta],
+        "sharpness_ratio_std": [r.get("ratio_std") for r in per_eta],
+        "final_sharpness": final_sharp.tolist(),
+        "high_freq_energy_fraction": hf.tolist(),
+        "final_trace": curv["trace"][:, -1].tolist(),
+        "claims": [claim1, claim2, claim3],
+    }
+
+
+def _sharpness_claim(cfg, etas, sharp, diverged):
+    """Claim 1: sharpness / (2/η) in the second half of training; also the per-rate rows."""
+    limit = 2.0 / etas  # (E,)
+    half = sharp.shape[1] // 2
     per_eta, ok1, rose = [], True, False
     for e, eta in enumerate(etas):
         ratio = sharp[e, half:] / limit[e]
@@ -204,19 +215,33 @@ def run(config: dict, out_dir: Path) -> dict:
                 ratio_max=float(ratio.max()),
                 max_sharpness=float(sharp[e].max()),
             )
-            ok1 &= abs(row["ratio_mean"] - 1) <= float(cfg["ratio_tolerance"]) and row["ratio_std"] <= float(
-                cfg["spread_tolerance"]
-            )
+            ok1 &= abs(row["ratio_mean"] - 1) <= cfg.ratio_tolerance and row["ratio_std"] <= cfg.spread_tolerance
             rose |= bool(sharp[e, 0] < limit[e])
         per_eta.append(row)
     held1 = bool(ok1 and rose and not diverged.all())
+    c = claim(
+        "the top Hessian eigenvalue rises to about 2/η and hovers there (Cohen et al. 2021): "
+        "η·λ_max/2 over the second half of training is within tolerance of 1",
+        held1,
+        {
+            "per_learning_rate": per_eta,
+            "ratio_tolerance": cfg.ratio_tolerance,
+            "spread_tolerance": cfg.spread_tolerance,
+            "sharpness_rose_for_some_rate": rose,
+        },
+    )
+    return c, per_eta
 
-    # 2. frequency-wise convergence before / after the onset, for progressively sharpening rates
+
+def _onset_claim(cfg, etas, sharp, delta, steps, diverged, ks):
+    """Claim 2: frequency-wise convergence before / after the onset, for progressively sharpening rates."""
+    limit = 2.0 / etas
+    thr = cfg.threshold
     onset_rows, ok2, n_prog = [], True, 0
     for e, eta in enumerate(etas):
-        if diverged[e] or sharp[e, 0] >= float(cfg["onset_fraction"]) * limit[e]:
+        if diverged[e] or sharp[e, 0] >= cfg.onset_fraction * limit[e]:
             continue
-        above = np.nonzero(sharp[e] >= float(cfg["onset_fraction"]) * limit[e])[0]
+        above = np.nonzero(sharp[e] >= cfg.onset_fraction * limit[e])[0]
         if above.size == 0:
             onset_rows.append({"learning_rate": eta, "onset_step": None})
             ok2 = False
@@ -234,77 +259,40 @@ def run(config: dict, out_dir: Path) -> dict:
             }
         )
         ok2 &= bool(d_on[0] < thr and d_on[-1] >= thr and d_end[-1] <= 0.5 * d_on[-1])
-    held2 = bool(ok2 and n_prog > 0)
+    return claim(
+        "low frequencies converge before the sharpness reaches 2/η, the highest target frequency "
+        "converges during the edge of stability",
+        bool(ok2 and n_prog > 0),
+        {"freqs": ks, "threshold": thr, "per_learning_rate": onset_rows},
+    )
 
-    # 3. flatter for larger η, and high-frequency content
+
+def _flatness_claim(cfg, etas, sharp, f_hat, losses, diverged):
+    """Claim 3: flatter for larger η, and less high-frequency content; also the final sharpness and
+    high-frequency fractions."""
+    half = sharp.shape[1] // 2
     power = np.abs(f_hat[:, -1, 1:]) ** 2  # (E, n//2) at the end, k >= 1
     kk = np.arange(1, power.shape[1] + 1)
-    hf = power[:, kk >= int(cfg["hf_cutoff"])].sum(axis=1) / power.sum(axis=1)
+    hf = power[:, kk >= cfg.hf_cutoff].sum(axis=1) / power.sum(axis=1)
     final_sharp = sharp[:, half:].mean(axis=1)
     live = ~diverged
     dec_sharp = bool(live.sum() >= 2 and np.all(np.diff(final_sharp[live]) < 0))
     dec_hf = bool(live.sum() >= 2 and np.all(np.diff(hf[live]) < 0))
-    held3 = dec_sharp and dec_hf
-
-    _figures(
-        cfg,
-        out_dir,
-        steps=steps,
-        etas=etas,
-        sharp=sharp,
-        trace=curv["trace"],
-        delta=delta,
-        ks=ks,
-        losses=losses,
-        f_hat=f_hat,
-        y_hat=y_hat,
-        diverged=diverged,
+    c = claim(
+        "the larger η ends at a flatter minimum, and with lower high-frequency content",
+        dec_sharp and dec_hf,
+        {
+            "learning_rates": etas,
+            "final_sharpness": final_sharp,
+            "sharpness_decreases_with_eta": dec_sharp,
+            "high_freq_energy_fraction": hf,
+            "hf_cutoff": cfg.hf_cutoff,
+            "high_freq_decreases_with_eta": dec_hf,
+            "final_loss": losses[:, -1],
+            "gradient_flow_time": etas * cfg.steps,
+        },
     )
-    claims = [
-        claim(
-            "the top Hessian eigenvalue rises to about 2/η and hovers there (Cohen et al. 2021): "
-            "η·λ_max/2 over the second half of training is within tolerance of 1",
-            held1,
-            {
-                "per_learning_rate": per_eta,
-                "ratio_tolerance": cfg["ratio_tolerance"],
-                "spread_tolerance": cfg["spread_tolerance"],
-                "sharpness_rose_for_some_rate": rose,
-            },
-        ),
-        claim(
-            "low frequencies converge before the sharpness reaches 2/η, the highest target frequency "
-            "converges during the edge of stability",
-            held2,
-            {"freqs": ks, "threshold": thr, "per_learning_rate": onset_rows},
-        ),
-        claim(
-            "the larger η ends at a flatter minimum, and with lower high-frequency content",
-            held3,
-            {
-                "learning_rates": etas,
-                "final_sharpness": final_sharp,
-                "sharpness_decreases_with_eta": dec_sharp,
-                "high_freq_energy_fraction": hf,
-                "hf_cutoff": int(cfg["hf_cutoff"]),
-                "high_freq_decreases_with_eta": dec_hf,
-                "final_loss": losses[:, -1],
-                "gradient_flow_time": etas * int(cfg["steps"]),
-            },
-        ),
-    ]
-    return {
-        "learning_rates": etas,
-        "record_steps": [int(steps[0]), int(steps[-1]), int(cfg["record_every"])],
-        "final_loss": np.where(live, losses[:, -1], np.nan).tolist(),
-        "diverged": diverged,
-        "sharpness_ratio_mean": [r.get("ratio_mean") for r in per_eta],
-        "sharpness_ratio_std": [r.get("ratio_std") for r in per_eta],
-        "final_sharpness": final_sharp.tolist(),
-        "high_freq_energy_fraction": hf.tolist(),
-        "final_trace": curv["trace"][:, -1].tolist(),
-        "claims": claims,
-    }
+    return c, final_sharp, hf
 
 
 def _figures(cfg, out_dir, *, steps, etas, sharp, trace, delta, ks, losses, f_hat, y_hat, diverged):
@@ -345,13 +333,21 @@ def _figures(cfg, out_dir, *, steps, etas, sharp, trace, delta, ks, losses, f_ha
 
 
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="edge-of-stability",
+    description="full-batch GD on fp-1d at several η: sharpness rises to 2/η and hovers; frequencies before/after",
+    claim="under full-batch gradient descent the top Hessian eigenvalue rises to about 2/η and hovers there "
+    "(edge of stability); low frequencies converge before it reaches 2/η; larger η ends flatter",
+    source='Cohen, Kaur, Li, Kolter, Talwalkar, "Gradient Descent on Neural Networks Typically Occurs at the '
+    'Edge of Stability", arXiv:2103.00065; Xu et al., arXiv:1901.06523',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "eos_sharpness.png": "top Hessian eigenvalue vs step for each η, with 2/η dashed: it rises and then hovers at 2/η",
+        "eos_curvature_and_frequencies.png": (
+            "sharpness and trace (left) next to the relative error per target frequency (right) for the middle η"
+        ),
+        "eos_final_spectra.png": "spectrum of the learned function at the end for each η, with the target's peaks",
+    },
 )

@@ -33,16 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure
 
 from . import _common as C
-
-NAME = "fp-1d"
-DESCRIPTION = "F-Principle in 1-D: tanh 1-200-100-100-50-1 fits a multi-frequency target low frequencies first"
-CLAIM = (
-    "DNNs fit the training data from low to high frequencies: the relative error Δ_F(k) of the "
-    "target's main spectral peaks converges in order of increasing frequency"
-)
 
 QUICK = {
     "n_points": 61,  # samples of one period [-w, w)
@@ -66,65 +59,47 @@ CPU = dict(QUICK, steps=8000, record_every=20, n_seeds=16)
 
 
 def _target(cfg):
-    n, a, period = int(cfg["n_points"]), -float(cfg["half_width"]), 2.0 * float(cfg["half_width"])
+    n, a, period = cfg.n_points, -cfg.half_width, 2.0 * cfg.half_width
     x = a + period * np.arange(n) / n
-    y = sum(float(cfg["amplitude"]) * np.sin(2 * np.pi * k * (x - a) / period) for k in cfg["freqs"])
+    y = sum(cfg.amplitude * np.sin(2 * np.pi * k * (x - a) / period) for k in cfg.freqs)
     return x.astype(np.float32), y.astype(np.float32)
 
 
 def _train(cfg, x, y):
     import jax.numpy as jnp
-    import optax
 
     from fpjax.models import mlp
-    from fpjax.train import fit, sweep
 
     xj, yj = jnp.asarray(x)[:, None], jnp.asarray(y)[:, None]
-    model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init=cfg["init"])
-    opt = optax.adam(float(cfg["learning_rate"]))
-
-    def one_seed(key):
-        r = fit(
-            model.apply,
-            model.init(key, xj),
-            xj,
-            yj,
-            optimizer=opt,
-            steps=int(cfg["steps"]),
-            record=lambda p: model.apply(p, xj)[:, 0],
-            record_every=int(cfg["record_every"]),
-        )
-        return {"outputs": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
-
-    return sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
+    model = mlp(cfg.widths + (1,), cfg.activation, init=cfg.init)
+    return C.adam_seed_sweep(cfg, model, xj, yj, lambda p: model.apply(p, xj)[:, 0])
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     from fpjax.spectrum import coeffs_at, crossing_steps, grid_fft, relative_error
 
-    cfg = dict(config)
-    ks = np.asarray(cfg["freqs"], dtype=int)
-    if np.any(np.diff(ks) <= 0) or ks[0] < 1 or ks[-1] > (int(cfg["n_points"]) - 1) // 2:
-        raise ValueError(f"freqs must increase within 1..(n_points-1)//2; got {cfg['freqs']}")
+    ks = np.asarray(cfg.freqs, dtype=int)
+    if np.any(np.diff(ks) <= 0) or ks[0] < 1 or ks[-1] > (cfg.n_points - 1) // 2:
+        raise ValueError(f"freqs must increase within 1..(n_points-1)//2; got {cfg.freqs}")
     x, y = _target(cfg)
     res = _train(cfg, x, y)
     ok = res.ok
     out = res.outputs
     steps = np.asarray(out["record_steps"][0])
-    h = np.asarray(out["outputs"])  # (S, R, n)
+    h = np.asarray(out["records"])  # (S, R, n)
     freqs, y_hat = grid_fft(y, x)
     _, h_hat = grid_fft(h, x)  # (S, R, n) complex
     y_pk = np.asarray(coeffs_at(y_hat, ks))
     h_pk = np.asarray(coeffs_at(h_hat, ks))  # (S, R, K)
     delta = np.asarray(relative_error(h_pk, y_pk))  # (S, R, K)
 
-    thr = float(cfg["threshold"])
+    thr = cfg.threshold
     t_conv = crossing_steps(delta, thr, steps=steps, axis=-2)  # (S, K); Δ_F < thr
     t_ok = t_conv[ok]
     med = np.median(t_ok, axis=0) if ok.size else np.full(ks.size, np.inf)
     in_order = np.array([C.strictly_increasing(t) for t in t_ok])
     frac = float(in_order.mean()) if ok.size else 0.0
-    held = bool(ok.size) and C.strictly_increasing(med) and frac >= float(cfg["order_fraction"])
+    held = bool(ok.size) and C.strictly_increasing(med) and frac >= cfg.order_fraction
 
     _figures(
         cfg,
@@ -154,13 +129,13 @@ def run(config: dict, out_dir: Path) -> dict:
     }
     return {
         "freqs": ks,
-        "record_steps": [int(steps[0]), int(steps[-1]), int(cfg["record_every"])],
+        "record_steps": [int(steps[0]), int(steps[-1]), cfg.record_every],
         "median_steps_to_threshold": C.finite_or_none(med),
         "delta_F_final_median": np.median(delta[ok, -1], axis=0) if ok.size else None,
         "final_loss_median": float(np.median(final_loss[ok])) if ok.size else None,
         "n_seeds": int(res.n_seeds),
         "n_diverged": int(res.n_diverged),
-        "claims": [claim(CLAIM, held, evidence)],
+        "claims": [claim(EXPERIMENT.claim, held, evidence)],
     }
 
 
@@ -177,7 +152,7 @@ def _snapshot_indices(steps, t_conv, ok):
 def _figures(cfg, out_dir, *, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_conv, ok, thr):
     s0 = int(ok[0]) if ok.size else 0
     n = x.size
-    period = 2.0 * float(cfg["half_width"])
+    period = 2.0 * cfg.half_width
     kpos = np.arange(1, (n - 1) // 2 + 1)
     fi = np.searchsorted(freqs * period, kpos - 0.5)  # positions of k = 1..n//2 on the centred axis
     amp_y = np.abs(y_hat[fi]) / period  # Fourier-series amplitudes |c_k|
@@ -188,7 +163,7 @@ def _figures(cfg, out_dir, *, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_
     fig = new_figure((3.1 * len(idx), 5.6))
     axes = fig.subplots(2, len(idx), sharey="row")
     xd = np.linspace(x[0], x[0] + period, 400)
-    yd = sum(float(cfg["amplitude"]) * np.sin(2 * np.pi * k * (xd - x[0]) / period) for k in ks)
+    yd = sum(cfg.amplitude * np.sin(2 * np.pi * k * (xd - x[0]) / period) for k in ks)
     for col, i in enumerate(idx):
         ax = axes[0, col]
         ax.plot(xd, yd, color="0.75", lw=1, label="target")
@@ -208,7 +183,7 @@ def _figures(cfg, out_dir, *, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_
     axes[0, 0].legend(fontsize=7, loc="lower left")
     axes[1, 0].legend(fontsize=7, loc="upper right")
     fig.suptitle(
-        f"{cfg['activation']} MLP 1-{'-'.join(map(str, cfg['widths']))}-1 on {n} samples: "
+        f"{cfg.activation} MLP 1-{'-'.join(map(str, cfg.widths))}-1 on {n} samples: "
         "low frequencies are fitted first (seed 0)"
     )
     save_figure(fig, out_dir / "fp1d_function_and_spectrum.png")
@@ -230,40 +205,32 @@ def _figures(cfg, out_dir, *, x, y, h, freqs, y_hat, h_hat, ks, steps, delta, t_
     for j, k in enumerate(ks):
         ax.fill_between(st, d[:, :, j].min(0), d[:, :, j].max(0), color=f"C{j}", alpha=0.2, lw=0)
         ax.plot(st, np.median(d[:, :, j], axis=0), color=f"C{j}", label=f"k = {k}")
-    ax.axhline(thr, color="k", ls=":", lw=1, label=f"threshold {thr:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("step (step 0 drawn at the left edge)")
-    ax.set_ylabel("Δ_F(k)")
-    ax.set_title(f"relative error per peak, median and range over {d.shape[0]} seeds")
-    ax.legend(fontsize=8)
+    C.error_curves_axes(
+        ax, thr, ylabel="Δ_F(k)", title=f"relative error per peak, median and range over {d.shape[0]} seeds"
+    )
     save_figure(fig, out_dir / "fp1d_delta_curves.png")
 
 
-SOURCE = (
-    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
-    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
-    'Principle/Spectral Bias"'
-)
-FIGURES = {
-    "fp1d_function_and_spectrum.png": (
-        "network output and its spectrum at a few steps: the low-frequency peaks are matched first"
-    ),
-    "fp1d_delta_heatmap.png": (
-        "relative error Δ_F(k) per peak over training; markers show where each peak gets below the threshold,"
-        " earlier for lower k"
-    ),
-    "fp1d_delta_curves.png": "Δ_F(k) per peak (median and range over seeds): lower k drops first",
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="fp-1d",
+    description="F-Principle in 1-D: tanh 1-200-100-100-50-1 fits a multi-frequency target low frequencies first",
+    claim="DNNs fit the training data from low to high frequencies: the relative error Δ_F(k) of the "
+    "target's main spectral peaks converges in order of increasing frequency",
+    source='Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "fp1d_function_and_spectrum.png": (
+            "network output and its spectrum at a few steps: the low-frequency peaks are matched first"
+        ),
+        "fp1d_delta_heatmap.png": (
+            "relative error Δ_F(k) per peak over training; markers show where each peak gets below the threshold,"
+            " earlier for lower k"
+        ),
+        "fp1d_delta_curves.png": "Δ_F(k) per peak (median and range over seeds): lower k drops first",
+    },
 )

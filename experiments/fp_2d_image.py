@@ -31,16 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure
 
 from . import _common as C
-
-NAME = "fp-2d-image"
-DESCRIPTION = "F-Principle in 2-D: an MLP fits a real grayscale photograph from blurry to detailed"
-CLAIM = (
-    "A DNN fitting a 2-D image I(x) learns it from low to high frequencies (blurry first, details "
-    "later): the relative error of each radial frequency band converges in order of increasing frequency"
-)
 
 QUICK = {
     "image": "china",
@@ -72,8 +65,8 @@ def load_image(cfg) -> np.ndarray:
 
     from fpjax.data import load_sample_photo
 
-    im = load_sample_photo(cfg["image"], grayscale=True)
-    out = jax.image.resize(jnp.asarray(im), (int(cfg["height"]), int(cfg["width"])), "linear", antialias=True)
+    im = load_sample_photo(cfg.image, grayscale=True)
+    out = jax.image.resize(jnp.asarray(im), (cfg.height, cfg.width), "linear", antialias=True)
     return np.clip(np.asarray(out), 0.0, 1.0).astype(np.float32)
 
 
@@ -95,50 +88,32 @@ def band_errors(h_hat: np.ndarray, y_hat: np.ndarray, radius: np.ndarray, edges:
     return np.stack(out, axis=-1)
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     import jax.numpy as jnp
-    import optax
 
     from fpjax.models import mlp
     from fpjax.spectrum import crossing_steps, grid_fft
-    from fpjax.train import fit, sweep
 
-    cfg = dict(config)
-    hgt, wid = int(cfg["height"]), int(cfg["width"])
+    hgt, wid = cfg.height, cfg.width
     img = load_image(cfg)
     ay, ax, pts = pixel_grid(hgt, wid)
     xj, yj = jnp.asarray(pts), jnp.asarray(img.reshape(-1, 1))
-    model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init=cfg["init"])
-    opt = optax.adam(float(cfg["learning_rate"]))
-
-    def one_seed(key):
-        r = fit(
-            model.apply,
-            model.init(key, xj),
-            xj,
-            yj,
-            optimizer=opt,
-            steps=int(cfg["steps"]),
-            record=lambda p: model.apply(p, xj)[:, 0].reshape(hgt, wid),
-            record_every=int(cfg["record_every"]),
-        )
-        return {"images": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
-
-    res = sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
+    model = mlp(cfg.widths + (1,), cfg.activation, init=cfg.init)
+    res = C.adam_seed_sweep(cfg, model, xj, yj, lambda p: model.apply(p, xj)[:, 0].reshape(hgt, wid))
     ok = res.ok
     steps = np.asarray(res.outputs["record_steps"][0])
-    imgs = np.asarray(res.outputs["images"])  # (S, R, H, W)
-    win = cfg["window"] if not isinstance(cfg["window"], list) else tuple(cfg["window"])
+    imgs = np.asarray(res.outputs["records"])  # (S, R, H, W)
+    win = cfg.window
     (fy, fx), y_hat = grid_fft(img, (ay, ax), window=win)
     _, h_hat = grid_fft(imgs, (ay, ax), window=win)
     y_hat, h_hat = np.asarray(y_hat), np.asarray(h_hat)
     radius = np.sqrt(np.asarray(fy)[:, None] ** 2 + np.asarray(fx)[None, :] ** 2)
-    nb = int(cfg["n_bands"])
+    nb = cfg.n_bands
     r_in = min(hgt, wid) / 2
     edges = np.concatenate([np.linspace(0.0, r_in, nb + 1)[:-1], [np.inf]])
     errs = band_errors(h_hat, y_hat, radius, edges)  # (S, R, B)
 
-    thr = float(cfg["threshold"])
+    thr = cfg.threshold
     t_conv = crossing_steps(errs, thr, steps=steps, axis=-2)  # (S, B); error < thr
     med = np.median(t_conv[ok], axis=0) if ok.size else np.full(nb, np.inf)
     held = bool(ok.size) and C.non_decreasing(med) and med[0] < med[-1]
@@ -173,7 +148,7 @@ def run(config: dict, out_dir: Path) -> dict:
         "final_loss_median": float(np.median(losses[ok])) if ok.size else None,
         "n_seeds": int(res.n_seeds),
         "n_diverged": int(res.n_diverged),
-        "claims": [claim(CLAIM, held, evidence)],
+        "claims": [claim(EXPERIMENT.claim, held, evidence)],
     }
 
 
@@ -213,13 +188,13 @@ def _figures(cfg, out_dir, *, img, imgs, steps, errs, edges, t_conv, ok, thr):
         ax.plot(st, np.median(e[:, :, b], axis=0), color=col, label=labels[b])
         if e.shape[0] > 1:
             ax.fill_between(st, e[:, :, b].min(0), e[:, :, b].max(0), color=col, alpha=0.2, lw=0)
-    ax.axhline(thr, color="k", ls=":", lw=1, label=f"threshold {thr:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("step (step 0 drawn at the left edge)")
-    ax.set_ylabel("relative error of the band E_b")
-    ax.set_title("radially binned relative error of the 2-D spectrum")
-    ax.legend(fontsize=7)
+    C.error_curves_axes(
+        ax,
+        thr,
+        ylabel="relative error of the band E_b",
+        title="radially binned relative error of the 2-D spectrum",
+        legend_size=7,
+    )
     save_figure(fig, out_dir / "fp2d_band_errors.png")
 
     # 3. heat map band x step (seed 0).
@@ -230,25 +205,21 @@ def _figures(cfg, out_dir, *, img, imgs, steps, errs, edges, t_conv, ok, thr):
     save_figure(fig, out_dir / "fp2d_band_heatmap.png")
 
 
-SOURCE = (
-    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
-    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
-    'Principle/Spectral Bias"'
-)
-FIGURES = {
-    "fp2d_outputs.png": "the MLP's image over training: blurry (low frequencies) first, details later",
-    "fp2d_band_errors.png": "relative error of each radial frequency band over training: low bands converge first",
-    "fp2d_band_heatmap.png": "the band errors of seed 0 as a heat map (band × step)",
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="fp-2d-image",
+    description="F-Principle in 2-D: an MLP fits a real grayscale photograph from blurry to detailed",
+    claim="A DNN fitting a 2-D image I(x) learns it from low to high frequencies (blurry first, details "
+    "later): the relative error of each radial frequency band converges in order of increasing frequency",
+    source='Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "fp2d_outputs.png": "the MLP's image over training: blurry (low frequencies) first, details later",
+        "fp2d_band_errors.png": "relative error of each radial frequency band over training: low bands converge first",
+        "fp2d_band_heatmap.png": "the band errors of seed 0 as a heat map (band × step)",
+    },
 )

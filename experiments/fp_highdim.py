@@ -32,17 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure
 
 from . import _common as C
-
-NAME = "fp-highdim"
-DESCRIPTION = "F-Principle in high dimension: projection (NUDFT along PC1) and filtering methods on digits / CIFAR-10"
-CLAIM = (
-    "On high-dimensional real data a DNN also fits low frequencies first: e_low converges before e_high "
-    "(filtering method) and Δ_F(k) along the first principal component converges from low to high k "
-    "(projection method)"
-)
 
 QUICK = {
     "data_dir": None,  # a CIFAR-10 folder switches from digits to CIFAR-10
@@ -70,146 +62,60 @@ def load_data(cfg):
     """``(x (n, d) float32, labels (n,) int32, name)``: digits, or CIFAR-10 from ``data_dir``."""
     from fpjax.data import load_dataset
 
-    if cfg.get("data_dir"):
-        x, lab = load_dataset("cifar10", "train", data_dir=cfg["data_dir"])
-        n = int(cfg["n_train"] or 10000)
+    if cfg.data_dir:
+        x, lab = load_dataset("cifar10", "train", data_dir=cfg.data_dir)
+        n = cfg.n_train or 10000
         name = "CIFAR-10"
     else:
         x, lab = load_dataset("digits", "train")
-        n = int(cfg["n_train"] or x.shape[0])
+        n = cfg.n_train or int(x.shape[0])
         name = "digits"
     if not 0 < n <= x.shape[0]:
-        raise ValueError(f"n_train must be in 1..{x.shape[0]} for {name}; got {cfg['n_train']}")
+        raise ValueError(f"n_train must be in 1..{x.shape[0]} for {name}; got {cfg.n_train}")
     return np.asarray(x[:n]).reshape(n, -1).astype(np.float32), np.asarray(lab[:n]).astype(np.int32), name
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def _train(cfg, x, y):
+    """The seed sweep: the network's outputs on the training inputs at every recorded step."""
     import jax.numpy as jnp
-    import optax
 
     from fpjax.models import mlp
-    from fpjax.spectrum import crossing_steps, filter_errors, nudft
-    from fpjax.train import fit, sweep
 
-    cfg = dict(config)
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+    model = mlp(cfg.widths + (10,), cfg.activation, init=cfg.init)
+    return C.adam_seed_sweep(cfg, model, xj, yj, lambda p: model.apply(p, xj))
+
+
+def run(cfg: Config, out_dir: Path) -> dict:
     x, lab, data_name = load_data(cfg)
     n = x.shape[0]
     y = np.eye(10, dtype=np.float32)[lab]
-    xj, yj = jnp.asarray(x), jnp.asarray(y)
-    model = mlp(tuple(cfg["widths"]) + (10,), cfg["activation"], init=cfg["init"])
-    opt = optax.adam(float(cfg["learning_rate"]))
-
-    def one_seed(key):
-        r = fit(
-            model.apply,
-            model.init(key, xj),
-            xj,
-            yj,
-            optimizer=opt,
-            steps=int(cfg["steps"]),
-            record=lambda p: model.apply(p, xj),
-            record_every=int(cfg["record_every"]),
-        )
-        return {"h": r.records, "losses": r.losses, "record_steps": r.record_steps, "diverged": r.diverged}
-
-    res = sweep(one_seed, seed_keys(cfg["seed"], cfg["n_seeds"]))
+    res = _train(cfg, x, y)
     ok = res.ok
     steps = np.asarray(res.outputs["record_steps"][0])
-    h = np.asarray(res.outputs["h"])  # (S, R, n, 10)
-    thr = float(cfg["threshold"])
-
-    # ---- projection method -------------------------------------------------------------
-    p = first_principal_direction(x)
-    t = x @ p
-    ybar = y.mean(0)
-    k_grid = np.linspace(0.0, 4.0 / float(np.std(t)), int(cfg["n_freq_grid"])).astype(np.float32)
-    y_amp = np.linalg.norm(np.asarray(nudft(x, y - ybar, k_grid, p)), axis=-1)
-    i_peak = int(np.argmax(y_amp))
-    below = np.nonzero((np.arange(k_grid.size) > i_peak) & (y_amp < float(cfg["amp_cut"]) * y_amp[i_peak]))[0]
-    k_max = float(k_grid[below[0]] if below.size else k_grid[-1])
-    n_track = int(cfg["n_track"])
-    ks = (k_max * np.arange(1, n_track + 1) / n_track).astype(np.float32)
-    kk = np.concatenate([ks, k_grid])  # tracked + plotting grid
-    y_hat = np.asarray(nudft(x, y - ybar, kk, p))  # (K, 10)
-    s_all, r_all = h.shape[:2]
-    hs = (h - ybar).reshape(s_all * r_all, n, 10).transpose(1, 0, 2).reshape(n, -1)
-    h_hat = np.asarray(nudft(x, hs, kk, p)).reshape(kk.size, s_all, r_all, 10).transpose(1, 2, 0, 3)
-    dF_all = np.linalg.norm(h_hat - y_hat, axis=-1) / np.linalg.norm(y_hat, axis=-1)  # (S, R, K)
-    dF, dF_grid = dF_all[..., :n_track], dF_all[..., n_track:]
-    t_proj = crossing_steps(dF, thr, steps=steps, axis=-2)  # (S, n_track); Δ_F < thr
-    med_proj = np.median(t_proj[ok], axis=0) if ok.size else np.full(n_track, np.inf)
-    rho = C.spearman(ks, med_proj)
-    held_proj = bool(ok.size) and np.isfinite(rho) and rho >= 0.8 and med_proj[0] < med_proj[-1]
-
-    # ---- filtering method ---------------------------------------------------------------
-    nn = _median_nn_sq_distance(x)
-    deltas = [float(s) * nn for s in cfg["delta_scales"]]
-    fe = filter_errors(x, y, h.reshape((-1,) + h.shape[2:]), deltas)
-    e_low = np.asarray(fe.e_low).reshape(len(deltas), s_all, r_all)
-    e_high = np.asarray(fe.e_high).reshape(len(deltas), s_all, r_all)
-    t_low = crossing_steps(e_low, thr, steps=steps, axis=-1)  # (m, S)
-    t_high = crossing_steps(e_high, thr, steps=steps, axis=-1)
-    med_low = np.median(t_low[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
-    med_high = np.median(t_high[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
-    held_filter = bool(ok.size) and bool(np.all(med_low < med_high))
-    from fpjax.spectrum import filter_decompose
-
-    y_low, y_high = filter_decompose(x, y, deltas)
-    low_share = [float(np.sum(np.asarray(a) ** 2) / np.sum(y**2)) for a in y_low]
-
-    noise = float(np.linalg.norm(y - ybar) / n)  # E|ŷ(k)| level of labels with no structure along p
+    h = np.asarray(res.outputs["records"])  # (S, R, n, 10)
+    proj = _projection(cfg, x, y, h, steps, ok)
+    filt = _filtering(cfg, x, y, h, steps, ok)
     _figures(
         cfg,
         out_dir,
         data_name=data_name,
         steps=steps,
-        k_grid=k_grid,
-        y_amp=y_amp,
-        noise=noise,
-        ks=ks,
-        k_max=k_max,
-        dF=dF,
-        dF_grid=dF_grid,
-        t_proj=t_proj,
-        deltas=deltas,
-        scales=cfg["delta_scales"],
-        e_low=e_low,
-        e_high=e_high,
+        k_grid=proj["k_grid"],
+        y_amp=proj["y_amp"],
+        noise=proj["noise"],
+        ks=proj["ks"],
+        k_max=proj["k_max"],
+        dF=proj["dF"],
+        dF_grid=proj["dF_grid"],
+        t_proj=proj["t_proj"],
+        deltas=filt["deltas"],
+        scales=cfg.delta_scales,
+        e_low=filt["e_low"],
+        e_high=filt["e_high"],
         ok=ok,
-        thr=thr,
+        thr=cfg.threshold,
     )
-    claims = [
-        claim(
-            "filtering method: e_low gets below the threshold before e_high, for every δ",
-            held_filter,
-            {
-                "data": data_name,
-                "threshold": thr,
-                "delta_scales": cfg["delta_scales"],
-                "deltas": deltas,
-                "median_nn_sq_distance": nn,
-                "low_energy_share": low_share,
-                "median_steps_e_low": C.finite_or_none(med_low),
-                "median_steps_e_high": C.finite_or_none(med_high),
-                "final_e_low_median": np.median(e_low[:, ok, -1], axis=1) if ok.size else None,
-                "final_e_high_median": np.median(e_high[:, ok, -1], axis=1) if ok.size else None,
-            },
-        ),
-        claim(
-            "projection method: Δ_F(k) along the first principal component converges from low to high k",
-            held_proj,
-            {
-                "data": data_name,
-                "threshold": thr,
-                "tracked_freqs": ks,
-                "k_max": k_max,
-                "median_steps_to_threshold": C.finite_or_none(med_proj),
-                "steps_to_threshold_per_seed": C.finite_or_none(t_proj[ok]),
-                "spearman_k_vs_steps": rho,
-                "label_noise_level": noise,
-            },
-        ),
-    ]
     losses = np.asarray(res.outputs["losses"])[:, -1]
     return {
         "data": data_name,
@@ -218,8 +124,113 @@ def run(config: dict, out_dir: Path) -> dict:
         "final_loss_median": float(np.median(losses[ok])) if ok.size else None,
         "n_seeds": int(res.n_seeds),
         "n_diverged": int(res.n_diverged),
-        "claims": claims,
+        "claims": _claims(cfg, data_name, proj, filt, ok),
     }
+
+
+def _projection(cfg, x, y, h, steps, ok) -> dict:
+    """Projection method: Δ_F(k) along the first principal component at ``n_track`` frequencies."""
+    from fpjax.spectrum import crossing_steps, nudft
+
+    n = x.shape[0]
+    p = first_principal_direction(x)
+    t = x @ p
+    ybar = y.mean(0)
+    k_grid = np.linspace(0.0, 4.0 / float(np.std(t)), cfg.n_freq_grid).astype(np.float32)
+    y_amp = np.linalg.norm(np.asarray(nudft(x, y - ybar, k_grid, p)), axis=-1)
+    i_peak = int(np.argmax(y_amp))
+    below = np.nonzero((np.arange(k_grid.size) > i_peak) & (y_amp < cfg.amp_cut * y_amp[i_peak]))[0]
+    k_max = float(k_grid[below[0]] if below.size else k_grid[-1])
+    n_track = cfg.n_track
+    ks = (k_max * np.arange(1, n_track + 1) / n_track).astype(np.float32)
+    kk = np.concatenate([ks, k_grid])  # tracked + plotting grid
+    y_hat = np.asarray(nudft(x, y - ybar, kk, p))  # (K, 10)
+    s_all, r_all = h.shape[:2]
+    hs = (h - ybar).reshape(s_all * r_all, n, 10).transpose(1, 0, 2).reshape(n, -1)
+    h_hat = np.asarray(nudft(x, hs, kk, p)).reshape(kk.size, s_all, r_all, 10).transpose(1, 2, 0, 3)
+    dF_all = np.linalg.norm(h_hat - y_hat, axis=-1) / np.linalg.norm(y_hat, axis=-1)  # (S, R, K)
+    dF, dF_grid = dF_all[..., :n_track], dF_all[..., n_track:]
+    t_proj = crossing_steps(dF, cfg.threshold, steps=steps, axis=-2)  # (S, n_track); Δ_F < thr
+    med_proj = np.median(t_proj[ok], axis=0) if ok.size else np.full(n_track, np.inf)
+    rho = C.spearman(ks, med_proj)
+    return {
+        "k_grid": k_grid,
+        "y_amp": y_amp,
+        "k_max": k_max,
+        "ks": ks,
+        "dF": dF,
+        "dF_grid": dF_grid,
+        "t_proj": t_proj,
+        "med_proj": med_proj,
+        "rho": rho,
+        "held": bool(ok.size) and np.isfinite(rho) and rho >= 0.8 and med_proj[0] < med_proj[-1],
+        "noise": float(np.linalg.norm(y - ybar) / n),  # E|ŷ(k)| level of labels with no structure along p
+    }
+
+
+def _filtering(cfg, x, y, h, steps, ok) -> dict:
+    """Filtering method: low- and high-frequency errors e_low, e_high for each Gaussian width δ."""
+    from fpjax.spectrum import crossing_steps, filter_decompose, filter_errors
+
+    thr = cfg.threshold
+    s_all, r_all = h.shape[:2]
+    nn = _median_nn_sq_distance(x)
+    deltas = [s * nn for s in cfg.delta_scales]
+    fe = filter_errors(x, y, h.reshape((-1,) + h.shape[2:]), deltas)
+    e_low = np.asarray(fe.e_low).reshape(len(deltas), s_all, r_all)
+    e_high = np.asarray(fe.e_high).reshape(len(deltas), s_all, r_all)
+    t_low = crossing_steps(e_low, thr, steps=steps, axis=-1)  # (m, S)
+    t_high = crossing_steps(e_high, thr, steps=steps, axis=-1)
+    med_low = np.median(t_low[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
+    med_high = np.median(t_high[:, ok], axis=1) if ok.size else np.full(len(deltas), np.inf)
+    y_low, _ = filter_decompose(x, y, deltas)
+    return {
+        "nn": nn,
+        "deltas": deltas,
+        "e_low": e_low,
+        "e_high": e_high,
+        "med_low": med_low,
+        "med_high": med_high,
+        "held": bool(ok.size) and bool(np.all(med_low < med_high)),
+        "low_share": [float(np.sum(np.asarray(a) ** 2) / np.sum(y**2)) for a in y_low],
+    }
+
+
+def _claims(cfg, data_name, proj, filt, ok) -> list:
+    thr = cfg.threshold
+    e_low, e_high = filt["e_low"], filt["e_high"]
+    return [
+        claim(
+            "filtering method: e_low gets below the threshold before e_high, for every δ",
+            filt["held"],
+            {
+                "data": data_name,
+                "threshold": thr,
+                "delta_scales": cfg.delta_scales,
+                "deltas": filt["deltas"],
+                "median_nn_sq_distance": filt["nn"],
+                "low_energy_share": filt["low_share"],
+                "median_steps_e_low": C.finite_or_none(filt["med_low"]),
+                "median_steps_e_high": C.finite_or_none(filt["med_high"]),
+                "final_e_low_median": np.median(e_low[:, ok, -1], axis=1) if ok.size else None,
+                "final_e_high_median": np.median(e_high[:, ok, -1], axis=1) if ok.size else None,
+            },
+        ),
+        claim(
+            "projection method: Δ_F(k) along the first principal component converges from low to high k",
+            proj["held"],
+            {
+                "data": data_name,
+                "threshold": thr,
+                "tracked_freqs": proj["ks"],
+                "k_max": proj["k_max"],
+                "median_steps_to_threshold": C.finite_or_none(proj["med_proj"]),
+                "steps_to_threshold_per_seed": C.finite_or_none(proj["t_proj"][ok]),
+                "spearman_k_vs_steps": proj["rho"],
+                "label_noise_level": proj["noise"],
+            },
+        ),
+    ]
 
 
 def first_principal_direction(x: np.ndarray) -> np.ndarray:
@@ -315,37 +326,30 @@ def _figures(
         hi = np.median(e_high[j, ok], axis=0) if ok.size else e_high[j, 0]
         ax.plot(st, lo, color=f"C{j}", label=f"e_low, δ = {dl:.3g} ({sc:g}× NN²)")
         ax.plot(st, hi, color=f"C{j}", ls="--", label=f"e_high, δ = {dl:.3g}")
-    ax.axhline(thr, color="k", ls=":", lw=1, label=f"threshold {thr:g}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("step (step 0 drawn at the left edge)")
-    ax.set_ylabel("relative error")
-    ax.set_title(f"{data_name}: filtering method (median over seeds)")
-    ax.legend(fontsize=7)
+    C.error_curves_axes(
+        ax, thr, ylabel="relative error", title=f"{data_name}: filtering method (median over seeds)", legend_size=7
+    )
     save_figure(fig, out_dir / "highdim_filtering.png")
 
 
-SOURCE = (
-    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
-    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
-    'Principle/Spectral Bias"'
-)
-FIGURES = {
-    "highdim_projected_spectrum.png": (
-        "spectrum of the labels along the first principal component and the tracked frequencies"
-    ),
-    "highdim_projection_heatmap.png": "projection method: Δ_F(k) over training; low k converge first",
-    "highdim_filtering.png": "filtering method: e_low falls below the threshold before e_high for every δ",
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="fp-highdim",
+    description="F-Principle in high dimension: projection (NUDFT along PC1) and filtering methods on digits / CIFAR-10",
+    claim="On high-dimensional real data a DNN also fits low frequencies first: e_low converges before e_high "
+    "(filtering method) and Δ_F(k) along the first principal component converges from low to high k "
+    "(projection method)",
+    source='Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "highdim_projected_spectrum.png": (
+            "spectrum of the labels along the first principal component and the tracked frequencies"
+        ),
+        "highdim_projection_heatmap.png": "projection method: Δ_F(k) over training; low k converge first",
+        "highdim_filtering.png": "filtering method: e_low falls below the threshold before e_high for every δ",
+    },
 )

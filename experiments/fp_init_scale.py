@@ -35,15 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
-
-NAME = "fp-init-scale"
-DESCRIPTION = "Initialization scale: σ=10 fits sparse 1-D data with high-frequency wiggles, σ=0.1 fits it smoothly"
-CLAIM = (
-    "With a large initialization (σ_j = 10) a DNN fits sparse training data but oscillates between the "
-    "points (large test error, high-frequency energy); with a small one (σ_j = 0.1) it interpolates "
-    "smoothly and generalizes"
-)
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure, seed_keys
 
 QUICK = {
     "sigmas": [10.0, 0.1],
@@ -67,7 +59,7 @@ def target(x):
     return np.sin(np.pi * x)
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     import jax.numpy as jnp
     import optax
 
@@ -75,29 +67,26 @@ def run(config: dict, out_dir: Path) -> dict:
     from fpjax.spectrum import grid_fft
     from fpjax.train import fit, sweep
 
-    cfg = dict(config)
-    sigmas = [float(s) for s in cfg["sigmas"]]
+    sigmas = list(cfg.sigmas)
     if len(sigmas) < 2:
-        raise ValueError(f"sigmas must hold at least two init scales to compare; got {cfg['sigmas']}")
-    n_tr, n_te = int(cfg["n_train"]), int(cfg["n_test"])
+        raise ValueError(f"sigmas must hold at least two init scales to compare; got {cfg.sigmas}")
+    n_tr, n_te = cfg.n_train, cfg.n_test
     x_tr = np.linspace(-1.0, 1.0, n_tr, dtype=np.float32)
     y_tr = target(x_tr).astype(np.float32)
     x_te = (-1.0 + 2.0 * np.arange(n_te) / n_te).astype(np.float32)
     y_te = target(x_te)
     xi_c = 1.0 / (2.0 * (x_tr[1] - x_tr[0]))
     xtr, ytr, xte = jnp.asarray(x_tr)[:, None], jnp.asarray(y_tr)[:, None], jnp.asarray(x_te)[:, None]
-    opt = optax.adam(
-        optax.exponential_decay(float(cfg["learning_rate"]), int(cfg["steps"]), float(cfg["learning_rate_decay"]))
-    )
-    keys = seed_keys(cfg["seed"], cfg["n_seeds"])
+    opt = optax.adam(optax.exponential_decay(cfg.learning_rate, cfg.steps, cfg.learning_rate_decay))
+    keys = seed_keys(cfg.seed, cfg.n_seeds)
 
     per_sigma, curves = {}, {}
     for s in sigmas:
-        model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init="raw", layer_sigmas=s)
+        model = mlp(cfg.widths + (1,), cfg.activation, init="raw", layer_sigmas=s)
 
         def one_seed(key, model=model):
             p0 = model.init(key, xtr)
-            r = fit(model.apply, p0, xtr, ytr, optimizer=opt, steps=int(cfg["steps"]))
+            r = fit(model.apply, p0, xtr, ytr, optimizer=opt, steps=cfg.steps)
             return {
                 "h0": model.apply(p0, xte)[:, 0],
                 "h": model.apply(r.params, xte)[:, 0],
@@ -123,9 +112,22 @@ def run(config: dict, out_dir: Path) -> dict:
         }
         curves[s] = (h[ok], h0[ok], np.asarray(freqs), power[ok])
 
+    _figures(cfg, out_dir, sigmas=sigmas, curves=curves, x_tr=x_tr, y_tr=y_tr, x_te=x_te, y_te=y_te, xi_c=xi_c)
+    return {
+        "xi_c": float(xi_c),
+        "per_sigma": per_sigma,
+        "test_mse_median": {k: float(np.median(v["test_mse"])) for k, v in per_sigma.items() if v["test_mse"].size},
+        "high_freq_energy_median": {
+            k: float(np.median(v["high_freq_energy"])) for k, v in per_sigma.items() if v["high_freq_energy"].size
+        },
+        "claims": _claims(cfg, sigmas, per_sigma, xi_c),
+    }
+
+
+def _claims(cfg, sigmas, per_sigma, xi_c) -> list:
     big, small = f"{max(sigmas):g}", f"{min(sigmas):g}"
     B, S = per_sigma[big], per_sigma[small]
-    tol = float(cfg["fit_tol"])
+    tol = cfg.fit_tol
     both_fit = (
         B["train_rel_error"].size > 0
         and S["train_rel_error"].size > 0
@@ -141,7 +143,7 @@ def run(config: dict, out_dir: Path) -> dict:
         "train_rel_error_large": B["train_rel_error"],
         "train_rel_error_small": S["train_rel_error"],
     }
-    claims = [
+    return [
         claim(
             f"both fit the sparse data, and σ = {big} generalizes worse than σ = {small} (every seed)",
             sep_test,
@@ -158,16 +160,6 @@ def run(config: dict, out_dir: Path) -> dict:
             ),
         ),
     ]
-    _figures(cfg, out_dir, sigmas=sigmas, curves=curves, x_tr=x_tr, y_tr=y_tr, x_te=x_te, y_te=y_te, xi_c=xi_c)
-    return {
-        "xi_c": float(xi_c),
-        "per_sigma": per_sigma,
-        "test_mse_median": {k: float(np.median(v["test_mse"])) for k, v in per_sigma.items() if v["test_mse"].size},
-        "high_freq_energy_median": {
-            k: float(np.median(v["high_freq_energy"])) for k, v in per_sigma.items() if v["high_freq_energy"].size
-        },
-        "claims": claims,
-    }
 
 
 def _figures(cfg, out_dir, *, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c):
@@ -187,7 +179,7 @@ def _figures(cfg, out_dir, *, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c):
         ax.set_title(f"σ_j = {s:g}" + (" (initial h leaves the frame)" if clipped else ""))
         ax.set_xlabel("x")
     axes[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"{cfg['activation']} 1-{'-'.join(map(str, cfg['widths']))}-1, every weight and bias N(0, σ²)")
+    fig.suptitle(f"{cfg.activation} 1-{'-'.join(map(str, cfg.widths))}-1, every weight and bias N(0, σ²)")
     save_figure(fig, out_dir / "init_scale_functions.png")
 
     fig = new_figure((6.4, 4.0))
@@ -207,28 +199,25 @@ def _figures(cfg, out_dir, *, sigmas, curves, x_tr, y_tr, x_te, y_te, xi_c):
     save_figure(fig, out_dir / "init_scale_spectra.png")
 
 
-SOURCE = (
-    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
-    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
-    'Principle/Spectral Bias"'
-)
-FIGURES = {
-    "init_scale_functions.png": (
-        "learned functions for σ = 10 and σ = 0.1 on the sparse data: the large init oscillates between samples"
-    ),
-    "init_scale_spectra.png": (
-        "spectra of the learned functions: σ = 10 keeps more energy above the data's Nyquist frequency"
-    ),
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="fp-init-scale",
+    description="Initialization scale: σ=10 fits sparse 1-D data with high-frequency wiggles, σ=0.1 fits it smoothly",
+    claim="With a large initialization (σ_j = 10) a DNN fits sparse training data but oscillates between the "
+    "points (large test error, high-frequency energy); with a small one (σ_j = 0.1) it interpolates "
+    "smoothly and generalizes",
+    source='Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "init_scale_functions.png": (
+            "learned functions for σ = 10 and σ = 0.1 on the sparse data: the large init oscillates between samples"
+        ),
+        "init_scale_spectra.png": (
+            "spectra of the learned functions: σ = 10 keeps more energy above the data's Nyquist frequency"
+        ),
+    },
 )

@@ -39,15 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_keys
-
-NAME = "fp-parity"
-DESCRIPTION = "10-bit parity: 100% training accuracy, chance test accuracy; parity's energy is at the top frequency"
-CLAIM = (
-    "An MLP fits 10-bit parity on its training subset (accuracy → 100%) but its test accuracy stays at "
-    "chance (≈ 50%): parity's energy is entirely at the highest frequency, which the F-Principle "
-    "says DNNs learn last"
-)
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure, seed_keys
 
 QUICK = {
     "n_bits": 10,
@@ -111,8 +103,8 @@ def _train(cfg, x, y, tr, key_seed):
     xtr, ytr = jnp.asarray(x[tr]), jnp.asarray(y[tr, None])
     xte, yte = jnp.asarray(x[te]), jnp.asarray(y[te, None])
     xall = jnp.asarray(x)
-    model = mlp(tuple(cfg["widths"]) + (1,), cfg["activation"], init=cfg["init"])
-    opt = optax.adam(float(cfg["learning_rate"]))
+    model = mlp(cfg.widths + (1,), cfg.activation, init=cfg.init)
+    opt = optax.adam(cfg.learning_rate)
 
     def acc(p, xs, ys):
         return jnp.mean(jnp.sign(model.apply(p, xs)) == ys)
@@ -124,9 +116,9 @@ def _train(cfg, x, y, tr, key_seed):
             xtr,
             ytr,
             optimizer=opt,
-            steps=int(cfg["steps"]),
+            steps=cfg.steps,
             record=lambda p: jnp.stack([acc(p, xtr, ytr), acc(p, xte, yte)]),
-            record_every=int(cfg["record_every"]),
+            record_every=cfg.record_every,
         )
         return {
             "acc": r.records,
@@ -136,32 +128,31 @@ def _train(cfg, x, y, tr, key_seed):
             "diverged": r.diverged,
         }
 
-    return sweep(one_seed, seed_keys(key_seed, cfg["n_seeds"])), te.size
+    return sweep(one_seed, seed_keys(key_seed, cfg.n_seeds)), te.size
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     from fpjax.spectrum import nudft
 
-    cfg = dict(config)
-    d = int(cfg["n_bits"])
+    d = cfg.n_bits
     if not 2 <= d <= 16:
         raise ValueError(f"n_bits must be in 2..16 (the whole cube is enumerated); got {d}")
     x, y = hypercube(d)
     n = x.shape[0]
     p = np.ones(d, np.float32) / np.sqrt(d)
-    freqs = np.linspace(0.0, np.sqrt(d) / 2, int(cfg["n_freqs"])).astype(np.float32)
+    freqs = np.linspace(0.0, np.sqrt(d) / 2, cfg.n_freqs).astype(np.float32)
     y_proj = np.abs(np.asarray(nudft(x, y, freqs, direction=p)))
     e_target = energy_by_degree(y, d)
     k_peak_target = float(freqs[np.argmax(y_proj)])
-    rng = np.random.default_rng(int(cfg["seed"]))
+    rng = np.random.default_rng(cfg.seed)
 
     per_frac, claims, curves = {}, [], {}
-    for q in cfg["train_fractions"]:
+    for q in cfg.train_fractions:
         n_tr = int(round(float(q) * n))
         if not 0 < n_tr < n:
             raise ValueError(f"train_fractions must lie strictly between 0 and 1 with at least one test point; got {q}")
         tr = np.sort(rng.permutation(n)[:n_tr])
-        res, n_te = _train(cfg, x, y, tr, cfg["seed"])
+        res, n_te = _train(cfg, x, y, tr, cfg.seed)
         ok = res.ok
         out = res.outputs
         acc = np.asarray(out["acc"])  # (S, R, 2)
@@ -189,35 +180,7 @@ def run(config: dict, out_dir: Path) -> dict:
             "final_loss": np.asarray(out["final_loss"])[ok],
             "n_diverged": int(res.n_diverged),
         }
-        claims.append(
-            claim(
-                f"[train fraction {key}] training accuracy → 100% while test accuracy ≈ 50% (chance)",
-                held1,
-                {
-                    "n_train": n_tr,
-                    "n_test": int(n_te),
-                    "train_acc_per_seed": train_acc,
-                    "test_acc_per_seed": test_acc,
-                    "test_acc_mean": tmean,
-                    "allowed_deviation_3sigma": 3 * sigma,
-                },
-            )
-        )
-        claims.append(
-            claim(
-                f"[train fraction {key}] F-Principle explanation: parity's Walsh energy is all at the top degree d, "
-                "the trained network's is mostly at low degrees (≤ d/2)",
-                held2,
-                {
-                    "target_energy_top_degree": float(e_target[d]),
-                    "target_projected_peak_frequency": k_peak_target,
-                    "lattice_nyquist_sqrt_d_over_4": float(np.sqrt(d) / 4),
-                    "network_energy_degrees_le_half": low,
-                    "network_energy_top_degree": float(e_med[d]),
-                    "network_energy_by_degree_median": e_med,
-                },
-            )
-        )
+        claims += _fraction_claims(key, d, per_frac[key], held1, held2, e_target, k_peak_target)
         curves[key] = (np.asarray(out["record_steps"][0]), acc[ok], e_med, h_proj)
 
     _figures(cfg, out_dir, d=d, freqs=freqs, y_proj=y_proj, e_target=e_target, curves=curves)
@@ -228,6 +191,37 @@ def run(config: dict, out_dir: Path) -> dict:
         "per_train_fraction": per_frac,
         "claims": claims,
     }
+
+
+def _fraction_claims(key, d, row, held1, held2, e_target, k_peak_target) -> list:
+    """The two claims of one train fraction, from its row of metrics."""
+    return [
+        claim(
+            f"[train fraction {key}] training accuracy → 100% while test accuracy ≈ 50% (chance)",
+            held1,
+            {
+                "n_train": row["n_train"],
+                "n_test": row["n_test"],
+                "train_acc_per_seed": row["train_acc"],
+                "test_acc_per_seed": row["test_acc"],
+                "test_acc_mean": row["test_acc_mean"],
+                "allowed_deviation_3sigma": row["chance_3sigma"],
+            },
+        ),
+        claim(
+            f"[train fraction {key}] F-Principle explanation: parity's Walsh energy is all at the top degree d, "
+            "the trained network's is mostly at low degrees (≤ d/2)",
+            held2,
+            {
+                "target_energy_top_degree": float(e_target[d]),
+                "target_projected_peak_frequency": k_peak_target,
+                "lattice_nyquist_sqrt_d_over_4": float(np.sqrt(d) / 4),
+                "network_energy_degrees_le_half": row["energy_degrees_le_half"],
+                "network_energy_top_degree": row["energy_top_degree"],
+                "network_energy_by_degree_median": row["walsh_energy_by_degree_median"],
+            },
+        ),
+    ]
 
 
 def _figures(cfg, out_dir, *, d, freqs, y_proj, e_target, curves):
@@ -245,7 +239,7 @@ def _figures(cfg, out_dir, *, d, freqs, y_proj, e_target, curves):
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("step")
     ax.set_ylabel("accuracy (mean over seeds)")
-    ax.set_title(f"{d}-bit parity, {cfg['activation']} MLP {'-'.join(map(str, cfg['widths']))}")
+    ax.set_title(f"{d}-bit parity, {cfg.activation} MLP {'-'.join(map(str, cfg.widths))}")
     ax.legend(fontsize=7)
     save_figure(fig, out_dir / "parity_accuracy.png")
 
@@ -280,25 +274,22 @@ def _figures(cfg, out_dir, *, d, freqs, y_proj, e_target, curves):
     save_figure(fig, out_dir / "parity_projected_spectrum.png")
 
 
-SOURCE = (
-    'Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
-    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
-    'Principle/Spectral Bias"'
-)
-FIGURES = {
-    "parity_accuracy.png": "train and test accuracy over training: test stays near or below chance",
-    "parity_walsh_spectrum.png": "Walsh energy by degree after training vs the target's (all at the top degree)",
-    "parity_projected_spectrum.png": "projection method: parity's energy sits at the highest frequency",
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="fp-parity",
+    description="10-bit parity: 100% training accuracy, chance test accuracy; parity's energy is at the top frequency",
+    claim="An MLP fits 10-bit parity on its training subset (accuracy → 100%) but its test accuracy stays at "
+    "chance (≈ 50%): parity's energy is entirely at the highest frequency, which the F-Principle "
+    "says DNNs learn last",
+    source='Xu, Zhang, Luo, Xiao, Ma, "Frequency Principle: Fourier Analysis Sheds Light on Deep Neural '
+    'Networks", arXiv:1901.06523; Xu, Zhang, Xiao, arXiv:1807.01251; Y. Zhang, lecture "Frequency '
+    'Principle/Spectral Bias"',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "parity_accuracy.png": "train and test accuracy over training: test stays near or below chance",
+        "parity_walsh_spectrum.png": "Walsh energy by degree after training vs the target's (all at the top degree)",
+        "parity_projected_spectrum.png": "projection method: parity's energy sits at the highest frequency",
+    },
 )

@@ -30,16 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure
 
 from . import _common as C
-
-NAME = "fr-robustness"
-DESCRIPTION = "Accuracy under high-pass noise, Gaussian blur and down-then-up sampling: L2 vs no regularization"
-CLAIM = (
-    "L2-regularized CNNs are more sensitive to high-frequency noise but more robust to blurred and "
-    "low-resolution inputs than unregularized ones"
-)
 
 QUICK = {
     "dataset": "digits32",
@@ -136,40 +129,39 @@ def _train_pair(cfg, model, data, key):
     k_init, k_train = jax.random.split(key)
     v0 = model.init(k_init, xtr[:2])
     out = {}
-    for regime, wd in (("none", 0.0), ("l2", float(cfg["weight_decay"]))):
+    for regime, wd in (("none", 0.0), ("l2", cfg.weight_decay)):
         r = train_cnn(
             model,
             v0,
             xtr,
             ytr,
             key=k_train,
-            epochs=int(cfg["epochs"]),
-            batch_size=int(cfg["batch_size"]),
-            optimizer=make_sgd(float(cfg["learning_rate"]), momentum=float(cfg["momentum"]), weight_decay=wd),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            optimizer=make_sgd(cfg.learning_rate, momentum=cfg.momentum, weight_decay=wd),
         )
         out[regime] = r
     return out
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     import jax
 
     from fpjax.cnn import evaluate_cnn
 
-    cfg = dict(config)
-    data = C.load_images(cfg["dataset"], cfg)
+    data = C.load_images(cfg.dataset, cfg)
     xte, yte = data[2], data[3]
     corruptions = {
-        "noise": [float(v) for v in cfg["noise_levels"]],
-        "blur": [float(v) for v in cfg["blur_sigmas"]],
-        "downsample": [int(v) for v in cfg["down_factors"]],
+        "noise": list(cfg.noise_levels),
+        "blur": list(cfg.blur_sigmas),
+        "downsample": list(cfg.down_factors),
     }
     acc = {reg: {"clean": [], **{c: [] for c in corruptions}} for reg in ("none", "l2")}
-    model = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl())
-    for s in range(int(cfg["n_seeds"])):
-        key = jax.random.fold_in(jax.random.key(int(cfg["seed"])), s)
+    model = C.build_model(cfg.model, cfg.dataset, cfg, conv_impl=C.train_conv_impl())
+    for s in range(cfg.n_seeds):
+        key = jax.random.fold_in(jax.random.key(cfg.seed), s)
         runs = _train_pair(cfg, model, data, key)
-        noise = highpass_noise(jax.random.fold_in(key, 99), xte.shape, float(cfg["noise_cutoff"]))
+        noise = highpass_noise(jax.random.fold_in(key, 99), xte.shape, cfg.noise_cutoff)
         corrupted = {
             "noise": [xte + e * noise for e in corruptions["noise"]],
             "blur": [gaussian_blur(xte, sg) for sg in corruptions["blur"]],
@@ -197,8 +189,8 @@ def run(config: dict, out_dir: Path) -> dict:
         "acc_l2": summary["l2"][c]["acc"],
         "clean_none": summary["none"]["clean_acc"],
         "clean_l2": summary["l2"]["clean_acc"],
-        "n_seeds": cfg["n_seeds"],
-        "weight_decay": cfg["weight_decay"],
+        "n_seeds": cfg.n_seeds,
+        "weight_decay": cfg.weight_decay,
     }
     claims = [
         claim(
@@ -237,24 +229,20 @@ def _figure(cfg, out_dir, *, summary, corruptions):
     save_figure(fig, out_dir / "robustness.png")
 
 
-SOURCE = (
-    'J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", arXiv:2512.22192'
-)
-FIGURES = {
-    "robustness.png": (
-        "test accuracy of the unregularized and the L2 model under high-pass noise, blur and down-up "
-        "sampling, per strength: compare the drops"
-    ),
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="fr-robustness",
+    description="Accuracy under high-pass noise, Gaussian blur and down-then-up sampling: L2 vs no regularization",
+    claim="L2-regularized CNNs are more sensitive to high-frequency noise but more robust to blurred and "
+    "low-resolution inputs than unregularized ones",
+    source='J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", arXiv:2512.22192',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "robustness.png": (
+            "test accuracy of the unregularized and the L2 model under high-pass noise, blur and down-up "
+            "sampling, per strength: compare the drops"
+        ),
+    },
 )

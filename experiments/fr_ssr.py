@@ -33,16 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure
 
 from . import _common as C
-
-NAME = "fr-ssr"
-DESCRIPTION = "Conv weight spectra over training with none / L2 / dropout; Spectral Suppression Ratio"
-CLAIM = (
-    "L2 regularization (weight decay) acts as a low-pass filter on CNN weights: it suppresses "
-    "high-frequency energy accumulation by more than 3x compared to the unregularized baseline (SSR)"
-)
 
 QUICK = {
     "dataset": "digits32",
@@ -84,10 +77,8 @@ REGIMES = ("none", "l2", "dropout")
 
 def _models(cfg):
     """One model object per regime (built once, so the seeds share compilations)."""
-    plain = C.build_model(cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl(), dropout=0.0)
-    drop = C.build_model(
-        cfg["model"], cfg["dataset"], cfg, conv_impl=C.train_conv_impl(), dropout=float(cfg["dropout"])
-    )
+    plain = C.build_model(cfg.model, cfg.dataset, cfg, conv_impl=C.train_conv_impl(), dropout=0.0)
+    drop = C.build_model(cfg.model, cfg.dataset, cfg, conv_impl=C.train_conv_impl(), dropout=cfg.dropout)
     return {"none": plain, "l2": plain, "dropout": drop}
 
 
@@ -97,7 +88,7 @@ def _train_regimes(cfg, models, data, key):
     from fpjax.cnn import make_sgd, train_cnn
 
     xtr, ytr, xte, yte = data
-    record = C.kernel_profiles_fn(int(cfg["pad"]))
+    record = C.kernel_profiles_fn(cfg.pad)
     k_init, k_train = jax.random.split(key)
     out = {}
     v0 = models["none"].init(k_init, xtr[:2])  # the same initialization for all three regimes
@@ -109,16 +100,16 @@ def _train_regimes(cfg, models, data, key):
             xtr,
             ytr,
             key=k_train,
-            epochs=int(cfg["epochs"]),
-            batch_size=int(cfg["batch_size"]),
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
             optimizer=make_sgd(
-                float(cfg["learning_rate"]),
-                momentum=float(cfg["momentum"]),
-                weight_decay=float(cfg["weight_decay"]) if regime == "l2" else 0.0,
+                cfg.learning_rate,
+                momentum=cfg.momentum,
+                weight_decay=cfg.weight_decay if regime == "l2" else 0.0,
             ),
             x_test=xte,
             y_test=yte,
-            eval_every=int(cfg["epochs"]),
+            eval_every=cfg.epochs,
             record=record,
         )
         out[regime] = {
@@ -145,21 +136,39 @@ def _ratio(num, den):
     return float(num / den) if den != 0 else (float("inf") * np.sign(num) if num != 0 else float("nan"))
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     import jax
 
-    from fpjax.spectrum import plot_radial_profiles
-
-    cfg = dict(config)
-    pad = int(cfg["pad"])
-    radii = C.profile_radii(pad)
-    data = C.load_images(cfg["dataset"], cfg)
+    radii = C.profile_radii(cfg.pad)
+    data = C.load_images(cfg.dataset, cfg)
     models = _models(cfg)
     seeds = []
-    for s in range(int(cfg["n_seeds"])):
-        seeds.append(_train_regimes(cfg, models, data, jax.random.fold_in(jax.random.key(int(cfg["seed"])), s)))
+    for s in range(cfg.n_seeds):
+        seeds.append(_train_regimes(cfg, models, data, jax.random.fold_in(jax.random.key(cfg.seed), s)))
     layers = list(seeds[0]["none"]["profiles"])
+    per_seed = _seed_energies(seeds, layers, radii, cfg.pad)
+    summary = _summary(seeds, per_seed, layers)
+    _figures(cfg, out_dir, seeds=seeds, per_seed=per_seed, layers=layers, radii=radii)
+    curves = {
+        reg: {
+            "E_bar": per_seed[0][reg]["E_bar"].tolist(),
+            "a_bar": per_seed[0][reg]["a_bar"].tolist(),
+            "E_per_layer": {k: per_seed[0][reg]["E"][k].tolist() for k in layers},
+        }
+        for reg in REGIMES
+    }
+    return {
+        "layers": layers,
+        "radii": radii.tolist(),
+        "summary": summary,
+        "curves_seed0": curves,
+        "any_diverged": any(r[g]["diverged"] for r in seeds for g in REGIMES),
+        "claims": _claims(cfg, summary),
+    }
 
+
+def _seed_energies(seeds, layers, radii, pad) -> list:
+    """Per seed and regime: the energies per layer and their layer means."""
     per_seed = []
     for res in seeds:
         q = {}
@@ -172,6 +181,11 @@ def run(config: dict, out_dir: Path) -> dict:
                 "a_bar": np.mean([a[k] / a[k][0] for k in layers], axis=0),
             }
         per_seed.append(q)
+    return per_seed
+
+
+def _summary(seeds, per_seed, layers) -> dict:
+    """Seed means of the suppression ratios (SSR) and accumulations, per regularizer."""
 
     def seed_mean(fn):
         return float(np.mean([fn(q) for q in per_seed]))
@@ -206,8 +220,13 @@ def run(config: dict, out_dir: Path) -> dict:
         "E_bar_init": seed_mean(lambda q: q["none"]["E_bar"][0]),
         "E_bar_final": seed_mean(lambda q: q["none"]["E_bar"][-1]),
     }
+    return summary
 
-    # figures: heat maps (first seed) and the overall energies over epochs
+
+def _figures(cfg, out_dir, *, seeds, per_seed, layers, radii):
+    """Heat maps (first seed) and the overall energies over epochs."""
+    from fpjax.spectrum import plot_radial_profiles
+
     for regime in REGIMES:
         prof = seeds[0][regime]["profiles"]
         save_figure(
@@ -215,12 +234,14 @@ def run(config: dict, out_dir: Path) -> dict:
                 {k: prof[k] for k in layers},
                 radii,
                 epochs=np.arange(prof[layers[0]].shape[0]),
-                title=f"radial weight spectra, {regime} ({cfg['model']})",
+                title=f"radial weight spectra, {regime} ({cfg.model})",
             ),
             out_dir / f"heatmap_{regime}.png",
         )
     _energy_figure(cfg, out_dir, q=per_seed[0])
 
+
+def _claims(cfg, summary) -> list:
     l2 = summary["l2"]
     held_E = l2["delta_E_none"] > 0 and l2["delta_E_reg"] < l2["delta_E_none"] / 3
     held_a = l2["delta_a_none"] > 0 and l2["delta_a_reg"] < l2["delta_a_none"] / 3
@@ -228,11 +249,11 @@ def run(config: dict, out_dir: Path) -> dict:
         "test_acc_none": summary["none"]["test_acc"],
         "test_acc_l2": l2["test_acc_reg"],
         "test_acc_dropout": summary["dropout"]["test_acc_reg"],
-        "weight_decay": cfg["weight_decay"],
-        "epochs": cfg["epochs"],
-        "n_seeds": cfg["n_seeds"],
+        "weight_decay": cfg.weight_decay,
+        "epochs": cfg.epochs,
+        "n_seeds": cfg.n_seeds,
     }
-    claims = [
+    return [
         claim(
             "L2 suppresses the accumulation of high-frequency weight energy E_hi (fraction above r_c) by "
             "more than 3x: dE_none > 0 and dE_l2 < dE_none/3",
@@ -270,22 +291,6 @@ def run(config: dict, out_dir: Path) -> dict:
             },
         ),
     ]
-    curves = {
-        reg: {
-            "E_bar": per_seed[0][reg]["E_bar"].tolist(),
-            "a_bar": per_seed[0][reg]["a_bar"].tolist(),
-            "E_per_layer": {k: per_seed[0][reg]["E"][k].tolist() for k in layers},
-        }
-        for reg in REGIMES
-    }
-    return {
-        "layers": layers,
-        "radii": radii.tolist(),
-        "summary": summary,
-        "curves_seed0": curves,
-        "any_diverged": any(r[g]["diverged"] for r in seeds for g in REGIMES),
-        "claims": claims,
-    }
 
 
 def _energy_figure(cfg, out_dir, *, q: dict):
@@ -302,26 +307,22 @@ def _energy_figure(cfg, out_dir, *, q: dict):
     save_figure(fig, out_dir / "high_freq_energy.png")
 
 
-SOURCE = (
-    'J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", arXiv:2512.22192'
-)
-FIGURES = {
-    "heatmap_none.png": "radial weight spectra of every conv layer over epochs, no regularizer",
-    "heatmap_l2.png": "radial weight spectra over epochs with L2: less high-radius power",
-    "heatmap_dropout.png": "radial weight spectra over epochs with dropout",
-    "high_freq_energy.png": (
-        "mean high-frequency energy E_hi and high-radius power over epochs per regularizer: L2 lowest"
-    ),
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="fr-ssr",
+    description="Conv weight spectra over training with none / L2 / dropout; Spectral Suppression Ratio",
+    claim="L2 regularization (weight decay) acts as a low-pass filter on CNN weights: it suppresses "
+    "high-frequency energy accumulation by more than 3x compared to the unregularized baseline (SSR)",
+    source='J. Lu, "Frequency Regularization: Unveiling the Spectral Inductive Bias of Deep Neural Networks", arXiv:2512.22192',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "heatmap_none.png": "radial weight spectra of every conv layer over epochs, no regularizer",
+        "heatmap_l2.png": "radial weight spectra over epochs with L2: less high-radius power",
+        "heatmap_dropout.png": "radial weight spectra over epochs with dropout",
+        "high_freq_energy.png": (
+            "mean high-frequency energy E_hi and high-radius power over epochs per regularizer: L2 lowest"
+        ),
+    },
 )

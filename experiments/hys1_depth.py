@@ -45,23 +45,16 @@ choice made after looking at results is hidden:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import numpy as np
 import optax
 
-from fpjax.experiment import Experiment, claim, save_figure
+from fpjax.experiment import Config, Experiment, claim, save_figure
 from fpjax.train import fit
 
 from . import _common as c1
-
-NAME = "hys1-depth"
-DESCRIPTION = "ReLU/Gaussian/sine MLPs of growing depth on sparse 1-D samples: initial spectrum vs interpolation"
-CLAIM = (
-    "Adding hidden layers keeps ReLU networks converging to smooth interpolants, while Gaussian and "
-    "sinusoidal networks interpolate worse; with depth, Gaussian and sine networks put more energy on "
-    "high frequencies at initialization, whereas ReLU networks' initial spectra stay biased to low "
-    "frequencies irrespective of depth."
-)
 
 QUICK = {
     "activations": ["relu", "gaussian", "sine"],
@@ -102,22 +95,20 @@ def _model(cfg, act, depth, omega0=None):
     return c1.deep_mlp(
         act,
         depth,
-        cfg["width"],
+        cfg.width,
         init="xavier",
-        gaussian_s=cfg["gaussian_s"],
-        sine_omega0=cfg["sine_omega0"] if omega0 is None else omega0,
+        gaussian_s=cfg.gaussian_s,
+        sine_omega0=cfg.sine_omega0 if omega0 is None else omega0,
     )
 
 
 def _train_config(cfg, act, depth, x_train, y_train, x_grid_col):
     """Sweep seeds × learning rates for one network; returns numpy outputs with axes (lr, seed, ...)."""
     model = _model(cfg, act, depth)
-    lrs = np.asarray(cfg["learning_rates"], np.float32)
-    n_s = cfg["n_seeds"]
 
     def one(key, lr):
         p0 = model.init(key, x_grid_col)
-        res = fit(model.apply, p0, x_train, y_train, optimizer=optax.sgd(lr), steps=cfg["steps"])
+        res = fit(model.apply, p0, x_train, y_train, optimizer=optax.sgd(lr), steps=cfg.steps)
         return {
             "h0": model.apply(p0, x_grid_col)[:, 0],
             "h": model.apply(res.params, x_grid_col)[:, 0],
@@ -126,38 +117,33 @@ def _train_config(cfg, act, depth, x_train, y_train, x_grid_col):
             "diverged": res.diverged,
         }
 
-    out = c1.seed_sweep(one, cfg["seed"], n_s, np.repeat(lrs, n_s), stream=0, tile=len(lrs), expect_divergence=True)
-    return {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.outputs.items()}
+    return c1.rate_sweep(one, cfg.seed, cfg.n_seeds, cfg.learning_rates)[1]
 
 
-def run(config: dict, out_dir) -> dict:
-    cfg = dict(config)
-    xg = c1.uniform_grid(cfg["n_grid"], LO, HI)
+def run(cfg: Config, out_dir: Path) -> dict:
+    xg = c1.uniform_grid(cfg.n_grid, LO, HI)
     xg_col = c1.column(xg)
-    xt = np.linspace(LO, HI, cfg["n_train"]).astype(np.float32)
+    xt = np.linspace(LO, HI, cfg.n_train).astype(np.float32)
     yt = target(xt).astype(np.float32)
     x_train, y_train = c1.column(xt), c1.column(yt)
-    spacing = (HI - LO) / (cfg["n_train"] - 1)
+    spacing = (HI - LO) / (cfg.n_train - 1)
     nyquist = 1.0 / (2.0 * spacing)
     inside = (xg >= xt.min()) & (xg <= xt.max())
     f_grid = target(xg)
-    y_rms = float(np.sqrt(np.mean(yt.astype(np.float64) ** 2)))
 
-    acts, depths = list(cfg["activations"]), [int(d) for d in cfg["depths"]]
+    acts, depths = list(cfg.activations), list(cfg.depths)
     table, raw, curves = {}, {}, {}
     for act in acts:
         table[act], raw[act], curves[act] = {}, {}, {}
         for depth in depths:
             o = _train_config(cfg, act, depth, x_train, y_train, xg_col)
-            loss = np.where(o["diverged"], np.inf, o["loss"])  # (lr, seed)
+            best, train_rmse, loss = c1.fitted_rate(o, yt, cfg.learning_rates, cfg.fit_tol)  # (lr, seed)
             med = np.median(np.where(np.isfinite(loss), loss, np.inf), axis=1)
-            train_rmse = np.sqrt(np.mean((o["train_pred"].astype(np.float64) - yt) ** 2, axis=-1)) / y_rms  # (lr, seed)
-            best = c1.pick_rate(cfg["learning_rates"], train_rmse, loss, cfg["fit_tol"])
             hf0 = np.asarray(c1.high_freq_fraction(o["h0"][best], xg, nyquist))
             hf = np.asarray(c1.high_freq_fraction(o["h"][best], xg, nyquist))
             err = c1.rel_rmse(o["h"][:, :, inside], f_grid[inside])  # (lr, seed)
             table[act][depth] = {
-                "learning_rate": float(cfg["learning_rates"][best]),
+                "learning_rate": cfg.learning_rates[best],
                 "init_hf_fraction": float(np.mean(hf0)),
                 "final_hf_fraction": float(np.mean(hf)),
                 "interp_error": float(np.mean(err[best])),
@@ -166,7 +152,7 @@ def run(config: dict, out_dir) -> dict:
                 "n_diverged": int(np.sum(o["diverged"][best])),
             }
             raw[act][depth] = {
-                "learning_rates": list(cfg["learning_rates"]),
+                "learning_rates": list(cfg.learning_rates),
                 "median_final_loss": med.tolist(),
                 "interp_error": err.mean(axis=1).tolist(),
                 "train_rel_rmse": train_rmse.mean(axis=1).tolist(),
@@ -178,8 +164,8 @@ def run(config: dict, out_dir) -> dict:
     # part of the claim depends on the ω₀ the source does not give.
     probe = {}
     if "sine" in acts:
-        keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg["seed"]), 1), cfg["n_seeds"])
-        for om in cfg["omega0_probe"]:
+        keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 1), cfg.n_seeds)
+        for om in cfg.omega0_probe:
             row = []
             for depth in depths:
                 m = _model(cfg, "sine", depth, omega0=float(om))
@@ -200,11 +186,11 @@ def run(config: dict, out_dir) -> dict:
         f_grid=f_grid,
         nyquist=nyquist,
     )
-    claims = _claims(acts, depths, table, cfg["fit_tol"])
+    claims = _claims(acts, depths, table, cfg.fit_tol)
     return {
         "nyquist": nyquist,
         "sample_spacing": spacing,
-        "width": cfg["width"],
+        "width": cfg.width,
         "results": {a: {str(d): v for d, v in t.items()} for a, t in table.items()},
         "all_learning_rates": {a: {str(d): v for d, v in t.items()} for a, t in raw.items()},
         "sine_omega0_probe": probe,
@@ -332,24 +318,22 @@ def _cmap(n):
     return [cm(i / max(n - 1, 1) * 0.9) for i in range(n)]
 
 
-SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
-)
-FIGURES = {
-    "functions_and_spectra.png": (
-        "learned functions and initial/final power spectra per activation and depth (Nyquist of the samples marked)"
-    ),
-    "depth_summary.png": "initial power above Nyquist and interpolation error against depth: they rise together",
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="hys1-depth",
+    description="ReLU/Gaussian/sine MLPs of growing depth on sparse 1-D samples: initial spectrum vs interpolation",
+    claim="Adding hidden layers keeps ReLU networks converging to smooth interpolants, while Gaussian and "
+    "sinusoidal networks interpolate worse; with depth, Gaussian and sine networks put more energy on "
+    "high frequencies at initialization, whereas ReLU networks' initial spectra stay biased to low "
+    "frequencies irrespective of depth.",
+    source='Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "functions_and_spectra.png": (
+            "learned functions and initial/final power spectra per activation and depth (Nyquist of the samples marked)"
+        ),
+        "depth_summary.png": "initial power above Nyquist and interpolation error against depth: they rise together",
+    },
 )

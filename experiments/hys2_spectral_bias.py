@@ -44,21 +44,16 @@ choice made after looking at results is hidden:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import optax
 
 from fpjax import spectrum
-from fpjax.experiment import Experiment, claim, save_figure
+from fpjax.experiment import Config, Experiment, claim, save_figure
 from fpjax.train import fit
 
 from . import _common as c1
-
-NAME = "hys2-spectral-bias"
-DESCRIPTION = "Δ_F(k) heat maps over training for ReLU/Gaussian/sine nets on Σ sin(2πkx), k = 1,3,5,7,9"
-CLAIM = (
-    "All three network types (ReLU, Gaussian, sinusoidal) exhibit spectral bias: low frequencies "
-    "converge first; the convergence rates differ across network types."
-)
 
 QUICK = {
     "activations": ["relu", "gaussian", "sine"],
@@ -98,18 +93,17 @@ def _never_as(crossed, never_step):
     return out.astype(np.asarray(never_step).dtype) if np.all(np.isfinite(out)) else out
 
 
-def run(config: dict, out_dir) -> dict:
-    cfg = dict(config)
-    ks = np.asarray(cfg["freqs"], int)
-    lo, hi = (float(v) for v in cfg["x_range"])
-    xg = c1.uniform_grid(cfg["n_train"], lo, hi)
-    if ks.max() * (hi - lo) >= cfg["n_train"] // 2:
+def run(cfg: Config, out_dir: Path) -> dict:
+    ks = np.asarray(cfg.freqs, int)
+    lo, hi = cfg.x_range
+    xg = c1.uniform_grid(cfg.n_train, lo, hi)
+    if ks.max() * (hi - lo) >= cfg.n_train // 2:
         raise ValueError(
-            f"n_train={cfg['n_train']} puts the Nyquist frequency at or below the highest frequency "
+            f"n_train={cfg.n_train} puts the Nyquist frequency at or below the highest frequency "
             f"{ks.max()}; use more samples"
         )
     if not np.allclose(ks * (hi - lo), np.round(ks * (hi - lo))):
-        raise ValueError(f"x_range {cfg['x_range']} must hold whole periods of every target frequency")
+        raise ValueError(f"x_range {cfg.x_range} must hold whole periods of every target frequency")
     # Index of frequency k (cycles per unit) on the grid transform: k·(hi − lo).
     ks_idx = np.round(ks * (hi - lo)).astype(int)
     yg = target(xg, ks).astype(np.float32)
@@ -118,64 +112,78 @@ def run(config: dict, out_dir) -> dict:
     y_hat = spectrum.coeffs_at(y_hat_all, ks_idx)
 
     results, heat = {}, {}
-    for act in cfg["activations"]:
-        model = c1.deep_mlp(
-            act, cfg["depth"], cfg["width"], init="xavier", gaussian_s=cfg["gaussian_s"], sine_omega0=cfg["sine_omega0"]
-        )
-
-        def record(p, model=model):
-            _, coeffs = spectrum.grid_fft(model.apply(p, x_col)[:, 0], xg)
-            return spectrum.coeffs_at(coeffs, ks_idx)
-
-        def one(key, model=model, record=record):
-            p0 = model.init(key, x_col)
-            res = fit(
-                model.apply,
-                p0,
-                x_col,
-                y_col,
-                optimizer=_optimizer(cfg["optimizer"], cfg["learning_rate"]),
-                steps=cfg["steps"],
-                record=record,
-                record_every=cfg["record_every"],
-            )
-            return {"h_hat": res.records, "steps": res.record_steps, "loss": res.losses[-1], "diverged": res.diverged}
-
-        out = c1.seed_sweep(one, cfg["seed"], cfg["n_seeds"]).outputs
-        steps = np.asarray(out["steps"][0])
-        delta = np.asarray(spectrum.relative_error(out["h_hat"], y_hat))  # (seed, R, K)
-        # Step of the first record with Δ_F(k) < threshold; never -> one record past the end.
-        step_of = np.append(steps, steps[-1] + cfg["record_every"])
-        crossed = spectrum.crossing_steps(delta, cfg["threshold"], steps=steps, axis=1)  # (seed, K)
-        conv_steps = _never_as(crossed, step_of[-1])
-        # Secondary, stricter reading: the step from which Δ_F(k) stays below the threshold.
-        stays = spectrum.crossing_steps(delta, cfg["threshold"], steps=steps, rule="stays", axis=1)
-        stay_steps = _never_as(stays, step_of[-1])
-        med = np.median(conv_steps, axis=0)
-        never_med = med >= step_of[-1]  # the median seed never crossed
-        rho = c1.spearman(ks, med)
-        rho_seed = [c1.spearman(ks, s) for s in conv_steps]
-        conc, disc, ties = c1.order_counts(med, never_med)
-        results[act] = {
-            "convergence_step_median": dict(zip(map(str, ks), med.tolist())),
-            "convergence_step_per_seed": {str(k): conv_steps[:, i].tolist() for i, k in enumerate(ks)},
-            "never_converged": {str(k): int(np.sum(np.isinf(crossed[:, i]))) for i, k in enumerate(ks)},
-            "stays_below_step_median": dict(zip(map(str, ks), np.median(stay_steps, axis=0).tolist())),
-            "spearman_k_vs_stays_below_step": c1.spearman(ks, np.median(stay_steps, axis=0)),
-            "order_low_to_late": [int(k) for k in ks[np.argsort(med, kind="stable")]],
-            "pairs_low_first": conc,
-            "pairs_high_first": disc,
-            "pairs_tied": ties,
-            "order_score": (conc - disc) / max(conc + disc + ties, 1),
-            "spearman_k_vs_step": rho,
-            "spearman_per_seed": rho_seed,
-            "final_delta_f": dict(zip(map(str, ks), delta[:, -1].mean(0).tolist())),
-            "final_loss": float(np.mean(out["loss"])),
-            "n_diverged": int(np.sum(out["diverged"])),
-        }
-        heat[act] = (steps, delta.mean(0))
-
+    for act in cfg.activations:
+        out = _train(cfg, act, xg, x_col, y_col, ks_idx)
+        results[act], heat[act] = _convergence(cfg, ks, out, y_hat)
     _figures(cfg, out_dir, ks=ks, heat=heat)
+    return {"target_freqs": ks.tolist(), "results": results, "claims": _claims(cfg, ks, results)}
+
+
+def _train(cfg, act, xg, x_col, y_col, ks_idx) -> dict:
+    """The seed sweep of one network type: the target frequencies' coefficients at every record."""
+    model = c1.deep_mlp(
+        act, cfg.depth, cfg.width, init="xavier", gaussian_s=cfg.gaussian_s, sine_omega0=cfg.sine_omega0
+    )
+
+    def record(p):
+        _, coeffs = spectrum.grid_fft(model.apply(p, x_col)[:, 0], xg)
+        return spectrum.coeffs_at(coeffs, ks_idx)
+
+    def one(key):
+        p0 = model.init(key, x_col)
+        res = fit(
+            model.apply,
+            p0,
+            x_col,
+            y_col,
+            optimizer=_optimizer(cfg.optimizer, cfg.learning_rate),
+            steps=cfg.steps,
+            record=record,
+            record_every=cfg.record_every,
+        )
+        return {"h_hat": res.records, "steps": res.record_steps, "loss": res.losses[-1], "diverged": res.diverged}
+
+    return c1.seed_sweep(one, cfg.seed, cfg.n_seeds).outputs
+
+
+def _convergence(cfg, ks, out, y_hat):
+    """Per frequency: the steps at which Δ_F(k) crosses the threshold, their order and rank statistics;
+    and the (steps, seed-mean Δ_F) for the heat map."""
+    steps = np.asarray(out["steps"][0])
+    delta = np.asarray(spectrum.relative_error(out["h_hat"], y_hat))  # (seed, R, K)
+    # Step of the first record with Δ_F(k) < threshold; never -> one record past the end.
+    step_of = np.append(steps, steps[-1] + cfg.record_every)
+    crossed = spectrum.crossing_steps(delta, cfg.threshold, steps=steps, axis=1)  # (seed, K)
+    conv_steps = _never_as(crossed, step_of[-1])
+    # Secondary, stricter reading: the step from which Δ_F(k) stays below the threshold.
+    stays = spectrum.crossing_steps(delta, cfg.threshold, steps=steps, rule="stays", axis=1)
+    stay_steps = _never_as(stays, step_of[-1])
+    med = np.median(conv_steps, axis=0)
+    never_med = med >= step_of[-1]  # the median seed never crossed
+    rho = c1.spearman(ks, med)
+    rho_seed = [c1.spearman(ks, s) for s in conv_steps]
+    conc, disc, ties = c1.order_counts(med, never_med)
+    result = {
+        "convergence_step_median": dict(zip(map(str, ks), med.tolist())),
+        "convergence_step_per_seed": {str(k): conv_steps[:, i].tolist() for i, k in enumerate(ks)},
+        "never_converged": {str(k): int(np.sum(np.isinf(crossed[:, i]))) for i, k in enumerate(ks)},
+        "stays_below_step_median": dict(zip(map(str, ks), np.median(stay_steps, axis=0).tolist())),
+        "spearman_k_vs_stays_below_step": c1.spearman(ks, np.median(stay_steps, axis=0)),
+        "order_low_to_late": [int(k) for k in ks[np.argsort(med, kind="stable")]],
+        "pairs_low_first": conc,
+        "pairs_high_first": disc,
+        "pairs_tied": ties,
+        "order_score": (conc - disc) / max(conc + disc + ties, 1),
+        "spearman_k_vs_step": rho,
+        "spearman_per_seed": rho_seed,
+        "final_delta_f": dict(zip(map(str, ks), delta[:, -1].mean(0).tolist())),
+        "final_loss": float(np.mean(out["loss"])),
+        "n_diverged": int(np.sum(out["diverged"])),
+    }
+    return result, (steps, delta.mean(0))
+
+
+def _claims(cfg, ks, results) -> list:
     claims = []
     order_ev = lambda a: {
         k: results[a][k]
@@ -186,11 +194,11 @@ def run(config: dict, out_dir) -> dict:
         claims.append(
             claim(
                 f"ReLU: low frequencies converge first (no pair of target frequencies in which the higher one's "
-                f"Δ_F falls below {cfg['threshold']} strictly earlier, seed-median steps; frequencies that never "
+                f"Δ_F falls below {cfg.threshold} strictly earlier, seed-median steps; frequencies that never "
                 "converge rank last)",
                 r["pairs_high_first"] == 0 and r["pairs_low_first"] > 0,
                 order_ev("relu")
-                | {"convergence_step_median": r["convergence_step_median"], "threshold": cfg["threshold"]},
+                | {"convergence_step_median": r["convergence_step_median"], "threshold": cfg.threshold},
             )
         )
     claims.append(
@@ -220,7 +228,7 @@ def run(config: dict, out_dir) -> dict:
             },
         )
     )
-    return {"target_freqs": ks.tolist(), "results": results, "claims": claims}
+    return claims
 
 
 def _figures(cfg, out_dir, *, ks, heat):
@@ -235,7 +243,7 @@ def _figures(cfg, out_dir, *, ks, heat):
             _edges(steps), np.arange(len(ks) + 1), np.minimum(d.T, 1.0), vmin=0, vmax=1, cmap="viridis", shading="flat"
         )
         ax.set_yticks(np.arange(len(ks)) + 0.5, [str(k) for k in ks])
-        ax.set_xscale("symlog", linthresh=cfg["record_every"])  # fast nets converge in the first records
+        ax.set_xscale("symlog", linthresh=cfg.record_every)  # fast nets converge in the first records
         ax.set_xlabel("step")
         ax.set_ylabel("frequency k")
         ax.set_title(f"{act}: Δ_F(k) (mean over seeds)")
@@ -248,8 +256,8 @@ def _figures(cfg, out_dir, *, ks, heat):
         steps, d = heat[act]
         for i, k in enumerate(ks):
             ax.semilogy(steps, np.maximum(d[:, i], 1e-8), label=f"k={k}")
-        ax.axhline(cfg["threshold"], color="0.5", ls=":", lw=1)
-        ax.set_xscale("symlog", linthresh=cfg["record_every"])
+        ax.axhline(cfg.threshold, color="0.5", ls=":", lw=1)
+        ax.set_xscale("symlog", linthresh=cfg.record_every)
         ax.set_title(act)
         ax.set_xlabel("step")
     axes[0].set_ylabel("Δ_F(k)")
@@ -263,24 +271,20 @@ def _edges(c):
     return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
-SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
-)
-FIGURES = {
-    "delta_f_heatmaps.png": (
-        "Δ_F(k) over training per activation: lower k reach small error first (ReLU); sine/Gaussian less ordered"
-    ),
-    "delta_f_curves.png": "Δ_F(k) curves per activation (seed 0)",
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="hys2-spectral-bias",
+    description="Δ_F(k) heat maps over training for ReLU/Gaussian/sine nets on Σ sin(2πkx), k = 1,3,5,7,9",
+    claim="All three network types (ReLU, Gaussian, sinusoidal) exhibit spectral bias: low frequencies "
+    "converge first; the convergence rates differ across network types.",
+    source='Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "delta_f_heatmaps.png": (
+            "Δ_F(k) over training per activation: lower k reach small error first (ReLU); sine/Gaussian less ordered"
+        ),
+        "delta_f_curves.png": "Δ_F(k) curves per activation (seed 0)",
+    },
 )

@@ -31,25 +31,16 @@ choice made after looking at results is hidden:
 
 from __future__ import annotations
 
-import jax
+from pathlib import Path
+
 import numpy as np
 import optax
 
 from fpjax import spectrum
-from fpjax.experiment import Experiment, claim, save_figure
+from fpjax.experiment import Config, Experiment, claim, save_figure
 from fpjax.train import fit
 
 from . import _common as c1
-
-NAME = "hys3-init-spectrum"
-DESCRIPTION = "ReLU/Gaussian nets with low vs high initial bandwidth fitted to samples of a low-frequency sine"
-CLAIM = (
-    "The initial spectrum decides the high frequencies of the learned interpolant: ReLU (Xavier) and "
-    "Gaussian (small σ) networks, whose initial spectra have no energy above the samples' Nyquist "
-    "frequency, converge to the lowest-frequency interpolant; a ReLU network pre-trained on a frequency "
-    "above Nyquist adds the low-frequency spike but keeps the high one, and a Xavier Gaussian network "
-    "keeps high-frequency energy: both interpolate poorly."
-)
 
 QUICK = {
     "spacing": 0.125,
@@ -83,17 +74,15 @@ VARIANTS = {
 
 
 def _model(cfg, act, init):
-    kw = {"layer_sigmas": cfg["small_sigma"]} if init == "raw" else {}
-    return c1.deep_mlp(act, cfg["depth"], cfg["width"], init=init, gaussian_s=cfg["gaussian_s"], **kw)
+    kw = {"layer_sigmas": cfg.small_sigma} if init == "raw" else {}
+    return c1.deep_mlp(act, cfg.depth, cfg.width, init=init, gaussian_s=cfg.gaussian_s, **kw)
 
 
 def _run_variant(cfg, variant, xg, xt, yt):
     act, init, pretrain = VARIANTS[variant]
     model = _model(cfg, act, init)
     xg_col, x_train, y_train = c1.column(xg), c1.column(xt), c1.column(yt)
-    y_hi = c1.column(np.sin(2 * np.pi * cfg["k_hi"] * xg))
-    lrs = np.asarray(cfg["learning_rates"], np.float32)
-    n_s = cfg["n_seeds"]
+    y_hi = c1.column(np.sin(2 * np.pi * cfg.k_hi * xg))
 
     def start(key):
         p = model.init(key, xg_col)
@@ -104,14 +93,14 @@ def _run_variant(cfg, variant, xg, xt, yt):
             p,
             xg_col,
             y_hi,
-            optimizer=optax.adam(cfg["pretrain_learning_rate"]),
-            steps=cfg["pretrain_steps"],
+            optimizer=optax.adam(cfg.pretrain_learning_rate),
+            steps=cfg.pretrain_steps,
         )
         # ‖h − y‖/‖y‖ on the grid: the loss is ½·mean squared error and the RMS of a sine is 1/√2.
         return {"p": pre.params, "pretrain_rel_rmse": (2 * pre.losses[-1]) ** 0.5 * np.sqrt(2.0)}
 
     def tune(key, xs):
-        res = fit(model.apply, xs["p"], x_train, y_train, optimizer=optax.sgd(xs["learning_rate"]), steps=cfg["steps"])
+        res = fit(model.apply, xs["p"], x_train, y_train, optimizer=optax.sgd(xs["learning_rate"]), steps=cfg.steps)
         return {
             "h0": model.apply(xs["p"], xg_col)[:, 0],
             "h": model.apply(res.params, xg_col)[:, 0],
@@ -120,14 +109,8 @@ def _run_variant(cfg, variant, xg, xt, yt):
             "diverged": res.diverged,
         }
 
-    # Inits (and pre-training) once per seed; then every rate from the same start, one sweep each.
-    st = c1.seed_sweep(start, cfg["seed"], n_s).outputs
-    tiled = {
-        "p": jax.tree_util.tree_map(lambda a: np.concatenate([a] * len(lrs)), st["p"]),
-        "learning_rate": np.repeat(lrs, n_s),
-    }
-    out = c1.seed_sweep(tune, cfg["seed"], n_s, tiled, tile=len(lrs), expect_divergence=True).outputs
-    out = {k: np.asarray(v).reshape((len(lrs), n_s) + np.asarray(v).shape[1:]) for k, v in out.items()}
+    # Inits (and pre-training) once per seed; then every rate from the same start.
+    st, out = c1.rate_sweep(tune, cfg.seed, cfg.n_seeds, cfg.learning_rates, start=start)
     if pretrain:
         out["pretrain_rel_rmse"] = np.asarray(st["pretrain_rel_rmse"])
     return out
@@ -139,32 +122,28 @@ def _spike(values, xg, k):
     return np.abs(np.asarray(spectrum.coeffs_at(coeffs, int(round(k * (HI - LO))))))
 
 
-def run(config: dict, out_dir) -> dict:
-    cfg = dict(config)
-    n_train = int(round((HI - LO) / cfg["spacing"]))
-    nyq = 1.0 / (2.0 * cfg["spacing"])
-    if not cfg["k0"] < nyq < cfg["k_hi"]:
-        raise ValueError(f"need k0 < Nyquist {nyq} < k_hi; got k0={cfg['k0']}, k_hi={cfg['k_hi']}")
+def run(cfg: Config, out_dir: Path) -> dict:
+    n_train = int(round((HI - LO) / cfg.spacing))
+    nyq = 1.0 / (2.0 * cfg.spacing)
+    if not cfg.k0 < nyq < cfg.k_hi:
+        raise ValueError(f"need k0 < Nyquist {nyq} < k_hi; got k0={cfg.k0}, k_hi={cfg.k_hi}")
     xt = c1.uniform_grid(n_train, LO, HI)
-    yt = np.sin(2 * np.pi * cfg["k0"] * xt).astype(np.float32)
-    xg = c1.uniform_grid(cfg["n_grid"], LO, HI)
-    h_bl = np.sin(2 * np.pi * cfg["k0"] * xg)  # the band-limited (lowest-frequency) interpolant
+    yt = np.sin(2 * np.pi * cfg.k0 * xt).astype(np.float32)
+    xg = c1.uniform_grid(cfg.n_grid, LO, HI)
+    h_bl = np.sin(2 * np.pi * cfg.k0 * xg)  # the band-limited (lowest-frequency) interpolant
     inside = (xg >= xt.min()) & (xg <= xt.max())
-    y_rms = float(np.sqrt(np.mean(yt.astype(np.float64) ** 2)))
 
     res, curves, rates = {}, {}, {}
     for v in VARIANTS:
         o = _run_variant(cfg, v, xg, xt, yt)
-        train_rmse = np.sqrt(np.mean((o["train_pred"].astype(np.float64) - yt) ** 2, axis=-1)) / y_rms
-        loss = np.where(o["diverged"], np.inf, o["loss"])
-        b = c1.pick_rate(cfg["learning_rates"], train_rmse, loss, cfg["fit_tol"])
+        b, train_rmse, _ = c1.fitted_rate(o, yt, cfg.learning_rates, cfg.fit_tol)
         h0, h = o["h0"][b], o["h"][b]
-        spike0, spike1 = _spike(h0, xg, cfg["k_hi"]), _spike(h, xg, cfg["k_hi"])
+        spike0, spike1 = _spike(h0, xg, cfg.k_hi), _spike(h, xg, cfg.k_hi)
         res[v] = {
             "activation": VARIANTS[v][0],
             "init": VARIANTS[v][1],
             "pretrained_on_k_hi": VARIANTS[v][2],
-            "learning_rate": float(cfg["learning_rates"][b]),
+            "learning_rate": cfg.learning_rates[b],
             "init_hf_fraction": float(np.mean(c1.high_freq_fraction(h0, xg, nyq))),
             "final_hf_fraction": float(np.mean(c1.high_freq_fraction(h, xg, nyq))),
             "final_hf_fraction_per_seed": np.asarray(c1.high_freq_fraction(h, xg, nyq)).tolist(),
@@ -172,13 +151,13 @@ def run(config: dict, out_dir) -> dict:
             "train_rel_rmse": float(np.mean(train_rmse[b])),
             "k_hi_spike_kept": float(np.mean(spike1 / spike0)) if VARIANTS[v][2] else None,
             "k0_coeff_rel_error": float(
-                np.mean(np.abs(_spike(h, xg, cfg["k0"]) - _spike(h_bl, xg, cfg["k0"])) / _spike(h_bl, xg, cfg["k0"]))
+                np.mean(np.abs(_spike(h, xg, cfg.k0) - _spike(h_bl, xg, cfg.k0)) / _spike(h_bl, xg, cfg.k0))
             ),
             "pretrain_rel_rmse": float(np.mean(o["pretrain_rel_rmse"])) if VARIANTS[v][2] else None,
             "n_diverged": int(np.sum(o["diverged"][b])),
         }
         rates[v] = {
-            "learning_rates": list(cfg["learning_rates"]),
+            "learning_rates": list(cfg.learning_rates),
             "train_rel_rmse": train_rmse.mean(1).tolist(),
             "n_diverged": o["diverged"].sum(axis=1).tolist(),
             "error_vs_bandlimited": c1.rel_rmse(o["h"][:, :, inside], h_bl[inside]).mean(1).tolist(),
@@ -191,7 +170,7 @@ def run(config: dict, out_dir) -> dict:
         "n_train": n_train,
         "results": res,
         "all_learning_rates": rates,
-        "claims": _claims(res, cfg["fit_tol"]),
+        "claims": _claims(res, cfg.fit_tol),
     }
 
 
@@ -240,16 +219,16 @@ def _figures(cfg, out_dir, *, res, curves, xg, xt, yt, h_bl, nyq):
         ax_f.plot(xg, h, color="C3", lw=1, label="trained")
         ax_f.plot(xt, yt, "ko", ms=4)
         ax_f.set_ylim(-2.5, 2.5)
-        init = res[v]["init"] + (f" σ={cfg['small_sigma']}" if res[v]["init"] == "raw" else "")
+        init = res[v]["init"] + (f" σ={cfg.small_sigma}" if res[v]["init"] == "raw" else "")
         ax_f.set_title(
             f"{v}: {res[v]['activation']}, {init}"
-            + (f", pre-trained on k={cfg['k_hi']}" if res[v]["pretrained_on_k_hi"] else "")
+            + (f", pre-trained on k={cfg.k_hi}" if res[v]["pretrained_on_k_hi"] else "")
         )
         for vals, lab, col in ((h_bl, "band-limited", "k"), (h0, "start", "0.6"), (h, "trained", "C3")):
             fr, pw = c1.power_spectrum(vals, xg)
             ax_s.semilogy(np.asarray(fr), np.maximum(np.asarray(pw), 1e-20), color=col, lw=1, label=lab)
         ax_s.axvline(nyq, color="0.5", ls=":", lw=1)
-        ax_s.set_xlim(0, 4 * max(nyq, cfg["k_hi"]))
+        ax_s.set_xlim(0, 4 * max(nyq, cfg.k_hi))
         ax_s.set_ylim(1e-14, 10)
         ax_s.set_title(f"{v}: power spectra (Nyquist dotted)")
         ax_s.set_xlabel("frequency ξ (cycles/unit)")
@@ -259,24 +238,23 @@ def _figures(cfg, out_dir, *, res, curves, xg, xt, yt, h_bl, nyq):
     save_figure(fig, out_dir / "interpolants_and_spectra.png")
 
 
-SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
-)
-FIGURES = {
-    "interpolants_and_spectra.png": (
-        "learned interpolants and power spectra of the four initializations (3a–3d): more initial high-"
-        "frequency power, worse interpolant"
-    ),
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="hys3-init-spectrum",
+    description="ReLU/Gaussian nets with low vs high initial bandwidth fitted to samples of a low-frequency sine",
+    claim="The initial spectrum decides the high frequencies of the learned interpolant: ReLU (Xavier) and "
+    "Gaussian (small σ) networks, whose initial spectra have no energy above the samples' Nyquist "
+    "frequency, converge to the lowest-frequency interpolant; a ReLU network pre-trained on a frequency "
+    "above Nyquist adds the low-frequency spike but keeps the high one, and a Xavier Gaussian network "
+    "keeps high-frequency energy: both interpolate poorly.",
+    source='Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "interpolants_and_spectra.png": (
+            "learned interpolants and power spectra of the four initializations (3a–3d): more initial high-"
+            "frequency power, worse interpolant"
+        ),
+    },
 )

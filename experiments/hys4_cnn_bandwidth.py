@@ -36,19 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure
 
 from . import _common as C
-
-NAME = "hys4-cnn-bandwidth"
-DESCRIPTION = (
-    "CNNs: random init vs high-bandwidth init (pre-trained on shuffled labels): accuracy, input gradients, Hessian"
-)
-CLAIM = (
-    "Initializing deep CNNs with a higher bandwidth (pre-training on randomly shuffled labels) makes them "
-    "generalize worse than random initialization; the pre-training raises the input-gradient magnitudes "
-    "(bandwidth)"
-)
 
 QUICK = {
     "datasets": ["digits32"],
@@ -123,7 +113,7 @@ def _grad_hist(model, variables, x, bins=60):
     return input_gradient_histogram(lambda xb: f(variables["params"], xb), x, bins, batch_size=128)
 
 
-def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
+def run_one(name: str, model, loss_on_batch, data, key, cfg: Config) -> dict:
     """One seed of one model: ``model`` for training, ``loss_on_batch`` (same parameters, im2col
     convolutions on CPU) for the Hessians; both are reused across seeds so nothing recompiles."""
     import jax
@@ -133,9 +123,9 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
     xtr, ytr, xte, yte = data
     k_init, k_train, k_pre, k_hess = jax.random.split(key, 4)
     v0 = model.init(k_init, xtr[:2])
-    learning_rate = float((cfg.get("learning_rate_overrides") or {}).get(name, cfg["learning_rate"]))
-    optimizer = make_sgd(learning_rate, momentum=float(cfg["momentum"]), weight_decay=float(cfg["weight_decay"]))
-    kw = dict(epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]), optimizer=optimizer)
+    learning_rate = float((cfg.learning_rate_overrides or {}).get(name, cfg.learning_rate))
+    optimizer = make_sgd(learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    kw = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer=optimizer)
     r_rand = train_cnn(model, v0, xtr, ytr, key=k_train, x_test=xte, y_test=yte, eval_every=max(1, kw["epochs"]), **kw)
     pre = pretrain_shuffled_labels(
         model,
@@ -143,22 +133,22 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
         xtr,
         ytr,
         key=k_pre,
-        **dict(kw, epochs=int(cfg["pretrain_epochs"])),
-        stop_at_train_acc=float(cfg["pretrain_stop_acc"]),
+        **dict(kw, epochs=cfg.pretrain_epochs),
+        stop_at_train_acc=cfg.pretrain_stop_acc,
     )
     v_hb = cnn_variables(pre)
     r_hb = train_cnn(model, v_hb, xtr, ytr, key=k_train, x_test=xte, y_test=yte, eval_every=max(1, kw["epochs"]), **kw)
 
     # input gradients (bandwidth proxy); each histogram spans ±its own max |g| (the plot compares
     # densities, which does not need common edges; the std comes from the raw gradients)
-    xg = xtr[: int(cfg["grad_samples"])]
+    xg = xtr[: cfg.grad_samples]
     states = {
         "random_init": v0,
         "high_bw_init": v_hb,
         "random_final": cnn_variables(r_rand),
         "high_bw_final": cnn_variables(r_hb),
     }
-    hists = {k: _grad_hist(model, v, xg, bins=int(cfg["grad_bins"])) for k, v in states.items()}
+    hists = {k: _grad_hist(model, v, xg, bins=cfg.grad_bins) for k, v in states.items()}
 
     kh1, kh2 = jax.random.split(k_hess)
     hess = {
@@ -194,111 +184,130 @@ def run_one(name: str, model, loss_on_batch, data, key, cfg: dict) -> dict:
     }
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     import jax
 
-    from fpjax.hessian import plot_eigen_density
-    from fpjax.spectrum import plot_gradient_histograms
-
-    cfg = dict(config)
     results: dict = {}
-    claims_gen, claims_bw, claims_flat = {}, {}, {}
-    for di, dataset in enumerate(cfg["datasets"]):
+    verdicts: dict = {"generalization": {}, "bandwidth": {}, "flatness": {}}
+    for di, dataset in enumerate(cfg.datasets):
         data = C.load_images(dataset, cfg)
         results[dataset] = {}
-        for mi, name in enumerate(cfg["models"]):
+        for mi, name in enumerate(cfg.models):
             model = C.build_model(name, dataset, cfg, conv_impl=C.train_conv_impl())
             # im2col convolutions on CPU ("auto"): the Hessian routines loop over HVPs
             loss_on_batch = C.make_loss_on_batch(model.with_conv_impl("auto"))
             runs = []
-            for s in range(int(cfg["n_seeds"])):
-                key = jax.random.fold_in(jax.random.key(int(cfg["seed"])), 1000 * di + 100 * mi + s)
+            for s in range(cfg.n_seeds):
+                key = jax.random.fold_in(jax.random.key(cfg.seed), 1000 * di + 100 * mi + s)
                 runs.append(run_one(name, model, loss_on_batch, data, key, cfg))
             tag = f"{dataset}/{name}"
-            agg = {
-                "random_train_acc": C.mean([r["random"]["train_acc"] for r in runs]),
-                "random_test_acc": C.mean([r["random"]["test_acc"] for r in runs]),
-                "high_bw_train_acc": C.mean([r["high_bw"]["train_acc"] for r in runs]),
-                "high_bw_test_acc": C.mean([r["high_bw"]["test_acc"] for r in runs]),
-                "shuffled_label_fit": C.mean([r["pretrain"]["shuffled_label_train_acc"] for r in runs]),
-                "grad_std_random_init": C.mean([r["grad_std"]["random_init"] for r in runs]),
-                "grad_std_high_bw_init": C.mean([r["grad_std"]["high_bw_init"] for r in runs]),
-                "grad_std_random_final": C.mean([r["grad_std"]["random_final"] for r in runs]),
-                "grad_std_high_bw_final": C.mean([r["grad_std"]["high_bw_final"] for r in runs]),
-                "hessian_trace_random": C.mean([r["hessian"]["random"]["trace"] for r in runs]),
-                "hessian_trace_high_bw": C.mean([r["hessian"]["high_bw"]["trace"] for r in runs]),
-                "top_eigenvalue_random": C.mean([r["hessian"]["random"]["top_eigenvalues"][0] for r in runs]),
-                "top_eigenvalue_high_bw": C.mean([r["hessian"]["high_bw"]["top_eigenvalues"][0] for r in runs]),
-                "any_diverged": any(r[k]["diverged"] for r in runs for k in ("random", "high_bw", "pretrain")),
-            }
+            agg = _aggregate(runs)
             results[dataset][name] = {
                 "summary": agg,
                 "seeds": [{k: v for k, v in r.items() if not k.startswith("_")} for r in runs],
             }
-            claims_gen[tag] = {
-                "random_test_acc": agg["random_test_acc"],
-                "high_bw_test_acc": agg["high_bw_test_acc"],
-                "random_train_acc": agg["random_train_acc"],
-                "high_bw_train_acc": agg["high_bw_train_acc"],
-                "test_acc_drop": agg["random_test_acc"] - agg["high_bw_test_acc"],
-                "held": agg["high_bw_test_acc"] < agg["random_test_acc"],
-            }
-            claims_bw[tag] = {
-                "grad_std_random_init": agg["grad_std_random_init"],
-                "grad_std_high_bw_init": agg["grad_std_high_bw_init"],
-                "shuffled_label_fit": agg["shuffled_label_fit"],
-                "held": agg["grad_std_high_bw_init"] > agg["grad_std_random_init"],
-            }
-            claims_flat[tag] = {
-                "trace_random": agg["hessian_trace_random"],
-                "trace_high_bw": agg["hessian_trace_high_bw"],
-                "top_eig_random": agg["top_eigenvalue_random"],
-                "top_eig_high_bw": agg["top_eigenvalue_high_bw"],
-                "held": agg["hessian_trace_high_bw"] > agg["hessian_trace_random"],
-            }
-            # figures of the first seed
-            r0 = runs[0]
-            save_figure(
-                plot_gradient_histograms(
-                    [r0["_hists"][k] for k in ("random_init", "high_bw_init", "random_final", "high_bw_final")],
-                    labels=["random init", "high-B/W init", "trained from random", "trained from high-B/W"],
-                    title=f"input gradients, {tag}",
-                ),
-                out_dir / f"grad_hist_{dataset}_{name}.png",
-            )
-            fig = None
-            for lab, key_ in (("random init → trained", "random"), ("high-B/W init → trained", "high_bw")):
-                h = r0["hessian"][key_]
-                fig = plot_eigen_density(
-                    np.asarray(h["density_grid"]),
-                    np.asarray(h["density"]),
-                    ax=None if fig is None else fig.axes[0],
-                    label=lab,
-                )
-            fig.axes[0].set_title(f"Hessian eigenvalue density, {tag}")
-            fig.axes[0].legend()
-            save_figure(fig, out_dir / f"hessian_density_{dataset}_{name}.png")
+            for kind, row in _verdict_rows(agg).items():
+                verdicts[kind][tag] = row
+            _seed_figures(out_dir, dataset, name, runs[0])
     _accuracy_figure(cfg, out_dir, results=results)
-    claims = [
+    return {"results": results, "claims": _claims(**verdicts)}
+
+
+def _aggregate(runs: list) -> dict:
+    """Seed means of one model's accuracies, input-gradient spreads and Hessian statistics."""
+    return {
+        "random_train_acc": C.mean([r["random"]["train_acc"] for r in runs]),
+        "random_test_acc": C.mean([r["random"]["test_acc"] for r in runs]),
+        "high_bw_train_acc": C.mean([r["high_bw"]["train_acc"] for r in runs]),
+        "high_bw_test_acc": C.mean([r["high_bw"]["test_acc"] for r in runs]),
+        "shuffled_label_fit": C.mean([r["pretrain"]["shuffled_label_train_acc"] for r in runs]),
+        "grad_std_random_init": C.mean([r["grad_std"]["random_init"] for r in runs]),
+        "grad_std_high_bw_init": C.mean([r["grad_std"]["high_bw_init"] for r in runs]),
+        "grad_std_random_final": C.mean([r["grad_std"]["random_final"] for r in runs]),
+        "grad_std_high_bw_final": C.mean([r["grad_std"]["high_bw_final"] for r in runs]),
+        "hessian_trace_random": C.mean([r["hessian"]["random"]["trace"] for r in runs]),
+        "hessian_trace_high_bw": C.mean([r["hessian"]["high_bw"]["trace"] for r in runs]),
+        "top_eigenvalue_random": C.mean([r["hessian"]["random"]["top_eigenvalues"][0] for r in runs]),
+        "top_eigenvalue_high_bw": C.mean([r["hessian"]["high_bw"]["top_eigenvalues"][0] for r in runs]),
+        "any_diverged": any(r[k]["diverged"] for r in runs for k in ("random", "high_bw", "pretrain")),
+    }
+
+
+def _verdict_rows(agg: dict) -> dict:
+    """The evidence of the three claims for one data set and model (with ``held``)."""
+    return {
+        "generalization": {
+            "random_test_acc": agg["random_test_acc"],
+            "high_bw_test_acc": agg["high_bw_test_acc"],
+            "random_train_acc": agg["random_train_acc"],
+            "high_bw_train_acc": agg["high_bw_train_acc"],
+            "test_acc_drop": agg["random_test_acc"] - agg["high_bw_test_acc"],
+            "held": agg["high_bw_test_acc"] < agg["random_test_acc"],
+        },
+        "bandwidth": {
+            "grad_std_random_init": agg["grad_std_random_init"],
+            "grad_std_high_bw_init": agg["grad_std_high_bw_init"],
+            "shuffled_label_fit": agg["shuffled_label_fit"],
+            "held": agg["grad_std_high_bw_init"] > agg["grad_std_random_init"],
+        },
+        "flatness": {
+            "trace_random": agg["hessian_trace_random"],
+            "trace_high_bw": agg["hessian_trace_high_bw"],
+            "top_eig_random": agg["top_eigenvalue_random"],
+            "top_eig_high_bw": agg["top_eigenvalue_high_bw"],
+            "held": agg["hessian_trace_high_bw"] > agg["hessian_trace_random"],
+        },
+    }
+
+
+def _seed_figures(out_dir, dataset: str, name: str, r0: dict) -> None:
+    """Input-gradient histograms and Hessian eigenvalue densities of the first seed."""
+    from fpjax.hessian import plot_eigen_density
+    from fpjax.spectrum import plot_gradient_histograms
+
+    tag = f"{dataset}/{name}"
+    save_figure(
+        plot_gradient_histograms(
+            [r0["_hists"][k] for k in ("random_init", "high_bw_init", "random_final", "high_bw_final")],
+            labels=["random init", "high-B/W init", "trained from random", "trained from high-B/W"],
+            title=f"input gradients, {tag}",
+        ),
+        out_dir / f"grad_hist_{dataset}_{name}.png",
+    )
+    fig = None
+    for lab, key_ in (("random init → trained", "random"), ("high-B/W init → trained", "high_bw")):
+        h = r0["hessian"][key_]
+        fig = plot_eigen_density(
+            np.asarray(h["density_grid"]),
+            np.asarray(h["density"]),
+            ax=None if fig is None else fig.axes[0],
+            label=lab,
+        )
+    fig.axes[0].set_title(f"Hessian eigenvalue density, {tag}")
+    fig.axes[0].legend()
+    save_figure(fig, out_dir / f"hessian_density_{dataset}_{name}.png")
+
+
+def _claims(generalization: dict, bandwidth: dict, flatness: dict) -> list:
+    return [
         claim(
             "High-bandwidth initialization (pre-training on shuffled labels) gives lower test accuracy than "
             "random initialization, for every data set and model",
-            all(v["held"] for v in claims_gen.values()),
-            claims_gen,
+            all(v["held"] for v in generalization.values()),
+            generalization,
         ),
         claim(
             "Pre-training on shuffled labels raises the bandwidth: input-gradient std at the high-B/W init "
             "exceeds that at the random init",
-            all(v["held"] for v in claims_bw.values()),
-            claims_bw,
+            all(v["held"] for v in bandwidth.values()),
+            bandwidth,
         ),
         claim(
             "The high-B/W solution sits in a sharper minimum (larger Hessian trace) than the random-init one",
-            all(v["held"] for v in claims_flat.values()),
-            claims_flat,
+            all(v["held"] for v in flatness.values()),
+            flatness,
         ),
     ]
-    return {"results": results, "claims": claims}
 
 
 def _accuracy_figure(cfg, out_dir, *, results: dict):
@@ -322,24 +331,21 @@ def _accuracy_figure(cfg, out_dir, *, results: dict):
     save_figure(fig, out_dir / "accuracy.png")
 
 
-SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
-)
-FIGURES = {
-    "accuracy.png": (
-        "train and test accuracy, random vs high-bandwidth init, per data set and model: high bandwidth "
-        "generalizes worse"
-    ),
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="hys4-cnn-bandwidth",
+    description="CNNs: random init vs high-bandwidth init (pre-trained on shuffled labels): accuracy, input gradients, Hessian",
+    claim="Initializing deep CNNs with a higher bandwidth (pre-training on randomly shuffled labels) makes them "
+    "generalize worse than random initialization; the pre-training raises the input-gradient magnitudes "
+    "(bandwidth)",
+    source='Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "accuracy.png": (
+            "train and test accuracy, random vs high-bandwidth init, per data set and model: high bandwidth "
+            "generalizes worse"
+        ),
+    },
 )

@@ -57,6 +57,8 @@ generalizes better) holds for both.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -64,19 +66,9 @@ import optax
 
 from fpjax import hessian as fh
 from fpjax import models, train
-from fpjax.experiment import Experiment, new_figure, save_figure
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure
 
 from . import _common as C
-
-NAME = "hys5-flat-minima"
-DESCRIPTION = (
-    "Hessian trace / spectral norm at convergence vs test error, ReLU and Gaussian MLPs, low vs high bandwidth init"
-)
-CLAIM = (
-    "The flat-minima conjecture (flatter minima generalize better) is consistent with ReLU networks "
-    "but falsified by Gaussian networks, while a low-bandwidth initial spectrum goes with better "
-    "generalization for both"
-)
 
 QUICK = {
     "n_train": 16,
@@ -122,12 +114,10 @@ def target(x, a):
 
 
 def _model(cfg, act, init):
-    widths = (int(cfg["width"]),) * int(cfg["depth"]) + (1,)
+    widths = (cfg.width,) * cfg.depth + (1,)
     if init == "low" and act == "gaussian":
-        return models.mlp(
-            widths, act, init="raw", layer_sigmas=float(cfg["gaussian_low_sigma"]), gaussian_s=cfg["gaussian_s"]
-        )
-    return models.mlp(widths, act, init="xavier", gaussian_s=cfg["gaussian_s"])
+        return models.mlp(widths, act, init="raw", layer_sigmas=cfg.gaussian_low_sigma, gaussian_s=cfg.gaussian_s)
+    return models.mlp(widths, act, init="xavier", gaussian_s=cfg.gaussian_s)
 
 
 def _high_freq_fraction(h, cutoff):
@@ -141,16 +131,16 @@ def _high_freq_fraction(h, cutoff):
 
 def _initial_params(cfg, act, x_train):
     """Initial params of the ``n_seeds`` low- and high-bandwidth runs, stacked (low first)."""
-    n = int(cfg["n_seeds"])
-    key = jax.random.fold_in(jax.random.key(int(cfg["seed"])), 1 if act == "relu" else 2)
+    n = cfg.n_seeds
+    key = jax.random.fold_in(jax.random.key(cfg.seed), 1 if act == "relu" else 2)
     k_low, k_high = jax.random.split(key)
     m_low, m_high = _model(cfg, act, "low"), _model(cfg, act, "high")
     p_low = jax.vmap(m_low.init, (0, None))(jax.random.split(k_low, n), x_train)
     p_high = jax.vmap(m_high.init, (0, None))(jax.random.split(k_high, n), x_train)
     if act == "relu":
         # high bandwidth by pre-training on a frequency above the samples' Nyquist frequency
-        xp = (jnp.arange(int(cfg["pretrain_points"])) / int(cfg["pretrain_points"]))[:, None]
-        yp = jnp.sin(2 * jnp.pi * float(cfg["pretrain_freq"]) * xp)
+        xp = (jnp.arange(cfg.pretrain_points) / cfg.pretrain_points)[:, None]
+        yp = jnp.sin(2 * jnp.pi * cfg.pretrain_freq * xp)
 
         def pre(p0):
             r = train.fit(
@@ -158,8 +148,8 @@ def _initial_params(cfg, act, x_train):
                 p0,
                 xp,
                 yp,
-                optimizer=optax.adam(float(cfg["learning_rate"])),
-                steps=int(cfg["pretrain_steps"]),
+                optimizer=optax.adam(cfg.learning_rate),
+                steps=cfg.pretrain_steps,
             )
             return r.params
 
@@ -170,14 +160,14 @@ def _initial_params(cfg, act, x_train):
 def _sweep(cfg, act, x_train, y_train, x_test):
     model = _model(cfg, act, "high")  # same apply for both inits (raw and xavier differ only at init)
     p0 = _initial_params(cfg, act, x_train)
-    n_runs = 2 * int(cfg["n_seeds"])
-    hkey = jax.random.fold_in(jax.random.key(int(cfg["seed"])), 3)
+    n_runs = 2 * cfg.n_seeds
+    hkey = jax.random.fold_in(jax.random.key(cfg.seed), 3)
 
     def one(key, params0):
         # cosine decay to 0: the end point is a stable minimum (with a constant rate, Adam's
         # normalized steps kept kicking Gaussian nets out of their ~1e-15-loss minima)
-        opt = optax.adam(optax.cosine_decay_schedule(float(cfg["learning_rate"]), int(cfg["steps"])))
-        res = train.fit(model.apply, params0, x_train, y_train, optimizer=opt, steps=int(cfg["steps"]))
+        opt = optax.adam(optax.cosine_decay_schedule(cfg.learning_rate, cfg.steps))
+        res = train.fit(model.apply, params0, x_train, y_train, optimizer=opt, steps=cfg.steps)
 
         def loss(p):
             return train.mse(model.apply(p, x_train), y_train)
@@ -186,8 +176,8 @@ def _sweep(cfg, act, x_train, y_train, x_test):
             loss,
             res.params,
             key=jax.random.fold_in(hkey, 0),
-            num_probes=int(cfg["hessian_probes"]),
-            num_iters=int(cfg["hessian_num_iters"]),
+            num_probes=cfg.hessian_probes,
+            num_iters=cfg.hessian_num_iters,
         )
         return {
             "h0": model.apply(params0, x_test)[:, 0],
@@ -202,7 +192,7 @@ def _sweep(cfg, act, x_train, y_train, x_test):
             "weights": s.ritz_weights,
         }
 
-    keys = jax.random.split(jax.random.fold_in(jax.random.key(int(cfg["seed"])), 4), n_runs)
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(cfg.seed), 4), n_runs)
     out = train.sweep(one, keys, p0)
     return {k: np.asarray(v) for k, v in out.outputs.items()}, out.diverged
 
@@ -213,71 +203,81 @@ def _spearman(a, b):
     return float("nan") if a.size < 3 else C.spearman(a, b)
 
 
-def run(config: dict, out_dir) -> dict:
-    cfg = dict(config)
-    a = target_coeffs(cfg["seed"])
-    n_tr = int(cfg["n_train"])
+def run(cfg: Config, out_dir: Path) -> dict:
+    a = target_coeffs(cfg.seed)
+    n_tr = cfg.n_train
     xt = np.linspace(0.0, 1.0, n_tr)
     x_train = jnp.asarray(xt[:, None], jnp.float32)
     y_train = jnp.asarray(target(xt, a)[:, None], jnp.float32)
-    xg = np.arange(int(cfg["n_test"])) / int(cfg["n_test"])
+    xg = np.arange(cfg.n_test) / cfg.n_test
     x_test = jnp.asarray(xg[:, None], jnp.float32)
     f_test = target(xg, a)
     nyquist = (n_tr - 1) / 2.0
-    n = int(cfg["n_seeds"])
-    tol = float(cfg["train_loss_tol"])
 
-    per_act, claims, raw = {}, [], {}
-    for act in cfg["activations"]:
+    per_act, raw = {}, {}
+    for act in cfg.activations:
         o, diverged = _sweep(cfg, act, x_train, y_train, x_test)
-        err = np.sqrt(np.mean((o["h"] - f_test) ** 2, axis=-1) / np.mean(f_test**2))
-        hf0 = _high_freq_fraction(o["h0"], nyquist)
-        hf = _high_freq_fraction(o["h"], nyquist)
-        ok = ~diverged & np.isfinite(o["trace"]) & (o["train_loss"] < tol)
-        init = np.array(["low"] * n + ["high"] * n)
-        summary = {}
-        for name in ("low", "high"):
-            sel = ok & (init == name)
-            summary[name] = {
-                "n_converged": int(sel.sum()),
-                "n_runs": n,
-                "test_error_mean": float(err[sel].mean()) if sel.any() else None,
-                "hessian_trace_mean": float(o["trace"][sel].mean()) if sel.any() else None,
-                "spectral_norm_mean": float(o["spectral_norm"][sel].mean()) if sel.any() else None,
-                "initial_high_freq_fraction_mean": float(hf0[init == name].mean()),
-                "final_high_freq_fraction_mean": float(hf[init == name].mean()),
-            }
-        rho_tr = _spearman(o["trace"][ok], err[ok])
-        rho_sn = _spearman(o["spectral_norm"][ok], err[ok])
-        lo, hi = summary["low"], summary["high"]
-        both = lo["n_converged"] > 0 and hi["n_converged"] > 0
-        if both:
-            better = "low" if lo["test_error_mean"] < hi["test_error_mean"] else "high"
-            flatter = "low" if lo["hessian_trace_mean"] < hi["hessian_trace_mean"] else "high"
-        else:
-            better = flatter = None
-        consistent = bool(both and np.isfinite(rho_tr) and rho_tr > 0 and better == flatter)
-        per_act[act] = {
-            "init": summary,
-            "spearman_trace_vs_test_error": rho_tr,
-            "spearman_spectral_norm_vs_test_error": rho_sn,
-            "better_generalizing_init": better,
-            "flatter_init_by_trace": flatter,
-            "flat_minima_consistent": consistent,
-            "runs": {
-                "init": init.tolist(),
-                "test_error": err,
-                "hessian_trace": o["trace"],
-                "hessian_trace_se": o["trace_se"],
-                "top_eigenvalue": o["top"],
-                "spectral_norm": o["spectral_norm"],
-                "train_loss": o["train_loss"],
-                "initial_high_freq_fraction": hf0,
-                "converged": ok,
-            },
-        }
-        raw[act] = (o, err, init, ok)
+        per_act[act], raw[act] = _summarize(cfg, o, diverged, f_test, nyquist)
+    _figures(cfg, out_dir, raw=raw, xg=xg, f_test=f_test, xt=xt, yt=np.asarray(y_train)[:, 0])
+    return {"target_coeffs": a, "nyquist": nyquist, "per_activation": per_act, "claims": _claims(per_act)}
 
+
+def _summarize(cfg, o, diverged, f_test, nyquist):
+    """Test errors, Hessian statistics and their rank correlation for the low- and high-bandwidth
+    runs of one activation; also ``(outputs, errors, init labels, converged)`` for the figures."""
+    n = cfg.n_seeds
+    tol = cfg.train_loss_tol
+    err = np.sqrt(np.mean((o["h"] - f_test) ** 2, axis=-1) / np.mean(f_test**2))
+    hf0 = _high_freq_fraction(o["h0"], nyquist)
+    hf = _high_freq_fraction(o["h"], nyquist)
+    ok = ~diverged & np.isfinite(o["trace"]) & (o["train_loss"] < tol)
+    init = np.array(["low"] * n + ["high"] * n)
+    summary = {}
+    for name in ("low", "high"):
+        sel = ok & (init == name)
+        summary[name] = {
+            "n_converged": int(sel.sum()),
+            "n_runs": n,
+            "test_error_mean": float(err[sel].mean()) if sel.any() else None,
+            "hessian_trace_mean": float(o["trace"][sel].mean()) if sel.any() else None,
+            "spectral_norm_mean": float(o["spectral_norm"][sel].mean()) if sel.any() else None,
+            "initial_high_freq_fraction_mean": float(hf0[init == name].mean()),
+            "final_high_freq_fraction_mean": float(hf[init == name].mean()),
+        }
+    rho_tr = _spearman(o["trace"][ok], err[ok])
+    rho_sn = _spearman(o["spectral_norm"][ok], err[ok])
+    lo, hi = summary["low"], summary["high"]
+    both = lo["n_converged"] > 0 and hi["n_converged"] > 0
+    if both:
+        better = "low" if lo["test_error_mean"] < hi["test_error_mean"] else "high"
+        flatter = "low" if lo["hessian_trace_mean"] < hi["hessian_trace_mean"] else "high"
+    else:
+        better = flatter = None
+    consistent = bool(both and np.isfinite(rho_tr) and rho_tr > 0 and better == flatter)
+    result = {
+        "init": summary,
+        "spearman_trace_vs_test_error": rho_tr,
+        "spearman_spectral_norm_vs_test_error": rho_sn,
+        "better_generalizing_init": better,
+        "flatter_init_by_trace": flatter,
+        "flat_minima_consistent": consistent,
+        "runs": {
+            "init": init.tolist(),
+            "test_error": err,
+            "hessian_trace": o["trace"],
+            "hessian_trace_se": o["trace_se"],
+            "top_eigenvalue": o["top"],
+            "spectral_norm": o["spectral_norm"],
+            "train_loss": o["train_loss"],
+            "initial_high_freq_fraction": hf0,
+            "converged": ok,
+        },
+    }
+    return result, (o, err, init, ok)
+
+
+def _claims(per_act: dict) -> list:
+    claims = []
     ev = {
         act: {
             k: per_act[act][k]
@@ -297,31 +297,30 @@ def run(config: dict, out_dir) -> dict:
     }
     if "relu" in per_act:
         claims.append(
-            {
-                "claim": "ReLU: flatter minima (lower Hessian trace) went with better generalization",
-                "held": per_act["relu"]["flat_minima_consistent"],
-                "evidence": ev["relu"],
-            }
+            claim(
+                "ReLU: flatter minima (lower Hessian trace) went with better generalization",
+                per_act["relu"]["flat_minima_consistent"],
+                ev["relu"],
+            )
         )
     if "gaussian" in per_act:
         claims.append(
-            {
-                "claim": "Gaussian: flatness did not go with better generalization (conjecture falsified)",
-                "held": not per_act["gaussian"]["flat_minima_consistent"],
-                "evidence": ev["gaussian"],
-            }
+            claim(
+                "Gaussian: flatness did not go with better generalization (conjecture falsified)",
+                not per_act["gaussian"]["flat_minima_consistent"],
+                ev["gaussian"],
+            )
         )
     low_better = {act: per_act[act]["better_generalizing_init"] == "low" for act in per_act}
     claims.append(
-        {
-            "claim": "the low-bandwidth init generalized better for every architecture",
-            "held": bool(all(low_better.values())),
-            "evidence": {"low_init_better": low_better},
-        }
+        claim(
+            "the low-bandwidth init generalized better for every architecture",
+            bool(all(low_better.values())),
+            {"low_init_better": low_better},
+        )
     )
 
-    _figures(cfg, out_dir, raw=raw, xg=xg, f_test=f_test, xt=xt, yt=np.asarray(y_train)[:, 0])
-    return {"target_coeffs": a, "nyquist": nyquist, "per_activation": per_act, "claims": claims}
+    return claims
 
 
 def _figures(cfg, out_dir, *, raw, xg, f_test, xt, yt):
@@ -383,25 +382,22 @@ def _figures(cfg, out_dir, *, raw, xg, f_test, xt, yt):
     save_figure(fig, out_dir / "fits.png")
 
 
-SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
-)
-FIGURES = {
-    "trace_vs_test_error.png": (
-        "Hessian trace at convergence against test error per activation: flatness does not order generalization"
-    ),
-    "hessian_density.png": "Hessian eigenvalue densities (SLQ) of low- and high-bandwidth solutions",
-    "fits.png": "learned functions on the test grid against the target",
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="hys5-flat-minima",
+    description="Hessian trace / spectral norm at convergence vs test error, ReLU and Gaussian MLPs, low vs high bandwidth init",
+    claim="The flat-minima conjecture (flatter minima generalize better) is consistent with ReLU networks "
+    "but falsified by Gaussian networks, while a low-bandwidth initial spectrum goes with better "
+    "generalization for both",
+    source='Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "trace_vs_test_error.png": (
+            "Hessian trace at convergence against test error per activation: flatness does not order generalization"
+        ),
+        "hessian_density.png": "Hessian eigenvalue densities (SLQ) of low- and high-bandwidth solutions",
+        "fits.png": "learned functions on the test grid against the target",
+    },
 )

@@ -31,22 +31,17 @@ choice made after looking at results is hidden:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from fpjax.experiment import Experiment, claim, save_figure
+from fpjax.experiment import Config, Experiment, claim, save_figure
 from fpjax.train import fit
 
 from . import _common as c1
-
-NAME = "hysA2-bandwidth-init"
-DESCRIPTION = "4-layer ReLU net trained on white-noise targets with MSE / thresholded BCE / 4-bin CE: bandwidth"
-CLAIM = (
-    "Training a network on random (white-noise) targets, with MSE, thresholded binary cross-entropy or "
-    "4-bin cross-entropy, initializes it with a higher bandwidth than random initialization."
-)
 
 QUICK = {
     "n_points": 32,
@@ -92,48 +87,13 @@ def _train_metric(loss, out, y):
     return jnp.mean(jnp.argmax(out, axis=-1) == y)
 
 
-def run(config: dict, out_dir) -> dict:
-    cfg = dict(config)
-    x = c1.column(c1.uniform_grid(cfg["n_points"], LO, HI))
-    xg = c1.uniform_grid(cfg["n_grid"], LO, HI)
-    xg_col = c1.column(xg)
-    cut = cfg["hi_cutoff"]
-    nyq = cfg["n_points"] / (2 * (HI - LO))
+def run(cfg: Config, out_dir: Path) -> dict:
+    cut = cfg.hi_cutoff
+    nyq = cfg.n_points / (2 * (HI - LO))
 
     res, spectra = {}, {}
     for loss in LOSSES:
-        model = c1.deep_mlp("relu", cfg["depth"], cfg["width"], out_dim=4 if loss == "ce" else 1, init="xavier")
-
-        def one(key, model=model, loss=loss):
-            k_init, k_data = jax.random.split(key)
-            p0 = model.init(k_init, x)
-            z = jax.random.normal(k_data, (cfg["n_points"],))
-            y = _targets(loss, z)
-            r = fit(
-                model.apply,
-                p0,
-                x,
-                y,
-                optimizer=optax.adam(cfg["learning_rate"]),
-                steps=cfg["steps"],
-                loss=loss,
-                record=lambda p: _train_metric(loss, model.apply(p, x), y),
-                record_every=cfg["record_every"],
-            )
-            f0 = _function(loss, model.apply(p0, xg_col)).T  # (outputs, n_grid)
-            f1 = _function(loss, model.apply(r.params, xg_col)).T
-            _, pw0 = c1.power_spectrum(f0, xg)
-            freqs, pw1 = c1.power_spectrum(f1, xg)
-            return {
-                "p0": pw0.sum(0),
-                "p1": pw1.sum(0),
-                "freqs": freqs,
-                "metric": r.records,
-                "steps": r.record_steps,
-                "diverged": r.diverged,
-            }
-
-        out = c1.seed_sweep(one, cfg["seed"], cfg["n_seeds"]).outputs
+        out = _sweep(cfg, loss)
         freqs = np.asarray(out["freqs"][0])
         frac = lambda pw: np.sum(pw[:, freqs > cut], axis=1) / np.sum(pw, axis=1)
         hf0, hf1 = frac(out["p0"]), frac(out["p1"])
@@ -153,7 +113,55 @@ def run(config: dict, out_dir) -> dict:
         spectra[loss] = (freqs, np.mean(out["p0"], 0), np.mean(out["p1"], 0), steps, metric.mean(0))
 
     _figures(cfg, out_dir, spectra=spectra, cut=cut, nyq=nyq)
-    claims = [
+    return {
+        "nyquist_of_points": nyq,
+        "hi_cutoff": cut,
+        "results": res,
+        "claims": _claims(res, cut),
+    }
+
+
+def _sweep(cfg, loss: str) -> dict:
+    """The seed sweep of one loss: each seed draws its white-noise targets and init, then trains."""
+    x = c1.column(c1.uniform_grid(cfg.n_points, LO, HI))
+    xg = c1.uniform_grid(cfg.n_grid, LO, HI)
+    xg_col = c1.column(xg)
+    model = c1.deep_mlp("relu", cfg.depth, cfg.width, out_dim=4 if loss == "ce" else 1, init="xavier")
+
+    def one(key):
+        k_init, k_data = jax.random.split(key)
+        p0 = model.init(k_init, x)
+        z = jax.random.normal(k_data, (cfg.n_points,))
+        y = _targets(loss, z)
+        r = fit(
+            model.apply,
+            p0,
+            x,
+            y,
+            optimizer=optax.adam(cfg.learning_rate),
+            steps=cfg.steps,
+            loss=loss,
+            record=lambda p: _train_metric(loss, model.apply(p, x), y),
+            record_every=cfg.record_every,
+        )
+        f0 = _function(loss, model.apply(p0, xg_col)).T  # (outputs, n_grid)
+        f1 = _function(loss, model.apply(r.params, xg_col)).T
+        _, pw0 = c1.power_spectrum(f0, xg)
+        freqs, pw1 = c1.power_spectrum(f1, xg)
+        return {
+            "p0": pw0.sum(0),
+            "p1": pw1.sum(0),
+            "freqs": freqs,
+            "metric": r.records,
+            "steps": r.record_steps,
+            "diverged": r.diverged,
+        }
+
+    return c1.seed_sweep(one, cfg.seed, cfg.n_seeds).outputs
+
+
+def _claims(res: dict, cut: float) -> list:
+    return [
         claim(
             f"Each of MSE / BCE / 4-bin CE training on white noise leaves a larger power fraction above {cut} "
             "cycles/unit than the same network's random init, in every seed",
@@ -179,12 +187,6 @@ def run(config: dict, out_dir) -> dict:
             },
         ),
     ]
-    return {
-        "nyquist_of_points": nyq,
-        "hi_cutoff": cut,
-        "results": res,
-        "claims": claims,
-    }
 
 
 def _figures(cfg, out_dir, *, spectra, cut, nyq):
@@ -212,23 +214,19 @@ def _figures(cfg, out_dir, *, spectra, cut, nyq):
     save_figure(fig, out_dir / "bandwidth_spectra.png")
 
 
-SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
-)
-FIGURES = {
-    "bandwidth_spectra.png": (
-        "spectra before and after fitting random targets, per loss: fitting raises the power above the cutoff"
-    ),
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="hysA2-bandwidth-init",
+    description="4-layer ReLU net trained on white-noise targets with MSE / thresholded BCE / 4-bin CE: bandwidth",
+    claim="Training a network on random (white-noise) targets, with MSE, thresholded binary cross-entropy or "
+    "4-bin cross-entropy, initializes it with a higher bandwidth than random initialization.",
+    source='Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "bandwidth_spectra.png": (
+            "spectra before and after fitting random targets, per loss: fitting raises the power above the cutoff"
+        ),
+    },
 )

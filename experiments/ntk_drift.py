@@ -57,20 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_key
-
-NAME = "ntk-drift"
-DESCRIPTION = (
-    "empirical NTK over training (matrix-free): kernel change vs width and output scale, eigenvector alignment"
-)
-CLAIM = (
-    "The NTK moves less for wider networks and in the lazy (large output scale) regime; with feature "
-    "learning its top eigenvectors align with the target and its low frequencies"
-)
-SOURCE = (
-    "Chizat, Oyallon & Bach, arXiv:1812.07956; Fort et al., arXiv:2010.15110; Baratin et al., "
-    "arXiv:2008.00938; Kopitkov & Indelman, arXiv:1910.02875; Dyer & Gur-Ari, arXiv:1909.11304 (O(1/width))"
-)
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure, seed_key
 
 QUICK = {
     "n_train": 256,
@@ -103,14 +90,6 @@ FULL = dict(
 # from QUICK): the width range of the dense check (64-1024) for the exponent fit.
 CPU = dict(QUICK, widths=[64, 128, 256, 512, 1024])
 
-FIGURES = {
-    "ntk_drift.png": (
-        "relative kernel change ‖K_t − K₀‖_F/‖K₀‖_F, target fraction in the top-k eigenspace and "
-        "low-degree share of the top eigenvectors over t = η·steps, for each width and output scale α"
-    ),
-    "ntk_drift_eigenvalues.png": "top-k NTK eigenvalues over training (relative to λ₁ at init), lazy vs feature learning",
-}
-
 
 def _one_run(cfg, x, y, b_low, width, alpha, key):
     import jax
@@ -121,12 +100,12 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
     from fpjax.train import fit
 
     n = x.shape[0]
-    model = mlp((width, width, 1), "relu", init="ntk", sigma_b=float(cfg["sigma_b"]))
+    model = mlp((width, width, 1), "relu", init="ntk", sigma_b=cfg.sigma_b)
     k_init, k_eig, k_rec = jax.random.split(key, 3)
     p0 = model.init(k_init, x)
     f0 = model.apply(p0, x)
     lam1 = float(ntk_eigh(model, p0, x, 1, key=k_eig, num_iters=min(n, 20)).values[0])
-    eta = float(cfg["learning_rate_fraction"]) * n / lam1
+    eta = cfg.learning_rate_fraction * n / lam1
 
     def apply_a(p, xx):
         return alpha * (model.apply(p, xx) - f0)
@@ -135,10 +114,10 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
         apply_a,
         x,
         y,
-        k=int(cfg["k"]),
+        k=cfg.k,
         key=k_rec,
-        num_iters=int(cfg["num_iters"]),
-        num_probes=int(cfg["num_probes"]),
+        num_iters=cfg.num_iters,
+        num_probes=cfg.num_probes,
         params0=p0,
         eigenvectors=True,
     )
@@ -148,9 +127,9 @@ def _one_run(cfg, x, y, b_low, width, alpha, key):
         x,
         y,
         optimizer=optax.sgd(eta / alpha**2),
-        steps=int(cfg["steps"]),
+        steps=cfg.steps,
         record=rec,
-        record_every=int(cfg["record_every"]),
+        record_every=cfg.record_every,
     )
     recs = jax.tree_util.tree_map(np.asarray, r.records)
     v = recs.eigenvectors  # (R, n, k)
@@ -197,45 +176,28 @@ def _strictly_decreasing(v):
     return bool(v.size >= 2 and np.all(np.isfinite(v)) and np.all(np.diff(v) < 0))
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def run(cfg: Config, out_dir: Path) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from fpjax.sphere import real_sph_harm, sample_sphere
-
-    cfg = dict(config)
-    widths = [int(w) for w in cfg["widths"]]
-    alphas = [float(a) for a in cfg["alphas"]]
+    widths = list(cfg.widths)
+    alphas = list(cfg.alphas)
     if len(widths) < 2 or len(alphas) < 2:
         raise ValueError("widths and alphas need at least two values each")
     if sorted(widths) != widths or sorted(alphas) != alphas:
         raise ValueError("widths and alphas must be increasing")
-    key = seed_key(cfg["seed"])
-    k_x, k_y, k_runs = jax.random.split(key, 3)
-    x = np.asarray(sample_sphere(int(cfg["n_train"]), 3, key=k_x), np.float64)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    y = np.zeros(x.shape[0])
-    for j, ell in enumerate(cfg["degrees"]):
-        c = np.asarray(jax.random.normal(jax.random.fold_in(k_y, j), (2 * int(ell) + 1,)), np.float64)
-        y += real_sph_harm(int(ell), x) @ (c / np.linalg.norm(c))
-    low = np.concatenate([real_sph_harm(ell, x) for ell in range(int(cfg["low_degree"]) + 1)], axis=1)
-    b_low, _ = np.linalg.qr(low)
+    k_x, k_y, k_runs = jax.random.split(seed_key(cfg.seed), 3)
+    x, y, b_low = _sphere_data(cfg, k_x, k_y)
     xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)[:, None]
 
-    mid = int(cfg["alpha_width"])
+    mid = cfg.alpha_width
     settings = [(w, 1.0) for w in widths]
     settings += [(mid, a) for a in alphas if (mid, a) not in settings]
     runs = []
     for i, (w, a) in enumerate(settings):
         runs.append(_one_run(cfg, xj, yj, b_low, w, a, jax.random.fold_in(k_runs, i)))
     by = {(r["width"], r["alpha"]): r for r in runs}
-
-    change_w = [float(by[(w, 1.0)]["kernel_change"][-1]) for w in widths]
-    change_a = [float(by[(mid, a)]["kernel_change"][-1]) for a in alphas]
-    fit_w = _power_law_fit(widths, change_w)
-    fl = by[(mid, alphas[0])]
-    grow = lambda v: float(v[-1] - v[0])
-    held3 = bool(grow(fl["target_fraction"]) > 0 and grow(fl["alignment"]) > 0 and grow(fl["low_degree_share"]) > 0)
+    fit_w = _power_law_fit(widths, [float(by[(w, 1.0)]["kernel_change"][-1]) for w in widths])
     per_run = [
         {
             "width": r["width"],
@@ -250,6 +212,41 @@ def run(config: dict, out_dir: Path) -> dict:
         }
         for r in runs
     ]
+    _figures(out_dir, runs, cfg)
+    return {
+        "frobenius_estimator": "Hutchinson with Rademacher probes, deflated by the top-k Ritz vectors (Hutch++ style)",
+        "time_convention": "t = eta * steps, eta = learning_rate_fraction * n / lambda_1(K_0); step size eta / alpha^2",
+        "runs": per_run,
+        "width_exponent": fit_w,
+        "claims": _claims(cfg, widths, alphas, by, fit_w),
+    }
+
+
+def _sphere_data(cfg, k_x, k_y):
+    """``n_train`` uniform points on S², the target (one random unit-norm harmonic of each degree) and
+    an orthonormal basis of the harmonics of degree ≤ ``low_degree`` at the points."""
+    import jax
+
+    from fpjax.sphere import real_sph_harm, sample_sphere
+
+    x = np.asarray(sample_sphere(cfg.n_train, 3, key=k_x), np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.zeros(x.shape[0])
+    for j, ell in enumerate(cfg.degrees):
+        c = np.asarray(jax.random.normal(jax.random.fold_in(k_y, j), (2 * ell + 1,)), np.float64)
+        y += real_sph_harm(ell, x) @ (c / np.linalg.norm(c))
+    low = np.concatenate([real_sph_harm(ell, x) for ell in range(cfg.low_degree + 1)], axis=1)
+    b_low, _ = np.linalg.qr(low)
+    return x, y, b_low
+
+
+def _claims(cfg, widths, alphas, by, fit_w) -> list:
+    mid = cfg.alpha_width
+    change_w = [float(by[(w, 1.0)]["kernel_change"][-1]) for w in widths]
+    change_a = [float(by[(mid, a)]["kernel_change"][-1]) for a in alphas]
+    fl = by[(mid, alphas[0])]
+    grow = lambda v: float(v[-1] - v[0])
+    held3 = bool(grow(fl["target_fraction"]) > 0 and grow(fl["alignment"]) > 0 and grow(fl["low_degree_share"]) > 0)
     # The width claims rest on the α = 1 runs: each must stay below the edge of stability.
     stable = all(by[(w, 1.0)]["sharpness_max"] < 2 and not by[(w, 1.0)]["diverged"] for w in widths)
     width_ev = {
@@ -261,52 +258,45 @@ def run(config: dict, out_dir: Path) -> dict:
         "sharpness_max": [by[(w, 1.0)]["sharpness_max"] for w in widths],
         "below_edge_of_stability": stable,
     }
-    _figures(out_dir, runs, cfg)
-    return {
-        "frobenius_estimator": "Hutchinson with Rademacher probes, deflated by the top-k Ritz vectors (Hutch++ style)",
-        "time_convention": "t = eta * steps, eta = learning_rate_fraction * n / lambda_1(K_0); step size eta / alpha^2",
-        "runs": per_run,
-        "width_exponent": fit_w,
-        "claims": [
-            claim(
-                "the NTK moves less for wider networks (final ‖K_t − K₀‖_F/‖K₀‖_F decreases with width, α = 1)",
-                _strictly_decreasing(change_w),
-                {"widths": widths, "kernel_change": change_w},
-            ),
-            claim(
-                "the NTK moves less in the lazy regime (final kernel change decreases with the output scale α)",
-                _strictly_decreasing(change_a),
-                {"width": mid, "alphas": alphas, "kernel_change": change_a},
-            ),
-            claim(
-                "with feature learning (smallest α) the top eigenvectors align with the target and its low "
-                "degrees over training (target fraction, alignment and low-degree share all grow)",
-                held3,
-                {
-                    "width": mid,
-                    "alpha": alphas[0],
-                    "target_fraction": fl["target_fraction"],
-                    "alignment": fl["alignment"],
-                    "low_degree_share": fl["low_degree_share"],
-                    "lazy_alpha": alphas[-1],
-                    "lazy_target_fraction": by[(mid, alphas[-1])]["target_fraction"],
-                },
-            ),
-            claim(
-                "in the lazy regime the NTK's change over training is O(1/width) (Dyer & Gur-Ari 2019): the 95% "
-                "confidence interval of the exponent p in change ∝ width^p contains −1 (α = 1, below the edge of "
-                "stability)",
-                bool(stable and fit_w["ci95"][0] <= -1.0 <= fit_w["ci95"][1]),
-                width_ev,
-            ),
-            claim(
-                "the NTK's change over training is O(1/√width) (the bound of Jacot et al. 2018, Lee et al. 2019 "
-                "attained): the 95% confidence interval of the exponent contains −1/2",
-                bool(stable and fit_w["ci95"][0] <= -0.5 <= fit_w["ci95"][1]),
-                width_ev,
-            ),
-        ],
-    }
+    return [
+        claim(
+            "the NTK moves less for wider networks (final ‖K_t − K₀‖_F/‖K₀‖_F decreases with width, α = 1)",
+            _strictly_decreasing(change_w),
+            {"widths": widths, "kernel_change": change_w},
+        ),
+        claim(
+            "the NTK moves less in the lazy regime (final kernel change decreases with the output scale α)",
+            _strictly_decreasing(change_a),
+            {"width": mid, "alphas": alphas, "kernel_change": change_a},
+        ),
+        claim(
+            "with feature learning (smallest α) the top eigenvectors align with the target and its low "
+            "degrees over training (target fraction, alignment and low-degree share all grow)",
+            held3,
+            {
+                "width": mid,
+                "alpha": alphas[0],
+                "target_fraction": fl["target_fraction"],
+                "alignment": fl["alignment"],
+                "low_degree_share": fl["low_degree_share"],
+                "lazy_alpha": alphas[-1],
+                "lazy_target_fraction": by[(mid, alphas[-1])]["target_fraction"],
+            },
+        ),
+        claim(
+            "in the lazy regime the NTK's change over training is O(1/width) (Dyer & Gur-Ari 2019): the 95% "
+            "confidence interval of the exponent p in change ∝ width^p contains −1 (α = 1, below the edge of "
+            "stability)",
+            bool(stable and fit_w["ci95"][0] <= -1.0 <= fit_w["ci95"][1]),
+            width_ev,
+        ),
+        claim(
+            "the NTK's change over training is O(1/√width) (the bound of Jacot et al. 2018, Lee et al. 2019 "
+            "attained): the 95% confidence interval of the exponent contains −1/2",
+            bool(stable and fit_w["ci95"][0] <= -0.5 <= fit_w["ci95"][1]),
+            width_ev,
+        ),
+    ]
 
 
 def _figures(out_dir, runs, cfg):
@@ -321,8 +311,8 @@ def _figures(out_dir, runs, cfg):
     axes[0].set_xscale("log")
     axes[0].set_yscale("log")
     axes[0].set_ylabel("‖K_t − K₀‖_F / ‖K₀‖_F")
-    axes[1].set_ylabel(f"fraction of y in top-{cfg['k']} eigenspace")
-    axes[2].set_ylabel(f"top-{cfg['k']} eigenvectors' share in degrees ≤ {cfg['low_degree']}")
+    axes[1].set_ylabel(f"fraction of y in top-{cfg.k} eigenspace")
+    axes[2].set_ylabel(f"top-{cfg.k} eigenvectors' share in degrees ≤ {cfg.low_degree}")
     for ax in axes:
         ax.set_xlabel("t = η · steps")
     axes[0].legend(fontsize=7)
@@ -343,13 +333,21 @@ def _figures(out_dir, runs, cfg):
 
 
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="ntk-drift",
+    description="empirical NTK over training (matrix-free): kernel change vs width and output scale, eigenvector alignment",
+    claim="The NTK moves less for wider networks and in the lazy (large output scale) regime; with feature "
+    "learning its top eigenvectors align with the target and its low frequencies",
+    source="Chizat, Oyallon & Bach, arXiv:1812.07956; Fort et al., arXiv:2010.15110; Baratin et al., "
+    "arXiv:2008.00938; Kopitkov & Indelman, arXiv:1910.02875; Dyer & Gur-Ari, arXiv:1909.11304 (O(1/width))",
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "ntk_drift.png": (
+            "relative kernel change ‖K_t − K₀‖_F/‖K₀‖_F, target fraction in the top-k eigenspace and "
+            "low-degree share of the top eigenvectors over t = η·steps, for each width and output scale α"
+        ),
+        "ntk_drift_eigenvalues.png": "top-k NTK eigenvalues over training (relative to λ₁ at init), lazy vs feature learning",
+    },
 )

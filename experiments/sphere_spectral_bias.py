@@ -35,17 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, seed_key
-
-NAME = "sphere-spectral-bias"
-DESCRIPTION = (
-    "ReLU net on S² learns a sum of spherical harmonics degree by degree at the NTK's Funk–Hecke rates exp(−μ_ℓ t)"
-)
-CLAIM = "Degrees are learned in the order of the NTK eigenvalues μ_ℓ, and the time to learn degree ℓ grows like 1/μ_ℓ"
-SOURCE = (
-    "Bietti & Mairal, arXiv:1905.12173; Basri, Jacobs, Kasten & Kritchman, arXiv:1906.00425; "
-    "Basri et al., arXiv:2003.04560; Cao et al., arXiv:1912.01198"
-)
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure, seed_key
 
 QUICK = {
     "n_train": 600,
@@ -63,23 +53,12 @@ FULL = dict(QUICK, n_train=4000, degrees=[1, 2, 3, 4, 5, 6], width=8192, steps=1
 # runs in minutes on a 2-core CPU.
 CPU = dict(QUICK, n_train=2000, width=2048)
 
-FIGURES = {
-    "sphere_residual_energy.png": (
-        "residual energy per degree over t = η·steps (solid) against the linearised "
-        "prediction exp(−2 μ_ℓ t) E_ℓ(0) (dashed): low degrees (large μ_ℓ) go first"
-    ),
-    "sphere_learning_times.png": (
-        "time to learn each degree against 1/μ_ℓ (log-log) with the fitted slope and "
-        "its 95% CI; slope 1 is the linear-theory prediction"
-    ),
-}
-
 
 def _target(cfg, key):
     import jax
 
     coefs = {}
-    for j, ell in enumerate(cfg["degrees"]):
+    for j, ell in enumerate(cfg.degrees):
         c = np.asarray(jax.random.normal(jax.random.fold_in(key, j), (2 * ell + 1,)), np.float64)
         c /= np.linalg.norm(c)
         coefs[ell] = c
@@ -104,36 +83,12 @@ def _crossing(t, ratio, thr):
     return float(t[i - 1] + (np.log(thr) - la) / (lb - la) * (t[i] - t[i - 1]))
 
 
-def run(config: dict, out_dir: Path) -> dict:
-    import jax
+def _train(cfg, model, x, y, xq, k_init):
+    """Full-batch gradient descent on the centred network; records its values at the quadrature nodes."""
     import jax.numpy as jnp
     import optax
-    import scipy.stats
 
-    from fpjax.models import mlp
-    from fpjax.sphere import (
-        degree_energy,
-        model_eigenvalues,
-        sample_sphere,
-        sphere_quadrature,
-    )
     from fpjax.train import fit
-
-    cfg = dict(config)
-    degrees = [int(d) for d in cfg["degrees"]]
-    if len(degrees) < 3 or min(degrees) < 1 or len(set(degrees)) != len(degrees):
-        raise ValueError(f"degrees must be >= 3 distinct degrees >= 1; got {degrees}")
-    key = seed_key(cfg["seed"])
-    k_x, k_y, k_init = jax.random.split(key, 3)
-    x = np.asarray(sample_sphere(int(cfg["n_train"]), 3, key=k_x), np.float64)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    coefs = _target(cfg, k_y)
-    xq, wq = sphere_quadrature(int(cfg["quad_degree"]))
-    y, yq = _eval(coefs, x), _eval(coefs, xq)
-
-    model = mlp((int(cfg["width"]), 1), "relu", init="ntk", sigma_b=float(cfg["sigma_b"]))
-    l_max = max(degrees) + 2
-    mu = model_eigenvalues(model, 3, l_max).eigenvalues
 
     xj, yj, xqj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)[:, None], jnp.asarray(xq, jnp.float32)
     p0 = model.init(k_init, xj)
@@ -147,31 +102,21 @@ def run(config: dict, out_dir: Path) -> dict:
         p0,
         xj,
         yj,
-        optimizer=optax.sgd(float(cfg["learning_rate"])),
-        steps=int(cfg["steps"]),
+        optimizer=optax.sgd(cfg.learning_rate),
+        steps=cfg.steps,
         record=lambda p: (model.apply(p, xqj) - f0_q)[:, 0],
-        record_every=int(cfg["record_every"]),
+        record_every=cfg.record_every,
     )
     if bool(r.diverged):
         raise RuntimeError(f"training diverged at step {int(r.diverged_step)}; lower learning_rate")
-    t = float(cfg["learning_rate"]) * np.asarray(r.record_steps, np.float64)
-    g = np.asarray(r.records, np.float64)  # (R, m)
-    resid = (g - yq[None]).T  # (m, R)
-    energy = degree_energy(xq, resid, l_max, weights=wq).energy  # (L+1, R)
-    e = energy[degrees]  # (K, R)
-    ratio = e / e[:, :1]
-    mu_k = mu[degrees]
-    thr = float(cfg["threshold"])
-    t_meas = np.array([_crossing(t, ratio[j], thr) for j in range(len(degrees))])
-    t_pred = np.log(1 / thr) / (2 * mu_k)
+    return r
+
+
+def _exponent_fit(t_meas, mu_k):
+    """``(slope, 95% CI low, high, intercept)`` of ``log t`` against ``log 1/μ`` (NaN below 3 learned degrees)."""
+    import scipy.stats
 
     ok = np.isfinite(t_meas)
-    # claim 1: order
-    rho = float(scipy.stats.spearmanr(t_meas[ok], 1 / mu_k[ok]).statistic) if ok.sum() >= 2 else float("nan")
-    order_measured = [degrees[i] for i in np.argsort(t_meas)] if ok.all() else None
-    order_mu = [degrees[i] for i in np.argsort(-mu_k, kind="stable")]
-    held1 = bool(ok.all() and order_measured == order_mu)
-    # claim 2: exponent
     if ok.sum() >= 3:
         lx, ly = np.log(1 / mu_k[ok]), np.log(t_meas[ok])
         fitres = scipy.stats.linregress(lx, ly)
@@ -184,6 +129,56 @@ def run(config: dict, out_dir: Path) -> dict:
         intercept = float(fitres.intercept)
     else:
         slope = lo = hi = intercept = float("nan")
+    return slope, lo, hi, intercept
+
+
+def run(cfg: Config, out_dir: Path) -> dict:
+    import jax
+    import scipy.stats
+
+    from fpjax.models import mlp
+    from fpjax.sphere import (
+        degree_energy,
+        model_eigenvalues,
+        sample_sphere,
+        sphere_quadrature,
+    )
+
+    degrees = list(cfg.degrees)
+    if len(degrees) < 3 or min(degrees) < 1 or len(set(degrees)) != len(degrees):
+        raise ValueError(f"degrees must be >= 3 distinct degrees >= 1; got {degrees}")
+    key = seed_key(cfg.seed)
+    k_x, k_y, k_init = jax.random.split(key, 3)
+    x = np.asarray(sample_sphere(cfg.n_train, 3, key=k_x), np.float64)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    coefs = _target(cfg, k_y)
+    xq, wq = sphere_quadrature(cfg.quad_degree)
+    y, yq = _eval(coefs, x), _eval(coefs, xq)
+
+    model = mlp((cfg.width, 1), "relu", init="ntk", sigma_b=cfg.sigma_b)
+    l_max = max(degrees) + 2
+    mu = model_eigenvalues(model, 3, l_max).eigenvalues
+
+    r = _train(cfg, model, x, y, xq, k_init)
+    t = cfg.learning_rate * np.asarray(r.record_steps, np.float64)
+    g = np.asarray(r.records, np.float64)  # (R, m)
+    resid = (g - yq[None]).T  # (m, R)
+    energy = degree_energy(xq, resid, l_max, weights=wq).energy  # (L+1, R)
+    e = energy[degrees]  # (K, R)
+    ratio = e / e[:, :1]
+    mu_k = mu[degrees]
+    thr = cfg.threshold
+    t_meas = np.array([_crossing(t, ratio[j], thr) for j in range(len(degrees))])
+    t_pred = np.log(1 / thr) / (2 * mu_k)
+
+    ok = np.isfinite(t_meas)
+    # claim 1: order
+    rho = float(scipy.stats.spearmanr(t_meas[ok], 1 / mu_k[ok]).statistic) if ok.sum() >= 2 else float("nan")
+    order_measured = [degrees[i] for i in np.argsort(t_meas)] if ok.all() else None
+    order_mu = [degrees[i] for i in np.argsort(-mu_k, kind="stable")]
+    held1 = bool(ok.all() and order_measured == order_mu)
+    # claim 2: exponent
+    slope, lo, hi, intercept = _exponent_fit(t_meas, mu_k)
     held2 = bool(ok.all() and lo <= 1.0 <= hi)
 
     _figures(out_dir, t, e, mu_k, degrees, t_meas, t_pred, slope, lo, hi, intercept, thr)
@@ -253,13 +248,23 @@ def _figures(out_dir, t, e, mu_k, degrees, t_meas, t_pred, slope, lo, hi, interc
 
 
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="sphere-spectral-bias",
+    description="ReLU net on S² learns a sum of spherical harmonics degree by degree at the NTK's Funk–Hecke rates exp(−μ_ℓ t)",
+    claim="Degrees are learned in the order of the NTK eigenvalues μ_ℓ, and the time to learn degree ℓ grows like 1/μ_ℓ",
+    source="Bietti & Mairal, arXiv:1905.12173; Basri, Jacobs, Kasten & Kritchman, arXiv:1906.00425; "
+    "Basri et al., arXiv:2003.04560; Cao et al., arXiv:1912.01198",
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "sphere_residual_energy.png": (
+            "residual energy per degree over t = η·steps (solid) against the linearised "
+            "prediction exp(−2 μ_ℓ t) E_ℓ(0) (dashed): low degrees (large μ_ℓ) go first"
+        ),
+        "sphere_learning_times.png": (
+            "time to learn each degree against 1/μ_ℓ (log-log) with the fitted slope and "
+            "its 95% CI; slope 1 is the linear-theory prediction"
+        ),
+    },
 )

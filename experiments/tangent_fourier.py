@@ -26,15 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fpjax.experiment import Experiment, claim, new_figure, save_figure, save_text
-
-NAME = "tangent-fourier"
-DESCRIPTION = "Theorem 5.1: ∂_t f̂ = −Σ K̂_θ(ξ, x_i) ∂c/∂f(x_i) checked per frequency; decay of |K̂_θ| per activation"
-CLAIM = (
-    "Under gradient flow the Fourier transform of the network output evolves as "
-    "∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i), and K̂_θ(ξ, x_i) → 0 as |ξ| → ∞ "
-    "(Riemann–Lebesgue), so high frequencies of f move slowly."
-)
+from fpjax.experiment import Config, Experiment, claim, new_figure, save_figure, save_text
 
 QUICK = {
     "activations": ["relu", "tanh", "gaussian", "sine"],
@@ -62,15 +54,13 @@ CPU = dict(QUICK, width=128, n_train=32, train_steps=1000)
 def _model(cfg, act):
     from fpjax.models import mlp
 
-    return mlp(
-        (cfg["width"],) * cfg["depth"] + (1,), act, init="standard", sigma_w=cfg["sigma_w"], sigma_b=cfg["sigma_b"]
-    )
+    return mlp((cfg.width,) * cfg.depth + (1,), act, init="standard", sigma_w=cfg.sigma_w, sigma_b=cfg.sigma_b)
 
 
 def _data(cfg, loss):
     import jax.numpy as jnp
 
-    x = jnp.linspace(-1.0, 1.0, cfg["n_train"])[:, None]
+    x = jnp.linspace(-1.0, 1.0, cfg.n_train)[:, None]
     y = jnp.sin(2 * jnp.pi * x[:, 0])
     return x, (y > 0).astype(x.dtype) if loss == "bce" else y
 
@@ -82,98 +72,98 @@ def _trained(cfg, model, params, x, y, loss):
 
     y2 = y[:, None]
     return fit(
-        model.apply, params, x, y2, optimizer=optax.adam(cfg["learning_rate"]), steps=cfg["train_steps"], loss=loss
+        model.apply, params, x, y2, optimizer=optax.adam(cfg.learning_rate), steps=cfg.train_steps, loss=loss
     ).params
 
 
-def run(config: dict, out_dir: Path) -> dict:
+def _measure(cfg):
+    """Predicted vs measured ∂_t f̂ for every activation, loss and stage (``cases``), the spectra at
+    init (``curves``) and the kernel's decay fits (``decays``, first loss). Call inside x64."""
     import jax
 
     from fpjax.theory import tangent_fourier as tf
 
-    cfg = dict(config)
-    with jax.enable_x64(True):  # theory vs theory: float64 throughout
-        key = jax.random.key(int(cfg["seed"]))
-        cases, curves, decays = [], {}, {}
-        for a, act in enumerate(cfg["activations"]):
-            model = _model(cfg, act)
-            for loss in cfg["losses"]:
-                x, y = _data(cfg, loss)
-                p0 = model.init(jax.random.fold_in(key, a), x)
-                stages = [("init", p0)]
-                if cfg["train_steps"] > 0:
-                    stages.append((f"after {cfg['train_steps']} Adam steps", _trained(cfg, model, p0, x, y, loss)))
-                for stage, params in stages:
-                    # The diffrax solve compiles afresh per call (~3 s on 2 cores): quick runs it at init only.
-                    methods = tuple(
-                        m for m in cfg["methods"] if stage == "init" or m != "ode" or cfg["ode_after_training"]
-                    )
-                    r = tf.tangent_fourier(
-                        model,
-                        params,
-                        x,
-                        y,
-                        loss=loss,
-                        grid_size=cfg["grid_size"],
-                        methods=methods,
-                        top_fraction=cfg["top_fraction"],
-                    )
+    key = jax.random.key(cfg.seed)
+    cases, curves, decays = [], {}, {}
+    for a, act in enumerate(cfg.activations):
+        model = _model(cfg, act)
+        for loss in cfg.losses:
+            x, y = _data(cfg, loss)
+            p0 = model.init(jax.random.fold_in(key, a), x)
+            stages = [("init", p0)]
+            if cfg.train_steps > 0:
+                stages.append((f"after {cfg.train_steps} Adam steps", _trained(cfg, model, p0, x, y, loss)))
+            for stage, params in stages:
+                # The diffrax solve compiles afresh per call (~3 s on 2 cores): quick runs it at init only.
+                methods = tuple(m for m in cfg.methods if stage == "init" or m != "ode" or cfg.ode_after_training)
+                r = tf.tangent_fourier(
+                    model,
+                    params,
+                    x,
+                    y,
+                    loss=loss,
+                    grid_size=cfg.grid_size,
+                    methods=methods,
+                    top_fraction=cfg.top_fraction,
+                )
+                cases += _cases(r, methods, activation=act, loss=loss, stage=stage)
+                if stage == "init":
                     pred = np.asarray(r.predicted)
-                    big = np.abs(pred) > 1e-3 * np.abs(pred).max()
-                    for m in methods:
-                        ratio = np.asarray(getattr(r.ratio, m))
-                        cases.append(
-                            {
-                                "activation": act,
-                                "loss": loss,
-                                "stage": stage,
-                                "method": m,
-                                "rel_l2_error": getattr(r.rel_error, m),
-                                "max_ratio_deviation": float(np.nanmax(np.abs(ratio[big] - 1))),
-                                "step": getattr(r.step, m),
-                                "resolution": getattr(r.resolution, m),
-                                "hf_ratio": r.hf_ratio,
-                            }
-                        )
-                    if stage == "init":
-                        curves[(act, loss)] = (
-                            np.asarray(r.freqs),
-                            pred,
-                            {m: np.asarray(getattr(r.measured, m)) for m in r.methods},
-                        )
-                        if loss == cfg["losses"][0]:
-                            win = tf.kernel_spectrum(model, params, x, grid_size=cfg["grid_size"], window="gaussian")
-                            decays[act] = {
-                                "hard_box": (r.decay, np.asarray(r.kernel_hat)),
-                                "gaussian_window": (
-                                    tf.fit_decay(win.freqs, win.kernel_hat),
-                                    np.asarray(win.kernel_hat),
-                                ),
-                            }
-    freqs = curves[next(iter(curves))][0]
-    _figures(cfg, out_dir, curves=curves, decays=decays, freqs=freqs)
-    table = _decay_table(decays)
-    _write_table(out_dir, table)
+                    curves[(act, loss)] = (
+                        np.asarray(r.freqs),
+                        pred,
+                        {m: np.asarray(getattr(r.measured, m)) for m in r.methods},
+                    )
+                    if loss == cfg.losses[0]:
+                        win = tf.kernel_spectrum(model, params, x, grid_size=cfg.grid_size, window="gaussian")
+                        decays[act] = {
+                            "hard_box": (r.decay, np.asarray(r.kernel_hat)),
+                            "gaussian_window": (tf.fit_decay(win.freqs, win.kernel_hat), np.asarray(win.kernel_hat)),
+                        }
+    return cases, curves, decays
 
+
+def _cases(r, methods, **labels) -> list:
+    """One row per measurement method of a ``tangent_fourier`` result."""
+    pred = np.asarray(r.predicted)
+    big = np.abs(pred) > 1e-3 * np.abs(pred).max()
+    rows = []
+    for m in methods:
+        ratio = np.asarray(getattr(r.ratio, m))
+        rows.append(
+            {
+                **labels,
+                "method": m,
+                "rel_l2_error": getattr(r.rel_error, m),
+                "max_ratio_deviation": float(np.nanmax(np.abs(ratio[big] - 1))),
+                "step": getattr(r.step, m),
+                "resolution": getattr(r.resolution, m),
+                "hf_ratio": r.hf_ratio,
+            }
+        )
+    return rows
+
+
+def _claims(cfg, cases, table) -> list:
     # A measurement whose rounding floor eps·|f|/|Δf| is not 10x below the tolerance cannot test it
     # (∂_t f ≈ 0 at a converged minimum): such cases are reported, not counted; at init none may be.
-    resolvable = [c for c in cases if c["resolution"] <= cfg["agree_tol"] / 10]
-    unresolved = [c for c in cases if c["resolution"] > cfg["agree_tol"] / 10]
+    resolvable = [c for c in cases if c["resolution"] <= cfg.agree_tol / 10]
+    unresolved = [c for c in cases if c["resolution"] > cfg.agree_tol / 10]
     worst = max(resolvable or cases, key=lambda c: c["rel_l2_error"])
-    agree_held = worst["rel_l2_error"] <= cfg["agree_tol"] and not any(c["stage"] == "init" for c in unresolved)
-    where = "at init and after training" if cfg["train_steps"] > 0 else "at init"
-    if cfg["train_steps"] > 0 and "ode" in cfg["methods"] and not cfg["ode_after_training"]:
+    agree_held = worst["rel_l2_error"] <= cfg.agree_tol and not any(c["stage"] == "init" for c in unresolved)
+    where = "at init and after training" if cfg.train_steps > 0 else "at init"
+    if cfg.train_steps > 0 and "ode" in cfg.methods and not cfg.ode_after_training:
         where = "at init (both measurements) and after training (finite difference)"
     hf = max(c["hf_ratio"] for c in cases)
     smooth_ok = all(_faster_than_cubic(table[a]["gaussian_window"]) != (a == "relu") for a in table)
     relu_ok = "relu" not in table or (
         table["relu"]["gaussian_window"]["choice"] == "power" and table["relu"]["gaussian_window"]["alpha"] < 2
     )
-    claims = [
+    return [
         claim(
-            f"Predicted and measured ∂_t f̂ agree to ≤ {cfg['agree_tol']:.0%} relative L2 error over all "
-            f"frequencies, for every activation and loss ({', '.join(cfg['losses'])}), measured by "
-            f"{' and '.join(cfg['methods'])} (central difference of a gradient step / diffrax gradient flow), " + where,
+            f"Predicted and measured ∂_t f̂ agree to ≤ {cfg.agree_tol:.0%} relative L2 error over all "
+            f"frequencies, for every activation and loss ({', '.join(cfg.losses)}), measured by "
+            f"{' and '.join(cfg.methods)} (central difference of a gradient step / diffrax gradient flow), " + where,
             agree_held,
             {
                 "max_rel_l2_error": worst["rel_l2_error"],
@@ -186,13 +176,13 @@ def run(config: dict, out_dir: Path) -> dict:
             },
         ),
         claim(
-            f"|K̂_θ(ξ, x_i)| at the top {cfg['top_fraction']:.0%} of frequencies is below "
-            f"{cfg['hf_tol']:.0%} of its peak (every data point, activation and stage)",
-            hf <= cfg["hf_tol"],
+            f"|K̂_θ(ξ, x_i)| at the top {cfg.top_fraction:.0%} of frequencies is below "
+            f"{cfg.hf_tol:.0%} of its peak (every data point, activation and stage)",
+            hf <= cfg.hf_tol,
             {
                 "max_hf_ratio": hf,
                 "per_activation": {
-                    a: max(c["hf_ratio"] for c in cases if c["activation"] == a) for a in cfg["activations"]
+                    a: max(c["hf_ratio"] for c in cases if c["activation"] == a) for a in cfg.activations
                 },
             },
         ),
@@ -211,6 +201,18 @@ def run(config: dict, out_dir: Path) -> dict:
             },
         ),
     ]
+
+
+def run(cfg: Config, out_dir: Path) -> dict:
+    import jax
+
+    with jax.enable_x64(True):  # theory vs theory: float64 throughout
+        cases, curves, decays = _measure(cfg)
+    freqs = curves[next(iter(curves))][0]
+    _figures(cfg, out_dir, curves=curves, decays=decays, freqs=freqs)
+    table = _decay_table(decays)
+    _write_table(out_dir, table)
+    claims = _claims(cfg, cases, table)
     return {
         "claims": claims,
         "cases": cases,
@@ -257,7 +259,7 @@ def _write_table(out_dir, table):
 
 
 def _figures(cfg, out_dir, *, curves, decays, freqs):
-    acts, losses = cfg["activations"], cfg["losses"]
+    acts, losses = cfg.activations, cfg.losses
     pos = freqs > 0
     fig = new_figure((3.2 * len(acts), 2.6 * len(losses)))
     axes = fig.subplots(len(losses), len(acts), squeeze=False)
@@ -300,27 +302,24 @@ def _figures(cfg, out_dir, *, curves, decays, freqs):
     save_figure(fig, Path(out_dir) / "kernel_hat_decay.png")
 
 
-SOURCE = (
-    'Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558'
-)
-FIGURES = {
-    "dfhat_predicted_vs_measured.png": (
-        "Theorem 5.1: predicted −Σ K̂ ∂c/∂f against the measured ∂_t f̂ (finite difference and ODE flow): the"
-        " markers lie on the line"
-    ),
-    "kernel_hat_decay.png": (
-        "decay of the tangent kernel's transform |K̂_θ(ξ, x)| with a power-law or exponential fit per activation"
-    ),
-}
-
 EXPERIMENT = Experiment(
-    name=NAME,
-    description=DESCRIPTION,
-    claim=CLAIM,
-    source=SOURCE,
+    name="tangent-fourier",
+    description="Theorem 5.1: ∂_t f̂ = −Σ K̂_θ(ξ, x_i) ∂c/∂f(x_i) checked per frequency; decay of |K̂_θ| per activation",
+    claim="Under gradient flow the Fourier transform of the network output evolves as "
+    "∂_t f̂(ξ) = −Σ_i K̂_θ(ξ, x_i) ∂c/∂f(x_i), and K̂_θ(ξ, x_i) → 0 as |ξ| → ∞ "
+    "(Riemann–Lebesgue), so high frequencies of f move slowly.",
+    source='Ramasinghe, MacDonald, Farazi, Saratchandran, Lucey, "How You Start Matters for Generalization", arXiv:2206.08558',
     quick=QUICK,
     full=FULL,
     cpu=CPU,
     run=run,
-    figures=FIGURES,
+    figures={
+        "dfhat_predicted_vs_measured.png": (
+            "Theorem 5.1: predicted −Σ K̂ ∂c/∂f against the measured ∂_t f̂ (finite difference and ODE flow): the"
+            " markers lie on the line"
+        ),
+        "kernel_hat_decay.png": (
+            "decay of the tangent kernel's transform |K̂_θ(ξ, x)| with a power-law or exponential fit per activation"
+        ),
+    },
 )

@@ -6,7 +6,9 @@ DOI), typed ``quick`` and ``full`` settings, captions for its figures, and a fun
 ``run(config, out_dir) -> metrics``. The settings' types are taken from the declared defaults, so
 ``--set steps=2.5`` is refused for an integer ``steps``.
 
-``run`` receives the merged settings (plus ``"seed"``) and a directory for its figures, and returns a
+``run`` receives the merged settings as a frozen, typed :class:`Config` (``config.steps`` an int,
+``config.learning_rate`` a float, lists as tuples, ``config.seed`` the run's seed; read-only, also as a
+mapping of the JSON values that ``config.json`` records) and a directory for its figures, and returns a
 ``dict`` of metrics whose ``"claims"`` entry is a list of :func:`claim` records computed from the data:
 
 * :func:`seed_key` / :func:`seed_keys`: the one way keys are derived from the run's seed;
@@ -26,14 +28,14 @@ Examples:
     >>> import numpy as np
     >>> from fpjax.experiment import Experiment, claim, summarize_claims
     >>> def run(config, out_dir):
-    ...     x = np.random.default_rng(config["seed"]).normal(size=config["n"])
+    ...     x = np.random.default_rng(config.seed).normal(size=config.n)
     ...     se = x.std() / np.sqrt(x.size)
     ...     return {"claims": [claim("the mean is near 0", abs(x.mean()) < 4 * se, {"mean": x.mean()})]}
     >>> exp = Experiment(name="toy", description="a toy", claim="the mean is near 0",
     ...                  source="none (a doctest)", quick={"n": 100}, full={"n": 10000}, run=run)
     >>> cfg = exp.config("quick", {"n": 50}, seed=1)
     >>> cfg
-    {'n': 50, 'seed': 1}
+    Config(n=50, seed=1)
     >>> summarize_claims(exp.run(cfg, None)["claims"]).all_held
     True
     >>> exp.config("quick", {"n": 2.5})
@@ -45,6 +47,7 @@ Examples:
 from fpjax._src.experiment import (
     Claim,
     ClaimSummary,
+    Config,
     Experiment,
     MalformedExperimentError,
     claim,
@@ -62,6 +65,7 @@ from fpjax._src.runner import build_report, run_experiment
 
 __all__ = [
     "Experiment",
+    "Config",
     "MalformedExperimentError",
     "list_experiments",
     "get_experiment",

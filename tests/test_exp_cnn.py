@@ -57,7 +57,7 @@ def test_blur_and_down_up():
 
 @pytest.mark.slow
 def test_hys4_quick(tmp_path):
-    m = hys4_cnn_bandwidth.run(dict(hys4_cnn_bandwidth.QUICK, seed=0), tmp_path)
+    m = hys4_cnn_bandwidth.run(hys4_cnn_bandwidth.EXPERIMENT.config("quick"), tmp_path)
     _check_claims(m, 3)
     s = m["results"]["digits32"]["cnn_small"]["summary"]
     for k in (
@@ -81,7 +81,7 @@ def test_hys4_quick(tmp_path):
 
 @pytest.mark.slow
 def test_fr_ssr_quick(tmp_path):
-    m = fr_ssr.run(dict(fr_ssr.QUICK, seed=0), tmp_path)
+    m = fr_ssr.run(fr_ssr.EXPERIMENT.config("quick"), tmp_path)
     _check_claims(m, 3)
     assert len(m["layers"]) == 3 and not m["any_diverged"]
     l2 = m["summary"]["l2"]
@@ -96,7 +96,7 @@ def test_fr_ssr_quick(tmp_path):
 
 @pytest.mark.slow
 def test_fr_robustness_quick(tmp_path):
-    m = fr_robustness.run(dict(fr_robustness.QUICK, seed=0), tmp_path)
+    m = fr_robustness.run(fr_robustness.EXPERIMENT.config("quick"), tmp_path)
     _check_claims(m, 3)
     for reg in ("none", "l2"):
         s = m["summary"][reg]

@@ -12,11 +12,11 @@ from fpjax._src.io import to_jsonable
 def test_hys5_quick(tmp_path):
     from experiments import hys5_flat_minima as exp
 
-    cfg = dict(exp.QUICK, seed=0)
+    cfg = exp.EXPERIMENT.config("quick")
     m = exp.run(cfg, tmp_path)
     json.dumps(to_jsonable(m))  # JSON-serializable, as the runner writes it
-    n = cfg["n_seeds"]
-    assert set(m["per_activation"]) == set(cfg["activations"])
+    n = cfg.n_seeds
+    assert set(m["per_activation"]) == set(cfg.activations)
     for act, d in m["per_activation"].items():
         runs = d["runs"]
         for k in ("test_error", "hessian_trace", "spectral_norm", "top_eigenvalue", "train_loss"):

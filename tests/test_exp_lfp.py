@@ -31,7 +31,7 @@ def test_discrepancy_to_lfp_shrinks_with_width():
     per-seed constant varies, measured 7-17 in units of m^{-1/2}), and at m = 10⁵ the quick
     setting's tolerance 0.1.
     """
-    cfg = dict(E.QUICK, seed=0)
+    cfg = E.EXPERIMENT.config("quick")
     disc = {}
     with jax.enable_x64(True):
         for m in (10_000, 100_000):
@@ -40,13 +40,13 @@ def test_discrepancy_to_lfp_shrinks_with_width():
             assert all(abs(r["time_scale_fit"] - 1) < 0.1 for r in runs)  # derived c, no fit needed
             disc[m] = float(np.mean([r["discrepancy_max"] for r in runs]))
     print(disc)
-    assert disc[100_000] <= cfg["follow_tol"], disc
+    assert disc[100_000] <= cfg.follow_tol, disc
     assert disc[10_000] / disc[100_000] >= math.sqrt(10) / 2, disc
 
 
 @pytest.mark.slow
 def test_quick_run(tmp_path):
-    metrics = E.run(dict(E.QUICK, seed=0), tmp_path)
+    metrics = E.run(E.EXPERIMENT.config("quick"), tmp_path)
     assert (tmp_path / "lfp_vs_nn.png").exists()
     assert len(metrics["claims"]) == 4
     for c in metrics["claims"]:
@@ -68,7 +68,7 @@ def test_quick_run(tmp_path):
 def test_predict_bridge_is_recorded_over_time():
     """A short run of a narrow net: lfp.predict is evaluated at the recorded times; at t = 0 both are
     the initial function (exactly 0 with ASI), so the relative L2 error starts at 0."""
-    cfg = dict(E.QUICK, seed=0)
+    cfg = E.EXPERIMENT.config("quick")
     with jax.enable_x64(True):
         s = E.simulate(10.0, cfg, jax.random.key(0), m=500, steps=40)
     rel = np.asarray(s["predict_rel_l2"])

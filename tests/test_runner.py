@@ -151,10 +151,11 @@ def test_malformed_module_is_refused_not_skipped(tmp_path, monkeypatch):
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "_helper.py").write_text("X = 1\n")  # private: not an experiment
-    (pkg / "broken.py").write_text("NAME = 'broken'\nDESCRIPTION = 'd'\n")  # no CLAIM, QUICK, FULL, run
+    # constants without EXPERIMENT = Experiment(...): the one way to declare is missing
+    (pkg / "broken.py").write_text("NAME = 'broken'\nDESCRIPTION = 'd'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(registry, "experiments_package", lambda: __import__("pkg_bad"))
-    with pytest.raises(MalformedExperimentError, match="broken.py.*missing CLAIM, QUICK, FULL, run"):
+    with pytest.raises(MalformedExperimentError, match="broken.py: not an experiment module: define EXPERIMENT"):
         runner.list_experiments()
     (pkg / "broken.py").write_text("import nonexistent_module_xyz\n")
     monkeypatch.delitem(__import__("sys").modules, "pkg_bad.broken", raising=False)

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fpjax._src.experiment_spec import Declaration, MalformedExperimentError
+from fpjax._src.experiment_spec import Config, Declaration, MalformedExperimentError
 from fpjax._src.io import new_figure, save_figure, save_text, to_jsonable  # noqa: F401 - re-exported
 
 # --------------------------------------------------------------------------------------------------
@@ -197,9 +197,10 @@ class Experiment(Declaration):
         full: settings at the paper's scale; the same keys as ``quick``.
         cpu: optional settings between the two (the largest that runs in about half an hour on a
             few CPU cores); the same keys as ``quick``.
-        run: ``run(config, out_dir) -> metrics``; ``config`` has the keys of ``quick`` plus ``"seed"``,
-            ``out_dir`` is the (staging) directory for the figures, the returned mapping has a
-            ``"claims"`` list of :func:`claim` records.
+        run: ``run(config, out_dir) -> metrics``; ``config`` is a frozen :class:`Config` with the
+            settings of ``quick`` (or the scale run) as attributes plus ``config.seed``, ``out_dir``
+            is the (staging) directory for the figures, the returned mapping has a ``"claims"`` list
+            of :func:`claim` records.
         figures: ``{file name: caption}``, the caption saying what to look at in the figure.
 
     The type of each setting is that of its defaults (in every scale): an ``int`` setting accepts
@@ -221,7 +222,7 @@ class Experiment(Declaration):
         {'claims': [{'claim': 'n is positive', 'held': True, 'evidence': {'n': 10}}]}
     """
 
-    run: Callable[[dict, Path], Mapping[str, Any]]
+    run: Callable[[Config, Path], Mapping[str, Any]]
     figures: Mapping[str, str] = field(default_factory=dict)
     cpu: Mapping[str, Any] | None = None
 
@@ -234,38 +235,21 @@ class Experiment(Declaration):
 
     @classmethod
     def from_module(cls, module: ModuleType) -> Experiment:
-        """The declaration of an experiment module.
+        """The declaration ``EXPERIMENT = Experiment(...)`` of an experiment module.
 
-        A module declares ``EXPERIMENT = Experiment(...)``. For compatibility, a module with the
-        attributes ``NAME``, ``DESCRIPTION``, ``CLAIM``, ``QUICK``, ``FULL`` and ``run`` (and optionally
-        ``SOURCE`` and ``FIGURES``) is accepted too. Anything else raises
-        :class:`MalformedExperimentError` naming the module and what is missing.
+        Raises:
+            MalformedExperimentError: the module declares no ``EXPERIMENT``, or not an
+                :class:`Experiment`; the message names the module.
         """
         where = getattr(module, "__file__", None) or getattr(module, "__name__", "module")
         exp = getattr(module, "EXPERIMENT", None)
-        if exp is not None:
-            if not isinstance(exp, Experiment):
-                raise MalformedExperimentError(
-                    f"{where}: EXPERIMENT must be an fpjax.experiment.Experiment; got {type(exp).__name__}"
-                )
-            return exp
-        legacy = ("NAME", "DESCRIPTION", "CLAIM", "QUICK", "FULL", "run")
-        missing = [a for a in legacy if not hasattr(module, a)]
-        if missing:
+        if exp is None:
             raise MalformedExperimentError(
-                f"{where}: not an experiment module: define EXPERIMENT = fpjax.experiment.Experiment(...) "
-                f"(missing {', '.join(missing)}); helper modules must start with '_'"
+                f"{where}: not an experiment module: define EXPERIMENT = fpjax.experiment.Experiment(...); "
+                "helper modules must start with '_'"
             )
-        try:
-            return cls(
-                name=module.NAME,
-                description=module.DESCRIPTION,
-                claim=module.CLAIM,
-                source=getattr(module, "SOURCE", None) or "see the module docstring",
-                quick=module.QUICK,
-                full=module.FULL,
-                run=module.run,
-                figures=getattr(module, "FIGURES", None) or {},
+        if not isinstance(exp, Experiment):
+            raise MalformedExperimentError(
+                f"{where}: EXPERIMENT must be an fpjax.experiment.Experiment; got {type(exp).__name__}"
             )
-        except MalformedExperimentError as err:
-            raise MalformedExperimentError(f"{where}: {err}") from None
+        return exp

@@ -2,10 +2,12 @@
 
 The command line answers ``fpjax list`` and ``fpjax run NAME --help`` and checks ``--set`` values
 without importing JAX: it reads each experiment module's declaration with :func:`read_declaration`
-(the module's source, parsed by :mod:`ast`; the constants ``NAME``, ``DESCRIPTION``, ``QUICK``, ...
-and the keyword arguments of ``EXPERIMENT = Experiment(...)`` are evaluated when they are literals,
-names of earlier such constants, ``dict(OTHER, key=value)`` or ``{**OTHER, key: value}``). A module
-whose declaration uses anything else is imported instead.
+(the module's source, parsed by :mod:`ast`; the keyword arguments of ``EXPERIMENT = Experiment(...)``
+and the module constants they name, e.g. ``QUICK``, ``CPU``, ``FULL``, are evaluated when they are
+literals, names of earlier such constants, ``dict(OTHER, key=value)`` or ``{**OTHER, key: value}``).
+A module whose declaration uses anything else is imported instead.
+
+A run's settings are a :class:`Config`: frozen, with attribute access and the declared types.
 
 Settings are typed by their declared defaults (:class:`Settings`) and by the project's naming
 conventions:
@@ -35,6 +37,7 @@ from typing import Any
 __all__ = [
     "MalformedExperimentError",
     "Settings",
+    "Config",
     "Declaration",
     "ExperimentInfo",
     "read_declaration",
@@ -167,6 +170,134 @@ def _domain_error(key: str, value: Any) -> str | None:
     return None
 
 
+def _coerce(value: Any, defaults: tuple) -> Any:
+    """``value`` (already checked by :meth:`Settings.check_setting`) in the declared type: an int
+    where only numbers (floats) are declared becomes a float, elementwise in lists."""
+    kinds = [_kind(d) for d in defaults]
+    if isinstance(value, int) and not isinstance(value, bool) and float in kinds and int not in kinds:
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        elems = tuple(e for d in defaults if _kind(d) is list for e in d)
+        return [_coerce(e, elems) for e in value] if elems else list(value)
+    return value
+
+
+def _freeze(value: Any) -> Any:
+    """Lists as tuples and mappings as read-only mappings, recursively (JSON values otherwise)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    """The plain JSON form of a frozen value (a new copy: lists and dicts)."""
+    if isinstance(value, (list, tuple)):
+        return [_thaw(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    return value
+
+
+class Config(Mapping):
+    """The settings of one run, frozen and typed: what ``run(config, out_dir)`` receives.
+
+    Attribute access gives each setting in its declared type: ``config.steps`` an ``int``,
+    ``config.learning_rate`` a ``float`` (also when given as an int), lists as tuples, mappings as
+    read-only mappings; ``config.seed`` is the run's seed. Nothing can be assigned or deleted; an
+    unknown name raises ``AttributeError`` naming the setting and the closest known one.
+
+    A ``Config`` is also a read-only mapping of the run's settings in their JSON form, as
+    ``config.json`` records them (``config["widths"]`` is a new list each time, ``dict(config)`` a
+    plain dict), for generic code: comparing or serializing settings, or an experiment written
+    against a mapping.
+
+    Args:
+        values: ``{setting: value}`` of plain JSON values, with ``"seed"``.
+        experiment: the experiment's name, used in error messages.
+
+    Examples:
+        >>> cfg = Config({"steps": 10, "widths": [64, 64], "seed": 0}, experiment="toy")
+        >>> cfg.steps, cfg.widths, cfg.seed
+        (10, (64, 64), 0)
+        >>> cfg["widths"], dict(cfg) == {"steps": 10, "widths": [64, 64], "seed": 0}
+        ([64, 64], True)
+        >>> cfg.stpes
+        Traceback (most recent call last):
+        ...
+        AttributeError: experiment 'toy' has no setting 'stpes' (did you mean 'steps'?); its settings: steps, widths, seed
+        >>> cfg.steps = 5
+        Traceback (most recent call last):
+        ...
+        AttributeError: the settings of a run are read-only: use config.replace(steps=...) for a changed copy
+    """
+
+    __slots__ = ("_values", "_experiment")
+
+    def __init__(self, values: Mapping[str, Any], *, experiment: str = "experiment"):
+        if not isinstance(values, Mapping):
+            raise TypeError(f"values must be a mapping of settings; got {type(values).__name__}")
+        object.__setattr__(self, "_values", MappingProxyType({str(k): _freeze(v) for k, v in values.items()}))
+        object.__setattr__(self, "_experiment", str(experiment))
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when ``name`` is not a method or slot: the settings.
+        if name.startswith("__") or name in Config.__slots__:
+            raise AttributeError(name)
+        values = self._values
+        if name in values:
+            return values[name]
+        raise AttributeError(
+            f"experiment {self._experiment!r} has no setting {name!r}{did_you_mean(name, values)}; "
+            f"its settings: {', '.join(values)}"
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"the settings of a run are read-only: use config.replace({name}=...) for a changed copy")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("the settings of a run are read-only")
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values:
+            raise KeyError(
+                f"experiment {self._experiment!r} has no setting {key!r}{did_you_mean(key, self._values)}"
+            )
+        return _thaw(self._values[key])
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Config({', '.join(f'{k}={v!r}' for k, v in self.to_dict().items())})"
+
+    def __reduce__(self):
+        return (_config, (self.to_dict(), self._experiment))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a plain JSON dict (a new copy)."""
+        return {k: _thaw(v) for k, v in self._values.items()}
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some settings changed (only known settings; values are not re-checked)."""
+        unknown = [k for k in changes if k not in self._values]
+        if unknown:
+            getattr(self, unknown[0])  # raises AttributeError naming it
+        return Config({**self.to_dict(), **changes}, experiment=self._experiment)
+
+
+def _config(values: dict, experiment: str) -> Config:
+    return Config(values, experiment=experiment)
+
+
+# Names a setting cannot have: the methods of a Config (attribute access would give the method).
+RESERVED = frozenset(n for n in dir(Config) if not n.startswith("_")) | {"seed"}
+
+
 class Settings:
     """Typed settings of an experiment; needs the attributes ``name``, ``quick``, ``full``
     (and optionally ``cpu``), plain JSON mappings with the same keys."""
@@ -201,20 +332,21 @@ class Settings:
         bad = _domain_error(key, value)
         if bad is not None:
             raise ValueError(f"setting {key!r} of experiment {self.name!r} must be {bad}; got {value!r}")
-        return list(value) if isinstance(value, tuple) else value
+        return _coerce(value, defaults)
 
-    def config(self, setting: str = "quick", overrides: Mapping[str, Any] | None = None, *, seed: int = 0) -> dict:
-        """The settings of a run: the scale's settings, then ``overrides`` (type-checked), then ``seed``."""
+    def config(self, setting: str = "quick", overrides: Mapping[str, Any] | None = None, *, seed: int = 0) -> Config:
+        """The settings of a run: the scale's settings, then ``overrides`` (type-checked), then ``seed``;
+        a frozen :class:`Config` whose values have the declared types."""
         scales = self.scales()
         if setting not in scales:
             raise ValueError(f"setting must be one of {', '.join(map(repr, scales))}; got {setting!r}")
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
             raise ValueError(f"seed must be an int in [0, 2**63); got {seed!r}")
-        cfg = json.loads(json.dumps(dict(scales[setting])))
+        cfg = {k: _coerce(v, self._defaults(k)) for k, v in json.loads(json.dumps(dict(scales[setting]))).items()}
         for k, v in (overrides or {}).items():
             cfg[k] = self.check_setting(k, v)
         cfg["seed"] = seed
-        return cfg
+        return Config(cfg, experiment=self.name)
 
 
 def check_declaration(decl) -> None:
@@ -234,6 +366,12 @@ def check_declaration(decl) -> None:
             raise MalformedExperimentError(f"{where}: {attr} must be a mapping of settings")
         if "seed" in v:
             raise MalformedExperimentError(f"{where}: 'seed' is not a setting (it is given to every run)")
+        for k in v:
+            if not (isinstance(k, str) and k.isidentifier()) or k in RESERVED or k.startswith("_"):
+                raise MalformedExperimentError(
+                    f"{where}: setting {k!r} must be a Python identifier not starting with '_' and not one of "
+                    f"{', '.join(sorted(RESERVED))} (settings are read as config.NAME)"
+                )
         check_json(dict(v), f"{where}: {attr}")
         object.__setattr__(decl, attr, MappingProxyType(dict(v)))
         if set(v) != set(decl.quick):

@@ -2,7 +2,8 @@
 :mod:`fpjax._src.experiment_registry`).
 
 ``run_experiment(name, setting="quick", seed=0, out_root="results", overrides=None)`` merges the
-experiment's typed settings with the overrides and runs it in a staging directory
+experiment's typed settings with the overrides into a frozen
+:class:`~fpjax._src.experiment_spec.Config` and runs it in a staging directory
 ``<out_root>/.<name>.staging-*``; only when the run has finished (config, figures and metrics all
 written) does the staging directory replace ``<out_root>/<name>``, so config, metrics and figures
 always come from the same run. A failed or interrupted run leaves the previous results untouched.
@@ -104,7 +105,7 @@ def run_experiment(
         >>> from fpjax.experiment import Experiment, claim, run_experiment
         >>> toy = Experiment(name="toy", description="a toy", claim="2 + 2 = 4", source="arithmetic",
         ...                  quick={"a": 2}, full={"a": 2},
-        ...                  run=lambda cfg, out: {"claims": [claim("2 + 2 = 4", cfg["a"] + 2 == 4, {})]})
+        ...                  run=lambda cfg, out: {"claims": [claim("2 + 2 = 4", cfg.a + 2 == 4, {})]})
         >>> out = tempfile.mkdtemp()
         >>> run_experiment(toy, out_root=out)["claims"][0]["held"]
         True
@@ -117,7 +118,7 @@ def run_experiment(
     name = exp.name
     config = exp.config(setting, overrides, seed=seed)
     logger.info("%s: running the %s setting, seed %d", name, setting, seed)
-    logger.debug("%s: settings %s", name, json.dumps(config))
+    logger.debug("%s: settings %s", name, json.dumps(config.to_dict()))
     stage, final = _staging(name, out_root, write)
     try:
         with signals.removed_on_signal(stage):
@@ -125,7 +126,7 @@ def run_experiment(
             record = {
                 "experiment": name,
                 "setting": setting,
-                "config": config,
+                "config": config.to_dict(),
                 "description": exp.description,
                 "claim": exp.claim,
                 "source": exp.source,
@@ -134,7 +135,7 @@ def run_experiment(
             }
             io.atomic_write_json(stage / "config.json", record)
             t0 = time.perf_counter()
-            metrics = _check_metrics(name, exp.run(json.loads(json.dumps(config)), stage))
+            metrics = _check_metrics(name, exp.run(config, stage))
             metrics["runtime_s"] = round(time.perf_counter() - t0, 2)
             logger.debug("%s: finished in %.1f s; writing the results", name, metrics["runtime_s"])
             metrics = io.to_jsonable(metrics)
