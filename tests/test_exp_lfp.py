@@ -10,7 +10,6 @@ import pytest
 
 from experiments import lfp_vs_nn as E
 
-
 # OpenBLAS on one thread (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("single_thread_blas")
 

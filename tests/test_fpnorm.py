@@ -11,8 +11,7 @@ import pytest
 
 from fpjax.theory import fpnorm, lfp
 
-
-# float64 for every test (the x64 fixture of fpjax.testing.plugin); OpenBLAS on one thread (tests/conftest.py)
+# float64 (the x64 fixture of fpjax.testing.plugin) and one OpenBLAS thread (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("x64", "single_thread_blas")
 
 

@@ -13,8 +13,7 @@ from scipy.interpolate import CubicSpline
 
 from fpjax.theory import lfp
 
-
-# float64 for every test (the x64 fixture of fpjax.testing.plugin); OpenBLAS on one thread (tests/conftest.py)
+# float64 (the x64 fixture of fpjax.testing.plugin) and one OpenBLAS thread (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("x64", "single_thread_blas")
 
 
