@@ -17,6 +17,21 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # The x64 fixture (and the x64 marker, key, keys) come from the pytest plugin fpjax.testing.plugin.
 
 
+@pytest.fixture(scope="module")
+def single_thread_blas():
+    """OpenBLAS (scipy's, which jaxlib's CPU LAPACK kernels call) on one thread for a test module.
+
+    OPENBLAS_NUM_THREADS above is too late where numpy was imported before this file (a plugin); with
+    its default 2 threads next to XLA's own pool on a 2-core host, a 258x63 QR took ~480 ms instead of
+    ~0.8 ms (threads spinning). Modules of float64 theory checks use it with
+    ``pytestmark = pytest.mark.usefixtures("single_thread_blas")``.
+    """
+    import threadpoolctl
+
+    with threadpoolctl.threadpool_limits(1):
+        yield
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
     """Drop JAX's compiled programs after each test module.

@@ -14,14 +14,22 @@ ALL = [n for n in MODEL_NAMES]
 
 
 @functools.cache
-def _cached_shapes(name, num_classes, size):
-    # tracing the big models takes seconds: shared by the shape and parameter-count tests
-    return _shapes(get_model(name, num_classes), size)
-
-
-def _shapes(model, size, batch=2, channels=3):
+def _cached_variables(name, num_classes, size, batch=2, channels=3):
+    # tracing the big models takes seconds: the parameter counts need only the init trace, which
+    # the shape tests reuse (under xdist a parameter-count test often lands on the other worker)
     x = jax.ShapeDtypeStruct((batch, size, size, channels), jnp.float32)
-    v = jax.eval_shape(model.init, jax.random.key(0), x)
+    return jax.eval_shape(get_model(name, num_classes).init, jax.random.key(0), x)
+
+
+@functools.cache
+def _cached_shapes(name, num_classes, size):
+    return _shapes(get_model(name, num_classes), size, v=_cached_variables(name, num_classes, size))
+
+
+def _shapes(model, size, batch=2, channels=3, v=None):
+    x = jax.ShapeDtypeStruct((batch, size, size, channels), jnp.float32)
+    if v is None:
+        v = jax.eval_shape(model.init, jax.random.key(0), x)
     out_train = jax.eval_shape(lambda v, x: model.apply(v, x, train=True, key=jax.random.key(1)), v, x)
     out_eval = jax.eval_shape(lambda v, x: model.apply(v, x, train=False), v, x)
     return v, out_train, out_eval
@@ -63,14 +71,14 @@ KNOWN_COUNTS = {
 
 @pytest.mark.parametrize("name", sorted(KNOWN_COUNTS))
 def test_parameter_counts(name):
-    v, _, _ = _cached_shapes(name, 10, 32)
+    v = _cached_variables(name, 10, 32)
     assert num_params(v["params"]) == KNOWN_COUNTS[name]
 
 
 def test_parameter_count_scales_with_classes():
     # Only the last dense layer depends on C: (512 + 1) parameters per class for ResNet-18.
-    a = num_params(_cached_shapes("resnet18", 10, 32)[0]["params"])
-    b = num_params(_cached_shapes("resnet18", 100, 32)[0]["params"])
+    a = num_params(_cached_variables("resnet18", 10, 32)["params"])
+    b = num_params(_cached_variables("resnet18", 100, 32)["params"])
     assert b - a == 90 * 513
 
 

@@ -7,16 +7,11 @@ import math
 import jax
 import numpy as np
 import pytest
-import threadpoolctl
 
 from experiments import lfp_vs_nn as E
 
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread_blas():
-    # jaxlib's CPU LAPACK calls scipy's OpenBLAS; its threads spin against XLA's pool on 2 cores.
-    with threadpoolctl.threadpool_limits(1):
-        yield
+# OpenBLAS on one thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("single_thread_blas")
 
 
 @pytest.mark.slow

@@ -8,23 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import threadpoolctl
 
 from fpjax.theory import fpnorm, lfp
 
-
-@pytest.fixture(autouse=True)
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread_blas():
-    # jaxlib's CPU LAPACK kernels call scipy's OpenBLAS; with its default 2 threads next to XLA's
-    # own pool on a 2-core host, a 258x63 QR took ~480 ms instead of ~0.8 ms (threads spinning).
-    with threadpoolctl.threadpool_limits(1):
-        yield
+# float64 (the x64 fixture of fpjax.testing.plugin) and one OpenBLAS thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("x64", "single_thread_blas")
 
 
 def g4(k):

@@ -14,23 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import threadpoolctl
 
 from fpjax.models import asi, two_layer_relu
 from fpjax.ntk import kernel_flow
 from fpjax.theory import lfp
 
-
-@pytest.fixture(autouse=True)
-def x64():
-    with jax.enable_x64(True):
-        yield
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_thread_blas():
-    with threadpoolctl.threadpool_limits(1):
-        yield
+# float64 (the x64 fixture of fpjax.testing.plugin) and one OpenBLAS thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("x64", "single_thread_blas")
 
 
 def _problem(std, l_half_width=1.0, n=8, m=20_000):
