@@ -97,7 +97,8 @@ def test_hys4_quick(tmp_path):
 @pytest.mark.slow
 def test_fr_ssr_quick(tmp_path):
     # the quick model and regimes on fewer images and epochs: the contract needs the curves, not accuracy
-    m = fr_ssr.run(fr_ssr.EXPERIMENT.config("quick", {"n_train": 128, "epochs": 4}), tmp_path)
+    cfg = fr_ssr.EXPERIMENT.config("quick", {"n_train": 128, "epochs": 4})
+    m = fr_ssr.run(cfg, tmp_path)
     _check_claims(m, 3)
     assert len(m["layers"]) == 3 and not m["any_diverged"]
     l2 = m["summary"]["l2"]
@@ -105,7 +106,7 @@ def test_fr_ssr_quick(tmp_path):
         assert _finite(l2[k]), k
     assert all(_finite(v) for v in l2["ssr_per_layer"].values())
     # epoch curves: init + one per epoch
-    assert len(m["curves_seed0"]["none"]["E_bar"]) == cfg["epochs"] + 1
+    assert len(m["curves_seed0"]["none"]["E_bar"]) == cfg.epochs + 1
     for reg in fr_ssr.REGIMES:
         assert (tmp_path / f"heatmap_{reg}.png").exists()
 

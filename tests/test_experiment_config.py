@@ -66,8 +66,10 @@ def test_config_is_frozen():
 
 def test_unknown_setting_names_it_and_the_closest():
     cfg = EXP.config("quick")
-    with pytest.raises(AttributeError, match=r"experiment 'cfg-toy' has no setting 'learning_rte' \(did you mean 'learning_rate'\?\)"):
-        cfg.learning_rte
+    with pytest.raises(
+        AttributeError, match=r"experiment 'cfg-toy' has no setting 'learning_rte' \(did you mean 'learning_rate'\?\)"
+    ):
+        cfg.learning_rte  # noqa: B018 (the attribute access is what raises)
     with pytest.raises(KeyError, match="no setting 'widht'.*did you mean 'widths'"):
         cfg["widht"]
     assert not hasattr(cfg, "unrelated")

@@ -261,9 +261,7 @@ class Config(Mapping):
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._values:
-            raise KeyError(
-                f"experiment {self._experiment!r} has no setting {key!r}{did_you_mean(key, self._values)}"
-            )
+            raise KeyError(f"experiment {self._experiment!r} has no setting {key!r}{did_you_mean(key, self._values)}")
         return _thaw(self._values[key])
 
     def __iter__(self):
