@@ -306,7 +306,17 @@ def _run_experiments(args, decls, names, setting, seed, overrides) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def console_main() -> int:
+    """The ``fpjax`` console script: :func:`main` on ``sys.argv``, the process ending right after.
+
+    Signals stay handled until the interpreter has shut down: a Ctrl-C after the last result was
+    written is ignored (the run is complete; the exit status is the run's) instead of killing the
+    process by SIGINT during shutdown.
+    """
+    return main(None, _ignore_signals_on_exit=True)
+
+
+def main(argv=None, *, _ignore_signals_on_exit: bool = False) -> int:
     """Entry point of the ``fpjax`` command; returns the exit status (0, 2 on error, 130 on interrupt)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["ledger"]:  # its options (`--import`, `--scale`, `--check`) belong to its own parser
@@ -315,7 +325,8 @@ def main(argv=None) -> int:
         return int(ledger.main(argv[1:]))
     from fpjax._src.signals import ExitOnSignals
 
-    with ExitOnSignals() if _handles_signals(argv) else contextlib.nullcontext():
+    handles = _handles_signals(argv)
+    with ExitOnSignals(ignore_on_exit=_ignore_signals_on_exit) if handles else contextlib.nullcontext():
         try:
             args = _parser().parse_args(argv)
             return args.handler(args)

@@ -100,7 +100,15 @@ class ExitOnSignals:
     """Context manager: while active, SIGINT and SIGTERM end the process cleanly (module docstring).
 
     Does nothing outside the main thread (signal handlers can only be set there).
+
+    Args:
+      ignore_on_exit: on leaving, keep SIGINT and SIGTERM ignored instead of restoring the previous
+        handlers: for a process that ends right after (the ``fpjax`` command), so that a signal during
+        interpreter shutdown neither kills a finished run by signal nor prints a traceback.
     """
+
+    def __init__(self, *, ignore_on_exit: bool = False):
+        self._ignore_on_exit = bool(ignore_on_exit)
 
     def __enter__(self):
         self._active = threading.current_thread() is threading.main_thread()
@@ -119,8 +127,9 @@ class ExitOnSignals:
         if not self._active:
             return False
         signal.set_wakeup_fd(self._old_fd)
-        for s, h in self._old_handlers.items():
-            signal.signal(s, h)
+        if not self._ignore_on_exit:
+            for s, h in self._old_handlers.items():
+                signal.signal(s, h)
         os.close(self._write)  # the watcher reads end-of-file and returns
         self._thread.join(timeout=5)
         os.close(self._read)
