@@ -1,12 +1,12 @@
 """Every experiment at the paper's scale (``fpjax run NAME --full``), then the ledger's "full" column.
 
 ``benchmarks/gpu-ledger.sh`` calls this on a GPU machine; ``--dry-run`` walks the same code paths on a
-CPU in about a minute per experiment: the full settings with only their counts shrunk
-(:data:`DRY_RUN_OVERRIDES`: steps, epochs, seeds, training points, widths, grid sizes; every model,
-data set, activation and learning-rate list of the full settings is kept) and tiny stand-in files in
-the exact official CIFAR-10, CIFAR-100 (binary version) and Tiny ImageNet formats
-(:func:`write_standin_data`), whose record counts are declared as the official ones for that run
-(:func:`standin_record_counts`).
+CPU: the full settings with only their counts shrunk (:data:`DRY_RUN_OVERRIDES`: steps, epochs, seeds,
+training points, widths, grid sizes; every data set, activation, loss and learning-rate list of the
+full settings is kept, and so is every other list except three noted there: hys1's depths and ω₀
+probes, and hys4's nine CNNs, of which one runs) and tiny stand-in files in the exact official
+CIFAR-10, CIFAR-100 (binary version) and Tiny ImageNet formats (:func:`write_standin_data`), whose
+record counts are declared as the official ones for that run (:func:`standin_record_counts`).
 
 Usage (from the repository root)::
 
@@ -42,8 +42,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 # The counts of the full settings shrunk for a CPU walk through the full-scale code paths. Lists of
-# models, data sets, activations, learning rates, scales and frequencies are the full ones; so are
-# the models' architectures (resnet18, the nine CNNs of hys4, the MLP depths).
+# data sets, activations, learning rates, scales and frequencies are the full ones, and so are the
+# architectures (resnet18, the MLP depths); a list of widths keeps its length (the depth).
 DRY_RUN_OVERRIDES: dict[str, dict] = {
     "asi": {"n_seeds": 2, "steps": 10, "width": {"diabetes": 64, "digits": 64}, "digits_train": 64, "chunk_size": 2},
     "edge-of-stability": {"steps": 20, "record_every": 5, "hessian_num_iters": 4, "num_probes": 2},
@@ -73,7 +73,11 @@ DRY_RUN_OVERRIDES: dict[str, dict] = {
     "hys1-depth": {"depths": [2, 8], "omega0_probe": [1.0, 30.0], "width": 16, "n_grid": 64, "steps": 20, "n_seeds": 2},
     "hys2-spectral-bias": {"n_train": 64, "width": 16, "steps": 20, "record_every": 5, "n_seeds": 2},
     "hys3-init-spectrum": {"width": 16, "n_grid": 64, "pretrain_steps": 10, "steps": 20, "n_seeds": 2},
+    # One model of the nine, on all three data sets: alexnet alone takes 170 CPU seconds here (the
+    # compiled training, gradient and Hessian programs of each data set); it also walks the
+    # per-model learning-rate override
     "hys4-cnn-bandwidth": {
+        "models": ["alexnet"],
         "n_train": 4,
         "n_test": 4,
         "epochs": 1,
@@ -112,7 +116,7 @@ DRY_RUN_OVERRIDES: dict[str, dict] = {
     "lfp-vs-nn": {"m": [256, 512], "max_steps": 50, "n_records": 5, "n_grid": 32},
     "ntk-drift": {
         "n_train": 32,
-        "widths": [16, 32],
+        "widths": [16, 32, 64, 128],
         "alpha_width": 16,
         "steps": 20,
         "record_every": 10,
@@ -121,7 +125,7 @@ DRY_RUN_OVERRIDES: dict[str, dict] = {
         "num_probes": 2,
     },
     "sphere-spectral-bias": {"n_train": 64, "width": 64, "steps": 20, "record_every": 5, "quad_degree": 12},
-    "tangent-fourier": {"width": 16, "n_train": 8, "grid_size": 64, "train_steps": 10},
+    "tangent-fourier": {"width": 16, "n_train": 8, "grid_size": 1024, "train_steps": 10},
 }
 
 # Records per file of the stand-in CIFAR files (declared official for a dry run only).
