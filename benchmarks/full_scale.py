@@ -31,6 +31,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -301,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fpjax {' '.join(ledger)}", flush=True)
         rc = subprocess.call([sys.executable, "-m", "fpjax", *ledger], env=env, cwd=ROOT)
         failed += ["ledger"] if rc else []
+    if tmp is not None and args.results:  # only the stand-in data are in the temporary folder
+        shutil.rmtree(tmp, ignore_errors=True)
     print(f"results in {results}" + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
 
