@@ -135,8 +135,15 @@ def _finite_or_flagged(v, path="") -> list[str]:
     return []
 
 
+# The README's test command runs two of them (an MLP experiment and a CNN one on the stand-in CIFAR
+# files); `pytest -m fullscale tests/test_full_scale.py` runs every experiment (15–25 CPU minutes).
+IN_DEFAULT_RUN = ("fp-1d", "fr-robustness")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=() if n in IN_DEFAULT_RUN else pytest.mark.fullscale) for n in NAMES]
+)
 def test_full_settings_run_end_to_end(name, standin_data, tmp_path):
     exp = get_experiment(name)
     ov = full_scale.DRY_RUN_OVERRIDES[name]
@@ -157,7 +164,10 @@ def test_full_settings_run_end_to_end(name, standin_data, tmp_path):
 
 
 @pytest.mark.slow
-def test_gpu_ledger_dry_run_is_resumable_and_skips_missing_data(tmp_path):
+@pytest.mark.parametrize(
+    "names", [pytest.param(("fp-1d",)), pytest.param(("fp-1d", "fr-ssr"), marks=pytest.mark.fullscale)]
+)
+def test_gpu_ledger_dry_run_is_resumable_and_skips_missing_data(tmp_path, names):
     script = ["bash", str(ROOT / "benchmarks" / "gpu-ledger.sh"), "--dry-run", "--results", str(tmp_path / "r")]
     env = {k: v for k, v in os.environ.items() if k != "FPJAX_DATA"}
 
@@ -166,16 +176,16 @@ def test_gpu_ledger_dry_run_is_resumable_and_skips_missing_data(tmp_path):
         assert p.returncode == 0, p.stdout + p.stderr
         return p.stdout
 
-    out = run("fp-1d", "fr-ssr")
-    assert "run  fp-1d: fpjax run fp-1d --full" in out and "done fr-ssr" in out
+    out = run(*names)
+    assert "run  fp-1d: fpjax run fp-1d --full" in out and f"done {names[-1]}" in out
     led = tmp_path / "r-ledger"
-    for name in ("fp-1d", "fr-ssr"):
+    for name in names:
         rec = json.loads((led / "full" / f"{name}.json").read_text())
         assert rec["scale"] == "full" and rec["overrides"] == full_scale.DRY_RUN_OVERRIDES[name]
-    assert "fr-ssr" in (led / "ledger.md").read_text()
-    # again: both finished, nothing runs; with an empty data folder, a CNN experiment is skipped
-    out = run("fp-1d", "fr-ssr")
-    assert "skip fp-1d: finished" in out and "skip fr-ssr: finished" in out and "run  " not in out
+    assert names[-1] in (led / "ledger.md").read_text()
+    # again: all finished, nothing runs; with an empty data folder, a CNN experiment is skipped
+    out = run(*names)
+    assert all(f"skip {n}: finished" in out for n in names) and "run  " not in out
     (tmp_path / "empty").mkdir()
     out = run("--data", str(tmp_path / "empty"), "fr-robustness")
     assert "skip fr-robustness: its data are not there: cifar10" in out and "run  " not in out
