@@ -1,0 +1,761 @@
+"""Sensitivity studies of the ledger's claims that did not hold: where, if anywhere, they hold.
+
+A study (:class:`Study`) takes one experiment at its quick settings plus fixed overrides that keep
+each run cheap (``base``), and varies one setting at a time along each of its axes
+(:class:`Axis`: the setting, and per point the value shown on the figure's x axis and the
+``--set`` overrides that realise it). Every point is an ordinary run of
+:func:`fpjax.experiment.run_experiment` into its own results folder
+``<results>/<experiment>/<point>/`` (a finished point is not run again, so a study resumes where it
+stopped). A point without overrides is the quick setting itself; when it has not been run, the
+ledger's quick record ``ledger/quick/<experiment>.json`` stands for it.
+
+Per point and per studied claim (:class:`StudiedClaim`) the verdict and its deciding number are
+distilled into ``ledger/sensitivity/<experiment>.json`` (:func:`distil`), drawn as
+``docs/ledger/<experiment>-sensitivity.png`` (:func:`draw`: the deciding number against the varied
+setting, its threshold, held points filled) and shown in the "Sensitivity" sections of
+``docs/ledger.md`` (:func:`render_section`), with the study's written finding and how its settings
+differ from the source's (fields of the table, :data:`STUDIES`).
+
+Command line::
+
+    fpjax ledger --sensitivity fp-parity     # run the missing points, distil, draw, regenerate the page
+    fpjax ledger --sensitivity all           # every study in turn
+
+Verdicts are the experiments' own (their thresholds are not changed here); the deciding numbers
+say by how much a claim held or failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Axis",
+    "StudiedClaim",
+    "Study",
+    "STUDIES",
+    "FORMAT",
+    "study_points",
+    "run_study",
+    "distil",
+    "point_result",
+    "draw",
+    "read_study",
+    "load_studies",
+    "render_section",
+]
+
+FORMAT = "fpjax-ledger-sensitivity/1"
+ROOT = Path(__file__).resolve().parents[2]
+SENSITIVITY_DIR = ROOT / "ledger" / "sensitivity"
+FIGURE_DIR = ROOT / "docs" / "ledger"
+RESULTS_DIR = ROOT / "results" / "sensitivity"
+
+Number = float | int
+Value = str | Callable[[Mapping], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """One varied setting: ``points`` are ``(x, overrides)`` pairs, ``x`` the number on the figure."""
+
+    setting: str
+    label: str
+    points: tuple[tuple[Number, Mapping[str, Any]], ...]
+    log: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class StudiedClaim:
+    """A claim of the experiment (the first whose text contains ``match``) and its deciding number.
+
+    ``value`` and ``threshold`` are read from the claim's evidence: a path ``"a/b/0"`` (keys and list
+    indices) or a function of the evidence; ``threshold`` may also be a constant. ``rule`` says in
+    words how the experiment decides (e.g. "held when the value is below the threshold").
+    """
+
+    match: str
+    value: Value
+    value_label: str
+    threshold: Value | Number | None
+    threshold_label: str
+    rule: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A sensitivity study of one experiment (see the module docstring)."""
+
+    experiment: str
+    base: Mapping[str, Any]
+    axes: tuple[Axis, ...]
+    claims: tuple[StudiedClaim, ...]
+    finding: str
+    differences: str
+
+
+def _steps(values: Sequence[int], records: int | None = None) -> tuple:
+    """Points of a ``steps`` axis; with ``records``, ``record_every`` keeps that many records."""
+    return tuple((s, {"steps": s, **({"record_every": max(1, s // records)} if records else {})}) for s in values)
+
+
+def _get(evidence: Any, path: Value | Number | None) -> Any:
+    if path is None or isinstance(path, (int, float)):
+        return path
+    if callable(path):
+        try:
+            return path(evidence)
+        except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError):
+            return None
+    cur = evidence
+    for part in path.split("/"):
+        if isinstance(cur, Mapping) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and re.fullmatch(r"-?\d+", part) and -len(cur) <= int(part) < len(cur):
+            cur = cur[int(part)]
+        else:
+            return None
+    if isinstance(cur, Mapping) and "values" in cur:  # a distilled per-seed list
+        cur = cur.get("over_seeds", {}).get("mean", cur["values"])
+    return cur
+
+
+def _eos_hi_decrease(ev: Mapping) -> float:
+    """Smallest (over rates) factor by which the highest frequency's error falls after the onset."""
+    rows = ev["per_learning_rate"]
+    return min(r["delta_F_at_onset"][-1] / r["delta_F_at_end"][-1] for r in rows)
+
+
+def _eos_hf_step(ev: Mapping) -> float:
+    """Largest increase of the high-frequency share from one η to the next (< 0: strictly falling)."""
+    hf = ev["high_freq_energy_fraction"]
+    return max(b - a for a, b in zip(hf[:-1], hf[1:]))
+
+
+def _grow(key: str) -> Callable[[Mapping], float]:
+    def f(ev: Mapping) -> float:
+        v = ev[key]
+        return v[-1] - v[0]
+
+    return f
+
+
+def _max_of(ev: Mapping) -> float:
+    return max(float(v) for v in ev.values())
+
+
+STUDIES: dict[str, Study] = {
+    s.experiment: s
+    for s in [
+        Study(
+            experiment="fp-parity",
+            base={"train_fractions": [0.5]},
+            axes=(
+                Axis(
+                    "train_fractions",
+                    "training fraction q",
+                    tuple((q, {"train_fractions": [q]}) for q in (0.1, 0.25, 0.5, 0.75, 0.9)),
+                ),
+                Axis("widths", "hidden width (2 layers)", tuple((w, {"widths": [w, w]}) for w in (50, 200, 800)), True),
+                Axis("steps", "Adam steps", _steps((250, 1000, 4000)), True),
+            ),
+            claims=(
+                StudiedClaim(
+                    "training accuracy → 100%",
+                    "test_acc_mean",
+                    "test accuracy (mean over seeds)",
+                    0.5,
+                    "chance",
+                    "held when training accuracy ≥ 99% and test accuracy is within 3 binomial "
+                    "standard deviations of 0.5",
+                ),
+                StudiedClaim(
+                    "F-Principle explanation",
+                    "network_energy_degrees_le_half",
+                    "network's Walsh energy at degrees ≤ d/2",
+                    "network_energy_top_degree",
+                    "energy at degree d",
+                    "held when the network's energy at degrees ≤ d/2 exceeds its energy at degree d",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="edge-of-stability",
+            base={},
+            axes=(
+                Axis("steps", "gradient-descent steps", _steps((3000, 10000, 30000), records=60), True),
+                Axis(
+                    "learning_rates",
+                    "largest η (rates η/4, η/2, η)",
+                    (
+                        (0.1, {"learning_rates": [0.025, 0.05, 0.1]}),
+                        (0.2, {}),
+                        (0.4, {"learning_rates": [0.1, 0.2, 0.4]}),
+                    ),
+                    True,
+                ),
+            ),
+            claims=(
+                StudiedClaim(
+                    "low frequencies converge before",
+                    _eos_hi_decrease,
+                    "highest frequency: Δ_F at onset / Δ_F at end (worst η)",
+                    2.0,
+                    "factor 2",
+                    "held when, for every η below the limit at init, the lowest frequency has converged "
+                    "(Δ_F < 0.1) at the onset, the highest has not, and its Δ_F falls by 2x after the onset",
+                ),
+                StudiedClaim(
+                    "the larger η ends at a flatter minimum",
+                    _eos_hf_step,
+                    "largest rise of the high-frequency share between consecutive η",
+                    0.0,
+                    "0 (strictly falling)",
+                    "held when the final sharpness and the high-frequency share both fall strictly with η",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="hys5-flat-minima",
+            base={"activations": ["gaussian"]},
+            axes=(
+                Axis(
+                    "gaussian_s",
+                    "Gaussian bandwidth s",
+                    tuple((s, {} if s == 0.1 else {"gaussian_s": s}) for s in (0.05, 0.1, 0.2, 0.4)),
+                    True,
+                ),
+            ),
+            claims=(
+                StudiedClaim(
+                    "Gaussian: flatness did not go",
+                    "spearman_trace_vs_test_error",
+                    "Spearman(Hessian trace, test error)",
+                    0.0,
+                    "0",
+                    "held (conjecture falsified) unless the rank correlation is positive and the better "
+                    "generalizing init is also the flatter one",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="fr-ssr",
+            base={},
+            axes=(
+                Axis(
+                    "weight_decay",
+                    "L2 weight decay λ",
+                    tuple((w, {} if w == 2e-3 else {"weight_decay": w}) for w in (2e-3, 1e-2, 5e-2)),
+                    True,
+                ),
+            ),
+            claims=(
+                StudiedClaim(
+                    "suppresses the accumulation of high-frequency weight energy E_hi (fraction",
+                    "delta_E_l2",
+                    "ΔE_hi with L2",
+                    lambda ev: ev["delta_E_none"] / 3,
+                    "ΔE_hi without regularizer / 3",
+                    "held when ΔE_hi without regularizer > 0 and ΔE_hi with L2 is below a third of it",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="asi",
+            base={"datasets": ["digits"], "n_seeds": 2},
+            axes=(
+                Axis(
+                    "width",
+                    "hidden width",
+                    tuple((w, {"width": {"diabetes": 256, "digits": w}}) for w in (128, 512)),
+                    True,
+                ),
+                Axis("steps", "Adam steps", _steps((1000, 4000)), True),
+            ),
+            claims=(
+                StudiedClaim(
+                    "digits: with ASI the test error grows",
+                    "test_growth_with_asi",
+                    "ASI test error, scale 8 / scale 0.5",
+                    1.5,
+                    "1.5x",
+                    "held when the ASI test error grows by less than 1.5x from init scale 0.5 to 8",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="hys4-cnn-bandwidth",
+            base={},
+            axes=(
+                Axis(
+                    "weight_decay",
+                    "weight decay",
+                    tuple((w, {} if w == 0 else {"weight_decay": w}) for w in (0.0, 5e-4)),
+                ),
+            ),
+            claims=(
+                StudiedClaim(
+                    "High-bandwidth initialization",
+                    "digits32/cnn_small/test_acc_drop",
+                    "test accuracy, random init − high-B/W init",
+                    0.0,
+                    "0",
+                    "held when the high-bandwidth init has the lower test accuracy",
+                ),
+                StudiedClaim(
+                    "sharper minimum",
+                    "digits32/cnn_small/trace_high_bw",
+                    "Hessian trace, high-B/W init",
+                    "digits32/cnn_small/trace_random",
+                    "Hessian trace, random init",
+                    "held when the high-B/W solution has the larger Hessian trace",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="fr-robustness",
+            base={},
+            axes=(
+                Axis(
+                    "weight_decay",
+                    "L2 weight decay λ",
+                    tuple((w, {} if w == 2e-3 else {"weight_decay": w}) for w in (2e-3, 1e-2, 5e-2)),
+                    True,
+                ),
+            ),
+            claims=tuple(
+                StudiedClaim(
+                    m,
+                    "drop_l2",
+                    f"{what}: mean accuracy drop with L2",
+                    "drop_none",
+                    "drop without regularizer",
+                    f"held when the L2 model's drop is {how} than the unregularized one's",
+                )
+                for m, what, how in (
+                    ("high-pass-filtered noise", "high-pass noise", "larger"),
+                    ("Gaussian blur", "blur", "smaller"),
+                    ("low-resolution", "low resolution", "smaller"),
+                )
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="lfp-vs-nn",
+            base={},
+            axes=(
+                Axis(
+                    "init_stds",
+                    "large init std (small 0.01)",
+                    tuple((s, {} if s == 10.0 else {"init_stds": [0.01, s]}) for s in (1.0, 10.0, 100.0)),
+                    True,
+                ),
+                Axis(
+                    "m",
+                    "width of the small-init net (large: 10x)",
+                    tuple((m, {} if m == 10_000 else {"m": [m, 10 * m]}) for m in (1_000, 10_000)),
+                    True,
+                ),
+            ),
+            claims=(
+                StudiedClaim(
+                    "the lecture slide's pairing",
+                    lambda ev: max(ev["small_d_linear"], ev["large_d_cubic"]),
+                    "worse RMS distance: small init to linear, large init to cubic",
+                    "tol",
+                    "limit tolerance",
+                    "held when the small-init net is within the tolerance of the linear interpolant and "
+                    "the large-init net within it of the cubic spline",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="ntk-drift",
+            base={},
+            axes=(
+                Axis("steps", "gradient-descent steps", _steps((800, 3200), records=8), True),
+                Axis(
+                    "alphas",
+                    "smallest α (feature-learning scale)",
+                    ((0.1, {}), (0.03, {"alphas": [0.03, 1.0, 10.0]})),
+                    True,
+                ),
+            ),
+            claims=(
+                StudiedClaim(
+                    "with feature learning (smallest α)",
+                    _grow("low_degree_share"),
+                    "change of the top eigenvectors' low-degree share",
+                    0.0,
+                    "0",
+                    "held when the target fraction, the alignment and the low-degree share all grow",
+                ),
+                StudiedClaim(
+                    "O(1/√width)",
+                    "exponent",
+                    "fitted exponent of the kernel change vs width",
+                    -0.5,
+                    "−1/2",
+                    "held when the 95% confidence interval of the exponent contains −1/2",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+        Study(
+            experiment="hys3-init-spectrum",
+            base={},
+            axes=(Axis("steps", "training steps", _steps((4000, 8000)), True),),
+            claims=(
+                StudiedClaim(
+                    "Every start fits the samples",
+                    lambda ev: _max_of(ev),
+                    "largest relative train RMSE over the starts",
+                    0.05,
+                    "0.05",
+                    "held when every start's relative train RMSE is below 0.05",
+                ),
+            ),
+            finding="",
+            differences="",
+        ),
+    ]
+}
+
+
+def _slug(x: Any) -> str:
+    s = json.dumps(x, sort_keys=True, separators=(",", "="))
+    return re.sub(r"[^A-Za-z0-9.=_-]+", "_", s).strip("_") or "x"
+
+
+def _quick_settings(name: str) -> dict:
+    try:
+        from fpjax._src import runner
+
+        return dict(runner.get_experiment(name).quick)
+    except Exception:  # noqa: BLE001 - an experiment this checkout lacks: no point is the quick setting
+        return {}
+
+
+def _resolve(study: Study, over: Mapping, quick: Mapping) -> tuple[str, dict]:
+    """``(point id, overrides of the quick settings)`` of one axis point."""
+    start = {**quick, **study.base}
+    varied = {k: v for k, v in over.items() if start.get(k, object()) != v}
+    merged = {**study.base, **over}
+    run_over = {k: v for k, v in merged.items() if quick.get(k, object()) != v}
+    pid = "+".join(f"{k}={_slug(v)}" for k, v in sorted(varied.items()))[:120] if varied else "base"
+    return pid, run_over
+
+
+def study_points(study: Study, quick: Mapping | None = None) -> dict[str, dict]:
+    """``{point id: overrides of the quick settings}`` of every distinct point of ``study`` (``"base"``:
+    the study's base), in axis order. ``quick``: the experiment's quick settings (default: declared).
+
+    Examples:
+      >>> s = Study("toy", {"a": 1}, (Axis("b", "b", ((1, {"b": 1}), (2, {"b": 2}))),), (), "", "")
+      >>> study_points(s, quick={"a": 0, "b": 1})
+      {'base': {'a': 1}, 'b=2': {'a': 1, 'b': 2}}
+    """
+    quick = _quick_settings(study.experiment) if quick is None else quick
+    out: dict[str, dict] = {}
+    for axis in study.axes:
+        for _, over in axis.points:
+            pid, run_over = _resolve(study, over, quick)
+            out[pid] = run_over
+    return out
+
+
+def run_study(study: Study, *, results_dir: str | os.PathLike = RESULTS_DIR, log=print) -> Path:
+    """Run every point of ``study`` not yet finished; returns the study's results folder."""
+    import jax
+
+    from fpjax.experiment import run_experiment
+
+    root = Path(results_dir) / study.experiment
+    for pid, over in study_points(study).items():
+        done = root / pid / study.experiment / "metrics.json"
+        if done.is_file():
+            continue
+        if not over and _quick_record(study.experiment) is not None:
+            continue  # the ledger's quick record stands for the quick setting
+        log(f"{study.experiment}: running point {pid}")
+        run_experiment(study.experiment, "quick", out_root=root / pid, overrides=over or None)
+        jax.clear_caches()
+    return root
+
+
+def _quick_record(name: str, ledger_dir: Path = ROOT / "ledger") -> dict | None:
+    path = ledger_dir / "quick" / f"{name}.json"
+    if not path.is_file():
+        return None
+    from fpjax._src import ledger
+
+    return ledger.read_record(path)
+
+
+def _finite(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def point_result(study: Study, claims: Sequence[Mapping]) -> list[dict]:
+    """Per studied claim: ``{"claim", "held", "value", "threshold"}`` from a run's claim list
+    (``{"claim", "held", "evidence" or "numbers"}``); a claim missing from the run is ``held: None``.
+
+    Examples:
+      >>> c = StudiedClaim("grows", "g", "growth", 1.5, "1.5x", "held when g < 1.5")
+      >>> s = Study("toy", {}, (), (c,), "", "")
+      >>> point_result(s, [{"claim": "it grows", "held": False, "evidence": {"g": 2.0}}])
+      [{'claim': 'it grows', 'held': False, 'value': 2.0, 'threshold': 1.5}]
+    """
+    from fpjax._src.ledger import _round
+
+    out = []
+    for sc in study.claims:
+        hit = next((c for c in claims if sc.match in c.get("claim", "")), None)
+        if hit is None:
+            out.append({"claim": sc.match, "held": None, "value": None, "threshold": None})
+            continue
+        ev = hit.get("evidence", hit.get("numbers")) or {}
+        value, thr = _finite(_get(ev, sc.value)), _finite(_get(ev, sc.threshold))
+        out.append(
+            {
+                "claim": hit["claim"],
+                "held": bool(hit["held"]),
+                "value": None if value is None else _round(value),
+                "threshold": None if thr is None else _round(thr),
+            }
+        )
+    return out
+
+
+def distil(
+    study: Study,
+    *,
+    results_dir: str | os.PathLike = RESULTS_DIR,
+    out_dir: str | os.PathLike = SENSITIVITY_DIR,
+    ledger_dir: str | os.PathLike = ROOT / "ledger",
+) -> Path:
+    """Write ``<out_dir>/<experiment>.json`` from the finished points of ``study``; returns its path.
+
+    Points not finished are listed with ``"status": "not run"``.
+    """
+    from fpjax._src import io, ledger
+
+    root = Path(results_dir) / study.experiment
+    quick = _quick_settings(study.experiment)
+    axes = []
+    for axis in study.axes:
+        pts = []
+        for x, over in axis.points:
+            pid, run_over = _resolve(study, over, quick)
+            pt: dict[str, Any] = {"x": x, "point": pid, "overrides": run_over}
+            run = root / pid / study.experiment
+            if (run / "metrics.json").is_file():
+                metrics = ledger._read_json(run / "metrics.json")
+                pt.update(source="run", runtime_s=metrics.get("runtime_s"))
+                pt["claims"] = point_result(study, metrics.get("claims", []))
+            elif not run_over and (Path(ledger_dir) / "quick" / f"{study.experiment}.json").is_file():
+                rec = ledger.read_record(Path(ledger_dir) / "quick" / f"{study.experiment}.json")
+                pt.update(source="ledger quick record", runtime_s=rec.get("runtime_s"))
+                pt["claims"] = point_result(study, rec["claims"])
+            else:
+                pt["status"] = "not run"
+            pts.append(pt)
+        axes.append({"setting": axis.setting, "label": axis.label, "log": axis.log, "points": pts})
+    record = {
+        "format": FORMAT,
+        "experiment": study.experiment,
+        "base_scale": "quick",
+        "base_overrides": dict(study.base),
+        "claims": [
+            {
+                "match": c.match,
+                "value": c.value_label,
+                "threshold": c.threshold_label,
+                "rule": c.rule,
+            }
+            for c in study.claims
+        ],
+        "axes": axes,
+    }
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return io.atomic_write_json(Path(out_dir) / f"{study.experiment}.json", record)
+
+
+def read_study(path: str | os.PathLike) -> dict:
+    """One sensitivity file, checked (format, and its name is its experiment)."""
+    from fpjax._src import ledger
+
+    path = Path(path)
+    rec = ledger._read_json(path)
+    if not isinstance(rec, dict) or rec.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a sensitivity record (format {FORMAT!r})")
+    if rec.get("experiment") != path.stem:
+        raise ValueError(f"{path} holds experiment {rec.get('experiment')!r}, not {path.stem!r}: refused")
+    if not isinstance(rec.get("axes"), list) or not isinstance(rec.get("claims"), list):
+        raise ValueError(f"{path}: 'axes' and 'claims' must be lists")
+    return rec
+
+
+def load_studies(out_dir: str | os.PathLike = SENSITIVITY_DIR) -> dict[str, dict]:
+    """``{experiment: record}`` of every file in ``out_dir`` (missing folder: empty)."""
+    root = Path(out_dir)
+    if not root.is_dir():
+        return {}
+    return {p.stem: read_study(p) for p in sorted(root.glob("*.json"))}
+
+
+def draw(record: Mapping, path: str | os.PathLike) -> Path:
+    """The study's figure: one panel per (claim, axis), deciding number vs setting; held points filled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    claims, axes = record["claims"], record["axes"]
+    fig, grid = plt.subplots(
+        len(claims), len(axes), figsize=(3.3 * len(axes), 2.5 * len(claims)), squeeze=False, dpi=80
+    )
+    for i, claim in enumerate(claims):
+        for j, axis in enumerate(axes):
+            ax = grid[i][j]
+            rows = [(p["x"], p["claims"][i]) for p in axis["points"] if "claims" in p]
+            rows = [(x, c) for x, c in rows if c.get("value") is not None]
+            xs = [x for x, _ in rows]
+            ax.plot(xs, [c["value"] for _, c in rows], "-", color="C0", lw=1)
+            for x, c in rows:
+                ax.plot(x, c["value"], "o", color="C2" if c["held"] else "C3", mfc="C2" if c["held"] else "none")
+            thr = [(x, c["threshold"]) for x, c in rows if c.get("threshold") is not None]
+            if thr and len({t for _, t in thr}) == 1:
+                ax.axhline(thr[0][1], color="k", ls="--", lw=0.8, label=claim["threshold"])
+            elif thr:
+                ax.plot([x for x, _ in thr], [t for _, t in thr], "k--", lw=0.8, label=claim["threshold"])
+            if axis.get("log") and xs and min(xs) > 0:
+                ax.set_xscale("log")
+            ax.set_xlabel(axis["label"], fontsize=7)
+            if j == 0:
+                ax.set_ylabel(_wrap(claim["value"], 28), fontsize=7)
+            ax.tick_params(labelsize=6)
+            if thr:
+                ax.legend(fontsize=6, loc="best")
+    fig.suptitle(f"{record['experiment']}: green filled = held, red open = not held", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return Path(path)
+
+
+def _wrap(text: str, n: int) -> str:
+    words, lines, cur = text.split(), [], ""
+    for w in words:
+        if cur and len(cur) + len(w) + 1 > n:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}".strip()
+    return "\n".join(lines + [cur])
+
+
+def render_section(record: Mapping, study: Study | None, figure: str) -> list[str]:
+    """The Markdown lines of one experiment's "Sensitivity" section of ``docs/ledger.md``."""
+    from fpjax._src.ledger import _code, _md
+
+    lines = [f"### Sensitivity {{#sensitivity-{record['experiment']}}}", ""]
+    lines += [
+        "Base: the quick settings"
+        + (f" with {_code(record['base_overrides'])}" if record.get("base_overrides") else "")
+        + "; one setting varied at a time.",
+        "",
+        f"![{_md(record['experiment'])} sensitivity]({figure})",
+        "",
+    ]
+    names = [c["value"] for c in record["claims"]]
+    for k, c in enumerate(record["claims"], 1):
+        lines.append(f"{k}. claim containing “{_md(c['match'])}”: {_md(c['rule'])}; deciding number: {_md(c['value'])}")
+    lines += ["", "| setting | value | " + " | ".join(f"claim {k}" for k in range(1, len(names) + 1)) + " |"]
+    lines.append("|---|---|" + "---|" * len(names))
+    for axis in record["axes"]:
+        for p in axis["points"]:
+            cells = []
+            for c in p.get("claims") or [None] * len(names):
+                if c is None:
+                    cells.append("not run")
+                elif c.get("held") is None:
+                    cells.append("— (claim not reported)")
+                else:
+                    num = "?" if c.get("value") is None else c["value"]
+                    thr = "" if c.get("threshold") is None else f" vs {c['threshold']}"
+                    cells.append(("✅ held" if c["held"] else "❌ not held") + f" ({num}{thr})")
+            src = " (ledger quick record)" if p.get("source") == "ledger quick record" else ""
+            lines.append(f"| {_md(axis['setting'])} | {_md(p['x'])}{src} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if study is not None and study.finding:
+        lines += [f"**Finding:** {_md(study.finding)}", ""]
+    if study is not None and study.differences:
+        lines += [f"**Settings vs the source:** {_md(study.differences)}", ""]
+    return lines
+
+
+def holds_at(record: Mapping, claim_index: int, axis_index: int) -> list:
+    """The x values of the axis at which the claim held (finished points only).
+
+    Examples:
+      >>> rec = {"axes": [{"points": [{"x": 1, "claims": [{"held": False}]}, {"x": 2, "claims": [{"held": True}]},
+      ...                             {"x": 3}]}]}
+      >>> holds_at(rec, 0, 0)
+      [2]
+    """
+    pts = record["axes"][axis_index]["points"]
+    return [p["x"] for p in pts if "claims" in p and p["claims"][claim_index].get("held")]
+
+
+def render_overview(studies: Mapping[str, Mapping]) -> list[str]:
+    """The page's overview table: per study, claim and varied setting, where the claim held."""
+    from fpjax._src.ledger import _md
+
+    lines = [
+        "## Sensitivity studies",
+        "",
+        "Each claim that did not hold at the quick scale is studied by varying the settings the source",
+        "says matter, one at a time from the quick settings (plus cost-cutting overrides, listed per",
+        "study); `fpjax ledger --sensitivity NAME` runs a study. The verdicts are the experiments' own.",
+        "",
+        "| experiment | claim | setting varied | values | held at |",
+        "|---|---|---|---|---|",
+    ]
+    for name, rec in sorted(studies.items()):
+        for i, c in enumerate(rec["claims"]):
+            for j, axis in enumerate(rec["axes"]):
+                run = [p["x"] for p in axis["points"] if "claims" in p]
+                held = holds_at(rec, i, j)
+                where = ", ".join(map(str, held)) if held else ("nowhere" if run else "not run")
+                lines.append(
+                    f"| [{_md(name)}](#sensitivity-{name}) | {_md(c['match'])}… | {_md(axis['setting'])} | "
+                    f"{_md(', '.join(map(str, run)) or '—')} | {where} |"
+                )
+    return lines + [""]
