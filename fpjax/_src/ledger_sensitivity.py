@@ -185,8 +185,20 @@ STUDIES: dict[str, Study] = {
                     "held when the network's energy at degrees ≤ d/2 exceeds its energy at degree d",
                 ),
             ),
-            finding="",
-            differences="",
+            finding=(
+                "Both claims hold for training fractions up to 0.25 (test accuracy 0.455 and 0.472, within "
+                "three binomial standard deviations of chance; Walsh energy at degrees ≤ d/2 0.98 and 0.82) "
+                "and fail from 0.5 on, where the network generalizes parity (test accuracy 0.88 at q = 0.5, "
+                "0.98 at 0.75, 1.00 at 0.9) and puts most of its energy at degree d. At q = 0.5 no width "
+                "or step count tried restores them: a wider or longer-trained network generalizes better "
+                "(width 50: 0.66, 200: 0.88, 800: 0.98; 250 steps: 0.88, 4000 steps: 0.92)."
+            ),
+            differences=(
+                "The lecture states the parity example (10 bits) without a training fraction, width or "
+                "optimizer; here a 2-layer ReLU MLP (200-200, Xavier) trained full-batch with Adam "
+                "(learning rate 1e-3, 1000 steps, 2 seeds) on one training fraction per run (0.5 at the "
+                "study's base, which the quick setting runs alongside 0.25)."
+            ),
         ),
         Study(
             experiment="edge-of-stability",
