@@ -129,13 +129,13 @@ def _get(evidence: Any, path: Value | Number | None) -> Any:
 
 def _eos_hi_decrease(ev: Mapping) -> float:
     """Smallest (over rates) factor by which the highest frequency's error falls after the onset."""
-    rows = ev["per_learning_rate"]
+    rows = [r for r in ev["per_learning_rate"] if "delta_F_at_onset" in r]  # rates that reached the onset
     return min(r["delta_F_at_onset"][-1] / r["delta_F_at_end"][-1] for r in rows)
 
 
 def _eos_hf_step(ev: Mapping) -> float:
     """Largest increase of the high-frequency share from one η to the next (< 0: strictly falling)."""
-    hf = ev["high_freq_energy_fraction"]
+    hf = [v for v in ev["high_freq_energy_fraction"] if isinstance(v, (int, float))]  # diverged rates: "nan"
     return max(b - a for a, b in zip(hf[:-1], hf[1:]))
 
 
@@ -229,14 +229,28 @@ STUDIES: dict[str, Study] = {
                 StudiedClaim(
                     "the larger η ends at a flatter minimum",
                     _eos_hf_step,
-                    "largest rise of the high-frequency share between consecutive η",
+                    "largest rise of the high-frequency share between consecutive η (stable rates)",
                     0.0,
                     "0 (strictly falling)",
                     "held when the final sharpness and the high-frequency share both fall strictly with η",
                 ),
             ),
-            finding="",
-            differences="",
+            finding=(
+                "Neither claim held for any setting tried. Claim 2: longer training lets the highest "
+                "frequency converge during the edge of stability (its error falls by 7.3x or more after the "
+                "onset at 30000 steps, by 1.3x at 3000 and 10000 steps), but then at η = 0.1 the lowest "
+                "frequency has not quite converged at the onset (Δ_F = 0.11 against the threshold 0.1, onset "
+                "at step 500); with rates 0.025-0.1 the smallest rate never reaches 2/η. Claim 3: the final "
+                "sharpness falls with η (≈ 2/η) whenever every rate reaches the limit, but the high-frequency "
+                "share of the learned function does not fall with η at any length or rates tried (30000 "
+                "steps: 0.37, 0.32, 0.38 for η = 0.05, 0.1, 0.2); with rates 0.1-0.4 the largest diverges."
+            ),
+            differences=(
+                "Cohen et al. train image classifiers (CIFAR-10 subsets) until the training loss is small; "
+                "the frequency statements are this project's combination of their onset with the "
+                "F-Principle (Xu et al.), not measured in either paper. Here: 61 samples of "
+                "sin x + sin 3x + sin 5x, a tanh 64-64 MLP, 3000 full-batch steps at the base."
+            ),
         ),
         Study(
             experiment="hys5-flat-minima",
@@ -668,6 +682,9 @@ def draw(record: Mapping, path: str | os.PathLike) -> Path:
                 ax.plot([x for x, _ in thr], [t for _, t in thr], "k--", lw=0.8, label=claim["threshold"])
             if axis.get("log") and xs and min(xs) > 0:
                 ax.set_xscale("log")
+                ax.minorticks_off()
+            allx = [p["x"] for p in axis["points"]]
+            ax.set_xticks(allx, [f"{x:g}" for x in allx])
             ax.set_xlabel(axis["label"], fontsize=7)
             if j == 0:
                 ax.set_ylabel(_wrap(claim["value"], 28), fontsize=7)
