@@ -276,3 +276,19 @@ def test_committed_sensitivity_studies_match_the_table():
         assert [c["match"] for c in rec["claims"]] == [c.match for c in study.claims]
         fig = ledger.PAGE.parent / "ledger" / f"{name}-sensitivity.png"
         assert fig.is_file() and fig.stat().st_size < 200_000, fig
+
+
+def test_studied_claim_reads_numbers_of_another_claim_and_survives_missing_ones():
+    from fpjax._src import ledger_sensitivity as sens
+
+    c = sens.StudiedClaim("second", "gap", "gap", 0.0, "0", "held when gap > 0", numbers_from="first")
+    missing = sens.StudiedClaim("first", lambda ev: ev["absent"], "x", "nope/0", "y", "rule")
+    study = sens.Study("toy", {}, (), (c, missing), "", "")
+    claims = [
+        {"claim": "the first", "held": False, "evidence": {"gap": -2.0}},
+        {"claim": "the second", "held": True, "evidence": {}},
+    ]
+    first, second = sens.point_result(study, claims)
+    assert first == {"claim": "the second", "held": True, "value": -2.0, "threshold": 0.0}
+    assert second == {"claim": "the first", "held": False, "value": None, "threshold": None}
+    assert sens.point_result(study, [])[0]["held"] is None  # a claim the run does not report
