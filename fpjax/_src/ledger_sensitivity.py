@@ -335,9 +335,10 @@ STUDIES: dict[str, Study] = {
                 "high-frequency weight energy as a fraction of its total: ΔE_hi without regularizer is −0.049 "
                 "at 15 and at 30 epochs (weight decay does not enter that run). L2 lowers E_hi further and more "
                 "so with a larger λ (ΔE_hi −0.058 at λ = 2e-3, −0.149 at λ = 1e-2, −0.065 at 30 epochs), so "
-                "L2 is a low-pass filter here (SSR 1.03-1.21), but there is no accumulation to suppress. In "
-                "absolute energy the unregularized network does accumulate (+7.5% and +7.9% in the two new runs) "
-                "and L2 removes 57-86% of it: that variant is the experiment's second claim, which holds."
+                "L2 is a low-pass filter here (SSR 1.02, 1.21 and 1.03), but there is no accumulation to suppress. In "
+                "absolute energy the unregularized network does accumulate (+7.5% to +7.9%) "
+                "while L2 removes 31-86% of the initial absolute energy: that variant is the experiment's second "
+                "claim, which holds."
             ),
             differences="The source trains ResNet-18 on CIFAR-10 (a full schedule; its λ is not in the abstract we have). Here: the small CNN (16-32-64 channels) on 512 digits upscaled to 32×32×3, 15 epochs of SGD with momentum; λ = 2e-3 at the base (4x the usual CIFAR 5e-4 because the run is about 100x shorter).",
         ),
