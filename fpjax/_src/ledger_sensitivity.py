@@ -352,7 +352,6 @@ STUDIES: dict[str, Study] = {
                     tuple((w, {"width": {"diabetes": 256, "digits": w}}) for w in (128, 512)),
                     True,
                 ),
-                Axis("steps", "Adam steps", _steps((1000, 4000)), True),
                 Axis(
                     "scales",
                     "largest init scale (smallest 0.5)",
@@ -370,7 +369,13 @@ STUDIES: dict[str, Study] = {
                     "held when the ASI test error grows by less than 1.5x from the smallest to the largest init scale",
                 ),
             ),
-            finding="",
+            finding=(
+                "At width 128 the ASI test error stays flat only up to init scale 1 (growth 1.18 from 0.5; "
+                "1.58 to 2, 2.14 to 4, 2.51 to 8). Width is what matters: at width 512 the growth from 0.5 to "
+                "8 is 1.503 (test error 0.114 to 0.171), at the 1.5 threshold but not below it, against 2.51 at "
+                "width 128; the full setting's width 1024 was not run. More steps do not help (the ledger's "
+                "cpu record, 2000 steps and 8 seeds: 2.52)."
+            ),
             differences="The lecture shows ASI on MNIST and Boston house prices (Zhang et al. 2019); here scikit-learn's digits (400 training images) with a one-hidden-layer ReLU network (width 128), 1000 Adam steps, 2 seeds, digits only (the diabetes half holds); the full setting is width 1024, 20000 steps, 16 seeds.",
         ),
         Study(
@@ -411,7 +416,7 @@ STUDIES: dict[str, Study] = {
                 Axis(
                     "weight_decay",
                     "L2 weight decay λ",
-                    tuple((w, {} if w == 2e-3 else {"weight_decay": w}) for w in (2e-3, 1e-2, 5e-2)),
+                    tuple((w, {} if w == 2e-3 else {"weight_decay": w}) for w in (2e-3, 1e-2)),
                     True,
                 ),
             ),
@@ -468,13 +473,13 @@ STUDIES: dict[str, Study] = {
             experiment="ntk-drift",
             base={},
             axes=(
-                Axis("steps", "gradient-descent steps", _steps((800, 1600), records=8), True),
                 Axis(
                     "alphas",
                     "smallest α (feature-learning scale)",
                     ((0.1, {}), (0.03, {"alphas": [0.03, 1.0, 10.0]})),
                     True,
                 ),
+                Axis("steps", "gradient-descent steps", _steps((800, 1600), records=8), True),
             ),
             claims=(
                 StudiedClaim(
