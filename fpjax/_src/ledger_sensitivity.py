@@ -435,7 +435,14 @@ STUDIES: dict[str, Study] = {
                     ("low-resolution", "low resolution", "smaller"),
                 )
             ),
-            finding="",
+            finding=(
+                "None of the three held at either λ, and the L2 model behaves the opposite way to the "
+                "source's, more so at the larger λ: it loses less accuracy under high-pass noise (mean drop "
+                "0.244 at λ = 2e-3 and 0.171 at 1e-2, against 0.270 without regularizer) and more under blur "
+                "(0.118 and 0.165 against 0.085) and at low resolution (0.224 and 0.265 against 0.162). At "
+                "λ = 1e-2 its clean test accuracy falls to 0.897 (0.947 without). Epochs and data set size "
+                "were not varied."
+            ),
             differences="The source evaluates ResNet-18 trained on CIFAR-10; here the small CNN on 512 digits upscaled to 32×32×3, 15 epochs, one seed, λ = 2e-3 at the base.",
         ),
         Study(
