@@ -667,7 +667,8 @@ def _sensitivity(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``fpjax ledger [--import RESULTS_DIR --scale SCALE] [--check]``; returns the exit status."""
+    """``fpjax ledger [--import RESULTS_DIR --scale SCALE] [--sensitivity NAME [--no-run]] [--check]``; returns
+    the exit status."""
     from fpjax._src import io
 
     try:
