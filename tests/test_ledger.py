@@ -235,6 +235,19 @@ def test_sensitivity_study_is_distilled_drawn_and_rendered(tmp_path, monkeypatch
     assert pts[0]["claims"][0] == {"claim": "[k] the gap closes", "held": False, "value": 3.0, "threshold": 1.0}
     assert pts[2]["claims"][1] == {"claim": "a ratio", "held": True, "value": 0.25, "threshold": 0.5}
     assert sens.holds_at(rec, 0, 0) == [4] and sens.holds_at(rec, 1, 0) == [1, 2, 4]
+    # a ledger cpu record with exactly the point's overrides stands for it (k = 8)
+    metrics = {"claims": [{"claim": "the gap closes", "held": True, "evidence": {"stats": {"gap": 0.25}}}]}
+    config = {"experiment": "toy-exp", "setting": "quick", "config": {"n": 3, "k": 8, "seed": 0}}
+    cpu = ledger.record_from_run(metrics, config, scale="cpu", defaults={"n": 5, "k": 1}, machine=MACHINE)
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "toy-exp.json").write_text(json.dumps(cpu))
+    assert sens.study_points(study, quick={"n": 5, "k": 1})["k=8"] == cpu["overrides"]
+    path = sens.distil(study, results_dir=results, out_dir=tmp_path / "ledger" / "sensitivity", ledger_dir=tmp_path)
+    rec = sens.read_study(path)
+    last = rec["axes"][0]["points"][3]
+    assert last["source"] == "ledger cpu record" and last["claims"][0]["value"] == 0.25
+    assert last["claims"][1]["held"] is None  # the record does not report the ratio claim
+    assert sens.holds_at(rec, 0, 0) == [4, 8]
     fig = sens.draw(rec, tmp_path / "docs" / "ledger" / "toy-exp-sensitivity.png")
     assert 0 < fig.stat().st_size < 200_000
     monkeypatch.setitem(sens.STUDIES, "toy-exp", study)
@@ -242,10 +255,10 @@ def test_sensitivity_study_is_distilled_drawn_and_rendered(tmp_path, monkeypatch
     section = page.split("### Sensitivity {#sensitivity-toy-exp}")[1]
     assert "![toy-exp sensitivity](ledger/toy-exp-sensitivity.png)" in section
     assert "| k | 4 | ✅ held (0.5 vs 1.0) | ✅ held (0.25 vs 0.5) |" in section
-    assert "| k | 8 | not run | not run |" in section
+    assert "| k | 8 (ledger cpu record) | ✅ held (0.25 vs 1.0) | — (claim not reported) |" in section
     assert "**Finding:** holds from k = 4 on" in section and "the source uses k = 100" in section
     overview = page.split("## Sensitivity studies")[1].split("\n## ")[0]
-    assert "| the gap closes… | k | 1, 2, 4 | 4 |" in overview
+    assert "| the gap closes… | k | 1, 2, 4, 8 | 4, 8 |" in overview
 
 
 def test_sensitivity_command_line_distils_and_checks(tmp_path, monkeypatch, capsys):

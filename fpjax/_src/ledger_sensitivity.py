@@ -6,8 +6,9 @@ each run cheap (``base``), and varies one setting at a time along each of its ax
 ``--set`` overrides that realise it). Every point is an ordinary run of
 :func:`fpjax.experiment.run_experiment` into its own results folder
 ``<results>/<experiment>/<point>/`` (a finished point is not run again, so a study resumes where it
-stopped). A point without overrides is the quick setting itself; when it has not been run, the
-ledger's quick record ``ledger/quick/<experiment>.json`` stands for it.
+stopped). A point whose settings are those of a ledger record (``ledger/quick/<experiment>.json``:
+no overrides; ``ledger/cpu/<experiment>.json``: exactly its overrides) is not run: the record
+stands for it.
 
 Per point and per studied claim (:class:`StudiedClaim`) the verdict and its deciding number are
 distilled into ``ledger/sensitivity/<experiment>.json`` (:func:`distil`), drawn as
@@ -494,6 +495,12 @@ STUDIES: dict[str, Study] = {
                     True,
                 ),
                 Axis("steps", "gradient-descent steps", _steps((800, 1600), records=8), True),
+                Axis(
+                    "widths",
+                    "largest width (from 64)",
+                    ((512, {}), (1024, {"widths": [64, 128, 256, 512, 1024]})),
+                    True,
+                ),
             ),
             claims=(
                 StudiedClaim(
@@ -519,7 +526,7 @@ STUDIES: dict[str, Study] = {
         Study(
             experiment="hys3-init-spectrum",
             base={},
-            axes=(Axis("steps", "training steps", _steps((4000, 8000)), True),),
+            axes=(Axis("steps", "training steps", _steps((4000, 8000, 12000)), True),),
             claims=(
                 StudiedClaim(
                     "Every start fits the samples",
@@ -590,21 +597,27 @@ def run_study(study: Study, *, results_dir: str | os.PathLike = RESULTS_DIR, log
         done = root / pid / study.experiment / "metrics.json"
         if done.is_file():
             continue
-        if not over and _quick_record(study.experiment) is not None:
-            continue  # the ledger's quick record stands for the quick setting
+        if _ledger_record(study.experiment, over) is not None:
+            continue  # a ledger record of exactly these settings stands for the point
         log(f"{study.experiment}: running point {pid}")
         run_experiment(study.experiment, "quick", out_root=root / pid, overrides=over or None)
         jax.clear_caches()
     return root
 
 
-def _quick_record(name: str, ledger_dir: Path = ROOT / "ledger") -> dict | None:
-    path = ledger_dir / "quick" / f"{name}.json"
-    if not path.is_file():
-        return None
+def _ledger_record(name: str, overrides: Mapping, ledger_dir: str | os.PathLike = ROOT / "ledger") -> dict | None:
+    """The ledger record (quick, or cpu) whose settings are the quick settings with exactly
+    ``overrides``, or None."""
     from fpjax._src import ledger
 
-    return ledger.read_record(path)
+    for scale in ("quick", "cpu"):
+        path = Path(ledger_dir) / scale / f"{name}.json"
+        if not path.is_file():
+            continue
+        rec = ledger.read_record(path)
+        if rec.get("setting") == "quick" and dict(rec.get("overrides") or {}) == dict(overrides):
+            return rec
+    return None
 
 
 def _finite(v: Any) -> float | None:
@@ -673,9 +686,8 @@ def distil(
                 metrics = ledger._read_json(run / "metrics.json")
                 pt.update(source="run", runtime_s=metrics.get("runtime_s"))
                 pt["claims"] = point_result(study, metrics.get("claims", []))
-            elif not run_over and (Path(ledger_dir) / "quick" / f"{study.experiment}.json").is_file():
-                rec = ledger.read_record(Path(ledger_dir) / "quick" / f"{study.experiment}.json")
-                pt.update(source="ledger quick record", runtime_s=rec.get("runtime_s"))
+            elif (rec := _ledger_record(study.experiment, run_over, ledger_dir)) is not None:
+                pt.update(source=f"ledger {rec['scale']} record", runtime_s=rec.get("runtime_s"))
                 pt["claims"] = point_result(study, rec["claims"])
             else:
                 pt["status"] = "not run"
@@ -809,7 +821,7 @@ def render_section(record: Mapping, study: Study | None, figure: str) -> list[st
                     num = "?" if c.get("value") is None else c["value"]
                     thr = "" if c.get("threshold") is None else f" vs {c['threshold']}"
                     cells.append(("✅ held" if c["held"] else "❌ not held") + f" ({num}{thr})")
-            src = " (ledger quick record)" if p.get("source") == "ledger quick record" else ""
+            src = f" ({p['source']})" if str(p.get("source", "")).startswith("ledger ") else ""
             lines.append(f"| {_md(axis['setting'])} | {_md(p['x'])}{src} | " + " | ".join(cells) + " |")
     lines.append("")
     if study is not None and study.finding:
