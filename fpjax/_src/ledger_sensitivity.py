@@ -876,9 +876,10 @@ def render_overview(studies: Mapping[str, Mapping]) -> list[str]:
     lines = [
         "## Sensitivity studies",
         "",
-        "Each claim that did not hold at the quick scale is studied by varying the settings the source",
-        "says matter, one at a time from the quick settings (plus cost-cutting overrides, listed per",
-        "study); `fpjax ledger --sensitivity NAME` runs a study. The verdicts are the experiments' own.",
+        "The claims that did not hold at the quick or cpu scale are studied by varying the settings the",
+        "source says matter, one at a time from the quick settings (plus cost-cutting overrides, listed",
+        "per study); `fpjax ledger --sensitivity NAME` runs a study. The verdicts are the experiments' own;",
+        "a point whose settings are those of a ledger record is read from that record.",
         "",
         "| experiment | claim | setting varied | values | held at |",
         "|---|---|---|---|---|",
@@ -889,8 +890,10 @@ def render_overview(studies: Mapping[str, Mapping]) -> list[str]:
                 run = [p["x"] for p in axis["points"] if "claims" in p]
                 held = holds_at(rec, i, j)
                 where = ", ".join(map(str, held)) if held else ("nowhere" if run else "not run")
-                lines.append(
+                row = (
                     f"| [{_md(name)}](#sensitivity-{name}) | {_md(c['match'])}… | {_md(axis['setting'])} | "
                     f"{_md(', '.join(map(str, run)) or '—')} | {where} |"
                 )
+                if row not in lines:  # two deciding numbers of one claim give one row
+                    lines.append(row)
     return lines + [""]
