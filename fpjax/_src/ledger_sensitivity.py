@@ -150,6 +150,16 @@ def _grow(key: str) -> Callable[[Mapping], float]:
     return f
 
 
+def _worst(field: str | Callable[[Mapping], float]) -> Callable[[Mapping], float]:
+    """The smallest value of ``field`` over the per-(data set, model) entries of an evidence mapping."""
+
+    def f(ev: Mapping) -> float:
+        rows = [v for v in ev.values() if isinstance(v, Mapping)]
+        return min(field(v) if callable(field) else v[field] for v in rows)
+
+    return f
+
+
 def _max_of(ev: Mapping) -> float:
     return max(float(v) for v in ev.values())
 
@@ -392,22 +402,30 @@ STUDIES: dict[str, Study] = {
             claims=(
                 StudiedClaim(
                     "High-bandwidth initialization",
-                    "digits32/cnn_small/test_acc_drop",
-                    "test accuracy, random init − high-B/W init",
+                    _worst("test_acc_drop"),
+                    "test accuracy, random init − high-B/W init (worst data set and model)",
                     0.0,
                     "0",
-                    "held when the high-bandwidth init has the lower test accuracy",
+                    "held when the high-bandwidth init has the lower test accuracy for every data set and model",
                 ),
                 StudiedClaim(
                     "sharper minimum",
-                    "digits32/cnn_small/trace_high_bw",
-                    "Hessian trace, high-B/W init",
-                    "digits32/cnn_small/trace_random",
-                    "Hessian trace, random init",
+                    _worst(lambda v: v["trace_high_bw"] - v["trace_random"]),
+                    "Hessian trace, high-B/W − random init (worst data set and model)",
+                    0.0,
+                    "0",
                     "held when the high-B/W solution has the larger Hessian trace",
                 ),
             ),
-            finding="",
+            finding=(
+                "Neither claim held at either weight decay. Without it both starts reach test accuracy 0.978; "
+                "with λ = 5e-4 the high-bandwidth start generalizes better (0.969 against 0.905 for the "
+                "random start, whose training accuracy is still 0.959 after 15 epochs). The high-B/W solution "
+                "is the flatter one at both (Hessian trace 9.3 against 120 without weight decay, 25 against "
+                "373 with it), although pre-training on shuffled labels does raise the bandwidth (input-"
+                "gradient standard deviation 0.0066 against 0.0013 at λ = 5e-4, the experiment's second "
+                "claim). Epochs and data set size were not varied."
+            ),
             differences="The source trains VGG, ResNet, DenseNet and others on CIFAR-10/100 (no data augmentation), pre-trained on shuffled labels to fit them; here the small CNN on 512 digits upscaled to 32×32×3, 15 epochs, pre-training stopped at 95% accuracy on the shuffled labels (at most 100 epochs).",
         ),
         Study(
@@ -536,7 +554,7 @@ STUDIES: dict[str, Study] = {
         Study(
             experiment="hys3-init-spectrum",
             base={},
-            axes=(Axis("steps", "training steps", _steps((4000, 12000)), True),),
+            axes=(Axis("steps", "training steps", _steps((4000, 8000, 12000)), True),),
             claims=(
                 StudiedClaim(
                     "Every start fits the samples",
