@@ -381,7 +381,7 @@ STUDIES: dict[str, Study] = {
                 ),
             ),
             finding=(
-                "Holds from width 1024 on (the full setting's width): the ASI test error grows 1.31x from init "
+                "Holds at width 1024 (the largest tried, the full setting's width): the ASI test error grows 1.31x from init "
                 "scale 0.5 to 8 there (0.112 to 0.146), 1.503x at width 512 (at the 1.5 threshold but not "
                 "below it) and 2.51x at width 128. At width 128 it stays flat only up to init scale 1 (growth "
                 "1.18; 1.58 to 2, 2.14 to 4). More steps do not help at width 128 (the ledger's cpu record, "
