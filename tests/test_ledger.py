@@ -181,3 +181,127 @@ def test_command_line_imports_writes_and_checks(tmp_path, capsys):
     assert "toy-exp" in text and text.startswith("# Reproduction ledger")
     assert cli.main(["ledger", "--import", str(tmp_path / "results"), *args]) == 2
     assert "--import needs --scale" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------
+# sensitivity studies
+
+
+def _fake_study():
+    from fpjax._src import ledger_sensitivity as sens
+
+    return sens.Study(
+        experiment="toy-exp",
+        base={"n": 3},
+        axes=(sens.Axis("k", "the knob k", tuple((k, {"k": k}) for k in (1, 2, 4, 8)), log=True),),
+        claims=(
+            sens.StudiedClaim("the gap closes", "stats/gap", "the gap", 1.0, "one", "held when the gap < 1"),
+            sens.StudiedClaim("ratio", lambda ev: ev["a"] / ev["b"], "a / b", "limit", "the limit", "a/b < limit"),
+        ),
+        finding="holds from k = 4 on",
+        differences="the source uses k = 100",
+    )
+
+
+def _fake_point(root, pid, gap, held, runtime=1.0):
+    run = root / "toy-exp" / pid / "toy-exp"
+    run.mkdir(parents=True)
+    claims = [
+        {"claim": "[k] the gap closes", "held": held, "evidence": {"stats": {"gap": gap}}},
+        {"claim": "a ratio", "held": True, "evidence": {"a": 1.0, "b": 4.0, "limit": 0.5}},
+    ]
+    (run / "metrics.json").write_text(json.dumps({"claims": claims, "runtime_s": runtime}))
+
+
+def test_sensitivity_study_is_distilled_drawn_and_rendered(tmp_path, monkeypatch):
+    from fpjax._src import ledger_sensitivity as sens
+
+    study = _fake_study()
+    assert sens.study_points(study, quick={"n": 5, "k": 1}) == {
+        "base": {"n": 3},
+        "k=2": {"n": 3, "k": 2},
+        "k=4": {"n": 3, "k": 4},
+        "k=8": {"n": 3, "k": 8},
+    }
+    monkeypatch.setattr(sens, "_quick_settings", lambda name: {"n": 5, "k": 1})
+    results = tmp_path / "results"
+    _fake_point(results, "base", 3.0, False)
+    _fake_point(results, "k=2", 1.5, False)
+    _fake_point(results, "k=4", 0.5, True)  # k = 8 not run
+    path = sens.distil(study, results_dir=results, out_dir=tmp_path / "ledger" / "sensitivity", ledger_dir=tmp_path)
+    rec = sens.read_study(path)
+    pts = rec["axes"][0]["points"]
+    assert [p["x"] for p in pts] == [1, 2, 4, 8] and pts[3]["status"] == "not run"
+    assert pts[0]["claims"][0] == {"claim": "[k] the gap closes", "held": False, "value": 3.0, "threshold": 1.0}
+    assert pts[2]["claims"][1] == {"claim": "a ratio", "held": True, "value": 0.25, "threshold": 0.5}
+    assert sens.holds_at(rec, 0, 0) == [4] and sens.holds_at(rec, 1, 0) == [1, 2, 4]
+    # a ledger cpu record with exactly the point's overrides stands for it (k = 8)
+    metrics = {"claims": [{"claim": "the gap closes", "held": True, "evidence": {"stats": {"gap": 0.25}}}]}
+    config = {"experiment": "toy-exp", "setting": "quick", "config": {"n": 3, "k": 8, "seed": 0}}
+    cpu = ledger.record_from_run(metrics, config, scale="cpu", defaults={"n": 5, "k": 1}, machine=MACHINE)
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "toy-exp.json").write_text(json.dumps(cpu))
+    assert sens.study_points(study, quick={"n": 5, "k": 1})["k=8"] == cpu["overrides"]
+    path = sens.distil(study, results_dir=results, out_dir=tmp_path / "ledger" / "sensitivity", ledger_dir=tmp_path)
+    rec = sens.read_study(path)
+    last = rec["axes"][0]["points"][3]
+    assert last["source"] == "ledger cpu record" and last["claims"][0]["value"] == 0.25
+    assert last["claims"][1]["held"] is None  # the record does not report the ratio claim
+    assert sens.holds_at(rec, 0, 0) == [4, 8]
+    fig = sens.draw(rec, tmp_path / "docs" / "ledger" / "toy-exp-sensitivity.png")
+    assert 0 < fig.stat().st_size < 200_000
+    monkeypatch.setitem(sens.STUDIES, "toy-exp", study)
+    page = ledger.render_page({}, {"toy-exp": "a toy"}, {"toy-exp": rec})
+    section = page.split("### Sensitivity {#sensitivity-toy-exp}")[1]
+    assert "![toy-exp sensitivity](ledger/toy-exp-sensitivity.png)" in section
+    assert "| k | 4 | ✅ held (0.5 vs 1.0) | ✅ held (0.25 vs 0.5) |" in section
+    assert "| k | 8 (ledger cpu record) | ✅ held (0.25 vs 1.0) | — (claim not reported) |" in section
+    assert "**Finding:** holds from k = 4 on" in section and "the source uses k = 100" in section
+    overview = page.split("## Sensitivity studies")[1].split("\n## ")[0]
+    assert "| the gap closes… | k | 1, 2, 4, 8 | 4, 8 |" in overview
+
+
+def test_sensitivity_command_line_distils_and_checks(tmp_path, monkeypatch, capsys):
+    from fpjax._src import ledger_sensitivity as sens
+
+    monkeypatch.setitem(sens.STUDIES, "toy-exp", _fake_study())
+    monkeypatch.setattr(sens, "_quick_settings", lambda name: {"n": 5, "k": 1})
+    _fake_point(tmp_path / "results", "k=2", 0.5, True)
+    led, page = tmp_path / "ledger", tmp_path / "docs" / "ledger.md"
+    args = ["--ledger-dir", str(led), "--page", str(page)]
+    argv = ["ledger", "--sensitivity", "toy-exp", "--no-run", "--runs-dir", str(tmp_path / "results"), *args]
+    assert cli.main(argv) == 0
+    assert (led / "sensitivity" / "toy-exp.json").is_file()
+    assert (tmp_path / "docs" / "ledger" / "toy-exp-sensitivity.png").is_file()
+    assert cli.main(["ledger", *args, "--check"]) == 0
+    (tmp_path / "docs" / "ledger" / "toy-exp-sensitivity.png").unlink()
+    assert cli.main(["ledger", *args, "--check"]) == 1  # the figure is part of the page
+    assert cli.main(["ledger", "--sensitivity", "no-such", *args]) == 2
+    assert "no study of 'no-such'" in capsys.readouterr().err
+
+
+def test_committed_sensitivity_studies_match_the_table():
+    from fpjax._src import ledger_sensitivity as sens
+
+    for name, rec in sens.load_studies().items():
+        study = sens.STUDIES[name]
+        assert [[p["x"] for p in a["points"]] for a in rec["axes"]] == [[x for x, _ in a.points] for a in study.axes]
+        assert [c["match"] for c in rec["claims"]] == [c.match for c in study.claims]
+        fig = ledger.PAGE.parent / "ledger" / f"{name}-sensitivity.png"
+        assert fig.is_file() and fig.stat().st_size < 200_000, fig
+
+
+def test_studied_claim_reads_numbers_of_another_claim_and_survives_missing_ones():
+    from fpjax._src import ledger_sensitivity as sens
+
+    c = sens.StudiedClaim("second", "gap", "gap", 0.0, "0", "held when gap > 0", numbers_from="first")
+    missing = sens.StudiedClaim("first", lambda ev: ev["absent"], "x", "nope/0", "y", "rule")
+    study = sens.Study("toy", {}, (), (c, missing), "", "")
+    claims = [
+        {"claim": "the first", "held": False, "evidence": {"gap": -2.0}},
+        {"claim": "the second", "held": True, "evidence": {}},
+    ]
+    first, second = sens.point_result(study, claims)
+    assert first == {"claim": "the second", "held": True, "value": -2.0, "threshold": 0.0}
+    assert second == {"claim": "the first", "held": False, "value": None, "threshold": None}
+    assert sens.point_result(study, [])[0]["held"] is None  # a claim the run does not report

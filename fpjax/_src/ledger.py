@@ -18,6 +18,8 @@ Command line (``fpjax ledger --help``)::
     fpjax ledger                                   # regenerate docs/ledger.md from ledger/
     fpjax ledger --import results --scale quick    # distil results/<name>/ into ledger/quick/
     fpjax ledger --check                           # exit status 1 when docs/ledger.md is stale
+    fpjax ledger --sensitivity fp-parity           # run, distil and draw a sensitivity study
+                                                   # (fpjax._src.ledger_sensitivity), then the page
 
 Result files are data: they are parsed as JSON and never executed. A record is refused when its
 file name or folder does not match the experiment and scale it declares.
@@ -391,7 +393,7 @@ def load_ledger(ledger_dir: str | os.PathLike = LEDGER_DIR) -> dict[str, dict[st
     if not root.is_dir():
         return out
     for sub in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
-        if not sub.is_dir():
+        if not sub.is_dir() or sub.name == "sensitivity":  # sensitivity studies: ledger_sensitivity
             continue
         if sub.name not in SCALES:
             raise ValueError(f"{sub} is not a scale folder ({', '.join(SCALES)})")
@@ -454,14 +456,24 @@ def _run_details(scale: str, rec: dict) -> list[str]:
     return lines
 
 
-def render_page(ledger: Mapping[str, Mapping[str, dict]], experiments: Mapping[str, str] | None = None) -> str:
+def render_page(
+    ledger: Mapping[str, Mapping[str, dict]],
+    experiments: Mapping[str, str] | None = None,
+    studies: Mapping[str, dict] | None = None,
+) -> str:
     """The Markdown of ``docs/ledger.md`` from :func:`load_ledger`'s result (deterministic).
 
     Args:
       ledger: ``{experiment: {scale: record}}``.
       experiments: ``{name: description}`` of the declared experiments; those without a record are
         listed as not yet run.
+      studies: ``{experiment: sensitivity record}``
+        (:func:`fpjax._src.ledger_sensitivity.load_studies`), shown as each experiment's
+        "Sensitivity" section.
     """
+    from fpjax._src import ledger_sensitivity as sens
+
+    studies = studies or {}
     names = sorted(set(ledger) | set(experiments or {}))
     lines = [
         "# Reproduction ledger",
@@ -505,6 +517,8 @@ def render_page(ledger: Mapping[str, Mapping[str, dict]], experiments: Mapping[s
     )
     lines.append("")
     lines += _verdict_tables(ledger, names)
+    if studies:
+        lines += sens.render_overview(studies)
     for name in names:
         runs = ledger.get(name, {})
         first = next((runs[s] for s in SCALES if s in runs), None)
@@ -514,6 +528,8 @@ def render_page(ledger: Mapping[str, Mapping[str, dict]], experiments: Mapping[s
             lines += [_md(desc), ""]
         if first is None:
             lines += ["Not yet run at any scale.", ""]
+            if name in studies:
+                lines += sens.render_section(studies[name], sens.STUDIES.get(name), f"ledger/{name}-sensitivity.png")
             continue
         if first.get("source"):
             lines += [f"**Source:** {_md(first['source'])}", ""]
@@ -524,6 +540,8 @@ def render_page(ledger: Mapping[str, Mapping[str, dict]], experiments: Mapping[s
         for i, text in enumerate(texts, 1):
             lines.append(f"| {i} | {_md(text)} | " + " | ".join(_cell(runs.get(s), text) for s in SCALES) + " |")
         lines.append("")
+        if name in studies:
+            lines += sens.render_section(studies[name], sens.STUDIES.get(name), f"ledger/{name}-sensitivity.png")
         for s in SCALES:
             if s in runs:
                 lines += _run_details(s, runs[s])
@@ -578,8 +596,12 @@ def _declared_experiments() -> dict[str, str]:
 
 
 def build_page(ledger_dir: str | os.PathLike = LEDGER_DIR) -> str:
-    """:func:`render_page` of the ledger folder and the declared experiments."""
-    return render_page(load_ledger(ledger_dir), _declared_experiments())
+    """:func:`render_page` of the ledger folder (with its ``sensitivity/`` studies) and the declared
+    experiments."""
+    from fpjax._src import ledger_sensitivity as sens
+
+    studies = sens.load_studies(Path(ledger_dir) / "sensitivity")
+    return render_page(load_ledger(ledger_dir), _declared_experiments(), studies)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -596,14 +618,57 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="NAME", help="import only these experiments")
     p.add_argument("--note", help="why the imported runs have their settings (stored in each record)")
     p.add_argument("--commit", help="source revision of the imported runs")
+    p.add_argument(
+        "--sensitivity",
+        metavar="NAME",
+        help="run the sensitivity study of NAME (or 'all'; finished points are kept), distil it into "
+        "ledger/sensitivity/NAME.json and draw docs/ledger/NAME-sensitivity.png",
+    )
+    p.add_argument("--no-run", action="store_true", help="with --sensitivity: distil and draw the finished points only")
+    p.add_argument(
+        "--runs-dir", default=None, help="with --sensitivity: the runs' folder (default results/sensitivity)"
+    )
     p.add_argument("--check", action="store_true", help="exit 1 when the page is not in sync (writes nothing)")
     p.add_argument("--ledger-dir", default=str(LEDGER_DIR), help="default: ledger/ of the checkout")
     p.add_argument("--page", default=str(PAGE), help="default: docs/ledger.md of the checkout")
     return p
 
 
+def _missing_figures(args) -> list[str]:
+    from fpjax._src import ledger_sensitivity as sens
+
+    figures = Path(args.page).parent / "ledger"
+    names = sens.load_studies(Path(args.ledger_dir) / "sensitivity")
+    return [str(figures / f"{n}-sensitivity.png") for n in names if not (figures / f"{n}-sensitivity.png").is_file()]
+
+
+def _sensitivity(args) -> None:
+    from fpjax._src import ledger_sensitivity as sens
+
+    names = list(sens.STUDIES) if args.sensitivity == "all" else [args.sensitivity]
+    unknown = [n for n in names if n not in sens.STUDIES]
+    if unknown:
+        raise ValueError(f"--sensitivity: no study of {unknown[0]!r}; studies: all, {', '.join(sens.STUDIES)}")
+    results = Path(args.runs_dir) if args.runs_dir else sens.RESULTS_DIR
+    figures = Path(args.page).parent / "ledger"
+    for name in names:
+        study = sens.STUDIES[name]
+        if not args.no_run and not args.check:
+            sens.run_study(study, results_dir=results)
+        if not args.check:
+            rec_path = sens.distil(
+                study,
+                results_dir=results,
+                out_dir=Path(args.ledger_dir) / "sensitivity",
+                ledger_dir=args.ledger_dir,
+            )
+            sens.draw(sens.read_study(rec_path), figures / f"{name}-sensitivity.png")
+            print(f"wrote {rec_path} and {figures / f'{name}-sensitivity.png'}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``fpjax ledger [--import RESULTS_DIR --scale SCALE] [--check]``; returns the exit status."""
+    """``fpjax ledger [--import RESULTS_DIR --scale SCALE] [--sensitivity NAME [--no-run]] [--check]``; returns
+    the exit status."""
     from fpjax._src import io
 
     try:
@@ -623,12 +688,21 @@ def main(argv: list[str] | None = None) -> int:
                 note=args.note,
             )
             print(f"imported {len(written)} run(s) into {Path(args.ledger_dir) / args.scale}")
+        if args.sensitivity is not None:
+            _sensitivity(args)
         page = build_page(args.ledger_dir)
         target = Path(args.page)
         if args.check:
             current = target.read_text(encoding="utf-8") if target.is_file() else ""
             if current != page:
                 print(f"{target} is not in sync with {args.ledger_dir}; run `fpjax ledger`", file=sys.stderr)
+                return 1
+            missing = _missing_figures(args)
+            if missing:
+                print(
+                    f"sensitivity figures missing: {', '.join(missing)}; run `fpjax ledger --sensitivity NAME --no-run`",
+                    file=sys.stderr,
+                )
                 return 1
             print(f"{target} is in sync")
             return 0
