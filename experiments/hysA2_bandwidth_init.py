@@ -56,8 +56,9 @@ QUICK = {
 }
 FULL = dict(QUICK, n_points=128, width=256, learning_rate=1e-3, steps=30000, record_every=100, n_seeds=8)
 # The ledger's "cpu" scale (`fpjax run NAME --cpu`): between quick and full, the largest that
-# runs in minutes on a 2-core CPU.
-CPU = dict(QUICK, n_points=64, steps=8000, n_seeds=8)
+# runs in minutes on a 2-core CPU. Twice the quick points need a wider network: at width 64 and
+# 8000 steps the 64 random targets were not fitted (MSE relative RMSE 0.31, 3 of 8 seeds fitted BCE).
+CPU = dict(QUICK, n_points=64, width=128, steps=12000, n_seeds=8)
 
 
 LO, HI = -1.0, 1.0
