@@ -2,7 +2,7 @@
 
 import sys
 
-from fpjax.cli import console_main
+from fpjax._console import run
 
 if __name__ == "__main__":
-    sys.exit(console_main())
+    sys.exit(run())

@@ -416,3 +416,16 @@ def test_sigint_at_20_random_moments_exits_130_and_keeps_the_results(tmp_path):
         assert _snapshot(out / "fp-1d") == before, fraction
         assert sorted(p.name for p in out.iterdir()) == ["fp-1d", "index.html"], fraction
     assert interrupted >= 10  # most moments fall inside a run
+
+
+def test_ctrl_c_before_signal_handling_starts_exits_130_with_one_line(monkeypatch, capsys):
+    """A KeyboardInterrupt while the command line is still being imported (before ExitOnSignals is
+    active) ends the console script like a later Ctrl-C: status 130 and one line, no traceback."""
+    from fpjax import _console
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "console_main", interrupted)
+    assert _console.run() == 130
+    assert capsys.readouterr().err.strip().startswith("fpjax: interrupted")

@@ -81,5 +81,5 @@ def test_wheel_metadata(wheel):
         d.replace(" ", "") for d in PYPROJECT["project"]["dependencies"]
     )
     entry_points = wheel.read(f"{info}/entry_points.txt").decode()
-    assert "fpjax = fpjax.cli:console_main" in entry_points and "[pytest11]" in entry_points
+    assert "fpjax = fpjax._console:run" in entry_points and "[pytest11]" in entry_points
     assert meta.get_payload().lstrip().startswith("# fpjax")  # the README is the long description
