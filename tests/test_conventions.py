@@ -125,11 +125,13 @@ def test_results_are_namedtuples_or_dataclasses():
         and not (issubclass(o, tuple) and hasattr(o, "_fields"))
         and not dataclasses.is_dataclass(o)
     ]
-    # Model/CNN/Experiment are objects with behaviour, not results.
+    # Model/CNN/Experiment are objects with behaviour, not results; Config is an experiment's frozen
+    # settings (a read-only mapping with attribute access).
     allowed = {
         "models.Model",
         "cnn.CNN",
         "experiment.Experiment",
+        "experiment.Config",
         "hessian.BatchedLoss",
         "hessian.ModelLoss",
         "hessian.LayerCurvature",

@@ -213,11 +213,14 @@ class Experiment(Declaration):
     Examples:
         >>> from fpjax.experiment import Experiment, claim
         >>> def run(config, out_dir):
-        ...     return {"claims": [claim("n is positive", config["n"] > 0, {"n": config["n"]})]}
+        ...     return {"claims": [claim("n is positive", config.n > 0, {"n": config.n})]}
         >>> exp = Experiment(name="toy", description="a toy", claim="n is positive",
         ...                  source="none (an example)", quick={"n": 10}, full={"n": 1000}, run=run)
-        >>> exp.config("full", seed=3)
-        {'n': 1000, 'seed': 3}
+        >>> cfg = exp.config("full", seed=3)
+        >>> cfg
+        Config(n=1000, seed=3)
+        >>> cfg.n, cfg.seed, dict(cfg)
+        (1000, 3, {'n': 1000, 'seed': 3})
         >>> exp.run(exp.config("quick", seed=0), None)
         {'claims': [{'claim': 'n is positive', 'held': True, 'evidence': {'n': 10}}]}
     """
