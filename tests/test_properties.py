@@ -306,8 +306,10 @@ def test_sweep_equals_separate_fits_for_any_chunking(chunk_size, seed):
     res = ftrain.sweep(_fit_one, keys, chunk_size=chunk_size)
     whole = ftrain.sweep(_fit_one, keys)
     for k in ("loss", "pred"):
-        # the chunking changes only which seeds share a vmapped call, never a seed's arithmetic
-        np.testing.assert_array_equal(res.outputs[k], whole.outputs[k])
+        # the chunking changes only which seeds share a vmapped call: the same arithmetic up to how
+        # XLA vectorizes a batch of another size (jax 0.12 on CPU: 1 ulp of float32 in one of 20
+        # values), so the bound is that of reassociation, as for a single run below
+        np.testing.assert_allclose(res.outputs[k], whole.outputs[k], rtol=1e-5, atol=1e-7)
     for i in range(N_SEEDS_SW):
         single = _fit_one_jit(keys[i])
         for k in ("loss", "pred"):
