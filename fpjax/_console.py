@@ -9,11 +9,16 @@ import sys
 
 
 def run() -> int:
-    """``fpjax ...``: :func:`fpjax.cli.console_main`, with a Ctrl-C during start-up exiting 130."""
-    try:
-        from fpjax.cli import console_main
+    """``fpjax ...``: :func:`fpjax.cli.main` on ``sys.argv``, the process ending right after.
 
-        return console_main()
+    Signals stay handled until the interpreter has shut down (a Ctrl-C after the last result was
+    written is ignored: the run is complete and the exit status is the run's), and a Ctrl-C while the
+    command line is still being imported exits 130 with one line.
+    """
+    try:
+        from fpjax.cli import main
+
+        return main(None, _ignore_signals_on_exit=True)
     except KeyboardInterrupt:
         sys.stderr.write("fpjax: interrupted; results of unfinished runs were discarded, earlier results are kept\n")
         return 130

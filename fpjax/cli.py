@@ -306,16 +306,6 @@ def _run_experiments(args, decls, names, setting, seed, overrides) -> int:
     return 0
 
 
-def console_main() -> int:
-    """The ``fpjax`` console script: :func:`main` on ``sys.argv``, the process ending right after.
-
-    Signals stay handled until the interpreter has shut down: a Ctrl-C after the last result was
-    written is ignored (the run is complete; the exit status is the run's) instead of killing the
-    process by SIGINT during shutdown.
-    """
-    return main(None, _ignore_signals_on_exit=True)
-
-
 def main(argv=None, *, _ignore_signals_on_exit: bool = False) -> int:
     """Entry point of the ``fpjax`` command; returns the exit status (0, 2 on error, 130 on interrupt)."""
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -423,9 +423,9 @@ def test_ctrl_c_before_signal_handling_starts_exits_130_with_one_line(monkeypatc
     active) ends the console script like a later Ctrl-C: status 130 and one line, no traceback."""
     from fpjax import _console
 
-    def interrupted():
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "console_main", interrupted)
+    monkeypatch.setattr(cli, "main", interrupted)
     assert _console.run() == 130
     assert capsys.readouterr().err.strip().startswith("fpjax: interrupted")
