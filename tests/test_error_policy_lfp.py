@@ -8,7 +8,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_error_policy import assert_fails_the_same_way, assert_one_result
+from test_error_policy import table_tests
 
 from fpjax._src import checks
 from fpjax.theory import lfp
@@ -49,17 +49,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("mode", ["eager", "jit", "vmap"])
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_value_fails_the_same_way_eager_jit_vmap(case, mode):
-    fn, bad, _, phrase = CASES[case]
-    assert_fails_the_same_way(fn, bad, phrase, mode)
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_good_value_gives_one_result_eager_jit_vmap(case):
-    fn, _, good, _ = CASES[case]
-    assert_one_result(fn, good)
+test_bad_value_fails_the_same_way_eager_jit_vmap, test_good_value_gives_one_result_eager_jit_vmap = table_tests(CASES)
 
 
 @pytest.fixture
