@@ -106,13 +106,22 @@ def test_jupyter_lab_command_starts(tmp_path):
     import shutil
     import signal
     import subprocess
+    import socket
     import threading
+    import time
+    import urllib.error
     import urllib.request
 
     uv = shutil.which("uv")
     if uv is None:
         pytest.skip("uv not on PATH")
-    cmd = [uv, "run", "--frozen", "--group", "notebooks", "jupyter", "lab", "notebooks/", "--no-browser", "--port", "0"]
+    # A port chosen here and the IPv4 loopback named explicitly: the server then listens exactly where
+    # the test connects, whatever "localhost" resolves to on the machine.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cmd = [uv, "run", "--frozen", "--group", "notebooks", "jupyter", "lab", "notebooks/", "--no-browser"]
+    cmd += ["--ip", "127.0.0.1", "--port", str(port), "--ServerApp.port_retries=0"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # CI containers run as root; Jupyter refuses that without the flag
     env = {
@@ -141,17 +150,32 @@ def test_jupyter_lab_command_starts(tmp_path):
                 url.extend(match.groups())
                 found.set()
 
+    def log():
+        return f"server exit code {proc.poll()}; its last output:\n" + "".join(lines[-40:])
+
+    def get(path):
+        """GET with retries: under load the event loop may start seconds after the URL is printed."""
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                return urllib.request.urlopen(f"{base}{path}", timeout=60)
+            except urllib.error.URLError as err:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"GET {path}: {err}\n{log()}") from err
+                time.sleep(1.0)
+
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
         found.wait(timeout=900)
-        assert url, "no 'is running at' URL:\n" + "".join(lines[-40:])
+        assert url, "no 'is running at' URL: " + log()
         base, token = url
-        with urllib.request.urlopen(f"{base}/api", timeout=60) as response:
+        assert base.endswith(f":{port}"), log()
+        with get("/api") as response:
             assert "version" in json.load(response)
-        with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=60) as response:
+        with get(f"/lab?token={token}") as response:
             assert response.status == 200 and "JupyterLab" in response.read().decode()
-        with urllib.request.urlopen(f"{base}/api/contents?token={token}", timeout=60) as response:
+        with get(f"/api/contents?token={token}") as response:
             listing = {item["name"] for item in json.load(response)["content"]}
         assert {p.with_suffix(".ipynb").name for p in SCRIPTS} <= listing  # the server's root is notebooks/
     finally:
