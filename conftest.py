@@ -539,3 +539,27 @@ def pytest_terminal_summary(terminalreporter):
         c = _RESULTS[page]
         tr.write_line(f"{page:<40} {c['passed']:>6} {c['failed']:>6} {c['skipped']:>7}")
     tr.write_line(f"small setting (FPJAX_DOCS_SMALL): {'on' if SMALL else 'off'}")
+
+
+# ------------------------------------------------------------------------------------------------
+# compiler optimizations per test (every item: tests, doctests of fpjax/, examples of the pages)
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Tests compile without XLA's backend optimizations, except those marked ``xla_optimized``.
+
+    Most tests run each of their programs once or twice on small inputs, so compiling dominates: in
+    a profile of two unit modules, XLA compilation took 55 of 82 s. XLA's switch for that trade,
+    ``jax_disable_most_optimizations`` (LLVM optimization level 0, no expensive passes), took the
+    fast subset from 903 to 663 CPU seconds and the compile-bound slow tests (forward passes of
+    real CNNs, dense curvature matrices) from 298 to 198, every test passing. Tests whose programs
+    run thousands of steps (the quick experiments, trained networks) got up to 3x slower without
+    the optimizations; they carry the ``xla_optimized`` marker and compile as users' programs do.
+    The flag is read when a program is compiled; tolerances come from the mathematics and hold at
+    either level. Programs the tests start in subprocesses (the command line) keep JAX's default.
+    """
+    import jax
+
+    jax.config.update("jax_disable_most_optimizations", item.get_closest_marker("xla_optimized") is None)

@@ -486,8 +486,12 @@ def on_files(files: Files, config, **kwargs):
 
 
 # nbconvert's templates load MathJax and mermaid from a CDN; the site is offline and the notebooks'
-# formulas are Unicode, so both loaders are removed from the rendered notebook pages.
+# formulas are Unicode, so both loaders are removed from the rendered notebook pages. mkdocs-jupyter
+# 0.27 (the lock's version on Python >= 3.12) instead appends its own MathJax loader, pointing at a
+# CDN, to every page; its `mathjax_version` option does not exist in 0.26 (Python 3.11), so the
+# loader is removed here too.
 _MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.DOTALL)
+_MATHJAX_LOADER = re.compile(r"<script data-mkdocs-jupyter-mathjax=.*?</script>\n?", re.DOTALL)
 _MERMAID = re.compile(
     r"<script type=\"module\">\s*document\.addEventListener\(\"DOMContentLoaded\", async \(\) => \{"
     r"\s*const diagrams = document\.querySelectorAll\(\"\.jp-Mermaid.*?</script>",
@@ -544,6 +548,7 @@ def on_page_content(html: str, page, config, files: Files, **kwargs):
 
 
 def on_post_page(output: str, page, config, **kwargs):
+    output = _MATHJAX_LOADER.sub("", output)
     if page.file.src_uri.endswith(".ipynb"):
         output = _MERMAID.sub("", _MATHJAX.sub("", output))
     if page.file.src_uri.startswith("api/"):

@@ -112,6 +112,7 @@ def test_fr_ssr_quick(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xla_optimized  # runs many steps: optimizing the program pays
 def test_fr_robustness_quick(tmp_path):
     m = fr_robustness.run(fr_robustness.EXPERIMENT.config("quick"), tmp_path)
     _check_claims(m, 3)

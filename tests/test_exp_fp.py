@@ -15,6 +15,9 @@ from experiments import _common as C
 from experiments import fp_2d_image, fp_highdim, fp_parity
 from fpjax._src import runner
 
+# Quick experiments run thousands of steps: compiled with XLA's optimizations (tests/conftest.py).
+pytestmark = pytest.mark.xla_optimized
+
 FP_EXPERIMENTS = {
     # name: PNG files the experiment must write
     "fp-1d": {"fp1d_function_and_spectrum.png", "fp1d_delta_heatmap.png", "fp1d_delta_curves.png"},

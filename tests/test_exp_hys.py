@@ -17,6 +17,9 @@ from PIL import Image
 from experiments import _common as c1
 from fpjax._src import runner
 
+# Quick experiments run thousands of steps: compiled with XLA's optimizations (tests/conftest.py).
+pytestmark = pytest.mark.xla_optimized
+
 # ------------------------------------------------------------------------------------------------
 # helpers (fast)
 # ------------------------------------------------------------------------------------------------

@@ -7,6 +7,9 @@ import pytest
 
 from fpjax._src.io import to_jsonable
 
+# Quick experiments run thousands of steps: compiled with XLA's optimizations (tests/conftest.py).
+pytestmark = pytest.mark.xla_optimized
+
 
 @pytest.mark.slow
 def test_hys5_quick(tmp_path):

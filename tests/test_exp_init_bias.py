@@ -6,6 +6,9 @@ import pytest
 
 from fpjax._src.runner import run_experiment
 
+# Quick experiments run thousands of steps: compiled with XLA's optimizations (tests/conftest.py).
+pytestmark = pytest.mark.xla_optimized
+
 
 def _files_and_contract(tmp_path, name, metrics, figures):
     out = tmp_path / name

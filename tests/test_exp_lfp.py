@@ -11,7 +11,8 @@ import pytest
 from experiments import lfp_vs_nn as E
 
 # OpenBLAS on one thread (tests/conftest.py)
-pytestmark = pytest.mark.usefixtures("single_thread_blas")
+# Quick experiments run thousands of steps: compiled with XLA's optimizations (tests/conftest.py).
+pytestmark = [pytest.mark.usefixtures("single_thread_blas"), pytest.mark.xla_optimized]
 
 
 @pytest.mark.slow

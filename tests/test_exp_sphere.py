@@ -39,6 +39,7 @@ def test_sphere_crossing_interpolation():
 
 
 @pytest.mark.slow
+@pytest.mark.xla_optimized  # runs many steps: optimizing the program pays
 def test_sphere_spectral_bias_quick(tmp_path):
     metrics = run_experiment("sphere-spectral-bias", "quick", out_root=tmp_path)
     _check_contract(

@@ -12,11 +12,15 @@ v_{m+1} e_mᵀ`` holds to ``O(m ε ‖A‖)``, so
 * with ``m = n`` every Ritz value is an eigenvalue, again to ``TOL`` (the existing NTK/Hessian tests
   compare against dense ``eigh`` to 1e-6 absolute in float64 and 1e-5 relative in float32).
 
-Shapes are fixed per test (one compile each); hypothesis draws spectra and seeds. Few examples,
+Shapes are fixed per test and the operator is an argument of a module-level jitted function, so a
+test compiles once per number of steps, not once per example; hypothesis draws spectra and seeds
+(and the number of steps from a few values that include the edge cases). Few examples,
 derandomized, no deadline.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -52,12 +56,35 @@ def _tol(a):
     return 100 * N * EPS * max(np.abs(np.linalg.eigvalsh(a)).max(), 1.0)
 
 
+# The matrix is traced, the closure over it is rebuilt inside each trace: one program per static m.
+@partial(jax.jit, static_argnums=2)
+def _lanczos_tridiag(a, v0, m):
+    return lanczos_tridiag(lambda v: a @ v, v0, m)
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _lanczos_eigh(a, key, k, m):
+    return lanczos_eigh(lambda v: a @ v, N, k, key=key, num_iters=m, dtype=jnp.float64)
+
+
+@partial(jax.jit, static_argnums=(2, 3))
+def _slq(a, key, num_probes, m):
+    return krylov.slq_tree(lambda v: a @ v, jnp.zeros(N), key, num_probes, m, 2 if num_probes > 1 else 1)
+
+
+@jax.jit
+def _hutchinson_diagonal(d, key):
+    return krylov.hutchinson(lambda z: z @ (d * z), N, jnp.float64, key, 6, 3)
+
+
+STEPS = st.sampled_from([1, 2, 5, 13, N - 1, N])  # the number of Lanczos steps m (static: one compile each)
+
+
 @SETTINGS
-@given(spectra, seeds, st.integers(1, N))
+@given(spectra, seeds, STEPS)
 def test_ritz_values_interlace_the_spectrum(eigs, seed, m):
     a, lam = _operator(eigs, seed)
-    aj = jnp.asarray(a)
-    r = lanczos_tridiag(lambda v: aj @ v, jnp.asarray(np.random.default_rng(seed + 1).normal(size=N)), m)
+    r = _lanczos_tridiag(jnp.asarray(a), jnp.asarray(np.random.default_rng(seed + 1).normal(size=N)), m)
     theta = np.linalg.eigvalsh(np.asarray(krylov.tridiag(r.alphas, r.betas)))
     tol = _tol(a)
     # Cauchy interlacing for the compression V A Vᵀ (m × m): λ_i ≤ θ_i ≤ λ_{n−m+i}
@@ -66,11 +93,10 @@ def test_ritz_values_interlace_the_spectrum(eigs, seed, m):
 
 
 @SETTINGS
-@given(spectra, seeds, st.integers(2, N))
+@given(spectra, seeds, STEPS.filter(lambda m: m >= 2))
 def test_ritz_values_of_consecutive_steps_interlace(eigs, seed, m):
     a, _ = _operator(eigs, seed)
-    aj = jnp.asarray(a)
-    r = lanczos_tridiag(lambda v: aj @ v, jnp.ones(N), m)
+    r = _lanczos_tridiag(jnp.asarray(a), jnp.ones(N), m)
     # T_{m−1} is the leading principal submatrix of T_m
     big = np.linalg.eigvalsh(np.asarray(krylov.tridiag(r.alphas, r.betas)))
     small = np.linalg.eigvalsh(np.asarray(krylov.tridiag(r.alphas[:-1], r.betas[:-1])))
@@ -79,12 +105,11 @@ def test_ritz_values_of_consecutive_steps_interlace(eigs, seed, m):
 
 
 @SETTINGS
-@given(spectra, seeds, st.integers(3, N), st.sampled_from([None, 3, 7]))
+@given(spectra, seeds, STEPS.filter(lambda m: m >= 3), st.sampled_from([None, 3, 7]))
 def test_residuals_are_the_norms_of_a_y_minus_theta_y(eigs, seed, m, rank):
     a, lam = _operator(eigs, seed, rank)
-    aj = jnp.asarray(a)
     k = 3
-    r = lanczos_eigh(lambda v: aj @ v, N, k, key=jax.random.key(seed % 1000), num_iters=m, dtype=jnp.float64)
+    r = _lanczos_eigh(jnp.asarray(a), jax.random.key(seed % 1000), k, m)
     y = np.asarray(r.vectors)  # (k, N)
     theta = np.asarray(r.values)
     explicit = np.linalg.norm(y @ a - theta[:, None] * y, axis=1)
@@ -100,9 +125,8 @@ def test_residuals_are_the_norms_of_a_y_minus_theta_y(eigs, seed, m, rank):
 @given(spectra, seeds, st.sampled_from([None, 2, 5]))
 def test_full_lanczos_top_k_equals_dense_eigh(eigs, seed, rank):
     a, lam = _operator(eigs, seed, rank)
-    aj = jnp.asarray(a)
     k = 6
-    r = lanczos_eigh(lambda v: aj @ v, N, k, key=jax.random.key(seed % 1000), num_iters=N, dtype=jnp.float64)
+    r = _lanczos_eigh(jnp.asarray(a), jax.random.key(seed % 1000), k, N)
     # the precision of the existing dense-eigh comparisons in float64 (1e-6 absolute) and better
     np.testing.assert_allclose(np.asarray(r.values), lam[::-1][:k], rtol=0, atol=min(1e-6, _tol(a)))
     y = np.asarray(r.vectors)
@@ -113,8 +137,7 @@ def test_full_lanczos_top_k_equals_dense_eigh(eigs, seed, rank):
 @given(st.lists(st.floats(-5.0, 5.0, allow_nan=False), min_size=N, max_size=N), seeds)
 def test_hutchinson_is_exact_on_diagonal_operators(diag, seed):
     # zᵀ D z = Σ d_i z_i² = tr D for every Rademacher z: every sample is the trace, the error is 0
-    d = jnp.asarray(diag)
-    est, se = krylov.hutchinson(lambda z: z @ (d * z), N, jnp.float64, jax.random.key(seed % 1000), 6, 3)
+    est, se = _hutchinson_diagonal(jnp.asarray(diag), jax.random.key(seed % 1000))
     scale = float(np.abs(diag).sum()) + 1.0
     assert abs(float(est) - float(np.sum(diag))) <= 10 * N * EPS * scale
     assert float(se) <= 10 * N * EPS * scale
@@ -124,8 +147,7 @@ def test_hutchinson_is_exact_on_diagonal_operators(diag, seed):
 @given(spectra, seeds)
 def test_slq_weights_sum_to_one_and_nodes_lie_in_the_spectrum(eigs, seed):
     a, lam = _operator(eigs, seed)
-    aj = jnp.asarray(a)
-    q = krylov.slq_tree(lambda v: aj @ v, jnp.zeros(N), jax.random.key(seed % 1000), 4, 10, 2)
+    q = _slq(jnp.asarray(a), jax.random.key(seed % 1000), 4, 10)
     w = np.asarray(q.weights)
     tol = _tol(a)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-12)
@@ -133,7 +155,7 @@ def test_slq_weights_sum_to_one_and_nodes_lie_in_the_spectrum(eigs, seed):
     nodes = np.asarray(q.nodes)
     assert np.all(nodes >= lam[0] - tol) and np.all(nodes <= lam[-1] + tol)
     # with m = n the quadrature is exact for polynomials: Σ τ_j θ_j = vᵀAv/‖v‖² for the probe v
-    full = krylov.slq_tree(lambda v: aj @ v, jnp.zeros(N), jax.random.key(seed % 1000), 1, N, 1)
+    full = _slq(jnp.asarray(a), jax.random.key(seed % 1000), 1, N)
     v = np.asarray(krylov.rademacher(jax.random.fold_in(jax.random.key(seed % 1000), 0), N, jnp.float64))
     np.testing.assert_allclose(
         float(np.sum(np.asarray(full.weights) * np.asarray(full.nodes))), v @ a @ v / N, atol=tol

@@ -542,6 +542,7 @@ def test_predict_agrees_with_infinite_width_ntk_flow(x64, std):
 
 
 @pytest.mark.slow
+@pytest.mark.xla_optimized  # runs many steps: optimizing the program pays
 def test_trained_wide_network_approaches_lfp(x64):
     """Gradient descent (η small, t = η·steps) on the ASI two-layer ReLU net: the gap to
     lfp.predict at the same times shrinks with width (the lazy/NTK limit), 4× width at least

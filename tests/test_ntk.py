@@ -180,6 +180,7 @@ def test_width_convergence_rate(x64):
 
 
 @pytest.mark.slow
+@pytest.mark.xla_optimized  # runs many steps: optimizing the program pays
 def test_width_convergence_two_hidden_layers(x64):
     """Same check for a two-hidden-layer ReLU net at widths 256 and 4096 (8 seeds each).
 

@@ -60,6 +60,7 @@ def test_theorem(x64, act, loss, methods):
 
 
 @pytest.mark.slow
+@pytest.mark.xla_optimized  # runs many steps: optimizing the program pays
 @pytest.mark.parametrize("act", ACTS)
 def test_theorem_all(x64, act):
     for loss in ("mse", "bce"):
