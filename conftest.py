@@ -458,6 +458,9 @@ def pytest_collection_modifyitems(config, items):
         if not (is_doc_page(item.path) and hasattr(item, "example")):
             continue
         page = page_name(item.path)
+        # One worker runs a whole page (`--dist loadgroup` in pyproject.toml): its examples share a
+        # namespace, and a worker given a later example alone first reruns the earlier ones.
+        item.add_marker(pytest.mark.xdist_group(page))
         block = item.example.parsed
         if not isinstance(block, Block) or block.kind == "not-run":
             continue
@@ -485,8 +488,9 @@ def _runs_in_namespace(example) -> bool:
 def pytest_runtest_call(item):
     """Run a page's examples as if in page order, whichever worker runs them.
 
-    One page's examples share a namespace. Under ``pytest -n N`` (distribution "load") the examples of
-    a page can be split between worker processes, so before an example runs, the earlier Python
+    One page's examples share a namespace. Under ``pytest -n N`` the suite's distribution
+    (``loadgroup``, each page one group) keeps a page on one worker; with another distribution the
+    examples of a page can be split between worker processes, so before an example runs, the earlier Python
     blocks and doctests of its page that this process has not run yet are run first (their own
     outcome is reported by their own test, wherever it runs).
     """
