@@ -14,6 +14,7 @@ and fails for a public function (in a module's ``__all__``) that has no case and
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import math
@@ -416,10 +417,23 @@ def test_bad_argument_is_refused_naming_it_all(entry, arg, variant, gen):
 # --------------------------------------------------------------------------------------------
 
 
+# Results the plotting cases need, computed when a test first asks (not at collection, in every worker).
+@functools.cache
+def _slice_1d():
+    return fland.slice_1d(_quad, P3, P3, alphas=jnp.linspace(-1, 1, 3))
+
+
+@functools.cache
+def _slice_2d():
+    return fland.slice_2d(_quad, P3, P3, P3, alphas=jnp.linspace(-1, 1, 3), betas=jnp.linspace(-1, 1, 3))
+
+
+@functools.cache
+def _convergence_times():
+    return fspec.convergence_times(ERRS, 0.3)
+
+
 def _special():
-    s1 = fland.slice_1d(_quad, P3, P3, alphas=jnp.linspace(-1, 1, 3))
-    s2 = fland.slice_2d(_quad, P3, P3, P3, alphas=jnp.linspace(-1, 1, 3), betas=jnp.linspace(-1, 1, 3))
-    ct = fspec.convergence_times(ERRS, 0.3)
     tmp = "/nonexistent-fpjax-folder"
     return [
         # ---- train / models
@@ -574,7 +588,7 @@ def _special():
         ),
         (
             "spectrum.plot_convergence_times-rule",
-            lambda: fspec.plot_convergence_times(ct, rule="nope"),
+            lambda: fspec.plot_convergence_times(_convergence_times(), rule="nope"),
             ValueError,
             r"\brule\b",
         ),
@@ -772,7 +786,7 @@ def _special():
         ),
         # ---- landscape plots
         ("landscape.plot_landscape_1d-type", lambda: fland.plot_landscape_1d({"a": 1}), TypeError, r"\bresult\b"),
-        ("landscape.plot_landscape_1d-slice2d", lambda: fland.plot_landscape_1d(s2), TypeError, r"\bresult\b"),
+        ("landscape.plot_landscape_1d-slice2d", lambda: fland.plot_landscape_1d(_slice_2d()), TypeError, r"\bresult\b"),
         (
             "landscape.plot_landscape_contour-type",
             lambda: fland.plot_landscape_contour({"a": 1}),
@@ -781,19 +795,19 @@ def _special():
         ),
         (
             "landscape.plot_landscape_contour-slice1d",
-            lambda: fland.plot_landscape_contour(s1),
+            lambda: fland.plot_landscape_contour(_slice_1d()),
             TypeError,
             r"\bresult\b",
         ),
         (
             "landscape.plot_landscape_contour-levels",
-            lambda: fland.plot_landscape_contour(s2, levels=0),
+            lambda: fland.plot_landscape_contour(_slice_2d(), levels=0),
             ValueError,
             r"\blevels\b",
         ),
         (
             "landscape.plot_landscape_surface-slice1d",
-            lambda: fland.plot_landscape_surface(s1),
+            lambda: fland.plot_landscape_surface(_slice_1d()),
             TypeError,
             r"\bresult\b",
         ),
