@@ -105,8 +105,8 @@ def test_jupyter_lab_command_starts(tmp_path):
     import re
     import shutil
     import signal
-    import subprocess
     import socket
+    import subprocess
     import threading
     import time
     import urllib.error
