@@ -10,7 +10,6 @@ NaN/Inf input gives NaN output or an error, never a finite number.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from collections.abc import Callable
@@ -632,14 +631,7 @@ def test_bad_argument_is_refused_naming_it(entry, arg, variant, gen):
 
 CNN = fcnn.get_model("cnn_small", 3)
 X_IMG = jnp.zeros((2, 8, 8, 3))
-
-
-@functools.cache
-def cnn_vars():
-    """The CNN's variables, built when a test first needs them (not at collection, in every worker)."""
-    return CNN.init(KEY, X_IMG)
-
-
+CNN_VARS = CNN.init(KEY, X_IMG)
 KEYS3 = jax.random.split(KEY, 3)
 X2 = jnp.array([[0.0, 0.0], [1.0, 1.0]])
 
@@ -666,14 +658,14 @@ def _special():
         ("cnn-init-key-int", lambda: CNN.init(0, X_IMG), TypeError, r"\bkey\b"),
         ("mlp-init-x-complex", lambda: MLP.init(KEY, X1.astype(jnp.complex64)), TypeError, r"\bx\b"),
         ("mlp-init-x-string", lambda: MLP.init(KEY, "x"), TypeError, r"\bx\b"),
-        ("cnn-apply-no-params", lambda: CNN.apply({"w": cnn_vars()["params"]}, X_IMG), TypeError, "variables"),
+        ("cnn-apply-no-params", lambda: CNN.apply({"w": CNN_VARS["params"]}, X_IMG), TypeError, "variables"),
         (
             "cnn-evaluate-no-params",
-            lambda: fcnn.evaluate_cnn(CNN, {"w": cnn_vars()["params"]}, X_IMG, jnp.array([0, 1])),
+            lambda: fcnn.evaluate_cnn(CNN, {"w": CNN_VARS["params"]}, X_IMG, jnp.array([0, 1])),
             TypeError,
             "variables",
         ),
-        ("cnn-apply-x-rank2", lambda: CNN.apply(cnn_vars(), jnp.zeros((2, 8))), ValueError, r"\bx\b"),
+        ("cnn-apply-x-rank2", lambda: CNN.apply(CNN_VARS, jnp.zeros((2, 8))), ValueError, r"\bx\b"),
         ("cnn-shuffle_labels-key-batch", lambda: fcnn.shuffle_labels(jnp.arange(4), key=KEYS3), ValueError, r"\bkey\b"),
         (
             "fit-key-batch",
@@ -781,8 +773,8 @@ def _nan_img(v):
 
 
 NAN_OUT = [
-    ("cnn-eval-nan-image", lambda v: CNN.apply(cnn_vars(), _nan_img(v))[0][0]),
-    ("cnn-train-nan-image", lambda v: CNN.apply(cnn_vars(), _nan_img(v), train=True)[0][0]),
+    ("cnn-eval-nan-image", lambda v: CNN.apply(CNN_VARS, _nan_img(v))[0][0]),
+    ("cnn-train-nan-image", lambda v: CNN.apply(CNN_VARS, _nan_img(v), train=True)[0][0]),
     ("mlp-apply", lambda v: MLP.apply(PARAMS, X1.at[0, 0].set(v))[0]),
     ("mse", lambda v: ftrain.mse(Y1.at[0, 0].set(v), Y1)),
     ("bce-logits", lambda v: ftrain.bce(Y1.at[0, 0].set(v), jnp.zeros_like(Y1))),
