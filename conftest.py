@@ -567,37 +567,3 @@ def pytest_runtest_setup(item):
     import jax
 
     jax.config.update("jax_disable_most_optimizations", item.get_closest_marker("xla_optimized") is None)
-
-
-# ------------------------------------------------------------------------------------------------
-# compiled programs shared by the processes of one run
-# ------------------------------------------------------------------------------------------------
-
-
-_XLA_CACHE = "FPJAX_TESTS_XLA_CACHE"  # the folder, made by the controller, inherited by its workers
-
-
-def pytest_configure(config):
-    """JAX's persistent compilation cache, in a folder of this run only.
-
-    A test module's programs are dropped after it (tests/conftest.py), and the two workers compile
-    many of the same programs (the models, losses and checks every module uses): with the cache,
-    a program compiled once is loaded by every later module and by the other worker. Set here, in
-    the test processes, not through JAX's environment variable: the command-line runs the tests
-    start compile as a user's would. JAX does not cache programs with host callbacks (they compile
-    each time, as before).
-    """
-    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        return  # the developer's own cache wins
-    if not hasattr(config, "workerinput"):  # the controller, or a run without workers
-        os.environ[_XLA_CACHE] = tempfile.mkdtemp(prefix="fpjax-tests-xla-cache-")
-    import jax
-
-    jax.config.update("jax_compilation_cache_dir", os.environ[_XLA_CACHE])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.05)  # not the op-by-op programs
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-
-
-def pytest_unconfigure(config):
-    if not hasattr(config, "workerinput") and _XLA_CACHE in os.environ:
-        shutil.rmtree(os.environ.pop(_XLA_CACHE), ignore_errors=True)

@@ -45,3 +45,4 @@ def _release_compiled_programs():
 
     if "jax" in sys.modules:
         sys.modules["jax"].clear_caches()
+
