@@ -29,7 +29,7 @@ import test_bad_input_more as more
 from test_bad_input import CNN, CNN_VARS, K6, KEY, LOSS_FN, MLP, MOMENTS, PARAMS, VARIANTS, VG, X1, X_IMG, XG, Y1, Entry
 from test_bad_input import test_bad_argument_is_refused_naming_it as _check_bad_argument
 from test_bad_input import test_special_bad_input as _check_special
-from test_error_policy import _modes, assert_fails_the_same_way, assert_one_result
+from test_error_policy import _modes, table_tests
 
 import fpjax.cnn as fcnn
 import fpjax.data as fdata
@@ -1334,17 +1334,9 @@ POLICY = {
 }
 
 
-@pytest.mark.parametrize("mode", ["eager", "jit", "vmap"])
-@pytest.mark.parametrize("case", sorted(POLICY))
-def test_bad_value_fails_the_same_way_eager_jit_vmap_all(case, mode):
-    fn, bad, _, phrase = POLICY[case]
-    assert_fails_the_same_way(fn, bad, phrase, mode)
-
-
-@pytest.mark.parametrize("case", sorted(POLICY))
-def test_good_value_gives_one_result_eager_jit_vmap_all(case):
-    fn, _, good, _ = POLICY[case]
-    assert_one_result(fn, good)
+test_bad_value_fails_the_same_way_eager_jit_vmap_all, test_good_value_gives_one_result_eager_jit_vmap_all = table_tests(
+    POLICY
+)
 
 
 # NaN in, NaN out (or an error naming NaN) eagerly, under jit and under vmap: hot-path functions
