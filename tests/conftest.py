@@ -45,4 +45,3 @@ def _release_compiled_programs():
 
     if "jax" in sys.modules:
         sys.modules["jax"].clear_caches()
-

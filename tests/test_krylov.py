@@ -67,9 +67,9 @@ def _lanczos_eigh(a, key, k, m):
     return lanczos_eigh(lambda v: a @ v, N, k, key=key, num_iters=m, dtype=jnp.float64)
 
 
-@partial(jax.jit, static_argnums=(2, 3))
-def _slq(a, key, num_probes, m):
-    return krylov.slq_tree(lambda v: a @ v, jnp.zeros(N), key, num_probes, m, 2 if num_probes > 1 else 1)
+@partial(jax.jit, static_argnums=(2, 3, 4))
+def _slq(a, key, num_probes, m, batch_size):
+    return krylov.slq_tree(lambda v: a @ v, jnp.zeros(N), key, num_probes, m, batch_size)
 
 
 @jax.jit
@@ -147,7 +147,7 @@ def test_hutchinson_is_exact_on_diagonal_operators(diag, seed):
 @given(spectra, seeds)
 def test_slq_weights_sum_to_one_and_nodes_lie_in_the_spectrum(eigs, seed):
     a, lam = _operator(eigs, seed)
-    q = _slq(jnp.asarray(a), jax.random.key(seed % 1000), 4, 10)
+    q = _slq(jnp.asarray(a), jax.random.key(seed % 1000), 4, 10, 2)
     w = np.asarray(q.weights)
     tol = _tol(a)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, atol=1e-12)
@@ -155,7 +155,7 @@ def test_slq_weights_sum_to_one_and_nodes_lie_in_the_spectrum(eigs, seed):
     nodes = np.asarray(q.nodes)
     assert np.all(nodes >= lam[0] - tol) and np.all(nodes <= lam[-1] + tol)
     # with m = n the quadrature is exact for polynomials: Σ τ_j θ_j = vᵀAv/‖v‖² for the probe v
-    full = _slq(jnp.asarray(a), jax.random.key(seed % 1000), 1, N)
+    full = _slq(jnp.asarray(a), jax.random.key(seed % 1000), 1, N, 1)
     v = np.asarray(krylov.rademacher(jax.random.fold_in(jax.random.key(seed % 1000), 0), N, jnp.float64))
     np.testing.assert_allclose(
         float(np.sum(np.asarray(full.weights) * np.asarray(full.nodes))), v @ a @ v / N, atol=tol
