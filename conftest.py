@@ -567,3 +567,12 @@ def pytest_runtest_setup(item):
     import jax
 
     jax.config.update("jax_disable_most_optimizations", item.get_closest_marker("xla_optimized") is None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    """Collection compiles unoptimized too: test modules build their small inputs and models at import
+    (a CNN's variables, tables of good arguments), once per worker, and those programs run once."""
+    import jax
+
+    jax.config.update("jax_disable_most_optimizations", True)
