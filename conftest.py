@@ -63,6 +63,7 @@ from sybil import Document, Region, Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
+from xdist.scheduler import LoadGroupScheduling
 
 ROOT = Path(__file__).resolve().parent
 # As in tests/conftest.py: headless figures, one OpenBLAS thread per process (set before numpy loads).
@@ -458,9 +459,6 @@ def pytest_collection_modifyitems(config, items):
         if not (is_doc_page(item.path) and hasattr(item, "example")):
             continue
         page = page_name(item.path)
-        # One worker runs a whole page (`--dist loadgroup` in pyproject.toml): its examples share a
-        # namespace, and a worker given a later example alone first reruns the earlier ones.
-        item.add_marker(pytest.mark.xdist_group(page))
         block = item.example.parsed
         if not isinstance(block, Block) or block.kind == "not-run":
             continue
@@ -470,6 +468,28 @@ def pytest_collection_modifyitems(config, items):
         last_slow[page] = slow
         if slow:
             item.add_marker(pytest.mark.slow)
+
+
+class PageScheduling(LoadGroupScheduling):
+    """xdist's ``loadgroup`` distribution in which every docs page is one group.
+
+    A page's examples share a namespace, and a worker given a later example alone first reruns the
+    earlier ones (``pytest_runtest_call`` below): on the neural-tangents page, 10 s for a block that
+    takes 0.2 s. xdist's own ``loadgroup`` groups the items it renamed ``nodeid@group`` from their
+    ``xdist_group`` markers; pytest 9.2 no longer reads the attribute xdist 3.8 renames, so no group
+    formed. Here a page's items are grouped by their path; every other item is its own unit (or its
+    ``@group``, should xdist's renaming work again), as under ``loadgroup``.
+    """
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        return path if path.endswith(".md") else super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own choice of scheduler
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` (pyproject.toml) schedules with :class:`PageScheduling`."""
+    return PageScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 _RAN = "__docs_test_ran__"

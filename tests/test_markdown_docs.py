@@ -251,3 +251,15 @@ def test_fpjax_commands_are_recognised():
     assert h.fpjax_argv("python3 -m pip install -q uv && uv run --frozen fpjax demo") is None
     assert h.fpjax_argv("fpjax list && rm -rf x") is None
     assert h.shell_commands("# c\nfpjax a \\\n  --b\n\nfpjax c\n") == [(1, "fpjax a --b"), (4, "fpjax c")]
+
+
+def test_a_page_is_one_unit_of_xdist_work_and_a_test_its_own():
+    """Under ``--dist loadgroup`` a page's blocks go to one worker (they share a namespace); tests and
+    doctests of modules stay one unit each, and an explicit ``@group`` keeps its meaning."""
+    split = object.__new__(_harness().PageScheduling)._split_scope
+    page = "docs/howto/neural-tangents.md"
+    assert split(f"{page}::line:47,column:1") == split(f"{page}::line:91,column:1") == page
+    assert split("README.md::line:98,column:1") == "README.md"
+    assert split("tests/test_ntk.py::test_a") == "tests/test_ntk.py::test_a"
+    assert split("tests/test_ntk.py::test_a[x@y]") == "tests/test_ntk.py::test_a[x@y]"
+    assert split("tests/test_ntk.py::test_a@net") == "net"
