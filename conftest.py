@@ -69,6 +69,13 @@ ROOT = Path(__file__).resolve().parent
 # As in tests/conftest.py: headless figures, one OpenBLAS thread per process (set before numpy loads).
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# XLA:CPU's fusion emitters (the MLIR code generator, XLA's default since 2025) take about a third
+# longer to compile than its classic LLVM IR emitters, and the tests compile thousands of small
+# programs: a fast unit module ran in 33 s instead of 50 with them off. Both generate the same
+# operations; every tolerance comes from the mathematics and holds with either. Set before any
+# backend starts (XLA reads the flags once per process); `fpjax` processes the tests start inherit it.
+# A user's own XLA_FLAGS replace this default.
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
 
 SMALL = os.environ.get("FPJAX_DOCS_SMALL", "1") != "0"
 MAX_ILLUSTRATIVE = 5

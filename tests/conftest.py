@@ -2,8 +2,6 @@ import os
 
 import pytest
 
-# Tests run on CPU; keep XLA from grabbing every core's threads per xdist worker.
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # One CPU device per test process: `import fpjax` changes no JAX setting, but the command line
 # (tests calling fpjax.cli.main in this process, and the `fpjax` subprocesses the tests start) asks

@@ -136,7 +136,7 @@ def flax_model():
 
 
 def test_empirical_ntk_fn_matches_jacobian_contraction(x64, nt):
-    # MLP through neural-tangents directly ...
+    # An MLP through neural-tangents directly, in float64.
     model = mlp((8, 8, 2), "tanh", init="ntk", sigma_b=0.5)
     x1, x2 = jax.random.normal(jax.random.key(0), (5, 3)), jax.random.normal(jax.random.key(1), (4, 3))
     params = model.init(jax.random.key(2), x1)
@@ -144,30 +144,22 @@ def test_empirical_ntk_fn_matches_jacobian_contraction(x64, nt):
     for implementation in (1, 2):
         kfn = nt.empirical_ntk_fn(model.apply, implementation=implementation)
         np.testing.assert_allclose(kfn(x1, x2, params), ref, rtol=1e-12)
-    # ... and a small Flax CNN through fpjax.ntk (variables {"params": p} closed over).
+
+
+# A Flax CNN through neural-tangents directly, in float32, is tests/test_nt_surface.py's fast test.
+@pytest.mark.slow
+@pytest.mark.parametrize("implementation", [1, 2])
+def test_flax_cnn_through_fpjax_ntk_in_float64(x64, nt, implementation):
+    """A small Flax CNN through fpjax.ntk (variables {"params": p} closed over), both implementations."""
     module = flax_model()
     xi1 = jax.random.normal(jax.random.key(3), (3, 6, 6, 2))
     xi2 = jax.random.normal(jax.random.key(4), (2, 6, 6, 2))
     # Flax stores float32 parameters even under x64; cast so the whole computation is float64.
     params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), module.init(jax.random.key(5), xi1)["params"])
     apply = lambda p, x: module.apply({"params": p}, x)
-    ref = jacobian_ntk(apply, params, xi1, xi2)
-    k = ntk.empirical_ntk(apply, params, xi1, xi2, implementation=1)
+    k = ntk.empirical_ntk(apply, params, xi1, xi2, implementation=implementation)
     assert k.shape == (3, 2)
-    np.testing.assert_allclose(k, ref, rtol=1e-12)
-
-
-@pytest.mark.slow
-def test_flax_ntk_vector_products(x64, nt):
-    """Implementation 2 (NTK-vector products) on the Flax CNN too."""
-    module = flax_model()
-    xi1 = jax.random.normal(jax.random.key(3), (3, 6, 6, 2))
-    xi2 = jax.random.normal(jax.random.key(4), (2, 6, 6, 2))
-    params = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), module.init(jax.random.key(5), xi1)["params"])
-    apply = lambda p, x: module.apply({"params": p}, x)
-    np.testing.assert_allclose(
-        ntk.empirical_ntk(apply, params, xi1, xi2, implementation=2), jacobian_ntk(apply, params, xi1, xi2), rtol=1e-12
-    )
+    np.testing.assert_allclose(k, jacobian_ntk(apply, params, xi1, xi2), rtol=1e-12)
 
 
 def test_predict_gradient_descent_mse_matches_kernel_flow(x64, nt):
