@@ -1,4 +1,9 @@
-"""The suite's own settings (conftest.py): which tests compile with XLA's optimizations."""
+"""The suite's own settings (conftest.py): which tests compile with XLA's optimizations, and with
+which XLA:CPU code generator."""
+
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -26,3 +31,29 @@ def test_both_levels_compute_the_same_float32_sum(optimized):
     ref = float(np.sum(np.sin(np.asarray(x, np.float64)) * np.asarray(x, np.float64)))
     bound = x.size * np.finfo(np.float32).eps * float(np.sum(np.abs(np.asarray(x, np.float64))))
     assert abs(got - ref) <= bound
+
+
+def test_classic_emitters_unless_the_user_sets_xla_flags():
+    """The root conftest sets XLA_FLAGS before any backend starts, and the test processes and the
+    `fpjax` processes they start inherit it; a run under the user's own XLA_FLAGS keeps those."""
+    flags = os.environ["XLA_FLAGS"]
+    if "--xla_cpu_use_fusion_emitters=false" not in flags:
+        pytest.skip(f"the user's XLA_FLAGS={flags!r} replace the suite's default")
+    code = "import os, jax; jax.devices(); print(os.environ['XLA_FLAGS'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == flags
+
+
+@pytest.mark.parametrize("emitters", ["true", "false"])
+def test_both_emitters_compute_the_same_float32_sum(emitters):
+    """The summation bound above holds with the fusion emitters on and off (a fresh process each)."""
+    code = """
+import jax, jax.numpy as jnp, numpy as np
+x = jax.random.normal(jax.random.key(0), (10_000,))
+got = float(jax.jit(lambda v: jnp.sum(jnp.sin(v) * v))(x))
+ref = float(np.sum(np.sin(np.asarray(x, np.float64)) * np.asarray(x, np.float64)))
+bound = x.size * np.finfo(np.float32).eps * float(np.sum(np.abs(np.asarray(x, np.float64))))
+assert abs(got - ref) <= bound, (got, ref, bound)
+"""
+    env = dict(os.environ, XLA_FLAGS=f"--xla_cpu_use_fusion_emitters={emitters}")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)

@@ -293,8 +293,10 @@ class NTKRecord(NamedTuple):
       >>> p0 = model.init(jax.random.key(0), x)
       >>> rec = ntk_record(model, x, y, k=2, key=jax.random.key(1), params0=p0, eigenvectors=True)
       >>> r = jax.jit(rec)(p0)                                   # one record: an NTKRecord
-      >>> r.eigenvalues.shape, r.eigenvectors.shape, float(r.kernel_change)
-      ((2,), (8, 2), 0.0)
+      >>> r.eigenvalues.shape, r.eigenvectors.shape
+      ((2,), (8, 2))
+      >>> float(r.kernel_change) < 1e-6  # K = K₀ at params0: zero up to float32 rounding (ε = 1.2e-7)
+      True
       >>> dense = jnp.linalg.eigvalsh(empirical_ntk(model, p0, x))[::-1][:2]
       >>> bool(jnp.allclose(r.eigenvalues, dense, rtol=1e-4))
       True
@@ -356,8 +358,10 @@ def ntk_record(
       >>> p0 = model.init(jax.random.key(0), x)
       >>> rec = ntk_record(model, x, y, k=3, key=jax.random.key(1), params0=p0)
       >>> r = fit(model.apply, p0, x, y, optimizer=optax.sgd(0.1), steps=20, record=rec, record_every=10)
-      >>> r.records.eigenvalues.shape, r.records.alignment.shape, float(r.records.kernel_change[0])
-      ((3, 3), (3,), 0.0)
+      >>> r.records.eigenvalues.shape, r.records.alignment.shape
+      ((3, 3), (3,))
+      >>> float(r.records.kernel_change[0]) < 1e-6  # the record at step 0 is at params0: zero up to rounding
+      True
 
     References:
       Cristianini et al. (2001), *On kernel-target alignment*, NeurIPS 14; Kopitkov & Indelman (2020),
