@@ -209,8 +209,11 @@ WORKER = textwrap.dedent("""
 
 
 def _env(**extra):
-    """This environment without cluster variables; one CPU device per process unless asked."""
-    e = {k: v for k, v in os.environ.items() if k not in _ENV_VARS + ("XLA_FLAGS", "FPJAX_HOST_DEVICES")}
+    """This environment without cluster variables; one CPU device per process unless asked. The
+    other XLA_FLAGS (the suite's compiler settings) stay: every process of a test compiles alike, as
+    "bitwise the same result" and resuming another process's chunks need."""
+    e = {k: v for k, v in os.environ.items() if k not in _ENV_VARS + ("FPJAX_HOST_DEVICES",)}
+    e["XLA_FLAGS"] = re.sub(r"--xla_force_host_platform_device_count=\S+", "", os.environ.get("XLA_FLAGS", "")).strip()
     e["FPJAX_NO_HOST_DEVICES"] = "1"
     e.update(extra)
     return e
@@ -232,7 +235,9 @@ def reference(worker, tmp_path_factory):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu"),
+        env=_env(
+            XLA_FLAGS=f"{_env()['XLA_FLAGS']} --xla_force_host_platform_device_count=2".strip(), JAX_PLATFORMS="cpu"
+        ),
         timeout=300,
     )
     assert r.returncode == 0, r.stderr[-3000:]
