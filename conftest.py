@@ -69,13 +69,29 @@ ROOT = Path(__file__).resolve().parent
 # As in tests/conftest.py: headless figures, one OpenBLAS thread per process (set before numpy loads).
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-# XLA:CPU's fusion emitters (the MLIR code generator, XLA's default since 2025) take about a third
-# longer to compile than its classic LLVM IR emitters, and the tests compile thousands of small
-# programs: a fast unit module ran in 33 s instead of 50 with them off. Both generate the same
-# operations; every tolerance comes from the mathematics and holds with either. Set before any
-# backend starts (XLA reads the flags once per process); `fpjax` processes the tests start inherit it.
-# A user's own XLA_FLAGS replace this default.
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
+
+CLASSIC_EMITTERS = "--xla_cpu_use_fusion_emitters=false"
+
+
+def _xla_flags_default() -> str:
+    """XLA_FLAGS for the test processes: XLA:CPU's classic LLVM IR emitters where this XLA has them.
+
+    The fusion emitters (the MLIR code generator, XLA:CPU's default since 2025) took about a third
+    longer to compile, and the tests compile thousands of small programs: two unit modules ran in
+    33 s instead of 50 without them, the fast subset in 412 instead of 670 CPU-s. Both generate the
+    same operations; every tolerance comes from the mathematics and holds with either. jaxlib 0.12
+    no longer has the flag, and an unknown flag aborts the process, so a child process tries it
+    first (about a second, once per run: the xdist workers inherit the result).
+    """
+    probe = [sys.executable, "-c", "import jax; jax.devices()"]
+    ok = subprocess.run(probe, env={**os.environ, "XLA_FLAGS": CLASSIC_EMITTERS}, capture_output=True, timeout=300)
+    return CLASSIC_EMITTERS if ok.returncode == 0 else ""
+
+
+# Set before any backend starts (XLA reads the flags once per process); the `fpjax` processes the
+# tests start inherit it. A user's own XLA_FLAGS are kept as they are.
+if "XLA_FLAGS" not in os.environ:
+    os.environ["XLA_FLAGS"] = _xla_flags_default()
 
 SMALL = os.environ.get("FPJAX_DOCS_SMALL", "1") != "0"
 MAX_ILLUSTRATIVE = 5

@@ -38,7 +38,7 @@ def test_classic_emitters_unless_the_user_sets_xla_flags():
     `fpjax` processes they start inherit it; a run under the user's own XLA_FLAGS keeps those."""
     flags = os.environ["XLA_FLAGS"]
     if "--xla_cpu_use_fusion_emitters=false" not in flags:
-        pytest.skip(f"the user's XLA_FLAGS={flags!r} replace the suite's default")
+        pytest.skip(f"XLA_FLAGS={flags!r}: the user's own, or an XLA without the classic emitters")
     code = "import os, jax; jax.devices(); print(os.environ['XLA_FLAGS'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == flags
@@ -56,4 +56,7 @@ bound = x.size * np.finfo(np.float32).eps * float(np.sum(np.abs(np.asarray(x, np
 assert abs(got - ref) <= bound, (got, ref, bound)
 """
     env = dict(os.environ, XLA_FLAGS=f"--xla_cpu_use_fusion_emitters={emitters}")
-    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    if "Unknown flag in XLA_FLAGS" in run.stderr:
+        pytest.skip(f"this XLA (jax {jax.__version__}) has only the fusion emitters")
+    assert run.returncode == 0, run.stderr[-3000:]
