@@ -411,9 +411,15 @@ def test_sigint_at_20_random_moments_exits_130_and_keeps_the_results(tmp_path):
             before = _snapshot(out / "fp-1d")
             continue
         interrupted += 1
-        assert proc.returncode == 130, (fraction, proc.returncode, err[-3000:])
         assert "Traceback" not in err and "Exception ignored" not in err, (fraction, err[-3000:])
-        assert err.strip().splitlines()[-1].startswith("fpjax: interrupted"), (fraction, err[-3000:])
+        if proc.returncode == -signal.SIGINT:
+            # Ended by the signal itself (a shell shows status 130): only in the interpreter's last
+            # moments, after the run was complete, when Python has put back the default handlers
+            # (measured: from ~0.99 of a run's duration on). Its results must be in place.
+            assert _snapshot(out / "fp-1d") != before, (fraction, "killed by SIGINT before its results were in place")
+        else:
+            assert proc.returncode == 130, (fraction, proc.returncode, err[-3000:])
+            assert err.strip().splitlines()[-1].startswith("fpjax: interrupted"), (fraction, err[-3000:])
         after = _snapshot(out / "fp-1d")
         if after != before:
             # The signal came after this run's results replaced the old ones in one rename (while the
